@@ -1,0 +1,77 @@
+// Tiny benchmark harness shared by the `*.bench.ts` files beside hot code.
+// `npm run bench` (bench/run.ts) runs every bench file in its own process, one after another,
+// so one bench's JIT state or garbage does not skew the next. Nothing here asserts on speed.
+
+export interface BenchResult {
+  readonly name: string
+  readonly ops: number
+  readonly seconds: number
+  readonly perSecond: number
+  readonly microsPerOp: number
+}
+
+export interface MeasureOptions {
+  /** Minimum measuring time after warm-up, in milliseconds (default 1500). */
+  readonly minMs?: number
+  /** Warm-up time in milliseconds (default 300). */
+  readonly warmupMs?: number
+  /** How many operations one call of `fn` performs (default 1). */
+  readonly opsPerCall?: number
+}
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6
+
+/** Runs `fn` repeatedly (synchronously) and reports operations per second. */
+export function measure(name: string, fn: () => void, opts: MeasureOptions = {}): BenchResult {
+  const { minMs = 1500, warmupMs = 300, opsPerCall = 1 } = opts
+  const warmEnd = now() + warmupMs
+  while (now() < warmEnd) fn()
+  let calls = 0
+  const start = now()
+  let elapsed = 0
+  while (elapsed < minMs) {
+    for (let i = 0; i < 16; i++) fn()
+    calls += 16
+    elapsed = now() - start
+  }
+  return report(name, calls * opsPerCall, elapsed)
+}
+
+/** Like `measure`, for async operations (awaited one at a time). */
+export async function measureAsync(
+  name: string,
+  fn: () => Promise<unknown>,
+  opts: MeasureOptions = {},
+): Promise<BenchResult> {
+  const { minMs = 1500, warmupMs = 300, opsPerCall = 1 } = opts
+  const warmEnd = now() + warmupMs
+  while (now() < warmEnd) await fn()
+  let calls = 0
+  const start = now()
+  let elapsed = 0
+  while (elapsed < minMs) {
+    for (let i = 0; i < 16; i++) await fn()
+    calls += 16
+    elapsed = now() - start
+  }
+  return report(name, calls * opsPerCall, elapsed)
+}
+
+function report(name: string, ops: number, ms: number): BenchResult {
+  const seconds = ms / 1000
+  const result: BenchResult = {
+    name,
+    ops,
+    seconds,
+    perSecond: ops / seconds,
+    microsPerOp: (ms * 1000) / ops,
+  }
+  const rate = Math.round(result.perSecond).toLocaleString('en-US')
+  console.log(`${name.padEnd(56)} ${rate.padStart(12)} /s  ${result.microsPerOp.toFixed(1).padStart(9)} µs/op`)
+  return result
+}
+
+/** Prints a free-form line in the bench output (a ratio, a share of time, a note). */
+export function note(text: string): void {
+  console.log(`  ${text}`)
+}
