@@ -6,6 +6,9 @@ export const DROP_REASONS = [
   'undecodable-frame',
   'non-canonical-cbor',
   'unknown-type',
+  // Not in DESIGN.md's list yet: a decodable message whose body does not match its Lexicon
+  // (missing or mistyped required fields, bad DID/TID/datetime syntax).
+  'invalid-message',
   'legacy-type',
   'seq-not-increasing',
   'frame-too-large',

@@ -1,0 +1,53 @@
+// CAR v1 slices as carried in `#commit` and `#sync` `blocks`: a header naming root CIDs, then
+// blocks. Checks: the archive parses to its last byte, the header is a CAR v1 header with at
+// least one root, every CID is CIDv1 sha-256 dag-cbor/raw (the reader enforces this), and every
+// block's bytes hash to its CID. A block may repeat only with identical bytes (which the hash
+// check implies).
+// Deliberately not checked here: whether the blocks decode, or which blocks a message needs;
+// verify/ decides that.
+import { fromUint8Array } from '@atcute/car'
+import * as CID from '@atcute/cid'
+import { blockMatchesCid } from './cid.ts'
+
+export type CarProblem = 'malformed' | 'no-roots' | 'hash-mismatch'
+
+export class CarError extends Error {
+  readonly code: CarProblem
+  constructor(code: CarProblem, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CarError'
+    this.code = code
+  }
+}
+
+export interface CarSlice {
+  /** Root CIDs as base32 strings, in header order. */
+  readonly roots: readonly string[]
+  /** Blocks by base32 CID string. */
+  readonly blocks: ReadonlyMap<string, Uint8Array>
+  /** Total bytes of block data (not counting CIDs and framing). */
+  readonly blockBytes: number
+}
+
+/** Parses a CAR v1 slice and checks every block against its CID. Throws `CarError`. */
+export function readCarSlice(bytes: Uint8Array): CarSlice {
+  let roots: string[]
+  const blocks = new Map<string, Uint8Array>()
+  let blockBytes = 0
+  try {
+    const reader = fromUint8Array(bytes)
+    roots = reader.roots.map((r) => r.$link)
+    for (const entry of reader) {
+      if (!blockMatchesCid(entry.cid, entry.bytes)) {
+        throw new CarError('hash-mismatch', `block ${CID.toString(entry.cid)} does not match its CID`)
+      }
+      blocks.set(CID.toString(entry.cid), entry.bytes)
+      blockBytes += entry.bytes.length
+    }
+  } catch (err) {
+    if (err instanceof CarError) throw err
+    throw new CarError('malformed', `malformed CAR: ${(err as Error).message}`, { cause: err })
+  }
+  if (roots.length === 0) throw new CarError('no-roots', 'CAR header has no roots')
+  return { roots, blocks, blockBytes }
+}

@@ -1,0 +1,39 @@
+// CIDs as atproto uses them: CIDv1, sha2-256, codec dag-cbor (0x71) or raw (0x55), 36 bytes in
+// binary form, base32 (`b...`) as strings. Hashing is synchronous (node:crypto): WebCrypto's
+// async digest is ~20x slower per block here (MEASURED.md).
+// Deliberately not handled: CIDv0, other hashes or codecs; atproto repositories never use them.
+import { hash } from 'node:crypto'
+import * as CID from '@atcute/cid'
+
+export type { Cid, CidLink } from '@atcute/cid'
+
+export const CODEC_DAG_CBOR = 0x71
+export const CODEC_RAW = 0x55
+
+/** sha-256 digest of `bytes` (32 bytes). */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return hash('sha256', bytes, 'buffer')
+}
+
+/** The CID of a dag-cbor block. */
+export function cidForDagCbor(bytes: Uint8Array): CID.Cid {
+  return CID.fromDigest(CID.CODEC_DCBOR, sha256(bytes))
+}
+
+/** The base32 string of the CID of a dag-cbor block. */
+export function cidStringForDagCbor(bytes: Uint8Array): string {
+  return CID.toString(cidForDagCbor(bytes))
+}
+
+/** True when `bytes` hash to the digest inside `cid` (sha-256 only). */
+export function blockMatchesCid(cid: CID.Cid, bytes: Uint8Array): boolean {
+  if (cid.digest.codec !== CID.HASH_SHA256) return false
+  const expected = cid.digest.contents
+  const actual = sha256(bytes)
+  if (expected.length !== actual.length) return false
+  for (let i = 0; i < actual.length; i++) if (expected[i] !== actual[i]) return false
+  return true
+}
+
+export const cidToString = CID.toString
+export const cidFromString = CID.fromString

@@ -1,0 +1,105 @@
+// Verification of `#commit` and `#sync` events (DESIGN.md §4 items 6-10; sync spec "Commit
+// Validation"). Pure: everything comes in as arguments (signing key, previous repo state, clock,
+// signature check, validation mode) and the answer is a verdict.
+//
+// `#commit`: size limits (ops, blocks, record blocks); the CAR slice, its first root being the
+// event's `commit`; the signed commit's shape, DID and rev matching the event; rev not in the
+// future and after the stored rev; the signature; then sync 1.1 MST inversion: the ops must be
+// true of the signed tree and undo to `prevData`. In strict mode a missing `prevData` or a failed
+// inversion drops the commit; in lenient mode they pass with a warning. A chain break (`since` or
+// `prevData` not matching the stored state) passes in both modes, with a warning.
+// `#sync`: size limit, CAR slice with the commit as first root, shape, DID and rev, future and
+// stale rev (a sync never rolls an account back), signature.
+//
+// Deliberately not checked here: which key or host is right for the account (identity and
+// ingest), account status, frame decoding and message field syntax (protocol/messages.ts).
+import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from '../protocol/limits.ts'
+import type { CommitMessage, SyncMessage } from '../protocol/messages.ts'
+import type { PublicKey } from './crypto/keys.ts'
+import { invertOps } from './invert.ts'
+import { type PreviousRepoState, type SignatureCheck, verifySignedCommit } from './signed-commit.ts'
+import { type AcceptedRepoState, drop, type Verdict, type VerifyWarning } from './verdict.ts'
+
+export type ValidationMode = 'strict' | 'lenient'
+
+export interface VerifyContext {
+  readonly key: PublicKey
+  /** The account's stored state, or null for an account the relay has no commit for. */
+  readonly previous: PreviousRepoState | null
+  readonly now: number
+  readonly mode: ValidationMode
+  readonly checkSignature: SignatureCheck
+}
+
+export interface CommitVerdictDetail extends AcceptedRepoState {
+  /** Whether the commit carried `prevData` and its ops inverted to it. */
+  readonly inverted: boolean
+}
+
+export async function verifyCommit(msg: CommitMessage, ctx: VerifyContext): Promise<Verdict<CommitVerdictDetail>> {
+  if (msg.ops.length > MAX_COMMIT_OPS) return drop('too-many-ops', `${msg.ops.length} ops (limit ${MAX_COMMIT_OPS})`)
+  if (msg.blocks.length > MAX_COMMIT_BLOCKS_BYTES) {
+    return drop('blocks-too-large', `blocks are ${msg.blocks.length} bytes (limit ${MAX_COMMIT_BLOCKS_BYTES})`)
+  }
+  const signed = verifySignedCommit({
+    did: msg.repo,
+    rev: msg.rev,
+    blocks: msg.blocks,
+    expectedRoot: msg.commit.$link,
+    key: ctx.key,
+    previous: ctx.previous,
+    now: ctx.now,
+    checkSignature: ctx.checkSignature,
+  })
+  if (!signed.ok) return signed
+  const { car, commit, commitCid } = signed
+  for (const op of msg.ops) {
+    const record = op.cid ? car.blocks.get(op.cid.$link) : undefined
+    if (record && record.length > MAX_RECORD_BYTES) {
+      return drop('record-too-large', `record ${op.path} is ${record.length} bytes (limit ${MAX_RECORD_BYTES})`)
+    }
+  }
+
+  const warnings: VerifyWarning[] = []
+  const dataCid = commit.data.$link
+  let inverted = false
+  if (msg.prevData === undefined) {
+    if (ctx.mode === 'strict') return drop('missing-prev-data', 'commit has no prevData (sync 1.1)')
+    warnings.push('missing-prev-data')
+  } else {
+    const result = await invertOps(car.blocks, dataCid, msg.ops)
+    if (result.ok && result.previousRoot === msg.prevData.$link) {
+      inverted = true
+    } else {
+      const detail = result.ok
+        ? `ops invert to ${result.previousRoot}, not prevData ${msg.prevData.$link}`
+        : `ops do not invert: ${result.problem}`
+      if (ctx.mode === 'strict') return drop('inversion-failed', detail)
+      warnings.push('inversion-failed')
+    }
+  }
+  const previous = ctx.previous
+  if (previous) {
+    const sinceBreak = msg.since !== previous.rev
+    const dataBreak = msg.prevData !== undefined && previous.data !== null && msg.prevData.$link !== previous.data
+    if (sinceBreak || dataBreak) warnings.push('chain-break')
+  }
+  return { ok: true, warnings, rev: commit.rev, commitCid, dataCid, inverted }
+}
+
+export function verifySync(msg: SyncMessage, ctx: Omit<VerifyContext, 'mode'>): Verdict<AcceptedRepoState> {
+  if (msg.blocks.length > MAX_SYNC_BLOCKS_BYTES) {
+    return drop('blocks-too-large', `blocks are ${msg.blocks.length} bytes (limit ${MAX_SYNC_BLOCKS_BYTES})`)
+  }
+  const signed = verifySignedCommit({
+    did: msg.did,
+    rev: msg.rev,
+    blocks: msg.blocks,
+    key: ctx.key,
+    previous: ctx.previous,
+    now: ctx.now,
+    checkSignature: ctx.checkSignature,
+  })
+  if (!signed.ok) return signed
+  return { ok: true, warnings: [], rev: signed.commit.rev, commitCid: signed.commitCid, dataCid: signed.commit.data.$link }
+}
