@@ -3,9 +3,11 @@
 // least one root, every CID is CIDv1 sha-256 dag-cbor/raw (the reader enforces this), and every
 // block's bytes hash to its CID. A block may repeat only with identical bytes (which the hash
 // check implies).
+// Also encodes slices (tests, benches, and later archival mode).
 // Deliberately not checked here: whether the blocks decode, or which blocks a message needs;
 // verify/ decides that.
 import { fromUint8Array } from '@atcute/car'
+import { encode } from '@atcute/cbor'
 import * as CID from '@atcute/cid'
 import { blockMatchesCid } from './cid.ts'
 
@@ -39,7 +41,10 @@ export function readCarSlice(bytes: Uint8Array): CarSlice {
     roots = reader.roots.map((r) => r.$link)
     for (const entry of reader) {
       if (!blockMatchesCid(entry.cid, entry.bytes)) {
-        throw new CarError('hash-mismatch', `block ${CID.toString(entry.cid)} does not match its CID`)
+        throw new CarError(
+          'hash-mismatch',
+          `block ${CID.toString(entry.cid)} does not match its CID`,
+        )
       }
       blocks.set(CID.toString(entry.cid), entry.bytes)
       blockBytes += entry.bytes.length
@@ -50,4 +55,37 @@ export function readCarSlice(bytes: Uint8Array): CarSlice {
   }
   if (roots.length === 0) throw new CarError('no-roots', 'CAR header has no roots')
   return { roots, blocks, blockBytes }
+}
+
+/** Encodes a CAR v1 slice (header with `roots`, then the blocks in the given order). */
+export function encodeCarSlice(
+  roots: readonly string[],
+  blocks: Iterable<readonly [string, Uint8Array]>,
+): Uint8Array {
+  const parts: Uint8Array[] = []
+  const header = encode({ version: 1, roots: roots.map((r) => ({ $link: r })) })
+  parts.push(varint(header.length), header)
+  for (const [cid, bytes] of blocks) {
+    const cidBytes = CID.fromString(cid).bytes
+    parts.push(varint(cidBytes.length + bytes.length), cidBytes, bytes)
+  }
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new Uint8Array(total)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
 }

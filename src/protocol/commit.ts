@@ -5,8 +5,9 @@
 // re-encoded as canonical DAG-CBOR.
 // Deliberately not checked here: DID and TID syntax, the signature itself, or that `did`/`rev`
 // match the event carrying the commit; verify/ does those with the key and the message.
-import { type CidLink, decode, encode, isBytes, isCidLink } from '@atcute/cbor'
+
 import type { BytesWrapper } from '@atcute/cbor'
+import { type CidLink, decode, encode, isBytes, isCidLink } from '@atcute/cbor'
 
 export interface Commit {
   readonly did: string
@@ -43,7 +44,8 @@ export function parseCommit(block: Uint8Array): Commit {
     if (!KEYS.has(key)) throw new CommitFormatError(`unexpected field "${key}" in commit`)
   }
   const { did, version, data, rev, prev, sig } = obj
-  if (version !== 3 && version !== 2) throw new CommitFormatError(`unsupported commit version ${String(version)}`)
+  if (version !== 3 && version !== 2)
+    throw new CommitFormatError(`unsupported commit version ${String(version)}`)
   if (typeof did !== 'string') throw new CommitFormatError('commit.did is not a string')
   if (typeof rev !== 'string') throw new CommitFormatError('commit.rev is not a string')
   if (!isCidLink(data)) throw new CommitFormatError('commit.data is not a CID link')
@@ -52,7 +54,14 @@ export function parseCommit(block: Uint8Array): Commit {
   }
   if (prev === undefined && version === 3) throw new CommitFormatError('commit.prev is missing')
   if (!isBytes(sig)) throw new CommitFormatError('commit.sig is not bytes')
-  return { did, version, data, rev, prev: prev as CidLink | null | undefined, sig: (sig as BytesWrapper).buf }
+  return {
+    did,
+    version,
+    data,
+    rev,
+    prev: prev as CidLink | null | undefined,
+    sig: (sig as BytesWrapper).buf,
+  }
 }
 
 /** The bytes a commit's signature covers: the commit without `sig`, canonical DAG-CBOR. */

@@ -51,12 +51,18 @@ function interpret(header: unknown, body: unknown): Frame {
   if (!isMap(header)) throw new FrameError('undecodable', 'frame header is not a map')
   if (!isMap(body)) throw new FrameError('undecodable', 'frame body is not a map')
   if (header.op === 1) {
-    if (typeof header.t !== 'string') throw new FrameError('undecodable', 'message frame has no type')
+    if (typeof header.t !== 'string')
+      throw new FrameError('undecodable', 'message frame has no type')
     return { op: 1, type: header.t, body }
   }
   if (header.op === -1) {
-    if (typeof body.error !== 'string') throw new FrameError('undecodable', 'error frame has no error name')
-    return { op: -1, error: body.error, message: typeof body.message === 'string' ? body.message : undefined }
+    if (typeof body.error !== 'string')
+      throw new FrameError('undecodable', 'error frame has no error name')
+    return {
+      op: -1,
+      error: body.error,
+      message: typeof body.message === 'string' ? body.message : undefined,
+    }
   }
   throw new FrameError('undecodable', `unknown frame op ${String(header.op)}`)
 }
@@ -67,14 +73,27 @@ function lenientFailure(bytes: Uint8Array, strictError: DagCborError): FrameErro
     const [header, rest] = decodeFirst(bytes)
     const body = decode(rest) as unknown
     interpret(header, body)
-    const seq = isMap(body) && typeof body.seq === 'number' && Number.isSafeInteger(body.seq) ? body.seq : undefined
-    return new FrameError('non-canonical', `frame is not canonical DAG-CBOR: ${strictError.message}`, seq, {
-      cause: strictError,
-    })
+    const seq =
+      isMap(body) && typeof body.seq === 'number' && Number.isSafeInteger(body.seq)
+        ? body.seq
+        : undefined
+    return new FrameError(
+      'non-canonical',
+      `frame is not canonical DAG-CBOR: ${strictError.message}`,
+      seq,
+      {
+        cause: strictError,
+      },
+    )
   } catch {
-    return new FrameError('undecodable', `frame does not decode: ${strictError.message}`, undefined, {
-      cause: strictError,
-    })
+    return new FrameError(
+      'undecodable',
+      `frame does not decode: ${strictError.message}`,
+      undefined,
+      {
+        cause: strictError,
+      },
+    )
   }
 }
 

@@ -9,7 +9,13 @@
 import { type BytesWrapper, type CidLink, isBytes, isCidLink } from '@atcute/cbor'
 import type { DropReason } from './drop-reasons.ts'
 import type { Frame } from './frame.ts'
-import { isValidDatetime, isValidDid, isValidHandle, isValidRepoPath, isValidTid } from './syntax/index.ts'
+import {
+  isValidDatetime,
+  isValidDid,
+  isValidHandle,
+  isValidRepoPath,
+  isValidTid,
+} from './syntax/index.ts'
 
 export interface RepoOp {
   readonly action: 'create' | 'update' | 'delete'
@@ -112,7 +118,8 @@ function tid(body: Body, field: string): string {
 
 function time(body: Body): string {
   const v = body.time
-  if (typeof v !== 'string' || !isValidDatetime(v)) throw invalid(body, 'time is not a valid datetime')
+  if (typeof v !== 'string' || !isValidDatetime(v))
+    throw invalid(body, 'time is not a valid datetime')
   return v
 }
 
@@ -135,11 +142,16 @@ function op(body: Body, raw: unknown, i: number): RepoOp {
   if (action !== 'create' && action !== 'update' && action !== 'delete') {
     throw invalid(body, `ops[${i}].action is not create, update or delete`)
   }
-  if (typeof path !== 'string' || !isValidRepoPath(path)) throw invalid(body, `ops[${i}].path is not a repo path`)
+  if (typeof path !== 'string' || !isValidRepoPath(path))
+    throw invalid(body, `ops[${i}].path is not a repo path`)
   if (action === 'delete' ? cid !== null && cid !== undefined : !isCidLink(cid)) {
-    throw invalid(body, `ops[${i}].cid must be ${action === 'delete' ? 'null for a delete' : 'a CID link'}`)
+    throw invalid(
+      body,
+      `ops[${i}].cid must be ${action === 'delete' ? 'null for a delete' : 'a CID link'}`,
+    )
   }
-  if (prev !== undefined && prev !== null && !isCidLink(prev)) throw invalid(body, `ops[${i}].prev is not a CID link`)
+  if (prev !== undefined && prev !== null && !isCidLink(prev))
+    throw invalid(body, `ops[${i}].prev is not a CID link`)
   const out: { action: RepoOp['action']; path: string; cid: CidLink | null; prev?: CidLink } = {
     action,
     path,
@@ -188,12 +200,23 @@ function parseAccount(body: Body): AccountMessage {
   if (status !== undefined && status !== null && typeof status !== 'string') {
     throw invalid(body, 'status is not a string')
   }
-  const msg: AccountMessage = { type: '#account', seq: seqOf(body), did: did(body, 'did'), active, time: time(body) }
+  const msg: AccountMessage = {
+    type: '#account',
+    seq: seqOf(body),
+    did: did(body, 'did'),
+    active,
+    time: time(body),
+  }
   return typeof status === 'string' ? { ...msg, status } : msg
 }
 
 function parseIdentity(body: Body): IdentityMessage {
-  const msg: IdentityMessage = { type: '#identity', seq: seqOf(body), did: did(body, 'did'), time: time(body) }
+  const msg: IdentityMessage = {
+    type: '#identity',
+    seq: seqOf(body),
+    did: did(body, 'did'),
+    time: time(body),
+  }
   // An upstream handle is only a hint (the relay emits the one the DID document claims), so a
   // malformed one is ignored rather than dropping the event.
   const handle = body.handle
@@ -229,7 +252,12 @@ export function parseMessage(frame: Extract<Frame, { op: 1 }>): StreamMessage {
     case '#info':
       return parseInfo(body)
     default:
-      if (LEGACY_TYPES.has(type)) throw new MessageError('legacy-type', `legacy message type ${type}`, safeSeq(body.seq))
-      throw new MessageError('unknown-type', `unknown message type ${type.slice(0, 64)}`, safeSeq(body.seq))
+      if (LEGACY_TYPES.has(type))
+        throw new MessageError('legacy-type', `legacy message type ${type}`, safeSeq(body.seq))
+      throw new MessageError(
+        'unknown-type',
+        `unknown message type ${type.slice(0, 64)}`,
+        safeSeq(body.seq),
+      )
   }
 }

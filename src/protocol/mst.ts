@@ -7,10 +7,11 @@
 // Deliberately not checked here: that subtree CIDs resolve, or that a child's height is one less
 // than its parent's (that needs the child block); verify/ walks the tree.
 // Key height is computed synchronously with node:crypto (sha-256, leading zero bits / 2).
-import { type CidLink, decode, isBytes, isCidLink } from '@atcute/cbor'
+
 import type { BytesWrapper } from '@atcute/cbor'
-import { MAX_REPO_PATH_LENGTH } from './limits.ts'
+import { type CidLink, decode, isBytes, isCidLink } from '@atcute/cbor'
 import { sha256 } from './cid.ts'
+import { MAX_REPO_PATH_LENGTH } from './limits.ts'
 
 export interface MstEntry {
   readonly key: string
@@ -76,7 +77,11 @@ export function isValidMstKey(key: string): boolean {
       (c >= 0x61 && c <= 0x7a) || // a-z
       (c >= 0x41 && c <= 0x5a) || // A-Z
       (c >= 0x30 && c <= 0x39) || // 0-9
-      c === 0x2d || c === 0x2e || c === 0x3a || c === 0x5f || c === 0x7e // - . : _ ~
+      c === 0x2d ||
+      c === 0x2e ||
+      c === 0x3a ||
+      c === 0x5f ||
+      c === 0x7e // - . : _ ~
     if (!ok) return false
   }
   return slash > 0 && slash < n - 1
@@ -122,7 +127,8 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
     if (i === 0 && p !== 0) throw new MstNodeError('first entry must have prefix length 0')
     if (!isBytes(k)) throw new MstNodeError(`entry ${i} key suffix is not bytes`)
     if (!isCidLink(v)) throw new MstNodeError(`entry ${i} value is not a CID`)
-    if (t !== null && !isCidLink(t)) throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
+    if (t !== null && !isCidLink(t))
+      throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
     let suffix: string
     try {
       suffix = textDecoder.decode((k as BytesWrapper).buf)
@@ -143,7 +149,8 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
     }
     const h = mstKeyHeight(key)
     if (height === null) height = h
-    else if (h !== height) throw new MstNodeError(`entry ${i} key height ${h} differs from ${height}`)
+    else if (h !== height)
+      throw new MstNodeError(`entry ${i} key height ${h} differs from ${height}`)
     entries.push({ key, value: v, right: t })
     prev = key
   }

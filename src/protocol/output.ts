@@ -19,7 +19,10 @@ export interface UnsequencedFrame {
 const SEQ_KEY = new TextEncoder().encode('seq')
 
 /** Encodes header + body (without `seq`) and finds where `seq` goes in the canonical key order. */
-export function prepareFrame(type: string, bodyWithoutSeq: Record<string, unknown>): UnsequencedFrame {
+export function prepareFrame(
+  type: string,
+  bodyWithoutSeq: Record<string, unknown>,
+): UnsequencedFrame {
   if ('seq' in bodyWithoutSeq) throw new TypeError('body must not contain seq')
   const header = encode({ op: 1, t: type })
   const body = encode(bodyWithoutSeq)
@@ -104,7 +107,8 @@ export function uintHead(major: number, n: number): Uint8Array {
   if (n < 24) return Uint8Array.of(m | n)
   if (n < 0x100) return Uint8Array.of(m | 24, n)
   if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff)
-  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+  if (n < 0x100000000)
+    return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
   const out = new Uint8Array(9)
   out[0] = m | 27
   new DataView(out.buffer).setBigUint64(1, BigInt(n))
@@ -133,10 +137,18 @@ export function syncBody(m: SyncMessage): Record<string, unknown> {
   return { did: m.did, rev: m.rev, blocks: new BytesWrapper(m.blocks), time: m.time }
 }
 
-export function identityBody(did: string, time: string, handle: string | null): Record<string, unknown> {
+export function identityBody(
+  did: string,
+  time: string,
+  handle: string | null,
+): Record<string, unknown> {
   return handle ? { did, time, handle } : { did, time }
 }
 
-export function accountBody(m: Pick<AccountMessage, 'did' | 'active' | 'status' | 'time'>): Record<string, unknown> {
-  return m.status !== undefined ? { did: m.did, active: m.active, status: m.status, time: m.time } : { did: m.did, active: m.active, time: m.time }
+export function accountBody(
+  m: Pick<AccountMessage, 'did' | 'active' | 'status' | 'time'>,
+): Record<string, unknown> {
+  return m.status !== undefined
+    ? { did: m.did, active: m.active, status: m.status, time: m.time }
+    : { did: m.did, active: m.active, time: m.time }
 }

@@ -13,10 +13,15 @@
 //
 // Deliberately not checked here: which key or host is right for the account (identity and
 // ingest), account status, frame decoding and message field syntax (protocol/messages.ts).
-import { MAX_COMMIT_BLOCKS_BYTES, MAX_COMMIT_OPS, MAX_RECORD_BYTES, MAX_SYNC_BLOCKS_BYTES } from '../protocol/limits.ts'
+import {
+  MAX_COMMIT_BLOCKS_BYTES,
+  MAX_COMMIT_OPS,
+  MAX_RECORD_BYTES,
+  MAX_SYNC_BLOCKS_BYTES,
+} from '../protocol/limits.ts'
 import type { CommitMessage, SyncMessage } from '../protocol/messages.ts'
 import type { PublicKey } from './crypto/keys.ts'
-import { invertOps } from './invert.ts'
+import { EMPTY_MST_ROOT, invertOps } from './invert.ts'
 import { type PreviousRepoState, type SignatureCheck, verifySignedCommit } from './signed-commit.ts'
 import { type AcceptedRepoState, drop, type Verdict, type VerifyWarning } from './verdict.ts'
 
@@ -36,10 +41,17 @@ export interface CommitVerdictDetail extends AcceptedRepoState {
   readonly inverted: boolean
 }
 
-export async function verifyCommit(msg: CommitMessage, ctx: VerifyContext): Promise<Verdict<CommitVerdictDetail>> {
-  if (msg.ops.length > MAX_COMMIT_OPS) return drop('too-many-ops', `${msg.ops.length} ops (limit ${MAX_COMMIT_OPS})`)
+export async function verifyCommit(
+  msg: CommitMessage,
+  ctx: VerifyContext,
+): Promise<Verdict<CommitVerdictDetail>> {
+  if (msg.ops.length > MAX_COMMIT_OPS)
+    return drop('too-many-ops', `${msg.ops.length} ops (limit ${MAX_COMMIT_OPS})`)
   if (msg.blocks.length > MAX_COMMIT_BLOCKS_BYTES) {
-    return drop('blocks-too-large', `blocks are ${msg.blocks.length} bytes (limit ${MAX_COMMIT_BLOCKS_BYTES})`)
+    return drop(
+      'blocks-too-large',
+      `blocks are ${msg.blocks.length} bytes (limit ${MAX_COMMIT_BLOCKS_BYTES})`,
+    )
   }
   const signed = verifySignedCommit({
     did: msg.repo,
@@ -56,40 +68,55 @@ export async function verifyCommit(msg: CommitMessage, ctx: VerifyContext): Prom
   for (const op of msg.ops) {
     const record = op.cid ? car.blocks.get(op.cid.$link) : undefined
     if (record && record.length > MAX_RECORD_BYTES) {
-      return drop('record-too-large', `record ${op.path} is ${record.length} bytes (limit ${MAX_RECORD_BYTES})`)
+      return drop(
+        'record-too-large',
+        `record ${op.path} is ${record.length} bytes (limit ${MAX_RECORD_BYTES})`,
+      )
     }
   }
 
   const warnings: VerifyWarning[] = []
   const dataCid = commit.data.$link
   let inverted = false
-  if (msg.prevData === undefined) {
+  // A repo's first commit (`since` null) may omit `prevData`: its ops must then undo to the
+  // empty tree, which proves they list every record the repo starts with.
+  const genesis = msg.prevData === undefined && msg.since === null
+  const expectedPrevious = msg.prevData?.$link ?? (genesis ? EMPTY_MST_ROOT : undefined)
+  if (expectedPrevious === undefined) {
     if (ctx.mode === 'strict') return drop('missing-prev-data', 'commit has no prevData (sync 1.1)')
     warnings.push('missing-prev-data')
   } else {
     const result = await invertOps(car.blocks, dataCid, msg.ops)
-    if (result.ok && result.previousRoot === msg.prevData.$link) {
+    if (result.ok && result.previousRoot === expectedPrevious) {
       inverted = true
     } else {
       const detail = result.ok
-        ? `ops invert to ${result.previousRoot}, not prevData ${msg.prevData.$link}`
+        ? `ops invert to ${result.previousRoot}, not ${genesis ? 'the empty tree' : 'prevData'} ${expectedPrevious}`
         : `ops do not invert: ${result.problem}`
-      if (ctx.mode === 'strict') return drop('inversion-failed', detail)
-      warnings.push('inversion-failed')
+      if (ctx.mode === 'strict')
+        return drop(genesis ? 'missing-prev-data' : 'inversion-failed', detail)
+      warnings.push(genesis ? 'missing-prev-data' : 'inversion-failed')
     }
   }
   const previous = ctx.previous
   if (previous) {
     const sinceBreak = msg.since !== previous.rev
-    const dataBreak = msg.prevData !== undefined && previous.data !== null && msg.prevData.$link !== previous.data
+    const dataBreak =
+      msg.prevData !== undefined && previous.data !== null && msg.prevData.$link !== previous.data
     if (sinceBreak || dataBreak) warnings.push('chain-break')
   }
   return { ok: true, warnings, rev: commit.rev, commitCid, dataCid, inverted }
 }
 
-export function verifySync(msg: SyncMessage, ctx: Omit<VerifyContext, 'mode'>): Verdict<AcceptedRepoState> {
+export function verifySync(
+  msg: SyncMessage,
+  ctx: Omit<VerifyContext, 'mode'>,
+): Verdict<AcceptedRepoState> {
   if (msg.blocks.length > MAX_SYNC_BLOCKS_BYTES) {
-    return drop('blocks-too-large', `blocks are ${msg.blocks.length} bytes (limit ${MAX_SYNC_BLOCKS_BYTES})`)
+    return drop(
+      'blocks-too-large',
+      `blocks are ${msg.blocks.length} bytes (limit ${MAX_SYNC_BLOCKS_BYTES})`,
+    )
   }
   const signed = verifySignedCommit({
     did: msg.did,
@@ -101,5 +128,11 @@ export function verifySync(msg: SyncMessage, ctx: Omit<VerifyContext, 'mode'>): 
     checkSignature: ctx.checkSignature,
   })
   if (!signed.ok) return signed
-  return { ok: true, warnings: [], rev: signed.commit.rev, commitCid: signed.commitCid, dataCid: signed.commit.data.$link }
+  return {
+    ok: true,
+    warnings: [],
+    rev: signed.commit.rev,
+    commitCid: signed.commitCid,
+    dataCid: signed.commit.data.$link,
+  }
 }

@@ -7,16 +7,18 @@
 // or an update/delete without `prev` makes inversion fail with a stated problem.
 // Deliberately not done here: comparing with `prevData` or stored state (the caller decides what
 // a mismatch means), and the signature. Pure: works on the given blocks only.
-import type { CidLink } from '@atcute/cid'
-import { type BlockMap, type BlockStore, MSTNode, NodeStore, NodeWrangler } from '@atcute/mst'
-import { checkDagCbor } from '../protocol/cbor/strict.ts'
 
-export interface RepoOp {
-  readonly action: 'create' | 'update' | 'delete'
-  readonly path: string
-  readonly cid: CidLink | null
-  readonly prev?: CidLink | null | undefined
-}
+import { encode } from '@atcute/cbor'
+import type { CidLink } from '@atcute/cid'
+import { type BlockMap, type BlockStore, type MSTNode, NodeStore, NodeWrangler } from '@atcute/mst'
+import { checkDagCbor } from '../protocol/cbor/strict.ts'
+import { cidStringForDagCbor } from '../protocol/cid.ts'
+import type { RepoOp } from '../protocol/messages.ts'
+
+export type { RepoOp }
+
+/** Root CID of an empty tree (a node with no entries): the state before a repo's first commit. */
+export const EMPTY_MST_ROOT = cidStringForDagCbor(encode({ l: null, e: [] }))
 
 export type InversionResult =
   | { readonly ok: true; readonly previousRoot: string }
@@ -96,7 +98,10 @@ export async function invertOps(
       if (op.action === 'delete') {
         if (found !== null) return { ok: false, problem: `deleted ${op.path} is still in the tree` }
       } else if (found === null || op.cid === null || found.$link !== op.cid.$link) {
-        return { ok: false, problem: `${op.action} ${op.path}: the tree does not hold the op's CID` }
+        return {
+          ok: false,
+          problem: `${op.action} ${op.path}: the tree does not hold the op's CID`,
+        }
       }
     }
     let current = root
@@ -117,7 +122,8 @@ export async function invertOps(
 function describe(err: unknown): string {
   if (err instanceof Error) {
     const cid = (err as { cid?: unknown }).cid
-    if (err.name === 'MissingBlockError' && typeof cid === 'string') return `MST block ${cid} is missing`
+    if (err.name === 'MissingBlockError' && typeof cid === 'string')
+      return `MST block ${cid} is missing`
     return err.message
   }
   return String(err)

@@ -4,10 +4,15 @@
 // signature with the given key.
 // Deliberately not done here: anything about ops or MST inversion (commit.ts), identity lookup or
 // which key to use (the caller passes it), and the retry after a signature failure (ingest).
-import { type CarSlice, CarError, readCarSlice } from '../protocol/car.ts'
+import { CarError, type CarSlice, readCarSlice } from '../protocol/car.ts'
 import { DagCborError } from '../protocol/cbor/dag-cbor-error.ts'
 import { checkDagCbor } from '../protocol/cbor/strict.ts'
-import { type Commit, CommitFormatError, parseCommit, unsignedCommitBytes } from '../protocol/commit.ts'
+import {
+  type Commit,
+  CommitFormatError,
+  parseCommit,
+  unsignedCommitBytes,
+} from '../protocol/commit.ts'
 import { MAX_FUTURE_REV_MS } from '../protocol/limits.ts'
 import { compareTid, isValidTid, tidTimestampMs } from '../protocol/syntax/index.ts'
 import type { PublicKey } from './crypto/keys.ts'
@@ -52,7 +57,10 @@ export function verifySignedCommit(input: SignedCommitInput): Verdict<SignedComm
   }
   const commitCid = car.roots[0]!
   if (input.expectedRoot !== undefined && commitCid !== input.expectedRoot) {
-    return drop('commit-mismatch', `CAR root ${commitCid} is not the event's commit ${input.expectedRoot}`)
+    return drop(
+      'commit-mismatch',
+      `CAR root ${commitCid} is not the event's commit ${input.expectedRoot}`,
+    )
   }
   const block = car.blocks.get(commitCid)
   if (block === undefined) return drop('bad-car', `commit block ${commitCid} is not in the CAR`)
@@ -68,8 +76,10 @@ export function verifySignedCommit(input: SignedCommitInput): Verdict<SignedComm
     throw err
   }
   if (!isValidTid(commit.rev)) return drop('bad-commit', 'commit rev is not a TID')
-  if (commit.did !== input.did) return drop('commit-mismatch', `commit is for ${commit.did}, event for ${input.did}`)
-  if (commit.rev !== input.rev) return drop('commit-mismatch', `commit rev ${commit.rev}, event rev ${input.rev}`)
+  if (commit.did !== input.did)
+    return drop('commit-mismatch', `commit is for ${commit.did}, event for ${input.did}`)
+  if (commit.rev !== input.rev)
+    return drop('commit-mismatch', `commit rev ${commit.rev}, event rev ${input.rev}`)
 
   if (tidTimestampMs(commit.rev) > input.now + MAX_FUTURE_REV_MS) {
     return drop('future-rev', `rev ${commit.rev} is more than 5 minutes in the future`)

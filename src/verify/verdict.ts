@@ -25,7 +25,10 @@ export interface AcceptedRepoState {
   readonly dataCid: string
 }
 
-export const drop = (reason: DropReason, detail: string): { ok: false; reason: DropReason; detail: string } => ({
+export const drop = (
+  reason: DropReason,
+  detail: string,
+): { ok: false; reason: DropReason; detail: string } => ({
   ok: false,
   reason,
   detail,

@@ -1,0 +1,194 @@
+// Test and bench support: an atproto repository kept in memory that makes real signed commits
+// and the `#commit` / `#sync` events a sync 1.1 PDS would emit for them: the CAR slice holds the
+// commit, the new records, the new MST nodes, and every MST node a relay needs to invert the
+// ops to `prevData` (found by running the inversion itself and recording what it reads).
+import { BytesWrapper, type CidLink, encode } from '@atcute/cbor'
+import { fromString, toCidLink } from '@atcute/cid'
+import { MemoryBlockStore, NodeStore, NodeWrangler } from '@atcute/mst'
+import { encodeCarSlice } from '../../src/protocol/car.ts'
+import { cidStringForDagCbor } from '../../src/protocol/cid.ts'
+import { unsignedCommitBytes } from '../../src/protocol/commit.ts'
+import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import type { CommitMessage, RepoOp, SyncMessage } from '../../src/protocol/messages.ts'
+import { TidClock } from '../../src/protocol/syntax/index.ts'
+import { EMPTY_MST_ROOT, invertOps } from '../../src/verify/invert.ts'
+import type { TestKeypair } from './keypair.ts'
+
+export interface Write {
+  readonly action: 'create' | 'update' | 'delete'
+  readonly path: string
+  readonly record?: Record<string, unknown>
+}
+
+export interface CommitOptions {
+  /** Rev timestamp in ms (default: now, monotonic). */
+  readonly revTimeMs?: number
+  /** Leave `prevData` out, as pre-1.1 PDSes do. */
+  readonly omitPrevData?: boolean
+  readonly seq?: number
+}
+
+/** Records a Map's reads: the MST blocks inversion needs. */
+class ReadRecordingMap extends Map<string, Uint8Array> {
+  readonly reads = new Set<string>()
+  override get(key: string): Uint8Array | undefined {
+    this.reads.add(key)
+    return super.get(key)
+  }
+}
+
+export class TestRepo {
+  readonly did: string
+  keypair: TestKeypair
+  readonly store = new MemoryBlockStore()
+  readonly #wrangler = new NodeWrangler(new NodeStore(this.store))
+  readonly #clock = new TidClock()
+  /** Current MST root (null before the first commit). */
+  root: string | null = null
+  rev: string | null = null
+  commitCid: string | null = null
+  seq = 0
+
+  constructor(did: string, keypair: TestKeypair) {
+    this.did = did
+    this.keypair = keypair
+  }
+
+  #nextRev(timeMs?: number): string {
+    if (timeMs === undefined) return this.#clock.next()
+    return new TidClock({ now: () => timeMs * 1000 }).next()
+  }
+
+  /** Applies writes, signs a new commit, and returns the `#commit` event for it. */
+  async commit(writes: readonly Write[], opts: CommitOptions = {}): Promise<CommitMessage> {
+    const before = new Set(this.store.blocks.keys())
+    const prevRoot = this.root
+    const prevRev = this.rev
+    const ops: RepoOp[] = []
+    const recordBlocks = new Map<string, Uint8Array>()
+    let root = this.root
+    for (const w of writes) {
+      const prev = root === null ? null : await this.#lookup(root, w.path)
+      if (w.action === 'delete') {
+        root = await this.#wrangler.deleteRecord(root, w.path)
+        ops.push(
+          prev
+            ? { action: 'delete', path: w.path, cid: null, prev }
+            : { action: 'delete', path: w.path, cid: null },
+        )
+        continue
+      }
+      const bytes = encode(
+        w.record ?? {
+          $type: 'app.bsky.feed.post',
+          text: 'hello',
+          createdAt: new Date().toISOString(),
+        },
+      )
+      const cid = cidStringForDagCbor(bytes)
+      await this.store.put(cid, bytes as Uint8Array<ArrayBuffer>)
+      recordBlocks.set(cid, bytes)
+      const link: CidLink = toCidLink(fromString(cid))
+      root = await this.#wrangler.putRecord(root, w.path, link)
+      ops.push(
+        prev
+          ? { action: w.action, path: w.path, cid: link, prev }
+          : { action: w.action, path: w.path, cid: link },
+      )
+    }
+    if (root === null) throw new Error('empty commit on an empty repo')
+
+    const rev = this.#nextRev(opts.revTimeMs)
+    const { cid: commitCid, bytes: commitBytes } = this.#signCommit(root, rev)
+
+    // Blocks: the commit, new records, new MST nodes, and what inversion reads.
+    const all = new ReadRecordingMap(this.store.blocks as Map<string, Uint8Array>)
+    const inverted = await invertOps(all, root, ops)
+    const expected = prevRoot ?? EMPTY_MST_ROOT
+    if (!inverted.ok || inverted.previousRoot !== expected)
+      throw new Error('test repo: commit does not invert')
+    const blocks = new Map<string, Uint8Array>([[commitCid, commitBytes], ...recordBlocks])
+    for (const cid of this.store.blocks.keys())
+      if (!before.has(cid)) blocks.set(cid, this.store.blocks.get(cid)!)
+    for (const cid of all.reads) {
+      const b = this.store.blocks.get(cid)
+      if (b) blocks.set(cid, b)
+    }
+
+    this.root = root
+    this.rev = rev
+    this.commitCid = commitCid
+    this.seq = opts.seq ?? this.seq + 1
+    const msg: CommitMessage = {
+      type: '#commit',
+      seq: this.seq,
+      repo: this.did,
+      rev,
+      since: prevRev,
+      commit: toCidLink(fromString(commitCid)),
+      blocks: encodeCarSlice([commitCid], blocks),
+      ops,
+      blobs: [],
+      time: new Date().toISOString(),
+      rebase: false,
+      tooBig: false,
+    }
+    return prevRoot && !opts.omitPrevData
+      ? { ...msg, prevData: toCidLink(fromString(prevRoot)) }
+      : msg
+  }
+
+  /** A `#sync` event for the current head (re-signed with a fresh rev). */
+  sync(opts: { revTimeMs?: number; seq?: number } = {}): SyncMessage {
+    if (this.root === null) throw new Error('no commit yet')
+    const rev = this.#nextRev(opts.revTimeMs)
+    const { cid, bytes } = this.#signCommit(this.root, rev)
+    this.rev = rev
+    this.commitCid = cid
+    this.seq = opts.seq ?? this.seq + 1
+    return {
+      type: '#sync',
+      seq: this.seq,
+      did: this.did,
+      rev,
+      blocks: encodeCarSlice([cid], [[cid, bytes]]),
+      time: new Date().toISOString(),
+    }
+  }
+
+  #signCommit(root: string, rev: string): { cid: string; bytes: Uint8Array } {
+    const unsigned = {
+      did: this.did,
+      version: 3 as const,
+      data: toCidLink(fromString(root)),
+      rev,
+      prev: null,
+    }
+    const sig = this.keypair.sign(unsignedCommitBytes({ ...unsigned, sig: new Uint8Array() }))
+    const bytes = encode({ ...unsigned, sig: new BytesWrapper(sig) })
+    return { cid: cidStringForDagCbor(bytes), bytes }
+  }
+
+  async #lookup(root: string, path: string): Promise<CidLink | null> {
+    const ns = new NodeStore(this.store)
+    let node = await ns.get(root)
+    for (;;) {
+      const idx = node.lowerBound(path)
+      if (node.keys[idx] === path) return node.values[idx] ?? null
+      const sub = node.subtrees[idx]
+      if (!sub) return null
+      node = await ns.get(sub.$link)
+    }
+  }
+}
+
+/** The wire body of a message (for encoding a frame), with the message's own seq. */
+export function messageBody(msg: CommitMessage | SyncMessage): Record<string, unknown> {
+  const { type: _type, blocks, ...rest } = msg
+  return { ...rest, blocks: new BytesWrapper(blocks) }
+}
+
+/** A complete upstream frame for a message. */
+export function messageFrame(msg: CommitMessage | SyncMessage): Uint8Array {
+  return encodeMessageFrame(msg.type, messageBody(msg))
+}
