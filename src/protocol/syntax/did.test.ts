@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { assertDid, didMethod, didWebHost, isValidDid, isValidDidPlc } from './did.ts'
+import fc from 'fast-check'
+import { assertDid, didMethod, didProblem, didWebHost, isValidDid, isValidDidPlc } from './did.ts'
 import { InvalidSyntaxError } from './errors.ts'
 import { caseLabel, fixtureCases } from './interop-fixtures.ts'
 
@@ -15,6 +16,37 @@ describe('DID syntax (interop fixtures)', () => {
     for (const c of fixtureCases('did', 'invalid')) {
       assert.equal(isValidDid(c.value), false, caseLabel(c))
       assert.throws(() => assertDid(c.value), InvalidSyntaxError, caseLabel(c))
+    }
+  })
+})
+
+describe('DID regex and hand-written rules agree', () => {
+  it('on DID-shaped random strings', () => {
+    const piece = fc.constantFrom(
+      'did',
+      ':',
+      'plc',
+      'web',
+      'a',
+      'Z',
+      '9',
+      '.',
+      '_',
+      '-',
+      '%',
+      '/',
+      ' ',
+      'é',
+    )
+    const didLike = fc.array(piece, { maxLength: 12 }).map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(didLike, (s) => isValidDid(s) === (didProblem(s) === undefined)),
+      { numRuns: 20_000 },
+    )
+  })
+  it('on every fixture line', () => {
+    for (const c of [...fixtureCases('did', 'valid'), ...fixtureCases('did', 'invalid')]) {
+      assert.equal(isValidDid(c.value), didProblem(c.value) === undefined, caseLabel(c))
     }
   })
 })

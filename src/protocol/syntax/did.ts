@@ -28,13 +28,18 @@ const C_PERCENT = 0x25
 /** The method of a valid DID: `'plc'`, `'web'` or any other lowercase method name. */
 export type DidMethod = 'plc' | 'web' | (string & {})
 
+// The fast path is one precompiled regex (measured faster than a char-code loop for DIDs in V8;
+// see tid.bench.ts); `didProblem` below applies the same rules by hand to explain a rejection.
+// did.test.ts checks the two agree.
+const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/
+
 export function isValidDid(s: string): boolean {
-  return didProblem(s) === undefined
+  return s.length <= DID_MAX_LENGTH && DID_RE.test(s)
 }
 
 export function assertDid(s: string): void {
-  const problem = didProblem(s)
-  if (problem !== undefined) throw new InvalidSyntaxError('did', s, problem)
+  if (isValidDid(s)) return
+  throw new InvalidSyntaxError('did', s, didProblem(s) ?? 'not a DID')
 }
 
 /** The method name of `did` (between `did:` and the next `:`); throws if `did` is not a DID. */
@@ -43,14 +48,11 @@ export function didMethod(did: string): DidMethod {
   return did.slice(4, did.indexOf(':', 4))
 }
 
+const DID_PLC_RE = /^did:plc:[a-z2-7]{24}$/
+
 /** `did:plc:` followed by exactly 24 characters of lowercase base32 (a-z, 2-7). */
 export function isValidDidPlc(s: string): boolean {
-  if (s.length !== 32 || !s.startsWith('did:plc:')) return false
-  for (let i = 8; i < 32; i++) {
-    const c = s.charCodeAt(i)
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x32 && c <= 0x37))) return false
-  }
-  return true
+  return s.length === 32 && DID_PLC_RE.test(s)
 }
 
 /**
@@ -83,7 +85,8 @@ export function didWebHost(did: string): string {
   return port === '' ? host : `${host}:${port}`
 }
 
-function didProblem(s: string): string | undefined {
+/** Why `s` is not a DID, or undefined. Exported for the agreement test only. */
+export function didProblem(s: string): string | undefined {
   const n = s.length
   if (n > DID_MAX_LENGTH) return `longer than ${DID_MAX_LENGTH} characters`
   // "did:" prefix, lowercase.
