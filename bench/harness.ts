@@ -67,7 +67,9 @@ function report(name: string, ops: number, ms: number): BenchResult {
     microsPerOp: (ms * 1000) / ops,
   }
   const rate = Math.round(result.perSecond).toLocaleString('en-US')
-  console.log(`${name.padEnd(56)} ${rate.padStart(12)} /s  ${result.microsPerOp.toFixed(1).padStart(9)} µs/op`)
+  console.log(
+    `${name.padEnd(56)} ${rate.padStart(12)} /s  ${result.microsPerOp.toFixed(1).padStart(9)} µs/op`,
+  )
   return result
 }
 

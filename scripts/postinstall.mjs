@@ -15,7 +15,8 @@ const fail = (msg) => {
   console.error(`postinstall: ${msg}`)
   process.exit(1)
 }
-if (!existsSync(node24)) fail('node_modules/.bin/node is missing: the `node` package did not install')
+if (!existsSync(node24))
+  fail('node_modules/.bin/node is missing: the `node` package did not install')
 const version = execFileSync(node24, ['--version']).toString().trim()
 if (!version.startsWith('v24.')) fail(`expected Node 24 in node_modules/.bin, found ${version}`)
 
@@ -30,7 +31,8 @@ const loads = () => {
   }
 }
 if (existsSync(sqlite) && !loads()) {
-  if (!existsSync(join(headers, 'include/node/node.h'))) fail(`Node 24 headers missing in ${headers}`)
+  if (!existsSync(join(headers, 'include/node/node.h')))
+    fail(`Node 24 headers missing in ${headers}`)
   const npmCli = process.env.npm_execpath
   if (!npmCli) fail('run me through npm (npm_execpath is not set)')
   console.error(`postinstall: rebuilding better-sqlite3 against Node ${version}`)
