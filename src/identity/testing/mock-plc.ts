@@ -4,8 +4,8 @@
 //
 // It serves `GET /{did}` only: 200 with the document, 404 for unknown DIDs, 410 for tombstoned
 // ones, and scripted failures (a status, a hang, garbage, an oversize body, a redirect) for the
-// next n requests. It can hold requests until released, to observe concurrency. It does not
-// implement PLC operations, audit logs or export.
+// next n requests. It can hold answers (decided on arrival, delivered on release) to observe
+// concurrency and reordering. It does not implement PLC operations, audit logs or export.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -81,10 +81,12 @@ export interface MockPlc {
   readonly requests: readonly MockPlcRequest[]
   /** The next `n` requests (default 1), whatever the DID, fail this way. */
   failNext(failure: MockFailure, n?: number): void
-  /** Hold every new request until release(). */
+  /** Hold the answer to every new request until released. */
   hold(): void
-  /** Let held requests proceed and stop holding. */
+  /** Deliver every held answer, in arrival order, and stop holding. */
   release(): void
+  /** Deliver one held answer (index in arrival order among those held) and keep holding. */
+  releaseAt(index: number): void
   /** Requests currently held. */
   heldCount(): number
   /** Resolves once at least `n` requests are held. */
@@ -103,25 +105,30 @@ export async function startMockPlc(docs: Record<string, object> = {}): Promise<M
   let held: (() => void)[] = []
   let heldWaiters: { n: number; resolve: () => void }[] = []
 
-  const answer = (did: string, res: ServerResponse): void => {
+  // The answer is decided when the request arrives (failure consumed, document snapshotted) and
+  // delivered now or, while holding, on release: a held request is an answer delayed in transit.
+  const decide = (did: string): ((res: ServerResponse) => void) => {
     const failure = failures.shift()
-    if (failure !== undefined) {
-      respondWithFailure(failure, res)
-      return
+    if (failure !== undefined) return (res) => respondWithFailure(failure, res)
+    if (tombstoned.has(did)) {
+      return (res) => json(res, 410, { message: `DID not available: ${did}` })
     }
     const doc = documents.get(did)
-    if (tombstoned.has(did)) json(res, 410, { message: `DID not available: ${did}` })
-    else if (doc === undefined) json(res, 404, { message: `DID not registered: ${did}` })
-    else json(res, 200, doc, 'application/did+ld+json')
+    if (doc === undefined) return (res) => json(res, 404, { message: `DID not registered: ${did}` })
+    const text = JSON.stringify(doc)
+    return (res) => json(res, 200, JSON.parse(text), 'application/did+ld+json')
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://mock').pathname
     const did = decodeURIComponent(path.slice(1))
     requests.push({ did, userAgent: req.headers['user-agent'] })
-    if (req.method !== 'GET') return json(res, 405, { message: 'method not allowed' })
-    if (!holding) return answer(did, res)
-    held.push(() => answer(did, res))
+    const reply = req.method === 'GET' ? decide(did) : () => json(res, 405, { message: 'GET only' })
+    if (!holding) {
+      reply(res)
+      return
+    }
+    held.push(() => reply(res))
     heldWaiters = heldWaiters.filter((w) => {
       if (held.length < w.n) return true
       w.resolve()
@@ -159,6 +166,11 @@ export async function startMockPlc(docs: Record<string, object> = {}): Promise<M
       const pending = held
       held = []
       for (const go of pending) go()
+    },
+    releaseAt(index) {
+      const [go] = held.splice(index, 1)
+      if (go === undefined) throw new RangeError(`no held request at ${index}`)
+      go()
     },
     heldCount() {
       return held.length

@@ -1,0 +1,285 @@
+// A bounded, coalescing, concurrency-limited cache in front of any IdentityResolver.
+//
+// What it guarantees:
+// - Positive answers are fresh for `ttlMs`; DidNotFoundError is cached for `negativeTtlMs` and
+//   rethrown (the same instance) while cached. Other errors are never cached.
+// - At most `maxEntries` DIDs are kept; the least recently used one is evicted first (a Map in
+//   insertion order; a hit moves the DID to the end).
+// - Concurrent resolves of one DID share one upstream lookup ("coalesced"); the scheduling
+//   (coalescing, concurrency, queue, cancellation) lives in lookup-scheduler.ts.
+// - Upstream concurrency: at most `maxConcurrent` lookups run at once. Further new lookups wait
+//   in a FIFO queue of at most `maxQueue`. When the queue is full, a new lookup is refused with
+//   IdentityBusyError at once (nothing is sent upstream), unless a stale value is available, which
+//   is served instead (marked stale). Joining a lookup already queued or running is always
+//   allowed: it adds no upstream work.
+// - Stale-if-error: when refreshing an expired entry fails with anything but DidNotFoundError,
+//   the previous identity is returned with `stale: true`, as long as it expired less than
+//   `maxStaleMs` ago; for `errorRetryMs` after such a failure, resolves answer stale without
+//   asking upstream again (a failing directory is not hammered by a busy account).
+// - purge(did) makes the next resolve go upstream. A lookup already running when the purge
+//   happens still answers its own waiters but is never cached (its answer may predate the change
+//   that caused the purge); a lookup still queued has not asked anything yet and is kept.
+//   The purged identity is kept as a stale-if-error fallback unless `dropStale` is passed.
+// - A caller whose signal aborts gets DidResolutionError 'aborted'; when every waiter of a lookup
+//   has aborted, the lookup is dequeued or its upstream request aborted.
+//
+// resolve() returns `{ identity, stale }`; peek() returns the Identity only while fresh and does
+// no I/O and no promise allocation (the ingest hot path). Counters are a live plain object.
+// Deliberately not here: deciding what a stale or missing identity means for an event (ingest),
+// rate-limiting purges per host (ingest), persistence across restarts.
+
+import type { Identity } from './did-document.ts'
+import { DidNotFoundError, DidResolutionError, IdentityBusyError } from './errors.ts'
+import { LookupScheduler, type Outcome } from './lookup-scheduler.ts'
+import type { IdentityResolver } from './resolver.ts'
+
+export interface CachedIdentity {
+  readonly identity: Identity
+  /** True when served past its TTL because the refresh failed or the resolver was busy. */
+  readonly stale: boolean
+}
+
+export interface IdentityCacheCounters {
+  /** Answered from a fresh cached identity (resolve or peek). */
+  hits: number
+  /** Answered from a cached DidNotFoundError. */
+  negativeHits: number
+  /** Started an upstream lookup. */
+  misses: number
+  /** Joined an upstream lookup already queued or running. */
+  coalesced: number
+  /** Answered with a stale identity. */
+  staleServed: number
+  /** Upstream lookups that failed with anything but DidNotFoundError. */
+  errors: number
+  /** Upstream lookups that answered DidNotFoundError. */
+  notFound: number
+  /** New lookups refused or served stale because the wait queue was full. */
+  busy: number
+  /** Entries evicted to stay within maxEntries. */
+  evictions: number
+}
+
+export interface CachingIdentityResolverOptions {
+  /** Default 100,000. */
+  readonly maxEntries?: number
+  /** Freshness of a resolved identity. Default 1 h. */
+  readonly ttlMs?: number
+  /** Freshness of a not-found answer. Default 5 min. */
+  readonly negativeTtlMs?: number
+  /** How long past its TTL an identity may still be served when refreshing fails. Default 24 h. */
+  readonly maxStaleMs?: number
+  /** After a failed refresh, serve stale without asking upstream for this long. Default 30 s. */
+  readonly errorRetryMs?: number
+  /** Upstream lookups running at once. Default 32. */
+  readonly maxConcurrent?: number
+  /** Lookups waiting for a slot before new ones are refused. Default 1,000. */
+  readonly maxQueue?: number
+  /** Milliseconds clock; default Date.now. */
+  readonly now?: () => number
+}
+
+interface PositiveEntry {
+  readonly kind: 'positive'
+  readonly identity: Identity
+  readonly fresh: CachedIdentity
+  readonly stale: CachedIdentity
+  freshUntil: number
+  readonly staleUntil: number
+  /** Until then, a failed refresh is not retried: stale is served. */
+  retryAt: number
+}
+
+interface NegativeEntry {
+  readonly kind: 'negative'
+  readonly error: DidNotFoundError
+  readonly until: number
+}
+
+type Entry = PositiveEntry | NegativeEntry
+
+export class CachingIdentityResolver {
+  readonly #now: () => number
+  readonly #maxEntries: number
+  readonly #ttlMs: number
+  readonly #negativeTtlMs: number
+  readonly #maxStaleMs: number
+  readonly #errorRetryMs: number
+  readonly #entries = new Map<string, Entry>()
+  readonly #lookups: LookupScheduler<Identity, CachedIdentity>
+  readonly #counters: IdentityCacheCounters = {
+    hits: 0,
+    negativeHits: 0,
+    misses: 0,
+    coalesced: 0,
+    staleServed: 0,
+    errors: 0,
+    notFound: 0,
+    busy: 0,
+    evictions: 0,
+  }
+
+  constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
+    this.#now = options.now ?? Date.now
+    this.#maxEntries = count('maxEntries', options.maxEntries, 100_000, 1)
+    this.#ttlMs = duration('ttlMs', options.ttlMs, 3_600_000)
+    this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
+    this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
+    this.#errorRetryMs = duration('errorRetryMs', options.errorRetryMs, 30_000)
+    this.#lookups = new LookupScheduler({
+      maxConcurrent: count('maxConcurrent', options.maxConcurrent, 32, 1),
+      maxQueue: count('maxQueue', options.maxQueue, 1_000, 0),
+      fetch: (did, signal) => upstream.resolve(did, signal),
+      settle: (did, outcome, detached) => this.#settle(did, outcome, detached),
+      aborted,
+    })
+  }
+
+  /** Live counters (read them, do not write them). */
+  get counters(): Readonly<IdentityCacheCounters> {
+    return this.#counters
+  }
+
+  /** Current sizes, for gauges. */
+  gauges(): { entries: number; running: number; queued: number } {
+    const { running, queued } = this.#lookups
+    return { entries: this.#entries.size, running, queued }
+  }
+
+  /** The cached identity if fresh, else undefined. No I/O, no promise. */
+  peek(did: string): Identity | undefined {
+    const entry = this.#entries.get(did)
+    if (entry === undefined || entry.kind !== 'positive' || entry.freshUntil <= this.#now()) {
+      return undefined
+    }
+    this.#counters.hits++
+    this.#entries.delete(did)
+    this.#entries.set(did, entry)
+    return entry.identity
+  }
+
+  /**
+   * The identity of `did`, from cache or upstream. Rejects with DidNotFoundError (possibly
+   * cached), DidResolutionError (upstream failure with no stale fallback, or 'aborted' when
+   * `signal` aborts) or IdentityBusyError (queue full, no stale fallback).
+   */
+  async resolve(did: string, signal?: AbortSignal): Promise<CachedIdentity> {
+    if (signal?.aborted) throw aborted(did, signal)
+    const now = this.#now()
+    const entry = this.#entries.get(did)
+    let fallback: PositiveEntry | undefined
+    if (entry?.kind === 'negative') {
+      if (now < entry.until) {
+        this.#counters.negativeHits++
+        throw entry.error
+      }
+      this.#entries.delete(did)
+    } else if (entry !== undefined) {
+      if (now < entry.freshUntil) {
+        this.#counters.hits++
+        this.#entries.delete(did)
+        this.#entries.set(did, entry)
+        return entry.fresh
+      }
+      if (now < entry.staleUntil) {
+        fallback = entry
+        if (now < entry.retryAt) {
+          this.#counters.staleServed++
+          return entry.stale
+        }
+      } else {
+        this.#entries.delete(did)
+      }
+    }
+    if (this.#lookups.has(did)) {
+      this.#counters.coalesced++
+    } else if (this.#lookups.isFull()) {
+      this.#counters.busy++
+      if (fallback === undefined) throw new IdentityBusyError(did, this.#lookups.queued)
+      this.#counters.staleServed++
+      return fallback.stale
+    } else {
+      this.#counters.misses++
+    }
+    const result = await this.#lookups.run(did, signal)
+    if (result.stale) this.#counters.staleServed++
+    return result
+  }
+
+  /** Forget `did`'s cached answer: the next resolve goes upstream. See the header for details. */
+  purge(did: string, options?: { readonly dropStale?: boolean }): void {
+    this.#lookups.detach(did)
+    const entry = this.#entries.get(did)
+    if (entry === undefined) return
+    if (entry.kind === 'positive' && options?.dropStale !== true) {
+      entry.freshUntil = Number.NEGATIVE_INFINITY
+      entry.retryAt = Number.NEGATIVE_INFINITY
+    } else {
+      this.#entries.delete(did)
+    }
+  }
+
+  /** Caches the upstream outcome (unless detached by a purge) and says what waiters get. */
+  #settle(did: string, outcome: Outcome<Identity>, detached: boolean): CachedIdentity {
+    const now = this.#now()
+    if (outcome.ok) {
+      const identity = outcome.value
+      const fresh: CachedIdentity = { identity, stale: false }
+      if (!detached) {
+        const freshUntil = now + this.#ttlMs
+        this.#store(did, {
+          kind: 'positive',
+          identity,
+          fresh,
+          stale: { identity, stale: true },
+          freshUntil,
+          staleUntil: freshUntil + this.#maxStaleMs,
+          retryAt: Number.NEGATIVE_INFINITY,
+        })
+      }
+      return fresh
+    }
+    const { error } = outcome
+    if (error instanceof DidNotFoundError) {
+      this.#counters.notFound++
+      if (!detached) this.#store(did, { kind: 'negative', error, until: now + this.#negativeTtlMs })
+      throw error
+    }
+    this.#counters.errors++
+    const entry = this.#entries.get(did)
+    if (entry?.kind === 'positive' && now < entry.staleUntil) {
+      if (!detached) entry.retryAt = now + this.#errorRetryMs
+      return now < entry.freshUntil ? entry.fresh : entry.stale
+    }
+    throw error
+  }
+
+  #store(did: string, entry: Entry): void {
+    this.#entries.delete(did)
+    this.#entries.set(did, entry)
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next()
+      if (oldest.done) return
+      this.#entries.delete(oldest.value)
+      this.#counters.evictions++
+    }
+  }
+}
+
+function aborted(did: string, signal: AbortSignal): DidResolutionError {
+  return new DidResolutionError(did, 'aborted', 'aborted by caller', { cause: signal.reason })
+}
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`CachingIdentityResolver: ${name} must be an integer >= ${min}`)
+  }
+  return value
+}
+
+function duration(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!(value >= 0)) throw new RangeError(`CachingIdentityResolver: ${name} must be >= 0`)
+  return value
+}
