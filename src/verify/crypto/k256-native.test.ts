@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { hash } from 'node:crypto'
+import { once } from 'node:events'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import { keypairFromSeed } from '../../../test/support/keypair.ts'
 import { K256 } from './curves.ts'
 import { loadNativeSecp256k1, NATIVE_VERIFY_OK } from './k256-native.ts'
@@ -31,5 +34,22 @@ describe('libsecp256k1 binding', () => {
     assert.equal(verify(high, digest, pair.publicKey.compressed), 3, 'high-S')
     const rTooBig = Buffer.concat([Buffer.from(K256.order), sig.subarray(32)])
     assert.equal(verify(rTooBig, digest, pair.publicKey.compressed), 1, 'r = n')
+  })
+
+  it('also loads inside a worker thread (verification runs in a worker pool)', async () => {
+    const modulePath = join(import.meta.dirname, 'signature.ts')
+    const source = `
+      const { parentPort } = require('node:worker_threads')
+      import(${JSON.stringify(modulePath)}).then(
+        (m) => parentPort.postMessage(m.k256Backend),
+        (e) => parentPort.postMessage(String(e)),
+      )`
+    const worker = new Worker(source, { eval: true })
+    try {
+      const [backend] = (await once(worker, 'message')) as [string]
+      assert.equal(backend, 'libsecp256k1')
+    } finally {
+      await worker.terminate()
+    }
   })
 })
