@@ -6,7 +6,8 @@
 // but not canonical is reported as `non-canonical` together with whatever `seq` a lenient decode
 // finds, so the caller can drop it and move its cursor past it (DESIGN.md §4 item 10).
 // Deliberately not checked here: the body's fields (messages.ts does that per type).
-import { decode, decodeFirst, encode } from '@atcute/cbor'
+import { decode, encode } from '@atcute/cbor'
+import { decodeFirst as lenientDecodeFirst } from 'cborg'
 import { DagCborError } from './cbor/dag-cbor-error.ts'
 import { dagCborItemEnd } from './cbor/strict.ts'
 
@@ -67,11 +68,25 @@ function interpret(header: unknown, body: unknown): Frame {
   throw new FrameError('undecodable', `unknown frame op ${String(header.op)}`)
 }
 
+// The lenient reading used only after a strict failure: cborg with canonical-form checks off
+// (non-minimal numbers, any key order, duplicates, indefinite lengths, floats all accepted) and
+// tag 42 kept as raw bytes. @atcute/cbor cannot serve here: it rejects non-canonical input too.
+const LENIENT = {
+  strict: false,
+  allowIndefinite: true,
+  allowUndefined: true,
+  allowInfinity: true,
+  allowNaN: true,
+  rejectDuplicateMapKeys: false,
+  tags: Object.assign([], { 42: (b: unknown) => b }),
+}
+
 /** After a strict failure: does the frame decode at all? If so it is merely non-canonical. */
 function lenientFailure(bytes: Uint8Array, strictError: DagCborError): FrameError {
   try {
-    const [header, rest] = decodeFirst(bytes)
-    const body = decode(rest) as unknown
+    const [header, rest] = lenientDecodeFirst(bytes, LENIENT)
+    const [body, tail] = lenientDecodeFirst(rest, LENIENT)
+    if (tail.length !== 0) throw new Error('bytes after the body')
     interpret(header, body)
     const seq =
       isMap(body) && typeof body.seq === 'number' && Number.isSafeInteger(body.seq)
