@@ -69,6 +69,11 @@ export class TestRepo {
     let root = this.root
     for (const w of writes) {
       const prev = root === null ? null : await this.#lookup(root, w.path)
+      if ((w.action === 'create') === (prev !== null)) {
+        throw new Error(
+          `test repo: ${w.action} of ${w.path}, which ${prev ? 'exists' : 'does not exist'}`,
+        )
+      }
       if (w.action === 'delete') {
         root = await this.#wrangler.deleteRecord(root, w.path)
         ops.push(
@@ -106,7 +111,9 @@ export class TestRepo {
     const inverted = await invertOps(all, root, ops)
     const expected = prevRoot ?? EMPTY_MST_ROOT
     if (!inverted.ok || inverted.previousRoot !== expected)
-      throw new Error('test repo: commit does not invert')
+      throw new Error(
+        `test repo: commit does not invert: ${JSON.stringify(inverted)} expected ${expected}`,
+      )
     const blocks = new Map<string, Uint8Array>([[commitCid, commitBytes], ...recordBlocks])
     for (const cid of this.store.blocks.keys())
       if (!before.has(cid)) blocks.set(cid, this.store.blocks.get(cid)!)
