@@ -19,7 +19,9 @@ The relay service itself (relay serve) is not built yet; see README.md.`)
 switch (command) {
   case 'check': {
     console.log(`node ${process.version}`)
-    console.log(`k256 signatures: ${k256Backend}${nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''}`)
+    console.log(
+      `k256 signatures: ${k256Backend}${nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''}`,
+    )
     console.log('p256 signatures: node-crypto')
     break
   }
