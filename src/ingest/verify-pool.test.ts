@@ -1,0 +1,91 @@
+// The verification pool runs the same task as inline verification, in worker threads.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { generateKeypair } from '../../test/support/keypair.ts'
+import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
+import { decodeFrame } from '../protocol/frame.ts'
+import { verifySignature } from '../verify/crypto/signature.ts'
+import { VerifyPool } from './verify-pool.ts'
+import { runVerifyTask, type VerifyTask } from './verify-task.ts'
+
+let pool: VerifyPool
+before(() => {
+  pool = new VerifyPool({ size: 2, maxInFlightPerWorker: 2, maxQueued: 100 })
+})
+after(async () => {
+  await pool.close()
+})
+
+test('pool outcomes equal inline outcomes, accepted and dropped, with many tasks queued', async () => {
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+  const tasks: VerifyTask[] = []
+  let previous: VerifyTask['previous'] = null
+  for (let i = 0; i < 20; i++) {
+    const msg = await repo.commit([
+      { action: 'create', path: `app.bsky.feed.post/3laaaaaaaa${String(i).padStart(3, '0')}` },
+    ])
+    tasks.push({
+      frame: messageFrame(msg),
+      didKey: repo.keypair.didKey,
+      previous,
+      now: Date.now(),
+      mode: 'strict',
+    })
+    previous = { rev: msg.rev, data: repo.root }
+  }
+  // A stale one and one with another key: dropped with their reasons.
+  tasks.push({
+    ...tasks[5]!,
+    frame: Uint8Array.from(tasks[5]!.frame),
+    previous: tasks[10]!.previous,
+  })
+  tasks.push({
+    ...tasks[6]!,
+    frame: Uint8Array.from(tasks[6]!.frame),
+    didKey: generateKeypair('k256').didKey,
+  })
+
+  const inline = await Promise.all(
+    tasks.map((t) => runVerifyTask({ ...t, frame: Uint8Array.from(t.frame) }, verifySignature)),
+  )
+  const pooled = await Promise.all(
+    tasks.map((t) => pool.verify({ ...t, frame: Uint8Array.from(t.frame) })),
+  )
+  assert.equal(pooled.length, 22)
+  for (let i = 0; i < tasks.length; i++) {
+    const a = inline[i]!
+    const b = pooled[i]!
+    assert.equal(b.ok, a.ok, `task ${i}`)
+    if (a.ok && b.ok) {
+      assert.equal(b.rev, a.rev)
+      assert.deepEqual(b.prefix, a.prefix)
+      assert.deepEqual(b.suffix, a.suffix)
+      const out = decodeFrame(new Uint8Array([...b.prefix, 0x05, ...b.suffix]))
+      assert.equal(out.op === 1 && out.body.seq, 5)
+    } else if (!a.ok && !b.ok) {
+      assert.equal(b.reason, a.reason)
+    }
+  }
+  assert.equal(pooled.filter((o) => o.ok).length, 20)
+  assert.deepEqual(
+    pooled.slice(20).map((o) => (o.ok ? 'ok' : o.reason)),
+    ['stale-rev', 'bad-signature'],
+  )
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
+})
+
+test('the frame buffer is transferred, not copied', async () => {
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
+  const frame = messageFrame(
+    await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
+  )
+  const outcome = await pool.verify({
+    frame,
+    didKey: repo.keypair.didKey,
+    previous: null,
+    now: Date.now(),
+    mode: 'strict',
+  })
+  assert.equal(outcome.ok, true)
+  assert.equal(frame.byteLength, 0, 'detached after transfer')
+})

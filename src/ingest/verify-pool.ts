@@ -1,0 +1,143 @@
+// A pool of worker threads that run verification tasks (DESIGN.md §3): the CPU-heavy part of
+// ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
+// bytes handed in must be a buffer of their own: they are transferred, not copied.
+// Queue bound: at most `maxInFlightPerWorker` tasks per worker; beyond that `verify` waits in a
+// FIFO queue bounded by `maxQueued`, and when that is full it rejects with VerifyPoolBusyError
+// (the caller pauses the host that produced the event instead of dropping it).
+// A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
+// the caller may retry once.
+import { Worker } from 'node:worker_threads'
+import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+
+export class VerifyWorkerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'VerifyWorkerError'
+  }
+}
+
+export class VerifyPoolBusyError extends Error {
+  constructor() {
+    super('verification queue is full')
+    this.name = 'VerifyPoolBusyError'
+  }
+}
+
+interface Pending {
+  resolve(outcome: VerifyOutcome): void
+  reject(err: Error): void
+}
+
+interface Slot {
+  worker: Worker
+  inFlight: Map<number, Pending>
+}
+
+export interface VerifyPoolOptions {
+  readonly size: number
+  readonly maxInFlightPerWorker?: number
+  readonly maxQueued?: number
+}
+
+const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
+
+export class VerifyPool {
+  readonly #slots: Slot[] = []
+  readonly #queue: { task: VerifyTask; pending: Pending }[] = []
+  readonly #maxInFlight: number
+  readonly #maxQueued: number
+  #nextId = 1
+  #closed = false
+  #restarts = 0
+
+  constructor(opts: VerifyPoolOptions) {
+    this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
+    this.#maxQueued = opts.maxQueued ?? 10_000
+    for (let i = 0; i < Math.max(1, opts.size); i++) this.#slots.push(this.#spawn())
+  }
+
+  get size(): number {
+    return this.#slots.length
+  }
+
+  get stats(): { inFlight: number; queued: number; restarts: number } {
+    let inFlight = 0
+    for (const s of this.#slots) inFlight += s.inFlight.size
+    return { inFlight, queued: this.#queue.length, restarts: this.#restarts }
+  }
+
+  verify(task: VerifyTask): Promise<VerifyOutcome> {
+    if (this.#closed) return Promise.reject(new VerifyWorkerError('verify pool is closed'))
+    return new Promise((resolve, reject) => {
+      const pending = { resolve, reject }
+      const slot = this.#leastBusy()
+      if (slot.inFlight.size < this.#maxInFlight) return this.#send(slot, task, pending)
+      if (this.#queue.length >= this.#maxQueued) return reject(new VerifyPoolBusyError())
+      this.#queue.push({ task, pending })
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const { pending } of this.#queue.splice(0))
+      pending.reject(new VerifyWorkerError('verify pool closed'))
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()))
+    for (const s of this.#slots)
+      for (const p of s.inFlight.values()) p.reject(new VerifyWorkerError('verify pool closed'))
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #leastBusy(): Slot {
+    let best = this.#slots[0]!
+    for (const s of this.#slots) if (s.inFlight.size < best.inFlight.size) best = s
+    return best
+  }
+
+  #send(slot: Slot, task: VerifyTask, pending: Pending): void {
+    const id = this.#nextId++
+    slot.inFlight.set(id, pending)
+    slot.worker.postMessage({ id, task }, [task.frame.buffer as ArrayBuffer])
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(WORKER_URL)
+    const slot: Slot = { worker, inFlight: new Map() }
+    worker.unref()
+    worker.on('message', (msg: { id: number; outcome?: VerifyOutcome; error?: string }) => {
+      const pending = slot.inFlight.get(msg.id)
+      if (!pending) return
+      slot.inFlight.delete(msg.id)
+      if (msg.outcome) pending.resolve(msg.outcome)
+      else pending.reject(new VerifyWorkerError(msg.error ?? 'worker failed'))
+      this.#drain(slot)
+    })
+    worker.on('error', (err) => this.#replace(slot, err))
+    worker.on('exit', (code) => {
+      if (!this.#closed) this.#replace(slot, new Error(`worker exited with code ${code}`))
+    })
+    return slot
+  }
+
+  #drain(slot: Slot): void {
+    while (this.#queue.length > 0 && slot.inFlight.size < this.#maxInFlight) {
+      const next = this.#queue.shift()!
+      this.#send(slot, next.task, next.pending)
+    }
+  }
+
+  #replace(slot: Slot, cause: unknown): void {
+    const idx = this.#slots.indexOf(slot)
+    if (idx === -1 || this.#closed) return
+    for (const p of slot.inFlight.values())
+      p.reject(new VerifyWorkerError('verify worker died', { cause }))
+    slot.inFlight.clear()
+    void slot.worker.terminate()
+    this.#restarts++
+    const fresh = this.#spawn()
+    this.#slots[idx] = fresh
+    this.#drain(fresh)
+  }
+}

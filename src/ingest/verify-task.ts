@@ -1,0 +1,96 @@
+// The verification task a worker thread runs for one `#commit` or `#sync`: decode the frame,
+// parse the message, verify it (verify/commit.ts) with the given key, previous state, clock and
+// mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
+// so the main thread does no encoding. Pure apart from the signature backend it is given; the
+// same function runs inline in tests and in the worker.
+
+import type { DropReason } from '../protocol/drop-reasons.ts'
+import { decodeFrame, FrameError } from '../protocol/frame.ts'
+import { MessageError, parseMessage } from '../protocol/messages.ts'
+import { commitBody, prepareFrame, syncBody } from '../protocol/output.ts'
+import { type ValidationMode, verifyCommit, verifySync } from '../verify/commit.ts'
+import { parseDidKey } from '../verify/crypto/keys.ts'
+import type { SignatureCheck } from '../verify/signed-commit.ts'
+import type { VerifyWarning } from '../verify/verdict.ts'
+
+export interface VerifyTask {
+  readonly frame: Uint8Array
+  /** The account's signing key as a did:key. */
+  readonly didKey: string
+  readonly previous: { readonly rev: string; readonly data: string | null } | null
+  readonly now: number
+  readonly mode: ValidationMode
+}
+
+export type VerifyOutcome =
+  | {
+      readonly ok: true
+      readonly type: '#commit' | '#sync'
+      readonly rev: string
+      readonly commitCid: string
+      readonly dataCid: string
+      /** `#commit` only: whether the ops inverted to `prevData` (the sync ratchet counts these). */
+      readonly inverted: boolean
+      readonly warnings: readonly VerifyWarning[]
+      readonly prefix: Uint8Array
+      readonly suffix: Uint8Array
+    }
+  | { readonly ok: false; readonly reason: DropReason; readonly detail: string }
+
+export async function runVerifyTask(
+  task: VerifyTask,
+  checkSignature: SignatureCheck,
+): Promise<VerifyOutcome> {
+  let msg: ReturnType<typeof parseMessage>
+  try {
+    const frame = decodeFrame(task.frame)
+    if (frame.op !== 1)
+      return { ok: false, reason: 'undecodable-frame', detail: 'not a message frame' }
+    msg = parseMessage(frame)
+  } catch (err) {
+    if (err instanceof FrameError) {
+      return {
+        ok: false,
+        reason: err.code === 'non-canonical' ? 'non-canonical-cbor' : 'undecodable-frame',
+        detail: err.message,
+      }
+    }
+    if (err instanceof MessageError) return { ok: false, reason: err.reason, detail: err.message }
+    throw err
+  }
+  const key = parseDidKey(task.didKey)
+  const ctx = { key, previous: task.previous, now: task.now, checkSignature }
+  if (msg.type === '#commit') {
+    const v = await verifyCommit(msg, { ...ctx, mode: task.mode })
+    if (!v.ok) return v
+    const { prefix, suffix } = prepareFrame('#commit', commitBody(msg))
+    return {
+      ok: true,
+      type: '#commit',
+      rev: v.rev,
+      commitCid: v.commitCid,
+      dataCid: v.dataCid,
+      inverted: v.inverted,
+      warnings: v.warnings,
+      prefix,
+      suffix,
+    }
+  }
+  if (msg.type === '#sync') {
+    const v = verifySync(msg, ctx)
+    if (!v.ok) return v
+    const { prefix, suffix } = prepareFrame('#sync', syncBody(msg))
+    return {
+      ok: true,
+      type: '#sync',
+      rev: v.rev,
+      commitCid: v.commitCid,
+      dataCid: v.dataCid,
+      inverted: false,
+      warnings: v.warnings,
+      prefix,
+      suffix,
+    }
+  }
+  return { ok: false, reason: 'invalid-message', detail: `${msg.type} is not verified by workers` }
+}
