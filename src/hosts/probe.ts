@@ -1,0 +1,275 @@
+// The describeServer probe a host must pass before it is crawled (DESIGN §4 items 5 and 20):
+// `GET {https|http}://{hostname}/xrpc/com.atproto.server.describeServer`, once.
+//
+// Checked: the host resolves only to public addresses, and the connection is pinned to those
+// addresses (no second DNS answer can move it: rebinding); both skipped only when allowInsecure
+// and the host is `localhost`/`*.localhost`. A time limit over everything (DNS, connect, headers,
+// body); a body size cap enforced while reading (a larger Content-Length is refused unread); no
+// redirect is followed (a 3xx is "not a PDS"); a `Server` header containing `atproto-relay` is
+// refused whatever the status (a relay is not a PDS); the answer must be HTTP 200 with a UTF-8
+// JSON object. From it, `did` is returned only when it is a valid DID and `availableUserDomains`
+// only as its string entries; both may be absent (lenient about PDS software versions).
+// Every failure is a HostProbeError whose message can be shown to the requestCrawl caller.
+// Transport: node:http/https with a fresh connection (no agent, no keep-alive), so the pinned
+// lookup is used. A `fetch` may be injected instead (tests, proxies); it is then trusted to
+// connect where the name resolves, and only the pre-connection address check applies.
+// Deliberately not here: hostname syntax (hostname.ts), bans, limits and registration (registry).
+
+import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http'
+import http from 'node:http'
+import https from 'node:https'
+import { isValidDid } from '../protocol/syntax/index.ts'
+import type { LookupAll } from './address.ts'
+import { pinnedLookup, resolvePublicAddresses } from './address.ts'
+import { HostProbeError, HostResolutionError, UnsafeAddressError } from './errors.ts'
+import { isLocalhostName } from './hostname.ts'
+
+export interface ProbeTarget {
+  /** A normalised hostname, `:PORT` included when there is one. */
+  readonly hostname: string
+  readonly ssl: boolean
+}
+
+export interface ProbeOptions {
+  readonly userAgent: string
+  /** Development mode: localhost targets skip the address checks. */
+  readonly allowInsecure: boolean
+  /** Time limit for the whole probe; default 10 s. */
+  readonly timeoutMs?: number
+  /** Body size cap; default 64 KiB (describeServer answers are a few hundred bytes). */
+  readonly maxBytes?: number
+  /** Replaces the pinned node:http transport (see the header). */
+  readonly fetch?: typeof globalThis.fetch
+  /** Resolver for the address check; default `dns.promises.lookup`. */
+  readonly lookup?: LookupAll
+  /** Aborting it rejects with its reason (not a HostProbeError: the host did nothing wrong). */
+  readonly signal?: AbortSignal
+}
+
+export interface DescribeServerInfo {
+  did?: string
+  availableUserDomains?: string[]
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
+export const DEFAULT_PROBE_MAX_BYTES = 64 * 1024
+const PATH = '/xrpc/com.atproto.server.describeServer'
+
+/** One answer, whichever transport fetched it. */
+interface ProbeResponse {
+  readonly status: number
+  header(name: string): string | null
+  /** The body, or null once it passes `maxBytes` (the rest is not read). */
+  read(maxBytes: number): Promise<Uint8Array | null>
+  discard(): Promise<void>
+}
+
+/** Probes `target`; resolves with what its describeServer says, or throws HostProbeError. */
+export async function probeHost(
+  target: ProbeTarget,
+  opts: ProbeOptions,
+): Promise<DescribeServerInfo> {
+  const host = target.hostname
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
+  const maxBytes = opts.maxBytes ?? DEFAULT_PROBE_MAX_BYTES
+  opts.signal?.throwIfAborted()
+  let url: URL
+  try {
+    url = new URL(`${target.ssl ? 'https' : 'http'}://${host}${PATH}`)
+  } catch (err) {
+    throw new HostProbeError(host, 'unreachable', `${host} is not a usable hostname`, {
+      cause: err,
+    })
+  }
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const signal = opts.signal === undefined ? timeout : AbortSignal.any([timeout, opts.signal])
+  const headers = { 'user-agent': opts.userAgent, accept: 'application/json' }
+  try {
+    let pinned: string[] | undefined
+    if (!(opts.allowInsecure && isLocalhostName(url.hostname))) {
+      const name = url.hostname.replace(/^\[(.*)\]$/, '$1')
+      pinned = await untilAborted(resolvePublicAddresses(name, opts.lookup), signal)
+    }
+    const res =
+      opts.fetch === undefined
+        ? await nodeGet(url, headers, signal, pinned)
+        : await fetchGet(opts.fetch, url, headers, signal)
+    return await interpret(host, res, maxBytes)
+  } catch (err) {
+    if (err instanceof HostProbeError) throw err
+    if (opts.signal?.aborted) throw opts.signal.reason
+    if (err instanceof UnsafeAddressError) {
+      throw new HostProbeError(host, 'unsafe-address', `${host} resolves to a non-public address`, {
+        cause: err,
+      })
+    }
+    if (timeout.aborted) {
+      throw new HostProbeError(host, 'timeout', `no answer from ${host} within ${timeoutMs} ms`, {
+        cause: err,
+      })
+    }
+    if (err instanceof HostResolutionError) {
+      throw new HostProbeError(host, 'unreachable', `${host} does not resolve`, { cause: err })
+    }
+    throw new HostProbeError(host, 'unreachable', `could not connect to ${host}${code(err)}`, {
+      cause: err,
+    })
+  }
+}
+
+async function interpret(
+  host: string,
+  res: ProbeResponse,
+  maxBytes: number,
+): Promise<DescribeServerInfo> {
+  const status = res.status
+  const notPds = (detail: string, cause?: unknown) =>
+    new HostProbeError(host, 'not-a-pds', `${host} ${detail}`, { status, cause })
+  if (/atproto-relay/i.test(res.header('server') ?? '')) {
+    await res.discard()
+    throw new HostProbeError(host, 'is-a-relay', `${host} is a relay, not a PDS`, { status })
+  }
+  if (status >= 300 && status <= 399) {
+    await res.discard()
+    throw notPds(`answered describeServer with a redirect (HTTP ${status}), which is not followed`)
+  }
+  if (status !== 200) {
+    await res.discard()
+    throw notPds(`answered describeServer with HTTP ${status}`)
+  }
+  const body = await res.read(maxBytes)
+  if (body === null) {
+    throw new HostProbeError(
+      host,
+      'too-large',
+      `${host}'s describeServer is over ${maxBytes} bytes`,
+      {
+        status,
+      },
+    )
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))
+  } catch (err) {
+    throw notPds('answered describeServer with something other than JSON', err)
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw notPds('answered describeServer with JSON that is not an object')
+  }
+  const info: DescribeServerInfo = {}
+  const { did, availableUserDomains: domains } = json as Record<string, unknown>
+  if (typeof did === 'string' && isValidDid(did)) info.did = did
+  if (Array.isArray(domains)) {
+    info.availableUserDomains = domains.filter((d): d is string => typeof d === 'string')
+  }
+  return info
+}
+
+function nodeGet(
+  url: URL,
+  headers: OutgoingHttpHeaders,
+  signal: AbortSignal,
+  pinned: readonly string[] | undefined,
+): Promise<ProbeResponse> {
+  const options: RequestOptions = { method: 'GET', headers, signal, agent: false }
+  if (pinned !== undefined) options.lookup = pinnedLookup(pinned)
+  const request = url.protocol === 'https:' ? https.request : http.request
+  return new Promise((resolve, reject) => {
+    const req = request(url, options, (res) => resolve(nodeResponse(res)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+function nodeResponse(res: IncomingMessage): ProbeResponse {
+  return {
+    status: res.statusCode ?? 0,
+    header(name) {
+      const value = res.headers[name.toLowerCase()]
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+    },
+    async read(maxBytes) {
+      if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
+        res.destroy()
+        return null
+      }
+      const chunks: Buffer[] = []
+      let total = 0
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        total += chunk.byteLength
+        if (total > maxBytes) {
+          res.destroy()
+          return null
+        }
+        chunks.push(chunk)
+      }
+      return Buffer.concat(chunks)
+    },
+    async discard() {
+      res.destroy()
+    },
+  }
+}
+
+async function fetchGet(
+  fetch: typeof globalThis.fetch,
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<ProbeResponse> {
+  const res = await fetch(url, { method: 'GET', redirect: 'manual', headers, signal })
+  return {
+    status: res.status,
+    header: (name) => res.headers.get(name),
+    async read(maxBytes) {
+      if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+        await res.body?.cancel().catch(() => {})
+        return null
+      }
+      if (res.body === null) return new Uint8Array(0)
+      const reader = res.body.getReader()
+      const chunks: Uint8Array[] = []
+      let total = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        total += value.byteLength
+        if (total > maxBytes) {
+          await reader.cancel().catch(() => {})
+          return null
+        }
+        chunks.push(value)
+      }
+      return Buffer.concat(chunks)
+    },
+    async discard() {
+      await res.body?.cancel().catch(() => {})
+    },
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason once it aborts (the work is not stopped). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
+}
+
+/** ` (ECONNREFUSED)` for errors carrying a system code, otherwise empty. */
+function code(err: unknown): string {
+  const value = (err as { code?: unknown } | null)?.code
+  return typeof value === 'string' && /^[A-Z_]+$/.test(value) ? ` (${value})` : ''
+}
