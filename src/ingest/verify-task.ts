@@ -48,13 +48,7 @@ export async function runVerifyTask(
       return { ok: false, reason: 'undecodable-frame', detail: 'not a message frame' }
     msg = parseMessage(frame)
   } catch (err) {
-    if (err instanceof FrameError) {
-      return {
-        ok: false,
-        reason: err.code === 'non-canonical' ? 'non-canonical-cbor' : 'undecodable-frame',
-        detail: err.message,
-      }
-    }
+    if (err instanceof FrameError) return { ok: false, reason: err.reason, detail: err.message }
     if (err instanceof MessageError) return { ok: false, reason: err.reason, detail: err.message }
     throw err
   }

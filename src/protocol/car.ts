@@ -27,15 +27,12 @@ export interface CarSlice {
   readonly roots: readonly string[]
   /** Blocks by base32 CID string. */
   readonly blocks: ReadonlyMap<string, Uint8Array>
-  /** Total bytes of block data (not counting CIDs and framing). */
-  readonly blockBytes: number
 }
 
 /** Parses a CAR v1 slice and checks every block against its CID. Throws `CarError`. */
 export function readCarSlice(bytes: Uint8Array): CarSlice {
   let roots: string[]
   const blocks = new Map<string, Uint8Array>()
-  let blockBytes = 0
   try {
     const reader = fromUint8Array(bytes)
     roots = reader.roots.map((r) => r.$link)
@@ -47,14 +44,13 @@ export function readCarSlice(bytes: Uint8Array): CarSlice {
         )
       }
       blocks.set(CID.toString(entry.cid), entry.bytes)
-      blockBytes += entry.bytes.length
     }
   } catch (err) {
     if (err instanceof CarError) throw err
     throw new CarError('malformed', `malformed CAR: ${(err as Error).message}`, { cause: err })
   }
   if (roots.length === 0) throw new CarError('no-roots', 'CAR header has no roots')
-  return { roots, blocks, blockBytes }
+  return { roots, blocks }
 }
 
 /** Encodes a CAR v1 slice (header with `roots`, then the blocks in the given order). */

@@ -4,25 +4,18 @@
 // Deliberately not handled: CIDv0, other hashes or codecs; atproto repositories never use them.
 import { hash } from 'node:crypto'
 import * as CID from '@atcute/cid'
+import { isCidLink } from '@atcute/cid'
 
 export type { Cid, CidLink } from '@atcute/cid'
-
-export const CODEC_DAG_CBOR = 0x71
-export const CODEC_RAW = 0x55
 
 /** sha-256 digest of `bytes` (32 bytes). */
 export function sha256(bytes: Uint8Array): Uint8Array {
   return hash('sha256', bytes, 'buffer')
 }
 
-/** The CID of a dag-cbor block. */
-export function cidForDagCbor(bytes: Uint8Array): CID.Cid {
-  return CID.fromDigest(CID.CODEC_DCBOR, sha256(bytes))
-}
-
 /** The base32 string of the CID of a dag-cbor block. */
 export function cidStringForDagCbor(bytes: Uint8Array): string {
-  return CID.toString(cidForDagCbor(bytes))
+  return CID.toString(CID.fromDigest(CID.CODEC_DCBOR, sha256(bytes)))
 }
 
 /** True when `bytes` hash to the digest inside `cid` (sha-256 only). */
@@ -35,5 +28,8 @@ export function blockMatchesCid(cid: CID.Cid, bytes: Uint8Array): boolean {
   return true
 }
 
-export const cidToString = CID.toString
-export const cidFromString = CID.fromString
+/** A CID link to a dag-cbor block (commits, MST nodes, records): CIDv1, codec 0x71, sha-256.
+ * Their base32 form always starts with "bafyrei"; raw (0x55) CIDs start with "bafkrei". */
+export function isDagCborLink(value: unknown): value is CID.CidLink {
+  return isCidLink(value) && value.$link.startsWith('bafyrei')
+}

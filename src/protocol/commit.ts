@@ -7,7 +7,8 @@
 // match the event carrying the commit; verify/ does those with the key and the message.
 
 import type { BytesWrapper } from '@atcute/cbor'
-import { type CidLink, decode, encode, isBytes, isCidLink } from '@atcute/cbor'
+import { type CidLink, decode, encode, isBytes } from '@atcute/cbor'
+import { isDagCborLink } from './cid.ts'
 
 export interface Commit {
   readonly did: string
@@ -48,8 +49,8 @@ export function parseCommit(block: Uint8Array): Commit {
     throw new CommitFormatError(`unsupported commit version ${String(version)}`)
   if (typeof did !== 'string') throw new CommitFormatError('commit.did is not a string')
   if (typeof rev !== 'string') throw new CommitFormatError('commit.rev is not a string')
-  if (!isCidLink(data)) throw new CommitFormatError('commit.data is not a CID link')
-  if (prev !== null && prev !== undefined && !isCidLink(prev)) {
+  if (!isDagCborLink(data)) throw new CommitFormatError('commit.data is not a dag-cbor CID link')
+  if (prev !== null && prev !== undefined && !isDagCborLink(prev)) {
     throw new CommitFormatError('commit.prev is neither null nor a CID link')
   }
   if (prev === undefined && version === 3) throw new CommitFormatError('commit.prev is missing')

@@ -42,7 +42,7 @@ function reasonOf(fn: () => unknown): string {
     return 'ok'
   } catch (err) {
     if (err instanceof MessageError) return err.reason
-    if (err instanceof FrameError) return err.code
+    if (err instanceof FrameError) return err.reason
     throw err
   }
 }
@@ -64,7 +64,7 @@ describe('decodeFrame', () => {
       message: undefined,
     })
   })
-  test('non-canonical but decodable: reported with its seq so the cursor can move past it', () => {
+  test('non-canonical but decodable: droppable with its seq so the cursor can move past it', () => {
     const header = encode({ op: 1, t: '#identity' })
     // body map {seq: 7, ...} with seq written as a non-minimal 1-byte integer (0x18 0x07)
     const body = encode({ seq: 7, did: DID, time: TIME })
@@ -74,8 +74,7 @@ describe('decodeFrame', () => {
       body.subarray(seqAt + 1),
     )
     const err = catchFrameError(() => decodeFrame(concat(header, nonMinimal)))
-    assert.equal(err.code, 'non-canonical')
-    assert.equal(err.seq, 7)
+    assert.deepEqual([err.code, err.reason, err.seq], ['droppable', 'non-canonical-cbor', 7])
   })
   test('unsorted keys are non-canonical', () => {
     // {op, t} in that order: "op" is longer than "t", so canonical order puts t first.
@@ -93,7 +92,36 @@ describe('decodeFrame', () => {
     const err = catchFrameError(() =>
       decodeFrame(concat(header, encode({ seq: 1, did: DID, time: TIME }))),
     )
-    assert.equal(err.code, 'non-canonical')
+    assert.deepEqual([err.code, err.reason, err.seq], ['droppable', 'non-canonical-cbor', 1])
+  })
+  test('strict-valid CBOR the decoder cannot hold (CID of another codec, integer past 2^53) is droppable, never a crash', () => {
+    const header = encode({ op: 1, t: '#identity' })
+    // {did, seq: 9, time, x: CID with codec 0x70 (dag-pb)} written by hand
+    const cid = Uint8Array.from([
+      0xd8,
+      0x2a,
+      0x58,
+      0x25,
+      0x00,
+      0x01,
+      0x70,
+      0x12,
+      0x20,
+      ...new Uint8Array(32),
+    ])
+    const base = encode({ did: DID, seq: 9, time: TIME, x: 0 })
+    const withCid = concat(base.subarray(0, base.length - 1), cid)
+    const a = catchFrameError(() => decodeFrame(concat(header, withCid)))
+    assert.deepEqual([a.code, a.reason, a.seq], ['droppable', 'non-canonical-cbor', 9])
+    // seq = 2^60 (a valid 64-bit integer)
+    const big = encode({ did: DID, seq: 1, time: TIME })
+    const at = big.indexOf(0x01, big.indexOf(0x71)) // the seq value after the "seq" key
+    const huge = concat(
+      concat(big.subarray(0, at), Uint8Array.of(0x1b, 0x10, 0, 0, 0, 0, 0, 0, 0)),
+      big.subarray(at + 1),
+    )
+    const b = catchFrameError(() => decodeFrame(concat(header, huge)))
+    assert.deepEqual([b.code, b.reason, b.seq], ['droppable', 'non-canonical-cbor', undefined])
   })
   for (const [name, bytes] of [
     ['empty', new Uint8Array()],
@@ -103,21 +131,33 @@ describe('decodeFrame', () => {
       encodeMessageFrame('#identity', { seq: 1, did: DID, time: TIME }).subarray(0, 20),
     ],
     ['garbage', Uint8Array.of(0xff, 0xff, 0xff)],
-    ['header not a map', concat(encode([1]), encode({ seq: 1 }))],
-    ['unknown op', concat(encode({ op: 2 }), encode({ seq: 1 }))],
-    ['message without type', concat(encode({ op: 1 }), encode({ seq: 1 }))],
-    ['error frame without a name', concat(encode({ op: -1 }), encode({ message: 'x' }))],
   ] as const) {
-    test(`undecodable: ${name}`, () =>
-      assert.equal(catchFrameError(() => decodeFrame(bytes)).code, 'undecodable'))
+    test(`undecodable: ${name}`, () => {
+      const err = catchFrameError(() => decodeFrame(bytes))
+      assert.deepEqual([err.code, err.reason], ['undecodable', 'undecodable-frame'])
+    })
   }
-  test('trailing bytes after the body are non-canonical', () => {
-    const bytes = concat(
-      encodeMessageFrame('#identity', { seq: 3, did: DID, time: TIME }),
-      Uint8Array.of(0x00),
-    )
-    assert.equal(catchFrameError(() => decodeFrame(bytes)).code, 'undecodable')
-  })
+  for (const [name, bytes, reason] of [
+    ['header not a map', concat(encode([1]), encode({ seq: 1 })), 'invalid-message'],
+    ['body not a map', concat(encode({ op: 1, t: '#identity' }), encode([1])), 'invalid-message'],
+    ['unknown op', concat(encode({ op: 2 }), encode({ seq: 1 })), 'unknown-type'],
+    ['message without type', concat(encode({ op: 1 }), encode({ seq: 1 })), 'invalid-message'],
+    [
+      'error frame without a name',
+      concat(encode({ op: -1 }), encode({ message: 'x' })),
+      'invalid-message',
+    ],
+    [
+      'trailing bytes after the body',
+      concat(encodeMessageFrame('#identity', { seq: 3, did: DID, time: TIME }), Uint8Array.of(0)),
+      'non-canonical-cbor',
+    ],
+  ] as const) {
+    test(`decodes but is dropped: ${name} → ${reason}`, () => {
+      const err = catchFrameError(() => decodeFrame(bytes))
+      assert.deepEqual([err.code, err.reason], ['droppable', reason])
+    })
+  }
 })
 
 function catchFrameError(fn: () => unknown): FrameError {

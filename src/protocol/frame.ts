@@ -1,30 +1,44 @@
 // Event-stream frames (event stream spec, "Framing"): each WebSocket binary message is two
 // DAG-CBOR items back to back, a header `{ op, t? }` and a body. `op: 1` is a message whose type
 // is `t` (e.g. `#commit`); `op: -1` is an error whose body is `{ error, message? }`.
-// Checks: both items are strict, canonical atproto DAG-CBOR (see cbor/strict.ts), the header has
-// a valid `op` and, for messages, a string `t`; the body is a map. A frame that is well-formed CBOR
-// but not canonical is reported as `non-canonical` together with whatever `seq` a lenient decode
-// finds, so the caller can drop it and move its cursor past it (DESIGN.md §4 item 10).
+// Checks: both items are strict, canonical atproto DAG-CBOR (see cbor/strict.ts) that the decoder
+// can represent, the header has a known `op` and, for messages, a string `t`; the body is a map.
+// Outcomes of a bad frame (DESIGN.md §4 item 10):
+// - `undecodable`: the bytes cannot be read as two CBOR items at all. The caller closes the
+//   connection (and retries with backoff).
+// - `droppable`: the frame decodes (leniently) but breaks a rule; it carries the drop `reason`
+//   and whatever `seq` a lenient decode finds, so the caller drops it and moves its cursor past
+//   it rather than meeting the same frame after every reconnect.
 // Deliberately not checked here: the body's fields (messages.ts does that per type).
 import { decode, encode } from '@atcute/cbor'
 import { decodeFirst as lenientDecodeFirst } from 'cborg'
 import { DagCborError } from './cbor/dag-cbor-error.ts'
 import { dagCborItemEnd } from './cbor/strict.ts'
+import type { DropReason } from './drop-reasons.ts'
 
 export type Frame =
   | { readonly op: 1; readonly type: string; readonly body: Record<string, unknown> }
   | { readonly op: -1; readonly error: string; readonly message: string | undefined }
 
-export type FrameProblem = 'undecodable' | 'non-canonical'
+export type FrameProblem = 'undecodable' | 'droppable'
 
 export class FrameError extends Error {
   readonly code: FrameProblem
-  /** The message's `seq` if a lenient decode could read one (non-canonical frames). */
+  /** Why the frame is dropped: 'undecodable-frame' for undecodable ones. */
+  readonly reason: DropReason
+  /** The message's `seq` if a lenient decode could read one. */
   readonly seq: number | undefined
-  constructor(code: FrameProblem, message: string, seq?: number, options?: { cause?: unknown }) {
+  constructor(
+    code: FrameProblem,
+    reason: DropReason,
+    message: string,
+    seq?: number,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
     this.name = 'FrameError'
     this.code = code
+    this.reason = reason
     this.seq = seq
   }
 }
@@ -34,38 +48,61 @@ const isMap = (v: unknown): v is Record<string, unknown> =>
 
 /** Decodes and checks one frame. Throws `FrameError`. */
 export function decodeFrame(bytes: Uint8Array): Frame {
-  let headerEnd: number
+  let header: unknown
+  let body: unknown
   try {
-    headerEnd = dagCborItemEnd(bytes, 0)
+    const headerEnd = dagCborItemEnd(bytes, 0)
     const bodyEnd = dagCborItemEnd(bytes, headerEnd)
     if (bodyEnd !== bytes.length) throw new DagCborError('trailing-bytes', bodyEnd)
+    // Strict-valid DAG-CBOR the decoder cannot hold (integers past 2^53, CIDs of other codecs)
+    // throws here: treated like any other rule the frame breaks.
+    header = decode(bytes.subarray(0, headerEnd))
+    body = decode(bytes.subarray(headerEnd))
   } catch (err) {
-    if (!(err instanceof DagCborError)) throw err
     throw lenientFailure(bytes, err)
   }
-  const header = decode(bytes.subarray(0, headerEnd)) as unknown
-  const body = decode(bytes.subarray(headerEnd)) as unknown
-  return interpret(header, body)
+  const problem = check(header, body)
+  if (problem) throw new FrameError('droppable', problem.reason, problem.message, seqOf(body))
+  return frameOf(header as Header, body as Record<string, unknown>)
 }
 
-function interpret(header: unknown, body: unknown): Frame {
-  if (!isMap(header)) throw new FrameError('undecodable', 'frame header is not a map')
-  if (!isMap(body)) throw new FrameError('undecodable', 'frame body is not a map')
+interface Header {
+  op: unknown
+  t?: unknown
+}
+
+function check(header: unknown, body: unknown): { reason: DropReason; message: string } | null {
+  if (!isMap(header)) return { reason: 'invalid-message', message: 'frame header is not a map' }
+  if (!isMap(body)) return { reason: 'invalid-message', message: 'frame body is not a map' }
   if (header.op === 1) {
     if (typeof header.t !== 'string')
-      throw new FrameError('undecodable', 'message frame has no type')
-    return { op: 1, type: header.t, body }
+      return { reason: 'invalid-message', message: 'message frame has no type' }
+    return null
   }
   if (header.op === -1) {
     if (typeof body.error !== 'string')
-      throw new FrameError('undecodable', 'error frame has no error name')
-    return {
-      op: -1,
-      error: body.error,
-      message: typeof body.message === 'string' ? body.message : undefined,
-    }
+      return { reason: 'invalid-message', message: 'error frame has no error name' }
+    return null
   }
-  throw new FrameError('undecodable', `unknown frame op ${String(header.op)}`)
+  return { reason: 'unknown-type', message: `unknown frame op ${String(header.op).slice(0, 20)}` }
+}
+
+function frameOf(header: Header, body: Record<string, unknown>): Frame {
+  if (header.op === 1) return { op: 1, type: header.t as string, body }
+  return {
+    op: -1,
+    error: body.error as string,
+    message: typeof body.message === 'string' ? body.message : undefined,
+  }
+}
+
+function seqOf(body: unknown): number | undefined {
+  return isMap(body) &&
+    typeof body.seq === 'number' &&
+    Number.isSafeInteger(body.seq) &&
+    body.seq >= 0
+    ? body.seq
+    : undefined
 }
 
 // The lenient reading used only after a strict failure: cborg with canonical-form checks off
@@ -77,39 +114,38 @@ const LENIENT = {
   allowUndefined: true,
   allowInfinity: true,
   allowNaN: true,
+  allowBigInt: true,
   rejectDuplicateMapKeys: false,
   tags: Object.assign([], { 42: (b: unknown) => b }),
 }
 
-/** After a strict failure: does the frame decode at all? If so it is merely non-canonical. */
-function lenientFailure(bytes: Uint8Array, strictError: DagCborError): FrameError {
+/** After a strict failure: does the frame decode at all? If so it is droppable. */
+function lenientFailure(bytes: Uint8Array, strictError: unknown): FrameError {
+  const why = strictError instanceof Error ? strictError.message : String(strictError)
+  let body: unknown
   try {
-    const [header, rest] = lenientDecodeFirst(bytes, LENIENT)
-    const [body, tail] = lenientDecodeFirst(rest, LENIENT)
-    if (tail.length !== 0) throw new Error('bytes after the body')
-    interpret(header, body)
-    const seq =
-      isMap(body) && typeof body.seq === 'number' && Number.isSafeInteger(body.seq)
-        ? body.seq
-        : undefined
-    return new FrameError(
-      'non-canonical',
-      `frame is not canonical DAG-CBOR: ${strictError.message}`,
-      seq,
-      {
-        cause: strictError,
-      },
-    )
+    const [, rest] = lenientDecodeFirst(bytes, LENIENT)
+    ;[body] = lenientDecodeFirst(rest, LENIENT)
   } catch {
     return new FrameError(
       'undecodable',
-      `frame does not decode: ${strictError.message}`,
+      'undecodable-frame',
+      `frame does not decode: ${why}`,
       undefined,
       {
         cause: strictError,
       },
     )
   }
+  return new FrameError(
+    'droppable',
+    'non-canonical-cbor',
+    `frame is not valid atproto DAG-CBOR: ${why}`,
+    seqOf(body),
+    {
+      cause: strictError,
+    },
+  )
 }
 
 /** Encodes a message frame. `body` must hold only data-model values. */

@@ -7,6 +7,7 @@
 // Deliberately not checked here: size limits, the CAR slice, the commit inside it, signatures
 // and ordering; verify/ does those.
 import { type BytesWrapper, type CidLink, isBytes, isCidLink } from '@atcute/cbor'
+import { isDagCborLink } from './cid.ts'
 import type { DropReason } from './drop-reasons.ts'
 import type { Frame } from './frame.ts'
 import {
@@ -144,27 +145,27 @@ function op(body: Body, raw: unknown, i: number): RepoOp {
   }
   if (typeof path !== 'string' || !isValidRepoPath(path))
     throw invalid(body, `ops[${i}].path is not a repo path`)
-  if (action === 'delete' ? cid !== null && cid !== undefined : !isCidLink(cid)) {
+  if (action === 'delete' ? cid !== null && cid !== undefined : !isDagCborLink(cid)) {
     throw invalid(
       body,
       `ops[${i}].cid must be ${action === 'delete' ? 'null for a delete' : 'a CID link'}`,
     )
   }
-  if (prev !== undefined && prev !== null && !isCidLink(prev))
+  if (prev !== undefined && prev !== null && !isDagCborLink(prev))
     throw invalid(body, `ops[${i}].prev is not a CID link`)
   const out: { action: RepoOp['action']; path: string; cid: CidLink | null; prev?: CidLink } = {
     action,
     path,
     cid: action === 'delete' ? null : (cid as CidLink),
   }
-  if (isCidLink(prev)) out.prev = prev
+  if (isDagCborLink(prev)) out.prev = prev
   return out
 }
 
 function parseCommit(body: Body): CommitMessage {
   const seq = seqOf(body)
   const commit = body.commit
-  if (!isCidLink(commit)) throw invalid(body, 'commit is not a CID link')
+  if (!isDagCborLink(commit)) throw invalid(body, 'commit is not a dag-cbor CID link')
   const since = body.since === undefined || body.since === null ? null : tid(body, 'since')
   if (!Array.isArray(body.ops)) throw invalid(body, 'ops is not an array')
   const ops = body.ops.map((raw, i) => op(body, raw, i))
@@ -173,7 +174,7 @@ function parseCommit(body: Body): CommitMessage {
     throw invalid(body, 'blobs is not an array of CID links')
   }
   const prevData = body.prevData
-  if (prevData !== undefined && prevData !== null && !isCidLink(prevData)) {
+  if (prevData !== undefined && prevData !== null && !isDagCborLink(prevData)) {
     throw invalid(body, 'prevData is not a CID link')
   }
   const msg: CommitMessage = {
@@ -190,7 +191,7 @@ function parseCommit(body: Body): CommitMessage {
     rebase: optionalBool(body, 'rebase'),
     tooBig: optionalBool(body, 'tooBig'),
   }
-  return isCidLink(prevData) ? { ...msg, prevData } : msg
+  return isDagCborLink(prevData) ? { ...msg, prevData } : msg
 }
 
 function parseAccount(body: Body): AccountMessage {

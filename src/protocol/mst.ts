@@ -9,8 +9,8 @@
 // Key height is computed synchronously with node:crypto (sha-256, leading zero bits / 2).
 
 import type { BytesWrapper } from '@atcute/cbor'
-import { type CidLink, decode, isBytes, isCidLink } from '@atcute/cbor'
-import { sha256 } from './cid.ts'
+import { type CidLink, decode, isBytes } from '@atcute/cbor'
+import { isDagCborLink, sha256 } from './cid.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
 
 export interface MstEntry {
@@ -109,7 +109,8 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
   }
   const { l, e } = value as Record<string, unknown>
   if (Object.keys(value).length !== 2) throw new MstNodeError('MST node must have exactly l and e')
-  if (l !== null && !isCidLink(l)) throw new MstNodeError('MST node l is neither null nor a CID')
+  if (l !== null && !isDagCborLink(l))
+    throw new MstNodeError('MST node l is neither null nor a dag-cbor CID')
   if (!Array.isArray(e)) throw new MstNodeError('MST node e is not an array')
 
   const entries: MstEntry[] = []
@@ -126,8 +127,8 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
     }
     if (i === 0 && p !== 0) throw new MstNodeError('first entry must have prefix length 0')
     if (!isBytes(k)) throw new MstNodeError(`entry ${i} key suffix is not bytes`)
-    if (!isCidLink(v)) throw new MstNodeError(`entry ${i} value is not a CID`)
-    if (t !== null && !isCidLink(t))
+    if (!isDagCborLink(v)) throw new MstNodeError(`entry ${i} value is not a dag-cbor CID`)
+    if (t !== null && !isDagCborLink(t))
       throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
     let suffix: string
     try {

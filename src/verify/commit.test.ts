@@ -255,7 +255,8 @@ describe('tampering gives the specific reason', () => {
     const wrongCid = {
       ...msg,
       ops: msg.ops.map((o) =>
-        o.action === 'create' ? { ...o, cid: toCidLink(fromString(previous.data!)) } : o,
+        // a CID whose block is in the CAR (the commit's), but not the record the tree holds
+        o.action === 'create' ? { ...o, cid: msg.commit } : o,
       ),
     }
     assert.equal(await reason(wrongCid, ctx(repo, { previous })), 'inversion-failed')

@@ -65,9 +65,16 @@ export async function verifyCommit(
   })
   if (!signed.ok) return signed
   const { car, commit, commitCid } = signed
+  // Every created or updated record travels with the commit (consumers get the record data from
+  // the event); only the deprecated `tooBig` commits were allowed to leave blocks out.
   for (const op of msg.ops) {
-    const record = op.cid ? car.blocks.get(op.cid.$link) : undefined
-    if (record && record.length > MAX_RECORD_BYTES) {
+    if (op.cid === null) continue
+    const record = car.blocks.get(op.cid.$link)
+    if (record === undefined) {
+      if (msg.tooBig) continue
+      return drop('bad-car', `record block of ${op.action} ${op.path} is not in the CAR`)
+    }
+    if (record.length > MAX_RECORD_BYTES) {
       return drop(
         'record-too-large',
         `record ${op.path} is ${record.length} bytes (limit ${MAX_RECORD_BYTES})`,
@@ -79,7 +86,8 @@ export async function verifyCommit(
   const dataCid = commit.data.$link
   let inverted = false
   // A repo's first commit (`since` null) may omit `prevData`: its ops must then undo to the
-  // empty tree, which proves they list every record the repo starts with.
+  // empty tree, which proves they list every record the repo starts with; if they do not, that is
+  // an inversion failure like any other.
   const genesis = msg.prevData === undefined && msg.since === null
   const expectedPrevious = msg.prevData?.$link ?? (genesis ? EMPTY_MST_ROOT : undefined)
   if (expectedPrevious === undefined) {
@@ -93,9 +101,8 @@ export async function verifyCommit(
       const detail = result.ok
         ? `ops invert to ${result.previousRoot}, not ${genesis ? 'the empty tree' : 'prevData'} ${expectedPrevious}`
         : `ops do not invert: ${result.problem}`
-      if (ctx.mode === 'strict')
-        return drop(genesis ? 'missing-prev-data' : 'inversion-failed', detail)
-      warnings.push(genesis ? 'missing-prev-data' : 'inversion-failed')
+      if (ctx.mode === 'strict') return drop('inversion-failed', detail)
+      warnings.push('inversion-failed')
     }
   }
   const previous = ctx.previous

@@ -1,7 +1,7 @@
 // MST inversion for sync 1.1 commits (sync spec, "Commit Validation"): given the blocks of a
 // commit's CAR slice, the new MST root (`commit.data`) and the commit's ops, check that every op
 // is true of the new tree (a created or updated path holds the op's CID; a deleted path is
-// absent), then undo every op in the tree and return the root that results. The caller compares
+// absent) in a tree of valid shape (tree-shape.ts), then undo every op in the tree and return the root that results. The caller compares
 // it with the message's `prevData`. Because an MST's shape depends only on its contents, the ops
 // may be undone in any order; a missing MST block, a malformed node, an op on the same path twice
 // or an update/delete without `prev` makes inversion fail with a stated problem.
@@ -14,6 +14,7 @@ import { type BlockMap, type BlockStore, type MSTNode, NodeStore, NodeWrangler }
 import { checkDagCbor } from '../protocol/cbor/strict.ts'
 import { cidStringForDagCbor } from '../protocol/cid.ts'
 import type { RepoOp } from '../protocol/messages.ts'
+import { checkTreeShape } from './tree-shape.ts'
 
 export type { RepoOp }
 
@@ -90,6 +91,8 @@ export async function invertOps(
     if (seen.has(op.path)) return { ok: false, problem: `two ops on ${op.path}` }
     seen.add(op.path)
   }
+  const shape = checkTreeShape(blocks, root)
+  if (shape !== null) return { ok: false, problem: shape }
   const store = new NodeStore(new SliceBlockStore(blocks))
   const wrangler = new NodeWrangler(store)
   try {
@@ -106,12 +109,15 @@ export async function invertOps(
     }
     let current = root
     for (const op of ops) {
+      let next: string
       if (op.action === 'create') {
-        current = await wrangler.deleteRecord(current, op.path)
+        next = await wrangler.deleteRecord(current, op.path)
       } else {
         if (!op.prev) return { ok: false, problem: `${op.action} ${op.path} has no prev` }
-        current = await wrangler.putRecord(current, op.path, op.prev)
+        next = await wrangler.putRecord(current, op.path, op.prev)
       }
+      if (next === current) return { ok: false, problem: `${op.action} ${op.path} changes nothing` }
+      current = next
     }
     return { ok: true, previousRoot: current }
   } catch (err) {

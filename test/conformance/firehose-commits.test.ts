@@ -65,13 +65,19 @@ describe('firehose-commits', () => {
       // With the signature taken as checked, strict mode wants prevData, lenient mode passes.
       const signed = { key: wrongKey, previous: null, now: Date.now(), checkSignature: () => true }
       const strict = await verifyCommit(msg, { ...signed, mode: 'strict' })
-      // (Two of them have `since` null but are not a repo's first commit: their ops do not undo
-      // to the empty tree, so they get no genesis exemption.)
-      assert.deepEqual(strict.ok ? 'ok' : strict.reason, 'missing-prev-data')
+      // Two of them have `since` null (taken as a repo's first commit) but are not: their ops do
+      // not undo to the empty tree, so strict mode reports an inversion failure; the others have
+      // no prevData at all.
+      assert.deepEqual(
+        strict.ok ? 'ok' : strict.reason,
+        msg.since === null ? 'inversion-failed' : 'missing-prev-data',
+      )
       const lenient = await verifyCommit(msg, { ...signed, mode: 'lenient' })
       assert.ok(lenient.ok)
       assert.equal(lenient.dataCid, commit.data.$link)
-      assert.deepEqual(lenient.warnings, ['missing-prev-data'])
+      assert.deepEqual(lenient.warnings, [
+        msg.since === null ? 'inversion-failed' : 'missing-prev-data',
+      ])
       // Given a prevData, the same commit cannot be proven: inversion-failed (strict), warned (lenient).
       const withPrev = { ...msg, prevData: commit.data }
       const strictPrev = await verifyCommit(withPrev, { ...signed, mode: 'strict' })
