@@ -1,0 +1,132 @@
+// Opening the event log's directory: finds the segment files, checks every record in each, and
+// repairs what a crash can leave behind. The newest segment's torn or corrupt tail is cut off
+// (the file is truncated and fsync'd) so appends continue right after the last good record; an
+// older segment damaged in the middle is left on disk as found and read only up to the damage,
+// and the segments after it are kept. Everything found is counted in a RecoveryReport.
+// An empty directory gets its first segment, named after `initialSeq`; since the newest segment
+// is never deleted, its name remembers the next seq even when it holds no records.
+// Deliberately not here: appending, reading or deleting (event-log.ts), record bytes
+// (record-format.ts).
+import { open, readdir } from 'node:fs/promises'
+import { EventLogIoError } from './errors.ts'
+import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './record-format.ts'
+import { parseSegmentFileName, type ScanResult, Segment, scanSegment } from './segment.ts'
+import type { RecoveryReport, SegmentDamage } from './types.ts'
+
+export interface RecoveredLog {
+  /** Oldest first; never empty: the last one is the segment appends go to. */
+  readonly segments: readonly Segment[]
+  readonly report: RecoveryReport
+}
+
+export async function recoverSegments(dir: string, initialSeq: number): Promise<RecoveredLog> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (e) {
+    throw new EventLogIoError('open', `cannot list ${dir}`, e)
+  }
+  const firstSeqs = names
+    .map(parseSegmentFileName)
+    .filter((s): s is number => s !== null)
+    .sort((a, b) => a - b)
+
+  if (firstSeqs.length === 0) {
+    const segment = await createSegmentFile(dir, initialSeq)
+    return { segments: [segment], report: emptyReport() }
+  }
+
+  const segments: Segment[] = []
+  const damaged: SegmentDamage[] = []
+  let truncatedTail: SegmentDamage | null = null
+  let records = 0
+  for (let i = 0; i < firstSeqs.length; i++) {
+    const next = firstSeqs[i + 1]
+    const scan = await scanSegment(dir, firstSeqs[i]!, next === undefined ? Infinity : next - 1)
+    records += scan.segment.count
+    segments.push(scan.segment)
+    if (!scan.damage) continue
+    const damage = describe(scan)
+    if (next === undefined) {
+      truncatedTail = damage
+      await cutTail(scan)
+    } else {
+      damaged.push(damage)
+    }
+  }
+  return {
+    segments,
+    report: {
+      segmentsScanned: segments.length,
+      recordsRecovered: records,
+      bytesTruncated: truncatedTail?.bytes ?? 0,
+      truncatedTail,
+      damagedSegments: damaged,
+    },
+  }
+}
+
+/** Creates an empty segment file (header only), fsyncs it and the directory entry. */
+export async function createSegmentFile(dir: string, firstSeq: number): Promise<Segment> {
+  const segment = new Segment(dir, firstSeq)
+  const fh = await open(segment.path, 'w')
+  try {
+    await fh.write(encodeSegmentHeader(firstSeq), 0, SEGMENT_HEADER_BYTES, 0)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await syncDir(dir)
+  return segment
+}
+
+/** fsyncs a directory so that file creations and deletions in it survive a machine crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+function describe(scan: ScanResult): SegmentDamage {
+  const offset = scan.damage!.offset
+  return {
+    file: scan.segment.path,
+    offset,
+    bytes: scan.fileSize - offset,
+    problem: scan.damage!.problem,
+  }
+}
+
+/** Truncates the newest segment to its valid prefix; a bad header is rewritten. */
+async function cutTail(scan: ScanResult): Promise<void> {
+  const { segment, damage } = scan
+  try {
+    const fh = await open(segment.path, 'r+')
+    try {
+      if (damage!.problem === 'bad-header') {
+        await fh.truncate(0)
+        await fh.write(encodeSegmentHeader(segment.firstSeq), 0, SEGMENT_HEADER_BYTES, 0)
+      } else {
+        await fh.truncate(damage!.offset)
+      }
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  } catch (e) {
+    throw new EventLogIoError('open', `cannot truncate ${segment.path}`, e)
+  }
+}
+
+function emptyReport(): RecoveryReport {
+  return {
+    segmentsScanned: 0,
+    recordsRecovered: 0,
+    bytesTruncated: 0,
+    truncatedTail: null,
+    damagedSegments: [],
+  }
+}
