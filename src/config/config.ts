@@ -1,0 +1,101 @@
+// The relay's configuration as the rest of the program sees it: RelayConfig, read once at start
+// by loadConfig (load.ts) and passed down in typed slices. Every setting of DESIGN.md §5 plus the
+// operational ones the service parts need; durations are milliseconds, paths absolute, listen
+// addresses split into host and port. `sources` says where each value came from (the admin
+// settings routes show it), `warnings` what was accepted but looks wrong.
+// Also the relay's version and User-Agent, which depend only on package.json and the contact.
+// Deliberately not here: reading flags, variables or files (load.ts), printing (describe.ts).
+
+import packageJson from '../../package.json' with { type: 'json' }
+import type { ListenAddress, TrustedProxy } from './addresses.ts'
+import type { DatabaseConfig } from './database-url.ts'
+import type { LogLevel } from './formats.ts'
+
+export type { ListenAddress, TrustedProxy } from './addresses.ts'
+export type { DatabaseConfig } from './database-url.ts'
+export type { LogLevel } from './formats.ts'
+
+export type SyncValidation = 'auto' | 'strict' | 'lenient'
+
+export const SYNC_VALIDATION_MODES: readonly SyncValidation[] = ['auto', 'strict', 'lenient']
+
+/** Where a setting's value came from. `name` is the flag as typed or the variable's name. */
+export type SettingSource =
+  | { readonly kind: 'flag'; readonly name: string }
+  | { readonly kind: 'env'; readonly name: string }
+  | { readonly kind: 'dotenv'; readonly name: string; readonly file: string; readonly line: number }
+  | { readonly kind: 'default' }
+
+export interface TracingConfig {
+  readonly enabled: boolean
+  readonly otlpEndpoint: string
+}
+
+export interface RelayConfig {
+  /** package.json version. */
+  readonly version: string
+  /** `atproto-relay/<version> (+<contact>)`, sent on every outbound request. */
+  readonly userAgent: string
+
+  // Listening and consumers
+  readonly bind: ListenAddress
+  readonly metricsListen: ListenAddress
+  readonly maxConsumers: number
+  readonly maxConnectionsPerIp: number
+  readonly trustedProxies: readonly TrustedProxy[]
+
+  // Admin
+  /** Admin API keys (secret). Empty: the admin API is off. */
+  readonly adminPasswords: readonly string[]
+  /** Origins of sibling relays, without trailing slash. */
+  readonly siblingRelays: readonly string[]
+
+  // Storage and event log
+  readonly database: DatabaseConfig
+  readonly persistDir: string
+  readonly replayWindowMs: number
+  /** 0: fsync after every write batch. */
+  readonly fsyncIntervalMs: number
+  readonly initialSeqNumber: number
+
+  // Upstream hosts
+  readonly allowInsecureHosts: boolean
+  readonly disableRequestCrawl: boolean
+  readonly defaultAccountLimit: number
+  readonly newHostsPerDayLimit: number
+  /** Lowercased hostnames or `*.suffix` patterns. */
+  readonly trustedDomains: readonly string[]
+  readonly hostConcurrency: number
+  readonly userAgentContact: string | undefined
+
+  // Verification
+  readonly syncValidation: SyncValidation
+  readonly syncRatchetCommits: number
+  readonly verifyWorkers: number
+
+  // Identity
+  /** PLC directory URL without trailing slash. */
+  readonly plcUrl: string
+  readonly identityCacheSize: number
+  readonly identityTtlMs: number
+
+  // Operations
+  readonly logLevel: LogLevel
+  readonly environment: string
+  readonly tracing: TracingConfig
+
+  /** By canonical flag name (`bind`, `db-url`, ...): where the value came from. */
+  readonly sources: Readonly<Record<string, SettingSource>>
+  /** Things accepted but worth a log line (ignored aliases, unknown RELAY_* variables). */
+  readonly warnings: readonly string[]
+}
+
+export const RELAY_VERSION: string = packageJson.version
+
+/** The product token every response's Server header and every request's User-Agent carry. */
+export const RELAY_PRODUCT = 'atproto-relay'
+
+export function userAgentFor(version: string, contact: string | undefined): string {
+  const product = `${RELAY_PRODUCT}/${version}`
+  return contact === undefined ? product : `${product} (+${contact})`
+}

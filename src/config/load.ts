@@ -1,0 +1,242 @@
+// loadConfig: flags, environment and `.env` in the working directory → one validated, frozen
+// RelayConfig. Precedence is flags > environment > .env > defaults (resolve.ts); relative paths
+// resolve against `cwd`. The first bad input throws a ConfigError naming the setting and where
+// the text came from; secret values (admin keys, the database password) are never quoted.
+// Positional words (the command) and --help/--version are left to the caller, which reads them
+// from parseCommandLine.
+// Deliberately not here: creating directories, opening the database, logging.
+
+import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseDomainPattern, parseHttpUrl, parseListen, parseTrustedProxy } from './addresses.ts'
+import { parseCommandLine } from './cli.ts'
+import {
+  RELAY_VERSION,
+  type RelayConfig,
+  type SettingSource,
+  SYNC_VALIDATION_MODES,
+  type SyncValidation,
+  userAgentFor,
+} from './config.ts'
+import { parseDatabaseUrl } from './database-url.ts'
+import { parseDotenv } from './dotenv.ts'
+import { ConfigError, InvalidValueError } from './errors.ts'
+import {
+  type DurationBounds,
+  type IntegerBounds,
+  parseBoolean,
+  parseChoice,
+  parseDuration,
+  parseInteger,
+  parseLogLevel,
+  quote,
+} from './formats.ts'
+import { type DotenvFile, type ResolvedSetting, resolveSettings } from './resolve.ts'
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): RelayConfig {
+  const commandLine = parseCommandLine(argv)
+  const { settings, warnings: resolveWarnings } = resolveSettings(commandLine, env, readDotenv(cwd))
+  const warnings = [...resolveWarnings]
+  const get = (flag: string): ResolvedSetting => {
+    const found = settings.get(flag)
+    if (found === undefined) throw new Error(`no setting --${flag} in the settings table`)
+    return found
+  }
+  /** Parse one setting's text, turning a parser's complaint into a ConfigError naming it. */
+  const parse = <T>(flag: string, parser: (text: string) => T): T => {
+    const setting = get(flag)
+    const text = setting.text ?? ''
+    try {
+      return parser(text)
+    } catch (error) {
+      throw invalid(setting, error, [text])
+    }
+  }
+  const parseItems = <T>(flag: string, parser: (text: string) => T): T[] => {
+    const setting = get(flag)
+    return setting.items.map((item) => {
+      try {
+        return parser(item)
+      } catch (error) {
+        throw invalid(setting, error, setting.items)
+      }
+    })
+  }
+  const int = (flag: string, bounds: IntegerBounds): number =>
+    parse(flag, (text) => parseInteger(text, bounds))
+  const duration = (flag: string, bounds: DurationBounds): number =>
+    parse(flag, (text) => parseDuration(text, bounds))
+  const bool = (flag: string): boolean => parse(flag, parseBoolean)
+  const optional = (flag: string): string | undefined => get(flag).text
+
+  const userAgentContact = parse('user-agent-contact', parseContact)
+  const maxDbConnections = int('max-db-conn', { min: 1, max: 10_000 })
+  const verifyWorkersText = optional('verify-workers')
+  const logLevel = parse('log-level', parseLogLevel)
+  if (logLevel === undefined) {
+    warnings.push(`${get('log-level').origin} sets only per-subsystem levels; using info`)
+  }
+
+  const config: RelayConfig = {
+    version: RELAY_VERSION,
+    userAgent: userAgentFor(RELAY_VERSION, userAgentContact),
+    bind: parse('bind', parseListen),
+    metricsListen: parse('metrics-listen', parseListen),
+    maxConsumers: int('max-consumers', { min: 1 }),
+    maxConnectionsPerIp: int('max-connections-per-ip', { min: 1 }),
+    trustedProxies: parseItems('trusted-proxies', parseTrustedProxy),
+    adminPasswords: get('admin-password').items,
+    siblingRelays: parseItems('sibling-relays', parseHttpUrl),
+    database: parse('db-url', (text) => parseDatabaseUrl(text, cwd, maxDbConnections)),
+    persistDir: parse('persist-dir', (text) => parsePath(text, cwd)),
+    replayWindowMs: duration('replay-window', { minMs: 1000, maxMs: 3650 * DAY }),
+    fsyncIntervalMs: duration('fsync-interval', { minMs: 0, maxMs: HOUR }),
+    initialSeqNumber: int('initial-seq-number', { min: 1 }),
+    allowInsecureHosts: bool('allow-insecure-hosts'),
+    disableRequestCrawl: bool('disable-request-crawl'),
+    defaultAccountLimit: int('default-account-limit', { min: 0 }),
+    newHostsPerDayLimit: int('new-hosts-per-day-limit', { min: 0 }),
+    trustedDomains: parseItems('trusted-domains', parseDomainPattern),
+    hostConcurrency: int('host-concurrency', { min: 1, max: 100_000 }),
+    userAgentContact,
+    syncValidation: syncValidation(
+      get('sync-validation'),
+      get('lenient-sync-validation'),
+      warnings,
+    ),
+    syncRatchetCommits: int('sync-ratchet-commits', { min: 1, max: 1_000_000 }),
+    verifyWorkers:
+      verifyWorkersText === undefined
+        ? Math.max(1, availableParallelism() - 1)
+        : int('verify-workers', { min: 1, max: 1024 }),
+    plcUrl: parse('plc-host', parseHttpUrl),
+    identityCacheSize: int('identity-cache-size', { min: 1 }),
+    identityTtlMs: duration('identity-ttl', { minMs: 1000, maxMs: 30 * DAY }),
+    logLevel: logLevel ?? 'info',
+    environment: parse('env', parseEnvironmentName),
+    tracing: Object.freeze({
+      enabled: bool('enable-otel-tracing'),
+      otlpEndpoint: parse('otel-exporter-otlp-endpoint', parseHttpUrl),
+    }),
+    sources: Object.fromEntries([...settings].map(([flag, setting]) => [flag, setting.source])),
+    warnings,
+  }
+  return deepFreeze(config)
+}
+
+function readDotenv(cwd: string): DotenvFile | undefined {
+  const path = join(cwd, '.env')
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new ConfigError('dotenv-unreadable', '.env', path, `cannot be read (${reason})`, {
+      cause: error,
+    })
+  }
+  return { path, entries: parseDotenv(text, path) }
+}
+
+function invalid(setting: ResolvedSetting, error: unknown, secrets: readonly string[]): Error {
+  if (!(error instanceof InvalidValueError)) return error as Error
+  let message = error.message
+  if (setting.def.secret === true) {
+    for (const secret of secrets) if (secret !== '') message = message.replaceAll(secret, '***')
+  }
+  return new ConfigError('invalid-value', `--${setting.def.flag}`, setting.origin, message, {
+    cause: error,
+  })
+}
+
+const RANK: Readonly<Record<SettingSource['kind'], number>> = {
+  default: 0,
+  dotenv: 1,
+  env: 2,
+  flag: 3,
+}
+
+/**
+ * `--sync-validation` and the reference relay's `--lenient-sync-validation` /
+ * `RELAY_LENIENT_SYNC_VALIDATION=true` name the same thing. The one from the stronger source
+ * wins; the same source giving both different answers is a conflict. `false` means "no opinion"
+ * (it is the reference relay's default, copied into many .env files), never strict.
+ */
+function syncValidation(
+  mode: ResolvedSetting,
+  lenient: ResolvedSetting,
+  warnings: string[],
+): SyncValidation {
+  const parseMode = (text: string): SyncValidation => parseChoice(text, SYNC_VALIDATION_MODES)
+  let chosen: SyncValidation
+  let lenientOn: boolean
+  try {
+    chosen = parseMode(mode.text ?? '')
+  } catch (error) {
+    throw invalid(mode, error, [])
+  }
+  try {
+    lenientOn = parseBoolean(lenient.text ?? '')
+  } catch (error) {
+    throw invalid(lenient, error, [])
+  }
+  if (!lenientOn || chosen === 'lenient') return chosen
+  const modeRank = RANK[mode.source.kind]
+  const lenientRank = RANK[lenient.source.kind]
+  if (lenientRank > modeRank) return 'lenient'
+  if (lenientRank === modeRank) {
+    throw new ConfigError(
+      'conflict',
+      '--sync-validation',
+      mode.origin,
+      `${quote(chosen)} contradicts ${lenient.origin} (lenient); give only one of them`,
+    )
+  }
+  warnings.push(
+    `${lenient.origin} (lenient) is overridden by ${mode.origin} (${chosen}), which takes precedence`,
+  )
+  return chosen
+}
+
+function parsePath(text: string, cwd: string): string {
+  if (text.trim() === '') throw new InvalidValueError('is empty (give a directory)')
+  return resolve(cwd, text.trim())
+}
+
+function parseContact(text: string): string | undefined {
+  const trimmed = text.trim()
+  if (trimmed === '') return undefined
+  if (!/^[\x20-\x7e]{1,200}$/.test(trimmed) || /[()\\]/.test(trimmed)) {
+    throw new InvalidValueError(
+      `${quote(text)} cannot go in a User-Agent (printable ASCII without parentheses or backslashes, at most 200 characters; examples: https://relay.example.com, ops@example.com)`,
+    )
+  }
+  return trimmed
+}
+
+function parseEnvironmentName(text: string): string {
+  const trimmed = text.trim()
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(trimmed)) {
+    throw new InvalidValueError(
+      `${quote(text)} is not an environment name (letters, digits, . _ -; examples: prod, staging)`,
+    )
+  }
+  return trimmed
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}
