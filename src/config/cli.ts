@@ -140,6 +140,7 @@ const DEFAULT_COMMANDS: readonly CommandHelp[] = [
   { usage: 'relay serve [flags]', summary: 'run the relay' },
   { usage: 'relay check', summary: 'report the signature backends this install will use' },
   { usage: 'relay help', summary: 'this text (also -h, --help)' },
+  { usage: 'relay --version', summary: 'print the version' },
 ]
 
 const GROUP_ORDER: readonly SettingGroup[] = [

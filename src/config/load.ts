@@ -57,7 +57,7 @@ export function loadConfig(
     try {
       return parser(text)
     } catch (error) {
-      throw invalid(setting, error, [text])
+      throw invalid(setting, error)
     }
   }
   const parseItems = <T>(flag: string, parser: (text: string) => T): T[] => {
@@ -66,7 +66,7 @@ export function loadConfig(
       try {
         return parser(item)
       } catch (error) {
-        throw invalid(setting, error, setting.items)
+        throw invalid(setting, error)
       }
     })
   }
@@ -147,13 +147,13 @@ function readDotenv(cwd: string): DotenvFile | undefined {
   return { path, entries: parseDotenv(text, path) }
 }
 
-function invalid(setting: ResolvedSetting, error: unknown, secrets: readonly string[]): Error {
+/**
+ * A parser's complaint as a ConfigError naming the setting. The parsers of secret settings quote
+ * only redacted text (database-url.ts); admin keys are never parsed beyond splitting.
+ */
+function invalid(setting: ResolvedSetting, error: unknown): Error {
   if (!(error instanceof InvalidValueError)) return error as Error
-  let message = error.message
-  if (setting.def.secret === true) {
-    for (const secret of secrets) if (secret !== '') message = message.replaceAll(secret, '***')
-  }
-  return new ConfigError('invalid-value', `--${setting.def.flag}`, setting.origin, message, {
+  return new ConfigError('invalid-value', `--${setting.def.flag}`, setting.origin, error.message, {
     cause: error,
   })
 }
@@ -182,12 +182,12 @@ function syncValidation(
   try {
     chosen = parseMode(mode.text ?? '')
   } catch (error) {
-    throw invalid(mode, error, [])
+    throw invalid(mode, error)
   }
   try {
     lenientOn = parseBoolean(lenient.text ?? '')
   } catch (error) {
-    throw invalid(lenient, error, [])
+    throw invalid(lenient, error)
   }
   if (!lenientOn || chosen === 'lenient') return chosen
   const modeRank = RANK[mode.source.kind]
