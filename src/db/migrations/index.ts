@@ -1,0 +1,69 @@
+// The schema migrations, as a static list in code: names and order are explicit and stable
+// (no filesystem scanning), and Kysely's Migrator runs them in exactly this order, recording
+// each in its `kysely_migration` table so reopening a database runs nothing twice.
+// To change the schema, append a new entry; never edit or reorder a shipped one.
+// Deliberately not here: opening connections (database.ts) or any data.
+
+import type { Kysely } from 'kysely'
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
+import { classifyDriverError, DatabaseError } from '../errors.ts'
+import { up as initial } from './0001_initial.ts'
+
+export type MigrationDialect = 'sqlite' | 'postgres'
+
+interface MigrationEntry {
+  readonly name: string
+  readonly up: (db: Kysely<unknown>, dialect: MigrationDialect) => Promise<void>
+}
+
+const MIGRATIONS: readonly MigrationEntry[] = [{ name: '0001_initial', up: initial }]
+
+/** Every migration name, in the order they run. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name)
+
+class StaticMigrationProvider implements MigrationProvider {
+  readonly #dialect: MigrationDialect
+
+  constructor(dialect: MigrationDialect) {
+    this.#dialect = dialect
+  }
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {}
+    for (const m of MIGRATIONS) out[m.name] = { up: (db) => m.up(db, this.#dialect) }
+    return out
+  }
+}
+
+/**
+ * Brings the schema up to the latest migration; returns the names that ran now (empty when it
+ * was already current). Throws DatabaseError('migration') naming the one that failed, or DatabaseError('unavailable')
+ * when the database cannot be reached.
+ */
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
+  dialect: MigrationDialect,
+): Promise<string[]> {
+  const order = new Map(MIGRATION_NAMES.map((name, i) => [name, i]))
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(dialect),
+    // Order by position in the list, not by name.
+    nameComparator: (a, b) => {
+      const ia = order.get(a)
+      const ib = order.get(b)
+      return ia === undefined || ib === undefined ? a.localeCompare(b) : ia - ib
+    },
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName
+    // Not reaching the database at all is an outage, not a broken migration.
+    const reason = classifyDriverError(error) === 'unavailable' ? 'unavailable' : 'migration'
+    throw new DatabaseError('migrate', reason, {
+      cause: error,
+      detail: failed === undefined ? undefined : `migration ${failed}`,
+    })
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

@@ -1,0 +1,99 @@
+// The relay's state tables as Kysely sees them (snake_case columns, database value types), and
+// the small closed vocabularies stored in them. Stores convert these rows to camelCase domain
+// rows at their boundary; nothing outside src/db/ should need the *Table types.
+//
+// Value conventions, the same in SQLite and PostgreSQL:
+// - booleans are integers 0/1 (a column type both dialects store and return alike);
+// - timestamps are ISO 8601 UTC strings from Date#toISOString (fixed width, so text order is time
+//   order);
+// - cursors and counts fit below 2^53 and are read back as JS numbers (bigint columns in
+//   PostgreSQL whose int8 values are parsed to numbers, see dialect.ts).
+// Vocabularies are checked by TypeScript on write, not by CHECK constraints, so adding a value
+// later needs no table rebuild in SQLite.
+// Deliberately not here: what the statuses mean and when they change (hosts/ and accounts/).
+
+import type { ColumnType, Generated } from 'kysely'
+
+/** DESIGN.md §4 item 13. */
+export type HostStatus = 'active' | 'idle' | 'offline' | 'throttled' | 'banned'
+export const HOST_STATUSES: readonly HostStatus[] = [
+  'active',
+  'idle',
+  'offline',
+  'throttled',
+  'banned',
+]
+
+/** An operator's pin for a host's sync 1.1 validation; null in the row follows the relay default. */
+export type SyncMode = 'auto' | 'strict' | 'lenient'
+/** Where the `auto` ratchet currently stands for a host. */
+export type SyncEffective = 'strict' | 'lenient'
+
+/** The relay's own decision about an account. */
+export type AccountLocalStatus = 'active' | 'takendown' | 'throttled'
+export const ACCOUNT_LOCAL_STATUSES: readonly AccountLocalStatus[] = [
+  'active',
+  'takendown',
+  'throttled',
+]
+
+/** What the account's PDS says (`#account` status); unknown future values are kept as text. */
+export type AccountUpstreamStatus =
+  | 'active'
+  | 'deactivated'
+  | 'deleted'
+  | 'suspended'
+  | 'takendown'
+  | 'desynchronized'
+  | 'throttled'
+  | (string & {})
+
+/** 0 or 1. */
+export type IntBool = number
+
+export interface HostTable {
+  id: Generated<number>
+  hostname: ColumnType<string, string, never>
+  ssl: IntBool
+  status: HostStatus
+  status_reason: string | null
+  cursor: number | null
+  account_limit: number
+  account_count: number
+  trusted: IntBool
+  sync_mode: SyncMode | null
+  sync_effective: SyncEffective
+  sync_good_run: number
+  per_second: number | null
+  per_hour: number | null
+  per_day: number | null
+  crawl_rate: number | null
+  last_error: string | null
+  last_error_at: string | null
+  created_at: ColumnType<string, string, never>
+  updated_at: string
+}
+
+export interface AccountTable {
+  did: string
+  host_id: number
+  local_status: AccountLocalStatus
+  upstream_status: AccountUpstreamStatus
+  rev: string | null
+  commit_cid: string | null
+  data_cid: string | null
+  handle: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface MetaTable {
+  key: string
+  value: string
+}
+
+export interface Schema {
+  host: HostTable
+  account: AccountTable
+  meta: MetaTable
+}
