@@ -2,79 +2,33 @@
 // handshake timeout), refusing relays (a `Server` header containing `atproto-relay`, DESIGN.md
 // §4 item 5), liveness pings, reconnecting with exponential backoff and full jitter from the
 // last seq that arrived, pausing (TCP backpressure), per-host seq order, and the cursor that may
-// be persisted (it only passes events the caller completed, in seq order).
+// be persisted (it only passes events the caller completed, in seq order). The socket itself is
+// upstream-socket.ts; this file decides what its frames mean and when to dial again.
 // Every upstream event gets one outcome: `onEvent` (the caller later calls `complete(seq)`) or
-// `onDrop` (complete at once). Frames the socket had already read when it was paused wait in a
-// small queue (at most what one socket read held) and are handled in order on resume; they are
-// discarded if the socket ends first, and asked for again on reconnect (they never counted as
-// arrived). The seq window is bounded by `maxInFlight`: when full, the connection pauses itself
-// until completions drain it to half.
+// `onDrop` (complete at once). Frames read but not yet handled when a socket ends are asked for
+// again on reconnect (they never counted as arrived). The seq window is bounded by
+// `maxInFlight`: when full, the connection pauses itself until completions drain it to half.
+// While paused, a reconnect that comes due waits for resume.
 // Deliberately not here: SQL, verification, host policy (states idle/offline/throttled, what to
 // do after `FutureCursor`: the caller decides, e.g. by stopping), rate limits.
-import { type RawData, WebSocket } from 'ws'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { MAX_FRAME_BYTES } from '../protocol/limits.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
 import { Backoff } from './backoff.ts'
 import { readFrame } from './frame-outcome.ts'
-import { Heartbeat } from './heartbeat.ts'
+import { RecoveredSeqs } from './recovered-seqs.ts'
 import { SeqWindow } from './seq-window.ts'
 import { subscribeReposUrl } from './subscribe-url.ts'
-import type { ConnectionState, HostTarget, UpstreamHandlers } from './types.ts'
+import type {
+  ConnectionState,
+  HostConnectionOptions,
+  HostConnectionStats,
+  HostTarget,
+  UpstreamHandlers,
+} from './types.ts'
+import { type SocketEnd, UpstreamSocket } from './upstream-socket.ts'
 
-export interface HostConnectionOptions {
-  readonly host: HostTarget
-  /** Persisted cursor (null: start live). */
-  readonly startCursor: number | null
-  /** Seqs above `startCursor` accepted before a crash: completed silently, never delivered. */
-  readonly skipSeqs?: ReadonlySet<number>
-  /** Sent on every request. */
-  readonly userAgent: string
-  readonly handlers: UpstreamHandlers
-  /** Larger frames end the connection (drop reason `frame-too-large`). Default MAX_FRAME_BYTES. */
-  readonly maxFrameBytes?: number
-  /** Reconnect delays: exponential with full jitter. Default 1 s .. 5 min. */
-  readonly backoff?: { readonly initialMs: number; readonly maxMs: number }
-  /** Opening handshake limit. Default 10 s. */
-  readonly connectTimeoutMs?: number
-  /** Ping interval; a ping unanswered by the next one ends the connection. Default 30 s. */
-  readonly pingIntervalMs?: number
-  /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
-  readonly healthyAfterMs?: number
-  /** Seq window bound (in flight plus completed behind them). Default 20,000. */
-  readonly maxInFlight?: number
-  /** How long a polite close may take before the socket is destroyed. Default 5 s. */
-  readonly closeTimeoutMs?: number
-  readonly now?: () => number
-  /** Jitter source, uniform in [0, 1). */
-  readonly random?: () => number
-}
-
-export interface HostConnectionStats {
-  readonly framesReceived: number
-  readonly bytesReceived: number
-  /** Dials after the first. */
-  readonly reconnects: number
-  /** Connections in a row that failed or ended before they were healthy. */
-  readonly consecutiveFailures: number
-  readonly skippedAfterRecovery: number
-  readonly lastFrameAt: number | null
-  readonly lastError: string | null
-}
-
-interface Session {
-  readonly ws: WebSocket
-  readonly url: string
-  readonly heartbeat: Heartbeat
-  openedAt: number | null
-  /** Why the connection decided to end this socket; later frames are ignored. */
-  ending: string | null
-  /** Frames read while paused, oldest first. */
-  readonly queue: Uint8Array[]
-  closeTimer: ReturnType<typeof setTimeout> | null
-  readonly closed: Promise<void>
-  readonly markClosed: () => void
-}
+export type { HostConnectionOptions, HostConnectionStats } from './types.ts'
 
 const RELAY_SERVER = /atproto-relay/i
 
@@ -91,10 +45,9 @@ export class HostConnection {
   readonly #now: () => number
   readonly #backoff: Backoff
   readonly #window: SeqWindow
-  readonly #skip: readonly number[]
-  #skipAt = 0
+  readonly #recovered: RecoveredSeqs
   #state: ConnectionState = 'disconnected'
-  #session: Session | null = null
+  #socket: UpstreamSocket | null = null
   #running = false
   #refused = false
   #dialled = false
@@ -103,7 +56,6 @@ export class HostConnection {
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null
   #callerPaused = false
   #windowFull = false
-  #draining = false
   #framesReceived = 0
   #bytesReceived = 0
   #reconnects = 0
@@ -128,8 +80,7 @@ export class HostConnection {
       opts.random === undefined ? backoff : { ...backoff, random: opts.random },
     )
     this.#window = new SeqWindow(opts.startCursor)
-    const start = opts.startCursor ?? -1
-    this.#skip = [...(opts.skipSeqs ?? [])].filter((s) => s > start).sort((a, b) => a - b)
+    this.#recovered = new RecoveredSeqs(opts.skipSeqs ?? new Set(), opts.startCursor)
   }
 
   get state(): ConnectionState {
@@ -152,8 +103,7 @@ export class HostConnection {
   }
 
   get connected(): boolean {
-    const s = this.#session
-    return s !== null && s.openedAt !== null && s.ending === null
+    return this.#socket?.open ?? false
   }
 
   get paused(): boolean {
@@ -186,20 +136,20 @@ export class HostConnection {
     this.#dialDue = false
     if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer)
     this.#reconnectTimer = null
-    const session = this.#session
-    if (session === null) {
+    const socket = this.#socket
+    if (socket === null) {
       if (this.#state !== 'stopped') this.#setState('stopped', 'stopped')
       return
     }
-    this.#end(session, 'stopped', 'close')
-    await session.closed
+    socket.close('stopped')
+    await socket.closed
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop()
   }
 
-  /** Stops reading the socket; frames already read are handled, in order, on `resume()`. */
+  /** Stops reading the socket; frames it had already read are handled, in order, on resume. */
   pause(): void {
     this.#callerPaused = true
     this.#applyPause()
@@ -222,7 +172,7 @@ export class HostConnection {
 
   #dial(): void {
     this.#reconnectTimer = null
-    if (!this.#running || this.#session !== null) return
+    if (!this.#running || this.#socket !== null) return
     if (this.paused) {
       this.#dialDue = true
       return
@@ -231,15 +181,34 @@ export class HostConnection {
     if (this.#dialled) this.#reconnects++
     this.#dialled = true
     const url = subscribeReposUrl(this.host, this.#window.last)
-    let ws: WebSocket
+    let socket: UpstreamSocket
     try {
-      ws = new WebSocket(url, {
-        headers: { 'User-Agent': this.#userAgent },
-        maxPayload: this.#maxFrameBytes,
-        handshakeTimeout: this.#connectTimeoutMs,
-        perMessageDeflate: false,
-        followRedirects: false,
-      })
+      socket = new UpstreamSocket(
+        {
+          url,
+          userAgent: this.#userAgent,
+          maxFrameBytes: this.#maxFrameBytes,
+          connectTimeoutMs: this.#connectTimeoutMs,
+          pingIntervalMs: this.#pingIntervalMs,
+          closeTimeoutMs: this.#closeTimeoutMs,
+          now: this.#now,
+        },
+        {
+          upgrade: (res) => this.#checkServer(res.headers.server),
+          open: () => this.#setState('connected', url),
+          received: (n) => {
+            this.#framesReceived++
+            this.#bytesReceived += n
+            this.#lastFrameAt = this.#now()
+          },
+          frame: (raw) => this.#handle(socket, raw),
+          tooLarge: (detail) => {
+            this.#handlers.onDrop(this.host, 'frame-too-large', undefined, detail)
+            socket.fail(`frame-too-large after seq ${this.#window.last ?? 'none'}: ${detail}`)
+          },
+          closed: (end) => this.#onClosed(socket, end),
+        },
+      )
     } catch (err) {
       this.#lastError = `cannot dial ${url}: ${err instanceof Error ? err.message : String(err)}`
       this.#consecutiveFailures++
@@ -247,90 +216,30 @@ export class HostConnection {
       this.#scheduleReconnect()
       return
     }
-    let markClosed = (): void => {}
-    const closed = new Promise<void>((resolve) => {
-      markClosed = resolve
-    })
-    const session: Session = {
-      ws,
-      url,
-      heartbeat: new Heartbeat(
-        this.#pingIntervalMs,
-        () => ws.ping(),
-        () => this.#fail(session, `no pong within ${this.#pingIntervalMs} ms`),
-      ),
-      openedAt: null,
-      ending: null,
-      queue: [],
-      closeTimer: null,
-      closed,
-      markClosed,
-    }
-    this.#session = session
-    ws.binaryType = 'nodebuffer'
-    ws.on('upgrade', (res) => {
-      const server = res.headers.server
-      if (typeof server === 'string' && RELAY_SERVER.test(server)) {
-        this.#refused = true
-        this.#fail(session, `refused: the host is a relay (Server: ${server.slice(0, 100)})`)
-      }
-    })
-    ws.on('open', () => this.#onOpen(session))
-    ws.on('message', (data: RawData) => this.#onMessage(session, data))
-    ws.on('pong', () => session.heartbeat.alive())
-    ws.on('error', (err: Error & { code?: string }) => this.#onError(session, err))
-    ws.on('close', (code: number, reason: Buffer) => this.#onClose(session, code, reason))
+    this.#socket = socket
     this.#setState('connecting', url)
   }
 
-  #onOpen(s: Session): void {
-    if (s.ending !== null) return
-    s.openedAt = this.#now()
-    s.heartbeat.start()
-    if (this.paused) {
-      s.ws.pause()
-      s.heartbeat.setPaused(true)
-    }
-    this.#setState('connected', s.url)
+  /** DESIGN.md §4 item 5: never subscribe to a relay (loops). */
+  #checkServer(header: string | string[] | undefined): string | null {
+    const server = Array.isArray(header) ? header.join(', ') : (header ?? '')
+    if (!RELAY_SERVER.test(server)) return null
+    this.#refused = true
+    return `refused: the host is a relay (Server: ${server.slice(0, 100)})`
   }
 
-  #onMessage(s: Session, data: RawData): void {
-    if (s.ending !== null) return
-    const raw = copyFrame(data)
-    this.#framesReceived++
-    this.#bytesReceived += raw.byteLength
-    this.#lastFrameAt = this.#now()
-    s.heartbeat.alive()
-    if (this.paused || s.queue.length > 0) s.queue.push(raw)
-    else this.#handle(s, raw)
-  }
-
-  #onError(s: Session, err: Error & { code?: string }): void {
-    if (s.ending !== null) return
-    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-      const detail = `frame larger than ${this.#maxFrameBytes} bytes`
-      this.#handlers.onDrop(this.host, 'frame-too-large', undefined, detail)
-      this.#fail(s, `frame-too-large after seq ${this.#window.last ?? 'none'}: ${detail}`)
-      return
-    }
-    this.#fail(s, err.message)
-  }
-
-  #onClose(s: Session, code: number, reason: Buffer): void {
-    if (s.closeTimer !== null) clearTimeout(s.closeTimer)
-    s.heartbeat.stop()
-    s.queue.length = 0
-    if (this.#session === s) this.#session = null
-    const healthy = s.openedAt !== null && this.#now() - s.openedAt >= this.#healthyAfterMs
+  #onClosed(socket: UpstreamSocket, end: SocketEnd): void {
+    if (this.#socket === socket) this.#socket = null
+    if (end.error !== null) this.#lastError = end.error
+    const healthy = end.openedAt !== null && this.#now() - end.openedAt >= this.#healthyAfterMs
     if (healthy) {
       this.#backoff.reset()
       this.#consecutiveFailures = 0
     } else if (this.#running) {
       this.#consecutiveFailures++
     }
-    const text = reason.length > 0 ? `: ${reason.toString('utf8').slice(0, 200)}` : ''
-    const detail = s.ending ?? `closed by host (code ${code}${text})`
-    s.markClosed()
+    const detail =
+      end.why ?? `closed by host (code ${end.code}${end.reason ? `: ${end.reason}` : ''})`
     if (!this.#running) {
       this.#setState('stopped', 'stopped')
     } else if (this.#refused) {
@@ -347,56 +256,10 @@ export class HostConnection {
     this.#reconnectTimer = setTimeout(() => this.#dial(), this.#backoff.next())
   }
 
-  /** Ends a socket because something went wrong: recorded in `lastError`, destroyed at once. */
-  #fail(s: Session, error: string): void {
-    if (s.ending !== null) return
-    this.#lastError = error
-    this.#end(s, error, 'terminate')
-  }
-
-  #end(s: Session, why: string, how: 'close' | 'terminate'): void {
-    if (s.ending !== null) {
-      if (how === 'terminate') s.ws.terminate()
-      return
-    }
-    s.ending = why
-    s.queue.length = 0
-    s.heartbeat.stop()
-    if (how === 'terminate') {
-      s.ws.terminate()
-      return
-    }
-    s.ws.resume() // a paused socket could not read the peer's close frame
-    s.ws.close(1000)
-    s.closeTimer = setTimeout(() => s.ws.terminate(), this.#closeTimeoutMs)
-  }
-
   #applyPause(): void {
     const paused = this.paused
-    const s = this.#session
-    if (s !== null && s.ending === null && s.openedAt !== null) {
-      s.heartbeat.setPaused(paused)
-      if (paused) s.ws.pause()
-      else {
-        s.ws.resume()
-        this.#drain(s)
-      }
-    }
+    this.#socket?.setPaused(paused)
     if (!paused && this.#dialDue) this.#dial()
-  }
-
-  #drain(s: Session): void {
-    if (this.#draining) return
-    this.#draining = true
-    try {
-      while (!this.paused && s.ending === null) {
-        const raw = s.queue.shift()
-        if (raw === undefined) break
-        this.#handle(s, raw)
-      }
-    } finally {
-      this.#draining = false
-    }
   }
 
   #checkWindow(): void {
@@ -410,7 +273,7 @@ export class HostConnection {
     }
   }
 
-  #handle(s: Session, raw: Uint8Array): void {
+  #handle(socket: UpstreamSocket, raw: Uint8Array): void {
     const out = readFrame(raw)
     switch (out.kind) {
       case 'event':
@@ -423,13 +286,13 @@ export class HostConnection {
         const error = `upstream error ${out.error}${out.message === undefined ? '' : `: ${out.message}`}`
         this.#lastError = error
         this.#handlers.onUpstreamError(this.host, out.error, out.message)
-        this.#end(s, error, 'close')
+        socket.close(error) // the host closes too; the stream is over either way
         return
       }
       case 'drop': {
         const last = this.#window.last
         this.#drop(out.reason, out.seq, out.detail)
-        if (out.fatal) this.#fail(s, `${out.reason} after seq ${last ?? 'none'}: ${out.detail}`)
+        if (out.fatal) socket.fail(`${out.reason} after seq ${last ?? 'none'}: ${out.detail}`)
         return
       }
     }
@@ -446,7 +309,7 @@ export class HostConnection {
       )
       return
     }
-    if (this.#isSkipped(msg.seq)) {
+    if (this.#recovered.take(msg.seq)) {
       this.#window.pass(msg.seq)
       this.#skipped++
       this.#checkWindow()
@@ -466,27 +329,4 @@ export class HostConnection {
     }
     this.#handlers.onDrop(this.host, reason, seq, detail)
   }
-
-  #isSkipped(seq: number): boolean {
-    const skip = this.#skip
-    while (this.#skipAt < skip.length && (skip[this.#skipAt] ?? 0) < seq) this.#skipAt++
-    if (skip[this.#skipAt] !== seq) return false
-    this.#skipAt++
-    return true
-  }
-}
-
-/** The frame's bytes in an ArrayBuffer of their own (a ws Buffer may view a shared pool). */
-function copyFrame(data: RawData): Uint8Array {
-  const parts = Array.isArray(data) ? data : [data]
-  let length = 0
-  for (const p of parts) length += p.byteLength
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const p of parts) {
-    const bytes = p instanceof ArrayBuffer ? new Uint8Array(p) : p
-    out.set(bytes, at)
-    at += bytes.byteLength
-  }
-  return out
 }

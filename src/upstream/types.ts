@@ -27,3 +27,43 @@ export interface UpstreamHandlers {
   onUpstreamError(host: HostTarget, error: string, message: string | undefined): void
   onStateChange(host: HostTarget, state: ConnectionState, detail: string): void
 }
+
+export interface HostConnectionOptions {
+  readonly host: HostTarget
+  /** Persisted cursor (null: start live). */
+  readonly startCursor: number | null
+  /** Seqs above `startCursor` accepted before a crash: completed silently, never delivered. */
+  readonly skipSeqs?: ReadonlySet<number>
+  /** Sent on every request. */
+  readonly userAgent: string
+  readonly handlers: UpstreamHandlers
+  /** Larger frames end the connection (drop reason `frame-too-large`). Default MAX_FRAME_BYTES. */
+  readonly maxFrameBytes?: number
+  /** Reconnect delays: exponential with full jitter. Default 1 s .. 5 min. */
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number }
+  /** Opening handshake limit. Default 10 s. */
+  readonly connectTimeoutMs?: number
+  /** Ping interval; a ping unanswered by the next one ends the connection. Default 30 s. */
+  readonly pingIntervalMs?: number
+  /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
+  readonly healthyAfterMs?: number
+  /** Seq window bound (in flight plus completed behind them). Default 20,000. */
+  readonly maxInFlight?: number
+  /** How long a polite close may take before the socket is destroyed. Default 5 s. */
+  readonly closeTimeoutMs?: number
+  readonly now?: () => number
+  /** Jitter source, uniform in [0, 1). */
+  readonly random?: () => number
+}
+
+export interface HostConnectionStats {
+  readonly framesReceived: number
+  readonly bytesReceived: number
+  /** Dials after the first. */
+  readonly reconnects: number
+  /** Connections in a row that failed or ended before they were healthy. */
+  readonly consecutiveFailures: number
+  readonly skippedAfterRecovery: number
+  readonly lastFrameAt: number | null
+  readonly lastError: string | null
+}
