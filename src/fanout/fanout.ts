@@ -1,0 +1,299 @@
+// Serves `com.atproto.sync.subscribeRepos` to downstream consumers (DESIGN.md §3, §4 items 1–3,
+// 16, 21): checks each new subscription's cursor, replays from the log, switches it to live
+// without gap or duplicate (replay.ts), and broadcasts every batch the log has just written to
+// all live consumers as the same pre-framed bytes (wire.ts). Every consumer's send buffer is
+// bounded: a live consumer over `maxBufferedBytes` gets `ConsumerTooSlow` and is closed, others
+// are unaffected; a replaying one is waited for. Peers that stop answering pings are dropped.
+// Connection limits: over `maxConsumers` (or `maxConsumersPerAddr`) a new subscription gets the
+// error frame `TooManyConsumers` and is closed. Error frames are followed by close code 1008;
+// shutdown closes with 1001.
+// Deliberately not here: the HTTP upgrade, parsing `cursor` from the query, proxy headers
+// (api/ does those and hands over an open socket), and reading the log's files (eventlog/).
+import type { WebSocket } from 'ws'
+import { encodeErrorFrame, encodeMessageFrame } from '../protocol/frame.ts'
+import { Consumer } from './consumer.ts'
+import {
+  CLOSE_GOING_AWAY,
+  CLOSE_INTERNAL,
+  CLOSE_POLICY,
+  CONSUMER_TOO_SLOW,
+  FanoutError,
+  FUTURE_CURSOR,
+  OUTDATED_CURSOR,
+  TOO_MANY_CONSUMERS,
+} from './errors.ts'
+import { type ReplayContext, replay } from './replay.ts'
+import { SocketCloser } from './socket-closer.ts'
+import type { ConsumerInfo, LogReader, LogRecord } from './types.ts'
+import { buildWireBatch, type WireBatch } from './wire.ts'
+
+export interface FanoutOptions {
+  readonly log: LogReader
+  /** Per consumer: its socket's send buffer plus what fanout gathers for it. */
+  readonly maxBufferedBytes: number
+  /** Records per log read during replay (default 500). */
+  readonly replayBatch?: number
+  /**
+   * Takedowns: records for which this returns true are skipped, on replay and live. It gets the
+   * record's type too, so a caller can keep announcing `#account` events of hidden accounts.
+   */
+  readonly isHidden?: (did: string, type: string) => boolean
+  /** Beyond it, new subscriptions get `TooManyConsumers` and are closed (default: no limit). */
+  readonly maxConsumers?: number
+  /** The same, per remote address (default: no limit). */
+  readonly maxConsumersPerAddr?: number
+  /** Ping period; a consumer that has not answered the previous ping is dropped (default 30 s). */
+  readonly pingIntervalMs?: number
+  /** How long a closing socket may take to finish the close handshake (default 5 s). */
+  readonly closeGraceMs?: number
+  /** Told when a replay fails (the log could not be read); the consumer is closed with 1011. */
+  readonly onReplayError?: (error: unknown, consumer: ConsumerInfo) => void
+  readonly now?: () => number
+}
+
+export interface AttachOptions {
+  /** Non-negative safe integer, or undefined for live only. */
+  readonly cursor: number | undefined
+  readonly remoteAddr: string
+  readonly userAgent: string
+}
+
+/** Cumulative counts since start, for metrics. */
+export interface FanoutStats {
+  accepted: number
+  futureCursor: number
+  outdatedCursor: number
+  tooManyConsumers: number
+  tooSlow: number
+  pingTimeouts: number
+  replayFailures: number
+}
+
+const FUTURE_CURSOR_MESSAGE = 'Cursor in the future.'
+const OUTDATED_CURSOR_MESSAGE =
+  'Cursor is older than the events this relay retains; sending everything it has from the oldest.'
+const CHUNK_BYTES = 256 * 1024
+
+export class Fanout {
+  readonly #log: LogReader
+  readonly #maxBufferedBytes: number
+  readonly #isHidden: ((did: string, type: string) => boolean) | undefined
+  readonly #maxConsumers: number
+  readonly #maxPerAddr: number
+  readonly #onReplayError: ((error: unknown, consumer: ConsumerInfo) => void) | undefined
+  readonly #now: () => number
+  readonly #replayContext: ReplayContext
+  readonly #consumers = new Map<number, Consumer>()
+  readonly #live = new Set<Consumer>()
+  readonly #perAddr = new Map<string, number>()
+  readonly #replays = new Set<Promise<void>>()
+  readonly #closer: SocketCloser
+  readonly #pingTimer: NodeJS.Timeout
+  readonly #stats: FanoutStats = {
+    accepted: 0,
+    futureCursor: 0,
+    outdatedCursor: 0,
+    tooManyConsumers: 0,
+    tooSlow: 0,
+    pingTimeouts: 0,
+    replayFailures: 0,
+  }
+  #nextId = 1
+  #closed = false
+
+  constructor(opts: FanoutOptions) {
+    const positive = (name: string, v: number): number => {
+      if (!Number.isSafeInteger(v) || v <= 0)
+        throw new FanoutError('invalid-options', `${name} must be a positive integer`)
+      return v
+    }
+    this.#log = opts.log
+    this.#maxBufferedBytes = positive('maxBufferedBytes', opts.maxBufferedBytes)
+    this.#isHidden = opts.isHidden
+    this.#maxConsumers = opts.maxConsumers ?? Number.POSITIVE_INFINITY
+    this.#maxPerAddr = opts.maxConsumersPerAddr ?? Number.POSITIVE_INFINITY
+    this.#onReplayError = opts.onReplayError
+    this.#now = opts.now ?? Date.now
+    this.#closer = new SocketCloser(opts.closeGraceMs ?? 5000)
+    this.#replayContext = {
+      log: this.#log,
+      batchRecords: positive('replayBatch', opts.replayBatch ?? 500),
+      chunkBytes: Math.min(CHUNK_BYTES, this.#maxBufferedBytes),
+      lowWaterBytes: Math.floor(this.#maxBufferedBytes / 2),
+      isHidden: this.#isHidden,
+      goLive: (c) => this.#goLive(c),
+    }
+    this.#pingTimer = setInterval(
+      () => this.#pingRound(),
+      positive('pingIntervalMs', opts.pingIntervalMs ?? 30_000),
+    )
+    this.#pingTimer.unref()
+  }
+
+  /** Consumers connected (replaying or live). */
+  get count(): number {
+    return this.#consumers.size
+  }
+
+  consumers(): ConsumerInfo[] {
+    return [...this.#consumers.values()].map((c) => c.info())
+  }
+
+  stats(): FanoutStats {
+    return { ...this.#stats }
+  }
+
+  /** Takes over an open socket. Throws `FanoutError('invalid-cursor')` before touching it. */
+  attach(ws: WebSocket, opts: AttachOptions): void {
+    const { cursor } = opts
+    if (cursor !== undefined && !(Number.isSafeInteger(cursor) && cursor >= 0))
+      throw new FanoutError('invalid-cursor', `cursor must be a non-negative integer: ${cursor}`)
+    if (this.#closed) {
+      this.#closer.close(ws, CLOSE_GOING_AWAY)
+      return
+    }
+    if (ws.readyState !== ws.OPEN) return
+    const fromAddr = this.#perAddr.get(opts.remoteAddr) ?? 0
+    if (this.#consumers.size >= this.#maxConsumers || fromAddr >= this.#maxPerAddr) {
+      this.#stats.tooManyConsumers++
+      const which = fromAddr >= this.#maxPerAddr ? 'from this address' : 'on this relay'
+      const frame = encodeErrorFrame(TOO_MANY_CONSUMERS, `Too many subscriptions ${which}.`)
+      this.#closer.close(ws, CLOSE_POLICY, frame)
+      return
+    }
+    const flushed = this.#log.flushedSeq
+    if (cursor !== undefined && cursor > flushed) {
+      this.#stats.futureCursor++
+      this.#closer.close(ws, CLOSE_POLICY, encodeErrorFrame(FUTURE_CURSOR, FUTURE_CURSOR_MESSAGE))
+      return
+    }
+    const consumer = new Consumer({
+      id: this.#nextId++,
+      ws,
+      remoteAddr: opts.remoteAddr,
+      userAgent: opts.userAgent,
+      cursor: cursor ?? null,
+      connectedAt: new Date(this.#now()).toISOString(),
+      maxBufferedBytes: this.#maxBufferedBytes,
+      onClose: (c) => this.#forget(c),
+    })
+    this.#consumers.set(consumer.id, consumer)
+    this.#perAddr.set(opts.remoteAddr, fromAddr + 1)
+    this.#stats.accepted++
+    if (cursor === undefined) {
+      consumer.lastSeq = flushed
+      this.#goLive(consumer)
+      return
+    }
+    if (cursor !== 0) {
+      const firstRetained = this.#log.oldestSeq() ?? flushed + 1
+      if (cursor < firstRetained - 1) {
+        this.#stats.outdatedCursor++
+        const body = { name: OUTDATED_CURSOR, message: OUTDATED_CURSOR_MESSAGE }
+        consumer.sendOwnFrame(encodeMessageFrame('#info', body))
+      }
+    }
+    consumer.lastSeq = cursor
+    this.#startReplay(consumer)
+  }
+
+  /** Sends a batch the log has just written (seq order, seqs above every earlier broadcast). */
+  broadcast(records: readonly LogRecord[]): void {
+    if (this.#closed || this.#live.size === 0) return
+    const first = records[0]
+    const last = records[records.length - 1]
+    if (first === undefined || last === undefined) return
+    const visible = this.#visible(records)
+    let batch: WireBatch | null = null
+    for (const c of this.#live) {
+      if (c.lastSeq >= first.seq) {
+        // Only if the log raised flushedSeq before broadcasting older records: send what is new.
+        const newer = visible.filter((r) => r.seq > c.lastSeq)
+        if (newer.length > 0) this.#deliver(c, buildWireBatch(newer.map((r) => r.frame)))
+      } else if (visible.length > 0) {
+        batch ??= buildWireBatch(visible.map((r) => r.frame))
+        this.#deliver(c, batch)
+      }
+      if (last.seq > c.lastSeq) c.lastSeq = last.seq
+    }
+  }
+
+  /** Closes every consumer (1001), stops replays, and waits for sockets and replays to finish. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true
+      clearInterval(this.#pingTimer)
+      for (const c of [...this.#consumers.values()]) this.#drop(c, CLOSE_GOING_AWAY)
+    }
+    await Promise.allSettled([...this.#replays])
+    await this.#closer.settled()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  #visible(records: readonly LogRecord[]): readonly LogRecord[] {
+    const isHidden = this.#isHidden
+    if (isHidden === undefined) return records
+    let hidden = false
+    for (const r of records) if (isHidden(r.did, r.type)) hidden = true
+    return hidden ? records.filter((r) => !isHidden(r.did, r.type)) : records
+  }
+
+  #deliver(c: Consumer, batch: WireBatch): void {
+    if (!c.fits(batch.bytes.length)) {
+      this.#stats.tooSlow++
+      const message = `Consumer too slow: more than ${this.#maxBufferedBytes} bytes waiting to be sent.`
+      this.#drop(c, CLOSE_POLICY, encodeErrorFrame(CONSUMER_TOO_SLOW, message))
+      return
+    }
+    c.write(batch)
+  }
+
+  #goLive(c: Consumer): void {
+    if (!c.open) return
+    c.goLive()
+    this.#live.add(c)
+  }
+
+  #startReplay(c: Consumer): void {
+    const run = replay(c, this.#replayContext).catch((err: unknown) => {
+      this.#stats.replayFailures++
+      const info = c.info()
+      this.#drop(c, CLOSE_INTERNAL)
+      this.#onReplayError?.(err, info)
+    })
+    const tracked = run.finally(() => this.#replays.delete(tracked))
+    this.#replays.add(tracked)
+  }
+
+  #pingRound(): void {
+    for (const c of [...this.#consumers.values()]) {
+      if (c.awaitingPong) {
+        this.#stats.pingTimeouts++
+        this.#forget(c)
+        c.leave()
+        this.#closer.terminate(c.ws)
+        continue
+      }
+      c.awaitingPong = true
+      c.ws.ping()
+    }
+  }
+
+  /** Stops serving `c` at once and closes its socket (with a last frame if given). */
+  #drop(c: Consumer, code: number, lastFrame?: Uint8Array): void {
+    this.#forget(c)
+    c.leave()
+    this.#closer.close(c.ws, code, lastFrame)
+  }
+
+  #forget(c: Consumer): void {
+    if (!this.#consumers.delete(c.id)) return
+    this.#live.delete(c)
+    const n = (this.#perAddr.get(c.remoteAddr) ?? 1) - 1
+    if (n > 0) this.#perAddr.set(c.remoteAddr, n)
+    else this.#perAddr.delete(c.remoteAddr)
+  }
+}

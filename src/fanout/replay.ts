@@ -1,0 +1,76 @@
+// Replay from a cursor, then the switch to live with no gap and no duplicate.
+// The loop reads the log in batches after the consumer's `lastSeq` and sends what it reads,
+// until `lastSeq` has reached the log's `flushedSeq`; at that moment, in the same synchronous
+// step, it hands the consumer to `goLive`. Broadcasts that happen meanwhile are not sent to a
+// replaying consumer: every one of them carries seqs up to a `flushedSeq` the loop will still
+// read. The first broadcast after the switch carries the seqs right after it.
+// Backpressure: the next log read starts while the socket drains to the low-water mark, and a
+// frame is only queued when the socket's buffer (plus what is gathered for one write) stays
+// within the consumer's bound, so a replay never holds more than about the bound plus one log
+// batch in memory. A replaying consumer that reads slowly is waited for, not cut off; one that
+// stops answering pings is dropped by the fanout's ping round.
+// Deliberately not here: cursor checks and `#info` (fanout.ts), reading the log's files.
+import type { Consumer } from './consumer.ts'
+import type { LogReader } from './types.ts'
+import { buildWireBatch } from './wire.ts'
+
+export interface ReplayContext {
+  readonly log: LogReader
+  /** Records per log read. */
+  readonly batchRecords: number
+  /** Bytes gathered into one socket write. */
+  readonly chunkBytes: number
+  /** Before reading the next batch, wait until the socket's buffer is at most this. */
+  readonly lowWaterBytes: number
+  readonly isHidden: ((did: string, type: string) => boolean) | undefined
+  /** Called synchronously when the consumer has everything up to the log's `flushedSeq`. */
+  readonly goLive: (consumer: Consumer) => void
+}
+
+/** Replays until the consumer is live or gone. Rejects if the log read fails. */
+export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<void> {
+  const { log } = ctx
+  const pending: Uint8Array[] = []
+  let pendingBytes = 0
+  const flush = (): void => {
+    if (pending.length === 0) return
+    consumer.write(buildWireBatch(pending))
+    pending.length = 0
+    pendingBytes = 0
+  }
+  while (consumer.open) {
+    const target = log.flushedSeq
+    if (consumer.lastSeq >= target) {
+      ctx.goLive(consumer)
+      return
+    }
+    const reading = log.read(consumer.lastSeq, ctx.batchRecords)
+    reading.catch(() => {}) // awaited below; keeps a failure from counting as unhandled meanwhile
+    while (consumer.open && consumer.buffered > ctx.lowWaterBytes) await consumer.whenWritable()
+    const records = await reading
+    if (!consumer.open) return
+    if (records.length === 0) {
+      // Nothing in (lastSeq, target]: the read saw at least up to target.
+      consumer.lastSeq = Math.max(consumer.lastSeq, target)
+      continue
+    }
+    for (const record of records) {
+      if (record.seq <= consumer.lastSeq) continue
+      if (ctx.isHidden === undefined || !ctx.isHidden(record.did, record.type)) {
+        const size = record.frame.length
+        if (
+          pendingBytes > 0 &&
+          (pendingBytes + size > ctx.chunkBytes || !consumer.fits(pendingBytes + size))
+        ) {
+          flush()
+        }
+        while (consumer.open && !consumer.fits(size)) await consumer.whenWritable()
+        if (!consumer.open) return
+        pending.push(record.frame)
+        pendingBytes += size
+      }
+      consumer.lastSeq = record.seq
+    }
+    flush()
+  }
+}

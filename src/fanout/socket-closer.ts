@@ -1,0 +1,66 @@
+// Closing consumer sockets with a bound: optionally one last frame (an error frame), then the
+// WebSocket close handshake, then a hard terminate if the peer has not completed the handshake
+// within the grace period (a consumer that stopped reading would otherwise hold its full send
+// buffer until `ws`'s own 30 s close timer). Tracks every socket it is closing so shutdown can
+// wait for them. Deliberately not here: deciding why or when to close.
+import type { WebSocket } from 'ws'
+import { sendFrame } from './wire.ts'
+
+const ignore = (): void => {}
+
+export class SocketCloser {
+  readonly #graceMs: number
+  readonly #closing = new Map<WebSocket, Promise<void>>()
+
+  constructor(graceMs: number) {
+    this.#graceMs = graceMs
+  }
+
+  /** Sockets whose close has begun but not finished. */
+  get size(): number {
+    return this.#closing.size
+  }
+
+  /** Sends `lastFrame` (if any), closes with `code`, terminates after the grace period. */
+  close(ws: WebSocket, code: number, lastFrame?: Uint8Array): void {
+    if (!this.#track(ws)) return
+    if (ws.readyState === ws.OPEN) {
+      if (lastFrame !== undefined) sendFrame(ws, lastFrame)
+      ws.close(code)
+    } else {
+      ws.terminate()
+    }
+  }
+
+  /** Closes at once, without a handshake (a peer that stopped answering pings). */
+  terminate(ws: WebSocket): void {
+    this.#track(ws)
+    ws.terminate()
+  }
+
+  #track(ws: WebSocket): boolean {
+    if (this.#closing.has(ws) || ws.readyState === ws.CLOSED) return false
+    ws.on('error', ignore)
+    const closed = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => ws.terminate(), this.#graceMs)
+      timer.unref()
+      ws.once('close', () => {
+        clearTimeout(timer)
+        this.#closing.delete(ws)
+        resolve()
+      })
+    })
+    this.#closing.set(ws, closed)
+    return true
+  }
+
+  /** Resolves when every socket being closed has closed (each is bounded by the grace period). */
+  async settled(): Promise<void> {
+    while (this.#closing.size > 0) await Promise.all(this.#closing.values())
+  }
+
+  /** Terminates every socket still closing. */
+  terminateAll(): void {
+    for (const ws of this.#closing.keys()) ws.terminate()
+  }
+}

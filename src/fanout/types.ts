@@ -1,0 +1,45 @@
+// The shapes fanout shares with the event log and with whoever shows consumers (admin API,
+// metrics). `LogRecord` / `LogReader` are declared here, not imported from eventlog/, so fanout
+// stays below the log in the layering; the real log matches them structurally.
+// Deliberately not here: how the log stores or trims records.
+
+/** One event as the log stores it. `frame` is the complete encoded frame, its seq included. */
+export interface LogRecord {
+  readonly seq: number
+  readonly timeMs: number
+  readonly hostId: number
+  readonly upstreamSeq: number
+  readonly did: string
+  readonly type: string
+  readonly frame: Uint8Array
+}
+
+/** What fanout needs from the event log. */
+export interface LogReader {
+  /**
+   * The last seq written. The log raises it before it calls `Fanout.broadcast` with the records
+   * up to it, so every broadcast carries only records after the value read before it.
+   */
+  readonly flushedSeq: number
+  /** The oldest retained seq, or null when nothing is retained. */
+  oldestSeq(): number | null
+  /** Records with seq > afterSeq, at most maxRecords, up to flushedSeq, in seq order. */
+  read(afterSeq: number, maxRecords: number): Promise<readonly LogRecord[]>
+}
+
+export type ConsumerState = 'replaying' | 'live'
+
+/** A snapshot of one connected consumer. */
+export interface ConsumerInfo {
+  id: number
+  remoteAddr: string
+  userAgent: string
+  /** The cursor it asked for (null: live only). */
+  cursor: number | null
+  eventsSent: number
+  /** Frame bytes sent (WebSocket framing not counted). */
+  bytesSent: number
+  /** ISO 8601. */
+  connectedAt: string
+  state: ConsumerState
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { describe, it } from 'node:test'
+import { WebSocket, WebSocketServer } from 'ws'
+import { buildWireBatch, writeBatch } from './wire.ts'
+
+const sizes = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]
+const frameOf = (n: number): Uint8Array =>
+  Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 255)
+
+async function pair(): Promise<{
+  server: WebSocket
+  client: WebSocket
+  close: () => Promise<void>
+}> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(wss, 'listening')
+  const { port } = wss.address() as AddressInfo
+  const client = new WebSocket(`ws://127.0.0.1:${port}`)
+  const [server] = (await once(wss, 'connection')) as [WebSocket]
+  if (client.readyState !== WebSocket.OPEN) await once(client, 'open')
+  return {
+    server,
+    client,
+    close: async () => {
+      client.terminate()
+      server.terminate()
+      await new Promise<void>((r) => wss.close(() => r()))
+    },
+  }
+}
+
+function collect(ws: WebSocket, n: number): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = []
+  return new Promise((resolve) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      assert.ok(isBinary)
+      got.push(new Uint8Array(data))
+      if (got.length === n) resolve(got)
+    })
+  })
+}
+
+describe('wire batches', () => {
+  it('frames every payload length correctly in one buffer (7-, 16- and 64-bit lengths)', async () => {
+    const frames = sizes.map(frameOf)
+    const batch = buildWireBatch(frames)
+    assert.equal(
+      batch.payloadBytes,
+      sizes.reduce((a, b) => a + b, 0),
+    )
+    const p = await pair()
+    const received = collect(p.client, frames.length * 2)
+    writeBatch(p.server, batch)
+    writeBatch(p.server, batch)
+    assert.deepEqual(await received, [...frames, ...frames])
+    await p.close()
+  })
+
+  it('falls back to ws.send where a direct write would be wrong (client side: masking)', async () => {
+    const frames = sizes.map(frameOf)
+    const p = await pair()
+    const received = collect(p.server, frames.length)
+    writeBatch(p.client, buildWireBatch(frames))
+    assert.deepEqual(await received, frames)
+    await p.close()
+  })
+})

@@ -1,0 +1,120 @@
+// WebSocket framing done once per batch: the frames of one broadcast (or one replay chunk) are
+// wrapped in unmasked binary WebSocket headers and laid out back to back in a single buffer,
+// and that one buffer is written to every live consumer's socket with one write each. Every
+// consumer gets the very same bytes (no per-consumer encoding or copying), and a batch costs one
+// write per socket instead of one per frame, which is what makes fan-out fast (MEASURED.md
+// "Fan-out"; fanout.bench.ts).
+// Writing beside `ws` is only safe while its sender has nothing queued (it queues only while
+// compressing or reading a Blob, which fanout never asks for) and only on the server side
+// (client frames are masked); otherwise, or when the socket is not reachable, the frames go
+// through `ws.send` one by one, same messages on the wire.
+// Deliberately not here: deciding who gets a batch or when a consumer is too slow.
+import type { Socket } from 'node:net'
+import type { WebSocket } from 'ws'
+
+/** Frames ready to write: `bytes` holds each frame with its WebSocket header. */
+export interface WireBatch {
+  readonly frames: readonly Uint8Array[]
+  readonly bytes: Buffer
+  /** Sum of the frames' lengths (without WebSocket headers). */
+  readonly payloadBytes: number
+}
+
+const FIN_BINARY = 0x82
+
+function headerLength(len: number): number {
+  return len < 126 ? 2 : len < 0x10000 ? 4 : 10
+}
+
+/** Builds the wire form of `frames` (copies them once, into one buffer). */
+export function buildWireBatch(frames: readonly Uint8Array[]): WireBatch {
+  let total = 0
+  let payloadBytes = 0
+  for (const f of frames) {
+    total += headerLength(f.length) + f.length
+    payloadBytes += f.length
+  }
+  const bytes = Buffer.allocUnsafe(total)
+  let o = 0
+  for (const f of frames) {
+    const len = f.length
+    bytes[o++] = FIN_BINARY
+    if (len < 126) {
+      bytes[o++] = len
+    } else if (len < 0x10000) {
+      bytes[o++] = 126
+      bytes.writeUInt16BE(len, o)
+      o += 2
+    } else {
+      bytes[o++] = 127
+      bytes.writeUInt32BE(Math.floor(len / 0x1_0000_0000), o)
+      bytes.writeUInt32BE(len >>> 0, o + 4)
+      o += 8
+    }
+    bytes.set(f, o)
+    o += len
+  }
+  return { frames, bytes, payloadBytes }
+}
+
+interface WsInternals {
+  readonly _isServer?: boolean
+  readonly _socket?: Socket | null
+  readonly _sender?: { readonly _state?: unknown; readonly _queue?: readonly unknown[] } | null
+}
+
+/** The socket under `ws` when writing to it directly keeps frame order; otherwise null. */
+function directSocket(ws: WebSocket): Socket | null {
+  const internals = ws as unknown as WsInternals
+  const socket = internals._socket
+  const sender = internals._sender
+  // Client-side frames must be masked: only a server's socket is written to directly.
+  if (internals._isServer !== true || !socket || !sender) return null
+  if (sender._state !== 0 || sender._queue?.length !== 0) return null
+  if (socket.destroyed) return null
+  return socket
+}
+
+const SEND_OPTIONS = { binary: true, compress: false } as const
+
+/** Writes a batch to one consumer's socket. The caller has checked the socket is open. */
+export function writeBatch(ws: WebSocket, batch: WireBatch): void {
+  const socket = directSocket(ws)
+  if (socket !== null) {
+    socket.write(batch.bytes)
+    return
+  }
+  for (const f of batch.frames) ws.send(f, SEND_OPTIONS)
+}
+
+/** Sends one frame through `ws` itself (error and `#info` frames: rare, not batched). */
+export function sendFrame(ws: WebSocket, frame: Uint8Array): void {
+  ws.send(frame, SEND_OPTIONS)
+}
+
+const POLL_MS = 10
+
+/**
+ * Resolves when the socket's send buffer has drained, the socket has closed, or (when the socket
+ * gives no drain event to wait for) after a short pause; callers re-check their condition.
+ */
+export function whenWritable(ws: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = (ws as unknown as WsInternals)._socket
+    let timer: NodeJS.Timeout | undefined
+    const done = (): void => {
+      ws.off('close', done)
+      socket?.off('drain', done)
+      socket?.off('close', done)
+      if (timer !== undefined) clearTimeout(timer)
+      resolve()
+    }
+    ws.once('close', done)
+    if (socket && !socket.destroyed && socket.writableNeedDrain) {
+      socket.once('drain', done)
+      socket.once('close', done)
+    } else {
+      timer = setTimeout(done, POLL_MS)
+    }
+  })
+}
