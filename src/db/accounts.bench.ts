@@ -3,14 +3,14 @@
 // with the checkpoint in the same transaction, by statement chunk size and with the
 // prepared-statement cache off. A raw node:sqlite loop (one prepared single-row upsert in a
 // transaction of 1,000) is the floor Kysely's overhead is compared with; MEASURED.md has
-// better-sqlite3 at ~44,000/s for the same shape.
+// better-sqlite3 at ~44,000/s for the same shape. Set RELAY_BENCH_POSTGRES_URL to add PostgreSQL.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { measure, measureAsync, note } from '../../bench/harness.ts'
 import type { AccountRow } from './accounts.ts'
-import { type DbOptions, openDatabase } from './database.ts'
+import { type DbConfig, type DbOptions, openDatabase } from './database.ts'
 
 const BATCH = 1000
 const T0 = '2026-11-01T00:00:00.000Z'
@@ -33,9 +33,15 @@ function batchOf(start: number, hostId: number, rev: string): AccountRow[] {
   }))
 }
 
-async function run(label: string, options: DbOptions, withCheckpoint: boolean) {
-  const db = await openDatabase({ kind: 'sqlite', path: join(dir, `b${file++}.sqlite`) }, options)
-  const host = await db.hosts.create({ hostname: 'pds.example.com', ssl: true, accountLimit: 1e9 })
+async function run(
+  label: string,
+  options: DbOptions,
+  withCheckpoint: boolean,
+  config: DbConfig = { kind: 'sqlite', path: join(dir, `b${file++}.sqlite`) },
+) {
+  const db = await openDatabase(config, options)
+  const hostname = `pds${Date.now()}.example.com`
+  const host = await db.hosts.create({ hostname, ssl: true, accountLimit: 1e9 })
   let next = 0
   const write = (rows: AccountRow[], seq: number) =>
     withCheckpoint
@@ -47,7 +53,7 @@ async function run(label: string, options: DbOptions, withCheckpoint: boolean) {
   await measureAsync(
     `${label}: new rows`,
     () => {
-      const rows = batchOf(next, host.id, '3l2aaaaaaaaaa')
+      const rows = batchOf(next + host.id * 1e8, host.id, '3l2aaaaaaaaaa')
       next += BATCH
       return write(rows, next)
     },
@@ -60,7 +66,8 @@ async function run(label: string, options: DbOptions, withCheckpoint: boolean) {
   await measureAsync(
     `${label}: overwrites (${existing.toLocaleString('en-US')} rows)`,
     () => {
-      const rows = batchOf((k * BATCH) % Math.max(existing - BATCH, 1), host.id, `3l2${rev++}`)
+      const start = (k * BATCH) % Math.max(existing - BATCH, 1)
+      const rows = batchOf(start + host.id * 1e8, host.id, `3l2${rev++}`)
       k++
       return write(rows, existing + k)
     },
@@ -110,6 +117,11 @@ try {
     { opsPerCall: BATCH },
   )
   raw.close()
+  // PostgreSQL when one is given (a database the bench may write to; it adds a host per run).
+  const pgUrl = process.env.RELAY_BENCH_POSTGRES_URL
+  if (pgUrl !== undefined)
+    await run('postgres, chunk 500', {}, true, { kind: 'postgres', url: pgUrl, maxConnections: 4 })
+  else note('RELAY_BENCH_POSTGRES_URL not set: PostgreSQL not measured')
   note('rows/s above; one op = one account row')
 } finally {
   await rm(dir, { recursive: true, force: true })
