@@ -1,41 +1,94 @@
-// Command-line entry point (`relay ...`, `npm start` runs `relay serve`).
-// The relay service (crawling, ingest, event log, firehose) is built in the next stage; for now
-// the CLI reports the verification backends this machine will use, so an operator can check an
-// install, and says plainly that `serve` is not available yet.
+// Command-line entry point (`relay ...`; `npm start` runs `relay serve`). Reads the configuration
+// once (flags > environment > .env > defaults), then runs the command. SIGINT/SIGTERM stop the
+// relay gracefully (a second signal exits at once).
+
+import { describeConfig } from './config/describe.ts'
+import { ConfigError, helpText, loadConfig, parseCommandLine } from './config/index.ts'
+import { createLogger } from './observability/logger.ts'
+import { createRelay } from './relay.ts'
 import { k256Backend, nativeK256Error } from './verify/crypto/signature.ts'
 
-const [command = 'help'] = process.argv.slice(2)
+const COMMANDS = [
+  { usage: 'relay serve [flags]', summary: 'run the relay' },
+  { usage: 'relay check', summary: 'report the signature backends this install uses' },
+  { usage: 'relay help', summary: 'this text' },
+]
 
-function printHelp(): void {
-  console.log(`relay: an atproto relay
-
-Usage:
-  relay check     report the signature backends this install will use
-  relay help      this text
-
-The relay service itself (relay serve) is not built yet; see README.md.`)
-}
-
-switch (command) {
-  case 'check': {
-    console.log(`node ${process.version}`)
-    console.log(
-      `k256 signatures: ${k256Backend}${nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''}`,
-    )
-    console.log('p256 signatures: node-crypto')
-    break
+async function main(argv: readonly string[]): Promise<number> {
+  let command: string
+  let help: boolean
+  try {
+    const line = parseCommandLine(argv)
+    command = line.command || 'help'
+    help = line.help
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`relay: ${err.message}`)
+      return 2
+    }
+    throw err
   }
-  case 'serve':
-    console.error('relay serve: the relay service is not built yet (see README.md, "Status").')
-    process.exitCode = 1
-    break
-  case 'help':
-  case '--help':
-  case '-h':
-    printHelp()
-    break
-  default:
-    console.error(`relay: unknown command "${command}"`)
-    printHelp()
-    process.exitCode = 2
+  if (help || command === 'help') {
+    console.log(helpText(COMMANDS))
+    return 0
+  }
+  if (command === 'check') {
+    console.log(`node ${process.version}`)
+    const why = nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''
+    console.log(`k256 signatures: ${k256Backend}${why}`)
+    console.log('p256 signatures: node-crypto')
+    return 0
+  }
+  if (command !== 'serve') {
+    console.error(`relay: unknown command "${command}" (try: relay help)`)
+    return 2
+  }
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = loadConfig(argv, process.env, process.cwd())
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`relay: ${err.message}`)
+      return 2
+    }
+    throw err
+  }
+  const logger = createLogger(config.logLevel)
+  for (const w of config.warnings) logger.warn(w)
+  logger.info({ config: describeConfig(config), k256: k256Backend }, 'starting')
+  if (config.adminPasswords.length === 0) {
+    logger.warn(
+      'no admin key configured (--admin-password / RELAY_ADMIN_PASSWORD): the admin API is off',
+    )
+  }
+  const relay = await createRelay(config, logger)
+  await relay.start()
+  await new Promise<void>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now')
+        process.exit(1)
+      }
+      stopping = true
+      logger.info({ signal }, 'shutting down')
+      relay.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'shutdown failed')
+        resolve()
+      })
+    }
+    process.on('SIGINT', () => onSignal('SIGINT'))
+    process.on('SIGTERM', () => onSignal('SIGTERM'))
+  })
+  return 0
 }
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    console.error('relay: fatal:', err)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,139 @@
+// The relay's HTTP server: a small route table for XRPC and admin routes, JSON in and out, the
+// `Server: atproto-relay` header on every response (DESIGN.md §4 item 5), admin authentication
+// for admin routes, WebSocket upgrades handed to the caller, and errors mapped in one place
+// (errors.ts). Request bodies are bounded (64 KiB).
+// Deliberately not here: what the routes do (sync-routes.ts, admin routes) or any SQL.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { AdminAuth } from '../admin/auth.ts'
+import { invalidRequest, toXrpcError, XrpcError } from './errors.ts'
+
+export const SERVER_HEADER = 'atproto-relay (typescript)'
+const MAX_BODY_BYTES = 64 * 1024
+
+export interface ApiRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: URLSearchParams
+  readonly body: unknown
+  readonly headers: IncomingMessage['headers']
+  readonly remoteAddr: string
+}
+
+export interface ApiResponse {
+  readonly status?: number
+  readonly json?: unknown
+  readonly text?: string
+  readonly redirect?: string
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST'
+  readonly path: string
+  readonly admin?: boolean
+  handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse
+}
+
+export interface ApiServerOptions {
+  readonly routes: readonly Route[]
+  readonly adminAuth: AdminAuth
+  /** WebSocket upgrade requests (subscribeRepos). */
+  readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  readonly onInternalError: (err: unknown, req: { method: string; path: string }) => void
+}
+
+export function createApiServer(opts: ApiServerOptions): Server {
+  const table = new Map<string, Route>()
+  for (const r of opts.routes) table.set(`${r.method} ${r.path}`, r)
+  const server = createServer((req, res) => {
+    res.setHeader('Server', SERVER_HEADER)
+    void handle(req, res).catch((err: unknown) => {
+      opts.onInternalError(err, { method: req.method ?? '', path: req.url ?? '' })
+      if (!res.headersSent)
+        sendJson(res, 500, { error: 'InternalServerError', message: 'Internal Server Error' })
+      else res.destroy()
+    })
+  })
+  server.on('upgrade', (req, socket, head) => opts.onUpgrade(req, socket, head))
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
+    const route = table.get(`${method} ${url.pathname}`)
+    if (!route) {
+      const otherMethod = table.has(`${method === 'GET' ? 'POST' : 'GET'} ${url.pathname}`)
+      return otherMethod
+        ? sendJson(res, 405, {
+            error: 'MethodNotAllowed',
+            message: `use ${method === 'GET' ? 'POST' : 'GET'}`,
+          })
+        : sendJson(res, 404, { error: 'NotFound', message: 'no such route' })
+    }
+    try {
+      if (route.admin) {
+        if (!opts.adminAuth.enabled)
+          throw new XrpcError(
+            401,
+            'Unauthorized',
+            'the admin API is disabled (no admin key configured)',
+          )
+        if (!opts.adminAuth.check(req.headers.authorization))
+          throw new XrpcError(401, 'Unauthorized', 'missing or wrong admin key')
+      }
+      const body = method === 'POST' ? await readJson(req) : undefined
+      const out = await route.handle({
+        method,
+        path: url.pathname,
+        query: url.searchParams,
+        body,
+        headers: req.headers,
+        remoteAddr: req.socket.remoteAddress ?? '',
+      })
+      for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v)
+      if (out.redirect) {
+        res.writeHead(out.status ?? 302, { Location: out.redirect })
+        res.end()
+      } else if (out.text !== undefined) {
+        res.writeHead(out.status ?? 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+        res.end(method === 'GET' && req.method === 'HEAD' ? undefined : out.text)
+      } else {
+        sendJson(res, out.status ?? 200, out.json ?? {})
+      }
+    } catch (err) {
+      const { error, internal } = toXrpcError(err)
+      if (internal) opts.onInternalError(err, { method, path: url.pathname })
+      sendJson(res, error.status, { error: error.error, message: error.message })
+    }
+  }
+  return server
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  })
+  res.end(body)
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES)
+      throw new XrpcError(413, 'PayloadTooLarge', `request body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return undefined
+  const type = req.headers['content-type'] ?? ''
+  if (!type.includes('json'))
+    throw invalidRequest('request body must be JSON (Content-Type: application/json)')
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+  } catch {
+    throw invalidRequest('request body is not valid JSON')
+  }
+}

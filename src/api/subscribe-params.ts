@@ -1,0 +1,29 @@
+// Parameters of `subscribeRepos` (Lexicon: optional integer `cursor`), checked before the
+// WebSocket upgrade so a bad request gets a plain HTTP 400 that says which parameter and why.
+export type SubscribeParams =
+  | { readonly ok: true; readonly cursor: number | undefined }
+  | {
+      readonly ok: false
+      readonly status: number
+      readonly error: string
+      readonly message: string
+    }
+
+export const SUBSCRIBE_PATH = '/xrpc/com.atproto.sync.subscribeRepos'
+
+export function subscribeParams(rawUrl: string): SubscribeParams {
+  const url = new URL(rawUrl, 'http://relay.invalid')
+  if (url.pathname !== SUBSCRIBE_PATH)
+    return { ok: false, status: 404, error: 'NotFound', message: 'no such route' }
+  const raw = url.searchParams.get('cursor')
+  if (raw === null || raw === '') return { ok: true, cursor: undefined }
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    return {
+      ok: false,
+      status: 400,
+      error: 'InvalidRequest',
+      message: 'cursor must be a non-negative integer',
+    }
+  }
+  return { ok: true, cursor: Number(raw) }
+}

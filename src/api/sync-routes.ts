@@ -1,0 +1,71 @@
+// Public routes of issue 3: `GET /` (a banner), `GET /xrpc/_health` (database and event log),
+// `POST /xrpc/com.atproto.sync.requestCrawl` and the admin `POST /admin/pds/requestCrawl`.
+// `subscribeRepos` is a WebSocket upgrade handled by the composition root (fanout/).
+import type { HostRegistry } from '../hosts/registry.ts'
+import { invalidRequest, XrpcError } from './errors.ts'
+import type { ApiRequest, Route } from './server.ts'
+
+export interface SyncRouteDeps {
+  readonly hosts: HostRegistry
+  readonly health: () => Promise<{ ok: boolean; detail: Record<string, string> }>
+  readonly version: string
+}
+
+function hostnameFrom(req: ApiRequest): string {
+  const body = req.body
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidRequest('body must be a JSON object with a "hostname" string')
+  }
+  const hostname = (body as Record<string, unknown>).hostname
+  if (typeof hostname !== 'string' || hostname.length === 0)
+    throw invalidRequest('"hostname" must be a non-empty string')
+  if (hostname.length > 512) throw invalidRequest('"hostname" is too long')
+  return hostname
+}
+
+export function syncRoutes(deps: SyncRouteDeps): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/',
+      handle: () => ({
+        text: `This is an atproto relay (atproto-relay ${deps.version}).\n\nFirehose: /xrpc/com.atproto.sync.subscribeRepos\nMore: https://atproto.com\n`,
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/xrpc/_health',
+      handle: async () => {
+        const h = await deps.health()
+        return {
+          status: h.ok ? 200 : 503,
+          json: { status: h.ok ? 'ok' : 'error', version: deps.version, ...h.detail },
+        }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/xrpc/com.atproto.sync.requestCrawl',
+      handle: async (req) => {
+        await deps.hosts.requestCrawl(hostnameFrom(req), { admin: false })
+        return { json: {} }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/requestCrawl',
+      admin: true,
+      handle: async (req) => {
+        await deps.hosts.requestCrawl(hostnameFrom(req), { admin: true })
+        return { json: { success: 'true' } }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/xrpc/com.atproto.sync.subscribeRepos',
+      handle: () => {
+        throw new XrpcError(426, 'UpgradeRequired', 'subscribeRepos is a WebSocket endpoint')
+      },
+    },
+  ]
+}

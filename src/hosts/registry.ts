@@ -1,0 +1,169 @@
+// The host registry: every known PDS host, kept in memory and in the database. It decides crawl
+// requests (DESIGN.md §4 item 20: hostname rules, SSRF-safe probe, bans, the public switch, the
+// new-hosts-per-day limit), tells the composition root which hosts to subscribe to, keeps each
+// host's sync-validation ratchet (persisted), and answers ingest's questions about a host.
+// Deliberately not here: sockets (upstream/), policy routes (admin/), SQL (db/).
+import type { HostRow, HostStore } from '../db/hosts.ts'
+import type { IngestHost } from '../ingest/ingest.ts'
+import type { SyncRatchetState } from '../ingest/sync-ratchet.ts'
+import { CrawlRefusedError } from './crawl-error.ts'
+import { HostProbeError, InvalidHostnameError, UnsafeAddressError } from './errors.ts'
+import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.ts'
+
+export interface HostPolicy {
+  readonly allowInsecureHosts: boolean
+  readonly defaultAccountLimit: number
+  readonly newHostsPerDayLimit: number
+  readonly trustedDomains: readonly string[]
+  readonly publicCrawlEnabled: boolean
+  readonly bannedDomains: readonly string[]
+}
+
+export interface HostRegistryDeps {
+  readonly store: HostStore
+  readonly policy: () => HostPolicy
+  /** describeServer probe; throws HostProbeError when the host is unreachable or not a PDS. */
+  readonly probe: (
+    target: { hostname: string; ssl: boolean },
+    allowInsecure: boolean,
+  ) => Promise<unknown>
+  /** Start (or restart) the subscription to a host. */
+  readonly subscribe: (host: HostRow) => void
+  readonly now?: () => number
+  readonly onError?: (err: unknown, context: string) => void
+}
+
+export class HostRegistry {
+  readonly #d: HostRegistryDeps
+  readonly #byId = new Map<number, HostRow>()
+  readonly #byName = new Map<string, number>()
+  readonly #views = new Map<number, IngestHost>()
+  readonly #now: () => number
+
+  constructor(deps: HostRegistryDeps) {
+    this.#d = deps
+    this.#now = deps.now ?? Date.now
+  }
+
+  async load(): Promise<void> {
+    for (const row of await this.#d.store.list()) this.#remember(row)
+  }
+
+  list(): HostRow[] {
+    return [...this.#byId.values()]
+  }
+
+  get(id: number): HostRow | undefined {
+    return this.#byId.get(id)
+  }
+
+  byHostname(hostname: string): HostRow | undefined {
+    const id = this.#byName.get(hostname)
+    return id === undefined ? undefined : this.#byId.get(id)
+  }
+
+  /** Ingest's view of a host (cheap: cached per row). */
+  view(id: number): IngestHost | undefined {
+    return this.#views.get(id)
+  }
+
+  /** Hosts to subscribe to at start: everything not banned. */
+  active(): HostRow[] {
+    return this.list().filter((h) => h.status !== 'banned')
+  }
+
+  /**
+   * A crawl request from the public (`admin: false`) or an operator. Returns the host (existing
+   * or new) and subscribes to it. Throws CrawlRefusedError.
+   */
+  async requestCrawl(input: string, opts: { admin: boolean }): Promise<HostRow> {
+    const policy = this.#d.policy()
+    const allowInsecure = opts.admin || policy.allowInsecureHosts
+    let target: { hostname: string; ssl: boolean }
+    try {
+      target = normalizeHostname(input, { allowInsecure })
+    } catch (err) {
+      if (err instanceof InvalidHostnameError)
+        throw new CrawlRefusedError('invalid-hostname', err.message, { cause: err })
+      throw err
+    }
+    if (isDomainBanned(target.hostname, policy.bannedDomains)) {
+      throw new CrawlRefusedError('banned', `${target.hostname} is banned from this relay`)
+    }
+    const existing = this.byHostname(target.hostname)
+    if (existing?.status === 'banned')
+      throw new CrawlRefusedError('banned', `${target.hostname} is banned from this relay`)
+    if (!opts.admin && !policy.publicCrawlEnabled) {
+      throw new CrawlRefusedError(
+        'disabled',
+        'this relay does not accept crawl requests from the public',
+      )
+    }
+    if (!existing && !opts.admin) {
+      const since = new Date(this.#now() - 24 * 3600_000).toISOString()
+      if ((await this.#d.store.countCreatedSince(since)) >= policy.newHostsPerDayLimit) {
+        throw new CrawlRefusedError(
+          'rate-limited',
+          'this relay has added its daily limit of new hosts; try again later',
+        )
+      }
+    }
+    try {
+      await this.#d.probe(target, allowInsecure)
+    } catch (err) {
+      if (err instanceof HostProbeError || err instanceof UnsafeAddressError) {
+        throw new CrawlRefusedError('unreachable', err.message, { cause: err })
+      }
+      throw err
+    }
+    const row =
+      existing ??
+      (await this.#d.store.create({
+        hostname: target.hostname,
+        ssl: target.ssl,
+        accountLimit: policy.defaultAccountLimit,
+        trusted: isTrustedDomain(target.hostname, policy.trustedDomains),
+      }))
+    this.#remember(row)
+    this.#d.subscribe(row)
+    return row
+  }
+
+  /** Stores a new sync-ratchet state (in memory at once, in the database shortly after). */
+  setSyncState(id: number, state: SyncRatchetState): void {
+    const row = this.#byId.get(id)
+    if (!row) return
+    const patch = {
+      syncMode: state.mode,
+      syncEffective: state.effective,
+      syncGoodRun: state.goodRun,
+    }
+    this.#remember({ ...row, ...patch })
+    // The good-run counter changes on every commit of a lenient host: persist only transitions
+    // and every 10th step; the cursor/flush cycle is not needed for a counter.
+    if (state.effective !== row.syncEffective || state.goodRun % 10 === 0) {
+      this.#d.store
+        .update(id, patch)
+        .catch((err: unknown) => this.#d.onError?.(err, 'persisting sync state'))
+    }
+  }
+
+  /** Applies a patch in memory and in the database. */
+  async update(id: number, patch: Parameters<HostStore['update']>[1]): Promise<void> {
+    const row = this.#byId.get(id)
+    if (!row) return
+    await this.#d.store.update(id, patch)
+    this.#remember({ ...row, ...patch })
+  }
+
+  #remember(row: HostRow): void {
+    this.#byId.set(row.id, row)
+    this.#byName.set(row.hostname, row.id)
+    this.#views.set(row.id, {
+      id: row.id,
+      hostname: row.hostname,
+      banned: row.status === 'banned',
+      sync: { mode: row.syncMode, effective: row.syncEffective, goodRun: row.syncGoodRun },
+    })
+  }
+}

@@ -1,0 +1,278 @@
+// What ingest does with each kind of upstream event (DESIGN.md §4 items 6, 8, 11, 11b):
+// - host authority: `#commit`, `#sync` and `#account` must come from the host the DID document
+//   names; on mismatch the identity is re-resolved once (the account may have migrated), then
+//   the account moves to this host or the event is dropped (`wrong-host`). New accounts are
+//   created only from their own PDS's stream.
+// - `#identity` purges the cached identity and re-resolves it; it is emitted for a known account
+//   (or creates one when it came from the account's own PDS), with the handle the fresh DID
+//   document claims.
+// - `#account` records the upstream status and is emitted with the relay's view of the account.
+// - `#commit` / `#sync` are gated on account status (an upstream-inactive account's PDS is asked
+//   once in a while whether it is active again), verified in the worker pool with the account's
+//   key (a bad signature purges the identity and is retried once with the fresh key), and the
+//   account's head is updated.
+// Returns null when the event was appended to the log, or the drop reason.
+import type { AccountCache } from '../accounts/account-cache.ts'
+import {
+  type AccountState,
+  effectiveStatus,
+  inactiveReason,
+  newAccount,
+} from '../accounts/account-state.ts'
+import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import type { Identity } from '../identity/did-document.ts'
+import type { DropReason } from '../protocol/drop-reasons.ts'
+import type {
+  AccountMessage,
+  CommitMessage,
+  IdentityMessage,
+  RepoEvent,
+  SyncMessage,
+} from '../protocol/messages.ts'
+import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
+import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
+import type { IngestDeps } from './ingest.ts'
+import { afterCommit, effectiveMode } from './sync-ratchet.ts'
+
+export type Outcome = { reason: DropReason; detail: string } | null
+
+export interface HandlerDeps extends IngestDeps {
+  readonly identityRetry: { attempts: number; delayMs: number }
+  readonly accept: (input: AppendInput) => LogRecord
+}
+
+const REPO_STATUS_RECHECK_MS = 10 * 60 * 1000
+const MAX_RECHECK_ENTRIES = 100_000
+
+/** The `host[:port]` a PDS endpoint URL names, lowercased; null when it is not a URL. */
+export function endpointHost(pds: string | null): string | null {
+  if (!pds) return null
+  try {
+    return new URL(pds).host.toLowerCase()
+  } catch {
+    return null
+  }
+}
+
+const drop = (reason: DropReason, detail: string): Outcome => ({ reason, detail })
+
+export class EventHandlers {
+  readonly #d: HandlerDeps
+  /** Last getRepoStatus check per DID (bounded: cleared when it grows past a limit). */
+  readonly #rechecked = new Map<string, number>()
+
+  constructor(deps: HandlerDeps) {
+    this.#d = deps
+  }
+
+  async process(hostId: number, msg: RepoEvent, raw: Uint8Array): Promise<Outcome> {
+    const host = this.#d.hosts.get(hostId)
+    if (!host) return drop('host-banned', `host ${hostId} is not registered`)
+    if (host.banned) return drop('host-banned', `${host.hostname} is banned`)
+    switch (msg.type) {
+      case '#identity':
+        return this.#identity(hostId, host.hostname, msg)
+      case '#account':
+        return this.#account(hostId, host.hostname, msg)
+      case '#commit':
+      case '#sync':
+        return this.#repoEvent(hostId, host.hostname, msg, raw)
+    }
+  }
+
+  async #resolve(did: string, fresh: boolean): Promise<Identity | null> {
+    if (fresh) this.#d.identity.purge(did)
+    else {
+      const cached = this.#d.identity.peek(did)
+      if (cached) return cached
+    }
+    const { attempts, delayMs } = this.#d.identityRetry
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return (await this.#d.identity.resolve(did)).identity
+      } catch {
+        if (i + 1 < attempts) await new Promise((r) => setTimeout(r, delayMs * 2 ** i))
+      }
+    }
+    return null
+  }
+
+  /** Host authority: the account's identity, moved to this host if it migrated here. */
+  async #authority(
+    hostId: number,
+    hostname: string,
+    did: string,
+  ): Promise<
+    { identity: Identity; account: AccountState } | { reason: DropReason; detail: string }
+  > {
+    let identity = await this.#resolve(did, false)
+    if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
+    if (endpointHost(identity.pds) !== hostname) {
+      identity = await this.#resolve(did, true)
+      if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
+      if (endpointHost(identity.pds) !== hostname) {
+        return {
+          reason: 'wrong-host',
+          detail: `${did} is hosted at ${identity.pds ?? 'no PDS'}, not ${hostname}`,
+        }
+      }
+    }
+    const now = this.#d.now()
+    const known = await this.#d.accounts.get(did)
+    const account: AccountState = !known
+      ? newAccount(did, hostId, now)
+      : known.hostId !== hostId
+        ? { ...known, hostId, updatedAt: now }
+        : known
+    return { identity, account }
+  }
+
+  #append(
+    type: string,
+    body: Record<string, unknown>,
+    hostId: number,
+    seq: number,
+    did: string,
+  ): LogRecord {
+    const frame = prepareFrame(type, body)
+    return this.#d.accept({ frame, hostId, upstreamSeq: seq, did })
+  }
+
+  async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
+    const identity = await this.#resolve(msg.did, true)
+    if (!identity) return drop('identity-unavailable', `cannot resolve ${msg.did}`)
+    let account = await this.#d.accounts.get(msg.did)
+    const now = this.#d.now()
+    if (!account) {
+      if (endpointHost(identity.pds) !== hostname) {
+        return drop(
+          'wrong-host',
+          `unknown account ${msg.did} announced by ${hostname}, hosted at ${identity.pds}`,
+        )
+      }
+      account = newAccount(msg.did, hostId, now)
+    }
+    const record = this.#append(
+      '#identity',
+      identityBody(msg.did, msg.time, identity.handle),
+      hostId,
+      msg.seq,
+      msg.did,
+    )
+    this.#d.accounts.set({ ...account, handle: identity.handle, updatedAt: now }, record.seq)
+    return null
+  }
+
+  async #account(hostId: number, hostname: string, msg: AccountMessage): Promise<Outcome> {
+    const auth = await this.#authority(hostId, hostname, msg.did)
+    if ('reason' in auth) return auth
+    const upstreamStatus = msg.active ? 'active' : (msg.status ?? 'deactivated')
+    const state: AccountState = { ...auth.account, upstreamStatus, updatedAt: this.#d.now() }
+    const record = this.#append(
+      '#account',
+      accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
+      hostId,
+      msg.seq,
+      msg.did,
+    )
+    this.#d.accounts.set(state, record.seq)
+    return null
+  }
+
+  async #repoEvent(
+    hostId: number,
+    hostname: string,
+    msg: CommitMessage | SyncMessage,
+    raw: Uint8Array,
+  ): Promise<Outcome> {
+    const did = msg.type === '#commit' ? msg.repo : msg.did
+    const auth = await this.#authority(hostId, hostname, did)
+    if ('reason' in auth) return auth
+    let { identity, account } = auth
+    const inactive = inactiveReason(account)
+    if (inactive === 'account-inactive') {
+      const reactivated = await this.#recheckStatus(account, identity)
+      if (!reactivated) return drop(inactive, `${did} is ${account.upstreamStatus} upstream`)
+      account = reactivated
+    } else if (inactive) {
+      return drop(inactive, `${did} is ${account.localStatus} on this relay`)
+    }
+
+    const host = this.#d.hosts.get(hostId)!
+    const mode = msg.type === '#commit' ? effectiveMode(host.sync, this.#d.syncDefault) : 'strict'
+    const previous = account.rev ? { rev: account.rev, data: account.dataCid } : null
+    const verifyWith = async (id: Identity) => {
+      if (!id.signingKey) return null
+      let didKey: string
+      try {
+        didKey = parseVerificationMethod(id.signingKey).didKey
+      } catch (err) {
+        if (err instanceof KeyParseError) return null
+        throw err
+      }
+      return this.#d.verify({ frame: raw.slice(), didKey, previous, now: this.#d.now(), mode })
+    }
+    let outcome = await verifyWith(identity)
+    if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
+      // The key may have rotated: resolve once more and try again (DESIGN §4 item 6).
+      const fresh = await this.#resolve(did, true)
+      if (
+        fresh &&
+        fresh.signingKey?.publicKeyMultibase !== identity.signingKey?.publicKeyMultibase
+      ) {
+        identity = fresh
+        outcome = await verifyWith(fresh)
+      }
+    }
+    if (outcome === null) return drop('identity-unavailable', `${did} has no usable signing key`)
+    if (!outcome.ok) return drop(outcome.reason, outcome.detail)
+
+    if (outcome.type === '#commit') {
+      const proven = outcome.inverted && outcome.warnings.length === 0
+      const next = afterCommit(host.sync, this.#d.syncDefault, proven, this.#d.syncRatchetCommits)
+      if (next !== host.sync) this.#d.hosts.setSyncState(hostId, next)
+    }
+    const record = this.#d.accept({
+      frame: { type: outcome.type, prefix: outcome.prefix, suffix: outcome.suffix },
+      hostId,
+      upstreamSeq: msg.seq,
+      did,
+    })
+    this.#d.accounts.set(
+      {
+        ...account,
+        rev: outcome.rev,
+        commitCid: outcome.commitCid,
+        dataCid: outcome.dataCid,
+        updatedAt: this.#d.now(),
+      },
+      record.seq,
+    )
+    return null
+  }
+
+  /** DESIGN §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
+  async #recheckStatus(account: AccountState, identity: Identity): Promise<AccountState | null> {
+    const check = this.#d.checkRepoStatus
+    if (!check || !identity.pds) return null
+    const now = this.#d.now()
+    const last = this.#rechecked.get(account.did)
+    if (last !== undefined && now - last < REPO_STATUS_RECHECK_MS) return null
+    if (this.#rechecked.size >= MAX_RECHECK_ENTRIES) this.#rechecked.clear()
+    this.#rechecked.set(account.did, now)
+    const status = await check(identity.pds, account.did).catch(() => null)
+    if (!status?.active) return null
+    const state: AccountState = { ...account, upstreamStatus: 'active', updatedAt: now }
+    // The relay's own event (host 0): the PDS never sent one.
+    const time = new Date(now).toISOString()
+    const record = this.#append(
+      '#account',
+      accountBody({ did: account.did, time, ...effectiveStatus(state) }),
+      0,
+      0,
+      account.did,
+    )
+    this.#d.accounts.set(state, record.seq)
+    return state
+  }
+}

@@ -1,0 +1,323 @@
+// The composition root: reads nothing itself (it is handed a validated RelayConfig), builds every
+// part, wires their callbacks, and starts and stops them in order. Tests build the relay here with
+// overrides (a PLC URL on loopback, a clock, a probe) instead of patching modules.
+import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
+import { AccountCache, type AccountPersistence } from './accounts/account-cache.ts'
+import type { AccountState } from './accounts/account-state.ts'
+import { AdminAuth } from './admin/auth.ts'
+import { createApiServer } from './api/server.ts'
+import { subscribeParams } from './api/subscribe-params.ts'
+import { syncRoutes } from './api/sync-routes.ts'
+import type { RelayConfig } from './config/config.ts'
+import { openDatabase, type RelayDatabase } from './db/database.ts'
+import { EventLog } from './eventlog/event-log.ts'
+import { Fanout } from './fanout/fanout.ts'
+import { probeHost } from './hosts/probe.ts'
+import { HostRegistry } from './hosts/registry.ts'
+import { CachingIdentityResolver } from './identity/cache.ts'
+import { DidResolver } from './identity/resolver.ts'
+import {
+  ACCOUNTS_CHECKPOINT_KEY,
+  CURSORS_SCAN_FROM_KEY,
+  CursorBook,
+  checkpoint,
+} from './ingest/checkpoint.ts'
+import { DropCounter } from './ingest/drop-counter.ts'
+import { Ingest } from './ingest/ingest.ts'
+import { recover } from './ingest/recovery.ts'
+import { VerifyPool } from './ingest/verify-pool.ts'
+import type { Logger } from './observability/logger.ts'
+import { UpstreamSet } from './relay-upstream.ts'
+import { checkRepoStatus } from './upstream/repo-status.ts'
+
+export interface RelayOverrides {
+  readonly now?: () => number
+  /** Replaces the describeServer probe (tests of admission rules). */
+  readonly probe?: (
+    target: { hostname: string; ssl: boolean },
+    allowInsecure: boolean,
+  ) => Promise<unknown>
+  readonly checkpointIntervalMs?: number
+  readonly resubscribeSpreadMs?: number
+}
+
+export interface Relay extends AsyncDisposable {
+  readonly config: RelayConfig
+  readonly db: RelayDatabase
+  readonly log: EventLog
+  readonly hosts: HostRegistry
+  readonly ingest: Ingest
+  readonly drops: DropCounter
+  readonly fanout: Fanout
+  readonly upstream: UpstreamSet
+  /** The bound API address (after start). */
+  address(): AddressInfo
+  start(): Promise<void>
+  /** Graceful: stop accepting, stop upstreams, finish in-flight events, checkpoint, close. */
+  stop(): Promise<void>
+  /** Writes a checkpoint now (tests). */
+  checkpoint(): Promise<void>
+}
+
+export async function createRelay(
+  config: RelayConfig,
+  logger: Logger,
+  overrides: RelayOverrides = {},
+): Promise<Relay> {
+  const now = overrides.now ?? Date.now
+  const db = await openDatabase(config.database)
+  const log = await EventLog.open({
+    dir: config.persistDir,
+    initialSeq: config.initialSeqNumber,
+    retentionMs: config.replayWindowMs,
+    fsyncIntervalMs: config.fsyncIntervalMs,
+    now,
+    onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
+  })
+  const persistence: AccountPersistence = {
+    load: async (did) => {
+      const row = await db.accounts.get(did)
+      return row ? fromRow(row) : undefined
+    },
+    save: (states, seq) =>
+      db.transaction(async (s) => {
+        await s.accounts.upsertMany(states.map(toRow))
+        await s.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
+      }),
+  }
+  const accounts = new AccountCache(persistence, { maxEntries: 1_000_000 })
+  const identity = new CachingIdentityResolver(
+    new DidResolver({
+      plcUrl: config.plcUrl,
+      userAgent: config.userAgent,
+      allowInsecureWeb: config.allowInsecureHosts,
+    }),
+    { maxEntries: config.identityCacheSize, ttlMs: config.identityTtlMs, now },
+  )
+  const dropLog = logger.child({ subsystem: 'ingest' })
+  const drops = new DropCounter({
+    now,
+    onDrop: (d) =>
+      dropLog.debug(
+        { hostId: d.hostId, reason: d.reason, did: d.did, seq: d.seq, detail: d.detail },
+        'dropped',
+      ),
+  })
+  const pool = new VerifyPool({ size: config.verifyWorkers })
+  const book = new CursorBook()
+  let upstream: UpstreamSet | undefined
+  const hosts: HostRegistry = new HostRegistry({
+    store: db.hosts,
+    policy: () => ({
+      allowInsecureHosts: config.allowInsecureHosts,
+      defaultAccountLimit: config.defaultAccountLimit,
+      newHostsPerDayLimit: config.newHostsPerDayLimit,
+      trustedDomains: config.trustedDomains,
+      publicCrawlEnabled: !config.disableRequestCrawl,
+      bannedDomains: [],
+    }),
+    probe:
+      overrides.probe ??
+      ((target, allowInsecure) =>
+        probeHost(target, { userAgent: config.userAgent, allowInsecure })),
+    subscribe: (row) => upstream?.subscribe(row),
+    now,
+    onError: (err, context) => logger.error({ err, context }, 'host registry'),
+  })
+  const ingest = new Ingest({
+    identity,
+    accounts,
+    hosts: {
+      get: (id) => hosts.view(id),
+      setSyncState: (id, state) => hosts.setSyncState(id, state),
+      connection: (id) => upstream?.get(id),
+    },
+    log,
+    verify: (task) => pool.verify(task),
+    drops,
+    now,
+    syncDefault: config.syncValidation,
+    syncRatchetCommits: config.syncRatchetCommits,
+    checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, config.userAgent),
+    onError: (err, ctx) => dropLog.error({ err, ...ctx }, 'unexpected error processing an event'),
+  })
+  upstream = new UpstreamSet({
+    ingest,
+    drops,
+    userAgent: config.userAgent,
+    logger: logger.child({ subsystem: 'upstream' }),
+  })
+  const fanout = new Fanout({
+    log,
+    maxBufferedBytes: 64 * 1024 * 1024,
+    maxConsumers: config.maxConsumers,
+    maxConsumersPerAddr: config.maxConnectionsPerIp,
+    now,
+    onReplayError: (err, consumer) => logger.error({ err, consumer: consumer.id }, 'replay failed'),
+  })
+  log.onFlush((records) => {
+    book.flushed(records)
+    for (const r of records) if (r.hostId !== 0) upstream?.get(r.hostId)?.complete(r.upstreamSeq)
+    fanout.broadcast(records)
+  })
+
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
+  wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
+  const server = createApiServer({
+    routes: syncRoutes({
+      hosts,
+      version: config.version,
+      health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
+        try {
+          await db.ping()
+          const s = log.stats()
+          return { ok: true, detail: { seq: String(s.lastSeq) } }
+        } catch (err) {
+          logger.error({ err }, 'health check failed')
+          return { ok: false, detail: {} }
+        }
+      },
+    }),
+    adminAuth: new AdminAuth(config.adminPasswords),
+    onUpgrade: (req, socket, head) => {
+      const params = subscribeParams(req.url ?? '')
+      if (!params.ok) {
+        socket.end(
+          `HTTP/1.1 ${params.status} ${params.error}\r\nServer: atproto-relay (typescript)\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: params.error, message: params.message })}`,
+        )
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        fanout.attach(ws, {
+          cursor: params.cursor,
+          remoteAddr: req.socket.remoteAddress ?? '',
+          userAgent: String(req.headers['user-agent'] ?? ''),
+        })
+      })
+    },
+    onInternalError: (err, req) => logger.error({ err, ...req }, 'internal error'),
+  })
+
+  let timer: NodeJS.Timeout | undefined
+  let pruneTimer: NodeJS.Timeout | undefined
+  let checkpointing: Promise<void> | undefined
+  const runCheckpoint = async (): Promise<void> => {
+    if (checkpointing) return checkpointing
+    checkpointing = (async () => {
+      try {
+        await checkpoint({
+          accounts,
+          log,
+          cursors: () => upstream!.cursors(),
+          book,
+          saveCursors: (cursors, scanFrom) =>
+            db.transaction(async (s) => {
+              await s.hosts.saveCursors(cursors)
+              await s.meta.set(CURSORS_SCAN_FROM_KEY, String(scanFrom))
+            }),
+        })
+      } finally {
+        checkpointing = undefined
+      }
+    })()
+    return checkpointing
+  }
+
+  const relay: Relay = {
+    config,
+    db,
+    log,
+    hosts,
+    ingest,
+    drops,
+    fanout,
+    upstream,
+    address: () => server.address() as AddressInfo,
+    async start() {
+      await hosts.load()
+      const cursors = new Map(hosts.list().map((h) => [h.id, h.cursor] as const))
+      const result = await recover({
+        log,
+        accounts,
+        accountsCheckpoint: Number((await db.meta.get(ACCOUNTS_CHECKPOINT_KEY)) ?? 0),
+        cursorsScanFrom: Number((await db.meta.get(CURSORS_SCAN_FROM_KEY)) ?? 1),
+        hostCursors: cursors,
+        now: now(),
+      })
+      if (result.recordsReplayed > 0)
+        logger.info({ ...result, skipSeqs: result.skipSeqs.size }, 'recovered from the event log')
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(config.bind.port, config.bind.host, () => resolve())
+      })
+      upstream!.subscribeAll(hosts.active(), result.skipSeqs, overrides.resubscribeSpreadMs ?? 5000)
+      timer = setInterval(() => {
+        runCheckpoint().catch((err: unknown) => logger.error({ err }, 'checkpoint failed'))
+      }, overrides.checkpointIntervalMs ?? 3000)
+      pruneTimer = setInterval(() => {
+        log
+          .pruneExpired()
+          .catch((err: unknown) => logger.error({ err }, 'event log retention failed'))
+      }, 10 * 60_000)
+      logger.info(
+        { address: relay.address(), seq: log.lastSeq, hosts: hosts.list().length },
+        'relay started',
+      )
+    },
+    async stop() {
+      clearInterval(timer)
+      clearInterval(pruneTimer)
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeAllConnections()
+      await upstream!.stop()
+      await Promise.race([ingest.idle(), new Promise((r) => setTimeout(r, 10_000))])
+      await runCheckpoint().catch((err: unknown) =>
+        logger.error({ err }, 'final checkpoint failed'),
+      )
+      await fanout.close()
+      wss.close()
+      await log.close()
+      await pool.close()
+      await db.close()
+      logger.info('relay stopped')
+    },
+    checkpoint: runCheckpoint,
+    async [Symbol.asyncDispose]() {
+      await relay.stop()
+    },
+  }
+  return relay
+}
+
+function fromRow(
+  row: Awaited<ReturnType<RelayDatabase['accounts']['get']>> & object,
+): AccountState {
+  return {
+    did: row.did,
+    hostId: row.hostId,
+    localStatus: row.localStatus,
+    upstreamStatus: row.upstreamStatus,
+    rev: row.rev,
+    commitCid: row.commitCid,
+    dataCid: row.dataCid,
+    handle: row.handle,
+    createdAt: Date.parse(row.createdAt),
+    updatedAt: Date.parse(row.updatedAt),
+  }
+}
+
+function toRow(s: AccountState) {
+  return {
+    did: s.did,
+    hostId: s.hostId,
+    localStatus: s.localStatus,
+    upstreamStatus: s.upstreamStatus as never,
+    rev: s.rev,
+    commitCid: s.commitCid,
+    dataCid: s.dataCid,
+    handle: s.handle,
+    createdAt: new Date(s.createdAt).toISOString(),
+    updatedAt: new Date(s.updatedAt).toISOString(),
+  }
+}

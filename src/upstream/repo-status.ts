@@ -1,0 +1,28 @@
+// Asks a PDS for an account's status (`com.atproto.sync.getRepoStatus`), for accounts marked
+// inactive whose PDS may have reactivated them without announcing it (DESIGN.md §4 item 11b).
+// Bounded: 5 s timeout, 16 KiB answer; any failure means "cannot tell" (null).
+export async function checkRepoStatus(
+  pds: string,
+  did: string,
+  userAgent: string,
+): Promise<{ active: boolean; status?: string } | null> {
+  const url = new URL('/xrpc/com.atproto.sync.getRepoStatus', pds)
+  url.searchParams.set('did', did)
+  try {
+    const res = await fetch(url, {
+      headers: { 'User-Agent': userAgent, Accept: 'application/json' },
+      redirect: 'error',
+      signal: AbortSignal.timeout(5000),
+    })
+    if (!res.ok) return null
+    const text = await res.text()
+    if (text.length > 16 * 1024) return null
+    const body = JSON.parse(text) as { active?: unknown; status?: unknown }
+    if (typeof body.active !== 'boolean') return null
+    return typeof body.status === 'string'
+      ? { active: body.active, status: body.status }
+      : { active: body.active }
+  } catch {
+    return null
+  }
+}
