@@ -71,7 +71,10 @@ export class UpstreamSet {
   ): void {
     hosts.forEach((host, i) => {
       const delay = hosts.length <= 1 ? 0 : Math.floor((spreadMs * i) / hosts.length)
-      if (delay === 0) return this.subscribe(host, skip.get(host.id))
+      if (delay === 0) {
+        this.subscribe(host, skip.get(host.id))
+        return
+      }
       const t = setTimeout(() => {
         this.#timers.delete(t)
         this.subscribe(host, skip.get(host.id))

@@ -1,18 +1,3 @@
-// What ingest does with each kind of upstream event (DESIGN.md §4 items 6, 8, 11, 11b):
-// - host authority: `#commit`, `#sync` and `#account` must come from the host the DID document
-//   names; on mismatch the identity is re-resolved once (the account may have migrated), then
-//   the account moves to this host or the event is dropped (`wrong-host`). New accounts are
-//   created only from their own PDS's stream.
-// - `#identity` purges the cached identity and re-resolves it; it is emitted for a known account
-//   (or creates one when it came from the account's own PDS), with the handle the fresh DID
-//   document claims.
-// - `#account` records the upstream status and is emitted with the relay's view of the account.
-// - `#commit` / `#sync` are gated on account status (an upstream-inactive account's PDS is asked
-//   once in a while whether it is active again), verified in the worker pool with the account's
-//   key (a bad signature purges the identity and is retried once with the fresh key), and the
-//   account's head is updated.
-// Returns null when the event was appended to the log, or the drop reason.
-import type { AccountCache } from '../accounts/account-cache.ts'
 import {
   type AccountState,
   effectiveStatus,
