@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { decodeFrame } from '../protocol/frame.ts'
 import { frameWithSeq } from '../protocol/output.ts'
-import { EventLogClosedError, EventLogInputError, EventLogLockedError } from './errors.ts'
+import {
+  EventLogClosedError,
+  EventLogInputError,
+  EventLogIoError,
+  EventLogLockedError,
+} from './errors.ts'
 import type { EventLog } from './event-log.ts'
+import { segmentFileName } from './segment.ts'
 import { ManualClock, openTestLog, tempDir, testDid, testInput } from './testing.ts'
 import type { LogRecord } from './types.ts'
 
@@ -258,6 +265,35 @@ describe('EventLog lifecycle', () => {
     assert.equal(s.pendingBytes, 0)
     await log.sync()
     assert.equal(log.stats().syncs, 2, 'nothing new to sync')
+    await log.close()
+  })
+  it('keeps records buffered through a failed roll and writes them once it can', async () => {
+    await using dir = await tempDir()
+    const log = await openTestLog(dir.path, new ManualClock(), {
+      segmentMaxBytes: 4096,
+      flushIntervalMs: 1,
+    })
+    await appendN(log, 1, 3, 500)
+    // Directories where the next segment files would go make creating them fail (EISDIR).
+    const blockers = Array.from({ length: 40 }, (_, i) => join(dir.path, segmentFileName(i + 2)))
+    for (const b of blockers) await mkdir(b)
+    for (let i = 4; i <= 25; i++) log.append(testInput(i, 500))
+    await assert.rejects(
+      log.flush(),
+      (e) => e instanceof EventLogIoError && e.operation === 'roll' && e.code === 'EISDIR',
+    )
+    assert.ok(log.flushedSeq < 25)
+    assert.ok(log.pendingBytes > 0)
+    assert.ok(log.stats().ioErrors >= 1)
+    const visible = await log.read(0, 100)
+    assert.equal(visible.length, log.flushedSeq, 'what was written before the failure is readable')
+    for (const b of blockers) await rm(b, { recursive: true })
+    await until(() => log.flushedSeq === 25, 'the retried write', 20_000)
+    assert.equal(log.pendingBytes, 0)
+    assert.deepEqual(
+      (await log.read(0, 100)).map((r) => r.seq),
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    )
     await log.close()
   })
 })

@@ -97,14 +97,18 @@ export type ProbeResult =
  */
 export type RecordProblem = 'incomplete' | 'bad-length' | 'checksum' | 'bad-fields'
 
-/** Checks the record starting at `pos` in `buf[pos, end)`: framing, checksum and field ranges. */
-export function probeRecord(buf: Buffer, pos: number, end: number): ProbeResult {
+/**
+ * Checks the record starting at `pos` in `buf[pos, end)`: framing, checksum and field ranges.
+ * With `verify` false only the framing is checked (for records a read skips over).
+ */
+export function probeRecord(buf: Buffer, pos: number, end: number, verify = true): ProbeResult {
   if (end - pos < 4) return { ok: false, problem: 'incomplete', need: 0 }
   const payload = buf.readUInt32BE(pos)
   if (payload < RECORD_FIXED_BYTES - 4 + 2 || payload > MAX_PAYLOAD)
     return { ok: false, problem: 'bad-length', need: 0 }
   const length = 4 + payload + CRC_BYTES
   if (end - pos < length) return { ok: false, problem: 'incomplete', need: length }
+  if (!verify) return { ok: true, length, seq: buf.readDoubleBE(pos + 12), timeMs: 0 }
   const sum = crc32(buf.subarray(pos, pos + 4 + payload))
   if (sum !== buf.readUInt32BE(pos + 4 + payload))
     return { ok: false, problem: 'checksum', need: length }

@@ -42,7 +42,8 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
   let records = 0
   for (let i = 0; i < firstSeqs.length; i++) {
     const next = firstSeqs[i + 1]
-    const scan = await scanSegment(dir, firstSeqs[i]!, next === undefined ? Infinity : next - 1)
+    const last = next === undefined
+    const scan = await scanSegment(dir, firstSeqs[i]!, last ? Infinity : next - 1, last)
     records += scan.segment.count
     segments.push(scan.segment)
     if (!scan.damage) continue
@@ -68,7 +69,7 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
 
 /** Creates an empty segment file (header only), fsyncs it and the directory entry. */
 export async function createSegmentFile(dir: string, firstSeq: number): Promise<Segment> {
-  const segment = new Segment(dir, firstSeq)
+  const segment = new Segment(dir, firstSeq, true)
   const fh = await open(segment.path, 'w')
   try {
     await fh.write(encodeSegmentHeader(firstSeq), 0, SEGMENT_HEADER_BYTES, 0)

@@ -56,6 +56,21 @@ describe('segment files', () => {
     }
     const all = await log.read(0, 5000)
     assert.equal(all.length, 1000)
+    // Paging through (the way playback does) continues exactly where each read stopped.
+    for (const page of [1, 7, 64, 300]) {
+      let cursor = 0
+      for (;;) {
+        const got = await log.read(cursor, page)
+        if (got.length === 0) break
+        assert.ok(got.length <= page)
+        assert.deepEqual(
+          got.map((r) => r.seq),
+          got.map((_, i) => cursor + 1 + i),
+        )
+        cursor = got.at(-1)!.seq
+      }
+      assert.equal(cursor, 1000)
+    }
     await log.close()
   })
 

@@ -1,9 +1,11 @@
 // One segment file of the event log: its name, its in-memory index, checking it end to end at
 // open, and positional reads of its records for playback.
-// A segment holds consecutive seqs, starting at the seq in its name (and header). The index keeps
-// the byte offset of every INDEX_STRIDE-th record, so a read from any cursor starts at most
-// INDEX_STRIDE - 1 records before it. `size` is the end of what readers may see: the writer
-// moves it forward only after bytes are written.
+// A segment holds consecutive seqs, starting at the seq in its name (and header). Its index keeps
+// record byte offsets: every record's while it is the active segment (reads near the head start
+// exactly at their cursor), every INDEX_STRIDE-th once sealed (a read starts at most
+// INDEX_STRIDE - 1 records early), plus the end positions of the last few reads, so a consumer
+// paging through old segments continues exactly where its previous read stopped. `size` is the
+// end of what readers may see: the writer moves it forward only after bytes are written.
 // Deliberately not here: writing, rolling or deleting segments (event-log.ts owns the one
 // writer), or deciding what to do with damage (recovery.ts decides; this file reports it).
 import { type FileHandle, open } from 'node:fs/promises'
@@ -37,6 +39,8 @@ export function parseSegmentFileName(name: string): number | null {
   return Number.isSafeInteger(seq) && seq >= 1 ? seq : null
 }
 
+const READ_HINTS = 8
+
 export class Segment {
   readonly firstSeq: number
   readonly path: string
@@ -45,12 +49,17 @@ export class Segment {
   count = 0
   /** Newest record time; -Infinity while empty. */
   newestTimeMs = Number.NEGATIVE_INFINITY
-  /** offsets[k] = byte offset of record firstSeq + k * INDEX_STRIDE. */
-  readonly #offsets: number[] = []
+  /** 1 while active (every record indexed), INDEX_STRIDE once sealed. */
+  #stride: number
+  /** offsets[k] = byte offset of record firstSeq + k * stride. */
+  #offsets: number[] = []
+  /** seq → offset where recent reads stopped (bounded; oldest entry evicted first). */
+  readonly #hints = new Map<number, number>()
 
-  constructor(dir: string, firstSeq: number) {
+  constructor(dir: string, firstSeq: number, active: boolean) {
     this.firstSeq = firstSeq
     this.path = join(dir, segmentFileName(firstSeq))
+    this.#stride = active ? 1 : INDEX_STRIDE
   }
 
   get lastSeq(): number {
@@ -59,17 +68,34 @@ export class Segment {
 
   /** Notes a record that now ends the readable part (it must be seq lastSeq + 1 at `size`). */
   noteRecord(length: number, timeMs: number): void {
-    if (this.count % INDEX_STRIDE === 0) this.#offsets.push(this.size)
+    if (this.count % this.#stride === 0) this.#offsets.push(this.size)
     this.count++
     this.size += length
     if (timeMs > this.newestTimeMs) this.newestTimeMs = timeMs
   }
 
-  /** Offset of the indexed record at or before `seq` (header end when seq precedes this file). */
-  offsetAtOrBefore(seq: number): number {
-    if (seq <= this.firstSeq || this.count === 0) return SEGMENT_HEADER_BYTES
-    const k = Math.min(Math.floor((seq - this.firstSeq) / INDEX_STRIDE), this.#offsets.length - 1)
-    return this.#offsets[k]!
+  /** No more records will be added: thin the index to every INDEX_STRIDE-th record. */
+  seal(): void {
+    if (this.#stride === INDEX_STRIDE) return
+    this.#offsets = this.#offsets.filter((_, i) => i % INDEX_STRIDE === 0)
+    this.#stride = INDEX_STRIDE
+  }
+
+  /** Where a read for records from `seq` on starts, and how many records it skips first. */
+  startFor(seq: number): { offset: number; skip: number } {
+    if (seq <= this.firstSeq || this.count === 0) return { offset: SEGMENT_HEADER_BYTES, skip: 0 }
+    const hinted = this.#hints.get(seq)
+    if (hinted !== undefined) return { offset: hinted, skip: 0 }
+    const k = Math.min(Math.floor((seq - this.firstSeq) / this.#stride), this.#offsets.length - 1)
+    return { offset: this.#offsets[k]!, skip: seq - (this.firstSeq + k * this.#stride) }
+  }
+
+  /** Remembers that the record `seq` starts at `offset` (where a read stopped). */
+  rememberPosition(seq: number, offset: number): void {
+    if (this.#stride === 1 || seq > this.lastSeq) return
+    this.#hints.delete(seq)
+    this.#hints.set(seq, offset)
+    if (this.#hints.size > READ_HINTS) this.#hints.delete(this.#hints.keys().next().value!)
   }
 }
 
@@ -82,14 +108,16 @@ export interface ScanResult {
 
 /**
  * Reads a segment file front to back, checking the header, every record's checksum and that seqs
- * run on from the name without gaps and stay at or below `maxSeq`. Returns the valid prefix.
+ * run on from the name without gaps and stay at or below `maxSeq`. Returns the valid prefix,
+ * indexed as the active segment or as a sealed one.
  */
 export async function scanSegment(
   dir: string,
   firstSeq: number,
   maxSeq: number,
+  active: boolean,
 ): Promise<ScanResult> {
-  const segment = new Segment(dir, firstSeq)
+  const segment = new Segment(dir, firstSeq, active)
   let fh: FileHandle
   try {
     fh = await open(segment.path, 'r')
@@ -153,41 +181,41 @@ export async function readSegment(
     throw new EventLogIoError('read', `cannot open ${segment.path}`, e)
   }
   try {
-    let pos = segment.offsetAtOrBefore(afterSeq + 1)
-    const firstAt = Math.max(afterSeq + 1, segment.firstSeq)
-    // Records to skip before the first wanted one, plus the ones wanted, at the average size.
+    const start = segment.startFor(afterSeq + 1)
+    let pos = start.offset
+    // Records skipped before the first wanted one, plus the ones wanted, at the average size.
     const avg = segment.count > 0 ? (segment.size - SEGMENT_HEADER_BYTES) / segment.count : 4096
-    const skip = (firstAt - segment.firstSeq) % INDEX_STRIDE
-    const want = Math.ceil((skip + max) * avg * 1.1) + RECORD_FIXED_BYTES
+    const want = Math.ceil((start.skip + max) * avg * 1.1) + RECORD_FIXED_BYTES
     const chunk = Math.min(READ_CHUNK_MAX, Math.max(READ_CHUNK_MIN, want))
     const limit = out.length + max
+    let expect = Math.max(afterSeq + 1, segment.firstSeq) - start.skip
     while (pos < end && out.length < limit) {
       let buf = Buffer.allocUnsafe(Math.min(chunk, end - pos))
       let n = await readFully(fh, buf, buf.length, pos)
       let at = 0
-      for (;;) {
-        const r = probeRecord(buf, at, n)
+      while (pos + at < end && out.length < limit) {
+        const head = probeRecord(buf, at, n, false)
+        const r = head.ok && head.seq > afterSeq ? probeRecord(buf, at, n) : head
         if (!r.ok) {
           if (r.problem !== 'incomplete' || pos + at + Math.max(r.need, 4) > end)
             throw new EventLogCorruptError(segment.path, pos + at, r.problem)
-          if (at === 0) {
-            // A single record larger than the chunk: read exactly it.
-            buf = Buffer.allocUnsafe(Math.max(r.need, 4))
-            n = await readFully(fh, buf, buf.length, pos)
-            continue
-          }
-          break
+          if (at > 0) break // read on from this record
+          // A single record larger than the chunk: read exactly it.
+          buf = Buffer.allocUnsafe(Math.max(r.need, 4))
+          n = await readFully(fh, buf, buf.length, pos)
+          if (n < buf.length)
+            throw new EventLogCorruptError(segment.path, pos, 'file is shorter than its index')
+          continue
         }
-        if (r.seq > afterSeq) {
-          out.push(decodeRecord(buf, at, r.length))
-          if (out.length >= limit) break
-        }
+        if (r.seq !== expect++)
+          throw new EventLogCorruptError(segment.path, pos + at, `seq ${r.seq} out of order`)
+        if (r.seq > afterSeq) out.push(decodeRecord(buf, at, r.length))
         at += r.length
-        if (pos + at >= end) break
       }
       pos += at
-      if (at === 0) break
     }
+    const last = out.at(-1)
+    if (last && pos < end) segment.rememberPosition(last.seq + 1, pos)
     return true
   } catch (e) {
     if (e instanceof EventLogCorruptError) throw e
@@ -211,4 +239,21 @@ async function readFully(
     done += bytesRead
   }
   return done
+}
+
+/** Index of the segment holding `seq` (the last one starting at or before it), or 0. */
+export function findSegment(segments: readonly Segment[], seq: number): number {
+  let lo = 0
+  let hi = segments.length - 1
+  let found = 0
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (segments[mid]!.firstSeq <= seq) {
+      found = mid
+      lo = mid + 1
+    } else {
+      hi = mid - 1
+    }
+  }
+  return found
 }
