@@ -128,7 +128,8 @@ export class EventLog {
     const full = frameWithSeq(input.frame, seq)
     if (full.length > MAX_FRAME_BYTES_STORED)
       throw new EventLogInputError('too-large', `frame of ${full.length} bytes`)
-    const timeMs = this.#s.now()
+    const clock = this.#s.now()
+    const timeMs = Number.isFinite(clock) ? clock : Date.now()
     const encoded = encodeRecord({ seq, timeMs, hostId, upstreamSeq }, type, did, full)
     const record: LogRecord = { seq, timeMs, hostId, upstreamSeq, did, type, frame: encoded.frame }
     this.#lastSeq = seq

@@ -6,7 +6,7 @@
 // INDEX_STRIDE - 1 records early), plus the end positions of the last few reads, so a consumer
 // paging through old segments continues exactly where its previous read stopped. `size` is the
 // end of what readers may see: the writer moves it forward only after bytes are written.
-// Deliberately not here: writing, rolling or deleting segments (event-log.ts owns the one
+// Deliberately not here: writing, rolling or deleting segments (log-writer.ts is the one
 // writer), or deciding what to do with damage (recovery.ts decides; this file reports it).
 import { type FileHandle, open } from 'node:fs/promises'
 import { join } from 'node:path'
