@@ -1,0 +1,172 @@
+// End to end over real sockets: a fake PDS replays each captured relay scenario
+// (fixtures/relay-scenarios/*.json) frame by frame to a real relay; a mock PLC directory on
+// loopback serves the scenario identities with their PDS pointed at the fake PDS; a consumer
+// reads the relay's firehose. What the file marks `drop` must never appear; everything else must
+// appear exactly once, in order, equal to the input apart from seq (relay seqs are gapless),
+// `blobs` written as an array, and `#identity` carrying the handle the DID document claims.
+// Strict or lenient as the file says. Variants: the identity given another key (every commit
+// and sync dropped: bad-signature), and the DID document naming another PDS (every commit,
+// sync and account event dropped: wrong-host).
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import {
+  type MockPlc,
+  scenarioIdentityToDidDocument,
+  startMockPlc,
+} from '../../src/identity/testing/mock-plc.ts'
+import { toJson } from '../../src/protocol/cbor/data-model.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { generateKeypair } from '../support/keypair.ts'
+import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import { loadScenario, type Scenario, scenarioFrame, scenarioNames } from '../support/scenarios.ts'
+
+type Variant = 'as-captured' | 'swapped-key' | 'other-pds'
+
+interface Run {
+  consumer: Consumer
+  relay: TestRelay
+}
+
+async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): Promise<Run> {
+  const pds = await FakePds.start()
+  for (const a of scenario.accounts) {
+    const identity = structuredClone(a.identity)
+    identity.services.atproto_pds.url =
+      variant === 'other-pds' ? 'https://elsewhere.example.com' : pds.url
+    if (variant === 'swapped-key')
+      identity.keys.atproto.publicKeyMultibase = generateKeypair('k256').publicKeyMultibase
+    plc.setDocument(identity.did, scenarioIdentityToDidDocument(identity))
+  }
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    flags: ['--sync-validation', scenario.lenient ? 'lenient' : 'strict'],
+  })
+  const consumer = new Consumer(relay.wsUrl, 0)
+  await consumer.opened()
+  const res = await relay.crawl(pds.hostname)
+  assert.equal(res.status, 200, await res.text())
+  await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribes to the fake PDS')
+  const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
+  const cursor = () => relay.relay.upstream.get(hostId)?.cursor
+  // One frame at a time: the fake PDS answers getRepoStatus as the account's last #account said
+  // (DESIGN §4 item 11b), which must not run ahead of the relay.
+  for (const m of scenario.messages) {
+    const body = m.frame.body as { did?: string; active?: boolean; status?: string }
+    if (m.frame.header.t === '#account' && body.did) {
+      pds.statuses.set(
+        body.did,
+        body.active ? { active: true } : { active: false, status: body.status ?? 'deactivated' },
+      )
+    }
+    const seq = m.frame.body.seq as number
+    pds.emit(seq, scenarioFrame(m))
+    await eventually(() => cursor() === seq, 15_000, `scenario frame ${seq} processed`)
+  }
+  await relay.relay.ingest.idle()
+  await relay.relay.log.flush()
+  await eventually(
+    () => consumer.messages().length >= relay.relay.log.flushedSeq,
+    5_000,
+    'consumer caught up',
+  )
+  await pds.close()
+  return { consumer, relay }
+}
+
+function expectedOutput(scenario: Scenario): Record<string, unknown>[] {
+  const identities = new Map(scenario.accounts.map((a) => [a.identity.did, a.identity]))
+  return scenario.messages
+    .filter((m) => !m.drop)
+    .map((m) => {
+      const body: Record<string, unknown> = { ...m.frame.body }
+      delete body.seq
+      if (m.frame.header.t === '#commit') {
+        if (body.blobs === null || body.blobs === undefined) body.blobs = []
+        delete body.prev
+      }
+      if (m.frame.header.t === '#identity') {
+        const aka = identities
+          .get(body.did as string)
+          ?.alsoKnownAs.find((a) => a.startsWith('at://'))
+        if (aka) body.handle = aka.slice('at://'.length)
+        else delete body.handle
+      }
+      return { $type: m.frame.header.t, ...body }
+    })
+}
+
+describe('relay scenarios end to end', () => {
+  let plc: MockPlc
+  before(async () => {
+    plc = await startMockPlc({})
+  })
+  after(async () => {
+    await plc.close()
+  })
+
+  for (const name of scenarioNames()) {
+    const scenario = loadScenario(name)
+    test(`${name}: drops exactly what the file marks, passes the rest once, in order`, async () => {
+      const { consumer, relay } = await runScenario(scenario, 'as-captured', plc)
+      try {
+        const got = consumer.messages()
+        const seqs = got.map((m) => m.body.seq as number)
+        assert.deepEqual(
+          seqs,
+          seqs.map((_, i) => i + 1),
+          'relay seqs are gapless from 1',
+        )
+        const actual = got.map((m) => {
+          const { seq: _seq, ...rest } = toJson(m.body) as Record<string, unknown>
+          return { $type: m.type, ...rest }
+        })
+        assert.deepEqual(actual, expectedOutput(scenario))
+        // Each drop the file marks was counted with a reason.
+        const dropped = scenario.messages.filter((m) => m.drop).length
+        assert.equal(relay.relay.drops.total(), dropped)
+      } finally {
+        consumer.close()
+        await relay.close()
+      }
+    })
+
+    const repoEvents = scenario.messages.filter((m) =>
+      ['#commit', '#sync'].includes(m.frame.header.t),
+    )
+    if (repoEvents.length > 0) {
+      test(`${name}: with the identity given another key, every commit and sync is dropped (bad-signature)`, async () => {
+        const { consumer, relay } = await runScenario(scenario, 'swapped-key', plc)
+        try {
+          const types = consumer.messages().map((m) => m.type)
+          assert.equal(types.filter((t) => t === '#commit' || t === '#sync').length, 0)
+          const expectedOthers = scenario.messages.filter((m) =>
+            ['#identity', '#account'].includes(m.frame.header.t),
+          ).length
+          assert.equal(types.length, expectedOthers)
+          const hostId = relay.relay.hosts.list()[0]!.id
+          const counts = relay.relay.drops.forHost(hostId)
+          const signatureDrops = counts.get('bad-signature')?.count ?? 0
+          const inactiveDrops = counts.get('account-inactive')?.count ?? 0
+          assert.equal(signatureDrops + inactiveDrops, repoEvents.length)
+          assert.ok(signatureDrops > 0)
+        } finally {
+          consumer.close()
+          await relay.close()
+        }
+      })
+    }
+
+    test(`${name}: with the DID document naming another PDS, nothing from this host passes (wrong-host)`, async () => {
+      const { consumer, relay } = await runScenario(scenario, 'other-pds', plc)
+      try {
+        assert.deepEqual(consumer.messages(), [])
+        const hostId = relay.relay.hosts.list()[0]!.id
+        const counts = relay.relay.drops.forHost(hostId)
+        assert.equal(counts.get('wrong-host')?.count, scenario.messages.length)
+      } finally {
+        consumer.close()
+        await relay.close()
+      }
+    })
+  }
+})
