@@ -1,0 +1,129 @@
+// Restarts (issue 3, done-means 3): the relay runs as a real process; a fake PDS streams signed
+// commits of several accounts; the relay is stopped mid-stream with SIGTERM, and once with
+// SIGKILL, while the PDS keeps producing. After each restart a consumer resuming from its last
+// cursor must see no gap and no duplicate (relay seqs consecutive; every upstream commit exactly
+// once overall), and the relay's upstream cursor must resume where it left off.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { generateKeypair } from '../support/keypair.ts'
+import { Consumer, eventually } from '../support/relay-harness.ts'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
+import { messageFrame, TestRepo } from '../support/test-repo.ts'
+
+const DIDS = [
+  'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa',
+  'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb',
+  'did:plc:cccccccccccccccccccccccc',
+]
+
+test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap or duplicate', {
+  timeout: 120_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-restart-'))
+  const pds = await FakePds.start()
+  const plc = await startMockPlc({})
+  const repos = DIDS.map((did) => new TestRepo(did, generateKeypair('k256')))
+  for (const repo of repos) {
+    plc.setDocument(repo.did, {
+      '@context': ['https://www.w3.org/ns/did/v1'],
+      id: repo.did,
+      alsoKnownAs: [`at://${repo.did.slice(8, 14)}.test`],
+      verificationMethod: [
+        {
+          id: `${repo.did}#atproto`,
+          type: 'Multikey',
+          controller: repo.did,
+          publicKeyMultibase: repo.keypair.publicKeyMultibase,
+        },
+      ],
+      service: [
+        { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url },
+      ],
+    })
+  }
+  let upstreamSeq = 0
+  let postNo = 0
+  const commitCids: string[] = []
+  const produce = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const repo = repos[i % repos.length]!
+      const msg = await repo.commit(
+        [{ action: 'create', path: `app.bsky.feed.post/3l${String(postNo++).padStart(11, '0')}` }],
+        {
+          seq: ++upstreamSeq,
+        },
+      )
+      commitCids.push(msg.commit.$link)
+      pds.emit(upstreamSeq, messageFrame(msg))
+    }
+  }
+  const seen: { seq: number; commit: string }[] = []
+  const consume = async (relay: RelayProcess, cursor: number | undefined, until: number) => {
+    const consumer = new Consumer(relay.wsUrl, cursor)
+    await consumer.opened()
+    await consumer
+      .until(() => consumer.messages().length >= until, 20_000, `${until} events`)
+      .catch((err: unknown) => {
+        console.error(relay.logs.slice(-30).join('\n'))
+        throw err
+      })
+    consumer.close()
+    for (const m of consumer.messages())
+      seen.push({ seq: m.body.seq as number, commit: (m.body.commit as { $link: string }).$link })
+  }
+  const lastSeq = () => seen.at(-1)?.seq ?? 0
+  let relay: RelayProcess | undefined
+  try {
+    relay = await startRelayProcess(dir, plc.url)
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
+    await produce(30)
+    await consume(relay, 0, 30)
+
+    // 1. Graceful stop while the PDS keeps producing; restart; resume from the last cursor.
+    relay.child.kill('SIGTERM')
+    assert.equal(await relay.exited, 0)
+    await produce(20)
+    relay = await startRelayProcess(dir, plc.url)
+    await consume(relay, lastSeq(), 20)
+    const resumedAt = pds.subscriptions.at(-1)!.cursor
+    assert.equal(resumedAt, '30', 'the upstream cursor resumed after the last processed event')
+
+    // 2. SIGKILL in the middle of a burst.
+    const burst = produce(60)
+    await eventually(
+      () => pds.subscriptions.length >= 2 && upstreamSeq >= 70,
+      20_000,
+      'burst under way',
+    )
+    relay.child.kill('SIGKILL')
+    await relay.exited
+    await burst
+    relay = await startRelayProcess(dir, plc.url)
+    await produce(10)
+    const remaining = commitCids.length - seen.length
+    await consume(relay, lastSeq(), remaining)
+
+    const seqs = seen.map((s) => s.seq)
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+      'relay seqs are consecutive across restarts, none repeated',
+    )
+    assert.deepEqual(
+      seen.map((s) => s.commit).sort(),
+      [...commitCids].sort(),
+      'every upstream commit arrives exactly once',
+    )
+  } finally {
+    relay?.child.kill('SIGKILL')
+    await pds.close()
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
