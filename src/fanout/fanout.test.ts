@@ -281,7 +281,7 @@ describe('Fanout limits and shutdown', () => {
   })
 
   it('drops a consumer that does not answer pings', async () => {
-    const s = await setup({ pingIntervalMs: 50 })
+    const s = await setup({ pingIntervalMs: 500 })
     const answering = await s.connect()
     const silent = await s.connect({ autoPong: false })
     await attached(s, 2)
