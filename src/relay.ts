@@ -40,6 +40,10 @@ export interface RelayOverrides {
   ) => Promise<unknown>
   readonly checkpointIntervalMs?: number
   readonly resubscribeSpreadMs?: number
+  /** Event-log segment size (tests of retention use tiny segments). */
+  readonly segmentMaxBytes?: number
+  /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
+  readonly consumerMaxBufferedBytes?: number
 }
 
 export interface Relay extends AsyncDisposable {
@@ -72,6 +76,7 @@ export async function createRelay(
     initialSeq: config.initialSeqNumber,
     retentionMs: config.replayWindowMs,
     fsyncIntervalMs: config.fsyncIntervalMs,
+    segmentMaxBytes: overrides.segmentMaxBytes,
     now,
     onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
   })
@@ -150,7 +155,7 @@ export async function createRelay(
   })
   const fanout = new Fanout({
     log,
-    maxBufferedBytes: 64 * 1024 * 1024,
+    maxBufferedBytes: overrides.consumerMaxBufferedBytes ?? 64 * 1024 * 1024,
     maxConsumers: config.maxConsumers,
     maxConsumersPerAddr: config.maxConnectionsPerIp,
     now,
