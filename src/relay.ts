@@ -145,6 +145,7 @@ export async function createRelay(
     syncDefault: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
     checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, config.userAgent),
+    maxInFlightPerHost: config.hostConcurrency,
     onError: (err, ctx) => dropLog.error({ err, ...ctx }, 'unexpected error processing an event'),
   })
   upstream = new UpstreamSet({
