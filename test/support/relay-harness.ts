@@ -27,6 +27,8 @@ export async function startTestRelay(opts: {
   flags?: string[]
   dir?: string
   overrides?: RelayOverrides
+  /** Admin keys (default: [ADMIN_KEY]; [] turns the admin API off). */
+  adminKeys?: string[]
 }): Promise<TestRelay> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'relay-e2e-')))
   const argv = [
@@ -40,8 +42,7 @@ export async function startTestRelay(opts: {
     '--plc-host',
     opts.plcUrl,
     '--allow-insecure-hosts',
-    '--admin-password',
-    ADMIN_KEY,
+    ...(opts.adminKeys ?? [ADMIN_KEY]).flatMap((k) => ['--admin-password', k]),
     '--verify-workers',
     '1',
     ...(opts.flags ?? []),

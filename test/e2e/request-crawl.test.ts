@@ -1,0 +1,151 @@
+// requestCrawl, public and admin (DESIGN.md §4 items 18, 20), and the headers every response
+// carries (item 5), over real HTTP against a real relay.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { ADMIN_KEY, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+
+describe('requestCrawl', () => {
+  let plc: MockPlc
+  let relay: TestRelay
+  let pdses: FakePds[] = []
+  before(async () => {
+    plc = await startMockPlc({})
+    relay = await startTestRelay({ plcUrl: plc.url, flags: ['--new-hosts-per-day-limit', '1'] })
+    pdses = [await FakePds.start(), await FakePds.start(), await FakePds.start()]
+  })
+  after(async () => {
+    await relay.close()
+    for (const p of pdses) await p.close()
+    await plc.close()
+  })
+  const publicCrawl = (hostname: unknown) =>
+    post(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, { hostname })
+
+  test('every response carries the Server header naming the relay', async () => {
+    for (const res of [
+      await fetch(`${relay.url}/`),
+      await fetch(`${relay.url}/xrpc/_health`),
+      await fetch(`${relay.url}/nope`),
+    ]) {
+      assert.match(res.headers.get('server') ?? '', /atproto-relay/)
+    }
+  })
+
+  test('a public request for a reachable local PDS (insecure hosts allowed) subscribes to it', async () => {
+    const res = await publicCrawl(pdses[0]!.hostname)
+    assert.equal(res.status, 200, await res.text())
+    await eventually(() => pdses[0]!.subscriberCount === 1, 10_000, 'subscribed')
+    assert.match(pdses[0]!.subscriptions[0]!.userAgent ?? '', /^atproto-relay\//)
+  })
+
+  test('asking again for a known host is fine and does not count as a new host', async () => {
+    assert.equal((await publicCrawl(pdses[0]!.hostname)).status, 200)
+  })
+
+  test('the per-day new-host limit: 429 RateLimitExceeded; the admin route bypasses it', async () => {
+    const res = await publicCrawl(pdses[1]!.hostname)
+    assert.equal(res.status, 429)
+    assert.equal(((await res.json()) as { error: string }).error, 'RateLimitExceeded')
+    assert.equal((await relay.crawl(pdses[1]!.hostname)).status, 200)
+  })
+
+  for (const [name, body, status] of [
+    ['an invalid hostname', { hostname: 'not a hostname!' }, 400],
+    ['a hostname with a path', { hostname: 'pds.example.com/xrpc' }, 400],
+    ['an IP address', { hostname: '10.0.0.1' }, 400],
+    ['a missing hostname', {}, 400],
+    ['a non-string hostname', { hostname: 42 }, 400],
+    ['a huge hostname', { hostname: 'a'.repeat(5000) }, 400],
+    ['a body that is not JSON', 'hostname=x', 400],
+  ] as const) {
+    test(`${name}: 400 InvalidRequest with a message`, async () => {
+      const res = await post(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, body)
+      assert.equal(res.status, status)
+      const json = (await res.json()) as { error: string; message: string }
+      assert.equal(json.error, 'InvalidRequest')
+      assert.ok(json.message.length > 0)
+    })
+  }
+
+  test('a host that is not reachable: 400 InvalidRequest saying so', async () => {
+    const closed = await FakePds.start()
+    const hostname = closed.hostname
+    await closed.close()
+    const res = await relay.crawl(hostname)
+    assert.equal(res.status, 400)
+    assert.match(((await res.json()) as { message: string }).message, /unreachable|not a PDS/)
+  })
+
+  test('admin route: no key or a wrong key → 401; Bearer and Basic admin:<key> both work', async () => {
+    const url = `${relay.url}/admin/pds/requestCrawl`
+    const body = { hostname: pdses[2]!.hostname }
+    assert.equal((await post(url, body)).status, 401)
+    assert.equal((await post(url, body, { authorization: 'Bearer wrong' })).status, 401)
+    assert.equal(
+      (
+        await post(url, body, {
+          authorization: `Basic ${Buffer.from('admin:wrong').toString('base64')}`,
+        })
+      ).status,
+      401,
+    )
+    const basic = await post(url, body, {
+      authorization: `Basic ${Buffer.from(`admin:${ADMIN_KEY}`).toString('base64')}`,
+    })
+    assert.equal(basic.status, 200)
+    assert.deepEqual(await basic.json(), { success: 'true' })
+  })
+
+  test('GET on a POST route is 405; unknown routes 404', async () => {
+    assert.equal((await fetch(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`)).status, 405)
+    assert.equal((await fetch(`${relay.url}/xrpc/com.atproto.sync.nothing`)).status, 404)
+  })
+})
+
+describe('requestCrawl with public crawling disabled', () => {
+  test('public requests get 403 Forbidden; the admin route still works', async () => {
+    const plc = await startMockPlc({})
+    const pds = await FakePds.start()
+    const relay = await startTestRelay({ plcUrl: plc.url, flags: ['--disable-request-crawl'] })
+    try {
+      const res = await post(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, {
+        hostname: pds.hostname,
+      })
+      assert.equal(res.status, 403)
+      assert.equal(((await res.json()) as { error: string }).error, 'Forbidden')
+      assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    } finally {
+      await relay.close()
+      await pds.close()
+      await plc.close()
+    }
+  })
+})
+
+describe('the admin API with no key configured', () => {
+  test('is off: 401 saying so', async () => {
+    const plc = await startMockPlc({})
+    const relay = await startTestRelay({ plcUrl: plc.url, adminKeys: [] })
+    try {
+      const res = await post(
+        `${relay.url}/admin/pds/requestCrawl`,
+        { hostname: 'x.example.com' },
+        { authorization: 'Bearer anything' },
+      )
+      assert.equal(res.status, 401)
+      assert.match(((await res.json()) as { message: string }).message, /disabled/)
+    } finally {
+      await relay.close()
+      await plc.close()
+    }
+  })
+})
