@@ -3,14 +3,15 @@
 // `t` subtree CID or null), that prefix compression is exact (first entry `p` = 0, `p` never past
 // the previous key, and no longer shared prefix left unused), that keys are valid repo paths in
 // strictly ascending byte order, that all keys of a node have the same height, and, given the
-// bounds a parent implies, that every key lies within them.
+// bounds a parent implies, that every key lies within them. Encodes nodes canonically.
 // Deliberately not checked here: that subtree CIDs resolve, or that a child's height is one less
-// than its parent's (that needs the child block); verify/ walks the tree.
+// than its parent's (that needs the child block); verify/ walks the tree. Nor canonical DAG-CBOR
+// (cbor/strict.ts): this decodes leniently and checks the structure.
 // Key height is computed synchronously with node:crypto (sha-256, leading zero bits / 2).
 
-import type { BytesWrapper } from '@atcute/cbor'
-import { type CidLink, decode, isBytes } from '@atcute/cbor'
-import { isDagCborLink, sha256 } from './cid.ts'
+import { hash } from 'node:crypto'
+import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode, isBytes } from '@atcute/cbor'
+import { isDagCborLink } from './cid.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
 
 export interface MstEntry {
@@ -36,18 +37,21 @@ export class MstNodeError extends Error {
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
-const textEncoder = new TextEncoder()
 
 /** Height of a key in the tree: leading zero bits of sha-256(key), counted in pairs. */
 export function mstKeyHeight(key: string): number {
-  const digest = sha256(textEncoder.encode(key))
+  // A hex digest is several times cheaper to get from node:crypto than a Buffer (no allocation
+  // of a backing store); each digit is four bits. The string is hashed as UTF-8.
+  const hex = hash('sha256', key, 'hex')
   let zeros = 0
-  for (const byte of digest) {
-    if (byte === 0) {
-      zeros += 8
+  for (let i = 0; i < hex.length; i++) {
+    const c = hex.charCodeAt(i)
+    if (c === 0x30) {
+      zeros += 4
       continue
     }
-    zeros += Math.clz32(byte) - 24
+    // '1' → 3 leading zero bits, '2'-'3' → 2, '4'-'7' → 1, '8'-'9' and 'a'-'f' → 0.
+    zeros += c === 0x31 ? 3 : c <= 0x33 ? 2 : c <= 0x37 ? 1 : 0
     break
   }
   return zeros >> 1
@@ -89,15 +93,36 @@ export function isValidMstKey(key: string): boolean {
 
 export interface MstBounds {
   /** Keys must sort after this (exclusive); undefined for no bound. */
-  readonly after?: string
+  readonly after?: string | undefined
   /** Keys must sort before this (exclusive); undefined for no bound. */
-  readonly before?: string
+  readonly before?: string | undefined
   /** The height the parent expects for this node's keys. */
-  readonly height?: number
+  readonly height?: number | undefined
 }
 
+/** Same answer as `isDagCborLink`, without making the base32 string of a decoded CID: its
+ * "bafyrei" prefix is CIDv1 (0x01), dag-cbor (0x71), sha-256 (0x12) and 6 bits of the length. */
+function isDagCborCid(value: unknown): value is CidLink {
+  if (value instanceof CidLinkWrapper) {
+    const b = value.bytes
+    return b.length >= 4 && b[0] === 0x01 && b[1] === 0x71 && b[2] === 0x12 && b[3]! >> 2 === 8
+  }
+  return isDagCborLink(value)
+}
+
+/** Key suffix bytes as a string (strict UTF-8; an ASCII-only loop measured no faster). */
+function keySuffix(buf: Uint8Array, i: number): string {
+  try {
+    return textDecoder.decode(buf)
+  } catch (err) {
+    throw new MstNodeError(`entry ${i} key is not UTF-8`, { cause: err })
+  }
+}
+
+const NO_BOUNDS: MstBounds = {}
+
 /** Decodes and checks an MST node block. Throws `MstNodeError`. */
-export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode {
+export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): MstNode {
   let value: unknown
   try {
     value = decode(block)
@@ -109,10 +134,11 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
   }
   const { l, e } = value as Record<string, unknown>
   if (Object.keys(value).length !== 2) throw new MstNodeError('MST node must have exactly l and e')
-  if (l !== null && !isDagCborLink(l))
+  if (l !== null && !isDagCborCid(l))
     throw new MstNodeError('MST node l is neither null nor a dag-cbor CID')
   if (!Array.isArray(e)) throw new MstNodeError('MST node e is not an array')
 
+  const { after, before } = bounds
   const entries: MstEntry[] = []
   let prev = ''
   let height: number | null = null
@@ -127,25 +153,26 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
     }
     if (i === 0 && p !== 0) throw new MstNodeError('first entry must have prefix length 0')
     if (!isBytes(k)) throw new MstNodeError(`entry ${i} key suffix is not bytes`)
-    if (!isDagCborLink(v)) throw new MstNodeError(`entry ${i} value is not a dag-cbor CID`)
-    if (t !== null && !isDagCborLink(t))
+    if (!isDagCborCid(v)) throw new MstNodeError(`entry ${i} value is not a dag-cbor CID`)
+    if (t !== null && !isDagCborCid(t))
       throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
-    let suffix: string
-    try {
-      suffix = textDecoder.decode((k as BytesWrapper).buf)
-    } catch (err) {
-      throw new MstNodeError(`entry ${i} key is not UTF-8`, { cause: err })
-    }
-    const key = prev.slice(0, p) + suffix
-    if (commonPrefixLength(prev, key) !== p && i > 0) {
+    const suffix = keySuffix((k as BytesWrapper).buf, i)
+    // Exact compression: the shared prefix ends at `p`, so the suffix must not start with the
+    // previous key's next character (an empty suffix is caught by the order check below).
+    if (
+      i > 0 &&
+      p < prev.length &&
+      suffix.length > 0 &&
+      suffix.charCodeAt(0) === prev.charCodeAt(p)
+    )
       throw new MstNodeError(`entry ${i} prefix compression is not exact`)
-    }
+    const key = p === 0 ? suffix : prev.slice(0, p) + suffix
     if (!isValidMstKey(key)) throw new MstNodeError(`entry ${i} key is not a valid repo path`)
     if (i > 0 && key <= prev) throw new MstNodeError(`entry ${i} key is not after the previous key`)
-    if (bounds.after !== undefined && key <= bounds.after) {
+    if (after !== undefined && key <= after) {
       throw new MstNodeError(`entry ${i} key lies before the node's lower bound`)
     }
-    if (bounds.before !== undefined && key >= bounds.before) {
+    if (before !== undefined && key >= before) {
       throw new MstNodeError(`entry ${i} key lies after the node's upper bound`)
     }
     const h = mstKeyHeight(key)
@@ -159,4 +186,24 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = {}): MstNode
     throw new MstNodeError(`node height ${height} where ${bounds.height} was expected`)
   }
   return { left: l, entries, height }
+}
+
+/** The canonical block of an MST node: entries in the given (ascending) order, each key
+ * prefix-compressed against the previous one, encoded as DAG-CBOR. Keys must be valid MST keys
+ * (ASCII); anything else throws `MstNodeError`. */
+export function encodeMstNode(node: Pick<MstNode, 'left' | 'entries'>): Uint8Array {
+  const e: { p: number; k: BytesWrapper; v: CidLink; t: CidLink | null }[] = []
+  let prev = ''
+  for (const { key, value, right } of node.entries) {
+    const p = commonPrefixLength(prev, key)
+    const suffix = new Uint8Array(key.length - p)
+    for (let j = p; j < key.length; j++) {
+      const c = key.charCodeAt(j)
+      if (c >= 0x80) throw new MstNodeError(`key ${JSON.stringify(key)} is not ASCII`)
+      suffix[j - p] = c
+    }
+    e.push({ p, k: new BytesWrapper(suffix), v: value, t: right })
+    prev = key
+  }
+  return encode({ l: node.left, e })
 }

@@ -94,7 +94,7 @@ export async function verifyCommit(
     if (ctx.mode === 'strict') return drop('missing-prev-data', 'commit has no prevData (sync 1.1)')
     warnings.push('missing-prev-data')
   } else {
-    const result = await invertOps(car.blocks, dataCid, msg.ops)
+    const result = invertOps(car.blocks, dataCid, msg.ops)
     if (result.ok && result.previousRoot === expectedPrevious) {
       inverted = true
     } else {

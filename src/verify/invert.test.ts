@@ -6,10 +6,12 @@
 // whatever the order of the ops.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { BytesWrapper, encode } from '@atcute/cbor'
 import { type CidLink, fromString, toCidLink } from '@atcute/cid'
 import { MemoryBlockStore, NodeStore, NodeWrangler } from '@atcute/mst'
 import { readFixtureJson } from '../../test/support/fixtures.ts'
-import { invertOps, type RepoOp } from './invert.ts'
+import { cidStringForDagCbor } from '../protocol/cid.ts'
+import { EMPTY_MST_ROOT, invertOps, type RepoOp } from './invert.ts'
 
 interface ProofCase {
   comment: string
@@ -63,13 +65,13 @@ describe('commit-proof-fixtures', () => {
       const blocks = await proofBlocks(store, c.blocksInProof)
       const ops = opsFor(c, leaf)
 
-      const forward = await invertOps(blocks, c.rootAfterCommit, ops)
+      const forward = invertOps(blocks, c.rootAfterCommit, ops)
       assert.deepEqual(forward, { ok: true, previousRoot: c.rootBeforeCommit })
-      const reversed = await invertOps(blocks, c.rootAfterCommit, [...ops].reverse())
+      const reversed = invertOps(blocks, c.rootAfterCommit, [...ops].reverse())
       assert.deepEqual(reversed, { ok: true, previousRoot: c.rootBeforeCommit }, 'any op order')
 
       // Without the proof blocks there is nothing to invert.
-      const none = await invertOps(new Map(), c.rootAfterCommit, ops)
+      const none = invertOps(new Map(), c.rootAfterCommit, ops)
       assert.equal(none.ok, false, 'inversion without blocks fails')
     })
   }
@@ -82,7 +84,7 @@ describe('invertOps rejects ops that are not true of the tree', () => {
     const blocks = await proofBlocks(store, c.blocksInProof)
     const other = toCidLink(fromString(c.rootBeforeCommit))
     const ops = opsFor(c, leaf).map((op) => (op.action === 'create' ? { ...op, cid: other } : op))
-    const r = await invertOps(blocks, c.rootAfterCommit, ops)
+    const r = invertOps(blocks, c.rootAfterCommit, ops)
     assert.equal(r.ok, false)
   })
   test('two ops on one path', async () => {
@@ -90,7 +92,87 @@ describe('invertOps rejects ops that are not true of the tree', () => {
     const { store, leaf } = await buildTrees(c)
     const blocks = await proofBlocks(store, c.blocksInProof)
     const ops = opsFor(c, leaf)
-    const r = await invertOps(blocks, c.rootAfterCommit, [...ops, ops[0]!])
+    const r = invertOps(blocks, c.rootAfterCommit, [...ops, ops[0]!])
     assert.deepEqual(r, { ok: false, problem: `two ops on ${ops[0]!.path}` })
+  })
+})
+
+describe('invertOps on small trees', () => {
+  const leaf = (n: number): CidLink => toCidLink(fromString(cidStringForDagCbor(encode({ n }))))
+  const a = 'com.example/aaa'
+  const b = 'com.example/bbb'
+  async function tree(keys: [string, CidLink][]) {
+    const store = new MemoryBlockStore()
+    const wrangler = new NodeWrangler(new NodeStore(store))
+    let root: string | null = null
+    for (const [k, v] of keys) root = await wrangler.putRecord(root, k, v)
+    return { root: root!, blocks: new Map<string, Uint8Array>(store.blocks) }
+  }
+
+  test('no ops: the root itself', async () => {
+    const { root, blocks } = await tree([[a, leaf(1)]])
+    assert.deepEqual(invertOps(blocks, root, []), { ok: true, previousRoot: root })
+  })
+  test('creating every key of the tree undoes to the empty tree (a first commit)', async () => {
+    const { root, blocks } = await tree([
+      [a, leaf(1)],
+      [b, leaf(2)],
+    ])
+    const ops: RepoOp[] = [
+      { action: 'create', path: b, cid: leaf(2) },
+      { action: 'create', path: a, cid: leaf(1) },
+    ]
+    assert.deepEqual(invertOps(blocks, root, ops), { ok: true, previousRoot: EMPTY_MST_ROOT })
+  })
+  test('an update to the CID it already had changes nothing', async () => {
+    const { root, blocks } = await tree([[a, leaf(1)]])
+    const op: RepoOp = { action: 'update', path: a, cid: leaf(1), prev: leaf(1) }
+    assert.deepEqual(invertOps(blocks, root, [op]), {
+      ok: false,
+      problem: `update ${a} changes nothing`,
+    })
+  })
+  test('an update or delete without prev', async () => {
+    const { root, blocks } = await tree([[a, leaf(1)]])
+    for (const op of [
+      { action: 'update', path: a, cid: leaf(1) },
+      { action: 'delete', path: b, cid: null },
+    ] satisfies RepoOp[]) {
+      assert.deepEqual(invertOps(blocks, root, [op]), {
+        ok: false,
+        problem: `${op.action} ${op.path} has no prev`,
+      })
+    }
+  })
+  test('a deleted path still in the tree; a path that is not an MST key', async () => {
+    const { root, blocks } = await tree([[a, leaf(1)]])
+    const del: RepoOp = { action: 'delete', path: a, cid: null, prev: leaf(1) }
+    assert.deepEqual(invertOps(blocks, root, [del]), {
+      ok: false,
+      problem: `deleted ${a} is still in the tree`,
+    })
+    const bad: RepoOp = { action: 'delete', path: 'no-slash', cid: null, prev: leaf(1) }
+    assert.equal(invertOps(blocks, root, [bad]).ok, false)
+  })
+  test('an MST block that is not canonical DAG-CBOR fails once it is read', () => {
+    // A prefix length written as a float: it decodes (and passes the node checks) but is not
+    // canonical, so the block is refused when the inversion reads it.
+    const bytes = encode({
+      l: null,
+      e: [{ p: 0, k: new BytesWrapper(new TextEncoder().encode(a)), v: leaf(1), t: null }],
+    })
+    const hex = Buffer.from(bytes).toString('hex')
+    const at = hex.indexOf('617000') // "p": 0
+    assert.ok(at > 0)
+    const floaty = Buffer.from(
+      `${hex.slice(0, at)}6170fb0000000000000000${hex.slice(at + 6)}`,
+      'hex',
+    )
+    const root = cidStringForDagCbor(floaty)
+    const blocks = new Map([[root, new Uint8Array(floaty)]])
+    assert.deepEqual(invertOps(blocks, root, []), { ok: true, previousRoot: root })
+    const r = invertOps(blocks, root, [{ action: 'delete', path: b, cid: null, prev: leaf(2) }])
+    assert.equal(r.ok, false)
+    assert.match(r.ok ? '' : r.problem, new RegExp(`${root}.*float`))
   })
 })

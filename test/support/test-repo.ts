@@ -109,7 +109,7 @@ export class TestRepo {
       if (b) blocks.set(cid, b)
     }
     const expected = prevRoot ?? EMPTY_MST_ROOT
-    const inverted = await invertOps(blocks, root, ops)
+    const inverted = invertOps(blocks, root, ops)
     if (!inverted.ok || inverted.previousRoot !== expected) {
       throw new Error(
         `test repo: commit does not invert: ${JSON.stringify(inverted)} expected ${expected}`,
