@@ -1,6 +1,10 @@
 // Wiring between the host registry, the upstream connections and ingest: one HostConnection per
 // subscribed host, its events handed to ingest, its own drops counted, its state logged, and
 // hosts resubscribed at start spread over a few seconds rather than all at once.
+// Upstream FutureCursor (DESIGN.md §4 item 13: the PDS reset its sequence): the host goes `idle`
+// and is retried with the same cursor (the connection's backoff); only after repeated answers
+// over at least an hour is its cursor reset to the live head, logged and counted. Any event from
+// the host makes it `active` again.
 import type { HostRow } from './db/hosts.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
@@ -14,6 +18,16 @@ export interface UpstreamSetDeps {
   readonly userAgent: string
   readonly logger: Logger
   readonly onInfo?: (hostId: number, name: string) => void
+  /** Host status changes (idle on FutureCursor, active again on events). */
+  readonly setStatus?: (hostId: number, status: 'active' | 'idle', reason: string | null) => void
+  readonly now?: () => number
+  /** FutureCursor answers needed, spread over at least `afterMs`, before a reset. */
+  readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
+}
+
+interface FutureCursorTrack {
+  first: number
+  count: number
 }
 
 export class UpstreamSet {
@@ -21,6 +35,11 @@ export class UpstreamSet {
   readonly #connections = new Map<number, HostConnection>()
   readonly #infoCounts = new Map<string, number>()
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #futureCursor = new Map<number, FutureCursorTrack>()
+  /** Hosts marked idle by this set (made active again by their next event). */
+  readonly #idle = new Set<number>()
+  readonly #hosts = new Map<number, HostRow>()
+  #cursorResets = 0
   #stopped = false
 
   constructor(deps: UpstreamSetDeps) {
@@ -35,6 +54,11 @@ export class UpstreamSet {
     return this.#infoCounts
   }
 
+  /** How many times a host's cursor was reset to the live head after repeated FutureCursor. */
+  get cursorResets(): number {
+    return this.#cursorResets
+  }
+
   /** Every connection's cursor (what may be persisted). */
   cursors(): Map<number, number | null> {
     const out = new Map<number, number | null>()
@@ -47,10 +71,15 @@ export class UpstreamSet {
   }
 
   /** Subscribes to a host (restarting its connection if there is one). */
-  subscribe(host: HostRow, skipSeqs?: ReadonlySet<number>): void {
+  subscribe(
+    host: HostRow,
+    skipSeqs?: ReadonlySet<number>,
+    opts: { fromLiveHead?: boolean } = {},
+  ): void {
     if (this.#stopped) return
+    this.#hosts.set(host.id, host)
     const old = this.#connections.get(host.id)
-    const startCursor = old?.lastSeq ?? host.cursor
+    const startCursor = opts.fromLiveHead ? null : (old?.lastSeq ?? host.cursor)
     if (old) void old.stop()
     const connection = new HostConnection({
       host: { id: host.id, hostname: host.hostname, ssl: host.ssl },
@@ -96,10 +125,40 @@ export class UpstreamSet {
     await Promise.all([...this.#connections.values()].map((c) => c.stop()))
   }
 
+  #onFutureCursor(host: HostTarget): void {
+    const now = (this.#d.now ?? Date.now)()
+    const rule = this.#d.futureCursorResets ?? { count: 3, afterMs: 3600_000 }
+    const track = this.#futureCursor.get(host.id) ?? { first: now, count: 0 }
+    track.count++
+    this.#futureCursor.set(host.id, track)
+    this.#idle.add(host.id)
+    this.#d.setStatus?.(
+      host.id,
+      'idle',
+      'the PDS answered FutureCursor (did it reset its sequence?)',
+    )
+    if (track.count < rule.count || now - track.first < rule.afterMs) return
+    const row = this.#hosts.get(host.id)
+    if (!row) return
+    this.#futureCursor.delete(host.id)
+    this.#cursorResets++
+    this.#d.logger.warn(
+      { host: host.hostname, answers: track.count, sinceMs: now - track.first },
+      'repeated FutureCursor: resetting the upstream cursor to the live head',
+    )
+    this.subscribe({ ...row, cursor: null }, undefined, { fromLiveHead: true })
+  }
+
   #handlers(): UpstreamHandlers {
     const log = this.#d.logger
     return {
-      onEvent: (host: HostTarget, msg, raw) => this.#d.ingest.handle(host.id, msg, raw),
+      onEvent: (host: HostTarget, msg, raw) => {
+        if (this.#idle.size > 0 && this.#idle.delete(host.id)) {
+          this.#futureCursor.delete(host.id)
+          this.#d.setStatus?.(host.id, 'active', null)
+        }
+        this.#d.ingest.handle(host.id, msg, raw)
+      },
       onInfo: (host, msg) => {
         this.#infoCounts.set(msg.name, (this.#infoCounts.get(msg.name) ?? 0) + 1)
         this.#d.onInfo?.(host.id, msg.name)
@@ -110,6 +169,7 @@ export class UpstreamSet {
       },
       onUpstreamError: (host, error, message) => {
         log.warn({ host: host.hostname, error, message }, 'upstream error frame')
+        if (error === 'FutureCursor') this.#onFutureCursor(host)
       },
       onStateChange: (host, state, detail) => {
         log.info({ host: host.hostname, state, detail }, 'upstream connection')

@@ -42,6 +42,8 @@ export interface RelayOverrides {
   readonly resubscribeSpreadMs?: number
   /** Event-log segment size (tests of retention use tiny segments). */
   readonly segmentMaxBytes?: number
+  /** FutureCursor answers (and minimum time) before a host's cursor is reset (default 3 over 1 h). */
+  readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
   /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
   readonly consumerMaxBufferedBytes?: number
 }
@@ -153,6 +155,16 @@ export async function createRelay(
     drops,
     userAgent: config.userAgent,
     logger: logger.child({ subsystem: 'upstream' }),
+    now,
+    setStatus: (id, status, reason) => {
+      const row = hosts.get(id)
+      if (!row || row.status === status || row.status === 'banned') return
+      logger.info({ host: row.hostname, from: row.status, to: status, reason }, 'host status')
+      hosts
+        .update(id, { status, statusReason: reason })
+        .catch((err: unknown) => logger.error({ err }, 'host status'))
+    },
+    futureCursorResets: overrides.futureCursorResets,
   })
   const fanout = new Fanout({
     log,

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
+import { encodeErrorFrame } from '../../src/protocol/frame.ts'
 
 export class FakePds {
   readonly #server: Server
@@ -44,6 +45,12 @@ export class FakePds {
       pds.subscriptions.push({ cursor, userAgent: req.headers['user-agent'] })
       pds.#wss.handleUpgrade(req, socket, head, (ws) => {
         const from = cursor === null ? Number.POSITIVE_INFINITY : Number(cursor)
+        // Like a real PDS: a cursor past its newest event is answered with FutureCursor.
+        if (cursor !== null && from > (pds.#frames.at(-1)?.seq ?? 0)) {
+          ws.send(encodeErrorFrame('FutureCursor', 'Cursor in the future.'))
+          ws.close()
+          return
+        }
         for (const f of pds.#frames) if (f.seq > from) ws.send(f.frame)
         pds.#subscribers.add(ws)
         ws.on('close', () => pds.#subscribers.delete(ws))
@@ -74,6 +81,12 @@ export class FakePds {
   emit(seq: number, frame: Uint8Array): void {
     this.#frames.push({ seq, frame })
     for (const ws of this.#subscribers) ws.send(frame)
+  }
+
+  /** Forgets every frame, as a PDS that reset its sequence (seqs start again from 1). */
+  resetSequence(): void {
+    this.#frames.length = 0
+    this.disconnectAll()
   }
 
   /** Drops every subscriber connection (the relay reconnects from its cursor). */
