@@ -7,10 +7,12 @@
 // Nodes not in the slice are subtrees the commit did not touch; they are never read, so not
 // checked. Without this, a malformed tree (a key stored at the wrong depth) can make an op look
 // true in a lookup yet leave the tree unchanged when undone, so a PDS could claim ops it never made.
-// The nodes parsed on the way are handed back, so the inversion never decodes a node twice.
+// The nodes parsed on the way are handed back, so the inversion never decodes a node twice; links
+// to subtrees outside the slice are recognised without making their CID strings (slice-links.ts).
 // Deliberately not checked here: canonical DAG-CBOR of the node blocks (the inversion checks the
 // nodes it reads), and anything about ops. Pure; never throws for bad input.
 import { type MstNode, MstNodeError, parseMstNode } from '../protocol/mst.ts'
+import { SliceLinks } from './slice-links.ts'
 
 interface Visit {
   readonly cid: string
@@ -29,18 +31,18 @@ const fail = (problem: string): TreeShape => ({ ok: false, problem })
 export function checkTreeShape(blocks: ReadonlyMap<string, Uint8Array>, root: string): TreeShape {
   if (!blocks.has(root)) return fail(`MST root ${root} is not in the CAR`)
   const nodes = new Map<string, MstNode>()
+  const links = new SliceLinks(blocks)
   const stack: Visit[] = [{ cid: root, after: undefined, before: undefined, height: undefined }]
   // Each node is reached from one parent; a DAG that shares nodes could multiply the work, so
   // bound it by the slice size.
   let budget = blocks.size * 2 + 16
   while (stack.length > 0) {
     const visit = stack.pop()!
-    const bytes = blocks.get(visit.cid)
-    if (bytes === undefined) continue
+    const bytes = blocks.get(visit.cid)!
     if (--budget < 0) return fail('MST nodes are referenced more than once')
     let node: MstNode
     try {
-      // A node reached twice is parsed again: its bounds differ (and make it fail).
+      // A node reached twice is parsed again, against the bounds of its second place.
       node = parseMstNode(bytes, visit)
     } catch (err) {
       if (err instanceof MstNodeError) return fail(`MST node ${visit.cid}: ${err.message}`)
@@ -61,27 +63,30 @@ export function checkTreeShape(blocks: ReadonlyMap<string, Uint8Array>, root: st
     }
     const height = node.height ?? visit.height!
     const childHeight = height - 1
-    const mark = stack.length
-    if (node.left)
+    // Subtrees not in the slice are not visited.
+    let subtrees = node.left !== null
+    const left = node.left && links.find(node.left)
+    if (left)
       stack.push({
-        cid: node.left.$link,
+        cid: left,
         after: visit.after,
         before: entries[0]?.key ?? visit.before,
         height: childHeight,
       })
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!
-      if (e.right) {
+      if (e.right === null) continue
+      subtrees = true
+      const right = links.find(e.right)
+      if (right)
         stack.push({
-          cid: e.right.$link,
+          cid: right,
           after: e.key,
           before: entries[i + 1]?.key ?? visit.before,
           height: childHeight,
         })
-      }
     }
-    if (stack.length > mark && height === 0)
-      return fail(`MST node ${visit.cid} has height 0 but subtrees`)
+    if (subtrees && height === 0) return fail(`MST node ${visit.cid} has height 0 but subtrees`)
   }
   return { ok: true, nodes }
 }
