@@ -97,37 +97,35 @@ export class MstEditor {
     this.#parsed = parsed
     const node = parsed.get(root)
     if (node === undefined) throw new MstEditError('missing-block', root, missingMessage(root))
-    const empty = node.entries.length === 0 && node.left === null
-    this.#root = empty ? null : { $link: root }
+    this.#root = { $link: root }
     this.#height = node.height ?? 0
   }
 
   /** The value at `key` and the height of the node holding it, or null when absent. */
   lookup(key: string): { readonly value: CidLink; readonly height: number } | null {
-    if (this.#root === null) return null
-    let node = this.#load(this.#root)
-    this.#root = node
+    let node = this.#rootNode()
     let h = this.#height
-    for (;;) {
+    while (node !== null) {
       const idx = lowerBound(node.keys, key)
       if (node.keys[idx] === key) return { value: node.values[idx]!, height: h }
-      const sub = node.subs[idx]
-      if (sub === null || sub === undefined) return null
+      const sub = node.subs[idx] ?? null
+      if (sub === null) return null
       const child = this.#load(sub)
       node.subs[idx] = child
       node = child
       h--
     }
+    return null
   }
 
   /** Sets `key` (whose height is `height`) to `value`; false when it already held it. */
   put(key: string, value: CidLink, height: number): boolean {
-    if (this.#root === null) {
+    let node = this.#rootNode()
+    if (node === null) {
       this.#root = new EditNode([key], [value], [null, null])
       this.#height = height
       return true
     }
-    let node = this.#load(this.#root)
     let h = this.#height
     // A key higher than the root: the old root becomes the left subtree of new levels.
     for (; h < height; h++) node = new EditNode([], [], [node])
@@ -139,10 +137,8 @@ export class MstEditor {
 
   /** Removes `key` (whose height is `height`); false when it was absent. */
   delete(key: string, height: number): boolean {
-    if (this.#root === null) return false
-    const root = this.#load(this.#root)
-    this.#root = root
-    if (!this.#deleteAt(root, key, height, this.#height)) return false
+    const root = this.#rootNode()
+    if (root === null || !this.#deleteAt(root, key, height, this.#height)) return false
     // Trim: a root without entries is replaced by its only subtree, level by level.
     let node: EditNode | null = root
     let h = this.#height
@@ -154,6 +150,14 @@ export class MstEditor {
     this.#root = node
     this.#height = node === null ? 0 : h
     return true
+  }
+
+  /** The root node, read if need be; null for an empty tree. */
+  #rootNode(): EditNode | null {
+    if (this.#root === null) return null
+    const root = this.#load(this.#root)
+    this.#root = root
+    return nullable(root)
   }
 
   /** The CID of the tree's root as it is now, encoding the nodes that changed. */
