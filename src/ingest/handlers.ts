@@ -185,7 +185,12 @@ export class EventHandlers {
 
     const host = this.#d.hosts.get(hostId)!
     const mode = msg.type === '#commit' ? effectiveMode(host.sync, this.#d.syncDefault) : 'strict'
-    const previous = account.rev ? { rev: account.rev, data: account.dataCid } : null
+    // A `#sync` of the head the relay already has (same rev, same commit) re-announces it, as the
+    // reference PDS does right after an account's first commit and on reactivation: not a
+    // roll-back (DESIGN §4 item 8), so it is verified without the rev-order check and passes,
+    // changing nothing. The same rev with another commit is still stale-rev.
+    const reannounce = msg.type === '#sync' && account.rev !== null && msg.rev === account.rev
+    const previous = account.rev && !reannounce ? { rev: account.rev, data: account.dataCid } : null
     const verifyWith = async (id: Identity) => {
       if (!id.signingKey) return null
       let didKey: string
@@ -211,6 +216,12 @@ export class EventHandlers {
     }
     if (outcome === null) return drop('identity-unavailable', `${did} has no usable signing key`)
     if (!outcome.ok) return drop(outcome.reason, outcome.detail)
+    if (reannounce && outcome.commitCid !== account.commitCid) {
+      return drop(
+        'stale-rev',
+        `sync of the stored rev ${msg.rev} names commit ${outcome.commitCid}, not the stored ${account.commitCid ?? 'none'}`,
+      )
+    }
 
     if (outcome.type === '#commit') {
       const proven = outcome.inverted && outcome.warnings.length === 0
