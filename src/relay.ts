@@ -6,6 +6,8 @@ import { WebSocketServer } from 'ws'
 import { AccountCache, type AccountPersistence } from './accounts/account-cache.ts'
 import type { AccountState } from './accounts/account-state.ts'
 import { AdminAuth } from './admin/auth.ts'
+import { hostRoutes } from './api/host-routes.ts'
+import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer } from './api/server.ts'
 import { subscribeParams } from './api/subscribe-params.ts'
 import { syncRoutes } from './api/sync-routes.ts'
@@ -183,20 +185,36 @@ export async function createRelay(
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
   const server = createApiServer({
-    routes: syncRoutes({
-      hosts,
-      version: config.version,
-      health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
-        try {
-          await db.ping()
-          const s = log.stats()
-          return { ok: true, detail: { seq: String(s.lastSeq) } }
-        } catch (err) {
-          logger.error({ err }, 'health check failed')
-          return { ok: false, detail: {} }
-        }
-      },
-    }),
+    routes: [
+      ...repoRoutes({
+        accounts,
+        listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
+        hostEndpoint: (id) => {
+          const h = hosts.get(id)
+          return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
+        },
+      }),
+      ...hostRoutes({
+        list: () => hosts.list().sort((a, b) => a.id - b.id),
+        byHostname: (name) => hosts.byHostname(name),
+        recentDrops: (id) => drops.recent(id),
+        cursor: (id) => upstream?.get(id)?.cursor ?? null,
+      }),
+      ...syncRoutes({
+        hosts,
+        version: config.version,
+        health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
+          try {
+            await db.ping()
+            const s = log.stats()
+            return { ok: true, detail: { seq: String(s.lastSeq) } }
+          } catch (err) {
+            logger.error({ err }, 'health check failed')
+            return { ok: false, detail: {} }
+          }
+        },
+      }),
+    ],
     adminAuth: new AdminAuth(config.adminPasswords),
     onUpgrade: (req, socket, head) => {
       const params = subscribeParams(req.url ?? '')
@@ -289,7 +307,16 @@ export async function createRelay(
       await new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
       await upstream!.stop()
-      await Promise.race([ingest.idle(), new Promise((r) => setTimeout(r, 10_000))])
+      // Wait for in-flight events, at most 10 s; the timer must not outlive the wait (it would
+      // keep the process alive for the rest of the 10 s after a graceful stop).
+      let drainTimer: NodeJS.Timeout | undefined
+      await Promise.race([
+        ingest.idle(),
+        new Promise((r) => {
+          drainTimer = setTimeout(r, 10_000)
+        }),
+      ])
+      clearTimeout(drainTimer)
       await runCheckpoint().catch((err: unknown) =>
         logger.error({ err }, 'final checkpoint failed'),
       )

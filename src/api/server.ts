@@ -95,7 +95,9 @@ export function createApiServer(opts: ApiServerOptions): Server {
         res.writeHead(out.status ?? 302, { Location: out.redirect })
         res.end()
       } else if (out.text !== undefined) {
-        res.writeHead(out.status ?? 200, { 'Content-Type': 'text/plain; charset=utf-8' })
+        if (!res.hasHeader('Content-Type'))
+          res.setHeader('Content-Type', 'text/plain; charset=utf-8')
+        res.writeHead(out.status ?? 200)
         res.end(method === 'GET' && req.method === 'HEAD' ? undefined : out.text)
       } else {
         sendJson(res, out.status ?? 200, out.json ?? {})
