@@ -150,7 +150,7 @@ describe('public read routes', () => {
     assert.equal(repos1.length, 2)
     assert.ok(page1.json?.cursor)
     const page2 = await get(`/xrpc/com.atproto.sync.listRepos?limit=2&cursor=${page1.json?.cursor}`)
-    const all = [...repos1, ...(page2.json?.repos as typeof repos1)]
+    const all = [...repos1, ...((page2.json?.repos ?? []) as typeof repos1)]
     assert.deepEqual(all.map((r) => r.did).sort(), [ALICE, BOB, CAROL].sort())
     const bob = all.find((r) => r.did === BOB)!
     assert.deepEqual(
