@@ -272,18 +272,15 @@ export class MstEditor {
       }
       this.#checked.add(cid)
     }
-    const entries = parsed.entries
-    const keys = new Array<string>(entries.length)
-    const values = new Array<CidLink>(entries.length)
-    const subs = new Array<Sub | null>(entries.length + 1)
-    subs[0] = parsed.left
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!
-      keys[i] = e.key
-      values[i] = e.value
-      subs[i + 1] = e.right
-    }
-    return new EditNode(keys, values, subs, sub)
+    const { entries } = parsed
+    const subs: (Sub | null)[] = [parsed.left]
+    for (const e of entries) subs.push(e.right)
+    return new EditNode(
+      entries.map((e) => e.key),
+      entries.map((e) => e.value),
+      subs,
+      sub,
+    )
   }
 
   #cidOf(node: EditNode): CidLink {
