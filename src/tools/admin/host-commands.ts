@@ -1,5 +1,5 @@
 // `relay admin host ...`: the hosts (PDS instances) the relay subscribes to — add, list, block,
-// kill a connection, limits, cursor reset, trusted domains, live connections, resync — over the
+// kill a connection, limits, cursor reset, trusted domains, live connections — over the
 // `/admin/pds/*` and `/admin/subs/*` routes of ADMIN-API.md.
 // Deliberately not here: validating hostnames (the relay does, and its message is shown).
 import { parseCount, UsageError } from './args.ts'
@@ -11,9 +11,8 @@ import {
   done,
   stringFlag,
 } from './command.ts'
-import { ago, bool, count, field, isRecord, num, plural, str } from './output.ts'
-
-const RESYNC_UNAVAILABLE = 'resync is not available on this relay yet (it comes with archival mode)'
+import { resyncCommands } from './host-resync.ts'
+import { bool, count, field, isRecord, num, plural, str } from './output.ts'
 
 const hostQuery = (ctx: CommandContext) => ({ host: arg(ctx, 0) })
 
@@ -257,53 +256,6 @@ const connected: CommandSpec = {
   },
 }
 
-const resync: CommandSpec = {
-  words: ['host', 'resync'],
-  args: ['HOST'],
-  summary: 'start a full resync of every account on a host (archival mode)',
-  example: 'host resync pds.example.com',
-  unavailable: RESYNC_UNAVAILABLE,
-  run: async (ctx) => {
-    const answer = await ctx.client.call({
-      method: 'POST',
-      path: '/admin/pds/resync',
-      query: hostQuery(ctx),
-    })
-    return done(ctx, answer, `resync of ${arg(ctx, 0)} started (see: host resync-status)`)
-  },
-}
-
-const resyncStatus: CommandSpec = {
-  words: ['host', 'resync-status'],
-  args: ['HOST'],
-  summary: "progress of a host's resync",
-  example: 'host resync-status pds.example.com',
-  unavailable: RESYNC_UNAVAILABLE,
-  run: async (ctx) => {
-    const answer = await ctx.client.call({
-      method: 'GET',
-      path: '/admin/pds/resync',
-      query: hostQuery(ctx),
-    })
-    if (ctx.json) return done(ctx, answer, '')
-    const r = field(answer, 'resync')
-    if (!isRecord(r)) {
-      ctx.out.summary(answer)
-      return 0
-    }
-    const since = str(r, 'statusChangedAt')
-    ctx.out.line(
-      `resync of ${str(r, 'pds') ?? arg(ctx, 0)}: ${str(r, 'status') ?? '?'}` +
-        (since ? ` (since ${since}, ${ago(since, ctx.now())})` : ''),
-    )
-    ctx.out.line(
-      `checked ${count(num(r, 'numReposChecked'))} of ${count(num(r, 'numRepos'))} repos ` +
-        `(${count(num(r, 'numRepoPages'))} pages), ${count(num(r, 'numReposToResync'))} to resync`,
-    )
-    return 0
-  },
-}
-
 export const hostCommands: readonly CommandSpec[] = [
   add,
   list,
@@ -331,6 +283,5 @@ export const hostCommands: readonly CommandSpec[] = [
   domainAction('untrust', '/admin/pds/removeTrustedDomain', 'remove a trusted domain', 'untrusted'),
   trusted,
   connected,
-  resync,
-  resyncStatus,
+  ...resyncCommands,
 ]

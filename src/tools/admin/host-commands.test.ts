@@ -1,0 +1,161 @@
+// What the host commands print: the `host list` table (host, status, accounts/limit, cursor,
+// rate, last drop reason), `host limits` without flags, trusted domains in both shapes, the
+// resync commands' "not available" exit 3, and --json passing the answer through untouched.
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { FakeAdminServer } from './fake-admin-server.ts'
+import { runAdmin } from './testing.ts'
+
+const HOSTS = [
+  {
+    ID: 1,
+    Host: 'pds.example.com',
+    Status: 'active',
+    Cursor: 12345,
+    Blocked: false,
+    Trusted: true,
+    RepoCount: 42,
+    RepoLimit: 100,
+    HasActiveConnection: true,
+    RateLimit: 50,
+    HourlyEventLimit: 2600,
+    DailyEventLimit: 21000,
+    PerSecondEventRate: { Max: 50, Window: 1 },
+    PerHourEventRate: { Max: 2600, Window: 3600 },
+    PerDayEventRate: { Max: 21000, Window: 86400 },
+    CrawlRate: { Max: 5, Window: 1 },
+    SyncValidation: { mode: 'auto', effective: 'strict', pinned: false },
+    LastError: { reason: 'bad-signature', at: '2026-01-01T00:00:00Z', did: 'did:plc:x' },
+    RecentDrops: [
+      { reason: 'bad-signature', count1h: 3, count24h: 7, lastAt: '2026-01-01T00:00:00Z' },
+    ],
+  },
+  {
+    ID: 2,
+    Host: 'abc.example.org',
+    Status: 'offline',
+    Cursor: 9,
+    Blocked: true,
+    RepoCount: 1234567,
+    RepoLimit: 2000000,
+    HasActiveConnection: false,
+    RateLimit: 100,
+    RecentDrops: [
+      { reason: 'future-rev', lastAt: '2026-01-01T00:00:00Z' },
+      { reason: 'stale-rev', lastAt: '2026-01-01T00:30:00Z' },
+    ],
+  },
+  { ID: 3, Host: 'quiet.example.net', Status: 'idle', RepoLimit: 100 },
+]
+
+describe('relay admin host: output', () => {
+  let fake: FakeAdminServer
+  beforeEach(async () => {
+    fake = (await FakeAdminServer.start()).on('GET /admin/pds/list', { json: HOSTS })
+  })
+  afterEach(() => fake.close())
+
+  it('host list: one aligned row per host, sorted, with a count line', async () => {
+    const run = await runAdmin(fake, ['host', 'list'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(
+      run.stdout,
+      [
+        'HOST               STATUS                        ACCOUNTS  CURSOR   RATE  LAST DROP',
+        'abc.example.org    offline (blocked)  1,234,567/2,000,000       9  100/s  stale-rev',
+        'pds.example.com    active (trusted)                42/100  12,345   50/s  bad-signature',
+        'quiet.example.net  idle                             -/100       -      -  -',
+        '3 hosts, 1 connected',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('host list --json prints the relay answer as is', async () => {
+    const run = await runAdmin(fake, ['host', 'list', '--json'])
+    assert.equal(run.code, 0)
+    assert.deepEqual(JSON.parse(run.stdout), HOSTS)
+  })
+
+  it('host limits HOST without flags shows the current limits; an unknown host exits 1', async () => {
+    const run = await runAdmin(fake, ['host', 'limits', 'pds.example.com'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.match(run.stdout, /per second: +50\n/)
+    assert.match(run.stdout, /per hour: +2,600\n/)
+    assert.match(run.stdout, /per day: +21,000\n/)
+    assert.match(run.stdout, /crawl rate: +5\/s\n/)
+    assert.match(run.stdout, /accounts: +42 of 100\n/)
+    assert.match(run.stdout, /sync validation: auto \(effective strict\)/)
+    const json = await runAdmin(fake, ['host', 'limits', 'pds.example.com', '--json'])
+    assert.deepEqual(JSON.parse(json.stdout), {
+      host: 'pds.example.com',
+      per_second: 50,
+      per_hour: 2600,
+      per_day: 21000,
+      crawl_rate: 5,
+      repo_limit: 100,
+      sync_validation: { mode: 'auto', effective: 'strict', pinned: false },
+    })
+    const unknown = await runAdmin(fake, ['host', 'limits', 'nope.example'])
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /does not know host nope\.example/)
+  })
+
+  it('host limits with flags says what was set', async () => {
+    fake.on('POST /admin/pds/changeLimits', { json: { success: 'true' } })
+    const run = await runAdmin(fake, ['host', 'limits', 'a.example', '--per-second', '10'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.stdout, 'limits of a.example set: per_second=10\n')
+  })
+
+  it('host trusted: plain domains and {domain, source} objects', async () => {
+    fake.on('GET /admin/pds/trustedDomains', {
+      json: { trusted_domains: [{ domain: '*.host.bsky.network', source: 'flag' }, 'b.example'] },
+    })
+    const run = await runAdmin(fake, ['host', 'trusted'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(
+      run.stdout,
+      'DOMAIN               SOURCE\n*.host.bsky.network  flag\nb.example            -\n',
+    )
+  })
+
+  it('host resync / resync-status: exit 3 when the relay answers 404 or 501', async () => {
+    const missing = await runAdmin(fake, ['host', 'resync', 'pds.example.com'])
+    assert.equal(missing.code, 3)
+    assert.match(
+      missing.stderr,
+      /resync is not available on this relay yet \(it comes with archival mode\)/,
+    )
+    fake.on('GET /admin/pds/resync', {
+      status: 501,
+      json: { error: 'NotImplemented', message: 'archival mode is off' },
+    })
+    const status = await runAdmin(fake, ['host', 'resync-status', 'pds.example.com'])
+    assert.equal(status.code, 3)
+    assert.match(status.stderr, /not available.*HTTP 501 NotImplemented archival mode is off/)
+  })
+
+  it('host resync-status shows progress', async () => {
+    fake.on('GET /admin/pds/resync', {
+      json: {
+        resync: {
+          pds: 'pds.example.com',
+          numRepoPages: 3,
+          numRepos: 2500,
+          numReposChecked: 1200,
+          numReposToResync: 7,
+          status: 'checking',
+          statusChangedAt: '2026-01-01T00:50:00Z',
+        },
+      },
+    })
+    const run = await runAdmin(fake, ['host', 'resync-status', 'pds.example.com'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(
+      run.stdout,
+      'resync of pds.example.com: checking (since 2026-01-01T00:50:00Z, 10m ago)\n' +
+        'checked 1,200 of 2,500 repos (3 pages), 7 to resync\n',
+    )
+  })
+})
