@@ -6,7 +6,8 @@
 #
 # Calls POST /admin/pds/resync?host=HOST (ADMIN-API.md), which returns at once; watch it with
 # ./sync_status_pds.sh HOST. Resync comes with archival mode: a relay without it answers 404
-# (or 501, or 405), and this script says so and exits 3.
+# (or 501, or 405), and this script says so and exits 3 (a 404 naming a thing, such as
+# HostNotFound, is an ordinary error: exit 1).
 #
 # Environment: RELAY_HOST (host[:port] of the relay), RELAY_ADMIN_KEY; optional RELAY_SCHEME
 # (default https, or http when RELAY_HOST starts with localhost or 127.0.0.1).
@@ -50,6 +51,12 @@ case "$code" in
   2??)
     cat "$body"; echo ;;
   404 | 405 | 501)
+    # A 404 naming a thing ("HostNotFound": the relay does not know that host) is an
+    # ordinary error; a 404 for the route itself, 405 or 501 mean the relay has no resync.
+    if grep -Eq '"error" *: *"[A-Za-z]+NotFound"' "$body"; then
+      echo "$0: POST /admin/pds/resync for $host failed: HTTP $code $(cat "$body")" >&2
+      exit 1
+    fi
     echo "$0: resync is not available on this relay yet (it comes with archival mode)" \
       "(HTTP $code: $(cat "$body"))" >&2
     exit 3 ;;

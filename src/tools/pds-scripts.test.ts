@@ -196,6 +196,13 @@ describe('operator scripts', () => {
         const run = await runScript(script, ['pds.example.com'], env)
         assert.equal(run.code, 1)
         assert.match(run.stderr, /failed: HTTP 400 .*unknown host/)
+        fake.on(`${method} /admin/pds/resync`, {
+          status: 404,
+          json: { error: 'HostNotFound', message: 'host pds.example.com is not known' },
+        })
+        const unknown = await runScript(script, ['pds.example.com'], env)
+        assert.equal(unknown.code, 1, 'a 404 naming a thing is not "resync unavailable"')
+        assert.match(unknown.stderr, /failed: HTTP 404 .*HostNotFound/)
       })
     }
 

@@ -13,14 +13,14 @@ describe('relay admin domain / repo: output', () => {
   afterEach(() => fake.close())
 
   it('domain ban / bans', async () => {
-    fake.on('POST /admin/subs/banDomain', { json: { success: 'true' } })
+    fake.on('POST /admin/subs/banDomain', { json: { success: 'true', disconnected: 2 } })
     fake.on('GET /admin/subs/listDomainBans', {
       json: { banned_domains: ['spam.example', 'bad.example'] },
     })
     const ban = await runAdmin(fake, ['domain', 'ban', 'spam.example'])
-    assert.equal(ban.stdout, 'banned spam.example\n')
+    assert.equal(ban.stdout, 'banned spam.example (2 hosts disconnected)\n')
     const json = await runAdmin(fake, ['domain', 'ban', 'spam.example', '--json'])
-    assert.deepEqual(JSON.parse(json.stdout), { success: 'true' })
+    assert.deepEqual(JSON.parse(json.stdout), { success: 'true', disconnected: 2 })
     const bans = await runAdmin(fake, ['domain', 'bans'])
     assert.equal(bans.stdout, 'spam.example\nbad.example\n2 banned\n')
   })

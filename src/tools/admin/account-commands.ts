@@ -12,7 +12,7 @@ import {
   requireDid,
   stringFlag,
 } from './command.ts'
-import { field, str } from './output.ts'
+import { field, plural, str } from './output.ts'
 
 /** Most pages `repo takedowns --all` follows, so a relay repeating cursors cannot loop it. */
 const MAX_TAKEDOWN_PAGES = 10_000
@@ -25,7 +25,11 @@ function domainChange(word: 'ban' | 'unban', path: string, summary: string): Com
     example: `domain ${word} spam.example`,
     run: async (ctx) => {
       const answer = await ctx.client.call({ method: 'POST', path, body: { Domain: arg(ctx, 0) } })
-      return done(ctx, answer, `${word === 'ban' ? 'banned' : 'unbanned'} ${arg(ctx, 0)}`)
+      // The relay may say which hosts the ban disconnected (a count or a list).
+      const gone = field(answer, 'disconnected')
+      const n = typeof gone === 'number' ? gone : Array.isArray(gone) ? gone.length : undefined
+      const extra = n === undefined ? '' : ` (${plural(n, 'host')} disconnected)`
+      return done(ctx, answer, `${word === 'ban' ? 'banned' : 'unbanned'} ${arg(ctx, 0)}${extra}`)
     },
   }
 }

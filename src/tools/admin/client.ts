@@ -140,13 +140,15 @@ function httpError(route: string, status: number, body: unknown): AdminRequestEr
         ? body.trim().slice(0, 300)
         : ''
   const detail = [`HTTP ${status}`, error, message].filter((s) => s).join(' ')
-  // A 404 for the route itself (the relay's router says `NotFound`), 405 (only the other
-  // method exists) and 501 mean "this relay does not offer it"; a 404 naming a thing
-  // (`RepoNotFound`, `HostNotFound`) is an ordinary answer.
-  const unavailable =
-    status === 501 ||
-    status === 405 ||
-    (status === 404 && (error === undefined || error === 'NotFound'))
+  // "This relay does not offer it": 501, 405 (only the other method exists), or a 404 about
+  // the route itself: no XRPC error name (a proxy's page), or the relay router's `NotFound`
+  // "no such route". A 404 about a thing (`HostNotFound`, or `NotFound` "x is not banned") is
+  // an ordinary error answer.
+  const routeMissing =
+    status === 404 &&
+    (error === undefined ||
+      (error === 'NotFound' && (message === '' || /\broute\b/i.test(message))))
+  const unavailable = status === 501 || status === 405 || routeMissing
   const code = status === 401 ? 'unauthorized' : unavailable ? 'unavailable' : 'http'
   return new AdminRequestError(code, route, detail, { status, error })
 }

@@ -24,6 +24,7 @@ const HOSTS = [
     PerHourEventRate: { Max: 2600, Window: 3600 },
     PerDayEventRate: { Max: 21000, Window: 86400 },
     CrawlRate: { Max: 5, Window: 1 },
+    CurrentRates: { perSecond: 12.34, perHour: 40000, perDay: 900000 },
     SyncValidation: { mode: 'auto', effective: 'strict', pinned: false },
     LastError: { reason: 'bad-signature', at: '2026-01-01T00:00:00Z', did: 'did:plc:x' },
     RecentDrops: [
@@ -61,10 +62,10 @@ describe('relay admin host: output', () => {
     assert.equal(
       run.stdout,
       [
-        'HOST               STATUS                        ACCOUNTS  CURSOR   RATE  LAST DROP',
-        'abc.example.org    offline (blocked)  1,234,567/2,000,000       9  100/s  stale-rev',
-        'pds.example.com    active (trusted)                42/100  12,345   50/s  bad-signature',
-        'quiet.example.net  idle                             -/100       -      -  -',
+        'HOST               STATUS                        ACCOUNTS  CURSOR  RATE             LAST DROP',
+        'abc.example.org    offline (blocked)  1,234,567/2,000,000       9  max 100/s        stale-rev',
+        'pds.example.com    active (trusted)                42/100  12,345  12.3/s (max 50)  bad-signature',
+        'quiet.example.net  idle                             -/100       -  -                -',
         '3 hosts, 1 connected',
         '',
       ].join('\n'),
@@ -108,7 +109,7 @@ describe('relay admin host: output', () => {
     assert.equal(run.stdout, 'limits of a.example set: per_second=10\n')
   })
 
-  it('host trusted: plain domains and {domain, source} objects', async () => {
+  it('host trusted: plain domains and {domain, source} objects, with a list-wide source', async () => {
     fake.on('GET /admin/pds/trustedDomains', {
       json: { trusted_domains: [{ domain: '*.host.bsky.network', source: 'flag' }, 'b.example'] },
     })
@@ -118,6 +119,21 @@ describe('relay admin host: output', () => {
       run.stdout,
       'DOMAIN               SOURCE\n*.host.bsky.network  flag\nb.example            -\n',
     )
+    fake.on('GET /admin/pds/trustedDomains', {
+      json: { trusted_domains: ['a.example', 'b.example'], source: 'admin' },
+    })
+    const listWide = await runAdmin(fake, ['host', 'trusted'])
+    assert.equal(listWide.stdout, 'DOMAIN     SOURCE\na.example  admin\nb.example  admin\n')
+  })
+
+  it('host untrust of a domain that is not trusted: the relay’s 404 is an error (1), not "unavailable"', async () => {
+    fake.on('POST /admin/pds/removeTrustedDomain', {
+      status: 404,
+      json: { error: 'NotFound', message: 'c.example is not a trusted domain' },
+    })
+    const run = await runAdmin(fake, ['host', 'untrust', 'c.example'])
+    assert.equal(run.code, 1)
+    assert.match(run.stderr, /HTTP 404 NotFound c\.example is not a trusted domain/)
   })
 
   it('host resync / resync-status: exit 3 when the relay answers 404 or 501', async () => {

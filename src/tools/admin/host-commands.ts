@@ -43,9 +43,14 @@ function statusOf(rec: unknown): string {
   return marks.length ? `${status} (${marks.join(', ')})` : status
 }
 
+/** `12.5/s (max 50)`: the current event rate and the per-second limit, as far as known. */
 function rateOf(rec: unknown): string {
-  const perSecond = num(field(rec, 'PerSecondEventRate'), 'Max') ?? num(rec, 'RateLimit')
-  return perSecond === undefined ? '-' : `${count(perSecond)}/s`
+  const max = num(field(rec, 'PerSecondEventRate'), 'Max') ?? num(rec, 'RateLimit')
+  const now = num(field(rec, 'CurrentRates'), 'perSecond')
+  const limit = max === undefined ? '' : `max ${count(max)}`
+  if (now === undefined) return max === undefined ? '-' : `${limit}/s`
+  const rate = `${count(Math.round(now * 10) / 10)}/s`
+  return max === undefined ? rate : `${rate} (${limit})`
 }
 
 const list: CommandSpec = {
@@ -65,7 +70,7 @@ const list: CommandSpec = {
       lastDrop(h),
     ])
     rows.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''))
-    ctx.out.table(['HOST', 'STATUS', 'ACCOUNTS', 'CURSOR', 'RATE', 'LAST DROP'], rows, [2, 3, 4])
+    ctx.out.table(['HOST', 'STATUS', 'ACCOUNTS', 'CURSOR', 'RATE', 'LAST DROP'], rows, [2, 3])
     const connected = hosts.filter((h) => bool(h, 'HasActiveConnection')).length
     ctx.out.line(`${plural(hosts.length, 'host')}, ${count(connected)} connected`)
     return 0
@@ -225,13 +230,15 @@ const trusted: CommandSpec = {
     const items = field(answer, 'trusted_domains')
     if (!Array.isArray(items))
       throw new CommandFailed('failed', 'GET /admin/pds/trustedDomains: no "trusted_domains" list')
-    // Each entry is a domain, or an object naming the domain and where it came from.
+    // Each entry is a domain, or an object naming the domain and where it came from; a
+    // top-level `source` says where the whole list came from.
+    const listSource = str(answer, 'source') ?? '-'
     const rows = items.map((it) =>
       typeof it === 'string'
-        ? [it, '-']
+        ? [it, listSource]
         : [
             str(it, 'domain') ?? str(it, 'Domain') ?? JSON.stringify(it),
-            str(it, 'source') ?? str(it, 'from') ?? str(it, 'origin') ?? '-',
+            str(it, 'source') ?? str(it, 'from') ?? str(it, 'origin') ?? listSource,
           ],
     )
     if (rows.length === 0) ctx.out.line('no trusted domains')

@@ -39,11 +39,14 @@ describe('relay admin consumers / crawl / stats: output', () => {
   })
 
   it('crawl status and per-day-limit', async () => {
-    fake.on('GET /admin/subs/getEnabled', { json: { enabled: false } })
+    fake.on('GET /admin/subs/getEnabled', { json: { enabled: false, source: 'admin' } })
     fake.on('GET /admin/subs/perDayLimit', { json: { limit: 50 } })
     fake.on('POST /admin/subs/setPerDayLimit', { json: { success: 'true' } })
     const status = await runAdmin(fake, ['crawl', 'status'])
-    assert.equal(status.stdout, 'public requestCrawl: disabled\nnew hosts per day:   50\n')
+    assert.equal(
+      status.stdout,
+      'public requestCrawl: disabled (from admin)\nnew hosts per day:   50\n',
+    )
     const json = await runAdmin(fake, ['crawl', 'status', '--json'])
     assert.deepEqual(JSON.parse(json.stdout), { enabled: false, limit: 50 })
     assert.equal(

@@ -2,7 +2,14 @@
 // `stats` over ADMIN-API.md's `/admin/consumers/list`, `/admin/subs/*` and `/admin/stats`.
 // Deliberately not here: `pull-hosts` (pull-hosts.ts), host and account commands.
 import { parseCount } from './args.ts'
-import { arg, CommandFailed, type CommandSpec, done, stringFlag } from './command.ts'
+import {
+  arg,
+  type CommandContext,
+  CommandFailed,
+  type CommandSpec,
+  done,
+  stringFlag,
+} from './command.ts'
 import { ago, bool, clip, count, field, isRecord, num, plural, str } from './output.ts'
 
 const consumers: CommandSpec = {
@@ -50,13 +57,18 @@ function crawlSwitch(enabled: boolean): CommandSpec {
   }
 }
 
-async function getPerDayLimit(ctx: Parameters<CommandSpec['run']>[0]): Promise<number> {
+/** `{limit, source?}` from GET /admin/subs/perDayLimit. */
+async function getPerDayLimit(ctx: CommandContext): Promise<{ limit: number; source?: string }> {
   const answer = await ctx.client.call({ method: 'GET', path: '/admin/subs/perDayLimit' })
   const limit = num(answer, 'limit')
   if (limit === undefined)
     throw new CommandFailed('failed', 'GET /admin/subs/perDayLimit: no "limit" number')
-  return limit
+  const source = str(answer, 'source')
+  return source === undefined ? { limit } : { limit, source }
 }
+
+/** ` (from admin)` when the relay says where a setting came from. */
+const from = (source: string | undefined): string => (source ? ` (from ${source})` : '')
 
 const crawlStatus: CommandSpec = {
   words: ['crawl', 'status'],
@@ -68,10 +80,12 @@ const crawlStatus: CommandSpec = {
     const enabled = bool(answer, 'enabled')
     if (enabled === undefined)
       throw new CommandFailed('failed', 'GET /admin/subs/getEnabled: no "enabled" boolean')
-    const limit = await getPerDayLimit(ctx)
-    if (ctx.json) return done(ctx, { enabled, limit }, '')
-    ctx.out.line(`public requestCrawl: ${enabled ? 'enabled' : 'disabled'}`)
-    ctx.out.line(`new hosts per day:   ${count(limit)}`)
+    const perDay = await getPerDayLimit(ctx)
+    if (ctx.json) return done(ctx, { enabled, limit: perDay.limit }, '')
+    ctx.out.line(
+      `public requestCrawl: ${enabled ? 'enabled' : 'disabled'}${from(str(answer, 'source'))}`,
+    )
+    ctx.out.line(`new hosts per day:   ${count(perDay.limit)}${from(perDay.source)}`)
     return 0
   },
 }
@@ -83,8 +97,8 @@ const perDayLimit: CommandSpec = {
   example: 'crawl per-day-limit 100',
   run: async (ctx) => {
     if (ctx.args.length === 0) {
-      const limit = await getPerDayLimit(ctx)
-      return done(ctx, { limit }, `new hosts per day: ${count(limit)}`)
+      const { limit, source } = await getPerDayLimit(ctx)
+      return done(ctx, { limit }, `new hosts per day: ${count(limit)}${from(source)}`)
     }
     const n = parseCount(arg(ctx, 0), 'N', 'crawl per-day-limit')
     const answer = await ctx.client.call({
