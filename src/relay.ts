@@ -140,6 +140,8 @@ export async function createRelay(
     hosts: {
       get: (id) => hosts.view(id),
       setSyncState: (id, state) => hosts.setSyncState(id, state),
+      accountSlots: (id) => hosts.accountSlots(id),
+      adjustAccountCount: (id, delta) => hosts.adjustAccountCount(id, delta),
       connection: (id) => upstream?.get(id),
     },
     log,
@@ -242,6 +244,7 @@ export async function createRelay(
     if (checkpointing) return checkpointing
     checkpointing = (async () => {
       try {
+        await hosts.persistCounts()
         await checkpoint({
           accounts,
           log,
@@ -281,8 +284,20 @@ export async function createRelay(
         hostCursors: cursors,
         now: now(),
       })
+      // Records accepted above a host's stored cursor stay needed until the cursor passes them.
+      book.seed(result.pending)
+      // Account slots per host: the recovered account states are written first, then counted.
+      await accounts.write(log.lastSeq, () => log.sync())
+      hosts.setAccountCounts(await db.accounts.countSlotsByHost())
       if (result.recordsReplayed > 0)
-        logger.info({ ...result, skipSeqs: result.skipSeqs.size }, 'recovered from the event log')
+        logger.info(
+          {
+            recordsReplayed: result.recordsReplayed,
+            accountsUpdated: result.accountsUpdated,
+            skipped: result.pending.length,
+          },
+          'recovered from the event log',
+        )
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(config.bind.port, config.bind.host, () => resolve())

@@ -32,6 +32,8 @@ export interface Route {
   readonly method: 'GET' | 'POST'
   readonly path: string
   readonly admin?: boolean
+  /** A successful call is repeated to the sibling relays (`--sibling-relays`). */
+  readonly forward?: boolean
   handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse
 }
 
@@ -41,7 +43,12 @@ export interface ApiServerOptions {
   /** WebSocket upgrade requests (subscribeRepos). */
   readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   readonly onInternalError: (err: unknown, req: { method: string; path: string }) => void
+  /** Called after a successful `forward` route, unless the request itself was forwarded. */
+  readonly onForward?: (req: ApiRequest, rawQuery: string) => void
 }
+
+/** Marks a request forwarded from a sibling relay, so it is not forwarded again (no loops). */
+export const FORWARDED_HEADER = 'x-atproto-relay-forwarded'
 
 export function createApiServer(opts: ApiServerOptions): Server {
   const table = new Map<string, Route>()
@@ -82,14 +89,18 @@ export function createApiServer(opts: ApiServerOptions): Server {
           throw new XrpcError(401, 'Unauthorized', 'missing or wrong admin key')
       }
       const body = method === 'POST' ? await readJson(req) : undefined
-      const out = await route.handle({
+      const apiReq: ApiRequest = {
         method,
         path: url.pathname,
         query: url.searchParams,
         body,
         headers: req.headers,
         remoteAddr: req.socket.remoteAddress ?? '',
-      })
+      }
+      const out = await route.handle(apiReq)
+      if (route.forward && !req.headers[FORWARDED_HEADER] && (out.status ?? 200) < 300) {
+        opts.onForward?.(apiReq, url.search)
+      }
       for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v)
       if (out.redirect) {
         res.writeHead(out.status ?? 302, { Location: out.redirect })

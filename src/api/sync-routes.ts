@@ -46,6 +46,7 @@ export function syncRoutes(deps: SyncRouteDeps): Route[] {
     {
       method: 'POST',
       path: '/xrpc/com.atproto.sync.requestCrawl',
+      forward: true,
       handle: async (req) => {
         await deps.hosts.requestCrawl(hostnameFrom(req), { admin: false })
         return { json: {} }
@@ -54,6 +55,7 @@ export function syncRoutes(deps: SyncRouteDeps): Route[] {
     {
       method: 'POST',
       path: '/admin/pds/requestCrawl',
+      forward: true,
       admin: true,
       handle: async (req) => {
         await deps.hosts.requestCrawl(hostnameFrom(req), { admin: true })

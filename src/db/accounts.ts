@@ -116,6 +116,38 @@ export class AccountStore {
     })
   }
 
+  /**
+   * Accounts that take one of their host's account slots (not throttled, not deleted), per host:
+   * one grouped scan, run at start to seed the in-memory counts.
+   */
+  countSlotsByHost(): Promise<Map<number, number>> {
+    return this.#ctx.run('accounts.countSlotsByHost', async (db) => {
+      const rows = await db
+        .selectFrom('account')
+        .select(['host_id', (eb) => eb.fn.countAll().as('n')])
+        .where('local_status', '!=', 'throttled')
+        .where('upstream_status', '!=', 'deleted')
+        .groupBy('host_id')
+        .execute()
+      return new Map(rows.map((r) => [Number(r.host_id), Number(r.n)]))
+    })
+  }
+
+  /** Up to `limit` accounts in one local status with DID greater than `afterDid`, by DID. */
+  listByLocalStatus(
+    localStatus: AccountLocalStatus,
+    afterDid: string | null,
+    limit: number,
+  ): Promise<AccountRow[]> {
+    checkLimit(limit)
+    return this.#ctx.run('accounts.listByLocalStatus', async (db) => {
+      let q = db.selectFrom('account').selectAll().where('local_status', '=', localStatus)
+      if (afterDid !== null) q = q.where('did', '>', afterDid)
+      const rows = await q.orderBy('did').limit(limit).execute()
+      return rows.map(toAccountRow)
+    })
+  }
+
   /** Up to `limit` accounts with DID greater than `afterDid` (null: from the start), by DID. */
   async listPage(
     afterDid: string | null,

@@ -29,6 +29,8 @@ export interface HostRegistryDeps {
   ) => Promise<unknown>
   /** Start (or restart) the subscription to a host. */
   readonly subscribe: (host: HostRow) => void
+  /** Stop the subscription to a host (block, ban, kill). */
+  readonly unsubscribe?: (hostId: number) => Promise<void>
   readonly now?: () => number
   readonly onError?: (err: unknown, context: string) => void
 }
@@ -38,6 +40,8 @@ export class HostRegistry {
   readonly #byId = new Map<number, HostRow>()
   readonly #byName = new Map<string, number>()
   readonly #views = new Map<number, IngestHost>()
+  /** Hosts whose account count changed since the last persist. */
+  readonly #dirtyCounts = new Set<number>()
   readonly #now: () => number
 
   constructor(deps: HostRegistryDeps) {
@@ -146,6 +150,65 @@ export class HostRegistry {
         .update(id, patch)
         .catch((err: unknown) => this.#d.onError?.(err, 'persisting sync state'))
     }
+  }
+
+  /** Seeds account counts (at start, from the database). */
+  setAccountCounts(counts: ReadonlyMap<number, number>): void {
+    for (const row of this.list()) {
+      const n = counts.get(row.id) ?? 0
+      if (n !== row.accountCount) {
+        this.#remember({ ...row, accountCount: n })
+        this.#dirtyCounts.add(row.id)
+      }
+    }
+  }
+
+  /** Slots used and allowed: new accounts beyond the limit are throttled (DESIGN §4 item 14). */
+  accountSlots(id: number): { count: number; limit: number } | undefined {
+    const row = this.#byId.get(id)
+    return row ? { count: row.accountCount, limit: row.accountLimit } : undefined
+  }
+
+  adjustAccountCount(id: number, delta: number): void {
+    const row = this.#byId.get(id)
+    if (!row || delta === 0) return
+    this.#remember({ ...row, accountCount: Math.max(0, row.accountCount + delta) })
+    this.#dirtyCounts.add(id)
+  }
+
+  /** Writes changed account counts (called with each checkpoint). */
+  async persistCounts(): Promise<void> {
+    const ids = [...this.#dirtyCounts]
+    this.#dirtyCounts.clear()
+    for (const id of ids) {
+      const row = this.#byId.get(id)
+      if (row) await this.#d.store.update(id, { accountCount: row.accountCount })
+    }
+  }
+
+  /** Blocks a host: status `banned`, its subscription stopped (DESIGN §4 item 17). */
+  async block(id: number, reason: string): Promise<void> {
+    await this.update(id, { status: 'banned', statusReason: reason })
+    await this.#d.unsubscribe?.(id)
+  }
+
+  /** Unblocks a host and reconnects from its stored cursor. */
+  async unblock(id: number): Promise<void> {
+    await this.update(id, { status: 'active', statusReason: null })
+    const row = this.#byId.get(id)
+    if (row) this.#d.subscribe(row)
+  }
+
+  /** After a domain ban: blocks every known host under it; returns how many. */
+  async applyDomainBan(domain: string): Promise<number> {
+    let n = 0
+    for (const row of this.list()) {
+      if (row.status !== 'banned' && isDomainBanned(row.hostname, [domain])) {
+        await this.block(row.id, `domain ${domain} is banned`)
+        n++
+      }
+    }
+    return n
   }
 
   /** Applies a patch in memory and in the database. */

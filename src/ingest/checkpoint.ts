@@ -18,8 +18,13 @@ export const CURSORS_SCAN_FROM_KEY = 'cursors_scan_from'
 export class CursorBook {
   readonly #pending = new Map<number, { upstreamSeq: number; seq: number }[]>()
 
+  /** At start: records recovery found above their host's stored cursor. */
+  seed(records: readonly { hostId: number; upstreamSeq: number; seq: number }[]): void {
+    this.flushed(records)
+  }
+
   /** The log's flush listener calls this with every written batch. */
-  flushed(records: readonly LogRecord[]): void {
+  flushed(records: readonly Pick<LogRecord, 'hostId' | 'upstreamSeq' | 'seq'>[]): void {
     for (const r of records) {
       if (r.hostId === 0) continue
       let list = this.#pending.get(r.hostId)

@@ -71,6 +71,17 @@ class Windows {
   }
 }
 
+/** Recent drops per account, for "why is this account not flowing?" (bounded LRU). */
+const MAX_ACCOUNTS_TRACKED = 10_000
+const DROPS_PER_ACCOUNT = 5
+
+export interface AccountDrop {
+  readonly reason: DropReason
+  readonly at: number
+  readonly hostId: number
+  readonly detail: string
+}
+
 interface Entry extends DropRecord {
   windows: Windows
 }
@@ -78,6 +89,7 @@ interface Entry extends DropRecord {
 export class DropCounter {
   readonly #byHost = new Map<number, Map<DropReason, Entry>>()
   readonly #totals = new Map<DropReason, number>()
+  readonly #byDid = new Map<string, AccountDrop[]>()
   readonly #listener: ((drop: Drop) => void) | undefined
   readonly #now: () => number
 
@@ -104,6 +116,15 @@ export class DropCounter {
     entry.lastDetail = drop.detail.slice(0, 300)
     entry.windows.add(now)
     this.#totals.set(drop.reason, (this.#totals.get(drop.reason) ?? 0) + 1)
+    if (drop.did) {
+      const list = this.#byDid.get(drop.did) ?? []
+      this.#byDid.delete(drop.did)
+      list.unshift({ reason: drop.reason, at: now, hostId: drop.hostId, detail: entry.lastDetail })
+      if (list.length > DROPS_PER_ACCOUNT) list.length = DROPS_PER_ACCOUNT
+      this.#byDid.set(drop.did, list)
+      if (this.#byDid.size > MAX_ACCOUNTS_TRACKED)
+        this.#byDid.delete(this.#byDid.keys().next().value!)
+    }
     this.#listener?.(drop)
   }
 
@@ -137,6 +158,11 @@ export class DropCounter {
       })
     }
     return out.sort((a, b) => b.lastAt - a.lastAt)
+  }
+
+  /** The account's most recent drops (newest first), if it had any lately. */
+  forAccount(did: string): readonly AccountDrop[] {
+    return this.#byDid.get(did) ?? []
   }
 
   totals(): Map<DropReason, number> {

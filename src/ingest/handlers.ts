@@ -41,6 +41,10 @@ export function endpointHost(pds: string | null): string | null {
 
 const drop = (reason: DropReason, detail: string): Outcome => ({ reason, detail })
 
+/** Whether an account uses one of its host's account slots. */
+export const takesSlot = (s: AccountState | undefined): boolean =>
+  s !== undefined && s.localStatus !== 'throttled' && s.upstreamStatus !== 'deleted'
+
 export class EventHandlers {
   readonly #d: HandlerDeps
   /** Last getRepoStatus check per DID (bounded: cleared when it grows past a limit). */
@@ -105,7 +109,7 @@ export class EventHandlers {
     const now = this.#d.now()
     const known = await this.#d.accounts.get(did)
     const account: AccountState = !known
-      ? newAccount(did, hostId, now)
+      ? this.#newAccount(did, hostId, now)
       : known.hostId !== hostId
         ? { ...known, hostId, updatedAt: now }
         : known
@@ -135,7 +139,7 @@ export class EventHandlers {
           `unknown account ${msg.did} announced by ${hostname}, hosted at ${identity.pds}`,
         )
       }
-      account = newAccount(msg.did, hostId, now)
+      account = this.#newAccount(msg.did, hostId, now)
     }
     const record = this.#append(
       '#identity',
@@ -144,7 +148,7 @@ export class EventHandlers {
       msg.seq,
       msg.did,
     )
-    this.#d.accounts.set({ ...account, handle: identity.handle, updatedAt: now }, record.seq)
+    this.#save({ ...account, handle: identity.handle, updatedAt: now }, record.seq)
     return null
   }
 
@@ -160,7 +164,7 @@ export class EventHandlers {
       msg.seq,
       msg.did,
     )
-    this.#d.accounts.set(state, record.seq)
+    this.#save(state, record.seq)
     return null
   }
 
@@ -234,7 +238,7 @@ export class EventHandlers {
       upstreamSeq: msg.seq,
       did,
     })
-    this.#d.accounts.set(
+    this.#save(
       {
         ...account,
         rev: outcome.rev,
@@ -245,6 +249,51 @@ export class EventHandlers {
       record.seq,
     )
     return null
+  }
+
+  /**
+   * An operator's (or a limit's) change of an account's local status: stored, and announced with
+   * an `#account` event of the relay's own when the status consumers see changes. Returns the new
+   * state, or undefined for an account the relay does not know.
+   */
+  async setLocalStatus(
+    did: string,
+    localStatus: AccountState['localStatus'],
+  ): Promise<AccountState | undefined> {
+    const account = await this.#d.accounts.get(did)
+    if (!account) return undefined
+    if (account.localStatus === localStatus) return account
+    const now = this.#d.now()
+    const next: AccountState = { ...account, localStatus, updatedAt: now }
+    const before = effectiveStatus(account)
+    const after = effectiveStatus(next)
+    let seq = 0
+    if (before.active !== after.active || before.status !== after.status) {
+      const time = new Date(now).toISOString()
+      seq = this.#append('#account', accountBody({ did, time, ...after }), 0, 0, did).seq
+    }
+    this.#save(next, seq)
+    return next
+  }
+
+  /** Stores a new state and keeps the hosts' account counts (slots) in step. */
+  #save(next: AccountState, seq: number): void {
+    const prev = this.#d.accounts.peek(next.did)
+    this.#d.accounts.set(next, seq)
+    if (prev && prev.hostId !== next.hostId) {
+      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1)
+      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1)
+      return
+    }
+    const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
+    if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
+  }
+
+  /** A new account; throttled when its host has used its account slots (DESIGN §4 item 14). */
+  #newAccount(did: string, hostId: number, now: number): AccountState {
+    const account = newAccount(did, hostId, now)
+    const slots = this.#d.hosts.accountSlots(hostId)
+    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
   /** DESIGN §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
@@ -268,7 +317,7 @@ export class EventHandlers {
       0,
       account.did,
     )
-    this.#d.accounts.set(state, record.seq)
+    this.#save(state, record.seq)
     return state
   }
 }

@@ -8,6 +8,7 @@
 // read) until it drains to half of that; nothing is dropped for being busy.
 // Deliberately not here: sockets, SQL, HTTP; which hosts exist (the host registry); admin policy.
 import type { AccountCache } from '../accounts/account-cache.ts'
+import type { AccountState } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
@@ -36,6 +37,9 @@ export interface IngestDeps {
   readonly hosts: {
     get(hostId: number): IngestHost | undefined
     setSyncState(hostId: number, state: SyncRatchetState): void
+    /** Account slots of a host (new accounts beyond the limit are throttled). */
+    accountSlots(hostId: number): { count: number; limit: number } | undefined
+    adjustAccountCount(hostId: number, delta: number): void
     /** The host's connection: told when an event is complete, paused and resumed. */
     connection(
       hostId: number,
@@ -119,6 +123,27 @@ export class Ingest {
       }
       this.#done(hostId)
     })
+  }
+
+  /** Changes an account's local status in order with its events (see EventHandlers). */
+  setLocalStatus(
+    did: string,
+    status: AccountState['localStatus'],
+  ): Promise<AccountState | undefined> {
+    let result: AccountState | undefined
+    let failure: { error: unknown } | undefined
+    return this.#serializer
+      .run(did, async () => {
+        try {
+          result = await this.#handlers.setLocalStatus(did, status)
+        } catch (error) {
+          failure = { error }
+        }
+      })
+      .then(() => {
+        if (failure) throw failure.error
+        return result
+      })
   }
 
   /** Resolves when every event handed in so far is accepted or dropped. */

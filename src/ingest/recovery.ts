@@ -23,11 +23,14 @@ export interface RecoveryResult {
   readonly recordsReplayed: number
   readonly accountsUpdated: number
   readonly skipSeqs: Map<number, Set<number>>
+  /** The records behind `skipSeqs` (the cursor book must keep them until cursors pass them). */
+  readonly pending: { hostId: number; upstreamSeq: number; seq: number }[]
 }
 
 export async function recover(input: RecoveryInput): Promise<RecoveryResult> {
   const from = Math.min(input.accountsCheckpoint, input.cursorsScanFrom - 1)
   const skipSeqs = new Map<number, Set<number>>()
+  const pending: RecoveryResult['pending'] = []
   let recordsReplayed = 0
   let accountsUpdated = 0
   for await (const record of input.log.scan(Math.max(0, from))) {
@@ -41,6 +44,7 @@ export async function recover(input: RecoveryInput): Promise<RecoveryResult> {
           skipSeqs.set(record.hostId, set)
         }
         set.add(record.upstreamSeq)
+        pending.push({ hostId: record.hostId, upstreamSeq: record.upstreamSeq, seq: record.seq })
       }
     }
     if (
@@ -49,7 +53,7 @@ export async function recover(input: RecoveryInput): Promise<RecoveryResult> {
     )
       accountsUpdated++
   }
-  return { recordsReplayed, accountsUpdated, skipSeqs }
+  return { recordsReplayed, accountsUpdated, skipSeqs, pending }
 }
 
 /** Applies one logged event to the account's state (the log holds only accepted events). */

@@ -1,0 +1,332 @@
+// Admin routes about hosts (ADMIN-API.md "Hosts" and "Upstream subscriptions"): list with live
+// rates, limits and drop reasons; changeLimits; block/unblock; killUpstream; trusted domains;
+// resetCursor; the public-crawl switch and per-day limit; domain bans. Route shapes only: the
+// rules live in hosts/ (registry, settings) and the composition root's callbacks.
+import { invalidRequest, XrpcError } from '../api/errors.ts'
+import type { ApiRequest, Route } from '../api/server.ts'
+import type { HostRow } from '../db/hosts.ts'
+import type { HostLimits } from '../hosts/rate-limit.ts'
+import type { HostRegistry } from '../hosts/registry.ts'
+import type { RelaySettings } from '../hosts/settings.ts'
+import type { RecentDrop } from '../ingest/drop-counter.ts'
+import type { SyncModeSetting } from '../ingest/sync-ratchet.ts'
+import {
+  bodyObject,
+  domainValue,
+  optionalCount,
+  queryBool,
+  queryCount,
+  queryString,
+} from './inputs.ts'
+
+export interface HostAdminDeps {
+  readonly hosts: HostRegistry
+  readonly settings: RelaySettings
+  readonly syncDefault: SyncModeSetting
+  /** The limits in force for a host (its own, or the defaults for its account limit). */
+  readonly limits: (row: HostRow) => HostLimits
+  /** Applies a host's (new) limits to the running rate limiter. */
+  readonly applyLimits: (row: HostRow) => void
+  readonly rates: (hostId: number) => { perSecond: number; perHour: number; perDay: number }
+  readonly connection: (
+    hostId: number,
+  ) => { connected: boolean; cursor: number | null; stats: { framesReceived: number } } | undefined
+  readonly connectedHosts: () => number[]
+  readonly disconnect: (hostId: number) => Promise<void>
+  readonly resetCursor: (row: HostRow) => Promise<void>
+  /** After a raised account limit: un-throttles up to `slots` accounts, oldest first. */
+  readonly unthrottle: (hostId: number, slots: number) => Promise<number>
+  readonly recentDrops: (hostId: number) => readonly RecentDrop[]
+}
+
+const ok = { json: { success: 'true' } }
+
+function hostFrom(d: HostAdminDeps, req: ApiRequest, fromBody = false): HostRow {
+  const raw = fromBody ? bodyObject(req).host : queryString(req, 'host')
+  if (typeof raw !== 'string' || raw === '') throw invalidRequest('"host" is required')
+  const name = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^(https?|wss?):\/\//, '')
+    .replace(/\/$/, '')
+  const row = d.hosts.byHostname(name)
+  if (!row)
+    throw new XrpcError(
+      404,
+      'HostNotFound',
+      `host ${name.slice(0, 200)} is not known to this relay`,
+    )
+  return row
+}
+
+function hostRecord(d: HostAdminDeps, h: HostRow) {
+  const limits = d.limits(h)
+  const conn = d.connection(h.id)
+  const drops = d.recentDrops(h.id)
+  const last = drops[0]
+  const mode = h.syncMode ?? d.syncDefault
+  return {
+    ID: h.id,
+    CreatedAt: h.createdAt,
+    Host: h.hostname,
+    Did: '',
+    SSL: h.ssl,
+    Cursor: conn?.cursor ?? h.cursor ?? 0,
+    Registered: true,
+    Blocked: h.status === 'banned',
+    Trusted: h.trusted,
+    Status: h.status,
+    StatusReason: h.statusReason,
+    RateLimit: limits.perSecond,
+    CrawlRateLimit: h.crawlRate ?? 5,
+    RepoCount: h.accountCount,
+    RepoLimit: h.accountLimit,
+    HourlyEventLimit: limits.perHour,
+    DailyEventLimit: limits.perDay,
+    HasActiveConnection: conn?.connected ?? false,
+    EventsSeenSinceStartup: conn?.stats.framesReceived ?? 0,
+    PerSecondEventRate: { Max: limits.perSecond, Window: 1 },
+    PerHourEventRate: { Max: limits.perHour, Window: 3600 },
+    PerDayEventRate: { Max: limits.perDay, Window: 86400 },
+    CrawlRate: { Max: h.crawlRate ?? 5, Window: 1 },
+    CurrentRates: d.rates(h.id),
+    UserCount: h.accountCount,
+    SyncValidation: {
+      mode,
+      effective: mode === 'auto' ? h.syncEffective : mode,
+      pinned: h.syncMode !== null,
+    },
+    LastError: last
+      ? { reason: last.reason, at: new Date(last.lastAt).toISOString(), did: last.lastDid }
+      : null,
+    RecentDrops: drops.map((x) => ({
+      reason: x.reason,
+      count1h: x.count1h,
+      count24h: x.count24h,
+      lastAt: new Date(x.lastAt).toISOString(),
+    })),
+  }
+}
+
+const SYNC_MODES = new Set(['auto', 'strict', 'lenient'])
+const MAX_RATE = 1_000_000_000
+
+export function hostAdminRoutes(d: HostAdminDeps): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/admin/pds/list',
+      admin: true,
+      handle: () => ({
+        json: d.hosts
+          .list()
+          .sort((a, b) => a.id - b.id)
+          .map((h) => hostRecord(d, h)),
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/changeLimits',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        const body = bodyObject(req)
+        const row = hostFrom(d, req, true)
+        const perSecond = optionalCount(body, 'per_second', MAX_RATE)
+        const perHour = optionalCount(body, 'per_hour', MAX_RATE)
+        const perDay = optionalCount(body, 'per_day', MAX_RATE)
+        const crawlRate = optionalCount(body, 'crawl_rate', MAX_RATE)
+        const repoLimit = optionalCount(body, 'repo_limit', MAX_RATE)
+        const sync = body.sync_validation
+        if (
+          sync !== undefined &&
+          sync !== null &&
+          (typeof sync !== 'string' || !SYNC_MODES.has(sync))
+        ) {
+          throw invalidRequest('"sync_validation" must be auto, strict or lenient')
+        }
+        if ([perSecond, perHour, perDay].some((v) => v === 0))
+          throw invalidRequest('event limits must be at least 1')
+        await d.hosts.update(row.id, {
+          ...(perSecond !== undefined ? { perSecond } : {}),
+          ...(perHour !== undefined ? { perHour } : {}),
+          ...(perDay !== undefined ? { perDay } : {}),
+          ...(crawlRate !== undefined ? { crawlRate } : {}),
+          ...(repoLimit !== undefined ? { accountLimit: repoLimit } : {}),
+          ...(typeof sync === 'string' ? { syncMode: sync as SyncModeSetting } : {}),
+        })
+        const updated = d.hosts.get(row.id)!
+        d.applyLimits(updated)
+        if (repoLimit !== undefined && repoLimit > row.accountLimit) {
+          await d.unthrottle(row.id, Math.max(0, repoLimit - updated.accountCount))
+        }
+        return ok
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/block',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.hosts.block(hostFrom(d, req).id, 'blocked by an operator')
+        return ok
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/unblock',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.hosts.unblock(hostFrom(d, req).id)
+        return ok
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/resetCursor',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.resetCursor(hostFrom(d, req))
+        return ok
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/subs/killUpstream',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        const row = hostFrom(d, req)
+        const block = queryBool(req, 'block', false) ?? false
+        if (block) await d.hosts.block(row.id, 'blocked by an operator (killUpstream)')
+        else await d.disconnect(row.id)
+        return ok
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/subs/getUpstreamConns',
+      admin: true,
+      handle: () => ({
+        json: d
+          .connectedHosts()
+          .map((id) => d.hosts.get(id)?.hostname)
+          .filter((h) => h !== undefined),
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/admin/subs/perDayLimit',
+      admin: true,
+      handle: () => ({
+        json: {
+          limit: d.settings.newHostsPerDayLimit.value,
+          source: d.settings.newHostsPerDayLimit.source,
+        },
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/subs/setPerDayLimit',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.settings.setNewHostsPerDayLimit(queryCount(req, 'limit', 1_000_000))
+        return ok
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/subs/getEnabled',
+      admin: true,
+      handle: () => ({
+        json: {
+          enabled: d.settings.publicCrawlEnabled.value,
+          source: d.settings.publicCrawlEnabled.source,
+        },
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/subs/setEnabled',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.settings.setPublicCrawlEnabled(queryBool(req, 'enabled', true)!)
+        return ok
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/subs/listDomainBans',
+      admin: true,
+      handle: () => ({ json: { banned_domains: d.settings.bannedDomains } }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/subs/banDomain',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        const body = bodyObject(req)
+        const domain = domainValue(body.Domain ?? body.domain, 'Domain')
+        await d.settings.banDomain(domain)
+        const disconnected = await d.hosts.applyDomainBan(domain)
+        return { json: { success: 'true', disconnected } }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/subs/unbanDomain',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        const body = bodyObject(req)
+        const domain = domainValue(body.Domain ?? body.domain, 'Domain')
+        if (!(await d.settings.unbanDomain(domain)))
+          throw new XrpcError(404, 'NotFound', `${domain} is not banned`)
+        for (const row of d.hosts.list()) {
+          if (row.status === 'banned' && row.statusReason === `domain ${domain} is banned`)
+            await d.hosts.unblock(row.id)
+        }
+        return ok
+      },
+    },
+    {
+      method: 'GET',
+      path: '/admin/pds/trustedDomains',
+      admin: true,
+      handle: () => ({
+        json: {
+          trusted_domains: d.settings.trustedDomains.value,
+          source: d.settings.trustedDomains.source,
+        },
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/addTrustedDomain',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        await d.settings.addTrustedDomain(domainValue(req.query.get('domain'), 'domain'))
+        return ok
+      },
+    },
+    {
+      method: 'POST',
+      path: '/admin/pds/removeTrustedDomain',
+      admin: true,
+      forward: true,
+      handle: async (req) => {
+        const domain = domainValue(req.query.get('domain'), 'domain')
+        if (!(await d.settings.removeTrustedDomain(domain)))
+          throw new XrpcError(404, 'NotFound', `${domain} is not a trusted domain`)
+        return ok
+      },
+    },
+  ]
+}
