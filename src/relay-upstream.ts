@@ -21,6 +21,11 @@ export interface UpstreamSetDeps {
   /** Host status changes (idle on FutureCursor, active again on events). */
   readonly setStatus?: (hostId: number, status: 'active' | 'idle', reason: string | null) => void
   readonly now?: () => number
+  /**
+   * Records one event of a host against its rate limits; returns 0, or how long to pause the
+   * host's socket (the event itself is processed: hosts are slowed, never dropped).
+   */
+  readonly rateLimit?: (hostId: number) => number
   /** FutureCursor answers needed, spread over at least `afterMs`, before a reset. */
   readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
 }
@@ -38,6 +43,9 @@ export class UpstreamSet {
   readonly #futureCursor = new Map<number, FutureCursorTrack>()
   /** Hosts marked idle by this set (made active again by their next event). */
   readonly #idle = new Set<number>()
+  /** Why each paused host is paused ('ingest': too many in flight; 'rate': over its limits). */
+  readonly #pausedFor = new Map<number, Set<string>>()
+  readonly #rateTimers = new Map<number, NodeJS.Timeout>()
   readonly #hosts = new Map<number, HostRow>()
   #cursorResets = 0
   #stopped = false
@@ -52,6 +60,52 @@ export class UpstreamSet {
 
   get infoCounts(): ReadonlyMap<string, number> {
     return this.#infoCounts
+  }
+
+  /** The controls ingest uses for a host: completion, and pausing while too much is in flight. */
+  controls(
+    hostId: number,
+  ): { complete(seq: number): void; pause(): void; resume(): void } | undefined {
+    const c = this.#connections.get(hostId)
+    if (!c) return undefined
+    return {
+      complete: (seq) => c.complete(seq),
+      pause: () => this.#pause(hostId, 'ingest'),
+      resume: () => this.#resume(hostId, 'ingest'),
+    }
+  }
+
+  /** Hosts currently held back by their rate limits. */
+  rateLimitedHosts(): number[] {
+    return [...this.#rateTimers.keys()]
+  }
+
+  #pause(hostId: number, why: string): void {
+    let reasons = this.#pausedFor.get(hostId)
+    if (!reasons) {
+      reasons = new Set()
+      this.#pausedFor.set(hostId, reasons)
+    }
+    reasons.add(why)
+    this.#connections.get(hostId)?.pause()
+  }
+
+  #resume(hostId: number, why: string): void {
+    const reasons = this.#pausedFor.get(hostId)
+    if (!reasons?.delete(why) || reasons.size > 0) return
+    this.#pausedFor.delete(hostId)
+    this.#connections.get(hostId)?.resume()
+  }
+
+  #rateCheck(hostId: number): void {
+    const wait = this.#d.rateLimit?.(hostId) ?? 0
+    if (wait <= 0 || this.#rateTimers.has(hostId)) return
+    this.#pause(hostId, 'rate')
+    const t = setTimeout(() => {
+      this.#rateTimers.delete(hostId)
+      this.#resume(hostId, 'rate')
+    }, wait)
+    this.#rateTimers.set(hostId, t)
   }
 
   /** How many times a host's cursor was reset to the live head after repeated FutureCursor. */
@@ -89,6 +143,7 @@ export class UpstreamSet {
       handlers: this.#handlers(),
     })
     this.#connections.set(host.id, connection)
+    if ((this.#pausedFor.get(host.id)?.size ?? 0) > 0) connection.pause()
     connection.start()
   }
 
@@ -115,6 +170,9 @@ export class UpstreamSet {
   async unsubscribe(hostId: number): Promise<void> {
     const c = this.#connections.get(hostId)
     this.#connections.delete(hostId)
+    clearTimeout(this.#rateTimers.get(hostId))
+    this.#rateTimers.delete(hostId)
+    this.#pausedFor.delete(hostId)
     await c?.stop()
   }
 
@@ -122,6 +180,8 @@ export class UpstreamSet {
     this.#stopped = true
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
+    for (const t of this.#rateTimers.values()) clearTimeout(t)
+    this.#rateTimers.clear()
     await Promise.all([...this.#connections.values()].map((c) => c.stop()))
   }
 
@@ -157,6 +217,7 @@ export class UpstreamSet {
           this.#futureCursor.delete(host.id)
           this.#d.setStatus?.(host.id, 'active', null)
         }
+        this.#rateCheck(host.id)
         this.#d.ingest.handle(host.id, msg, raw)
       },
       onInfo: (host, msg) => {

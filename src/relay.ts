@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net'
 import { WebSocketServer } from 'ws'
 import { AccountCache, type AccountPersistence } from './accounts/account-cache.ts'
 import type { AccountState } from './accounts/account-state.ts'
+import { Takedowns } from './accounts/takedowns.ts'
 import { AdminAuth } from './admin/auth.ts'
+import { siblingForwarder } from './admin/siblings.ts'
 import { hostRoutes } from './api/host-routes.ts'
 import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer } from './api/server.ts'
@@ -16,7 +18,9 @@ import { openDatabase, type RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
 import { probeHost } from './hosts/probe.ts'
+import { HostRateLimiter } from './hosts/rate-limit.ts'
 import { HostRegistry } from './hosts/registry.ts'
+import { RelaySettings, type SettingOrigin } from './hosts/settings.ts'
 import { CachingIdentityResolver } from './identity/cache.ts'
 import { DidResolver } from './identity/resolver.ts'
 import {
@@ -30,6 +34,7 @@ import { Ingest } from './ingest/ingest.ts'
 import { recover } from './ingest/recovery.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
+import { adminRoutes, hostLimits } from './relay-admin.ts'
 import { UpstreamSet } from './relay-upstream.ts'
 import { checkRepoStatus } from './upstream/repo-status.ts'
 
@@ -59,6 +64,9 @@ export interface Relay extends AsyncDisposable {
   readonly drops: DropCounter
   readonly fanout: Fanout
   readonly upstream: UpstreamSet
+  readonly settings: RelaySettings
+  readonly takedowns: Takedowns
+  readonly limiter: HostRateLimiter
   /** The bound API address (after start). */
   address(): AddressInfo
   start(): Promise<void>
@@ -75,6 +83,23 @@ export async function createRelay(
 ): Promise<Relay> {
   const now = overrides.now ?? Date.now
   const db = await openDatabase(config.database)
+  const origin = (name: string): SettingOrigin => {
+    const kind = config.sources[name]?.kind
+    return kind === 'flag' || kind === 'env' || kind === 'dotenv' ? kind : 'default'
+  }
+  const settings = await RelaySettings.load(db.meta, {
+    publicCrawlEnabled: {
+      value: !config.disableRequestCrawl,
+      source: origin('disable-request-crawl'),
+    },
+    newHostsPerDayLimit: {
+      value: config.newHostsPerDayLimit,
+      source: origin('new-hosts-per-day-limit'),
+    },
+    trustedDomains: { value: config.trustedDomains, source: origin('trusted-domains') },
+  })
+  const takedowns = new Takedowns()
+  const limiter = new HostRateLimiter()
   const log = await EventLog.open({
     dir: config.persistDir,
     initialSeq: config.initialSeqNumber,
@@ -121,16 +146,22 @@ export async function createRelay(
     policy: () => ({
       allowInsecureHosts: config.allowInsecureHosts,
       defaultAccountLimit: config.defaultAccountLimit,
-      newHostsPerDayLimit: config.newHostsPerDayLimit,
-      trustedDomains: config.trustedDomains,
-      publicCrawlEnabled: !config.disableRequestCrawl,
-      bannedDomains: [],
+      newHostsPerDayLimit: settings.newHostsPerDayLimit.value,
+      trustedDomains: settings.trustedDomains.value,
+      publicCrawlEnabled: settings.publicCrawlEnabled.value,
+      bannedDomains: settings.bannedDomains,
     }),
     probe:
       overrides.probe ??
       ((target, allowInsecure) =>
         probeHost(target, { userAgent: config.userAgent, allowInsecure })),
-    subscribe: (row) => upstream?.subscribe(row),
+    subscribe: (row) => {
+      limiter.set(row.id, hostLimits(row))
+      upstream?.subscribe(row)
+    },
+    unsubscribe: async (id) => {
+      await upstream?.unsubscribe(id)
+    },
     now,
     onError: (err, context) => logger.error({ err, context }, 'host registry'),
   })
@@ -142,7 +173,7 @@ export async function createRelay(
       setSyncState: (id, state) => hosts.setSyncState(id, state),
       accountSlots: (id) => hosts.accountSlots(id),
       adjustAccountCount: (id, delta) => hosts.adjustAccountCount(id, delta),
-      connection: (id) => upstream?.get(id),
+      connection: (id) => upstream?.controls(id),
     },
     log,
     verify: (task) => pool.verify(task),
@@ -169,12 +200,16 @@ export async function createRelay(
         .catch((err: unknown) => logger.error({ err }, 'host status'))
     },
     futureCursorResets: overrides.futureCursorResets,
+    rateLimit: (id) => limiter.take(id),
   })
   const fanout = new Fanout({
     log,
     maxBufferedBytes: overrides.consumerMaxBufferedBytes ?? 64 * 1024 * 1024,
     maxConsumers: config.maxConsumers,
     maxConsumersPerAddr: config.maxConnectionsPerIp,
+    // Takedowns: the account's events are not served (replay or live), but `#account` events
+    // announcing the takedown and its reversal are.
+    isHidden: (did, type) => type !== '#account' && takedowns.has(did),
     now,
     onReplayError: (err, consumer) => logger.error({ err, consumer: consumer.id }, 'replay failed'),
   })
@@ -184,10 +219,27 @@ export async function createRelay(
     fanout.broadcast(records)
   })
 
+  const admin = adminRoutes({
+    config,
+    db,
+    hosts,
+    settings,
+    upstream,
+    limiter,
+    ingest,
+    accounts,
+    takedowns,
+    drops,
+    identity,
+    fanout,
+    checkpoint: () => runCheckpoint(),
+    logger: logger.child({ subsystem: 'admin' }),
+  })
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
   const server = createApiServer({
     routes: [
+      ...admin.routes,
       ...repoRoutes({
         accounts,
         listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
@@ -235,6 +287,9 @@ export async function createRelay(
       })
     },
     onInternalError: (err, req) => logger.error({ err, ...req }, 'internal error'),
+    onForward: siblingForwarder(config.siblingRelays, config.userAgent, (sibling, path, outcome) =>
+      logger.info({ sibling, path, outcome }, 'forwarded to sibling relay'),
+    ),
   })
 
   let timer: NodeJS.Timeout | undefined
@@ -272,9 +327,16 @@ export async function createRelay(
     drops,
     fanout,
     upstream,
+    settings,
+    takedowns,
+    limiter,
     address: () => server.address() as AddressInfo,
     async start() {
       await hosts.load()
+      for (const row of hosts.list()) limiter.set(row.id, hostLimits(row))
+      await takedowns.load((after, limit) =>
+        db.accounts.listByLocalStatus('takendown', after, limit),
+      )
       const cursors = new Map(hosts.list().map((h) => [h.id, h.cursor] as const))
       const result = await recover({
         log,
@@ -318,6 +380,7 @@ export async function createRelay(
     },
     async stop() {
       clearInterval(timer)
+      admin.puller.stop()
       clearInterval(pruneTimer)
       await new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
