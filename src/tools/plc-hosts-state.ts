@@ -13,8 +13,8 @@
 // every minute of a run that lasts hours would write hundreds of GB. The journal is written once:
 // ~20 B per DID plus 20 B per PDS move (~1 GB for the full network), each checkpoint appends only
 // what changed since the last (fsync'd before the JSON that refers to it). Resuming replays it
-// (tens of seconds for 40M DIDs). A run that finished keeps its state: running again fetches
-// only newer operations and rewrites the outputs.
+// (~5M records/s measured on 200k DIDs; expect 10–30 s for 40M). A run that finished keeps its
+// state: running again fetches only newer operations and rewrites the outputs.
 // Changes are buffered in memory between checkpoints; the owner checkpoints when `pendingBytes`
 // passes its bound, so the buffer is bounded by that plus one page.
 // A `<state>.lock` file (plc-files.ts) keeps two runs off one state.

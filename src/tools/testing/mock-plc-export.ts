@@ -67,7 +67,15 @@ export async function startMockPlcExport(ops: readonly MockExportOp[]): Promise<
       res.writeHead(400).end('{"message":"bad request"}')
       return
     }
-    const page = sorted.filter((op) => Date.parse(op.createdAt) > afterMs).slice(0, count)
+    // Binary search for the first operation after `after` (sorted by createdAt).
+    let lo = 0
+    let hi = sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (Date.parse(sorted[mid]!.createdAt) > afterMs) hi = mid
+      else lo = mid + 1
+    }
+    const page = sorted.slice(lo, lo + count)
     const lines = page.map((op) =>
       op.raw !== undefined
         ? op.raw
