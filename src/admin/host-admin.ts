@@ -5,6 +5,8 @@
 import { invalidRequest, XrpcError } from '../api/errors.ts'
 import type { ApiRequest, Route } from '../api/server.ts'
 import type { HostRow } from '../db/hosts.ts'
+import { InvalidHostnameError } from '../hosts/errors.ts'
+import { isDomainBanned, normalizeHostname } from '../hosts/hostname.ts'
 import type { HostLimits } from '../hosts/rate-limit.ts'
 import type { HostRegistry } from '../hosts/registry.ts'
 import type { RelaySettings } from '../hosts/settings.ts'
@@ -44,11 +46,15 @@ const ok = { json: { success: 'true' } }
 function hostFrom(d: HostAdminDeps, req: ApiRequest, fromBody = false): HostRow {
   const raw = fromBody ? bodyObject(req).host : queryString(req, 'host')
   if (typeof raw !== 'string' || raw === '') throw invalidRequest('"host" is required')
-  const name = raw
-    .trim()
-    .toLowerCase()
-    .replace(/^(https?|wss?):\/\//, '')
-    .replace(/\/$/, '')
+  // The same normalisation as requestCrawl's (the registry's key), so a name that could never be
+  // registered is a 400 rather than a 404.
+  let name: string
+  try {
+    name = normalizeHostname(raw, { allowInsecure: true }).hostname
+  } catch (err) {
+    if (err instanceof InvalidHostnameError) throw invalidRequest(`"host": ${err.message}`)
+    throw err
+  }
   const row = d.hosts.byHostname(name)
   if (!row)
     throw new XrpcError(
@@ -57,6 +63,25 @@ function hostFrom(d: HostAdminDeps, req: ApiRequest, fromBody = false): HostRow 
       `host ${name.slice(0, 200)} is not known to this relay`,
     )
   return row
+}
+
+/**
+ * Disconnects hosts (through `stop`) and keeps the cursor each connection reached in the
+ * registry, so a later unblock or crawl request resumes from there: the registry's row otherwise
+ * holds only the cursor of the last start, and checkpoints save cursors of live connections only.
+ */
+async function stopKeepingCursors<T>(
+  d: HostAdminDeps,
+  rows: readonly HostRow[],
+  stop: () => Promise<T>,
+): Promise<T> {
+  const conns = rows.map((row) => [row.id, d.connection(row.id)] as const)
+  const result = await stop()
+  for (const [id, conn] of conns) {
+    const cursor = conn?.cursor ?? null
+    if (cursor !== null && cursor !== d.hosts.get(id)?.cursor) await d.hosts.update(id, { cursor })
+  }
+  return result
 }
 
 function hostRecord(d: HostAdminDeps, h: HostRow) {
@@ -145,8 +170,13 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
         ) {
           throw invalidRequest('"sync_validation" must be auto, strict or lenient')
         }
-        if ([perSecond, perHour, perDay].some((v) => v === 0))
-          throw invalidRequest('event limits must be at least 1')
+        for (const [name, v] of [
+          ['per_second', perSecond],
+          ['per_hour', perHour],
+          ['per_day', perDay],
+        ] as const) {
+          if (v === 0) throw invalidRequest(`"${name}" must be at least 1 (an event limit)`)
+        }
         await d.hosts.update(row.id, {
           ...(perSecond !== undefined ? { perSecond } : {}),
           ...(perHour !== undefined ? { perHour } : {}),
@@ -169,7 +199,8 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
       admin: true,
       forward: true,
       handle: async (req) => {
-        await d.hosts.block(hostFrom(d, req).id, 'blocked by an operator')
+        const row = hostFrom(d, req)
+        await stopKeepingCursors(d, [row], () => d.hosts.block(row.id, 'blocked by an operator'))
         return ok
       },
     },
@@ -189,7 +220,10 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
       admin: true,
       forward: true,
       handle: async (req) => {
-        await d.resetCursor(hostFrom(d, req))
+        const row = hostFrom(d, req)
+        // A blocked host only forgets its cursor; it stays disconnected until unblocked.
+        if (row.status === 'banned') await d.hosts.update(row.id, { cursor: null })
+        else await d.resetCursor(row)
         return ok
       },
     },
@@ -201,8 +235,11 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
       handle: async (req) => {
         const row = hostFrom(d, req)
         const block = queryBool(req, 'block', false) ?? false
-        if (block) await d.hosts.block(row.id, 'blocked by an operator (killUpstream)')
-        else await d.disconnect(row.id)
+        await stopKeepingCursors(d, [row], () =>
+          block
+            ? d.hosts.block(row.id, 'blocked by an operator (killUpstream)')
+            : d.disconnect(row.id),
+        )
         return ok
       },
     },
@@ -274,7 +311,12 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
         const body = bodyObject(req)
         const domain = domainValue(body.Domain ?? body.domain, 'Domain')
         await d.settings.banDomain(domain)
-        const disconnected = await d.hosts.applyDomainBan(domain)
+        const matching = d.hosts
+          .list()
+          .filter((h) => h.status !== 'banned' && isDomainBanned(h.hostname, [domain]))
+        const disconnected = await stopKeepingCursors(d, matching, () =>
+          d.hosts.applyDomainBan(domain),
+        )
         return { json: { success: 'true', disconnected } }
       },
     },

@@ -144,6 +144,7 @@ export function pullHostsRoutes(puller: HostPuller): Route[] {
         const from = bodyObject(req).from
         if (typeof from !== 'string' || from === '')
           throw invalidRequest('"from" (the other relay\'s URL) is required')
+        if (from.length > 2048) throw invalidRequest('"from" is too long (2048 characters at most)')
         let url: URL
         try {
           url = new URL(from)
@@ -152,6 +153,7 @@ export function pullHostsRoutes(puller: HostPuller): Route[] {
         }
         if (url.protocol !== 'https:' && url.protocol !== 'http:')
           throw invalidRequest('"from" must be an http(s) URL')
+        if (url.hostname.length > 253) throw invalidRequest('"from" has an over-long host name')
         puller.start(url.origin)
         return { json: { success: 'true' } }
       },
