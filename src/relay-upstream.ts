@@ -46,6 +46,7 @@ export class UpstreamSet {
   /** Why each paused host is paused ('ingest': too many in flight; 'rate': over its limits). */
   readonly #pausedFor = new Map<number, Set<string>>()
   readonly #rateTimers = new Map<number, NodeJS.Timeout>()
+  #ratePauses = 0
   readonly #hosts = new Map<number, HostRow>()
   #cursorResets = 0
   #stopped = false
@@ -97,9 +98,15 @@ export class UpstreamSet {
     this.#connections.get(hostId)?.resume()
   }
 
+  /** How many times a host was paused for its rate limits since start. */
+  get ratePauses(): number {
+    return this.#ratePauses
+  }
+
   #rateCheck(hostId: number): void {
     const wait = this.#d.rateLimit?.(hostId) ?? 0
     if (wait <= 0 || this.#rateTimers.has(hostId)) return
+    this.#ratePauses++
     this.#pause(hostId, 'rate')
     const t = setTimeout(() => {
       this.#rateTimers.delete(hostId)

@@ -156,7 +156,11 @@ export class EventHandlers {
     const auth = await this.#authority(hostId, hostname, msg.did)
     if ('reason' in auth) return auth
     const upstreamStatus = msg.active ? 'active' : (msg.status ?? 'deactivated')
-    const state: AccountState = { ...auth.account, upstreamStatus, updatedAt: this.#d.now() }
+    const state: AccountState = {
+      ...this.#admit(auth.account),
+      upstreamStatus,
+      updatedAt: this.#d.now(),
+    }
     const record = this.#append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
@@ -184,6 +188,9 @@ export class EventHandlers {
       if (!reactivated) return drop(inactive, `${did} is ${account.upstreamStatus} upstream`)
       account = reactivated
     } else if (inactive) {
+      // A new account throttled on arrival is stored as such, so raising the host's limit can
+      // release it later (oldest first).
+      if (this.#d.accounts.peek(did) === undefined) this.#save(account, 0)
       return drop(inactive, `${did} is ${account.localStatus} on this relay`)
     }
 
@@ -231,6 +238,13 @@ export class EventHandlers {
       const proven = outcome.inverted && outcome.warnings.length === 0
       const next = afterCommit(host.sync, this.#d.syncDefault, proven, this.#d.syncRatchetCommits)
       if (next !== host.sync) this.#d.hosts.setSyncState(hostId, next)
+    }
+    // Account slots are taken when an account is first stored, decided here with no await before
+    // the store, so concurrent first events of different accounts cannot all take the last slot.
+    const admitted = this.#admit(account)
+    if (admitted.localStatus === 'throttled' && account.localStatus !== 'throttled') {
+      this.#save(admitted, 0)
+      return drop('account-throttled', `${did} is a new account beyond its host's account limit`)
     }
     const record = this.#d.accept({
       frame: { type: outcome.type, prefix: outcome.prefix, suffix: outcome.suffix },
@@ -287,6 +301,17 @@ export class EventHandlers {
     }
     const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
     if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
+  }
+
+  /**
+   * For an account not stored yet: throttled when its host has used its account slots (DESIGN §4
+   * item 14), checked again right before it is stored. Stored accounts are returned as they are.
+   */
+  #admit(account: AccountState): AccountState {
+    if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
+      return account
+    const slots = this.#d.hosts.accountSlots(account.hostId)
+    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
   /** A new account; throttled when its host has used its account slots (DESIGN §4 item 14). */
