@@ -6,15 +6,28 @@ import { describeConfig } from './config/describe.ts'
 import { ConfigError, helpText, loadConfig, parseCommandLine } from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
+import { adminCommand } from './tools/admin-cli.ts'
+import { plcHostsCommand } from './tools/plc-hosts.ts'
 import { k256Backend, nativeK256Error } from './verify/crypto/signature.ts'
 
 const COMMANDS = [
   { usage: 'relay serve [flags]', summary: 'run the relay' },
+  {
+    usage: 'relay admin <command> ...',
+    summary: 'operate a running relay through its admin API (relay admin --help)',
+  },
+  {
+    usage: 'relay plc-hosts [--out hosts.txt]',
+    summary: 'build hosts.txt from a PLC directory export (resumable)',
+  },
   { usage: 'relay check', summary: 'report the signature backends this install uses' },
   { usage: 'relay help', summary: 'this text' },
 ]
 
 async function main(argv: readonly string[]): Promise<number> {
+  // Tools with their own flags: handed everything after their name.
+  if (argv[0] === 'admin') return adminCommand(argv.slice(1), process.env)
+  if (argv[0] === 'plc-hosts') return plcHostsCommand(argv.slice(1), process.env)
   let command: string
   let help: boolean
   try {
