@@ -8,6 +8,7 @@ import type { AccountState } from './accounts/account-state.ts'
 import { Takedowns } from './accounts/takedowns.ts'
 import { AdminAuth } from './admin/auth.ts'
 import { siblingForwarder } from './admin/siblings.ts'
+import { clientAddressResolver } from './api/client-address.ts'
 import { hostRoutes } from './api/host-routes.ts'
 import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer } from './api/server.ts'
@@ -235,6 +236,7 @@ export async function createRelay(
     checkpoint: () => runCheckpoint(),
     logger: logger.child({ subsystem: 'admin' }),
   })
+  const clientAddress = clientAddressResolver(config.trustedProxies)
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
   const server = createApiServer({
@@ -281,7 +283,7 @@ export async function createRelay(
       wss.handleUpgrade(req, socket, head, (ws) => {
         fanout.attach(ws, {
           cursor: params.cursor,
-          remoteAddr: req.socket.remoteAddress ?? '',
+          remoteAddr: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
           userAgent: String(req.headers['user-agent'] ?? ''),
         })
       })
