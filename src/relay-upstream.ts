@@ -1,10 +1,10 @@
 // Wiring between the host registry, the upstream connections and ingest: one HostConnection per
 // subscribed host, its events handed to ingest, its own drops counted, its state logged, and
 // hosts resubscribed at start spread over a few seconds rather than all at once.
-// Upstream FutureCursor (DESIGN.md §4 item 13: the PDS reset its sequence): the host goes `idle`
-// and is retried with the same cursor (the connection's backoff); only after repeated answers
-// over at least an hour is its cursor reset to the live head, logged and counted. Any event from
-// the host makes it `active` again.
+// Connection states, events and FutureCursor answers are reported to the host status machine.
+// Upstream FutureCursor (DESIGN.md §4 item 13: the PDS reset its sequence): the host is retried
+// with the same cursor (the connection's backoff); only after repeated answers over at least an
+// hour is its cursor reset to the live head, logged and counted.
 import type { HostRow } from './db/hosts.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
@@ -18,8 +18,13 @@ export interface UpstreamSetDeps {
   readonly userAgent: string
   readonly logger: Logger
   readonly onInfo?: (hostId: number, name: string) => void
-  /** Host status changes (idle on FutureCursor, active again on events). */
-  readonly setStatus?: (hostId: number, status: 'active' | 'idle', reason: string | null) => void
+  /** Told what happens on each host's connection (the host status machine). */
+  readonly status?: {
+    connected(hostId: number): void
+    connectFailed(hostId: number, error: string): void
+    event(hostId: number): void
+    futureCursor(hostId: number): void
+  }
   readonly now?: () => number
   /**
    * Records one event of a host against its rate limits; returns 0, or how long to pause the
@@ -41,8 +46,6 @@ export class UpstreamSet {
   readonly #infoCounts = new Map<string, number>()
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #futureCursor = new Map<number, FutureCursorTrack>()
-  /** Hosts marked idle by this set (made active again by their next event). */
-  readonly #idle = new Set<number>()
   /** Why each paused host is paused ('ingest': too many in flight; 'rate': over its limits). */
   readonly #pausedFor = new Map<number, Set<string>>()
   readonly #rateTimers = new Map<number, NodeJS.Timeout>()
@@ -198,12 +201,7 @@ export class UpstreamSet {
     const track = this.#futureCursor.get(host.id) ?? { first: now, count: 0 }
     track.count++
     this.#futureCursor.set(host.id, track)
-    this.#idle.add(host.id)
-    this.#d.setStatus?.(
-      host.id,
-      'idle',
-      'the PDS answered FutureCursor (did it reset its sequence?)',
-    )
+    this.#d.status?.futureCursor(host.id)
     if (track.count < rule.count || now - track.first < rule.afterMs) return
     const row = this.#hosts.get(host.id)
     if (!row) return
@@ -220,10 +218,8 @@ export class UpstreamSet {
     const log = this.#d.logger
     return {
       onEvent: (host: HostTarget, msg, raw) => {
-        if (this.#idle.size > 0 && this.#idle.delete(host.id)) {
-          this.#futureCursor.delete(host.id)
-          this.#d.setStatus?.(host.id, 'active', null)
-        }
+        if (this.#futureCursor.size > 0) this.#futureCursor.delete(host.id)
+        this.#d.status?.event(host.id)
         this.#rateCheck(host.id)
         this.#d.ingest.handle(host.id, msg, raw)
       },
@@ -241,6 +237,9 @@ export class UpstreamSet {
       },
       onStateChange: (host, state, detail) => {
         log.info({ host: host.hostname, state, detail }, 'upstream connection')
+        if (state === 'connected') this.#d.status?.connected(host.id)
+        else if (state === 'disconnected' || state === 'refused')
+          this.#d.status?.connectFailed(host.id, detail)
       },
     }
   }

@@ -18,6 +18,7 @@ import type { RelayConfig } from './config/config.ts'
 import { openDatabase, type RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
+import { HostStatusMachine, type HostStatusOptions } from './hosts/host-status.ts'
 import { probeHost } from './hosts/probe.ts'
 import { HostRateLimiter } from './hosts/rate-limit.ts'
 import { HostRegistry } from './hosts/registry.ts'
@@ -48,6 +49,10 @@ export interface RelayOverrides {
   ) => Promise<unknown>
   readonly checkpointIntervalMs?: number
   readonly resubscribeSpreadMs?: number
+  /** Status machine tuning (tests use short times). */
+  readonly hostStatus?: Omit<HostStatusOptions, 'onTransition' | 'now'>
+  /** How often host statuses are re-checked (idle detection, offline retries). */
+  readonly statusTickMs?: number
   /** Event-log segment size (tests of retention use tiny segments). */
   readonly segmentMaxBytes?: number
   /** FutureCursor answers (and minimum time) before a host's cursor is reset (default 3 over 1 h). */
@@ -156,6 +161,8 @@ export async function createRelay(
       overrides.probe ??
       ((target, allowInsecure) =>
         probeHost(target, { userAgent: config.userAgent, allowInsecure })),
+    onBanChange: (id, banned, reason) =>
+      banned ? statusMachine.banned(id, reason) : statusMachine.unbanned(id, reason),
     subscribe: (row) => {
       limiter.set(row.id, hostLimits(row))
       upstream?.subscribe(row)
@@ -186,22 +193,44 @@ export async function createRelay(
     maxInFlightPerHost: config.hostConcurrency,
     onError: (err, ctx) => dropLog.error({ err, ...ctx }, 'unexpected error processing an event'),
   })
+  // Host status (DESIGN §4 item 13): the machine decides; the registry stores; an offline host's
+  // connection is stopped and restarted when its retry comes due.
+  const statusMachine = new HostStatusMachine({
+    ...overrides.hostStatus,
+    now,
+    onTransition: (id, from, to, reason) => {
+      const row = hosts.get(id)
+      if (!row) return
+      if (row.status === 'banned' && to !== 'banned') {
+        statusMachine.banned(id, row.statusReason ?? 'blocked')
+        return
+      }
+      logger.info({ host: row.hostname, from, to, reason }, 'host status')
+      hosts
+        .update(id, { status: to, statusReason: reason })
+        .catch((err: unknown) => logger.error({ err }, 'host status'))
+      if (to === 'offline') {
+        const cursor = upstream?.get(id)?.cursor ?? null
+        void upstream
+          ?.unsubscribe(id)
+          .then(() => (cursor !== null ? hosts.update(id, { cursor }) : undefined))
+      }
+    },
+  })
   upstream = new UpstreamSet({
     ingest,
     drops,
     userAgent: config.userAgent,
     logger: logger.child({ subsystem: 'upstream' }),
     now,
-    setStatus: (id, status, reason) => {
-      const row = hosts.get(id)
-      if (!row || row.status === status || row.status === 'banned') return
-      logger.info({ host: row.hostname, from: row.status, to: status, reason }, 'host status')
-      hosts
-        .update(id, { status, statusReason: reason })
-        .catch((err: unknown) => logger.error({ err }, 'host status'))
-    },
+    status: statusMachine,
     futureCursorResets: overrides.futureCursorResets,
-    rateLimit: (id) => limiter.take(id),
+    rateLimit: (id) => {
+      const wait = limiter.take(id)
+      if (wait > 0) statusMachine.rateLimited(id, limiter.throttledFor(id))
+      else if (statusMachine.status(id) === 'throttled') statusMachine.rateOk(id)
+      return wait
+    },
   })
   const fanout = new Fanout({
     log,
@@ -296,6 +325,7 @@ export async function createRelay(
 
   let timer: NodeJS.Timeout | undefined
   let pruneTimer: NodeJS.Timeout | undefined
+  let statusTimer: NodeJS.Timeout | undefined
   let checkpointing: Promise<void> | undefined
   const runCheckpoint = async (): Promise<void> => {
     if (checkpointing) return checkpointing
@@ -335,7 +365,10 @@ export async function createRelay(
     address: () => server.address() as AddressInfo,
     async start() {
       await hosts.load()
-      for (const row of hosts.list()) limiter.set(row.id, hostLimits(row))
+      for (const row of hosts.list()) {
+        limiter.set(row.id, hostLimits(row))
+        statusMachine.load(row.id, row.status, row.statusReason)
+      }
       await takedowns.load((after, limit) =>
         db.accounts.listByLocalStatus('takendown', after, limit),
       )
@@ -370,6 +403,13 @@ export async function createRelay(
       timer = setInterval(() => {
         runCheckpoint().catch((err: unknown) => logger.error({ err }, 'checkpoint failed'))
       }, overrides.checkpointIntervalMs ?? 3000)
+      statusTimer = setInterval(() => {
+        statusMachine.tick()
+        for (const id of statusMachine.takeDueRetries()) {
+          const row = hosts.get(id)
+          if (row && row.status !== 'banned') upstream?.subscribe(row)
+        }
+      }, overrides.statusTickMs ?? 5000)
       pruneTimer = setInterval(() => {
         log
           .pruneExpired()
@@ -384,6 +424,7 @@ export async function createRelay(
       clearInterval(timer)
       admin.puller.stop()
       clearInterval(pruneTimer)
+      clearInterval(statusTimer)
       await new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeAllConnections()
       await upstream!.stop()

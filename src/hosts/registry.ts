@@ -29,6 +29,8 @@ export interface HostRegistryDeps {
   ) => Promise<unknown>
   /** Start (or restart) the subscription to a host. */
   readonly subscribe: (host: HostRow) => void
+  /** Told when a host is blocked or unblocked (the status machine follows). */
+  readonly onBanChange?: (hostId: number, banned: boolean, reason: string) => void
   /** Stop the subscription to a host (block, ban, kill). */
   readonly unsubscribe?: (hostId: number) => Promise<void>
   readonly now?: () => number
@@ -189,12 +191,14 @@ export class HostRegistry {
   /** Blocks a host: status `banned`, its subscription stopped (DESIGN §4 item 17). */
   async block(id: number, reason: string): Promise<void> {
     await this.update(id, { status: 'banned', statusReason: reason })
+    this.#d.onBanChange?.(id, true, reason)
     await this.#d.unsubscribe?.(id)
   }
 
   /** Unblocks a host and reconnects from its stored cursor. */
   async unblock(id: number): Promise<void> {
     await this.update(id, { status: 'active', statusReason: null })
+    this.#d.onBanChange?.(id, false, 'unblocked by an operator')
     const row = this.#byId.get(id)
     if (row) this.#d.subscribe(row)
   }

@@ -1,0 +1,79 @@
+// The host status machine wired into a real relay (DESIGN.md §4 item 13): a host that cannot be
+// reached goes `offline` and keeps being retried on a schedule; a connected host that stays
+// silent goes `idle` and is `active` again with its next event. Times are shortened.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { eventually, startTestRelay } from '../support/relay-harness.ts'
+
+const DID = 'did:plc:gggggggggggggggggggggggg'
+
+test('silent host: idle, then active again with its next event', { timeout: 30_000 }, async () => {
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  plc.setDocument(DID, {
+    '@context': ['https://www.w3.org/ns/did/v1'],
+    id: DID,
+    alsoKnownAs: ['at://g.test'],
+    verificationMethod: [],
+    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
+  })
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    overrides: { hostStatus: { idleAfterMs: 300 }, statusTickMs: 50 },
+  })
+  try {
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    const id = relay.relay.hosts.byHostname(pds.hostname)!.id
+    await eventually(() => relay.relay.hosts.get(id)?.status === 'idle', 10_000, 'idle')
+    assert.match(relay.relay.hosts.get(id)!.statusReason ?? '', /./)
+    pds.emit(
+      1,
+      encodeMessageFrame('#identity', { seq: 1, did: DID, time: new Date().toISOString() }),
+    )
+    await eventually(() => relay.relay.hosts.get(id)?.status === 'active', 10_000, 'active again')
+  } finally {
+    await relay.close()
+    await pds.close()
+    await plc.close()
+  }
+})
+
+test('unreachable host: offline after repeated failures, and retried on a schedule', {
+  timeout: 60_000,
+}, async () => {
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    overrides: {
+      hostStatus: { offlineAfterFailures: 2, offlineRetry: { initialMs: 300, maxMs: 1000 } },
+      statusTickMs: 50,
+    },
+  })
+  try {
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')
+    const id = relay.relay.hosts.byHostname(pds.hostname)!.id
+    await pds.close() // the PDS goes away: every reconnect now fails
+    await eventually(() => relay.relay.hosts.get(id)?.status === 'offline', 30_000, 'offline')
+    assert.match(relay.relay.hosts.get(id)!.statusReason ?? '', /./)
+    // Offline is not abandoned: the connection is stopped, and a retry comes due and dials again.
+    await eventually(
+      () => relay.relay.upstream.get(id) === undefined,
+      10_000,
+      'connection stopped while offline',
+    )
+    await eventually(
+      () => relay.relay.upstream.get(id) !== undefined,
+      10_000,
+      'retried on schedule',
+    )
+    assert.equal(relay.relay.hosts.get(id)!.status, 'offline')
+  } finally {
+    await relay.close()
+    await plc.close()
+  }
+})
