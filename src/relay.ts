@@ -2,18 +2,9 @@
 // part, wires their callbacks, and starts and stops them in order. Tests build the relay here with
 // overrides (a PLC URL on loopback, a clock, a probe) instead of patching modules.
 import type { AddressInfo } from 'node:net'
-import { WebSocketServer } from 'ws'
-import { AccountCache, type AccountPersistence } from './accounts/account-cache.ts'
-import type { AccountState } from './accounts/account-state.ts'
+import { AccountCache } from './accounts/account-cache.ts'
+import { accountPersistence } from './accounts/account-rows.ts'
 import { Takedowns } from './accounts/takedowns.ts'
-import { AdminAuth } from './admin/auth.ts'
-import { siblingForwarder } from './admin/siblings.ts'
-import { clientAddressResolver } from './api/client-address.ts'
-import { hostRoutes } from './api/host-routes.ts'
-import { repoRoutes } from './api/repo-routes.ts'
-import { createApiServer } from './api/server.ts'
-import { subscribeParams } from './api/subscribe-params.ts'
-import { syncRoutes } from './api/sync-routes.ts'
 import type { RelayConfig } from './config/config.ts'
 import { openDatabase, type RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
@@ -37,6 +28,7 @@ import { recover } from './ingest/recovery.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
 import { adminRoutes, hostLimits } from './relay-admin.ts'
+import { createRelayServer } from './relay-server.ts'
 import { UpstreamSet } from './relay-upstream.ts'
 import { checkRepoStatus } from './upstream/repo-status.ts'
 
@@ -115,17 +107,7 @@ export async function createRelay(
     now,
     onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
   })
-  const persistence: AccountPersistence = {
-    load: async (did) => {
-      const row = await db.accounts.get(did)
-      return row ? fromRow(row) : undefined
-    },
-    save: (states, seq) =>
-      db.transaction(async (s) => {
-        await s.accounts.upsertMany(states.map(toRow))
-        await s.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
-      }),
-  }
+  const persistence = accountPersistence(db)
   const accounts = new AccountCache(persistence, { maxEntries: 1_000_000 })
   const identity = new CachingIdentityResolver(
     new DidResolver({
@@ -265,62 +247,17 @@ export async function createRelay(
     checkpoint: () => runCheckpoint(),
     logger: logger.child({ subsystem: 'admin' }),
   })
-  const clientAddress = clientAddressResolver(config.trustedProxies)
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
-  wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
-  const server = createApiServer({
-    routes: [
-      ...admin.routes,
-      ...repoRoutes({
-        accounts,
-        listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
-        hostEndpoint: (id) => {
-          const h = hosts.get(id)
-          return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
-        },
-      }),
-      ...hostRoutes({
-        list: () => hosts.list().sort((a, b) => a.id - b.id),
-        byHostname: (name) => hosts.byHostname(name),
-        recentDrops: (id) => drops.recent(id),
-        cursor: (id) => upstream?.get(id)?.cursor ?? null,
-      }),
-      ...syncRoutes({
-        hosts,
-        version: config.version,
-        health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
-          try {
-            await db.ping()
-            const s = log.stats()
-            return { ok: true, detail: { seq: String(s.lastSeq) } }
-          } catch (err) {
-            logger.error({ err }, 'health check failed')
-            return { ok: false, detail: {} }
-          }
-        },
-      }),
-    ],
-    adminAuth: new AdminAuth(config.adminPasswords),
-    onUpgrade: (req, socket, head) => {
-      const params = subscribeParams(req.url ?? '')
-      if (!params.ok) {
-        socket.end(
-          `HTTP/1.1 ${params.status} ${params.error}\r\nServer: atproto-relay (typescript)\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: params.error, message: params.message })}`,
-        )
-        return
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        fanout.attach(ws, {
-          cursor: params.cursor,
-          remoteAddr: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
-          userAgent: String(req.headers['user-agent'] ?? ''),
-        })
-      })
-    },
-    onInternalError: (err, req) => logger.error({ err, ...req }, 'internal error'),
-    onForward: siblingForwarder(config.siblingRelays, config.userAgent, (sibling, path, outcome) =>
-      logger.info({ sibling, path, outcome }, 'forwarded to sibling relay'),
-    ),
+  const server = createRelayServer({
+    config,
+    db,
+    log,
+    hosts,
+    drops,
+    accounts,
+    fanout,
+    upstream,
+    adminRoutes: admin.routes,
+    logger,
   })
 
   let timer: NodeJS.Timeout | undefined
@@ -442,7 +379,7 @@ export async function createRelay(
         logger.error({ err }, 'final checkpoint failed'),
       )
       await fanout.close()
-      wss.close()
+      server.wss.close()
       await log.close()
       await pool.close()
       await db.close()
@@ -454,36 +391,4 @@ export async function createRelay(
     },
   }
   return relay
-}
-
-function fromRow(
-  row: Awaited<ReturnType<RelayDatabase['accounts']['get']>> & object,
-): AccountState {
-  return {
-    did: row.did,
-    hostId: row.hostId,
-    localStatus: row.localStatus,
-    upstreamStatus: row.upstreamStatus,
-    rev: row.rev,
-    commitCid: row.commitCid,
-    dataCid: row.dataCid,
-    handle: row.handle,
-    createdAt: Date.parse(row.createdAt),
-    updatedAt: Date.parse(row.updatedAt),
-  }
-}
-
-function toRow(s: AccountState) {
-  return {
-    did: s.did,
-    hostId: s.hostId,
-    localStatus: s.localStatus,
-    upstreamStatus: s.upstreamStatus as never,
-    rev: s.rev,
-    commitCid: s.commitCid,
-    dataCid: s.dataCid,
-    handle: s.handle,
-    createdAt: new Date(s.createdAt).toISOString(),
-    updatedAt: new Date(s.updatedAt).toISOString(),
-  }
 }

@@ -1,0 +1,97 @@
+// The relay's HTTP server: the public XRPC routes, the admin routes built by relay-admin.ts, and
+// subscribeRepos upgrades handed to fan-out (with the client address behind trusted proxies).
+import type { Server } from 'node:http'
+import { WebSocketServer } from 'ws'
+import type { AccountCache } from './accounts/account-cache.ts'
+import { AdminAuth } from './admin/auth.ts'
+import { siblingForwarder } from './admin/siblings.ts'
+import { clientAddressResolver } from './api/client-address.ts'
+import { hostRoutes } from './api/host-routes.ts'
+import { repoRoutes } from './api/repo-routes.ts'
+import { createApiServer, type Route } from './api/server.ts'
+import { subscribeParams } from './api/subscribe-params.ts'
+import { syncRoutes } from './api/sync-routes.ts'
+import type { RelayConfig } from './config/config.ts'
+import type { RelayDatabase } from './db/database.ts'
+import type { EventLog } from './eventlog/event-log.ts'
+import type { Fanout } from './fanout/fanout.ts'
+import type { HostRegistry } from './hosts/registry.ts'
+import type { DropCounter } from './ingest/drop-counter.ts'
+import type { Logger } from './observability/logger.ts'
+import type { UpstreamSet } from './relay-upstream.ts'
+
+export interface RelayServerParts {
+  readonly config: RelayConfig
+  readonly db: RelayDatabase
+  readonly log: EventLog
+  readonly hosts: HostRegistry
+  readonly drops: DropCounter
+  readonly accounts: AccountCache
+  readonly fanout: Fanout
+  readonly upstream: UpstreamSet
+  readonly adminRoutes: readonly Route[]
+  readonly logger: Logger
+}
+
+export function createRelayServer(p: RelayServerParts): Server & { wss: WebSocketServer } {
+  const { config, db, log, hosts, drops, accounts, fanout, upstream, logger } = p
+  const clientAddress = clientAddressResolver(config.trustedProxies)
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
+  wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
+  const server = createApiServer({
+    routes: [
+      ...p.adminRoutes,
+      ...repoRoutes({
+        accounts,
+        listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
+        hostEndpoint: (id) => {
+          const h = hosts.get(id)
+          return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
+        },
+      }),
+      ...hostRoutes({
+        list: () => hosts.list().sort((a, b) => a.id - b.id),
+        byHostname: (name) => hosts.byHostname(name),
+        recentDrops: (id) => drops.recent(id),
+        cursor: (id) => upstream.get(id)?.cursor ?? null,
+      }),
+      ...syncRoutes({
+        hosts,
+        version: config.version,
+        health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
+          try {
+            await db.ping()
+            const s = log.stats()
+            return { ok: true, detail: { seq: String(s.lastSeq) } }
+          } catch (err) {
+            logger.error({ err }, 'health check failed')
+            return { ok: false, detail: {} }
+          }
+        },
+      }),
+    ],
+    adminAuth: new AdminAuth(config.adminPasswords),
+    onUpgrade: (req, socket, head) => {
+      const params = subscribeParams(req.url ?? '')
+      if (!params.ok) {
+        socket.end(
+          `HTTP/1.1 ${params.status} ${params.error}\r\nServer: atproto-relay (typescript)\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: params.error, message: params.message })}`,
+        )
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        fanout.attach(ws, {
+          cursor: params.cursor,
+          remoteAddr: clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
+          userAgent: String(req.headers['user-agent'] ?? ''),
+        })
+      })
+    },
+    onInternalError: (err, req) => logger.error({ err, ...req }, 'internal error'),
+    onForward: siblingForwarder(config.siblingRelays, config.userAgent, (sibling, path, outcome) =>
+      logger.info({ sibling, path, outcome }, 'forwarded to sibling relay'),
+    ),
+  })
+
+  return Object.assign(server, { wss })
+}
