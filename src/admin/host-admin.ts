@@ -6,7 +6,7 @@ import { invalidRequest, XrpcError } from '../api/errors.ts'
 import type { ApiRequest, Route } from '../api/server.ts'
 import type { HostRow } from '../db/hosts.ts'
 import { InvalidHostnameError } from '../hosts/errors.ts'
-import { isDomainBanned, normalizeHostname } from '../hosts/hostname.ts'
+import { isDomainBanned, isTrustedDomain, normalizeHostname } from '../hosts/hostname.ts'
 import type { HostLimits } from '../hosts/rate-limit.ts'
 import type { HostRegistry } from '../hosts/registry.ts'
 import type { RelaySettings } from '../hosts/settings.ts'
@@ -130,6 +130,17 @@ function hostRecord(d: HostAdminDeps, h: HostRow) {
       count24h: x.count24h,
       lastAt: new Date(x.lastAt).toISOString(),
     })),
+  }
+}
+
+/** After the trusted domains change: every host gets the trust (and default limits) they imply. */
+async function retrust(d: HostAdminDeps): Promise<void> {
+  const patterns = d.settings.trustedDomains.value
+  for (const row of d.hosts.list()) {
+    const trusted = isTrustedDomain(row.hostname, patterns)
+    if (trusted === row.trusted) continue
+    await d.hosts.update(row.id, { trusted })
+    d.applyLimits(d.hosts.get(row.id)!)
   }
 }
 
@@ -355,6 +366,7 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
       forward: true,
       handle: async (req) => {
         await d.settings.addTrustedDomain(domainValue(req.query.get('domain'), 'domain'))
+        await retrust(d)
         return ok
       },
     },
@@ -367,6 +379,7 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
         const domain = domainValue(req.query.get('domain'), 'domain')
         if (!(await d.settings.removeTrustedDomain(domain)))
           throw new XrpcError(404, 'NotFound', `${domain} is not a trusted domain`)
+        await retrust(d)
         return ok
       },
     },

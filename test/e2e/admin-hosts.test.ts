@@ -332,7 +332,7 @@ describe('admin host routes', () => {
     assert.equal(a.subscriberCount, 1, 'refused calls change nothing')
   })
 
-  test('trusted domains: added and removed with their source; new hosts under one are trusted', async () => {
+  test('trusted domains: added and removed with their source; hosts under one are trusted (new and existing)', async () => {
     const base = ['*.host.bsky.network']
     assert.deepEqual((await get('/admin/pds/trustedDomains')).json, {
       trusted_domains: base,
@@ -350,6 +350,19 @@ describe('admin host routes', () => {
     )
     const rec = await record(d)
     assert.deepEqual([rec.Trusted, rec.RateLimit], [true, 5000])
+    assert.deepEqual((await post('/admin/pds/removeTrustedDomain?domain=localhost')).json, OK)
+    assert.equal(
+      (await record(d)).Trusted,
+      false,
+      'an existing host loses the trust with its domain',
+    )
+    assert.equal((await record(a)).Trusted, false)
+    assert.deepEqual((await post('/admin/pds/addTrustedDomain?domain=localhost')).json, OK)
+    assert.deepEqual(
+      [(await record(a)).Trusted, (await record(d)).Trusted],
+      [true, true],
+      'existing hosts gain it',
+    )
     assert.deepEqual((await post('/admin/pds/removeTrustedDomain?domain=localhost')).json, OK)
     assert.deepEqual((await get('/admin/pds/trustedDomains')).json, {
       trusted_domains: base,
@@ -382,7 +395,7 @@ describe('admin host routes', () => {
       trusted_domains: ['*.host.bsky.network'],
       source: 'admin',
     })
-    assert.equal((await record(d)).Trusted, true, 'a host keeps the trust it was created with')
+    assert.equal((await record(d)).Trusted, false, 'trust follows the (persisted) trusted domains')
     assert.equal((await record(b)).Blocked, true)
     await eventually(
       () => a.subscriptions.length === subs + 1 && a.subscriberCount === 1,
