@@ -9,7 +9,9 @@ import type { RelayConfig } from './config/config.ts'
 import { openDatabase, type RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
+import { resolvePublicAddresses } from './hosts/address.ts'
 import { HostStatusMachine, type HostStatusOptions } from './hosts/host-status.ts'
+import { isLocalhostName } from './hosts/hostname.ts'
 import { probeHost } from './hosts/probe.ts'
 import { HostRateLimiter } from './hosts/rate-limit.ts'
 import { HostRegistry } from './hosts/registry.ts'
@@ -114,6 +116,12 @@ export async function createRelay(
       plcUrl: config.plcUrl,
       userAgent: config.userAgent,
       allowInsecureWeb: config.allowInsecureHosts,
+      // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
+      // localhost in development (--allow-insecure-hosts).
+      checkWebHost: async (hostname) => {
+        if (config.allowInsecureHosts && isLocalhostName(hostname)) return
+        await resolvePublicAddresses(hostname)
+      },
     }),
     { maxEntries: config.identityCacheSize, ttlMs: config.identityTtlMs, now },
   )

@@ -16,6 +16,11 @@ export interface DocumentFetchOptions {
   readonly maxBytes: number
   readonly maxRedirects: number
   readonly fetch: typeof globalThis.fetch
+  /**
+   * Called with each hostname before it is fetched (the first URL and every redirect); throws to
+   * refuse it. The composition root passes an SSRF check (public addresses only) for did:web.
+   */
+  readonly checkHost?: (hostname: string) => Promise<void>
 }
 
 const ACCEPT = 'application/did+ld+json, application/json;q=0.9'
@@ -85,6 +90,18 @@ async function getFollowingRedirects(
 ): Promise<Response> {
   let current = new URL(url)
   for (let hops = 0; ; hops++) {
+    if (options.checkHost) {
+      try {
+        await options.checkHost(current.hostname)
+      } catch (err) {
+        throw new DidResolutionError(
+          did,
+          'unsafe-host',
+          `refused to fetch from ${current.hostname}`,
+          { cause: err },
+        )
+      }
+    }
     const res = await options.fetch(current, {
       method: 'GET',
       redirect: 'manual',

@@ -49,6 +49,7 @@ export type DidResolutionErrorReason =
   | 'http-status' // an HTTP status other than 200, 404 and 410 (5xx, 4xx, 3xx without Location)
   | 'too-many-redirects'
   | 'bad-redirect' // a redirect to another scheme than http(s), or from https down to http
+  | 'unsafe-host' // a did:web host (or redirect target) that is not on a public address (SSRF)
   | 'too-large' // the body passed the size cap
   | 'bad-json' // not UTF-8 or not JSON
   | 'bad-document' // JSON, but not a usable DID document

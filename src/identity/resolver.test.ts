@@ -233,3 +233,24 @@ describe('DidResolver did:web over loopback', () => {
     }
   })
 })
+
+it('did:web with a host check: refused before any request when the check throws (SSRF)', async () => {
+  const web = await startMockDidWeb()
+  try {
+    const checked: string[] = []
+    const resolver = new DidResolver({
+      plcUrl: 'http://127.0.0.1:1',
+      userAgent: 'test',
+      allowInsecureWeb: true,
+      checkWebHost: async (hostname) => {
+        checked.push(hostname)
+        throw new Error(`${hostname} is private`)
+      },
+    })
+    await assert.rejects(resolver.resolve(web.did), isResolutionError('unsafe-host', web.did))
+    assert.equal(checked.length, 1)
+    assert.equal(web.requestCount(), 0)
+  } finally {
+    await web.close()
+  }
+})

@@ -38,6 +38,8 @@ export interface DidResolverOptions {
   readonly maxRedirects?: number
   /** Allow did:web on localhost / 127.0.0.1 (plain http when a port is given). Default false. */
   readonly allowInsecureWeb?: boolean
+  /** For did:web: called with each hostname before fetching it; throws to refuse (SSRF). */
+  readonly checkWebHost?: (hostname: string) => Promise<void>
   /** Defaults to the global fetch. */
   readonly fetch?: typeof globalThis.fetch
 }
@@ -49,6 +51,7 @@ export const DEFAULT_MAX_REDIRECTS = 3
 export class DidResolver implements IdentityResolver {
   readonly #plcUrl: string
   readonly #allowInsecureWeb: boolean
+  readonly #checkWebHost: ((hostname: string) => Promise<void>) | undefined
   readonly #fetchOptions: DocumentFetchOptions
 
   constructor(options: DidResolverOptions) {
@@ -57,6 +60,7 @@ export class DidResolver implements IdentityResolver {
       throw new TypeError('DidResolver: userAgent is required')
     }
     this.#allowInsecureWeb = options.allowInsecureWeb ?? false
+    this.#checkWebHost = options.checkWebHost
     this.#fetchOptions = {
       userAgent: options.userAgent,
       timeoutMs: positive('timeoutMs', options.timeoutMs, DEFAULT_RESOLVE_TIMEOUT_MS),
@@ -80,7 +84,11 @@ export class DidResolver implements IdentityResolver {
 
   async resolve(did: string, signal?: AbortSignal): Promise<Identity> {
     const url = this.documentUrl(did)
-    const json = await fetchDidJson(did, url, this.#fetchOptions, signal)
+    const options =
+      this.#checkWebHost && did.startsWith('did:web:')
+        ? { ...this.#fetchOptions, checkHost: this.#checkWebHost }
+        : this.#fetchOptions
+    const json = await fetchDidJson(did, url, options, signal)
     try {
       return parseDidDocument(did, json)
     } catch (err) {
