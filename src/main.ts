@@ -66,7 +66,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw err
   }
-  const logger = createLogger(config.logLevel)
+  const logger = createLogger(config.logLevel, config.logFormat)
   for (const w of config.warnings) logger.warn(w)
   logger.info({ config: describeConfig(config), k256: k256Backend }, 'starting')
   if (config.adminPasswords.length === 0) {

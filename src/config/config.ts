@@ -81,6 +81,8 @@ export interface RelayConfig {
 
   // Operations
   readonly logLevel: LogLevel
+  /** `auto`: human-readable when stderr is a terminal, JSON otherwise. */
+  readonly logFormat: 'auto' | 'json' | 'pretty'
   readonly environment: string
   readonly tracing: TracingConfig
 

@@ -53,6 +53,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     identityCacheSize: config.identityCacheSize,
     identityTtl: formatDuration(config.identityTtlMs),
     logLevel: config.logLevel,
+    logFormat: config.logFormat,
     environment: config.environment,
     tracing: { ...config.tracing },
     sources,

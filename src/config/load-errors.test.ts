@@ -65,6 +65,7 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'identity-cache-size': ['0', /out of range/],
   'identity-ttl': ['5', /"5" has no unit \(examples: 72h/],
   'log-level': ['loud', /is not a log level/],
+  'log-format': ['xml', /is not a log format/],
   env: ['my env', /is not an environment name/],
   'enable-otel-tracing': ['on', /is not a boolean/],
   'otel-exporter-otlp-endpoint': ['grpc://collector', /"grpc:" is not allowed here/],

@@ -118,6 +118,7 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   'identity-cache-size': { text: '1000', check: (c) => assert.equal(c.identityCacheSize, 1000) },
   'identity-ttl': { text: '10m', check: (c) => assert.equal(c.identityTtlMs, 600_000) },
   'log-level': { text: 'debug', check: (c) => assert.equal(c.logLevel, 'debug') },
+  'log-format': { text: 'pretty', check: (c) => assert.equal(c.logFormat, 'pretty') },
   env: { text: 'prod', check: (c) => assert.equal(c.environment, 'prod') },
   'enable-otel-tracing': { text: 'true', check: (c) => assert.equal(c.tracing.enabled, true) },
   'otel-exporter-otlp-endpoint': {

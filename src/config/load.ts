@@ -121,6 +121,7 @@ export function loadConfig(
     identityCacheSize: int('identity-cache-size', { min: 1 }),
     identityTtlMs: duration('identity-ttl', { minMs: 1000, maxMs: 30 * DAY }),
     logLevel: logLevel ?? 'info',
+    logFormat: parse('log-format', parseLogFormat),
     environment: parse('env', parseEnvironmentName),
     tracing: Object.freeze({
       enabled: bool('enable-otel-tracing'),
@@ -221,6 +222,12 @@ function parseContact(text: string): string | undefined {
     )
   }
   return trimmed
+}
+
+function parseLogFormat(text: string): 'auto' | 'json' | 'pretty' {
+  const t = text.trim().toLowerCase()
+  if (t === 'auto' || t === 'json' || t === 'pretty') return t
+  throw new InvalidValueError(`${quote(text)} is not a log format (auto, json or pretty)`)
 }
 
 function parseEnvironmentName(text: string): string {

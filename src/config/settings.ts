@@ -322,6 +322,15 @@ export const SETTINGS: readonly SettingDef[] = [
     help: 'trace, debug, info, warn, error, fatal or silent (Go names such as WARNING accepted)',
   }),
   setting({
+    flag: 'log-format',
+    env: ['RELAY_LOG_FORMAT'],
+    kind: 'value',
+    valueName: 'FORMAT',
+    default: 'auto',
+    group: 'Operations',
+    help: 'json (one JSON object per line), pretty (human-readable), or auto: pretty when stderr is a terminal',
+  }),
+  setting({
     flag: 'env',
     env: ['ENVIRONMENT'],
     kind: 'value',
