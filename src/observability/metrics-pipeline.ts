@@ -1,0 +1,190 @@
+// Metrics read at scrape time from the pipeline after upstream: ingest outcomes, the verify
+// worker pool, the event log, fan-out to consumers, and the identity cache. No per-consumer
+// labels (no addresses, no user agents): consumer counts are totals and a count by state.
+// Deliberately not here: per-host series (metrics-hosts.ts), hot-path histograms (metrics.ts).
+import type { Registry } from 'prom-client'
+import type { MetricsSources } from './metrics-sources.ts'
+import { RunningTotal } from './running-total.ts'
+import { ScrapeMemo, scrapeCounter, scrapeGauge } from './scrape-metric.ts'
+
+export function registerIngestMetrics(registry: Registry, s: MetricsSources): void {
+  scrapeCounter(registry, {
+    name: 'relay_events_accepted_total',
+    help: 'Events verified and appended to the event log.',
+    read: (emit) => emit(s.ingest.stats.accepted),
+  })
+  scrapeCounter(registry, {
+    name: 'relay_ingest_errors_total',
+    help: 'Events whose processing failed unexpectedly (a bug or an outage; see the logs).',
+    read: (emit) => emit(s.ingest.stats.errors),
+  })
+  scrapeGauge(registry, {
+    name: 'relay_ingest_in_flight',
+    help: 'Events handed to ingest and not yet accepted or dropped (every host).',
+    read: (emit) => emit(s.ingest.stats.inFlight),
+  })
+  scrapeGauge(registry, {
+    name: 'relay_verify_pool_in_flight',
+    help: 'Verification tasks running in the worker pool.',
+    read: (emit) => emit(s.pool.stats.inFlight),
+  })
+  scrapeGauge(registry, {
+    name: 'relay_verify_pool_queued',
+    help: 'Verification tasks waiting for a worker.',
+    read: (emit) => emit(s.pool.stats.queued),
+  })
+  scrapeCounter(registry, {
+    name: 'relay_verify_pool_restarts_total',
+    help: 'Verify workers that died and were replaced.',
+    read: (emit) => emit(s.pool.stats.restarts),
+  })
+}
+
+export function registerLogMetrics(registry: Registry, s: MetricsSources): void {
+  const memo = new ScrapeMemo(() => s.log.stats())
+  const gauge = (name: string, help: string, read: () => number): void => {
+    scrapeGauge(registry, { name, help, read: (emit) => emit(read()) })
+  }
+  const counter = (name: string, help: string, read: () => number): void => {
+    scrapeCounter(registry, { name, help, read: (emit) => emit(read()) })
+  }
+  gauge('relay_output_seq', 'Last output seq assigned.', () => memo.get().lastSeq)
+  gauge(
+    'relay_eventlog_flushed_seq',
+    'Last output seq written to the log (what consumers can see).',
+    () => memo.get().flushedSeq,
+  )
+  gauge(
+    'relay_eventlog_oldest_seq',
+    'Oldest output seq retained for replay (0 when the log is empty).',
+    () => memo.get().oldestSeq ?? 0,
+  )
+  gauge('relay_eventlog_bytes', 'Bytes in event-log segment files.', () => memo.get().bytes)
+  gauge('relay_eventlog_segments', 'Event-log segment files.', () => memo.get().segments)
+  gauge(
+    'relay_eventlog_pending_bytes',
+    'Bytes appended to the log and not yet written.',
+    () => memo.get().pendingBytes,
+  )
+  counter(
+    'relay_eventlog_records_written_total',
+    'Records written to the event log.',
+    () => memo.get().recordsWritten,
+  )
+  counter(
+    'relay_eventlog_write_calls_total',
+    'Write calls made by the event log (records / calls is the batch size).',
+    () => memo.get().writeCalls,
+  )
+  counter('relay_eventlog_syncs_total', 'Event-log fdatasync calls.', () => memo.get().syncs)
+  counter(
+    'relay_eventlog_io_errors_total',
+    'Failed event-log writes or syncs (each is retried).',
+    () => memo.get().ioErrors,
+  )
+}
+
+const CONSUMER_STATES = ['replaying', 'live']
+
+export function registerFanoutMetrics(registry: Registry, s: MetricsSources): void {
+  const memo = new ScrapeMemo(() => ({ consumers: s.fanout.consumers(), stats: s.fanout.stats() }))
+  const events = new RunningTotal<number>()
+  const bytes = new RunningTotal<number>()
+  scrapeGauge(registry, {
+    name: 'relay_consumers',
+    help: 'Consumers connected to subscribeRepos, by state.',
+    labelNames: ['state'],
+    read: (emit) => {
+      const byState = new Map<string, number>(CONSUMER_STATES.map((k) => [k, 0]))
+      for (const c of memo.get().consumers) byState.set(c.state, (byState.get(c.state) ?? 0) + 1)
+      for (const [state, n] of byState) emit(n, { state })
+    },
+  })
+  scrapeCounter(registry, {
+    name: 'relay_consumer_events_sent_total',
+    help: 'Events sent to consumers (all consumers).',
+    read: (emit) => {
+      const { consumers, stats } = memo.get()
+      emit(stats.eventsSent ?? events.update(consumers.map((c) => [c.id, c.id, c.eventsSent])))
+    },
+  })
+  scrapeCounter(registry, {
+    name: 'relay_consumer_sent_bytes_total',
+    help: 'Frame bytes sent to consumers (all consumers; WebSocket framing not counted).',
+    read: (emit) => {
+      const { consumers, stats } = memo.get()
+      emit(stats.bytesSent ?? bytes.update(consumers.map((c) => [c.id, c.id, c.bytesSent])))
+    },
+  })
+  scrapeCounter(registry, {
+    name: 'relay_consumers_accepted_total',
+    help: 'subscribeRepos connections accepted.',
+    read: (emit) => emit(memo.get().stats.accepted),
+  })
+  scrapeCounter(registry, {
+    name: 'relay_consumer_rejections_total',
+    help: 'Consumers refused or disconnected by the relay, by reason.',
+    labelNames: ['reason'],
+    read: (emit) => {
+      const st = memo.get().stats
+      emit(st.futureCursor, { reason: 'future-cursor' })
+      emit(st.tooManyConsumers, { reason: 'too-many-consumers' })
+      emit(st.tooSlow, { reason: 'too-slow' })
+      emit(st.pingTimeouts, { reason: 'ping-timeout' })
+      emit(st.replayFailures, { reason: 'replay-failed' })
+    },
+  })
+  scrapeCounter(registry, {
+    name: 'relay_consumer_outdated_cursors_total',
+    help: 'Consumers whose cursor was older than the retained window (told OutdatedCursor).',
+    read: (emit) => emit(memo.get().stats.outdatedCursor),
+  })
+}
+
+export function registerIdentityMetrics(registry: Registry, s: MetricsSources): void {
+  const c = s.identity.counters
+  const counter = (name: string, help: string, read: () => number): void => {
+    scrapeCounter(registry, { name, help, read: (emit) => emit(read()) })
+  }
+  counter(
+    'relay_identity_cache_hits_total',
+    'Identity lookups answered from a fresh cached identity.',
+    () => c.hits,
+  )
+  counter(
+    'relay_identity_cache_negative_hits_total',
+    'Identity lookups answered from a cached "DID not found".',
+    () => c.negativeHits,
+  )
+  counter(
+    'relay_identity_cache_misses_total',
+    'Identity lookups that started an upstream resolution.',
+    () => c.misses,
+  )
+  counter(
+    'relay_identity_cache_coalesced_total',
+    'Identity lookups that joined a resolution already under way.',
+    () => c.coalesced,
+  )
+  counter(
+    'relay_identity_stale_served_total',
+    'Identity lookups answered with a stale identity (resolver failing or busy).',
+    () => c.staleServed,
+  )
+  counter(
+    'relay_identity_busy_total',
+    'New identity lookups refused or served stale because the resolver queue was full.',
+    () => c.busy,
+  )
+  counter(
+    'relay_identity_cache_evictions_total',
+    'Identities evicted to keep the cache within its size.',
+    () => c.evictions,
+  )
+  const gauge = (name: string, help: string, key: 'entries' | 'running' | 'queued'): void => {
+    scrapeGauge(registry, { name, help, read: (emit) => emit(s.identity.gauges()[key]) })
+  }
+  gauge('relay_identity_cache_entries', 'Identities (and not-found answers) cached.', 'entries')
+  gauge('relay_identity_resolutions_running', 'Upstream identity resolutions running.', 'running')
+  gauge('relay_identity_resolutions_queued', 'Identity resolutions waiting for a slot.', 'queued')
+}

@@ -1,0 +1,118 @@
+// What the metrics read from the rest of the relay, typed structurally: each interface is the
+// few members metrics uses of one part (the drop counter, ingest, the verify pool, fan-out, the
+// upstream set, the host registry, the event log, the identity cache), so observability imports
+// none of those classes and the real objects are passed as they are.
+// Deliberately not here: reading or combining the values (metrics-*.ts do that at scrape time).
+import type { EventTypeCounter } from './event-type-counter.ts'
+
+export interface DropsSource {
+  /** Counts per drop reason for one host. */
+  forHost(hostId: number): ReadonlyMap<string, { readonly count: number }>
+  /** Counts per drop reason over every host. */
+  totals(): ReadonlyMap<string, number>
+}
+
+export interface IngestSource {
+  readonly stats: {
+    readonly received: number
+    readonly accepted: number
+    readonly dropped: number
+    readonly errors: number
+    readonly inFlight: number
+  }
+}
+
+export interface VerifyPoolSource {
+  readonly stats: { readonly inFlight: number; readonly queued: number; readonly restarts: number }
+}
+
+export interface ConsumerSource {
+  readonly id: number
+  readonly state: string
+  readonly eventsSent: number
+  readonly bytesSent: number
+}
+
+export interface FanoutSource {
+  consumers(): readonly ConsumerSource[]
+  stats(): {
+    readonly accepted: number
+    readonly futureCursor: number
+    readonly outdatedCursor: number
+    readonly tooManyConsumers: number
+    readonly tooSlow: number
+    readonly pingTimeouts: number
+    readonly replayFailures: number
+    /**
+     * Cumulative frames and bytes sent to every consumer, closed ones included. When fan-out does
+     * not report them, metrics sums its consumers' own counts (see RunningTotal).
+     */
+    readonly eventsSent?: number
+    readonly bytesSent?: number
+  }
+}
+
+export interface UpstreamConnectionSource {
+  readonly state: string
+  /** Events delivered to ingest and not yet complete: the host's queue. */
+  readonly inFlight: number
+  readonly paused: boolean
+  readonly stats: {
+    readonly framesReceived: number
+    readonly bytesReceived: number
+    readonly reconnects: number
+  }
+}
+
+export interface UpstreamSource {
+  get(hostId: number): UpstreamConnectionSource | undefined
+  readonly infoCounts: ReadonlyMap<string, number>
+  readonly ratePauses: number
+  readonly cursorResets: number
+}
+
+export interface HostsSource {
+  list(): readonly { readonly id: number; readonly hostname: string; readonly status: string }[]
+}
+
+export interface EventLogSource {
+  stats(): {
+    readonly segments: number
+    readonly bytes: number
+    readonly oldestSeq: number | null
+    readonly lastSeq: number
+    readonly flushedSeq: number
+    readonly pendingBytes: number
+    readonly writeCalls: number
+    readonly recordsWritten: number
+    readonly syncs: number
+    readonly ioErrors: number
+  }
+}
+
+export interface IdentitySource {
+  readonly counters: {
+    readonly hits: number
+    readonly negativeHits: number
+    readonly misses: number
+    readonly coalesced: number
+    readonly staleServed: number
+    readonly errors: number
+    readonly notFound: number
+    readonly busy: number
+    readonly evictions: number
+  }
+  gauges(): { readonly entries: number; readonly running: number; readonly queued: number }
+}
+
+export interface MetricsSources {
+  readonly drops: DropsSource
+  readonly ingest: IngestSource
+  readonly pool: VerifyPoolSource
+  readonly fanout: FanoutSource
+  readonly upstream: UpstreamSource
+  readonly hosts: HostsSource
+  readonly log: EventLogSource
+  readonly identity: IdentitySource
+  readonly eventTypes: EventTypeCounter
+}

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { createMetrics } from './metrics.ts'
+import { A_DID, connection, makeFakes, parseExposition } from './testing.ts'
+
+const EXPECTED: Record<string, number> = {
+  'relay_host_events_received_total{host="pds.one.example",type="commit"}': 5,
+  'relay_host_events_received_total{host="pds.one.example",type="sync"}': 0,
+  'relay_host_events_received_total{host="pds.one.example",type="identity"}': 1,
+  'relay_host_events_received_total{host="pds.one.example",type="account"}': 0,
+  'relay_host_events_received_total{host="pds.two.example",type="commit"}': 1,
+  'relay_host_events_received_total{host="pds.two.example",type="sync"}': 1,
+  'relay_host_events_received_total{host="pds.two.example",type="identity"}': 0,
+  'relay_host_events_received_total{host="pds.two.example",type="account"}': 1,
+  'relay_host_events_received_total{host="pds.three.example",type="commit"}': 0,
+  'relay_host_events_received_total{host="pds.three.example",type="sync"}': 0,
+  'relay_host_events_received_total{host="pds.three.example",type="identity"}': 0,
+  'relay_host_events_received_total{host="pds.three.example",type="account"}': 0,
+  'relay_host_events_dropped_total{host="pds.one.example",reason="bad-signature"}': 2,
+  'relay_host_events_dropped_total{host="pds.three.example",reason="host-banned"}': 1,
+  'relay_host_queue_depth{host="pds.one.example"}': 7,
+  'relay_host_queue_depth{host="pds.two.example"}': 0,
+  relay_metrics_hosts_omitted: 0,
+  'relay_events_received_total{type="commit"}': 6,
+  'relay_events_received_total{type="sync"}': 1,
+  'relay_events_received_total{type="identity"}': 1,
+  'relay_events_received_total{type="account"}': 1,
+  'relay_events_dropped_total{reason="bad-signature"}': 2,
+  'relay_events_dropped_total{reason="host-banned"}': 1,
+  'relay_hosts{status="active"}': 1,
+  'relay_hosts{status="idle"}': 0,
+  'relay_hosts{status="offline"}': 1,
+  'relay_hosts{status="throttled"}': 0,
+  'relay_hosts{status="banned"}': 1,
+  'relay_upstream_connections{state="connecting"}': 0,
+  'relay_upstream_connections{state="connected"}': 1,
+  'relay_upstream_connections{state="disconnected"}': 1,
+  'relay_upstream_connections{state="refused"}': 0,
+  'relay_upstream_connections{state="stopped"}': 0,
+  relay_upstream_paused_connections: 0,
+  relay_upstream_received_bytes_total: 1500,
+  relay_upstream_reconnects_total: 0,
+  'relay_upstream_info_total{name="OutdatedCursor"}': 2,
+  'relay_upstream_info_total{name="other"}': 2,
+  relay_upstream_rate_pauses_total: 4,
+  relay_upstream_cursor_resets_total: 1,
+  relay_events_accepted_total: 6,
+  relay_ingest_errors_total: 1,
+  relay_ingest_in_flight: 3,
+  relay_verify_pool_in_flight: 4,
+  relay_verify_pool_queued: 2,
+  relay_verify_pool_restarts_total: 1,
+  relay_output_seq: 42,
+  relay_eventlog_flushed_seq: 41,
+  relay_eventlog_oldest_seq: 10,
+  relay_eventlog_bytes: 123456,
+  relay_eventlog_segments: 2,
+  relay_eventlog_pending_bytes: 99,
+  relay_eventlog_records_written_total: 32,
+  relay_eventlog_write_calls_total: 8,
+  relay_eventlog_syncs_total: 3,
+  relay_eventlog_io_errors_total: 0,
+  'relay_consumers{state="replaying"}': 1,
+  'relay_consumers{state="live"}': 1,
+  relay_consumer_events_sent_total: 150,
+  relay_consumer_sent_bytes_total: 9000,
+  relay_consumers_accepted_total: 5,
+  'relay_consumer_rejections_total{reason="future-cursor"}': 1,
+  'relay_consumer_rejections_total{reason="too-many-consumers"}': 0,
+  'relay_consumer_rejections_total{reason="too-slow"}': 3,
+  'relay_consumer_rejections_total{reason="ping-timeout"}': 0,
+  'relay_consumer_rejections_total{reason="replay-failed"}': 0,
+  relay_consumer_outdated_cursors_total: 2,
+  relay_identity_cache_hits_total: 90,
+  relay_identity_cache_negative_hits_total: 1,
+  relay_identity_cache_misses_total: 10,
+  relay_identity_cache_coalesced_total: 2,
+  relay_identity_stale_served_total: 3,
+  relay_identity_busy_total: 0,
+  relay_identity_cache_evictions_total: 5,
+  relay_identity_cache_entries: 77,
+  relay_identity_resolutions_running: 1,
+  relay_identity_resolutions_queued: 0,
+  'relay_build_info{version="1.2.3"}': 1,
+  relay_verify_duration_seconds_count: 0,
+  relay_db_batch_duration_seconds_count: 0,
+}
+
+const HISTOGRAMS = [
+  'relay_verify_duration_seconds',
+  'relay_identity_resolution_duration_seconds',
+  'relay_db_batch_duration_seconds',
+  'relay_http_request_duration_seconds',
+]
+
+async function scrape(metrics: ReturnType<typeof createMetrics>) {
+  return parseExposition(await metrics.registry.metrics())
+}
+
+test('every relay metric, its labels and values, read from the parts at scrape time', async () => {
+  const fakes = makeFakes()
+  const metrics = createMetrics(fakes.sources, { version: '1.2.3' })
+  const { samples, list, types, help } = await scrape(metrics)
+  for (const [key, value] of Object.entries(EXPECTED)) assert.equal(samples.get(key), value, key)
+  const relaySamples = [...samples.keys()].filter(
+    (k) => k.startsWith('relay_') && !HISTOGRAMS.some((h) => k.startsWith(h)),
+  )
+  assert.deepEqual(
+    relaySamples.sort(),
+    Object.keys(EXPECTED)
+      .filter((k) => !HISTOGRAMS.some((h) => k.startsWith(h)))
+      .sort(),
+  )
+  // Naming: counters end in _total, every family has help text; histograms are in seconds.
+  for (const [name, type] of types) {
+    if (!name.startsWith('relay_')) continue
+    assert.ok((help.get(name) ?? '').length > 10, `help for ${name}`)
+    if (type === 'counter') assert.match(name, /_total$/)
+    else assert.doesNotMatch(name, /_total$/)
+    if (type === 'histogram') assert.match(name, /_seconds$/)
+  }
+  for (const h of HISTOGRAMS) assert.equal(types.get(h), 'histogram')
+  // No DID anywhere: not as a label value, not elsewhere in the text.
+  for (const s of list)
+    for (const v of Object.values(s.labels)) assert.doesNotMatch(v, /^did:/, `${s.name} ${v}`)
+  assert.ok(!(await metrics.registry.metrics()).includes(A_DID.slice(4)))
+  // Process metrics under their standard names.
+  assert.equal(types.get('process_cpu_user_seconds_total'), 'counter')
+  assert.ok(types.has('nodejs_eventloop_lag_seconds'))
+  metrics.close()
+  assert.equal(await metrics.registry.metrics(), '\n')
+})
+
+test('values follow the parts between scrapes; per-host series are capped by volume', async () => {
+  const fakes = makeFakes()
+  const metrics = createMetrics(fakes.sources, { maxHosts: 2, processMetrics: false })
+  let { samples } = await scrape(metrics)
+  assert.equal(samples.get('relay_metrics_hosts_omitted'), 1)
+  // pds.three.example has the least volume (one drop): left out of the per-host series...
+  assert.equal(
+    samples.get('relay_host_events_dropped_total{host="pds.three.example",reason="host-banned"}'),
+    undefined,
+  )
+  assert.equal(
+    samples.get('relay_host_events_received_total{host="pds.three.example",type="commit"}'),
+    undefined,
+  )
+  // ...but still in the totals.
+  assert.equal(samples.get('relay_events_dropped_total{reason="host-banned"}'), 1)
+
+  // Host three gets busy and overtakes host two.
+  for (let i = 0; i < 10; i++) fakes.sources.eventTypes.add(3, '#commit')
+  fakes.connections.set(3, connection('connecting', 2, 0))
+  ;({ samples } = await scrape(metrics))
+  assert.equal(
+    samples.get('relay_host_events_received_total{host="pds.three.example",type="commit"}'),
+    10,
+  )
+  assert.equal(
+    samples.get('relay_host_events_received_total{host="pds.two.example",type="commit"}'),
+    undefined,
+  )
+  assert.equal(samples.get('relay_events_received_total{type="commit"}'), 16)
+  assert.equal(samples.get('relay_upstream_connections{state="connecting"}'), 1)
+
+  // A consumer leaves, a host connection is replaced: the totals do not go down.
+  fakes.consumers.splice(1, 1)
+  fakes.consumers[0]!.eventsSent = 120
+  fakes.connections.set(1, connection('connecting', 0, 10))
+  fakes.connections.get(2)!.paused = true
+  ;({ samples } = await scrape(metrics))
+  assert.equal(samples.get('relay_consumer_events_sent_total'), 170)
+  assert.equal(samples.get('relay_consumer_sent_bytes_total'), 9000)
+  assert.equal(samples.get('relay_consumers{state="replaying"}'), 0)
+  assert.equal(samples.get('relay_upstream_received_bytes_total'), 1510)
+  assert.equal(samples.get('relay_upstream_paused_connections'), 1)
+
+  // When fan-out reports cumulative totals itself, they are used as they are.
+  fakes.fanoutTotals.eventsSent = 1000
+  fakes.fanoutTotals.bytesSent = 64000
+  ;({ samples } = await scrape(metrics))
+  assert.equal(samples.get('relay_consumer_events_sent_total'), 1000)
+  assert.equal(samples.get('relay_consumer_sent_bytes_total'), 64000)
+  metrics.close()
+})
+
+test('hot-path histograms: verification, database batches, identity resolution by result', async () => {
+  const fakes = makeFakes()
+  const metrics = createMetrics(fakes.sources, { processMetrics: false })
+  metrics.verifyLatency.observe(0.00004)
+  metrics.verifyLatency.observe(0.0003)
+  metrics.verifyLatency.observe(2)
+  metrics.dbBatchLatency.observe(0.02)
+  const notFound = Object.assign(new Error('gone'), { name: 'DidNotFoundError' })
+  const resolver = metrics.timeIdentity({
+    resolve: async (did: string) => {
+      if (did === 'did:plc:gone') throw notFound
+      if (did === 'did:plc:down') throw new Error('network')
+      return { did }
+    },
+  })
+  assert.deepEqual(await resolver.resolve('did:plc:ok'), { did: 'did:plc:ok' })
+  await assert.rejects(resolver.resolve('did:plc:gone'), (e) => e === notFound)
+  await assert.rejects(resolver.resolve('did:plc:down'), /network/)
+  const { samples } = await scrape(metrics)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="0.00005"}'), 1)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="0.0005"}'), 2)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="1"}'), 2)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="+Inf"}'), 3)
+  assert.equal(samples.get('relay_verify_duration_seconds_count'), 3)
+  assert.equal(samples.get('relay_db_batch_duration_seconds_count'), 1)
+  assert.equal(samples.get('relay_db_batch_duration_seconds_bucket{le="0.025"}'), 1)
+  for (const result of ['ok', 'not_found', 'error'])
+    assert.equal(
+      samples.get(`relay_identity_resolution_duration_seconds_count{result="${result}"}`),
+      1,
+    )
+  metrics.close()
+})
+
+test('HTTP requests by route and status over a real server; unknown paths are "other"', async () => {
+  const metrics = createMetrics(makeFakes().sources, { processMetrics: false })
+  const server = createServer((req, res) => {
+    res.writeHead(req.url?.startsWith('/xrpc/_health') ? 200 : 404)
+    res.end('x')
+  })
+  const detach = metrics.instrumentHttp(server, ['/xrpc/_health', '/dash/*'])
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    for (const path of [
+      '/xrpc/_health',
+      '/xrpc/_health?x=1',
+      '/dash/app.js',
+      '/did:plc:abc',
+      '/nope',
+    ]) {
+      const res = await fetch(base + path)
+      await res.arrayBuffer()
+    }
+    // `finish` fires before the client sees the end of the response; poll briefly.
+    const deadline = Date.now() + 5000
+    let samples = (await scrape(metrics)).samples
+    const count = (route: string, status: number) =>
+      samples.get(`relay_http_request_duration_seconds_count{route="${route}",status="${status}"}`)
+    while (count('other', 404) !== 2 && Date.now() < deadline) {
+      await new Promise((r) => setImmediate(r))
+      samples = (await scrape(metrics)).samples
+    }
+    assert.equal(count('/xrpc/_health', 200), 2)
+    assert.equal(count('/dash/*', 404), 1)
+    assert.equal(count('other', 404), 2)
+    const routes = new Set(
+      (await scrape(metrics)).list
+        .filter((s) => s.name.startsWith('relay_http_request_duration_seconds'))
+        .map((s) => s.labels.route),
+    )
+    assert.deepEqual([...routes].sort(), ['/dash/*', '/xrpc/_health', 'other'])
+    detach()
+    await (await fetch(`${base}/nope`)).arrayBuffer()
+    samples = (await scrape(metrics)).samples
+    assert.equal(count('other', 404), 2)
+  } finally {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    metrics.close()
+  }
+})
+
+test('maxHosts must be a non-negative integer', () => {
+  assert.throws(() => createMetrics(makeFakes().sources, { maxHosts: -1 }), RangeError)
+})

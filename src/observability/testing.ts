@@ -1,0 +1,166 @@
+// Test support for the metrics: small mutable stand-ins for the parts metrics reads, and a parser
+// for the Prometheus text format that keys each sample by its name and labels exactly as printed.
+import { EventTypeCounter } from './event-type-counter.ts'
+import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
+
+export interface FakeConnection extends UpstreamConnectionSource {
+  state: string
+  inFlight: number
+  paused: boolean
+  stats: { framesReceived: number; bytesReceived: number; reconnects: number }
+}
+
+export interface Fakes {
+  readonly sources: MetricsSources
+  readonly hosts: { id: number; hostname: string; status: string }[]
+  readonly connections: Map<number, FakeConnection>
+  readonly drops: Map<number, Map<string, { count: number; lastDid: string | null }>>
+  readonly consumers: { id: number; state: string; eventsSent: number; bytesSent: number }[]
+  readonly fanoutTotals: { eventsSent?: number; bytesSent?: number }
+  readonly infoCounts: Map<string, number>
+}
+
+export const A_DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
+
+export function connection(state: string, inFlight: number, bytes: number): FakeConnection {
+  return {
+    state,
+    inFlight,
+    paused: false,
+    stats: { framesReceived: 0, bytesReceived: bytes, reconnects: 0 },
+  }
+}
+
+export function makeFakes(): Fakes {
+  const hosts = [
+    { id: 1, hostname: 'pds.one.example', status: 'active' },
+    { id: 2, hostname: 'pds.two.example', status: 'offline' },
+    { id: 3, hostname: 'pds.three.example', status: 'banned' },
+  ]
+  const connections = new Map<number, FakeConnection>([
+    [1, connection('connected', 7, 1000)],
+    [2, connection('disconnected', 0, 500)],
+  ])
+  const drops = new Map([
+    [1, new Map([['bad-signature', { count: 2, lastDid: A_DID }]])],
+    [3, new Map([['host-banned', { count: 1, lastDid: A_DID }]])],
+  ])
+  const eventTypes = new EventTypeCounter()
+  for (let i = 0; i < 5; i++) eventTypes.add(1, '#commit')
+  eventTypes.add(1, '#identity')
+  eventTypes.add(2, '#commit')
+  eventTypes.add(2, '#account')
+  eventTypes.add(2, '#sync')
+  const consumers: Fakes['consumers'] = [
+    { id: 1, state: 'live', eventsSent: 100, bytesSent: 6000 },
+    { id: 2, state: 'replaying', eventsSent: 50, bytesSent: 3000 },
+  ]
+  const fanoutTotals: { eventsSent?: number; bytesSent?: number } = {}
+  const infoCounts = new Map([
+    ['OutdatedCursor', 2],
+    ['SomethingNew', 1],
+    [A_DID, 1],
+  ])
+  const sources: MetricsSources = {
+    drops: {
+      forHost: (id) => new Map(drops.get(id) ?? []),
+      totals: () => {
+        const out = new Map<string, number>()
+        for (const m of drops.values())
+          for (const [r, d] of m) out.set(r, (out.get(r) ?? 0) + d.count)
+        return out
+      },
+    },
+    ingest: { stats: { received: 9, accepted: 6, dropped: 2, errors: 1, inFlight: 3 } },
+    pool: { stats: { inFlight: 4, queued: 2, restarts: 1 } },
+    fanout: {
+      consumers: () => consumers.map((c) => ({ ...c })),
+      stats: () => ({
+        accepted: 5,
+        futureCursor: 1,
+        outdatedCursor: 2,
+        tooManyConsumers: 0,
+        tooSlow: 3,
+        pingTimeouts: 0,
+        replayFailures: 0,
+        ...fanoutTotals,
+      }),
+    },
+    upstream: {
+      get: (id) => connections.get(id),
+      infoCounts,
+      ratePauses: 4,
+      cursorResets: 1,
+    },
+    hosts: { list: () => hosts },
+    log: {
+      stats: () => ({
+        segments: 2,
+        bytes: 123456,
+        oldestSeq: 10,
+        lastSeq: 42,
+        flushedSeq: 41,
+        pendingBytes: 99,
+        writeCalls: 8,
+        recordsWritten: 32,
+        syncs: 3,
+        ioErrors: 0,
+      }),
+    },
+    identity: {
+      counters: {
+        hits: 90,
+        negativeHits: 1,
+        misses: 10,
+        coalesced: 2,
+        staleServed: 3,
+        errors: 1,
+        notFound: 1,
+        busy: 0,
+        evictions: 5,
+      },
+      gauges: () => ({ entries: 77, running: 1, queued: 0 }),
+    },
+    eventTypes,
+  }
+  return { sources, hosts, connections, drops, consumers, fanoutTotals, infoCounts }
+}
+
+export interface Sample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+/** Samples keyed as printed (`name{a="x",b="y"}`), plus the # TYPE of each family. */
+export function parseExposition(text: string): {
+  samples: Map<string, number>
+  list: Sample[]
+  types: Map<string, string>
+  help: Map<string, string>
+} {
+  const samples = new Map<string, number>()
+  const list: Sample[] = []
+  const types = new Map<string, string>()
+  const help = new Map<string, string>()
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line)
+    if (meta) {
+      ;(meta[1] === 'TYPE' ? types : help).set(meta[2]!, meta[3]!)
+      continue
+    }
+    const space = line.lastIndexOf(' ')
+    const key = line.slice(0, space)
+    const value = Number(line.slice(space + 1))
+    samples.set(key, value)
+    const brace = key.indexOf('{')
+    const name = brace < 0 ? key : key.slice(0, brace)
+    const labels: Record<string, string> = {}
+    if (brace >= 0)
+      for (const m of key.slice(brace + 1, -1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+        labels[m[1]!] = m[2]!
+    list.push({ name, labels, value })
+  }
+  return { samples, list, types, help }
+}
