@@ -52,7 +52,9 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
     userAgent: w.config.userAgent,
     isKnown: (name) => w.hosts.byHostname(name.toLowerCase()) !== undefined,
     crawl: async (name) => {
-      await w.hosts.requestCrawl(name, { admin: true })
+      // Admin rules (no daily limit), but local insecure hosts only when this relay allows them:
+      // the list comes from another relay, not from an operator.
+      await w.hosts.requestCrawl(name, { admin: true, allowInsecure: w.config.allowInsecureHosts })
     },
   })
   const routes = [

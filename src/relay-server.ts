@@ -72,6 +72,8 @@ export function createRelayServer(p: RelayServerParts): Server & { wss: WebSocke
     ],
     adminAuth: new AdminAuth(config.adminPasswords),
     onUpgrade: (req, socket, head) => {
+      // A socket error before the upgrade completes (a client that resets) must not crash us.
+      socket.on('error', () => socket.destroy())
       const params = subscribeParams(req.url ?? '')
       if (!params.ok) {
         socket.end(

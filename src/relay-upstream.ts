@@ -18,6 +18,8 @@ export interface UpstreamSetDeps {
   readonly userAgent: string
   readonly logger: Logger
   readonly onInfo?: (hostId: number, name: string) => void
+  /** A host's cursor was reset to the live head: what was kept for its old sequence is void. */
+  readonly onCursorReset?: (hostId: number) => void
   /** Told what happens on each host's connection (the host status machine). */
   readonly status?: {
     connected(hostId: number): void
@@ -39,6 +41,8 @@ interface FutureCursorTrack {
   first: number
   count: number
 }
+
+const KNOWN_INFO: ReadonlySet<string> = new Set(['OutdatedCursor'])
 
 export class UpstreamSet {
   readonly #d: UpstreamSetDeps
@@ -143,6 +147,10 @@ export class UpstreamSet {
     if (this.#stopped) return
     this.#hosts.set(host.id, host)
     const old = this.#connections.get(host.id)
+    // A live connection is kept (a repeated requestCrawl must not restart it and lose the events
+    // it has in flight); only a cursor reset replaces it.
+    if (old && !opts.fromLiveHead && old.state !== 'stopped' && old.state !== 'refused') return
+    if (opts.fromLiveHead) this.#d.onCursorReset?.(host.id)
     const startCursor = opts.fromLiveHead ? null : (old?.lastSeq ?? host.cursor)
     if (old) void old.stop()
     const connection = new HostConnection({
@@ -182,7 +190,8 @@ export class UpstreamSet {
     this.#connections.delete(hostId)
     clearTimeout(this.#rateTimers.get(hostId))
     this.#rateTimers.delete(hostId)
-    this.#pausedFor.delete(hostId)
+    // Ingest's pause (too many in flight) outlives the connection: a new one starts paused.
+    this.#pausedFor.get(hostId)?.delete('rate')
     await c?.stop()
   }
 
@@ -224,9 +233,14 @@ export class UpstreamSet {
         this.#d.ingest.handle(host.id, msg, raw)
       },
       onInfo: (host, msg) => {
-        this.#infoCounts.set(msg.name, (this.#infoCounts.get(msg.name) ?? 0) + 1)
-        this.#d.onInfo?.(host.id, msg.name)
-        log.info({ host: host.hostname, name: msg.name, message: msg.message }, 'upstream #info')
+        // Counted under known names only (a PDS controls the text): bounded memory and labels.
+        const name = KNOWN_INFO.has(msg.name) ? msg.name : 'other'
+        this.#infoCounts.set(name, (this.#infoCounts.get(name) ?? 0) + 1)
+        this.#d.onInfo?.(host.id, name)
+        log.info(
+          { host: host.hostname, name, message: msg.message?.slice(0, 200) },
+          'upstream #info',
+        )
       },
       onDrop: (host, reason, seq, detail) => {
         this.#d.drops.record({ hostId: host.id, reason, did: null, seq, detail })

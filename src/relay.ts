@@ -204,6 +204,9 @@ export async function createRelay(
         void upstream
           ?.unsubscribe(id)
           .then(() => (cursor !== null ? hosts.update(id, { cursor }) : undefined))
+          .catch((err: unknown) =>
+            logger.error({ err, host: row.hostname }, 'stopping an offline host'),
+          )
       }
     },
   })
@@ -214,6 +217,12 @@ export async function createRelay(
     logger: logger.child({ subsystem: 'upstream' }),
     now,
     status: statusMachine,
+    onCursorReset: (id) => {
+      book.forget(id)
+      hosts
+        .update(id, { cursor: null })
+        .catch((err: unknown) => logger.error({ err }, 'cursor reset'))
+    },
     futureCursorResets: overrides.futureCursorResets,
     rateLimit: (id) => {
       const wait = limiter.take(id)
@@ -280,7 +289,9 @@ export async function createRelay(
         await checkpoint({
           accounts,
           log,
-          cursors: () => upstream!.cursors(),
+          // Every host: the live connection's cursor, or the stored one (offline, blocked).
+          cursors: () =>
+            new Map(hosts.list().map((h) => [h.id, upstream?.get(h.id)?.cursor ?? h.cursor])),
           book,
           saveCursors: (cursors, scanFrom) =>
             db.transaction(async (s) => {
@@ -314,9 +325,6 @@ export async function createRelay(
         limiter.set(row.id, hostLimits(row))
         statusMachine.load(row.id, row.status, row.statusReason)
       }
-      await takedowns.load((after, limit) =>
-        db.accounts.listByLocalStatus('takendown', after, limit),
-      )
       const cursors = new Map(hosts.list().map((h) => [h.id, h.cursor] as const))
       const result = await recover({
         log,
@@ -331,6 +339,10 @@ export async function createRelay(
       // Account slots per host: the recovered account states are written first, then counted.
       await accounts.write(log.lastSeq, () => log.sync())
       hosts.setAccountCounts(await db.accounts.countSlotsByHost())
+      // After recovery: takedowns (and reversals) written since the last checkpoint count too.
+      await takedowns.load((after, limit) =>
+        db.accounts.listByLocalStatus('takendown', after, limit),
+      )
       if (result.recordsReplayed > 0)
         logger.info(
           {
@@ -370,8 +382,10 @@ export async function createRelay(
       admin.puller.stop()
       clearInterval(pruneTimer)
       clearInterval(statusTimer)
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      server.closeAllConnections()
+      // Stop accepting; the server finishes closing once its connections are gone (consumer
+      // sockets are closed by fan-out below; idle HTTP ones right away).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
       await upstream!.stop()
       // Wait for in-flight events, at most 10 s; the timer must not outlive the wait (it would
       // keep the process alive for the rest of the 10 s after a graceful stop).
@@ -388,6 +402,8 @@ export async function createRelay(
       )
       await fanout.close()
       server.wss.close()
+      server.closeAllConnections()
+      await closed
       await log.close()
       await pool.close()
       await db.close()

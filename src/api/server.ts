@@ -65,7 +65,12 @@ export function createApiServer(opts: ApiServerOptions): Server {
   server.on('upgrade', (req, socket, head) => opts.onUpgrade(req, socket, head))
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://relay.invalid')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://relay.invalid')
+    } catch {
+      return sendJson(res, 400, { error: 'InvalidRequest', message: 'malformed request target' })
+    }
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
     const route = table.get(`${method} ${url.pathname}`)
     if (!route) {

@@ -12,7 +12,12 @@ export type SubscribeParams =
 export const SUBSCRIBE_PATH = '/xrpc/com.atproto.sync.subscribeRepos'
 
 export function subscribeParams(rawUrl: string): SubscribeParams {
-  const url = new URL(rawUrl, 'http://relay.invalid')
+  let url: URL
+  try {
+    url = new URL(rawUrl, 'http://relay.invalid')
+  } catch {
+    return { ok: false, status: 400, error: 'InvalidRequest', message: 'malformed request target' }
+  }
   if (url.pathname !== SUBSCRIBE_PATH)
     return { ok: false, status: 404, error: 'NotFound', message: 'no such route' }
   const raw = url.searchParams.get('cursor')

@@ -82,9 +82,12 @@ export class HostRegistry {
    * A crawl request from the public (`admin: false`) or an operator. Returns the host (existing
    * or new) and subscribes to it. Throws CrawlRefusedError.
    */
-  async requestCrawl(input: string, opts: { admin: boolean }): Promise<HostRow> {
+  async requestCrawl(
+    input: string,
+    opts: { admin: boolean; allowInsecure?: boolean },
+  ): Promise<HostRow> {
     const policy = this.#d.policy()
-    const allowInsecure = opts.admin || policy.allowInsecureHosts
+    const allowInsecure = opts.allowInsecure ?? (opts.admin || policy.allowInsecureHosts)
     let target: { hostname: string; ssl: boolean }
     try {
       target = normalizeHostname(input, { allowInsecure })
@@ -219,8 +222,10 @@ export class HostRegistry {
   async update(id: number, patch: Parameters<HostStore['update']>[1]): Promise<void> {
     const row = this.#byId.get(id)
     if (!row) return
-    await this.#d.store.update(id, patch)
+    // In memory first (synchronously), so changes made while the write is in flight (counts,
+    // ratchet, statuses) are not overwritten by a stale copy afterwards.
     this.#remember({ ...row, ...patch })
+    await this.#d.store.update(id, patch)
   }
 
   #remember(row: HostRow): void {

@@ -36,6 +36,11 @@ export class CursorBook {
     }
   }
 
+  /** After a host's cursor reset: its old records no longer say anything about its new seqs. */
+  forget(hostId: number): void {
+    this.#pending.delete(hostId)
+  }
+
   /** Forgets records the cursors now cover; returns the oldest log seq still needed (or null). */
   settle(cursors: ReadonlyMap<number, number | null>): number | null {
     let oldest: number | null = null

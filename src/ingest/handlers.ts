@@ -18,6 +18,8 @@ import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
 import type { IngestDeps } from './ingest.ts'
 import { afterCommit, effectiveMode } from './sync-ratchet.ts'
+import { VerifyPoolBusyError, VerifyWorkerError } from './verify-pool.ts'
+import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export type Outcome = { reason: DropReason; detail: string } | null
 
@@ -27,6 +29,8 @@ export interface HandlerDeps extends IngestDeps {
 }
 
 const REPO_STATUS_RECHECK_MS = 10 * 60 * 1000
+const PURGES_PER_SECOND = 10
+const PURGE_BURST = 100
 const MAX_RECHECK_ENTRIES = 100_000
 
 /** The `host[:port]` a PDS endpoint URL names, lowercased; null when it is not a URL. */
@@ -47,6 +51,8 @@ export const takesSlot = (s: AccountState | undefined): boolean =>
 
 export class EventHandlers {
   readonly #d: HandlerDeps
+  /** Per-host budget of fresh identity re-resolutions. */
+  readonly #purgeBudget = new Map<number, { tokens: number; at: number }>()
   /** Last getRepoStatus check per DID (bounded: cleared when it grows past a limit). */
   readonly #rechecked = new Map<string, number>()
 
@@ -69,8 +75,25 @@ export class EventHandlers {
     }
   }
 
-  async #resolve(did: string, fresh: boolean): Promise<Identity | null> {
-    if (fresh) this.#d.identity.purge(did)
+  /**
+   * DESIGN §4 item 11: fresh re-resolutions a host can cause (by `#identity`, or events naming
+   * another host) are rate-limited per host, so one host cannot flood the PLC directory or starve
+   * everyone's lookups. Over budget, the cached identity is used as it is.
+   */
+  #mayPurge(hostId: number): boolean {
+    const now = this.#d.now()
+    const b = this.#purgeBudget.get(hostId) ?? { tokens: PURGE_BURST, at: now }
+    b.tokens = Math.min(PURGE_BURST, b.tokens + ((now - b.at) / 1000) * PURGES_PER_SECOND)
+    b.at = now
+    if (this.#purgeBudget.size > 100_000) this.#purgeBudget.clear()
+    this.#purgeBudget.set(hostId, b)
+    if (b.tokens < 1) return false
+    b.tokens--
+    return true
+  }
+
+  async #resolve(did: string, fresh: boolean, hostId?: number): Promise<Identity | null> {
+    if (fresh && (hostId === undefined || this.#mayPurge(hostId))) this.#d.identity.purge(did)
     else {
       const cached = this.#d.identity.peek(did)
       if (cached) return cached
@@ -97,7 +120,7 @@ export class EventHandlers {
     let identity = await this.#resolve(did, false)
     if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
     if (endpointHost(identity.pds) !== hostname) {
-      identity = await this.#resolve(did, true)
+      identity = await this.#resolve(did, true, hostId)
       if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
       if (endpointHost(identity.pds) !== hostname) {
         return {
@@ -128,7 +151,7 @@ export class EventHandlers {
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
-    const identity = await this.#resolve(msg.did, true)
+    const identity = await this.#resolve(msg.did, true, hostId)
     if (!identity) return drop('identity-unavailable', `cannot resolve ${msg.did}`)
     let account = await this.#d.accounts.get(msg.did)
     const now = this.#d.now()
@@ -211,12 +234,12 @@ export class EventHandlers {
         if (err instanceof KeyParseError) return null
         throw err
       }
-      return this.#d.verify({ frame: raw.slice(), didKey, previous, now: this.#d.now(), mode })
+      return this.#verify(raw, { didKey, previous, mode })
     }
     let outcome = await verifyWith(identity)
     if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
       // The key may have rotated: resolve once more and try again (DESIGN §4 item 6).
-      const fresh = await this.#resolve(did, true)
+      const fresh = await this.#resolve(did, true, hostId)
       if (
         fresh &&
         fresh.signingKey?.publicKeyMultibase !== identity.signingKey?.publicKeyMultibase
@@ -288,6 +311,26 @@ export class EventHandlers {
     }
     this.#save(next, seq)
     return next
+  }
+
+  /**
+   * Runs a verification in the pool. The pool's queue being full is not the event's fault: wait
+   * for room (the host stays paused meanwhile); a worker that died is retried twice. The frame is
+   * copied for each attempt because it is transferred to the worker.
+   */
+  async #verify(raw: Uint8Array, task: Omit<VerifyTask, 'frame' | 'now'>): Promise<VerifyOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
+      } catch (err) {
+        if (err instanceof VerifyPoolBusyError) {
+          await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 1000)))
+          continue
+        }
+        if (err instanceof VerifyWorkerError && attempt < 2) continue
+        throw err
+      }
+    }
   }
 
   /** Stores a new state and keeps the hosts' account counts (slots) in step. */

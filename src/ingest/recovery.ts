@@ -82,14 +82,22 @@ async function applyRecord(
       return true
     }
     case '#account': {
-      const localStatus =
-        msg.status === 'takendown' && record.hostId === 0 ? 'takendown' : state.localStatus
-      const upstreamStatus =
-        record.hostId === 0
-          ? state.upstreamStatus
-          : msg.active
-            ? 'active'
-            : (msg.status ?? 'deactivated')
+      let { localStatus, upstreamStatus } = state
+      if (record.hostId === 0) {
+        // The relay's own #account: a takedown, its reversal, a throttle release, or a
+        // reactivation its PDS confirmed (then `active` is true).
+        localStatus =
+          msg.status === 'takendown'
+            ? 'takendown'
+            : msg.status === 'throttled'
+              ? 'throttled'
+              : 'active'
+        if (msg.active) upstreamStatus = 'active'
+      } else if (state.localStatus === 'active') {
+        // An upstream #account was emitted with the relay's view; while the account's local
+        // status is not active that view hides the upstream status, which then stays as it was.
+        upstreamStatus = msg.active ? 'active' : (msg.status ?? 'deactivated')
+      }
       accounts.set({ ...state, hostId, localStatus, upstreamStatus }, record.seq)
       return true
     }
