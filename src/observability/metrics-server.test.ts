@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { test } from 'node:test'
 import { createMetrics } from './metrics.ts'
 import { MetricsServerError, startMetricsServer } from './metrics-server.ts'
-import { makeFakes, parseExposition } from './testing.ts'
+import { collecting, makeFakes, parseExposition } from './testing.ts'
 
 async function get(
   url: string,
@@ -14,7 +14,7 @@ async function get(
 }
 
 test('GET /metrics over real HTTP; 404 elsewhere, 405 for other methods; Server header', async () => {
-  const metrics = createMetrics(makeFakes().sources)
+  const metrics = collecting(createMetrics(), makeFakes().sources)
   await using server = await startMetricsServer(metrics.registry, { host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${server.address().port}`
 
@@ -49,18 +49,15 @@ test('a failing collector answers 500 and is reported; close() ends kept-alive c
   const fakes = makeFakes()
   let fail = false
   const log = fakes.sources.log
-  const metrics = createMetrics(
-    {
-      ...fakes.sources,
-      log: {
-        stats: () => {
-          if (fail) throw new Error('log stats failed')
-          return log.stats()
-        },
+  const metrics = collecting(createMetrics({ processMetrics: false }), {
+    ...fakes.sources,
+    log: {
+      stats: () => {
+        if (fail) throw new Error('log stats failed')
+        return log.stats()
       },
     },
-    { processMetrics: false },
-  )
+  })
   const errors: unknown[] = []
   const server = await startMetricsServer(
     metrics.registry,
@@ -98,7 +95,7 @@ test('a failing collector answers 500 and is reported; close() ends kept-alive c
 })
 
 test('listening on a port in use fails with MetricsServerError listen-failed', async () => {
-  const metrics = createMetrics(makeFakes().sources, { processMetrics: false })
+  const metrics = collecting(createMetrics({ processMetrics: false }), makeFakes().sources)
   await using first = await startMetricsServer(metrics.registry, { host: '127.0.0.1', port: 0 })
   await assert.rejects(
     startMetricsServer(metrics.registry, { host: '127.0.0.1', port: first.address().port }),

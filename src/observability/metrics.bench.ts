@@ -106,7 +106,8 @@ const sources: MetricsSources = {
   },
   eventTypes,
 }
-const metrics = createMetrics(sources)
+const metrics = createMetrics()
+metrics.collectFrom(sources)
 measure('verifyLatency.observe', () => metrics.verifyLatency.observe(0.0002))
 let bytes = 0
 await measureAsync(

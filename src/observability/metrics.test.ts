@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { createMetrics } from './metrics.ts'
-import { A_DID, connection, makeFakes, parseExposition } from './testing.ts'
+import { A_DID, collecting, connection, makeFakes, parseExposition } from './testing.ts'
 
 const EXPECTED: Record<string, number> = {
   'relay_host_events_received_total{host="pds.one.example",type="commit"}': 5,
@@ -101,7 +101,7 @@ async function scrape(metrics: ReturnType<typeof createMetrics>) {
 
 test('every relay metric, its labels and values, read from the parts at scrape time', async () => {
   const fakes = makeFakes()
-  const metrics = createMetrics(fakes.sources, { version: '1.2.3' })
+  const metrics = collecting(createMetrics({ version: '1.2.3' }), fakes.sources)
   const { samples, list, types, help } = await scrape(metrics)
   for (const [key, value] of Object.entries(EXPECTED)) assert.equal(samples.get(key), value, key)
   const relaySamples = [...samples.keys()].filter(
@@ -135,7 +135,7 @@ test('every relay metric, its labels and values, read from the parts at scrape t
 
 test('values follow the parts between scrapes; per-host series are capped by volume', async () => {
   const fakes = makeFakes()
-  const metrics = createMetrics(fakes.sources, { maxHosts: 2, processMetrics: false })
+  const metrics = collecting(createMetrics({ maxHosts: 2, processMetrics: false }), fakes.sources)
   let { samples } = await scrape(metrics)
   assert.equal(samples.get('relay_metrics_hosts_omitted'), 1)
   // pds.three.example has the least volume (one drop): left out of the per-host series...
@@ -188,7 +188,7 @@ test('values follow the parts between scrapes; per-host series are capped by vol
 
 test('hot-path histograms: verification, database batches, identity resolution by result', async () => {
   const fakes = makeFakes()
-  const metrics = createMetrics(fakes.sources, { processMetrics: false })
+  const metrics = collecting(createMetrics({ processMetrics: false }), fakes.sources)
   metrics.verifyLatency.observe(0.00004)
   metrics.verifyLatency.observe(0.0003)
   metrics.verifyLatency.observe(2)
@@ -221,7 +221,7 @@ test('hot-path histograms: verification, database batches, identity resolution b
 })
 
 test('HTTP requests by route and status over a real server; unknown paths are "other"', async () => {
-  const metrics = createMetrics(makeFakes().sources, { processMetrics: false })
+  const metrics = collecting(createMetrics({ processMetrics: false }), makeFakes().sources)
   const server = createServer((req, res) => {
     res.writeHead(req.url?.startsWith('/xrpc/_health') ? 200 : 404)
     res.end('x')
@@ -269,6 +269,9 @@ test('HTTP requests by route and status over a real server; unknown paths are "o
   }
 })
 
-test('maxHosts must be a non-negative integer', () => {
-  assert.throws(() => createMetrics(makeFakes().sources, { maxHosts: -1 }), RangeError)
+test('maxHosts must be a non-negative integer; collectFrom only once', () => {
+  assert.throws(() => createMetrics({ maxHosts: -1 }), RangeError)
+  const metrics = collecting(createMetrics({ processMetrics: false }), makeFakes().sources)
+  assert.throws(() => metrics.collectFrom(makeFakes().sources), /already/)
+  metrics.close()
 })

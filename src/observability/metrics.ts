@@ -6,8 +6,10 @@
 // Label cardinality is bounded: hostnames (capped, see metrics-hosts.ts), drop reasons (a closed
 // list), event types, states, route paths from a fixed list, status codes. Never DIDs, consumer
 // addresses or user agents.
+// Two steps, so the histograms can be handed to parts while they are built: `createMetrics()`,
+// then `collectFrom(sources)` once every part exists.
 // Deliberately not here: serving /metrics (metrics-server.ts), logging, choosing what to observe
-// (the composition root wraps the calls; see the report in the commit introducing this file).
+// (the composition root wraps the calls it wants timed).
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { instrumentRequests, type RequestEmitter } from './http-metrics.ts'
 import { registerHostMetrics } from './metrics-hosts.ts'
@@ -65,6 +67,11 @@ export interface RelayMetrics {
   instrumentHttp(server: RequestEmitter, routes: Iterable<string>): () => void
   /** Wraps an identity resolver so each resolution is timed and counted by result. */
   timeIdentity<T>(resolver: TimedResolver<T>): TimedResolver<T>
+  /**
+   * Registers the metrics read from the relay's parts at scrape time. Call once, when the parts
+   * exist (the histograms above can be used before, while the parts are being built).
+   */
+  collectFrom(sources: MetricsSources): void
   /** Unregisters everything (the registry is empty afterwards). */
   close(): void
 }
@@ -73,7 +80,7 @@ function resultOf(err: unknown): 'not_found' | 'error' {
   return err instanceof Error && err.name === 'DidNotFoundError' ? 'not_found' : 'error'
 }
 
-export function createMetrics(sources: MetricsSources, options: MetricsOptions = {}): RelayMetrics {
+export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
   const maxHosts = options.maxHosts ?? 1000
   if (!Number.isSafeInteger(maxHosts) || maxHosts < 0)
     throw new RangeError(`maxHosts must be a non-negative integer: ${maxHosts}`)
@@ -88,12 +95,6 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions =
     })
     info.set({ version: options.version }, 1)
   }
-
-  registerHostMetrics(registry, sources, maxHosts)
-  registerIngestMetrics(registry, sources)
-  registerLogMetrics(registry, sources)
-  registerFanoutMetrics(registry, sources)
-  registerIdentityMetrics(registry, sources)
 
   const verifyLatency = new Histogram({
     name: 'relay_verify_duration_seconds',
@@ -122,6 +123,7 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions =
     registers: [registry],
   })
 
+  let collecting = false
   return {
     registry,
     verifyLatency,
@@ -142,6 +144,15 @@ export function createMetrics(sources: MetricsSources, options: MetricsOptions =
         }
       },
     }),
+    collectFrom: (sources) => {
+      if (collecting) throw new Error('metrics: collectFrom() was already called')
+      collecting = true
+      registerHostMetrics(registry, sources, maxHosts)
+      registerIngestMetrics(registry, sources)
+      registerLogMetrics(registry, sources)
+      registerFanoutMetrics(registry, sources)
+      registerIdentityMetrics(registry, sources)
+    },
     close: () => registry.clear(),
   }
 }

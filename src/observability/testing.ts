@@ -1,6 +1,7 @@
 // Test support for the metrics: small mutable stand-ins for the parts metrics reads, and a parser
 // for the Prometheus text format that keys each sample by its name and labels exactly as printed.
 import { EventTypeCounter } from './event-type-counter.ts'
+import type { RelayMetrics } from './metrics.ts'
 import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
 
 export interface FakeConnection extends UpstreamConnectionSource {
@@ -124,6 +125,12 @@ export function makeFakes(): Fakes {
     eventTypes,
   }
   return { sources, hosts, connections, drops, consumers, fanoutTotals, infoCounts }
+}
+
+/** `metrics` after `collectFrom(sources)`. */
+export function collecting(metrics: RelayMetrics, sources: MetricsSources): RelayMetrics {
+  metrics.collectFrom(sources)
+  return metrics
 }
 
 export interface Sample {
