@@ -75,7 +75,13 @@ async function main(argv: readonly string[]): Promise<number> {
     )
   }
   const relay = await createRelay(config, logger)
-  await relay.start()
+  try {
+    await relay.start()
+  } catch (err) {
+    logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`)
+    await relay.stop().catch(() => {})
+    return 1
+  }
   await new Promise<void>((resolve) => {
     let stopping = false
     const onSignal = (signal: string) => {

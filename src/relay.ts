@@ -326,10 +326,18 @@ export async function createRelay(
         statusMachine.load(row.id, row.status, row.statusReason)
       }
       const cursors = new Map(hosts.list().map((h) => [h.id, h.cursor] as const))
+      const accountsCheckpoint = Number((await db.meta.get(ACCOUNTS_CHECKPOINT_KEY)) ?? 0)
+      // Output seqs are never reused: a database that has seen seqs past the end of the log
+      // means the log was lost or replaced. Refuse to start rather than hand out old seqs again.
+      if (accountsCheckpoint > log.lastSeq) {
+        throw new Error(
+          `the event log in ${config.persistDir} ends at seq ${log.lastSeq}, but the database has state up to seq ${accountsCheckpoint}: the log was lost or replaced. Restore it, or start with --initial-seq-number ${accountsCheckpoint + 1} on an empty log (consumers must then resubscribe).`,
+        )
+      }
       const result = await recover({
         log,
         accounts,
-        accountsCheckpoint: Number((await db.meta.get(ACCOUNTS_CHECKPOINT_KEY)) ?? 0),
+        accountsCheckpoint,
         cursorsScanFrom: Number((await db.meta.get(CURSORS_SCAN_FROM_KEY)) ?? 1),
         hostCursors: cursors,
         now: now(),

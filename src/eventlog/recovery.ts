@@ -7,7 +7,7 @@
 // is never deleted, its name remembers the next seq even when it holds no records.
 // Deliberately not here: appending, reading or deleting (event-log.ts), record bytes
 // (record-format.ts).
-import { open, readdir } from 'node:fs/promises'
+import { open, readdir, rm } from 'node:fs/promises'
 import { EventLogIoError } from './errors.ts'
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './record-format.ts'
 import { parseSegmentFileName, type ScanResult, Segment, scanSegment } from './segment.ts'
@@ -54,6 +54,14 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
     } else {
       damaged.push(damage)
     }
+  }
+  // A log that has never held a record may be moved forward to a later first seq (moving
+  // forward never reuses a seq): an operator restarting above seqs a lost log once handed out.
+  const only = segments.length === 1 ? segments[0]! : undefined
+  if (only && records === 0 && only.firstSeq < initialSeq) {
+    await rm(only.path, { force: true })
+    const segment = await createSegmentFile(dir, initialSeq)
+    return { segments: [segment], report: { ...emptyReport(), segmentsScanned: 1 } }
   }
   return {
     segments,

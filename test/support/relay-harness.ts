@@ -53,7 +53,12 @@ export async function startTestRelay(opts: {
     resubscribeSpreadMs: 0,
     ...opts.overrides,
   })
-  await relay.start()
+  try {
+    await relay.start()
+  } catch (err) {
+    await relay.stop().catch(() => {})
+    throw err
+  }
   const url = `http://127.0.0.1:${relay.address().port}`
   return {
     relay,
