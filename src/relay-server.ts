@@ -33,43 +33,46 @@ export interface RelayServerParts {
   readonly logger: Logger
 }
 
-export function createRelayServer(p: RelayServerParts): Server & { wss: WebSocketServer } {
+export function createRelayServer(
+  p: RelayServerParts,
+): Server & { wss: WebSocketServer; routePaths: string[] } {
   const { config, db, log, hosts, drops, accounts, fanout, upstream, logger } = p
   const clientAddress = clientAddressResolver(config.trustedProxies)
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
+  const routes: Route[] = [
+    ...p.adminRoutes,
+    ...repoRoutes({
+      accounts,
+      listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
+      hostEndpoint: (id) => {
+        const h = hosts.get(id)
+        return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
+      },
+    }),
+    ...hostRoutes({
+      list: () => hosts.list().sort((a, b) => a.id - b.id),
+      byHostname: (name) => hosts.byHostname(name),
+      recentDrops: (id) => drops.recent(id),
+      cursor: (id) => upstream.get(id)?.cursor ?? null,
+    }),
+    ...syncRoutes({
+      hosts,
+      version: config.version,
+      health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
+        try {
+          await db.ping()
+          const s = log.stats()
+          return { ok: true, detail: { seq: String(s.lastSeq) } }
+        } catch (err) {
+          logger.error({ err }, 'health check failed')
+          return { ok: false, detail: {} }
+        }
+      },
+    }),
+  ]
   const server = createApiServer({
-    routes: [
-      ...p.adminRoutes,
-      ...repoRoutes({
-        accounts,
-        listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
-        hostEndpoint: (id) => {
-          const h = hosts.get(id)
-          return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
-        },
-      }),
-      ...hostRoutes({
-        list: () => hosts.list().sort((a, b) => a.id - b.id),
-        byHostname: (name) => hosts.byHostname(name),
-        recentDrops: (id) => drops.recent(id),
-        cursor: (id) => upstream.get(id)?.cursor ?? null,
-      }),
-      ...syncRoutes({
-        hosts,
-        version: config.version,
-        health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
-          try {
-            await db.ping()
-            const s = log.stats()
-            return { ok: true, detail: { seq: String(s.lastSeq) } }
-          } catch (err) {
-            logger.error({ err }, 'health check failed')
-            return { ok: false, detail: {} }
-          }
-        },
-      }),
-    ],
+    routes,
     adminAuth: new AdminAuth(config.adminPasswords),
     onUpgrade: (req, socket, head) => {
       // A socket error before the upgrade completes (a client that resets) must not crash us.
@@ -95,5 +98,5 @@ export function createRelayServer(p: RelayServerParts): Server & { wss: WebSocke
     ),
   })
 
-  return Object.assign(server, { wss })
+  return Object.assign(server, { wss, routePaths: [...new Set(routes.map((r) => r.path))] })
 }

@@ -18,6 +18,8 @@ export interface UpstreamSetDeps {
   readonly userAgent: string
   readonly logger: Logger
   readonly onInfo?: (hostId: number, name: string) => void
+  /** Counts events received per host and type (metrics). */
+  readonly eventTypes?: { add(hostId: number, type: string): void }
   /** A host's cursor was reset to the live head: what was kept for its old sequence is void. */
   readonly onCursorReset?: (hostId: number) => void
   /** Told what happens on each host's connection (the host status machine). */
@@ -229,6 +231,7 @@ export class UpstreamSet {
       onEvent: (host: HostTarget, msg, raw) => {
         if (this.#futureCursor.size > 0) this.#futureCursor.delete(host.id)
         this.#d.status?.event(host.id)
+        this.#d.eventTypes?.add(host.id, msg.type)
         this.#rateCheck(host.id)
         this.#d.ingest.handle(host.id, msg, raw)
       },

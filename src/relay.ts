@@ -17,6 +17,7 @@ import { HostRateLimiter } from './hosts/rate-limit.ts'
 import { HostRegistry } from './hosts/registry.ts'
 import { RelaySettings, type SettingOrigin } from './hosts/settings.ts'
 import { CachingIdentityResolver } from './identity/cache.ts'
+import type { Identity } from './identity/did-document.ts'
 import { DidResolver } from './identity/resolver.ts'
 import {
   ACCOUNTS_CHECKPOINT_KEY,
@@ -28,7 +29,10 @@ import { DropCounter } from './ingest/drop-counter.ts'
 import { Ingest } from './ingest/ingest.ts'
 import { recover } from './ingest/recovery.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
+import { EventTypeCounter } from './observability/event-type-counter.ts'
 import type { Logger } from './observability/logger.ts'
+import { createMetrics } from './observability/metrics.ts'
+import { type MetricsServer, startMetricsServer } from './observability/metrics-server.ts'
 import { adminRoutes, hostLimits } from './relay-admin.ts'
 import { createRelayServer } from './relay-server.ts'
 import { UpstreamSet } from './relay-upstream.ts'
@@ -43,6 +47,8 @@ export interface RelayOverrides {
   ) => Promise<unknown>
   readonly checkpointIntervalMs?: number
   readonly resubscribeSpreadMs?: number
+  /** `false`: no metrics registry or /metrics server (tests that run many relays at once). */
+  readonly metrics?: false
   /** Status machine tuning (tests use short times). */
   readonly hostStatus?: Omit<HostStatusOptions, 'onTransition' | 'now'>
   /** How often host statuses are re-checked (idle detection, offline retries). */
@@ -67,6 +73,8 @@ export interface Relay extends AsyncDisposable {
   readonly settings: RelaySettings
   readonly takedowns: Takedowns
   readonly limiter: HostRateLimiter
+  /** The bound metrics address (after start; null when metrics are off). */
+  metricsAddress(): AddressInfo | null
   /** The bound API address (after start). */
   address(): AddressInfo
   start(): Promise<void>
@@ -98,6 +106,12 @@ export async function createRelay(
     },
     trustedDomains: { value: config.trustedDomains, source: origin('trusted-domains') },
   })
+  const metrics =
+    overrides.metrics === false ? undefined : createMetrics({ version: config.version })
+  const timed = <T extends { resolve(did: string, signal?: AbortSignal): Promise<Identity> }>(
+    r: T,
+  ) => (metrics ? metrics.timeIdentity(r) : r)
+  const eventTypes = new EventTypeCounter()
   const takedowns = new Takedowns()
   const limiter = new HostRateLimiter()
   const log = await EventLog.open({
@@ -112,17 +126,19 @@ export async function createRelay(
   const persistence = accountPersistence(db)
   const accounts = new AccountCache(persistence, { maxEntries: 1_000_000 })
   const identity = new CachingIdentityResolver(
-    new DidResolver({
-      plcUrl: config.plcUrl,
-      userAgent: config.userAgent,
-      allowInsecureWeb: config.allowInsecureHosts,
-      // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
-      // localhost in development (--allow-insecure-hosts).
-      checkWebHost: async (hostname) => {
-        if (config.allowInsecureHosts && isLocalhostName(hostname)) return
-        await resolvePublicAddresses(hostname)
-      },
-    }),
+    timed(
+      new DidResolver({
+        plcUrl: config.plcUrl,
+        userAgent: config.userAgent,
+        allowInsecureWeb: config.allowInsecureHosts,
+        // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
+        // localhost in development (--allow-insecure-hosts).
+        checkWebHost: async (hostname) => {
+          if (config.allowInsecureHosts && isLocalhostName(hostname)) return
+          await resolvePublicAddresses(hostname)
+        },
+      }),
+    ),
     { maxEntries: config.identityCacheSize, ttlMs: config.identityTtlMs, now },
   )
   const dropLog = logger.child({ subsystem: 'ingest' })
@@ -174,7 +190,10 @@ export async function createRelay(
       connection: (id) => upstream?.controls(id),
     },
     log,
-    verify: (task) => pool.verify(task),
+    verify: (task) => {
+      const end = metrics?.verifyLatency.startTimer()
+      return pool.verify(task).finally(() => end?.())
+    },
     drops,
     now,
     syncDefault: config.syncValidation,
@@ -224,6 +243,7 @@ export async function createRelay(
         .catch((err: unknown) => logger.error({ err }, 'cursor reset'))
     },
     futureCursorResets: overrides.futureCursorResets,
+    eventTypes,
     rateLimit: (id) => {
       const wait = limiter.take(id)
       if (wait > 0) statusMachine.rateLimited(id, limiter.throttledFor(id))
@@ -277,6 +297,10 @@ export async function createRelay(
     logger,
   })
 
+  metrics?.collectFrom({ drops, ingest, pool, fanout, upstream, hosts, log, identity, eventTypes })
+  metrics?.instrumentHttp(server, server.routePaths)
+  let metricsServer: MetricsServer | undefined
+
   let timer: NodeJS.Timeout | undefined
   let pruneTimer: NodeJS.Timeout | undefined
   let statusTimer: NodeJS.Timeout | undefined
@@ -284,6 +308,7 @@ export async function createRelay(
   const runCheckpoint = async (): Promise<void> => {
     if (checkpointing) return checkpointing
     checkpointing = (async () => {
+      const end = metrics?.dbBatchLatency.startTimer()
       try {
         await hosts.persistCounts()
         await checkpoint({
@@ -300,6 +325,7 @@ export async function createRelay(
             }),
         })
       } finally {
+        end?.()
         checkpointing = undefined
       }
     })()
@@ -318,6 +344,7 @@ export async function createRelay(
     settings,
     takedowns,
     limiter,
+    metricsAddress: () => metricsServer?.address() ?? null,
     address: () => server.address() as AddressInfo,
     async start() {
       await hosts.load()
@@ -364,6 +391,11 @@ export async function createRelay(
         server.once('error', reject)
         server.listen(config.bind.port, config.bind.host, () => resolve())
       })
+      if (metrics) {
+        metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, {
+          onError: (err) => logger.error({ err }, 'metrics'),
+        })
+      }
       upstream!.subscribeAll(hosts.active(), result.skipSeqs, overrides.resubscribeSpreadMs ?? 5000)
       timer = setInterval(() => {
         runCheckpoint().catch((err: unknown) => logger.error({ err }, 'checkpoint failed'))
@@ -414,6 +446,8 @@ export async function createRelay(
       await closed
       await log.close()
       await pool.close()
+      await metricsServer?.close()
+      metrics?.close()
       await db.close()
       logger.info('relay stopped')
     },

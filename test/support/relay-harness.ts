@@ -35,6 +35,8 @@ export async function startTestRelay(opts: {
     'serve',
     '--bind',
     '127.0.0.1:0',
+    '--metrics-listen',
+    '127.0.0.1:0',
     '--persist-dir',
     join(dir, 'persist'),
     '--db-url',

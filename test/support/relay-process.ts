@@ -27,6 +27,8 @@ export async function startRelayProcess(
     'serve',
     '--bind',
     '127.0.0.1:0',
+    '--metrics-listen',
+    '127.0.0.1:0',
     '--persist-dir',
     join(dir, 'persist'),
     '--db-url',

@@ -1,0 +1,76 @@
+// /metrics after a scenario run (issue 5): the captured `deactivation` scenario goes through a
+// real relay; a scrape of its metrics port must show the events received per type, the ones
+// accepted, and the one dropped with its reason (`account-inactive`), per relay and per host.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { scenarioIdentityToDidDocument, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { eventually, startTestRelay } from '../support/relay-harness.ts'
+import { loadScenario, scenarioFrame } from '../support/scenarios.ts'
+
+function value(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort()
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    const m = /^([^{ ]+)(?:\{([^}]*)\})? (.+)$/.exec(line)
+    if (!m || m[1] !== name) continue
+    const have = (m[2] ?? '').split(',').filter(Boolean).sort()
+    if (want.every((w) => have.includes(w))) return Number(m[3])
+  }
+  return Number.NaN
+}
+
+test('metrics move as the deactivation scenario says', { timeout: 60_000 }, async () => {
+  const scenario = loadScenario('deactivation.json')
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  for (const a of scenario.accounts) {
+    const identity = structuredClone(a.identity)
+    identity.services.atproto_pds.url = pds.url
+    plc.setDocument(identity.did, scenarioIdentityToDidDocument(identity))
+  }
+  const relay = await startTestRelay({ plcUrl: plc.url, flags: ['--sync-validation', 'lenient'] })
+  try {
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    await eventually(() => pds.subscriberCount === 1)
+    const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
+    for (const m of scenario.messages) {
+      const body = m.frame.body as { did?: string; active?: boolean; status?: string }
+      if (m.frame.header.t === '#account' && body.did) {
+        pds.statuses.set(
+          body.did,
+          body.active ? { active: true } : { active: false, status: body.status ?? 'deactivated' },
+        )
+      }
+      const seq = m.frame.body.seq as number
+      pds.emit(seq, scenarioFrame(m))
+      await eventually(() => relay.relay.upstream.get(hostId)?.cursor === seq)
+    }
+    const addr = relay.relay.metricsAddress()!
+    const res = await fetch(`http://127.0.0.1:${addr.port}/metrics`)
+    assert.equal(res.status, 200)
+    const text = await res.text()
+    const commits = scenario.messages.filter((m) => m.frame.header.t === '#commit').length
+    const dropped = scenario.messages.filter((m) => m.drop).length
+    assert.equal(value(text, 'relay_events_received_total', { type: 'commit' }), commits)
+    assert.equal(value(text, 'relay_events_received_total', { type: 'account' }), 2)
+    assert.equal(value(text, 'relay_events_accepted_total'), scenario.messages.length - dropped)
+    assert.equal(value(text, 'relay_events_dropped_total', { reason: 'account-inactive' }), dropped)
+    assert.equal(
+      value(text, 'relay_host_events_dropped_total', {
+        host: pds.hostname,
+        reason: 'account-inactive',
+      }),
+      dropped,
+    )
+    assert.equal(value(text, 'relay_output_seq'), scenario.messages.length - dropped)
+    assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
+    assert.doesNotMatch(text, /did:plc/, 'no DIDs in labels')
+  } finally {
+    await relay.close()
+    await pds.close()
+    await plc.close()
+  }
+})
