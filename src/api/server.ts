@@ -43,6 +43,8 @@ export interface ApiServerOptions {
   /** WebSocket upgrade requests (subscribeRepos). */
   readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   readonly onInternalError: (err: unknown, req: { method: string; path: string }) => void
+  /** Unmatched GET requests (static files such as the dashboard); true when it answered. */
+  readonly onUnmatched?: (req: IncomingMessage, res: ServerResponse) => boolean
   /** Called after a successful `forward` route, unless the request itself was forwarded. */
   readonly onForward?: (req: ApiRequest, rawQuery: string) => void
 }
@@ -73,6 +75,7 @@ export function createApiServer(opts: ApiServerOptions): Server {
     }
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET')
     const route = table.get(`${method} ${url.pathname}`)
+    if (!route && method === 'GET' && opts.onUnmatched?.(req, res)) return
     if (!route) {
       const otherMethod = table.has(`${method === 'GET' ? 'POST' : 'GET'} ${url.pathname}`)
       return otherMethod
