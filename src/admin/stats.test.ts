@@ -1,0 +1,163 @@
+// StatsRecorder with a fake clock and hand-driven totals: rates per second, the consumer count,
+// drops by reason, averaging into longer steps, the ring's bound, counter resets, and the
+// `/admin/stats` route's validation of `window` and `step`.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { XrpcError } from '../api/errors.ts'
+import type { ApiRequest } from '../api/server.ts'
+import { parseDuration, StatsRecorder, type StatsSeries, statsRoutes } from './stats.ts'
+
+function setup(opts: { windowMs?: number } = {}) {
+  const t = { now: 1_000_000, in: 0, out: 0, consumers: 0, drops: new Map<string, number>() }
+  const rec = new StatsRecorder({
+    now: () => t.now,
+    windowMs: opts.windowMs,
+    sources: {
+      eventsIn: () => t.in,
+      eventsOut: () => t.out,
+      consumers: () => t.consumers,
+      drops: () => t.drops,
+    },
+  })
+  return { t, rec }
+}
+
+function request(query: string): ApiRequest {
+  return {
+    method: 'GET',
+    path: '/admin/stats',
+    query: new URLSearchParams(query),
+    body: undefined,
+    headers: {},
+    remoteAddr: '127.0.0.1',
+  }
+}
+
+test('rates per second over each 10 s step, consumers as a count, oldest first', () => {
+  const { t, rec } = setup()
+  rec.sample() // baseline
+  t.now += 10_000
+  t.in = 100
+  t.out = 50
+  t.consumers = 2
+  t.drops.set('bad-signature', 20)
+  rec.sample()
+  t.now += 10_000
+  t.in = 300
+  t.out = 250
+  t.consumers = 3
+  t.drops.set('bad-signature', 20)
+  t.drops.set('non-canonical', 5)
+  rec.sample()
+  const s = rec.series(3_600_000, 10_000)
+  assert.deepEqual(s, {
+    step: 10,
+    series: {
+      eventsIn: [10, 20],
+      eventsOut: [5, 20],
+      consumers: [2, 3],
+      drops: { 'bad-signature': [2, 0], 'non-canonical': [0, 0.5] },
+    },
+  })
+})
+
+test('no samples yet: empty series', () => {
+  const { rec } = setup()
+  rec.sample()
+  assert.deepEqual(rec.series(3_600_000, 10_000).series, {
+    eventsIn: [],
+    eventsOut: [],
+    consumers: [],
+    drops: {},
+  })
+})
+
+test('longer steps average the samples, aligned on the newest', () => {
+  const { t, rec } = setup()
+  rec.sample()
+  for (let i = 1; i <= 7; i++) {
+    t.now += 10_000
+    t.in += i * 10 // rate i per second
+    t.consumers = i
+    rec.sample()
+  }
+  const s = rec.series(3_600_000, 30_000)
+  assert.equal(s.step, 30)
+  // samples 1..7 in buckets [1], [2,3,4], [5,6,7]
+  assert.deepEqual(s.series.eventsIn, [1, 3, 6])
+  assert.deepEqual(s.series.consumers, [1, 4, 7])
+  // a shorter window keeps only the newest points
+  assert.deepEqual(rec.series(30_000, 10_000).series.eventsIn, [5, 6, 7])
+})
+
+test('the ring is bounded to the window: the oldest samples are overwritten', () => {
+  const { t, rec } = setup({ windowMs: 60_000 })
+  rec.sample()
+  for (let i = 1; i <= 20; i++) {
+    t.now += 10_000
+    t.in += i * 10
+    rec.sample()
+  }
+  assert.deepEqual(rec.series(60_000, 10_000).series.eventsIn, [15, 16, 17, 18, 19, 20])
+})
+
+test('a counter that goes backwards gives 0 for that step, not a negative rate', () => {
+  const { t, rec } = setup()
+  t.in = 500
+  rec.sample()
+  t.now += 10_000
+  t.in = 10
+  rec.sample()
+  t.now += 10_000
+  t.in = 110
+  rec.sample()
+  assert.deepEqual(rec.series(3_600_000, 10_000).series.eventsIn, [0, 10])
+})
+
+test('start() takes a baseline and close() stops sampling', () => {
+  const { rec } = setup()
+  rec.start()
+  rec.close()
+  rec.close()
+  assert.equal(rec.series(3_600_000, 10_000).series.eventsIn.length, 0)
+})
+
+test('parseDuration', () => {
+  assert.equal(parseDuration('10s'), 10_000)
+  assert.equal(parseDuration('5m'), 300_000)
+  assert.equal(parseDuration('1h'), 3_600_000)
+  for (const bad of ['', '10', 's', '1d', '-1s', '1.5m', ' 1h', '9999999s'])
+    assert.equal(parseDuration(bad), null, bad)
+})
+
+test('GET /admin/stats: admin-only, defaults, and 400 on bad window or step', async () => {
+  const { t, rec } = setup()
+  const [route] = statsRoutes(rec)
+  assert.ok(route)
+  assert.equal(route.admin, true)
+  assert.equal(route.path, '/admin/stats')
+  rec.sample()
+  t.now += 10_000
+  t.in = 10
+  rec.sample()
+  const ok = (await route.handle(request(''))).json as StatsSeries
+  assert.equal(ok.step, 10)
+  assert.deepEqual(ok.series.eventsIn, [1])
+  const ok2 = (await route.handle(request('window=10m&step=1m'))).json as StatsSeries
+  assert.equal(ok2.step, 60)
+  for (const q of [
+    'window=2h',
+    'window=abc',
+    'window=0s',
+    'step=5s',
+    'step=15s',
+    'step=1x',
+    'window=1m&step=2m',
+  ]) {
+    assert.throws(
+      () => route.handle(request(q)),
+      (err: unknown) => err instanceof XrpcError && err.status === 400 && err.message.length > 0,
+      q,
+    )
+  }
+})

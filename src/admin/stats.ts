@@ -1,0 +1,202 @@
+// Time series for the dashboard's charts: `StatsRecorder` samples the relay's running totals
+// (events received, events written to the log, drops by reason) and the consumer count every
+// `stepMs`, keeps per-second rates in a ring buffer covering `windowMs` (1 h by default: 360
+// samples; the oldest is overwritten when full), and `statsRoutes` answers `GET /admin/stats`
+// (ADMIN-API.md "Statistics") by averaging those samples into the asked step.
+// Deliberately not here: where the totals come from (the composition root passes callbacks), and
+// anything persisted (the series start empty at every start).
+import { invalidRequest } from '../api/errors.ts'
+import type { Route } from '../api/server.ts'
+
+/** Running totals, read at each sample; counters must only grow (a drop resets the baseline). */
+export interface StatsSources {
+  eventsIn(): number
+  eventsOut(): number
+  consumers(): number
+  drops(): ReadonlyMap<string, number>
+}
+
+export interface StatsRecorderOptions {
+  readonly sources: StatsSources
+  /** Sampling period (default 10 s). */
+  readonly stepMs?: number
+  /** How much history is kept (default 1 h); the ring holds windowMs / stepMs samples. */
+  readonly windowMs?: number
+  readonly now?: () => number
+}
+
+interface Sample {
+  readonly at: number
+  readonly eventsIn: number
+  readonly eventsOut: number
+  readonly consumers: number
+  readonly drops: ReadonlyMap<string, number>
+}
+
+interface Totals {
+  readonly at: number
+  readonly eventsIn: number
+  readonly eventsOut: number
+  readonly drops: ReadonlyMap<string, number>
+}
+
+export interface StatsSeries {
+  /** Seconds per point. */
+  readonly step: number
+  readonly series: {
+    readonly eventsIn: number[]
+    readonly eventsOut: number[]
+    readonly consumers: number[]
+    readonly drops: Record<string, number[]>
+  }
+}
+
+export class StatsRecorder {
+  readonly stepMs: number
+  readonly windowMs: number
+  readonly #sources: StatsSources
+  readonly #now: () => number
+  readonly #ring: (Sample | undefined)[]
+  #next = 0
+  #size = 0
+  #last: Totals | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(opts: StatsRecorderOptions) {
+    this.stepMs = opts.stepMs ?? 10_000
+    this.windowMs = opts.windowMs ?? 3_600_000
+    if (!(this.stepMs >= 1000) || this.windowMs < this.stepMs)
+      throw new RangeError('stats: stepMs must be >= 1000 and windowMs >= stepMs')
+    this.#sources = opts.sources
+    this.#now = opts.now ?? Date.now
+    this.#ring = new Array<Sample | undefined>(Math.floor(this.windowMs / this.stepMs))
+  }
+
+  /** Takes a baseline now and samples every stepMs until close(). */
+  start(): void {
+    if (this.#timer) return
+    this.sample()
+    this.#timer = setInterval(() => this.sample(), this.stepMs)
+    this.#timer.unref()
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /** Reads the totals; from the second call on, stores the rates since the previous call. */
+  sample(): void {
+    const s = this.#sources
+    const cur: Totals = {
+      at: this.#now(),
+      eventsIn: s.eventsIn(),
+      eventsOut: s.eventsOut(),
+      drops: new Map(s.drops()),
+    }
+    const prev = this.#last
+    this.#last = cur
+    if (!prev || cur.at <= prev.at) return
+    const secs = (cur.at - prev.at) / 1000
+    const rate = (a: number, b: number): number => (a >= b ? (a - b) / secs : 0)
+    const drops = new Map<string, number>()
+    for (const [reason, n] of cur.drops) {
+      const r = rate(n, prev.drops.get(reason) ?? 0)
+      if (r > 0) drops.set(reason, r)
+    }
+    this.#push({
+      at: cur.at,
+      eventsIn: rate(cur.eventsIn, prev.eventsIn),
+      eventsOut: rate(cur.eventsOut, prev.eventsOut),
+      consumers: s.consumers(),
+      drops,
+    })
+  }
+
+  /** The newest `windowMs` of samples averaged into points of `stepMs`, oldest first. */
+  series(windowMs: number, stepMs: number): StatsSeries {
+    const per = Math.max(1, Math.round(stepMs / this.stepMs))
+    const want = Math.floor(windowMs / stepMs) * per
+    const samples = this.#newest(Math.min(want, this.#size))
+    const points = Math.ceil(samples.length / per)
+    const eventsIn: number[] = []
+    const eventsOut: number[] = []
+    const consumers: number[] = []
+    const reasons = new Set<string>()
+    for (const s of samples) for (const r of s.drops.keys()) reasons.add(r)
+    const drops: Record<string, number[]> = {}
+    for (const r of [...reasons].sort()) drops[r] = []
+    // Buckets are aligned on the newest sample: the oldest bucket may hold fewer samples.
+    const first = samples.length - points * per
+    for (let p = 0; p < points; p++) {
+      const bucket = samples.slice(Math.max(0, first + p * per), first + (p + 1) * per)
+      const avg = (f: (s: Sample) => number): number =>
+        round(bucket.reduce((a, s) => a + f(s), 0) / bucket.length)
+      eventsIn.push(avg((s) => s.eventsIn))
+      eventsOut.push(avg((s) => s.eventsOut))
+      consumers.push(bucket.at(-1)?.consumers ?? 0)
+      for (const r of reasons) drops[r]?.push(avg((s) => s.drops.get(r) ?? 0))
+    }
+    return { step: stepMs / 1000, series: { eventsIn, eventsOut, consumers, drops } }
+  }
+
+  #push(s: Sample): void {
+    this.#ring[this.#next] = s
+    this.#next = (this.#next + 1) % this.#ring.length
+    this.#size = Math.min(this.#size + 1, this.#ring.length)
+  }
+
+  #newest(n: number): Sample[] {
+    const out: Sample[] = []
+    const len = this.#ring.length
+    for (let i = n; i >= 1; i--) {
+      const s = this.#ring[(this.#next - i + len) % len]
+      if (s) out.push(s)
+    }
+    return out
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `30s`, `5m`, `1h` → milliseconds; null when malformed. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,6})(s|m|h)$/.exec(text)
+  if (!m?.[1] || !m[2]) return null
+  const unit = UNIT_MS[m[2]]
+  return unit === undefined ? null : Number(m[1]) * unit
+}
+
+/** `GET /admin/stats?window=1h&step=10s` (admin only). */
+export function statsRoutes(recorder: StatsRecorder): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/admin/stats',
+      admin: true,
+      handle: (req) => {
+        const windowText = req.query.get('window') ?? '1h'
+        const stepText = req.query.get('step') ?? `${recorder.stepMs / 1000}s`
+        const windowMs = parseDuration(windowText)
+        const stepMs = parseDuration(stepText)
+        if (windowMs === null)
+          throw invalidRequest(`window: expected a duration such as 1h, 30m or 600s`)
+        if (stepMs === null) throw invalidRequest(`step: expected a duration such as 10s or 1m`)
+        if (windowMs > recorder.windowMs || windowMs <= 0)
+          throw invalidRequest(`window: at most ${recorder.windowMs / 1000}s of history is kept`)
+        if (stepMs < recorder.stepMs || stepMs % recorder.stepMs !== 0)
+          throw invalidRequest(`step: must be a multiple of ${recorder.stepMs / 1000}s`)
+        if (stepMs > windowMs) throw invalidRequest('step: must not be longer than window')
+        return { json: recorder.series(windowMs, stepMs) }
+      },
+    },
+  ]
+}
