@@ -46,6 +46,9 @@ interface FutureCursorTrack {
 
 const KNOWN_INFO: ReadonlySet<string> = new Set(['OutdatedCursor'])
 
+const maxCursor = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.max(a, b)
+
 export class UpstreamSet {
   readonly #d: UpstreamSetDeps
   readonly #connections = new Map<number, HostConnection>()
@@ -55,6 +58,8 @@ export class UpstreamSet {
   /** Why each paused host is paused ('ingest': too many in flight; 'rate': over its limits). */
   readonly #pausedFor = new Map<number, Set<string>>()
   readonly #rateTimers = new Map<number, NodeJS.Timeout>()
+  /** The last seq delivered by each host's stopped connection (resumed from on resubscribe). */
+  readonly #stoppedAt = new Map<number, number>()
   #ratePauses = 0
   readonly #hosts = new Map<number, HostRow>()
   #cursorResets = 0
@@ -153,7 +158,13 @@ export class UpstreamSet {
     // it has in flight); only a cursor reset replaces it.
     if (old && !opts.fromLiveHead && old.state !== 'stopped' && old.state !== 'refused') return
     if (opts.fromLiveHead) this.#d.onCursorReset?.(host.id)
-    const startCursor = opts.fromLiveHead ? null : (old?.lastSeq ?? host.cursor)
+    // Resume after the last event delivered (not merely completed): events still in flight
+    // from a stopped connection finish through ingest and must not be received twice.
+    const stopped = this.#stoppedAt.get(host.id)
+    this.#stoppedAt.delete(host.id)
+    const startCursor = opts.fromLiveHead
+      ? null
+      : (old?.lastSeq ?? maxCursor(stopped ?? null, host.cursor))
     if (old) void old.stop()
     const connection = new HostConnection({
       host: { id: host.id, hostname: host.hostname, ssl: host.ssl },
@@ -190,6 +201,7 @@ export class UpstreamSet {
   async unsubscribe(hostId: number): Promise<void> {
     const c = this.#connections.get(hostId)
     this.#connections.delete(hostId)
+    if (c?.lastSeq != null) this.#stoppedAt.set(hostId, c.lastSeq)
     clearTimeout(this.#rateTimers.get(hostId))
     this.#rateTimers.delete(hostId)
     // Ingest's pause (too many in flight) outlives the connection: a new one starts paused.
