@@ -1,5 +1,5 @@
-// The relay's HTTP server: the public XRPC routes, the admin routes built by relay-admin.ts, and
-// subscribeRepos upgrades handed to fan-out (with the client address behind trusted proxies).
+// The relay's HTTP server: the public XRPC routes, the admin routes built by relay-admin.ts, the
+// dashboard's static files under /dash/, and subscribeRepos upgrades handed to fan-out (with the client address behind trusted proxies).
 import type { Server } from 'node:http'
 import { WebSocketServer } from 'ws'
 import type { AccountCache } from './accounts/account-cache.ts'
@@ -12,6 +12,7 @@ import { createApiServer, type Route } from './api/server.ts'
 import { subscribeParams } from './api/subscribe-params.ts'
 import { syncRoutes } from './api/sync-routes.ts'
 import type { RelayConfig } from './config/config.ts'
+import { serveDashboard } from './dashboard/serve.ts'
 import type { RelayDatabase } from './db/database.ts'
 import type { EventLog } from './eventlog/event-log.ts'
 import type { Fanout } from './fanout/fanout.ts'
@@ -30,6 +31,8 @@ export interface RelayServerParts {
   readonly fanout: Fanout
   readonly upstream: UpstreamSet
   readonly adminRoutes: readonly Route[]
+  /** `GET /admin/stats` (admin/stats.ts), fed by the composition root's StatsRecorder. */
+  readonly statsRoutes: readonly Route[]
   readonly logger: Logger
 }
 
@@ -42,6 +45,7 @@ export function createRelayServer(
   wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
   const routes: Route[] = [
     ...p.adminRoutes,
+    ...p.statsRoutes,
     ...repoRoutes({
       accounts,
       listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
@@ -93,6 +97,8 @@ export function createRelayServer(
       })
     },
     onInternalError: (err, req) => logger.error({ err, ...req }, 'internal error'),
+    // The admin dashboard's static files under /dash/ (its data comes from the admin routes).
+    onUnmatched: (req, res) => serveDashboard(req, res),
     onForward: siblingForwarder(config.siblingRelays, config.userAgent, (sibling, path, outcome) =>
       logger.info({ sibling, path, outcome }, 'forwarded to sibling relay'),
     ),

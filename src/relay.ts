@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { AccountCache } from './accounts/account-cache.ts'
 import { accountPersistence } from './accounts/account-rows.ts'
 import { Takedowns } from './accounts/takedowns.ts'
+import { StatsRecorder, statsRoutes } from './admin/stats.ts'
 import type { RelayConfig } from './config/config.ts'
 import { openDatabase, type RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
@@ -284,6 +285,16 @@ export async function createRelay(
     checkpoint: () => runCheckpoint(),
     logger: logger.child({ subsystem: 'admin' }),
   })
+  // The dashboard's charts: events in (received), out (written to the log), consumers, drops.
+  const stats = new StatsRecorder({
+    now,
+    sources: {
+      eventsIn: () => ingest.stats.received,
+      eventsOut: () => log.flushedSeq,
+      consumers: () => fanout.count,
+      drops: () => drops.totals(),
+    },
+  })
   const server = createRelayServer({
     config,
     db,
@@ -294,6 +305,7 @@ export async function createRelay(
     fanout,
     upstream,
     adminRoutes: admin.routes,
+    statsRoutes: statsRoutes(stats),
     logger,
   })
 
@@ -407,6 +419,7 @@ export async function createRelay(
           if (row && row.status !== 'banned') upstream?.subscribe(row)
         }
       }, overrides.statusTickMs ?? 5000)
+      stats.start()
       pruneTimer = setInterval(() => {
         log
           .pruneExpired()
@@ -420,6 +433,7 @@ export async function createRelay(
     async stop() {
       clearInterval(timer)
       admin.puller.stop()
+      stats.close()
       clearInterval(pruneTimer)
       clearInterval(statusTimer)
       // Stop accepting; the server finishes closing once its connections are gone (consumer
