@@ -114,7 +114,7 @@ const stats: CommandSpec = {
   words: ['stats'],
   args: [],
   summary: 'events in/out, consumers and drops over a window: last, mean and max per step',
-  example: 'stats --window 6h --step 1m',
+  example: 'stats --window 1h --step 1m',
   flags: {
     window: { value: 'DURATION', help: 'how far back (default 1h)' },
     step: { value: 'DURATION', help: 'one number per step (default 10s)' },
