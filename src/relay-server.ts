@@ -19,6 +19,7 @@ import type { Fanout } from './fanout/fanout.ts'
 import type { HostRegistry } from './hosts/registry.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Logger } from './observability/logger.ts'
+import { inSpan, type Tracer } from './observability/tracing.ts'
 import type { UpstreamSet } from './relay-upstream.ts'
 
 export interface RelayServerParts {
@@ -31,6 +32,8 @@ export interface RelayServerParts {
   readonly fanout: Fanout
   readonly upstream: UpstreamSet
   readonly adminRoutes: readonly Route[]
+  /** Every XRPC and admin handler runs in a span. */
+  readonly tracer: Tracer
   /** `GET /admin/stats` (admin/stats.ts), fed by the composition root's StatsRecorder. */
   readonly statsRoutes: readonly Route[]
   readonly logger: Logger
@@ -75,8 +78,15 @@ export function createRelayServer(
       },
     }),
   ]
+  const traced = routes.map(
+    (r): Route => ({
+      ...r,
+      handle: (req) =>
+        inSpan(p.tracer, `${r.method} ${r.path}`, { 'http.route': r.path }, () => r.handle(req)),
+    }),
+  )
   const server = createApiServer({
-    routes,
+    routes: traced,
     adminAuth: new AdminAuth(config.adminPasswords),
     onUpgrade: (req, socket, head) => {
       // A socket error before the upgrade completes (a client that resets) must not crash us.

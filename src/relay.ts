@@ -34,6 +34,7 @@ import { EventTypeCounter } from './observability/event-type-counter.ts'
 import type { Logger } from './observability/logger.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { type MetricsServer, startMetricsServer } from './observability/metrics-server.ts'
+import { createTracing, tracedResolver } from './observability/tracing.ts'
 import { adminRoutes, hostLimits } from './relay-admin.ts'
 import { createRelayServer } from './relay-server.ts'
 import { UpstreamSet } from './relay-upstream.ts'
@@ -74,6 +75,8 @@ export interface Relay extends AsyncDisposable {
   readonly settings: RelaySettings
   readonly takedowns: Takedowns
   readonly limiter: HostRateLimiter
+  /** Whether spans are exported (--enable-otel-tracing or OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly tracingEnabled: boolean
   /** The bound metrics address (after start; null when metrics are off). */
   metricsAddress(): AddressInfo | null
   /** The bound API address (after start). */
@@ -113,6 +116,14 @@ export async function createRelay(
     r: T,
   ) => (metrics ? metrics.timeIdentity(r) : r)
   const eventTypes = new EventTypeCounter()
+  // On with --enable-otel-tracing, or as soon as the standard OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = createTracing({
+    enabled:
+      config.tracing.enabled ||
+      (config.sources['otel-exporter-otlp-endpoint']?.kind ?? 'default') !== 'default',
+    otlpEndpoint: config.tracing.otlpEndpoint,
+    version: config.version,
+  })
   const takedowns = new Takedowns()
   const limiter = new HostRateLimiter()
   const log = await EventLog.open({
@@ -127,18 +138,21 @@ export async function createRelay(
   const persistence = accountPersistence(db)
   const accounts = new AccountCache(persistence, { maxEntries: 1_000_000 })
   const identity = new CachingIdentityResolver(
-    timed(
-      new DidResolver({
-        plcUrl: config.plcUrl,
-        userAgent: config.userAgent,
-        allowInsecureWeb: config.allowInsecureHosts,
-        // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
-        // localhost in development (--allow-insecure-hosts).
-        checkWebHost: async (hostname) => {
-          if (config.allowInsecureHosts && isLocalhostName(hostname)) return
-          await resolvePublicAddresses(hostname)
-        },
-      }),
+    tracedResolver(
+      tracing.tracer,
+      timed(
+        new DidResolver({
+          plcUrl: config.plcUrl,
+          userAgent: config.userAgent,
+          allowInsecureWeb: config.allowInsecureHosts,
+          // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
+          // localhost in development (--allow-insecure-hosts).
+          checkWebHost: async (hostname) => {
+            if (config.allowInsecureHosts && isLocalhostName(hostname)) return
+            await resolvePublicAddresses(hostname)
+          },
+        }),
+      ),
     ),
     { maxEntries: config.identityCacheSize, ttlMs: config.identityTtlMs, now },
   )
@@ -201,6 +215,7 @@ export async function createRelay(
     syncRatchetCommits: config.syncRatchetCommits,
     checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, config.userAgent),
     maxInFlightPerHost: config.hostConcurrency,
+    tracer: tracing.tracer,
     onError: (err, ctx) => dropLog.error({ err, ...ctx }, 'unexpected error processing an event'),
   })
   // Host status (DESIGN §4 item 13): the machine decides; the registry stores; an offline host's
@@ -305,6 +320,7 @@ export async function createRelay(
     fanout,
     upstream,
     adminRoutes: admin.routes,
+    tracer: tracing.tracer,
     statsRoutes: statsRoutes(stats),
     logger,
   })
@@ -356,6 +372,7 @@ export async function createRelay(
     settings,
     takedowns,
     limiter,
+    tracingEnabled: tracing.enabled,
     metricsAddress: () => metricsServer?.address() ?? null,
     address: () => server.address() as AddressInfo,
     async start() {
@@ -463,6 +480,7 @@ export async function createRelay(
       await metricsServer?.close()
       metrics?.close()
       await db.close()
+      await tracing.shutdown().catch((err: unknown) => logger.error({ err }, 'tracing shutdown'))
       logger.info('relay stopped')
     },
     checkpoint: runCheckpoint,

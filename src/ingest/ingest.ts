@@ -7,6 +7,7 @@
 // host with more than `maxInFlightPerHost` events in flight is paused (its socket stops being
 // read) until it drains to half of that; nothing is dropped for being busy.
 // Deliberately not here: sockets, SQL, HTTP; which hosts exist (the host registry); admin policy.
+import type { Tracer } from '@opentelemetry/api'
 import type { AccountCache } from '../accounts/account-cache.ts'
 import type { AccountState } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
@@ -58,6 +59,8 @@ export interface IngestDeps {
   ) => Promise<{ active: boolean; status?: string } | null>
   readonly onError?: (err: unknown, context: { hostId: number; seq: number; did: string }) => void
   readonly maxInFlightPerHost?: number
+  /** Tracing: one span per upstream event (a no-op tracer when tracing is off). */
+  readonly tracer?: Tracer
   readonly identityRetry?: { attempts: number; delayMs: number }
 }
 
@@ -101,6 +104,9 @@ export class Ingest {
     }
     const did = msg.type === '#commit' ? msg.repo : msg.did
     void this.#serializer.run(did, async () => {
+      const span = this.#deps.tracer?.startSpan('ingest.event', {
+        attributes: { 'event.type': msg.type, 'host.id': hostId, 'event.seq': msg.seq },
+      })
       let dropped: { reason: DropReason; detail: string } | null = null
       try {
         dropped = await this.#handlers.process(hostId, msg, raw)
@@ -121,6 +127,8 @@ export class Ingest {
         })
         this.#deps.hosts.connection(hostId)?.complete(msg.seq)
       }
+      span?.setAttribute('event.outcome', dropped ? dropped.reason : 'accepted')
+      span?.end()
       this.#done(hostId)
     })
   }
