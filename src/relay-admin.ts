@@ -51,6 +51,11 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
   const puller = new HostPuller({
     userAgent: w.config.userAgent,
     isKnown: (name) => w.hosts.byHostname(name.toLowerCase()) !== undefined,
+    onProgress: (p) =>
+      w.logger.info(
+        { pull: p },
+        `host pull from ${p.from}: ${p.status}, ${p.pages} pages, ${p.added} added, ${p.known} known, ${p.failed} failed`,
+      ),
     crawl: async (name) => {
       // Admin rules (no daily limit), but local insecure hosts only when this relay allows them:
       // the list comes from another relay, not from an operator.

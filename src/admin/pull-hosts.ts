@@ -26,6 +26,8 @@ export interface PullHostsDeps {
   readonly crawl: (hostname: string) => Promise<void>
   readonly fetch?: typeof fetch
   readonly concurrency?: number
+  /** Told after each page and at the end (the relay logs it). */
+  readonly onProgress?: (p: PullProgress) => void
 }
 
 export class HostPuller {
@@ -73,11 +75,13 @@ export class HostPuller {
       () => {
         this.#progress.status = 'done'
         this.#progress.finishedAt = new Date().toISOString()
+        this.#d.onProgress?.(this.progress)
       },
       (err: unknown) => {
         this.#progress.status = 'failed'
         this.#progress.lastError = err instanceof Error ? err.message : String(err)
         this.#progress.finishedAt = new Date().toISOString()
+        this.#d.onProgress?.(this.progress)
       },
     )
   }
@@ -107,6 +111,7 @@ export class HostPuller {
       this.#progress.pages++
       this.#progress.hostsListed += names.length
       await this.#addAll(names, signal)
+      this.#d.onProgress?.(this.progress)
       if (typeof page.cursor !== 'string' || page.cursor === '' || names.length === 0) return
       cursor = page.cursor
     }
