@@ -18,6 +18,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http'
 import http from 'node:http'
 import https from 'node:https'
+import { readCapped } from '../net/read-capped.ts'
 import { isValidDid } from '../protocol/syntax/index.ts'
 import type { LookupAll } from './address.ts'
 import { pinnedLookup, resolvePublicAddresses } from './address.ts'
@@ -222,27 +223,7 @@ async function fetchGet(
   return {
     status: res.status,
     header: (name) => res.headers.get(name),
-    async read(maxBytes) {
-      if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
-        await res.body?.cancel().catch(() => {})
-        return null
-      }
-      if (res.body === null) return new Uint8Array(0)
-      const reader = res.body.getReader()
-      const chunks: Uint8Array[] = []
-      let total = 0
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) break
-        total += value.byteLength
-        if (total > maxBytes) {
-          await reader.cancel().catch(() => {})
-          return null
-        }
-        chunks.push(value)
-      }
-      return Buffer.concat(chunks)
-    },
+    read: (maxBytes) => readCapped(res, maxBytes),
     async discard() {
       await res.body?.cancel().catch(() => {})
     },

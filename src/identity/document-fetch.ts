@@ -8,6 +8,7 @@
 // Deliberately not checked: the document's contents (did-document.ts), Content-Type (directories
 // and did:web hosts disagree on it), and where a host resolves to (host policy, src/hosts/).
 
+import { readCapped } from '../net/read-capped.ts'
 import { DidNotFoundError, DidResolutionError } from './errors.ts'
 
 export interface DocumentFetchOptions {
@@ -131,36 +132,6 @@ async function getFollowingRedirects(
     }
     current = next
   }
-}
-
-/** The body, or null once it passes `maxBytes` (the rest is not read). */
-async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array | null> {
-  const declared = res.headers.get('content-length')
-  if (declared !== null && Number(declared) > maxBytes) {
-    await discard(res)
-    return null
-  }
-  if (res.body === null) return new Uint8Array(0)
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {})
-      return null
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 async function discard(res: Response): Promise<void> {
