@@ -8,54 +8,11 @@ import { after, before, describe, test } from 'node:test'
 import { encode } from '@atcute/cbor'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { concat } from '../../src/protocol/frame.ts'
+import { assertError, call, type HostRecord, OK } from '../support/admin-client.ts'
 import { FakePds } from '../support/fake-pds.ts'
-import { ADMIN_KEY, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import { eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 
 const DID = 'did:plc:alicealicealicealicealic'
-
-interface HostRecord {
-  ID: number
-  Host: string
-  Cursor: number
-  Blocked: boolean
-  Trusted: boolean
-  Status: string
-  RateLimit: number
-  HasActiveConnection: boolean
-  [k: string]: unknown
-}
-
-interface Answer {
-  status: number
-  json: unknown
-}
-
-async function call(
-  base: string,
-  method: 'GET' | 'POST',
-  path: string,
-  opts: { body?: unknown; raw?: string } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_KEY}` }
-  let body: string | undefined
-  if (opts.raw !== undefined || opts.body !== undefined) {
-    headers['content-type'] = 'application/json'
-    body = opts.raw ?? JSON.stringify(opts.body)
-  }
-  const res = await fetch(`${base}${path}`, { method, headers, body })
-  const text = await res.text()
-  return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) }
-}
-
-/** Asserts a 4xx answer with an XRPC error body naming `error`. */
-function assertError(a: Answer, status: number, error: string, what: string): void {
-  const body = a.json as { error?: unknown; message?: unknown }
-  assert.equal(a.status, status, `${what}: ${JSON.stringify(a.json)}`)
-  assert.equal(body.error, error, what)
-  assert.ok(typeof body.message === 'string' && body.message.length > 0, what)
-}
-
-const OK = { success: 'true' }
 
 describe('admin host routes', () => {
   let plc: MockPlc
