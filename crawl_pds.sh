@@ -24,20 +24,9 @@
 # Exit codes: 0 ok, 1 the relay answered an error or could not be reached, 2 usage.
 set -euo pipefail
 
-usage() {
-  echo "usage: RELAY_HOST=relay.example.com RELAY_ADMIN_KEY=... $0 PDS_HOSTNAME" >&2
-  exit 2
-}
-
-[[ $# -eq 1 ]] || usage
-host="${1//[[:space:]]/}"   # hosts.txt lines may end in \r or spaces
-[[ -n "$host" ]] || usage
-if [[ ! "$host" =~ ^[A-Za-z0-9.-]+(:[0-9]+)?$ ]]; then
-  echo "$0: \"$1\" is not a bare hostname (no scheme or path: pds.example.com)" >&2
-  exit 2
-fi
-[[ -n "${RELAY_HOST:-}" ]] || { echo "$0: RELAY_HOST is not set" >&2; usage; }
-[[ -n "${RELAY_ADMIN_KEY:-}" ]] || { echo "$0: RELAY_ADMIN_KEY is not set" >&2; usage; }
+# shellcheck source=scripts/relay-admin.sh
+source "$(dirname "$0")/scripts/relay-admin.sh"
+relay_admin_setup "$@"
 
 per_second="${PDS_PER_SECOND:-100}"
 per_hour="${PDS_PER_HOUR:-1000000}"
@@ -48,35 +37,14 @@ for n in "$per_second" "$per_hour" "$per_day" "$crawl_rate" "$repo_limit"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "$0: limit \"$n\" is not a non-negative integer" >&2; exit 2; }
 done
 
-if [[ -n "${RELAY_SCHEME:-}" ]]; then
-  scheme="$RELAY_SCHEME"
-elif [[ "$RELAY_HOST" == localhost* || "$RELAY_HOST" == 127.0.0.1* ]]; then
-  scheme=http
-else
-  scheme=https
-fi
-relay="$scheme://$RELAY_HOST"
-
-answer=$(mktemp)
-errors=$(mktemp)
-trap 'rm -f "$answer" "$errors"' EXIT
-
-# admin_post PATH JSON: POSTs JSON with the admin key (passed through a file descriptor, not
-# the command line, so `ps` does not show it); prints the answer, or the error and exits 1.
+# admin_post PATH JSON: prints the answer, or the error and exits 1.
 admin_post() {
-  local path="$1" json="$2" code status=0
-  code=$(curl -sS --fail-with-body -o "$answer" -w '%{http_code}' -X POST \
-    -H @<(printf 'Authorization: Bearer %s\n' "$RELAY_ADMIN_KEY") \
-    -H 'Content-Type: application/json' \
-    --data "$json" "$relay$path" 2>"$errors") || status=$?
+  admin_call POST "$1" "$2"
   case "$code" in
-    2??)
-      echo "$path $host: $(cat "$answer")" ;;
-    000)
-      echo "$0: cannot reach the relay at $relay (curl exit $status): $(cat "$errors")" >&2
-      exit 1 ;;
+    2??) echo "$1 $host: $(cat "$answer")" ;;
+    000) unreachable ;;
     *)
-      echo "$0: POST $path for $host failed: HTTP $code $(cat "$answer")" >&2
+      echo "$0: POST $1 for $host failed: HTTP $code $(cat "$answer")" >&2
       exit 1 ;;
   esac
 }
