@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { WebSocket } from 'ws'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import {
@@ -85,15 +86,8 @@ describe('admin repo and consumer routes', () => {
       .commit([{ action: 'create', path: `app.bsky.feed.post/${rkey}` }], { seq: ++seq })
     pds.emit(seq, messageFrame(msg))
   }
-  const document = (did: string, handle: string, publicKeyMultibase: string) => ({
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: did,
-    alsoKnownAs: [`at://${handle}`],
-    verificationMethod: [
-      { id: `${did}#atproto`, type: 'Multikey', controller: did, publicKeyMultibase },
-    ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
-  })
+  const document = (did: string, handle: string, publicKeyMultibase: string) =>
+    testDidDocument(did, pds.url, { handle, publicKeyMultibase })
   const accountEvents = (c: Consumer, did: string) =>
     c
       .messages()

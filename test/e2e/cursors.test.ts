@@ -8,6 +8,7 @@ import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { BytesWrapper } from '@atcute/cbor'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
@@ -50,22 +51,13 @@ describe('subscribeRepos cursors', () => {
     plc = await startMockPlc({})
     pds = await FakePds.start()
     repo = new TestRepo(DID, generateKeypair('k256'))
-    plc.setDocument(DID, {
-      '@context': ['https://www.w3.org/ns/did/v1'],
-      id: DID,
-      alsoKnownAs: ['at://cursor.test'],
-      verificationMethod: [
-        {
-          id: `${DID}#atproto`,
-          type: 'Multikey',
-          controller: DID,
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        },
-      ],
-      service: [
-        { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url },
-      ],
-    })
+    plc.setDocument(
+      DID,
+      testDidDocument(DID, pds.url, {
+        handle: 'cursor.test',
+        publicKeyMultibase: repo.keypair.publicKeyMultibase,
+      }),
+    )
     relay = await startTestRelay({
       plcUrl: plc.url,
       flags: ['--replay-window', '1s'],

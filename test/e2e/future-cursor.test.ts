@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { Consumer, eventually, startTestRelay } from '../support/relay-harness.ts'
@@ -18,20 +19,13 @@ test('FutureCursor: idle, retried with the same cursor, then reset to the live h
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const repo = new TestRepo(DID, generateKeypair('k256'))
-  plc.setDocument(DID, {
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: DID,
-    alsoKnownAs: ['at://future.test'],
-    verificationMethod: [
-      {
-        id: `${DID}#atproto`,
-        type: 'Multikey',
-        controller: DID,
-        publicKeyMultibase: repo.keypair.publicKeyMultibase,
-      },
-    ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
-  })
+  plc.setDocument(
+    DID,
+    testDidDocument(DID, pds.url, {
+      handle: 'future.test',
+      publicKeyMultibase: repo.keypair.publicKeyMultibase,
+    }),
+  )
   const relay = await startTestRelay({
     plcUrl: plc.url,
     overrides: { futureCursorResets: { count: 2, afterMs: 0 } },

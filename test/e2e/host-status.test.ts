@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay } from '../support/relay-harness.ts'
 
@@ -13,13 +14,7 @@ const DID = 'did:plc:gggggggggggggggggggggggg'
 test('silent host: idle, then active again with its next event', { timeout: 30_000 }, async () => {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
-  plc.setDocument(DID, {
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: DID,
-    alsoKnownAs: ['at://g.test'],
-    verificationMethod: [],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
-  })
+  plc.setDocument(DID, testDidDocument(DID, pds.url, { handle: 'g.test' }))
   const relay = await startTestRelay({
     plcUrl: plc.url,
     overrides: { hostStatus: { idleAfterMs: 300 }, statusTickMs: 50 },

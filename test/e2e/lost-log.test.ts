@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { eventually, startTestRelay } from '../support/relay-harness.ts'
@@ -17,20 +18,13 @@ test('a lost event log is refused at start, with the way out', { timeout: 30_000
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const repo = new TestRepo(DID, generateKeypair('k256'))
-  plc.setDocument(DID, {
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: DID,
-    alsoKnownAs: ['at://h.test'],
-    verificationMethod: [
-      {
-        id: `${DID}#atproto`,
-        type: 'Multikey',
-        controller: DID,
-        publicKeyMultibase: repo.keypair.publicKeyMultibase,
-      },
-    ],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
-  })
+  plc.setDocument(
+    DID,
+    testDidDocument(DID, pds.url, {
+      handle: 'h.test',
+      publicKeyMultibase: repo.keypair.publicKeyMultibase,
+    }),
+  )
   const relay = await startTestRelay({ plcUrl: plc.url })
   const dir = relay.dir
   try {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import {
@@ -38,22 +39,13 @@ async function world(accounts: number, flags: string[] = [], dir?: string): Prom
     (_, i) => new TestRepo(did(i), generateKeypair('k256')),
   )
   for (const repo of repos) {
-    plc.setDocument(repo.did, {
-      '@context': ['https://www.w3.org/ns/did/v1'],
-      id: repo.did,
-      alsoKnownAs: [`at://${repo.did.slice(8, 12)}.test`],
-      verificationMethod: [
-        {
-          id: `${repo.did}#atproto`,
-          type: 'Multikey',
-          controller: repo.did,
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        },
-      ],
-      service: [
-        { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url },
-      ],
-    })
+    plc.setDocument(
+      repo.did,
+      testDidDocument(repo.did, pds.url, {
+        handle: `${repo.did.slice(8, 12)}.test`,
+        publicKeyMultibase: repo.keypair.publicKeyMultibase,
+      }),
+    )
   }
   assert.equal((await relay.crawl(pds.hostname)).status, 200)
   await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')

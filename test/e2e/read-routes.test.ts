@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import { encode } from '@atcute/cbor'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { concat, encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
@@ -49,22 +50,13 @@ describe('public read routes', () => {
     for (const did of [ALICE, BOB, CAROL]) {
       const repo = new TestRepo(did, generateKeypair('k256'))
       repos.set(did, repo)
-      plc.setDocument(did, {
-        '@context': ['https://www.w3.org/ns/did/v1'],
-        id: did,
-        alsoKnownAs: [`at://${did.slice(8, 13)}.test`],
-        verificationMethod: [
-          {
-            id: `${did}#atproto`,
-            type: 'Multikey',
-            controller: did,
-            publicKeyMultibase: repo.keypair.publicKeyMultibase,
-          },
-        ],
-        service: [
-          { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url },
-        ],
-      })
+      plc.setDocument(
+        did,
+        testDidDocument(did, pds.url, {
+          handle: `${did.slice(8, 13)}.test`,
+          publicKeyMultibase: repo.keypair.publicKeyMultibase,
+        }),
+      )
     }
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1)

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { Consumer, eventually } from '../support/relay-harness.ts'
@@ -29,22 +30,13 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
   const plc = await startMockPlc({})
   const repos = DIDS.map((did) => new TestRepo(did, generateKeypair('k256')))
   for (const repo of repos) {
-    plc.setDocument(repo.did, {
-      '@context': ['https://www.w3.org/ns/did/v1'],
-      id: repo.did,
-      alsoKnownAs: [`at://${repo.did.slice(8, 14)}.test`],
-      verificationMethod: [
-        {
-          id: `${repo.did}#atproto`,
-          type: 'Multikey',
-          controller: repo.did,
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        },
-      ],
-      service: [
-        { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url },
-      ],
-    })
+    plc.setDocument(
+      repo.did,
+      testDidDocument(repo.did, pds.url, {
+        handle: `${repo.did.slice(8, 14)}.test`,
+        publicKeyMultibase: repo.keypair.publicKeyMultibase,
+      }),
+    )
   }
   let upstreamSeq = 0
   let postNo = 0

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay } from '../support/relay-harness.ts'
 
@@ -28,13 +29,7 @@ test('spans for events, identity resolution and handlers reach the OTLP collecto
   const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
-  plc.setDocument(DID, {
-    '@context': ['https://www.w3.org/ns/did/v1'],
-    id: DID,
-    alsoKnownAs: ['at://t.test'],
-    verificationMethod: [],
-    service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pds.url }],
-  })
+  plc.setDocument(DID, testDidDocument(DID, pds.url, { handle: 't.test' }))
   const relay = await startTestRelay({
     plcUrl: plc.url,
     flags: ['--otel-exporter-otlp-endpoint', endpoint],
