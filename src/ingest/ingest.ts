@@ -108,12 +108,13 @@ export class Ingest {
         attributes: { 'event.type': msg.type, 'host.id': hostId, 'event.seq': msg.seq },
       })
       let dropped: { reason: DropReason; detail: string } | null = null
+      let failed = false
       try {
         dropped = await this.#handlers.process(hostId, msg, raw)
       } catch (err) {
         this.stats.errors++
         this.#deps.onError?.(err, { hostId, seq: msg.seq, did })
-        dropped = null
+        failed = true
         this.#deps.hosts.connection(hostId)?.complete(msg.seq)
       }
       if (dropped) {
@@ -127,7 +128,7 @@ export class Ingest {
         })
         this.#deps.hosts.connection(hostId)?.complete(msg.seq)
       }
-      span?.setAttribute('event.outcome', dropped ? dropped.reason : 'accepted')
+      span?.setAttribute('event.outcome', failed ? 'error' : dropped ? dropped.reason : 'accepted')
       span?.end()
       this.#done(hostId)
     })
