@@ -10,7 +10,7 @@ import {
 import { DidDocumentError } from './errors.ts'
 import { type ScenarioIdentity, scenarioIdentityToDidDocument } from './testing/mock-plc.ts'
 
-const SCENARIOS = join(import.meta.dirname, '../../../shared/fixtures/relay-scenarios')
+const SCENARIOS = join(import.meta.dirname, '../../test/fixtures/relay-scenarios')
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 const KEY = 'zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF'
 

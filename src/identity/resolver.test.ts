@@ -15,7 +15,7 @@ import {
   startMockPlc,
 } from './testing/mock-plc.ts'
 
-const SCENARIOS = join(import.meta.dirname, '../../../shared/fixtures/relay-scenarios')
+const SCENARIOS = join(import.meta.dirname, '../../test/fixtures/relay-scenarios')
 const UA = 'atproto-relay-test/0.1 (+mailto:ops@example.com)'
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 

@@ -1,8 +1,9 @@
-// Paths to the shared fixtures (`../shared/fixtures` beside the repo, in CI too) and loaders.
+// Paths to the test fixtures kept in this repository (`test/fixtures/`, see its README for where
+// each set comes from and its licence) and loaders.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-export const FIXTURES = join(import.meta.dirname, '../../../shared/fixtures')
+export const FIXTURES = join(import.meta.dirname, '../fixtures')
 
 export function fixturePath(...parts: string[]): string {
   return join(FIXTURES, ...parts)

@@ -8,7 +8,7 @@ import { decodeStrict, encode, fromJson, fromJsonValue, toJson } from './data-mo
 import { DataModelError } from './data-model-error.ts'
 import { checkDagCbor, MAX_DAG_CBOR_DEPTH } from './strict.ts'
 
-const FIXTURES = join(import.meta.dirname, '../../../../shared/fixtures/interop/data-model')
+const FIXTURES = join(import.meta.dirname, '../../../test/fixtures/interop/data-model')
 const load = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'))
 
 interface EncodingCase {

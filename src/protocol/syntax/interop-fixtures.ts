@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-const SYNTAX_DIR = join(import.meta.dirname, '../../../../shared/fixtures/interop/syntax')
+const SYNTAX_DIR = join(import.meta.dirname, '../../../test/fixtures/interop/syntax')
 
 export interface FixtureCase {
   readonly value: string
