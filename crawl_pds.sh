@@ -4,7 +4,7 @@
 #   export RELAY_HOST=relay.example.com RELAY_ADMIN_KEY=...
 #   cat hosts.txt | parallel -j1 ./crawl_pds.sh {}
 #
-# Calls the relay's admin API (see ADMIN-API.md):
+# Calls the relay's admin API (see docs/admin-api.md):
 #   POST /admin/pds/requestCrawl  {"hostname": HOST}
 #   POST /admin/pds/changeLimits  {"host": HOST, "per_second", "per_hour", "per_day",
 #                                  "crawl_rate", "repo_limit"}

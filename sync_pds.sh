@@ -4,7 +4,7 @@
 #   export RELAY_HOST=relay.example.com RELAY_ADMIN_KEY=...
 #   cat hosts.txt | parallel -j1 ./sync_pds.sh {}
 #
-# Calls POST /admin/pds/resync?host=HOST (ADMIN-API.md), which returns at once; watch it with
+# Calls POST /admin/pds/resync?host=HOST (docs/admin-api.md), which returns at once; watch it with
 # ./sync_status_pds.sh HOST. Resync comes with archival mode: a relay without it answers 404
 # (or 501, or 405), and this script says so and exits 3 (a 404 naming a thing, such as
 # HostNotFound, is an ordinary error: exit 1).

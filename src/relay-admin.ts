@@ -1,4 +1,4 @@
-// Wiring of the admin API (ADMIN-API.md) to the relay's parts: builds the admin routes with the
+// Wiring of the admin API (docs/admin-api.md) to the relay's parts: builds the admin routes with the
 // callbacks they need. Kept apart from relay.ts so the composition root stays readable.
 import type { AccountCache } from './accounts/account-cache.ts'
 import type { Takedowns } from './accounts/takedowns.ts'

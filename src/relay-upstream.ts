@@ -2,7 +2,7 @@
 // subscribed host, its events handed to ingest, its own drops counted, its state logged, and
 // hosts resubscribed at start spread over a few seconds rather than all at once.
 // Connection states, events and FutureCursor answers are reported to the host status machine.
-// Upstream FutureCursor (DESIGN.md §4 item 13: the PDS reset its sequence): the host is retried
+// Upstream FutureCursor (docs/design.md §4 item 13: the PDS reset its sequence): the host is retried
 // with the same cursor (the connection's backoff); only after repeated answers over at least an
 // hour is its cursor reset to the live head, logged and counted.
 import type { HostRow } from './db/hosts.ts'

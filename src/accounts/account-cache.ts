@@ -1,4 +1,4 @@
-// Account state kept in memory and written to the database in batches (DESIGN.md §3). Reads go
+// Account state kept in memory and written to the database in batches (docs/design.md §3). Reads go
 // to memory first, then to the store; changes are made in memory and marked dirty with the log
 // seq of the event that caused them. A batch write takes a snapshot of the dirty states together
 // with the log seq they are consistent with (the checkpoint): after a crash, state is recovered

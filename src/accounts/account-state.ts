@@ -1,4 +1,4 @@
-// What the relay knows about one account (DESIGN.md §2 "accounts/"): which host it lives on, its
+// What the relay knows about one account (docs/design.md §2 "accounts/"): which host it lives on, its
 // local status (set by this relay's operators or limits) and upstream status (announced by its
 // PDS), and its repo head (rev, commit CID, MST root CID). States are immutable values: a change
 // makes a new object, so a snapshot taken for a batch write never changes under the writer.

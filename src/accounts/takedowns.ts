@@ -1,4 +1,4 @@
-// The set of taken-down accounts (DESIGN.md §4 item 16), kept in memory so the firehose can skip
+// The set of taken-down accounts (docs/design.md §4 item 16), kept in memory so the firehose can skip
 // their past events on replay and their live events (fanout's `isHidden`), loaded at start from
 // the accounts whose local status is `takendown`.
 export class Takedowns {

@@ -1,4 +1,4 @@
-// Admin authentication (DESIGN.md §4 item 18): `Authorization: Bearer <key>` or
+// Admin authentication (docs/design.md §4 item 18): `Authorization: Bearer <key>` or
 // `Basic base64(admin:<key>)`, any of several configured keys (rotation), compared in constant
 // time. No key configured means the admin API is off.
 import { createHash, timingSafeEqual } from 'node:crypto'

@@ -1,4 +1,4 @@
-// Admin routes about hosts (ADMIN-API.md "Hosts" and "Upstream subscriptions"): list with live
+// Admin routes about hosts (docs/admin-api.md "Hosts" and "Upstream subscriptions"): list with live
 // rates, limits and drop reasons; changeLimits; block/unblock; killUpstream; trusted domains;
 // resetCursor; the public-crawl switch and per-day limit; domain bans. Route shapes only: the
 // rules live in hosts/ (registry, settings) and the composition root's callbacks.

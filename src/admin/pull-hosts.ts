@@ -1,4 +1,4 @@
-// `POST /admin/pds/pullHosts` (ADMIN-API.md): adds the hosts another relay lists
+// `POST /admin/pds/pullHosts` (docs/admin-api.md): adds the hosts another relay lists
 // (`com.atproto.sync.listHosts`, paged) in the background, each through the same admission as an
 // admin requestCrawl (probe included), a few at a time; `GET /admin/pds/pullHosts` shows
 // progress. One pull runs at a time.

@@ -1,4 +1,4 @@
-// Admin routes about accounts and consumers (ADMIN-API.md "Repos" and "Consumers"): takedown and
+// Admin routes about accounts and consumers (docs/admin-api.md "Repos" and "Consumers"): takedown and
 // its reversal, the takedown list, "why is this account not flowing?" in one call, a refresh of
 // an account's identity and PDS status, and the consumer list.
 

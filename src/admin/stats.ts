@@ -2,7 +2,7 @@
 // (events received, events written to the log, drops by reason) and the consumer count every
 // `stepMs`, keeps per-second rates in a ring buffer covering `windowMs` (1 h by default: 360
 // samples; the oldest is overwritten when full), and `statsRoutes` answers `GET /admin/stats`
-// (ADMIN-API.md "Statistics") by averaging those samples into the asked step.
+// (docs/admin-api.md "Statistics") by averaging those samples into the asked step.
 // Deliberately not here: where the totals come from (the composition root passes callbacks), and
 // anything persisted (the series start empty at every start).
 import { invalidRequest } from '../api/errors.ts'

@@ -1,4 +1,4 @@
-// The client's address for per-IP limits and logs (DESIGN.md §4 item 21): the socket's peer,
+// The client's address for per-IP limits and logs (docs/design.md §4 item 21): the socket's peer,
 // unless that peer is a configured trusted proxy, in which case the nearest address in
 // `X-Forwarded-For` that is not itself a trusted proxy. A proxy header from anyone else is
 // ignored (it could be forged).

@@ -1,4 +1,4 @@
-// XRPC errors and the single place where domain errors become HTTP responses (DESIGN.md §2
+// XRPC errors and the single place where domain errors become HTTP responses (docs/design.md §2
 // "api/"). Anything unexpected is a 500 `InternalServerError` with a generic message: internals
 // never reach the client (the caller logs the real error).
 import { CrawlRefusedError } from '../hosts/crawl-error.ts'

@@ -1,5 +1,5 @@
 // Public host reads (Lexicons com.atproto.sync.listHosts and getHostStatus) plus the diagnostics
-// PDS operators need (DESIGN.md §4 item 12): getHostStatus carries the host's recent drop reasons
+// PDS operators need (docs/design.md §4 item 12): getHostStatus carries the host's recent drop reasons
 // with counts over the last hour and day (never DIDs), and `GET /host?hostname=...` shows the same
 // as a small HTML page.
 import type { HostRow } from '../db/hosts.ts'

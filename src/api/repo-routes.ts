@@ -1,5 +1,5 @@
 // Public account reads (Lexicons com.atproto.sync.listRepos, getRepoStatus, getLatestCommit,
-// getRepo; DESIGN.md §4 item 19): the relay's view of each account, from the in-memory state when
+// getRepo; docs/design.md §4 item 19): the relay's view of each account, from the in-memory state when
 // it has one (fresher than the database between batch writes). Errors by status: unknown or
 // deleted → 404 RepoNotFound; takendown → 403 RepoTakendown; suspended → 403 RepoSuspended;
 // deactivated → 403 RepoDeactivated; throttled or no commit known yet → 404 RepoNotFound saying

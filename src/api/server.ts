@@ -1,5 +1,5 @@
 // The relay's HTTP server: a small route table for XRPC and admin routes, JSON in and out, the
-// `Server: atproto-relay` header on every response (DESIGN.md §4 item 5), admin authentication
+// `Server: atproto-relay` header on every response (docs/design.md §4 item 5), admin authentication
 // for admin routes, WebSocket upgrades handed to the caller, and errors mapped in one place
 // (errors.ts). Request bodies are bounded (64 KiB).
 // Deliberately not here: what the routes do (sync-routes.ts, admin routes) or any SQL.

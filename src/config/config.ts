@@ -1,5 +1,5 @@
 // The relay's configuration as the rest of the program sees it: RelayConfig, read once at start
-// by loadConfig (load.ts) and passed down in typed slices. Every setting of DESIGN.md §5 plus the
+// by loadConfig (load.ts) and passed down in typed slices. Every setting of docs/design.md §5 plus the
 // operational ones the service parts need; durations are milliseconds, paths absolute, listen
 // addresses split into host and port. `sources` says where each value came from (the admin
 // settings routes show it), `warnings` what was accepted but looks wrong.

@@ -14,7 +14,7 @@
 
 import type { ColumnType, Generated } from 'kysely'
 
-/** DESIGN.md §4 item 13. */
+/** docs/design.md §4 item 13. */
 export type HostStatus = 'active' | 'idle' | 'offline' | 'throttled' | 'banned'
 export const HOST_STATUSES: readonly HostStatus[] = [
   'active',

@@ -1,5 +1,5 @@
 // The relay's output log: assigns output seqs, appends framed records to segment files in a
-// directory, and serves them back from any cursor (DESIGN.md §3, §4 items 1–3).
+// directory, and serves them back from any cursor (docs/design.md §3, §4 items 1–3).
 //
 // Writing. `append` is synchronous: it takes the next seq, splices it into the frame, encodes the
 // record and hands it to the one writer (log-writer.ts), which writes batches with one `writev`

@@ -1,4 +1,4 @@
-// Serves `com.atproto.sync.subscribeRepos` to downstream consumers (DESIGN.md §3, §4 items 1–3,
+// Serves `com.atproto.sync.subscribeRepos` to downstream consumers (docs/design.md §3, §4 items 1–3,
 // 16, 21): checks each new subscription's cursor, replays from the log, switches it to live
 // without gap or duplicate (replay.ts), and broadcasts every batch the log has just written to
 // all live consumers as the same pre-framed bytes (wire.ts). Every consumer's send buffer is

@@ -1,4 +1,4 @@
-// Why a crawl request is refused (DESIGN.md §4 item 20). The API maps each kind to its XRPC error
+// Why a crawl request is refused (docs/design.md §4 item 20). The API maps each kind to its XRPC error
 // in one place (api/errors.ts); the message is safe to show the requester.
 export type CrawlRefusal =
   | 'invalid-hostname'

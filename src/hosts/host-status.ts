@@ -1,4 +1,4 @@
-// The host status machine (DESIGN.md §4 item 13): decides each upstream host's status,
+// The host status machine (docs/design.md §4 item 13): decides each upstream host's status,
 // `active | idle | offline | throttled | banned`, from what the composition root reports (dials,
 // events, FutureCursor answers, rate-limit holds, bans) and a `tick()` every few seconds, and
 // calls `onTransition` once per change with a human-readable reason (to log, store as

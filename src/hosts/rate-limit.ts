@@ -1,4 +1,4 @@
-// Per-host upstream event rate limits (DESIGN.md §4 items 13 and 15): a per-second, per-hour and
+// Per-host upstream event rate limits (docs/design.md §4 items 13 and 15): a per-second, per-hour and
 // per-day limit for every subscribed host, with defaults that scale with the host's account limit
 // (more generous for hosts under a trusted domain), changeable at run time with immediate effect.
 //
@@ -41,7 +41,7 @@ export const limitWindowSeconds: HostLimits = { perSecond: 1, perHour: 3_600, pe
 // Defaults, after the reference relay (bluesky-social/indigo cmd/relay, its slurper's limiter
 // counts): a public host gets a baseline plus a share per account it may host, so a PDS allowed
 // more accounts may send more. A host with the default account limit of 100 gets 50/s, 2,600/h and
-// 21,000/day, the numbers in ADMIN-API.md's host record. A trusted host (e.g. `*.host.bsky.network`)
+// 21,000/day, the numbers in docs/admin-api.md's host record. A trusted host (e.g. `*.host.bsky.network`)
 // gets the reference's fixed trusted limits; unlike the reference, it never gets less than an
 // untrusted host with the same account limit would (scaled limits win when they are larger).
 const BASELINE: HostLimits = { perSecond: 50, perHour: 2_500, perDay: 20_000 }

@@ -1,5 +1,5 @@
 // The host registry: every known PDS host, kept in memory and in the database. It decides crawl
-// requests (DESIGN.md §4 item 20: hostname rules, SSRF-safe probe, bans, the public switch, the
+// requests (docs/design.md §4 item 20: hostname rules, SSRF-safe probe, bans, the public switch, the
 // new-hosts-per-day limit), tells the composition root which hosts to subscribe to, keeps each
 // host's sync-validation ratchet (persisted), and answers ingest's questions about a host.
 // Deliberately not here: sockets (upstream/), policy routes (admin/), SQL (db/).

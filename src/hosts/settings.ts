@@ -1,4 +1,4 @@
-// Relay-wide host settings an operator changes at run time (DESIGN.md §4 item 15): whether the
+// Relay-wide host settings an operator changes at run time (docs/design.md §4 item 15): whether the
 // public may request crawls, how many new hosts it may add per day, trusted domains and banned
 // domains. Flags and environment give the starting values; once changed through the admin API a
 // setting is stored (in the database's meta table) and wins from then on, across restarts. Each

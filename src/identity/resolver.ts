@@ -28,7 +28,7 @@ export interface IdentityResolver {
 export interface DidResolverOptions {
   /** PLC directory base URL, e.g. `https://plc.directory`; `http://` is allowed (development). */
   readonly plcUrl: string
-  /** Sent on every request: names the relay and an operator contact (DESIGN.md §4 item 4). */
+  /** Sent on every request: names the relay and an operator contact (docs/design.md §4 item 4). */
   readonly userAgent: string
   /** Time limit per resolution, connect to last body byte. Default 10 s. */
   readonly timeoutMs?: number

@@ -1,4 +1,4 @@
-// Strict per-account order (DESIGN.md §3): tasks for one DID run one after another, in the order
+// Strict per-account order (docs/design.md §3): tasks for one DID run one after another, in the order
 // they were submitted; tasks for different DIDs run concurrently. Holds one promise per DID with
 // work pending, so memory is bounded by the events in flight (which the caller bounds per host).
 export class AccountSerializer {

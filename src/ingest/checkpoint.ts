@@ -1,4 +1,4 @@
-// Periodic checkpoints (DESIGN.md §3): account states and upstream cursors are written to the
+// Periodic checkpoints (docs/design.md §3): account states and upstream cursors are written to the
 // database every few seconds, each with the event-log position they are consistent with, so a
 // restart after a crash replays only the log written since.
 // - Accounts: a snapshot of every changed state is consistent with the log's last seq at that

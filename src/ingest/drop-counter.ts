@@ -1,4 +1,4 @@
-// Counts every upstream event the relay does not pass on, per host and reason (DESIGN.md §4
+// Counts every upstream event the relay does not pass on, per host and reason (docs/design.md §4
 // item 12), with the last occurrence of each and counts over the last hour and day (for
 // operators and, without DIDs, for the public: "why is my PDS not flowing?"), and hands each drop
 // to a listener (the logger). Memory is bounded by hosts × reasons × (60 + 24) buckets.

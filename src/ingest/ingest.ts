@@ -1,4 +1,4 @@
-// The per-event pipeline (DESIGN.md §2 "ingest", §4 items 6–11b): the one place where identity,
+// The per-event pipeline (docs/design.md §2 "ingest", §4 items 6–11b): the one place where identity,
 // accounts, hosts, verification and the event log meet. Every upstream event ends as exactly one
 // outcome: appended to the event log (accepted) or dropped with a reason (counted), and the host
 // connection is told when it is complete (for drops at once; for accepted events when the log has

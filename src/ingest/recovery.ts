@@ -1,4 +1,4 @@
-// Recovery at start (DESIGN.md §3): replays the event log written after the last checkpoints to
+// Recovery at start (docs/design.md §3): replays the event log written after the last checkpoints to
 // rebuild what the database may lack after a crash: account heads and statuses after
 // `accounts_checkpoint_seq`, and, per host, the upstream seqs above its stored cursor that were
 // already accepted (so they are skipped, not received and emitted twice).

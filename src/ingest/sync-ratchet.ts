@@ -1,4 +1,4 @@
-// Per-host sync 1.1 validation mode (DESIGN.md §4 item 7). A host pinned to strict or lenient
+// Per-host sync 1.1 validation mode (docs/design.md §4 item 7). A host pinned to strict or lenient
 // stays there. In `auto`, a host is lenient until it has sent `ratchetCommits` consecutive
 // commits that all carried `prevData` and inverted to it, and strict from then on; strict hosts
 // are never demoted automatically. Pure: the caller stores the state.

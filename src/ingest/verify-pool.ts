@@ -1,4 +1,4 @@
-// A pool of worker threads that run verification tasks (DESIGN.md §3): the CPU-heavy part of
+// A pool of worker threads that run verification tasks (docs/design.md §3): the CPU-heavy part of
 // ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
 // bytes handed in must be a buffer of their own: they are transferred, not copied.
 // Queue bound: at most `maxInFlightPerWorker` tasks per worker; beyond that `verify` waits in a

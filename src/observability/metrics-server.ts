@@ -1,6 +1,6 @@
 // The metrics HTTP server (`--metrics-listen`, default `:2471`): `GET /metrics` (and HEAD)
 // answers the registry in Prometheus text format; any other path is 404, another method on
-// /metrics 405. Every response carries the relay's `Server` header (DESIGN.md §4 item 5).
+// /metrics 405. Every response carries the relay's `Server` header (docs/design.md §4 item 5).
 // Scrapes are not limited here: the port is meant for a Prometheus server, not the public.
 // Deliberately not here: what is measured (metrics.ts), authentication (put the port on a
 // private interface or behind a proxy), TLS.

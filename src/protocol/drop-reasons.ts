@@ -1,12 +1,12 @@
-// The closed list of reasons an upstream event is dropped (DESIGN.md §4 item 12). The same
+// The closed list of reasons an upstream event is dropped (docs/design.md §4 item 12). The same
 // strings are used in metrics labels, logs, the admin API and tests. Add a reason here (and to
-// DESIGN.md) when a new one is needed; never invent one ad hoc at a call site.
+// docs/design.md) when a new one is needed; never invent one ad hoc at a call site.
 
 export const DROP_REASONS = [
   'undecodable-frame',
   'non-canonical-cbor',
   'unknown-type',
-  // Not in DESIGN.md's list yet: a decodable message whose body does not match its Lexicon
+  // A decodable message whose body does not match its Lexicon
   // (missing or mistyped required fields, bad DID/TID/datetime syntax).
   'invalid-message',
   'legacy-type',

@@ -1,5 +1,5 @@
 // Event-stream frames: decoding of message and error frames, the non-canonical vs undecodable
-// split of DESIGN.md §4 item 10, Lexicon message parsing with its drop reasons, and the output
+// split of docs/design.md §4 item 10, Lexicon message parsing with its drop reasons, and the output
 // frame whose seq is spliced in later (it must equal encoding the whole body at once).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'

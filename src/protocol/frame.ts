@@ -3,7 +3,7 @@
 // is `t` (e.g. `#commit`); `op: -1` is an error whose body is `{ error, message? }`.
 // Checks: both items are strict, canonical atproto DAG-CBOR (see cbor/strict.ts) that the decoder
 // can represent, the header has a known `op` and, for messages, a string `t`; the body is a map.
-// Outcomes of a bad frame (DESIGN.md §4 item 10):
+// Outcomes of a bad frame (docs/design.md §4 item 10):
 // - `undecodable`: the bytes cannot be read as two CBOR items at all. The caller closes the
 //   connection (and retries with backoff).
 // - `droppable`: the frame decodes (leniently) but breaks a rule; it carries the drop `reason`

@@ -1,4 +1,4 @@
-// Size limits on upstream events (DESIGN.md §4 item 10, and the subscribeRepos Lexicon).
+// Size limits on upstream events (docs/design.md §4 item 10, and the subscribeRepos Lexicon).
 // These are protocol facts, checked by verify/ and upstream/; they are not tunables.
 
 /** Largest event-stream frame (header + body) accepted from a PDS; a larger one ends the connection. */

@@ -3,7 +3,7 @@
 // which are recognised only so they can be counted and dropped.
 // Checks each required field's presence, type and syntax (DID, TID, datetime, repo path, CID
 // links), and normalises what the Lexicon allows to be absent (`blobs`, `since`, `rebase`,
-// `tooBig`). Unknown fields are ignored (and so dropped on re-encode, DESIGN.md §4 item 4).
+// `tooBig`). Unknown fields are ignored (and so dropped on re-encode, docs/design.md §4 item 4).
 // Deliberately not checked here: size limits, the CAR slice, the commit inside it, signatures
 // and ordering; verify/ does those.
 import { type BytesWrapper, type CidLink, isBytes, isCidLink } from '@atcute/cbor'

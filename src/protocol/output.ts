@@ -1,5 +1,5 @@
 // The relay's outgoing subscribeRepos frames. Bodies carry exactly the Lexicon's fields (unknown
-// upstream fields are dropped; `blobs` is always an array; DESIGN.md §4 item 4), encoded once as
+// upstream fields are dropped; `blobs` is always an array; docs/design.md §4 item 4), encoded once as
 // canonical DAG-CBOR. The output seq is assigned later, when the event log appends the event, so
 // a frame is prepared as a prefix and a suffix around the `seq` value: canonical DAG-CBOR needs
 // the shortest integer encoding, so the seq cannot be a fixed-width placeholder; splicing the

@@ -1,5 +1,5 @@
 // `relay admin ...`: a command-line client for a running relay's admin API
-// (/work/shared/ADMIN-API.md). Parses the arguments, picks the subcommand, builds the HTTP
+// (docs/admin-api.md). Parses the arguments, picks the subcommand, builds the HTTP
 // client from --relay / --admin-key (or RELAY_URL, RELAY_ADMIN_KEY, RELAY_ADMIN_PASSWORD), runs
 // it and maps every failure to a message on stderr and an exit code:
 //   0 ok, 1 the relay answered an error or could not be reached, 2 usage, 3 not offered (yet).

@@ -1,6 +1,6 @@
 // What one upstream WebSocket message means for the connection, before any per-socket state
 // (seq order, skips) is applied: a repo event, an `#info`, an error frame, or a drop with its
-// reason and whether the connection must end (DESIGN.md §4 item 10: a frame that decodes but
+// reason and whether the connection must end (docs/design.md §4 item 10: a frame that decodes but
 // breaks a rule, e.g. non-canonical CBOR, is dropped and the cursor moves past it; a frame that
 // does not decode at all closes the socket).
 // Deliberately not here: seq monotonicity, frame size (the socket enforces it), verification.

@@ -1,5 +1,5 @@
 // One upstream PDS host's `subscribeRepos` stream: dialling (User-Agent, frame-size cap,
-// handshake timeout), refusing relays (a `Server` header containing `atproto-relay`, DESIGN.md
+// handshake timeout), refusing relays (a `Server` header containing `atproto-relay`, docs/design.md
 // §4 item 5), liveness pings, reconnecting with exponential backoff and full jitter from the
 // last seq that arrived, pausing (TCP backpressure), per-host seq order, and the cursor that may
 // be persisted (it only passes events the caller completed, in seq order). The socket itself is
@@ -220,7 +220,7 @@ export class HostConnection {
     this.#setState('connecting', url)
   }
 
-  /** DESIGN.md §4 item 5: never subscribe to a relay (loops). */
+  /** docs/design.md §4 item 5: never subscribe to a relay (loops). */
   #checkServer(header: string | string[] | undefined): string | null {
     const server = Array.isArray(header) ? header.join(', ') : (header ?? '')
     if (!RELAY_SERVER.test(server)) return null

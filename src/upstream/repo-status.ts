@@ -1,5 +1,5 @@
 // Asks a PDS for an account's status (`com.atproto.sync.getRepoStatus`), for accounts marked
-// inactive whose PDS may have reactivated them without announcing it (DESIGN.md §4 item 11b).
+// inactive whose PDS may have reactivated them without announcing it (docs/design.md §4 item 11b).
 // Bounded: 5 s timeout, 16 KiB answer; any failure means "cannot tell" (null).
 import { readCapped } from '../net/read-capped.ts'
 

@@ -1,5 +1,5 @@
 // verifyCommit / verifySync on commits made here with our own keys (k256 and p256), and the
-// tampering cases: each kind of damage must give its own drop reason (DESIGN.md §4 item 12).
+// tampering cases: each kind of damage must give its own drop reason (docs/design.md §4 item 12).
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
 import { BytesWrapper, decode, encode } from '@atcute/cbor'

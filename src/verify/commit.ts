@@ -1,4 +1,4 @@
-// Verification of `#commit` and `#sync` events (DESIGN.md §4 items 6-10; sync spec "Commit
+// Verification of `#commit` and `#sync` events (docs/design.md §4 items 6-10; sync spec "Commit
 // Validation"). Pure: everything comes in as arguments (signing key, previous repo state, clock,
 // signature check, validation mode) and the answer is a verdict.
 //

@@ -1,5 +1,5 @@
 // More tampering, from a review of the verification core: each forged or inconsistent event a
-// malicious PDS could send must be dropped with its specific reason (DESIGN.md §4 item 12).
+// malicious PDS could send must be dropped with its specific reason (docs/design.md §4 item 12).
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
 import { BytesWrapper, type CidLink, encode } from '@atcute/cbor'

@@ -1,4 +1,4 @@
-// Admin host routes over real HTTP (ADMIN-API.md "Hosts"; DESIGN.md §4 items 7, 13, 15, 17, 20):
+// Admin host routes over real HTTP (docs/admin-api.md "Hosts"; docs/design.md §4 items 7, 13, 15, 17, 20):
 // the happy path of each with its exact response shape and its effect on the fake PDSes'
 // subscriptions, each error it gives, bad input (missing fields, wrong types, huge values, invalid
 // hostnames and domains), and what persists across a restart. The "Upstream subscriptions" routes

@@ -1,5 +1,5 @@
-// Admin account and consumer routes over real HTTP (ADMIN-API.md "Repos" and "Consumers";
-// DESIGN.md §4 items 11b, 12, 16): takedown and its reversal as seen on the firehose (live and on
+// Admin account and consumer routes over real HTTP (docs/admin-api.md "Repos" and "Consumers";
+// docs/design.md §4 items 11b, 12, 16): takedown and its reversal as seen on the firehose (live and on
 // replay), the takedown list, repo/status answering "why is this account not flowing", repo/refresh
 // re-resolving the identity and asking the PDS, and the consumer list; each error (404 unknown
 // DID, 400 not taken down) and bad input (missing, wrong type, invalid, huge DIDs). Auth is

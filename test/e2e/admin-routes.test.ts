@@ -1,4 +1,4 @@
-// The admin API as a whole over real HTTP (ADMIN-API.md; DESIGN.md §4 item 18): authentication of
+// The admin API as a whole over real HTTP (docs/admin-api.md; docs/design.md §4 item 18): authentication of
 // every admin route (no key, wrong key, Bearer, Basic admin:<key>, Basic with another user, two
 // keys for rotation), pullHosts against a second relay (progress, one pull at a time, failures,
 // bad input), and forwarding of changes to a sibling relay without loops. The routes' own

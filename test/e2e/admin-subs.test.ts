@@ -1,4 +1,4 @@
-// Admin "Upstream subscriptions" routes over real HTTP (ADMIN-API.md; DESIGN.md §4 items 15, 17,
+// Admin "Upstream subscriptions" routes over real HTTP (docs/admin-api.md; docs/design.md §4 items 15, 17,
 // 20): live connections, killUpstream with and without blocking, the public-crawl switch and
 // per-day limit, domain bans; the exact response shape of each, its effect on the fake PDSes'
 // subscriptions and on public requestCrawl, each error, bad input (bad booleans and integers,

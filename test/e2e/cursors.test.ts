@@ -1,4 +1,4 @@
-// Cursor semantics of the relay's subscribeRepos over real sockets (DESIGN.md §4 items 1–2):
+// Cursor semantics of the relay's subscribeRepos over real sockets (docs/design.md §4 items 1–2):
 // cursor=0 (everything retained, no #info), a cursor in the middle (exclusive: seq > cursor),
 // a future cursor (error frame FutureCursor, then close), a cursor older than the retained window
 // (#info OutdatedCursor first, then everything retained, then live), no cursor (live only), and a

@@ -1,4 +1,4 @@
-// Upstream FutureCursor (DESIGN.md §4 item 13): a PDS that reset its sequence answers the relay's
+// Upstream FutureCursor (docs/design.md §4 item 13): a PDS that reset its sequence answers the relay's
 // cursor with FutureCursor. The host goes `idle` and is retried with the same cursor; only after
 // repeated answers over a minimum time (shortened here) is the cursor reset to the live head, and
 // events flow again (the host is `active`).

@@ -1,4 +1,4 @@
-// The host status machine wired into a real relay (DESIGN.md §4 item 13): a host that cannot be
+// The host status machine wired into a real relay (docs/design.md §4 item 13): a host that cannot be
 // reached goes `offline` and keeps being retried on a schedule; a connected host that stays
 // silent goes `idle` and is `active` again with its next event. Times are shortened.
 import assert from 'node:assert/strict'

@@ -1,4 +1,4 @@
-// Output seqs are never reused (DESIGN.md §4 item 3): if the event log is lost while the database
+// Output seqs are never reused (docs/design.md §4 item 3): if the event log is lost while the database
 // remembers later seqs, the relay refuses to start and says what to do, rather than handing out
 // seqs consumers have already seen.
 import assert from 'node:assert/strict'

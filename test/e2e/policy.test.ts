@@ -1,4 +1,4 @@
-// Host and account policy over real sockets (DESIGN.md §4 items 14–17): a flooding host is slowed
+// Host and account policy over real sockets (docs/design.md §4 items 14–17): a flooding host is slowed
 // to its limit and loses nothing; new accounts over a host's limit are throttled and released
 // oldest first when the limit is raised; a domain ban disconnects a live host; a takedown removes
 // the account's events from replays made afterwards; settings survive a restart.

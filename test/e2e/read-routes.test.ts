@@ -1,4 +1,4 @@
-// Public read routes over real HTTP (Lexicons com.atproto.sync.*; DESIGN.md §4 items 12, 19):
+// Public read routes over real HTTP (Lexicons com.atproto.sync.*; docs/design.md §4 items 12, 19):
 // happy paths, each error they can give, and bad parameters.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'

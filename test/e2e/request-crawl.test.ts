@@ -1,4 +1,4 @@
-// requestCrawl, public and admin (DESIGN.md §4 items 18, 20), and the headers every response
+// requestCrawl, public and admin (docs/design.md §4 items 18, 20), and the headers every response
 // carries (item 5), over real HTTP against a real relay.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'

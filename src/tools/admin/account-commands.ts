@@ -1,5 +1,5 @@
 // `relay admin domain ...` (domain bans) and `relay admin repo ...` (takedowns, an account's
-// status as the relay sees it, identity refresh, archival compaction) over ADMIN-API.md's
+// status as the relay sees it, identity refresh, archival compaction) over docs/admin-api.md's
 // `/admin/subs/*Domain*` and `/admin/repo/*` routes.
 // Deliberately not here: judging DIDs beyond their shape (the relay resolves them).
 import {

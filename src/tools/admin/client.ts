@@ -1,4 +1,4 @@
-// A small HTTP client for a running relay's admin API (/work/shared/ADMIN-API.md): builds the
+// A small HTTP client for a running relay's admin API (docs/admin-api.md): builds the
 // URL (query parameters), sends the Bearer key and JSON bodies, bounds every request with a
 // timeout, and turns every failure into one AdminRequestError whose `code` says what went wrong.
 // Deliberately not here: which routes exist or how answers are shown (the commands do that).

@@ -1,6 +1,6 @@
 // `relay admin host ...`: the hosts (PDS instances) the relay subscribes to — add, list, block,
 // kill a connection, limits, cursor reset, trusted domains, live connections — over the
-// `/admin/pds/*` and `/admin/subs/*` routes of ADMIN-API.md.
+// `/admin/pds/*` and `/admin/subs/*` routes of docs/admin-api.md.
 // Deliberately not here: validating hostnames (the relay does, and its message is shown).
 import { parseCount, UsageError } from './args.ts'
 import {

@@ -1,7 +1,7 @@
 // `relay admin pull-hosts --from URL`: asks the relay to add every host another relay lists
 // (`POST /admin/pds/pullHosts`), then polls `GET /admin/pds/pullHosts` and prints a line each
 // time the progress changes, until the pull is finished, failed, or --timeout passes.
-// ADMIN-API.md does not fix the progress object's fields, so this reads it loosely: the state
+// docs/admin-api.md does not fix the progress object's fields, so this reads it loosely: the state
 // is `status` (or `done`/`running`/`finishedAt`), and every number in it is shown as a counter.
 // Deliberately not here: the pull itself (the relay runs it in the background; Ctrl-C here only
 // stops watching).

@@ -1,5 +1,5 @@
 // `relay admin consumers`, `crawl ...` (the public requestCrawl switch and per-day limit) and
-// `stats` over ADMIN-API.md's `/admin/consumers/list`, `/admin/subs/*` and `/admin/stats`.
+// `stats` over docs/admin-api.md's `/admin/consumers/list`, `/admin/subs/*` and `/admin/stats`.
 // Deliberately not here: `pull-hosts` (pull-hosts.ts), host and account commands.
 import { parseCount } from './args.ts'
 import {

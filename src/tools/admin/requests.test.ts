@@ -1,4 +1,4 @@
-// Every `relay admin` subcommand sends exactly the request ADMIN-API.md specifies: method,
+// Every `relay admin` subcommand sends exactly the request docs/admin-api.md specifies: method,
 // path, query parameters, JSON body (and its Content-Type) and the Bearer admin key.
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
