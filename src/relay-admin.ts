@@ -11,6 +11,7 @@ import type { RelayDatabase } from './db/database.ts'
 import type { HostRow } from './db/hosts.ts'
 import type { Fanout } from './fanout/fanout.ts'
 import { defaultLimits, type HostLimits, type HostRateLimiter } from './hosts/rate-limit.ts'
+import type { HostStatusInfo } from './hosts/host-status.ts'
 import type { HostRegistry } from './hosts/registry.ts'
 import type { RelaySettings } from './hosts/settings.ts'
 import type { CachingIdentityResolver } from './identity/cache.ts'
@@ -44,6 +45,7 @@ export interface AdminWiring {
   readonly identity: CachingIdentityResolver
   readonly fanout: Fanout
   readonly checkpoint: () => Promise<void>
+  readonly statusInfo: (hostId: number) => HostStatusInfo | undefined
   readonly logger: Logger
 }
 
@@ -102,6 +104,7 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
         return n
       },
       recentDrops: (id) => w.drops.recent(id),
+      statusInfo: w.statusInfo,
     }),
     ...repoAdminRoutes({
       account: (did) => w.accounts.get(did),

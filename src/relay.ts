@@ -298,6 +298,7 @@ export async function createRelay(
     identity,
     fanout,
     checkpoint: () => runCheckpoint(),
+    statusInfo: (id) => statusMachine.describe(id),
     logger: logger.child({ subsystem: 'admin' }),
   })
   // The dashboard's charts: events in (received), out (written to the log), consumers, drops.

@@ -7,6 +7,7 @@ import type { ApiRequest, Route } from '../api/server.ts'
 import type { HostRow } from '../db/hosts.ts'
 import { InvalidHostnameError } from '../hosts/errors.ts'
 import { isDomainBanned, isTrustedDomain, normalizeHostname } from '../hosts/hostname.ts'
+import type { HostStatusInfo } from '../hosts/host-status.ts'
 import type { HostLimits } from '../hosts/rate-limit.ts'
 import type { HostRegistry } from '../hosts/registry.ts'
 import type { RelaySettings } from '../hosts/settings.ts'
@@ -39,6 +40,8 @@ export interface HostAdminDeps {
   /** After a raised account limit: un-throttles up to `slots` accounts, oldest first. */
   readonly unthrottle: (hostId: number, slots: number) => Promise<number>
   readonly recentDrops: (hostId: number) => readonly RecentDrop[]
+  /** What the status machine knows of the host's connection (retries, last error). */
+  readonly statusInfo: (hostId: number) => HostStatusInfo | undefined
 }
 
 const ok = { json: { success: 'true' } }
@@ -90,6 +93,8 @@ function hostRecord(d: HostAdminDeps, h: HostRow) {
   const drops = d.recentDrops(h.id)
   const last = drops[0]
   const mode = h.syncMode ?? d.syncDefault
+  const info = d.statusInfo(h.id)
+  const iso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString())
   return {
     ID: h.id,
     CreatedAt: h.createdAt,
@@ -102,6 +107,12 @@ function hostRecord(d: HostAdminDeps, h: HostRow) {
     Trusted: h.trusted,
     Status: h.status,
     StatusReason: h.statusReason,
+    // When an offline host is tried again, and why its connection last failed.
+    NextRetryAt: iso(info?.nextRetryAt),
+    ConsecutiveFailures: info?.consecutiveFailures ?? 0,
+    LastConnectionError: info?.lastError
+      ? { message: info.lastError, at: iso(info.lastErrorAt) }
+      : null,
     RateLimit: limits.perSecond,
     CrawlRateLimit: h.crawlRate ?? 5,
     RepoCount: h.accountCount,

@@ -59,6 +59,8 @@ export interface HostStatusInfo {
   readonly connected: boolean
   readonly consecutiveFailures: number
   readonly lastError: string | null
+  /** When the last connection error happened (null: none since start). */
+  readonly lastErrorAt: number | null
   /** Retries of an offline host that came due since it last proved healthy. */
   readonly retries: number
   readonly nextRetryAt: number | null
@@ -75,6 +77,7 @@ interface HostState {
   connectedAt: number
   failures: number
   lastError: string | null
+  lastErrorAt: number | null
   retries: number
   nextRetryAt: number | null
   lastEventAt: number | null
@@ -154,6 +157,7 @@ export class HostStatusMachine {
     const healthyEnd = h.connected && now - h.connectedAt >= this.#healthyAfterMs
     h.connected = false
     h.lastError = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}…` : error
+    h.lastErrorAt = now
     if (healthyEnd) {
       this.#healthy(h)
       return
@@ -279,6 +283,7 @@ export class HostStatusMachine {
       connected: h.connected,
       consecutiveFailures: h.failures,
       lastError: h.lastError,
+      lastErrorAt: h.lastErrorAt,
       retries: h.retries,
       nextRetryAt: h.status === 'offline' ? h.nextRetryAt : null,
       lastEventAt: h.lastEventAt,
@@ -315,6 +320,7 @@ export class HostStatusMachine {
       connectedAt: now,
       failures: 0,
       lastError: null,
+      lastErrorAt: null,
       retries: 0,
       nextRetryAt: null,
       lastEventAt: null,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { call, type HostRecord } from '../support/admin-client.ts'
 import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay } from '../support/relay-harness.ts'
@@ -55,6 +56,15 @@ test('unreachable host: offline after repeated failures, and retried on a schedu
     await pds.close() // the PDS goes away: every reconnect now fails
     await eventually(() => relay.relay.hosts.get(id)?.status === 'offline', 30_000, 'offline')
     assert.match(relay.relay.hosts.get(id)!.statusReason ?? '', /./)
+    // The admin host list says when the host is tried next and why its connection failed.
+    const listed = (await call(relay.url, 'GET', '/admin/pds/list')).json as HostRecord[]
+    const rec = listed.find((h) => h.ID === id)!
+    assert.equal(rec.Status, 'offline')
+    assert.ok(Date.parse(String(rec.NextRetryAt)) > Date.now() - 1000, 'a next retry time')
+    const lastErr = rec.LastConnectionError as { message: string; at: string }
+    assert.match(lastErr.message, /./)
+    assert.ok(Number.isFinite(Date.parse(lastErr.at)))
+    assert.ok((rec.ConsecutiveFailures as number) >= 2)
     // Offline is not abandoned: the connection is stopped, and a retry comes due and dials again.
     await eventually(
       () => relay.relay.upstream.get(id) === undefined,
