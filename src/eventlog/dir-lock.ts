@@ -1,71 +1,84 @@
-// A lock file (`LOCK`) that keeps two writers off one event-log directory: two processes (or two
-// EventLogs in one process) appending to the same segment would interleave records.
-// The file holds the owner's pid and process start time. It is taken over when stale: the pid is
-// not running, or it is this process's own pid with another start time (a restarted container
-// where the relay is always pid 1). Deliberately not an OS lock (Node has no flock); a pid that
-// was reused by an unrelated live process keeps the lock until an operator deletes the file, which
-// the error message says.
-import { open, readFile, rm } from 'node:fs/promises'
+// Keeps two writers off one event-log directory: two processes (or two EventLogs in one process)
+// appending to the same segment would interleave records.
+// The lock is an exclusive lock on the file `LOCK`, taken through SQLite (an open transaction on
+// an empty database in exclusive locking mode, i.e. POSIX advisory record locks). The kernel drops
+// such a lock the moment its holder's files are closed, which happens as a killed process exits,
+// before it is even reaped: a supervisor that restarts the relay right after `kill -9` gets the
+// directory back, while a live holder (another relay, or another EventLog here: SQLite tracks
+// locks per file inside one process too) is refused. Node has no flock of its own, and node:sqlite
+// is already what the relay's embedded database runs on.
+// A holder that is still dying when we look (its files not yet closed) is waited for briefly.
+// `LOCK.owner` names the holder's pid for the error message only; it decides nothing.
+// The LOCK file itself stays after release: deleting it could let two processes lock two
+// different files under the same name.
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { EventLogIoError, EventLogLockedError, errnoCode } from './errors.ts'
+import { DatabaseSync } from 'node:sqlite'
+import { setTimeout as delay } from 'node:timers/promises'
+import { EventLogIoError, EventLogLockedError } from './errors.ts'
 
 export interface DirLock {
   release(): Promise<void>
 }
 
-const processStart = Math.round(Date.now() - process.uptime() * 1000)
+export interface DirLockOptions {
+  /** How long to wait for a holder that may be exiting (default 3 s). */
+  readonly waitMs?: number
+}
 
-export async function acquireDirLock(dir: string): Promise<DirLock> {
+const RETRY_MS = 50
+
+export async function acquireDirLock(dir: string, opts: DirLockOptions = {}): Promise<DirLock> {
   const path = join(dir, 'LOCK')
-  const token = `${process.pid} ${processStart} ${Math.random().toString(36).slice(2)}\n`
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fh = await open(path, 'wx')
-      try {
-        await fh.writeFile(token)
-      } finally {
-        await fh.close()
+  const deadline = Date.now() + (opts.waitMs ?? 3000)
+  for (;;) {
+    const db = tryLock(path)
+    if (db) {
+      await writeFile(join(dir, 'LOCK.owner'), `${process.pid}\n`).catch(() => {})
+      let released = false
+      return {
+        release: async () => {
+          if (released) return
+          released = true
+          db.close() // ends the transaction and drops the lock
+        },
       }
-      return { release: () => releaseIfOurs(path, token) }
-    } catch (e) {
-      if (errnoCode(e) !== 'EEXIST') throw new EventLogIoError('open', `cannot create ${path}`, e)
     }
-    const owner = await readOwner(path)
-    if (owner !== null && isLive(owner.pid, owner.start))
-      throw new EventLogLockedError(dir, owner.pid)
-    await rm(path, { force: true })
-  }
-  throw new EventLogIoError('open', `cannot take over stale ${path}`, undefined)
-}
-
-async function readOwner(path: string): Promise<{ pid: number; start: number } | null> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return null
-    throw new EventLogIoError('open', `cannot read ${path}`, e)
-  }
-  const [pid, start] = text.trim().split(/\s+/).map(Number)
-  if (!Number.isSafeInteger(pid) || pid! <= 0) return null
-  return { pid: pid!, start: start ?? Number.NaN }
-}
-
-function isLive(pid: number, start: number): boolean {
-  // Start times are rounded milliseconds computed twice; allow a little slack.
-  if (pid === process.pid) return Math.abs(start - processStart) < 2000
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return errnoCode(e) === 'EPERM'
+    if (Date.now() >= deadline) throw new EventLogLockedError(dir, await readOwner(dir))
+    await delay(RETRY_MS)
   }
 }
 
-async function releaseIfOurs(path: string, token: string): Promise<void> {
+/** An open connection holding the exclusive lock, or null when someone else holds it. */
+function tryLock(path: string): DatabaseSync | null {
+  let db: DatabaseSync
   try {
-    if ((await readFile(path, 'utf8')) === token) await rm(path, { force: true })
+    db = new DatabaseSync(path, { timeout: 0 })
   } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw new EventLogIoError('close', `cannot remove ${path}`, e)
+    throw new EventLogIoError('open', `cannot open ${path}`, e)
+  }
+  try {
+    db.exec('PRAGMA locking_mode = EXCLUSIVE')
+    db.exec('BEGIN EXCLUSIVE')
+    return db
+  } catch (e) {
+    db.close()
+    if (isBusy(e)) return null
+    throw new EventLogIoError('open', `cannot lock ${path}`, e)
+  }
+}
+
+function isBusy(e: unknown): boolean {
+  // SQLITE_BUSY (5) and SQLITE_LOCKED (6), whatever the extended code.
+  const code = (e as { errcode?: unknown }).errcode
+  return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6)
+}
+
+async function readOwner(dir: string): Promise<number> {
+  try {
+    const pid = Number((await readFile(join(dir, 'LOCK.owner'), 'utf8')).trim())
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : 0
+  } catch {
+    return 0
   }
 }

@@ -69,11 +69,14 @@ export class EventLogLockedError extends Error {
   override readonly name = 'EventLogLockedError'
   readonly reason = 'locked' as const
   readonly dir: string
-  /** The pid recorded in the lock file. */
+  /** The holder's pid as it recorded it (0: unknown). */
   readonly pid: number
 
   constructor(dir: string, pid: number) {
-    super(`event log: ${dir} is in use by process ${pid}`)
+    const who = pid > 0 ? `process ${pid}` : 'another process'
+    super(
+      `event log: ${dir} is in use by ${who} (another relay on the same data directory?); stop it first`,
+    )
     this.dir = dir
     this.pid = pid
   }

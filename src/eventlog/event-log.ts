@@ -93,7 +93,7 @@ export class EventLog {
     } catch (e) {
       throw new EventLogIoError('open', `cannot create ${s.dir}`, e)
     }
-    const lock = await acquireDirLock(s.dir)
+    const lock = await acquireDirLock(s.dir, { waitMs: opts.lockWaitMs })
     try {
       const { segments, report } = await recoverSegments(s.dir, opts.initialSeq)
       let handle: FileHandle

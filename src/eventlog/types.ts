@@ -40,6 +40,11 @@ export interface EventLogOptions {
   /** Clock for record times and retention (default Date.now). */
   readonly now?: () => number
   /**
+   * How long open() waits for the directory's lock when another holder has it (default 3 s):
+   * long enough for a killed relay to finish exiting, short enough to refuse a live one quickly.
+   */
+  readonly lockWaitMs?: number
+  /**
    * Called when an onFlush listener throws (the log and the other listeners carry on). Default:
    * rethrow on a later tick, an uncaught exception, since a throwing listener is a bug.
    */

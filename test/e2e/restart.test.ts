@@ -4,7 +4,7 @@
 // cursor must see no gap and no duplicate (relay seqs consecutive; every upstream commit exactly
 // once overall), and the relay's upstream cursor must resume where it left off.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -115,6 +115,45 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
   } finally {
     relay?.child.kill('SIGKILL')
     await pds.close()
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('a relay killed with SIGKILL can be started again at once; a second live relay on the same data is refused', {
+  timeout: 60_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-restart-'))
+  const plc = await startMockPlc({})
+  const started: RelayProcess[] = []
+  const isZombie = async (pid: number) =>
+    (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.startsWith('Z') ?? false
+  try {
+    for (let i = 0; i < 3; i++) {
+      const relay = await startRelayProcess(dir, plc.url, [], { unreaped: true })
+      started.push(relay)
+      // As a supervisor that has not collected the dead relay yet: it stays a zombie while the
+      // next one starts on the same data.
+      process.kill(relay.pid, 'SIGKILL')
+      await eventually(() => isZombie(relay.pid), 10_000, 'the killed relay is a zombie')
+    }
+    const live = await startRelayProcess(dir, plc.url)
+    started.push(live)
+    assert.equal((await fetch(`${live.url}/xrpc/_health`)).status, 200)
+    await assert.rejects(startRelayProcess(dir, plc.url), (err: Error) => {
+      assert.match(err.message, new RegExp(`in use by process ${live.pid}`))
+      return true
+    })
+    assert.equal((await fetch(`${live.url}/xrpc/_health`)).status, 200, 'the first keeps running')
+  } finally {
+    for (const r of started) {
+      r.child.kill('SIGKILL')
+      try {
+        process.kill(r.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
     await plc.close()
     await rm(dir, { recursive: true, force: true })
   }

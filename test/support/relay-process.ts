@@ -1,6 +1,7 @@
 // Runs the relay as a real child process (`node src/main.ts serve ...`), so tests can stop it with
 // SIGTERM or kill it with SIGKILL and start it again on the same data directory.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ADMIN_KEY } from './relay-harness.ts'
@@ -8,7 +9,10 @@ import { ADMIN_KEY } from './relay-harness.ts'
 const MAIN = join(import.meta.dirname, '../../src/main.ts')
 
 export interface RelayProcess {
+  /** The spawned process: the relay, or with `unreaped` the shell parent that never reaps it. */
   readonly child: ChildProcess
+  /** The relay's own pid. */
+  readonly pid: number
   readonly url: string
   readonly wsUrl: string
   readonly logs: string[]
@@ -17,10 +21,20 @@ export interface RelayProcess {
   crawl(hostname: string): Promise<Response>
 }
 
+export interface RelayProcessOptions {
+  /**
+   * Start the relay under a parent that never reaps it (`sh` running the relay in the background,
+   * then exec-ing `sleep`): once killed, the relay stays a zombie, as under a supervisor that has
+   * not collected it yet. `exited` then never resolves; kill `pid` and `child` when done.
+   */
+  readonly unreaped?: boolean
+}
+
 export async function startRelayProcess(
   dir: string,
   plcUrl: string,
   extraFlags: string[] = [],
+  opts: RelayProcessOptions = {},
 ): Promise<RelayProcess> {
   const args = [
     MAIN,
@@ -44,16 +58,25 @@ export async function startRelayProcess(
     'info',
     ...extraFlags,
   ]
-  const child = spawn(process.execPath, args, {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '' },
-  })
+  const child = opts.unreaped
+    ? spawn('/bin/sh', ['-c', '"$0" "$@" & echo $!; exec sleep 3600', process.execPath, ...args], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '' },
+      })
+    : spawn(process.execPath, args, {
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { PATH: process.env.PATH ?? '' },
+      })
+  const pid = opts.unreaped
+    ? Number((await once(child.stdout!, 'data'))[0].toString().trim())
+    : child.pid!
   const logs: string[] = []
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   )
-  const port = await new Promise<number>((resolve, reject) => {
+  const started = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`relay did not start:\n${logs.join('\n')}`)),
       20_000,
@@ -75,9 +98,20 @@ export async function startRelayProcess(
       reject(new Error(`relay exited (${code}) before starting:\n${logs.join('\n')}`))
     })
   })
+  const port = await started.catch((err: unknown) => {
+    // Nothing may outlive a failed start (an unreaped relay's parent would hold our pipes open).
+    child.kill('SIGKILL')
+    try {
+      if (opts.unreaped) process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+    throw err
+  })
   const url = `http://127.0.0.1:${port}`
   return {
     child,
+    pid,
     url,
     wsUrl: url.replace('http', 'ws'),
     logs,
