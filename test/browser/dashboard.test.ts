@@ -3,21 +3,25 @@
 // /admin/stats, a fake PDS is crawled from the hosts page and shows up, its limits are changed and
 // it is blocked, a firehose consumer appears on the consumers page, a domain is banned. Each
 // effect is also checked through the admin API. Screenshots go to test-artifacts/dashboard/.
-// Also: the static file server's answers (redirect, types, 404s, no traversal).
+// No console error and no failed request along the way (the wrong key's 401 excepted). Also: the
+// static file server's answers (redirect, types, favicon, 404s, no traversal). What each page
+// shows (no raw values, the account, pulls, chart window and offline host views) is in
+// dashboard-pages.test.ts.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { WebSocket } from 'ws'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { ADMIN_KEY, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
-
-const CHROMIUM = '/usr/bin/chromium'
-const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'dashboard')
-const WAIT = 15_000
+import {
+  launchChromium,
+  newPage,
+  openPage,
+  PageWatch,
+  screenshot,
+  WAIT,
+} from './browser-support.ts'
 
 interface HostRecord {
   Host: string
@@ -32,6 +36,7 @@ describe('admin dashboard in Chromium', () => {
   let pds: FakePds
   let browser: Browser
   let page: Page
+  let watch: PageWatch
   const consumers: WebSocket[] = []
 
   const adminGet = async (path: string): Promise<unknown> => {
@@ -43,33 +48,15 @@ describe('admin dashboard in Chromium', () => {
   }
   const hostRecord = async (): Promise<HostRecord | undefined> =>
     ((await adminGet('/admin/pds/list')) as HostRecord[]).find((h) => h.Host === pds.hostname)
-  const shot = (name: string) =>
-    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  const shot = (name: string) => screenshot(page, name)
 
   before(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does this)`,
-      )
-    await mkdir(ARTIFACTS, { recursive: true })
     plc = await startMockPlc({})
     relay = await startTestRelay({ plcUrl: plc.url })
     pds = await FakePds.start()
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-    page.setDefaultTimeout(WAIT)
+    browser = await launchChromium()
+    page = await newPage(browser)
+    watch = new PageWatch(page)
   })
   after(async () => {
     for (const ws of consumers) ws.terminate()
@@ -87,6 +74,15 @@ describe('admin dashboard in Chromium', () => {
     assert.equal(index.status, 200)
     assert.match(index.headers.get('content-type') ?? '', /^text\/html/)
     assert.match(await index.text(), /Relay admin/)
+    // The favicon is ours (no request for /favicon.ico, which would be a 404).
+    assert.match(
+      await (await fetch(`${relay.url}/dash/`)).text(),
+      /rel="icon" href="\/dash\/favicon.svg"/,
+    )
+    const icon = await fetch(`${relay.url}/dash/favicon.svg`)
+    assert.equal(icon.status, 200)
+    assert.equal(icon.headers.get('content-type'), 'image/svg+xml')
+    assert.match(await icon.text(), /^<svg /)
     const js = await fetch(`${relay.url}/dash/app.js`)
     assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/)
     await js.arrayBuffer()
@@ -103,6 +99,7 @@ describe('admin dashboard in Chromium', () => {
   })
 
   test('a wrong key is refused with an error; the right one logs in to the overview', async () => {
+    watch.allow('/admin/subs/getEnabled') // the wrong key's 401, on purpose
     await page.goto(`${relay.url}/dash/`)
     await page.fill('#login-key', 'not-the-key')
     await page.click('#login-form button[type=submit]')
@@ -114,6 +111,7 @@ describe('admin dashboard in Chromium', () => {
     await page.waitForSelector('[data-chart="Events per second"] svg')
     await page.waitForSelector('[data-chart="Drops per second by reason"] svg')
     await shot('02-overview')
+    watch.assertClean('login')
   })
 
   test('request a crawl of a fake PDS and see the host', async () => {
@@ -178,12 +176,15 @@ describe('admin dashboard in Chromium', () => {
 
   test('the other pages load without errors', async () => {
     for (const name of ['takedowns', 'settings', 'account', 'pulls', 'overview']) {
-      await page.click(`nav a[data-page=${name}]`)
-      await page.waitForSelector(`nav a.active[data-page=${name}]`)
-      await page.waitForLoadState('networkidle')
+      await openPage(page, name)
+      await page.waitForSelector('#page h1')
       const flash = await page.locator('#flash.bad').count()
       assert.equal(flash, 0, `${name}: ${await page.locator('#flash').textContent()}`)
       await shot(`09-${name}`)
     }
+  })
+
+  test('no console errors and no failed requests on the way', () => {
+    watch.assertClean('the whole session')
   })
 })

@@ -68,8 +68,16 @@ function route() {
   if (!storedKey()) return showLogin()
   $('login').hidden = true
   $('shell').hidden = false
-  const name = location.hash.replace(/^#\//, '') || 'overview'
-  const render = PAGES[name] ?? PAGES.overview
+  // #/<page>[/<argument>]: the argument (a DID for the account page) makes a view linkable.
+  const [asked = '', ...rest] = location.hash.replace(/^#\//, '').split('/')
+  const name = PAGES[asked] ? asked : 'overview'
+  let arg = rest.join('/')
+  try {
+    arg = decodeURIComponent(arg)
+  } catch {
+    // a hand-typed address with a stray %: use it as typed
+  }
+  const render = PAGES[name]
   for (const a of document.querySelectorAll('nav a')) {
     a.classList.toggle('active', a.dataset.page === name)
   }
@@ -78,8 +86,8 @@ function route() {
   const root = $('page')
   root.replaceChildren()
   flash('')
-  Promise.resolve(render({ root, signal: current.signal, api, act, failed, flash })).catch((err) =>
-    failed(err),
+  Promise.resolve(render({ root, arg, signal: current.signal, api, act, failed, flash })).catch(
+    (err) => failed(err),
   )
 }
 

@@ -1,7 +1,7 @@
 // Line charts drawn as inline SVG, our own and small: one or more series of numbers sampled every
 // `step` seconds (oldest first, newest at the right edge), a y axis from 0 to a rounded maximum,
-// a time axis in minutes ago, and a legend. No animation, no interaction beyond a hover title.
-import { fmtNumber, h } from './dom.js'
+// a time axis counted back from now, and a legend. No animation, no interaction beyond a hover title.
+import { fmtDuration, fmtNumber, h } from './dom.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const PALETTE = [
@@ -23,6 +23,16 @@ function s(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v))
   for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)))
   return el
+}
+
+const TICKS = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600]
+
+/** `now`, `-30s`, `-5m`, `-6h`. */
+function agoLabel(secs) {
+  if (secs === 0) return 'now'
+  if (secs < 60) return `-${secs}s`
+  if (secs < 3600) return `-${Math.round(secs / 60)}m`
+  return `-${Math.round(secs / 3600)}h`
 }
 
 /** 0, 1, 2, 5, 10, 20, 50… at or above n. */
@@ -56,20 +66,20 @@ export function lineChart(opts) {
       s('line', { x1: PAD.left, x2: W - PAD.right, y1: yy, y2: yy, stroke: '#dde1e8' }),
       s(
         'text',
-        { x: PAD.left - 6, y: yy + 4, 'text-anchor': 'end', 'font-size': 11, fill: '#6b7385' },
+        { x: PAD.left - 6, y: yy + 4, 'text-anchor': 'end', 'font-size': 12, fill: '#6b7385' },
         fmtNumber(max * f),
       ),
     )
   }
-  const minutes = windowSecs / 60
-  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const xx = PAD.left + iw * f
-    const ago = Math.round(minutes * (1 - f))
+  // Time labels at a round spacing (1 min, 10 min, 6 h…), at most 6 across, counted back from now.
+  const tick = TICKS.find((t) => windowSecs / t <= 6) ?? windowSecs
+  for (let ago = 0; ago <= windowSecs; ago += tick) {
+    const xx = PAD.left + iw * (1 - ago / windowSecs)
     svg.append(
       s(
         'text',
-        { x: xx, y: HGT - 6, 'text-anchor': 'middle', 'font-size': 11, fill: '#6b7385' },
-        ago === 0 ? 'now' : `-${ago}m`,
+        { x: xx, y: HGT - 6, 'text-anchor': 'middle', 'font-size': 12, fill: '#6b7385' },
+        agoLabel(ago),
       ),
     )
   }
@@ -91,9 +101,19 @@ export function lineChart(opts) {
     legend.append(h('span', {}, swatch, `${ser.name}: ${fmtNumber(last ?? 0)}${opts.unit ?? ''}`))
   })
   if (opts.series.length === 0) legend.append(h('span.muted', {}, 'nothing in this window'))
+  // A fresh relay has less history than the window: say so rather than look broken.
+  const have = Math.max(0, ...opts.series.map((x) => x.values.length))
+  if (opts.series.length > 0 && have < points)
+    legend.append(
+      h(
+        'span.muted',
+        {},
+        have === 0 ? 'no samples yet' : `history so far: ${fmtDuration(have * opts.step * 1000)}`,
+      ),
+    )
   return h(
     'div.card.chart',
-    { dataset: { chart: opts.title } },
+    { dataset: { chart: opts.title, window: String(windowSecs) } },
     h('h2', {}, opts.title),
     svg,
     legend,

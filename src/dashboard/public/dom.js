@@ -55,3 +55,86 @@ export function every(ms, signal, fn, onError) {
   const t = setInterval(run, ms)
   signal.addEventListener('abort', () => clearInterval(t))
 }
+
+/** A duration for people: `<1 s`, `12 s`, `4 min`, `2 h 5 min`, `3 d 4 h`. */
+export function fmtDuration(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–'
+  const s = Math.round(Math.abs(ms) / 1000)
+  if (s < 1) return '<1 s'
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  const hours = Math.floor(s / 3600)
+  if (hours < 24) {
+    const m = Math.floor((s % 3600) / 60)
+    return m > 0 ? `${hours} h ${m} min` : `${hours} h`
+  }
+  const d = Math.floor(hours / 24)
+  return hours % 24 > 0 ? `${d} d ${hours % 24} h` : `${d} d`
+}
+
+/** `4 min ago` for a past time, `in 4 min` for a future one; '–' for none. */
+export function fmtRelative(t, now = Date.now()) {
+  const at = t ? new Date(t).getTime() : Number.NaN
+  if (Number.isNaN(at)) return '–'
+  return at > now ? `in ${fmtDuration(at - now)}` : `${fmtDuration(now - at)} ago`
+}
+
+/**
+ * A time as a <time> element: local date and time with how long ago (or until) in grey, the exact
+ * ISO time as its tooltip. '–' for none (APIs answer null for "never").
+ */
+export function when(t) {
+  const d = t ? new Date(t) : null
+  if (!d || Number.isNaN(d.getTime())) return '–'
+  return h(
+    'time',
+    { datetime: d.toISOString(), title: d.toISOString() },
+    d.toLocaleString(),
+    h('span.muted', {}, ` (${fmtRelative(d)})`),
+  )
+}
+
+export const yesNo = (b) => (b ? 'yes' : 'no')
+
+/**
+ * Labelled facts as a <dl>: rows of [label, value, key]; a value is a node or text, null or
+ * undefined shows as '–' (never the word "null"); key becomes data-field (for tests and styling).
+ */
+export function facts(rows) {
+  const dl = h('dl.facts')
+  for (const [label, value, key] of rows) {
+    dl.append(
+      h('dt', {}, label),
+      h('dd', { dataset: key ? { field: key } : undefined }, value ?? '–'),
+    )
+  }
+  return dl
+}
+
+/** A plain table: header labels and rows of cells (nodes or text); `empty` when no rows. */
+export function simpleTable(spec, headers, rows, empty) {
+  const body = h('tbody')
+  for (const cells of rows)
+    body.append(
+      h(
+        'tr',
+        {},
+        cells.map((c) => h('td', {}, c ?? '–')),
+      ),
+    )
+  if (rows.length === 0) body.append(h('tr', {}, h('td.muted', { colspan: headers.length }, empty)))
+  return h(
+    spec,
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((t) => h('th', {}, t)),
+      ),
+    ),
+    body,
+  )
+}

@@ -1,75 +1,65 @@
 // Account lookup ("why is this account not flowing?"): the relay's view of one DID from
-// /admin/repo/status (host, statuses, rev, throttling, recent drops), with a refresh action.
+// /admin/repo/status, and a refresh that re-resolves its identity and asks its PDS. The DID is
+// kept in the address (#/account/<did>) so a lookup can be linked to and survives a reload.
+import { accountView, notFoundView, refreshView } from './account-view.js'
+import { ApiError } from './api.js'
 import { h } from './dom.js'
 
-function facts(obj) {
-  const dl = h('dl.facts')
-  for (const [k, v] of Object.entries(obj ?? {})) {
-    dl.append(
-      h('dt', {}, k),
-      h('dd', {}, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)),
-    )
-  }
-  return dl
-}
-
 export function renderAccount(ctx) {
-  const input = h('input', { name: 'did', placeholder: 'did:plc:…', required: true, size: 40 })
+  const input = h('input', {
+    name: 'did',
+    placeholder: 'did:plc:…',
+    required: true,
+    size: 40,
+    value: ctx.arg ?? '',
+  })
   const out = h('div#account-result')
-  const show = (r) => {
-    const { account, drops, recentDrops, ...rest } = r ?? {}
-    const dropList = drops ?? recentDrops ?? account?.recentDrops
-    out.replaceChildren(
-      h('div.card', {}, h('h2', {}, 'Account'), facts(account ?? rest)),
-      Array.isArray(dropList) && dropList.length > 0
-        ? h(
-            'div.card',
-            {},
-            h('h2', {}, 'Recent drops'),
-            h('pre', {}, JSON.stringify(dropList, null, 2)),
-          )
-        : null,
-      h(
-        'details.card',
-        {},
-        h('summary', {}, 'Full answer'),
-        h('pre', {}, JSON.stringify(r, null, 2)),
-      ),
-    )
-  }
-  const lookup = async (e) => {
-    e?.preventDefault()
+  const remember = (did) => history.replaceState(null, '', `#/account/${encodeURIComponent(did)}`)
+  const lookup = async () => {
     const did = input.value.trim()
+    remember(did)
     try {
-      show(await ctx.api('GET', '/admin/repo/status', { query: { did }, signal: ctx.signal }))
+      const r = await ctx.api('GET', '/admin/repo/status', { query: { did }, signal: ctx.signal })
+      out.replaceChildren(...accountView(r))
       ctx.flash('')
     } catch (err) {
+      // An unknown DID is an answer, not a failure: the message says whether events were dropped.
+      if (err instanceof ApiError && err.status === 404) {
+        out.replaceChildren(notFoundView(did, err.message))
+        ctx.flash('')
+        return
+      }
       out.replaceChildren()
       ctx.failed(err, did)
     }
   }
-  ctx.root.append(
-    h('h1', {}, 'Account lookup'),
+  const form = h(
+    'form.row',
+    {
+      onsubmit: (e) => {
+        e.preventDefault()
+        lookup()
+      },
+    },
+    input,
+    h('button', { type: 'submit' }, 'Look up'),
     h(
-      'form.row',
-      { onsubmit: lookup },
-      input,
-      h('button', { type: 'submit' }, 'Look up'),
-      h(
-        'button',
-        {
-          type: 'button',
-          onclick: async () => {
-            const did = input.value.trim()
-            const r = await ctx.act(`Refresh ${did}`, () =>
-              ctx.api('POST', '/admin/repo/refresh', { query: { did } }),
-            )
-            if (r) show(r)
-          },
+      'button',
+      {
+        type: 'button',
+        onclick: async () => {
+          if (!form.reportValidity()) return
+          const did = input.value.trim()
+          remember(did)
+          const r = await ctx.act(`Refresh ${did}`, () =>
+            ctx.api('POST', '/admin/repo/refresh', { query: { did } }),
+          )
+          if (r) out.replaceChildren(...refreshView(r))
         },
-        'Refresh from its PDS',
-      ),
+      },
+      'Refresh from its PDS',
     ),
-    out,
   )
+  ctx.root.append(h('h1', {}, 'Account lookup'), form, out)
+  if (input.value) lookup()
 }

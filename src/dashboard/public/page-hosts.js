@@ -1,7 +1,9 @@
 // Hosts: every PDS the relay knows, with search, sorting and pages; status, cursor, accounts and
 // limit, the live event rate (events seen between two refreshes), recent drop reasons; actions:
-// request a crawl, block/unblock, disconnect, change limits. Refreshed every 10 s.
+// request a crawl, block/unblock, disconnect, change limits. Refreshed every 10 s. The status
+// cell (host-status.js) also says when an offline host is retried and why it last failed.
 import { every, field, fmtNumber, h } from './dom.js'
+import { statusCell } from './host-status.js'
 
 const PAGE_SIZE = 25
 const COLUMNS = [
@@ -146,14 +148,13 @@ export function renderHosts(ctx) {
   }
 
   function hostRow(r) {
-    const status = r.Blocked ? 'blocked' : r.Status
     const drops = (r.RecentDrops ?? []).map((d) => `${d.reason} (${d.count1h}/1h)`).join(', ')
     const q = { query: { host: r.Host } }
     return h(
       'tr',
       { dataset: { host: r.Host } },
       h('td', {}, r.Host, r.HasActiveConnection ? h('span.muted', {}, ' ● live') : null),
-      h(`td.status-${r.Blocked ? 'banned' : r.Status}`, { dataset: { field: 'status' } }, status),
+      statusCell(r),
       h('td.num', {}, r.Cursor ?? '–'),
       h('td.num', {}, `${fmtNumber(r.RepoCount)} / ${fmtNumber(r.RepoLimit)}`),
       h('td.num', {}, fmtNumber(rates.get(r.Host) ?? 0)),

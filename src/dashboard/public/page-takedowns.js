@@ -14,7 +14,9 @@ export async function renderTakedowns(ctx) {
       h(
         'li',
         { dataset: { did } },
-        `${did} `,
+        // The account page says what the relay holds of it (and whether it is still dropped).
+        h('a', { href: `#/account/${encodeURIComponent(did)}` }, did),
+        ' ',
         h(
           'button',
           {
