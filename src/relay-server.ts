@@ -5,19 +5,20 @@ import { WebSocketServer } from 'ws'
 import type { AccountCache } from './accounts/account-cache.ts'
 import { AdminAuth } from './admin/auth.ts'
 import { siblingForwarder } from './admin/siblings.ts'
-import { clientAddressResolver } from './api/client-address.ts'
+import { clientAddressResolver, trustedProxyCheck } from './api/client-address.ts'
 import { hostRoutes } from './api/host-routes.ts'
 import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer, type Route } from './api/server.ts'
 import { subscribeParams } from './api/subscribe-params.ts'
 import { syncRoutes } from './api/sync-routes.ts'
-import type { RelayConfig } from './config/config.ts'
+import { type RelayConfig, SERVER_HEADER } from './config/config.ts'
 import { serveDashboard } from './dashboard/serve.ts'
 import type { RelayDatabase } from './db/database.ts'
 import type { EventLog } from './eventlog/event-log.ts'
 import type { Fanout } from './fanout/fanout.ts'
 import type { HostRegistry } from './hosts/registry.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
+import type { HttpGuardOptions, HttpGuardStats } from './net/http-guard.ts'
 import type { Logger } from './observability/logger.ts'
 import { inSpan, type Tracer } from './observability/tracing.ts'
 import type { UpstreamSet } from './relay-upstream.ts'
@@ -37,15 +38,27 @@ export interface RelayServerParts {
   /** `GET /admin/stats` (admin/stats.ts), fed by the composition root's StatsRecorder. */
   readonly statsRoutes: readonly Route[]
   readonly logger: Logger
+  /** HTTP timeouts (tests shorten them; defaults in api/http-guard.ts). */
+  readonly httpTimeouts?: HttpTimeouts
 }
 
-export function createRelayServer(
-  p: RelayServerParts,
-): Server & { wss: WebSocketServer; routePaths: string[] } {
+export type HttpTimeouts = Pick<
+  HttpGuardOptions,
+  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'
+>
+
+export interface RelayServer extends Server {
+  readonly wss: WebSocketServer
+  readonly routePaths: string[]
+  /** Open HTTP connections and what the guard refused (slow, idle or greedy clients). */
+  httpStats(): HttpGuardStats
+}
+
+export function createRelayServer(p: RelayServerParts): RelayServer {
   const { config, db, log, hosts, drops, accounts, fanout, upstream, logger } = p
   const clientAddress = clientAddressResolver(config.trustedProxies)
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
-  wss.on('headers', (headers) => headers.push('Server: atproto-relay (typescript)'))
+  wss.on('headers', (headers) => headers.push(`Server: ${SERVER_HEADER}`))
   const routes: Route[] = [
     ...p.adminRoutes,
     ...p.statsRoutes,
@@ -85,7 +98,13 @@ export function createRelayServer(
         inSpan(p.tracer, `${r.method} ${r.path}`, { 'http.route': r.path }, () => r.handle(req)),
     }),
   )
-  const server = createApiServer({
+  const { server, stats } = createApiServer({
+    guard: {
+      maxConnectionsPerAddr: config.maxHttpConnectionsPerIp,
+      isTrustedProxy: trustedProxyCheck(config.trustedProxies),
+      clientAddress,
+      ...p.httpTimeouts,
+    },
     routes: traced,
     adminAuth: new AdminAuth(config.adminPasswords),
     onUpgrade: (req, socket, head) => {
@@ -94,7 +113,7 @@ export function createRelayServer(
       const params = subscribeParams(req.url ?? '')
       if (!params.ok) {
         socket.end(
-          `HTTP/1.1 ${params.status} ${params.error}\r\nServer: atproto-relay (typescript)\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: params.error, message: params.message })}`,
+          `HTTP/1.1 ${params.status} ${params.error}\r\nServer: ${SERVER_HEADER}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: params.error, message: params.message })}`,
         )
         return
       }
@@ -114,5 +133,9 @@ export function createRelayServer(
     ),
   })
 
-  return Object.assign(server, { wss, routePaths: [...new Set(routes.map((r) => r.path))] })
+  return Object.assign(server, {
+    wss,
+    routePaths: [...new Set(routes.map((r) => r.path))],
+    httpStats: stats,
+  })
 }

@@ -36,7 +36,7 @@ import { createMetrics } from './observability/metrics.ts'
 import { type MetricsServer, startMetricsServer } from './observability/metrics-server.ts'
 import { createTracing, tracedResolver } from './observability/tracing.ts'
 import { adminRoutes, hostLimits } from './relay-admin.ts'
-import { createRelayServer } from './relay-server.ts'
+import { createRelayServer, type HttpTimeouts } from './relay-server.ts'
 import { UpstreamSet } from './relay-upstream.ts'
 import { checkRepoStatus } from './upstream/repo-status.ts'
 
@@ -61,6 +61,8 @@ export interface RelayOverrides {
   readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
   /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
   readonly consumerMaxBufferedBytes?: number
+  /** HTTP header, request and keep-alive timeouts (tests of slow clients shorten them). */
+  readonly httpTimeouts?: HttpTimeouts
 }
 
 export interface Relay extends AsyncDisposable {
@@ -324,9 +326,21 @@ export async function createRelay(
     tracer: tracing.tracer,
     statsRoutes: statsRoutes(stats),
     logger,
+    httpTimeouts: overrides.httpTimeouts,
   })
 
-  metrics?.collectFrom({ drops, ingest, pool, fanout, upstream, hosts, log, identity, eventTypes })
+  metrics?.collectFrom({
+    drops,
+    ingest,
+    pool,
+    fanout,
+    upstream,
+    hosts,
+    log,
+    identity,
+    eventTypes,
+    http: server,
+  })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined
 

@@ -5,17 +5,23 @@
 import { BlockList, isIP } from 'node:net'
 import type { TrustedProxy } from '../config/addresses.ts'
 
-export function clientAddressResolver(
-  proxies: readonly TrustedProxy[],
-): (peer: string, forwardedFor: string | string[] | undefined) => string {
-  if (proxies.length === 0) return (peer) => peer
+/** Whether an address (IPv4, IPv6 or IPv4-mapped IPv6) is one of the trusted proxies. */
+export function trustedProxyCheck(proxies: readonly TrustedProxy[]): (ip: string) => boolean {
+  if (proxies.length === 0) return () => false
   const list = new BlockList()
   for (const p of proxies) list.addSubnet(p.address, p.prefixLength, p.family)
-  const trusted = (ip: string): boolean => {
+  return (ip) => {
     const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip
     const family = isIP(plain)
     return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6')
   }
+}
+
+export function clientAddressResolver(
+  proxies: readonly TrustedProxy[],
+): (peer: string, forwardedFor: string | string[] | undefined) => string {
+  if (proxies.length === 0) return (peer) => peer
+  const trusted = trustedProxyCheck(proxies)
   return (peer, forwardedFor) => {
     if (!trusted(peer) || forwardedFor === undefined) return peer
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)

@@ -1,14 +1,16 @@
 // The relay's HTTP server: a small route table for XRPC and admin routes, JSON in and out, the
-// `Server: atproto-relay` header on every response (docs/design.md §4 item 5), admin authentication
+// relay's `Server` header on every response (docs/design.md §4 item 5), admin authentication
 // for admin routes, WebSocket upgrades handed to the caller, and errors mapped in one place
-// (errors.ts). Request bodies are bounded (64 KiB).
+// (errors.ts). Request bodies are bounded (64 KiB); slow, idle and greedy clients are cut off by
+// the guard (http-guard.ts).
 // Deliberately not here: what the routes do (sync-routes.ts, admin routes) or any SQL.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { AdminAuth } from '../admin/auth.ts'
+import { SERVER_HEADER } from '../config/config.ts'
+import { type GuardedServer, guardedServer, type HttpGuardOptions } from '../net/http-guard.ts'
 import { invalidRequest, toXrpcError, XrpcError } from './errors.ts'
 
-export const SERVER_HEADER = 'atproto-relay (typescript)'
 const MAX_BODY_BYTES = 64 * 1024
 
 export interface ApiRequest {
@@ -47,15 +49,17 @@ export interface ApiServerOptions {
   readonly onUnmatched?: (req: IncomingMessage, res: ServerResponse) => boolean
   /** Called after a successful `forward` route, unless the request itself was forwarded. */
   readonly onForward?: (req: ApiRequest, rawQuery: string) => void
+  /** Timeouts and the per-client connection cap. */
+  readonly guard: Omit<HttpGuardOptions, 'serverHeader'>
 }
 
 /** Marks a request forwarded from a sibling relay, so it is not forwarded again (no loops). */
 export const FORWARDED_HEADER = 'x-atproto-relay-forwarded'
 
-export function createApiServer(opts: ApiServerOptions): Server {
+export function createApiServer(opts: ApiServerOptions): GuardedServer {
   const table = new Map<string, Route>()
   for (const r of opts.routes) table.set(`${r.method} ${r.path}`, r)
-  const server = createServer((req, res) => {
+  const guarded = guardedServer({ ...opts.guard, serverHeader: SERVER_HEADER }, (req, res) => {
     res.setHeader('Server', SERVER_HEADER)
     void handle(req, res).catch((err: unknown) => {
       opts.onInternalError(err, { method: req.method ?? '', path: req.url ?? '' })
@@ -64,7 +68,7 @@ export function createApiServer(opts: ApiServerOptions): Server {
       else res.destroy()
     })
   })
-  server.on('upgrade', (req, socket, head) => opts.onUpgrade(req, socket, head))
+  guarded.server.on('upgrade', (req, socket, head) => opts.onUpgrade(req, socket, head))
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let url: URL
@@ -127,7 +131,7 @@ export function createApiServer(opts: ApiServerOptions): Server {
       sendJson(res, error.status, { error: error.error, message: error.message })
     }
   }
-  return server
+  return guarded
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

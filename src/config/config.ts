@@ -42,6 +42,8 @@ export interface RelayConfig {
   readonly metricsListen: ListenAddress
   readonly maxConsumers: number
   readonly maxConnectionsPerIp: number
+  /** HTTP connections per client address (0: no cap); firehose consumers not included. */
+  readonly maxHttpConnectionsPerIp: number
   readonly trustedProxies: readonly TrustedProxy[]
 
   // Admin
@@ -96,6 +98,12 @@ export const RELAY_VERSION: string = packageJson.version
 
 /** The product token every response's Server header and every request's User-Agent carry. */
 export const RELAY_PRODUCT = 'atproto-relay'
+
+/**
+ * The `Server` header of every HTTP answer (API, firehose upgrades, metrics). It contains
+ * RELAY_PRODUCT, which is how relays recognise each other and refuse to subscribe in a loop.
+ */
+export const SERVER_HEADER = `${RELAY_PRODUCT} (typescript)`
 
 export function userAgentFor(version: string, contact: string | undefined): string {
   const product = `${RELAY_PRODUCT}/${version}`

@@ -31,6 +31,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     metricsListen: formatListen(config.metricsListen),
     maxConsumers: config.maxConsumers,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxHttpConnectionsPerIp: config.maxHttpConnectionsPerIp,
     trustedProxies: config.trustedProxies.map((proxy) => `${proxy.address}/${proxy.prefixLength}`),
     adminPasswords: config.adminPasswords.map(() => REDACTED),
     siblingRelays: [...config.siblingRelays],

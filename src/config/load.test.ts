@@ -45,6 +45,10 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'max-consumers': { text: '7', check: (c) => assert.equal(c.maxConsumers, 7) },
   'max-connections-per-ip': { text: '3', check: (c) => assert.equal(c.maxConnectionsPerIp, 3) },
+  'max-http-connections-per-ip': {
+    text: '0',
+    check: (c) => assert.equal(c.maxHttpConnectionsPerIp, 0),
+  },
   'trusted-proxies': {
     text: '10.0.0.0/8, ::1',
     check: (c) =>

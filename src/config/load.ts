@@ -92,6 +92,7 @@ export function loadConfig(
     metricsListen: parse('metrics-listen', parseListen),
     maxConsumers: int('max-consumers', { min: 1 }),
     maxConnectionsPerIp: int('max-connections-per-ip', { min: 1 }),
+    maxHttpConnectionsPerIp: int('max-http-connections-per-ip', { min: 0 }),
     trustedProxies: parseItems('trusted-proxies', parseTrustedProxy),
     adminPasswords: get('admin-password').items,
     siblingRelays: parseItems('sibling-relays', parseHttpUrl),

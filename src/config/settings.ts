@@ -89,6 +89,15 @@ export const SETTINGS: readonly SettingDef[] = [
     help: 'firehose subscribers from one client address',
   }),
   setting({
+    flag: 'max-http-connections-per-ip',
+    env: ['RELAY_MAX_HTTP_CONNECTIONS_PER_IP'],
+    kind: 'value',
+    valueName: 'N',
+    default: '64',
+    group: 'Listening and consumers',
+    help: 'HTTP connections (behind a trusted proxy: requests in flight) from one client address; 0 means no limit',
+  }),
+  setting({
     flag: 'trusted-proxies',
     env: ['RELAY_TRUSTED_PROXIES'],
     kind: 'list',

@@ -188,3 +188,19 @@ export function registerIdentityMetrics(registry: Registry, s: MetricsSources): 
   gauge('relay_identity_resolutions_running', 'Upstream identity resolutions running.', 'running')
   gauge('relay_identity_resolutions_queued', 'Identity resolutions waiting for a slot.', 'queued')
 }
+
+export function registerHttpMetrics(registry: Registry, s: MetricsSources): void {
+  scrapeGauge(registry, {
+    name: 'relay_http_connections',
+    help: 'HTTP connections open on the API port (firehose consumers not included).',
+    read: (emit) => emit(s.http.httpStats().open),
+  })
+  scrapeCounter<'reason'>(registry, {
+    name: 'relay_http_refused_total',
+    help: 'HTTP connections or requests cut off: per-address-limit, timeout (headers or body too slow), bad-request.',
+    labelNames: ['reason'],
+    read: (emit) => {
+      for (const [reason, n] of Object.entries(s.http.httpStats().refused)) emit(n, { reason })
+    },
+  })
+}

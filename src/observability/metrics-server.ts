@@ -1,15 +1,17 @@
 // The metrics HTTP server (`--metrics-listen`, default `:2471`): `GET /metrics` (and HEAD)
 // answers the registry in Prometheus text format; any other path is 404, another method on
 // /metrics 405. Every response carries the relay's `Server` header (docs/design.md §4 item 5).
-// Scrapes are not limited here: the port is meant for a Prometheus server, not the public.
+// The same guard as the API's cuts off slow and idle clients and caps connections per address
+// (a Prometheus server needs one or two); scrapes themselves are not rate limited.
 // Deliberately not here: what is measured (metrics.ts), authentication (put the port on a
 // private interface or behind a proxy), TLS.
-import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { SERVER_HEADER } from '../config/config.ts'
+import { guardedServer } from '../net/http-guard.ts'
 
-/** The relay's `Server` header value (the API server sends the same). */
-export const METRICS_SERVER_HEADER = 'atproto-relay (typescript)'
+/** Connections one address may hold to the metrics port. */
+const MAX_CONNECTIONS_PER_ADDR = 16
 
 export class MetricsServerError extends Error {
   override readonly name = 'MetricsServerError'
@@ -38,35 +40,38 @@ export async function startMetricsServer(
   listen: { readonly host: string; readonly port: number },
   options: MetricsServerOptions = {},
 ): Promise<MetricsServer> {
-  const serverHeader = options.serverHeader ?? METRICS_SERVER_HEADER
-  const server: Server = createServer((req, res) => {
-    res.setHeader('Server', serverHeader)
-    const path = (req.url ?? '/').split('?', 1)[0]
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
-      res.end('not found: metrics are at /metrics\n')
-      return
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
-      res.end('use GET\n')
-      return
-    }
-    registry.metrics().then(
-      (text) => {
-        res.writeHead(200, {
-          'Content-Type': registry.contentType,
-          'Content-Length': Buffer.byteLength(text),
-        })
-        res.end(req.method === 'HEAD' ? undefined : text)
-      },
-      (err: unknown) => {
-        options.onError?.(err)
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
-        res.end('collecting metrics failed\n')
-      },
-    )
-  })
+  const serverHeader = options.serverHeader ?? SERVER_HEADER
+  const { server } = guardedServer(
+    { serverHeader, maxConnectionsPerAddr: MAX_CONNECTIONS_PER_ADDR },
+    (req, res) => {
+      res.setHeader('Server', serverHeader)
+      const path = (req.url ?? '/').split('?', 1)[0]
+      if (path !== '/metrics') {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' })
+        res.end('not found: metrics are at /metrics\n')
+        return
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+        res.end('use GET\n')
+        return
+      }
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, {
+            'Content-Type': registry.contentType,
+            'Content-Length': Buffer.byteLength(text),
+          })
+          res.end(req.method === 'HEAD' ? undefined : text)
+        },
+        (err: unknown) => {
+          options.onError?.(err)
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+          res.end('collecting metrics failed\n')
+        },
+      )
+    },
+  )
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

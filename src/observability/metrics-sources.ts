@@ -105,6 +105,11 @@ export interface IdentitySource {
   gauges(): { readonly entries: number; readonly running: number; readonly queued: number }
 }
 
+export interface HttpSource {
+  /** HTTP connections open now, and refusals by reason (slow, idle or greedy clients). */
+  httpStats(): { readonly open: number; readonly refused: Readonly<Record<string, number>> }
+}
+
 export interface MetricsSources {
   readonly drops: DropsSource
   readonly ingest: IngestSource
@@ -115,4 +120,5 @@ export interface MetricsSources {
   readonly log: EventLogSource
   readonly identity: IdentitySource
   readonly eventTypes: EventTypeCounter
+  readonly http: HttpSource
 }

@@ -56,6 +56,7 @@ const sources: MetricsSources = {
     totals: () => new Map(REASONS.map((r) => [r, 1000])),
   },
   ingest: { stats: { received: 1, accepted: 1, dropped: 0, errors: 0, inFlight: 0 } },
+  http: { httpStats: () => ({ open: 3, refused: { timeout: 1 } }) },
   pool: { stats: { inFlight: 0, queued: 0, restarts: 0 } },
   fanout: {
     consumers: () => consumers.map((c) => ({ ...c })),

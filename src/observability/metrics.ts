@@ -15,6 +15,7 @@ import { instrumentRequests, type RequestEmitter } from './http-metrics.ts'
 import { registerHostMetrics } from './metrics-hosts.ts'
 import {
   registerFanoutMetrics,
+  registerHttpMetrics,
   registerIdentityMetrics,
   registerIngestMetrics,
   registerLogMetrics,
@@ -152,6 +153,7 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
       registerLogMetrics(registry, sources)
       registerFanoutMetrics(registry, sources)
       registerIdentityMetrics(registry, sources)
+      registerHttpMetrics(registry, sources)
     },
     close: () => registry.clear(),
   }

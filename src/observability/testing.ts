@@ -73,6 +73,12 @@ export function makeFakes(): Fakes {
       },
     },
     ingest: { stats: { received: 9, accepted: 6, dropped: 2, errors: 1, inFlight: 3 } },
+    http: {
+      httpStats: () => ({
+        open: 4,
+        refused: { 'per-address-limit': 2, timeout: 1, 'bad-request': 0 },
+      }),
+    },
     pool: { stats: { inFlight: 4, queued: 2, restarts: 1 } },
     fanout: {
       consumers: () => consumers.map((c) => ({ ...c })),
