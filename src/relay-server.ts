@@ -19,6 +19,7 @@ import type { Fanout } from './fanout/fanout.ts'
 import type { HostRegistry } from './hosts/registry.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { HttpGuardOptions, HttpGuardStats } from './net/http-guard.ts'
+import type { HealthMonitor } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import { inSpan, type Tracer } from './observability/tracing.ts'
 import type { UpstreamSet } from './relay-upstream.ts'
@@ -38,6 +39,8 @@ export interface RelayServerParts {
   /** `GET /admin/stats` (admin/stats.ts), fed by the composition root's StatsRecorder. */
   readonly statsRoutes: readonly Route[]
   readonly logger: Logger
+  /** The database and event log checks behind `/xrpc/_health`. */
+  readonly health: HealthMonitor
   /** HTTP timeouts (tests shorten them; defaults in api/http-guard.ts). */
   readonly httpTimeouts?: HttpTimeouts
 }
@@ -79,16 +82,7 @@ export function createRelayServer(p: RelayServerParts): RelayServer {
     ...syncRoutes({
       hosts,
       version: config.version,
-      health: async (): Promise<{ ok: boolean; detail: Record<string, string> }> => {
-        try {
-          await db.ping()
-          const s = log.stats()
-          return { ok: true, detail: { seq: String(s.lastSeq) } }
-        } catch (err) {
-          logger.error({ err }, 'health check failed')
-          return { ok: false, detail: {} }
-        }
-      },
+      health: async () => ({ ...(await p.health.check()), seq: log.stats().lastSeq }),
     }),
   ]
   const traced = routes.map(

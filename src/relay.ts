@@ -31,6 +31,7 @@ import { Ingest } from './ingest/ingest.ts'
 import { recover } from './ingest/recovery.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
 import { EventTypeCounter } from './observability/event-type-counter.ts'
+import { HealthMonitor } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import { createMetrics } from './observability/metrics.ts'
 import { type MetricsServer, startMetricsServer } from './observability/metrics-server.ts'
@@ -313,7 +314,27 @@ export async function createRelay(
       drops: () => drops.totals(),
     },
   })
+  // What /xrpc/_health reports, also checked every 10 s so failures and recoveries are logged.
+  const health = new HealthMonitor({
+    checks: {
+      database: async () => {
+        await db.ping()
+        return null
+      },
+      eventlog: async () => {
+        const failing = log.stats().failing
+        return failing
+          ? `${failing.operation} failing${failing.code ? ` (${failing.code})` : ''}`
+          : null
+      },
+    },
+    onChange: (c) =>
+      c.failing
+        ? logger.error({ check: c.check, reason: c.reason, err: c.error }, `${c.check} failing`)
+        : logger.info({ check: c.check }, `${c.check} recovered`),
+  })
   const server = createRelayServer({
+    health,
     config,
     db,
     log,
@@ -452,6 +473,7 @@ export async function createRelay(
         }
       }, overrides.statusTickMs ?? 5000)
       stats.start()
+      health.start(10_000)
       pruneTimer = setInterval(() => {
         log
           .pruneExpired()
@@ -466,6 +488,7 @@ export async function createRelay(
       clearInterval(timer)
       admin.puller.stop()
       stats.close()
+      health.stop()
       clearInterval(pruneTimer)
       clearInterval(statusTimer)
       // Stop accepting; the server finishes closing once its connections are gone (consumer

@@ -177,8 +177,8 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
       admin: true,
       forward: true,
       handle: async (req) => {
+        // The whole body is checked first (400 naming the field), then the host looked up (404).
         const body = bodyObject(req)
-        const row = hostFrom(d, req, true)
         const perSecond = optionalCount(body, 'per_second', MAX_RATE)
         const perHour = optionalCount(body, 'per_hour', MAX_RATE)
         const perDay = optionalCount(body, 'per_day', MAX_RATE)
@@ -199,6 +199,7 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
         ] as const) {
           if (v === 0) throw invalidRequest(`"${name}" must be at least 1 (an event limit)`)
         }
+        const row = hostFrom(d, req, true)
         await d.hosts.update(row.id, {
           ...(perSecond !== undefined ? { perSecond } : {}),
           ...(perHour !== undefined ? { perHour } : {}),

@@ -2,12 +2,14 @@
 // `POST /xrpc/com.atproto.sync.requestCrawl` and the admin `POST /admin/pds/requestCrawl`.
 // `subscribeRepos` is a WebSocket upgrade handled by the composition root (fanout/).
 import type { HostRegistry } from '../hosts/registry.ts'
+import type { HealthReport } from '../observability/health.ts'
 import { invalidRequest, XrpcError } from './errors.ts'
 import type { ApiRequest, Route } from './server.ts'
 
 export interface SyncRouteDeps {
   readonly hosts: HostRegistry
-  readonly health: () => Promise<{ ok: boolean; detail: Record<string, string> }>
+  /** The parts' health (which one fails and a short public reason) and the last output seq. */
+  readonly health: () => Promise<HealthReport & { readonly seq: number }>
   readonly version: string
 }
 
@@ -39,7 +41,13 @@ export function syncRoutes(deps: SyncRouteDeps): Route[] {
         const h = await deps.health()
         return {
           status: h.ok ? 200 : 503,
-          json: { status: h.ok ? 'ok' : 'error', version: deps.version, ...h.detail },
+          json: {
+            status: h.ok ? 'ok' : 'error',
+            version: deps.version,
+            seq: String(h.seq),
+            checks: h.checks,
+            ...(h.message !== undefined ? { message: h.message } : {}),
+          },
         }
       },
     },

@@ -285,11 +285,13 @@ describe('EventLog lifecycle', () => {
     assert.ok(log.flushedSeq < 25)
     assert.ok(log.pendingBytes > 0)
     assert.ok(log.stats().ioErrors >= 1)
+    assert.deepEqual(log.stats().failing, { operation: 'roll', code: 'EISDIR' })
     const visible = await log.read(0, 100)
     assert.equal(visible.length, log.flushedSeq, 'what was written before the failure is readable')
     for (const b of blockers) await rm(b, { recursive: true })
     await until(() => log.flushedSeq === 25, 'the retried write', 20_000)
     assert.equal(log.pendingBytes, 0)
+    assert.equal(log.stats().failing, null, 'no longer failing once a write succeeded')
     assert.deepEqual(
       (await log.read(0, 100)).map((r) => r.seq),
       Array.from({ length: 25 }, (_, i) => i + 1),

@@ -235,6 +235,7 @@ export class EventLog {
       recordsWritten: w.recordsWritten,
       syncs: w.syncs,
       ioErrors: w.ioErrors,
+      failing: w.failing && { operation: w.failing.operation, code: w.failing.code },
       recovery: this.recovery,
     }
   }

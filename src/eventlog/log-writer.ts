@@ -59,6 +59,8 @@ export class LogWriter {
   recordsWritten = 0
   syncs = 0
   ioErrors = 0
+  /** The failure of the last write or sync, until one succeeds again (health checks read it). */
+  failing: EventLogIoError | null = null
 
   constructor(o: LogWriterOptions) {
     this.#o = o
@@ -141,11 +143,14 @@ export class LogWriter {
     try {
       while (this.#pending.length > 0) await this.#writeBatch()
       this.#retryMs = 0
+      if (this.failing?.operation !== 'sync') this.failing = null
     } catch (e) {
       this.ioErrors++
       this.#retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryMs * 2))
       this.#scheduleFlush()
-      throw e instanceof EventLogIoError ? e : new EventLogIoError('write', 'write failed', e)
+      this.failing =
+        e instanceof EventLogIoError ? e : new EventLogIoError('write', 'write failed', e)
+      throw this.failing
     }
     if (!this.#unsynced) return
     if (this.#o.fsyncIntervalMs === 0) await this.#syncNow()
@@ -220,8 +225,10 @@ export class LogWriter {
       this.#unsynced = true
       this.ioErrors++
       this.#scheduleSync()
-      throw new EventLogIoError('sync', 'fdatasync failed', e)
+      this.failing = new EventLogIoError('sync', 'fdatasync failed', e)
+      throw this.failing
     }
+    if (this.failing?.operation === 'sync') this.failing = null
     this.syncs++
     this.#lastSyncAt = performance.now()
   }

@@ -96,5 +96,10 @@ export interface EventLogStats {
   readonly syncs: number
   /** Failed writes or syncs since open (each is retried). */
   readonly ioErrors: number
+  /**
+   * While the last write or sync has failed and none has succeeded since: the operation and the
+   * errno code (ENOSPC, EIO, ...). Null when the log is writing normally.
+   */
+  readonly failing: { readonly operation: string; readonly code: string | undefined } | null
   readonly recovery: RecoveryReport
 }

@@ -219,6 +219,9 @@ describe('admin host routes', () => {
       const bad = await post(path, { body: { host: a.hostname, [field]: value } })
       assertError(bad, 400, 'InvalidRequest', `${field}=${JSON.stringify(value)}`)
       assert.match(String((bad.json as { message: string }).message), new RegExp(field))
+      // The body is checked before the host is looked up: a bad field is a 400 for any host.
+      const unknown = await post(path, { body: { host: 'nope.example.com', [field]: value } })
+      assertError(unknown, 400, 'InvalidRequest', `unknown host, ${field}=${JSON.stringify(value)}`)
     }
     assert.deepEqual(await shown(), want, 'refused changes change nothing')
   })
