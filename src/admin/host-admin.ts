@@ -158,8 +158,37 @@ async function retrust(d: HostAdminDeps): Promise<void> {
 const SYNC_MODES = new Set(['auto', 'strict', 'lenient'])
 const MAX_RATE = 1_000_000_000
 
+/** The largest upstream seq a start cursor may name. */
+const MAX_CURSOR = Number.MAX_SAFE_INTEGER
+
 export function hostAdminRoutes(d: HostAdminDeps): Route[] {
   return [
+    {
+      method: 'POST',
+      path: '/admin/pds/requestCrawl',
+      forward: true,
+      admin: true,
+      handle: async (req) => {
+        const body = bodyObject(req)
+        const hostname = body.hostname
+        if (typeof hostname !== 'string' || hostname === '' || hostname.length > 512)
+          throw invalidRequest('"hostname" must be a non-empty string of at most 512 characters')
+        const cursor = optionalCount(body, 'cursor', MAX_CURSOR)
+        const { host, created } = await d.hosts.requestCrawl(hostname, { admin: true, cursor })
+        return {
+          json: {
+            success: 'true',
+            host: host.hostname,
+            cursor: d.connection(host.id)?.cursor ?? host.cursor,
+            message: !created
+              ? `${host.hostname} was already known: it continues from its stored cursor`
+              : cursor === undefined
+                ? `${host.hostname} is followed from its live head: events it emitted before now are not relayed (give "cursor": 0 to start from the oldest event it still holds)`
+                : `${host.hostname} is followed from after its seq ${cursor}`,
+          },
+        }
+      },
+    },
     {
       method: 'GET',
       path: '/admin/pds/list',

@@ -23,6 +23,7 @@ export function toXrpcError(err: unknown): { error: XrpcError; internal: boolean
   if (err instanceof CrawlRefusedError) {
     switch (err.kind) {
       case 'invalid-hostname':
+      case 'known-host':
         return { error: invalidRequest(err.message), internal: false }
       case 'banned':
         return { error: new XrpcError(400, 'HostBanned', err.message), internal: false }

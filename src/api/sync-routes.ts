@@ -1,5 +1,5 @@
-// Public routes of issue 3: `GET /` (a banner), `GET /xrpc/_health` (database and event log),
-// `POST /xrpc/com.atproto.sync.requestCrawl` and the admin `POST /admin/pds/requestCrawl`.
+// Public routes: `GET /` (a banner), `GET /xrpc/_health` (database and event log) and
+// `POST /xrpc/com.atproto.sync.requestCrawl` (the admin one is in admin/host-admin.ts).
 // `subscribeRepos` is a WebSocket upgrade handled by the composition root (fanout/).
 import type { HostRegistry } from '../hosts/registry.ts'
 import type { HealthReport } from '../observability/health.ts'
@@ -58,16 +58,6 @@ export function syncRoutes(deps: SyncRouteDeps): Route[] {
       handle: async (req) => {
         await deps.hosts.requestCrawl(hostnameFrom(req), { admin: false })
         return { json: {} }
-      },
-    },
-    {
-      method: 'POST',
-      path: '/admin/pds/requestCrawl',
-      forward: true,
-      admin: true,
-      handle: async (req) => {
-        await deps.hosts.requestCrawl(hostnameFrom(req), { admin: true })
-        return { json: { success: 'true' } }
       },
     },
     {

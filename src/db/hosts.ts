@@ -46,6 +46,8 @@ export interface NewHost {
   readonly accountLimit: number
   /** Default false. */
   readonly trusted?: boolean
+  /** The upstream seq to start after (default null: the host's live head). */
+  readonly cursor?: number | null
 }
 
 /** Fields `update` may change; absent (or undefined) fields are left as they are. */
@@ -117,7 +119,7 @@ export class HostStore {
           ssl: input.ssl ? 1 : 0,
           status: input.status ?? 'active',
           status_reason: null,
-          cursor: null,
+          cursor: input.cursor ?? null,
           account_limit: input.accountLimit,
           account_count: 0,
           trusted: input.trusted ? 1 : 0,

@@ -6,6 +6,7 @@ export type CrawlRefusal =
   | 'disabled'
   | 'rate-limited'
   | 'unreachable'
+  | 'known-host' // a start cursor was given for a host the relay already follows
 
 export class CrawlRefusedError extends Error {
   readonly kind: CrawlRefusal

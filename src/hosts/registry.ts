@@ -81,11 +81,14 @@ export class HostRegistry {
   /**
    * A crawl request from the public (`admin: false`) or an operator. Returns the host (existing
    * or new) and subscribes to it. Throws CrawlRefusedError.
+   * A new host is followed from its live head, unless an operator gives `cursor`: the upstream
+   * seq to start after (0: everything the PDS still holds). A known host keeps its own cursor, so
+   * a start cursor for one is refused rather than silently ignored.
    */
   async requestCrawl(
     input: string,
-    opts: { admin: boolean; allowInsecure?: boolean },
-  ): Promise<HostRow> {
+    opts: { admin: boolean; allowInsecure?: boolean; cursor?: number },
+  ): Promise<{ readonly host: HostRow; readonly created: boolean }> {
     const policy = this.#d.policy()
     const allowInsecure = opts.allowInsecure ?? (opts.admin || policy.allowInsecureHosts)
     let target: { hostname: string; ssl: boolean }
@@ -102,6 +105,12 @@ export class HostRegistry {
     const existing = this.byHostname(target.hostname)
     if (existing?.status === 'banned')
       throw new CrawlRefusedError('banned', `${target.hostname} is banned from this relay`)
+    if (existing && opts.cursor !== undefined) {
+      throw new CrawlRefusedError(
+        'known-host',
+        `${target.hostname} is already followed from its own stored cursor; a start cursor applies only to a new host (resetCursor starts it again at its live head)`,
+      )
+    }
     if (!opts.admin && !policy.publicCrawlEnabled) {
       throw new CrawlRefusedError(
         'disabled',
@@ -132,10 +141,11 @@ export class HostRegistry {
         ssl: target.ssl,
         accountLimit: policy.defaultAccountLimit,
         trusted: isTrustedDomain(target.hostname, policy.trustedDomains),
+        cursor: opts.admin ? (opts.cursor ?? null) : null,
       }))
     this.#remember(row)
     this.#d.subscribe(row)
-    return row
+    return { host: row, created: existing === undefined }
   }
 
   /** Stores a new sync-ratchet state (in memory at once, in the database shortly after). */

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { encode } from '@atcute/cbor'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { concat } from '../../src/protocol/frame.ts'
-import { assertError, call, type HostRecord, OK } from '../support/admin-client.ts'
+import { assertError, call, type HostRecord, OK, type OkJson } from '../support/admin-client.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 
@@ -68,7 +68,10 @@ describe('admin host routes', () => {
     assert.deepEqual(await conns(), [])
     for (const p of [a, b]) {
       const r = await post('/admin/pds/requestCrawl', { body: { hostname: p.hostname } })
-      assert.deepEqual([r.status, r.json], [200, OK])
+      assert.equal(r.status, 200)
+      // success as before, plus where the new host is read from (its live head here).
+      const { success, host, cursor } = r.json as Record<string, unknown>
+      assert.deepEqual({ success, host, cursor }, { ...OK, host: p.hostname, cursor: null })
     }
     await eventually(() => a.subscriberCount === 1 && b.subscriberCount === 1)
     assert.equal(lastSubscription(a), null)
@@ -304,9 +307,10 @@ describe('admin host routes', () => {
       trusted_domains: [...base, 'localhost'],
       source: 'admin',
     })
-    assert.deepEqual(
-      (await post('/admin/pds/requestCrawl', { body: { hostname: d.hostname } })).json,
-      OK,
+    assert.equal(
+      ((await post('/admin/pds/requestCrawl', { body: { hostname: d.hostname } })).json as OkJson)
+        .success,
+      'true',
     )
     const rec = await record(d)
     assert.deepEqual([rec.Trusted, rec.RateLimit], [true, 5000])

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { encode } from '@atcute/cbor'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { concat } from '../../src/protocol/frame.ts'
-import { assertError, call, type HostRecord, OK } from '../support/admin-client.ts'
+import { assertError, call, type HostRecord, OK, type OkJson } from '../support/admin-client.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 
@@ -82,7 +82,7 @@ describe('admin subscription routes', () => {
     assert.deepEqual([rec.Blocked, rec.Status, rec.HasActiveConnection], [false, 'active', false])
     assert.deepEqual(await conns(), [b.hostname])
     const again = await post('/admin/pds/requestCrawl', { body: { hostname: a.hostname } })
-    assert.deepEqual([again.status, again.json], [200, OK])
+    assert.deepEqual([again.status, (again.json as { success: string }).success], [200, 'true'])
     await eventually(() => a.subscriberCount === 1, 10_000, 'reconnected')
     assert.equal(lastSubscription(a), '3')
   })
@@ -112,9 +112,10 @@ describe('admin subscription routes', () => {
     }
     await eventually(() => a.subscriberCount === 0, 10_000, 'killed by the last call')
     assert.equal((await record(a)).Blocked, false)
-    assert.deepEqual(
-      (await post('/admin/pds/requestCrawl', { body: { hostname: a.hostname } })).json,
-      OK,
+    assert.equal(
+      ((await post('/admin/pds/requestCrawl', { body: { hostname: a.hostname } })).json as OkJson)
+        .success,
+      'true',
     )
     await eventually(() => a.subscriberCount === 1, 10_000, 'back')
   })

@@ -102,7 +102,36 @@ describe('requestCrawl', () => {
       authorization: `Basic ${Buffer.from(`admin:${ADMIN_KEY}`).toString('base64')}`,
     })
     assert.equal(basic.status, 200)
-    assert.deepEqual(await basic.json(), { success: 'true' })
+    const answer = (await basic.json()) as Record<string, unknown>
+    assert.equal(answer.success, 'true')
+    assert.equal(answer.host, pdses[2]!.hostname)
+    assert.match(String(answer.message), /live head: events it emitted before now are not relayed/)
+  })
+
+  test('admin route with a start cursor: a new host is read from there; a known one refuses it', async () => {
+    const pds = await FakePds.start()
+    pdses.push(pds)
+    const url = `${relay.url}/admin/pds/requestCrawl`
+    const auth = { authorization: `Bearer ${ADMIN_KEY}` }
+    for (const cursor of [-1, 1.5, '0', 2 ** 53]) {
+      const bad = await post(url, { hostname: pds.hostname, cursor }, auth)
+      assert.equal(bad.status, 400, `cursor ${cursor}`)
+      assert.match(((await bad.json()) as { message: string }).message, /"cursor"/)
+    }
+    const res = await post(url, { hostname: pds.hostname, cursor: 0 }, auth)
+    assert.equal(res.status, 200)
+    const answer = (await res.json()) as Record<string, unknown>
+    assert.deepEqual([answer.host, answer.cursor], [pds.hostname, 0])
+    assert.match(String(answer.message), /after its seq 0/)
+    await eventually(() => pds.subscriptions.length === 1, 10_000, 'subscribed')
+    assert.equal(pds.subscriptions[0]!.cursor, '0', 'asked the PDS for everything it holds')
+    const again = await post(url, { hostname: pds.hostname, cursor: 5 }, auth)
+    assert.equal(again.status, 400)
+    const refusal = (await again.json()) as { error: string; message: string }
+    assert.equal(refusal.error, 'InvalidRequest')
+    assert.match(refusal.message, /already followed from its own stored cursor/)
+    const known = await post(url, { hostname: pds.hostname }, auth)
+    assert.match(String(((await known.json()) as { message: string }).message), /already known/)
   })
 
   test('GET on a POST route is 405; unknown routes 404', async () => {

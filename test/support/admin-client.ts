@@ -46,3 +46,6 @@ export function assertError(a: Answer, status: number, error: string, what: stri
 }
 
 export const OK = { success: 'true' }
+
+/** A mutation's answer: `success` plus, for some routes, what was done. */
+export type OkJson = { success: string } & Record<string, unknown>

@@ -152,6 +152,18 @@ describe('relay admin host: output', () => {
     assert.match(status.stderr, /not available.*HTTP 501 NotImplemented archival mode is off/)
   })
 
+  it('host add --cursor N asks for a start cursor and prints what the relay says', async () => {
+    const message = 'pds.new.example is followed from after its seq 0'
+    fake.on('POST /admin/pds/requestCrawl', { json: { success: 'true', cursor: 0, message } })
+    const run = await runAdmin(fake, ['host', 'add', 'pds.new.example', '--cursor', '0'])
+    assert.equal(run.code, 0, run.stderr)
+    assert.deepEqual(fake.requests.at(-1)!.body, { hostname: 'pds.new.example', cursor: 0 })
+    assert.equal(run.stdout, `subscribed to pds.new.example: ${message}\n`)
+    const bad = await runAdmin(fake, ['host', 'add', 'pds.new.example', '--cursor', '-1'])
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--cursor must be a non-negative integer/)
+  })
+
   it('host resync-status shows progress', async () => {
     fake.on('GET /admin/pds/resync', {
       json: {

@@ -81,14 +81,22 @@ const add: CommandSpec = {
   words: ['host', 'add'],
   args: ['HOST'],
   summary: 'subscribe to a host (admin requestCrawl: bypasses the per-day limit and switch)',
-  example: 'host add pds.example.com',
+  example: 'host add pds.example.com --cursor 0',
+  details:
+    'A new host is followed from its live head: events it emitted before are not relayed. ' +
+    '--cursor 0 starts from the oldest event it still holds (N: after its seq N).',
+  flags: { cursor: { value: 'N', help: 'for a new host: start after this upstream seq' } },
   run: async (ctx) => {
+    const cursorText = stringFlag(ctx, 'cursor')
+    const cursor =
+      cursorText === undefined ? undefined : parseCount(cursorText, '--cursor', 'host add')
     const answer = await ctx.client.call({
       method: 'POST',
       path: '/admin/pds/requestCrawl',
-      body: { hostname: arg(ctx, 0) },
+      body: { hostname: arg(ctx, 0), ...(cursor !== undefined ? { cursor } : {}) },
     })
-    return done(ctx, answer, `subscribed to ${arg(ctx, 0)}`)
+    const message = str(answer, 'message')
+    return done(ctx, answer, `subscribed to ${arg(ctx, 0)}${message ? `: ${message}` : ''}`)
   },
 }
 
