@@ -305,15 +305,17 @@ export async function createRelay(
     logger: logger.child({ subsystem: 'admin' }),
   })
   // The dashboard's charts: events in (received), out (written to the log), consumers, drops.
-  const stats = new StatsRecorder({
-    now,
-    sources: {
-      eventsIn: () => ingest.stats.received,
-      eventsOut: () => log.flushedSeq,
-      consumers: () => fanout.count,
-      drops: () => drops.totals(),
-    },
-  })
+  // 10 s samples over the last hour, and 5 min samples over the last day.
+  const statsSources = {
+    eventsIn: () => ingest.stats.received,
+    eventsOut: () => log.flushedSeq,
+    consumers: () => fanout.count,
+    drops: () => drops.totals(),
+  }
+  const stats = [
+    new StatsRecorder({ now, sources: statsSources }),
+    new StatsRecorder({ now, sources: statsSources, stepMs: 300_000, windowMs: 86_400_000 }),
+  ]
   // What /xrpc/_health reports, also checked every 10 s so failures and recoveries are logged.
   const health = new HealthMonitor({
     checks: {
@@ -472,7 +474,7 @@ export async function createRelay(
           if (row && row.status !== 'banned') upstream?.subscribe(row)
         }
       }, overrides.statusTickMs ?? 5000)
-      stats.start()
+      for (const s of stats) s.start()
       health.start(10_000)
       pruneTimer = setInterval(() => {
         log
@@ -487,7 +489,7 @@ export async function createRelay(
     async stop() {
       clearInterval(timer)
       admin.puller.stop()
-      stats.close()
+      for (const s of stats) s.close()
       health.stop()
       clearInterval(pruneTimer)
       clearInterval(statusTimer)

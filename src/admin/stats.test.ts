@@ -132,7 +132,7 @@ test('parseDuration', () => {
 
 test('GET /admin/stats: admin-only, defaults, and 400 on bad window or step', async () => {
   const { t, rec } = setup()
-  const [route] = statsRoutes(rec)
+  const [route] = statsRoutes([rec])
   assert.ok(route)
   assert.equal(route.admin, true)
   assert.equal(route.path, '/admin/stats')
@@ -157,6 +157,48 @@ test('GET /admin/stats: admin-only, defaults, and 400 on bad window or step', as
     assert.throws(
       () => route.handle(request(q)),
       (err: unknown) => err instanceof XrpcError && err.status === 400 && err.message.length > 0,
+      q,
+    )
+  }
+})
+
+test('GET /admin/stats picks the finest recorder that covers the window (1 h of 10 s, 24 h of 5 min)', async () => {
+  const t = { now: 1_000_000, in: 0 }
+  const sources = {
+    eventsIn: () => t.in,
+    eventsOut: () => 0,
+    consumers: () => 0,
+    drops: () => new Map<string, number>(),
+  }
+  const fine = new StatsRecorder({ now: () => t.now, sources })
+  const coarse = new StatsRecorder({
+    now: () => t.now,
+    sources,
+    stepMs: 300_000,
+    windowMs: 86_400_000,
+  })
+  const [route] = statsRoutes([coarse, fine])
+  // Ten minutes at 2 events/s: both recorders see it.
+  for (let i = 0; i <= 60; i++) {
+    if (i % 30 === 0) coarse.sample()
+    fine.sample()
+    t.now += 10_000
+    t.in += 20
+  }
+  const hour = (await route!.handle(request('window=1h&step=1m'))).json as StatsSeries
+  assert.equal(hour.step, 60)
+  assert.equal(
+    hour.series.eventsIn.length,
+    10,
+    'one point per minute of history, from 10 s samples',
+  )
+  const day = (await route!.handle(request('window=24h&step=5m'))).json as StatsSeries
+  assert.equal(day.step, 300)
+  assert.deepEqual(day.series.eventsIn, [2, 2], 'two 5-minute points from the day recorder')
+  for (const q of ['window=25h', 'window=24h&step=1m']) {
+    assert.throws(
+      () => route!.handle(request(q)),
+      (err: unknown) => err instanceof XrpcError && err.status === 400,
       q,
     )
   }

@@ -175,8 +175,16 @@ export function parseDuration(text: string): number | null {
   return unit === undefined ? null : Number(m[1]) * unit
 }
 
-/** `GET /admin/stats?window=1h&step=10s` (admin only). */
-export function statsRoutes(recorder: StatsRecorder): Route[] {
+/**
+ * `GET /admin/stats?window=1h&step=10s` (admin only), answered from the finest of `recorders`
+ * (e.g. 10 s samples over 1 h, and 5 min samples over 24 h) that covers the window and whose
+ * step divides the one asked for.
+ */
+export function statsRoutes(recorders: readonly StatsRecorder[]): Route[] {
+  const byStep = [...recorders].sort((a, b) => a.stepMs - b.stepMs)
+  const finest = byStep[0]
+  const longest = Math.max(...byStep.map((r) => r.windowMs))
+  if (!finest) throw new RangeError('stats: at least one recorder')
   return [
     {
       method: 'GET',
@@ -184,17 +192,21 @@ export function statsRoutes(recorder: StatsRecorder): Route[] {
       admin: true,
       handle: (req) => {
         const windowText = req.query.get('window') ?? '1h'
-        const stepText = req.query.get('step') ?? `${recorder.stepMs / 1000}s`
+        const stepText = req.query.get('step') ?? `${finest.stepMs / 1000}s`
         const windowMs = parseDuration(windowText)
         const stepMs = parseDuration(stepText)
         if (windowMs === null)
           throw invalidRequest(`window: expected a duration such as 1h, 30m or 600s`)
         if (stepMs === null) throw invalidRequest(`step: expected a duration such as 10s or 1m`)
-        if (windowMs > recorder.windowMs || windowMs <= 0)
-          throw invalidRequest(`window: at most ${recorder.windowMs / 1000}s of history is kept`)
-        if (stepMs < recorder.stepMs || stepMs % recorder.stepMs !== 0)
-          throw invalidRequest(`step: must be a multiple of ${recorder.stepMs / 1000}s`)
+        if (windowMs > longest || windowMs <= 0)
+          throw invalidRequest(`window: at most ${longest / 1000}s of history is kept`)
         if (stepMs > windowMs) throw invalidRequest('step: must not be longer than window')
+        const covering = byStep.filter((r) => r.windowMs >= windowMs)
+        const recorder = covering.find((r) => stepMs >= r.stepMs && stepMs % r.stepMs === 0)
+        if (!recorder) {
+          const steps = covering.map((r) => `${r.stepMs / 1000}s`).join(' or ')
+          throw invalidRequest(`step: for a ${windowText} window, must be a multiple of ${steps}`)
+        }
         return { json: recorder.series(windowMs, stepMs) }
       },
     },

@@ -155,6 +155,7 @@ describe('dashboard pages in Chromium', () => {
     await page.waitForSelector('[data-chart="Events per second"][data-window="300"] svg')
     assert.equal(asked().at(-1), '5m')
     for (const [win, secs] of [
+      ['24h', 86400],
       ['1h', 3600],
       ['15m', 900],
     ] as const) {

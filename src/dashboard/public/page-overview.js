@@ -1,8 +1,9 @@
 // Overview: live charts from /admin/stats (events in/out per second, consumers, drops by reason)
 // over a window the operator picks, refreshed every 10 s, with a few headline numbers above them.
-// The relay samples every 10 s and keeps one hour (StatsRecorder's defaults in
-// src/admin/stats.ts), so windows stop at 1 h and steps are multiples of 10 s; each step keeps a
-// chart at 30–120 points. A fresh relay has little history: the short window is the default.
+// The relay keeps 10 s samples for one hour and 5 min samples for a day (the two StatsRecorders
+// of the composition root), so windows up to 1 h use steps in multiples of 10 s and the day view
+// 5 min steps; each keeps a chart at 30–290 points. A fresh relay has little history: the short
+// window is the default.
 import { lineChart } from './chart.js'
 import { every, fmtNumber, h } from './dom.js'
 
@@ -10,6 +11,7 @@ const WINDOWS = [
   { label: '5 min', window: '5m', step: '10s', secs: 300 },
   { label: '15 min', window: '15m', step: '10s', secs: 900 },
   { label: '1 h', window: '1h', step: '30s', secs: 3600 },
+  { label: '24 h', window: '24h', step: '5m', secs: 86400 },
 ]
 const KEY = 'relay-dash-window'
 
