@@ -1,5 +1,6 @@
 // Runs after `npm install`. The project runs on the Node 24 binary that the `node` npm package
-// puts in node_modules/.bin. better-sqlite3 (needed by the reference PDS in the end-to-end tests)
+// puts in node_modules/.bin, and this says so once, in place of npm's engine warnings (silenced in
+// .npmrc: they compare dependencies with the machine's Node, which only runs npm). better-sqlite3 (needed by the reference PDS in the end-to-end tests)
 // is not a Node-API addon, so it must be compiled against Node 24's headers; the machine's npm
 // may be configured with another `nodedir`. This rebuilds it when it does not load under Node 24.
 import { execFileSync } from 'node:child_process'
@@ -47,3 +48,10 @@ if (existsSync(sqlite) && !loads()) {
   })
   if (!loads()) fail('better-sqlite3 still does not load under Node 24 after the rebuild')
 }
+
+const system = process.versions.node
+console.log(
+  `atproto-relay: installed; it runs on Node ${version.slice(1)} (node_modules/.bin/node, from the \`node\` package), ` +
+    `whatever the machine's Node is${system.startsWith('24.') ? '' : ` (here ${system}, which only runs npm)`}. ` +
+    'Next: npm start (the relay on :2470), npm test.',
+)
