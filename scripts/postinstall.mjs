@@ -49,7 +49,8 @@ if (existsSync(sqlite) && !loads()) {
   if (!loads()) fail('better-sqlite3 still does not load under Node 24 after the rebuild')
 }
 
-const system = process.versions.node
+// npm's user agent names the Node that runs npm (this script runs on node_modules/.bin/node).
+const system = /node\/v(\S+)/.exec(process.env.npm_config_user_agent ?? '')?.[1] ?? 'unknown'
 console.log(
   `atproto-relay: installed; it runs on Node ${version.slice(1)} (node_modules/.bin/node, from the \`node\` package), ` +
     `whatever the machine's Node is${system.startsWith('24.') ? '' : ` (here ${system}, which only runs npm)`}. ` +

@@ -3,10 +3,17 @@
 // relay gracefully (a second signal exits at once).
 
 import { describeConfig } from './config/describe.ts'
-import { ConfigError, helpText, loadConfig, parseCommandLine } from './config/index.ts'
+import {
+  ConfigError,
+  environmentWithDotenv,
+  helpText,
+  loadConfig,
+  parseCommandLine,
+} from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
 import { adminCommand } from './tools/admin-cli.ts'
+import { healthCommand } from './tools/health-check.ts'
 import { plcHostsCommand } from './tools/plc-hosts.ts'
 import { k256Backend, nativeK256Error } from './verify/crypto/signature.ts'
 
@@ -21,13 +28,29 @@ const COMMANDS = [
     summary: 'build hosts.txt from a PLC directory export (resumable)',
   },
   { usage: 'relay check', summary: 'report the signature backends this install uses' },
+  {
+    usage: 'relay health [flags]',
+    summary: "ask the relay at this configuration's --bind for /xrpc/_health (exit 0 when healthy)",
+  },
   { usage: 'relay help', summary: 'this text' },
 ]
 
 async function main(argv: readonly string[]): Promise<number> {
-  // Tools with their own flags: handed everything after their name.
-  if (argv[0] === 'admin') return adminCommand(argv.slice(1), process.env)
-  if (argv[0] === 'plc-hosts') return plcHostsCommand(argv.slice(1), process.env)
+  // Tools with their own flags: handed everything after their name, and the environment with the
+  // working directory's .env under it (as `serve` reads it).
+  if (argv[0] === 'admin' || argv[0] === 'plc-hosts') {
+    let env: Record<string, string | undefined>
+    try {
+      env = environmentWithDotenv(process.env, process.cwd())
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      console.error(`relay: ${err.message}`)
+      return 2
+    }
+    return argv[0] === 'admin'
+      ? adminCommand(argv.slice(1), env)
+      : plcHostsCommand(argv.slice(1), env)
+  }
   let command: string
   let help: boolean
   try {
@@ -52,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log('p256 signatures: node-crypto')
     return 0
   }
-  if (command !== 'serve') {
+  if (command !== 'serve' && command !== 'health') {
     console.error(`relay: unknown command "${command}" (try: relay help)`)
     return 2
   }
@@ -65,6 +88,13 @@ async function main(argv: readonly string[]): Promise<number> {
       return 2
     }
     throw err
+  }
+  if (command === 'health') {
+    return healthCommand(config.bind, {
+      fetch: globalThis.fetch,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    })
   }
   const logger = createLogger(config.logLevel, config.logFormat)
   for (const w of config.warnings) logger.warn(w)

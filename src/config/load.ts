@@ -134,6 +134,23 @@ export function loadConfig(
   return deepFreeze(config)
 }
 
+/**
+ * The environment as the tools (`relay admin`, `relay plc-hosts`) see it: the process environment,
+ * over the `.env` file of `cwd` when there is one, so that an admin key or bind address written
+ * there for `relay serve` serves them too.
+ */
+export function environmentWithDotenv(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): Record<string, string | undefined> {
+  const file = readDotenv(cwd)
+  const merged: Record<string, string | undefined> = {}
+  for (const [name, entry] of file?.entries ?? []) merged[name] = entry.value
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && value !== '') merged[name] = value
+  return merged
+}
+
 function readDotenv(cwd: string): DotenvFile | undefined {
   const path = join(cwd, '.env')
   let text: string

@@ -1,10 +1,11 @@
 // `relay admin ...`: a command-line client for a running relay's admin API
 // (docs/admin-api.md). Parses the arguments, picks the subcommand, builds the HTTP
-// client from --relay / --admin-key (or RELAY_URL, RELAY_ADMIN_KEY, RELAY_ADMIN_PASSWORD), runs
+// client from --relay / --admin-key (or RELAY_URL, RELAY_ADMIN_KEY, RELAY_ADMIN_PASSWORD, also read
+// from .env; without a URL, localhost on the port of RELAY_API_BIND or 2470), runs
 // it and maps every failure to a message on stderr and an exit code:
 //   0 ok, 1 the relay answered an error or could not be reached, 2 usage, 3 not offered (yet).
-// Deliberately not here: the subcommands themselves (admin/*-commands.ts), reading the relay's
-// own configuration, or any state: this talks to the relay over HTTP only.
+// Deliberately not here: the subcommands themselves (admin/*-commands.ts) or any state: this
+// talks to the relay over HTTP only.
 import { setTimeout as delay } from 'node:timers/promises'
 import { domainCommands, repoCommands } from './admin/account-commands.ts'
 import { type FlagSpecs, parseLine, UsageError } from './admin/args.ts'
@@ -40,6 +41,16 @@ export const ADMIN_COMMANDS: readonly CommandSpec[] = [
 const GROUPS = new Set(ADMIN_COMMANDS.filter((c) => c.words.length > 1).map((c) => c.words[0]))
 
 export const DEFAULT_RELAY_URL = 'http://localhost:2470'
+
+/**
+ * The relay on this machine: `http://localhost:PORT`, with the port of RELAY_API_BIND (or
+ * RELAY_API_LISTEN) when the environment or .env sets one, as for `relay serve`.
+ */
+export function localRelayUrl(env: Readonly<Record<string, string | undefined>>): string {
+  const bind = env.RELAY_API_BIND || env.RELAY_API_LISTEN
+  const port = bind ? /:(\d{1,5})$/.exec(bind.trim())?.[1] : undefined
+  return port && port !== '0' ? `http://localhost:${port}` : DEFAULT_RELAY_URL
+}
 
 /**
  * A relay URL from what an operator typed: a full URL, or a bare `host[:port]` (https, except
@@ -108,7 +119,7 @@ export async function adminCommand(
     checkArgs(spec, args)
     const relayFlag = line.flags.get('relay')
     const baseUrl = relayUrlFrom(
-      typeof relayFlag === 'string' ? relayFlag : env.RELAY_URL || DEFAULT_RELAY_URL,
+      typeof relayFlag === 'string' ? relayFlag : env.RELAY_URL || localRelayUrl(env),
     )
     const keyFlag = line.flags.get('admin-key')
     const key = typeof keyFlag === 'string' ? keyFlag : keyFromEnv(env)

@@ -1,10 +1,28 @@
 // `GET /xrpc/_health` names the part that fails (database, event log) with a short reason and no
-// internals, and answers 503 while it fails.
+// internals, and answers 503 while it fails; `relay health` asks the address the relay binds.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { promisify } from 'node:util'
 import { SERVER_HEADER } from '../../src/config/config.ts'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { startTestRelay } from '../support/relay-harness.ts'
+import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
+
+const ROOT = join(import.meta.dirname, '../..')
+const run = promisify(execFile)
+
+async function freePort(host: string): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, host, r))
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
+}
 
 test('health: 200 with every check ok; 503 naming the database when it is gone', {
   timeout: 30_000,
@@ -31,5 +49,37 @@ test('health: 200 with every check ok; 503 naming the database when it is gone',
   } finally {
     await relay.close().catch(() => {})
     await plc.close()
+  }
+})
+
+test('relay health asks the address the relay binds (from .env), and fails when it is down', {
+  timeout: 60_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-health-'))
+  const plc = await startMockPlc({})
+  let relay: RelayProcess | undefined
+  const health = () =>
+    run(join(ROOT, 'relay'), ['health'], { cwd: dir, env: { PATH: process.env.PATH } }).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, out: e.stderr }),
+    )
+  try {
+    // A loopback address other than 127.0.0.1: asking 127.0.0.1 would find nothing there.
+    const port = await freePort('127.0.0.2')
+    await writeFile(join(dir, '.env'), `RELAY_ADMIN_PASSWORD=k\nRELAY_API_BIND=127.0.0.2:${port}\n`)
+    relay = await startRelayProcess(dir, plc.url, [], { bindAndKeyFromDotenv: true })
+    assert.equal(new URL(relay.url).hostname, '127.0.0.2')
+    const up = await health()
+    assert.equal(up.code, 0, up.out)
+    assert.match(up.out, /"status":"ok"/)
+    relay.child.kill('SIGKILL')
+    await relay.exited
+    const down = await health()
+    assert.equal(down.code, 1)
+    assert.match(down.out, new RegExp(`127\\.0\\.0\\.2:${port}.*ECONNREFUSED`))
+  } finally {
+    relay?.child.kill('SIGKILL')
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
   }
 })

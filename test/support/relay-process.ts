@@ -28,6 +28,8 @@ export interface RelayProcessOptions {
    * not collected it yet. `exited` then never resolves; kill `pid` and `child` when done.
    */
   readonly unreaped?: boolean
+  /** Leave the bind address and admin key to the `.env` file in `dir` (README walk-throughs). */
+  readonly bindAndKeyFromDotenv?: boolean
 }
 
 export async function startRelayProcess(
@@ -39,8 +41,7 @@ export async function startRelayProcess(
   const args = [
     MAIN,
     'serve',
-    '--bind',
-    '127.0.0.1:0',
+    ...(opts.bindAndKeyFromDotenv ? [] : ['--bind', '127.0.0.1:0', '--admin-password', ADMIN_KEY]),
     '--metrics-listen',
     '127.0.0.1:0',
     '--persist-dir',
@@ -50,8 +51,6 @@ export async function startRelayProcess(
     '--plc-host',
     plcUrl,
     '--allow-insecure-hosts',
-    '--admin-password',
-    ADMIN_KEY,
     '--verify-workers',
     '1',
     '--log-level',
@@ -76,7 +75,7 @@ export async function startRelayProcess(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   )
-  const started = new Promise<number>((resolve, reject) => {
+  const started = new Promise<{ address: string; port: number }>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`relay did not start:\n${logs.join('\n')}`)),
       20_000,
@@ -84,10 +83,13 @@ export async function startRelayProcess(
     createInterface({ input: child.stderr! }).on('line', (line) => {
       logs.push(line)
       try {
-        const entry = JSON.parse(line) as { msg?: string; address?: { port: number } }
+        const entry = JSON.parse(line) as {
+          msg?: string
+          address?: { address: string; port: number }
+        }
         if (entry.msg === 'relay started' && entry.address) {
           clearTimeout(timer)
-          resolve(entry.address.port)
+          resolve(entry.address)
         }
       } catch {
         // not JSON: keep it in the logs
@@ -98,7 +100,7 @@ export async function startRelayProcess(
       reject(new Error(`relay exited (${code}) before starting:\n${logs.join('\n')}`))
     })
   })
-  const port = await started.catch((err: unknown) => {
+  const bound = await started.catch((err: unknown) => {
     // Nothing may outlive a failed start (an unreaped relay's parent would hold our pipes open).
     child.kill('SIGKILL')
     try {
@@ -108,7 +110,7 @@ export async function startRelayProcess(
     }
     throw err
   })
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${bound.address}:${bound.port}`
   return {
     child,
     pid,
