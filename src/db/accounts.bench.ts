@@ -2,8 +2,9 @@
 // 1,000 on a SQLite file (WAL, synchronous=NORMAL), for new rows and for overwrites, alone and
 // with the checkpoint in the same transaction, by statement chunk size and with the
 // prepared-statement cache off. A raw node:sqlite loop (one prepared single-row upsert in a
-// transaction of 1,000) is the floor Kysely's overhead is compared with; BENCHMARKS.md has
-// better-sqlite3 at ~44,000/s for the same shape. Set RELAY_BENCH_POSTGRES_URL to add PostgreSQL.
+// transaction of 1,000) is the floor Kysely's overhead is compared with; BENCHMARKS.md ("Library
+// measurements") has better-sqlite3 at ~44,000/s for the same shape. Set RELAY_BENCH_POSTGRES_URL
+// to add PostgreSQL.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

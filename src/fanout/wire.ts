@@ -2,8 +2,8 @@
 // wrapped in unmasked binary WebSocket headers and laid out back to back in a single buffer,
 // and that one buffer is written to every live consumer's socket with one write each. Every
 // consumer gets the very same bytes (no per-consumer encoding or copying), and a batch costs one
-// write per socket instead of one per frame, which is what makes fan-out fast (BENCHMARKS.md
-// "Fan-out"; fanout.bench.ts).
+// write per socket instead of one per frame, which is what makes fan-out fast (BENCHMARKS.md:
+// "Library measurements" and the fan-out figures; fanout.bench.ts).
 // Writing beside `ws` is only safe while its sender has nothing queued (it queues only while
 // compressing or reading a Blob, which fanout never asks for) and only on the server side
 // (client frames are masked); otherwise, or when the socket is not reachable, the frames go

@@ -1,6 +1,6 @@
 // CIDs as atproto uses them: CIDv1, sha2-256, codec dag-cbor (0x71) or raw (0x55), 36 bytes in
 // binary form, base32 (`b...`) as strings. Hashing is synchronous (node:crypto): WebCrypto's
-// async digest is ~20x slower per block here (BENCHMARKS.md).
+// async digest is ~20x slower per block here (BENCHMARKS.md, "Library measurements").
 // Deliberately not handled: CIDv0, other hashes or codecs; atproto repositories never use them.
 import { hash } from 'node:crypto'
 import * as CID from '@atcute/cid'
