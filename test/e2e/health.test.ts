@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -11,18 +10,10 @@ import { promisify } from 'node:util'
 import { SERVER_HEADER } from '../../src/config/config.ts'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { startTestRelay } from '../support/relay-harness.ts'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
+import { freePort, type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
 
 const ROOT = join(import.meta.dirname, '../..')
 const run = promisify(execFile)
-
-async function freePort(host: string): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, host, r))
-  const port = (server.address() as { port: number }).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 test('health: 200 with every check ok; 503 naming the database when it is gone', {
   timeout: 30_000,

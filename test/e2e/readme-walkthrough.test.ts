@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -13,18 +12,10 @@ import { promisify } from 'node:util'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually } from '../support/relay-harness.ts'
-import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
+import { freePort, type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
 
 const ROOT = join(import.meta.dirname, '../..')
 const run = promisify(execFile)
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as { port: number }).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 test('README walk-through: .env holds the admin key; ./relay admin finds it and the port', {
   timeout: 60_000,

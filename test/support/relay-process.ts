@@ -2,6 +2,7 @@
 // SIGTERM or kill it with SIGKILL and start it again on the same data directory.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ADMIN_KEY } from './relay-harness.ts'
@@ -125,4 +126,13 @@ export async function startRelayProcess(
         body: JSON.stringify({ hostname }),
       }),
   }
+}
+
+/** A port free on `host` right now (for a relay whose address a test writes into its .env). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((r) => server.listen(0, host, r))
+  const port = (server.address() as { port: number }).port
+  await new Promise((r) => server.close(r))
+  return port
 }
