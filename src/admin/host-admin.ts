@@ -11,8 +11,8 @@ import { isDomainBanned, isTrustedDomain, normalizeHostname } from '../hosts/hos
 import type { HostLimits } from '../hosts/rate-limit.ts'
 import type { HostRegistry } from '../hosts/registry.ts'
 import type { RelaySettings } from '../hosts/settings.ts'
+import type { SyncMode } from '../hosts/sync-ratchet.ts'
 import type { RecentDrop } from '../ingest/drop-counter.ts'
-import type { SyncModeSetting } from '../ingest/sync-ratchet.ts'
 import {
   bodyObject,
   domainValue,
@@ -25,7 +25,7 @@ import {
 export interface HostAdminDeps {
   readonly hosts: HostRegistry
   readonly settings: RelaySettings
-  readonly syncDefault: SyncModeSetting
+  readonly syncDefault: SyncMode
   /** The limits in force for a host (its own, or the defaults for its account limit). */
   readonly limits: (row: HostRow) => HostLimits
   /** Applies a host's (new) limits to the running rate limiter. */
@@ -235,7 +235,7 @@ export function hostAdminRoutes(d: HostAdminDeps): Route[] {
           ...(perDay !== undefined ? { perDay } : {}),
           ...(crawlRate !== undefined ? { crawlRate } : {}),
           ...(repoLimit !== undefined ? { accountLimit: repoLimit } : {}),
-          ...(typeof sync === 'string' ? { syncMode: sync as SyncModeSetting } : {}),
+          ...(typeof sync === 'string' ? { syncMode: sync as SyncMode } : {}),
         })
         const updated = d.hosts.get(row.id)!
         d.applyLimits(updated)

@@ -6,7 +6,6 @@
 // Deliberately not here: what the routes do (sync-routes.ts, admin routes) or any SQL.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { AdminAuth } from '../admin/auth.ts'
 import { SERVER_HEADER } from '../config/config.ts'
 import { type GuardedServer, guardedServer, type HttpGuardOptions } from '../net/http-guard.ts'
 import { invalidRequest, toXrpcError, XrpcError } from './errors.ts'
@@ -39,9 +38,17 @@ export interface Route {
   handle(req: ApiRequest): Promise<ApiResponse> | ApiResponse
 }
 
+/** Who may call admin routes (admin/auth.ts is one). */
+export interface AdminGate {
+  /** False when no admin key is configured: the admin API is off. */
+  readonly enabled: boolean
+  /** Whether an `Authorization` header carries a valid admin key. */
+  check(authorization: string | undefined): boolean
+}
+
 export interface ApiServerOptions {
   readonly routes: readonly Route[]
-  readonly adminAuth: AdminAuth
+  readonly adminAuth: AdminGate
   /** WebSocket upgrade requests (subscribeRepos). */
   readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   readonly onInternalError: (err: unknown, req: { method: string; path: string }) => void

@@ -7,6 +7,7 @@
 // Deliberately not here: reading flags, variables or files (load.ts), printing (describe.ts).
 
 import packageJson from '../../package.json' with { type: 'json' }
+import type { SyncMode } from '../hosts/sync-ratchet.ts'
 import type { ListenAddress, TrustedProxy } from './addresses.ts'
 import type { DatabaseConfig } from './database-url.ts'
 import type { LogLevel } from './formats.ts'
@@ -15,9 +16,12 @@ export type { ListenAddress, TrustedProxy } from './addresses.ts'
 export type { DatabaseConfig } from './database-url.ts'
 export type { LogLevel } from './formats.ts'
 
-export type SyncValidation = 'auto' | 'strict' | 'lenient'
+/** The relay-wide `--sync-validation` default: one of the hosts' sync modes. */
+export type SyncValidation = SyncMode
 
-export const SYNC_VALIDATION_MODES: readonly SyncValidation[] = ['auto', 'strict', 'lenient']
+/** Where a setting's value can come from, in the order they lose to each other. */
+export const SETTING_ORIGINS = ['default', 'dotenv', 'env', 'flag'] as const
+export type SettingOriginKind = (typeof SETTING_ORIGINS)[number]
 
 /** Where a setting's value came from. `name` is the flag as typed or the variable's name. */
 export type SettingSource =

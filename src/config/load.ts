@@ -9,13 +9,13 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
+import { SYNC_MODES } from '../hosts/sync-ratchet.ts'
 import { parseDomainPattern, parseHttpUrl, parseListen, parseTrustedProxy } from './addresses.ts'
 import { parseCommandLine } from './cli.ts'
 import {
   RELAY_VERSION,
   type RelayConfig,
   type SettingSource,
-  SYNC_VALIDATION_MODES,
   type SyncValidation,
   userAgentFor,
 } from './config.ts'
@@ -195,7 +195,7 @@ function syncValidation(
   lenient: ResolvedSetting,
   warnings: string[],
 ): SyncValidation {
-  const parseMode = (text: string): SyncValidation => parseChoice(text, SYNC_VALIDATION_MODES)
+  const parseMode = (text: string): SyncValidation => parseChoice(text, SYNC_MODES)
   let chosen: SyncValidation
   let lenientOn: boolean
   try {

@@ -10,12 +10,12 @@
 
 import type { Kysely, Selectable } from 'kysely'
 import { atomically, type StoreContext } from './context.ts'
-import type { AccountLocalStatus, AccountTable, AccountUpstreamStatus, Schema } from './schema.ts'
+import type { AccountTable, AccountUpstreamStatus, LocalStatus, Schema } from './schema.ts'
 
 export interface AccountRow {
   readonly did: string
   readonly hostId: number
-  readonly localStatus: AccountLocalStatus
+  readonly localStatus: LocalStatus
   readonly upstreamStatus: AccountUpstreamStatus
   readonly rev: string | null
   readonly commitCid: string | null
@@ -135,7 +135,7 @@ export class AccountStore {
 
   /** Up to `limit` accounts in one local status with DID greater than `afterDid`, by DID. */
   listByLocalStatus(
-    localStatus: AccountLocalStatus,
+    localStatus: LocalStatus,
     afterDid: string | null,
     limit: number,
   ): Promise<AccountRow[]> {
@@ -168,7 +168,7 @@ export class AccountStore {
   /** Up to `limit` accounts of a host in one local status, oldest first (then by DID). */
   async listByHostStatus(
     hostId: number,
-    localStatus: AccountLocalStatus,
+    localStatus: LocalStatus,
     limit: number,
   ): Promise<AccountRow[]> {
     checkLimit(limit)

@@ -9,7 +9,7 @@
 import type { Kysely, Selectable, Updateable } from 'kysely'
 import { atomically, type StoreContext } from './context.ts'
 import { DuplicateHostError, HostNotFoundError } from './errors.ts'
-import type { HostStatus, HostTable, Schema, SyncEffective, SyncMode } from './schema.ts'
+import type { HostStatus, HostTable, Schema, SyncMode, ValidationMode } from './schema.ts'
 
 export interface HostRow {
   readonly id: number
@@ -25,7 +25,7 @@ export interface HostRow {
   /** Operator's pin; null follows the relay default (`--sync-validation`). */
   readonly syncMode: SyncMode | null
   /** The ratchet's current position. */
-  readonly syncEffective: SyncEffective
+  readonly syncEffective: ValidationMode
   /** Consecutive commits with valid prevData (the ratchet counter). */
   readonly syncGoodRun: number
   readonly perSecond: number | null

@@ -15,11 +15,10 @@ export { HostStore } from './hosts.ts'
 export { MetaStore } from './meta.ts'
 export { MIGRATION_NAMES } from './migrations/index.ts'
 export type {
-  AccountLocalStatus,
   AccountUpstreamStatus,
   HostStatus,
+  LocalStatus,
   Schema,
-  SyncEffective,
   SyncMode,
+  ValidationMode,
 } from './schema.ts'
-export { ACCOUNT_LOCAL_STATUSES, HOST_STATUSES } from './schema.ts'

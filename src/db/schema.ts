@@ -9,33 +9,19 @@
 // - cursors and counts fit below 2^53 and are read back as JS numbers (bigint columns in
 //   PostgreSQL whose int8 values are parsed to numbers, see dialect.ts).
 // Vocabularies are checked by TypeScript on write, not by CHECK constraints, so adding a value
-// later needs no table rebuild in SQLite.
+// later needs no table rebuild in SQLite. Each is defined by the part that owns it (host
+// statuses and bans by hosts/, sync modes by hosts/ and verify/, account statuses by accounts/)
+// in a file that imports no other part, so this lowest layer can name them too.
 // Deliberately not here: what the statuses mean and when they change (hosts/ and accounts/).
 
 import type { ColumnType, Generated } from 'kysely'
+import type { LocalStatus } from '../accounts/account-state.ts'
+import type { BanKind } from '../hosts/ban.ts'
+import type { HostStatus } from '../hosts/host-status.ts'
+import type { SyncMode } from '../hosts/sync-ratchet.ts'
+import type { ValidationMode } from '../verify/validation-mode.ts'
 
-/** docs/design.md §4 item 13. */
-export type HostStatus = 'active' | 'idle' | 'offline' | 'throttled' | 'banned'
-export const HOST_STATUSES: readonly HostStatus[] = [
-  'active',
-  'idle',
-  'offline',
-  'throttled',
-  'banned',
-]
-
-/** An operator's pin for a host's sync 1.1 validation; null in the row follows the relay default. */
-export type SyncMode = 'auto' | 'strict' | 'lenient'
-/** Where the `auto` ratchet currently stands for a host. */
-export type SyncEffective = 'strict' | 'lenient'
-
-/** The relay's own decision about an account. */
-export type AccountLocalStatus = 'active' | 'takendown' | 'throttled'
-export const ACCOUNT_LOCAL_STATUSES: readonly AccountLocalStatus[] = [
-  'active',
-  'takendown',
-  'throttled',
-]
+export type { HostStatus, LocalStatus, SyncMode, ValidationMode }
 
 /** What the account's PDS says (`#account` status); unknown future values are kept as text. */
 export type AccountUpstreamStatus =
@@ -62,7 +48,7 @@ export interface HostTable {
   account_count: number
   trusted: IntBool
   sync_mode: SyncMode | null
-  sync_effective: SyncEffective
+  sync_effective: ValidationMode
   sync_good_run: number
   per_second: number | null
   per_hour: number | null
@@ -70,6 +56,10 @@ export interface HostTable {
   crawl_rate: number | null
   last_error: string | null
   last_error_at: string | null
+  /** Why a banned host is banned (null when it is not): see hosts/ban.ts. */
+  ban_kind: BanKind | null
+  /** The banned domain of a `domain` ban. */
+  ban_domain: string | null
   created_at: ColumnType<string, string, never>
   updated_at: string
 }
@@ -77,7 +67,7 @@ export interface HostTable {
 export interface AccountTable {
   did: string
   host_id: number
-  local_status: AccountLocalStatus
+  local_status: LocalStatus
   upstream_status: AccountUpstreamStatus
   rev: string | null
   commit_cid: string | null

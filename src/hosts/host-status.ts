@@ -22,9 +22,10 @@
 // status), what to do about a FutureCursor (cursor resets stay with the upstream wiring), and
 // the rate limiter itself. It holds no timers, so there is nothing to close. Per-host state is
 // bounded by the hosts reported; `forget` drops a host that was removed.
-import type { HostStatus } from '../db/schema.ts'
 
-export type { HostStatus } from '../db/schema.ts'
+/** A host's status (docs/design.md §4 item 13), the one vocabulary every layer uses. */
+export const HOST_STATUSES = ['active', 'idle', 'offline', 'throttled', 'banned'] as const
+export type HostStatus = (typeof HOST_STATUSES)[number]
 
 export type HostTransitionListener = (
   hostId: number,

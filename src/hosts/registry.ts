@@ -5,10 +5,10 @@
 // Deliberately not here: sockets (upstream/), policy routes (admin/), SQL (db/).
 import type { HostRow, HostStore } from '../db/hosts.ts'
 import type { IngestHost } from '../ingest/ingest.ts'
-import type { SyncRatchetState } from '../ingest/sync-ratchet.ts'
 import { CrawlRefusedError } from './crawl-error.ts'
 import { HostProbeError, InvalidHostnameError, UnsafeAddressError } from './errors.ts'
 import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.ts'
+import type { SyncRatchetState } from './sync-ratchet.ts'
 
 export interface HostPolicy {
   readonly allowInsecureHosts: boolean

@@ -5,6 +5,7 @@ import {
   newAccount,
 } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import { afterCommit, effectiveMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type {
@@ -17,7 +18,6 @@ import type {
 import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
 import type { IngestDeps } from './ingest.ts'
-import { afterCommit, effectiveMode } from './sync-ratchet.ts'
 import { VerifyPoolBusyError, VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 

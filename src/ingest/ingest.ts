@@ -11,13 +11,13 @@ import type { Tracer } from '@opentelemetry/api'
 import type { AccountCache } from '../accounts/account-cache.ts'
 import type { AccountState } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import type { SyncMode, SyncRatchetState } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
 import { AccountSerializer } from './account-serializer.ts'
 import type { DropCounter } from './drop-counter.ts'
 import { EventHandlers, type HandlerDeps } from './handlers.ts'
-import type { SyncModeSetting, SyncRatchetState } from './sync-ratchet.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 /** What ingest needs to know about the host an event came from. */
@@ -50,7 +50,7 @@ export interface IngestDeps {
   readonly verify: (task: VerifyTask) => Promise<VerifyOutcome>
   readonly drops: DropCounter
   readonly now: () => number
-  readonly syncDefault: SyncModeSetting
+  readonly syncDefault: SyncMode
   readonly syncRatchetCommits: number
   /** Asks an account's PDS for its status (DESIGN §4 item 11b); null when it cannot tell. */
   readonly checkRepoStatus?: (

@@ -5,7 +5,9 @@
 // (`relay_events_received_total{type}`, `relay_events_dropped_total{reason}`, ...) always cover
 // every host. `#info` names come from upstream, so only known names are labels, the rest `other`.
 // Deliberately not here: anything per account (no DIDs as labels), the hot path (read at scrape).
+
 import type { Registry } from 'prom-client'
+import { HOST_STATUSES } from '../hosts/host-status.ts'
 import { EVENT_TYPES } from './event-type-counter.ts'
 import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
 import { RunningTotal } from './running-total.ts'
@@ -15,7 +17,6 @@ import { ScrapeMemo, scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 export const KNOWN_INFO_NAMES: ReadonlySet<string> = new Set(['OutdatedCursor'])
 
 const CONNECTION_STATES = ['connecting', 'connected', 'disconnected', 'refused', 'stopped']
-const HOST_STATUSES = ['active', 'idle', 'offline', 'throttled', 'banned']
 
 interface HostView {
   readonly id: number

@@ -23,9 +23,10 @@ import type { CommitMessage, SyncMessage } from '../protocol/messages.ts'
 import type { PublicKey } from './crypto/keys.ts'
 import { EMPTY_MST_ROOT, invertOps } from './invert.ts'
 import { type PreviousRepoState, type SignatureCheck, verifySignedCommit } from './signed-commit.ts'
+import type { ValidationMode } from './validation-mode.ts'
 import { type AcceptedRepoState, drop, type Verdict, type VerifyWarning } from './verdict.ts'
 
-export type ValidationMode = 'strict' | 'lenient'
+export type { ValidationMode } from './validation-mode.ts'
 
 export interface VerifyContext {
   readonly key: PublicKey

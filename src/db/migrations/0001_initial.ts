@@ -5,7 +5,7 @@
 // migrations appended to the list in index.ts.
 
 import type { Kysely } from 'kysely'
-import type { MigrationDialect } from './index.ts'
+import type { MigrationDialect } from './dialect.ts'
 
 export async function up(db: Kysely<unknown>, dialect: MigrationDialect): Promise<void> {
   await db.schema

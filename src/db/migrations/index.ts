@@ -8,8 +8,9 @@ import type { Kysely } from 'kysely'
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
 import { classifyDriverError, DatabaseError } from '../errors.ts'
 import { up as initial } from './0001_initial.ts'
+import type { MigrationDialect } from './dialect.ts'
 
-export type MigrationDialect = 'sqlite' | 'postgres'
+export type { MigrationDialect } from './dialect.ts'
 
 interface MigrationEntry {
   readonly name: string

@@ -2,6 +2,7 @@
 // kill a connection, limits, cursor reset, trusted domains, live connections — over the
 // `/admin/pds/*` and `/admin/subs/*` routes of docs/admin-api.md.
 // Deliberately not here: validating hostnames (the relay does, and its message is shown).
+import { SYNC_MODES } from '../../hosts/sync-ratchet.ts'
 import { parseCount, UsageError } from './args.ts'
 import {
   arg,
@@ -143,8 +144,6 @@ const LIMIT_FLAGS = {
   'repo-limit': 'repo_limit',
 } as const
 
-const SYNC_MODES = ['auto', 'strict', 'lenient']
-
 const limits: CommandSpec = {
   words: ['host', 'limits'],
   args: ['HOST'],
@@ -168,7 +167,7 @@ const limits: CommandSpec = {
     }
     const mode = stringFlag(ctx, 'sync-validation')
     if (mode !== undefined) {
-      if (!SYNC_MODES.includes(mode))
+      if (!(SYNC_MODES as readonly string[]).includes(mode))
         throw new UsageError(`--sync-validation must be auto, strict or lenient`, 'host limits')
       body.sync_validation = mode
     }

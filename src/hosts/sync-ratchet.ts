@@ -2,23 +2,22 @@
 // stays there. In `auto`, a host is lenient until it has sent `ratchetCommits` consecutive
 // commits that all carried `prevData` and inverted to it, and strict from then on; strict hosts
 // are never demoted automatically. Pure: the caller stores the state.
-import type { ValidationMode } from '../verify/commit.ts'
+import { VALIDATION_MODES, type ValidationMode } from '../verify/validation-mode.ts'
 
-export type SyncModeSetting = 'auto' | 'strict' | 'lenient'
+/** A host's (or the relay's default) sync 1.1 setting: `auto` ratchets lenient → strict. */
+export const SYNC_MODES = ['auto', ...VALIDATION_MODES] as const
+export type SyncMode = (typeof SYNC_MODES)[number]
 
 export interface SyncRatchetState {
   /** The operator's setting for this host (null: follow the relay default). */
-  readonly mode: SyncModeSetting | null
+  readonly mode: SyncMode | null
   /** What `auto` has reached. */
   readonly effective: ValidationMode
   /** Consecutive good commits while lenient under `auto`. */
   readonly goodRun: number
 }
 
-export function effectiveMode(
-  state: SyncRatchetState,
-  relayDefault: SyncModeSetting,
-): ValidationMode {
+export function effectiveMode(state: SyncRatchetState, relayDefault: SyncMode): ValidationMode {
   const mode = state.mode ?? relayDefault
   return mode === 'auto' ? state.effective : mode
 }
@@ -26,7 +25,7 @@ export function effectiveMode(
 /** The state after one accepted commit; `proven` = it carried prevData and inverted to it. */
 export function afterCommit(
   state: SyncRatchetState,
-  relayDefault: SyncModeSetting,
+  relayDefault: SyncMode,
   proven: boolean,
   ratchetCommits: number,
 ): SyncRatchetState {
