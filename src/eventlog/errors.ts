@@ -15,6 +15,7 @@ export type EventLogInputReason =
   | 'bad-upstream-seq' // not a safe non-negative integer
   | 'bad-did' // empty, or longer than the record format allows
   | 'bad-type' // empty, or longer than the record format allows
+  | 'bad-note' // holds a NUL, or does not fit beside the type
   | 'too-large' // the frame is larger than any record the log stores
   | 'seq-exhausted' // the next seq would not stay below 2^53
 

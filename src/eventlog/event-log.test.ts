@@ -70,6 +70,31 @@ describe('EventLog append and read', () => {
     await log.close()
   })
 
+  it('keeps a writer’s note with its record, and refuses one that cannot be stored', async () => {
+    await using dir = await tempDir()
+    const log = await openTestLog(dir.path, new ManualClock())
+    log.append({ ...testInput(1), note: 'upstream=deactivated' })
+    log.append(testInput(2))
+    assert.throws(
+      () => log.append({ ...testInput(3), note: 'a\0b' }),
+      (e) => e instanceof EventLogInputError && e.reason === 'bad-note',
+    )
+    assert.throws(
+      () => log.append({ ...testInput(3), note: 'x'.repeat(300) }),
+      (e) => e instanceof EventLogInputError && e.reason === 'bad-note',
+    )
+    await log.flush()
+    const read = await log.read(0, 10)
+    assert.deepEqual(
+      read.map((r) => r.note),
+      ['upstream=deactivated', undefined],
+    )
+    await log.close()
+    const reopened = await openTestLog(dir.path, new ManualClock())
+    assert.equal((await reopened.read(0, 1))[0]!.note, 'upstream=deactivated')
+    await reopened.close()
+  })
+
   it('writes on its own within the flush interval', async () => {
     await using dir = await tempDir()
     const log = await openTestLog(dir.path, new ManualClock(), { flushIntervalMs: 1 })

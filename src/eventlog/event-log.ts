@@ -112,7 +112,7 @@ export class EventLog {
   /** Assigns the next seq and buffers the record; it is written within `flushIntervalMs`. */
   append(input: AppendInput): LogRecord {
     if (this.#closing) throw new EventLogClosedError('append')
-    const { hostId, upstreamSeq, did } = input
+    const { hostId, upstreamSeq, did, note = '' } = input
     const type = input.frame.type
     if (!Number.isInteger(hostId) || hostId < 0 || hostId > 0xffffffff)
       throw new EventLogInputError('bad-host-id', `hostId ${hostId} is not a u32`)
@@ -120,8 +120,14 @@ export class EventLog {
       throw new EventLogInputError('bad-upstream-seq', `upstreamSeq ${upstreamSeq} is not valid`)
     if (did.length === 0 || Buffer.byteLength(did) > MAX_DID_BYTES)
       throw new EventLogInputError('bad-did', 'did is empty or too long')
-    if (type.length === 0 || Buffer.byteLength(type) > MAX_TYPE_BYTES)
+    if (type.length === 0 || type.includes('\0') || Buffer.byteLength(type) > MAX_TYPE_BYTES)
       throw new EventLogInputError('bad-type', 'frame type is empty or too long')
+    if (
+      note !== '' &&
+      (note.includes('\0') ||
+        Buffer.byteLength(type) + 1 + Buffer.byteLength(note) > MAX_TYPE_BYTES)
+    )
+      throw new EventLogInputError('bad-note', 'note has a NUL or is too long for its record')
     const seq = this.#lastSeq + 1
     if (seq > Number.MAX_SAFE_INTEGER)
       throw new EventLogInputError('seq-exhausted', 'seqs must stay below 2^53')
@@ -130,8 +136,17 @@ export class EventLog {
       throw new EventLogInputError('too-large', `frame of ${full.length} bytes`)
     const clock = this.#s.now()
     const timeMs = Number.isFinite(clock) ? clock : Date.now()
-    const encoded = encodeRecord({ seq, timeMs, hostId, upstreamSeq }, type, did, full)
-    const record: LogRecord = { seq, timeMs, hostId, upstreamSeq, did, type, frame: encoded.frame }
+    const encoded = encodeRecord({ seq, timeMs, hostId, upstreamSeq }, type, did, full, note)
+    const record: LogRecord = {
+      seq,
+      timeMs,
+      hostId,
+      upstreamSeq,
+      did,
+      type,
+      ...(note !== '' ? { note } : {}),
+      frame: encoded.frame,
+    }
     this.#lastSeq = seq
     this.#writer.add(record, encoded.bytes)
     return record

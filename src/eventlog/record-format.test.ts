@@ -31,6 +31,19 @@ describe('record format', () => {
     assert.ok(Buffer.from(rec.frame).equals(Buffer.from(frame)))
   })
 
+  it('carries a writer’s note beside the type, and none for records without one', () => {
+    const { bytes } = encodeRecord(fields, '#account', 'did:plc:x', frame, 'local=takendown')
+    const noted = decodeRecord(bytes, 0, bytes.length)
+    assert.deepEqual(
+      [noted.type, noted.note, noted.did],
+      ['#account', 'local=takendown', 'did:plc:x'],
+    )
+    const plain = encodeRecord(fields, '#account', 'did:plc:x', frame).bytes
+    const decoded = decodeRecord(plain, 0, plain.length)
+    assert.equal(decoded.note, undefined)
+    assert.ok(probeRecord(bytes, 0, bytes.length).ok)
+  })
+
   it('reports an incomplete record with the length it needs', () => {
     const { bytes } = encodeRecord(fields, '#sync', 'did:plc:x', frame)
     for (const cut of [0, 3, 4, 40, bytes.length - 1]) {

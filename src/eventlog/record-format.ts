@@ -11,6 +11,8 @@
 //            20  f64  timeMs
 //            28  f64  upstreamSeq
 //            36  type (UTF-8) ‖ did (UTF-8) ‖ frame (the complete frame, seq spliced in)
+//   The type field may carry the writer's note after a NUL byte (`#account\0local=takendown`);
+//   typeLen counts both. Records without a note are byte-for-byte what they always were.
 //         4+len  u32  crc32 of bytes [0, 4+len)  (zlib.crc32, so the length is covered too)
 //
 // Deliberately not here: files, buffering, or deciding what to do with a bad record (the
@@ -62,7 +64,9 @@ export function encodeRecord(
   type: string,
   did: string,
   frame: Uint8Array,
+  note = '',
 ): { bytes: Buffer; frame: Uint8Array } {
+  if (note !== '') type = `${type}\0${note}`
   const typeLen = Buffer.byteLength(type)
   const didLen = Buffer.byteLength(did)
   const payload = RECORD_FIXED_BYTES - 4 + typeLen + didLen + frame.length
@@ -139,12 +143,15 @@ export function decodeRecord(buf: Buffer, pos: number, length: number): LogRecor
   const typeStart = pos + RECORD_FIXED_BYTES
   const didStart = typeStart + typeLen
   const frameStart = didStart + didLen
+  const nul = buf.indexOf(0, typeStart)
+  const typeEnd = nul >= 0 && nul < didStart ? nul : didStart
   return {
     seq: buf.readDoubleBE(pos + 12),
     timeMs: buf.readDoubleBE(pos + 20),
     hostId: buf.readUInt32BE(pos + 8),
     upstreamSeq: buf.readDoubleBE(pos + 28),
-    type: buf.toString('utf8', typeStart, didStart),
+    type: buf.toString('utf8', typeStart, typeEnd),
+    ...(typeEnd < didStart ? { note: buf.toString('utf8', typeEnd + 1, didStart) } : {}),
     did: buf.toString('utf8', didStart, frameStart),
     frame: buf.subarray(frameStart, pos + length - CRC_BYTES),
   }

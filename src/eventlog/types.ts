@@ -10,6 +10,11 @@ export interface AppendInput {
   /** The upstream seq the event came from; 0 when none. */
   readonly upstreamSeq: number
   readonly did: string
+  /**
+   * A short note for the writer's own later reading (start-up recovery): stored with the record,
+   * never sent to consumers. No NUL; with the type, at most 254 bytes. Default: none.
+   */
+  readonly note?: string
 }
 
 export interface LogRecord {
@@ -21,6 +26,8 @@ export interface LogRecord {
   readonly did: string
   /** '#commit', '#sync', '#identity', '#account' */
   readonly type: string
+  /** The note the writer attached (absent when none). */
+  readonly note?: string
   /** The complete frame with seq spliced in: the bytes consumers get. */
   readonly frame: Uint8Array
 }

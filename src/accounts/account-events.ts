@@ -1,0 +1,82 @@
+// The one rule that changes an account's state: `applyAccountEvent` takes the state before and
+// one thing that happened to the account, and returns the state after. Live ingest applies it to
+// each accepted event and to each decision of the relay's own; start-up recovery applies it to
+// the events it reads back from the log (checkpoint/account-replay.ts decodes them), so a state
+// rebuilt after a crash is the state the live relay had.
+// What it decides: the head (rev, commit and MST root) an accepted `#commit` or `#sync` sets;
+// the handle an `#identity` sets; the upstream status an `#account` from the PDS announces; the
+// local status the relay's operators or limits set; and which host the account lives on (an
+// event from a host other than the stored one means the account moved there, since ingest only
+// accepts it after checking the account's DID document names that host).
+// Deliberately not here: whether an event is accepted (verification, host authority, ordering:
+// ingest and verify/), account slots per host (hosts/), and any I/O. Pure.
+import { type AccountState, type LocalStatus, newAccount } from './account-state.ts'
+
+export type AccountEvent =
+  /** An accepted `#commit` or `#sync` from the account's host: its new head. */
+  | {
+      readonly kind: 'head'
+      readonly hostId: number
+      readonly rev: string
+      readonly commitCid: string
+      readonly dataCid: string
+    }
+  /** An accepted `#identity`, with the handle the freshly resolved DID document claims. */
+  | { readonly kind: 'identity'; readonly hostId: number; readonly handle: string | null }
+  /**
+   * An accepted `#account` from the account's host. `upstream` is the status it announced
+   * (`active`, `deactivated`, `deleted`, ...), or null when it is not known: an event read back
+   * from the log while the account was masked by a local status (the relay emitted its own view
+   * then, not the PDS's).
+   */
+  | { readonly kind: 'upstream-status'; readonly hostId: number; readonly upstream: string | null }
+  /**
+   * A decision of the relay's own, announced in an `#account` it emits: the account's local
+   * status, and whether its PDS was confirmed active (a reactivation the PDS did not announce).
+   */
+  | {
+      readonly kind: 'relay-status'
+      readonly localStatus: LocalStatus
+      readonly upstreamActive: boolean
+    }
+
+/** The state after `event`, at time `now` (milliseconds). An unknown account starts afresh. */
+export function applyAccountEvent(
+  before: AccountState | undefined,
+  did: string,
+  event: AccountEvent,
+  now: number,
+): AccountState {
+  const hostId = event.kind === 'relay-status' ? (before?.hostId ?? 0) : event.hostId
+  const state = { ...(before ?? newAccount(did, hostId, now)), hostId, updatedAt: now }
+  switch (event.kind) {
+    case 'head':
+      return { ...state, rev: event.rev, commitCid: event.commitCid, dataCid: event.dataCid }
+    case 'identity':
+      return { ...state, handle: event.handle }
+    case 'upstream-status':
+      return event.upstream === null ? state : { ...state, upstreamStatus: event.upstream }
+    case 'relay-status':
+      return {
+        ...state,
+        localStatus: event.localStatus,
+        ...(event.upstreamActive ? { upstreamStatus: 'active' } : {}),
+      }
+  }
+}
+
+/** What an `#account` message's fields say of the status: `active`, or the status named. */
+export function announcedStatus(active: boolean, status: string | undefined): string {
+  return active ? 'active' : (status ?? 'deactivated')
+}
+
+/**
+ * The relay's own decision an `#account` body it emitted announces: a local status of
+ * `takendown` or `throttled` is named as the status; anything else means the account is active
+ * locally, and an `active` body also says its PDS has it active.
+ */
+export function relayStatusEvent(body: { active: boolean; status?: string }): AccountEvent {
+  const localStatus: LocalStatus =
+    body.status === 'takendown' || body.status === 'throttled' ? body.status : 'active'
+  return { kind: 'relay-status', localStatus, upstreamActive: body.active }
+}
