@@ -3,6 +3,7 @@
 import type { Server } from 'node:http'
 import { WebSocketServer } from 'ws'
 import type { AccountCache } from './accounts/account-cache.ts'
+import { accountsWithHead } from './accounts/account-rows.ts'
 import { AdminAuth } from './admin/auth.ts'
 import { siblingForwarder } from './admin/siblings.ts'
 import { clientAddressResolver, trustedProxyCheck } from './api/client-address.ts'
@@ -16,23 +17,21 @@ import { serveDashboard } from './dashboard/serve.ts'
 import type { RelayDatabase } from './db/database.ts'
 import type { EventLog } from './eventlog/event-log.ts'
 import type { Fanout } from './fanout/fanout.ts'
-import type { HostRegistry } from './hosts/registry.ts'
+import type { Hosts } from './hosts/hosts.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { HttpGuardOptions, HttpGuardStats } from './net/http-guard.ts'
 import type { HealthMonitor } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import { inSpan, type Tracer } from './observability/tracing.ts'
-import type { UpstreamSet } from './relay-upstream.ts'
 
 export interface RelayServerParts {
   readonly config: RelayConfig
   readonly db: RelayDatabase
   readonly log: EventLog
-  readonly hosts: HostRegistry
+  readonly hosts: Hosts
   readonly drops: DropCounter
   readonly accounts: AccountCache
   readonly fanout: Fanout
-  readonly upstream: UpstreamSet
   readonly adminRoutes: readonly Route[]
   /** Every XRPC and admin handler runs in a span. */
   readonly tracer: Tracer
@@ -53,12 +52,14 @@ export type HttpTimeouts = Pick<
 export interface RelayServer extends Server {
   readonly wss: WebSocketServer
   readonly routePaths: string[]
+  /** Listens on the configured address; rejects when it cannot. */
+  listenOn(bind: { readonly host: string; readonly port: number }): Promise<void>
   /** Open HTTP connections and what the guard refused (slow, idle or greedy clients). */
   httpStats(): HttpGuardStats
 }
 
 export function createRelayServer(p: RelayServerParts): RelayServer {
-  const { config, db, log, hosts, drops, accounts, fanout, upstream, logger } = p
+  const { config, db, log, hosts, drops, accounts, fanout, logger } = p
   const clientAddress = clientAddressResolver(config.trustedProxies)
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false })
   wss.on('headers', (headers) => headers.push(`Server: ${SERVER_HEADER}`))
@@ -67,17 +68,16 @@ export function createRelayServer(p: RelayServerParts): RelayServer {
     ...p.statsRoutes,
     ...repoRoutes({
       accounts,
-      listPage: (after, limit) => db.accounts.listPage(after, limit, { withCommit: true }),
+      listPage: (after, limit) => accountsWithHead(db, after, limit),
       hostEndpoint: (id) => {
         const h = hosts.get(id)
         return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null
       },
     }),
     ...hostRoutes({
-      list: () => hosts.list().sort((a, b) => a.id - b.id),
-      byHostname: (name) => hosts.byHostname(name),
+      list: () => hosts.list(),
+      byHostname: (name) => hosts.lookup(name),
       recentDrops: (id) => drops.recent(id),
-      cursor: (id) => upstream.get(id)?.cursor ?? null,
     }),
     ...syncRoutes({
       hosts,
@@ -131,5 +131,13 @@ export function createRelayServer(p: RelayServerParts): RelayServer {
     wss,
     routePaths: [...new Set(routes.map((r) => r.path))],
     httpStats: stats,
+    listenOn: (bind: { readonly host: string; readonly port: number }) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(bind.port, bind.host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      }),
   })
 }

@@ -100,7 +100,7 @@ if (process.argv[2] === 'load') {
     await relay.start()
     const elu0 = performance.eventLoopUtilization()
     const t0 = performance.now()
-    await relay.hosts.requestCrawl(load.pds, { admin: true, cursor: 0 })
+    await relay.hosts.requestCrawl({ hostname: load.pds, admin: true, cursor: 0 })
     const stats = relay.ingest.stats
     while (stats.accepted + stats.dropped < COMMITS || relay.log.flushedSeq < stats.accepted)
       await new Promise((r) => setTimeout(r, 5))

@@ -71,12 +71,29 @@ export function announcedStatus(active: boolean, status: string | undefined): st
 }
 
 /**
- * The relay's own decision an `#account` body it emitted announces: a local status of
- * `takendown` or `throttled` is named as the status; anything else means the account is active
- * locally, and an `active` body also says its PDS has it active.
+ * The note an `#account` record carries in the event log for the status event behind it, so
+ * recovery reads back the event itself: the relay emits its own view of an account (a local
+ * status masks the PDS's), which does not always say what happened.
+ * `upstream=<status>`, or `local=<status>` with `,upstream=active` for a confirmed reactivation.
  */
-export function relayStatusEvent(body: { active: boolean; status?: string }): AccountEvent {
-  const localStatus: LocalStatus =
-    body.status === 'takendown' || body.status === 'throttled' ? body.status : 'active'
-  return { kind: 'relay-status', localStatus, upstreamActive: body.active }
+export function statusNote(
+  event: AccountEvent & { kind: 'upstream-status' | 'relay-status' },
+): string {
+  if (event.kind === 'upstream-status') return `upstream=${event.upstream ?? ''}`
+  return `local=${event.localStatus}${event.upstreamActive ? ',upstream=active' : ''}`
+}
+
+/** The status event a note describes (null when the note is not one `statusNote` wrote). */
+export function statusEventOfNote(note: string, hostId: number): AccountEvent | null {
+  if (note.startsWith('upstream=')) {
+    const upstream = note.slice('upstream='.length)
+    return upstream === '' ? null : { kind: 'upstream-status', hostId, upstream }
+  }
+  const m = /^local=(active|takendown|throttled)(,upstream=active)?$/.exec(note)
+  if (!m) return null
+  return {
+    kind: 'relay-status',
+    localStatus: m[1] as LocalStatus,
+    upstreamActive: m[2] !== undefined,
+  }
 }

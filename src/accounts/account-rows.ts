@@ -1,9 +1,13 @@
-// The account store as the account cache sees it: AccountState values in, database rows out,
-// and the batch write with its checkpoint in one transaction.
+// The account store as the rest of the relay sees it: AccountState values in and out (database
+// rows stay in db/), the batch write with its checkpoint in one transaction, and the reads the
+// API and the account operations need (a page of accounts with a head, a host's oldest throttled
+// accounts, the taken-down ones, slot counts per host).
 import type { RelayDatabase } from '../db/database.ts'
-import { ACCOUNTS_CHECKPOINT_KEY } from '../ingest/checkpoint.ts'
 import type { AccountPersistence } from './account-cache.ts'
 import type { AccountState } from './account-state.ts'
+
+/** The meta key of the log seq the stored account states are consistent with. */
+export const ACCOUNTS_CHECKPOINT_KEY = 'accounts_checkpoint_seq'
 
 export function accountPersistence(db: RelayDatabase): AccountPersistence {
   return {
@@ -17,6 +21,24 @@ export function accountPersistence(db: RelayDatabase): AccountPersistence {
         await s.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
       }),
   }
+}
+
+/** Stored accounts with a known head and rev (what listRepos may show), by DID. */
+export async function accountsWithHead(
+  db: RelayDatabase,
+  afterDid: string | null,
+  limit: number,
+): Promise<AccountState[]> {
+  return (await db.accounts.listPage(afterDid, limit, { withCommit: true })).map(fromRow)
+}
+
+/** The DIDs of a host's throttled accounts, oldest first. */
+export async function oldestThrottled(
+  db: RelayDatabase,
+  hostId: number,
+  limit: number,
+): Promise<string[]> {
+  return (await db.accounts.listByHostStatus(hostId, 'throttled', limit)).map((r) => r.did)
 }
 
 export function fromRow(

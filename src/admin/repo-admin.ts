@@ -4,20 +4,22 @@
 
 import type { AccountState } from '../accounts/account-state.ts'
 import { effectiveStatus, inactiveReason } from '../accounts/account-state.ts'
-import type { Takedowns } from '../accounts/takedowns.ts'
 import { XrpcError } from '../api/errors.ts'
 import type { Route } from '../api/server.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { AccountDrop } from '../ingest/drop-counter.ts'
+import type { ReverseTakedownResult } from '../ingest/ingest.ts'
 import { didFrom } from './inputs.ts'
 
 export interface RepoAdminDeps {
   readonly account: (did: string) => Promise<AccountState | undefined>
-  readonly setLocalStatus: (
-    did: string,
-    status: AccountState['localStatus'],
-  ) => Promise<AccountState | undefined>
-  readonly takedowns: Takedowns
+  /** False for an account the relay does not know. */
+  readonly takeDown: (did: string) => Promise<boolean>
+  readonly reverseTakedown: (did: string) => Promise<ReverseTakedownResult>
+  readonly takedownPage: (
+    cursor: string | null,
+    limit: number,
+  ) => { dids: string[]; cursor?: string }
   readonly hostname: (hostId: number) => string | null
   readonly drops: (did: string) => readonly AccountDrop[]
   readonly identity: {
@@ -88,12 +90,7 @@ export function repoAdminRoutes(d: RepoAdminDeps): Route[] {
       forward: true,
       handle: async (req) => {
         const did = didFrom(req, { body: true })
-        d.takedowns.add(did)
-        const state = await d.setLocalStatus(did, 'takendown')
-        if (!state) {
-          d.takedowns.delete(did)
-          throw notFound(did)
-        }
+        if (!(await d.takeDown(did))) throw notFound(did)
         return ok
       },
     },
@@ -104,12 +101,10 @@ export function repoAdminRoutes(d: RepoAdminDeps): Route[] {
       forward: true,
       handle: async (req) => {
         const did = didFrom(req, { body: true, query: true })
-        const current = await d.account(did)
-        if (!current) throw notFound(did)
-        if (current.localStatus !== 'takendown')
+        const result = await d.reverseTakedown(did)
+        if (result === 'unknown-account') throw notFound(did)
+        if (result === 'not-taken-down')
           throw new XrpcError(400, 'InvalidRequest', `${did} is not taken down`)
-        await d.setLocalStatus(did, 'active')
-        d.takedowns.delete(did)
         return ok
       },
     },
@@ -120,7 +115,7 @@ export function repoAdminRoutes(d: RepoAdminDeps): Route[] {
       handle: (req) => {
         const cursor = req.query.get('cursor')
         return {
-          json: d.takedowns.page(
+          json: d.takedownPage(
             cursor === null || cursor === '' ? null : cursor.slice(0, 2048),
             500,
           ),

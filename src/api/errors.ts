@@ -2,6 +2,7 @@
 // "api/"). Anything unexpected is a 500 `InternalServerError` with a generic message: internals
 // never reach the client (the caller logs the real error).
 import { CrawlRefusedError } from '../hosts/crawl-error.ts'
+import { UnknownHostError } from '../hosts/errors.ts'
 
 export class XrpcError extends Error {
   readonly status: number
@@ -20,6 +21,8 @@ export const invalidRequest = (message: string): XrpcError =>
 /** Maps any thrown value to the XRPC error to send; `internal` is true for unexpected ones. */
 export function toXrpcError(err: unknown): { error: XrpcError; internal: boolean } {
   if (err instanceof XrpcError) return { error: err, internal: false }
+  if (err instanceof UnknownHostError)
+    return { error: new XrpcError(404, 'HostNotFound', err.message), internal: false }
   if (err instanceof CrawlRefusedError) {
     switch (err.kind) {
       case 'invalid-hostname':

@@ -2,7 +2,7 @@
 // PDS operators need (docs/design.md §4 item 12): getHostStatus carries the host's recent drop reasons
 // with counts over the last hour and day (never DIDs), and `GET /host?hostname=...` shows the same
 // as a small HTML page.
-import type { HostRow } from '../db/hosts.ts'
+import type { HostView } from '../hosts/host-view.ts'
 import type { RecentDrop } from '../ingest/drop-counter.ts'
 import { XrpcError } from './errors.ts'
 import { limitParam, optionalString, requiredString } from './params.ts'
@@ -10,15 +10,13 @@ import type { Route } from './server.ts'
 
 export interface HostRouteDeps {
   /** Hosts in creation order (oldest first). */
-  readonly list: () => readonly HostRow[]
-  readonly byHostname: (hostname: string) => HostRow | undefined
+  readonly list: () => readonly HostView[]
+  readonly byHostname: (hostname: string) => HostView | undefined
   readonly recentDrops: (hostId: number) => readonly RecentDrop[]
-  /** The host's live upstream cursor (fresher than the stored one). */
-  readonly cursor: (hostId: number) => number | null
 }
 
-function hostView(d: HostRouteDeps, h: HostRow) {
-  const seq = d.cursor(h.id) ?? h.cursor
+function hostView(h: HostView) {
+  const seq = h.cursor
   return {
     hostname: h.hostname,
     ...(seq !== null ? { seq } : {}),
@@ -35,7 +33,7 @@ const publicDrops = (drops: readonly RecentDrop[]) =>
     lastAt: new Date(d.lastAt).toISOString(),
   }))
 
-function find(d: HostRouteDeps, hostname: string): HostRow {
+function find(d: HostRouteDeps, hostname: string): HostView {
   const host = d.byHostname(hostname.toLowerCase())
   if (!host) throw new XrpcError(404, 'HostNotFound', `host ${hostname} is not known to this relay`)
   return host
@@ -69,7 +67,7 @@ export function hostRoutes(d: HostRouteDeps): Route[] {
           .list()
           .filter((h) => h.id > after)
           .slice(0, limit)
-        const out: Record<string, unknown> = { hosts: hosts.map((h) => hostView(d, h)) }
+        const out: Record<string, unknown> = { hosts: hosts.map((h) => hostView(h)) }
         if (hosts.length === limit) out.cursor = String(hosts.at(-1)!.id)
         return { json: out }
       },
@@ -79,7 +77,7 @@ export function hostRoutes(d: HostRouteDeps): Route[] {
       path: '/xrpc/com.atproto.sync.getHostStatus',
       handle: (req) => {
         const host = find(d, requiredString(req.query, 'hostname', 300))
-        return { json: { ...hostView(d, host), recentDrops: publicDrops(d.recentDrops(host.id)) } }
+        return { json: { ...hostView(host), recentDrops: publicDrops(d.recentDrops(host.id)) } }
       },
     },
     {
@@ -100,7 +98,7 @@ export function hostRoutes(d: HostRouteDeps): Route[] {
 <style>body{font:14px system-ui;margin:2em}td,th{padding:.2em .8em;text-align:left}</style>
 <h1>${escapeHtml(host.hostname)}</h1>
 <p>Status: <b>${escapeHtml(host.status)}</b>${host.statusReason ? ` (${escapeHtml(host.statusReason)})` : ''}.
-Accounts: ${host.accountCount}. Last event processed: ${d.cursor(host.id) ?? host.cursor ?? 'none yet'}.</p>
+Accounts: ${host.accountCount}. Last event processed: ${host.cursor ?? 'none yet'}.</p>
 <h2>Events this relay did not pass on</h2>
 <table><tr><th>reason</th><th>last hour</th><th>last day</th><th>last seen</th></tr>${rows}</table>`
         return { text: html, headers: { 'Content-Type': 'text/html; charset=utf-8' } }

@@ -6,7 +6,6 @@
 // which. getRepo redirects to the account's PDS (the relay keeps no repo copies).
 import type { AccountCache } from '../accounts/account-cache.ts'
 import { type AccountState, effectiveStatus } from '../accounts/account-state.ts'
-import type { AccountRow } from '../db/accounts.ts'
 import { isValidTid } from '../protocol/syntax/index.ts'
 import { invalidRequest, XrpcError } from './errors.ts'
 import { limitParam, optionalString, requiredDid } from './params.ts'
@@ -14,7 +13,8 @@ import type { Route } from './server.ts'
 
 export interface RepoRouteDeps {
   readonly accounts: AccountCache
-  readonly listPage: (afterDid: string | null, limit: number) => Promise<AccountRow[]>
+  /** Accounts with a known head, by DID after `afterDid`, as stored. */
+  readonly listPage: (afterDid: string | null, limit: number) => Promise<readonly AccountState[]>
   /** The PDS endpoint (scheme://host[:port]) of a host id, for getRepo redirects. */
   readonly hostEndpoint: (hostId: number) => string | null
 }
@@ -95,18 +95,10 @@ export function repoRoutes(d: RepoRouteDeps): Route[] {
         const limit = limitParam(req.query, 'limit', 1, 1000, 500)
         const cursor = optionalString(req.query, 'cursor', 2048) ?? null
         const rows = await d.listPage(cursor, limit)
-        const repos = rows.map((row) => {
-          const s = d.accounts.peek(row.did)
-          const rev = s?.rev ?? row.rev
-          const head = s?.commitCid ?? row.commitCid
-          const status = effectiveStatus(
-            s ??
-              ({
-                localStatus: row.localStatus,
-                upstreamStatus: row.upstreamStatus,
-              } as AccountState),
-          )
-          return { did: row.did, head, rev, ...status }
+        const repos = rows.map((stored) => {
+          // The state in memory is fresher than the database between batch writes.
+          const s = d.accounts.peek(stored.did) ?? stored
+          return { did: s.did, head: s.commitCid, rev: s.rev, ...effectiveStatus(s) }
         })
         const out: Record<string, unknown> = { repos }
         if (rows.length === limit) out.cursor = rows.at(-1)!.did

@@ -1,13 +1,13 @@
 // Public routes: `GET /` (a banner), `GET /xrpc/_health` (database and event log) and
 // `POST /xrpc/com.atproto.sync.requestCrawl` (the admin one is in admin/host-admin.ts).
 // `subscribeRepos` is a WebSocket upgrade handled by the composition root (fanout/).
-import type { HostRegistry } from '../hosts/registry.ts'
+import type { CrawlRequest } from '../hosts/crawl.ts'
 import type { HealthReport } from '../observability/health.ts'
 import { invalidRequest, XrpcError } from './errors.ts'
 import type { ApiRequest, Route } from './server.ts'
 
 export interface SyncRouteDeps {
-  readonly hosts: HostRegistry
+  readonly hosts: { requestCrawl(req: CrawlRequest): Promise<unknown> }
   /** The parts' health (which one fails and a short public reason) and the last output seq. */
   readonly health: () => Promise<HealthReport & { readonly seq: number }>
   readonly version: string
@@ -56,7 +56,7 @@ export function syncRoutes(deps: SyncRouteDeps): Route[] {
       path: '/xrpc/com.atproto.sync.requestCrawl',
       forward: true,
       handle: async (req) => {
-        await deps.hosts.requestCrawl(hostnameFrom(req), { admin: false })
+        await deps.hosts.requestCrawl({ hostname: hostnameFrom(req), admin: false })
         return { json: {} }
       },
     },

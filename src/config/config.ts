@@ -113,3 +113,8 @@ export function userAgentFor(version: string, contact: string | undefined): stri
   const product = `${RELAY_PRODUCT}/${version}`
   return contact === undefined ? product : `${product} (+${contact})`
 }
+
+/** Where a setting's value came from, by its flag name (`default` when nothing set it). */
+export function originOf(config: Pick<RelayConfig, 'sources'>, flag: string): SettingOriginKind {
+  return config.sources[flag]?.kind ?? 'default'
+}

@@ -125,7 +125,9 @@ export function loadConfig(
     logFormat: parse('log-format', parseLogFormat),
     environment: parse('env', parseEnvironmentName),
     tracing: Object.freeze({
-      enabled: bool('enable-otel-tracing'),
+      // On with the flag, or as soon as the standard OTEL_EXPORTER_OTLP_ENDPOINT is set.
+      enabled:
+        bool('enable-otel-tracing') || get('otel-exporter-otlp-endpoint').source.kind !== 'default',
       otlpEndpoint: parse('otel-exporter-otlp-endpoint', parseHttpUrl),
     }),
     sources: Object.fromEntries([...settings].map(([flag, setting]) => [flag, setting.source])),

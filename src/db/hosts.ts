@@ -158,12 +158,12 @@ export class HostStore {
   }
 
   /**
-   * Stores each host's cursor (host id → last upstream seq fully processed) in one transaction.
-   * Ids with no host are ignored (nothing to checkpoint).
+   * Stores each host's cursor (host id → last upstream seq fully processed; null: none, the host
+   * is read from its live head) in one transaction. Ids with no host are ignored.
    */
-  async saveCursors(cursors: ReadonlyMap<number, number>): Promise<void> {
+  async saveCursors(cursors: ReadonlyMap<number, number | null>): Promise<void> {
     for (const [id, cursor] of cursors) {
-      if (!Number.isSafeInteger(cursor) || cursor < 0)
+      if (cursor !== null && (!Number.isSafeInteger(cursor) || cursor < 0))
         throw new RangeError(
           `host ${id}: cursor must be a non-negative safe integer, got ${cursor}`,
         )

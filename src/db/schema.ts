@@ -10,13 +10,12 @@
 //   PostgreSQL whose int8 values are parsed to numbers, see dialect.ts).
 // Vocabularies are checked by TypeScript on write, not by CHECK constraints, so adding a value
 // later needs no table rebuild in SQLite. Each is defined by the part that owns it (host
-// statuses and bans by hosts/, sync modes by hosts/ and verify/, account statuses by accounts/)
+// statuses by hosts/, sync modes by hosts/ and verify/, account statuses by accounts/)
 // in a file that imports no other part, so this lowest layer can name them too.
 // Deliberately not here: what the statuses mean and when they change (hosts/ and accounts/).
 
 import type { ColumnType, Generated } from 'kysely'
 import type { LocalStatus } from '../accounts/account-state.ts'
-import type { BanKind } from '../hosts/ban.ts'
 import type { HostStatus } from '../hosts/host-status.ts'
 import type { SyncMode } from '../hosts/sync-ratchet.ts'
 import type { ValidationMode } from '../verify/validation-mode.ts'
@@ -56,10 +55,6 @@ export interface HostTable {
   crawl_rate: number | null
   last_error: string | null
   last_error_at: string | null
-  /** Why a banned host is banned (null when it is not): see hosts/ban.ts. */
-  ban_kind: BanKind | null
-  /** The banned domain of a `domain` ban. */
-  ban_domain: string | null
   created_at: ColumnType<string, string, never>
   updated_at: string
 }

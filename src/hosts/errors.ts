@@ -106,3 +106,14 @@ function quote(input: string): string {
   const cut = input.length > QUOTE_MAX ? `${input.slice(0, QUOTE_MAX)}…` : input
   return JSON.stringify(cut)
 }
+
+/** An operation named a host the relay does not know (the API answers 404 `HostNotFound`). */
+export class UnknownHostError extends Error {
+  override readonly name = 'UnknownHostError'
+  readonly hostname: string
+
+  constructor(hostname: string) {
+    super(`host ${hostname.slice(0, 200)} is not known to this relay`)
+    this.hostname = hostname
+  }
+}

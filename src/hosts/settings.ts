@@ -5,7 +5,10 @@
 // value reports where it came from.
 // Deliberately not here: enforcing them (registry.ts) or HTTP (admin/).
 
-export type SettingOrigin = 'default' | 'flag' | 'env' | 'dotenv' | 'admin'
+import { originOf, type RelayConfig, type SettingOriginKind } from '../config/config.ts'
+
+/** Where a run-time setting's value came from: the configuration, or an operator (`admin`). */
+export type SettingOrigin = SettingOriginKind | 'admin'
 
 export interface Setting<T> {
   readonly value: T
@@ -44,6 +47,27 @@ export class RelaySettings {
     this.#perDay = d.newHostsPerDayLimit
     this.#trusted = d.trustedDomains
     this.#bans = bans
+  }
+
+  /** Loads the settings, starting from the values (and origins) the configuration gives. */
+  static fromConfig(
+    store: SettingsStore,
+    config: Pick<
+      RelayConfig,
+      'sources' | 'disableRequestCrawl' | 'newHostsPerDayLimit' | 'trustedDomains'
+    >,
+  ): Promise<RelaySettings> {
+    return RelaySettings.load(store, {
+      publicCrawlEnabled: {
+        value: !config.disableRequestCrawl,
+        source: originOf(config, 'disable-request-crawl'),
+      },
+      newHostsPerDayLimit: {
+        value: config.newHostsPerDayLimit,
+        source: originOf(config, 'new-hosts-per-day-limit'),
+      },
+      trustedDomains: { value: config.trustedDomains, source: originOf(config, 'trusted-domains') },
+    })
   }
 
   static async load(store: SettingsStore, defaults: SettingsDefaults): Promise<RelaySettings> {

@@ -1,3 +1,19 @@
+// The rules for each kind of upstream event (docs/design.md §4 items 6–11b), run by the pipeline
+// (ingest.ts) in order per account: host authority (the DID document names the host the event
+// came from, else one fresh resolution, then drop), account status (inactive accounts' commits
+// dropped, a rate-limited getRepoStatus recheck when the PDS may have reactivated it),
+// verification in the worker pool (with one fresh resolution when the signature fails: the key
+// may have rotated), host account slots (new accounts beyond the limit are throttled), and the
+// sync ratchet. An accepted event is appended once and applied to the account's state with the
+// one account-state rule (accounts/account-events.ts); `#account` records carry a note saying
+// the status event, for start-up recovery.
+// Deliberately not here: ordering and counting (ingest.ts), sockets, SQL.
+import {
+  type AccountEvent,
+  announcedStatus,
+  applyAccountEvent,
+  statusNote,
+} from '../accounts/account-events.ts'
 import {
   type AccountState,
   effectiveStatus,
@@ -5,6 +21,7 @@ import {
   newAccount,
 } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { afterCommit, effectiveMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
@@ -17,8 +34,8 @@ import type {
 } from '../protocol/messages.ts'
 import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
-import type { IngestDeps } from './ingest.ts'
-import { VerifyPoolBusyError, VerifyWorkerError } from './verify-pool.ts'
+import type { IngestDeps } from './types.ts'
+import { VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export type Outcome = { reason: DropReason; detail: string } | null
@@ -61,7 +78,7 @@ export class EventHandlers {
   }
 
   async process(hostId: number, msg: RepoEvent, raw: Uint8Array): Promise<Outcome> {
-    const host = this.#d.hosts.get(hostId)
+    const host = this.#d.hosts.ingestView(hostId)
     if (!host) return drop('host-banned', `host ${hostId} is not registered`)
     if (host.banned) return drop('host-banned', `${host.hostname} is banned`)
     switch (msg.type) {
@@ -76,7 +93,7 @@ export class EventHandlers {
   }
 
   /**
-   * DESIGN §4 item 11: fresh re-resolutions a host can cause (by `#identity`, or events naming
+   * docs/design.md §4 item 11: fresh re-resolutions a host can cause (by `#identity`, or events naming
    * another host) are rate-limited per host, so one host cannot flood the PLC directory or starve
    * everyone's lookups. Over budget, the cached identity is used as it is.
    */
@@ -129,14 +146,8 @@ export class EventHandlers {
         }
       }
     }
-    const now = this.#d.now()
     const known = await this.#d.accounts.get(did)
-    const account: AccountState = !known
-      ? this.#newAccount(did, hostId, now)
-      : known.hostId !== hostId
-        ? { ...known, hostId, updatedAt: now }
-        : known
-    return { identity, account }
+    return { identity, account: known ?? this.#newAccount(did, hostId, this.#d.now()) }
   }
 
   #append(
@@ -145,9 +156,17 @@ export class EventHandlers {
     hostId: number,
     seq: number,
     did: string,
+    note?: string,
   ): LogRecord {
     const frame = prepareFrame(type, body)
-    return this.#d.accept({ frame, hostId, upstreamSeq: seq, did })
+    return this.#d.accept({ frame, hostId, upstreamSeq: seq, did, ...(note ? { note } : {}) })
+  }
+
+  /** Applies an accepted event to the account's state (the one rule) and stores it. */
+  #apply(before: AccountState, event: AccountEvent, seq: number): AccountState {
+    const next = applyAccountEvent(before, before.did, event, this.#d.now())
+    this.#save(next, seq)
+    return next
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
@@ -171,25 +190,27 @@ export class EventHandlers {
       msg.seq,
       msg.did,
     )
-    this.#save({ ...account, handle: identity.handle, updatedAt: now }, record.seq)
+    this.#apply(account, { kind: 'identity', hostId, handle: identity.handle }, record.seq)
     return null
   }
 
   async #account(hostId: number, hostname: string, msg: AccountMessage): Promise<Outcome> {
     const auth = await this.#authority(hostId, hostname, msg.did)
     if ('reason' in auth) return auth
-    const upstreamStatus = msg.active ? 'active' : (msg.status ?? 'deactivated')
-    const state: AccountState = {
-      ...this.#admit(auth.account),
-      upstreamStatus,
-      updatedAt: this.#d.now(),
+    const event: AccountEvent = {
+      kind: 'upstream-status',
+      hostId,
+      upstream: announcedStatus(msg.active, msg.status),
     }
+    const before = this.#admit(auth.account)
+    const state = applyAccountEvent(before, msg.did, event, this.#d.now())
     const record = this.#append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
       hostId,
       msg.seq,
       msg.did,
+      statusNote(event),
     )
     this.#save(state, record.seq)
     return null
@@ -217,11 +238,11 @@ export class EventHandlers {
       return drop(inactive, `${did} is ${account.localStatus} on this relay`)
     }
 
-    const host = this.#d.hosts.get(hostId)!
+    const host = this.#d.hosts.ingestView(hostId)!
     const mode = msg.type === '#commit' ? effectiveMode(host.sync, this.#d.syncDefault) : 'strict'
     // A `#sync` of the head the relay already has (same rev, same commit) re-announces it, as the
     // reference PDS does right after an account's first commit and on reactivation: not a
-    // roll-back (DESIGN §4 item 8), so it is verified without the rev-order check and passes,
+    // roll-back (docs/design.md §4 item 8), so it is verified without the rev-order check and passes,
     // changing nothing. The same rev with another commit is still stale-rev.
     const reannounce = msg.type === '#sync' && account.rev !== null && msg.rev === account.rev
     const previous = account.rev && !reannounce ? { rev: account.rev, data: account.dataCid } : null
@@ -238,7 +259,7 @@ export class EventHandlers {
     }
     let outcome = await verifyWith(identity)
     if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
-      // The key may have rotated: resolve once more and try again (DESIGN §4 item 6).
+      // The key may have rotated: resolve once more and try again (docs/design.md §4 item 6).
       const fresh = await this.#resolve(did, true, hostId)
       if (
         fresh &&
@@ -275,13 +296,14 @@ export class EventHandlers {
       upstreamSeq: msg.seq,
       did,
     })
-    this.#save(
+    this.#apply(
+      account,
       {
-        ...account,
+        kind: 'head',
+        hostId,
         rev: outcome.rev,
         commitCid: outcome.commitCid,
         dataCid: outcome.dataCid,
-        updatedAt: this.#d.now(),
       },
       record.seq,
     )
@@ -301,35 +323,30 @@ export class EventHandlers {
     if (!account) return undefined
     if (account.localStatus === localStatus) return account
     const now = this.#d.now()
-    const next: AccountState = { ...account, localStatus, updatedAt: now }
+    const event: AccountEvent = { kind: 'relay-status', localStatus, upstreamActive: false }
+    const next = applyAccountEvent(account, did, event, now)
     const before = effectiveStatus(account)
     const after = effectiveStatus(next)
     let seq = 0
     if (before.active !== after.active || before.status !== after.status) {
       const time = new Date(now).toISOString()
-      seq = this.#append('#account', accountBody({ did, time, ...after }), 0, 0, did).seq
+      const body = accountBody({ did, time, ...after })
+      seq = this.#append('#account', body, RELAY_HOST_ID, 0, did, statusNote(event)).seq
     }
     this.#save(next, seq)
     return next
   }
 
   /**
-   * Runs a verification in the pool. The pool's queue being full is not the event's fault: wait
-   * for room (the host stays paused meanwhile); a worker that died is retried twice. The frame is
-   * copied for each attempt because it is transferred to the worker.
+   * Runs a verification in the pool (which queues it until a worker is free). A task whose
+   * worker died is retried once, on a fresh copy of the frame: it was transferred to the worker.
    */
   async #verify(raw: Uint8Array, task: Omit<VerifyTask, 'frame' | 'now'>): Promise<VerifyOutcome> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
-      } catch (err) {
-        if (err instanceof VerifyPoolBusyError) {
-          await new Promise((r) => setTimeout(r, Math.min(20 * (attempt + 1), 1000)))
-          continue
-        }
-        if (err instanceof VerifyWorkerError && attempt < 2) continue
-        throw err
-      }
+    try {
+      return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
+    } catch (err) {
+      if (!(err instanceof VerifyWorkerError)) throw err
+      return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
     }
   }
 
@@ -347,8 +364,8 @@ export class EventHandlers {
   }
 
   /**
-   * For an account not stored yet: throttled when its host has used its account slots (DESIGN §4
-   * item 14), checked again right before it is stored. Stored accounts are returned as they are.
+   * For an account not stored yet: throttled when its host has used its account slots (§4 item 14),
+   * checked again right before it is stored. Stored accounts are returned as they are.
    */
   #admit(account: AccountState): AccountState {
     if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
@@ -357,14 +374,14 @@ export class EventHandlers {
     return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
-  /** A new account; throttled when its host has used its account slots (DESIGN §4 item 14). */
+  /** A new account; throttled when its host has used its account slots (§4 item 14). */
   #newAccount(did: string, hostId: number, now: number): AccountState {
     const account = newAccount(did, hostId, now)
     const slots = this.#d.hosts.accountSlots(hostId)
     return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
-  /** DESIGN §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
+  /** §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
   async #recheckStatus(account: AccountState, identity: Identity): Promise<AccountState | null> {
     const check = this.#d.checkRepoStatus
     if (!check || !identity.pds) return null
@@ -375,15 +392,21 @@ export class EventHandlers {
     this.#rechecked.set(account.did, now)
     const status = await check(identity.pds, account.did).catch(() => null)
     if (!status?.active) return null
-    const state: AccountState = { ...account, upstreamStatus: 'active', updatedAt: now }
-    // The relay's own event (host 0): the PDS never sent one.
+    const event: AccountEvent = {
+      kind: 'relay-status',
+      localStatus: account.localStatus,
+      upstreamActive: true,
+    }
+    const state = applyAccountEvent(account, account.did, event, now)
+    // The relay's own event: the PDS never sent one.
     const time = new Date(now).toISOString()
     const record = this.#append(
       '#account',
       accountBody({ did: account.did, time, ...effectiveStatus(state) }),
-      0,
+      RELAY_HOST_ID,
       0,
       account.did,
+      statusNote(event),
     )
     this.#save(state, record.seq)
     return state

@@ -10,7 +10,7 @@ import { runVerifyTask, type VerifyTask } from './verify-task.ts'
 
 let pool: VerifyPool
 before(() => {
-  pool = new VerifyPool({ size: 2, maxInFlightPerWorker: 2, maxQueued: 100 })
+  pool = new VerifyPool({ size: 2, maxInFlightPerWorker: 2 })
 })
 after(async () => {
   await pool.close()

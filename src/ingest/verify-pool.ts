@@ -1,11 +1,12 @@
 // A pool of worker threads that run verification tasks (docs/design.md §3): the CPU-heavy part of
 // ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
 // bytes handed in must be a buffer of their own: they are transferred, not copied.
-// Queue bound: at most `maxInFlightPerWorker` tasks per worker; beyond that `verify` waits in a
-// FIFO queue bounded by `maxQueued`, and when that is full it rejects with VerifyPoolBusyError
-// (the caller pauses the host that produced the event instead of dropping it).
+// Queue: at most `maxInFlightPerWorker` tasks per worker; a task beyond that waits in a FIFO
+// queue for a free slot. The queue has no bound of its own because its callers are bounded:
+// each waiting task is an event in flight, and every host's flow control caps those at
+// `--host-concurrency` (hosts/flow-control.ts), so the queue holds at most hosts × that.
 // A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
-// the caller may retry once.
+// the caller may retry once (ingest/handlers.ts does).
 import { Worker } from 'node:worker_threads'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
@@ -13,13 +14,6 @@ export class VerifyWorkerError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'VerifyWorkerError'
-  }
-}
-
-export class VerifyPoolBusyError extends Error {
-  constructor() {
-    super('verification queue is full')
-    this.name = 'VerifyPoolBusyError'
   }
 }
 
@@ -36,7 +30,6 @@ interface Slot {
 export interface VerifyPoolOptions {
   readonly size: number
   readonly maxInFlightPerWorker?: number
-  readonly maxQueued?: number
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
@@ -45,14 +38,12 @@ export class VerifyPool {
   readonly #slots: Slot[] = []
   readonly #queue: { task: VerifyTask; pending: Pending }[] = []
   readonly #maxInFlight: number
-  readonly #maxQueued: number
   #nextId = 1
   #closed = false
   #restarts = 0
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
-    this.#maxQueued = opts.maxQueued ?? 10_000
     for (let i = 0; i < Math.max(1, opts.size); i++) this.#slots.push(this.#spawn())
   }
 
@@ -72,7 +63,6 @@ export class VerifyPool {
       const pending = { resolve, reject }
       const slot = this.#leastBusy()
       if (slot.inFlight.size < this.#maxInFlight) return this.#send(slot, task, pending)
-      if (this.#queue.length >= this.#maxQueued) return reject(new VerifyPoolBusyError())
       this.#queue.push({ task, pending })
     })
   }

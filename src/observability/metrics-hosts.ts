@@ -42,7 +42,7 @@ function snapshot(s: MetricsSources, maxHosts: number): HostsSnapshot {
   let paused = 0
   for (const host of s.hosts.list()) {
     byStatus.set(host.status, (byStatus.get(host.status) ?? 0) + 1)
-    const connection = s.upstream.get(host.id)
+    const connection = s.upstream.connection(host.id)
     if (connection) {
       connections.push([host.id, connection])
       byState.set(connection.state, (byState.get(connection.state) ?? 0) + 1)

@@ -65,7 +65,7 @@ export interface UpstreamConnectionSource {
 }
 
 export interface UpstreamSource {
-  get(hostId: number): UpstreamConnectionSource | undefined
+  connection(hostId: number): UpstreamConnectionSource | undefined
   readonly infoCounts: ReadonlyMap<string, number>
   readonly ratePauses: number
   readonly cursorResets: number

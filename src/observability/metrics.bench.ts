@@ -71,7 +71,7 @@ const sources: MetricsSources = {
     }),
   },
   upstream: {
-    get: (id) => connections.get(id),
+    connection: (id) => connections.get(id),
     infoCounts: new Map(),
     ratePauses: 0,
     cursorResets: 0,

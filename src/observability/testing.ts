@@ -94,7 +94,7 @@ export function makeFakes(): Fakes {
       }),
     },
     upstream: {
-      get: (id) => connections.get(id),
+      connection: (id) => connections.get(id),
       infoCounts,
       ratePauses: 4,
       cursorResets: 1,

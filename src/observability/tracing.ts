@@ -1,5 +1,5 @@
-// OpenTelemetry tracing, off by default (DESIGN §2 "observability"): with `--enable-otel-tracing`
-// (or its environment variable) spans go to an OTLP/HTTP collector at `OTEL_EXPORTER_OTLP_ENDPOINT`
+// OpenTelemetry tracing, off by default: with `--enable-otel-tracing` (or its environment
+// variable, or as soon as an OTLP endpoint is configured) spans go to an OTLP/HTTP collector at `OTEL_EXPORTER_OTLP_ENDPOINT`
 // (the exporter also honours the other standard `OTEL_EXPORTER_OTLP_*` variables, e.g. headers).
 // Spans: each upstream event's processing, identity resolutions, and every XRPC/admin handler.
 // When off, the tracer is OpenTelemetry's no-op tracer: spans cost next to nothing.

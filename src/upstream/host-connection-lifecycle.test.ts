@@ -27,26 +27,6 @@ describe('HostConnection lifecycle', () => {
     assert.equal(rec.drops.length, 0)
   })
 
-  it('pauses itself when the seq window is full and resumes when completions drain it', async (t) => {
-    const { pds, rec, conn } = await rig(t, { startCursor: 0, maxInFlight: 4 })
-    conn.start()
-    const sub = await pds.next()
-    for (let s = 1; s <= 10; s++) await sub.send(identityFrame(s))
-    await rec.until(() => rec.seqs.length === 4, 'first 4')
-    await turns()
-    assert.deepEqual(rec.seqs, [1, 2, 3, 4])
-    assert.ok(conn.paused)
-    conn.complete(1)
-    await turns()
-    assert.equal(rec.seqs.length, 4) // 3 entries left: above half of 4
-    conn.complete(2)
-    await rec.until(() => rec.seqs.length === 6, 'two more')
-    assert.deepEqual(rec.seqs, [1, 2, 3, 4, 5, 6])
-    for (const s of [3, 4, 5, 6, 7, 8]) conn.complete(s)
-    await rec.until(() => rec.seqs.length === 10, 'rest')
-    assert.equal(conn.cursor, 8)
-  })
-
   it('advances the cursor only over completed events when completion is out of order', async (t) => {
     const { pds, rec, conn } = await rig(t, { startCursor: 10 })
     conn.start()

@@ -6,11 +6,11 @@
 // upstream-socket.ts; this file decides what its frames mean and when to dial again.
 // Every upstream event gets one outcome: `onEvent` (the caller later calls `complete(seq)`) or
 // `onDrop` (complete at once). Frames read but not yet handled when a socket ends are asked for
-// again on reconnect (they never counted as arrived). The seq window is bounded by
-// `maxInFlight`: when full, the connection pauses itself until completions drain it to half.
-// While paused, a reconnect that comes due waits for resume.
+// again on reconnect (they never counted as arrived). While paused, a reconnect that comes due
+// waits for resume.
 // Deliberately not here: SQL, verification, host policy (states idle/offline/throttled, what to
-// do after `FutureCursor`: the caller decides, e.g. by stopping), rate limits.
+// do after `FutureCursor`: the caller decides, e.g. by stopping), rate limits, and when to pause:
+// the caller's flow control decides, from `window` (hosts/flow-control.ts).
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { MAX_FRAME_BYTES } from '../protocol/limits.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
@@ -40,7 +40,6 @@ export class HostConnection {
   readonly #connectTimeoutMs: number
   readonly #pingIntervalMs: number
   readonly #healthyAfterMs: number
-  readonly #maxInFlight: number
   readonly #closeTimeoutMs: number
   readonly #now: () => number
   readonly #backoff: Backoff
@@ -55,7 +54,6 @@ export class HostConnection {
   #dialDue = false
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null
   #callerPaused = false
-  #windowFull = false
   #framesReceived = 0
   #bytesReceived = 0
   #reconnects = 0
@@ -72,7 +70,6 @@ export class HostConnection {
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.#pingIntervalMs = opts.pingIntervalMs ?? 30_000
     this.#healthyAfterMs = opts.healthyAfterMs ?? 60_000
-    this.#maxInFlight = Math.max(2, opts.maxInFlight ?? 20_000)
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5_000
     this.#now = opts.now ?? Date.now
     const backoff = opts.backoff ?? { initialMs: 1_000, maxMs: 300_000 }
@@ -102,12 +99,20 @@ export class HostConnection {
     return this.#window.inFlight
   }
 
+  /**
+   * The seq window: events delivered and not complete, and the completed ones behind the oldest
+   * incomplete one. What the caller bounds by pausing.
+   */
+  get window(): number {
+    return this.#window.size
+  }
+
   get connected(): boolean {
     return this.#socket?.open ?? false
   }
 
   get paused(): boolean {
-    return this.#callerPaused || this.#windowFull
+    return this.#callerPaused
   }
 
   get stats(): HostConnectionStats {
@@ -162,7 +167,7 @@ export class HostConnection {
 
   /** The caller finished with a delivered event (written to the log or dropped). */
   complete(seq: number): void {
-    if (this.#window.complete(seq)) this.#checkWindow()
+    this.#window.complete(seq)
   }
 
   #setState(state: ConnectionState, detail: string): void {
@@ -262,17 +267,6 @@ export class HostConnection {
     if (!paused && this.#dialDue) this.#dial()
   }
 
-  #checkWindow(): void {
-    const size = this.#window.size
-    if (!this.#windowFull && size >= this.#maxInFlight) {
-      this.#windowFull = true
-      this.#applyPause()
-    } else if (this.#windowFull && size <= this.#maxInFlight >> 1) {
-      this.#windowFull = false
-      this.#applyPause()
-    }
-  }
-
   #handle(socket: UpstreamSocket, raw: Uint8Array): void {
     const out = readFrame(raw)
     switch (out.kind) {
@@ -312,21 +306,16 @@ export class HostConnection {
     if (this.#recovered.take(msg.seq)) {
       this.#window.pass(msg.seq)
       this.#skipped++
-      this.#checkWindow()
       return
     }
     this.#window.deliver(msg.seq)
-    this.#checkWindow()
     this.#handlers.onEvent(this.host, msg, raw)
   }
 
   /** A dropped event: complete at once when its seq moves the window forward. */
   #drop(reason: DropReason, seq: number | undefined, detail: string): void {
     const last = this.#window.last
-    if (seq !== undefined && (last === null || seq > last)) {
-      this.#window.pass(seq)
-      this.#checkWindow()
-    }
+    if (seq !== undefined && (last === null || seq > last)) this.#window.pass(seq)
     this.#handlers.onDrop(this.host, reason, seq, detail)
   }
 }

@@ -47,8 +47,6 @@ export interface HostConnectionOptions {
   readonly pingIntervalMs?: number
   /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
   readonly healthyAfterMs?: number
-  /** Seq window bound (in flight plus completed behind them). Default 20,000. */
-  readonly maxInFlight?: number
   /** How long a polite close may take before the socket is destroyed. Default 5 s. */
   readonly closeTimeoutMs?: number
   readonly now?: () => number

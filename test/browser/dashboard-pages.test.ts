@@ -69,7 +69,7 @@ describe('dashboard pages in Chromium', () => {
       .commit([{ action: 'create', path: `app.bsky.feed.post/${rkey}` }], { seq: ++seq })
     pds.emit(seq, messageFrame(msg))
     const id = relay.relay.hosts.byHostname(pds.hostname)!.id
-    await eventually(() => relay.relay.upstream.get(id)?.cursor === seq, 10_000, `seq ${seq}`)
+    await eventually(() => relay.relay.hosts.connection(id)?.cursor === seq, 10_000, `seq ${seq}`)
   }
   const shot = (name: string) => screenshot(page, name)
   const field = (scope: string, name: string) => page.locator(`${scope} [data-field="${name}"]`)

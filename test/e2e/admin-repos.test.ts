@@ -79,7 +79,7 @@ describe('admin repo and consumer routes', () => {
     call(relay.url, 'POST', path, opts)
   const hostId = () => relay.relay.hosts.byHostname(pds.hostname)!.id
   const processed = () =>
-    eventually(() => relay.relay.upstream.get(hostId())?.cursor === seq, 10_000, `seq ${seq}`)
+    eventually(() => relay.relay.hosts.connection(hostId())?.cursor === seq, 10_000, `seq ${seq}`)
   const commit = async (did: string, rkey: string) => {
     const msg = await repos
       .get(did)!

@@ -63,7 +63,7 @@ test('FutureCursor: idle, retried with the same cursor, then reset to the live h
       'resubscribed live',
     )
     await eventually(() => pds.subscriberCount === 1, 10_000, 'connected live')
-    assert.equal(relay.relay.upstream.cursorResets, 1)
+    assert.equal(relay.relay.hosts.cursorResets, 1)
     await emit(1)
     await consumer.until(() => consumer.messages().length >= 6)
     await eventually(

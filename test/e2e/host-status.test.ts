@@ -67,12 +67,12 @@ test('unreachable host: offline after repeated failures, and retried on a schedu
     assert.ok((rec.ConsecutiveFailures as number) >= 2)
     // Offline is not abandoned: the connection is stopped, and a retry comes due and dials again.
     await eventually(
-      () => relay.relay.upstream.get(id) === undefined,
+      () => relay.relay.hosts.connection(id) === undefined,
       10_000,
       'connection stopped while offline',
     )
     await eventually(
-      () => relay.relay.upstream.get(id) !== undefined,
+      () => relay.relay.hosts.connection(id) !== undefined,
       10_000,
       'retried on schedule',
     )

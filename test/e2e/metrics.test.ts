@@ -46,7 +46,7 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, asyn
       }
       const seq = m.frame.body.seq as number
       pds.emit(seq, scenarioFrame(m))
-      await eventually(() => relay.relay.upstream.get(hostId)?.cursor === seq)
+      await eventually(() => relay.relay.hosts.connection(hostId)?.cursor === seq)
     }
     const addr = relay.relay.metricsAddress()!
     const res = await fetch(`http://127.0.0.1:${addr.port}/metrics`)

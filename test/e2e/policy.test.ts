@@ -84,7 +84,7 @@ async function world(accounts: number, flags: string[] = [], dir?: string): Prom
 const processed = (w: World) => {
   const id = w.relay.relay.hosts.byHostname(w.pds.hostname)!.id
   return eventually(
-    () => w.relay.relay.upstream.get(id)?.cursor === w.seq,
+    () => w.relay.relay.hosts.connection(id)?.cursor === w.seq,
     20_000,
     `upstream seq ${w.seq} processed`,
   )
@@ -105,7 +105,7 @@ describe('policy', () => {
       await processed(w)
       await consumer.until(() => consumer.messages().length >= 80, 30_000, 'all 80 events')
       assert.equal(consumer.messages().length, 80)
-      assert.ok(w.relay.relay.upstream.ratePauses > 0, 'the host was paused for its rate limit')
+      assert.ok(w.relay.relay.hosts.ratePauses > 0, 'the host was paused for its rate limit')
       assert.equal(w.relay.relay.drops.total(), 0, 'nothing dropped')
       consumer.close()
     } finally {

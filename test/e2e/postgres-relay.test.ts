@@ -41,7 +41,7 @@ test('a scenario on PostgreSQL, and state kept across a restart', {
     for (const m of scenario.messages) {
       const seq = m.frame.body.seq as number
       pds.emit(seq, scenarioFrame(m))
-      await eventually(() => relay.relay.upstream.get(hostId)?.cursor === seq)
+      await eventually(() => relay.relay.hosts.connection(hostId)?.cursor === seq)
     }
     const consumer = new Consumer(relay.wsUrl, 0)
     await consumer.until(() => consumer.messages().length >= scenario.messages.length)

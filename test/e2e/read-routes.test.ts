@@ -77,7 +77,7 @@ describe('public read routes', () => {
     )
     const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
     await eventually(
-      () => relay.relay.upstream.get(hostId)?.cursor === seq,
+      () => relay.relay.hosts.connection(hostId)?.cursor === seq,
       10_000,
       'all processed',
     )

@@ -154,7 +154,7 @@ test('real PDSes: every event each PDS emitted reaches the relay firehose once, 
       assert.equal(res.status, 200, await res.text())
       const id = relay.relay.hosts.byHostname(p.hostname)!.id
       hostIds.push(id)
-      await eventually(() => relay.relay.upstream.get(id)?.connected === true, STEP_TIMEOUT_MS)
+      await eventually(() => relay.relay.hosts.connection(id)?.connected === true, STEP_TIMEOUT_MS)
     }
     const checker = new IndependentChecker(net, consumer)
 
@@ -163,7 +163,7 @@ test('real PDSes: every event each PDS emitted reaches the relay firehose once, 
       for (const [i, p] of net.pdses.entries()) {
         const head = await p.headSeq()
         await firehoses[i]!.reached(head, STEP_TIMEOUT_MS)
-        const connection = () => relay.relay.upstream.get(hostIds[i]!)
+        const connection = () => relay.relay.hosts.connection(hostIds[i]!)
         await eventually(
           () => (connection()?.cursor ?? 0) >= head,
           STEP_TIMEOUT_MS,

@@ -47,7 +47,7 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
   assert.equal(res.status, 200, await res.text())
   await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribes to the fake PDS')
   const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
-  const cursor = () => relay.relay.upstream.get(hostId)?.cursor
+  const cursor = () => relay.relay.hosts.connection(hostId)?.cursor
   // One frame at a time: the fake PDS answers getRepoStatus as the account's last #account said
   // (DESIGN §4 item 11b), which must not run ahead of the relay.
   for (const m of scenario.messages) {

@@ -1,0 +1,83 @@
+// Periodic checkpoints (docs/design.md §3): account states and upstream cursors are written to
+// the database every few seconds, each with the event-log position they are consistent with, so
+// a restart after a crash replays only the log written since (recovery.ts).
+// - Accounts: the log is synced first, then every changed state and `accounts_checkpoint_seq`
+//   are written in one transaction (the account cache does that).
+// - Hosts: changed account counts; then every host's cursor, as the hosts part derives it, with
+//   `cursors_scan_from`, the oldest log seq holding an event above a host's cursor (the cursor
+//   book), in one transaction.
+// A checkpoint asked for while one runs joins it. Operations that must not be lost to a crash
+// (a cursor reset, a block) ask for one and wait.
+// Deliberately not here: what the states and cursors are (accounts/, hosts/), SQL (the caller's
+// `saveCursors`).
+import type { CursorBook } from './cursor-book.ts'
+
+/** The meta key of the log seq the stored cursors' skip sets are rebuilt from. */
+export const CURSORS_SCAN_FROM_KEY = 'cursors_scan_from'
+
+export interface CheckpointerDeps {
+  readonly accounts: {
+    /** Writes changed states with `seq` as their checkpoint; `beforeSave` runs first. */
+    write(seq: number, beforeSave: () => Promise<void>): Promise<number>
+  }
+  readonly log: { readonly lastSeq: number; sync(): Promise<void> }
+  readonly hosts: {
+    /** Every known host's cursor (null: read from its live head). */
+    cursors(): ReadonlyMap<number, number | null>
+    /** Writes changed account counts. */
+    persistCounts(): Promise<void>
+  }
+  readonly book: CursorBook
+  /** Writes the host cursors and the scan-from seq in one transaction. */
+  readonly saveCursors: (
+    cursors: ReadonlyMap<number, number | null>,
+    scanFrom: number,
+  ) => Promise<void>
+  /** Starts timing one checkpoint; the returned function ends it (metrics). */
+  readonly startTimer?: () => () => void
+  readonly onError: (err: unknown) => void
+}
+
+export class Checkpointer {
+  readonly #d: CheckpointerDeps
+  #running: Promise<void> | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(deps: CheckpointerDeps) {
+    this.#d = deps
+  }
+
+  /** One checkpoint now (or the one running); rejects when it fails. */
+  run(): Promise<void> {
+    this.#running ??= this.#checkpoint().finally(() => {
+      this.#running = undefined
+    })
+    return this.#running
+  }
+
+  /** Checkpoints every `intervalMs` until `stop()`; failures go to `onError`. */
+  start(intervalMs: number): void {
+    this.stop()
+    this.#timer = setInterval(() => this.run().catch(this.#d.onError), intervalMs)
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  async #checkpoint(): Promise<void> {
+    const d = this.#d
+    const end = d.startTimer?.()
+    try {
+      await d.hosts.persistCounts()
+      const seq = d.log.lastSeq
+      const cursors = d.hosts.cursors()
+      await d.accounts.write(seq, () => d.log.sync())
+      const scanFrom = d.book.settle(cursors) ?? seq + 1
+      await d.saveCursors(cursors, scanFrom)
+    } finally {
+      end?.()
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// Hosts' upstream side over real sockets (a fake PDS on loopback): the one flow control holds a
+// host back when its events in flight reach `--host-concurrency` and lets it go when half have
+// settled; a host over its rate limits is held back (never dropped) and counted; repeated
+// FutureCursor answers over the required time reset the host's cursor (through the owner);
+// a stopped link resumes after the last event it delivered.
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import { silentLogger } from '../observability/logger.ts'
+import { encodeErrorFrame } from '../protocol/frame.ts'
+import type { RepoEvent } from '../protocol/messages.ts'
+import { FakePds } from '../upstream/testing/fake-pds.ts'
+import { identityFrame } from '../upstream/testing/frames.ts'
+import { turns } from '../upstream/testing/setup.ts'
+import { HostLinks } from './host-links.ts'
+import { HostStatusMachine } from './host-status.ts'
+import { HostRateLimiter } from './rate-limit.ts'
+
+interface Rig {
+  readonly pds: FakePds
+  readonly links: HostLinks
+  readonly limiter: HostRateLimiter
+  readonly seqs: number[]
+  readonly expired: number[]
+  until(predicate: () => boolean, what: string): Promise<void>
+}
+
+async function rig(
+  t: TestContext,
+  opts: { hostConcurrency?: number; cursor?: number | null; now?: () => number } = {},
+): Promise<Rig> {
+  const pds = await FakePds.start()
+  const seqs: number[] = []
+  const expired: number[] = []
+  const limiter = new HostRateLimiter()
+  const now = opts.now ?? Date.now
+  const links = new HostLinks({
+    userAgent: 'host-links-test',
+    hostConcurrency: opts.hostConcurrency ?? 40,
+    logger: silentLogger(),
+    now,
+    status: new HostStatusMachine({ now, onTransition: () => {} }),
+    limiter,
+    futureCursorResets: { count: 3, afterMs: 1_000 },
+    onEvent: (_id, msg: RepoEvent) => seqs.push(msg.seq),
+    onDrop: () => {},
+    onCursorExpired: (id) => expired.push(id),
+  })
+  links.link({ id: 1, hostname: pds.hostname, ssl: false }, opts.cursor ?? 0)
+  t.after(async () => {
+    await links.stop()
+    await pds.close()
+  })
+  const until = async (predicate: () => boolean, what: string) => {
+    const end = Date.now() + 5_000
+    while (!predicate()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+  return { pds, links, limiter, seqs, expired, until }
+}
+
+describe('host links', () => {
+  // Moved from the connection's own tests when the connection stopped pausing itself: the
+  // host's one flow control now holds it back, with the same observable effect.
+  it('pauses the host when its events in flight reach --host-concurrency and resumes when half have settled', async (t) => {
+    const { pds, links, seqs, until } = await rig(t, { hostConcurrency: 4 })
+    links.connect(1)
+    const sub = await pds.next()
+    for (let s = 1; s <= 10; s++) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 4, 'first 4')
+    await turns()
+    assert.deepEqual(seqs, [1, 2, 3, 4])
+    assert.ok(links.connection(1)!.paused)
+    assert.deepEqual([...links.get(1)!.flow.reasons], ['in-flight'])
+    links.settled(1, 1, true)
+    await turns()
+    assert.equal(seqs.length, 4) // 3 in flight: above half of 4
+    links.settled(1, 2, true)
+    await until(() => seqs.length === 6, 'two more')
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6])
+    for (const s of [3, 4, 5, 6, 7, 8]) links.settled(1, s, true)
+    await until(() => seqs.length === 10, 'rest')
+    assert.equal(links.connection(1)!.cursor, 8)
+  })
+
+  it('accepted events settle without completing; the log flush completes them', async (t) => {
+    const { pds, links, seqs, until } = await rig(t)
+    links.connect(1)
+    const sub = await pds.next()
+    for (let s = 1; s <= 3; s++) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 3, 'three events')
+    for (const s of [1, 2, 3]) links.settled(1, s, false)
+    assert.equal(links.get(1)!.cursor, 0, 'accepted, not yet written')
+    links.complete(1, 1)
+    links.complete(1, 3)
+    assert.equal(links.get(1)!.cursor, 1)
+    links.complete(1, 2)
+    assert.equal(links.get(1)!.cursor, 3)
+  })
+
+  it('holds a host over its rate limits back, processes every event, and counts the pause', async (t) => {
+    const { pds, links, limiter, seqs, until } = await rig(t)
+    limiter.set(1, { perSecond: 2, perHour: 1_000, perDay: 10_000 })
+    links.connect(1)
+    const sub = await pds.next()
+    for (let s = 1; s <= 6; s++) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 6, 'every event, slowed not dropped')
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6])
+    assert.ok(links.ratePauses >= 1)
+  })
+
+  it('resets the cursor only after repeated FutureCursor answers over the required time', async (t) => {
+    let clock = 1_000_000
+    const { pds, links, expired, until } = await rig(t, { now: () => clock })
+    links.connect(1)
+    for (let i = 1; i <= 3; i++) {
+      const sub = await pds.next()
+      await sub.send(futureCursorFrame())
+      await until(
+        () => links.get(1)!.futureCursor?.count === i || expired.length > 0,
+        `answer ${i}`,
+      )
+      if (i === 2) clock += 2_000
+    }
+    await until(() => expired.length === 1, 'the reset asked of the owner')
+    assert.deepEqual(expired, [1])
+    assert.equal(links.cursorResets, 1)
+  })
+
+  it('a link connected again resumes after the last event its stopped connection delivered', async (t) => {
+    const { pds, links, seqs, until } = await rig(t, { cursor: 10 })
+    links.connect(1)
+    const sub = await pds.next()
+    assert.equal(sub.cursor, '10')
+    for (const s of [11, 12, 13]) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 3, 'three events')
+    links.settled(1, 11, true) // 12 and 13 still in flight when the host is stopped
+    await links.disconnect(1)
+    assert.equal(links.get(1)!.cursor, 11)
+    links.connect(1)
+    const again = await pds.next()
+    assert.equal(again.cursor, '13', 'not 11: 12 and 13 are still being processed')
+  })
+})
+
+function futureCursorFrame(): Uint8Array {
+  return encodeErrorFrame('FutureCursor', 'Cursor in the future.')
+}

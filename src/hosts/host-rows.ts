@@ -1,0 +1,179 @@
+// Every known host's stored row, kept in memory and written through to the database, plus the
+// two things the per-event path changes often enough to batch: each host's sync-ratchet state
+// and its account count (slots used). Also the ban reasons, as data (ban.ts), in the meta table.
+// Only hosts.ts writes here: it decides; this file remembers.
+// Changes are made in memory first (synchronously), so a write still in flight is never
+// overwritten by a stale copy; account counts are written with each checkpoint.
+// Deliberately not here: any rule about hosts (admission, status, limits), connections.
+import type { HostPatch, HostRow, HostStore, NewHost } from '../db/hosts.ts'
+import { type BanReason, banFrom } from './ban.ts'
+import type { SyncRatchetState } from './sync-ratchet.ts'
+
+/** The few members of a host ingest reads on every event. */
+export interface HostIngestView {
+  readonly id: number
+  readonly hostname: string
+  readonly banned: boolean
+  readonly sync: SyncRatchetState
+}
+
+/** The meta table, for the ban reasons (a small key-value store). */
+export interface BanStore {
+  get(key: string): Promise<string | undefined>
+  set(key: string, value: string): Promise<void>
+}
+
+const BANS_KEY = 'hosts.bans'
+
+export class HostRows {
+  readonly #store: HostStore
+  readonly #meta: BanStore
+  readonly #onError: (err: unknown, context: string) => void
+  readonly #byId = new Map<number, HostRow>()
+  readonly #byName = new Map<string, number>()
+  readonly #views = new Map<number, HostIngestView>()
+  readonly #bans = new Map<number, BanReason>()
+  /** Hosts whose account count changed since the last persist. */
+  readonly #dirtyCounts = new Set<number>()
+  /** The newest write of each host's row still in flight. */
+  readonly #writes = new Map<number, Promise<void>>()
+
+  constructor(store: HostStore, meta: BanStore, onError: (err: unknown, context: string) => void) {
+    this.#store = store
+    this.#meta = meta
+    this.#onError = onError
+  }
+
+  async load(): Promise<void> {
+    for (const row of await this.#store.list()) this.#remember(row)
+    const raw = await this.#meta.get(BANS_KEY)
+    const stored = raw === undefined ? {} : (JSON.parse(raw) as Record<string, unknown>)
+    for (const [id, v] of Object.entries(stored)) {
+      const r = v as { kind?: string; domain?: string }
+      const ban = banFrom(r.kind ?? null, r.domain ?? null)
+      if (ban) this.#bans.set(Number(id), ban)
+    }
+  }
+
+  list(): HostRow[] {
+    return [...this.#byId.values()]
+  }
+
+  get(id: number): HostRow | undefined {
+    return this.#byId.get(id)
+  }
+
+  byHostname(hostname: string): HostRow | undefined {
+    const id = this.#byName.get(hostname)
+    return id === undefined ? undefined : this.#byId.get(id)
+  }
+
+  ingestView(id: number): HostIngestView | undefined {
+    return this.#views.get(id)
+  }
+
+  /** Why a banned host is banned (an operator, when no reason was stored). */
+  ban(id: number): BanReason | null {
+    const row = this.#byId.get(id)
+    if (row?.status !== 'banned') return null
+    return this.#bans.get(id) ?? { kind: 'operator' }
+  }
+
+  async create(host: NewHost): Promise<HostRow> {
+    const row = await this.#store.create(host)
+    this.#remember(row)
+    return row
+  }
+
+  /** Applies a patch in memory at once, then in the database. */
+  async update(id: number, patch: HostPatch): Promise<void> {
+    const row = this.#byId.get(id)
+    if (!row) return
+    this.#remember({ ...row, ...patch })
+    const write = this.#store.update(id, patch).then(() => {})
+    this.#writes.set(id, write)
+    try {
+      await write
+    } finally {
+      if (this.#writes.get(id) === write) this.#writes.delete(id)
+    }
+  }
+
+  /** Resolves when the host's row writes made so far are done (failed ones included). */
+  async written(id: number): Promise<void> {
+    await this.#writes.get(id)?.catch(() => {})
+  }
+
+  /** Resolves when every row write made so far is done. */
+  async allWritten(): Promise<void> {
+    await Promise.all([...this.#writes.values()].map((w) => w.catch(() => {})))
+  }
+
+  /** Stores (or, with null, forgets) why a host is banned. */
+  async setBan(id: number, ban: BanReason | null): Promise<void> {
+    if (ban) this.#bans.set(id, ban)
+    else if (!this.#bans.delete(id)) return
+    await this.#meta.set(BANS_KEY, JSON.stringify(Object.fromEntries(this.#bans)))
+  }
+
+  /** A new sync-ratchet state: in memory at once, in the database on transitions and every 10th step. */
+  setSyncState(id: number, state: SyncRatchetState): void {
+    const row = this.#byId.get(id)
+    if (!row) return
+    const patch = {
+      syncMode: state.mode,
+      syncEffective: state.effective,
+      syncGoodRun: state.goodRun,
+    }
+    this.#remember({ ...row, ...patch })
+    // The good-run counter moves with every commit of a lenient host; a counter needs no more.
+    if (state.effective !== row.syncEffective || state.goodRun % 10 === 0) {
+      this.#store
+        .update(id, patch)
+        .catch((err: unknown) => this.#onError(err, 'persisting sync state'))
+    }
+  }
+
+  /** Seeds account counts (at start, from the account table). */
+  setAccountCounts(counts: ReadonlyMap<number, number>): void {
+    for (const row of this.list()) {
+      const n = counts.get(row.id) ?? 0
+      if (n === row.accountCount) continue
+      this.#remember({ ...row, accountCount: n })
+      this.#dirtyCounts.add(row.id)
+    }
+  }
+
+  adjustAccountCount(id: number, delta: number): void {
+    const row = this.#byId.get(id)
+    if (!row || delta === 0) return
+    this.#remember({ ...row, accountCount: Math.max(0, row.accountCount + delta) })
+    this.#dirtyCounts.add(id)
+  }
+
+  /** Writes changed account counts (with each checkpoint). */
+  async persistCounts(): Promise<void> {
+    const ids = [...this.#dirtyCounts]
+    this.#dirtyCounts.clear()
+    for (const id of ids) {
+      const row = this.#byId.get(id)
+      if (row) await this.#store.update(id, { accountCount: row.accountCount })
+    }
+  }
+
+  /** Hosts created at or after `sinceMs` (the public per-day new-host limit). */
+  countCreatedSince(sinceMs: number): Promise<number> {
+    return this.#store.countCreatedSince(new Date(sinceMs).toISOString())
+  }
+
+  #remember(row: HostRow): void {
+    this.#byId.set(row.id, row)
+    this.#byName.set(row.hostname, row.id)
+    this.#views.set(row.id, {
+      id: row.id,
+      hostname: row.hostname,
+      banned: row.status === 'banned',
+      sync: { mode: row.syncMode, effective: row.syncEffective, goodRun: row.syncGoodRun },
+    })
+  }
+}

@@ -1,0 +1,63 @@
+// What the hosts part is given (hosts.ts): its stores, settings and policy, its clock and
+// logger, tuning for tests, and the callbacks through which it calls upward. Also the shape of a
+// change of limits. Types only.
+import type { RelayConfig } from '../config/config.ts'
+import type { HostStore } from '../db/hosts.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { DropReason } from '../protocol/drop-reasons.ts'
+import type { RepoEvent } from '../protocol/messages.ts'
+import type { BanStore } from './host-rows.ts'
+import type { HostStatusOptions } from './host-status.ts'
+import type { RelaySettings } from './settings.ts'
+import type { SyncMode } from './sync-ratchet.ts'
+
+export interface HostsOptions {
+  readonly store: HostStore
+  readonly meta: BanStore
+  readonly settings: RelaySettings
+  /** The configuration's hosts slice; `hostConcurrency` bounds a host's events in flight. */
+  readonly config: Pick<
+    RelayConfig,
+    | 'allowInsecureHosts'
+    | 'defaultAccountLimit'
+    | 'hostConcurrency'
+    | 'syncValidation'
+    | 'userAgent'
+  >
+  readonly probe: (
+    target: { hostname: string; ssl: boolean },
+    allowInsecure: boolean,
+  ) => Promise<unknown>
+  readonly logger: Logger
+  readonly now: () => number
+  /** Status machine tuning (tests use short times). */
+  readonly statusOptions?: Omit<HostStatusOptions, 'onTransition' | 'now'>
+  /** How often statuses are re-checked and offline retries started (default 5 s). */
+  readonly statusTickMs?: number
+  /** FutureCursor answers (and minimum time) before a cursor reset (default 3 over 1 h). */
+  readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
+  readonly onEvent: (hostId: number, msg: RepoEvent, raw: Uint8Array) => void
+  readonly onDrop: (
+    hostId: number,
+    reason: DropReason,
+    seq: number | undefined,
+    detail: string,
+  ) => void
+  readonly eventTypes?: { add(hostId: number, type: string): void }
+  /** A host's cursor was reset: what was kept about its old sequence is void. */
+  readonly onCursorReset: (hostId: number) => void
+  /** A checkpoint now (the log synced, cursors stored); after changes a crash must not undo. */
+  readonly persist: () => Promise<void>
+  /** A host's account limit was raised: release up to `slots` throttled accounts, oldest first. */
+  readonly onAccountLimitRaised: (hostId: number, slots: number) => Promise<number>
+}
+
+/** A change of a host's limits; absent fields stay as they are. */
+export interface LimitsChange {
+  readonly perSecond?: number
+  readonly perHour?: number
+  readonly perDay?: number
+  readonly crawlRate?: number
+  readonly accountLimit?: number
+  readonly syncMode?: SyncMode
+}

@@ -1,0 +1,364 @@
+// The one owner of every host's life. For each known host it owns the status (the status
+// machine is its only writer), the upstream connection and flow control (host-links.ts), the
+// rate limiter, the retry schedule of offline hosts, and the cursor (derived in host-link.ts,
+// stored by the checkpoint). Every operation on hosts is a method here that applies the whole
+// rule: crawl requests, blocks and domain bans (and lifting them: a domain unban releases exactly
+// the hosts that ban blocked, by the ban's data), limits (raising an account limit releases
+// throttled accounts), trusted domains, cursor resets, disconnects.
+// It calls upward only through callbacks: events to ingest, drops to the drop counter, a cursor
+// reset to the cursor book, "checkpoint now" after changes a crash must not undo, and account
+// releases after a raised limit.
+// Deliberately not here: HTTP (admin/ and api/ parse and answer), SQL (db/), what events mean.
+import type { HostConnection } from '../upstream/host-connection.ts'
+import { type BanReason, describeBan } from './ban.ts'
+import { admitCrawl, type CrawlRequest } from './crawl.ts'
+import { InvalidHostnameError, UnknownHostError } from './errors.ts'
+import { RELAY_HOST_ID } from './host-id.ts'
+import { HostLinks } from './host-links.ts'
+import { type HostIngestView, HostRows } from './host-rows.ts'
+import { HostStatusMachine } from './host-status.ts'
+import { detailOf, type HostDetail, type HostView, limitsOf, viewOf } from './host-view.ts'
+import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.ts'
+import type { HostsOptions, LimitsChange } from './hosts-options.ts'
+import { HostRateLimiter } from './rate-limit.ts'
+import type { RelaySettings } from './settings.ts'
+import type { SyncRatchetState } from './sync-ratchet.ts'
+
+export type { HostsOptions, LimitsChange } from './hosts-options.ts'
+
+export class Hosts {
+  readonly settings: RelaySettings
+  readonly #o: HostsOptions
+  readonly #rows: HostRows
+  readonly #status: HostStatusMachine
+  readonly #limiter = new HostRateLimiter()
+  readonly #links: HostLinks
+  #tick: NodeJS.Timeout | undefined
+
+  constructor(o: HostsOptions) {
+    this.#o = o
+    this.settings = o.settings
+    const onError = (err: unknown, context: string) => o.logger.error({ err, context }, 'hosts')
+    this.#rows = new HostRows(o.store, o.meta, onError)
+    this.#status = new HostStatusMachine({
+      ...o.statusOptions,
+      now: o.now,
+      onTransition: (id, from, to, reason) => this.#onTransition(id, from, to, reason),
+    })
+    this.#links = new HostLinks({
+      userAgent: o.config.userAgent,
+      hostConcurrency: o.config.hostConcurrency,
+      logger: o.logger,
+      now: o.now,
+      status: this.#status,
+      limiter: this.#limiter,
+      futureCursorResets: o.futureCursorResets ?? { count: 3, afterMs: 3_600_000 },
+      onEvent: o.onEvent,
+      onDrop: o.onDrop,
+      eventTypes: o.eventTypes,
+      onCursorExpired: (id) =>
+        void this.resetCursor(id).catch((err: unknown) => onError(err, 'cursor reset')),
+    })
+  }
+
+  // ---- life ----
+
+  /** Reads every host and its state as stored. */
+  async load(): Promise<void> {
+    await this.#rows.load()
+    for (const row of this.#rows.list()) {
+      this.#limiter.set(row.id, limitsOf(row))
+      this.#status.load(row.id, row.status, row.statusReason)
+      this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
+    }
+  }
+
+  /** Connects every host not banned, spread over `spreadMs`, and starts the status clock. */
+  start(skipSeqs: ReadonlyMap<number, ReadonlySet<number>>, spreadMs: number): void {
+    const ids = this.#rows
+      .list()
+      .filter((h) => h.status !== 'banned')
+      .map((h) => h.id)
+    this.#links.connectAll(ids, skipSeqs, spreadMs)
+    this.#tick = setInterval(() => {
+      this.#status.tick()
+      for (const id of this.#status.takeDueRetries())
+        if (this.#rows.get(id)?.status !== 'banned') this.#links.connect(id)
+    }, this.#o.statusTickMs ?? 5000)
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#tick)
+    await this.#links.stop()
+    await this.#rows.allWritten()
+  }
+
+  // ---- reads ----
+
+  list(): HostView[] {
+    return this.#rows
+      .list()
+      .sort((a, b) => a.id - b.id)
+      .map((r) => this.#view(r.id)!)
+  }
+
+  get(id: number): HostView | undefined {
+    return this.#view(id)
+  }
+
+  byHostname(hostname: string): HostView | undefined {
+    const row = this.#rows.byHostname(hostname)
+    return row && this.#view(row.id)
+  }
+
+  /** The known host a name given by an operator means; throws InvalidHostnameError or UnknownHostError. */
+  find(name: string): HostView {
+    const { hostname } = normalizeHostname(name, { allowInsecure: true })
+    const host = this.byHostname(hostname)
+    if (!host) throw new UnknownHostError(hostname)
+    return host
+  }
+
+  /** Like `find`, for a name that may be anything (a public route's parameter). */
+  lookup(name: string): HostView | undefined {
+    try {
+      return this.find(name)
+    } catch (err) {
+      if (err instanceof InvalidHostnameError || err instanceof UnknownHostError) return undefined
+      throw err
+    }
+  }
+
+  describe(id: number): HostDetail | undefined {
+    const row = this.#rows.get(id)
+    const conn = this.#links.connection(id)
+    return (
+      row &&
+      detailOf(row, this.#view(id)!, {
+        rates: this.#limiter.rates(id),
+        syncDefault: this.#o.config.syncValidation,
+        connection: conn
+          ? { connected: conn.connected, framesReceived: conn.stats.framesReceived }
+          : null,
+        statusInfo: this.#status.describe(id),
+      })
+    )
+  }
+
+  cursor(id: number): number | null {
+    return this.#links.get(id)?.cursor ?? null
+  }
+
+  /** Every known host's cursor (the checkpoint stores them). */
+  cursors(): ReadonlyMap<number, number | null> {
+    return this.#links.cursors()
+  }
+
+  /** The host's upstream connection, if one runs. */
+  connection(id: number): HostConnection | undefined {
+    return this.#links.connection(id)
+  }
+
+  connectedHosts(): number[] {
+    return this.#links.connectedHosts()
+  }
+
+  /** Upstream `#info` messages received, by name (metrics). */
+  get infoCounts(): ReadonlyMap<string, number> {
+    return this.#links.infoCounts
+  }
+
+  /** Times a host was held back for its rate limits since start. */
+  get ratePauses(): number {
+    return this.#links.ratePauses
+  }
+
+  /** Cursors reset to the live head after repeated FutureCursor answers, since start. */
+  get cursorResets(): number {
+    return this.#links.cursorResets
+  }
+
+  // ---- ingest, the log and the checkpoint ----
+
+  ingestView(id: number): HostIngestView | undefined {
+    return this.#rows.ingestView(id)
+  }
+
+  setSyncState(id: number, state: SyncRatchetState): void {
+    this.#rows.setSyncState(id, state)
+  }
+
+  accountSlots(id: number): { count: number; limit: number } | undefined {
+    const row = this.#rows.get(id)
+    return row && { count: row.accountCount, limit: row.accountLimit }
+  }
+
+  adjustAccountCount(id: number, delta: number): void {
+    this.#rows.adjustAccountCount(id, delta)
+  }
+
+  /** Ingest settled one of the host's events (accepted into the log buffer, or dropped). */
+  settled(hostId: number, seq: number, dropped: boolean): void {
+    this.#links.settled(hostId, seq, dropped)
+  }
+
+  /** The log wrote these records: each is complete for its host's cursor. */
+  flushed(records: readonly { hostId: number; upstreamSeq: number }[]): void {
+    for (const r of records)
+      if (r.hostId !== RELAY_HOST_ID) this.#links.complete(r.hostId, r.upstreamSeq)
+  }
+
+  /** Account counts computed at start from the account table. */
+  setAccountCounts(counts: ReadonlyMap<number, number>): void {
+    this.#rows.setAccountCounts(counts)
+  }
+
+  persistCounts(): Promise<void> {
+    return this.#rows.persistCounts()
+  }
+
+  // ---- operations ----
+
+  /** A crawl request (public or an operator's); connects the host. Throws CrawlRefusedError. */
+  async requestCrawl(req: CrawlRequest): Promise<{ host: HostView; created: boolean }> {
+    const s = this.settings
+    const { target, existing } = await admitCrawl(req, {
+      allowInsecureHosts: this.#o.config.allowInsecureHosts,
+      publicCrawlEnabled: s.publicCrawlEnabled.value,
+      newHostsPerDayLimit: s.newHostsPerDayLimit.value,
+      bannedDomains: s.bannedDomains,
+      known: (name) => this.#rows.byHostname(name),
+      createdInLastDay: () => this.#rows.countCreatedSince(this.#o.now() - 86_400_000),
+      probe: this.#o.probe,
+    })
+    const row =
+      existing ??
+      (await this.#rows.create({
+        hostname: target.hostname,
+        ssl: target.ssl,
+        accountLimit: this.#o.config.defaultAccountLimit,
+        trusted: isTrustedDomain(target.hostname, s.trustedDomains.value),
+        cursor: req.admin ? (req.cursor ?? null) : null,
+      }))
+    this.#limiter.set(row.id, limitsOf(row))
+    this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
+    this.#links.connect(row.id)
+    return { host: this.#view(row.id)!, created: existing === undefined }
+  }
+
+  /** Blocks a host: banned (the reason kept as data), disconnected, its cursor kept. */
+  async block(id: number, ban: BanReason): Promise<void> {
+    await this.#block(id, ban)
+    await this.#o.persist()
+  }
+
+  /** Lifts a block: the host starts afresh as active and reconnects from its cursor. */
+  async unblock(id: number): Promise<void> {
+    await this.#rows.setBan(id, null)
+    this.#status.unbanned(id, 'unblocked by an operator')
+    await this.#rows.written(id)
+    this.#links.connect(id)
+  }
+
+  /** Disconnects a host, keeping its cursor; with `block`, also blocks it. */
+  async killUpstream(id: number, opts: { block: boolean }): Promise<void> {
+    if (opts.block) return this.block(id, { kind: 'kill-upstream' })
+    await this.#links.disconnect(id)
+    await this.#o.persist()
+  }
+
+  /** Bans a domain and every name under it, blocking its known hosts; returns how many. */
+  async banDomain(domain: string): Promise<number> {
+    await this.settings.banDomain(domain)
+    let n = 0
+    for (const row of this.#rows.list()) {
+      if (row.status === 'banned' || !isDomainBanned(row.hostname, [domain])) continue
+      await this.#block(row.id, { kind: 'domain', domain })
+      n++
+    }
+    if (n > 0) await this.#o.persist()
+    return n
+  }
+
+  /** Lifts a domain ban and unblocks the hosts it blocked; false when it was not banned. */
+  async unbanDomain(domain: string): Promise<boolean> {
+    if (!(await this.settings.unbanDomain(domain))) return false
+    for (const row of this.#rows.list()) {
+      const ban = this.#rows.ban(row.id)
+      if (ban?.kind === 'domain' && ban.domain === domain) await this.unblock(row.id)
+    }
+    return true
+  }
+
+  /** Stores and applies new limits; a raised account limit releases throttled accounts. */
+  async changeLimits(id: number, change: LimitsChange): Promise<void> {
+    const before = this.#rows.get(id)
+    if (!before) return
+    await this.#rows.update(id, change)
+    const after = this.#rows.get(id)!
+    this.#limiter.set(id, limitsOf(after))
+    if (change.accountLimit !== undefined && change.accountLimit > before.accountLimit)
+      await this.#o.onAccountLimitRaised(id, Math.max(0, after.accountLimit - after.accountCount))
+  }
+
+  async addTrustedDomain(domain: string): Promise<void> {
+    await this.settings.addTrustedDomain(domain)
+    await this.#retrust()
+  }
+
+  /** False when the domain was not trusted. */
+  async removeTrustedDomain(domain: string): Promise<boolean> {
+    if (!(await this.settings.removeTrustedDomain(domain))) return false
+    await this.#retrust()
+    return true
+  }
+
+  /** Forgets the host's cursor: it is read from its live head (a blocked one stays disconnected). */
+  async resetCursor(id: number): Promise<void> {
+    const row = this.#rows.get(id)
+    const link = this.#links.get(id)
+    if (!row || !link) return
+    if (row.status === 'banned') link.forgetCursor()
+    else this.#links.connect(id, { fromLiveHead: true })
+    this.#o.onCursorReset(id)
+    this.#o.logger.warn({ host: row.hostname }, 'upstream cursor reset to the live head')
+    await this.#o.persist()
+  }
+
+  // ---- internals ----
+
+  async #block(id: number, ban: BanReason): Promise<void> {
+    await this.#rows.setBan(id, ban)
+    this.#status.banned(id, describeBan(ban))
+    await this.#rows.written(id)
+    await this.#links.disconnect(id)
+  }
+
+  /** Trusted domains changed: every host gets the trust (and default limits) they imply. */
+  async #retrust(): Promise<void> {
+    const patterns = this.settings.trustedDomains.value
+    for (const row of this.#rows.list()) {
+      const trusted = isTrustedDomain(row.hostname, patterns)
+      if (trusted === row.trusted) continue
+      await this.#rows.update(row.id, { trusted })
+      this.#limiter.set(row.id, limitsOf(this.#rows.get(row.id)!))
+    }
+  }
+
+  /** The status machine moved a host: log, store, and stop an offline host's connection. */
+  #onTransition(id: number, from: string, to: HostView['status'], reason: string): void {
+    const row = this.#rows.get(id)
+    if (!row) return
+    this.#o.logger.info({ host: row.hostname, from, to, reason }, 'host status')
+    this.#rows
+      .update(id, { status: to, statusReason: reason })
+      .catch((err: unknown) => this.#o.logger.error({ err, host: row.hostname }, 'host status'))
+    // Offline: stop dialling; the retry schedule starts it again (its cursor is kept).
+    if (to === 'offline') void this.#links.disconnect(id)
+  }
+
+  #view(id: number): HostView | undefined {
+    const row = this.#rows.get(id)
+    return row && viewOf(row, this.cursor(id), this.#rows.ban(id))
+  }
+}

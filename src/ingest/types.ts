@@ -1,0 +1,63 @@
+// What ingest is given and what it reports: the one-method-per-need interfaces to the parts
+// below it (identity, account state, hosts, the log, verification) and its running counts.
+// Types only, in a file of their own so the pipeline (ingest.ts) and its event rules
+// (handlers.ts) share them without importing each other.
+import type { Tracer } from '@opentelemetry/api'
+import type { AccountCache } from '../accounts/account-cache.ts'
+import type { Takedowns } from '../accounts/takedowns.ts'
+import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import type { HostIngestView } from '../hosts/host-rows.ts'
+import type { SyncMode, SyncRatchetState } from '../hosts/sync-ratchet.ts'
+import type { Identity } from '../identity/did-document.ts'
+import type { Drop } from './drop-counter.ts'
+import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+
+/** What ingest asks of the hosts part (hosts/hosts.ts implements it). */
+export interface IngestHosts {
+  ingestView(hostId: number): HostIngestView | undefined
+  setSyncState(hostId: number, state: SyncRatchetState): void
+  /** Account slots of a host (new accounts beyond the limit are throttled). */
+  accountSlots(hostId: number): { count: number; limit: number } | undefined
+  adjustAccountCount(hostId: number, delta: number): void
+  /** An event is settled: accepted into the log's buffer, or dropped (then complete at once). */
+  settled(hostId: number, seq: number, dropped: boolean): void
+}
+
+export interface IngestDeps {
+  readonly identity: {
+    resolve(did: string): Promise<{ identity: Identity; stale: boolean }>
+    peek(did: string): Identity | undefined
+    purge(did: string): void
+  }
+  readonly accounts: AccountCache
+  readonly takedowns: Takedowns
+  readonly hosts: IngestHosts
+  readonly log: { append(input: AppendInput): LogRecord }
+  readonly verify: (task: VerifyTask) => Promise<VerifyOutcome>
+  readonly drops: { record(drop: Drop): void }
+  readonly now: () => number
+  readonly syncDefault: SyncMode
+  readonly syncRatchetCommits: number
+  /** Asks an account's PDS for its status (docs/design.md §4 item 11b); null when it cannot tell. */
+  readonly checkRepoStatus?: (
+    pds: string,
+    did: string,
+  ) => Promise<{ active: boolean; status?: string } | null>
+  /** The oldest throttled accounts of a host, as stored (after `flushAccounts`). */
+  readonly oldestThrottled: (hostId: number, limit: number) => Promise<readonly string[]>
+  /** Writes every account state to the database now (a checkpoint). */
+  readonly flushAccounts: () => Promise<void>
+  readonly onError?: (err: unknown, context: { hostId: number; seq: number; did: string }) => void
+  /** Tracing: one span per upstream event (a no-op tracer when tracing is off). */
+  readonly tracer?: Tracer
+  readonly identityRetry?: { attempts: number; delayMs: number }
+  readonly logger?: { info(obj: object, msg: string): void }
+}
+
+export interface IngestStats {
+  received: number
+  accepted: number
+  dropped: number
+  errors: number
+  inFlight: number
+}

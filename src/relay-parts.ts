@@ -1,0 +1,270 @@
+// Small builders for the composition root (relay.ts), each putting together one part from the
+// configuration: the identity resolver (cached, timed, traced, did:web limited to public
+// addresses), the drop counter and event-type counter, the host probe, and the monitors (the
+// dashboard's stats recorders and the health checks). Also the overrides tests may give.
+// Deliberately not here: any rule, and the order things start and stop in (relay.ts).
+
+import type { AddressInfo } from 'node:net'
+import type { AccountCache } from './accounts/account-cache.ts'
+import type { Takedowns } from './accounts/takedowns.ts'
+import { StatsRecorder, statsRoutes } from './admin/stats.ts'
+import type { Route } from './api/server.ts'
+import { Checkpointer, CURSORS_SCAN_FROM_KEY } from './checkpoint/checkpointer.ts'
+import type { CursorBook } from './checkpoint/cursor-book.ts'
+import type { RelayConfig } from './config/config.ts'
+import type { RelayDatabase } from './db/database.ts'
+import { EventLog } from './eventlog/event-log.ts'
+import { Fanout } from './fanout/fanout.ts'
+import { resolvePublicAddresses } from './hosts/address.ts'
+import type { HostStatusOptions } from './hosts/host-status.ts'
+import { isLocalhostName } from './hosts/hostname.ts'
+import type { Hosts } from './hosts/hosts.ts'
+import { probeHost } from './hosts/probe.ts'
+import { CachingIdentityResolver } from './identity/cache.ts'
+import type { Identity } from './identity/did-document.ts'
+import { DidResolver } from './identity/resolver.ts'
+import { DropCounter } from './ingest/drop-counter.ts'
+import type { Ingest } from './ingest/ingest.ts'
+import type { VerifyPool } from './ingest/verify-pool.ts'
+import type { VerifyOutcome, VerifyTask } from './ingest/verify-task.ts'
+import { EventTypeCounter } from './observability/event-type-counter.ts'
+import { HealthMonitor } from './observability/health.ts'
+import type { Logger } from './observability/logger.ts'
+import type { RelayMetrics } from './observability/metrics.ts'
+import { type Tracer, tracedResolver } from './observability/tracing.ts'
+import type { HttpTimeouts } from './relay-server.ts'
+
+export interface Relay extends AsyncDisposable {
+  readonly config: RelayConfig
+  readonly db: RelayDatabase
+  readonly log: EventLog
+  readonly hosts: Hosts
+  readonly ingest: Ingest
+  readonly drops: DropCounter
+  readonly fanout: Fanout
+  /** Whether spans are exported (--enable-otel-tracing or OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly tracingEnabled: boolean
+  /** The bound metrics address (after start; null when metrics are off). */
+  metricsAddress(): AddressInfo | null
+  /** The bound API address (after start). */
+  address(): AddressInfo
+  start(): Promise<void>
+  /** Graceful: stop accepting, stop upstreams, finish in-flight events, checkpoint, close. */
+  stop(): Promise<void>
+  /** Writes a checkpoint now (tests). */
+  checkpoint(): Promise<void>
+}
+
+export interface RelayOverrides {
+  readonly now?: () => number
+  /** Replaces the describeServer probe (tests of admission rules). */
+  readonly probe?: (
+    target: { hostname: string; ssl: boolean },
+    allowInsecure: boolean,
+  ) => Promise<unknown>
+  readonly checkpointIntervalMs?: number
+  readonly resubscribeSpreadMs?: number
+  /** `false`: no metrics registry or /metrics server (tests that run many relays at once). */
+  readonly metrics?: false
+  /** Status machine tuning (tests use short times). */
+  readonly hostStatus?: Omit<HostStatusOptions, 'onTransition' | 'now'>
+  /** How often host statuses are re-checked (idle detection, offline retries). */
+  readonly statusTickMs?: number
+  /** Event-log segment size (tests of retention use tiny segments). */
+  readonly segmentMaxBytes?: number
+  /** FutureCursor answers (and minimum time) before a host's cursor is reset (default 3 over 1 h). */
+  readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
+  /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
+  readonly consumerMaxBufferedBytes?: number
+  /** HTTP header, request and keep-alive timeouts (tests of slow clients shorten them). */
+  readonly httpTimeouts?: HttpTimeouts
+}
+
+/** DID → identity: PLC or did:web, cached, timed (metrics) and traced. */
+export function relayIdentity(
+  config: RelayConfig,
+  now: () => number,
+  tracer: Tracer,
+  metrics: RelayMetrics | undefined,
+): CachingIdentityResolver {
+  const resolver = new DidResolver({
+    plcUrl: config.plcUrl,
+    userAgent: config.userAgent,
+    allowInsecureWeb: config.allowInsecureHosts,
+    // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
+    // localhost in development (--allow-insecure-hosts).
+    checkWebHost: async (hostname) => {
+      if (config.allowInsecureHosts && isLocalhostName(hostname)) return
+      await resolvePublicAddresses(hostname)
+    },
+  })
+  const timed: { resolve(did: string, signal?: AbortSignal): Promise<Identity> } = metrics
+    ? metrics.timeIdentity(resolver)
+    : resolver
+  return new CachingIdentityResolver(tracedResolver(tracer, timed), {
+    maxEntries: config.identityCacheSize,
+    ttlMs: config.identityTtlMs,
+    now,
+  })
+}
+
+/** The counters every part reports into, the host probe, and the monitors. */
+export function relayObservers(logger: Logger, now: () => number) {
+  const dropLog = logger.child({ subsystem: 'ingest' })
+  const drops = new DropCounter({
+    now,
+    onDrop: (d) =>
+      dropLog.debug(
+        { hostId: d.hostId, reason: d.reason, did: d.did, seq: d.seq, detail: d.detail },
+        'dropped',
+      ),
+  })
+  return {
+    drops,
+    eventTypes: new EventTypeCounter(),
+    probe:
+      (userAgent: string) =>
+      (target: { hostname: string; ssl: boolean }, allowInsecure: boolean): Promise<unknown> =>
+        probeHost(target, { userAgent, allowInsecure }),
+    oldestThrottled: async (db: RelayDatabase, hostId: number, limit: number) =>
+      (await db.accounts.listByHostStatus(hostId, 'throttled', limit)).map((r) => r.did),
+    /**
+     * What runs on timers beside the pipeline: the dashboard's series, the health checks behind
+     * /xrpc/_health, and the event log's retention. Started after the relay listens.
+     */
+    monitors(parts: { db: RelayDatabase; log: EventLog; ingest: Ingest; fanout: Fanout }) {
+      const { db, log, ingest, fanout } = parts
+      // 10 s samples over the last hour, and 5 min samples over the last day.
+      const sources = {
+        eventsIn: () => ingest.stats.received,
+        eventsOut: () => log.flushedSeq,
+        consumers: () => fanout.count,
+        drops: () => drops.totals(),
+      }
+      const recorders = [
+        new StatsRecorder({ now, sources }),
+        new StatsRecorder({ now, sources, stepMs: 300_000, windowMs: 86_400_000 }),
+      ]
+
+      // Also checked every 10 s, so failures and recoveries are logged even when nobody asks.
+      const health = new HealthMonitor({
+        checks: {
+          database: async () => {
+            await db.ping()
+            return null
+          },
+          eventlog: async () => {
+            const f = log.stats().failing
+            return f ? `${f.operation} failing${f.code ? ` (${f.code})` : ''}` : null
+          },
+        },
+        onChange: (c) =>
+          c.failing
+            ? logger.error({ check: c.check, reason: c.reason, err: c.error }, `${c.check} failing`)
+            : logger.info({ check: c.check }, `${c.check} recovered`),
+      })
+      let retention: NodeJS.Timeout | undefined
+      return {
+        statsRoutes: statsRoutes(recorders) as Route[],
+        health,
+        start() {
+          for (const r of recorders) r.start()
+          health.start(10_000)
+          retention = setInterval(() => {
+            log
+              .pruneExpired()
+              .catch((err: unknown) => logger.error({ err }, 'event log retention failed'))
+          }, 10 * 60_000)
+        },
+        stop() {
+          for (const r of recorders) r.close()
+          health.stop()
+          clearInterval(retention)
+        },
+      }
+    },
+  }
+}
+
+/** Checkpoints: account states, host counts and cursors, with the scan-from seq, every few seconds. */
+export function relayCheckpointer(p: {
+  db: RelayDatabase
+  accounts: AccountCache
+  log: EventLog
+  book: CursorBook
+  /** The hosts part (built after the checkpointer, which it calls back). */
+  hosts: () => Hosts
+  metrics: RelayMetrics | undefined
+  logger: Logger
+}): Checkpointer {
+  const { db, metrics } = p
+  return new Checkpointer({
+    accounts: p.accounts,
+    log: p.log,
+    hosts: { cursors: () => p.hosts().cursors(), persistCounts: () => p.hosts().persistCounts() },
+    book: p.book,
+    saveCursors: (cursors, scanFrom) =>
+      db.transaction(async (s) => {
+        await s.hosts.saveCursors(cursors)
+        await s.meta.set(CURSORS_SCAN_FROM_KEY, String(scanFrom))
+      }),
+    startTimer: metrics && (() => metrics.dbBatchLatency.startTimer()),
+    onError: (err) => p.logger.error({ err }, 'checkpoint failed'),
+  })
+}
+
+/** Firehose consumers; a taken-down account's events are not served, its `#account` ones are. */
+export function relayFanout(
+  config: RelayConfig,
+  log: EventLog,
+  takedowns: Takedowns,
+  now: () => number,
+  logger: Logger,
+  overrides: RelayOverrides,
+): Fanout {
+  return new Fanout({
+    log,
+    maxBufferedBytes: overrides.consumerMaxBufferedBytes ?? 64 * 1024 * 1024,
+    maxConsumers: config.maxConsumers,
+    maxConsumersPerAddr: config.maxConnectionsPerIp,
+    isHidden: (did, type) => type !== '#account' && takedowns.has(did),
+    now,
+    onReplayError: (err, consumer) => logger.error({ err, consumer: consumer.id }, 'replay failed'),
+  })
+}
+
+/** Once recovery wrote the account states: slot counts per host, and the takedown set. */
+export async function accountsLoaded(
+  db: RelayDatabase,
+  hosts: Hosts,
+  takedowns: Takedowns,
+): Promise<void> {
+  hosts.setAccountCounts(await db.accounts.countSlotsByHost())
+  await takedowns.load((after, limit) => db.accounts.listByLocalStatus('takendown', after, limit))
+}
+
+/** The event log in `--persist-dir`, as configured. */
+export function openLog(
+  config: RelayConfig,
+  now: () => number,
+  logger: Logger,
+  overrides: RelayOverrides,
+): Promise<EventLog> {
+  return EventLog.open({
+    dir: config.persistDir,
+    initialSeq: config.initialSeqNumber,
+    retentionMs: config.replayWindowMs,
+    fsyncIntervalMs: config.fsyncIntervalMs,
+    segmentMaxBytes: overrides.segmentMaxBytes,
+    now,
+    onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
+  })
+}
+
+/** Verification in the worker pool, timed for metrics. */
+export function timedVerify(pool: VerifyPool, metrics: RelayMetrics | undefined) {
+  return (task: VerifyTask): Promise<VerifyOutcome> => {
+    const end = metrics?.verifyLatency.startTimer()
+    return pool.verify(task).finally(() => end?.())
+  }
+}
