@@ -3,9 +3,9 @@
 // PDS), and its repo head (rev, commit CID, MST root CID). States are immutable values: a change
 // makes a new object, so a snapshot taken for a batch write never changes under the writer.
 
-/** The relay's own decision about an account (its operators' or its limits'). */
-export const LOCAL_STATUSES = ['active', 'takendown', 'throttled'] as const
-export type LocalStatus = (typeof LOCAL_STATUSES)[number]
+import type { LocalStatus } from '../db/schema.ts'
+
+export { LOCAL_STATUSES, type LocalStatus } from '../db/schema.ts'
 
 export interface AccountState {
   readonly did: string

@@ -7,7 +7,7 @@
 // Deliberately not here: reading flags, variables or files (load.ts), printing (describe.ts).
 
 import packageJson from '../../package.json' with { type: 'json' }
-import type { SyncMode } from '../hosts/sync-ratchet.ts'
+import type { SyncMode } from '../verify/validation-mode.ts'
 import type { ListenAddress, TrustedProxy } from './addresses.ts'
 import type { DatabaseConfig } from './database-url.ts'
 import type { LogLevel } from './formats.ts'

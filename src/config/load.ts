@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
-import { SYNC_MODES } from '../hosts/sync-ratchet.ts'
+import { SYNC_MODES } from '../verify/validation-mode.ts'
 import { parseDomainPattern, parseHttpUrl, parseListen, parseTrustedProxy } from './addresses.ts'
 import { parseCommandLine } from './cli.ts'
 import {

@@ -371,10 +371,3 @@ export const SETTINGS: readonly SettingDef[] = [
 export function findSetting(flagName: string): SettingDef | undefined {
   return SETTINGS.find((def) => def.flag === flagName || def.aliases.includes(flagName))
 }
-
-/** The setting with this canonical flag name; throws on a name not in the table (a bug). */
-export function settingNamed(flag: string): SettingDef {
-  const def = SETTINGS.find((candidate) => candidate.flag === flag)
-  if (def === undefined) throw new Error(`no setting --${flag} in the settings table`)
-  return def
-}

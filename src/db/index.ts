@@ -22,3 +22,4 @@ export type {
   SyncMode,
   ValidationMode,
 } from './schema.ts'
+export { HOST_STATUSES, LOCAL_STATUSES } from './schema.ts'

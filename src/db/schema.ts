@@ -9,18 +9,23 @@
 // - cursors and counts fit below 2^53 and are read back as JS numbers (bigint columns in
 //   PostgreSQL whose int8 values are parsed to numbers, see dialect.ts).
 // Vocabularies are checked by TypeScript on write, not by CHECK constraints, so adding a value
-// later needs no table rebuild in SQLite. Each is defined by the part that owns it (host
-// statuses by hosts/, sync modes by hosts/ and verify/, account statuses by accounts/)
-// in a file that imports no other part, so this lowest layer can name them too.
+// later needs no table rebuild in SQLite. The closed vocabularies stored here are defined here,
+// once, as data with derived types, and every layer above names them from here (hosts/ re-exports
+// the host statuses, accounts/ the local statuses); the sync modes come from verify/.
 // Deliberately not here: what the statuses mean and when they change (hosts/ and accounts/).
 
 import type { ColumnType, Generated } from 'kysely'
-import type { LocalStatus } from '../accounts/account-state.ts'
-import type { HostStatus } from '../hosts/host-status.ts'
-import type { SyncMode } from '../hosts/sync-ratchet.ts'
-import type { ValidationMode } from '../verify/validation-mode.ts'
+import type { SyncMode, ValidationMode } from '../verify/validation-mode.ts'
 
-export type { HostStatus, LocalStatus, SyncMode, ValidationMode }
+export type { SyncMode, ValidationMode }
+
+/** A host's status (docs/design.md §4 item 13). */
+export const HOST_STATUSES = ['active', 'idle', 'offline', 'throttled', 'banned'] as const
+export type HostStatus = (typeof HOST_STATUSES)[number]
+
+/** The relay's own decision about an account (its operators' or its limits'). */
+export const LOCAL_STATUSES = ['active', 'takendown', 'throttled'] as const
+export type LocalStatus = (typeof LOCAL_STATUSES)[number]
 
 /** What the account's PDS says (`#account` status); unknown future values are kept as text. */
 export type AccountUpstreamStatus =

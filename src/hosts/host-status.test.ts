@@ -14,6 +14,9 @@ interface Transition {
   readonly reason: string
 }
 
+/** When an offline host is retried next, as the machine describes it. */
+const nextRetryAt = (m: HostStatusMachine, id: number) => m.describe(id)?.nextRetryAt ?? null
+
 const MIN = 60_000
 const HOUR = 60 * MIN
 const H = 7
@@ -100,7 +103,7 @@ describe('load', () => {
         offlineRetry: { initialMs: 5 * MIN, maxMs: 6 * HOUR },
       })
       m.load(H, 'offline', 'was offline')
-      const at = m.nextRetryAt(H)
+      const at = nextRetryAt(m, H)
       assert.ok(at !== null && at >= clock.t && at < clock.t + 5 * MIN)
       assert.equal(m.describe(H)?.reason, 'was offline')
     }
@@ -123,7 +126,7 @@ describe('offline', () => {
     m.load(H, 'active')
     failTimes(m, 2, 'timeout')
     assert.equal(m.status(H), 'active')
-    assert.equal(m.nextRetryAt(H), null)
+    assert.equal(nextRetryAt(m, H), null)
     m.connectFailed(H, 'getaddrinfo ENOTFOUND pds.example')
     const t = take()
     assert.equal(t.length, 1)
@@ -131,7 +134,7 @@ describe('offline', () => {
     assert.match(t[0]?.reason ?? '', /3 connection failures in a row/)
     assert.match(t[0]?.reason ?? '', /ENOTFOUND pds\.example/)
     assert.equal(m.status(H), 'offline')
-    assert.ok(m.nextRetryAt(H) !== null)
+    assert.ok(nextRetryAt(m, H) !== null)
   })
 
   it('truncates a huge error in the reason', () => {
@@ -163,13 +166,13 @@ describe('offline', () => {
       [['offline', 'active']],
     )
     assert.match(t[0]?.reason ?? '', /connected again/)
-    assert.equal(m.nextRetryAt(H), null)
+    assert.equal(nextRetryAt(m, H), null)
   })
 
   it('a host loaded offline becomes active when a retry connects', () => {
     const { m, clock, take } = setup()
     m.load(H, 'offline', 'stored')
-    clock.t = m.nextRetryAt(H) ?? 0
+    clock.t = nextRetryAt(m, H) ?? 0
     assert.deepEqual(m.takeDueRetries(), [H])
     m.connected(H)
     assert.deepEqual(
@@ -220,7 +223,7 @@ describe('offline', () => {
     failTimes(m, 2)
     const delays: number[] = []
     for (let i = 0; i < 4; i++) {
-      const at = m.nextRetryAt(H)
+      const at = nextRetryAt(m, H)
       assert.ok(at !== null)
       delays.push(at - clock.t)
       clock.t = at
@@ -257,7 +260,7 @@ describe('offline retry schedule', () => {
     m.connectFailed(H, 'x')
     const out: number[] = []
     for (let i = 0; i < n; i++) {
-      const at = m.nextRetryAt(H)
+      const at = nextRetryAt(m, H)
       assert.ok(at !== null, 'an offline host always has a next retry time')
       assert.ok(at > clock.t)
       out.push(at - clock.t)
@@ -316,10 +319,10 @@ describe('offline retry schedule', () => {
   it('ignores failures reported before the retry is due (the old connection)', () => {
     const { m, clock } = setup({ offlineAfterFailures: 1 })
     m.connectFailed(H, 'x')
-    const at = m.nextRetryAt(H)
+    const at = nextRetryAt(m, H)
     clock.t += 1000
     failTimes(m, 5, 'late report')
-    assert.equal(m.nextRetryAt(H), at)
+    assert.equal(nextRetryAt(m, H), at)
     assert.equal(m.describe(H)?.retries, 1)
     assert.equal(m.describe(H)?.lastError, 'late report')
   })
@@ -328,7 +331,7 @@ describe('offline retry schedule', () => {
     const { m, clock } = setup({ offlineAfterFailures: 1 })
     m.connectFailed(H, 'x')
     for (let i = 0; i < 10; i++) {
-      const at = m.nextRetryAt(H)
+      const at = nextRetryAt(m, H)
       assert.ok(at !== null && at > clock.t)
       clock.t = at - 1
       assert.deepEqual(m.takeDueRetries(), [])
@@ -346,17 +349,17 @@ describe('offline retry schedule', () => {
     })
     m.connectFailed(H, 'x')
     for (let i = 0; i < 3; i++) {
-      clock.t = m.nextRetryAt(H) ?? 0
+      clock.t = nextRetryAt(m, H) ?? 0
       m.connectFailed(H, 'x')
     }
-    clock.t = m.nextRetryAt(H) ?? 0
+    clock.t = nextRetryAt(m, H) ?? 0
     m.connected(H)
     advance(MIN)
     m.tick()
     m.connectFailed(H, 'closed by host')
     assert.equal(m.status(H), 'active', 'a healthy end is not a failure')
     m.connectFailed(H, 'refused')
-    assert.equal(m.nextRetryAt(H), clock.t + init / 2)
+    assert.equal(nextRetryAt(m, H), clock.t + init / 2)
   })
 
   it('never stuck: random reports keep every offline host with a future-or-due retry time', () => {
@@ -535,7 +538,7 @@ describe('banned', () => {
         t.map((x) => [x.from, x.to, x.reason]),
         [[s, 'banned', 'domain ban: example.com']],
       )
-      assert.equal(m.nextRetryAt(H), null)
+      assert.equal(nextRetryAt(m, H), null)
       m.banned(H, 'again')
       m.connected(H)
       m.event(H)
@@ -573,16 +576,6 @@ describe('banned', () => {
       take().map((x) => [x.from, x.to]),
       [['active', 'banned']],
     )
-  })
-})
-
-describe('forget and describe', () => {
-  it('forget drops the state', () => {
-    const { m } = setup()
-    m.event(H)
-    assert.equal(m.status(H), 'active')
-    m.forget(H)
-    assert.equal(m.status(H), undefined)
   })
 })
 

@@ -18,14 +18,12 @@
 // - `banned` wins over everything and only `unbanned` leaves it (→ `active`); while banned every
 //   other report is ignored.
 // Deliberately not here: timers, sockets and SQL (the caller stops a connection when its host
-// goes offline and restarts it at `nextRetryAt`, or polls `takeDueRetries()`, and stores the
-// status), what to do about a FutureCursor (cursor resets stay with the upstream wiring), and
+// goes offline and restarts it when `takeDueRetries()` says so, and stores the status), what to do about a FutureCursor (cursor resets stay with the upstream wiring), and
 // the rate limiter itself. It holds no timers, so there is nothing to close. Per-host state is
-// bounded by the hosts reported; `forget` drops a host that was removed.
+// bounded by the hosts reported (hosts are never removed).
+import type { HostStatus } from '../db/schema.ts'
 
-/** A host's status (docs/design.md §4 item 13), the one vocabulary every layer uses. */
-export const HOST_STATUSES = ['active', 'idle', 'offline', 'throttled', 'banned'] as const
-export type HostStatus = (typeof HOST_STATUSES)[number]
+export { HOST_STATUSES, type HostStatus } from '../db/schema.ts'
 
 export type HostTransitionListener = (
   hostId: number,
@@ -270,11 +268,6 @@ export class HostStatusMachine {
   }
 
   /** When to try an offline host again (ms since the epoch); null for any other status. */
-  nextRetryAt(hostId: number): number | null {
-    const h = this.#hosts.get(hostId)
-    return h?.status === 'offline' ? h.nextRetryAt : null
-  }
-
   describe(hostId: number): HostStatusInfo | undefined {
     const h = this.#hosts.get(hostId)
     if (!h) return undefined
@@ -290,11 +283,6 @@ export class HostStatusMachine {
       lastEventAt: h.lastEventAt,
       rateLimitedSince: h.rateLimitedSince,
     }
-  }
-
-  /** Drops a removed host's state. */
-  forget(hostId: number): void {
-    this.#hosts.delete(hostId)
   }
 
   /** The ceiling of the retry delay after `retries` failed retries (before jitter). */

@@ -2,11 +2,9 @@
 // stays there. In `auto`, a host is lenient until it has sent `ratchetCommits` consecutive
 // commits that all carried `prevData` and inverted to it, and strict from then on; strict hosts
 // are never demoted automatically. Pure: the caller stores the state.
-import { VALIDATION_MODES, type ValidationMode } from '../verify/validation-mode.ts'
+import type { SyncMode, ValidationMode } from '../verify/validation-mode.ts'
 
-/** A host's (or the relay's default) sync 1.1 setting: `auto` ratchets lenient → strict. */
-export const SYNC_MODES = ['auto', ...VALIDATION_MODES] as const
-export type SyncMode = (typeof SYNC_MODES)[number]
+export { SYNC_MODES, type SyncMode } from '../verify/validation-mode.ts'
 
 export interface SyncRatchetState {
   /** The operator's setting for this host (null: follow the relay default). */

@@ -34,6 +34,7 @@ import type {
 } from '../protocol/messages.ts'
 import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
+import { endpointHost, IdentityLookups } from './identity-lookups.ts'
 import type { IngestDeps } from './types.ts'
 import { VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
@@ -46,19 +47,7 @@ export interface HandlerDeps extends IngestDeps {
 }
 
 const REPO_STATUS_RECHECK_MS = 10 * 60 * 1000
-const PURGES_PER_SECOND = 10
-const PURGE_BURST = 100
 const MAX_RECHECK_ENTRIES = 100_000
-
-/** The `host[:port]` a PDS endpoint URL names, lowercased; null when it is not a URL. */
-export function endpointHost(pds: string | null): string | null {
-  if (!pds) return null
-  try {
-    return new URL(pds).host.toLowerCase()
-  } catch {
-    return null
-  }
-}
 
 const drop = (reason: DropReason, detail: string): Outcome => ({ reason, detail })
 
@@ -68,13 +57,13 @@ export const takesSlot = (s: AccountState | undefined): boolean =>
 
 export class EventHandlers {
   readonly #d: HandlerDeps
-  /** Per-host budget of fresh identity re-resolutions. */
-  readonly #purgeBudget = new Map<number, { tokens: number; at: number }>()
+  readonly #identities: IdentityLookups
   /** Last getRepoStatus check per DID (bounded: cleared when it grows past a limit). */
   readonly #rechecked = new Map<string, number>()
 
   constructor(deps: HandlerDeps) {
     this.#d = deps
+    this.#identities = new IdentityLookups(deps)
   }
 
   async process(hostId: number, msg: RepoEvent, raw: Uint8Array): Promise<Outcome> {
@@ -92,40 +81,6 @@ export class EventHandlers {
     }
   }
 
-  /**
-   * docs/design.md §4 item 11: fresh re-resolutions a host can cause (by `#identity`, or events naming
-   * another host) are rate-limited per host, so one host cannot flood the PLC directory or starve
-   * everyone's lookups. Over budget, the cached identity is used as it is.
-   */
-  #mayPurge(hostId: number): boolean {
-    const now = this.#d.now()
-    const b = this.#purgeBudget.get(hostId) ?? { tokens: PURGE_BURST, at: now }
-    b.tokens = Math.min(PURGE_BURST, b.tokens + ((now - b.at) / 1000) * PURGES_PER_SECOND)
-    b.at = now
-    if (this.#purgeBudget.size > 100_000) this.#purgeBudget.clear()
-    this.#purgeBudget.set(hostId, b)
-    if (b.tokens < 1) return false
-    b.tokens--
-    return true
-  }
-
-  async #resolve(did: string, fresh: boolean, hostId?: number): Promise<Identity | null> {
-    if (fresh && (hostId === undefined || this.#mayPurge(hostId))) this.#d.identity.purge(did)
-    else {
-      const cached = this.#d.identity.peek(did)
-      if (cached) return cached
-    }
-    const { attempts, delayMs } = this.#d.identityRetry
-    for (let i = 0; i < attempts; i++) {
-      try {
-        return (await this.#d.identity.resolve(did)).identity
-      } catch {
-        if (i + 1 < attempts) await new Promise((r) => setTimeout(r, delayMs * 2 ** i))
-      }
-    }
-    return null
-  }
-
   /** Host authority: the account's identity, moved to this host if it migrated here. */
   async #authority(
     hostId: number,
@@ -134,10 +89,10 @@ export class EventHandlers {
   ): Promise<
     { identity: Identity; account: AccountState } | { reason: DropReason; detail: string }
   > {
-    let identity = await this.#resolve(did, false)
+    let identity = await this.#identities.resolve(did, false)
     if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
     if (endpointHost(identity.pds) !== hostname) {
-      identity = await this.#resolve(did, true, hostId)
+      identity = await this.#identities.resolve(did, true, hostId)
       if (!identity) return { reason: 'identity-unavailable', detail: `cannot resolve ${did}` }
       if (endpointHost(identity.pds) !== hostname) {
         return {
@@ -170,7 +125,7 @@ export class EventHandlers {
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
-    const identity = await this.#resolve(msg.did, true, hostId)
+    const identity = await this.#identities.resolve(msg.did, true, hostId)
     if (!identity) return drop('identity-unavailable', `cannot resolve ${msg.did}`)
     let account = await this.#d.accounts.get(msg.did)
     const now = this.#d.now()
@@ -260,7 +215,7 @@ export class EventHandlers {
     let outcome = await verifyWith(identity)
     if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
       // The key may have rotated: resolve once more and try again (docs/design.md §4 item 6).
-      const fresh = await this.#resolve(did, true, hostId)
+      const fresh = await this.#identities.resolve(did, true, hostId)
       if (
         fresh &&
         fresh.signingKey?.publicKeyMultibase !== identity.signingKey?.publicKeyMultibase

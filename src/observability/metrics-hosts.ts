@@ -7,7 +7,7 @@
 // Deliberately not here: anything per account (no DIDs as labels), the hot path (read at scrape).
 
 import type { Registry } from 'prom-client'
-import { HOST_STATUSES } from '../hosts/host-status.ts'
+import { HOST_STATUSES } from '../db/schema.ts'
 import { EVENT_TYPES } from './event-type-counter.ts'
 import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
 import { RunningTotal } from './running-total.ts'
