@@ -53,6 +53,16 @@ export class HostRows {
       const ban = banFrom(r.kind ?? null, r.domain ?? null)
       if (ban) this.#bans.set(Number(id), ban)
     }
+    // Hosts banned before ban reasons were stored as data: a domain ban left its reason only in
+    // the status text. Read once here and stored, so unbanning that domain releases them.
+    let upgraded = false
+    for (const row of this.#byId.values()) {
+      if (row.status !== 'banned' || this.#bans.has(row.id)) continue
+      const domain = /^domain (\S+) is banned$/.exec(row.statusReason ?? '')?.[1]
+      this.#bans.set(row.id, domain ? { kind: 'domain', domain } : { kind: 'operator' })
+      upgraded = true
+    }
+    if (upgraded) await this.#meta.set(BANS_KEY, JSON.stringify(Object.fromEntries(this.#bans)))
   }
 
   list(): HostRow[] {
