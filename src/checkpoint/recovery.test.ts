@@ -1,0 +1,331 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { generateKeypair } from '../../test/support/keypair.ts'
+import { TestRepo } from '../../test/support/test-repo.ts'
+import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
+import { statusNote } from '../accounts/account-events.ts'
+import { ACCOUNTS_CHECKPOINT_KEY } from '../accounts/account-rows.ts'
+import { type AccountState, newAccount } from '../accounts/account-state.ts'
+import type { EventLog } from '../eventlog/event-log.ts'
+import { ManualClock, openTestLog, tempDir } from '../eventlog/testing.ts'
+import type { AppendInput } from '../eventlog/types.ts'
+import { RELAY_HOST_ID } from '../hosts/host-id.ts'
+import { accountBody, commitBody, identityBody, prepareFrame } from '../protocol/output.ts'
+import { CURSORS_SCAN_FROM_KEY } from './checkpointer.ts'
+import { CursorBook } from './cursor-book.ts'
+import { LostLogError, type RecoveryDeps, recoverAtStart } from './recovery.ts'
+
+const ALICE = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
+const BOB = 'did:plc:44ybard66vv44zksje25o7dz'
+const TIME = '2024-05-01T00:00:00.000Z'
+
+/** Account states in a Map, saved as the real store does (states and checkpoint together). */
+class MemoryAccounts implements AccountPersistence {
+  readonly states = new Map<string, AccountState>()
+  readonly saves: { states: readonly AccountState[]; seq: number }[] = []
+  readonly meta: Map<string, string>
+  constructor(meta: Map<string, string>) {
+    this.meta = meta
+  }
+  async load(did: string): Promise<AccountState | undefined> {
+    return this.states.get(did)
+  }
+  async save(states: readonly AccountState[], seq: number): Promise<void> {
+    for (const s of states) this.states.set(s.did, s)
+    this.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
+    this.saves.push({ states, seq })
+  }
+}
+
+interface Setup {
+  readonly log: EventLog
+  readonly clock: ManualClock
+  readonly meta: Map<string, string>
+  readonly store: MemoryAccounts
+  readonly book: CursorBook
+  deps(over?: Partial<RecoveryDeps>): RecoveryDeps
+}
+
+/** A real log in a temp dir, a real account cache over a Map, an empty cursor book. */
+async function setup(dir: string): Promise<Setup> {
+  const clock = new ManualClock()
+  const log = await openTestLog(dir, clock)
+  const meta = new Map<string, string>()
+  const store = new MemoryAccounts(meta)
+  const book = new CursorBook()
+  const accounts = new AccountCache(store, { maxEntries: 100 })
+  return {
+    log,
+    clock,
+    meta,
+    store,
+    book,
+    deps: (over = {}) => ({
+      persistDir: dir,
+      log,
+      meta: { get: async (key) => meta.get(key) },
+      accounts,
+      book,
+      hostCursors: new Map(),
+      afterAccounts: async () => {},
+      ...over,
+    }),
+  }
+}
+
+function accountInput(
+  did: string,
+  status: { active: boolean; status?: string },
+  hostId: number,
+  upstreamSeq: number,
+  note?: string,
+): AppendInput {
+  return {
+    frame: prepareFrame('#account', accountBody({ did, time: TIME, ...status })),
+    hostId,
+    upstreamSeq,
+    did,
+    ...(note !== undefined ? { note } : {}),
+  }
+}
+
+function identityInput(did: string, handle: string, hostId = 5, upstreamSeq = 1): AppendInput {
+  return {
+    frame: prepareFrame('#identity', identityBody(did, TIME, handle)),
+    hostId,
+    upstreamSeq,
+    did,
+  }
+}
+
+describe('recoverAtStart: a lost log', () => {
+  it('refuses to start when the accounts checkpoint is past the log’s end', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test'))
+    s.log.append(identityInput(ALICE, 'b.test'))
+    await s.log.flush()
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '10')
+    let afterAccounts = 0
+    await assert.rejects(
+      recoverAtStart(s.deps({ afterAccounts: async () => void afterAccounts++ })),
+      (err: unknown) => {
+        assert.ok(err instanceof LostLogError)
+        assert.equal(err.logLastSeq, 2)
+        assert.equal(err.databaseSeq, 10)
+        assert.match(err.message, /--initial-seq-number 11/)
+        return true
+      },
+    )
+    assert.equal(afterAccounts, 0)
+    assert.equal(s.store.saves.length, 0)
+  })
+
+  it('starts when the checkpoint is exactly the log’s end', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test'))
+    await s.log.flush()
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '1')
+    const result = await recoverAtStart(s.deps())
+    assert.equal(result.accountsUpdated, 0)
+  })
+})
+
+describe('recoverAtStart: account states', () => {
+  it('rebuilds states after the checkpoint through the rule, from the noted events', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.store.states.set(ALICE, { ...newAccount(ALICE, 5, 1), handle: 'alice.test' })
+    // A takedown by the relay, then the PDS deactivates the account: the relay emitted its own
+    // view (`takendown`) for the second, so only the note says what the PDS announced.
+    s.log.append(
+      accountInput(
+        ALICE,
+        { active: false, status: 'takendown' },
+        RELAY_HOST_ID,
+        0,
+        statusNote({ kind: 'relay-status', localStatus: 'takendown', upstreamActive: false }),
+      ),
+    )
+    s.clock.ms += 1000
+    s.log.append(
+      accountInput(
+        ALICE,
+        { active: false, status: 'takendown' },
+        5,
+        40,
+        statusNote({ kind: 'upstream-status', hostId: 5, upstream: 'deactivated' }),
+      ),
+    )
+    await s.log.flush()
+
+    const result = await recoverAtStart(s.deps())
+    assert.equal(result.recordsReplayed, 2)
+    assert.equal(result.accountsUpdated, 2)
+    assert.deepEqual(s.store.states.get(ALICE), {
+      ...newAccount(ALICE, 5, 1),
+      handle: 'alice.test',
+      localStatus: 'takendown',
+      upstreamStatus: 'deactivated',
+      updatedAt: s.clock.ms,
+    })
+    assert.equal(s.store.saves.length, 1)
+    assert.equal(s.store.saves[0]!.seq, s.log.lastSeq, 'checkpointed at the log’s end')
+  })
+
+  it('rebuilds heads, handles and new accounts from #commit and #identity records', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    const repo = new TestRepo(BOB, generateKeypair('k256'))
+    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaa2' }])
+    s.log.append({
+      frame: prepareFrame('#commit', commitBody(msg)),
+      hostId: 6,
+      upstreamSeq: 1,
+      did: BOB,
+    })
+    s.log.append(identityInput(BOB, 'bob.test', 6, 2))
+    await s.log.flush()
+
+    await recoverAtStart(s.deps())
+    assert.deepEqual(s.store.states.get(BOB), {
+      ...newAccount(BOB, 6, s.clock.ms),
+      rev: repo.rev,
+      commitCid: repo.commitCid,
+      dataCid: repo.root,
+      handle: 'bob.test',
+    })
+  })
+
+  it('does not apply records at or below the checkpoint', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    const stored = { ...newAccount(ALICE, 5, 1), handle: 'stored.test' }
+    s.store.states.set(ALICE, stored)
+    s.log.append(identityInput(ALICE, 'seq1.test')) // seq 1
+    s.log.append(identityInput(BOB, 'seq2.test')) // seq 2
+    s.log.append(identityInput(BOB, 'seq3.test')) // seq 3
+    s.log.append(identityInput(ALICE, 'seq4.test', 9)) // seq 4
+    await s.log.flush()
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '2')
+    s.meta.set(CURSORS_SCAN_FROM_KEY, '3')
+
+    const result = await recoverAtStart(s.deps())
+    assert.equal(result.recordsReplayed, 2, 'scanned from seq 3')
+    assert.equal(result.accountsUpdated, 2)
+    assert.equal(s.store.states.get(BOB)?.handle, 'seq3.test')
+    assert.equal(s.store.states.get(ALICE)?.handle, 'seq4.test')
+    assert.equal(s.store.states.get(ALICE)?.hostId, 9)
+    assert.equal(s.store.states.get(ALICE)?.createdAt, stored.createdAt, 'from the stored state')
+  })
+
+  it('scans older records for skip sets without applying them to accounts', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'seq1.test', 5, 11)) // seq 1
+    s.log.append(identityInput(BOB, 'seq2.test', 5, 12)) // seq 2
+    await s.log.flush()
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '2')
+    s.meta.set(CURSORS_SCAN_FROM_KEY, '1')
+
+    const result = await recoverAtStart(s.deps({ hostCursors: new Map([[5, 10]]) }))
+    assert.equal(result.recordsReplayed, 2)
+    assert.equal(result.accountsUpdated, 0)
+    assert.deepEqual(result.skipSeqs, new Map([[5, new Set([11, 12])]]))
+    assert.equal(s.store.states.size, 0)
+  })
+
+  it('calls afterAccounts once the recovered states are written', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'alice.test'))
+    await s.log.flush()
+    const seen: (string | null | undefined)[] = []
+    await recoverAtStart(
+      s.deps({
+        afterAccounts: async () => {
+          seen.push(s.store.states.get(ALICE)?.handle)
+        },
+      }),
+    )
+    assert.deepEqual(seen, ['alice.test'])
+  })
+})
+
+describe('recoverAtStart: skip sets', () => {
+  it('records above a host’s stored cursor become its skip seqs and stay in the book', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test', 5, 9)) // seq 1: covered by the cursor
+    s.log.append(identityInput(ALICE, 'a.test', 5, 11)) // seq 2
+    s.log.append(identityInput(BOB, 'b.test', 6, 3)) // seq 3: host 6 reads from its live head
+    s.log.append(identityInput(BOB, 'b.test', 7, 3)) // seq 4: host 7 has no stored cursor
+    s.log.append(identityInput(ALICE, 'a.test', 5, 12)) // seq 5
+    s.log.append(identityInput(BOB, 'b.test', 8, 1)) // seq 6
+    await s.log.flush()
+    const cursors = new Map<number, number | null>([
+      [5, 10],
+      [6, null],
+      [8, 0],
+    ])
+
+    const result = await recoverAtStart(s.deps({ hostCursors: cursors }))
+    assert.deepEqual(
+      result.skipSeqs,
+      new Map([
+        [5, new Set([11, 12])],
+        [8, new Set([1])],
+      ]),
+    )
+    // Seeded in the book: the oldest log seq still needed, until the cursors pass it.
+    assert.equal(s.book.settle(cursors), 2)
+    assert.equal(s.book.settle(new Map([...cursors, [5, 11]])), 5)
+    assert.equal(s.book.settle(new Map([...cursors, [5, 11], [8, 1]])), 5)
+    assert.equal(s.book.settle(new Map([...cursors, [5, 12], [8, 1]])), null)
+  })
+
+  it('never puts the relay’s own records in a skip set', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(
+      accountInput(
+        ALICE,
+        { active: false, status: 'takendown' },
+        RELAY_HOST_ID,
+        0,
+        'local=takendown',
+      ),
+    )
+    await s.log.flush()
+    // Even a cursor below 0 for the relay's id does not make its records skippable.
+    const cursors = new Map<number, number | null>([[RELAY_HOST_ID, -1]])
+    const result = await recoverAtStart(s.deps({ hostCursors: cursors }))
+    assert.equal(result.skipSeqs.size, 0)
+    assert.equal(s.book.settle(new Map()), null)
+    assert.equal(s.store.states.get(ALICE)?.localStatus, 'takendown', 'still applied')
+  })
+
+  it('honours the stored scan-from seq', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test', 5, 11)) // seq 1: before scan-from
+    s.log.append(identityInput(ALICE, 'a.test', 5, 12)) // seq 2
+    await s.log.flush()
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '2')
+    s.meta.set(CURSORS_SCAN_FROM_KEY, '2')
+    const result = await recoverAtStart(s.deps({ hostCursors: new Map([[5, 10]]) }))
+    assert.equal(result.recordsReplayed, 1)
+    assert.deepEqual(result.skipSeqs, new Map([[5, new Set([12])]]))
+  })
+})
