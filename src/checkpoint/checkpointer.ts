@@ -6,8 +6,10 @@
 // - Hosts: changed account counts; then every host's cursor, as the hosts part derives it, with
 //   `cursors_scan_from`, the oldest log seq holding an event above a host's cursor (the cursor
 //   book), in one transaction.
-// A checkpoint asked for while one runs joins it. Operations that must not be lost to a crash
-// (a cursor reset, a block) ask for one and wait.
+// A checkpoint asked for while one runs waits for it and then runs once more: the running one may
+// have read the cursors and states before the caller's change. Callers that ask meanwhile share
+// that one next run. Operations that must not be lost to a crash (a cursor reset, a block) ask
+// for one and wait; so does releasing throttled accounts, which reads the stored states.
 // Deliberately not here: what the states and cursors are (accounts/, hosts/), SQL (the caller's
 // `saveCursors`).
 import type { CursorBook } from './cursor-book.ts'
@@ -41,18 +43,31 @@ export interface CheckpointerDeps {
 export class Checkpointer {
   readonly #d: CheckpointerDeps
   #running: Promise<void> | undefined
+  /** The one run queued behind the running one. */
+  #next: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
 
   constructor(deps: CheckpointerDeps) {
     this.#d = deps
   }
 
-  /** One checkpoint now (or the one running); rejects when it fails. */
+  /** A checkpoint of the state as it is now; rejects when it fails. */
   run(): Promise<void> {
-    this.#running ??= this.#checkpoint().finally(() => {
-      this.#running = undefined
-    })
-    return this.#running
+    const running = this.#running
+    if (running === undefined) {
+      const run = this.#checkpoint().finally(() => {
+        this.#running = undefined
+      })
+      this.#running = run
+      return run
+    }
+    this.#next ??= running
+      .catch(() => {})
+      .then(() => {
+        this.#next = undefined
+        return this.run()
+      })
+    return this.#next
   }
 
   /** Checkpoints every `intervalMs` until `stop()`; failures go to `onError`. */
