@@ -224,8 +224,12 @@ export class HostLinks {
       onStateChange: (host, state, detail) => {
         log.info({ host: host.hostname, state, detail }, 'upstream connection')
         if (state === 'connected') status.connected(host.id)
-        else if (state === 'disconnected' || state === 'refused')
+        else if (state === 'disconnected' || state === 'refused') {
           status.connectFailed(host.id, detail)
+          // An offline host is dialled only when its retry comes due (hours apart at most), not
+          // on the connection's own backoff: a retry that failed stops here.
+          if (status.status(host.id) === 'offline') void linkOf(host)?.disconnect()
+        }
       },
     }
   }

@@ -280,12 +280,18 @@ export class Hosts {
     return n
   }
 
-  /** Lifts a domain ban and unblocks the hosts it blocked; false when it was not banned. */
+  /**
+   * Lifts a domain ban and unblocks the hosts it blocked, unless another banned domain still
+   * covers one (then that ban holds it); false when the domain was not banned.
+   */
   async unbanDomain(domain: string): Promise<boolean> {
     if (!(await this.settings.unbanDomain(domain))) return false
     for (const row of this.#rows.list()) {
       const ban = this.#rows.ban(row.id)
-      if (ban?.kind === 'domain' && ban.domain === domain) await this.unblock(row.id)
+      if (ban?.kind !== 'domain' || ban.domain !== domain) continue
+      const still = this.settings.bannedDomains.find((d) => isDomainBanned(row.hostname, [d]))
+      if (still) await this.#rows.setBan(row.id, { kind: 'domain', domain: still })
+      else await this.unblock(row.id)
     }
     return true
   }

@@ -257,7 +257,8 @@ export class HostConnection {
   }
 
   #scheduleReconnect(): void {
-    if (this.#reconnectTimer !== null) return
+    // Stopped meanwhile (e.g. by a state handler): nothing to dial, and no timer to outlive it.
+    if (!this.#running || this.#reconnectTimer !== null) return
     this.#reconnectTimer = setTimeout(() => this.#dial(), this.#backoff.next())
   }
 
