@@ -137,16 +137,12 @@ export class EventLog {
     const clock = this.#s.now()
     const timeMs = Number.isFinite(clock) ? clock : Date.now()
     const encoded = encodeRecord({ seq, timeMs, hostId, upstreamSeq }, type, did, full, note)
-    const record: LogRecord = {
-      seq,
-      timeMs,
-      hostId,
-      upstreamSeq,
-      did,
-      type,
-      ...(note !== '' ? { note } : {}),
-      frame: encoded.frame,
-    }
+    const frame = encoded.frame
+    // Two literal shapes rather than a spread: this runs for every event.
+    const record: LogRecord =
+      note === ''
+        ? { seq, timeMs, hostId, upstreamSeq, did, type, frame }
+        : { seq, timeMs, hostId, upstreamSeq, did, type, note, frame }
     this.#lastSeq = seq
     this.#writer.add(record, encoded.bytes)
     return record
