@@ -113,7 +113,6 @@ describe('applyAccountEvent', () => {
   it('moves the account to the host of an event from another host', () => {
     const events: AccountEvent[] = [
       { kind: 'head', hostId: 9, rev: '3lbbbbbbbbbb2', commitCid: 'c', dataCid: 'd' },
-      { kind: 'identity', hostId: 9, handle: 'alice.test' },
       { kind: 'upstream-status', hostId: 9, upstream: 'active' },
       { kind: 'upstream-status', hostId: 9, upstream: null },
     ]
@@ -121,6 +120,23 @@ describe('applyAccountEvent', () => {
       const after = applyAccountEvent(existing(), DID, event, T1)
       assert.equal(after.hostId, 9, event.kind)
     }
+  })
+
+  it('an #identity does not move a known account (any host may announce one); it places a new one', () => {
+    const known = applyAccountEvent(
+      existing({ hostId: 12 }),
+      DID,
+      { kind: 'identity', hostId: 9, handle: 'alice.test' },
+      T1,
+    )
+    assert.deepEqual([known.hostId, known.handle], [12, 'alice.test'])
+    const fresh = applyAccountEvent(
+      undefined,
+      DID,
+      { kind: 'identity', hostId: 9, handle: null },
+      T1,
+    )
+    assert.equal(fresh.hostId, 9)
   })
 
   it('relay-status keeps the account’s host', () => {

@@ -5,11 +5,13 @@
 // rebuilt after a crash is the state the live relay had.
 // What it decides: the head (rev, commit and MST root) an accepted `#commit` or `#sync` sets;
 // the handle an `#identity` sets; the upstream status an `#account` from the PDS announces; the
-// local status the relay's operators or limits set; and which host the account lives on (an
-// event from a host other than the stored one means the account moved there, since ingest only
-// accepts it after checking the account's DID document names that host).
+// local status the relay's operators or limits set; and which host the account lives on: a head
+// or status event from a host other than the stored one means the account moved there (ingest
+// accepts those only after checking the account's DID document names that host). An
+// `#identity` never moves a known account: any host may announce an identity change.
 // Deliberately not here: whether an event is accepted (verification, host authority, ordering:
 // ingest and verify/), account slots per host (hosts/), and any I/O. Pure.
+import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { type AccountState, type LocalStatus, newAccount } from './account-state.ts'
 
 export type AccountEvent =
@@ -47,7 +49,10 @@ export function applyAccountEvent(
   event: AccountEvent,
   now: number,
 ): AccountState {
-  const hostId = event.kind === 'relay-status' ? (before?.hostId ?? 0) : event.hostId
+  const hostId =
+    event.kind === 'relay-status' || (event.kind === 'identity' && before)
+      ? (before?.hostId ?? RELAY_HOST_ID)
+      : event.hostId
   const state = { ...(before ?? newAccount(did, hostId, now)), hostId, updatedAt: now }
   switch (event.kind) {
     case 'head':

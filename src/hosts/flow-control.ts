@@ -73,11 +73,16 @@ export class FlowControl {
     return true
   }
 
-  /** The connection went away: a rate hold ends with it (a new one starts afresh). */
+  /**
+   * The connection went away: a rate hold ends with it, and so does a full cursor window (the
+   * next connection's window starts empty). Events still in flight keep counting until they
+   * settle.
+   */
   connectionEnded(): void {
     clearTimeout(this.#rateTimer)
     this.#rateTimer = undefined
     this.#set('rate-limit', false)
+    this.#set('cursor-window', false)
   }
 
   /** Stops the timer (the relay is stopping). */

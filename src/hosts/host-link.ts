@@ -1,7 +1,9 @@
 // The relay's link to one host: its upstream connection (at most one at a time), its flow
 // control, and its cursor. The cursor is derived here and nowhere else:
 // - while a connection runs, the connection's cursor (it only passes completed events);
-// - otherwise the cursor the last connection reached when it stopped, or the stored one.
+// - after it stopped, the cursor that connection still reaches as its events in flight
+//   complete (so a graceful stop stores everything that finished);
+// - otherwise the stored one.
 // A new connection starts after the last event the previous one delivered (not merely
 // completed): events still in flight from a stopped connection finish through ingest and must
 // not be received twice.
@@ -27,14 +29,23 @@ export class HostLink {
   readonly target: HostTarget
   readonly flow: FlowControl
   #connection: HostConnection | null = null
+  /** The last connection stopped, still completing its events in flight (it advances `cursor`). */
+  #stopped: HostConnection | null = null
   #cursor: number | null
   #resumeAfter: number | null = null
+  readonly #onError: (err: unknown) => void
   /** FutureCursor answers since the host last sent an event: when the first came, and how many. */
   futureCursor: { readonly first: number; count: number } | null = null
 
-  constructor(target: HostTarget, storedCursor: number | null, hostConcurrency: number) {
+  constructor(
+    target: HostTarget,
+    storedCursor: number | null,
+    hostConcurrency: number,
+    onError: (err: unknown) => void,
+  ) {
     this.target = target
     this.#cursor = storedCursor
+    this.#onError = onError
     this.flow = new FlowControl(hostConcurrency, (paused) => {
       if (paused) this.#connection?.pause()
       else this.#connection?.resume()
@@ -47,7 +58,7 @@ export class HostLink {
 
   /** The host's cursor: the last upstream seq up to which every event is complete. */
   get cursor(): number | null {
-    return this.#connection?.cursor ?? this.#cursor
+    return (this.#connection ?? this.#stopped)?.cursor ?? this.#cursor
   }
 
   /** Whether a connection is running (connecting, connected, or waiting to reconnect). */
@@ -64,12 +75,14 @@ export class HostLink {
     if (this.running && !opts.fromLiveHead) return
     const old = this.#connection
     if (opts.fromLiveHead) this.forgetCursor()
+    else if (this.#stopped) this.#remember(this.#stopped)
+    this.#stopped = null
     const start = opts.fromLiveHead
       ? null
       : (old?.lastSeq ?? maxCursor(this.#resumeAfter, this.#cursor))
     if (old) {
       if (!opts.fromLiveHead) this.#remember(old)
-      void old.stop()
+      old.stop().catch(this.#onError)
     }
     this.#resumeAfter = null
     const connection = new HostConnection({
@@ -90,7 +103,8 @@ export class HostLink {
     this.#connection = null
     this.flow.connectionEnded()
     if (!c) return
-    this.#remember(c)
+    // Kept until the next connection: its events in flight still complete and move the cursor.
+    this.#stopped = c
     await c.stop()
   }
 
@@ -98,14 +112,18 @@ export class HostLink {
   forgetCursor(): void {
     this.#cursor = null
     this.#resumeAfter = null
+    this.#stopped = null
   }
 
   /** A delivered event is complete (written to the log or dropped). */
   complete(seq: number): void {
     const c = this.#connection
-    if (!c) return
-    c.complete(seq)
-    this.flow.window(c.window)
+    if (c) {
+      c.complete(seq)
+      this.flow.window(c.window)
+    } else {
+      this.#stopped?.complete(seq)
+    }
   }
 
   #remember(c: HostConnection): void {

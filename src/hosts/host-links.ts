@@ -10,7 +10,7 @@
 // SQL.
 import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
-import type { RepoEvent } from '../protocol/messages.ts'
+import { INFO_NAMES, type RepoEvent } from '../protocol/messages.ts'
 import type { HostConnection } from '../upstream/host-connection.ts'
 import type { HostTarget, UpstreamHandlers } from '../upstream/types.ts'
 import { HostLink } from './host-link.ts'
@@ -42,7 +42,7 @@ export interface HostLinksDeps {
 }
 
 /** `#info` names counted as themselves; any other (a PDS controls the text) is `other`. */
-const KNOWN_INFO: ReadonlySet<string> = new Set(['OutdatedCursor'])
+const KNOWN_INFO: ReadonlySet<string> = new Set(INFO_NAMES)
 
 export class HostLinks {
   readonly #d: HostLinksDeps
@@ -63,7 +63,9 @@ export class HostLinks {
   link(target: HostTarget, storedCursor: number | null): HostLink {
     let l = this.#links.get(target.id)
     if (!l) {
-      l = new HostLink(target, storedCursor, this.#d.hostConcurrency)
+      l = new HostLink(target, storedCursor, this.#d.hostConcurrency, (err) =>
+        this.#d.logger.error({ err, host: target.hostname }, 'stopping an upstream connection'),
+      )
       this.#links.set(target.id, l)
     }
     return l
@@ -127,8 +129,17 @@ export class HostLinks {
     })
   }
 
+  /** Stops a host's connection, keeping its cursor; failures are logged, never thrown. */
   async disconnect(hostId: number): Promise<void> {
-    await this.#links.get(hostId)?.disconnect()
+    const link = this.#links.get(hostId)
+    await link
+      ?.disconnect()
+      .catch((err: unknown) =>
+        this.#d.logger.error(
+          { err, host: link.target.hostname },
+          'stopping an upstream connection',
+        ),
+      )
   }
 
   /** Ingest settled an event: flow control, and a dropped one is complete for the cursor. */
@@ -195,7 +206,11 @@ export class HostLinks {
     return {
       onEvent: (host: HostTarget, msg: RepoEvent, raw: Uint8Array) => {
         const link = linkOf(host)
-        if (!link) return
+        if (!link) {
+          // Not reachable (links are never removed), but never a silent loss either.
+          this.#d.onDrop(host.id, 'host-banned', msg.seq, 'host is not registered')
+          return
+        }
         link.futureCursor = null
         status.event(host.id)
         this.#d.eventTypes?.add(host.id, msg.type)
@@ -228,7 +243,7 @@ export class HostLinks {
           status.connectFailed(host.id, detail)
           // An offline host is dialled only when its retry comes due (hours apart at most), not
           // on the connection's own backoff: a retry that failed stops here.
-          if (status.status(host.id) === 'offline') void linkOf(host)?.disconnect()
+          if (status.status(host.id) === 'offline') void this.disconnect(host.id)
         }
       },
     }

@@ -109,9 +109,9 @@ export class HostRows {
     }
   }
 
-  /** Resolves when the host's row writes made so far are done (failed ones included). */
+  /** Resolves when the host's newest row write is done; rejects when it failed. */
   async written(id: number): Promise<void> {
-    await this.#writes.get(id)?.catch(() => {})
+    await this.#writes.get(id)
   }
 
   /** Resolves when every row write made so far is done. */

@@ -222,6 +222,17 @@ export class HostStatusMachine {
     this.#move(h, 'banned', reason)
   }
 
+  /**
+   * A banned host's ban changed (another reason now holds it): the new reason is reported as a
+   * transition from `banned` to `banned`, so it is stored like any other. Ignored unless banned.
+   */
+  banReasonChanged(hostId: number, reason: string): void {
+    const h = this.#hosts.get(hostId)
+    if (h?.status !== 'banned' || h.reason === reason) return
+    h.reason = reason
+    this.#onTransition(h.id, 'banned', 'banned', reason)
+  }
+
   /** The ban was lifted: the host starts afresh as `active`. */
   unbanned(hostId: number, reason = 'ban lifted'): void {
     const h = this.#hosts.get(hostId)

@@ -63,13 +63,21 @@ export class Hosts {
 
   // ---- life ----
 
-  /** Reads every host and its state as stored. */
+  /**
+   * Reads every host and its state as stored. A host under a banned domain that is not banned
+   * (a stop between storing the domain ban and blocking its hosts) is blocked now.
+   */
   async load(): Promise<void> {
     await this.#rows.load()
     for (const row of this.#rows.list()) {
       this.#limiter.set(row.id, limitsOf(row))
       this.#status.load(row.id, row.status, row.statusReason)
       this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
+    }
+    for (const row of this.#rows.list()) {
+      if (row.status === 'banned') continue
+      const domain = this.settings.bannedDomains.find((d) => isDomainBanned(row.hostname, [d]))
+      if (domain) await this.#block(row.id, { kind: 'domain', domain })
     }
   }
 
@@ -290,7 +298,7 @@ export class Hosts {
       const ban = this.#rows.ban(row.id)
       if (ban?.kind !== 'domain' || ban.domain !== domain) continue
       const still = this.settings.bannedDomains.find((d) => isDomainBanned(row.hostname, [d]))
-      if (still) await this.#rows.setBan(row.id, { kind: 'domain', domain: still })
+      if (still) await this.#block(row.id, { kind: 'domain', domain: still })
       else await this.unblock(row.id)
     }
     return true
@@ -335,7 +343,9 @@ export class Hosts {
 
   async #block(id: number, ban: BanReason): Promise<void> {
     await this.#rows.setBan(id, ban)
-    this.#status.banned(id, describeBan(ban))
+    // Already banned: the new reason holds it now, and the text operators read says so.
+    if (this.#rows.get(id)?.status === 'banned') this.#status.banReasonChanged(id, describeBan(ban))
+    else this.#status.banned(id, describeBan(ban))
     await this.#rows.written(id)
     await this.#links.disconnect(id)
   }

@@ -8,15 +8,15 @@
 
 import type { Registry } from 'prom-client'
 import { HOST_STATUSES } from '../db/schema.ts'
+import { INFO_NAMES } from '../protocol/messages.ts'
+import { CONNECTION_STATES } from '../upstream/types.ts'
 import { EVENT_TYPES } from './event-type-counter.ts'
 import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
 import { RunningTotal } from './running-total.ts'
 import { ScrapeMemo, scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 
 /** Upstream `#info` names exported as themselves; any other name is counted as `other`. */
-export const KNOWN_INFO_NAMES: ReadonlySet<string> = new Set(['OutdatedCursor'])
-
-const CONNECTION_STATES = ['connecting', 'connected', 'disconnected', 'refused', 'stopped']
+const KNOWN_INFO_NAMES: ReadonlySet<string> = new Set(INFO_NAMES)
 
 interface HostView {
   readonly id: number

@@ -67,6 +67,9 @@ export interface AccountMessage {
   readonly time: string
 }
 
+/** The `#info` names the subscribeRepos Lexicon knows; a host may send others (any text). */
+export const INFO_NAMES = ['OutdatedCursor'] as const
+
 export interface InfoMessage {
   readonly type: '#info'
   readonly name: string

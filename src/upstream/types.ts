@@ -11,7 +11,14 @@ export interface HostTarget {
   readonly ssl: boolean
 }
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'refused' | 'stopped'
+export const CONNECTION_STATES = [
+  'connecting',
+  'connected',
+  'disconnected',
+  'refused',
+  'stopped',
+] as const
+export type ConnectionState = (typeof CONNECTION_STATES)[number]
 
 export interface UpstreamHandlers {
   /**
