@@ -6,11 +6,13 @@
 
 import type { AddressInfo } from 'node:net'
 import type { AccountCache } from './accounts/account-cache.ts'
+import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
 import { StatsRecorder, statsRoutes } from './admin/stats.ts'
 import type { Route } from './api/server.ts'
-import { Checkpointer, CURSORS_SCAN_FROM_KEY } from './checkpoint/checkpointer.ts'
+import { Checkpointer } from './checkpoint/checkpointer.ts'
 import type { CursorBook } from './checkpoint/cursor-book.ts'
+import { saveCursorsTo } from './checkpoint/cursor-rows.ts'
 import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
@@ -19,7 +21,7 @@ import { resolvePublicAddresses } from './hosts/address.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
 import { isLocalhostName } from './hosts/hostname.ts'
 import type { Hosts } from './hosts/hosts.ts'
-import { probeHost } from './hosts/probe.ts'
+import { type Probe, probeHost } from './hosts/probe.ts'
 import { CachingIdentityResolver } from './identity/cache.ts'
 import type { Identity } from './identity/did-document.ts'
 import { DidResolver } from './identity/resolver.ts'
@@ -58,10 +60,7 @@ export interface Relay extends AsyncDisposable {
 export interface RelayOverrides {
   readonly now?: () => number
   /** Replaces the describeServer probe (tests of admission rules). */
-  readonly probe?: (
-    target: { hostname: string; ssl: boolean },
-    allowInsecure: boolean,
-  ) => Promise<unknown>
+  readonly probe?: Probe
   readonly checkpointIntervalMs?: number
   readonly resubscribeSpreadMs?: number
   /** `false`: no metrics registry or /metrics server (tests that run many relays at once). */
@@ -123,11 +122,9 @@ export function relayObservers(logger: Logger, now: () => number) {
     drops,
     eventTypes: new EventTypeCounter(),
     probe:
-      (userAgent: string) =>
-      (target: { hostname: string; ssl: boolean }, allowInsecure: boolean): Promise<unknown> =>
+      (userAgent: string): Probe =>
+      (target, allowInsecure) =>
         probeHost(target, { userAgent, allowInsecure }),
-    oldestThrottled: async (db: RelayDatabase, hostId: number, limit: number) =>
-      (await db.accounts.listByHostStatus(hostId, 'throttled', limit)).map((r) => r.did),
     /**
      * What runs on timers beside the pipeline: the dashboard's series, the health checks behind
      * /xrpc/_health, and the event log's retention. Started after the relay listens.
@@ -203,11 +200,7 @@ export function relayCheckpointer(p: {
     log: p.log,
     hosts: { cursors: () => p.hosts().cursors(), persistCounts: () => p.hosts().persistCounts() },
     book: p.book,
-    saveCursors: (cursors, scanFrom) =>
-      db.transaction(async (s) => {
-        await s.hosts.saveCursors(cursors)
-        await s.meta.set(CURSORS_SCAN_FROM_KEY, String(scanFrom))
-      }),
+    saveCursors: saveCursorsTo(db),
     startTimer: metrics && (() => metrics.dbBatchLatency.startTimer()),
     onError: (err) => p.logger.error({ err }, 'checkpoint failed'),
   })
@@ -239,8 +232,8 @@ export async function accountsLoaded(
   hosts: Hosts,
   takedowns: Takedowns,
 ): Promise<void> {
-  hosts.setAccountCounts(await db.accounts.countSlotsByHost())
-  await takedowns.load((after, limit) => db.accounts.listByLocalStatus('takendown', after, limit))
+  hosts.setAccountCounts(await slotCountsByHost(db))
+  await takedowns.load((after, limit) => takenDownPage(db, after, limit))
 }
 
 /** The event log in `--persist-dir`, as configured. */

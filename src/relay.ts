@@ -4,7 +4,7 @@
 // Tests build the relay here with overrides instead of patching modules.
 import type { AddressInfo } from 'node:net'
 import { AccountCache } from './accounts/account-cache.ts'
-import { accountPersistence } from './accounts/account-rows.ts'
+import { accountPersistence, oldestThrottled } from './accounts/account-rows.ts'
 import { Takedowns } from './accounts/takedowns.ts'
 import { CursorBook } from './checkpoint/cursor-book.ts'
 import { recoverAtStart } from './checkpoint/recovery.ts'
@@ -93,7 +93,7 @@ export async function createRelay(
     syncDefault: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
     checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, config.userAgent),
-    oldestThrottled: (hostId, limit) => obs.oldestThrottled(db, hostId, limit),
+    oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
     flushAccounts: () => checkpointer.run(),
     tracer: tracing.tracer,
     logger: logger.child({ subsystem: 'ingest' }),

@@ -41,6 +41,22 @@ export async function oldestThrottled(
   return (await db.accounts.listByHostStatus(hostId, 'throttled', limit)).map((r) => r.did)
 }
 
+/** Per host, how many accounts take one of its account slots (seeds the in-memory counts). */
+export function slotCountsByHost(db: RelayDatabase): Promise<Map<number, number>> {
+  return db.accounts.countSlotsByHost()
+}
+
+/** A page of the taken-down accounts' DIDs, by DID (loads the takedown set at start). */
+export async function takenDownPage(
+  db: RelayDatabase,
+  afterDid: string | null,
+  limit: number,
+): Promise<{ did: string }[]> {
+  return (await db.accounts.listByLocalStatus('takendown', afterDid, limit)).map((r) => ({
+    did: r.did,
+  }))
+}
+
 export function fromRow(
   row: Awaited<ReturnType<RelayDatabase['accounts']['get']>> & object,
 ): AccountState {

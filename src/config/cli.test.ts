@@ -128,7 +128,7 @@ describe('helpText', () => {
     }
   })
 
-  test('the DESIGN §5 defaults as an operator reads them', () => {
+  test('the docs/design.md §5 defaults as an operator reads them', () => {
     for (const text of [
       'default: :2470',
       'default: :2471',

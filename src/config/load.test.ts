@@ -177,7 +177,7 @@ describe('every setting', () => {
 })
 
 describe('defaults', () => {
-  test('with nothing set, DESIGN §5 and the operational defaults', async () => {
+  test('with nothing set, docs/design.md §5 and the operational defaults', async () => {
     const cwd = await workDir()
     const config = loadConfig([], {}, cwd)
     assert.deepEqual(config.bind, { host: '0.0.0.0', port: 2470 })

@@ -1,4 +1,4 @@
-// SSRF guard for outbound connections to hosts named by the public (DESIGN §4 item 20): which IP
+// SSRF guard for outbound connections to hosts named by the public (docs/design.md §4 item 20): which IP
 // addresses count as public, resolving a name to only public addresses, and `lookup` functions
 // for node:net/http/https/ws that keep the connection on checked addresses.
 //

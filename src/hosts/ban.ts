@@ -1,7 +1,8 @@
 // Why a host is banned, as data: an operator blocked it (through `block` or `killUpstream` with
 // `block=true`), or it is under a banned domain. The reason decides what lifts the ban (unbanning a
-// domain releases exactly the hosts it banned), and it is stored as data (`ban_kind`,
-// `ban_domain`), never recovered from the prose shown to operators (`describeBan`).
+// domain releases exactly the hosts it banned), and it is stored as data (host-rows.ts keeps the
+// reasons as JSON in the meta table), never recovered from the prose shown to operators
+// (`describeBan`).
 // A vocabulary file: it imports nothing, so every layer may name it.
 
 export const BAN_KINDS = ['operator', 'kill-upstream', 'domain'] as const

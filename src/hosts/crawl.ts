@@ -9,6 +9,7 @@ import type { HostRow } from '../db/hosts.ts'
 import { CrawlRefusedError } from './crawl-error.ts'
 import { HostProbeError, InvalidHostnameError, UnsafeAddressError } from './errors.ts'
 import { isDomainBanned, normalizeHostname } from './hostname.ts'
+import type { Probe } from './probe.ts'
 
 export interface CrawlRequest {
   /** The hostname as asked for. */
@@ -28,10 +29,7 @@ export interface CrawlContext {
   readonly bannedDomains: readonly string[]
   readonly known: (hostname: string) => HostRow | undefined
   readonly createdInLastDay: () => Promise<number>
-  readonly probe: (
-    target: { hostname: string; ssl: boolean },
-    allowInsecure: boolean,
-  ) => Promise<unknown>
+  readonly probe: Probe
 }
 
 export interface CrawlAdmission {

@@ -76,7 +76,7 @@ export type HostProbeFailure =
   | 'unreachable' // DNS failure, connection refused or reset, TLS failure
   | 'timeout' // no complete answer within the probe's time limit
   | 'not-a-pds' // answered, but not with a describeServer JSON object (non-200, redirect, bad body)
-  | 'is-a-relay' // the Server header contains `atproto-relay` (relay loops, DESIGN §4 item 5)
+  | 'is-a-relay' // the Server header contains `atproto-relay` (relay loops, docs/design.md §4 item 5)
   | 'unsafe-address' // the host resolves to a non-public address
   | 'too-large' // the answer passed the probe's size cap
 

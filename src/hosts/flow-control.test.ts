@@ -111,6 +111,20 @@ describe('FlowControl cursor-window', () => {
     assert.deepEqual([...fc.reasons], ['cursor-window'])
     assert.deepEqual(changes, [true])
   })
+
+  it('ends with the connection: the next connection starts with an empty window', () => {
+    // A connection's window is what its own cursor waits for; a new connection resumes from the
+    // stored cursor, so a window left full would pause it forever (nothing would shrink it).
+    const { fc, changes } = flow(3)
+    fc.window(max)
+    fc.connectionEnded()
+    assert.equal(fc.paused, false)
+    fc.window(10)
+    assert.equal(fc.paused, false)
+    fc.window(max)
+    assert.equal(fc.paused, true, 'the new connection is bounded the same way')
+    assert.deepEqual(changes, [true, false, true])
+  })
 })
 
 describe('FlowControl rate-limit', () => {
@@ -162,7 +176,7 @@ describe('FlowControl rate-limit', () => {
     const { fc, changes } = flow(1)
     fc.delivered(0)
     fc.connectionEnded()
-    assert.deepEqual([...fc.reasons], ['in-flight'], 'only the rate hold ends')
+    assert.deepEqual([...fc.reasons], ['in-flight'], 'events in flight still count')
     assert.deepEqual(changes, [true])
   })
 

@@ -1,8 +1,9 @@
 // The relay's link to one host: its upstream connection (at most one at a time), its flow
 // control, and its cursor. The cursor is derived here and nowhere else:
-// - while a connection runs, the connection's cursor (it only passes completed events);
-// - after it stopped, the cursor that connection still reaches as its events in flight
-//   complete (so a graceful stop stores everything that finished);
+// - while an earlier (stopped) connection still has events in flight, the cursor it reaches as
+//   they complete (so a graceful stop stores everything that finished, and a new connection
+//   never carries the cursor past an event that is not written yet);
+// - otherwise the running connection's cursor (it only passes completed events);
 // - otherwise the stored one.
 // A new connection starts after the last event the previous one delivered (not merely
 // completed): events still in flight from a stopped connection finish through ingest and must
@@ -29,8 +30,13 @@ export class HostLink {
   readonly target: HostTarget
   readonly flow: FlowControl
   #connection: HostConnection | null = null
-  /** The last connection stopped, still completing its events in flight (it advances `cursor`). */
-  #stopped: HostConnection | null = null
+  /**
+   * Earlier connections, oldest first, whose delivered events are not all complete yet. Their
+   * seq ranges are disjoint and below the current connection's (each one starts after the last
+   * seq of the one before), so a completion belongs to the first one whose last seq covers it.
+   * Bounded by the reconnects made while events were in flight (a log flush completes them).
+   */
+  #draining: HostConnection[] = []
   #cursor: number | null
   #resumeAfter: number | null = null
   readonly #onError: (err: unknown) => void
@@ -56,9 +62,15 @@ export class HostLink {
     return this.#connection
   }
 
-  /** The host's cursor: the last upstream seq up to which every event is complete. */
+  /**
+   * The host's cursor: the last upstream seq up to which every event is complete. While an
+   * earlier connection still has events in flight, its cursor (the current connection's starts
+   * above events that are not complete yet).
+   */
   get cursor(): number | null {
-    return (this.#connection ?? this.#stopped)?.cursor ?? this.#cursor
+    const pending = this.#draining[0]
+    if (pending) return pending.cursor ?? this.#cursor
+    return this.#connection?.cursor ?? this.#cursor
   }
 
   /** Whether a connection is running (connecting, connected, or waiting to reconnect). */
@@ -74,20 +86,15 @@ export class HostLink {
   connect(opts: ConnectOptions): void {
     if (this.running && !opts.fromLiveHead) return
     const old = this.#connection
-    if (opts.fromLiveHead) this.forgetCursor()
-    else if (this.#stopped) this.#remember(this.#stopped)
-    this.#stopped = null
-    const start = opts.fromLiveHead
-      ? null
-      : (old?.lastSeq ?? maxCursor(this.#resumeAfter, this.#cursor))
+    this.#connection = null
     if (old) {
-      if (!opts.fromLiveHead) this.#remember(old)
+      this.#retire(old)
       old.stop().catch(this.#onError)
     }
-    this.#resumeAfter = null
+    if (opts.fromLiveHead) this.forgetCursor()
     const connection = new HostConnection({
       host: this.target,
-      startCursor: start,
+      startCursor: opts.fromLiveHead ? null : this.#resumePoint(),
       skipSeqs: opts.skipSeqs,
       userAgent: opts.userAgent,
       handlers: opts.handlers,
@@ -103,8 +110,8 @@ export class HostLink {
     this.#connection = null
     this.flow.connectionEnded()
     if (!c) return
-    // Kept until the next connection: its events in flight still complete and move the cursor.
-    this.#stopped = c
+    // Its events in flight still complete and move the cursor.
+    this.#retire(c)
     await c.stop()
   }
 
@@ -112,22 +119,43 @@ export class HostLink {
   forgetCursor(): void {
     this.#cursor = null
     this.#resumeAfter = null
-    this.#stopped = null
+    this.#draining = []
   }
 
   /** A delivered event is complete (written to the log or dropped). */
   complete(seq: number): void {
+    for (const d of this.#draining) {
+      if (d.lastSeq !== null && seq <= d.lastSeq) {
+        d.complete(seq)
+        this.#prune()
+        return
+      }
+    }
     const c = this.#connection
     if (c) {
       c.complete(seq)
       this.flow.window(c.window)
-    } else {
-      this.#stopped?.complete(seq)
     }
   }
 
-  #remember(c: HostConnection): void {
-    this.#cursor = c.cursor ?? this.#cursor
-    this.#resumeAfter = maxCursor(this.#resumeAfter, c.lastSeq)
+  /** Where the next connection starts: after the last seq any earlier connection received. */
+  #resumePoint(): number | null {
+    let point = maxCursor(this.#resumeAfter, this.#cursor)
+    for (const d of this.#draining) point = maxCursor(point, d.lastSeq)
+    return point
+  }
+
+  #retire(c: HostConnection): void {
+    this.#draining.push(c)
+    this.#prune()
+  }
+
+  /** Earlier connections whose events are all complete give their cursor and leave. */
+  #prune(): void {
+    while (this.#draining.length > 0 && this.#draining[0]!.inFlight === 0) {
+      const c = this.#draining.shift()!
+      this.#cursor = c.cursor ?? this.#cursor
+      this.#resumeAfter = maxCursor(this.#resumeAfter, c.lastSeq)
+    }
   }
 }

@@ -2,7 +2,8 @@
 // host back when its events in flight reach `--host-concurrency` and lets it go when half have
 // settled; a host over its rate limits is held back (never dropped) and counted; repeated
 // FutureCursor answers over the required time reset the host's cursor (through the owner);
-// a stopped link resumes after the last event it delivered.
+// a stopped link resumes after the last event it delivered, and its events still in flight
+// hold the cursor back; a full cursor window pauses the host until the cursor moves.
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { silentLogger } from '../observability/logger.ts'
@@ -11,6 +12,7 @@ import type { RepoEvent } from '../protocol/messages.ts'
 import { FakePds } from '../upstream/testing/fake-pds.ts'
 import { identityFrame } from '../upstream/testing/frames.ts'
 import { turns } from '../upstream/testing/setup.ts'
+import { CURSOR_WINDOW_PER_SLOT } from './flow-control.ts'
 import { HostLinks } from './host-links.ts'
 import { HostStatusMachine } from './host-status.ts'
 import { HostRateLimiter } from './rate-limit.ts'
@@ -141,6 +143,72 @@ describe('host links', () => {
     links.connect(1)
     const again = await pds.next()
     assert.equal(again.cursor, '13', 'not 11: 12 and 13 are still being processed')
+  })
+
+  it('a new connection never carries the cursor past events its stopped one still has in flight', async (t) => {
+    // Stored as is, a cursor of 14 here would skip 12 and 13 for good if the relay crashed
+    // before they were written.
+    const { pds, links, seqs, until } = await rig(t, { cursor: 10 })
+    links.connect(1)
+    const sub = await pds.next()
+    for (const s of [11, 12, 13]) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 3, 'three events')
+    links.settled(1, 11, true)
+    await links.disconnect(1)
+    links.connect(1)
+    const again = await pds.next()
+    await again.send(identityFrame(14))
+    await until(() => seqs.length === 4, 'the new connection’s event')
+    links.settled(1, 14, true)
+    assert.equal(links.get(1)!.cursor, 11, 'held back by 12 and 13')
+    links.settled(1, 13, true)
+    assert.equal(links.get(1)!.cursor, 11)
+    links.settled(1, 12, true)
+    assert.equal(links.get(1)!.cursor, 14, 'the old events done: the running connection’s cursor')
+  })
+
+  it('pauses a host whose cursor window is full (one slow event holds the cursor) and resumes at half', async (t) => {
+    // --host-concurrency 1: the window bound is CURSOR_WINDOW_PER_SLOT events. Every event is
+    // settled (so in-flight never holds the host) but none is written, as when one account's
+    // event is slow and the log cannot complete the ones after it.
+    const { pds, links, seqs, until } = await rig(t, { hostConcurrency: 1 })
+    links.connect(1)
+    const sub = await pds.next()
+    const total = CURSOR_WINDOW_PER_SLOT + 5
+    for (let s = 1; s <= total; s++) await sub.send(identityFrame(s))
+    for (let n = 1; n <= CURSOR_WINDOW_PER_SLOT; n++) {
+      await until(() => seqs.length >= n, `event ${n}`)
+      links.settled(1, n, false)
+    }
+    await turns()
+    assert.equal(seqs.length, CURSOR_WINDOW_PER_SLOT, 'nothing read past the window')
+    assert.deepEqual([...links.get(1)!.flow.reasons], ['cursor-window'])
+    for (let n = 2; n <= CURSOR_WINDOW_PER_SLOT; n++) links.complete(1, n)
+    assert.equal(links.get(1)!.flow.paused, true, 'event 1 still holds every later one')
+    links.complete(1, 1)
+    assert.equal(links.get(1)!.cursor, CURSOR_WINDOW_PER_SLOT)
+    await until(() => seqs.length === CURSOR_WINDOW_PER_SLOT + 1, 'reading again')
+  })
+
+  it('a host paused by a full cursor window flows again on its next connection', async (t) => {
+    const { pds, links, seqs, until } = await rig(t, { hostConcurrency: 1 })
+    links.connect(1)
+    const sub = await pds.next()
+    for (let s = 1; s <= CURSOR_WINDOW_PER_SLOT; s++) await sub.send(identityFrame(s))
+    for (let n = 1; n <= CURSOR_WINDOW_PER_SLOT; n++) {
+      await until(() => seqs.length >= n, `event ${n}`)
+      links.settled(1, n, false)
+    }
+    assert.equal(links.get(1)!.flow.paused, true)
+    await links.disconnect(1)
+    links.connect(1)
+    const again = await pds.next()
+    assert.equal(again.cursor, String(CURSOR_WINDOW_PER_SLOT), 'after the last event received')
+    await again.send(identityFrame(CURSOR_WINDOW_PER_SLOT + 1))
+    await until(() => seqs.length === CURSOR_WINDOW_PER_SLOT + 1, 'the new connection reads')
+    assert.equal(links.get(1)!.cursor, 0, 'the old connection’s events are still not written')
+    for (let n = 1; n <= CURSOR_WINDOW_PER_SLOT; n++) links.complete(1, n)
+    assert.equal(links.get(1)!.cursor, CURSOR_WINDOW_PER_SLOT)
   })
 })
 

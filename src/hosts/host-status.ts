@@ -18,8 +18,9 @@
 // - `banned` wins over everything and only `unbanned` leaves it (→ `active`); while banned every
 //   other report is ignored.
 // Deliberately not here: timers, sockets and SQL (the caller stops a connection when its host
-// goes offline and restarts it when `takeDueRetries()` says so, and stores the status), what to do about a FutureCursor (cursor resets stay with the upstream wiring), and
-// the rate limiter itself. It holds no timers, so there is nothing to close. Per-host state is
+// goes offline and restarts it when `takeDueRetries()` says so, and stores the status), what to
+// do about a FutureCursor (cursor resets stay with host-links.ts and hosts.ts), and the rate
+// limiter itself. It holds no timers, so there is nothing to close. Per-host state is
 // bounded by the hosts reported (hosts are never removed).
 import type { HostStatus } from '../db/schema.ts'
 
@@ -278,7 +279,7 @@ export class HostStatusMachine {
     return this.#hosts.get(hostId)?.status
   }
 
-  /** When to try an offline host again (ms since the epoch); null for any other status. */
+  /** A host's status, reason, connection flag and (when offline) next retry time. */
   describe(hostId: number): HostStatusInfo | undefined {
     const h = this.#hosts.get(hostId)
     if (!h) return undefined

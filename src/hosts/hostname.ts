@@ -1,4 +1,4 @@
-// Hostname rules for the hosts the relay may crawl (DESIGN §4 item 20): what a requestCrawl caller
+// Hostname rules for the hosts the relay may crawl (docs/design.md §4 item 20): what a requestCrawl caller
 // or an operator typed, turned into the one canonical name the registry keys hosts by, or refused
 // with an InvalidHostnameError whose `code` says why. Pure.
 //

@@ -4,35 +4,9 @@
 // trusted domains and cursor resets apply their whole rule.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CrawlRefusedError } from './crawl-error.ts'
 import type { Hosts } from './hosts.ts'
 import { defaultLimits } from './rate-limit.ts'
-import { DEFAULT_ACCOUNT_LIMIT, hostsRig, T0 } from './testing.ts'
-
-const _DAY = 86_400_000
-const _CREATED = new Date(T0).toISOString()
-
-/** Rejects with a CrawlRefusedError of `kind`. */
-async function refused(p: Promise<unknown>, kind: CrawlRefusedError['kind']): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof CrawlRefusedError, String(err))
-    assert.equal(err.kind, kind)
-    return true
-  })
-}
-
-/**
- * A port no socket can use: a dial of the host fails at once, before any DNS lookup. For made-up
- * names that a test lets Hosts dial (an unblock connects): a lookup would reach the network, and
- * a slow resolver would hold up the tests after it.
- */
-const NO_DIAL = ':99999'
-
-/** Each host's status and ban kind, by its name without NO_DIAL. */
-const statuses = (hosts: Hosts) =>
-  Object.fromEntries(
-    hosts.list().map((h) => [h.hostname.replace(NO_DIAL, ''), [h.status, h.ban?.kind ?? null]]),
-  )
+import { DEFAULT_ACCOUNT_LIMIT, hostsRig, NO_DIAL, refused, statuses } from './testing.ts'
 
 describe('Hosts: blocks', () => {
   it('block and unblock go through the status machine, are stored, and ask for a checkpoint', async (t) => {

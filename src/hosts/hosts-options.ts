@@ -4,14 +4,14 @@
 import type { RelayConfig } from '../config/config.ts'
 import type { HostStore } from '../db/hosts.ts'
 import type { Logger } from '../observability/logger.ts'
-import type { DropReason } from '../protocol/drop-reasons.ts'
-import type { RepoEvent } from '../protocol/messages.ts'
+import type { HostLinksDeps } from './host-links.ts'
 import type { BanStore } from './host-rows.ts'
 import type { HostStatusOptions } from './host-status.ts'
+import type { Probe } from './probe.ts'
 import type { RelaySettings } from './settings.ts'
 import type { SyncMode } from './sync-ratchet.ts'
 
-export interface HostsOptions {
+export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' | 'eventTypes'> {
   readonly store: HostStore
   readonly meta: BanStore
   readonly settings: RelaySettings
@@ -24,10 +24,7 @@ export interface HostsOptions {
     | 'syncValidation'
     | 'userAgent'
   >
-  readonly probe: (
-    target: { hostname: string; ssl: boolean },
-    allowInsecure: boolean,
-  ) => Promise<unknown>
+  readonly probe: Probe
   readonly logger: Logger
   readonly now: () => number
   /** Status machine tuning (tests use short times). */
@@ -36,14 +33,6 @@ export interface HostsOptions {
   readonly statusTickMs?: number
   /** FutureCursor answers (and minimum time) before a cursor reset (default 3 over 1 h). */
   readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
-  readonly onEvent: (hostId: number, msg: RepoEvent, raw: Uint8Array) => void
-  readonly onDrop: (
-    hostId: number,
-    reason: DropReason,
-    seq: number | undefined,
-    detail: string,
-  ) => void
-  readonly eventTypes?: { add(hostId: number, type: string): void }
   /** A host's cursor was reset: what was kept about its old sequence is void. */
   readonly onCursorReset: (hostId: number) => void
   /** A checkpoint now (the log synced, cursors stored); after changes a crash must not undo. */

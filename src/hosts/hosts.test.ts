@@ -9,34 +9,11 @@ import { identityFrame, nonCanonicalIdentityFrame } from '../upstream/testing/fr
 import { CrawlRefusedError } from './crawl-error.ts'
 import { HostProbeError, InvalidHostnameError, UnknownHostError } from './errors.ts'
 import { RELAY_HOST_ID } from './host-id.ts'
-import type { Hosts } from './hosts.ts'
 import { defaultLimits } from './rate-limit.ts'
-import { DEFAULT_ACCOUNT_LIMIT, hostsRig, T0 } from './testing.ts'
+import { DEFAULT_ACCOUNT_LIMIT, hostsRig, refused, T0 } from './testing.ts'
 
 const DAY = 86_400_000
 const CREATED = new Date(T0).toISOString()
-
-/** Rejects with a CrawlRefusedError of `kind`. */
-async function refused(p: Promise<unknown>, kind: CrawlRefusedError['kind']): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof CrawlRefusedError, String(err))
-    assert.equal(err.kind, kind)
-    return true
-  })
-}
-
-/**
- * A port no socket can use: a dial of the host fails at once, before any DNS lookup. For made-up
- * names that a test lets Hosts dial (an unblock connects): a lookup would reach the network, and
- * a slow resolver would hold up the tests after it.
- */
-const NO_DIAL = ':99999'
-
-/** Each host's status and ban kind, by its name without NO_DIAL. */
-const _statuses = (hosts: Hosts) =>
-  Object.fromEntries(
-    hosts.list().map((h) => [h.hostname.replace(NO_DIAL, ''), [h.status, h.ban?.kind ?? null]]),
-  )
 
 describe('Hosts: reads', () => {
   it('load() gives views (not rows) with the stored status, reason, cursor and ban', async (t) => {

@@ -1,4 +1,4 @@
-// The describeServer probe a host must pass before it is crawled (DESIGN §4 items 5 and 20):
+// The describeServer probe a host must pass before it is crawled (docs/design.md §4 items 5 and 20):
 // `GET {https|http}://{hostname}/xrpc/com.atproto.server.describeServer`, once.
 //
 // Checked: the host resolves only to public addresses, and the connection is pinned to those
@@ -30,6 +30,9 @@ export interface ProbeTarget {
   readonly hostname: string
   readonly ssl: boolean
 }
+
+/** The probe as the hosts part calls it (the relay binds the user agent; tests answer directly). */
+export type Probe = (target: ProbeTarget, allowInsecure: boolean) => Promise<unknown>
 
 export interface ProbeOptions {
   readonly userAgent: string

@@ -3,7 +3,7 @@
 // domains. Flags and environment give the starting values; once changed through the admin API a
 // setting is stored (in the database's meta table) and wins from then on, across restarts. Each
 // value reports where it came from.
-// Deliberately not here: enforcing them (registry.ts) or HTTP (admin/).
+// Deliberately not here: enforcing them (hosts.ts) or HTTP (admin/).
 
 import { originOf, type RelayConfig, type SettingOriginKind } from '../config/config.ts'
 

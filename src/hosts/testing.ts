@@ -4,17 +4,41 @@
 // asked of the rest of the relay. Also fake PDSes named as a crawl request names them, rows
 // written straight to the store (as an earlier run left them), and a polling wait. Everything is
 // stopped, closed and removed when the test ends. Never used by production code.
+import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import type { HostPatch, HostRow } from '../db/hosts.ts'
 import { type TempDatabase, tempDatabase } from '../db/testing.ts'
 import { silentLogger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { FakePds } from '../upstream/testing/fake-pds.ts'
+import { CrawlRefusedError } from './crawl-error.ts'
 import { Hosts, type HostsOptions } from './hosts.ts'
 import { RelaySettings } from './settings.ts'
 
 /** Where the test clock starts (ms since the epoch). */
 export const T0 = Date.parse('2025-01-01T00:00:00.000Z')
+
+/** Rejects with a CrawlRefusedError of `kind`. */
+export async function refused(p: Promise<unknown>, kind: CrawlRefusedError['kind']): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof CrawlRefusedError, String(err))
+    assert.equal(err.kind, kind)
+    return true
+  })
+}
+
+/**
+ * A port no socket can use: a dial of the host fails at once, before any DNS lookup. For made-up
+ * names that a test lets Hosts dial (an unblock connects): a lookup would reach the network, and
+ * a slow resolver would hold up the tests after it.
+ */
+export const NO_DIAL = ':99999'
+
+/** Each host's status and ban kind, by its name without NO_DIAL. */
+export const statuses = (hosts: Hosts) =>
+  Object.fromEntries(
+    hosts.list().map((h) => [h.hostname.replace(NO_DIAL, ''), [h.status, h.ban?.kind ?? null]]),
+  )
 
 /** The account limit a new host gets in these tests (`--default-account-limit`). */
 export const DEFAULT_ACCOUNT_LIMIT = 100

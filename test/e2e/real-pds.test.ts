@@ -15,7 +15,7 @@
 //   signed commit's rev (the PDS stores the imported commit under a fresh rev without re-signing);
 //   the sync spec requires them equal, so a relay cannot pass it on.
 // - `wrong-host`: A's `#account` (deactivated) sent after the DID document moved to B; only the
-//   account's current PDS speaks for its status (DESIGN §4 item 11).
+//   account's current PDS speaks for its status (docs/design.md §4 item 11).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { readCarSlice } from '../../src/protocol/car.ts'

@@ -49,7 +49,7 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
   const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
   const cursor = () => relay.relay.hosts.connection(hostId)?.cursor
   // One frame at a time: the fake PDS answers getRepoStatus as the account's last #account said
-  // (DESIGN §4 item 11b), which must not run ahead of the relay.
+  // (docs/design.md §4 item 11b), which must not run ahead of the relay.
   for (const m of scenario.messages) {
     const body = m.frame.body as { did?: string; active?: boolean; status?: string }
     if (m.frame.header.t === '#account' && body.did) {
