@@ -1,8 +1,10 @@
 // The host table in memory: ban reasons stored as data and read back, hosts banned before
 // reasons were stored upgraded once from their status text, writes visible at once and waited
-// for, and account counts written only when they changed.
+// for, and account counts written only when they changed; a failed write is reported and its
+// fields written again (by the next write, `written()`, or the next checkpoint).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import type { HostStore } from '../db/hosts.ts'
 import { tempDatabase } from '../db/testing.ts'
 import { HostRows } from './host-rows.ts'
 
@@ -65,5 +67,54 @@ describe('host rows', () => {
     assert.equal((await t.db.hosts.getById(h.id))!.accountCount, 0, 'not written yet')
     await rows.persistCounts()
     assert.equal((await t.db.hosts.getById(h.id))!.accountCount, 2)
+  })
+})
+
+describe('host rows: failed writes', () => {
+  /** The real store, whose `update` fails while `down` is set. */
+  function faulty(store: HostStore) {
+    const fault = { down: false }
+    const proxy = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'update' && fault.down) return () => Promise.reject(new Error('db down'))
+        const value: unknown = Reflect.get(target, prop, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    return { store: proxy, fault }
+  }
+
+  it('a failed write is reported, and written() writes the fields it left out again', async () => {
+    await using t = await tempDatabase()
+    const { store, fault } = faulty(t.db.hosts)
+    const rows = new HostRows(store, t.db.meta, noError)
+    await rows.load()
+    const a = await rows.create({ hostname: 'a.example', ssl: true, accountLimit: 10 })
+    fault.down = true
+    await assert.rejects(rows.update(a.id, { status: 'banned', statusReason: 'x' }), /db down/)
+    assert.equal(rows.get(a.id)?.status, 'banned', 'in memory at once all the same')
+    await assert.rejects(rows.written(a.id), /db down/)
+    fault.down = false
+    // A later write of other fields carries the ones left out.
+    await rows.update(a.id, { trusted: true })
+    const stored = await t.db.hosts.getById(a.id)
+    assert.deepEqual([stored?.status, stored?.statusReason, stored?.trusted], ['banned', 'x', true])
+    await rows.written(a.id)
+  })
+
+  it('the next checkpoint writes what a failed write left out, and a failed count again later', async () => {
+    await using t = await tempDatabase()
+    const { store, fault } = faulty(t.db.hosts)
+    const rows = new HostRows(store, t.db.meta, noError)
+    await rows.load()
+    const a = await rows.create({ hostname: 'a.example', ssl: true, accountLimit: 10 })
+    fault.down = true
+    await assert.rejects(rows.update(a.id, { status: 'offline', statusReason: 'gone' }))
+    rows.adjustAccountCount(a.id, 3)
+    await assert.rejects(rows.persistCounts(), /db down/)
+    fault.down = false
+    await rows.persistCounts()
+    const stored = await t.db.hosts.getById(a.id)
+    assert.deepEqual([stored?.status, stored?.accountCount], ['offline', 3])
   })
 })

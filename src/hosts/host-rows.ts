@@ -3,7 +3,9 @@
 // and its account count (slots used). Also the ban reasons, as data (ban.ts), in the meta table.
 // Only hosts.ts writes here: it decides; this file remembers.
 // Changes are made in memory first (synchronously), so a write still in flight is never
-// overwritten by a stale copy; account counts are written with each checkpoint.
+// overwritten by a stale copy; account counts are written with each checkpoint. A write that
+// fails leaves its fields marked: the host's next write, `written()`, or the next checkpoint
+// writes them again, so memory and the table never stay apart.
 // Deliberately not here: any rule about hosts (admission, status, limits), connections.
 import type { HostPatch, HostRow, HostStore, NewHost } from '../db/hosts.ts'
 import { type BanReason, banFrom } from './ban.ts'
@@ -37,6 +39,11 @@ export class HostRows {
   readonly #dirtyCounts = new Set<number>()
   /** The newest write of each host's row still in flight. */
   readonly #writes = new Map<number, Promise<void>>()
+  /**
+   * Fields of a host's row whose last write failed, with that failure: written again with the
+   * host's next write (with the values in memory then), or by the next checkpoint.
+   */
+  readonly #unwritten = new Map<number, { fields: Set<keyof HostPatch>; error: unknown }>()
 
   constructor(store: HostStore, meta: BanStore, onError: (err: unknown, context: string) => void) {
     this.#store = store
@@ -100,18 +107,16 @@ export class HostRows {
     const row = this.#byId.get(id)
     if (!row) return
     this.#remember({ ...row, ...patch })
-    const write = this.#store.update(id, patch).then(() => {})
-    this.#writes.set(id, write)
-    try {
-      await write
-    } finally {
-      if (this.#writes.get(id) === write) this.#writes.delete(id)
-    }
+    await this.#write(id, Object.keys(patch) as (keyof HostPatch)[])
   }
 
-  /** Resolves when the host's newest row write is done; rejects when it failed. */
+  /**
+   * Resolves when the host's row is stored as it is in memory: waits for its newest write, and
+   * writes again the fields an earlier failed write left out. Rejects when a write fails.
+   */
   async written(id: number): Promise<void> {
     await this.#writes.get(id)
+    if (this.#unwritten.has(id)) await this.#write(id, [])
   }
 
   /** Resolves when every row write made so far is done. */
@@ -138,9 +143,9 @@ export class HostRows {
     this.#remember({ ...row, ...patch })
     // The good-run counter moves with every commit of a lenient host; a counter needs no more.
     if (state.effective !== row.syncEffective || state.goodRun % 10 === 0) {
-      this.#store
-        .update(id, patch)
-        .catch((err: unknown) => this.#onError(err, 'persisting sync state'))
+      this.#write(id, Object.keys(patch) as (keyof HostPatch)[]).catch((err: unknown) =>
+        this.#onError(err, 'persisting sync state'),
+      )
     }
   }
 
@@ -161,19 +166,52 @@ export class HostRows {
     this.#dirtyCounts.add(id)
   }
 
-  /** Writes changed account counts (with each checkpoint). */
+  /**
+   * With each checkpoint: writes changed account counts, and the fields of any earlier row write
+   * that failed. Rejects with the first failure (what failed is tried again next time).
+   */
   async persistCounts(): Promise<void> {
-    const ids = [...this.#dirtyCounts]
+    const ids = new Set([...this.#dirtyCounts, ...this.#unwritten.keys()])
     this.#dirtyCounts.clear()
+    let failure: { error: unknown } | undefined
     for (const id of ids) {
-      const row = this.#byId.get(id)
-      if (row) await this.#store.update(id, { accountCount: row.accountCount })
+      if (!this.#byId.has(id)) continue
+      try {
+        await this.#write(id, ['accountCount'])
+      } catch (error) {
+        failure ??= { error }
+      }
     }
+    if (failure) throw failure.error
   }
 
   /** Hosts created at or after `sinceMs` (the public per-day new-host limit). */
   countCreatedSince(sinceMs: number): Promise<number> {
     return this.#store.countCreatedSince(new Date(sinceMs).toISOString())
+  }
+
+  /** Writes the named fields (and any left unwritten by a failure) with their values in memory. */
+  async #write(id: number, fields: readonly (keyof HostPatch)[]): Promise<void> {
+    const row = this.#byId.get(id)
+    if (!row) return
+    const all = new Set(fields)
+    for (const f of this.#unwritten.get(id)?.fields ?? []) all.add(f)
+    this.#unwritten.delete(id)
+    const patch = Object.fromEntries([...all].map((f) => [f, row[f]])) as HostPatch
+    const write = this.#store.update(id, patch).then(
+      () => {},
+      (error: unknown) => {
+        const earlier = this.#unwritten.get(id)?.fields ?? []
+        this.#unwritten.set(id, { fields: new Set([...earlier, ...all]), error })
+        throw error
+      },
+    )
+    this.#writes.set(id, write)
+    try {
+      await write
+    } finally {
+      if (this.#writes.get(id) === write) this.#writes.delete(id)
+    }
   }
 
   #remember(row: HostRow): void {

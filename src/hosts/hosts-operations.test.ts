@@ -9,6 +9,26 @@ import { defaultLimits } from './rate-limit.ts'
 import { DEFAULT_ACCOUNT_LIMIT, hostsRig, NO_DIAL, refused, statuses } from './testing.ts'
 
 describe('Hosts: blocks', () => {
+  it('a block whose status write fails still disconnects the host, and says the write failed', async (t) => {
+    const rig = await hostsRig(t)
+    const { pds, hostname } = await rig.pds()
+    const a = await rig.addHost(hostname, { cursor: 5 })
+    const hosts = await rig.open()
+    hosts.start(new Map(), 0)
+    const sub = await pds.next()
+    rig.storeFaults.update = true
+    await assert.rejects(hosts.block(a.id, { kind: 'operator' }), /database is unavailable/)
+    await sub.closed
+    assert.equal(hosts.connection(a.id), undefined, 'disconnected all the same')
+    assert.equal(hosts.ingestView(a.id)?.banned, true, 'its events are refused meanwhile')
+    assert.equal((await rig.temp.db.hosts.getById(a.id))?.status, 'active', 'nothing stored')
+    assert.equal(rig.calls.persists.length, 0)
+    // The operator tries again once the database is back: stored.
+    rig.storeFaults.update = false
+    await hosts.block(a.id, { kind: 'operator' })
+    assert.equal((await rig.temp.db.hosts.getById(a.id))?.status, 'banned')
+  })
+
   it('block and unblock go through the status machine, are stored, and ask for a checkpoint', async (t) => {
     const rig = await hostsRig(t)
     const { pds, hostname } = await rig.pds()

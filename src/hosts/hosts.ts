@@ -346,8 +346,10 @@ export class Hosts {
     // Already banned: the new reason holds it now, and the text operators read says so.
     if (this.#rows.get(id)?.status === 'banned') this.#status.banReasonChanged(id, describeBan(ban))
     else this.#status.banned(id, describeBan(ban))
-    await this.#rows.written(id)
+    // Disconnected even when the status write fails: the ban holds in memory at once, and the
+    // caller (an operator) is told the write failed so it can be tried again.
     await this.#links.disconnect(id)
+    await this.#rows.written(id)
   }
 
   /** Trusted domains changed: every host gets the trust (and default limits) they imply. */

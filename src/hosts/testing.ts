@@ -69,6 +69,8 @@ export interface HostsRig {
   /** The test's clock: Hosts and the database read `clock.now`. */
   readonly clock: { now: number }
   readonly calls: Recorded
+  /** While `update` is true, every host row update Hosts makes fails (a database fault). */
+  readonly storeFaults: { update: boolean }
   /** Writes a host row straight to the store (as an earlier run left it); `load()` reads it. */
   addHost(hostname: string, patch?: HostPatch): Promise<HostRow>
   /** A new Hosts on the rig's database (its settings read from there too), loaded. */
@@ -101,6 +103,16 @@ export async function hostsRig(t: TestContext, opts: HostsRigOptions = {}): Prom
     calls.probes.push({ hostname: target.hostname, ssl: target.ssl, allowInsecure })
     return opts.probe ? opts.probe(target, allowInsecure) : {}
   }
+  const storeFaults = { update: false }
+  const store = new Proxy(temp.db.hosts, {
+    get(target, prop) {
+      if (prop === 'update' && storeFaults.update) {
+        return () => Promise.reject(new Error('the database is unavailable (test fault)'))
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
   const until = async (predicate: () => boolean | Promise<boolean>, what: string) => {
     const end = Date.now() + 5_000
     while (!(await predicate())) {
@@ -112,6 +124,7 @@ export async function hostsRig(t: TestContext, opts: HostsRigOptions = {}): Prom
     temp,
     clock,
     calls,
+    storeFaults,
     until,
     async addHost(hostname, patch = {}) {
       const row = await temp.db.hosts.create({
@@ -128,7 +141,7 @@ export async function hostsRig(t: TestContext, opts: HostsRigOptions = {}): Prom
         trustedDomains: { value: opts.trustedDomains ?? [], source: 'default' },
       })
       const hosts = new Hosts({
-        store: temp.db.hosts,
+        store,
         meta: temp.db.meta,
         settings,
         config: {

@@ -1,0 +1,249 @@
+// Ingest's account operations and identity events, with the real account cache and takedown
+// set; the parts below ingest are small recording stand-ins for their one-method interfaces (a
+// log that keeps what was appended, DID documents from a table, two hosts). Checked: a takedown
+// hides the account at once and announces `takendown` as the relay's own `#account`; reversing
+// it announces the status again; both refuse unknown accounts. Releasing throttled accounts
+// writes account states first, releases the oldest, and announces each. An `#identity` from a
+// host other than the account's is passed on but never moves the account (any host may say an
+// identity changed); an unknown account's `#identity` from a host its document does not name is
+// dropped as `wrong-host`. Commits are covered by the conformance and end-to-end tests.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
+import type { AccountState } from '../accounts/account-state.ts'
+import { Takedowns } from '../accounts/takedowns.ts'
+import type { AppendInput, LogRecord } from '../eventlog/types.ts'
+import { RELAY_HOST_ID } from '../hosts/host-id.ts'
+import type { Identity } from '../identity/did-document.ts'
+import { decodeFrame } from '../protocol/frame.ts'
+import { frameWithSeq } from '../protocol/output.ts'
+import type { Drop } from './drop-counter.ts'
+import { Ingest } from './ingest.ts'
+
+const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
+const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
+const CAROL = 'did:plc:carolccccccccccccccccccc'
+const HOSTS = new Map([
+  [1, 'pds-one.example.test'],
+  [2, 'pds-two.example.test'],
+])
+const T = '2025-01-01T00:00:00.000Z'
+
+interface Rig {
+  readonly ingest: Ingest
+  readonly accounts: AccountCache
+  readonly takedowns: Takedowns
+  readonly stored: Map<string, AccountState>
+  /** What was appended to the log, decoded. */
+  readonly appended: { hostId: number; type: string; body: Record<string, unknown> }[]
+  readonly drops: Drop[]
+  readonly settled: { hostId: number; seq: number; dropped: boolean }[]
+  /** Calls in order: `flush`, `oldest`. */
+  readonly calls: string[]
+  /** An account already known on host `hostId`. */
+  known(did: string, hostId: number, localStatus?: AccountState['localStatus']): Promise<void>
+}
+
+function rig(documents: Record<string, string>): Rig {
+  const stored = new Map<string, AccountState>()
+  const persistence: AccountPersistence = {
+    load: async (did) => stored.get(did),
+    save: async (states) => {
+      for (const s of states) stored.set(s.did, s)
+    },
+  }
+  const accounts = new AccountCache(persistence, { maxEntries: 100 })
+  const takedowns = new Takedowns()
+  const appended: Rig['appended'] = []
+  const drops: Drop[] = []
+  const settled: Rig['settled'] = []
+  const calls: string[] = []
+  let seq = 0
+  const identityOf = (did: string): Identity => ({
+    did,
+    pds: documents[did] ? `https://${documents[did]}` : null,
+    handle: null,
+    signingKey: null,
+  })
+  const ingest = new Ingest({
+    identity: {
+      resolve: async (did) => ({ identity: identityOf(did), stale: false }),
+      peek: (did) => identityOf(did),
+      purge: () => {},
+    },
+    accounts,
+    takedowns,
+    hosts: {
+      ingestView: (id) => {
+        const hostname = HOSTS.get(id)
+        return hostname
+          ? { id, hostname, banned: false, sync: { mode: null, effective: 'lenient', goodRun: 0 } }
+          : undefined
+      },
+      setSyncState: () => {},
+      accountSlots: () => ({ count: 0, limit: 100 }),
+      adjustAccountCount: () => {},
+      settled: (hostId, s, dropped) => settled.push({ hostId, seq: s, dropped }),
+    },
+    log: {
+      append: (input: AppendInput): LogRecord => {
+        seq++
+        const frame = frameWithSeq(input.frame, seq)
+        const decoded = decodeFrame(frame)
+        assert.equal(decoded.op, 1)
+        if (decoded.op === 1) {
+          appended.push({ hostId: input.hostId, type: decoded.type, body: decoded.body })
+        }
+        return { ...input, seq, timeMs: 0, type: '', frame }
+      },
+    },
+    verify: () => Promise.reject(new Error('no commits in these tests')),
+    drops: { record: (d) => drops.push(d) },
+    now: () => Date.parse(T),
+    syncDefault: 'auto',
+    syncRatchetCommits: 10,
+    oldestThrottled: async (_hostId, limit) => {
+      calls.push('oldest')
+      return [...stored.values()]
+        .filter((s) => s.localStatus === 'throttled')
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .slice(0, limit)
+        .map((s) => s.did)
+    },
+    flushAccounts: async () => {
+      calls.push('flush')
+      await accounts.write(0)
+    },
+    identityRetry: { attempts: 1, delayMs: 0 },
+  })
+  const known = async (did: string, hostId: number, localStatus = 'active' as const) => {
+    // Created in the order the test names them: the first is the oldest.
+    const createdAt = Date.parse(T) - 100_000 + 1000 * stored.size
+    stored.set(did, {
+      did,
+      hostId,
+      localStatus,
+      upstreamStatus: 'active',
+      rev: null,
+      commitCid: null,
+      dataCid: null,
+      handle: null,
+      createdAt,
+      updatedAt: createdAt,
+    })
+  }
+  return { ingest, accounts, takedowns, stored, appended, drops, settled, calls, known }
+}
+
+describe('Ingest: takedowns', () => {
+  it('hides the account, stores takendown and announces it as the relay’s own #account', async () => {
+    const r = rig({})
+    await r.known(ALICE, 1)
+    assert.equal(await r.ingest.takeDown(ALICE), true)
+    assert.equal(r.takedowns.has(ALICE), true)
+    assert.equal((await r.accounts.get(ALICE))?.localStatus, 'takendown')
+    assert.deepEqual(r.appended, [
+      {
+        hostId: RELAY_HOST_ID,
+        type: '#account',
+        body: { seq: 1, did: ALICE, time: T, active: false, status: 'takendown' },
+      },
+    ])
+    // A second takedown changes nothing and announces nothing.
+    assert.equal(await r.ingest.takeDown(ALICE), true)
+    assert.equal(r.appended.length, 1)
+  })
+
+  it('refuses an unknown account and leaves it visible', async () => {
+    const r = rig({})
+    assert.equal(await r.ingest.takeDown(BOB), false)
+    assert.equal(r.takedowns.has(BOB), false)
+    assert.deepEqual(r.appended, [])
+  })
+
+  it('reverses a takedown: active again, announced, no longer hidden', async () => {
+    const r = rig({})
+    await r.known(ALICE, 1)
+    await r.ingest.takeDown(ALICE)
+    assert.equal(await r.ingest.reverseTakedown(ALICE), 'reversed')
+    assert.equal(r.takedowns.has(ALICE), false)
+    assert.equal((await r.accounts.get(ALICE))?.localStatus, 'active')
+    assert.deepEqual(r.appended.at(-1), {
+      hostId: RELAY_HOST_ID,
+      type: '#account',
+      body: { seq: 2, did: ALICE, time: T, active: true },
+    })
+  })
+
+  it('reverse answers unknown-account and not-taken-down without announcing anything', async () => {
+    const r = rig({})
+    await r.known(ALICE, 1)
+    assert.equal(await r.ingest.reverseTakedown(BOB), 'unknown-account')
+    assert.equal(await r.ingest.reverseTakedown(ALICE), 'not-taken-down')
+    assert.deepEqual(r.appended, [])
+  })
+})
+
+describe('Ingest: releasing throttled accounts', () => {
+  it('writes account states first, releases the oldest `slots` and announces each', async () => {
+    const r = rig({})
+    for (const did of [ALICE, BOB, CAROL]) await r.known(did, 1, 'throttled')
+    assert.equal(await r.ingest.releaseThrottled(1, 2), 2)
+    assert.deepEqual(r.calls, ['flush', 'oldest'], 'stored states are current before the pick')
+    const statuses = []
+    for (const did of [ALICE, BOB, CAROL]) statuses.push((await r.accounts.get(did))?.localStatus)
+    assert.deepEqual(statuses, ['active', 'active', 'throttled'])
+    assert.deepEqual(
+      r.appended.map((a) => [a.hostId, a.type, a.body.did, a.body.active]),
+      [
+        [RELAY_HOST_ID, '#account', ALICE, true],
+        [RELAY_HOST_ID, '#account', BOB, true],
+      ],
+    )
+  })
+
+  it('releases nothing for no slots, without touching the store', async () => {
+    const r = rig({})
+    await r.known(ALICE, 1, 'throttled')
+    assert.equal(await r.ingest.releaseThrottled(1, 0), 0)
+    assert.deepEqual(r.calls, [])
+    assert.equal((await r.accounts.get(ALICE))?.localStatus, 'throttled')
+  })
+})
+
+describe('Ingest: #identity', () => {
+  it('from a host other than the account’s: passed on, and the account stays where it is', async () => {
+    const r = rig({ [ALICE]: HOSTS.get(1)! })
+    await r.known(ALICE, 1)
+    r.ingest.handle(2, { type: '#identity', seq: 7, did: ALICE, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.deepEqual(r.drops, [])
+    assert.deepEqual(r.settled, [{ hostId: 2, seq: 7, dropped: false }])
+    assert.deepEqual(
+      r.appended.map((a) => [a.hostId, a.type, a.body.did]),
+      [[2, '#identity', ALICE]],
+    )
+    assert.equal((await r.accounts.get(ALICE))?.hostId, 1, 'not moved to host 2')
+  })
+
+  it('of an unknown account, from a host its DID document does not name: wrong-host', async () => {
+    const r = rig({ [BOB]: HOSTS.get(1)! })
+    r.ingest.handle(2, { type: '#identity', seq: 3, did: BOB, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.deepEqual(
+      r.drops.map((d) => [d.hostId, d.reason, d.did, d.seq]),
+      [[2, 'wrong-host', BOB, 3]],
+    )
+    assert.deepEqual(r.settled, [{ hostId: 2, seq: 3, dropped: true }])
+    assert.deepEqual(r.appended, [])
+    assert.equal(await r.accounts.get(BOB), undefined)
+  })
+
+  it('of an unknown account from its own host: a new account on that host', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! })
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.deepEqual(r.drops, [])
+    assert.equal((await r.accounts.get(CAROL))?.hostId, 2)
+  })
+})
