@@ -133,17 +133,14 @@ export async function createRelay(
     address: () => server.address() as AddressInfo,
     async start() {
       await hosts.load()
-      const afterAccounts = () => accountsLoaded(db, hosts, takedowns)
-      const { persistDir } = config
-      const hostCursors = hosts.cursors()
       const recovered = await recoverAtStart({
-        persistDir,
+        persistDir: config.persistDir,
         log,
         meta: db.meta,
         accounts,
         book,
-        hostCursors,
-        afterAccounts,
+        hostCursors: hosts.cursors(),
+        afterAccounts: () => accountsLoaded(db, hosts, takedowns),
       })
       if (recovered.recordsReplayed > 0) logger.info(recovered, 'recovered from the event log')
       await server.listenOn(config.bind)
