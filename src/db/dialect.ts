@@ -33,6 +33,11 @@ export interface SqliteOpenOptions {
   readonly driver?: SqliteDriver
   /** Prepared statements cached by the node:sqlite driver (default 200). */
   readonly statementCacheSize?: number
+  /**
+   * Pragmas run before the usual ones, for settings a file must have before its first table
+   * (archival mode's `auto_vacuum`, `page_size`). node:sqlite only.
+   */
+  readonly firstPragmas?: readonly string[]
 }
 
 const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON']
@@ -56,7 +61,9 @@ export async function openSqlite(path: string, options?: SqliteOpenOptions): Pro
     throw fail(err)
   }
   try {
-    for (const pragma of PRAGMAS) database.raw.exec(`pragma ${pragma}`)
+    for (const pragma of [...(options?.firstPragmas ?? []), ...PRAGMAS]) {
+      database.raw.exec(`pragma ${pragma}`)
+    }
   } catch (err) {
     database.close()
     throw fail(err)

@@ -58,13 +58,28 @@ export function encodeCarSlice(
   roots: readonly string[],
   blocks: Iterable<readonly [string, Uint8Array]>,
 ): Uint8Array {
-  const parts: Uint8Array[] = []
   const header = encode({ version: 1, roots: roots.map((r) => ({ $link: r })) })
-  parts.push(varint(header.length), header)
-  for (const [cid, bytes] of blocks) {
-    const cidBytes = CID.fromString(cid).bytes
-    parts.push(varint(cidBytes.length + bytes.length), cidBytes, bytes)
-  }
+  const body = encodeCarBlocks(
+    (function* () {
+      for (const [cid, bytes] of blocks) yield [CID.fromString(cid).bytes, bytes] as const
+    })(),
+  )
+  return concatAll([varint(header.length), header, body])
+}
+
+/**
+ * CAR blocks without a header (a CAR streamed in pieces after its header): each the length of
+ * the CID and data, the CID's binary form, then the data.
+ */
+export function encodeCarBlocks(
+  blocks: Iterable<readonly [cidBytes: Uint8Array, data: Uint8Array]>,
+): Uint8Array {
+  const parts: Uint8Array[] = []
+  for (const [cid, data] of blocks) parts.push(varint(cid.length + data.length), cid, data)
+  return concatAll(parts)
+}
+
+function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   let total = 0
   for (const p of parts) total += p.length
   const out = new Uint8Array(total)

@@ -34,6 +34,8 @@ export class TestRepo {
   readonly store = new MemoryBlockStore()
   readonly #wrangler = new NodeWrangler(new NodeStore(this.store))
   readonly #clock = new TidClock()
+  /** Signed commit blocks made so far, by CID (they are not tree blocks). */
+  readonly #commitBlocks = new Map<string, Uint8Array>()
   /** Current MST root (null before the first commit). */
   root: string | null = null
   rev: string | null = null
@@ -157,6 +159,32 @@ export class TestRepo {
     }
   }
 
+  /**
+   * The current repo as a full export holds it: the signed commit, then every MST node and record
+   * block of the current tree (what `getRepo` serves), by CID.
+   */
+  async exportBlocks(): Promise<Map<string, Uint8Array>> {
+    if (this.root === null || this.commitCid === null) throw new Error('no commit yet')
+    const out = new Map<string, Uint8Array>()
+    const ns = new NodeStore(this.store)
+    const visit = async (cid: string): Promise<void> => {
+      out.set(cid, this.store.blocks.get(cid)!)
+      const node = await ns.get(cid)
+      for (const v of node.values) out.set(v.$link, this.store.blocks.get(v.$link)!)
+      for (const sub of node.subtrees) if (sub) await visit(sub.$link)
+    }
+    await visit(this.root)
+    return out
+  }
+
+  /** The current repo as a `getRepo` CAR (the commit first). */
+  async exportCar(): Promise<Uint8Array> {
+    const blocks = await this.exportBlocks()
+    const commit = this.commitCid!
+    const commitBytes = this.#commitBlocks.get(commit)!
+    return encodeCarSlice([commit], [[commit, commitBytes], ...blocks])
+  }
+
   #signCommit(root: string, rev: string): { cid: string; bytes: Uint8Array } {
     const unsigned = {
       did: this.did,
@@ -167,7 +195,9 @@ export class TestRepo {
     }
     const sig = this.keypair.sign(unsignedCommitBytes({ ...unsigned, sig: new Uint8Array() }))
     const bytes = encode({ ...unsigned, sig: new BytesWrapper(sig) })
-    return { cid: cidStringForDagCbor(bytes), bytes }
+    const cid = cidStringForDagCbor(bytes)
+    this.#commitBlocks.set(cid, bytes)
+    return { cid, bytes }
   }
 
   async #nodesReadUndoing(root: string, ops: readonly RepoOp[]): Promise<Set<string>> {

@@ -12,7 +12,7 @@ import type { MigrationDialect } from './dialect.ts'
 
 export type { MigrationDialect } from './dialect.ts'
 
-interface MigrationEntry {
+export interface MigrationEntry {
   readonly name: string
   readonly up: (db: Kysely<unknown>, dialect: MigrationDialect) => Promise<void>
 }
@@ -24,31 +24,44 @@ export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name)
 
 class StaticMigrationProvider implements MigrationProvider {
   readonly #dialect: MigrationDialect
+  readonly #list: readonly MigrationEntry[]
 
-  constructor(dialect: MigrationDialect) {
+  constructor(dialect: MigrationDialect, list: readonly MigrationEntry[]) {
     this.#dialect = dialect
+    this.#list = list
   }
 
   async getMigrations(): Promise<Record<string, Migration>> {
     const out: Record<string, Migration> = {}
-    for (const m of MIGRATIONS) out[m.name] = { up: (db) => m.up(db, this.#dialect) }
+    for (const m of this.#list) out[m.name] = { up: (db) => m.up(db, this.#dialect) }
     return out
   }
 }
 
+/** A list of migrations other than the relay's own (archival mode's), and where it records them. */
+export interface MigrationSet {
+  readonly list: readonly MigrationEntry[]
+  /** Kysely's bookkeeping tables for this list. */
+  readonly table: string
+  readonly lockTable: string
+}
+
 /**
- * Brings the schema up to the latest migration; returns the names that ran now (empty when it
+ * Brings the schema up to the latest migration of the relay's list (or of `set`); returns the names that ran now (empty when it
  * was already current). Throws DatabaseError('migration') naming the one that failed, or DatabaseError('unavailable')
  * when the database cannot be reached.
  */
 export async function migrateToLatest<DB>(
   db: Kysely<DB>,
   dialect: MigrationDialect,
+  set?: MigrationSet,
 ): Promise<string[]> {
-  const order = new Map(MIGRATION_NAMES.map((name, i) => [name, i]))
+  const list = set?.list ?? MIGRATIONS
+  const order = new Map(list.map((m, i) => [m.name, i]))
   const migrator = new Migrator({
     db,
-    provider: new StaticMigrationProvider(dialect),
+    provider: new StaticMigrationProvider(dialect, list),
+    ...(set ? { migrationTableName: set.table, migrationLockTableName: set.lockTable } : {}),
     // Order by position in the list, not by name.
     nameComparator: (a, b) => {
       const ia = order.get(a)

@@ -1,0 +1,77 @@
+// Opening archival mode's database: on SQLite its own file (default `repos.sqlite` beside the
+// relay's), created with incremental auto-vacuum so compaction can hand freed pages back to the
+// file system, and 8 KiB pages (fewer overflow pages for record blocks of a few KiB); on
+// PostgreSQL the relay's own database (or another URL), with the archive's tables beside the
+// relay's. Runs the archive's migrations. Every operation goes through `run`, which refuses work
+// after close(), tracks operations in flight for close(), and turns driver errors into
+// DatabaseErrors.
+// Deliberately not here: SQL (repo-store.ts, resync-jobs.ts).
+import { Kysely, type Transaction } from 'kysely'
+import { type DbConfig, openPostgres, openSqlite } from '../db/dialect.ts'
+import { DatabaseError, wrapDriverError } from '../db/errors.ts'
+import { migrateToLatest } from '../db/migrations/index.ts'
+import { ARCHIVE_MIGRATIONS } from './migrations.ts'
+import type { ArchiveSchema } from './schema.ts'
+
+export class ArchiveDatabase {
+  readonly db: Kysely<ArchiveSchema>
+  readonly dialect: 'sqlite' | 'postgres'
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  private constructor(db: Kysely<ArchiveSchema>, dialect: 'sqlite' | 'postgres') {
+    this.db = db
+    this.dialect = dialect
+  }
+
+  static async open(
+    config: DbConfig,
+    onBackgroundError: (err: Error) => void = () => {},
+  ): Promise<ArchiveDatabase> {
+    const dialect =
+      config.kind === 'sqlite'
+        ? await openSqlite(config.path, {
+            firstPragmas: ['page_size = 8192', 'auto_vacuum = INCREMENTAL'],
+          })
+        : openPostgres(config.url, config.maxConnections, onBackgroundError)
+    const db = new Kysely<ArchiveSchema>({ dialect })
+    try {
+      await migrateToLatest(db, config.kind, ARCHIVE_MIGRATIONS)
+    } catch (err) {
+      await db.destroy().catch(() => {})
+      throw err
+    }
+    return new ArchiveDatabase(db, config.kind)
+  }
+
+  /** Runs one operation: refused after close(); driver errors leave as DatabaseError. */
+  run<T>(operation: string, fn: (db: Kysely<ArchiveSchema>) => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new DatabaseError(operation, 'closed'))
+    const p = fn(this.db).catch((err: unknown) => {
+      throw err instanceof DatabaseError ? err : wrapDriverError(operation, err)
+    })
+    this.#inFlight.add(p)
+    const forget = () => this.#inFlight.delete(p)
+    p.then(forget, forget)
+    return p
+  }
+
+  /** Runs `fn` in one transaction (through `run`). */
+  transaction<T>(
+    operation: string,
+    fn: (trx: Transaction<ArchiveSchema>) => Promise<T>,
+  ): Promise<T> {
+    return this.run(operation, (db) => db.transaction().execute(fn))
+  }
+
+  /** Refuses new work, waits for what is in flight, closes the connection(s). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+      await this.db.destroy()
+    })()
+    return this.#closing
+  }
+}

@@ -1,0 +1,186 @@
+// The mirror of every repo (archival mode): the one owner of the stored repos. It applies an
+// accepted commit to the account's stored tree, imports a whole verified repo (a resync), forgets
+// a repo (a takedown), compacts one, and reads what the sync API serves: a repo export (CAR), a
+// record with its MST proof, and blocks by CID.
+// A commit the stored tree cannot follow (a block it needs is neither in the commit nor stored:
+// the mirror missed a commit, or never had the repo) is answered `missing`, and the stored repo
+// is left as it was; the caller marks the account desynchronized and has it resynced.
+// Deliberately not here: verifying commits and repos (verify/; callers pass only verified data),
+// fetching from PDSes (resync/), and the accounts' statuses (ingest/).
+import { findRpathAndBuildProof, NodeStore } from '@atcute/mst'
+import { encodeCarBlocks, encodeCarSlice } from '../protocol/car.ts'
+import { BlockSource } from './block-source.ts'
+import { mirrorChange } from './mirror-change.ts'
+import type { RepoHead } from './repo-change.ts'
+import { cidFromBytes, type RepoStore, type StoredRepo } from './repo-store.ts'
+
+/** Blocks read per page when exporting or compacting a repo. */
+const PAGE = 1000
+
+export type ApplyOutcome =
+  | { readonly ok: true; readonly applied: boolean }
+  | { readonly ok: false; readonly missing: string }
+
+export interface CompactionResult {
+  /** Blocks deleted: stored for the repo but not part of its current tree. */
+  readonly removed: number
+  /** Blocks of the current tree (nodes and records) kept. */
+  readonly kept: number
+}
+
+export class Mirror {
+  readonly #store: RepoStore
+
+  constructor(store: RepoStore) {
+    this.#store = store
+  }
+
+  head(did: string): Promise<StoredRepo | undefined> {
+    return this.#store.head(did)
+  }
+
+  /**
+   * Applies an accepted commit (its head and the blocks its CAR slice carried). A commit at or
+   * below the stored rev changes nothing (`applied: false`): a replay after a restart.
+   */
+  applyCommit(
+    did: string,
+    head: RepoHead,
+    blocks: ReadonlyMap<string, Uint8Array>,
+  ): Promise<ApplyOutcome> {
+    return this.#write(did, head, blocks, false)
+  }
+
+  /**
+   * Makes the stored repo the given one (a whole repo, verified complete): only the difference
+   * to what is stored is written. Unlike a commit, it may move the repo to any rev.
+   */
+  async importRepo(
+    did: string,
+    head: RepoHead,
+    blocks: ReadonlyMap<string, Uint8Array>,
+  ): Promise<{ changed: boolean }> {
+    const out = await this.#write(did, head, blocks, true)
+    if (!out.ok) throw new Error(`a complete repo lacks block ${out.missing}`)
+    return { changed: out.applied }
+  }
+
+  /** Forgets the repo and every block of it; false when it was not mirrored. */
+  delete(did: string): Promise<boolean> {
+    return this.#store.delete(did)
+  }
+
+  /**
+   * The repo as a CAR (commit first, then every block of its tree, or with `since` only those a
+   * revision after it added), in chunks; undefined when it is not mirrored.
+   */
+  async exportCar(did: string, since?: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const head = await this.#store.head(did)
+    if (!head) return undefined
+    const store = this.#store
+    return (async function* () {
+      yield encodeCarSlice([head.commitCid], [[head.commitCid, head.commitBlock]])
+      let after: Uint8Array | null = null
+      for (;;) {
+        const page = await store.blockPage(did, after, PAGE, since)
+        if (page.length === 0) return
+        yield encodeCarBlocks(page.map((b) => [b.cid, b.data] as const))
+        after = page.at(-1)!.cid
+        if (page.length < PAGE) return
+      }
+    })()
+  }
+
+  /**
+   * A record and the proof of it: the commit, the MST nodes from the root down to where the path
+   * is or would be, and the record block when it exists (so a missing record is proven absent).
+   */
+  async recordProof(
+    did: string,
+    path: string,
+  ): Promise<{ car: Uint8Array; exists: boolean; head: StoredRepo } | undefined> {
+    const head = await this.#store.head(did)
+    if (!head) return undefined
+    const source = new BlockSource(new Map(), (cids) => this.#store.blocks(did, cids))
+    const [value, proof] = await findRpathAndBuildProof(new NodeStore(source), head.dataCid, path)
+    const cids = [...proof, ...(value ? [value.$link] : [])]
+    const blocks = await this.#store.blocks(did, cids)
+    const car = encodeCarSlice(
+      [head.commitCid],
+      [
+        [head.commitCid, head.commitBlock],
+        ...cids.flatMap((c) => {
+          const b = blocks.get(c)
+          return b ? [[c, b] as const] : []
+        }),
+      ],
+    )
+    return { car, exists: value !== null, head }
+  }
+
+  /** The stored blocks of the repo among `cids` (its commit included); undefined when not mirrored. */
+  async blocks(did: string, cids: readonly string[]): Promise<Map<string, Uint8Array> | undefined> {
+    const head = await this.#store.head(did)
+    if (!head) return undefined
+    const found = await this.#store.blocks(
+      did,
+      cids.filter((c) => c !== head.commitCid),
+    )
+    if (cids.includes(head.commitCid)) found.set(head.commitCid, head.commitBlock)
+    return found
+  }
+
+  /**
+   * Deletes the repo's stored blocks that its current tree does not reach (left by a failure
+   * between writes, or by an older version). The tree itself is never touched, so what is
+   * served is unchanged.
+   */
+  async compact(did: string): Promise<CompactionResult> {
+    const head = await this.#store.head(did)
+    if (!head) return { removed: 0, kept: 0 }
+    const reachable = new Set<string>()
+    const source = new BlockSource(new Map(), (cids) => this.#store.blocks(did, cids))
+    const nodes = new NodeStore(source)
+    const stack = [head.dataCid]
+    while (stack.length > 0) {
+      const cid = stack.pop()!
+      if (reachable.has(cid)) continue
+      if (!(await source.has(cid))) continue
+      reachable.add(cid)
+      const node = await nodes.get(cid)
+      for (const v of node.values) reachable.add(v.$link)
+      for (const s of node.subtrees) if (s) stack.push(s.$link)
+    }
+    let removed = 0
+    let after: Uint8Array | null = null
+    for (;;) {
+      const page = await this.#store.blockCids(did, after, PAGE)
+      if (page.length === 0) break
+      const unreached = page.filter((c) => !reachable.has(cidFromBytes(c)))
+      removed += await this.#store.deleteBlocks(did, unreached)
+      after = page.at(-1)!
+      if (page.length < PAGE) break
+    }
+    return { removed, kept: reachable.size }
+  }
+
+  async #write(
+    did: string,
+    head: RepoHead,
+    blocks: ReadonlyMap<string, Uint8Array>,
+    anyRev: boolean,
+  ): Promise<ApplyOutcome> {
+    const stored = await this.#store.head(did)
+    if (stored && !anyRev && stored.rev >= head.rev) return { ok: true, applied: false }
+    if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
+    const out = await mirrorChange({
+      previousRoot: stored?.dataCid ?? null,
+      head,
+      blocks,
+      stored: (cids) => this.#store.blocks(did, cids),
+    })
+    if (!out.ok) return out
+    await this.#store.apply(did, out.change)
+    return { ok: true, applied: true }
+  }
+}

@@ -1,0 +1,268 @@
+// The mirror's storage: each repo's head, and the blocks of its current tree (MST nodes and
+// records) with a reference count for record blocks. Every write of a repo is one transaction,
+// so a crash leaves a repo at its old head or its new one, never between. CIDs are stored in
+// binary form (36 bytes, not 59 characters): the blocks table is most of the archive.
+// Reads page by CID so an export of a large repo never holds it all in memory.
+// Deliberately not here: deciding what changes (mirror-change.ts), verification (verify/).
+import * as CID from '@atcute/cid'
+import type { Kysely, Transaction } from 'kysely'
+import type { ArchiveDatabase } from './archive-db.ts'
+import type { RepoChange, RepoHead } from './repo-change.ts'
+import type { ArchiveSchema } from './schema.ts'
+
+/** Rows per INSERT (well under both databases' bound-parameter limits at 5 columns). */
+const CHUNK = 500
+
+export const cidToBytes = (cid: string): Uint8Array => CID.fromString(cid).bytes
+export const cidFromBytes = (bytes: Uint8Array): string => CID.toString(CID.decode(bytes))
+
+export interface StoredRepo extends RepoHead {
+  readonly did: string
+  readonly id: number
+  readonly updatedAt: string
+}
+
+export interface ArchiveTotals {
+  readonly repos: number
+  readonly blocks: number
+  readonly bytes: number
+}
+
+export class RepoStore {
+  readonly #adb: ArchiveDatabase
+  readonly #now: () => number
+
+  constructor(adb: ArchiveDatabase, now: () => number = Date.now) {
+    this.#adb = adb
+    this.#now = now
+  }
+
+  async head(did: string): Promise<StoredRepo | undefined> {
+    const row = await this.#adb.run('repos.head', (db) =>
+      db.selectFrom('repo').selectAll().where('did', '=', did).executeTakeFirst(),
+    )
+    return (
+      row && {
+        did: row.did,
+        id: row.id,
+        rev: row.rev,
+        commitCid: row.commit_cid,
+        dataCid: row.data_cid,
+        commitBlock: row.commit_block,
+        updatedAt: row.updated_at,
+      }
+    )
+  }
+
+  /** The blocks of the repo among `cids` (nodes or records), by CID string. */
+  async blocks(did: string, cids: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>()
+    if (cids.length === 0) return out
+    await this.#adb.run('repos.blocks', async (db) => {
+      const id = await repoId(db, did)
+      if (id === undefined) return
+      for (let i = 0; i < cids.length; i += CHUNK) {
+        const chunk = cids.slice(i, i + CHUNK).map(cidToBytes)
+        const rows = await db
+          .selectFrom('repo_block')
+          .select(['cid', 'data'])
+          .where('repo_id', '=', id)
+          .where('cid', 'in', chunk)
+          .execute()
+        for (const r of rows) out.set(cidFromBytes(r.cid), r.data)
+      }
+    })
+    return out
+  }
+
+  /** Applies one change (a commit, or a whole repo replacing the stored one) atomically. */
+  async apply(did: string, change: RepoChange): Promise<void> {
+    const { head } = change
+    const now = new Date(this.#now()).toISOString()
+    await this.#adb.transaction('repos.apply', async (trx) => {
+      const id = await upsertHead(trx, did, head, now)
+      const rev = head.rev
+      const nodes = [...change.addNodes].map(([cid, data]) => ({
+        repo_id: id,
+        cid: cidToBytes(cid),
+        rev,
+        refs: 1,
+        data,
+      }))
+      for (let i = 0; i < nodes.length; i += CHUNK) {
+        await trx
+          .insertInto('repo_block')
+          .values(nodes.slice(i, i + CHUNK))
+          .onConflict((oc) => oc.columns(['repo_id', 'cid']).doNothing())
+          .execute()
+      }
+      // References first, removals after: a block one path drops and another gains survives.
+      const gained = countBy(change.addRecords.map(([cid]) => cid))
+      const bytesOf = new Map(change.addRecords)
+      const records = [...gained].map(([cid, n]) => ({
+        repo_id: id,
+        cid: cidToBytes(cid),
+        rev,
+        refs: n,
+        data: bytesOf.get(cid)!,
+      }))
+      for (let i = 0; i < records.length; i += CHUNK) {
+        await trx
+          .insertInto('repo_block')
+          .values(records.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc
+              .columns(['repo_id', 'cid'])
+              .doUpdateSet((eb) => ({ refs: eb('repo_block.refs', '+', eb.ref('excluded.refs')) })),
+          )
+          .execute()
+      }
+      for (const [cid, n] of countBy(change.removeRecords)) {
+        await trx
+          .updateTable('repo_block')
+          .set((eb) => ({ refs: eb('refs', '-', n) }))
+          .where('repo_id', '=', id)
+          .where('cid', '=', cidToBytes(cid))
+          .execute()
+      }
+      const nodesGone = change.removeNodes.map(cidToBytes)
+      for (let i = 0; i < nodesGone.length; i += CHUNK) {
+        await trx
+          .deleteFrom('repo_block')
+          .where('repo_id', '=', id)
+          .where('cid', 'in', nodesGone.slice(i, i + CHUNK))
+          .execute()
+      }
+      const recordsGone = [...new Set(change.removeRecords)].map(cidToBytes)
+      for (let i = 0; i < recordsGone.length; i += CHUNK) {
+        await trx
+          .deleteFrom('repo_block')
+          .where('repo_id', '=', id)
+          .where('cid', 'in', recordsGone.slice(i, i + CHUNK))
+          .where('refs', '<=', 0)
+          .execute()
+      }
+    })
+  }
+
+  /** Forgets a repo and all its blocks; false when it was not mirrored. */
+  async delete(did: string): Promise<boolean> {
+    return this.#adb.transaction('repos.delete', async (trx) => {
+      const id = await repoId(trx, did)
+      if (id === undefined) return false
+      await trx.deleteFrom('repo_block').where('repo_id', '=', id).execute()
+      await trx.deleteFrom('repo').where('id', '=', id).execute()
+      return true
+    })
+  }
+
+  /**
+   * A page of the repo's blocks in CID order after `afterCid` (binary form; null: from the
+   * start), optionally only those added after revision `since`.
+   */
+  async blockPage(
+    did: string,
+    afterCid: Uint8Array | null,
+    limit: number,
+    since?: string,
+  ): Promise<{ cid: Uint8Array; data: Uint8Array }[]> {
+    return this.#adb.run('repos.blockPage', async (db) => {
+      const id = await repoId(db, did)
+      if (id === undefined) return []
+      let q = db.selectFrom('repo_block').select(['cid', 'data']).where('repo_id', '=', id)
+      if (afterCid) q = q.where('cid', '>', afterCid)
+      if (since !== undefined) q = q.where('rev', '>', since)
+      return q.orderBy('cid').limit(limit).execute()
+    })
+  }
+
+  /** Every block CID of a repo (binary), in CID order: what compaction checks against the tree. */
+  async blockCids(did: string, afterCid: Uint8Array | null, limit: number): Promise<Uint8Array[]> {
+    return this.#adb.run('repos.blockCids', async (db) => {
+      const id = await repoId(db, did)
+      if (id === undefined) return []
+      let q = db.selectFrom('repo_block').select('cid').where('repo_id', '=', id)
+      if (afterCid) q = q.where('cid', '>', afterCid)
+      return (await q.orderBy('cid').limit(limit).execute()).map((r) => r.cid)
+    })
+  }
+
+  /** Deletes blocks of a repo by CID whatever their references (compaction's sweep). */
+  async deleteBlocks(did: string, cids: readonly Uint8Array[]): Promise<number> {
+    if (cids.length === 0) return 0
+    return this.#adb.transaction('repos.deleteBlocks', async (trx) => {
+      const id = await repoId(trx, did)
+      if (id === undefined) return 0
+      let n = 0
+      for (let i = 0; i < cids.length; i += CHUNK) {
+        const r = await trx
+          .deleteFrom('repo_block')
+          .where('repo_id', '=', id)
+          .where('cid', 'in', cids.slice(i, i + CHUNK))
+          .executeTakeFirst()
+        n += Number(r.numDeletedRows)
+      }
+      return n
+    })
+  }
+
+  /** Mirrored DIDs after `afterDid`, in order (compaction walks every repo). */
+  async dids(afterDid: string | null, limit: number): Promise<string[]> {
+    return this.#adb.run('repos.dids', async (db) => {
+      let q = db.selectFrom('repo').select('did')
+      if (afterDid !== null) q = q.where('did', '>', afterDid)
+      return (await q.orderBy('did').limit(limit).execute()).map((r) => r.did)
+    })
+  }
+
+  /** Repos, blocks and block bytes held (the dashboard and compaction's report). */
+  async totals(): Promise<ArchiveTotals> {
+    return this.#adb.run('repos.totals', async (db) => {
+      const repos = await db
+        .selectFrom('repo')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+      const blocks = await db
+        .selectFrom('repo_block')
+        .select((eb) => [
+          eb.fn.countAll<number>().as('n'),
+          eb.fn.coalesce(eb.fn.sum<number>(eb.fn('length', ['data'])), eb.lit(0)).as('bytes'),
+        ])
+        .executeTakeFirstOrThrow()
+      return { repos: Number(repos.n), blocks: Number(blocks.n), bytes: Number(blocks.bytes) }
+    })
+  }
+}
+
+async function repoId(db: Kysely<ArchiveSchema>, did: string): Promise<number | undefined> {
+  const row = await db.selectFrom('repo').select('id').where('did', '=', did).executeTakeFirst()
+  return row?.id
+}
+
+async function upsertHead(
+  trx: Transaction<ArchiveSchema>,
+  did: string,
+  head: RepoHead,
+  now: string,
+): Promise<number> {
+  const values = {
+    rev: head.rev,
+    commit_cid: head.commitCid,
+    data_cid: head.dataCid,
+    commit_block: head.commitBlock,
+    updated_at: now,
+  }
+  const row = await trx
+    .insertInto('repo')
+    .values({ did, ...values })
+    .onConflict((oc) => oc.column('did').doUpdateSet(values))
+    .returning('id')
+    .executeTakeFirstOrThrow()
+  return row.id
+}
+
+function countBy(items: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const i of items) out.set(i, (out.get(i) ?? 0) + 1)
+  return out
+}
