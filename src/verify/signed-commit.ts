@@ -30,7 +30,8 @@ export interface PreviousRepoState {
 
 export interface SignedCommitInput {
   readonly did: string
-  readonly rev: string
+  /** The event's rev, which the commit's must equal; absent for a whole repo (any rev). */
+  readonly rev?: string
   readonly blocks: Uint8Array
   /** For `#commit`: the message's `commit` CID, which must be the CAR's first root. */
   readonly expectedRoot?: string
@@ -78,7 +79,7 @@ export function verifySignedCommit(input: SignedCommitInput): Verdict<SignedComm
   if (!isValidTid(commit.rev)) return drop('bad-commit', 'commit rev is not a TID')
   if (commit.did !== input.did)
     return drop('commit-mismatch', `commit is for ${commit.did}, event for ${input.did}`)
-  if (commit.rev !== input.rev)
+  if (input.rev !== undefined && commit.rev !== input.rev)
     return drop('commit-mismatch', `commit rev ${commit.rev}, event rev ${input.rev}`)
 
   if (tidTimestampMs(commit.rev) > input.now + MAX_FUTURE_REV_MS) {
