@@ -8,6 +8,7 @@
 // A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
 // the caller may retry once (ingest/handlers.ts does).
 import { Worker } from 'node:worker_threads'
+import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export class VerifyWorkerError extends Error {
@@ -18,9 +19,14 @@ export class VerifyWorkerError extends Error {
 }
 
 interface Pending {
-  resolve(outcome: VerifyOutcome): void
+  resolve(outcome: never): void
   reject(err: Error): void
 }
+
+/** A task as posted to a worker: an event, or a whole repo (resync). */
+type Job =
+  | { readonly kind: 'event'; readonly task: VerifyTask }
+  | { readonly kind: 'repo'; readonly task: RepoVerifyTask }
 
 interface Slot {
   worker: Worker
@@ -36,7 +42,7 @@ const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
 
 export class VerifyPool {
   readonly #slots: Slot[] = []
-  readonly #queue: { task: VerifyTask; pending: Pending }[] = []
+  readonly #queue: { job: Job; pending: Pending }[] = []
   readonly #maxInFlight: number
   #nextId = 1
   #closed = false
@@ -58,12 +64,21 @@ export class VerifyPool {
   }
 
   verify(task: VerifyTask): Promise<VerifyOutcome> {
+    return this.#run({ kind: 'event', task })
+  }
+
+  /** Verifies a whole repo export (its CAR buffer is transferred). */
+  verifyRepo(task: RepoVerifyTask): Promise<RepoVerifyOutcome> {
+    return this.#run({ kind: 'repo', task })
+  }
+
+  #run<T>(job: Job): Promise<T> {
     if (this.#closed) return Promise.reject(new VerifyWorkerError('verify pool is closed'))
-    return new Promise((resolve, reject) => {
-      const pending = { resolve, reject }
+    return new Promise<T>((resolve, reject) => {
+      const pending = { resolve: resolve as (o: never) => void, reject }
       const slot = this.#leastBusy()
-      if (slot.inFlight.size < this.#maxInFlight) return this.#send(slot, task, pending)
-      this.#queue.push({ task, pending })
+      if (slot.inFlight.size < this.#maxInFlight) return this.#send(slot, job, pending)
+      this.#queue.push({ job, pending })
     })
   }
 
@@ -86,17 +101,18 @@ export class VerifyPool {
     return best
   }
 
-  #send(slot: Slot, task: VerifyTask, pending: Pending): void {
+  #send(slot: Slot, job: Job, pending: Pending): void {
     const id = this.#nextId++
     slot.inFlight.set(id, pending)
-    slot.worker.postMessage({ id, task }, [task.frame.buffer as ArrayBuffer])
+    const bytes = job.kind === 'event' ? job.task.frame : job.task.car
+    slot.worker.postMessage({ id, ...job }, [bytes.buffer as ArrayBuffer])
   }
 
   #spawn(): Slot {
     const worker = new Worker(WORKER_URL)
     const slot: Slot = { worker, inFlight: new Map() }
     worker.unref()
-    worker.on('message', (msg: { id: number; outcome?: VerifyOutcome; error?: string }) => {
+    worker.on('message', (msg: { id: number; outcome?: never; error?: string }) => {
       const pending = slot.inFlight.get(msg.id)
       if (!pending) return
       slot.inFlight.delete(msg.id)
@@ -114,7 +130,7 @@ export class VerifyPool {
   #drain(slot: Slot): void {
     while (this.#queue.length > 0 && slot.inFlight.size < this.#maxInFlight) {
       const next = this.#queue.shift()!
-      this.#send(slot, next.task, next.pending)
+      this.#send(slot, next.job, next.pending)
     }
   }
 

@@ -1,9 +1,12 @@
 // The verification task a worker thread runs for one `#commit` or `#sync`: decode the frame,
 // parse the message, verify it (verify/commit.ts) with the given key, previous state, clock and
 // mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
-// so the main thread does no encoding. Pure apart from the signature backend it is given; the
+// so the main thread does no encoding; in archival mode also the head and blocks the mirror
+// applies. Pure apart from the signature backend it is given; the
 // same function runs inline in tests and in the worker.
 
+import type { RepoHead } from '../archive/repo-change.ts'
+import type { CarSlice } from '../protocol/car.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { decodeFrame, FrameError } from '../protocol/frame.ts'
 import { MessageError, parseMessage } from '../protocol/messages.ts'
@@ -20,6 +23,14 @@ export interface VerifyTask {
   readonly previous: { readonly rev: string; readonly data: string | null } | null
   readonly now: number
   readonly mode: ValidationMode
+  /** Archival mode: hand back the commit's head and CAR blocks for the mirror. */
+  readonly archive?: boolean
+}
+
+/** What the mirror needs of an accepted `#commit` or `#sync` (archival mode only). */
+export interface MirrorInput {
+  readonly head: RepoHead
+  readonly blocks: Map<string, Uint8Array>
 }
 
 export type VerifyOutcome =
@@ -34,6 +45,7 @@ export type VerifyOutcome =
       readonly warnings: readonly VerifyWarning[]
       readonly prefix: Uint8Array
       readonly suffix: Uint8Array
+      readonly mirror?: MirrorInput
     }
   | { readonly ok: false; readonly reason: DropReason; readonly detail: string }
 
@@ -68,6 +80,7 @@ export async function runVerifyTask(
       warnings: v.warnings,
       prefix,
       suffix,
+      ...(task.archive ? { mirror: mirrorInput(v) } : {}),
     }
   }
   if (msg.type === '#sync') {
@@ -84,7 +97,20 @@ export async function runVerifyTask(
       warnings: v.warnings,
       prefix,
       suffix,
+      ...(task.archive ? { mirror: mirrorInput(v) } : {}),
     }
   }
   return { ok: false, reason: 'invalid-message', detail: `${msg.type} is not verified by workers` }
+}
+
+function mirrorInput(v: {
+  rev: string
+  commitCid: string
+  dataCid: string
+  car: CarSlice
+}): MirrorInput {
+  const commitBlock = v.car.blocks.get(v.commitCid)!
+  const blocks = new Map(v.car.blocks)
+  blocks.delete(v.commitCid)
+  return { head: { rev: v.rev, commitCid: v.commitCid, dataCid: v.dataCid, commitBlock }, blocks }
 }

@@ -1,18 +1,30 @@
-// Worker-thread entry: runs `runVerifyTask` for each task the pool posts, with the best signature
-// backend this thread can load, and posts the outcome back (output frame buffers transferred).
+// Worker-thread entry: runs each task the pool posts (an event: `runVerifyTask`; a whole repo:
+// `runRepoVerifyTask`) with the best signature backend this thread can load, and posts the
+// outcome back (output frame buffers transferred).
 import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
+import { type RepoVerifyTask, runRepoVerifyTask } from './repo-verify-task.ts'
 import { runVerifyTask, type VerifyTask } from './verify-task.ts'
 
-interface Request {
-  readonly id: number
-  readonly task: VerifyTask
-}
+type Request =
+  | { readonly id: number; readonly kind: 'event'; readonly task: VerifyTask }
+  | { readonly id: number; readonly kind: 'repo'; readonly task: RepoVerifyTask }
 
 const port = parentPort
 if (!port) throw new Error('verify-worker.ts must run in a worker thread')
 
+const fail = (id: number, err: unknown) =>
+  port.postMessage({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
+
 port.on('message', (req: Request) => {
+  if (req.kind === 'repo') {
+    try {
+      port.postMessage({ id: req.id, outcome: runRepoVerifyTask(req.task, verifySignature) })
+    } catch (err) {
+      fail(req.id, err)
+    }
+    return
+  }
   runVerifyTask(req.task, verifySignature).then(
     (outcome) => {
       if (!outcome.ok) return port.postMessage({ id: req.id, outcome })
@@ -25,10 +37,6 @@ port.on('message', (req: Request) => {
         suffix.buffer,
       ])
     },
-    (err: unknown) =>
-      port.postMessage({
-        id: req.id,
-        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-      }),
+    (err: unknown) => fail(req.id, err),
   )
 })

@@ -13,6 +13,7 @@
 //
 // Deliberately not checked here: which key or host is right for the account (identity and
 // ingest), account status, frame decoding and message field syntax (protocol/messages.ts).
+import type { CarSlice } from '../protocol/car.ts'
 import {
   MAX_COMMIT_BLOCKS_BYTES,
   MAX_COMMIT_OPS,
@@ -40,6 +41,8 @@ export interface VerifyContext {
 export interface CommitVerdictDetail extends AcceptedRepoState {
   /** Whether the commit carried `prevData` and its ops inverted to it. */
   readonly inverted: boolean
+  /** The event's CAR slice, read and checked (archival mode applies it to the mirror). */
+  readonly car: CarSlice
 }
 
 export async function verifyCommit(
@@ -113,13 +116,13 @@ export async function verifyCommit(
       msg.prevData !== undefined && previous.data !== null && msg.prevData.$link !== previous.data
     if (sinceBreak || dataBreak) warnings.push('chain-break')
   }
-  return { ok: true, warnings, rev: commit.rev, commitCid, dataCid, inverted }
+  return { ok: true, warnings, rev: commit.rev, commitCid, dataCid, inverted, car }
 }
 
 export function verifySync(
   msg: SyncMessage,
   ctx: Omit<VerifyContext, 'mode'>,
-): Verdict<AcceptedRepoState> {
+): Verdict<AcceptedRepoState & { readonly car: CarSlice }> {
   if (msg.blocks.length > MAX_SYNC_BLOCKS_BYTES) {
     return drop(
       'blocks-too-large',
@@ -142,5 +145,6 @@ export function verifySync(
     rev: signed.commit.rev,
     commitCid: signed.commitCid,
     dataCid: signed.commit.data.$link,
+    car: signed.car,
   }
 }
