@@ -12,7 +12,12 @@
 // Deliberately not here: whether an event is accepted (verification, host authority, ordering:
 // ingest and verify/), account slots per host (hosts/), and any I/O. Pure.
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
-import { type AccountState, type LocalStatus, newAccount } from './account-state.ts'
+import {
+  type AccountState,
+  LOCAL_STATUSES,
+  type LocalStatus,
+  newAccount,
+} from './account-state.ts'
 
 export type AccountEvent =
   /** An accepted `#commit` or `#sync` from the account's host: its new head. */
@@ -94,7 +99,7 @@ export function statusEventOfNote(note: string, hostId: number): AccountEvent | 
     const upstream = note.slice('upstream='.length)
     return upstream === '' ? null : { kind: 'upstream-status', hostId, upstream }
   }
-  const m = /^local=(active|takendown|throttled)(,upstream=active)?$/.exec(note)
+  const m = new RegExp(`^local=(${LOCAL_STATUSES.join('|')})(,upstream=active)?$`).exec(note)
   if (!m) return null
   return {
     kind: 'relay-status',

@@ -36,6 +36,9 @@ export function effectiveStatus(state: AccountState): { active: boolean; status?
   if (state.localStatus === 'takendown') return { active: false, status: 'takendown' }
   if (state.localStatus === 'throttled') return { active: false, status: 'throttled' }
   if (state.upstreamStatus !== 'active') return { active: false, status: state.upstreamStatus }
+  // The account spec: desynchronized accounts may stay active (their content still flows; the
+  // relay's copy of their repo is what is behind).
+  if (state.localStatus === 'desynchronized') return { active: true, status: 'desynchronized' }
   return { active: true }
 }
 

@@ -61,6 +61,7 @@ function view(
     ...effectiveStatus(s),
     throttled: s.localStatus === 'throttled',
     takendown: s.localStatus === 'takendown',
+    desynchronized: s.localStatus === 'desynchronized',
     rev: s.rev,
     commit: s.commitCid,
     data: s.dataCid,

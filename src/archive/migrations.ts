@@ -54,21 +54,6 @@ async function initial(db: Kysely<unknown>, dialect: MigrationDialect): Promise<
       primary key (repo_id, cid)
     ) without rowid`.execute(db)
   }
-
-  await db.schema
-    .createTable('resync_job')
-    .addColumn('host', 'text', (c) => c.primaryKey())
-    .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('cursor', 'text')
-    .addColumn('num_repo_pages', 'integer', (c) => c.notNull())
-    .addColumn('num_repos', 'integer', (c) => c.notNull())
-    .addColumn('num_repos_checked', 'integer', (c) => c.notNull())
-    .addColumn('num_repos_to_resync', 'integer', (c) => c.notNull())
-    .addColumn('num_repos_resynced', 'integer', (c) => c.notNull())
-    .addColumn('num_repos_failed', 'integer', (c) => c.notNull())
-    .addColumn('status_changed_at', 'text', (c) => c.notNull())
-    .addColumn('last_error', 'text')
-    .execute()
 }
 
 export const ARCHIVE_MIGRATIONS: MigrationSet = {

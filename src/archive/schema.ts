@@ -8,7 +8,6 @@
 //   and the CID's binary form; `refs` counts the record paths that hold a record block (two paths
 //   may hold identical records), always 1 for MST nodes; `rev` is the revision that added the
 //   block (what `getRepo?since=` filters on).
-// - `resync_job`: a whole-host resync's progress, so it resumes after a restart.
 // Deliberately not here: how a commit becomes block changes (mirror-change.ts), SQL (repo-store.ts).
 import type { Generated } from 'kysely'
 
@@ -30,22 +29,7 @@ export interface RepoBlockTable {
   data: Uint8Array
 }
 
-export interface ResyncJobTable {
-  host: string
-  status: string
-  cursor: string | null
-  num_repo_pages: number
-  num_repos: number
-  num_repos_checked: number
-  num_repos_to_resync: number
-  num_repos_resynced: number
-  num_repos_failed: number
-  status_changed_at: string
-  last_error: string | null
-}
-
 export interface ArchiveSchema {
   repo: RepoTable
   repo_block: RepoBlockTable
-  resync_job: ResyncJobTable
 }

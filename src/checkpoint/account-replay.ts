@@ -13,7 +13,11 @@ import {
   announcedStatus,
   statusEventOfNote,
 } from '../accounts/account-events.ts'
-import type { AccountState, LocalStatus } from '../accounts/account-state.ts'
+import {
+  type AccountState,
+  LOCAL_STATUSES,
+  type LocalStatus,
+} from '../accounts/account-state.ts'
 import type { LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { readCarSlice } from '../protocol/car.ts'
@@ -68,8 +72,9 @@ function statusFromBody(
   before: AccountState | undefined,
 ): AccountEvent {
   if (hostId === RELAY_HOST_ID) {
-    const local: LocalStatus =
-      body.status === 'takendown' || body.status === 'throttled' ? body.status : 'active'
+    const local: LocalStatus = LOCAL_STATUSES.includes(body.status as LocalStatus)
+      ? (body.status as LocalStatus)
+      : 'active'
     return { kind: 'relay-status', localStatus: local, upstreamActive: body.active }
   }
   const masked = before !== undefined && before.localStatus !== 'active'

@@ -20,7 +20,9 @@ export class CursorBook {
   /** The log's flush listener calls this with every written batch. */
   flushed(records: readonly Pick<LogRecord, 'hostId' | 'upstreamSeq' | 'seq'>[]): void {
     for (const r of records) {
-      if (r.hostId === RELAY_HOST_ID) continue
+      // The relay's own events, and those it made for a host's account (upstream seq 0, a
+      // resync's #sync), are not part of any host's upstream sequence.
+      if (r.hostId === RELAY_HOST_ID || r.upstreamSeq === 0) continue
       let list = this.#pending.get(r.hostId)
       if (!list) {
         list = []

@@ -35,6 +35,20 @@ export class MetaStore {
     })
   }
 
+  /** Every key starting with `prefix`, with its value, in key order. */
+  entries(prefix: string): Promise<{ key: string; value: string }[]> {
+    return this.#ctx.run('meta.entries', async (db) => {
+      const rows = await db
+        .selectFrom('meta')
+        .select(['key', 'value'])
+        // LIKE may match more (`_` is a wildcard, SQLite ignores case); the filter below is exact.
+        .where('key', 'like', `${prefix}%`)
+        .orderBy('key')
+        .execute()
+      return rows.filter((r) => r.key.startsWith(prefix))
+    })
+  }
+
   /** Removes the key (no error when it is absent). */
   delete(key: string): Promise<void> {
     return this.#ctx.run('meta.delete', async (db) => {

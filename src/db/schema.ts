@@ -23,8 +23,11 @@ export type { SyncMode, ValidationMode }
 export const HOST_STATUSES = ['active', 'idle', 'offline', 'throttled', 'banned'] as const
 export type HostStatus = (typeof HOST_STATUSES)[number]
 
-/** The relay's own decision about an account (its operators' or its limits'). */
-export const LOCAL_STATUSES = ['active', 'takendown', 'throttled'] as const
+/**
+ * The relay's own decision about an account (its operators', its limits', or its sync state:
+ * `desynchronized` while the relay's copy of the repo is known to be broken and a repair is due).
+ */
+export const LOCAL_STATUSES = ['active', 'takendown', 'throttled', 'desynchronized'] as const
 export type LocalStatus = (typeof LOCAL_STATUSES)[number]
 
 /** What the account's PDS says (`#account` status); unknown future values are kept as text. */

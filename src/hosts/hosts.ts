@@ -212,8 +212,10 @@ export class Hosts {
 
   /** The log wrote these records: each is complete for its host's cursor. */
   flushed(records: readonly { hostId: number; upstreamSeq: number }[]): void {
+    // Upstream seq 0: an event the relay made itself for a host's account (a resync's #sync).
     for (const r of records)
-      if (r.hostId !== RELAY_HOST_ID) this.#links.complete(r.hostId, r.upstreamSeq)
+      if (r.hostId !== RELAY_HOST_ID && r.upstreamSeq > 0)
+        this.#links.complete(r.hostId, r.upstreamSeq)
   }
 
   /** Account counts computed at start from the account table. */

@@ -15,9 +15,7 @@
 // connect where the name resolves, and only the pre-connection address check applies.
 // Deliberately not here: hostname syntax (hostname.ts), bans, limits and registration (registry).
 
-import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http'
-import http from 'node:http'
-import https from 'node:https'
+import { errorCode, getFromHost, type HostResponse, untilAborted } from '../net/host-request.ts'
 import { readCapped } from '../net/read-capped.ts'
 import { isValidDid } from '../protocol/syntax/index.ts'
 import type { LookupAll } from './address.ts'
@@ -59,15 +57,6 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
 export const DEFAULT_PROBE_MAX_BYTES = 64 * 1024
 const PATH = '/xrpc/com.atproto.server.describeServer'
 
-/** One answer, whichever transport fetched it. */
-interface ProbeResponse {
-  readonly status: number
-  header(name: string): string | null
-  /** The body, or null once it passes `maxBytes` (the rest is not read). */
-  read(maxBytes: number): Promise<Uint8Array | null>
-  discard(): Promise<void>
-}
-
 /** Probes `target`; resolves with what its describeServer says, or throws HostProbeError. */
 export async function probeHost(
   target: ProbeTarget,
@@ -96,7 +85,7 @@ export async function probeHost(
     }
     const res =
       opts.fetch === undefined
-        ? await nodeGet(url, headers, signal, pinned)
+        ? await getFromHost(url, headers, signal, pinned && pinnedLookup(pinned))
         : await fetchGet(opts.fetch, url, headers, signal)
     return await interpret(host, res, maxBytes)
   } catch (err) {
@@ -115,7 +104,7 @@ export async function probeHost(
     if (err instanceof HostResolutionError) {
       throw new HostProbeError(host, 'unreachable', `${host} does not resolve`, { cause: err })
     }
-    throw new HostProbeError(host, 'unreachable', `could not connect to ${host}${code(err)}`, {
+    throw new HostProbeError(host, 'unreachable', `could not connect to ${host}${errorCode(err)}`, {
       cause: err,
     })
   }
@@ -123,7 +112,7 @@ export async function probeHost(
 
 async function interpret(
   host: string,
-  res: ProbeResponse,
+  res: HostResponse,
   maxBytes: number,
 ): Promise<DescribeServerInfo> {
   const status = res.status
@@ -170,58 +159,12 @@ async function interpret(
   return info
 }
 
-function nodeGet(
-  url: URL,
-  headers: OutgoingHttpHeaders,
-  signal: AbortSignal,
-  pinned: readonly string[] | undefined,
-): Promise<ProbeResponse> {
-  const options: RequestOptions = { method: 'GET', headers, signal, agent: false }
-  if (pinned !== undefined) options.lookup = pinnedLookup(pinned)
-  const request = url.protocol === 'https:' ? https.request : http.request
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => resolve(nodeResponse(res)))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-function nodeResponse(res: IncomingMessage): ProbeResponse {
-  return {
-    status: res.statusCode ?? 0,
-    header(name) {
-      const value = res.headers[name.toLowerCase()]
-      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
-    },
-    async read(maxBytes) {
-      if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
-        res.destroy()
-        return null
-      }
-      const chunks: Buffer[] = []
-      let total = 0
-      for await (const chunk of res as AsyncIterable<Buffer>) {
-        total += chunk.byteLength
-        if (total > maxBytes) {
-          res.destroy()
-          return null
-        }
-        chunks.push(chunk)
-      }
-      return Buffer.concat(chunks)
-    },
-    async discard() {
-      res.destroy()
-    },
-  }
-}
-
 async function fetchGet(
   fetch: typeof globalThis.fetch,
   url: URL,
   headers: Record<string, string>,
   signal: AbortSignal,
-): Promise<ProbeResponse> {
+): Promise<HostResponse> {
   const res = await fetch(url, { method: 'GET', redirect: 'manual', headers, signal })
   return {
     status: res.status,
@@ -231,29 +174,4 @@ async function fetchGet(
       await res.body?.cancel().catch(() => {})
     },
   }
-}
-
-/** `promise`, or a rejection with the signal's reason once it aborts (the work is not stopped). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
-}
-
-/** ` (ECONNREFUSED)` for errors carrying a system code, otherwise empty. */
-function code(err: unknown): string {
-  const value = (err as { code?: unknown } | null)?.code
-  return typeof value === 'string' && /^[A-Z_]+$/.test(value) ? ` (${value})` : ''
 }

@@ -34,6 +34,7 @@ import type {
 } from '../protocol/messages.ts'
 import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
+import { AccountWriter } from './account-writer.ts'
 import { endpointHost, IdentityLookups } from './identity-lookups.ts'
 import type { IngestDeps } from './types.ts'
 import { VerifyWorkerError } from './verify-pool.ts'
@@ -51,19 +52,17 @@ const MAX_RECHECK_ENTRIES = 100_000
 
 const drop = (reason: DropReason, detail: string): Outcome => ({ reason, detail })
 
-/** Whether an account uses one of its host's account slots. */
-export const takesSlot = (s: AccountState | undefined): boolean =>
-  s !== undefined && s.localStatus !== 'throttled' && s.upstreamStatus !== 'deleted'
-
 export class EventHandlers {
   readonly #d: HandlerDeps
   readonly #identities: IdentityLookups
+  readonly #w: AccountWriter
   /** Last getRepoStatus check per DID (bounded: cleared when it grows past a limit). */
   readonly #rechecked = new Map<string, number>()
 
   constructor(deps: HandlerDeps) {
     this.#d = deps
     this.#identities = new IdentityLookups(deps)
+    this.#w = new AccountWriter(deps)
   }
 
   async process(hostId: number, msg: RepoEvent, raw: Uint8Array): Promise<Outcome> {
@@ -102,26 +101,7 @@ export class EventHandlers {
       }
     }
     const known = await this.#d.accounts.get(did)
-    return { identity, account: known ?? this.#newAccount(did, hostId, this.#d.now()) }
-  }
-
-  #append(
-    type: string,
-    body: Record<string, unknown>,
-    hostId: number,
-    seq: number,
-    did: string,
-    note?: string,
-  ): LogRecord {
-    const frame = prepareFrame(type, body)
-    return this.#d.accept({ frame, hostId, upstreamSeq: seq, did, ...(note ? { note } : {}) })
-  }
-
-  /** Applies an accepted event to the account's state (the one rule) and stores it. */
-  #apply(before: AccountState, event: AccountEvent, seq: number): AccountState {
-    const next = applyAccountEvent(before, before.did, event, this.#d.now())
-    this.#save(next, seq)
-    return next
+    return { identity, account: known ?? this.#w.newAccount(did, hostId, this.#d.now()) }
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
@@ -136,16 +116,16 @@ export class EventHandlers {
           `unknown account ${msg.did} announced by ${hostname}, hosted at ${identity.pds}`,
         )
       }
-      account = this.#newAccount(msg.did, hostId, now)
+      account = this.#w.newAccount(msg.did, hostId, now)
     }
-    const record = this.#append(
+    const record = this.#w.append(
       '#identity',
       identityBody(msg.did, msg.time, identity.handle),
       hostId,
       msg.seq,
       msg.did,
     )
-    this.#apply(account, { kind: 'identity', hostId, handle: identity.handle }, record.seq)
+    this.#w.apply(account, { kind: 'identity', hostId, handle: identity.handle }, record.seq)
     return null
   }
 
@@ -157,9 +137,9 @@ export class EventHandlers {
       hostId,
       upstream: announcedStatus(msg.active, msg.status),
     }
-    const before = this.#admit(auth.account)
+    const before = this.#w.admit(auth.account)
     const state = applyAccountEvent(before, msg.did, event, this.#d.now())
-    const record = this.#append(
+    const record = this.#w.append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
       hostId,
@@ -167,7 +147,7 @@ export class EventHandlers {
       msg.did,
       statusNote(event),
     )
-    this.#save(state, record.seq)
+    this.#w.save(state, record.seq)
     return null
   }
 
@@ -189,7 +169,7 @@ export class EventHandlers {
     } else if (inactive) {
       // A new account throttled on arrival is stored as such, so raising the host's limit can
       // release it later (oldest first).
-      if (this.#d.accounts.peek(did) === undefined) this.#save(account, 0)
+      if (this.#d.accounts.peek(did) === undefined) this.#w.save(account, 0)
       return drop(inactive, `${did} is ${account.localStatus} on this relay`)
     }
 
@@ -210,7 +190,7 @@ export class EventHandlers {
         if (err instanceof KeyParseError) return null
         throw err
       }
-      return this.#verify(raw, { didKey, previous, mode })
+      return this.#verify(raw, { didKey, previous, mode, archive: this.#d.mirror !== undefined })
     }
     let outcome = await verifyWith(identity)
     if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
@@ -240,9 +220,9 @@ export class EventHandlers {
     }
     // Account slots are taken when an account is first stored, decided here with no await before
     // the store, so concurrent first events of different accounts cannot all take the last slot.
-    const admitted = this.#admit(account)
+    const admitted = this.#w.admit(account)
     if (admitted.localStatus === 'throttled' && account.localStatus !== 'throttled') {
-      this.#save(admitted, 0)
+      this.#w.save(admitted, 0)
       return drop('account-throttled', `${did} is a new account beyond its host's account limit`)
     }
     const record = this.#d.accept({
@@ -251,7 +231,7 @@ export class EventHandlers {
       upstreamSeq: msg.seq,
       did,
     })
-    this.#apply(
+    const state = this.#w.apply(
       account,
       {
         kind: 'head',
@@ -262,34 +242,47 @@ export class EventHandlers {
       },
       record.seq,
     )
+    await this.#followChain(state, outcome)
     return null
   }
 
   /**
-   * An operator's (or a limit's) change of an account's local status: stored, and announced with
-   * an `#account` event of the relay's own when the status consumers see changes. Returns the new
-   * state, or undefined for an account the relay does not know.
+   * After an accepted `#commit` or `#sync`: whether the relay still follows the account's repo.
+   * Archival mode applies the event to the mirror, and the account is desynchronized when the
+   * mirror cannot follow it (a block it needs was never seen). Otherwise a commit whose chain
+   * broke (`since`/`prevData` not the stored head, or ops that do not invert on a lenient host)
+   * desynchronizes it: the event itself was valid and is relayed, and a repair will announce the
+   * repo's state with `#sync`. An account already desynchronized waits for its repair.
    */
-  async setLocalStatus(
-    did: string,
-    localStatus: AccountState['localStatus'],
-  ): Promise<AccountState | undefined> {
-    const account = await this.#d.accounts.get(did)
-    if (!account) return undefined
-    if (account.localStatus === localStatus) return account
-    const now = this.#d.now()
-    const event: AccountEvent = { kind: 'relay-status', localStatus, upstreamActive: false }
-    const next = applyAccountEvent(account, did, event, now)
-    const before = effectiveStatus(account)
-    const after = effectiveStatus(next)
-    let seq = 0
-    if (before.active !== after.active || before.status !== after.status) {
-      const time = new Date(now).toISOString()
-      const body = accountBody({ did, time, ...after })
-      seq = this.#append('#account', body, RELAY_HOST_ID, 0, did, statusNote(event)).seq
+  async #followChain(state: AccountState, outcome: VerifyOutcome & { ok: true }): Promise<void> {
+    if (state.localStatus !== 'active') return
+    const mirror = this.#d.mirror
+    let problem: string | null = null
+    if (mirror && outcome.mirror) {
+      try {
+        const applied = await mirror.applyCommit(
+          state.did,
+          outcome.mirror.head,
+          outcome.mirror.blocks,
+        )
+        if (!applied.ok) problem = `the mirror lacks block ${applied.missing}`
+      } catch (err) {
+        this.#d.onError?.(err, { hostId: state.hostId, seq: 0, did: state.did })
+        problem = 'the mirror could not be written'
+      }
+    } else if (
+      !mirror &&
+      outcome.warnings.some((w) => w === 'chain-break' || w === 'inversion-failed')
+    ) {
+      problem = `the commit chain broke (${outcome.warnings.join(', ')})`
     }
-    this.#save(next, seq)
-    return next
+    if (problem === null) return
+    this.#d.logger?.warn(
+      { did: state.did, hostId: state.hostId, problem },
+      'account desynchronized',
+    )
+    const next = await this.#w.setLocalStatus(state.did, 'desynchronized')
+    if (next?.localStatus === 'desynchronized') this.#d.onDesynchronized?.(state.did, state.hostId)
   }
 
   /**
@@ -303,37 +296,6 @@ export class EventHandlers {
       if (!(err instanceof VerifyWorkerError)) throw err
       return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
     }
-  }
-
-  /** Stores a new state and keeps the hosts' account counts (slots) in step. */
-  #save(next: AccountState, seq: number): void {
-    const prev = this.#d.accounts.peek(next.did)
-    this.#d.accounts.set(next, seq)
-    if (prev && prev.hostId !== next.hostId) {
-      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1)
-      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1)
-      return
-    }
-    const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
-    if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
-  }
-
-  /**
-   * For an account not stored yet: throttled when its host has used its account slots (§4 item 14),
-   * checked again right before it is stored. Stored accounts are returned as they are.
-   */
-  #admit(account: AccountState): AccountState {
-    if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
-      return account
-    const slots = this.#d.hosts.accountSlots(account.hostId)
-    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
-  }
-
-  /** A new account; throttled when its host has used its account slots (§4 item 14). */
-  #newAccount(did: string, hostId: number, now: number): AccountState {
-    const account = newAccount(did, hostId, now)
-    const slots = this.#d.hosts.accountSlots(hostId)
-    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
   /** §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
@@ -355,7 +317,7 @@ export class EventHandlers {
     const state = applyAccountEvent(account, account.did, event, now)
     // The relay's own event: the PDS never sent one.
     const time = new Date(now).toISOString()
-    const record = this.#append(
+    const record = this.#w.append(
       '#account',
       accountBody({ did: account.did, time, ...effectiveStatus(state) }),
       RELAY_HOST_ID,
@@ -363,7 +325,7 @@ export class EventHandlers {
       account.did,
       statusNote(event),
     )
-    this.#save(state, record.seq)
+    this.#w.save(state, record.seq)
     return state
   }
 }

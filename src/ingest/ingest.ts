@@ -7,14 +7,18 @@
 // events of a host are in flight is bounded by the host's flow control (hosts/flow-control.ts),
 // which stops reading its socket; nothing is dropped for being busy.
 // Also the account operations that must be ordered with the account's events: a takedown and its
-// reversal, and releasing throttled accounts after a raised account limit. Each changes the
-// account's local status and announces it with an `#account` of the relay's own.
+// reversal, releasing throttled accounts after a raised account limit, and taking in a repo
+// fetched by a repair or resync. Each changes the account's state and announces it with an
+// event of the relay's own.
 // Deliberately not here: sockets, SQL, HTTP; which hosts exist (hosts/); admin routes.
 import type { AccountState } from '../accounts/account-state.ts'
+import type { AppendInput } from '../eventlog/types.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
 import { AccountSerializer } from './account-serializer.ts'
+import { AccountWriter } from './account-writer.ts'
 import { EventHandlers } from './handlers.ts'
+import { type ResyncInput, type ResyncResult, resynchronize } from './resynchronize.ts'
 import type { IngestDeps, IngestStats } from './types.ts'
 
 export type { IngestDeps, IngestHosts, IngestStats } from './types.ts'
@@ -29,17 +33,20 @@ export class Ingest {
   readonly #d: IngestDeps
   readonly #serializer = new AccountSerializer()
   readonly #handlers: EventHandlers
+  readonly #writer: AccountWriter
   readonly stats: IngestStats = { received: 0, accepted: 0, dropped: 0, errors: 0, inFlight: 0 }
 
   constructor(deps: IngestDeps) {
     this.#d = deps
+    const accept = (input: AppendInput) => {
+      this.stats.accepted++
+      return deps.log.append(input)
+    }
+    this.#writer = new AccountWriter({ ...deps, accept })
     this.#handlers = new EventHandlers({
       ...deps,
       identityRetry: deps.identityRetry ?? { attempts: 3, delayMs: 1000 },
-      accept: (input) => {
-        this.stats.accepted++
-        return deps.log.append(input)
-      },
+      accept,
     })
   }
 
@@ -79,25 +86,40 @@ export class Ingest {
     })
   }
 
-  /** Takes an account down: its events are no longer served; false for an unknown account. */
+  /**
+   * Takes an account down: its events are no longer served, and in archival mode its stored repo
+   * is deleted; false for an unknown account.
+   */
   async takeDown(did: string): Promise<boolean> {
     // Hidden first, so nothing of it is served while the change waits for its turn.
     this.#d.takedowns.add(did)
-    const state = await this.#setLocalStatus(did, 'takendown')
+    const state = await this.#inOrder(did, async () => {
+      const s = await this.#writer.setLocalStatus(did, 'takendown')
+      if (s) await this.#d.mirror?.delete(did)
+      return s
+    })
     if (!state) this.#d.takedowns.delete(did)
     return state !== undefined
   }
 
+  /**
+   * Reverses a takedown. In archival mode the account comes back desynchronized, so a repair
+   * fetches its repo again (the takedown deleted it).
+   */
   async reverseTakedown(did: string): Promise<ReverseTakedownResult> {
     const current = await this.#d.accounts.get(did)
     if (!current) return 'unknown-account'
     if (current.localStatus !== 'takendown') return 'not-taken-down'
-    await this.#setLocalStatus(did, 'active')
+    await this.#toStatus(did, this.#d.mirror ? 'desynchronized' : 'active')
     this.#d.takedowns.delete(did)
     return 'reversed'
   }
 
-  /** After a host's account limit was raised: releases up to `slots` throttled accounts, oldest first. */
+  /**
+   * After a host's account limit was raised: releases up to `slots` throttled accounts, oldest
+   * first. Each comes back desynchronized, so a repair announces its current head with `#sync`
+   * (records written while it was throttled were never relayed).
+   */
   async releaseThrottled(hostId: number, slots: number): Promise<number> {
     if (slots <= 0) return 0
     // The database must hold every account's latest state before the oldest are picked.
@@ -105,14 +127,22 @@ export class Ingest {
     const dids = await this.#d.oldestThrottled(hostId, Math.min(slots, MAX_RELEASE))
     let n = 0
     for (const did of dids) {
-      const state = await this.#setLocalStatus(did, 'active')
-      if (state?.localStatus === 'active') n++
+      const state = await this.#toStatus(did, 'desynchronized')
+      if (state?.localStatus === 'desynchronized') n++
     }
     this.#d.logger?.info(
       { hostId, unthrottled: n },
       'account limit raised: oldest throttled accounts released',
     )
     return n
+  }
+
+  /** Takes in a repo state fetched from the account's PDS, in order with its events. */
+  resynchronize(
+    did: string,
+    input: ResyncInput,
+  ): Promise<{ result: ResyncResult; state: AccountState | undefined }> {
+    return this.#inOrder(did, () => resynchronize(this.#writer, this.#d, did, input))
   }
 
   /**
@@ -129,24 +159,33 @@ export class Ingest {
     clearTimeout(timer)
   }
 
-  /** Changes an account's local status in order with its events (see EventHandlers). */
-  #setLocalStatus(
+  /** Changes an account's local status in order with its events; a repair is due for `desynchronized`. */
+  async #toStatus(
     did: string,
     status: AccountState['localStatus'],
   ): Promise<AccountState | undefined> {
-    let result: AccountState | undefined
+    const state = await this.#inOrder(did, () => this.#writer.setLocalStatus(did, status))
+    if (status === 'desynchronized' && state?.localStatus === 'desynchronized') {
+      this.#d.onDesynchronized?.(did, state.hostId)
+    }
+    return state
+  }
+
+  /** Runs `fn` in order with the account's events; its result or failure is the caller's. */
+  #inOrder<T>(did: string, fn: () => Promise<T>): Promise<T> {
+    let result: { value: T } | undefined
     let failure: { error: unknown } | undefined
     return this.#serializer
       .run(did, async () => {
         try {
-          result = await this.#handlers.setLocalStatus(did, status)
+          result = { value: await fn() }
         } catch (error) {
           failure = { error }
         }
       })
       .then(() => {
         if (failure) throw failure.error
-        return result
+        return result!.value
       })
   }
 }

@@ -5,6 +5,7 @@
 import type { Tracer } from '@opentelemetry/api'
 import type { AccountCache } from '../accounts/account-cache.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
+import type { RepoHead } from '../archive/repo-change.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { SyncMode, SyncRatchetState } from '../hosts/sync-ratchet.ts'
@@ -21,6 +22,21 @@ export interface IngestHosts {
   adjustAccountCount(hostId: number, delta: number): void
   /** An event is settled: accepted into the log's buffer, or dropped (then complete at once). */
   settled(hostId: number, seq: number, dropped: boolean): void
+}
+
+/** What ingest asks of the mirror of every repo (archival mode; archive/mirror.ts). */
+export interface IngestMirror {
+  applyCommit(
+    did: string,
+    head: RepoHead,
+    blocks: ReadonlyMap<string, Uint8Array>,
+  ): Promise<{ ok: true; applied: boolean } | { ok: false; missing: string }>
+  importRepo(
+    did: string,
+    head: RepoHead,
+    tree: ReadonlyMap<string, Uint8Array>,
+  ): Promise<{ changed: boolean }>
+  delete(did: string): Promise<boolean>
 }
 
 export interface IngestDeps {
@@ -51,7 +67,17 @@ export interface IngestDeps {
   /** Tracing: one span per upstream event (a no-op tracer when tracing is off). */
   readonly tracer?: Tracer
   readonly identityRetry?: { attempts: number; delayMs: number }
-  readonly logger?: { info(obj: object, msg: string): void }
+  readonly logger?: {
+    info(obj: object, msg: string): void
+    warn(obj: object, msg: string): void
+  }
+  /** Archival mode: the mirror every accepted commit is applied to. */
+  readonly mirror?: IngestMirror
+  /**
+   * An account became desynchronized (its chain broke, or the mirror could not follow it): its
+   * repair is due. Called once per change to `desynchronized`.
+   */
+  readonly onDesynchronized?: (did: string, hostId: number) => void
 }
 
 export interface IngestStats {

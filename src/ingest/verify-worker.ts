@@ -14,7 +14,10 @@ const port = parentPort
 if (!port) throw new Error('verify-worker.ts must run in a worker thread')
 
 const fail = (id: number, err: unknown) =>
-  port.postMessage({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
+  port.postMessage({
+    id,
+    error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+  })
 
 port.on('message', (req: Request) => {
   if (req.kind === 'repo') {

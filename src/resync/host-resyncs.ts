@@ -1,0 +1,242 @@
+// Whole-host resyncs (`POST /admin/pds/resync?host=`, `sync_pds.sh`): the relay pages through
+// the host's accounts (`com.atproto.sync.listRepos`), compares each listed head with what it
+// holds (the account's head, and the mirror's in archival mode), and has RepoSyncer fetch and
+// take in every account that differs; each one whose state changed is announced with `#sync`.
+// Inactive accounts are skipped. Fetches run a few at a time and every request waits for the
+// host's crawl-rate slot. One resync per host at a time; asking again while one runs answers its
+// progress.
+// Progress is stored after every page (in the meta table, `resync.host.<hostname>`), so a resync
+// interrupted by a restart continues from the page after the last one finished (the half-done
+// page is listed again; accounts already taken in then compare equal and are skipped). Listing
+// failures are tried again three times before the resync ends `failed`.
+// Deliberately not here: fetching and taking in one account (repo-syncer.ts), HTTP (admin/).
+
+import type { HostPacer } from './pacer.ts'
+import type { ListedRepo, PdsClient } from './pds-client.ts'
+import type { SyncAccountResult, SyncHost } from './repo-syncer.ts'
+
+export const RESYNC_STATUSES = ['running', 'done', 'failed'] as const
+export type ResyncStatus = (typeof RESYNC_STATUSES)[number]
+
+/** A resync's progress, as the admin API answers it. */
+export interface ResyncProgress {
+  readonly pds: string
+  readonly numRepoPages: number
+  readonly numRepos: number
+  readonly numReposChecked: number
+  readonly numReposToResync: number
+  readonly numReposResynced: number
+  readonly numReposFailed: number
+  readonly status: ResyncStatus
+  readonly statusChangedAt: string
+  readonly lastError: string | null
+}
+
+interface StoredJob extends ResyncProgress {
+  /** listRepos cursor of the next page; null before the first. */
+  readonly cursor: string | null
+}
+
+const KEY_PREFIX = 'resync.host.'
+const PAGE_SIZE = 500
+const FETCH_CONCURRENCY = 4
+const LIST_ATTEMPTS = 3
+
+export interface HostResyncsDeps {
+  readonly meta: {
+    get(key: string): Promise<string | undefined>
+    set(key: string, value: string): Promise<void>
+    entries(prefix: string): Promise<{ key: string; value: string }[]>
+  }
+  readonly pds: PdsClient
+  readonly pacer: HostPacer
+  readonly hostByName: (hostname: string) => SyncHost | undefined
+  /** Whether the relay's copy of a listed account differs from the listing. */
+  readonly needsSync: (repo: ListedRepo) => Promise<boolean>
+  readonly syncAccount: (
+    did: string,
+    opts: { expectHost: string; announce: boolean; signal: AbortSignal },
+  ) => Promise<SyncAccountResult>
+  readonly logger: {
+    info(obj: object, msg: string): void
+    warn(obj: object, msg: string): void
+    error(obj: object, msg: string): void
+  }
+  readonly now: () => number
+}
+
+export class HostResyncs {
+  readonly #d: HostResyncsDeps
+  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>()
+  #stopped = false
+
+  constructor(deps: HostResyncsDeps) {
+    this.#d = deps
+  }
+
+  /** Starts a resync of a known host (or answers the running one's progress). */
+  async start(host: SyncHost): Promise<ResyncProgress> {
+    const running = this.#running.get(host.hostname)
+    if (running) return (await this.progress(host.hostname))!
+    const job: StoredJob = {
+      pds: host.hostname,
+      numRepoPages: 0,
+      numRepos: 0,
+      numReposChecked: 0,
+      numReposToResync: 0,
+      numReposResynced: 0,
+      numReposFailed: 0,
+      status: 'running',
+      statusChangedAt: new Date(this.#d.now()).toISOString(),
+      lastError: null,
+      cursor: null,
+    }
+    await this.#save(job)
+    this.#run(host, job)
+    return publicView(job)
+  }
+
+  async progress(hostname: string): Promise<ResyncProgress | undefined> {
+    const raw = await this.#d.meta.get(KEY_PREFIX + hostname)
+    return raw === undefined ? undefined : publicView(JSON.parse(raw) as StoredJob)
+  }
+
+  async list(): Promise<ResyncProgress[]> {
+    const rows = await this.#d.meta.entries(KEY_PREFIX)
+    return rows.map((r) => publicView(JSON.parse(r.value) as StoredJob))
+  }
+
+  /** At start: continues every resync a restart interrupted. */
+  async resume(): Promise<void> {
+    for (const r of await this.#d.meta.entries(KEY_PREFIX)) {
+      const job = JSON.parse(r.value) as StoredJob
+      if (job.status !== 'running') continue
+      const host = this.#d.hostByName(job.pds)
+      if (!host) {
+        await this.#save({
+          ...job,
+          ...this.#status('failed'),
+          lastError: 'the host is no longer known',
+        })
+        continue
+      }
+      this.#d.logger.info({ host: job.pds, pages: job.numRepoPages }, 'resuming host resync')
+      this.#run(host, job)
+    }
+  }
+
+  /** Stops every running resync (its progress stays stored, to be resumed). */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    for (const r of this.#running.values()) r.abort.abort(new Error('the relay is stopping'))
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done))
+  }
+
+  #run(host: SyncHost, start: StoredJob): void {
+    if (this.#stopped) return
+    const abort = new AbortController()
+    const done = this.#loop(host, start, abort.signal)
+      .catch((err: unknown) => {
+        if (abort.signal.aborted) return
+        this.#d.logger.error({ err, host: host.hostname }, 'host resync failed')
+      })
+      .finally(() => this.#running.delete(host.hostname))
+    this.#running.set(host.hostname, { abort, done })
+  }
+
+  async #loop(host: SyncHost, start: StoredJob, signal: AbortSignal): Promise<void> {
+    let job = start
+    this.#d.logger.info({ host: host.hostname }, 'host resync started')
+    for (;;) {
+      const page = await this.#listPage(host, job.cursor, signal)
+      if ('error' in page) {
+        job = { ...job, ...this.#status('failed'), lastError: page.error }
+        await this.#save(job)
+        this.#d.logger.warn({ host: host.hostname, error: page.error }, 'host resync failed')
+        return
+      }
+      const todo: ListedRepo[] = []
+      for (const repo of page.repos)
+        if (repo.active && (await this.#d.needsSync(repo))) todo.push(repo)
+      let resynced = 0
+      let failed = 0
+      await eachLimited(todo, FETCH_CONCURRENCY, async (repo) => {
+        if (signal.aborted) return
+        const out = await this.#d.syncAccount(repo.did, {
+          expectHost: host.hostname,
+          announce: false,
+          signal,
+        })
+        if (out.result === 'failed') {
+          failed++
+          this.#d.logger.warn(
+            { host: host.hostname, did: repo.did, reason: out.reason, detail: out.detail },
+            'resync of an account failed',
+          )
+        } else resynced++
+      })
+      signal.throwIfAborted()
+      job = {
+        ...job,
+        numRepoPages: job.numRepoPages + 1,
+        numRepos: job.numRepos + page.repos.length,
+        numReposChecked: job.numReposChecked + page.repos.length,
+        numReposToResync: job.numReposToResync + todo.length,
+        numReposResynced: job.numReposResynced + resynced,
+        numReposFailed: job.numReposFailed + failed,
+        cursor: page.cursor,
+      }
+      const finished = page.cursor === null || page.repos.length === 0
+      if (finished) job = { ...job, ...this.#status('done') }
+      await this.#save(job)
+      if (finished) {
+        this.#d.logger.info(publicView(job), 'host resync done')
+        return
+      }
+    }
+  }
+
+  async #listPage(
+    host: SyncHost,
+    cursor: string | null,
+    signal: AbortSignal,
+  ): Promise<{ repos: ListedRepo[]; cursor: string | null } | { error: string }> {
+    let lastError = ''
+    for (let attempt = 1; attempt <= LIST_ATTEMPTS; attempt++) {
+      await this.#d.pacer.take(host.id, host.crawlRate, signal)
+      try {
+        return await this.#d.pds.listRepos(host, cursor, PAGE_SIZE)
+      } catch (err) {
+        signal.throwIfAborted()
+        lastError = err instanceof Error ? err.message : String(err)
+        await new Promise((r) => setTimeout(r, 1000 * attempt))
+      }
+    }
+    return { error: `listRepos failed ${LIST_ATTEMPTS} times: ${lastError}` }
+  }
+
+  #status(status: ResyncStatus): { status: ResyncStatus; statusChangedAt: string } {
+    return { status, statusChangedAt: new Date(this.#d.now()).toISOString() }
+  }
+
+  #save(job: StoredJob): Promise<void> {
+    return this.#d.meta.set(KEY_PREFIX + job.pds, JSON.stringify(job))
+  }
+}
+
+function publicView(job: StoredJob): ResyncProgress {
+  const { cursor: _cursor, ...view } = job
+  return view
+}
+
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,33 @@
+// Paces the relay's requests to each host to its crawl rate (`crawl_rate`: repo fetches per
+// second, set per host by operators): a caller waits until the host's next slot is free, so a
+// resync of a large PDS, or a burst of repairs on one host, never asks it for more than that.
+// Slots are handed out in arrival order. State is one timestamp per host (bounded by the hosts).
+// Deliberately not here: what is fetched, retries.
+export class HostPacer {
+  readonly #next = new Map<number, number>()
+  readonly #now: () => number
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now
+  }
+
+  /** Resolves when the host may be asked once more at `perSecond` requests per second. */
+  async take(hostId: number, perSecond: number, signal?: AbortSignal): Promise<void> {
+    const now = this.#now()
+    const at = Math.max(now, this.#next.get(hostId) ?? 0)
+    this.#next.set(hostId, at + 1000 / Math.max(perSecond, 0.001))
+    const wait = at - now
+    if (wait <= 0) return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }, wait)
+      const onAbort = () => {
+        clearTimeout(timer)
+        reject(signal?.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+}
