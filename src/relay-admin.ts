@@ -1,12 +1,13 @@
 // Wiring of the admin API (docs/admin-api.md) to the parts that own each operation: hosts and
-// subscriptions (hosts/), accounts and takedowns (ingest/), consumers (fanout/), host pulls, and
-// the statistics behind the dashboard's charts. Kept apart from relay.ts so the composition root
+// subscriptions (hosts/), accounts and takedowns (ingest/), consumers (fanout/), host pulls,
+// resyncs and compaction (resync/, archive/), and the statistics behind the dashboard's charts. Kept apart from relay.ts so the composition root
 // stays small; no rule lives here.
 import type { AccountCache } from './accounts/account-cache.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
 import { hostAdminRoutes } from './admin/host-admin.ts'
 import { HostPuller, pullHostsRoutes } from './admin/pull-hosts.ts'
 import { repoAdminRoutes } from './admin/repo-admin.ts'
+import { resyncAdminRoutes } from './admin/resync-admin.ts'
 import { subsAdminRoutes } from './admin/subs-admin.ts'
 import type { Route } from './api/server.ts'
 import type { RelayConfig } from './config/config.ts'
@@ -16,6 +17,7 @@ import type { CachingIdentityResolver } from './identity/cache.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
 import type { Logger } from './observability/logger.ts'
+import type { RelayResync } from './relay-resync.ts'
 import { checkRepoStatus } from './upstream/repo-status.ts'
 
 export interface AdminWiring {
@@ -27,6 +29,7 @@ export interface AdminWiring {
   readonly drops: DropCounter
   readonly identity: CachingIdentityResolver
   readonly fanout: Fanout
+  readonly resync: RelayResync
   readonly logger: Logger
 }
 
@@ -74,6 +77,13 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
       consumers: () => w.fanout.consumers(),
     }),
     ...pullHostsRoutes(puller),
+    ...resyncAdminRoutes({
+      hosts: w.hosts,
+      hostResyncs: w.resync.hostResyncs,
+      syncer: w.resync.syncer,
+      syncHost: (name) => w.resync.syncHost(name),
+      compactor: w.resync.compactor,
+    }),
   ]
   return { routes, puller }
 }

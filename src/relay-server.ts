@@ -8,10 +8,12 @@ import { AdminAuth } from './admin/auth.ts'
 import { siblingForwarder } from './admin/siblings.ts'
 import { clientAddressResolver, trustedProxyCheck } from './api/client-address.ts'
 import { hostRoutes } from './api/host-routes.ts'
+import { repoExportRoutes } from './api/repo-export-routes.ts'
 import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer, type Route } from './api/server.ts'
 import { subscribeParams } from './api/subscribe-params.ts'
 import { syncRoutes } from './api/sync-routes.ts'
+import type { Mirror } from './archive/mirror.ts'
 import { type RelayConfig, SERVER_HEADER } from './config/config.ts'
 import { serveDashboard } from './dashboard/serve.ts'
 import type { RelayDatabase } from './db/database.ts'
@@ -32,6 +34,8 @@ export interface RelayServerParts {
   readonly drops: DropCounter
   readonly accounts: AccountCache
   readonly fanout: Fanout
+  /** Archival mode's mirror (getRepo, getRecord, getBlocks); undefined when it is off. */
+  readonly mirror: Mirror | undefined
   readonly adminRoutes: readonly Route[]
   /** Every XRPC and admin handler runs in a span. */
   readonly tracer: Tracer
@@ -66,9 +70,10 @@ export function createRelayServer(p: RelayServerParts): RelayServer {
   const routes: Route[] = [
     ...p.adminRoutes,
     ...p.statsRoutes,
-    ...repoRoutes({
+    ...repoRoutes({ accounts, listPage: (after, limit) => accountsWithHead(db, after, limit) }),
+    ...repoExportRoutes({
       accounts,
-      listPage: (after, limit) => accountsWithHead(db, after, limit),
+      mirror: p.mirror,
       hostEndpoint: (id) => {
         const h = hosts.get(id)
         return h ? `${h.ssl ? 'https' : 'http'}://${h.hostname}` : null

@@ -30,6 +30,7 @@ import {
   relayObservers,
   timedVerify,
 } from './relay-parts.ts'
+import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
 import { checkRepoStatus } from './upstream/repo-status.ts'
 
@@ -53,6 +54,10 @@ export async function createRelay(
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({ size: config.verifyWorkers })
   const book = new CursorBook()
+  const resync = await relayResync({
+    ...{ config, db, accounts, identity, pool, logger, now },
+    drops: obs.drops,
+  })
   const checkpointer = relayCheckpointer({
     db,
     accounts,
@@ -98,7 +103,10 @@ export async function createRelay(
     tracer: tracing.tracer,
     logger: logger.child({ subsystem: 'ingest' }),
     onError: (err, ctx) => logger.error({ err, ...ctx }, 'unexpected error processing an event'),
+    mirror: resync.mirror,
+    onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
   })
+  resync.bind({ hosts, ingest })
   const fanout = relayFanout(config, log, takedowns, now, logger, overrides)
   log.onFlush((records) => {
     book.flushed(records)
@@ -107,12 +115,13 @@ export async function createRelay(
   })
   const adminLogger = logger.child({ subsystem: 'admin' })
   const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
-  const admin = adminRoutes({ ...parts, logger: adminLogger })
+  const admin = adminRoutes({ ...parts, resync, logger: adminLogger })
   const monitors = obs.monitors({ db, log, ingest, fanout })
   const server = createRelayServer({
     ...parts,
     db,
     log,
+    mirror: resync.mirror,
     adminRoutes: admin.routes,
     tracer: tracing.tracer,
     statsRoutes: monitors.statsRoutes,
@@ -150,6 +159,7 @@ export async function createRelay(
         })
       hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs ?? 5000)
       checkpointer.start(overrides.checkpointIntervalMs ?? 3000)
+      await resync.start()
       monitors.start()
       logger.info(
         { address: relay.address(), seq: log.lastSeq, hosts: hosts.list().length },
@@ -165,6 +175,7 @@ export async function createRelay(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       await hosts.stop()
+      await resync.stop()
       await ingest.idle(10_000) // events in flight finish, for at most 10 s
       await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await fanout.close()
@@ -173,6 +184,7 @@ export async function createRelay(
       await closed
       await log.close()
       await pool.close()
+      await resync.archive?.close()
       await metricsServer?.close()
       metrics?.close()
       await db.close()

@@ -12,12 +12,7 @@
 // Deliberately not here: whether an event is accepted (verification, host authority, ordering:
 // ingest and verify/), account slots per host (hosts/), and any I/O. Pure.
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
-import {
-  type AccountState,
-  LOCAL_STATUSES,
-  type LocalStatus,
-  newAccount,
-} from './account-state.ts'
+import { type AccountState, LOCAL_STATUSES, type LocalStatus, newAccount } from './account-state.ts'
 
 export type AccountEvent =
   /** An accepted `#commit` or `#sync` from the account's host: its new head. */

@@ -1,13 +1,12 @@
-// Public account reads (Lexicons com.atproto.sync.listRepos, getRepoStatus, getLatestCommit,
-// getRepo; docs/design.md §4 item 19): the relay's view of each account, from the in-memory state when
+// Public account reads (Lexicons com.atproto.sync.listRepos, getRepoStatus, getLatestCommit;
+// docs/design.md §4 item 19): the relay's view of each account, from the in-memory state when
 // it has one (fresher than the database between batch writes). Errors by status: unknown or
 // deleted → 404 RepoNotFound; takendown → 403 RepoTakendown; suspended → 403 RepoSuspended;
 // deactivated → 403 RepoDeactivated; throttled or no commit known yet → 404 RepoNotFound saying
-// which. getRepo redirects to the account's PDS (the relay keeps no repo copies).
+// which. Repo content (getRepo, getRecord, getBlocks) is repo-export-routes.ts.
 import type { AccountCache } from '../accounts/account-cache.ts'
 import { type AccountState, effectiveStatus } from '../accounts/account-state.ts'
-import { isValidTid } from '../protocol/syntax/index.ts'
-import { invalidRequest, XrpcError } from './errors.ts'
+import { XrpcError } from './errors.ts'
 import { limitParam, optionalString, requiredDid } from './params.ts'
 import type { Route } from './server.ts'
 
@@ -15,8 +14,6 @@ export interface RepoRouteDeps {
   readonly accounts: AccountCache
   /** Accounts with a known head, by DID after `afterDid`, as stored. */
   readonly listPage: (afterDid: string | null, limit: number) => Promise<readonly AccountState[]>
-  /** The PDS endpoint (scheme://host[:port]) of a host id, for getRepo redirects. */
-  readonly hostEndpoint: (hostId: number) => string | null
 }
 
 const notFound = (message: string) => new XrpcError(404, 'RepoNotFound', message)
@@ -67,25 +64,6 @@ export function repoRoutes(d: RepoRouteDeps): Route[] {
         const err = repoReadError(state, did, true)
         if (err) throw err
         return { json: { cid: state!.commitCid, rev: state!.rev } }
-      },
-    },
-    {
-      method: 'GET',
-      path: '/xrpc/com.atproto.sync.getRepo',
-      handle: async (req) => {
-        const did = requiredDid(req.query)
-        const since = optionalString(req.query, 'since', 64)
-        if (since !== undefined && !isValidTid(since))
-          throw invalidRequest('parameter "since" is not a valid TID')
-        const state = await d.accounts.get(did)
-        const err = repoReadError(state, did, false)
-        if (err) throw err
-        const endpoint = d.hostEndpoint(state!.hostId)
-        if (!endpoint) throw notFound(`the host of ${did} is not known`)
-        const target = new URL('/xrpc/com.atproto.sync.getRepo', endpoint)
-        target.searchParams.set('did', did)
-        if (since) target.searchParams.set('since', since)
-        return { status: 302, redirect: target.toString() }
       },
     },
     {

@@ -26,6 +26,10 @@ export interface ApiResponse {
   readonly json?: unknown
   readonly text?: string
   readonly redirect?: string
+  /** A binary body (set its Content-Type in `headers`). */
+  readonly bytes?: Uint8Array
+  /** A binary body written as it is produced (a repo export); cut off if producing fails. */
+  readonly stream?: AsyncIterable<Uint8Array>
   readonly headers?: Readonly<Record<string, string>>
 }
 
@@ -124,6 +128,12 @@ export function createApiServer(opts: ApiServerOptions): GuardedServer {
       if (out.redirect) {
         res.writeHead(out.status ?? 302, { Location: out.redirect })
         res.end()
+      } else if (out.bytes !== undefined) {
+        res.writeHead(out.status ?? 200, { 'Content-Length': out.bytes.byteLength })
+        res.end(out.bytes)
+      } else if (out.stream !== undefined) {
+        res.writeHead(out.status ?? 200)
+        await writeStream(res, out.stream)
       } else if (out.text !== undefined) {
         if (!res.hasHeader('Content-Type'))
           res.setHeader('Content-Type', 'text/plain; charset=utf-8')
@@ -139,6 +149,30 @@ export function createApiServer(opts: ApiServerOptions): GuardedServer {
     }
   }
   return guarded
+}
+
+/** Writes chunks as they come, waiting when the client reads slowly; a failure cuts the answer. */
+async function writeStream(res: ServerResponse, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const chunk of chunks) {
+      if (res.destroyed) return
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done)
+            res.off('close', done)
+            resolve()
+          }
+          res.once('drain', done)
+          res.once('close', done)
+        })
+      }
+    }
+    res.end()
+  } catch (err) {
+    // The status line is out: the only honest signal left is a cut connection.
+    res.destroy(err instanceof Error ? err : new Error(String(err)))
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

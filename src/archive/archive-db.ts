@@ -6,7 +6,7 @@
 // after close(), tracks operations in flight for close(), and turns driver errors into
 // DatabaseErrors.
 // Deliberately not here: SQL (repo-store.ts, resync-jobs.ts).
-import { Kysely, type Transaction } from 'kysely'
+import { Kysely, sql, type Transaction } from 'kysely'
 import { type DbConfig, openPostgres, openSqlite } from '../db/dialect.ts'
 import { DatabaseError, wrapDriverError } from '../db/errors.ts'
 import { migrateToLatest } from '../db/migrations/index.ts'
@@ -63,6 +63,48 @@ export class ArchiveDatabase {
     fn: (trx: Transaction<ArchiveSchema>) => Promise<T>,
   ): Promise<T> {
     return this.run(operation, (db) => db.transaction().execute(fn))
+  }
+
+  /**
+   * Bytes the archive occupies: the SQLite file's pages in use plus its free pages, or the
+   * PostgreSQL tables with their indexes and TOAST.
+   */
+  storageBytes(): Promise<{ total: number; free: number }> {
+    return this.run('archive.storageBytes', async (db) => {
+      if (this.dialect === 'sqlite') {
+        const pages = await sql<{
+          n: number
+        }>`select page_count * page_size as n from pragma_page_count(), pragma_page_size()`.execute(
+          db,
+        )
+        const free = await sql<{
+          n: number
+        }>`select freelist_count * page_size as n from pragma_freelist_count(), pragma_page_size()`.execute(
+          db,
+        )
+        return { total: Number(pages.rows[0]?.n ?? 0), free: Number(free.rows[0]?.n ?? 0) }
+      }
+      const r = await sql<{
+        n: number
+      }>`select coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint as n
+        from pg_class c join pg_namespace ns on ns.oid = c.relnamespace
+        where ns.nspname = current_schema() and c.relkind = 'r' and (c.relname = 'repo' or c.relname like 'repo_block%')`.execute(
+        db,
+      )
+      return { total: Number(r.rows[0]?.n ?? 0), free: 0 }
+    })
+  }
+
+  /**
+   * Gives the space of deleted blocks back: SQLite hands its free pages to the file system
+   * (incremental auto-vacuum, so the file shrinks); PostgreSQL vacuums the blocks table so the
+   * space is reused (a plain VACUUM, which never locks out writers).
+   */
+  reclaim(): Promise<void> {
+    return this.run('archive.reclaim', async (db) => {
+      if (this.dialect === 'sqlite') await sql`pragma incremental_vacuum`.execute(db)
+      else await sql`vacuum (analyze) repo_block`.execute(db)
+    })
   }
 
   /** Refuses new work, waits for what is in flight, closes the connection(s). Idempotent. */

@@ -13,11 +13,7 @@ import {
   announcedStatus,
   statusEventOfNote,
 } from '../accounts/account-events.ts'
-import {
-  type AccountState,
-  LOCAL_STATUSES,
-  type LocalStatus,
-} from '../accounts/account-state.ts'
+import { type AccountState, LOCAL_STATUSES, type LocalStatus } from '../accounts/account-state.ts'
 import type { LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { readCarSlice } from '../protocol/car.ts'

@@ -58,6 +58,8 @@ export interface RelayConfig {
 
   // Storage and event log
   readonly database: DatabaseConfig
+  /** Archival mode (`--archive`): off, or where the mirror of every repo lives. */
+  readonly archive: ArchiveConfig
   readonly persistDir: string
   readonly replayWindowMs: number
   /** 0: fsync after every write batch. */
@@ -96,6 +98,13 @@ export interface RelayConfig {
   readonly sources: Readonly<Record<string, SettingSource>>
   /** Things accepted but worth a log line (ignored aliases, unknown RELAY_* variables). */
   readonly warnings: readonly string[]
+}
+
+export interface ArchiveConfig {
+  readonly enabled: boolean
+  readonly database: DatabaseConfig
+  /** Largest repo export a resync or repair reads. */
+  readonly maxRepoBytes: number
 }
 
 export const RELAY_VERSION: string = packageJson.version

@@ -12,14 +12,11 @@ import { formatDuration } from './formats.ts'
 export const REDACTED = '***'
 
 export function describeConfig(config: RelayConfig): Record<string, unknown> {
-  const database =
-    config.database.kind === 'sqlite'
-      ? { kind: 'sqlite', path: config.database.path }
-      : {
-          kind: 'postgres',
-          url: redactDatabaseUrl(config.database.url),
-          maxConnections: config.database.maxConnections,
-        }
+  const describeDb = (db: RelayConfig['database']) =>
+    db.kind === 'sqlite'
+      ? { kind: 'sqlite', path: db.path }
+      : { kind: 'postgres', url: redactDatabaseUrl(db.url), maxConnections: db.maxConnections }
+  const database = describeDb(config.database)
   const sources: Record<string, string> = {}
   for (const [flag, source] of Object.entries(config.sources)) {
     if (source.kind !== 'default') sources[flag] = describeSource(source)
@@ -36,6 +33,11 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     adminPasswords: config.adminPasswords.map(() => REDACTED),
     siblingRelays: [...config.siblingRelays],
     database,
+    archive: {
+      enabled: config.archive.enabled,
+      database: describeDb(config.archive.database),
+      maxRepoBytes: config.archive.maxRepoBytes,
+    },
     persistDir: config.persistDir,
     replayWindow: formatDuration(config.replayWindowMs),
     fsyncInterval: formatDuration(config.fsyncIntervalMs),

@@ -75,6 +75,16 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
         maxConnections: 40,
       }),
   },
+  archive: { text: 'true', check: (c) => assert.equal(c.archive.enabled, true) },
+  'archive-db-url': {
+    text: 'sqlite://mirror/r.sqlite',
+    check: (c, cwd) =>
+      assert.deepEqual(c.archive.database, { kind: 'sqlite', path: join(cwd, 'mirror/r.sqlite') }),
+  },
+  'repo-fetch-max-bytes': {
+    text: '2048',
+    check: (c) => assert.equal(c.archive.maxRepoBytes, 2048),
+  },
   'max-db-conn': {
     text: '5',
     extra: ['--db-url=postgres://db/relay'],

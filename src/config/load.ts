@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { SYNC_MODES } from '../verify/validation-mode.ts'
 import { parseDomainPattern, parseHttpUrl, parseListen, parseTrustedProxy } from './addresses.ts'
 import { parseCommandLine } from './cli.ts'
@@ -19,7 +19,7 @@ import {
   type SyncValidation,
   userAgentFor,
 } from './config.ts'
-import { parseDatabaseUrl } from './database-url.ts'
+import { type DatabaseConfig, parseDatabaseUrl } from './database-url.ts'
 import { parseDotenv } from './dotenv.ts'
 import { ConfigError, InvalidValueError } from './errors.ts'
 import {
@@ -85,6 +85,8 @@ export function loadConfig(
     warnings.push(`${get('log-level').origin} sets only per-subsystem levels; using info`)
   }
 
+  const database = parse('db-url', (text) => parseDatabaseUrl(text, cwd, maxDbConnections))
+  const archiveDbText = optional('archive-db-url')
   const config: RelayConfig = {
     version: RELAY_VERSION,
     userAgent: userAgentFor(RELAY_VERSION, userAgentContact),
@@ -96,7 +98,15 @@ export function loadConfig(
     trustedProxies: parseItems('trusted-proxies', parseTrustedProxy),
     adminPasswords: get('admin-password').items,
     siblingRelays: parseItems('sibling-relays', parseHttpUrl),
-    database: parse('db-url', (text) => parseDatabaseUrl(text, cwd, maxDbConnections)),
+    database,
+    archive: Object.freeze({
+      enabled: bool('archive'),
+      database:
+        archiveDbText === undefined
+          ? defaultArchiveDatabase(database)
+          : parse('archive-db-url', (text) => parseDatabaseUrl(text, cwd, maxDbConnections)),
+      maxRepoBytes: int('repo-fetch-max-bytes', { min: 1024, max: 64 * 1024 ** 3 }),
+    }),
     persistDir: parse('persist-dir', (text) => parsePath(text, cwd)),
     replayWindowMs: duration('replay-window', { minMs: 1000, maxMs: 3650 * DAY }),
     fsyncIntervalMs: duration('fsync-interval', { minMs: 0, maxMs: HOUR }),
@@ -266,4 +276,12 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child)
   }
   return value
+}
+
+/** Archival mode's database when none is named: a file beside a SQLite state database, or the
+ * same PostgreSQL database (its tables sit beside the relay's). */
+function defaultArchiveDatabase(state: DatabaseConfig): DatabaseConfig {
+  return state.kind === 'sqlite'
+    ? { kind: 'sqlite', path: join(dirname(state.path), 'repos.sqlite') }
+    : state
 }

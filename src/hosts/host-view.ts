@@ -30,7 +30,7 @@ export interface HostView {
 export interface HostDetail extends HostView {
   readonly limits: HostLimits
   readonly rates: HostRates
-  /** Repo fetches per second (archival mode; stored and shown, not yet used). */
+  /** Repo fetches per second: resyncs and repairs wait for it (resync/pacer.ts). */
   readonly crawlRate: number
   readonly sync: {
     /** The host's pin, or the relay default. */

@@ -14,12 +14,7 @@ import {
   applyAccountEvent,
   statusNote,
 } from '../accounts/account-events.ts'
-import {
-  type AccountState,
-  effectiveStatus,
-  inactiveReason,
-  newAccount,
-} from '../accounts/account-state.ts'
+import { type AccountState, effectiveStatus, inactiveReason } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { afterCommit, effectiveMode } from '../hosts/sync-ratchet.ts'
@@ -32,7 +27,7 @@ import type {
   RepoEvent,
   SyncMessage,
 } from '../protocol/messages.ts'
-import { accountBody, identityBody, prepareFrame } from '../protocol/output.ts'
+import { accountBody, identityBody } from '../protocol/output.ts'
 import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
 import { AccountWriter } from './account-writer.ts'
 import { endpointHost, IdentityLookups } from './identity-lookups.ts'

@@ -40,6 +40,8 @@ interface Rig {
   readonly settled: { hostId: number; seq: number; dropped: boolean }[]
   /** Calls in order: `flush`, `oldest`. */
   readonly calls: string[]
+  /** Repairs asked for, as `did@hostId`. */
+  readonly repairs: string[]
   /** An account already known on host `hostId`. */
   known(did: string, hostId: number, localStatus?: AccountState['localStatus']): Promise<void>
 }
@@ -58,6 +60,7 @@ function rig(documents: Record<string, string>): Rig {
   const drops: Drop[] = []
   const settled: Rig['settled'] = []
   const calls: string[] = []
+  const repairs: string[] = []
   let seq = 0
   const identityOf = (did: string): Identity => ({
     did,
@@ -115,6 +118,7 @@ function rig(documents: Record<string, string>): Rig {
       await accounts.write(0)
     },
     identityRetry: { attempts: 1, delayMs: 0 },
+    onDesynchronized: (did, hostId) => repairs.push(`${did}@${hostId}`),
   })
   const known = async (did: string, hostId: number, localStatus = 'active' as const) => {
     // Created in the order the test names them: the first is the oldest.
@@ -132,7 +136,7 @@ function rig(documents: Record<string, string>): Rig {
       updatedAt: createdAt,
     })
   }
-  return { ingest, accounts, takedowns, stored, appended, drops, settled, calls, known }
+  return { ingest, accounts, takedowns, stored, appended, drops, settled, calls, repairs, known }
 }
 
 describe('Ingest: takedowns', () => {
@@ -185,6 +189,8 @@ describe('Ingest: takedowns', () => {
 })
 
 describe('Ingest: releasing throttled accounts', () => {
+  // Released accounts are desynchronized, not active: their commits were dropped while throttled,
+  // so consumers need the repair's #sync before the account is whole again.
   it('writes account states first, releases the oldest `slots` and announces each', async () => {
     const r = rig({})
     for (const did of [ALICE, BOB, CAROL]) await r.known(did, 1, 'throttled')
@@ -192,7 +198,8 @@ describe('Ingest: releasing throttled accounts', () => {
     assert.deepEqual(r.calls, ['flush', 'oldest'], 'stored states are current before the pick')
     const statuses = []
     for (const did of [ALICE, BOB, CAROL]) statuses.push((await r.accounts.get(did))?.localStatus)
-    assert.deepEqual(statuses, ['active', 'active', 'throttled'])
+    assert.deepEqual(statuses, ['desynchronized', 'desynchronized', 'throttled'])
+    assert.deepEqual(r.repairs, [`${ALICE}@1`, `${BOB}@1`], 'each released account is repaired')
     assert.deepEqual(
       r.appended.map((a) => [a.hostId, a.type, a.body.did, a.body.active]),
       [

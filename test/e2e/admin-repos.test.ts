@@ -141,6 +141,7 @@ describe('admin repo and consumer routes', () => {
       active: true,
       throttled: false,
       takendown: false,
+      desynchronized: false,
       rev: alice.rev,
       commit: alice.commitCid,
       data: alice.root,

@@ -4,6 +4,9 @@
 // reads the relay's firehose. What the file marks `drop` must never appear; everything else must
 // appear exactly once, in order, equal to the input apart from seq (relay seqs are gapless),
 // `blobs` written as an array, and `#identity` carrying the handle the DID document claims.
+// Where an account's chain breaks (a passed commit whose `since` is not the rev the relay last
+// passed for it, as after a commit dropped while the account was inactive), the relay follows it with
+// its own `#account` marking the account desynchronized (docs/design.md, "Repair"), once until repaired.
 // Strict or lenient as the file says. Variants: the identity given another key (every commit
 // and sync dropped: bad-signature), and the DID document naming another PDS (every commit,
 // sync and account event dropped: wrong-host).
@@ -73,26 +76,53 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
   return { consumer, relay }
 }
 
+const RELAY_TIME = '(relay clock)'
+
 function expectedOutput(scenario: Scenario): Record<string, unknown>[] {
   const identities = new Map(scenario.accounts.map((a) => [a.identity.did, a.identity]))
+  const lastRev = new Map<string, string>()
+  const desynchronized = new Set<string>()
   return scenario.messages
     .filter((m) => !m.drop)
-    .map((m) => {
-      const body: Record<string, unknown> = { ...m.frame.body }
-      delete body.seq
-      if (m.frame.header.t === '#commit') {
-        if (body.blobs === null || body.blobs === undefined) body.blobs = []
-        delete body.prev
+    .flatMap((m) => {
+      const b = m.frame.body as { repo?: string; did?: string; rev?: string; since?: string }
+      const did = b.repo ?? b.did ?? ''
+      const marks: Record<string, unknown>[] = []
+      if (m.frame.header.t === '#commit' && b.rev) {
+        const last = lastRev.get(did)
+        if (last && b.since && b.since !== last && !desynchronized.has(did)) {
+          desynchronized.add(did)
+          marks.push({
+            $type: '#account',
+            did,
+            active: true,
+            status: 'desynchronized',
+            time: RELAY_TIME,
+          })
+        }
+        lastRev.set(did, b.rev)
       }
-      if (m.frame.header.t === '#identity') {
-        const aka = identities
-          .get(body.did as string)
-          ?.alsoKnownAs.find((a) => a.startsWith('at://'))
-        if (aka) body.handle = aka.slice('at://'.length)
-        else delete body.handle
+      if (m.frame.header.t === '#sync' && b.rev) {
+        lastRev.set(did, b.rev)
+        desynchronized.delete(did)
       }
-      return { $type: m.frame.header.t, ...body }
+      return [expected(m), ...marks]
     })
+
+  function expected(m: Scenario['messages'][number]): Record<string, unknown> {
+    const body: Record<string, unknown> = { ...m.frame.body }
+    delete body.seq
+    if (m.frame.header.t === '#commit') {
+      if (body.blobs === null || body.blobs === undefined) body.blobs = []
+      delete body.prev
+    }
+    if (m.frame.header.t === '#identity') {
+      const aka = identities.get(body.did as string)?.alsoKnownAs.find((a) => a.startsWith('at://'))
+      if (aka) body.handle = aka.slice('at://'.length)
+      else delete body.handle
+    }
+    return { $type: m.frame.header.t, ...body }
+  }
 }
 
 describe('relay scenarios end to end', () => {
@@ -118,6 +148,7 @@ describe('relay scenarios end to end', () => {
         )
         const actual = got.map((m) => {
           const { seq: _seq, ...rest } = toJson(m.body) as Record<string, unknown>
+          if (m.type === '#account' && rest.status === 'desynchronized') rest.time = RELAY_TIME
           return { $type: m.type, ...rest }
         })
         assert.deepEqual(actual, expectedOutput(scenario))

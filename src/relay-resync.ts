@@ -1,0 +1,163 @@
+// Composition of what keeps the relay's copy of repos right: archival mode's mirror (when on),
+// the PDS client and per-host pacing, one-account sync, the repair queue for desynchronized
+// accounts (both modes) and whole-host resyncs. Built before ingest (which applies commits to
+// the mirror and reports desynchronized accounts) and bound to it afterwards; started after
+// recovery, stopped before ingest.
+import type { AccountCache } from './accounts/account-cache.ts'
+import { ArchiveDatabase } from './archive/archive-db.ts'
+import { Compactor } from './archive/compaction.ts'
+import { Mirror } from './archive/mirror.ts'
+import { RepoStore } from './archive/repo-store.ts'
+import type { RelayConfig } from './config/config.ts'
+import type { RelayDatabase } from './db/database.ts'
+import type { Hosts } from './hosts/hosts.ts'
+import type { CachingIdentityResolver } from './identity/cache.ts'
+import { DidNotFoundError } from './identity/errors.ts'
+import type { DropCounter } from './ingest/drop-counter.ts'
+import type { Ingest } from './ingest/ingest.ts'
+import type { VerifyPool } from './ingest/verify-pool.ts'
+import type { Logger } from './observability/logger.ts'
+import { HostResyncs } from './resync/host-resyncs.ts'
+import { HostPacer } from './resync/pacer.ts'
+import { PdsClient } from './resync/pds-client.ts'
+import { Repairs } from './resync/repairs.ts'
+import { RepoSyncer, type SyncHost } from './resync/repo-syncer.ts'
+
+/** How long one repo export may take to arrive. */
+const REPO_FETCH_TIMEOUT_MS = 10 * 60_000
+
+export interface RelayResync {
+  readonly mirror: Mirror | undefined
+  readonly archive: ArchiveDatabase | undefined
+  readonly syncer: RepoSyncer
+  readonly repairs: Repairs
+  readonly hostResyncs: HostResyncs
+  /** Archival mode's compaction (undefined when archival mode is off). */
+  readonly compactor: Compactor | undefined
+  /** A known, unbanned host as resyncs fetch from it. */
+  syncHost(hostname: string): SyncHost | undefined
+  /** Binds the parts built after this one (ingest needs the mirror first). */
+  bind(parts: { hosts: Hosts; ingest: Ingest }): void
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function relayResync(p: {
+  config: RelayConfig
+  db: RelayDatabase
+  accounts: AccountCache
+  identity: CachingIdentityResolver
+  pool: VerifyPool
+  drops: DropCounter
+  logger: Logger
+  now: () => number
+}): Promise<RelayResync> {
+  const { config, now } = p
+  const logger = p.logger.child({ subsystem: 'resync' })
+  const archive = config.archive.enabled
+    ? await ArchiveDatabase.open(config.archive.database, (err) =>
+        logger.error({ err }, 'archive database connection failed'),
+      )
+    : undefined
+  const store = archive && new RepoStore(archive, now)
+  const mirror = store && new Mirror(store)
+  const compactor =
+    archive &&
+    mirror &&
+    store &&
+    new Compactor({
+      mirror,
+      adb: archive,
+      dids: (after, limit) => store.dids(after, limit),
+      now,
+      logger: p.logger.child({ subsystem: 'compaction' }),
+    })
+  let bound: { hosts: Hosts; ingest: Ingest } | undefined
+  const parts = () => {
+    if (!bound) throw new Error('relayResync used before bind()')
+    return bound
+  }
+  const hostByName = (hostname: string): SyncHost | undefined => {
+    const { hosts } = parts()
+    const h = hosts.byHostname(hostname)
+    if (!h || h.status === 'banned') return undefined
+    return {
+      id: h.id,
+      hostname: h.hostname,
+      ssl: h.ssl,
+      crawlRate: hosts.describe(h.id)!.crawlRate,
+    }
+  }
+  const pds = new PdsClient({
+    userAgent: config.userAgent,
+    allowInsecure: config.allowInsecureHosts,
+    maxRepoBytes: config.archive.maxRepoBytes,
+    repoTimeoutMs: REPO_FETCH_TIMEOUT_MS,
+  })
+  const pacer = new HostPacer(now)
+  const syncer = new RepoSyncer({
+    archive: mirror !== undefined,
+    pds,
+    pacer,
+    resolveIdentity: async (did) => {
+      p.identity.purge(did)
+      try {
+        return (await p.identity.resolve(did)).identity
+      } catch (err) {
+        if (err instanceof DidNotFoundError) return null
+        logger.warn({ err, did }, 'identity resolution failed')
+        return null
+      }
+    },
+    hostByName,
+    verifyRepo: (task) => p.pool.verifyRepo(task),
+    resynchronize: (did, input) => parts().ingest.resynchronize(did, input),
+    drops: p.drops,
+    now,
+  })
+  const repairs = new Repairs({
+    repair: (did) => syncer.syncAccount(did, { announce: true }),
+    listDesynchronized: async (after, limit) =>
+      (await p.db.accounts.listByLocalStatus('desynchronized', after, limit)).map((r) => ({
+        did: r.did,
+        hostId: r.hostId,
+      })),
+    logger,
+  })
+  const hostResyncs = new HostResyncs({
+    meta: p.db.meta,
+    pds,
+    pacer,
+    hostByName,
+    needsSync: async (repo) => {
+      const account = await p.accounts.get(repo.did)
+      if (!account || account.commitCid !== repo.head) return true
+      if (account.localStatus === 'desynchronized') return true
+      return mirror !== undefined && (await mirror.head(repo.did))?.commitCid !== repo.head
+    },
+    syncAccount: (did, opts) => syncer.syncAccount(did, opts),
+    logger,
+    now,
+  })
+  return {
+    mirror,
+    archive,
+    syncer,
+    repairs,
+    hostResyncs,
+    compactor,
+    syncHost: hostByName,
+    bind(b) {
+      bound = b
+    },
+    async start() {
+      repairs.start()
+      await hostResyncs.resume()
+    },
+    async stop() {
+      await hostResyncs.stop()
+      await repairs.stop()
+      await compactor?.stop()
+    },
+  }
+}
