@@ -83,6 +83,7 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
       syncer: w.resync.syncer,
       syncHost: (name) => w.resync.syncHost(name),
       compactor: w.resync.compactor,
+      archiveStatus: () => w.resync.status(),
     }),
   ]
   return { routes, puller }

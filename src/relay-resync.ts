@@ -17,6 +17,7 @@ import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
+import type { ArchiveStatus } from './resync/archive-status.ts'
 import { HostResyncs } from './resync/host-resyncs.ts'
 import { HostPacer } from './resync/pacer.ts'
 import { PdsClient } from './resync/pds-client.ts'
@@ -34,6 +35,8 @@ export interface RelayResync {
   readonly hostResyncs: HostResyncs
   /** Archival mode's compaction (undefined when archival mode is off). */
   readonly compactor: Compactor | undefined
+  /** What the dashboard and `GET /admin/archive` show of archival mode, compaction and repairs. */
+  status(): Promise<ArchiveStatus>
   /** A known, unbanned host as resyncs fetch from it. */
   syncHost(hostname: string): SyncHost | undefined
   /** Binds the parts built after this one (ingest needs the mirror first). */
@@ -147,6 +150,18 @@ export async function relayResync(p: {
     hostResyncs,
     compactor,
     syncHost: hostByName,
+    async status() {
+      const repairStats = { ...repairs.stats }
+      if (!archive || !store) {
+        return { archive: { enabled: false }, compaction: null, repairs: repairStats }
+      }
+      const [repos, bytes] = await Promise.all([store.repoCount(), archive.storageBytes()])
+      return {
+        archive: { enabled: true, repos, storageBytes: bytes.total, freeBytes: bytes.free },
+        compaction: compactor?.progress ?? null,
+        repairs: repairStats,
+      }
+    },
     bind(b) {
       bound = b
     },

@@ -1,12 +1,13 @@
 // Admin routes for keeping repos right (docs/admin-api.md "Resync and archival mode"): a whole
 // host's resync and its progress, every resync's progress (the dashboard), one account's resync,
-// and, in archival mode, compaction of the mirror. Each parses, calls the part that owns the
+// the archive's and repairs' status, and, in archival mode, compaction of the mirror. Each parses, calls the part that owns the
 // operation (resync/, archive/) and answers.
 
 import { XrpcError } from '../api/errors.ts'
 import type { Route } from '../api/server.ts'
 import type { Compactor } from '../archive/compaction.ts'
 import type { Hosts } from '../hosts/hosts.ts'
+import type { ArchiveStatus } from '../resync/archive-status.ts'
 import type { HostResyncs } from '../resync/host-resyncs.ts'
 import type { RepoSyncer, SyncHost } from '../resync/repo-syncer.ts'
 import { hostParam } from './host-admin.ts'
@@ -20,6 +21,7 @@ export interface ResyncAdminDeps {
   readonly syncHost: (hostname: string) => SyncHost | undefined
   /** Archival mode's compaction; undefined when archival mode is off. */
   readonly compactor: Compactor | undefined
+  readonly archiveStatus: () => Promise<ArchiveStatus>
 }
 
 const archiveOff = () =>
@@ -67,6 +69,12 @@ export function resyncAdminRoutes(d: ResyncAdminDeps): Route[] {
         const did = didFrom(req, { query: true, body: true })
         return { json: await d.syncer.syncAccount(did, { announce: true }) }
       },
+    },
+    {
+      method: 'GET',
+      path: '/admin/archive',
+      admin: true,
+      handle: async () => ({ json: await d.archiveStatus() }),
     },
     {
       method: 'POST',

@@ -215,7 +215,18 @@ export class RepoStore {
     })
   }
 
-  /** Repos, blocks and block bytes held (the dashboard and compaction's report). */
+  /** How many repos the mirror holds (cheap: one row per repo). */
+  async repoCount(): Promise<number> {
+    return this.#adb.run('repos.count', async (db) => {
+      const r = await db
+        .selectFrom('repo')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+      return Number(r.n)
+    })
+  }
+
+  /** Repos, blocks and block bytes held (a full scan of the blocks: benchmarks and tests). */
   async totals(): Promise<ArchiveTotals> {
     return this.#adb.run('repos.totals', async (db) => {
       const repos = await db
