@@ -1,7 +1,8 @@
 // `relay admin domain ...` (domain bans) and `relay admin repo ...` (takedowns, an account's
-// status as the relay sees it, identity refresh, archival compaction) over docs/admin-api.md's
-// `/admin/subs/*Domain*` and `/admin/repo/*` routes.
+// status as the relay sees it, identity refresh) over docs/admin-api.md's `/admin/subs/*Domain*`
+// and `/admin/repo/*` routes; one account's resync and compaction are in archive-commands.ts.
 // Deliberately not here: judging DIDs beyond their shape (the relay resolves them).
+import { archiveRepoCommands } from './archive-commands.ts'
 import {
   arg,
   type CommandContext,
@@ -146,35 +147,6 @@ function showAnswer(
   return spec
 }
 
-const COMPACT_UNAVAILABLE =
-  'compaction is not available on this relay (it comes with archival mode)'
-
-const compactAll: CommandSpec = {
-  words: ['repo', 'compact-all'],
-  args: [],
-  summary: 'archival mode: start compacting every stored repo',
-  example: 'repo compact-all',
-  unavailable: COMPACT_UNAVAILABLE,
-  run: async (ctx) => {
-    const answer = await ctx.client.call({ method: 'POST', path: '/admin/repo/compactAll' })
-    return done(ctx, answer, 'compaction started (see: repo compact-status)')
-  },
-}
-
-const compactStatus: CommandSpec = {
-  words: ['repo', 'compact-status'],
-  args: [],
-  summary: 'archival mode: progress of compaction',
-  example: 'repo compact-status',
-  unavailable: COMPACT_UNAVAILABLE,
-  run: async (ctx) => {
-    const answer = await ctx.client.call({ method: 'GET', path: '/admin/repo/compactAll' })
-    if (ctx.json) return done(ctx, answer, '')
-    ctx.out.summary(answer)
-    return 0
-  },
-}
-
 export const domainCommands: readonly CommandSpec[] = [
   domainChange('ban', '/admin/subs/banDomain', 'ban a domain and its subdomains; disconnects them'),
   domainChange('unban', '/admin/subs/unbanDomain', 'lift a domain ban'),
@@ -197,6 +169,5 @@ export const repoCommands: readonly CommandSpec[] = [
     '/admin/repo/refresh',
     'resolve an identity again and re-check its status at its PDS',
   ),
-  compactAll,
-  compactStatus,
+  ...archiveRepoCommands,
 ]

@@ -49,6 +49,8 @@ export interface AdminRequest {
   readonly query?: Readonly<Record<string, string | undefined>>
   /** JSON body (POST only). */
   readonly body?: unknown
+  /** This request's bound, for routes that work while they answer (one repo's resync). */
+  readonly timeoutMs?: number
 }
 
 export interface AdminClientOptions {
@@ -88,7 +90,8 @@ export class AdminClient {
       Accept: 'application/json',
     }
     if (req.body !== undefined) headers['Content-Type'] = 'application/json'
-    const timeout = AbortSignal.timeout(this.#timeoutMs)
+    const timeoutMs = req.timeoutMs ?? this.#timeoutMs
+    const timeout = AbortSignal.timeout(timeoutMs)
     const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout
     let res: Response
     let text: string
@@ -105,7 +108,7 @@ export class AdminClient {
         throw new AdminRequestError(
           'timeout',
           route,
-          `no answer from ${this.baseUrl} within ${this.#timeoutMs / 1000} s`,
+          `no answer from ${this.baseUrl} within ${timeoutMs / 1000} s`,
           { cause: err },
         )
       throw new AdminRequestError(
@@ -142,12 +145,13 @@ function httpError(route: string, status: number, body: unknown): AdminRequestEr
   const detail = [`HTTP ${status}`, error, message].filter((s) => s).join(' ')
   // "This relay does not offer it": 501, 405 (only the other method exists), or a 404 about
   // the route itself: no XRPC error name (a proxy's page), or the relay router's `NotFound`
-  // "no such route". A 404 about a thing (`HostNotFound`, or `NotFound` "x is not banned") is
-  // an ordinary error answer.
+  // "no such route". A 404 about a thing (`HostNotFound`, or `NotFound` "x is not banned",
+  // "no resync of x has run") is an ordinary error answer. The phrase is matched whole: a
+  // message naming a host such as `route.example` is still about that host.
   const routeMissing =
     status === 404 &&
     (error === undefined ||
-      (error === 'NotFound' && (message === '' || /\broute\b/i.test(message))))
+      (error === 'NotFound' && (message === '' || /\bno such route\b/i.test(message))))
   const unavailable = status === 501 || status === 405 || routeMissing
   const code = status === 401 ? 'unauthorized' : unavailable ? 'unavailable' : 'http'
   return new AdminRequestError(code, route, detail, { status, error })

@@ -17,7 +17,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
 
 const EXIT_CODES =
   'exit codes: 0 ok, 1 the relay answered an error or could not be reached, 2 usage error,\n' +
-  '            3 the relay does not offer this (yet)'
+  '            3 the relay does not offer this (an older version)'
 
 function usageOf(spec: CommandSpec): string {
   const flags = Object.entries(spec.flags ?? {}).map(([name, f]) =>

@@ -1,6 +1,6 @@
 // What the host commands print: the `host list` table (host, status, accounts/limit, cursor,
-// rate, last drop reason), `host limits` without flags, trusted domains in both shapes, the
-// resync commands' "not available" exit 3, and --json passing the answer through untouched.
+// rate, last drop reason), `host limits` without flags, trusted domains in both shapes, and
+// --json passing the answer through untouched. The resync commands: host-resync.test.ts.
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { FakeAdminServer } from './fake-admin-server.ts'
@@ -136,22 +136,6 @@ describe('relay admin host: output', () => {
     assert.match(run.stderr, /HTTP 404 NotFound c\.example is not a trusted domain/)
   })
 
-  it('host resync / resync-status: exit 3 when the relay answers 404 or 501', async () => {
-    const missing = await runAdmin(fake, ['host', 'resync', 'pds.example.com'])
-    assert.equal(missing.code, 3)
-    assert.match(
-      missing.stderr,
-      /resync is not available on this relay yet \(it comes with archival mode\)/,
-    )
-    fake.on('GET /admin/pds/resync', {
-      status: 501,
-      json: { error: 'NotImplemented', message: 'archival mode is off' },
-    })
-    const status = await runAdmin(fake, ['host', 'resync-status', 'pds.example.com'])
-    assert.equal(status.code, 3)
-    assert.match(status.stderr, /not available.*HTTP 501 NotImplemented archival mode is off/)
-  })
-
   it('host add --cursor N asks for a start cursor and prints what the relay says', async () => {
     const message = 'pds.new.example is followed from after its seq 0'
     fake.on('POST /admin/pds/requestCrawl', { json: { success: 'true', cursor: 0, message } })
@@ -162,28 +146,5 @@ describe('relay admin host: output', () => {
     const bad = await runAdmin(fake, ['host', 'add', 'pds.new.example', '--cursor', '-1'])
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /--cursor must be a non-negative integer/)
-  })
-
-  it('host resync-status shows progress', async () => {
-    fake.on('GET /admin/pds/resync', {
-      json: {
-        resync: {
-          pds: 'pds.example.com',
-          numRepoPages: 3,
-          numRepos: 2500,
-          numReposChecked: 1200,
-          numReposToResync: 7,
-          status: 'checking',
-          statusChangedAt: '2026-01-01T00:50:00Z',
-        },
-      },
-    })
-    const run = await runAdmin(fake, ['host', 'resync-status', 'pds.example.com'])
-    assert.equal(run.code, 0, run.stderr)
-    assert.equal(
-      run.stdout,
-      'resync of pds.example.com: checking (since 2026-01-01T00:50:00Z, 10m ago)\n' +
-        'checked 1,200 of 2,500 repos (3 pages), 7 to resync\n',
-    )
   })
 })

@@ -130,3 +130,18 @@ export function ago(iso: string | undefined, now: number): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`
   return `${Math.floor(s / 86400)}d ago`
 }
+
+/** `1536` → `1.5 KiB`; bytes below 1 KiB as `512 B`; undefined → `-`. */
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '-'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+  let v = n
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return i === 0
+    ? `${count(v)} B`
+    : `${(Math.round(v * 10) / 10).toLocaleString('en-US')} ${units[i]}`
+}

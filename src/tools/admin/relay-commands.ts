@@ -1,6 +1,8 @@
-// `relay admin consumers`, `crawl ...` (the public requestCrawl switch and per-day limit) and
-// `stats` over docs/admin-api.md's `/admin/consumers/list`, `/admin/subs/*` and `/admin/stats`.
+// `relay admin consumers`, `crawl ...` (the public requestCrawl switch and per-day limit),
+// `stats` and `archive` over docs/admin-api.md's `/admin/consumers/list`, `/admin/subs/*`,
+// `/admin/stats` and `/admin/archive` (that one in archive-commands.ts, beside compaction).
 // Deliberately not here: `pull-hosts` (pull-hosts.ts), host and account commands.
+import { archiveCommand } from './archive-commands.ts'
 import { parseCount } from './args.ts'
 import {
   arg,
@@ -158,4 +160,5 @@ export const relayCommands: readonly CommandSpec[] = [
   crawlStatus,
   perDayLimit,
   stats,
+  archiveCommand,
 ]

@@ -140,7 +140,13 @@ const CASES: readonly Case[] = [
     method: 'GET',
     path: '/admin/pds/resync',
     query: { host: 'pds.example.com' },
-    answer: { json: { resync: { status: 'idle' } } },
+    answer: { json: { resync: { status: 'done' } } },
+  },
+  {
+    argv: ['host', 'resyncs'],
+    method: 'GET',
+    path: '/admin/pds/resyncs',
+    answer: { json: { resyncs: [] } },
   },
   {
     argv: ['domain', 'ban', 'spam.example'],
@@ -199,12 +205,32 @@ const CASES: readonly Case[] = [
     query: { did: DID },
     answer: { json: { did: DID } },
   },
+  {
+    argv: ['repo', 'resync', DID],
+    method: 'POST',
+    path: '/admin/repo/resync',
+    body: { did: DID },
+    answer: { json: { did: DID, result: 'synced', rev: '3lbt5bkqqbs2a' } },
+  },
+  {
+    argv: ['repo', 'compact', DID],
+    method: 'POST',
+    path: '/admin/repo/compact',
+    body: { did: DID },
+    answer: { json: { did: DID, removed: 0, kept: 3 } },
+  },
   { argv: ['repo', 'compact-all'], method: 'POST', path: '/admin/repo/compactAll' },
   {
     argv: ['repo', 'compact-status'],
     method: 'GET',
     path: '/admin/repo/compactAll',
-    answer: { json: { status: 'idle' } },
+    answer: { json: { compaction: { status: 'idle' } } },
+  },
+  {
+    argv: ['archive'],
+    method: 'GET',
+    path: '/admin/archive',
+    answer: { json: { archive: { enabled: false }, compaction: null, repairs: {} } },
   },
   { argv: ['consumers'], method: 'GET', path: '/admin/consumers/list', answer: { json: [] } },
   {
