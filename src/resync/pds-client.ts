@@ -5,8 +5,11 @@
 // time limit, reads at most a bounded body, and follows no redirect.
 // Failures are PdsRequestError with a kind callers branch on: `gone` for an account the PDS does
 // not serve (404, or the Lexicon's RepoNotFound / RepoTakendown / RepoDeactivated /
-// RepoSuspended), the rest for the host or its answer.
-// Deliberately not here: verifying what comes back (verify/), pacing requests (repo-fetcher.ts).
+// RepoSuspended), `rate-limited` for a 429 (with when the PDS's limit resets, from its
+// `ratelimit-reset` or `retry-after` header, so the caller can hold the host back until then),
+// the rest for the host or its answer. A caller's own abort (the relay stopping) is not a failure
+// of the host: the request stops and the caller's abort reason is thrown as it is.
+// Deliberately not here: verifying what comes back (verify/), pacing requests (pacer.ts).
 import { isPublicAddress, pinnedLookup, resolvePublicAddresses } from '../hosts/address.ts'
 import { UnsafeAddressError } from '../hosts/errors.ts'
 import { isLocalhostName } from '../hosts/hostname.ts'
@@ -15,6 +18,7 @@ import { isValidDid } from '../protocol/syntax/index.ts'
 
 export const PDS_REQUEST_KINDS = [
   'gone',
+  'rate-limited',
   'unreachable',
   'timeout',
   'unsafe-address',
@@ -31,18 +35,21 @@ export class PdsRequestError extends Error {
   readonly status: number | undefined
   /** The Lexicon error name the PDS answered with, if any. */
   readonly error: string | undefined
+  /** `rate-limited`: when the PDS says its limit resets (ms since the epoch), if it says. */
+  readonly retryAt: number | undefined
 
   constructor(
     host: string,
     kind: PdsRequestKind,
     message: string,
-    options?: { status?: number; error?: string; cause?: unknown },
+    options?: { status?: number; error?: string; retryAt?: number; cause?: unknown },
   ) {
     super(message, { cause: options?.cause })
     this.host = host
     this.kind = kind
     this.status = options?.status
     this.error = options?.error
+    this.retryAt = options?.retryAt
   }
 }
 
@@ -85,10 +92,11 @@ export class PdsClient {
     target: PdsTarget,
     cursor: string | null,
     limit: number,
+    signal?: AbortSignal,
   ): Promise<{ repos: ListedRepo[]; cursor: string | null }> {
     const q = new URLSearchParams({ limit: String(limit) })
     if (cursor) q.set('cursor', cursor)
-    const json = await this.#json(target, 'com.atproto.sync.listRepos', q)
+    const json = await this.#json(target, 'com.atproto.sync.listRepos', q, signal)
     const list = (json as { repos?: unknown }).repos
     if (!Array.isArray(list)) throw this.#bad(target, 'listRepos answer has no repos list')
     const repos: ListedRepo[] = []
@@ -111,11 +119,16 @@ export class PdsClient {
     return { repos, cursor: typeof next === 'string' && next !== '' ? next : null }
   }
 
-  async getLatestCommit(target: PdsTarget, did: string): Promise<{ cid: string; rev: string }> {
+  async getLatestCommit(
+    target: PdsTarget,
+    did: string,
+    signal?: AbortSignal,
+  ): Promise<{ cid: string; rev: string }> {
     const json = await this.#json(
       target,
       'com.atproto.sync.getLatestCommit',
       new URLSearchParams({ did }),
+      signal,
     )
     const { cid, rev } = json as Record<string, unknown>
     if (typeof cid !== 'string' || typeof rev !== 'string') {
@@ -124,8 +137,16 @@ export class PdsClient {
     return { cid, rev }
   }
 
-  /** A CAR with the blocks named (the head commit, for a repair). */
-  getBlocks(target: PdsTarget, did: string, cids: readonly string[]): Promise<Uint8Array> {
+  /**
+   * A CAR with the blocks named (the head commit, for a repair). PDSes send it with no root in
+   * its header: the caller picks the blocks out by CID.
+   */
+  getBlocks(
+    target: PdsTarget,
+    did: string,
+    cids: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
     const q = new URLSearchParams({ did })
     for (const c of cids) q.append('cids', c)
     return this.#bytes(
@@ -134,22 +155,29 @@ export class PdsClient {
       q,
       MAX_COMMIT_CAR_BYTES,
       REQUEST_TIMEOUT_MS,
+      signal,
     )
   }
 
   /** The whole repo as a CAR. */
-  getRepo(target: PdsTarget, did: string): Promise<Uint8Array> {
+  getRepo(target: PdsTarget, did: string, signal?: AbortSignal): Promise<Uint8Array> {
     return this.#bytes(
       target,
       'com.atproto.sync.getRepo',
       new URLSearchParams({ did }),
       this.#o.maxRepoBytes,
       this.#o.repoTimeoutMs,
+      signal,
     )
   }
 
-  async #json(target: PdsTarget, method: string, q: URLSearchParams): Promise<unknown> {
-    const body = await this.#bytes(target, method, q, MAX_JSON_BYTES, REQUEST_TIMEOUT_MS)
+  async #json(
+    target: PdsTarget,
+    method: string,
+    q: URLSearchParams,
+    caller: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const body = await this.#bytes(target, method, q, MAX_JSON_BYTES, REQUEST_TIMEOUT_MS, caller)
     try {
       const json: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body))
       if (typeof json !== 'object' || json === null) throw new Error('not an object')
@@ -165,10 +193,13 @@ export class PdsClient {
     q: URLSearchParams,
     maxBytes: number,
     timeoutMs: number,
+    caller: AbortSignal | undefined,
   ): Promise<Uint8Array> {
     const host = target.hostname
     const url = new URL(`${target.ssl ? 'https' : 'http'}://${host}/xrpc/${method}?${q}`)
-    const signal = AbortSignal.timeout(timeoutMs)
+    caller?.throwIfAborted()
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = caller ? AbortSignal.any([timeout, caller]) : timeout
     let res: HostResponse
     try {
       let lookup: ReturnType<typeof pinnedLookup> | undefined
@@ -181,6 +212,7 @@ export class PdsClient {
       }
       res = await getFromHost(url, { 'user-agent': this.#o.userAgent }, signal, lookup)
     } catch (err) {
+      if (caller?.aborted) throw caller.reason
       if (err instanceof UnsafeAddressError) {
         throw new PdsRequestError(
           host,
@@ -189,7 +221,7 @@ export class PdsClient {
           { cause: err },
         )
       }
-      if (signal.aborted) {
+      if (timeout.aborted) {
         throw new PdsRequestError(
           host,
           'timeout',
@@ -208,7 +240,13 @@ export class PdsClient {
       if (res.status !== 200) {
         const body = await res.read(MAX_JSON_BYTES).catch(() => null)
         const error = lexiconError(body)
-        const kind = res.status === 404 || (error && GONE_ERRORS.has(error)) ? 'gone' : 'http'
+        const kind =
+          res.status === 429
+            ? 'rate-limited'
+            : res.status === 404 || (error && GONE_ERRORS.has(error))
+              ? 'gone'
+              : 'http'
+        const retryAt = kind === 'rate-limited' ? resetTime(res) : undefined
         throw new PdsRequestError(
           host,
           kind,
@@ -216,6 +254,7 @@ export class PdsClient {
           {
             status: res.status,
             ...(error ? { error } : {}),
+            ...(retryAt !== undefined ? { retryAt } : {}),
           },
         )
       }
@@ -228,7 +267,8 @@ export class PdsClient {
       return body
     } catch (err) {
       if (err instanceof PdsRequestError) throw err
-      if (signal.aborted) {
+      if (caller?.aborted) throw caller.reason
+      if (timeout.aborted) {
         throw new PdsRequestError(
           host,
           'timeout',
@@ -248,6 +288,18 @@ export class PdsClient {
   #bad(target: PdsTarget, message: string, cause?: unknown): PdsRequestError {
     return new PdsRequestError(target.hostname, 'bad-answer', message, { cause })
   }
+}
+
+/**
+ * When a 429 says the limit resets (ms since the epoch): `ratelimit-reset` (seconds since the
+ * epoch, as atproto PDSes send it) or `retry-after` (seconds from now); undefined if neither.
+ */
+function resetTime(res: HostResponse): number | undefined {
+  const reset = Number(res.header('ratelimit-reset') ?? Number.NaN)
+  if (Number.isFinite(reset) && reset > 0) return reset * 1000
+  const after = Number(res.header('retry-after') ?? Number.NaN)
+  if (Number.isFinite(after) && after >= 0) return Date.now() + after * 1000
+  return undefined
 }
 
 /** The `error` name of an XRPC error body, if it is one. */
