@@ -143,8 +143,27 @@ describe('operator scripts', () => {
   })
 
   describe('sync_pds.sh and sync_status_pds.sh', () => {
-    it('sync_pds.sh POSTs resync?host= and prints the answer', async () => {
-      fake.on('POST /admin/pds/resync', { json: { success: 'true' } })
+    const RUNNING = {
+      pds: 'pds.example.com',
+      numRepoPages: 0,
+      numRepos: 0,
+      numReposChecked: 0,
+      numReposToResync: 0,
+      numReposResynced: 0,
+      numReposFailed: 0,
+      status: 'running',
+      statusChangedAt: '2026-01-01T00:50:00.000Z',
+      lastError: null,
+    }
+    const progress = (extra: Record<string, unknown>) => ({
+      json: { resync: { ...RUNNING, ...extra } },
+    })
+    const LINE0 =
+      'pds.example.com: running since 2026-01-01T00:50:00.000Z: checked 0 of 0 repos (0 pages), ' +
+      '0 to resync: 0 resynced, 0 failed\n'
+
+    it('sync_pds.sh POSTs resync?host= and prints the progress as one line', async () => {
+      fake.on('POST /admin/pds/resync', progress({}))
       const run = await runScript('sync_pds.sh', ['pds.example.com'], env)
       assert.equal(run.code, 0, run.stderr)
       const req = fake.only()
@@ -153,14 +172,66 @@ describe('operator scripts', () => {
       assert.deepEqual(req.query, { host: 'pds.example.com' })
       assert.equal(req.rawBody, '')
       assert.equal(req.authorization, 'Bearer s3cret key')
-      assert.equal(run.stdout, '{"success":"true"}\n')
+      assert.equal(run.stdout, LINE0)
     })
 
-    it('sync_status_pds.sh GETs resync?host= and prints the progress JSON', async () => {
-      const progress = {
-        resync: { pds: 'pds.example.com', numRepos: 10, numReposChecked: 4, status: 'checking' },
-      }
-      fake.on('GET /admin/pds/resync', { json: progress })
+    it('sync_pds.sh with RESYNC_WAIT polls until the resync ends, a line per change', async () => {
+      fake.on('POST /admin/pds/resync', progress({}))
+      const page = { numRepoPages: 1, numRepos: 500, numReposChecked: 500, numReposToResync: 3 }
+      fake.on(
+        'GET /admin/pds/resync',
+        progress({}),
+        progress({ ...page, numReposResynced: 2, numReposFailed: 1 }),
+        progress({
+          ...page,
+          numReposResynced: 2,
+          numReposFailed: 1,
+          status: 'done',
+          statusChangedAt: '2026-01-01T00:51:00.000Z',
+        }),
+      )
+      const run = await runScript('sync_pds.sh', ['pds.example.com'], { ...env, RESYNC_WAIT: '0' })
+      assert.equal(run.code, 0, run.stderr)
+      assert.equal(
+        run.stdout,
+        LINE0 +
+          'pds.example.com: running since 2026-01-01T00:50:00.000Z: checked 500 of 500 repos ' +
+          '(1 pages), 3 to resync: 2 resynced, 1 failed\n' +
+          'pds.example.com: done since 2026-01-01T00:51:00.000Z: checked 500 of 500 repos ' +
+          '(1 pages), 3 to resync: 2 resynced, 1 failed\n',
+      )
+      assert.deepEqual(
+        fake.requests.map((r) => r.method),
+        ['POST', 'GET', 'GET', 'GET'],
+      )
+    })
+
+    it('sync_pds.sh with RESYNC_WAIT: a failed resync exits 1 and shows its last error', async () => {
+      fake.on('POST /admin/pds/resync', progress({}))
+      fake.on(
+        'GET /admin/pds/resync',
+        progress({
+          status: 'failed',
+          lastError: 'listRepos failed 3 times: HTTP 502 "Bad Gateway"',
+        }),
+      )
+      const run = await runScript('sync_pds.sh', ['pds.example.com'], { ...env, RESYNC_WAIT: '0' })
+      assert.equal(run.code, 1)
+      assert.match(
+        run.stdout,
+        /: failed since .*; last error: listRepos failed 3 times: HTTP 502 "Bad Gateway"\n$/,
+      )
+      assert.match(run.stderr, /the resync of pds\.example\.com failed/)
+      const bad = await runScript('sync_pds.sh', ['pds.example.com'], { ...env, RESYNC_WAIT: 'x' })
+      assert.equal(bad.code, 2)
+      assert.match(bad.stderr, /RESYNC_WAIT must be a number of seconds/)
+    })
+
+    it('sync_status_pds.sh GETs resync?host= and prints the progress line', async () => {
+      fake.on(
+        'GET /admin/pds/resync',
+        progress({ numRepoPages: 3, numRepos: 1500, numReposChecked: 1500, status: 'done' }),
+      )
       const run = await runScript('sync_status_pds.sh', ['pds.example.com'], env)
       assert.equal(run.code, 0, run.stderr)
       const req = fake.only()
@@ -168,34 +239,56 @@ describe('operator scripts', () => {
       assert.equal(req.path, '/admin/pds/resync')
       assert.deepEqual(req.query, { host: 'pds.example.com' })
       assert.equal(req.authorization, 'Bearer s3cret key')
-      assert.deepEqual(JSON.parse(run.stdout), progress)
+      assert.equal(
+        run.stdout,
+        'pds.example.com: done since 2026-01-01T00:50:00.000Z: checked 1500 of 1500 repos ' +
+          '(3 pages), 0 to resync: 0 resynced, 0 failed\n',
+      )
+    })
+
+    it('sync_status_pds.sh: a host never resynced exits 1 saying how to start one', async () => {
+      fake.on('GET /admin/pds/resync', {
+        status: 404,
+        json: { error: 'NotFound', message: 'no resync of route.example has run' },
+      })
+      const run = await runScript('sync_status_pds.sh', ['route.example'], env)
+      assert.equal(run.code, 1, run.stderr)
+      assert.match(
+        run.stderr,
+        /no resync of route\.example has run \(start one: \.\/sync_pds\.sh route\.example\)/,
+      )
     })
 
     for (const script of ['sync_pds.sh', 'sync_status_pds.sh']) {
-      it(`${script}: exit 3 when the relay answers 404 or 501`, async () => {
+      const method = script === 'sync_pds.sh' ? 'POST' : 'GET'
+
+      it(`${script}: exit 3 only when the relay lacks the route (404 no such route, 405, 501)`, async () => {
         const missing = await runScript(script, ['pds.example.com'], env)
         assert.equal(missing.code, 3, missing.stderr)
         assert.match(
           missing.stderr,
-          /resync is not available on this relay yet \(it comes with archival mode\) \(HTTP 404/,
+          /resync is not available on this relay \(a version before resync\) \(HTTP 404/,
         )
-        const method = script === 'sync_pds.sh' ? 'POST' : 'GET'
-        fake.on(`${method} /admin/pds/resync`, { status: 501, json: { error: 'NotImplemented' } })
-        const notImplemented = await runScript(script, ['pds.example.com'], env)
-        assert.equal(notImplemented.code, 3)
-        assert.match(notImplemented.stderr, /HTTP 501/)
-        assert.equal(missing.stdout + notImplemented.stdout, '')
+        for (const answer of [
+          { status: 501, json: { error: 'NotImplemented' } },
+          { status: 405, json: { error: 'MethodNotAllowed' } },
+          { status: 404, text: 'Not Found' },
+        ]) {
+          fake.on(`${method} /admin/pds/resync`, answer)
+          const old = await runScript(script, ['pds.example.com'], env)
+          assert.equal(old.code, 3, `${answer.status}: ${old.stderr}`)
+          assert.equal(old.stdout, '')
+        }
       })
 
       it(`${script}: other errors exit 1`, async () => {
-        const method = script === 'sync_pds.sh' ? 'POST' : 'GET'
         fake.on(`${method} /admin/pds/resync`, {
           status: 400,
-          json: { error: 'InvalidRequest', message: 'unknown host' },
+          json: { error: 'HostBanned', message: 'pds.example.com is banned' },
         })
         const run = await runScript(script, ['pds.example.com'], env)
         assert.equal(run.code, 1)
-        assert.match(run.stderr, /failed: HTTP 400 .*unknown host/)
+        assert.match(run.stderr, /failed: HTTP 400 .*HostBanned.*is banned/)
         fake.on(`${method} /admin/pds/resync`, {
           status: 404,
           json: { error: 'HostNotFound', message: 'host pds.example.com is not known' },
