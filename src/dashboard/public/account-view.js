@@ -1,7 +1,8 @@
 // How the account page shows the relay's answers about one DID (GET /admin/repo/status and
 // POST /admin/repo/refresh, src/admin/repo-admin.ts): a verdict first ("flowing" or why not),
 // then labelled facts and the recent drops grouped by reason. Nulls in those answers mean
-// "none yet" or "not known", and are said so in words.
+// "none yet" or "not known", and are said so in words. A desynchronized account (its events
+// flow, but the relay's copy of its repo is behind until a repair) is said so in the verdict.
 import { facts, h, simpleTable, when, yesNo } from './dom.js'
 
 /** The API's `why` (an inactive reason) in an operator's words. */
@@ -12,6 +13,12 @@ const WHY = {
 }
 
 function verdict(a) {
+  if (a.flowing && a.localStatus === 'desynchronized')
+    return h(
+      'p.verdict.warn',
+      {},
+      'Flowing, but desynchronized: this relay’s copy of the repo is behind its PDS until a repair fetches it (queued; “Resync account” does it now).',
+    )
   if (a.flowing)
     return h('p.verdict.good', {}, 'Flowing: this relay passes the account’s events on.')
   const why = WHY[a.why] ?? a.why ?? 'unknown reason'
@@ -61,6 +68,12 @@ function dropsTable(drops) {
   )
 }
 
+/** `active`, `active (desynchronized)`, or the inactive status. */
+function statusText(a) {
+  if (!a.active) return a.status ?? 'inactive'
+  return a.status ? `active (${a.status})` : 'active'
+}
+
 /** The account as the relay sees it (the answer of GET /admin/repo/status). */
 export function accountView(a) {
   const none = 'none yet (no commit accepted)'
@@ -73,8 +86,12 @@ export function accountView(a) {
       facts([
         ...identityRows(a.identity, a.handle),
         ['Host', a.host ?? 'unknown host', 'host'],
-        ['Status', a.active ? 'active' : (a.status ?? 'inactive'), 'status'],
-        ['Local status (this relay)', a.localStatus, 'local-status'],
+        ['Status', statusText(a), 'status'],
+        [
+          'Local status (this relay)',
+          a.localStatus === 'desynchronized' ? h('span.warn', {}, a.localStatus) : a.localStatus,
+          'local-status',
+        ],
         ['Upstream status (its PDS)', a.upstreamStatus, 'upstream-status'],
         ['Throttled', yesNo(a.throttled), 'throttled'],
         ['Taken down', yesNo(a.takendown), 'takendown'],

@@ -3,6 +3,7 @@
 // lifetime (an AbortSignal that stops its refresh timers and requests when it is left).
 import { ApiError, api, storedKey, storeKey } from './api.js'
 import { renderAccount } from './page-account.js'
+import { renderArchive } from './page-archive.js'
 import { renderBans } from './page-bans.js'
 import { renderConsumers } from './page-consumers.js'
 import { renderHosts } from './page-hosts.js'
@@ -20,6 +21,7 @@ const PAGES = {
   settings: renderSettings,
   account: renderAccount,
   pulls: renderPulls,
+  archive: renderArchive,
 }
 
 const $ = (id) => document.getElementById(id)

@@ -56,6 +56,42 @@ export function every(ms, signal, fn, onError) {
   signal.addEventListener('abort', () => clearInterval(t))
 }
 
+/**
+ * Like `every`, but `fn` answers how long to wait before its next call (so a page can poll fast
+ * while something runs and slowly otherwise; an error waits `fallbackMs`). Returns `again()`: a
+ * call now (after an action; its arguments go to `fn`), which the next wait then follows.
+ */
+export function poll(signal, fallbackMs, fn, onError) {
+  let timer
+  const run = async (...args) => {
+    clearTimeout(timer)
+    let next = fallbackMs
+    try {
+      next = (await fn(...args)) ?? fallbackMs
+    } catch (err) {
+      onError(err)
+    }
+    clearTimeout(timer)
+    if (!signal.aborted) timer = setTimeout(() => run(), next)
+  }
+  signal.addEventListener('abort', () => clearTimeout(timer))
+  run()
+  return run
+}
+
+/** A size for people: `512 B`, `12.3 KiB`, `4.0 MiB`, `1.2 GiB`. */
+export function fmtBytes(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return '–'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`
+}
+
 /** A duration for people: `<1 s`, `12 s`, `4 min`, `2 h 5 min`, `3 d 4 h`. */
 export function fmtDuration(ms) {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–'

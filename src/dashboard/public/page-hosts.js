@@ -1,8 +1,11 @@
 // Hosts: every PDS the relay knows, with search, sorting and pages; status, cursor, accounts and
 // limit, the live event rate (events seen between two refreshes), recent drop reasons; actions:
-// request a crawl, block/unblock, disconnect, change limits. Refreshed every 10 s. The status
-// cell (host-status.js) also says when an offline host is retried and why it last failed.
-import { every, field, fmtNumber, h } from './dom.js'
+// request a crawl, block/unblock, disconnect, change limits, resync every account (after a
+// confirm). Refreshed every 10 s, every 2 s while a resync runs. The status cell (host-status.js)
+// also says when an offline host is retried and why it last failed; under a host's name, its last
+// resync's progress (host-resync.js).
+import { field, fmtNumber, h, poll } from './dom.js'
+import { resyncButton, resyncView } from './host-resync.js'
 import { statusCell } from './host-status.js'
 
 const PAGE_SIZE = 25
@@ -17,7 +20,15 @@ const COLUMNS = [
 ]
 
 export function renderHosts(ctx) {
-  const state = { rows: [], search: '', sort: 'Host', desc: false, page: 0, open: null }
+  const state = {
+    rows: [],
+    resyncs: new Map(),
+    search: '',
+    sort: 'Host',
+    desc: false,
+    page: 0,
+    open: null,
+  }
   const rates = new Map()
   let lastSeen = new Map()
   let lastAt = 0
@@ -47,7 +58,7 @@ export function renderHosts(ctx) {
           ctx.api('POST', '/admin/pds/requestCrawl', { body: { hostname } }),
         )
         if (ok) crawlInput.value = ''
-        await load()
+        await refresh(true)
       },
     },
     crawlInput,
@@ -56,8 +67,12 @@ export function renderHosts(ctx) {
   ctx.root.append(h('h1', {}, 'Hosts'), crawlForm, h('div.row', {}, search), table, pager)
 
   // The timer's refresh leaves an open limits form alone (it would undo the operator's typing).
-  async function load(force = true) {
-    const rows = await ctx.api('GET', '/admin/pds/list', { signal: ctx.signal })
+  async function load(force) {
+    const [rows, { resyncs }] = await Promise.all([
+      ctx.api('GET', '/admin/pds/list', { signal: ctx.signal }),
+      ctx.api('GET', '/admin/pds/resyncs', { signal: ctx.signal }),
+    ])
+    state.resyncs = new Map(resyncs.map((p) => [p.pds, p]))
     const now = Date.now()
     const seen = new Map(rows.map((r) => [r.Host, r.EventsSeenSinceStartup ?? 0]))
     if (lastAt > 0) {
@@ -69,11 +84,12 @@ export function renderHosts(ctx) {
     lastAt = now
     state.rows = rows
     if (force || state.open === null) draw()
+    return resyncs.some((p) => p.status === 'running') ? 2000 : 10_000
   }
 
   async function action(label, method, path, opts) {
     await ctx.act(label, () => ctx.api(method, path, opts))
-    await load()
+    await refresh(true)
   }
 
   function visible() {
@@ -150,10 +166,17 @@ export function renderHosts(ctx) {
   function hostRow(r) {
     const drops = (r.RecentDrops ?? []).map((d) => `${d.reason} (${d.count1h}/1h)`).join(', ')
     const q = { query: { host: r.Host } }
+    const resync = state.resyncs.get(r.Host)
     return h(
       'tr',
       { dataset: { host: r.Host } },
-      h('td', {}, r.Host, r.HasActiveConnection ? h('span.muted', {}, ' ● live') : null),
+      h(
+        'td',
+        {},
+        r.Host,
+        r.HasActiveConnection ? h('span.muted', {}, ' ● live') : null,
+        resync ? resyncView(resync) : null,
+      ),
       statusCell(r),
       h('td.num', {}, r.Cursor ?? '–'),
       h('td.num', {}, `${fmtNumber(r.RepoCount)} / ${fmtNumber(r.RepoLimit)}`),
@@ -209,6 +232,10 @@ export function renderHosts(ctx) {
               'Disconnect',
             )
           : null,
+        ' ',
+        resyncButton(r.Host, resync, () =>
+          action(`Start a resync of ${r.Host}`, 'POST', '/admin/pds/resync', q),
+        ),
       ),
     )
   }
@@ -251,5 +278,5 @@ export function renderHosts(ctx) {
     return h('tr', { dataset: { limitsFor: r.Host } }, h('td', { colspan: 8 }, form))
   }
 
-  every(10_000, ctx.signal, () => load(false), ctx.failed)
+  const refresh = poll(ctx.signal, 10_000, (force = false) => load(force), ctx.failed)
 }
