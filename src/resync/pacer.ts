@@ -1,7 +1,9 @@
 // Paces the relay's requests to each host to its crawl rate (`crawl_rate`: repo fetches per
 // second, set per host by operators): a caller waits until the host's next slot is free, so a
 // resync of a large PDS, or a burst of repairs on one host, never asks it for more than that.
-// Slots are handed out in arrival order. State is one timestamp per host (bounded by the hosts).
+// Slots are handed out in arrival order. A host that answered 429 is held back until its limit
+// resets (`holdUntil`): every request waiting for it then waits past that time too. State is one
+// timestamp per host (bounded by the hosts).
 // Deliberately not here: what is fetched, retries.
 export class HostPacer {
   readonly #next = new Map<number, number>()
@@ -9,6 +11,11 @@ export class HostPacer {
 
   constructor(now: () => number = Date.now) {
     this.#now = now
+  }
+
+  /** No request to the host before `at` (ms, on this pacer's clock); later holds win. */
+  holdUntil(hostId: number, at: number): void {
+    if (at > (this.#next.get(hostId) ?? 0)) this.#next.set(hostId, at)
   }
 
   /** Resolves when the host may be asked once more at `perSecond` requests per second. */

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { readCarSlice } from '../protocol/car.ts'
-import { PdsClient, type PdsClientOptions, PdsRequestError, type PdsRequestKind } from './pds-client.ts'
+import {
+  PdsClient,
+  type PdsClientOptions,
+  PdsRequestError,
+  type PdsRequestKind,
+} from './pds-client.ts'
 import { FakeSyncPds, type PdsAccount, RATE_LIMIT_RESET_S, testDid } from './testing.ts'
 
 const options: PdsClientOptions = {
@@ -91,10 +96,7 @@ describe('PdsClient', () => {
     const repo = readCarSlice(await client.getRepo(target, alice.did))
     assert.deepEqual(repo.roots, [alice.repo.commitCid])
     const tree = await alice.repo.exportBlocks()
-    assert.deepEqual(
-      [...repo.blocks.keys()].sort(),
-      [...tree.keys(), alice.repo.commitCid!].sort(),
-    )
+    assert.deepEqual([...repo.blocks.keys()].sort(), [...tree.keys(), alice.repo.commitCid!].sort())
     const car = await client.getBlocks(target, alice.did, [alice.repo.commitCid!])
     // The reference PDS's getBlocks CAR names no root; the block is there by its CID.
     assert.throws(() => readCarSlice(car), /no roots/)

@@ -4,18 +4,23 @@
 //    (and, for a host's resync, that host: host authority, as for live events) and a usable key.
 // 2. Archival mode fetches the whole repo (`getRepo`) and has a verify worker check all of it
 //    (verify/full-repo.ts); otherwise only the signed head (`getLatestCommit`, then `getBlocks`
-//    for the commit block), checked here. Requests wait for the host's crawl-rate slot.
+//    for the commit block, whose CAR names no root: the commit is picked out by its CID),
+//    checked here. Requests wait for the host's crawl-rate slot; a host that answers 429 is held
+//    back until its limit resets (at most RATE_LIMIT_HOLD_MS).
 // 3. Ingest takes it in, in order with the account's events (ingest/resynchronize.ts). A head
 //    older than the relay's (a commit arrived meanwhile) is fetched once more.
 // A repo that does not verify is refused with a drop reason from the closed list, counted for
 // the host like a dropped event, and never stored.
 // Deliberately not here: queues and schedules (repairs.ts, host-resyncs.ts).
+import { fromUint8Array } from '@atcute/car'
+import * as CID from '@atcute/cid'
 import type { AccountState } from '../accounts/account-state.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import { endpointHost } from '../ingest/identity-lookups.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from '../ingest/repo-verify-task.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import { encodeCarSlice } from '../protocol/car.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { KeyParseError, parseDidKey, parseVerificationMethod } from '../verify/crypto/keys.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
@@ -61,6 +66,11 @@ export type SyncAccountResult =
       readonly reason: DropReason | PdsRequestError['kind'] | 'wrong-host' | 'unknown-host'
       readonly detail: string
     }
+
+/** Longest a 429 holds a host back (a PDS may name any reset time). */
+const RATE_LIMIT_HOLD_MS = 15 * 60_000
+/** How long a 429 without a reset time holds the host back. */
+const RATE_LIMIT_DEFAULT_MS = 60_000
 
 const failed = (
   did: string,
@@ -139,7 +149,7 @@ export class RepoSyncer {
     try {
       await this.#d.pacer.take(host.id, host.crawlRate, signal)
       if (this.#d.archive) {
-        const car = await this.#d.pds.getRepo(host, did)
+        const car = ownBuffer(await this.#d.pds.getRepo(host, did, signal))
         const v = await this.#d.verifyRepo({ did, car, didKey, now: this.#d.now() })
         if (!v.ok) return refuse(v.reason, v.detail)
         return {
@@ -147,13 +157,15 @@ export class RepoSyncer {
           records: v.records,
         }
       }
-      const latest = await this.#d.pds.getLatestCommit(host, did)
+      const latest = await this.#d.pds.getLatestCommit(host, did, signal)
       await this.#d.pacer.take(host.id, host.crawlRate, signal)
-      const car = await this.#d.pds.getBlocks(host, did, [latest.cid])
+      const car = await this.#d.pds.getBlocks(host, did, [latest.cid], signal)
+      const blocks = commitSlice(car, latest.cid)
+      if (typeof blocks === 'string') return refuse('bad-car', blocks)
       const v = verifySignedCommit({
         did,
         rev: latest.rev,
-        blocks: car,
+        blocks,
         expectedRoot: latest.cid,
         key: parseDidKey(didKey),
         now: this.#d.now(),
@@ -174,8 +186,39 @@ export class RepoSyncer {
         },
       }
     } catch (err) {
-      if (err instanceof PdsRequestError) return failed(did, err.kind, err.message)
-      throw err
+      if (!(err instanceof PdsRequestError)) throw err
+      if (err.kind === 'rate-limited') {
+        const now = this.#d.now()
+        const until = err.retryAt ?? now + RATE_LIMIT_DEFAULT_MS
+        this.#d.pacer.holdUntil(host.id, Math.min(until, now + RATE_LIMIT_HOLD_MS))
+      }
+      return failed(did, err.kind, err.message)
     }
   }
+}
+
+/**
+ * The bytes in a buffer of their own: the verify pool transfers the CAR's buffer to its worker,
+ * and a small HTTP body is a view into Node's shared Buffer pool, which cannot be transferred.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  return whole && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes)
+}
+
+/**
+ * The commit block out of a getBlocks answer, as a CAR slice rooted at it (what
+ * verifySignedCommit reads, hashing the block against its CID); a reason when it is not there.
+ */
+function commitSlice(car: Uint8Array, commitCid: string): Uint8Array | string {
+  try {
+    for (const entry of fromUint8Array(car)) {
+      if (CID.toString(entry.cid) === commitCid) {
+        return encodeCarSlice([commitCid], [[commitCid, entry.bytes]])
+      }
+    }
+  } catch (err) {
+    return `getBlocks answer is not a CAR: ${(err as Error).message}`
+  }
+  return `getBlocks answer lacks the commit block ${commitCid}`
 }

@@ -175,7 +175,7 @@ export class FakeSyncPds {
     this.#failures.set(route, list)
   }
 
-  /** Runs `fn` once, after the next answer of `route` is sent. */
+  /** Runs `fn` once, when the next answer of `route` is made, before it is sent. */
   afterNext(route: SyncRoute, fn: () => Promise<void>): void {
     this.#hooks.set(route, [...(this.#hooks.get(route) ?? []), fn])
   }
@@ -234,13 +234,13 @@ export class FakeSyncPds {
       })
     }
     const failure = this.#failures.get(route)?.shift()
-    if (failure !== undefined) fail(res, failure)
-    else await this.#answer(route, q, res)
-    const hook = this.#hooks.get(route)?.shift()
-    if (hook) await hook()
+    if (failure !== undefined) return fail(res, failure)
+    const reply = await this.#answer(route, q)
+    await this.#hooks.get(route)?.shift()?.()
+    reply(res)
   }
 
-  async #answer(route: SyncRoute, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  async #answer(route: SyncRoute, q: URLSearchParams): Promise<(res: ServerResponse) => void> {
     if (route === 'listRepos') {
       const limit = Math.min(Number(q.get('limit') ?? 500), this.#pageSize)
       const after = q.get('cursor')?.replace(/^after:/, '') ?? ''
@@ -256,29 +256,33 @@ export class FakeSyncPds {
         ...(a.status ? { status: a.status } : {}),
       }))
       const last = page.at(-1)
-      return json(res, 200, { repos, ...(last ? { cursor: `after:${last.did}` } : {}) })
+      return json(200, { repos, ...(last ? { cursor: `after:${last.did}` } : {}) })
     }
     const a = this.accounts.get(q.get('did') ?? '')
-    if (!a) return json(res, 400, { error: 'RepoNotFound', message: 'Could not find repo' })
+    if (!a) return json(400, { error: 'RepoNotFound', message: 'Could not find repo' })
     if (!a.active) {
       const error = a.status === 'takendown' ? 'RepoTakendown' : 'RepoDeactivated'
-      return json(res, 400, { error, message: 'Repo is not available' })
+      return json(400, { error, message: 'Repo is not available' })
     }
     if (route === 'getLatestCommit') {
-      return json(res, 200, { cid: a.repo.commitCid, rev: a.repo.rev })
+      return json(200, { cid: a.repo.commitCid, rev: a.repo.rev })
     }
     const { roots, blocks } = readCarSlice(await a.repo.exportCar())
     if (route === 'getRepo') {
-      return car(res, encodeCarSlice(roots, [...blocks].filter(([cid]) => cid !== a.missing)))
+      return car(
+        encodeCarSlice(
+          roots,
+          [...blocks].filter(([cid]) => cid !== a.missing),
+        ),
+      )
     }
     const wanted = q.getAll('cids')
     const lacking = wanted.filter((c) => !blocks.has(c))
     if (lacking.length > 0) {
-      return json(res, 400, { error: 'BlockNotFound', message: `Could not find: ${lacking}` })
+      return json(400, { error: 'BlockNotFound', message: `Could not find: ${lacking}` })
     }
     // Like the reference PDS: a CAR of the blocks whose header names no root.
-    car(
-      res,
+    return car(
       encodeCarSlice(
         [],
         wanted.map((c) => [c, blocks.get(c)!]),
@@ -289,7 +293,8 @@ export class FakeSyncPds {
 
 function fail(res: ServerResponse, failure: PdsFailure): void {
   if (typeof failure === 'object') {
-    return json(res, failure.status, { error: failure.error ?? 'InternalServerError' })
+    json(failure.status, { error: failure.error ?? 'InternalServerError' })(res)
+    return
   }
   switch (failure) {
     case 'rate-limited':
@@ -312,12 +317,12 @@ function fail(res: ServerResponse, failure: PdsFailure): void {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
+const json = (status: number, body: unknown) => (res: ServerResponse) => {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body))
 }
 
-function car(res: ServerResponse, bytes: Uint8Array): void {
+const car = (bytes: Uint8Array) => (res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' })
   res.end(bytes)
 }
