@@ -61,6 +61,9 @@ export class Repairs {
   /** Starts the workers and the sweep (which first queues what is stored as desynchronized). */
   start(): void {
     this.#stopped = false
+    // Accounts queued before the start (found desynchronized during recovery) run now: the sweep
+    // skips them as already known, so nothing else would start them.
+    this.#pump()
     void this.#sweep()
     this.#sweepTimer = setInterval(() => void this.#sweep(), SWEEP_MS)
     this.#sweepTimer.unref()
