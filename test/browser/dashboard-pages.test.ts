@@ -4,8 +4,11 @@
 // host is retried and why its connection failed (a fake PDS crawled, then closed); the account
 // page shows labelled facts for a flowing account, a taken-down one with its drops as a table,
 // the result of a refresh and the answer for an unknown DID; the host pulls page shows a pull's
-// progress as labelled facts. No console error, no failed request (the deliberate unknown-DID
-// 404 excepted), no request for /favicon.ico. Screenshots go to test-artifacts/dashboard/.
+// progress as labelled facts; with archival mode off the archive page says so, offers no
+// compaction and shows the repair queue, and a resync of a host that cannot list its repos ends
+// failed with its error on the hosts page. No console error, no failed request (the deliberate
+// unknown-DID 404 excepted), no request for /favicon.ico. Screenshots go to
+// test-artifacts/dashboard/. Archival mode on is dashboard-archive.test.ts.
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -286,6 +289,57 @@ describe('dashboard pages in Chromium', () => {
     await shot('17-pulls')
   })
 
+  test('archive: with archival mode off the page says so and offers no compaction', async () => {
+    await openPage(page, 'archive')
+    await field('#archive-mode', 'mode').waitFor()
+    assert.equal(await field('#archive-mode', 'mode').textContent(), 'off')
+    assert.match(
+      (await page.locator('#archive-mode').textContent()) ?? '',
+      /start it with --archive/,
+    )
+    assert.equal(await field('#archive-mode', 'repos').count(), 0)
+    assert.equal(await page.locator('#compaction').isHidden(), true)
+    assert.equal(await page.locator('button[data-action="compact"]').count(), 0)
+    // The repair queue is there in both modes, as the relay counts it.
+    const res = await fetch(`${relay.url}/admin/archive`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    })
+    const s = (await res.json()) as {
+      archive: { enabled: boolean }
+      repairs: Record<string, number>
+    }
+    assert.equal(s.archive.enabled, false)
+    for (const k of ['queued', 'running', 'repaired', 'failed', 'overflow'])
+      assert.equal(await field('#repairs', k).textContent(), String(s.repairs[k]), k)
+    await assertNoRawValues(page, 'archive (off)')
+    await assertNoJsonDump(page, 'archive (off)')
+    await shot('19-archive-off')
+  })
+
+  test('hosts: a resync of a host that cannot list its repos ends failed, with its error', async () => {
+    await openPage(page, 'hosts')
+    const row = `tr[data-host="${pds.hostname}"]`
+    await page.waitForSelector(row)
+    page.once('dialog', (d) => void d.accept())
+    await page.click(`${row} button[data-action="resync"]`)
+    // The fake PDS has no listRepos: the relay tries three times, then the resync fails.
+    await field(row, 'resync-status')
+      .filter({ hasText: /^failed$/ })
+      .waitFor({ timeout: 30_000 })
+    const res = await fetch(`${relay.url}/admin/pds/resync?host=${pds.hostname}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    })
+    const p = ((await res.json()) as { resync: { status: string; lastError: string } }).resync
+    assert.equal(p.status, 'failed')
+    assert.equal(await field(row, 'resync-error').textContent(), p.lastError)
+    assert.match(p.lastError, /listRepos/)
+    assert.equal(await field(row, 'resync-counts').textContent(), '0 of 0 repos checked')
+    assert.match((await field(row, 'resync-when').textContent()) ?? '', /^failed .+ ago$/)
+    assert.equal(await page.locator(`${row} button[data-action="resync"]`).isEnabled(), true)
+    await assertNoRawValues(page, 'hosts (resync failed)')
+    await shot('19-hosts-resync-failed')
+  })
+
   test('every page: no raw values, no JSON dumps', async () => {
     const ready: Record<string, string> = {
       overview: '[data-chart] svg',
@@ -296,6 +350,7 @@ describe('dashboard pages in Chromium', () => {
       settings: '#trusted li',
       account: 'input[name=did]',
       pulls: '#pull-progress [data-field="status"]',
+      archive: '#archive-mode [data-field="mode"]',
     }
     for (const [name, selector] of Object.entries(ready)) {
       await openPage(page, name)
