@@ -81,6 +81,18 @@ describe('HostPacer', () => {
     assert.deepEqual(got, ['a@0', 'other-host@0', 'b@60000', 'c@60100'])
   })
 
+  it('holds a host for a 429 at most 15 minutes, and 1 minute when it names no reset', async (t) => {
+    const { pacer, got, take, advance } = rig(t)
+    pacer.rateLimited(1, 4_000_000_000_000)
+    pacer.rateLimited(2, undefined)
+    void take('far', 1, 100)
+    void take('unnamed', 2, 100)
+    await advance(60_000)
+    assert.deepEqual(got, ['unnamed@60000'])
+    await advance(14 * 60_000)
+    assert.deepEqual(got, ['unnamed@60000', 'far@900000'])
+  })
+
   it('stops waiting when the caller’s signal aborts', async (t) => {
     const { take, advance, got } = rig(t)
     void take('a', 1, 1)

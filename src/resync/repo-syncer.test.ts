@@ -43,11 +43,11 @@ async function rig(archive: boolean) {
   const store = archive ? await tempArchive('sqlite') : undefined
   const r = ingestRig(store?.mirror)
   const drops = new DropCounter()
-  const pacer = new RecordingPacer()
+  const now = Date.now()
+  const pacer = new RecordingPacer(() => now)
   const hosts = new Map<string, SyncHost>([
     [pds.hostname, { id: HOST_ID, hostname: pds.hostname, ssl: false, crawlRate: 1000 }],
   ])
-  const now = Date.now()
   const syncer = new RepoSyncer({
     archive,
     pds: new PdsClient({

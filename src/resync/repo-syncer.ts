@@ -6,7 +6,7 @@
 //    (verify/full-repo.ts); otherwise only the signed head (`getLatestCommit`, then `getBlocks`
 //    for the commit block, whose CAR names no root: the commit is picked out by its CID),
 //    checked here. Requests wait for the host's crawl-rate slot; a host that answers 429 is held
-//    back until its limit resets (at most RATE_LIMIT_HOLD_MS).
+//    back until its limit resets (pacer.ts).
 // 3. Ingest takes it in, in order with the account's events (ingest/resynchronize.ts). A head
 //    older than the relay's (a commit arrived meanwhile) is fetched once more.
 // A repo that does not verify is refused with a drop reason from the closed list, counted for
@@ -66,11 +66,6 @@ export type SyncAccountResult =
       readonly reason: DropReason | PdsRequestError['kind'] | 'wrong-host' | 'unknown-host'
       readonly detail: string
     }
-
-/** Longest a 429 holds a host back (a PDS may name any reset time). */
-const RATE_LIMIT_HOLD_MS = 15 * 60_000
-/** How long a 429 without a reset time holds the host back. */
-const RATE_LIMIT_DEFAULT_MS = 60_000
 
 const failed = (
   did: string,
@@ -187,11 +182,7 @@ export class RepoSyncer {
       }
     } catch (err) {
       if (!(err instanceof PdsRequestError)) throw err
-      if (err.kind === 'rate-limited') {
-        const now = this.#d.now()
-        const until = err.retryAt ?? now + RATE_LIMIT_DEFAULT_MS
-        this.#d.pacer.holdUntil(host.id, Math.min(until, now + RATE_LIMIT_HOLD_MS))
-      }
+      if (err.kind === 'rate-limited') this.#d.pacer.rateLimited(host.id, err.retryAt)
       return failed(did, err.kind, err.message)
     }
   }
