@@ -243,17 +243,21 @@ export class EventHandlers {
 
   /**
    * After an accepted `#commit` or `#sync`: whether the relay still follows the account's repo.
-   * Archival mode applies the event to the mirror, and the account is desynchronized when the
-   * mirror cannot follow it (a block it needs was never seen). Otherwise a commit whose chain
-   * broke (`since`/`prevData` not the stored head, or ops that do not invert on a lenient host)
-   * desynchronizes it: the event itself was valid and is relayed, and a repair will announce the
-   * repo's state with `#sync`. An account already desynchronized waits for its repair.
+   * A commit whose chain broke (`since`/`prevData` not the stored head, or ops that do not invert
+   * on a lenient host) desynchronizes it in both modes: the event itself was valid and is
+   * relayed, and a repair will announce the repo's state with `#sync`. Archival mode also applies
+   * the event to the mirror, and desynchronizes the account when the mirror cannot follow it (a
+   * block it needs was never seen). An account already desynchronized waits for its repair.
    */
   async #followChain(state: AccountState, outcome: VerifyOutcome & { ok: true }): Promise<void> {
     if (state.localStatus !== 'active') return
     const mirror = this.#d.mirror
     let problem: string | null = null
-    if (mirror && outcome.mirror) {
+    const broke = outcome.warnings.filter((w) => w === 'chain-break' || w === 'inversion-failed')
+    if (broke.length > 0) {
+      // Consumers missed what came between, whatever the mirror can do: announce it with #sync.
+      problem = `the commit chain broke (${broke.join(', ')})`
+    } else if (mirror && outcome.mirror) {
       try {
         const applied = await mirror.applyCommit(
           state.did,
@@ -265,11 +269,6 @@ export class EventHandlers {
         this.#d.onError?.(err, { hostId: state.hostId, seq: 0, did: state.did })
         problem = 'the mirror could not be written'
       }
-    } else if (
-      !mirror &&
-      outcome.warnings.some((w) => w === 'chain-break' || w === 'inversion-failed')
-    ) {
-      problem = `the commit chain broke (${outcome.warnings.join(', ')})`
     }
     if (problem === null) return
     this.#d.logger?.warn(

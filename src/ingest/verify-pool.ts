@@ -105,7 +105,14 @@ export class VerifyPool {
     const id = this.#nextId++
     slot.inFlight.set(id, pending)
     const bytes = job.kind === 'event' ? job.task.frame : job.task.car
-    slot.worker.postMessage({ id, ...job }, [bytes.buffer as ArrayBuffer])
+    const owned = ownBuffer(bytes)
+    const sent: Job =
+      owned === bytes
+        ? job
+        : job.kind === 'event'
+          ? { kind: 'event', task: { ...job.task, frame: owned } }
+          : { kind: 'repo', task: { ...job.task, car: owned } }
+    slot.worker.postMessage({ id, ...sent }, [owned.buffer as ArrayBuffer])
   }
 
   #spawn(): Slot {
@@ -146,4 +153,14 @@ export class VerifyPool {
     this.#slots[idx] = fresh
     this.#drain(fresh)
   }
+}
+
+/**
+ * The bytes in an ArrayBuffer of their own, which can be transferred: a view of part of a larger
+ * buffer (Node's small-allocation pool, which cannot be transferred at all, or a buffer other
+ * data shares) is copied, so transferring never detaches anything but these bytes.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes
+  return bytes.slice()
 }

@@ -5,10 +5,12 @@
 // Inactive accounts are skipped. Fetches run a few at a time and every request waits for the
 // host's crawl-rate slot. One resync per host at a time; asking again while one runs answers its
 // progress.
-// Progress is stored after every page (in the meta table, `resync.host.<hostname>`), so a resync
-// interrupted by a restart continues from the page after the last one finished (the half-done
-// page is listed again; accounts already taken in then compare equal and are skipped). Listing
-// failures are tried again three times before the resync ends `failed`.
+// Progress is stored in the meta table (`resync.host.<hostname>`) as each page is listed and then
+// every few accounts, so operators watch it move; with it, the accounts of the current page
+// already done. A resync interrupted by a restart lists the page it was in again and skips those,
+// so its counts stay exact.
+// Listing failures are tried again three times before the resync ends `failed`; an unexpected
+// error ends it `failed` too, with the error.
 // Deliberately not here: fetching and taking in one account (repo-syncer.ts), HTTP (admin/).
 
 import type { HostPacer } from './pacer.ts'
@@ -32,10 +34,26 @@ export interface ResyncProgress {
   readonly lastError: string | null
 }
 
+type Counts = Pick<
+  ResyncProgress,
+  | 'numRepoPages'
+  | 'numRepos'
+  | 'numReposChecked'
+  | 'numReposToResync'
+  | 'numReposResynced'
+  | 'numReposFailed'
+>
+
 interface StoredJob extends ResyncProgress {
-  /** listRepos cursor of the next page; null before the first. */
+  /** listRepos cursor of the page being worked on (or the next); null for the first. */
   readonly cursor: string | null
+  /** Accounts of the page being worked on that are done; null until the page is counted. */
+  readonly pageDone?: readonly string[] | null
 }
+
+/** Within a page, progress is written after this many accounts or this long, whichever first. */
+const SAVE_EVERY_REPOS = 20
+const SAVE_EVERY_MS = 1000
 
 const KEY_PREFIX = 'resync.host.'
 const PAGE_SIZE = 500
@@ -97,8 +115,13 @@ export class HostResyncs {
   }
 
   async progress(hostname: string): Promise<ResyncProgress | undefined> {
+    const job = await this.#load(hostname)
+    return job && publicView(job)
+  }
+
+  async #load(hostname: string): Promise<StoredJob | undefined> {
     const raw = await this.#d.meta.get(KEY_PREFIX + hostname)
-    return raw === undefined ? undefined : publicView(JSON.parse(raw) as StoredJob)
+    return raw === undefined ? undefined : (JSON.parse(raw) as StoredJob)
   }
 
   async list(): Promise<ResyncProgress[]> {
@@ -136,16 +159,27 @@ export class HostResyncs {
     if (this.#stopped) return
     const abort = new AbortController()
     const done = this.#loop(host, start, abort.signal)
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         if (abort.signal.aborted) return
+        // An unexpected failure (a bug, the database gone) ends the job as failed, with the
+        // error, so its status never stays `running` with nothing running it.
         this.#d.logger.error({ err, host: host.hostname }, 'host resync failed')
+        const stored = await this.#load(host.hostname).catch(() => undefined)
+        const lastError = err instanceof Error ? err.message : String(err)
+        await this.#save({ ...(stored ?? start), ...this.#status('failed'), lastError }).catch(
+          (saveErr: unknown) =>
+            this.#d.logger.error(
+              { err: saveErr, host: host.hostname },
+              'resync status write failed',
+            ),
+        )
       })
       .finally(() => this.#running.delete(host.hostname))
     this.#running.set(host.hostname, { abort, done })
   }
 
   async #loop(host: SyncHost, start: StoredJob, signal: AbortSignal): Promise<void> {
-    let job = start
+    let job: StoredJob = start
     this.#d.logger.info({ host: host.hostname }, 'host resync started')
     for (;;) {
       const page = await this.#listPage(host, job.cursor, signal)
@@ -155,44 +189,64 @@ export class HostResyncs {
         this.#d.logger.warn({ host: host.hostname, error: page.error }, 'host resync failed')
         return
       }
-      const todo: ListedRepo[] = []
-      for (const repo of page.repos)
-        if (repo.active && (await this.#d.needsSync(repo))) todo.push(repo)
-      let resynced = 0
-      let failed = 0
+      if (!job.pageDone) {
+        job = {
+          ...job,
+          pageDone: [],
+          numRepoPages: job.numRepoPages + 1,
+          numRepos: job.numRepos + page.repos.length,
+        }
+        await this.#save(job)
+      }
+      const already = new Set(job.pageDone)
+      let unsaved = 0
+      let savedAt = this.#d.now()
+      const bump = async (did: string, ...fields: (keyof Counts)[]) => {
+        const next = counts(job)
+        for (const f of fields) next[f]++
+        job = { ...job, ...next, pageDone: [...(job.pageDone ?? []), did] }
+        if (++unsaved >= SAVE_EVERY_REPOS || this.#d.now() - savedAt >= SAVE_EVERY_MS) {
+          unsaved = 0
+          savedAt = this.#d.now()
+          await this.#save(job)
+        }
+      }
+      const todo = page.repos.filter((r) => !already.has(r.did))
       await eachLimited(todo, FETCH_CONCURRENCY, async (repo) => {
         if (signal.aborted) return
+        if (!repo.active || !(await this.#d.needsSync(repo))) {
+          await bump(repo.did, 'numReposChecked')
+          return
+        }
         const out = await this.#d.syncAccount(repo.did, {
           expectHost: host.hostname,
           announce: false,
           signal,
         })
         if (out.result === 'failed') {
-          failed++
           this.#d.logger.warn(
             { host: host.hostname, did: repo.did, reason: out.reason, detail: out.detail },
             'resync of an account failed',
           )
-        } else resynced++
+        }
+        // Counted when done, with the account, so a resumed page never counts it twice.
+        await bump(
+          repo.did,
+          'numReposChecked',
+          'numReposToResync',
+          out.result === 'failed' ? 'numReposFailed' : 'numReposResynced',
+        )
       })
       signal.throwIfAborted()
-      job = {
-        ...job,
-        numRepoPages: job.numRepoPages + 1,
-        numRepos: job.numRepos + page.repos.length,
-        numReposChecked: job.numReposChecked + page.repos.length,
-        numReposToResync: job.numReposToResync + todo.length,
-        numReposResynced: job.numReposResynced + resynced,
-        numReposFailed: job.numReposFailed + failed,
-        cursor: page.cursor,
-      }
       const finished = page.cursor === null || page.repos.length === 0
+      job = { ...job, cursor: page.cursor, pageDone: null }
       if (finished) job = { ...job, ...this.#status('done') }
       await this.#save(job)
       if (finished) {
         this.#d.logger.info(publicView(job), 'host resync done')
         return
       }
+      this.#d.logger.info(publicView(job), 'host resync page done')
     }
   }
 
@@ -225,8 +279,19 @@ export class HostResyncs {
 }
 
 function publicView(job: StoredJob): ResyncProgress {
-  const { cursor: _cursor, ...view } = job
+  const { cursor: _cursor, pageDone: _pageDone, ...view } = job
   return view
+}
+
+function counts(job: Counts): { -readonly [K in keyof Counts]: number } {
+  return {
+    numRepoPages: job.numRepoPages,
+    numRepos: job.numRepos,
+    numReposChecked: job.numReposChecked,
+    numReposToResync: job.numReposToResync,
+    numReposResynced: job.numReposResynced,
+    numReposFailed: job.numReposFailed,
+  }
 }
 
 async function eachLimited<T>(
