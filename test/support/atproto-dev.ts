@@ -24,6 +24,10 @@ export interface DevPds {
   readonly hostname: string
   /** The PDS's last sequenced event (0 when none), read from its database. */
   headSeq(): Promise<number>
+  /** How many subscribeRepos streams the PDS is serving live now. */
+  liveSubscribers(): number
+  /** The last seq the PDS has handed to its live streams (it polls its database for them). */
+  emittedSeq(): number
 }
 
 export interface DevNetwork extends AsyncDisposable {
@@ -68,6 +72,8 @@ export async function startDevNetwork(opts: { pdsCount: number }): Promise<DevNe
         pds,
         hostname: new URL(pds.url).host,
         headSeq: async () => (await pds.ctx.sequencer.curr()) ?? 0,
+        liveSubscribers: () => pds.ctx.sequencer.listenerCount('events'),
+        emittedSeq: () => pds.ctx.sequencer.lastSeen ?? 0,
       })
     }
   } catch (err) {
