@@ -9,12 +9,14 @@
 // every few accounts, so operators watch it move; with it, the accounts of the current page
 // already done. A resync interrupted by a restart lists the page it was in again and skips those,
 // so its counts stay exact.
-// Listing failures are tried again three times before the resync ends `failed`; an unexpected
-// error ends it `failed` too, with the error.
+// Listing failures are tried again three times before the resync ends `failed` (a 429 also holds
+// the host back until its limit resets, pacer.ts); an unexpected error ends it `failed` too, with
+// the error. Stopping aborts the requests in flight and waits for the account syncs running.
 // Deliberately not here: fetching and taking in one account (repo-syncer.ts), HTTP (admin/).
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { HostPacer } from './pacer.ts'
-import type { ListedRepo, PdsClient } from './pds-client.ts'
+import { type ListedRepo, type PdsClient, PdsRequestError } from './pds-client.ts'
 import type { SyncAccountResult, SyncHost } from './repo-syncer.ts'
 
 export const RESYNC_STATUSES = ['running', 'done', 'failed'] as const
@@ -81,6 +83,8 @@ export interface HostResyncsDeps {
     error(obj: object, msg: string): void
   }
   readonly now: () => number
+  /** Wait before listing a page again after a failure, times the attempt (default 1 s). */
+  readonly listRetryMs?: number
 }
 
 export class HostResyncs {
@@ -109,8 +113,10 @@ export class HostResyncs {
       lastError: null,
       cursor: null,
     }
-    await this.#save(job)
-    this.#run(host, job)
+    const saved = this.#save(job)
+    // Registered before the first await, so a second start meanwhile answers this one.
+    this.#run(host, job, saved)
+    await saved
     return publicView(job)
   }
 
@@ -155,10 +161,11 @@ export class HostResyncs {
     await Promise.allSettled([...this.#running.values()].map((r) => r.done))
   }
 
-  #run(host: SyncHost, start: StoredJob): void {
+  #run(host: SyncHost, start: StoredJob, ready?: Promise<void>): void {
     if (this.#stopped) return
     const abort = new AbortController()
-    const done = this.#loop(host, start, abort.signal)
+    const done = (ready ?? Promise.resolve())
+      .then(() => this.#loop(host, start, abort.signal))
       .catch(async (err: unknown) => {
         if (abort.signal.aborted) return
         // An unexpected failure (a bug, the database gone) ends the job as failed, with the
@@ -259,11 +266,16 @@ export class HostResyncs {
     for (let attempt = 1; attempt <= LIST_ATTEMPTS; attempt++) {
       await this.#d.pacer.take(host.id, host.crawlRate, signal)
       try {
-        return await this.#d.pds.listRepos(host, cursor, PAGE_SIZE)
+        return await this.#d.pds.listRepos(host, cursor, PAGE_SIZE, signal)
       } catch (err) {
         signal.throwIfAborted()
         lastError = err instanceof Error ? err.message : String(err)
-        await new Promise((r) => setTimeout(r, 1000 * attempt))
+        if (err instanceof PdsRequestError && err.kind === 'rate-limited') {
+          this.#d.pacer.rateLimited(host.id, err.retryAt)
+        }
+        if (attempt < LIST_ATTEMPTS) {
+          await sleep((this.#d.listRetryMs ?? 1000) * attempt, undefined, { signal })
+        }
       }
     }
     return { error: `listRepos failed ${LIST_ATTEMPTS} times: ${lastError}` }
@@ -294,14 +306,29 @@ function counts(job: Counts): { -readonly [K in keyof Counts]: number } {
   }
 }
 
+/**
+ * `fn` over the items, `limit` at a time. After a failure no item is started, and it is thrown
+ * once every running `fn` has ended: a stopped resync leaves nothing of its own running.
+ */
 async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0
+  let failed = false
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]!)
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++]!)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const ends = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  )
+  for (const end of ends) if (end.status === 'rejected') throw end.reason
 }
