@@ -57,11 +57,12 @@ export function repoExportRoutes(d: RepoExportDeps): Route[] {
         if (since !== undefined && !isValidTid(since))
           throw invalidRequest('parameter "since" is not a valid TID')
         const state = await readable(did)
-        const head = await d.mirror?.head(did)
-        if (!d.mirror || !head) return redirect(state.hostId, did, 'com.atproto.sync.getRepo', req)
-        const stream = await d.mirror.exportCar(did, since)
-        if (!stream) return redirect(state.hostId, did, 'com.atproto.sync.getRepo', req)
-        return { stream, headers: { 'Content-Type': CAR, 'Atproto-Repo-Rev': head.rev } }
+        const out = await d.mirror?.exportRepo(did, since)
+        if (!out) return redirect(state.hostId, did, 'com.atproto.sync.getRepo', req)
+        return {
+          stream: out.chunks,
+          headers: { 'Content-Type': CAR, 'Atproto-Repo-Rev': out.head.rev },
+        }
       },
     },
     {

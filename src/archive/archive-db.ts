@@ -13,16 +13,23 @@ import { migrateToLatest } from '../db/migrations/index.ts'
 import { ARCHIVE_MIGRATIONS } from './migrations.ts'
 import type { ArchiveSchema } from './schema.ts'
 
+/** Consistent reads held open at once (each a connection); more wait their turn. */
+const MAX_SNAPSHOTS = 8
+
 export class ArchiveDatabase {
   readonly db: Kysely<ArchiveSchema>
   readonly dialect: 'sqlite' | 'postgres'
+  readonly #config: DbConfig
   readonly #inFlight = new Set<Promise<unknown>>()
+  #snapshots = 0
+  readonly #snapshotQueue: (() => void)[] = []
   #closed = false
   #closing: Promise<void> | undefined
 
-  private constructor(db: Kysely<ArchiveSchema>, dialect: 'sqlite' | 'postgres') {
+  private constructor(db: Kysely<ArchiveSchema>, config: DbConfig) {
     this.db = db
-    this.dialect = dialect
+    this.dialect = config.kind
+    this.#config = config
   }
 
   static async open(
@@ -42,7 +49,7 @@ export class ArchiveDatabase {
       await db.destroy().catch(() => {})
       throw err
     }
-    return new ArchiveDatabase(db, config.kind)
+    return new ArchiveDatabase(db, config)
   }
 
   /** Runs one operation: refused after close(); driver errors leave as DatabaseError. */
@@ -55,6 +62,40 @@ export class ArchiveDatabase {
     const forget = () => this.#inFlight.delete(p)
     p.then(forget, forget)
     return p
+  }
+
+  /**
+   * Runs `fn` over one consistent state of the archive, however long it takes and whatever is
+   * written meanwhile: a repo export streamed to a slow client must not mix two states of the
+   * repo. On SQLite a read transaction on a connection of its own (in WAL mode readers and the
+   * writer never wait for each other); on PostgreSQL a read-only repeatable-read transaction on
+   * one pooled connection. At most MAX_SNAPSHOTS at once; more wait.
+   */
+  snapshot<T>(operation: string, fn: (db: Kysely<ArchiveSchema>) => Promise<T>): Promise<T> {
+    return this.run(operation, async () => {
+      if (this.#snapshots >= MAX_SNAPSHOTS) {
+        await new Promise<void>((resolve) => this.#snapshotQueue.push(resolve))
+      }
+      this.#snapshots++
+      try {
+        if (this.#config.kind === 'sqlite') {
+          const reader = new Kysely<ArchiveSchema>({ dialect: await openSqlite(this.#config.path) })
+          try {
+            return await inReadTransaction(reader, 'begin', fn)
+          } finally {
+            await reader.destroy()
+          }
+        }
+        return await this.db
+          .connection()
+          .execute((conn) =>
+            inReadTransaction(conn, 'begin isolation level repeatable read read only', fn),
+          )
+      } finally {
+        this.#snapshots--
+        this.#snapshotQueue.shift()?.()
+      }
+    })
   }
 
   /** Runs `fn` in one transaction (through `run`). */
@@ -115,5 +156,18 @@ export class ArchiveDatabase {
       await this.db.destroy()
     })()
     return this.#closing
+  }
+}
+
+async function inReadTransaction<T>(
+  db: Kysely<ArchiveSchema>,
+  begin: string,
+  fn: (db: Kysely<ArchiveSchema>) => Promise<T>,
+): Promise<T> {
+  await sql.raw(begin).execute(db)
+  try {
+    return await fn(db)
+  } finally {
+    await sql`rollback`.execute(db).catch(() => {})
   }
 }

@@ -171,9 +171,6 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     it('gives every page it freed back to the file system', {
       skip: kind === 'postgres' && 'PostgreSQL reuses the space (plain VACUUM); files keep it',
-      todo:
-        'archive-db.ts reclaim() runs `pragma incremental_vacuum` through node-sqlite.ts, which ' +
-        'takes it for a statement without rows (no columns) and steps it once: one page per run',
     }, async () => {
       await using a = await tempArchive(kind)
       for (const d of [did(1), did(2)]) await busyRepo(a, d, 24)
@@ -197,11 +194,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.ok(c.progress.reposDone < 3, `stopped early (${c.progress.reposDone} done)`)
     })
 
-    it('never deletes blocks a commit adds while its repo is being compacted', {
-      todo:
-        'mirror.ts compact() computes the reachable set, then sweeps: a commit applied in ' +
-        'between (ingest is not held off) has its new blocks deleted as unreachable',
-    }, async () => {
+    // The mirror runs one repo's writes one at a time: the commit waits for the sweep.
+    it('never deletes blocks a commit adds while its repo is being compacted', async () => {
       await using a = await tempArchive(kind)
       const d = did(1)
       const repo = new TestRepo(d, generateKeypair('k256'))
@@ -224,15 +218,17 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           return super.blockCids(didArg, afterCid, limit)
         }
       })(a.adb)
-      const compacting = new Mirror(gated).compact(d)
+      const mirror = new Mirror(gated)
+      const compacting = mirror.compact(d)
       await new Promise((r) => setTimeout(r, 0))
       const next = commitParts(
         await repo.commit([{ action: 'create', path: path(500), record: post('late') }]),
       )
-      assert.equal((await a.mirror.applyCommit(d, next.head, next.blocks)).ok, true)
+      const applying = mirror.applyCommit(d, next.head, next.blocks)
       release()
       await compacting
-      const served = readCarSlice(await exported(a.mirror, d))
+      assert.equal((await applying).ok, true)
+      const served = readCarSlice(await exported(mirror, d))
       const expected = await repo.exportBlocks()
       assert.deepEqual(
         [...expected.keys()].filter((cid) => !served.blocks.has(cid)),

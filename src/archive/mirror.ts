@@ -13,6 +13,7 @@ import { BlockSource } from './block-source.ts'
 import { mirrorChange } from './mirror-change.ts'
 import type { RepoHead } from './repo-change.ts'
 import { cidFromBytes, type RepoStore, type StoredRepo } from './repo-store.ts'
+import { streamFrom } from './stream-from.ts'
 
 /** Blocks read per page when exporting or compacting a repo. */
 const PAGE = 1000
@@ -30,6 +31,11 @@ export interface CompactionResult {
 
 export class Mirror {
   readonly #store: RepoStore
+  /**
+   * Per repo, the tail of its writes: commits, imports, deletion and compaction of one repo run
+   * one at a time (compaction must never sweep blocks a commit is adding).
+   */
+  readonly #writing = new Map<string, Promise<unknown>>()
 
   constructor(store: RepoStore) {
     this.#store = store
@@ -48,7 +54,7 @@ export class Mirror {
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
   ): Promise<ApplyOutcome> {
-    return this.#write(did, head, blocks, false)
+    return this.#exclusive(did, () => this.#write(did, head, blocks, false))
   }
 
   /**
@@ -60,14 +66,14 @@ export class Mirror {
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
   ): Promise<{ changed: boolean }> {
-    const out = await this.#write(did, head, blocks, true)
+    const out = await this.#exclusive(did, () => this.#write(did, head, blocks, true))
     if (!out.ok) throw new Error(`a complete repo lacks block ${out.missing}`)
     return { changed: out.applied }
   }
 
   /** Forgets the repo and every block of it; false when it was not mirrored. */
   delete(did: string): Promise<boolean> {
-    return this.#store.delete(did)
+    return this.#exclusive(did, () => this.#store.delete(did))
   }
 
   /**
@@ -75,20 +81,50 @@ export class Mirror {
    * revision after it added), in chunks; undefined when it is not mirrored.
    */
   async exportCar(did: string, since?: string): Promise<AsyncIterable<Uint8Array> | undefined> {
-    const head = await this.#store.head(did)
-    if (!head) return undefined
-    const store = this.#store
-    return (async function* () {
-      yield encodeCarSlice([head.commitCid], [[head.commitCid, head.commitBlock]])
-      let after: Uint8Array | null = null
-      for (;;) {
-        const page = await store.blockPage(did, after, PAGE, since)
-        if (page.length === 0) return
-        yield encodeCarBlocks(page.map((b) => [b.cid, b.data] as const))
-        after = page.at(-1)!.cid
-        if (page.length < PAGE) return
+    return (await this.exportRepo(did, since))?.chunks
+  }
+
+  /**
+   * The repo's head and its export as a CAR in chunks, both from one consistent state of the
+   * store: commits landing while a slow client downloads never mix into it. The caller must
+   * read the chunks to the end or stop them (`return()`): they hold a read transaction.
+   */
+  async exportRepo(
+    did: string,
+    since?: string,
+  ): Promise<{ head: StoredRepo; chunks: AsyncIterableIterator<Uint8Array> } | undefined> {
+    let seen: (head: StoredRepo | undefined) => void = () => {}
+    const first = new Promise<StoredRepo | undefined>((resolve) => (seen = resolve))
+    let failed: { error: unknown } | undefined
+    const chunks = streamFrom<Uint8Array>(async (push) => {
+      try {
+        await this.#store.snapshot(async (reader) => {
+          const head = await reader.head(did)
+          seen(head)
+          if (!head) return
+          if (!(await push(encodeCarSlice([head.commitCid], [[head.commitCid, head.commitBlock]]))))
+            return
+          let after: Uint8Array | null = null
+          for (;;) {
+            const page = await reader.blockPage(did, after, PAGE, since)
+            if (page.length === 0) return
+            if (!(await push(encodeCarBlocks(page.map((b) => [b.cid, b.data] as const))))) return
+            after = page.at(-1)!.cid
+            if (page.length < PAGE) return
+          }
+        })
+      } catch (error) {
+        failed = { error }
+        throw error
+      } finally {
+        seen(undefined)
       }
-    })()
+    })
+    const head = await first
+    if (head) return { head, chunks }
+    await chunks.return?.()
+    if (failed) throw failed.error
+    return undefined
   }
 
   /**
@@ -99,23 +135,26 @@ export class Mirror {
     did: string,
     path: string,
   ): Promise<{ car: Uint8Array; exists: boolean; head: StoredRepo } | undefined> {
-    const head = await this.#store.head(did)
-    if (!head) return undefined
-    const source = new BlockSource(new Map(), (cids) => this.#store.blocks(did, cids))
-    const [value, proof] = await findRpathAndBuildProof(new NodeStore(source), head.dataCid, path)
-    const cids = [...proof, ...(value ? [value.$link] : [])]
-    const blocks = await this.#store.blocks(did, cids)
-    const car = encodeCarSlice(
-      [head.commitCid],
-      [
-        [head.commitCid, head.commitBlock],
-        ...cids.flatMap((c) => {
-          const b = blocks.get(c)
-          return b ? [[c, b] as const] : []
-        }),
-      ],
-    )
-    return { car, exists: value !== null, head }
+    // One consistent state: a commit landing meanwhile must not delete the nodes being read.
+    return this.#store.snapshot(async (reader) => {
+      const head = await reader.head(did)
+      if (!head) return undefined
+      const source = new BlockSource(new Map(), (cids) => reader.blocks(did, cids))
+      const [value, proof] = await findRpathAndBuildProof(new NodeStore(source), head.dataCid, path)
+      const cids = [...proof, ...(value ? [value.$link] : [])]
+      const blocks = await reader.blocks(did, cids)
+      const car = encodeCarSlice(
+        [head.commitCid],
+        [
+          [head.commitCid, head.commitBlock],
+          ...cids.flatMap((c) => {
+            const b = blocks.get(c)
+            return b ? [[c, b] as const] : []
+          }),
+        ],
+      )
+      return { car, exists: value !== null, head }
+    })
   }
 
   /** The stored blocks of the repo among `cids` (its commit included); undefined when not mirrored. */
@@ -135,7 +174,11 @@ export class Mirror {
    * between writes, or by an older version). The tree itself is never touched, so what is
    * served is unchanged.
    */
-  async compact(did: string): Promise<CompactionResult> {
+  compact(did: string): Promise<CompactionResult> {
+    return this.#exclusive(did, () => this.#compact(did))
+  }
+
+  async #compact(did: string): Promise<CompactionResult> {
     const head = await this.#store.head(did)
     if (!head) return { removed: 0, kept: 0 }
     const reachable = new Set<string>()
@@ -162,6 +205,16 @@ export class Mirror {
       if (page.length < PAGE) break
     }
     return { removed, kept: reachable.size }
+  }
+
+  #exclusive<T>(did: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#writing.get(did) ?? Promise.resolve()).then(fn, fn)
+    const tail = run.catch(() => {})
+    this.#writing.set(did, tail)
+    void tail.then(() => {
+      if (this.#writing.get(did) === tail) this.#writing.delete(did)
+    })
+    return run
   }
 
   async #write(

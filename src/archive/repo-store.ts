@@ -37,42 +37,25 @@ export class RepoStore {
     this.#now = now
   }
 
-  async head(did: string): Promise<StoredRepo | undefined> {
-    const row = await this.#adb.run('repos.head', (db) =>
-      db.selectFrom('repo').selectAll().where('did', '=', did).executeTakeFirst(),
-    )
-    return (
-      row && {
-        did: row.did,
-        id: row.id,
-        rev: row.rev,
-        commitCid: row.commit_cid,
-        dataCid: row.data_cid,
-        commitBlock: row.commit_block,
-        updatedAt: row.updated_at,
-      }
+  head(did: string): Promise<StoredRepo | undefined> {
+    return this.#adb.run('repos.head', (db) => selectHead(db, did))
+  }
+
+  /** Runs `fn` over one consistent state of the store (a repo export streamed over time). */
+  snapshot<T>(fn: (reader: RepoReader) => Promise<T>): Promise<T> {
+    return this.#adb.snapshot('repos.snapshot', (db) =>
+      fn({
+        head: (did) => selectHead(db, did),
+        blocks: (did, cids) => selectBlocks(db, did, cids),
+        blockPage: (did, after, limit, since) => selectBlockPage(db, did, after, limit, since),
+      }),
     )
   }
 
   /** The blocks of the repo among `cids` (nodes or records), by CID string. */
   async blocks(did: string, cids: readonly string[]): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>()
-    if (cids.length === 0) return out
-    await this.#adb.run('repos.blocks', async (db) => {
-      const id = await repoId(db, did)
-      if (id === undefined) return
-      for (let i = 0; i < cids.length; i += CHUNK) {
-        const chunk = cids.slice(i, i + CHUNK).map(cidToBytes)
-        const rows = await db
-          .selectFrom('repo_block')
-          .select(['cid', 'data'])
-          .where('repo_id', '=', id)
-          .where('cid', 'in', chunk)
-          .execute()
-        for (const r of rows) out.set(cidFromBytes(r.cid), r.data)
-      }
-    })
-    return out
+    if (cids.length === 0) return new Map()
+    return this.#adb.run('repos.blocks', (db) => selectBlocks(db, did, cids))
   }
 
   /** Applies one change (a commit, or a whole repo replacing the stored one) atomically. */
@@ -166,14 +149,9 @@ export class RepoStore {
     limit: number,
     since?: string,
   ): Promise<{ cid: Uint8Array; data: Uint8Array }[]> {
-    return this.#adb.run('repos.blockPage', async (db) => {
-      const id = await repoId(db, did)
-      if (id === undefined) return []
-      let q = db.selectFrom('repo_block').select(['cid', 'data']).where('repo_id', '=', id)
-      if (afterCid) q = q.where('cid', '>', afterCid)
-      if (since !== undefined) q = q.where('rev', '>', since)
-      return q.orderBy('cid').limit(limit).execute()
-    })
+    return this.#adb.run('repos.blockPage', (db) =>
+      selectBlockPage(db, did, afterCid, limit, since),
+    )
   }
 
   /** Every block CID of a repo (binary), in CID order: what compaction checks against the tree. */
@@ -243,6 +221,69 @@ export class RepoStore {
       return { repos: Number(repos.n), blocks: Number(blocks.n), bytes: Number(blocks.bytes) }
     })
   }
+}
+
+/** What a consistent read of the store offers (RepoStore.snapshot). */
+export interface RepoReader {
+  head(did: string): Promise<StoredRepo | undefined>
+  blocks(did: string, cids: readonly string[]): Promise<Map<string, Uint8Array>>
+  blockPage(
+    did: string,
+    afterCid: Uint8Array | null,
+    limit: number,
+    since?: string,
+  ): Promise<{ cid: Uint8Array; data: Uint8Array }[]>
+}
+
+async function selectHead(db: Kysely<ArchiveSchema>, did: string): Promise<StoredRepo | undefined> {
+  const row = await db.selectFrom('repo').selectAll().where('did', '=', did).executeTakeFirst()
+  return (
+    row && {
+      did: row.did,
+      id: row.id,
+      rev: row.rev,
+      commitCid: row.commit_cid,
+      dataCid: row.data_cid,
+      commitBlock: row.commit_block,
+      updatedAt: row.updated_at,
+    }
+  )
+}
+
+async function selectBlocks(
+  db: Kysely<ArchiveSchema>,
+  did: string,
+  cids: readonly string[],
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>()
+  const id = cids.length === 0 ? undefined : await repoId(db, did)
+  if (id === undefined) return out
+  for (let i = 0; i < cids.length; i += CHUNK) {
+    const chunk = cids.slice(i, i + CHUNK).map(cidToBytes)
+    const rows = await db
+      .selectFrom('repo_block')
+      .select(['cid', 'data'])
+      .where('repo_id', '=', id)
+      .where('cid', 'in', chunk)
+      .execute()
+    for (const r of rows) out.set(cidFromBytes(r.cid), r.data)
+  }
+  return out
+}
+
+async function selectBlockPage(
+  db: Kysely<ArchiveSchema>,
+  did: string,
+  afterCid: Uint8Array | null,
+  limit: number,
+  since: string | undefined,
+): Promise<{ cid: Uint8Array; data: Uint8Array }[]> {
+  const id = await repoId(db, did)
+  if (id === undefined) return []
+  let q = db.selectFrom('repo_block').select(['cid', 'data']).where('repo_id', '=', id)
+  if (afterCid) q = q.where('cid', '>', afterCid)
+  if (since !== undefined) q = q.where('rev', '>', since)
+  return q.orderBy('cid').limit(limit).execute()
 }
 
 async function repoId(db: Kysely<ArchiveSchema>, did: string): Promise<number | undefined> {

@@ -65,7 +65,10 @@ export class NodeSqliteDatabase implements SqliteDatabase {
       return hit
     }
     const statement = this.raw.prepare(sql)
-    const prepared = { statement, reader: statement.columns().length > 0 }
+    // A pragma may do its work one row at a time while declaring no columns
+    // (`incremental_vacuum` frees one page per step): read it to the end.
+    const reader = statement.columns().length > 0 || /^\s*pragma\b/i.test(sql)
+    const prepared = { statement, reader }
     if (this.#cacheSize > 0) {
       this.#cache.set(sql, prepared)
       if (this.#cache.size > this.#cacheSize) {

@@ -162,5 +162,6 @@ export class VerifyPool {
  */
 function ownBuffer(bytes: Uint8Array): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes
-  return bytes.slice()
+  // Not `bytes.slice()`: on a Buffer it is another view of the same pool.
+  return new Uint8Array(bytes)
 }
