@@ -108,7 +108,15 @@ export class Compactor {
     for (;;) {
       const page = await this.#dids(after, 500)
       for (const did of page) {
-        if (this.#stopping) return
+        if (this.#stopping) {
+          this.#progress = {
+            ...this.#progress,
+            status: 'failed',
+            finishedAt: this.#iso(),
+            lastError: 'stopped before the end (the relay was stopping)',
+          }
+          return
+        }
         const { removed } = await this.#mirror.compact(did)
         this.#progress = {
           ...this.#progress,

@@ -203,5 +203,41 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal((await a.store.totals()).blocks, 0)
       assert.equal(await a.mirror.delete(DID), false)
     })
+
+    // An export is read in pages while commits keep landing: it must be one state of the repo.
+    it('an export is one state of the repo, whatever commits land while it is read', async () => {
+      await using a = await tempArchive(kind)
+      const repo = new TestRepo(DID, generateKeypair('k256'))
+      const c1 = commitParts(
+        await repo.commit(Array.from({ length: 1200 }, (_, i) => create(`r${i}`))),
+      )
+      await a.mirror.applyCommit(DID, c1.head, c1.blocks)
+      const before = await repo.exportBlocks()
+      const commitBefore = repo.commitCid!
+      const out = (await a.mirror.exportRepo(DID))!
+      assert.equal(out.head.commitCid, commitBefore)
+      const chunks: Uint8Array[] = []
+      const first = await out.chunks.next()
+      chunks.push(first.value as Uint8Array)
+      // Half the records go while the export is under way.
+      const c2 = commitParts(
+        await repo.commit(
+          Array.from({ length: 600 }, (_, i) => ({
+            action: 'delete' as const,
+            path: `app.bsky.feed.post/r${i}`,
+          })),
+        ),
+      )
+      assert.equal((await a.mirror.applyCommit(DID, c2.head, c2.blocks)).ok, true)
+      for await (const c of out.chunks) chunks.push(c)
+      const exported = readCarSlice(Buffer.concat(chunks))
+      assert.deepEqual(exported.roots, [commitBefore])
+      assert.deepEqual(
+        [...exported.blocks.keys()].sort(),
+        [...before.keys(), commitBefore].sort(),
+        'every block of the exported state, and nothing of the later one',
+      )
+      assert.equal((await a.mirror.head(DID))?.commitCid, repo.commitCid, 'the commit landed')
+    })
   })
 }
