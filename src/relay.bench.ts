@@ -6,7 +6,11 @@
 // worker pool. The fake PDS and the mock PLC directory run in a child process, so the main
 // thread measured is the relay's alone; they still share the machine's cores, so the figures
 // are for comparing changes, not a capacity estimate. RELAY_BENCH_COMMITS sets the load
-// (default 6,000 commits of 200 accounts).
+// (default 6,000 commits of 200 accounts). RELAY_BENCH_ARCHIVE=1 (or `--archive`) runs the relay
+// in archival mode, so the cost of mirroring every commit (SQLite, repos.sqlite beside the
+// relay's database) shows against the default; it then also waits for every event's mirror
+// write (ingest counts an event accepted when it is appended, before the mirror has it) and says
+// how many repos the mirror holds.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,6 +23,8 @@ import { testDidDocument } from '../test/support/did-doc.ts'
 import { FakePds } from '../test/support/fake-pds.ts'
 import { generateKeypair } from '../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../test/support/test-repo.ts'
+import { ArchiveDatabase } from './archive/archive-db.ts'
+import { RepoStore } from './archive/repo-store.ts'
 import { loadConfig } from './config/index.ts'
 import { startMockPlc } from './identity/testing/mock-plc.ts'
 import { createLogger } from './observability/logger.ts'
@@ -26,6 +32,7 @@ import { createRelay } from './relay.ts'
 
 const COMMITS = Number(process.env.RELAY_BENCH_COMMITS ?? 6_000)
 const ACCOUNTS = 200
+const ARCHIVE = process.env.RELAY_BENCH_ARCHIVE === '1' || process.argv.includes('--archive')
 
 /** A distinct did:plc for each number (its base-32 digits in the PLC alphabet). */
 function didOf(n: number): string {
@@ -70,7 +77,8 @@ if (process.argv[2] === 'load') {
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
   const load = JSON.parse(line) as { plc: string; pds: string }
   note(
-    `${COMMITS} commits of ${ACCOUNTS} accounts made in ${Math.round(performance.now() - made)} ms`,
+    `${COMMITS} commits of ${ACCOUNTS} accounts made in ${Math.round(performance.now() - made)} ms` +
+      (ARCHIVE ? ', relay in archival mode' : ''),
   )
   for (const workers of [1, 2]) {
     const dir = await mkdtemp(join(tmpdir(), 'relay-bench-'))
@@ -92,6 +100,7 @@ if (process.argv[2] === 'load') {
         '100000000',
         '--verify-workers',
         String(workers),
+        ...(ARCHIVE ? ['--archive'] : []),
       ],
       {},
       dir,
@@ -102,7 +111,11 @@ if (process.argv[2] === 'load') {
     const t0 = performance.now()
     await relay.hosts.requestCrawl({ hostname: load.pds, admin: true, cursor: 0 })
     const stats = relay.ingest.stats
-    while (stats.accepted + stats.dropped < COMMITS || relay.log.flushedSeq < stats.accepted)
+    while (
+      stats.accepted + stats.dropped < COMMITS ||
+      relay.log.flushedSeq < stats.accepted ||
+      (ARCHIVE && stats.inFlight > 0)
+    )
       await new Promise((r) => setTimeout(r, 5))
     const ms = performance.now() - t0
     const elu = performance.eventLoopUtilization(elu0)
@@ -112,6 +125,12 @@ if (process.argv[2] === 'load') {
         `${((elu.active / COMMITS) * 1000).toFixed(1)} µs per event (${Math.round(elu.utilization * 100)}% busy)`,
     )
     await relay.stop()
+    if (ARCHIVE) {
+      const adb = await ArchiveDatabase.open({ kind: 'sqlite', path: join(dir, 'repos.sqlite') })
+      const t = await new RepoStore(adb).totals()
+      note(`  mirror: ${t.repos} repos, ${t.blocks} blocks, ${Math.round(t.bytes / 1024)} KiB`)
+      await adb.close()
+    }
     await rm(dir, { recursive: true, force: true })
   }
   child.kill()
