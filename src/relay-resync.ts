@@ -15,6 +15,7 @@ import type { CachingIdentityResolver } from './identity/cache.ts'
 import { DidNotFoundError } from './identity/errors.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
+import { RESYNC_RESULTS, type ResyncResult } from './ingest/resynchronize.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
 import type { ArchiveStatus } from './resync/archive-status.ts'
@@ -27,10 +28,15 @@ import { RepoSyncer, type SyncHost } from './resync/repo-syncer.ts'
 /** How long one repo export may take to arrive. */
 const REPO_FETCH_TIMEOUT_MS = 10 * 60_000
 
+export type SyncCountKey = ResyncResult | 'failed'
+
 export interface RelayResync {
   readonly mirror: Mirror | undefined
   readonly archive: ArchiveDatabase | undefined
-  readonly syncer: RepoSyncer
+  /** One account's fetch and intake, counted by result (every caller goes through it). */
+  readonly syncer: Pick<RepoSyncer, 'syncAccount'>
+  /** Account syncs since start, by result (metrics). */
+  readonly syncCounts: Readonly<Record<SyncCountKey, number>>
   readonly repairs: Repairs
   readonly hostResyncs: HostResyncs
   /** Archival mode's compaction (undefined when archival mode is off). */
@@ -118,8 +124,19 @@ export async function relayResync(p: {
     drops: p.drops,
     now,
   })
+  const syncCounts = Object.fromEntries([...RESYNC_RESULTS, 'failed'].map((r) => [r, 0])) as Record<
+    SyncCountKey,
+    number
+  >
+  const counted: Pick<RepoSyncer, 'syncAccount'> = {
+    syncAccount: async (did, opts) => {
+      const out = await syncer.syncAccount(did, opts)
+      syncCounts[out.result]++
+      return out
+    },
+  }
   const repairs = new Repairs({
-    repair: (did) => syncer.syncAccount(did, { announce: true }),
+    repair: (did) => counted.syncAccount(did, { announce: true }),
     listDesynchronized: async (after, limit) =>
       (await p.db.accounts.listByLocalStatus('desynchronized', after, limit)).map((r) => ({
         did: r.did,
@@ -138,14 +155,15 @@ export async function relayResync(p: {
       if (account.localStatus === 'desynchronized') return true
       return mirror !== undefined && (await mirror.head(repo.did))?.commitCid !== repo.head
     },
-    syncAccount: (did, opts) => syncer.syncAccount(did, opts),
+    syncAccount: (did, opts) => counted.syncAccount(did, opts),
     logger,
     now,
   })
   return {
     mirror,
     archive,
-    syncer,
+    syncer: counted,
+    syncCounts,
     repairs,
     hostResyncs,
     compactor,

@@ -129,7 +129,7 @@ export async function createRelay(
     health: monitors.health,
     httpTimeouts: overrides.httpTimeouts,
   })
-  metrics?.collectFrom({ ...obs, ...parts, pool, upstream: hosts, log, http: server })
+  metrics?.collectFrom({ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined
 

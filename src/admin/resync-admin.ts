@@ -16,7 +16,7 @@ import { didFrom } from './inputs.ts'
 export interface ResyncAdminDeps {
   readonly hosts: Hosts
   readonly hostResyncs: HostResyncs
-  readonly syncer: RepoSyncer
+  readonly syncer: Pick<RepoSyncer, 'syncAccount'>
   /** The host as resyncs fetch from it (undefined when banned). */
   readonly syncHost: (hostname: string) => SyncHost | undefined
   /** Archival mode's compaction; undefined when archival mode is off. */

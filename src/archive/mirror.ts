@@ -29,8 +29,26 @@ export interface CompactionResult {
   readonly kept: number
 }
 
+/** What the mirror has done since start (metrics). */
+export interface MirrorStats {
+  /** Commits applied to a stored repo; a replay at or below the stored rev is `unchanged`. */
+  commitsApplied: number
+  commitsUnchanged: number
+  /** Commits the stored repo could not follow (a block never seen): the account is repaired. */
+  commitsMissing: number
+  reposImported: number
+  reposDeleted: number
+}
+
 export class Mirror {
   readonly #store: RepoStore
+  readonly stats: MirrorStats = {
+    commitsApplied: 0,
+    commitsUnchanged: 0,
+    commitsMissing: 0,
+    reposImported: 0,
+    reposDeleted: 0,
+  }
   /**
    * Per repo, the tail of its writes: commits, imports, deletion and compaction of one repo run
    * one at a time (compaction must never sweep blocks a commit is adding).
@@ -54,7 +72,13 @@ export class Mirror {
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
   ): Promise<ApplyOutcome> {
-    return this.#exclusive(did, () => this.#write(did, head, blocks, false))
+    return this.#exclusive(did, async () => {
+      const out = await this.#write(did, head, blocks, false)
+      if (!out.ok) this.stats.commitsMissing++
+      else if (out.applied) this.stats.commitsApplied++
+      else this.stats.commitsUnchanged++
+      return out
+    })
   }
 
   /**
@@ -68,12 +92,17 @@ export class Mirror {
   ): Promise<{ changed: boolean }> {
     const out = await this.#exclusive(did, () => this.#write(did, head, blocks, true))
     if (!out.ok) throw new Error(`a complete repo lacks block ${out.missing}`)
+    if (out.applied) this.stats.reposImported++
     return { changed: out.applied }
   }
 
   /** Forgets the repo and every block of it; false when it was not mirrored. */
   delete(did: string): Promise<boolean> {
-    return this.#exclusive(did, () => this.#store.delete(did))
+    return this.#exclusive(did, async () => {
+      const deleted = await this.#store.delete(did)
+      if (deleted) this.stats.reposDeleted++
+      return deleted
+    })
   }
 
   /**

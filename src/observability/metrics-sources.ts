@@ -110,6 +110,34 @@ export interface HttpSource {
   httpStats(): { readonly open: number; readonly refused: Readonly<Record<string, number>> }
 }
 
+/** Keeping repos right: repairs, account syncs and host resyncs (both modes), the mirror. */
+export interface ResyncSource {
+  readonly repairs: {
+    readonly stats: {
+      readonly queued: number
+      readonly running: number
+      readonly repaired: number
+      readonly failed: number
+      readonly overflow: number
+    }
+  }
+  readonly hostResyncs: { readonly running: number }
+  readonly syncCounts: Readonly<Record<string, number>>
+  /** Archival mode only. */
+  readonly mirror:
+    | {
+        readonly stats: {
+          readonly commitsApplied: number
+          readonly commitsUnchanged: number
+          readonly commitsMissing: number
+          readonly reposImported: number
+          readonly reposDeleted: number
+        }
+      }
+    | undefined
+  readonly compactor: { readonly progress: { readonly status: string } } | undefined
+}
+
 export interface MetricsSources {
   readonly drops: DropsSource
   readonly ingest: IngestSource
@@ -121,4 +149,5 @@ export interface MetricsSources {
   readonly identity: IdentitySource
   readonly eventTypes: EventTypeCounter
   readonly http: HttpSource
+  readonly resync: ResyncSource
 }

@@ -57,6 +57,13 @@ const sources: MetricsSources = {
   },
   ingest: { stats: { received: 1, accepted: 1, dropped: 0, errors: 0, inFlight: 0 } },
   http: { httpStats: () => ({ open: 3, refused: { timeout: 1 } }) },
+  resync: {
+    repairs: { stats: { queued: 0, running: 0, repaired: 0, failed: 0, overflow: 0 } },
+    hostResyncs: { running: 0 },
+    syncCounts: { synced: 0, unchanged: 0, stale: 0, refused: 0, failed: 0 },
+    mirror: undefined,
+    compactor: undefined,
+  },
   pool: { stats: { inFlight: 0, queued: 0, restarts: 0 } },
   fanout: {
     consumers: () => consumers.map((c) => ({ ...c })),

@@ -20,6 +20,7 @@ import {
   registerIngestMetrics,
   registerLogMetrics,
 } from './metrics-pipeline.ts'
+import { registerResyncMetrics } from './metrics-resync.ts'
 import type { MetricsSources } from './metrics-sources.ts'
 
 export type { MetricsSources } from './metrics-sources.ts'
@@ -154,6 +155,7 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
       registerFanoutMetrics(registry, sources)
       registerIdentityMetrics(registry, sources)
       registerHttpMetrics(registry, sources)
+      registerResyncMetrics(registry, sources)
     },
     close: () => registry.clear(),
   }

@@ -73,6 +73,21 @@ export function makeFakes(): Fakes {
       },
     },
     ingest: { stats: { received: 9, accepted: 6, dropped: 2, errors: 1, inFlight: 3 } },
+    resync: {
+      repairs: { stats: { queued: 3, running: 1, repaired: 7, failed: 2, overflow: 4 } },
+      hostResyncs: { running: 1 },
+      syncCounts: { synced: 5, unchanged: 2, stale: 0, refused: 1, failed: 2 },
+      mirror: {
+        stats: {
+          commitsApplied: 40,
+          commitsUnchanged: 1,
+          commitsMissing: 2,
+          reposImported: 6,
+          reposDeleted: 1,
+        },
+      },
+      compactor: { progress: { status: 'running' } },
+    },
     http: {
       httpStats: () => ({
         open: 4,

@@ -120,6 +120,11 @@ export class HostResyncs {
     return publicView(job)
   }
 
+  /** Host resyncs running now. */
+  get running(): number {
+    return this.#running.size
+  }
+
   async progress(hostname: string): Promise<ResyncProgress | undefined> {
     const job = await this.#load(hostname)
     return job && publicView(job)

@@ -272,6 +272,13 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
       STEP_MS,
       'the repair announced as #sync',
     )
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${relay.relay.metricsAddress()!.port}/metrics`)
+    ).text()
+    const metric = (line: string) => Number(metrics.match(new RegExp(`^${line} (\\S+)$`, 'm'))?.[1])
+    assert.ok(metric('relay_repairs_total\\{result="repaired"\\}') >= 1, 'the repair is counted')
+    assert.ok(metric('relay_mirror_commits_total\\{result="applied"\\}') >= 3, 'commits applied')
+    assert.ok(metric('relay_account_syncs_total\\{result="synced"\\}') >= 1)
 
     // 4. Compaction after many updates and deletions.
     for (let i = 0; i < 150; i++) await putProfile(alice.agent, alice.did, `Alice ${i}`)
