@@ -3,7 +3,7 @@
 // client from --relay / --admin-key (or RELAY_URL, RELAY_ADMIN_KEY, RELAY_ADMIN_PASSWORD, also read
 // from .env; without a URL, localhost on the port of RELAY_API_BIND or 2470), runs
 // it and maps every failure to a message on stderr and an exit code:
-//   0 ok, 1 the relay answered an error or could not be reached, 2 usage, 3 not offered (yet).
+//   0 ok, 1 the relay answered an error or could not be reached, 2 usage, 3 not offered (an older relay without the route).
 // Deliberately not here: the subcommands themselves (admin/*-commands.ts) or any state: this
 // talks to the relay over HTTP only.
 import { setTimeout as delay } from 'node:timers/promises'
