@@ -143,6 +143,13 @@ export class EventHandlers {
       statusNote(event),
     )
     this.#w.save(state, record.seq)
+    // The PDS deleted the repo: so does the mirror (a later commit would find it missing and
+    // have it repaired from the PDS).
+    if (msg.status === 'deleted' && this.#d.mirror) {
+      await this.#d.mirror.delete(msg.did).catch((err: unknown) => {
+        this.#d.onError?.(err, { hostId, seq: msg.seq, did: msg.did })
+      })
+    }
     return null
   }
 

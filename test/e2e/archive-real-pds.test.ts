@@ -11,7 +11,8 @@
 //    unblocked) marks the account desynchronized and it is repaired without an operator.
 // 4. Many updates and deletions, then compaction: the served repos are unchanged; on SQLite the file shrinks,
 //    on PostgreSQL the freed space is reused (the store does not grow over a second round).
-// 5. A takedown deletes the account's mirrored repo; reversing it brings it back by repair.
+// 5. A takedown deletes the account's mirrored repo; reversing it brings it back by repair. An
+//    account deleted on its PDS is deleted from the mirror.
 // 6. The default mode (no archive) on the same PDS: the same forced chain break is repaired by
 //    the account's latest signed commit, announced as #sync; getRepo still redirects to the PDS.
 import assert from 'node:assert/strict'
@@ -372,6 +373,20 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
     )
     await assertMirrorEqualsPds(net, relay.url, P.hostname, dave.did)
     assert.equal((await size()).repos, names.length)
+
+    // An account deleted on its PDS is deleted from the mirror too.
+    const frank = accounts[5]!
+    await P.pds
+      .getAgent()
+      .com.atproto.admin.deleteAccount(
+        { did: frank.did },
+        { headers: P.pds.adminAuthHeaders(), encoding: 'application/json' },
+      )
+    await eventually(async () => (await size()).repos === names.length - 1, STEP_MS, 'frank gone')
+    const gone = await fetch(`${relay.url}/xrpc/com.atproto.sync.getRepo?did=${frank.did}`, {
+      redirect: 'manual',
+    })
+    assert.ok(gone.status >= 400 && gone.status < 500, `deleted: ${gone.status}`)
 
     // 6. The default mode on the same PDS: repair by the latest signed commit.
     const plain = await startTestRelay({
