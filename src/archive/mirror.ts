@@ -7,10 +7,11 @@
 // is left as it was; the caller marks the account desynchronized and has it resynced.
 // Deliberately not here: verifying commits and repos (verify/; callers pass only verified data),
 // fetching from PDSes (resync/), and the accounts' statuses (ingest/).
-import { findRpathAndBuildProof, NodeStore } from '@atcute/mst'
+import { NodeStore } from '@atcute/mst'
 import { encodeCarBlocks, encodeCarSlice } from '../protocol/car.ts'
 import { BlockSource } from './block-source.ts'
 import { mirrorChange } from './mirror-change.ts'
+import { recordPath } from './record-path.ts'
 import type { RepoHead } from './repo-change.ts'
 import { cidFromBytes, type RepoStore, type StoredRepo } from './repo-store.ts'
 import { streamFrom } from './stream-from.ts'
@@ -169,8 +170,10 @@ export class Mirror {
       const head = await reader.head(did)
       if (!head) return undefined
       const source = new BlockSource(new Map(), (cids) => reader.blocks(did, cids))
-      const [value, proof] = await findRpathAndBuildProof(new NodeStore(source), head.dataCid, path)
-      const cids = [...proof, ...(value ? [value.$link] : [])]
+      const nodes = new NodeStore(source)
+      const walk = await recordPath((cid) => nodes.get(cid), head.dataCid, path)
+      const value = walk.value
+      const cids = [...walk.nodes, ...(value ? [value] : [])]
       const blocks = await reader.blocks(did, cids)
       const car = encodeCarSlice(
         [head.commitCid],
