@@ -50,7 +50,7 @@ export interface RelayServerParts {
 
 export type HttpTimeouts = Pick<
   HttpGuardOptions,
-  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'
+  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'stallTimeoutMs'
 >
 
 export interface RelayServer extends Server {

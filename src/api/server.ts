@@ -11,6 +11,7 @@ import { type GuardedServer, guardedServer, type HttpGuardOptions } from '../net
 import { invalidRequest, toXrpcError, XrpcError } from './errors.ts'
 
 const MAX_BODY_BYTES = 64 * 1024
+const DEFAULT_STALL_TIMEOUT_MS = 60_000
 
 export interface ApiRequest {
   readonly method: string
@@ -133,7 +134,8 @@ export function createApiServer(opts: ApiServerOptions): GuardedServer {
         res.end(out.bytes)
       } else if (out.stream !== undefined) {
         res.writeHead(out.status ?? 200)
-        await writeStream(res, out.stream)
+        const stallMs = opts.guard.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
+        if ((await writeStream(res, out.stream, stallMs)) === 'stalled') guarded.refuse('timeout')
       } else if (out.text !== undefined) {
         if (!res.hasHeader('Content-Type'))
           res.setHeader('Content-Type', 'text/plain; charset=utf-8')
@@ -151,27 +153,45 @@ export function createApiServer(opts: ApiServerOptions): GuardedServer {
   return guarded
 }
 
-/** Writes chunks as they come, waiting when the client reads slowly; a failure cuts the answer. */
-async function writeStream(res: ServerResponse, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+/**
+ * Writes chunks as they come, waiting when the client reads slowly; a failure cuts the answer,
+ * and so does a client that takes nothing for `stallMs` (what produces the chunks is stopped:
+ * leaving the loop ends the iterator).
+ */
+async function writeStream(
+  res: ServerResponse,
+  chunks: AsyncIterable<Uint8Array>,
+  stallMs: number,
+): Promise<'done' | 'stalled' | 'cut'> {
   try {
     for await (const chunk of chunks) {
-      if (res.destroyed) return
+      if (res.destroyed) return 'cut'
       if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            res.off('drain', done)
-            res.off('close', done)
-            resolve()
+        const drained = await new Promise<boolean>((resolve) => {
+          const done = (ok: boolean) => () => {
+            clearTimeout(timer)
+            res.off('drain', onDrain)
+            res.off('close', onClose)
+            resolve(ok)
           }
-          res.once('drain', done)
-          res.once('close', done)
+          const onDrain = done(true)
+          const onClose = done(true)
+          const timer = setTimeout(done(false), stallMs)
+          res.once('drain', onDrain)
+          res.once('close', onClose)
         })
+        if (!drained) {
+          res.destroy()
+          return 'stalled'
+        }
       }
     }
     res.end()
+    return 'done'
   } catch (err) {
     // The status line is out: the only honest signal left is a cut connection.
     res.destroy(err instanceof Error ? err : new Error(String(err)))
+    return 'cut'
   }
 }
 

@@ -35,6 +35,12 @@ export interface HttpGuardOptions {
   readonly requestTimeoutMs?: number
   /** Default 5 s. */
   readonly keepAliveTimeoutMs?: number
+  /**
+   * A streamed answer (a repo export) whose client stops reading is cut after this long without
+   * progress, so a stalled download never holds what produces it (default 60 s; the handler
+   * applies it and reports it with `refuse('timeout')`).
+   */
+  readonly stallTimeoutMs?: number
   /** Whether a peer is a trusted proxy (default: none is). */
   readonly isTrustedProxy?: (peer: string) => boolean
   /** The client behind a trusted proxy (default: the peer). */
@@ -50,6 +56,8 @@ export interface HttpGuardStats {
 export interface GuardedServer {
   readonly server: Server
   stats(): HttpGuardStats
+  /** Counts a connection the handler cut for one of the guard's reasons. */
+  refuse(reason: HttpRefusal): void
 }
 
 const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
@@ -158,6 +166,9 @@ export function guardedServer(opts: HttpGuardOptions, handler: RequestListener):
   return {
     server,
     stats: () => ({ open, refused: { ...refused } }),
+    refuse: (reason) => {
+      refused[reason]++
+    },
   }
 }
 
