@@ -262,7 +262,9 @@ export class Mirror {
       previousRoot: stored?.dataCid ?? null,
       head,
       blocks,
-      stored: (cids) => this.#store.blocks(did, cids),
+      // The head's row id is known: each node read is one query.
+      stored: (cids) =>
+        stored ? this.#store.blocksOfRepo(stored.id, cids) : Promise.resolve(new Map()),
     })
     if (!out.ok) return out
     await this.#store.apply(did, out.change)

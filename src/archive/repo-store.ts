@@ -58,6 +58,15 @@ export class RepoStore {
     return this.#adb.run('repos.blocks', (db) => selectBlocks(db, did, cids))
   }
 
+  /**
+   * The blocks among `cids` of the repo whose row id is known (its head was just read): one
+   * query, where `blocks` needs two. The mirror's tree diff reads nodes one at a time.
+   */
+  async blocksOfRepo(repoId: number, cids: readonly string[]): Promise<Map<string, Uint8Array>> {
+    if (cids.length === 0) return new Map()
+    return this.#adb.run('repos.blocksOfRepo', (db) => selectBlocksOf(db, repoId, cids))
+  }
+
   /** Applies one change (a commit, or a whole repo replacing the stored one) atomically. */
   async apply(did: string, change: RepoChange): Promise<void> {
     const { head } = change
@@ -255,9 +264,16 @@ async function selectBlocks(
   did: string,
   cids: readonly string[],
 ): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>()
   const id = cids.length === 0 ? undefined : await repoId(db, did)
-  if (id === undefined) return out
+  return id === undefined ? new Map() : selectBlocksOf(db, id, cids)
+}
+
+async function selectBlocksOf(
+  db: Kysely<ArchiveSchema>,
+  id: number,
+  cids: readonly string[],
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>()
   for (let i = 0; i < cids.length; i += CHUNK) {
     const chunk = cids.slice(i, i + CHUNK).map(cidToBytes)
     const rows = await db
