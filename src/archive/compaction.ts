@@ -90,7 +90,9 @@ export class Compactor {
   async compactOne(did: string): Promise<{ removed: number; kept: number } | undefined> {
     if (!(await this.#mirror.head(did))) return undefined
     const out = await this.#mirror.compact(did)
-    await this.#adb.reclaim()
+    // On PostgreSQL a VACUUM would cover every partition for one repo's few blocks: its
+    // autovacuum makes that space reusable. SQLite's incremental vacuum only frees pages.
+    if (this.#adb.dialect === 'sqlite') await this.#adb.reclaim()
     return out
   }
 
