@@ -99,8 +99,6 @@ export class AccountWriter {
 
   /** A new account; throttled when its host has used its account slots (§4 item 14). */
   newAccount(did: string, hostId: number, now: number): AccountState {
-    const account = newAccount(did, hostId, now)
-    const slots = this.#d.hosts.accountSlots(hostId)
-    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
+    return this.admit(newAccount(did, hostId, now))
   }
 }

@@ -40,7 +40,7 @@ export async function resynchronize(
     return { result: 'stale', state: account }
   }
   if (!account) {
-    account = w.admit(w.newAccount(did, input.hostId, now))
+    account = w.newAccount(did, input.hostId, now)
     if (account.localStatus === 'throttled') {
       w.save(account, 0)
       return { result: 'refused', state: account }

@@ -1,11 +1,15 @@
 // A fake PDS on loopback for end-to-end tests: it serves `subscribeRepos` (replaying the frames it
 // has from the subscriber's cursor, then live ones), `describeServer` (so requestCrawl's probe
 // passes) and `getRepoStatus` (from statuses the test sets). Frames are given as bytes with their
-// seq; the PDS never looks inside them.
-import { createServer, type Server } from 'node:http'
+// seq; the PDS never looks inside them. `routes` answers more (a test PDS serving resyncs) before
+// these.
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { encodeErrorFrame } from '../../src/protocol/frame.ts'
+
+/** Answers a request the test handles itself; false leaves it to the fake PDS. */
+export type ExtraRoutes = (url: URL, res: ServerResponse) => boolean
 
 export class FakePds {
   readonly #server: Server
@@ -19,11 +23,12 @@ export class FakePds {
     this.#server = server
   }
 
-  static async start(): Promise<FakePds> {
+  static async start(routes?: ExtraRoutes): Promise<FakePds> {
     const server = createServer()
     const pds = new FakePds(server)
     server.on('request', (req, res) => {
       const url = new URL(req.url ?? '/', 'http://x')
+      if (routes?.(url, res)) return
       if (url.pathname === '/xrpc/com.atproto.server.describeServer') {
         res.writeHead(200, { 'content-type': 'application/json' })
         return res.end(
