@@ -1,6 +1,7 @@
 // XRPC errors and the single place where domain errors become HTTP responses (docs/design.md §2
 // "api/"). Anything unexpected is a 500 `InternalServerError` with a generic message: internals
 // never reach the client (the caller logs the real error).
+import { SnapshotsBusyError } from '../archive/archive-db.ts'
 import { CrawlRefusedError } from '../hosts/crawl-error.ts'
 import { UnknownHostError } from '../hosts/errors.ts'
 
@@ -21,6 +22,8 @@ export const invalidRequest = (message: string): XrpcError =>
 /** Maps any thrown value to the XRPC error to send; `internal` is true for unexpected ones. */
 export function toXrpcError(err: unknown): { error: XrpcError; internal: boolean } {
   if (err instanceof XrpcError) return { error: err, internal: false }
+  if (err instanceof SnapshotsBusyError)
+    return { error: new XrpcError(503, 'ServiceUnavailable', err.message), internal: false }
   if (err instanceof UnknownHostError)
     return { error: new XrpcError(404, 'HostNotFound', err.message), internal: false }
   if (err instanceof CrawlRefusedError) {

@@ -15,6 +15,18 @@ import type { ArchiveSchema } from './schema.ts'
 
 /** Consistent reads held open at once (each a connection); more wait their turn. */
 const MAX_SNAPSHOTS = 8
+/** Reads waiting for a turn; past it a read is refused (SnapshotsBusyError) rather than queued. */
+export const MAX_SNAPSHOT_WAITERS = 64
+
+/** Every snapshot slot is held and the line of waiters is full (a flood of repo exports). */
+export class SnapshotsBusyError extends Error {
+  override readonly name = 'SnapshotsBusyError'
+  readonly waiting: number
+  constructor(waiting: number) {
+    super(`${waiting} repo reads are already waiting; try again shortly`)
+    this.waiting = waiting
+  }
+}
 
 export class ArchiveDatabase {
   readonly db: Kysely<ArchiveSchema>
@@ -56,7 +68,8 @@ export class ArchiveDatabase {
   run<T>(operation: string, fn: (db: Kysely<ArchiveSchema>) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new DatabaseError(operation, 'closed'))
     const p = fn(this.db).catch((err: unknown) => {
-      throw err instanceof DatabaseError ? err : wrapDriverError(operation, err)
+      if (err instanceof DatabaseError || err instanceof SnapshotsBusyError) throw err
+      throw wrapDriverError(operation, err)
     })
     this.#inFlight.add(p)
     const forget = () => this.#inFlight.delete(p)
@@ -69,11 +82,15 @@ export class ArchiveDatabase {
    * written meanwhile: a repo export streamed to a slow client must not mix two states of the
    * repo. On SQLite a read transaction on a connection of its own (in WAL mode readers and the
    * writer never wait for each other); on PostgreSQL a read-only repeatable-read transaction on
-   * one pooled connection. At most MAX_SNAPSHOTS at once; more wait.
+   * one pooled connection. At most MAX_SNAPSHOTS at once; up to MAX_SNAPSHOT_WAITERS more wait,
+   * and beyond that a read is refused with SnapshotsBusyError.
    */
   snapshot<T>(operation: string, fn: (db: Kysely<ArchiveSchema>) => Promise<T>): Promise<T> {
     return this.run(operation, async () => {
       if (this.#snapshots >= MAX_SNAPSHOTS) {
+        if (this.#snapshotQueue.length >= MAX_SNAPSHOT_WAITERS) {
+          throw new SnapshotsBusyError(this.#snapshotQueue.length)
+        }
         await new Promise<void>((resolve) => this.#snapshotQueue.push(resolve))
       }
       this.#snapshots++
