@@ -161,7 +161,8 @@ export class VerifyPool {
  * data shares) is copied, so transferring never detaches anything but these bytes.
  */
 function ownBuffer(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+  if (whole && bytes.buffer instanceof ArrayBuffer) return bytes
   // Not `bytes.slice()`: on a Buffer it is another view of the same pool.
   return new Uint8Array(bytes)
 }

@@ -144,7 +144,7 @@ export class RepoSyncer {
     try {
       await this.#d.pacer.take(host.id, host.crawlRate, signal)
       if (this.#d.archive) {
-        const car = ownBuffer(await this.#d.pds.getRepo(host, did, signal))
+        const car = await this.#d.pds.getRepo(host, did, signal)
         const v = await this.#d.verifyRepo({ did, car, didKey, now: this.#d.now() })
         if (!v.ok) return refuse(v.reason, v.detail)
         return {
@@ -186,15 +186,6 @@ export class RepoSyncer {
       return failed(did, err.kind, err.message)
     }
   }
-}
-
-/**
- * The bytes in a buffer of their own: the verify pool transfers the CAR's buffer to its worker,
- * and a small HTTP body is a view into Node's shared Buffer pool, which cannot be transferred.
- */
-function ownBuffer(bytes: Uint8Array): Uint8Array {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-  return whole && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes)
 }
 
 /**
