@@ -75,6 +75,8 @@ export interface RelayOverrides {
   readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
   /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
   readonly consumerMaxBufferedBytes?: number
+  /** How often consumers are pinged; one that misses a pong is dropped (default 30 s). */
+  readonly consumerPingIntervalMs?: number
   /** HTTP header, request and keep-alive timeouts (tests of slow clients shorten them). */
   readonly httpTimeouts?: HttpTimeouts
 }
@@ -218,6 +220,7 @@ export function relayFanout(
   return new Fanout({
     log,
     maxBufferedBytes: overrides.consumerMaxBufferedBytes ?? 64 * 1024 * 1024,
+    pingIntervalMs: overrides.consumerPingIntervalMs,
     maxConsumers: config.maxConsumers,
     maxConsumersPerAddr: config.maxConnectionsPerIp,
     isHidden: (did, type) => type !== '#account' && takedowns.has(did),
