@@ -1,5 +1,7 @@
 // Parameters of `subscribeRepos` (Lexicon: optional integer `cursor`), checked before the
 // WebSocket upgrade so a bad request gets a plain HTTP 400 that says which parameter and why.
+// A cursor given more than once is refused too: serving from either value would be a guess about
+// where the consumer is, and taking the first made the answer depend on the order of the values.
 export type SubscribeParams =
   | { readonly ok: true; readonly cursor: number | undefined }
   | {
@@ -20,7 +22,16 @@ export function subscribeParams(rawUrl: string): SubscribeParams {
   }
   if (url.pathname !== SUBSCRIBE_PATH)
     return { ok: false, status: 404, error: 'NotFound', message: 'no such route' }
-  const raw = url.searchParams.get('cursor')
+  const all = url.searchParams.getAll('cursor')
+  if (all.length > 1) {
+    return {
+      ok: false,
+      status: 400,
+      error: 'InvalidRequest',
+      message: 'cursor may be given only once',
+    }
+  }
+  const raw = all[0] ?? null
   if (raw === null || raw === '') return { ok: true, cursor: undefined }
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
     return {
