@@ -1,6 +1,6 @@
 // Builds a real relay for end-to-end tests: temp data dir, SQLite, the API on 127.0.0.1:0, the
-// PLC directory given, local insecure hosts allowed, a test admin key; and a consumer that reads
-// its firehose over a real WebSocket.
+// PLC directory given, local insecure hosts allowed (unless a test asks for production rules), a
+// test admin key; and a consumer that reads its firehose over a real WebSocket.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +29,8 @@ export async function startTestRelay(opts: {
   overrides?: RelayOverrides
   /** Admin keys (default: [ADMIN_KEY]; [] turns the admin API off). */
   adminKeys?: string[]
+  /** `false`: run without --allow-insecure-hosts, as in production (the SSRF tests). */
+  insecureHosts?: boolean
 }): Promise<TestRelay> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'relay-e2e-')))
   const argv = [
@@ -43,7 +45,7 @@ export async function startTestRelay(opts: {
     `sqlite://${join(dir, 'relay.sqlite')}`,
     '--plc-host',
     opts.plcUrl,
-    '--allow-insecure-hosts',
+    ...(opts.insecureHosts === false ? [] : ['--allow-insecure-hosts']),
     ...(opts.adminKeys ?? [ADMIN_KEY]).flatMap((k) => ['--admin-password', k]),
     '--verify-workers',
     '1',
