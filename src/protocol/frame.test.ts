@@ -123,6 +123,33 @@ describe('decodeFrame', () => {
     const b = catchFrameError(() => decodeFrame(concat(header, huge)))
     assert.deepEqual([b.code, b.reason, b.seq], ['droppable', 'non-canonical-cbor', undefined])
   })
+  test('nesting far past the strict limit is droppable with its seq, whatever the stack depth', () => {
+    // {seq: 4, xxxx: [[[...1...]]]} with 100,000 nested arrays: well-formed CBOR, too deep for the
+    // strict check. The lenient reading that finds the seq once recursed per level and overflowed
+    // the call stack, which made this frame "undecodable" (a reconnect to the same frame) or
+    // droppable depending on how deep the caller already was.
+    const depth = 100_000
+    const prefix = encode({ seq: 4, xxxx: 0 })
+    const body = new Uint8Array(prefix.length - 1 + depth + 1)
+    body.set(prefix.subarray(0, prefix.length - 1))
+    body.fill(0x81, prefix.length - 1, prefix.length - 1 + depth)
+    body[body.length - 1] = 0x01
+    const frame = concat(encode({ op: 1, t: '#identity' }), body)
+    const err = catchFrameError(() => decodeFrame(frame))
+    assert.deepEqual([err.code, err.reason, err.seq], ['droppable', 'non-canonical-cbor', 4])
+    // the same, called from a stack that is already deep
+    const nested = (n: number): FrameError =>
+      n === 0 ? catchFrameError(() => decodeFrame(frame)) : nested(n - 1)
+    assert.equal(nested(5000).code, 'droppable')
+    // and truncated inside the nesting: undecodable, without an overflow
+    const cut = catchFrameError(() => decodeFrame(frame.subarray(0, frame.length - 1)))
+    assert.deepEqual([cut.code, cut.reason], ['undecodable', 'undecodable-frame'])
+  })
+  test('a stray break in a definite-length map is undecodable', () => {
+    // {t: "#x", op: <break>} then true: not well-formed CBOR, though cborg's decode tolerated it
+    const bytes = Uint8Array.of(0xa2, 0x61, 0x74, 0x62, 0x23, 0x78, 0x62, 0x6f, 0x70, 0xff, 0xf5)
+    assert.equal(catchFrameError(() => decodeFrame(bytes)).code, 'undecodable')
+  })
   for (const [name, bytes] of [
     ['empty', new Uint8Array()],
     ['header only', encode({ op: 1, t: '#commit' })],

@@ -11,7 +11,7 @@
 //   it rather than meeting the same frame after every reconnect.
 // Deliberately not checked here: the body's fields (messages.ts does that per type).
 import { decode, encode } from '@atcute/cbor'
-import { decodeFirst as lenientDecodeFirst } from 'cborg'
+import { Tokenizer, Type } from 'cborg'
 import { DagCborError } from './cbor/dag-cbor-error.ts'
 import { dagCborItemEnd } from './cbor/strict.ts'
 import type { DropReason } from './drop-reasons.ts'
@@ -105,9 +105,17 @@ function seqOf(body: unknown): number | undefined {
     : undefined
 }
 
-// The lenient reading used only after a strict failure: cborg with canonical-form checks off
-// (non-minimal numbers, any key order, duplicates, indefinite lengths, floats all accepted) and
-// tag 42 kept as raw bytes. @atcute/cbor cannot serve here: it rejects non-canonical input too.
+// The lenient reading used only after a strict failure: cborg's tokenizer with canonical-form
+// checks off (non-minimal numbers, any key order, duplicates, indefinite lengths, floats all
+// accepted). @atcute/cbor cannot serve here: it rejects non-canonical input too.
+// The tokens are walked with an explicit stack instead of being built into values (cborg's own
+// `decode` recurses once per nesting level and allocates every item): a hostile frame of
+// thousands of nested arrays would otherwise overflow the call stack, so whether it counted as
+// droppable or undecodable depended on how deep the caller's stack already was, and a 5 MB frame
+// claiming billions of items made the lenient reading allocate tens of MB only to find a `seq`.
+// The walk accepts what cborg's decode accepted: map keys are text, the only tag is 42, a break
+// ends only an indefinite-length container (cborg let a stray break stand for a map value or a
+// tag's content; here that is malformed, as CBOR says).
 const LENIENT = {
   strict: false,
   allowIndefinite: true,
@@ -115,17 +123,86 @@ const LENIENT = {
   allowInfinity: true,
   allowNaN: true,
   allowBigInt: true,
-  rejectDuplicateMapKeys: false,
-  tags: Object.assign([], { 42: (b: unknown) => b }),
+}
+
+/** Read by `skipLenientItem` when a value other than a terminal token follows the `seq` key. */
+const NOT_A_SEQ = Symbol('not a seq')
+
+/**
+ * Walks one lenient CBOR item from `tokens` without building it; throws if the bytes are not a
+ * complete, well-formed item. When the item is a map, returns the value of its last top-level
+ * `seq` key (a terminal token's value, else NOT_A_SEQ; undefined when there is none or the item
+ * is not a map), which is all a droppable frame needs from its body.
+ */
+function skipLenientItem(tokens: Tokenizer): unknown {
+  // Per open container: items still to come (Infinity for indefinite length; a map counts its
+  // keys and values separately), whether it is a map, and for maps whether a key comes next.
+  const left: number[] = []
+  const isMap: boolean[] = []
+  const keyNext: boolean[] = []
+  let topIsMap = false
+  let seqKey = false
+  let seq: unknown
+  for (;;) {
+    if (tokens.done()) throw new Error('input ends inside an item')
+    const token = tokens.next()
+    const depth = left.length
+    const top = depth - 1
+    const atKey = depth > 0 && isMap[top] === true && keyNext[top] === true
+    if (atKey && !Type.equals(token.type, Type.string) && !Type.equals(token.type, Type.break)) {
+      throw new Error('map key is not a text string')
+    }
+    if (depth === 0) topIsMap = Type.equals(token.type, Type.map)
+    else if (depth === 1 && topIsMap && !Type.equals(token.type, Type.break)) {
+      if (atKey) seqKey = token.value === 'seq'
+      else if (seqKey) seq = token.type.terminal ? token.value : NOT_A_SEQ
+    }
+
+    if (Type.equals(token.type, Type.break)) {
+      if (depth === 0 || left[top] !== Infinity || (isMap[top] && !atKey)) {
+        throw new Error('unexpected break')
+      }
+      left.pop()
+      isMap.pop()
+      keyNext.pop()
+    } else if (Type.equals(token.type, Type.array) || Type.equals(token.type, Type.map)) {
+      const count = token.value as number
+      if (count > 0) {
+        const map = Type.equals(token.type, Type.map)
+        left.push(map ? count * 2 : count)
+        isMap.push(map)
+        keyNext.push(map)
+        continue
+      }
+    } else if (Type.equals(token.type, Type.tag)) {
+      if (token.value !== 42) throw new Error(`tag ${String(token.value)} is not supported`)
+      left.push(1)
+      isMap.push(false)
+      keyNext.push(false)
+      continue
+    }
+    // One item is complete: count it off its container(s).
+    for (;;) {
+      const d = left.length - 1
+      if (d < 0) return topIsMap ? seq : undefined
+      if (isMap[d]) keyNext[d] = !keyNext[d]
+      left[d]! -= 1
+      if (left[d]! > 0) break
+      left.pop()
+      isMap.pop()
+      keyNext.pop()
+    }
+  }
 }
 
 /** After a strict failure: does the frame decode at all? If so it is droppable. */
 function lenientFailure(bytes: Uint8Array, strictError: unknown): FrameError {
   const why = strictError instanceof Error ? strictError.message : String(strictError)
-  let body: unknown
+  let seq: unknown
   try {
-    const [, rest] = lenientDecodeFirst(bytes, LENIENT)
-    ;[body] = lenientDecodeFirst(rest, LENIENT)
+    const tokens = new Tokenizer(bytes, LENIENT)
+    skipLenientItem(tokens)
+    seq = skipLenientItem(tokens)
   } catch {
     return new FrameError(
       'undecodable',
@@ -141,7 +218,7 @@ function lenientFailure(bytes: Uint8Array, strictError: unknown): FrameError {
     'droppable',
     'non-canonical-cbor',
     `frame is not valid atproto DAG-CBOR: ${why}`,
-    seqOf(body),
+    seqOf({ seq }),
     {
       cause: strictError,
     },
