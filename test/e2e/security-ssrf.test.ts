@@ -25,6 +25,7 @@ import type { LookupAll } from '../../src/hosts/address.ts'
 import { probeHost } from '../../src/hosts/probe.ts'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { call } from '../support/admin-client.ts'
+import { testDidDocument } from '../support/did-doc.ts'
 import { startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 
 /** A loopback server that counts every connection and request it gets (127.0.0.1 and ::1). */
@@ -471,5 +472,42 @@ describe('did:web identities, development rules: a document that redirects elsew
       res.writeHead(302, { location: `http://localhost:${T}${path}` }).end()
     await refreshIdentity(relay, `did:web:localhost%3A${first.port}`)
     assert.deepEqual(target.requests, [path])
+  })
+})
+
+describe('the PDS endpoint a DID document names', () => {
+  // `POST /admin/repo/refresh` asks the account's PDS for its status (getRepoStatus) at the
+  // endpoint its DID document names, and whoever controls the document chooses that endpoint.
+  // Today that request is made with no address check (upstream/repo-status.ts uses a plain
+  // fetch), so a document naming a loopback or private endpoint gets a connection there. Marked
+  // todo so the run stays green while it is open; it passes once the request is held to public
+  // addresses like every other outbound request the network can steer.
+  const DID = 'did:plc:alicealicealicealicealic'
+  let plc: MockPlc
+  let relay: TestRelay
+  let listener: Listener
+  before(async () => {
+    listener = await Listener.start()
+    listener.handler = (_p, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"active":true}')
+    plc = await startMockPlc({ [DID]: testDidDocument(DID, listener.url) })
+    relay = await startTestRelay({
+      plcUrl: plc.url,
+      insecureHosts: false,
+      overrides: { metrics: false },
+    })
+  })
+  after(async () => {
+    await relay.close()
+    await listener.close()
+    await plc.close()
+  })
+
+  test('a loopback PDS endpoint is not connected to', {
+    todo: 'getRepoStatus has no SSRF check',
+  }, async () => {
+    const identity = await refreshIdentity(relay, DID)
+    assert.deepEqual(identity, { pds: listener.url, handle: null, hasKey: false })
+    assert.equal(listener.connections, 0, `connected: ${listener.requests.join(', ')}`)
   })
 })
