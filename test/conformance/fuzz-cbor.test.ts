@@ -65,32 +65,30 @@ test('arbitrary bytes: DagCborError or a canonical value', () => {
   )
 })
 
-test('heads claiming 2^31 to 2^64-1 items or bytes are refused without allocating', async () => {
-  await withBoundedMemory(64, () =>
-    fc.assert(
-      fc.property(
-        host,
-        fc.constantFrom(2, 3, 4, 5),
-        fc.constantFrom(...HUGE_LENGTHS),
-        fc.uint8Array({ maxLength: 64 }),
-        fc.boolean(),
-        (obj, major, length, tail, nested) => {
-          const head = cborHead(major, length)
-          let bytes = concatBytes(head, tail)
-          if (nested) {
-            // as the value of the last key of a valid map
-            const base = encode(obj)
-            bytes = concatBytes(base.subarray(0, base.length - 1), head, tail)
-          }
-          const r = strict(bytes)
-          assert.ok(!r.ok)
-          // 2^64-1 does not fit the signed 64-bit range DAG-CBOR allows, but as a length it is
-          // simply more than the input holds
-          assert.ok(['length-exceeds-input', 'truncated'].includes(r.code), r.code)
-        },
-      ),
-      fuzzParams(SEED, scaled(500, 50_000)),
+test('heads claiming 2^31 to 2^64-1 items or bytes are refused without allocating', () => {
+  fc.assert(
+    fc.property(
+      host,
+      fc.constantFrom(2, 3, 4, 5),
+      fc.constantFrom(...HUGE_LENGTHS),
+      fc.uint8Array({ maxLength: 64 }),
+      fc.boolean(),
+      (obj, major, length, tail, nested) => {
+        const head = cborHead(major, length)
+        let bytes = concatBytes(head, tail)
+        if (nested) {
+          // as the value of the last key of a valid map
+          const base = encode(obj)
+          bytes = concatBytes(base.subarray(0, base.length - 1), head, tail)
+        }
+        const r = withBoundedMemory(16, () => strict(bytes))
+        assert.ok(!r.ok)
+        // 2^64-1 does not fit the signed 64-bit range DAG-CBOR allows, but as a length it is
+        // simply more than the input holds
+        assert.ok(['length-exceeds-input', 'truncated'].includes(r.code), r.code)
+      },
     ),
+    fuzzParams(SEED, scaled(500, 50_000)),
   )
 })
 
