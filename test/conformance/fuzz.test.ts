@@ -2,6 +2,7 @@
 // scenario frames and of commits made here) never make the pure pipeline throw anything but its
 // typed errors: decodeFrame → FrameError, parseMessage → MessageError, and verifyCommit /
 // verifySync return a verdict (dropped with a listed reason, or accepted) and never throw.
+// Fixed seed (RELAY_TEST_SEED picks another), 100 times more runs with RELAY_TEST_LONG=1.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
@@ -12,6 +13,7 @@ import { verifyCommit, verifySync } from '../../src/verify/commit.ts'
 import { type PublicKey, parseMultikey } from '../../src/verify/crypto/keys.ts'
 import { verifySignature } from '../../src/verify/crypto/signature.ts'
 import { generateKeypair } from '../support/keypair.ts'
+import { SEED, scaled } from '../support/long-mode.ts'
 import { loadScenario, scenarioFrame, scenarioNames } from '../support/scenarios.ts'
 import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
@@ -109,7 +111,7 @@ test('damaged frames only ever give typed errors or verdicts', async () => {
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
       },
     ),
-    { numRuns: 1500 },
+    { seed: SEED, numRuns: scaled(1500, 150_000) },
   )
   // The damage reached every layer: some frames failed to decode, some messages were invalid,
   // and some reached verification.
