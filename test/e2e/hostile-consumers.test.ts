@@ -1,0 +1,472 @@
+// Hostile consumers (issue 11): a real relay fed a steady stream of signed commits by a fake PDS,
+// with one honest consumer reading from cursor 0 the whole time, while others misbehave:
+// - thousands of connects and disconnects: clean closes, resets during replay, resets and
+//   half-sent requests in the middle of the handshake, aborts at random moments;
+// - bad cursors (negative, not a number, fractions, 2^64, huge strings, given twice) are refused
+//   with a 400 before any upgrade, future cursors with the error frame FutureCursor (§4 item 1);
+// - consumers that never read are cut off with ConsumerTooSlow alone (§4 item 2);
+// - half-open sockets (the upgrade completes, then the peer reads nothing and answers nothing)
+//   and ping-mute sockets (they read, but never answer a ping) are dropped after the ping timeout.
+// Throughout, the relay stays healthy (/xrpc/_health 200), its file descriptors and memory come
+// back once the hostile consumers are gone, the counters in /metrics say what happened, and the
+// honest consumer receives every event, in order, with no gap and no duplicate.
+// `RELAY_TEST_LONG=1` runs ten times the connections and more of every kind of misbehaving consumer.
+import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { WebSocket } from 'ws'
+import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import type { RelayOverrides } from '../../src/relay.ts'
+import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { scaled } from '../support/long-mode.ts'
+import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+
+const SUBSCRIBE = '/xrpc/com.atproto.sync.subscribeRepos'
+const CONNECTIONS = scaled(2000, 20_000)
+const CHURN_PARALLEL = 20
+const SLOW_CONSUMERS = scaled(6, 40)
+const HALF_OPEN = scaled(3, 20)
+const PING_MUTE = scaled(3, 20)
+
+// Memory is compared after a full collection, so that garbage not yet collected is not mistaken
+// for memory the relay holds on to.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+const openFds = () => readdirSync('/proc/self/fd').length
+
+function settledMemory(): { heapUsed: number; arrayBuffers: number } {
+  gc()
+  const m = process.memoryUsage()
+  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers }
+}
+
+function upgradeRequest(target: string): string {
+  return `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`
+}
+
+/** Sends `request` on a fresh socket; resolves with everything the relay answered before closing. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request))
+    let text = ''
+    socket.on('data', (d) => (text += d.toString('latin1')))
+    socket.on('close', () => resolve(text))
+    socket.on('error', () => {})
+  })
+}
+
+/**
+ * A raw TCP client that completes the WebSocket upgrade, then stops reading (the socket is paused,
+ * so the kernel's buffers fill and then TCP pushes back) and never answers anything, pings included.
+ */
+function rawSubscriber(port: number, query = ''): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(upgradeRequest(SUBSCRIBE + query)))
+    let head = ''
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1')
+      if (!head.includes('\r\n\r\n')) return
+      socket.off('data', onData)
+      socket.pause()
+      if (head.startsWith('HTTP/1.1 101')) resolve(socket)
+      else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`))
+    }
+    socket.on('data', onData)
+    socket.on('error', () => {})
+  })
+}
+
+/** Resumes a paused raw socket and resolves once the relay has closed it. */
+function drainUntilClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve()
+    socket.on('close', () => resolve())
+    socket.on('data', () => {})
+    socket.resume()
+  })
+}
+
+function wsClosed(ws: WebSocket): Promise<number> {
+  return new Promise((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) return resolve(1006)
+    ws.once('close', (code: number) => resolve(code))
+  })
+}
+
+interface Stand {
+  plc: MockPlc
+  pds: FakePds
+  stream: CommitStream
+  relay: TestRelay
+  honest: Consumer
+}
+
+async function stand(letters: string, overrides: RelayOverrides): Promise<Stand> {
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  const stream = new CommitStream(pds, plc, letters)
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    // Churn from one address: the per-address consumer limit is not what this test is about.
+    flags: ['--max-connections-per-ip', '10000'],
+    overrides,
+  })
+  assert.equal((await relay.crawl(pds.hostname)).status, 200)
+  await raiseEventLimits(relay.url, pds.hostname)
+  await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
+  await stream.produce(5)
+  await eventually(() => relay.relay.log.flushedSeq >= 5, 20_000, 'first events in the log')
+  const honest = new Consumer(relay.wsUrl, 0)
+  await honest.until(() => honest.messages().length >= 5, 20_000, 'honest consumer caught up')
+  return { plc, pds, stream, relay, honest }
+}
+
+async function metrics(relay: TestRelay): Promise<Map<string, number>> {
+  const text = await (
+    await fetch(`http://127.0.0.1:${relay.relay.metricsAddress()!.port}/metrics`)
+  ).text()
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue
+    const at = line.lastIndexOf(' ')
+    out.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return out
+}
+
+async function healthy(relay: TestRelay): Promise<number> {
+  return (await fetch(`${relay.url}/xrpc/_health`)).status
+}
+
+/** Stops the stream and checks the honest consumer got every commit: seqs 1..N, each once. */
+async function assertHonestComplete(s: Stand): Promise<void> {
+  await s.stream.stop()
+  const total = s.stream.emitted.length
+  await eventually(
+    () => s.relay.relay.log.flushedSeq >= total,
+    60_000,
+    `all ${total} commits in the log`,
+  )
+  await s.honest.until(() => s.honest.messages().length >= total, 60_000, `${total} events`)
+  assert.equal(s.honest.closed, false, 'the honest consumer was never cut off')
+  const messages = s.honest.messages()
+  assert.deepEqual(
+    messages.map((m) => m.body.seq),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'every seq once, in order, no gap',
+  )
+  assert.ok(messages.every((m) => m.type === '#commit'))
+  assert.deepEqual(
+    messages.map((m) => (m.body.commit as { $link: string }).$link).sort(),
+    [...s.stream.emitted].sort(),
+    'every commit the PDS emitted, exactly once',
+  )
+}
+
+async function tearDown(s: Stand | undefined): Promise<void> {
+  if (!s) return
+  await s.stream.stop()
+  s.honest.close()
+  await s.relay.close()
+  await s.pds.close()
+  await s.plc.close()
+}
+
+describe('hostile consumers: churn, bad cursors, consumers that never read', () => {
+  let s: Stand
+  let baselineFds = 0
+  let baselineMemory = { heapUsed: 0, arrayBuffers: 0 }
+
+  before(async () => {
+    s = await stand('hij', { consumerMaxBufferedBytes: 256 * 1024 })
+    s.stream.start(20)
+    // Open the keep-alive connections the checks below use before counting descriptors.
+    assert.equal(await healthy(s.relay), 200)
+    await metrics(s.relay)
+    baselineFds = openFds()
+    baselineMemory = settledMemory()
+  })
+  after(() => tearDown(s))
+
+  test(`${CONNECTIONS} connects and disconnects, many in the middle of the handshake`, {
+    timeout: 300_000,
+  }, async () => {
+    const port = s.relay.relay.address().port
+    const before = s.relay.relay.fanout.stats()
+    let opened = 0
+    const viaWs = (cursor: string, onOpen: (ws: WebSocket) => void, abortAfterMs?: number) =>
+      new Promise<void>((resolve) => {
+        const ws = new WebSocket(`${s.relay.wsUrl}${SUBSCRIBE}${cursor}`)
+        ws.on('error', () => {})
+        ws.on('open', () => {
+          opened++
+          onOpen(ws)
+        })
+        ws.on('close', () => resolve())
+        if (abortAfterMs !== undefined) setTimeout(() => ws.terminate(), abortAfterMs)
+      })
+    const kinds: ((i: number) => Promise<unknown>)[] = [
+      // A clean close handshake right after the upgrade.
+      () => viaWs('', (ws) => ws.close()),
+      // A reset while the relay replays everything from cursor 0 to it.
+      () => viaWs('?cursor=0', (ws) => ws.terminate()),
+      // A reset right after sending the upgrade request.
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(upgradeRequest(SUBSCRIBE))
+            socket.resetAndDestroy()
+          })
+          socket.on('error', () => {})
+          socket.on('close', () => resolve())
+        }),
+      // Half of the request's headers, then gone.
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.write(upgradeRequest(SUBSCRIBE).slice(0, 60), () => socket.destroy())
+          })
+          socket.on('error', () => {})
+          socket.on('close', () => resolve())
+        }),
+      // Torn down after 0–3 ms: before, during or just after the handshake.
+      (i) => viaWs('', () => {}, Math.floor(i / kinds.length) % 4),
+      // A completed upgrade (read by hand), then a reset.
+      () =>
+        rawSubscriber(port).then(
+          (socket) => socket.resetAndDestroy(),
+          () => {},
+        ),
+    ]
+    const health: number[] = []
+    let churning = true
+    const probe = (async () => {
+      while (churning) {
+        health.push(await healthy(s.relay))
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    })()
+    let next = 0
+    let peakRss = 0
+    await Promise.all(
+      Array.from({ length: CHURN_PARALLEL }, async () => {
+        while (next < CONNECTIONS) {
+          const i = next++
+          await kinds[i % kinds.length]!(i)
+          if (i % 200 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss)
+        }
+      }),
+    )
+    churning = false
+    await probe
+    assert.ok(health.length > 0 && health.every((st) => st === 200), `health: ${health}`)
+    // Every hostile socket is gone on the relay's side too: only the honest consumer remains,
+    // and the process holds no more descriptors than before (a little slack for keep-alives).
+    await eventually(() => s.relay.relay.fanout.count === 1, 30_000, 'only the honest one left')
+    await eventually(() => openFds() <= baselineFds + 16, 30_000, 'descriptors back to baseline')
+    const after = s.relay.relay.fanout.stats()
+    const m = await metrics(s.relay)
+    assert.ok(after.accepted - before.accepted >= opened, 'every opened subscription was counted')
+    assert.equal(m.get('relay_consumers_accepted_total'), after.accepted)
+    assert.equal(m.get('relay_consumers{state="live"}'), 1)
+    assert.equal(m.get('relay_consumers{state="replaying"}'), 0)
+    assert.equal(after.tooManyConsumers, 0)
+    assert.equal(after.replayFailures, 0, 'a reset during replay is not a replay failure')
+    assert.equal(await healthy(s.relay), 200)
+    assert.equal(s.honest.closed, false)
+    const mem = settledMemory()
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`
+    assert.ok(
+      mem.arrayBuffers - baselineMemory.arrayBuffers < 64 * 2 ** 20,
+      `buffers after the churn: ${mib(mem.arrayBuffers)} (before ${mib(baselineMemory.arrayBuffers)}, peak rss ${mib(peakRss)})`,
+    )
+    assert.ok(
+      mem.heapUsed - baselineMemory.heapUsed < 128 * 2 ** 20,
+      `heap after the churn: ${mib(mem.heapUsed)} (before ${mib(baselineMemory.heapUsed)})`,
+    )
+  })
+
+  test('bad cursors get a 400 naming the cursor before any upgrade; the relay keeps serving', {
+    timeout: 60_000,
+  }, async () => {
+    const port = s.relay.relay.address().port
+    const bad = [
+      '-1',
+      'abc',
+      '1.5',
+      '1e3',
+      '0x10',
+      '+1',
+      '%20',
+      '%00',
+      '18446744073709551616', // 2^64
+      '9007199254740992', // 2^53: not a safe integer
+      '9'.repeat(4000),
+      '5&cursor=abc', // given twice, either order
+      'abc&cursor=5',
+      '5&cursor=6',
+    ]
+    for (const cursor of bad) {
+      const answer = await rawExchange(port, upgradeRequest(`${SUBSCRIBE}?cursor=${cursor}`))
+      assert.match(answer, /^HTTP\/1\.1 400 /, cursor.slice(0, 40))
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+        error: string
+        message: string
+      }
+      assert.equal(body.error, 'InvalidRequest')
+      assert.match(body.message, /cursor/)
+    }
+    // A request target too big for the HTTP parser is refused as a malformed request.
+    const huge = await rawExchange(
+      port,
+      upgradeRequest(`${SUBSCRIBE}?cursor=${'1'.repeat(100_000)}`),
+    )
+    assert.match(huge, /^HTTP\/1\.1 (400|431) /)
+    assert.equal(await healthy(s.relay), 200)
+    assert.equal(s.relay.relay.fanout.count, 1, 'none of them became a consumer')
+  })
+
+  test('future cursors: the error frame FutureCursor, then a close', {
+    timeout: 60_000,
+  }, async () => {
+    const before = s.relay.relay.fanout.stats().futureCursor
+    for (const cursor of [s.relay.relay.log.flushedSeq + 1000, 2 ** 53 - 1]) {
+      const c = new Consumer(s.relay.wsUrl, cursor)
+      await c.until(() => c.closed, 20_000, 'closed')
+      assert.deepEqual(
+        c.frames.map((f) => f.frame),
+        [{ op: -1, error: 'FutureCursor', message: 'Cursor in the future.' }],
+      )
+      assert.equal(c.ws.readyState, WebSocket.CLOSED)
+    }
+    assert.equal(s.relay.relay.fanout.stats().futureCursor - before, 2)
+    const m = await metrics(s.relay)
+    assert.equal(m.get('relay_consumer_rejections_total{reason="future-cursor"}'), before + 2)
+  })
+
+  test(`${SLOW_CONSUMERS} consumers that never read are cut off with ConsumerTooSlow; the honest one gets everything`, {
+    timeout: 240_000,
+  }, async () => {
+    const port = s.relay.relay.address().port
+    const before = s.relay.relay.fanout.stats().tooSlow
+    const raws: Socket[] = []
+    const clients: WebSocket[] = []
+    for (let i = 0; i < SLOW_CONSUMERS; i++) {
+      if (i % 2 === 0) {
+        raws.push(await rawSubscriber(port))
+      } else {
+        const ws = new WebSocket(`${s.relay.wsUrl}${SUBSCRIBE}`)
+        ws.on('error', () => {})
+        await new Promise((r) => ws.once('open', r))
+        // Stop reading: the relay's send buffer for it fills up.
+        ;(ws as unknown as { _socket: Socket })._socket.pause()
+        clients.push(ws)
+      }
+    }
+    await eventually(
+      () => s.relay.relay.fanout.count === 1 + SLOW_CONSUMERS,
+      20_000,
+      'slow consumers attached',
+    )
+    // Big events, in rounds, until every slow consumer's buffers (the kernel's included) are full.
+    for (let round = 0; round < 60; round++) {
+      if (s.relay.relay.fanout.stats().tooSlow - before >= SLOW_CONSUMERS) break
+      await s.stream.produce(10, 100_000)
+      await eventually(
+        () => s.relay.relay.log.flushedSeq >= s.stream.emitted.length,
+        60_000,
+        'round written',
+      )
+    }
+    assert.equal(s.relay.relay.fanout.stats().tooSlow - before, SLOW_CONSUMERS)
+    // The relay closes them itself (a peer that does not read cannot finish a close handshake).
+    await eventually(() => s.relay.relay.fanout.count === 1, 30_000, 'slow consumers gone')
+    for (const ws of clients) {
+      const closed = wsClosed(ws)
+      ;(ws as unknown as { _socket: Socket })._socket.resume()
+      await closed
+    }
+    await Promise.all(raws.map(drainUntilClosed))
+    const m = await metrics(s.relay)
+    assert.equal(
+      m.get('relay_consumer_rejections_total{reason="too-slow"}'),
+      before + SLOW_CONSUMERS,
+    )
+    assert.equal(s.honest.closed, false, 'the honest consumer was not cut off with them')
+    await eventually(() => openFds() <= baselineFds + 16, 30_000, 'descriptors back to baseline')
+    const mem = settledMemory()
+    // The honest consumer keeps every frame it got (some megabytes of big events); what is bounded
+    // is what the relay held for the slow ones, gone with their sockets.
+    assert.ok(
+      mem.arrayBuffers - baselineMemory.arrayBuffers < 96 * 2 ** 20,
+      `buffers after the slow consumers left: ${(mem.arrayBuffers / 2 ** 20).toFixed(1)} MiB`,
+    )
+  })
+
+  test('the honest consumer received every event in order, with no gap', {
+    timeout: 120_000,
+  }, async () => {
+    assert.equal(await healthy(s.relay), 200)
+    await assertHonestComplete(s)
+  })
+})
+
+describe('hostile consumers: half-open and ping-mute sockets', () => {
+  let s: Stand
+  let baselineFds = 0
+  const PING_MS = 1500
+
+  before(async () => {
+    s = await stand('klm', { consumerPingIntervalMs: PING_MS })
+    s.stream.start(50)
+    assert.equal(await healthy(s.relay), 200)
+    await metrics(s.relay)
+    baselineFds = openFds()
+  })
+  after(() => tearDown(s))
+
+  test(`${HALF_OPEN} half-open and ${PING_MUTE} ping-mute consumers are dropped after the ping timeout`, {
+    timeout: 120_000,
+  }, async () => {
+    const port = s.relay.relay.address().port
+    const before = s.relay.relay.fanout.stats().pingTimeouts
+    const halfOpen: Socket[] = []
+    for (let i = 0; i < HALF_OPEN; i++) halfOpen.push(await rawSubscriber(port))
+    const mute = Array.from({ length: PING_MUTE }, () => {
+      // Reads everything, but never answers a ping.
+      const ws = new WebSocket(`${s.relay.wsUrl}${SUBSCRIBE}`, { autoPong: false })
+      let events = 0
+      let pings = 0
+      ws.on('message', () => events++)
+      ws.on('ping', () => pings++)
+      ws.on('error', () => {})
+      return { ws, closed: wsClosed(ws), events: () => events, pings: () => pings }
+    })
+    const codes = await Promise.all(mute.map((m) => m.closed))
+    for (const [i, m] of mute.entries()) {
+      assert.ok(m.pings() >= 1, 'it was pinged')
+      assert.ok(m.events() > 0, 'it was served while it was there: it was not slow')
+      assert.equal(codes[i], 1006, 'cut without a close handshake')
+    }
+    await eventually(() => s.relay.relay.fanout.count === 1, 30_000, 'only the honest one left')
+    assert.equal(s.relay.relay.fanout.stats().pingTimeouts - before, HALF_OPEN + PING_MUTE)
+    assert.equal(s.relay.relay.fanout.stats().tooSlow, 0, 'dropped for silence, not for speed')
+    await Promise.all(halfOpen.map(drainUntilClosed))
+    const m = await metrics(s.relay)
+    assert.equal(
+      m.get('relay_consumer_rejections_total{reason="ping-timeout"}'),
+      before + HALF_OPEN + PING_MUTE,
+    )
+    assert.equal(await healthy(s.relay), 200)
+    await eventually(() => openFds() <= baselineFds + 16, 30_000, 'descriptors back to baseline')
+    // The honest consumer answered every ping (its client does so on its own) and stays.
+    await new Promise((r) => setTimeout(r, 2 * PING_MS))
+    assert.equal(s.honest.closed, false)
+    await assertHonestComplete(s)
+  })
+})
