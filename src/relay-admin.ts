@@ -73,7 +73,11 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
           }
         },
       },
-      checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, w.config.userAgent),
+      checkRepoStatus: (pds, did) =>
+        checkRepoStatus(pds, did, {
+          userAgent: w.config.userAgent,
+          allowInsecure: w.config.allowInsecureHosts,
+        }),
       consumers: () => w.fanout.consumers(),
     }),
     ...pullHostsRoutes(puller),

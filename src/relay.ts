@@ -77,6 +77,7 @@ export async function createRelay(
     now,
     statusOptions: overrides.hostStatus,
     statusTickMs: overrides.statusTickMs,
+    upstreamTimings: overrides.upstreamTimings,
     futureCursorResets: overrides.futureCursorResets,
     onEvent: (id, msg, raw) => ingest.handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>
@@ -97,7 +98,11 @@ export async function createRelay(
     now,
     syncDefault: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
-    checkRepoStatus: (pds, did) => checkRepoStatus(pds, did, config.userAgent),
+    checkRepoStatus: (pds, did) =>
+      checkRepoStatus(pds, did, {
+        userAgent: config.userAgent,
+        allowInsecure: config.allowInsecureHosts,
+      }),
     oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
     flushAccounts: () => checkpointer.run(),
     tracer: tracing.tracer,

@@ -21,7 +21,9 @@
 import dns from 'node:dns'
 import type { LookupFunction } from 'node:net'
 import { BlockList, isIP } from 'node:net'
+import { untilAborted } from '../net/host-request.ts'
 import { HostResolutionError, UnsafeAddressError } from './errors.ts'
+import { isLocalhostName } from './hostname.ts'
 
 /** A promise-style "resolve every address" function; `dns.promises.lookup` is one. */
 export type LookupAll = (
@@ -175,4 +177,24 @@ function embeddedIPv4(w: readonly number[]): string | undefined {
   const hi = w[6] ?? 0
   const lo = w[7] ?? 0
   return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
+}
+
+/**
+ * The `lookup` a request to `url` must connect with: pinned to the addresses checked here, so no
+ * second DNS answer can move it. Throws UnsafeAddressError or HostResolutionError like
+ * `resolvePublicAddresses`. Undefined (plain DNS) only for localhost when `allowLocalhost` (local
+ * development with insecure hosts allowed).
+ */
+export async function checkedLookup(
+  url: URL,
+  allowLocalhost: boolean,
+  signal: AbortSignal,
+  lookup?: LookupAll,
+): Promise<LookupFunction | undefined> {
+  if (allowLocalhost && isLocalhostName(url.hostname)) return undefined
+  const name = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const addresses = isPublicAddress(name)
+    ? [name]
+    : await untilAborted(resolvePublicAddresses(name, lookup), signal)
+  return pinnedLookup(addresses)
 }

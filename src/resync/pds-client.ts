@@ -10,10 +10,9 @@
 // the rest for the host or its answer. A caller's own abort (the relay stopping) is not a failure
 // of the host: the request stops and the caller's abort reason is thrown as it is.
 // Deliberately not here: verifying what comes back (verify/), pacing requests (pacer.ts).
-import { isPublicAddress, pinnedLookup, resolvePublicAddresses } from '../hosts/address.ts'
+import { checkedLookup } from '../hosts/address.ts'
 import { UnsafeAddressError } from '../hosts/errors.ts'
-import { isLocalhostName } from '../hosts/hostname.ts'
-import { errorCode, getFromHost, type HostResponse, untilAborted } from '../net/host-request.ts'
+import { errorCode, getFromHost, type HostResponse } from '../net/host-request.ts'
 import { isValidDid } from '../protocol/syntax/index.ts'
 
 export const PDS_REQUEST_KINDS = [
@@ -202,14 +201,7 @@ export class PdsClient {
     const signal = caller ? AbortSignal.any([timeout, caller]) : timeout
     let res: HostResponse
     try {
-      let lookup: ReturnType<typeof pinnedLookup> | undefined
-      if (!(this.#o.allowInsecure && isLocalhostName(url.hostname))) {
-        const name = url.hostname.replace(/^\[(.*)\]$/, '$1')
-        const addresses = isPublicAddress(name)
-          ? [name]
-          : await untilAborted(resolvePublicAddresses(name), signal)
-        lookup = pinnedLookup(addresses)
-      }
+      const lookup = await checkedLookup(url, this.#o.allowInsecure, signal)
       res = await getFromHost(url, { 'user-agent': this.#o.userAgent }, signal, lookup)
     } catch (err) {
       if (caller?.aborted) throw caller.reason

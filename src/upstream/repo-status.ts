@@ -1,26 +1,39 @@
 // Asks a PDS for an account's status (`com.atproto.sync.getRepoStatus`), for accounts marked
 // inactive whose PDS may have reactivated them without announcing it (docs/design.md §4 item 11b).
-// Bounded: 5 s timeout, 16 KiB answer; any failure means "cannot tell" (null).
-import { readCapped } from '../net/read-capped.ts'
+// The PDS endpoint comes from a DID document, which anyone can write: the request goes only to
+// public addresses, pinned to the ones checked (no DNS rebinding), redirects not followed, except
+// localhost in development (`allowInsecure`). Bounded: 5 s timeout, 16 KiB answer; any failure,
+// refused addresses included, means "cannot tell" (null).
+import { checkedLookup } from '../hosts/address.ts'
+import { getFromHost } from '../net/host-request.ts'
 
 const MAX_ANSWER_BYTES = 16 * 1024
+const TIMEOUT_MS = 5000
+
+export interface RepoStatusOptions {
+  readonly userAgent: string
+  readonly allowInsecure: boolean
+}
 
 export async function checkRepoStatus(
   pds: string,
   did: string,
-  userAgent: string,
+  opts: RepoStatusOptions,
 ): Promise<{ active: boolean; status?: string } | null> {
-  const url = new URL('/xrpc/com.atproto.sync.getRepoStatus', pds)
-  url.searchParams.set('did', did)
+  const signal = AbortSignal.timeout(TIMEOUT_MS)
   try {
-    const res = await fetch(url, {
-      headers: { 'User-Agent': userAgent, Accept: 'application/json' },
-      redirect: 'error',
-      signal: AbortSignal.timeout(5000),
-    })
-    if (!res.ok) return null
+    const url = new URL('/xrpc/com.atproto.sync.getRepoStatus', pds)
+    if (url.protocol !== 'https:' && !(opts.allowInsecure && url.protocol === 'http:')) return null
+    url.searchParams.set('did', did)
+    const lookup = await checkedLookup(url, opts.allowInsecure, signal)
+    const headers = { 'user-agent': opts.userAgent, accept: 'application/json' }
+    const res = await getFromHost(url, headers, signal, lookup)
+    if (res.status !== 200) {
+      await res.discard()
+      return null
+    }
     // At most 16 KiB: a hostile PDS must not make us buffer an endless answer.
-    const bytes = await readCapped(res, MAX_ANSWER_BYTES)
+    const bytes = await res.read(MAX_ANSWER_BYTES)
     if (bytes === null) return null
     const body = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
       active?: unknown

@@ -478,10 +478,8 @@ describe('did:web identities, development rules: a document that redirects elsew
 describe('the PDS endpoint a DID document names', () => {
   // `POST /admin/repo/refresh` asks the account's PDS for its status (getRepoStatus) at the
   // endpoint its DID document names, and whoever controls the document chooses that endpoint.
-  // Today that request is made with no address check (upstream/repo-status.ts uses a plain
-  // fetch), so a document naming a loopback or private endpoint gets a connection there. Marked
-  // todo so the run stays green while it is open; it passes once the request is held to public
-  // addresses like every other outbound request the network can steer.
+  // That request is held to public addresses like every other outbound request the network can
+  // steer (it once was a plain fetch, and a document naming loopback got a connection there).
   const DID = 'did:plc:alicealicealicealicealic'
   let plc: MockPlc
   let relay: TestRelay
@@ -503,9 +501,7 @@ describe('the PDS endpoint a DID document names', () => {
     await plc.close()
   })
 
-  test('a loopback PDS endpoint is not connected to', {
-    todo: 'getRepoStatus has no SSRF check',
-  }, async () => {
+  test('a loopback PDS endpoint is not connected to', async () => {
     const identity = await refreshIdentity(relay, DID)
     assert.deepEqual(identity, { pds: listener.url, handle: null, hasKey: false })
     assert.equal(listener.connections, 0, `connected: ${listener.requests.join(', ')}`)
