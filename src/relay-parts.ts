@@ -35,6 +35,7 @@ import type { Logger } from './observability/logger.ts'
 import type { RelayMetrics } from './observability/metrics.ts'
 import { type Tracer, tracedResolver } from './observability/tracing.ts'
 import type { HttpTimeouts } from './relay-server.ts'
+import type { UpstreamTimings } from './upstream/types.ts'
 
 export interface Relay extends AsyncDisposable {
   readonly config: RelayConfig
@@ -67,6 +68,8 @@ export interface RelayOverrides {
   readonly metrics?: false
   /** Status machine tuning (tests use short times). */
   readonly hostStatus?: Omit<HostStatusOptions, 'onTransition' | 'now'>
+  /** Upstream socket timings: ping interval, dial timeout (tests of silent hosts). */
+  readonly upstreamTimings?: UpstreamTimings
   /** How often host statuses are re-checked (idle detection, offline retries). */
   readonly statusTickMs?: number
   /** Event-log segment size (tests of retention use tiny segments). */

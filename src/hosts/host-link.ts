@@ -11,12 +11,14 @@
 // Deliberately not here: why a host is connected or not (hosts.ts decides), what its events
 // mean (the handlers given), and persistence (the checkpoint stores `cursor`).
 import { HostConnection } from '../upstream/host-connection.ts'
-import type { HostTarget, UpstreamHandlers } from '../upstream/types.ts'
+import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { FlowControl } from './flow-control.ts'
 
 export interface ConnectOptions {
   readonly userAgent: string
   readonly handlers: UpstreamHandlers
+  /** Liveness and dial timings (tests of silent hosts shorten them). */
+  readonly timings?: UpstreamTimings
   /** Upstream seqs above the start cursor already in the log (start-up recovery). */
   readonly skipSeqs?: ReadonlySet<number>
   /** Start at the host's live head, forgetting the cursor (a reset). */
@@ -98,6 +100,7 @@ export class HostLink {
       skipSeqs: opts.skipSeqs,
       userAgent: opts.userAgent,
       handlers: opts.handlers,
+      ...opts.timings,
     })
     this.#connection = connection
     if (this.flow.paused) connection.pause()

@@ -12,13 +12,15 @@ import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { INFO_NAMES, type RepoEvent } from '../protocol/messages.ts'
 import type { HostConnection } from '../upstream/host-connection.ts'
-import type { HostTarget, UpstreamHandlers } from '../upstream/types.ts'
+import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { HostLink } from './host-link.ts'
 import type { HostStatusMachine } from './host-status.ts'
 import type { HostRateLimiter } from './rate-limit.ts'
 
 export interface HostLinksDeps {
   readonly userAgent: string
+  /** Liveness and dial timings of upstream sockets (defaults: upstream/host-connection.ts). */
+  readonly timings?: UpstreamTimings
   readonly hostConcurrency: number
   readonly logger: Logger
   readonly now: () => number
@@ -104,9 +106,12 @@ export class HostLinks {
     opts: { skipSeqs?: ReadonlySet<number>; fromLiveHead?: boolean } = {},
   ): void {
     if (this.#stopped) return
-    this.#links
-      .get(hostId)
-      ?.connect({ ...opts, userAgent: this.#d.userAgent, handlers: this.#handlers })
+    this.#links.get(hostId)?.connect({
+      ...opts,
+      userAgent: this.#d.userAgent,
+      timings: this.#d.timings,
+      handlers: this.#handlers,
+    })
   }
 
   /** Connects many hosts spread evenly over `spreadMs` (a restart does not dial all at once). */

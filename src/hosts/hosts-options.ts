@@ -4,6 +4,7 @@
 import type { RelayConfig } from '../config/config.ts'
 import type { HostStore } from '../db/hosts.ts'
 import type { Logger } from '../observability/logger.ts'
+import type { UpstreamTimings } from '../upstream/types.ts'
 import type { HostLinksDeps } from './host-links.ts'
 import type { BanStore } from './host-rows.ts'
 import type { HostStatusOptions } from './host-status.ts'
@@ -29,6 +30,8 @@ export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' |
   readonly now: () => number
   /** Status machine tuning (tests use short times). */
   readonly statusOptions?: Omit<HostStatusOptions, 'onTransition' | 'now'>
+  /** Upstream socket liveness and dial timings (tests of silent hosts shorten them). */
+  readonly upstreamTimings?: UpstreamTimings
   /** How often statuses are re-checked and offline retries started (default 5 s). */
   readonly statusTickMs?: number
   /** FutureCursor answers (and minimum time) before a cursor reset (default 3 over 1 h). */

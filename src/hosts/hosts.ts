@@ -47,6 +47,7 @@ export class Hosts {
     })
     this.#links = new HostLinks({
       userAgent: o.config.userAgent,
+      timings: o.upstreamTimings,
       hostConcurrency: o.config.hostConcurrency,
       logger: o.logger,
       now: o.now,

@@ -39,6 +39,7 @@ export class HostConnection {
   readonly #maxFrameBytes: number
   readonly #connectTimeoutMs: number
   readonly #pingIntervalMs: number
+  readonly #frameTimeoutMs: number
   readonly #healthyAfterMs: number
   readonly #closeTimeoutMs: number
   readonly #now: () => number
@@ -69,6 +70,7 @@ export class HostConnection {
     this.#maxFrameBytes = opts.maxFrameBytes ?? MAX_FRAME_BYTES
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.#pingIntervalMs = opts.pingIntervalMs ?? 30_000
+    this.#frameTimeoutMs = opts.frameTimeoutMs ?? 60_000
     this.#healthyAfterMs = opts.healthyAfterMs ?? 60_000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5_000
     this.#now = opts.now ?? Date.now
@@ -195,6 +197,7 @@ export class HostConnection {
           maxFrameBytes: this.#maxFrameBytes,
           connectTimeoutMs: this.#connectTimeoutMs,
           pingIntervalMs: this.#pingIntervalMs,
+          frameTimeoutMs: this.#frameTimeoutMs,
           closeTimeoutMs: this.#closeTimeoutMs,
           now: this.#now,
         },

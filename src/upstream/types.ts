@@ -52,6 +52,8 @@ export interface HostConnectionOptions {
   readonly connectTimeoutMs?: number
   /** Ping interval; a ping unanswered by the next one ends the connection. Default 30 s. */
   readonly pingIntervalMs?: number
+  /** A frame whose first bytes arrived must be whole within this time. Default 60 s. */
+  readonly frameTimeoutMs?: number
   /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
   readonly healthyAfterMs?: number
   /** How long a polite close may take before the socket is destroyed. Default 5 s. */
@@ -72,3 +74,9 @@ export interface HostConnectionStats {
   readonly lastFrameAt: number | null
   readonly lastError: string | null
 }
+
+/** The socket timings a caller may tune (tests of silent and stalling hosts shorten them). */
+export type UpstreamTimings = Pick<
+  HostConnectionOptions,
+  'connectTimeoutMs' | 'pingIntervalMs' | 'frameTimeoutMs' | 'backoff'
+>

@@ -1,13 +1,16 @@
 // One WebSocket attempt to a host's subscription URL, from dial to close: the upgrade request
 // (User-Agent, frame-size cap, handshake timeout, no compression, no redirects), a hook on the
-// upgrade response (to refuse relays), liveness pings, pausing, and ending it politely (close
+// upgrade response (to refuse relays), liveness pings, a frame left unfinished too long
+// (frame-stall.ts), pausing, and ending it politely (close
 // frame, then destroy after a timeout) or at once. Frames are copied once into their own buffer
 // and handed over in order, never while paused: frames the socket had already read when it was
 // paused wait in a queue (bounded by what one socket read held) and are handed over on resume,
 // or discarded if the socket ends first.
 // Deliberately not here: what frames mean, seqs, reconnecting (host-connection.ts).
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import { type RawData, WebSocket } from 'ws'
+import { FrameStallWatch } from './frame-stall.ts'
 import { Heartbeat } from './heartbeat.ts'
 
 export interface UpstreamSocketOptions {
@@ -16,6 +19,8 @@ export interface UpstreamSocketOptions {
   readonly maxFrameBytes: number
   readonly connectTimeoutMs: number
   readonly pingIntervalMs: number
+  /** A frame whose first bytes arrived must be whole within this time. */
+  readonly frameTimeoutMs: number
   readonly closeTimeoutMs: number
   readonly now: () => number
 }
@@ -51,6 +56,11 @@ export class UpstreamSocket {
   readonly #ws: WebSocket
   readonly #events: SocketEvents
   readonly #heartbeat: Heartbeat
+  readonly #stall: FrameStallWatch
+  readonly #frameTimeoutMs: number
+  #stallTimer: ReturnType<typeof setInterval> | null = null
+  /** The connection under the WebSocket, known from the upgrade response. */
+  #wire: Socket | null = null
   readonly #closeTimeoutMs: number
   readonly #now: () => number
   readonly #queue: Uint8Array[] = []
@@ -84,14 +94,21 @@ export class UpstreamSocket {
       () => ws.ping(),
       () => this.fail(`no pong within ${opts.pingIntervalMs} ms`),
     )
+    this.#frameTimeoutMs = opts.frameTimeoutMs
+    this.#stall = new FrameStallWatch(opts.frameTimeoutMs)
     ws.binaryType = 'nodebuffer'
     ws.on('upgrade', (res) => {
       const refusal = this.#events.upgrade(res)
-      if (refusal !== null) this.fail(refusal)
+      if (refusal !== null) return this.fail(refusal)
+      this.#wire = res.socket
     })
+    ws.on('ping', (data: Buffer) => this.#stall.control(data.byteLength))
     ws.on('open', () => this.#onOpen())
     ws.on('message', (data: RawData) => this.#onMessage(data))
-    ws.on('pong', () => this.#heartbeat.alive())
+    ws.on('pong', (data: Buffer) => {
+      this.#stall.control(data.byteLength)
+      this.#heartbeat.alive()
+    })
     ws.on('error', (err: Error & { code?: string }) => this.#onError(err))
     ws.on('close', (code: number, reason: Buffer) => this.#onClose(code, reason))
   }
@@ -109,6 +126,7 @@ export class UpstreamSocket {
     this.#paused = paused
     if (this.#openedAt === null || this.#why !== null) return
     this.#heartbeat.setPaused(paused)
+    this.#stall.reset()
     if (paused) {
       this.#ws.pause()
       return
@@ -138,12 +156,28 @@ export class UpstreamSocket {
     this.#why = why
     this.#queue.length = 0
     this.#heartbeat.stop()
+    this.#stopStallWatch()
+  }
+
+  #stopStallWatch(): void {
+    if (this.#stallTimer !== null) clearInterval(this.#stallTimer)
+    this.#stallTimer = null
+  }
+
+  #checkStall(): void {
+    if (this.#paused) return
+    if (this.#stall.check(this.#now())) {
+      this.fail(`a frame stayed unfinished for over ${this.#frameTimeoutMs} ms`)
+    }
   }
 
   #onOpen(): void {
     if (this.#why !== null) return
     this.#openedAt = this.#now()
     this.#heartbeat.start()
+    // The same decrypted bytes the WebSocket parser reads, counted just before it reads them.
+    this.#wire?.prependListener('data', (chunk: Buffer) => this.#stall.read(chunk.byteLength))
+    this.#stallTimer = setInterval(() => this.#checkStall(), Math.ceil(this.#frameTimeoutMs / 4))
     if (this.#paused) {
       this.#ws.pause()
       this.#heartbeat.setPaused(true)
@@ -154,6 +188,7 @@ export class UpstreamSocket {
   #onMessage(data: RawData): void {
     if (this.#why !== null) return
     const raw = copyFrame(data)
+    this.#stall.frame()
     this.#heartbeat.alive()
     this.#events.received(raw.byteLength)
     if (this.#paused || this.#queue.length > 0) this.#queue.push(raw)
@@ -183,6 +218,7 @@ export class UpstreamSocket {
   #onClose(code: number, reason: Buffer): void {
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer)
     this.#heartbeat.stop()
+    this.#stopStallWatch()
     this.#queue.length = 0
     this.#markClosed()
     this.#events.closed({
