@@ -28,14 +28,25 @@ export interface CommitOptions {
   readonly seq?: number
 }
 
+/** A memory store that notes, while `fresh` is set, the CIDs it did not hold before. */
+class FreshBlockStore extends MemoryBlockStore {
+  fresh: Set<string> | null = null
+
+  override put(cid: string, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    if (this.fresh !== null && !this.blocks.has(cid)) this.fresh.add(cid)
+    return super.put(cid, bytes)
+  }
+}
+
 export class TestRepo {
   readonly did: string
   keypair: TestKeypair
-  readonly store = new MemoryBlockStore()
+  readonly #store = new FreshBlockStore()
+  readonly store: MemoryBlockStore = this.#store
   readonly #wrangler = new NodeWrangler(new NodeStore(this.store))
   readonly #clock = new TidClock()
-  /** Signed commit blocks made so far, by CID (they are not tree blocks). */
-  readonly #commitBlocks = new Map<string, Uint8Array>()
+  /** The current signed commit block (not a tree block), for exports. */
+  #commitBytes: Uint8Array | null = null
   /** Current MST root (null before the first commit). */
   root: string | null = null
   rev: string | null = null
@@ -54,7 +65,22 @@ export class TestRepo {
 
   /** Applies writes, signs a new commit, and returns the `#commit` event for it. */
   async commit(writes: readonly Write[], opts: CommitOptions = {}): Promise<CommitMessage> {
-    const before = new Set(this.store.blocks.keys())
+    // The blocks this commit adds are noted as they are put (not found by comparing the whole
+    // store before and after, which made a long history quadratic).
+    const added = new Set<string>()
+    this.#store.fresh = added
+    try {
+      return await this.#commit(writes, opts, added)
+    } finally {
+      this.#store.fresh = null
+    }
+  }
+
+  async #commit(
+    writes: readonly Write[],
+    opts: CommitOptions,
+    added: ReadonlySet<string>,
+  ): Promise<CommitMessage> {
     const prevRoot = this.root
     const prevRev = this.rev
     const ops: RepoOp[] = []
@@ -104,8 +130,7 @@ export class TestRepo {
     // resulting slice alone inverts, as a relay will.
     const reads = await this.#nodesReadUndoing(root, ops)
     const blocks = new Map<string, Uint8Array>([[commitCid, commitBytes], ...recordBlocks])
-    for (const cid of this.store.blocks.keys())
-      if (!before.has(cid)) blocks.set(cid, this.store.blocks.get(cid)!)
+    for (const cid of added) blocks.set(cid, this.store.blocks.get(cid)!)
     for (const cid of reads) {
       const b = this.store.blocks.get(cid)
       if (b) blocks.set(cid, b)
@@ -121,6 +146,7 @@ export class TestRepo {
     this.root = root
     this.rev = rev
     this.commitCid = commitCid
+    this.#commitBytes = commitBytes
     this.seq = opts.seq ?? this.seq + 1
     const msg: CommitMessage = {
       type: '#commit',
@@ -148,6 +174,7 @@ export class TestRepo {
     const { cid, bytes } = this.#signCommit(this.root, rev)
     this.rev = rev
     this.commitCid = cid
+    this.#commitBytes = bytes
     this.seq = opts.seq ?? this.seq + 1
     return {
       type: '#sync',
@@ -181,8 +208,7 @@ export class TestRepo {
   async exportCar(): Promise<Uint8Array> {
     const blocks = await this.exportBlocks()
     const commit = this.commitCid!
-    const commitBytes = this.#commitBlocks.get(commit)!
-    return encodeCarSlice([commit], [[commit, commitBytes], ...blocks])
+    return encodeCarSlice([commit], [[commit, this.#commitBytes!], ...blocks])
   }
 
   #signCommit(root: string, rev: string): { cid: string; bytes: Uint8Array } {
@@ -196,7 +222,6 @@ export class TestRepo {
     const sig = this.keypair.sign(unsignedCommitBytes({ ...unsigned, sig: new Uint8Array() }))
     const bytes = encode({ ...unsigned, sig: new BytesWrapper(sig) })
     const cid = cidStringForDagCbor(bytes)
-    this.#commitBlocks.set(cid, bytes)
     return { cid, bytes }
   }
 
