@@ -1,0 +1,66 @@
+// `npm run soak -- --minutes 30`: the relay as a real process under steady load for a long time,
+// with hostile hosts and consumers mixed in (bench/soak/). Prints one line per sample (RSS, heap,
+// open fds, event-log size, events/s) and a summary; writes samples.csv, memory.svg and
+// summary.json to --out. Exits 1 on a continuity violation (a gap or duplicate seq seen by a
+// consumer), a relay that died or did not stop cleanly, or nothing delivered; 3 when a run of at
+// least 10 minutes finds memory still growing after warm-up.
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { runSoak } from './soak/run.ts'
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    rate: { type: 'string', default: '300' },
+    hosts: { type: 'string', default: '4' },
+    accounts: { type: 'string', default: '1000' },
+    out: { type: 'string' },
+    'sample-seconds': { type: 'string', default: '10' },
+    'no-hostile': { type: 'boolean', default: false },
+    'stuck-hold-seconds': { type: 'string', default: '90' },
+    'replay-every-seconds': { type: 'string', default: '120' },
+    'keep-data': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (values.help) {
+  console.log(`npm run soak -- [options]
+  --minutes N               run time (fractions allowed; default 30)
+  --rate N                  commits per second offered over all hosts (default 300)
+  --hosts N                 honest hosts (default 4; a garbage and a flapping host come on top)
+  --accounts N              accounts spread over all hosts (default 1000)
+  --out DIR                 where samples.csv, memory.svg, summary.json go (default data/soak/<time>)
+  --sample-seconds N        sampling period (default 10)
+  --no-hostile              honest hosts and consumers only
+  --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
+  --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
+  --keep-data               keep the relay's event log and database`)
+  process.exit(0)
+}
+
+const num = (name: string, v: string | undefined): number => {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`soak: --${name} wants a positive number, not ${v}`)
+    process.exit(2)
+  }
+  return n
+}
+
+const minutes = num('minutes', values.minutes)
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
+const result = await runSoak({
+  minutes,
+  rate: num('rate', values.rate),
+  hosts: Math.round(num('hosts', values.hosts)),
+  accounts: Math.round(num('accounts', values.accounts)),
+  outDir: values.out ?? join('data', 'soak', stamp),
+  sampleSeconds: num('sample-seconds', values['sample-seconds']),
+  hostile: !values['no-hostile'],
+  stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
+  replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
+  keepData: values['keep-data'],
+  print: (line) => console.log(line),
+})
+process.exitCode = !result.ok ? 1 : minutes >= 10 && !result.memory.flat ? 3 : 0

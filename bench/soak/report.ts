@@ -1,0 +1,164 @@
+// The soak's samples and what is concluded from them: one printed line per sample, the CSV and a
+// small SVG chart of memory over time, and the flatness verdict (least-squares slope of RSS and
+// heap after warm-up).
+export interface Sample {
+  /** Seconds since the load started. */
+  readonly t: number
+  readonly rssMB: number
+  readonly heapUsedMB: number
+  readonly heapTotalMB: number
+  readonly externalMB: number
+  readonly fds: number
+  readonly logMB: number
+  readonly dbMB: number
+  /** Commits the generator emitted per second since the last sample. */
+  readonly offeredPerSec: number
+  /** Events the relay accepted per second since the last sample. */
+  readonly acceptedPerSec: number
+  /** Events the first honest consumer received per second since the last sample. */
+  readonly deliveredPerSec: number
+  readonly consumers: number
+  readonly dropped: number
+}
+
+const COLUMNS: readonly (keyof Sample)[] = [
+  't',
+  'rssMB',
+  'heapUsedMB',
+  'heapTotalMB',
+  'externalMB',
+  'fds',
+  'logMB',
+  'dbMB',
+  'offeredPerSec',
+  'acceptedPerSec',
+  'deliveredPerSec',
+  'consumers',
+  'dropped',
+]
+
+export const HEADER =
+  '     t   RSS MB  heap MB  ext MB   fds   log MB  offered/s  accepted/s  delivered/s  consumers'
+
+export function sampleLine(s: Sample): string {
+  const f = (v: number, w: number, d = 0) => v.toFixed(d).padStart(w)
+  return (
+    `${f(s.t, 6)} ${f(s.rssMB, 8, 1)} ${f(s.heapUsedMB, 8, 1)} ${f(s.externalMB, 7, 1)} ` +
+    `${f(s.fds, 5)} ${f(s.logMB, 8, 1)} ${f(s.offeredPerSec, 10)} ${f(s.acceptedPerSec, 11)} ` +
+    `${f(s.deliveredPerSec, 12)} ${f(s.consumers, 10)}`
+  )
+}
+
+export function toCsv(samples: readonly Sample[]): string {
+  const rows = samples.map((s) => COLUMNS.map((c) => Number(s[c].toFixed(3))).join(','))
+  return `${COLUMNS.join(',')}\n${rows.join('\n')}\n`
+}
+
+/** Least-squares slope of y over x (per unit of x); 0 with fewer than two points. */
+export function slope(points: readonly (readonly [number, number])[]): number {
+  const n = points.length
+  if (n < 2) return 0
+  let sx = 0
+  let sy = 0
+  for (const [x, y] of points) {
+    sx += x
+    sy += y
+  }
+  const mx = sx / n
+  const my = sy / n
+  let num = 0
+  let den = 0
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my)
+    den += (x - mx) ** 2
+  }
+  return den === 0 ? 0 : num / den
+}
+
+export interface MemoryVerdict {
+  readonly warmupEndS: number
+  readonly rssAtWarmup: number
+  readonly rssAtEnd: number
+  readonly heapAtWarmup: number
+  readonly heapAtEnd: number
+  /** MB per 10 minutes after warm-up. */
+  readonly rssSlope: number
+  readonly heapSlope: number
+  readonly rssLimit: number
+  readonly heapLimit: number
+  readonly flat: boolean
+}
+
+/**
+ * Warm-up ends after 20% of the run but at least 2 minutes (at most half the run). Memory is
+ * called flat when, after warm-up, the least-squares slopes of RSS and heap stay under 3% of
+ * their warm-up values per 10 minutes (and at least 4 MB for RSS, 2 MB for heap, the noise of
+ * garbage collection and of a stuck consumer's buffer on short runs).
+ */
+export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryVerdict {
+  const warmupEndS = Math.min(Math.max(0.2 * runS, 120), 0.5 * runS)
+  const after = samples.filter((s) => s.t >= warmupEndS)
+  const used = after.length >= 2 ? after : samples
+  const first = used[0]
+  const last = used.at(-1)
+  const perTen = (k: keyof Sample) => slope(used.map((s) => [s.t, s[k]])) * 600
+  const rssSlope = perTen('rssMB')
+  const heapSlope = perTen('heapUsedMB')
+  const rssLimit = Math.max(4, 0.03 * (first?.rssMB ?? 0))
+  const heapLimit = Math.max(2, 0.03 * (first?.heapUsedMB ?? 0))
+  return {
+    warmupEndS,
+    rssAtWarmup: first?.rssMB ?? 0,
+    rssAtEnd: last?.rssMB ?? 0,
+    heapAtWarmup: first?.heapUsedMB ?? 0,
+    heapAtEnd: last?.heapUsedMB ?? 0,
+    rssSlope,
+    heapSlope,
+    rssLimit,
+    heapLimit,
+    flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+  }
+}
+
+/** RSS and heap used over time, with the end of warm-up marked. */
+export function toSvg(samples: readonly Sample[], warmupEndS: number): string {
+  const W = 800
+  const H = 320
+  const L = 50
+  const R = 20
+  const T = 20
+  const B = 40
+  const maxT = Math.max(1, samples.at(-1)?.t ?? 1)
+  const maxY = Math.max(1, ...samples.map((s) => s.rssMB)) * 1.1
+  const x = (t: number) => L + (t / maxT) * (W - L - R)
+  const y = (v: number) => H - B - (v / maxY) * (H - T - B)
+  const line = (k: keyof Sample, color: string) =>
+    `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${samples
+      .map((s) => `${x(s.t).toFixed(1)},${y(s[k]).toFixed(1)}`)
+      .join(' ')}"/>`
+  const ticks: string[] = []
+  for (let i = 0; i <= 4; i++) {
+    const v = (maxY * i) / 4
+    ticks.push(
+      `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
+      `<text x="${L - 5}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(0)}</text>`,
+    )
+    const t = (maxT * i) / 4
+    ticks.push(
+      `<text x="${x(t)}" y="${H - B + 16}" text-anchor="middle">${(t / 60).toFixed(1)} min</text>`,
+    )
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">
+<rect width="${W}" height="${H}" fill="white"/>
+${ticks.join('\n')}
+<line x1="${x(warmupEndS)}" x2="${x(warmupEndS)}" y1="${T}" y2="${H - B}" stroke="#999" stroke-dasharray="4 3"/>
+<text x="${x(warmupEndS) + 4}" y="${T + 10}">warm-up end</text>
+${line('rssMB', '#1f77b4')}
+${line('heapUsedMB', '#ff7f0e')}
+${line('externalMB', '#2ca02c')}
+<text x="${L + 10}" y="${H - 8}" fill="#1f77b4">RSS MB</text>
+<text x="${L + 80}" y="${H - 8}" fill="#ff7f0e">heap used MB</text>
+<text x="${L + 180}" y="${H - 8}" fill="#2ca02c">external MB</text>
+</svg>
+`
+}

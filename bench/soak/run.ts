@@ -1,0 +1,352 @@
+// The soak (issue 11): a real relay process under steady load for a long time, with hostile hosts
+// and consumers mixed in, sampled every few seconds. The load (mock PLC, PDSes, commits) runs in
+// one child process (load.ts), the relay in another (test/support/relay-process.ts), and the
+// consumers and the sampling here. See bench/soak.ts for the command line.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { freePort, startRelayProcess } from '../../test/support/relay-process.ts'
+import {
+  ChurnConsumer,
+  type ConsumerContext,
+  HonestConsumer,
+  ReplayConsumer,
+  type SoakConsumer,
+  StuckConsumer,
+  type Violation,
+} from './consumers.ts'
+import type { HostRole, LoadOptions, LoadStats } from './load.ts'
+import {
+  HEADER,
+  type MemoryVerdict,
+  memoryVerdict,
+  type Sample,
+  sampleLine,
+  toCsv,
+  toSvg,
+} from './report.ts'
+import { byLabel, dirBytes, procStats, type Scrape, scrape, total, value } from './sample.ts'
+import { printSummary, type SoakSummary } from './summary.ts'
+
+export interface SoakOptions {
+  readonly minutes: number
+  /** Commits per second offered over all hosts. */
+  readonly rate: number
+  /** Honest hosts (the hostile ones come on top). */
+  readonly hosts: number
+  readonly accounts: number
+  readonly outDir: string
+  readonly sampleSeconds: number
+  /** The garbage and flapping hosts, churning, stuck and replaying consumers. */
+  readonly hostile: boolean
+  /** How long the stuck consumer holds its socket unread before looking (default 90 s). */
+  readonly stuckHoldMs: number
+  /** How often the replaying consumer starts again from cursor 0. */
+  readonly replayEveryMs: number
+  /** Keep the relay's data directory (event log, database) after the run. */
+  readonly keepData: boolean
+  readonly print: (line: string) => void
+}
+
+export interface SoakResult {
+  readonly ok: boolean
+  /** Why not ok (empty when ok). */
+  readonly failures: readonly string[]
+  readonly samples: readonly Sample[]
+  readonly memory: MemoryVerdict
+  readonly violations: readonly Violation[]
+  readonly violationCount: number
+  /** Events the honest consumers received, each. */
+  readonly delivered: readonly number[]
+  readonly final: SoakSummary
+}
+
+const LOAD = join(import.meta.dirname, 'load.ts')
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function startLoad(opts: LoadOptions): Promise<{
+  child: ChildProcess
+  plc: string
+  hosts: { hostname: string; role: HostRole }[]
+  stats: () => LoadStats | null
+  /** The generator has stopped and sent its final counts. */
+  finished: () => boolean
+}> {
+  const child = spawn(process.execPath, [LOAD, JSON.stringify(opts)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout! })
+  let stats: LoadStats | null = null
+  let finished = false
+  const first = new Promise<{ plc: string; hosts: { hostname: string; role: HostRole }[] }>(
+    (resolve, reject) => {
+      lines.on('line', (line) => {
+        const msg = JSON.parse(line) as { plc?: string; stats?: LoadStats; final?: boolean }
+        if (msg.final) finished = true
+        if (msg.stats) stats = msg.stats
+        else resolve(msg as { plc: string; hosts: { hostname: string; role: HostRole }[] })
+      })
+      child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)))
+    },
+  )
+  const started = await first
+  return { child, ...started, stats: () => stats, finished: () => finished }
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
+  const print = opts.print
+  const runS = opts.minutes * 60
+  const commit = process.env.SOAK_COMMIT ?? git(['rev-parse', '--short', 'HEAD'])
+  print(
+    `soak: ${opts.minutes} min, ${opts.rate} commits/s, ${opts.hosts} honest hosts` +
+      `${opts.hostile ? ' + garbage + flapping' : ''}, ${opts.accounts} accounts`,
+  )
+  print(
+    `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, commit ${commit}, ` +
+      `${new Date().toISOString()}`,
+  )
+  await mkdir(opts.outDir, { recursive: true })
+  const dir = await mkdtemp(join(tmpdir(), 'relay-soak-'))
+  const failures: string[] = []
+
+  const load = await startLoad({
+    rate: opts.rate,
+    hosts: opts.hosts,
+    accounts: opts.accounts,
+    hostile: opts.hostile,
+  })
+  const metricsPort = await freePort()
+  const relay = await startRelayProcess(dir, load.plc, [
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+    // A large account limit also lifts the hosts' event rate limits, which scale with it.
+    '--default-account-limit',
+    '100000000',
+  ]).catch((err: unknown) => {
+    load.child.kill()
+    throw err
+  })
+  let relayExit: number | string | null = null
+  void relay.exited.then((code) => {
+    relayExit = code
+  })
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`
+  for (const h of load.hosts) {
+    const res = await relay.crawl(h.hostname)
+    if (!res.ok) throw new Error(`crawl of ${h.hostname}: ${res.status} ${await res.text()}`)
+  }
+  print(`relay pid ${relay.pid} at ${relay.url}, data in ${dir}, output in ${opts.outDir}`)
+
+  // Consumers.
+  const t0 = performance.now()
+  const elapsed = () => (performance.now() - t0) / 1000
+  const violations: Violation[] = []
+  let violationCount = 0
+  const honest = [0, 1].map((i) => new HonestConsumer(`honest-${i}`, ctx()))
+  function ctx(): ConsumerContext {
+    return {
+      wsUrl: relay.wsUrl,
+      elapsed,
+      violation: (v) => {
+        violationCount++
+        if (violations.length < 100) violations.push(v)
+        if (violationCount <= 10)
+          print(`VIOLATION ${v.consumer} at ${v.at.toFixed(0)} s: ${v.kind} ${v.detail}`)
+      },
+      head: () => Math.max(...honest.map((h) => h.head)),
+    }
+  }
+  const churn = opts.hostile ? [0, 1].map((i) => new ChurnConsumer(`churn-${i}`, ctx())) : []
+  const stuck = opts.hostile ? [new StuckConsumer('stuck', ctx(), opts.stuckHoldMs)] : []
+  const replay = opts.hostile
+    ? [new ReplayConsumer('replay', ctx(), opts.replayEveryMs, 50_000, 20_000)]
+    : []
+  const consumers: SoakConsumer[] = [...honest, ...churn, ...stuck, ...replay]
+  for (const c of consumers) c.start()
+
+  // Relay log lines by level (kept short: the harness keeps every line in memory).
+  const levels = new Map<number, number>()
+  const warnings: string[] = []
+  const relayLog = createWriteStream(join(opts.outDir, 'relay.log'))
+  const drainLogs = () => {
+    for (const line of relay.logs.splice(0)) {
+      relayLog.write(`${line}\n`)
+      let level = 0
+      try {
+        level = (JSON.parse(line) as { level?: number }).level ?? 0
+      } catch {
+        level = 50 // not JSON on stderr: an uncaught error or a warning from Node
+      }
+      levels.set(level, (levels.get(level) ?? 0) + 1)
+      if (level >= 40 && warnings.length < 30) warnings.push(line.slice(0, 400))
+    }
+  }
+
+  const samples: Sample[] = []
+  let prev = { t: 0, made: 0, accepted: 0, delivered: 0 }
+  let last: Scrape = new Map()
+  const sample = async (): Promise<void> => {
+    const t = elapsed()
+    const [proc, m, logBytes, dbBytes] = await Promise.all([
+      procStats(relay.pid),
+      scrape(metricsUrl),
+      dirBytes(join(dir, 'persist')),
+      dirBytes(dir, 'relay.sqlite'),
+    ])
+    last = m
+    drainLogs()
+    const made = load.stats()?.made ?? 0
+    const accepted = value(m, 'relay_events_accepted_total')
+    const delivered = honest[0]!.live
+    const dt = Math.max(0.001, t - prev.t)
+    const s: Sample = {
+      t,
+      rssMB: proc.rss / 2 ** 20,
+      heapUsedMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMB: value(m, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+      externalMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
+      fds: proc.fds,
+      logMB: logBytes / 2 ** 20,
+      dbMB: dbBytes / 2 ** 20,
+      offeredPerSec: (made - prev.made) / dt,
+      acceptedPerSec: (accepted - prev.accepted) / dt,
+      deliveredPerSec: (delivered - prev.delivered) / dt,
+      consumers: total(m, 'relay_consumers'),
+      dropped: total(m, 'relay_events_dropped_total'),
+    }
+    prev = { t, made, accepted, delivered }
+    samples.push(s)
+    print(sampleLine(s))
+  }
+
+  print(HEADER)
+  const end = t0 + runS * 1000
+  let nextSample = t0 + opts.sampleSeconds * 1000
+  while (performance.now() < end && relayExit === null) {
+    await new Promise((r) =>
+      setTimeout(r, Math.max(0, Math.min(nextSample, end) - performance.now())),
+    )
+    if (relayExit !== null) break
+    if (performance.now() >= nextSample || performance.now() >= end) {
+      await sample().catch((err: unknown) => print(`sample failed: ${String(err)}`))
+      nextSample += opts.sampleSeconds * 1000
+    }
+  }
+  if (relayExit !== null) failures.push(`the relay exited during the run (${relayExit})`)
+
+  // Stop the load; let the relay catch up, then check that every honest consumer reached the
+  // same last seq (nothing lost at the tail).
+  load.child.stdin!.end() // the generator stops and says its final counts
+  let accepted = value(last, 'relay_events_accepted_total')
+  for (let i = 0; i < 30 && relayExit === null; i++) {
+    await new Promise((r) => setTimeout(r, 1000))
+    const m = await scrape(metricsUrl).catch(() => null)
+    if (!m) break
+    const settled = value(m, 'relay_events_accepted_total') === accepted
+    accepted = value(m, 'relay_events_accepted_total')
+    last = m
+    if (settled && load.finished() && honest.every((h) => h.head === honest[0]!.head)) break
+  }
+  const heads = honest.map((h) => h.head)
+  if (heads.some((h) => h !== heads[0])) {
+    failures.push(`honest consumers ended on different seqs: ${heads.join(', ')}`)
+  }
+  for (const c of consumers) await c.stop()
+  const stats = load.stats()
+  load.child.kill()
+  drainLogs()
+
+  relay.child.kill('SIGTERM')
+  let stopTimer: NodeJS.Timeout | undefined
+  const stopped = await Promise.race([
+    relay.exited,
+    new Promise<string>((r) => {
+      stopTimer = setTimeout(() => r('timeout'), 30_000)
+    }),
+  ])
+  clearTimeout(stopTimer)
+  if (stopped === 'timeout') {
+    relay.child.kill('SIGKILL')
+    failures.push('the relay did not stop within 30 s of SIGTERM')
+  } else if (relayExit === null && stopped !== 0) {
+    failures.push(`the relay exited with ${stopped} on SIGTERM`)
+  }
+  drainLogs()
+  relayLog.end()
+  // Every upstream event has exactly one outcome: accepted, or dropped with a reason (frames
+  // that were no event at all, the garbage, are dropped as undecodable on top).
+  const drops = byLabel(last, 'relay_events_dropped_total', 'reason')
+  const sent = stats ? stats.made + stats.identities + stats.forged + stats.invalid : 0
+  const outcomes =
+    accepted +
+    Object.entries(drops).reduce((n, [r, v]) => (r === 'undecodable-frame' ? n : n + v), 0)
+  if (outcomes < sent) failures.push(`${sent - outcomes} upstream event(s) without an outcome`)
+  if (violationCount > 0) failures.push(`${violationCount} continuity violation(s)`)
+  const delivered = honest.map((h) => h.received)
+  if (delivered.some((n) => n === 0)) failures.push('an honest consumer received nothing')
+
+  const memory = memoryVerdict(samples, runS)
+  const final: SoakSummary = {
+    commit,
+    node: process.version,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    startedAt: new Date(Date.now() - elapsed() * 1000).toISOString(),
+    minutes: opts.minutes,
+    rate: opts.rate,
+    hosts: load.hosts,
+    accounts: opts.accounts,
+    load: stats,
+    accepted,
+    lastSeq: heads[0],
+    honest: honest.map((h) => ({
+      name: h.name,
+      received: h.received,
+      reconnects: h.reconnects,
+      errors: Object.fromEntries(h.errors),
+    })),
+    churnCycles: churn.reduce((n, c) => n + c.cycles, 0),
+    stuck: Object.fromEntries(stuck[0]?.outcomes ?? []),
+    replays: replay.map((r) => ({ replays: r.replays, fromOne: r.fromOne, events: r.received })),
+    sent,
+    outcomes,
+    drops,
+    consumerRejections: byLabel(last, 'relay_consumer_rejections_total', 'reason'),
+    upstreamReconnects: total(last, 'relay_upstream_reconnects_total'),
+    hostsByStatus: byLabel(last, 'relay_hosts', 'status'),
+    maxFds: Math.max(0, ...samples.map((s) => s.fds)),
+    logMB: samples.at(-1)?.logMB ?? 0,
+    dbMB: samples.at(-1)?.dbMB ?? 0,
+    relayLogLevels: Object.fromEntries(levels),
+    relayWarnings: warnings,
+    relayExit: relayExit ?? stopped,
+    memory,
+    violationCount,
+    violations,
+    failures,
+  }
+  await writeFile(join(opts.outDir, 'samples.csv'), toCsv(samples))
+  await writeFile(join(opts.outDir, 'memory.svg'), toSvg(samples, memory.warmupEndS))
+  await writeFile(join(opts.outDir, 'summary.json'), `${JSON.stringify(final, null, 2)}\n`)
+  printSummary(final, print)
+  if (!opts.keepData) await rm(dir, { recursive: true, force: true })
+  return {
+    ok: failures.length === 0,
+    failures,
+    samples,
+    memory,
+    violations,
+    violationCount,
+    delivered,
+    final,
+  }
+}

@@ -1,0 +1,92 @@
+// The soak's end-of-run summary: what summary.json holds, and the lines printed from it.
+import type { Violation } from './consumers.ts'
+import type { HostRole, LoadStats } from './load.ts'
+import type { MemoryVerdict } from './report.ts'
+
+export interface SoakSummary {
+  readonly commit: string
+  readonly node: string
+  readonly cpus: string
+  readonly startedAt: string
+  readonly minutes: number
+  readonly rate: number
+  readonly hosts: readonly { readonly hostname: string; readonly role: HostRole }[]
+  readonly accounts: number
+  readonly load: LoadStats | null
+  /** relay_events_accepted_total at the end. */
+  readonly accepted: number
+  /** The last seq the honest consumers saw. */
+  readonly lastSeq: number | undefined
+  readonly honest: readonly {
+    readonly name: string
+    readonly received: number
+    readonly reconnects: number
+    readonly errors: Record<string, number>
+  }[]
+  readonly churnCycles: number
+  readonly stuck: Record<string, number>
+  readonly replays: readonly { replays: number; fromOne: number; events: number }[]
+  /** Upstream events the load sent (commits, identities, forged and invalid ones). */
+  readonly sent: number
+  /** Events the relay accepted or dropped with a reason (not counting garbage frames). */
+  readonly outcomes: number
+  readonly drops: Record<string, number>
+  readonly consumerRejections: Record<string, number>
+  readonly upstreamReconnects: number
+  readonly hostsByStatus: Record<string, number>
+  readonly maxFds: number
+  readonly logMB: number
+  readonly dbMB: number
+  readonly relayLogLevels: Record<string, number>
+  readonly relayWarnings: readonly string[]
+  readonly relayExit: number | string
+  readonly memory: MemoryVerdict
+  readonly violationCount: number
+  readonly violations: readonly Violation[]
+  readonly failures: readonly string[]
+}
+
+const kv = (o: Record<string, number>) =>
+  Object.entries(o)
+    .filter(([, v]) => v !== 0)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none'
+
+export function printSummary(s: SoakSummary, print: (line: string) => void): void {
+  const m = s.memory
+  const mb = (v: number) => `${v.toFixed(1)} MB`
+  print('')
+  print('== soak summary ==')
+  print(
+    `load: ${s.load?.made ?? 0} commits made (${s.load?.due ?? 0} due), ` +
+      `${s.load?.identities ?? 0} #identity, hostile: ${s.load?.forged ?? 0} forged, ` +
+      `${s.load?.invalid ?? 0} invalid, ${s.load?.garbage ?? 0} garbage, ${s.load?.flaps ?? 0} flaps; ` +
+      `relay accepted ${s.accepted}, last seq ${s.lastSeq ?? '-'}`,
+  )
+  print(`upstream events sent ${s.sent}, with an outcome (accepted or dropped) ${s.outcomes}`)
+  print(
+    `memory after warm-up (${(m.warmupEndS / 60).toFixed(1)} min): RSS ${mb(m.rssAtWarmup)} → ` +
+      `${mb(m.rssAtEnd)}, slope ${m.rssSlope.toFixed(2)} MB/10 min (limit ${m.rssLimit.toFixed(1)}); ` +
+      `heap used ${mb(m.heapAtWarmup)} → ${mb(m.heapAtEnd)}, slope ${m.heapSlope.toFixed(2)} MB/10 min ` +
+      `(limit ${m.heapLimit.toFixed(1)}): ${m.flat ? 'FLAT' : 'GROWING'}`,
+  )
+  print(`fds max ${s.maxFds}; event log ${mb(s.logMB)}, database ${mb(s.dbMB)}`)
+  print(
+    `delivered: ${s.honest.map((h) => `${h.name} ${h.received} (reconnects ${h.reconnects}${Object.keys(h.errors).length ? `, ${kv(h.errors)}` : ''})`).join('; ')}`,
+  )
+  print(
+    `hostile consumers: churn ${s.churnCycles} cycles; stuck ${kv(s.stuck)}; ` +
+      `replays ${s.replays.map((r) => `${r.replays} (${r.fromOne} from seq 1, ${r.events} events)`).join(', ') || 'none'}`,
+  )
+  print(`drops by reason: ${kv(s.drops)}`)
+  print(`consumers cut off by reason: ${kv(s.consumerRejections)}`)
+  print(`upstream reconnects ${s.upstreamReconnects}; hosts by status: ${kv(s.hostsByStatus)}`)
+  print(`relay log lines by level: ${kv(s.relayLogLevels)}; relay exit ${s.relayExit}`)
+  if (s.lastSeq !== undefined && s.lastSeq !== s.accepted) {
+    print(`note: last seq ${s.lastSeq} differs from events accepted ${s.accepted}`)
+  }
+  print(
+    `continuity: ${s.violationCount === 0 ? 'OK (no gap, no duplicate)' : `${s.violationCount} violation(s)`}`,
+  )
+  print(s.failures.length === 0 ? 'result: OK' : `result: FAILED: ${s.failures.join('; ')}`)
+}
