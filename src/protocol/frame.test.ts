@@ -339,3 +339,15 @@ describe('output frames with a spliced seq', () => {
     assert.throws(() => prepareFrame('#identity', { seq: 1 }), TypeError)
   })
 })
+
+test('garbage that reads as CBOR items other than two maps is undecodable, not droppable', () => {
+  // "this is not cbor…" reads leniently as text strings; 0x01 0x02 as two integers.
+  for (const bytes of [
+    new TextEncoder().encode('this is not cbor at all, it is a sentence'),
+    Uint8Array.of(0x01, 0x02, 0x03),
+    concat(encode({ op: 1, t: '#commit' }), encode('a string body')),
+  ]) {
+    const err = catchFrameError(() => decodeFrame(bytes))
+    assert.deepEqual([err.code, err.reason], ['undecodable', 'undecodable-frame'])
+  }
+})

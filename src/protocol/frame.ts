@@ -130,11 +130,11 @@ const NOT_A_SEQ = Symbol('not a seq')
 
 /**
  * Walks one lenient CBOR item from `tokens` without building it; throws if the bytes are not a
- * complete, well-formed item. When the item is a map, returns the value of its last top-level
- * `seq` key (a terminal token's value, else NOT_A_SEQ; undefined when there is none or the item
- * is not a map), which is all a droppable frame needs from its body.
+ * complete, well-formed item. Says whether the item is a map and, when it is, the value of its
+ * last top-level `seq` key (a terminal token's value, else NOT_A_SEQ; undefined when there is
+ * none), which is all a droppable frame needs from its body.
  */
-function skipLenientItem(tokens: Tokenizer): unknown {
+function skipLenientItem(tokens: Tokenizer): { readonly map: boolean; readonly seq: unknown } {
   // Per open container: items still to come (Infinity for indefinite length; a map counts its
   // keys and values separately), whether it is a map, and for maps whether a key comes next.
   const left: number[] = []
@@ -184,7 +184,7 @@ function skipLenientItem(tokens: Tokenizer): unknown {
     // One item is complete: count it off its container(s).
     for (;;) {
       const d = left.length - 1
-      if (d < 0) return topIsMap ? seq : undefined
+      if (d < 0) return { map: topIsMap, seq: topIsMap ? seq : undefined }
       if (isMap[d]) keyNext[d] = !keyNext[d]
       left[d]! -= 1
       if (left[d]! > 0) break
@@ -201,8 +201,12 @@ function lenientFailure(bytes: Uint8Array, strictError: unknown): FrameError {
   let seq: unknown
   try {
     const tokens = new Tokenizer(bytes, LENIENT)
-    skipLenientItem(tokens)
-    seq = skipLenientItem(tokens)
+    const header = skipLenientItem(tokens)
+    const body = skipLenientItem(tokens)
+    // Two CBOR items that are not maps are not a frame that breaks a rule: they are not a frame
+    // (garbage often reads as a couple of text strings or integers).
+    if (!header.map || !body.map) throw new Error('not a header map and a body map')
+    seq = body.seq
   } catch {
     return new FrameError(
       'undecodable',
