@@ -5,6 +5,8 @@ export interface Sample {
   /** Seconds since the load started. */
   readonly t: number
   readonly rssMB: number
+  /** The anonymous part of RSS (not mapped files). */
+  readonly anonMB: number
   readonly heapUsedMB: number
   readonly heapTotalMB: number
   readonly externalMB: number
@@ -24,6 +26,7 @@ export interface Sample {
 const COLUMNS: readonly (keyof Sample)[] = [
   't',
   'rssMB',
+  'anonMB',
   'heapUsedMB',
   'heapTotalMB',
   'externalMB',

@@ -212,6 +212,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const s: Sample = {
       t,
       rssMB: proc.rss / 2 ** 20,
+      anonMB: proc.anon / 2 ** 20,
       heapUsedMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
       heapTotalMB: value(m, 'nodejs_heap_size_total_bytes') / 2 ** 20,
       externalMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,

@@ -4,12 +4,25 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
-/** Resident set size in bytes and the number of open file descriptors. */
-export async function procStats(pid: number): Promise<{ rss: number; fds: number }> {
+/**
+ * Resident set size in bytes (all, and its anonymous part: heaps, buffers, malloc arenas, not
+ * mapped files), threads and the number of open file descriptors.
+ */
+export async function procStats(
+  pid: number,
+): Promise<{ rss: number; anon: number; threads: number; fds: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)
+    return m ? Number(m[1]) : Number.NaN
+  }
   const fds = (await readdir(`/proc/${pid}/fd`)).length
-  return { rss: kb ? Number(kb[1]) * 1024 : Number.NaN, fds }
+  return {
+    rss: field('VmRSS') * 1024,
+    anon: field('RssAnon') * 1024,
+    threads: field('Threads'),
+    fds,
+  }
 }
 
 /** Bytes of every file under `dir` (recursively); files whose names start with `prefix` only. */
