@@ -162,7 +162,7 @@ export async function createRelay(
         metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, {
           onError: (err) => logger.error({ err }, 'metrics'),
         })
-      hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs ?? 5000)
+      hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs ?? 5000, recovered.startCursors)
       checkpointer.start(overrides.checkpointIntervalMs ?? 3000)
       await resync.start()
       monitors.start()

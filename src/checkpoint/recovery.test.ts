@@ -267,14 +267,12 @@ describe('recoverAtStart: skip sets', () => {
     await using _log = s.log
     s.log.append(identityInput(ALICE, 'a.test', 5, 9)) // seq 1: covered by the cursor
     s.log.append(identityInput(ALICE, 'a.test', 5, 11)) // seq 2
-    s.log.append(identityInput(BOB, 'b.test', 6, 3)) // seq 3: host 6 reads from its live head
-    s.log.append(identityInput(BOB, 'b.test', 7, 3)) // seq 4: host 7 has no stored cursor
-    s.log.append(identityInput(ALICE, 'a.test', 5, 12)) // seq 5
-    s.log.append(identityInput(BOB, 'b.test', 8, 1)) // seq 6
+    s.log.append(identityInput(BOB, 'b.test', 7, 3)) // seq 3: host 7 is not a known host
+    s.log.append(identityInput(ALICE, 'a.test', 5, 12)) // seq 4
+    s.log.append(identityInput(BOB, 'b.test', 8, 1)) // seq 5
     await s.log.flush()
     const cursors = new Map<number, number | null>([
       [5, 10],
-      [6, null],
       [8, 0],
     ])
 
@@ -286,11 +284,62 @@ describe('recoverAtStart: skip sets', () => {
         [8, new Set([1])],
       ]),
     )
+    assert.equal(result.startCursors.size, 0, 'stored cursors stand')
     // Seeded in the book: the oldest log seq still needed, until the cursors pass it.
     assert.equal(s.book.settle(cursors), 2)
-    assert.equal(s.book.settle(new Map([...cursors, [5, 11]])), 5)
-    assert.equal(s.book.settle(new Map([...cursors, [5, 11], [8, 1]])), 5)
+    assert.equal(s.book.settle(new Map([...cursors, [5, 11]])), 4)
+    assert.equal(s.book.settle(new Map([...cursors, [5, 11], [8, 1]])), 4)
     assert.equal(s.book.settle(new Map([...cursors, [5, 12], [8, 1]])), null)
+  })
+
+  it('a host without a stored cursor resumes below its lowest record, skipping them all', async () => {
+    // The relay was killed before its first checkpoint of a new host: the host was read from its
+    // live head (first event upstream seq 20), seq 21 was still in flight (a slow account), and
+    // 20, 22 and 23 were written.
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test', 6, 22)) // seq 1
+    s.log.append(identityInput(BOB, 'b.test', 6, 20)) // seq 2
+    s.log.append(identityInput(ALICE, 'a.test', 5, 11)) // seq 3
+    s.log.append(identityInput(ALICE, 'a.test', 6, 23)) // seq 4
+    s.log.append(accountInput(BOB, { active: true }, 6, 0)) // seq 5: the relay's own, for host 6
+    await s.log.flush()
+    const cursors = new Map<number, number | null>([
+      [5, 10],
+      [6, null],
+    ])
+
+    const result = await recoverAtStart(s.deps({ hostCursors: cursors }))
+    assert.deepEqual(result.startCursors, new Map([[6, 19]]), 'just below the lowest, not live')
+    assert.deepEqual(
+      result.skipSeqs,
+      new Map([
+        [6, new Set([22, 20, 23])],
+        [5, new Set([11])],
+      ]),
+      '21 comes again; the written ones do not',
+    )
+    // Kept in the book until the host's cursor passes them.
+    const recovered = new Map([...cursors, [6, 19]])
+    assert.equal(s.book.settle(recovered), 1)
+    assert.equal(s.book.settle(new Map([...recovered, [6, 22]])), 3)
+    assert.equal(s.book.settle(new Map([...recovered, [6, 23], [5, 11]])), null)
+  })
+
+  it('a host without a stored cursor and no records starts at its live head', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test', 5, 11))
+    await s.log.flush()
+    const cursors = new Map<number, number | null>([
+      [5, 10],
+      [6, null],
+    ])
+    const result = await recoverAtStart(s.deps({ hostCursors: cursors }))
+    assert.equal(result.startCursors.size, 0)
+    assert.deepEqual(result.skipSeqs, new Map([[5, new Set([11])]]))
   })
 
   it('never puts the relay’s own records in a skip set', async () => {

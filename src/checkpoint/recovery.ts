@@ -8,6 +8,12 @@
 // - Host cursors: records above their host's stored cursor were already accepted; their upstream
 //   seqs are returned as skip sets (the host's connection passes them silently) and kept in the
 //   cursor book until the cursors pass them.
+// - A host without a stored cursor (crawled since the last checkpoint, or whose first event was
+//   still in flight then) was read from its live head, so nothing says where it was; its records
+//   in the log do. It resumes just below the lowest upstream seq of them, with all of them as its
+//   skip set: events it sent between them that were still in flight at the crash come again, and
+//   none is emitted twice. (Resuming after the highest would lose those in flight; dialling the
+//   live head again would lose everything the host sent while the relay was down.)
 // Deliberately not here: starting connections or serving (the composition root does that after).
 
 import type { AccountCache } from '../accounts/account-cache.ts'
@@ -55,6 +61,8 @@ export interface RecoveryResult {
   readonly accountsUpdated: number
   /** Per host, upstream seqs above its stored cursor that are already in the log. */
   readonly skipSeqs: ReadonlyMap<number, ReadonlySet<number>>
+  /** Per host without a stored cursor that has records in the log: the cursor to resume from. */
+  readonly startCursors: ReadonlyMap<number, number>
 }
 
 export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
@@ -69,9 +77,15 @@ export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
   const from = Math.max(0, Math.min(accountsCheckpoint, cursorsScanFrom - 1))
   for await (const record of d.log.scan(from)) {
     recordsReplayed++
-    if (record.hostId !== RELAY_HOST_ID) {
+    // The relay's own events, and those it made for a host's account (upstream seq 0, a
+    // resync's #sync), are not part of any host's upstream sequence.
+    if (
+      record.hostId !== RELAY_HOST_ID &&
+      record.upstreamSeq > 0 &&
+      d.hostCursors.has(record.hostId)
+    ) {
       const cursor = d.hostCursors.get(record.hostId) ?? null
-      if (cursor !== null && record.upstreamSeq > cursor) {
+      if (cursor === null || record.upstreamSeq > cursor) {
         const set = skipSeqs.get(record.hostId) ?? new Set<number>()
         skipSeqs.set(record.hostId, set)
         set.add(record.upstreamSeq)
@@ -91,5 +105,12 @@ export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
   d.book.seed(pending)
   await d.accounts.write(d.log.lastSeq, () => d.log.sync())
   await d.afterAccounts()
-  return { recordsReplayed, accountsUpdated, skipSeqs }
+  const startCursors = new Map<number, number>()
+  for (const [hostId, seqs] of skipSeqs) {
+    if ((d.hostCursors.get(hostId) ?? null) !== null) continue
+    let lowest = Number.POSITIVE_INFINITY
+    for (const s of seqs) if (s < lowest) lowest = s
+    startCursors.set(hostId, lowest - 1)
+  }
+  return { recordsReplayed, accountsUpdated, skipSeqs, startCursors }
 }

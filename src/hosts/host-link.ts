@@ -118,6 +118,15 @@ export class HostLink {
     await c.stop()
   }
 
+  /**
+   * Start-up recovery found this host's events in the log though it had no stored cursor (the
+   * relay stopped before its first checkpoint): the first connection resumes from `cursor`
+   * instead of the live head. Ignored once a cursor or a connection exists.
+   */
+  recoverCursor(cursor: number): void {
+    if (this.#cursor === null && this.#connection === null) this.#cursor = cursor
+  }
+
   /** Forgets the cursor: the next connection starts at the host's live head. */
   forgetCursor(): void {
     this.#cursor = null

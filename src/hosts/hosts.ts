@@ -82,8 +82,16 @@ export class Hosts {
     }
   }
 
-  /** Connects every host not banned, spread over `spreadMs`, and starts the status clock. */
-  start(skipSeqs: ReadonlyMap<number, ReadonlySet<number>>, spreadMs: number): void {
+  /**
+   * Connects every host not banned, spread over `spreadMs`, and starts the status clock.
+   * `startCursors`: where start-up recovery found hosts without a stored cursor to have been.
+   */
+  start(
+    skipSeqs: ReadonlyMap<number, ReadonlySet<number>>,
+    spreadMs: number,
+    startCursors: ReadonlyMap<number, number> = new Map(),
+  ): void {
+    for (const [id, cursor] of startCursors) this.#links.get(id)?.recoverCursor(cursor)
     const ids = this.#rows
       .list()
       .filter((h) => h.status !== 'banned')
