@@ -242,14 +242,18 @@ export async function accountsLoaded(
   await takedowns.load((after, limit) => takenDownPage(db, after, limit))
 }
 
-/** The event log in `--persist-dir`, as configured. */
-export function openLog(
+/**
+ * The event log in `--persist-dir`, as configured. What opening it repaired is logged: a cut
+ * tail means the last run died mid-write (or the machine did, and records consumers may have
+ * seen are gone: their seqs are handed out again), which an operator should hear of.
+ */
+export async function openLog(
   config: RelayConfig,
   now: () => number,
   logger: Logger,
   overrides: RelayOverrides,
 ): Promise<EventLog> {
-  return EventLog.open({
+  const log = await EventLog.open({
     dir: config.persistDir,
     initialSeq: config.initialSeqNumber,
     retentionMs: config.replayWindowMs,
@@ -258,6 +262,15 @@ export function openLog(
     now,
     onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
   })
+  const { truncatedTail, damagedSegments } = log.recovery
+  if (truncatedTail)
+    logger.warn(
+      { ...truncatedTail, lastSeq: log.lastSeq },
+      'event log: cut a torn tail off the newest segment at open',
+    )
+  for (const damage of damagedSegments)
+    logger.warn(damage, 'event log: an older segment stops early; kept as found, read up to there')
+  return log
 }
 
 /** Verification in the worker pool, timed for metrics. */

@@ -82,6 +82,11 @@ export function registerLogMetrics(registry: Registry, s: MetricsSources): void 
     'Failed event-log writes or syncs (each is retried).',
     () => memo.get().ioErrors,
   )
+  gauge(
+    'relay_eventlog_recovered_bytes',
+    'Bytes cut off the end of the event log when this run opened it (a torn tail; 0 when clean).',
+    () => memo.get().recovery.bytesTruncated,
+  )
 }
 
 const CONSUMER_STATES = ['replaying', 'live']

@@ -87,6 +87,8 @@ export interface EventLogSource {
     readonly recordsWritten: number
     readonly syncs: number
     readonly ioErrors: number
+    /** What opening the log repaired. */
+    readonly recovery: { readonly bytesTruncated: number }
   }
 }
 

@@ -96,6 +96,7 @@ const sources: MetricsSources = {
       recordsWritten: 0,
       syncs: 0,
       ioErrors: 0,
+      recovery: { bytesTruncated: 0 },
     }),
   },
   identity: {

@@ -62,6 +62,7 @@ const EXPECTED: Record<string, number> = {
   relay_eventlog_write_calls_total: 8,
   relay_eventlog_syncs_total: 3,
   relay_eventlog_io_errors_total: 0,
+  relay_eventlog_recovered_bytes: 40,
   'relay_consumers{state="replaying"}': 1,
   'relay_consumers{state="live"}': 1,
   relay_consumer_events_sent_total: 150,

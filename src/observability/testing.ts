@@ -127,6 +127,7 @@ export function makeFakes(): Fakes {
         recordsWritten: 32,
         syncs: 3,
         ioErrors: 0,
+        recovery: { bytesTruncated: 40 },
       }),
     },
     identity: {
