@@ -374,18 +374,23 @@ describe('hostile consumers: churn, bad cursors, consumers that never read', () 
       'slow consumers attached',
     )
     // Big events, in rounds, until every slow consumer's buffers (the kernel's included) are full.
+    const host = s.relay.relay.hosts.list()[0]!
     for (let round = 0; round < 60; round++) {
       if (s.relay.relay.fanout.stats().tooSlow - before >= SLOW_CONSUMERS) break
       await s.stream.produce(20, 100_000)
+      // Waits for this round's last event, not for whatever the steady stream emitted last: that
+      // target moves every 20 ms, and with the poll on the same period it could stay one event
+      // ahead of the log for good while the relay kept up. The host's cursor passes an upstream
+      // seq only once it and every one before it are written (or dropped).
+      const roundEnd = s.stream.upstreamSeq
       await eventually(
-        () => s.relay.relay.log.flushedSeq >= s.stream.emitted.length,
+        () => (s.relay.relay.hosts.cursor(host.id) ?? 0) >= roundEnd,
         60_000,
         'round written',
       ).catch((err: unknown) => {
         const drops = Object.fromEntries(s.relay.relay.drops.totals())
-        const host = s.relay.relay.hosts.list()[0]
         throw new Error(
-          `${err}: ${s.relay.relay.log.flushedSeq} of ${s.stream.emitted.length} written; drops ${JSON.stringify(drops)}; host ${JSON.stringify(host)}`,
+          `${err}: host cursor ${s.relay.relay.hosts.cursor(host.id)} of ${roundEnd}, log at ${s.relay.relay.log.flushedSeq}; drops ${JSON.stringify(drops)}; host ${JSON.stringify(s.relay.relay.hosts.get(host.id))}`,
         )
       })
     }
