@@ -187,7 +187,11 @@ export async function createRelay(
       server.wss.close()
       server.closeAllConnections()
       await closed
-      await log.close()
+      // A log that cannot write (a full disk) still closes and releases its lock. What it held
+      // back was never acknowledged upstream: its hosts send it again from the stored cursors.
+      await log
+        .close()
+        .catch((err: unknown) => logger.error({ err }, 'event log closed with records unwritten'))
       await pool.close()
       await resync.archive?.close()
       await metricsServer?.close()

@@ -174,15 +174,25 @@ export class LogWriter {
       buffers.push(pending[i]!.bytes)
       bytes += len
     }
-    let written: number
     try {
-      written = (await this.#handle.writev(buffers, seg.size)).bytesWritten
+      let written = (await this.#handle.writev(buffers, seg.size)).bytesWritten
+      this.writeCalls++
+      // A short write is legal (a disk nearly full, a signal): the rest is written after it,
+      // and the disk's own error (ENOSPC, EIO, ...) surfaces from that write if there is one.
+      if (written < bytes) {
+        const rest = Buffer.concat(buffers).subarray(written)
+        while (written < bytes) {
+          const at = written - (bytes - rest.length)
+          const n = (await this.#handle.write(rest, at, rest.length - at, seg.size + written))
+            .bytesWritten
+          this.writeCalls++
+          if (n === 0) throw new Error(`no progress after ${written} of ${bytes} bytes`)
+          written += n
+        }
+      }
     } catch (e) {
       throw new EventLogIoError('write', `cannot write ${seg.path}`, e)
     }
-    this.writeCalls++
-    if (written !== bytes)
-      throw new EventLogIoError('write', `short write to ${seg.path}`, { written, bytes })
     // From here to the callback nothing awaits: size, flushedSeq and listeners move together.
     const batch = pending.splice(0, buffers.length)
     const records: LogRecord[] = new Array(batch.length)

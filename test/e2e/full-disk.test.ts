@@ -1,0 +1,193 @@
+// A full disk under the event log (issue 11). The log directory is a small tmpfs the test mounts
+// itself (the test runs as root in CI), with a filler file taking most of it; commits with 16 KiB
+// records fill the rest. Then the relay must: stop accepting events (the log's flushed seq stops
+// while the PDS keeps sending), say why (/xrpc/_health answers 503 naming ENOSPC,
+// relay_eventlog_io_errors_total counts the failures), keep serving what it has (a new consumer
+// replays everything flushed), and, once the filler is removed, write what it held back and go
+// on, with every commit exactly once and in order, and a replay from 0 identical to what a live
+// consumer received. Where mounting is not allowed, the same story runs with a simulated write
+// error instead: directories standing where the log's next segment files go make rolling to a
+// new segment fail (an unwritable log directory), until they are removed.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { BytesWrapper } from '@atcute/cbor'
+import { segmentFileName } from '../../src/eventlog/segment.ts'
+import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { testDidDocument } from '../support/did-doc.ts'
+import { FakePds } from '../support/fake-pds.ts'
+import { generateKeypair } from '../support/keypair.ts'
+import { Consumer, eventually, startTestRelay } from '../support/relay-harness.ts'
+import { messageFrame, TestRepo } from '../support/test-repo.ts'
+
+const DID = 'did:plc:fulldiskfulldiskfulldisk'
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Mounts a tmpfs of `size` at `dir`; false where mounting is not allowed (or when
+ * RELAY_TEST_NO_MOUNT=1 asks for the simulated error, to check that path too).
+ */
+function mountTmpfs(dir: string, size: string): boolean {
+  if (process.env.RELAY_TEST_NO_MOUNT === '1') return false
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+test('a full disk under the event log: stops accepting, says why, serves what it has, resumes', {
+  timeout: 180_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-full-disk-'))
+  const persist = join(dir, 'persist')
+  await mkdir(persist)
+  const mounted = mountTmpfs(persist, '3m')
+  const filler = join(persist, 'filler')
+  if (mounted) await writeFile(filler, Buffer.alloc(2 * 1024 * 1024, 1))
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  const repo = new TestRepo(DID, generateKeypair('k256'))
+  plc.setDocument(
+    DID,
+    testDidDocument(DID, pds.url, {
+      handle: 'full.test',
+      publicKeyMultibase: repo.keypair.publicKeyMultibase,
+    }),
+  )
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    dir,
+    // Small segments: the simulated error (no mount) strikes when the log rolls to a new one.
+    overrides: { segmentMaxBytes: 64 * 1024 },
+  })
+  const blockers: string[] = []
+  try {
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    await fetch(`${relay.url}/admin/pds/changeLimits`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer test-admin-key' },
+      body: JSON.stringify({
+        host: pds.hostname,
+        per_second: 100_000,
+        per_hour: 1e9,
+        per_day: 1e9,
+      }),
+    })
+    await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')
+    const live = new Consumer(relay.wsUrl, 0)
+    await live.opened()
+
+    let seq = 0
+    const revs: string[] = []
+    const emit = async () => {
+      seq++
+      const record = { data: new BytesWrapper(new Uint8Array(16 * 1024).fill(seq % 251)) }
+      const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
+      const msg = await repo.commit([{ action: 'create', path, record }], { seq })
+      revs.push(msg.rev)
+      pds.emit(seq, messageFrame(msg))
+    }
+    const log = relay.relay.log
+    for (let i = 0; i < 10; i++) await emit()
+    await eventually(() => log.flushedSeq >= 10, 20_000, 'the first 10 commits written')
+
+    if (!mounted) {
+      // No mount here: make the log's next segment files impossible to create.
+      for (let s = 2; s <= 400; s++) {
+        const b = join(persist, segmentFileName(s))
+        // Not where a segment already is (removing the blockers must not remove it).
+        if (
+          await mkdir(b).then(
+            () => true,
+            () => false,
+          )
+        )
+          blockers.push(b)
+      }
+    }
+    // Write until the log fails (about 1 MiB of room on the tmpfs).
+    await (async () => {
+      for (let i = 0; i < 400 && log.stats().failing === null; i++) {
+        await emit()
+        await sleep(5)
+      }
+    })()
+    assert.notEqual(log.stats().failing, null, 'the log ran out of room')
+
+    // It says why: health and metrics.
+    const health = await fetch(`${relay.url}/xrpc/_health`)
+    assert.equal(health.status, 503)
+    const healthBody = JSON.stringify(await health.json())
+    assert.match(healthBody, mounted ? /ENOSPC/ : /EISDIR/)
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${relay.relay.metricsAddress()!.port}/metrics`)
+    ).text()
+    const ioErrors = Number(/^relay_eventlog_io_errors_total (\d+)/m.exec(metrics)?.[1] ?? 0)
+    assert.ok(ioErrors >= 1, 'io errors counted')
+
+    // It stops accepting: the PDS keeps sending, the flushed seq does not move.
+    for (let i = 0; i < 20; i++) await emit()
+    const stuck = log.flushedSeq
+    await sleep(1500)
+    assert.equal(log.flushedSeq, stuck, 'nothing more is written while the disk is full')
+    assert.ok(stuck < seq)
+
+    // It keeps serving what it has: a new consumer replays every flushed event.
+    const reader = new Consumer(relay.wsUrl, 0)
+    await reader.until(
+      () => reader.messages().length >= stuck,
+      20_000,
+      `replay of ${stuck} events while full`,
+    )
+    assert.deepEqual(
+      reader
+        .messages()
+        .slice(0, stuck)
+        .map((m) => m.body.seq),
+      Array.from({ length: stuck }, (_, i) => i + 1),
+    )
+    reader.close()
+
+    // Room again: it writes what it held back and goes on.
+    if (mounted) await rm(filler)
+    for (const b of blockers) await rm(b, { recursive: true, force: true })
+    await eventually(() => log.flushedSeq >= seq, 60_000, `all ${seq} commits written`)
+    await eventually(
+      async () => (await fetch(`${relay.url}/xrpc/_health`)).status === 200,
+      20_000,
+      'healthy again',
+    )
+    for (let i = 0; i < 5; i++) await emit()
+    await live.until(() => live.messages().length >= seq, 30_000, 'every commit live')
+    const got = live.messages().filter((m) => m.type === '#commit')
+    assert.deepEqual(
+      got.map((m) => m.body.rev),
+      revs,
+      'every commit exactly once, in order',
+    )
+    assert.deepEqual(
+      live.messages().map((m) => m.body.seq),
+      Array.from({ length: seq }, (_, i) => i + 1),
+    )
+    // Nothing corrupt: a replay from 0 is byte for byte what the live consumer received.
+    const replay = new Consumer(relay.wsUrl, 0)
+    await replay.until(() => replay.frames.length >= live.frames.length, 30_000, 'replay')
+    assert.deepEqual(
+      replay.frames.map((f) => Buffer.from(f.bytes).toString('base64')),
+      live.frames.map((f) => Buffer.from(f.bytes).toString('base64')),
+    )
+    replay.close()
+    live.close()
+  } finally {
+    await relay.close({ keepDir: true })
+    await pds.close()
+    await plc.close()
+    if (mounted) execFileSync('umount', [persist])
+    await rm(dir, { recursive: true, force: true })
+  }
+})
