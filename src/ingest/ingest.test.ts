@@ -12,6 +12,7 @@ import { describe, it } from 'node:test'
 import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
 import type { AccountState } from '../accounts/account-state.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
+import { DatabaseError } from '../db/errors.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import type { Identity } from '../identity/did-document.ts'
@@ -44,12 +45,19 @@ interface Rig {
   readonly repairs: string[]
   /** An account already known on host `hostId`. */
   known(did: string, hostId: number, localStatus?: AccountState['localStatus']): Promise<void>
+  /** The next account loads fail with this error, one per load, in order. */
+  readonly loadFailures: Error[]
 }
 
 function rig(documents: Record<string, string>): Rig {
   const stored = new Map<string, AccountState>()
+  const loadFailures: Error[] = []
   const persistence: AccountPersistence = {
-    load: async (did) => stored.get(did),
+    load: async (did) => {
+      const failure = loadFailures.shift()
+      if (failure) throw failure
+      return stored.get(did)
+    },
     save: async (states) => {
       for (const s of states) stored.set(s.did, s)
     },
@@ -136,7 +144,19 @@ function rig(documents: Record<string, string>): Rig {
       updatedAt: createdAt,
     })
   }
-  return { ingest, accounts, takedowns, stored, appended, drops, settled, calls, repairs, known }
+  return {
+    ingest,
+    accounts,
+    takedowns,
+    stored,
+    appended,
+    drops,
+    settled,
+    calls,
+    repairs,
+    known,
+    loadFailures,
+  }
 }
 
 describe('Ingest: takedowns', () => {
@@ -252,5 +272,44 @@ describe('Ingest: #identity', () => {
     await r.ingest.idle()
     assert.deepEqual(r.drops, [])
     assert.equal((await r.accounts.get(CAROL))?.hostId, 2)
+  })
+})
+
+describe('Ingest: the database away', () => {
+  it('an event waits while the database is unreachable or busy, then is accepted once', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! })
+    r.loadFailures.push(
+      new DatabaseError('accounts.load', 'unavailable'),
+      new DatabaseError('accounts.load', 'busy'),
+    )
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.equal(r.ingest.stats.retries, 2)
+    assert.equal(r.ingest.stats.errors, 0)
+    assert.deepEqual(r.settled, [{ hostId: 2, seq: 1, dropped: false }])
+    assert.deepEqual(
+      r.appended.map((a) => [a.type, a.body.did]),
+      [['#identity', CAROL]],
+    )
+  })
+
+  it('any other failure completes the event as an error (a bug must not wedge the host)', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! })
+    r.loadFailures.push(new DatabaseError('accounts.load', 'query'))
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.equal(r.ingest.stats.retries, 0)
+    assert.equal(r.ingest.stats.errors, 1)
+    assert.deepEqual(r.settled, [{ hostId: 2, seq: 1, dropped: true }])
+    assert.deepEqual(r.appended, [])
+  })
+
+  it('a database closed by shutdown leaves the event unsettled, to come again after restart', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! })
+    r.loadFailures.push(new DatabaseError('accounts.load', 'closed'))
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.deepEqual(r.settled, [])
+    assert.equal(r.ingest.stats.inFlight, 0)
   })
 })

@@ -6,12 +6,18 @@
 // Order: events of one account run strictly in order, different accounts concurrently. How many
 // events of a host are in flight is bounded by the host's flow control (hosts/flow-control.ts),
 // which stops reading its socket; nothing is dropped for being busy.
+// A database that is unreachable, busy or full while an event is processed is not the event's
+// fault: the event waits and is tried again (backing off to 5 s) until the database answers,
+// still in flight, so the host's flow control pauses its socket and nothing is lost. Only an
+// attempt that appended nothing is tried again (a retry must not append twice); any other
+// failure completes the event as an error, counted, so a bug cannot wedge a host.
 // Also the account operations that must be ordered with the account's events: a takedown and its
 // reversal, releasing throttled accounts after a raised account limit, and taking in a repo
 // fetched by a repair or resync. Each changes the account's state and announces it with an
 // event of the relay's own.
 // Deliberately not here: sockets, SQL, HTTP; which hosts exist (hosts/); admin routes.
 import type { AccountState } from '../accounts/account-state.ts'
+import { DatabaseError } from '../db/errors.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
@@ -29,17 +35,40 @@ export type ReverseTakedownResult = 'reversed' | 'unknown-account' | 'not-taken-
 /** At most this many throttled accounts are released per raised limit (one batch). */
 const MAX_RELEASE = 10_000
 
+/** Waits between attempts at an event while the database is away: doubling, at most 5 s. */
+const RETRY_FIRST_MS = 200
+const RETRY_MAX_MS = 5_000
+
+/** A failure of the database itself (not of the event): worth waiting out. */
+function databaseAway(err: unknown): boolean {
+  return (
+    err instanceof DatabaseError &&
+    (err.reason === 'unavailable' || err.reason === 'busy' || err.reason === 'full')
+  )
+}
+
 export class Ingest {
   readonly #d: IngestDeps
   readonly #serializer = new AccountSerializer()
   readonly #handlers: EventHandlers
   readonly #writer: AccountWriter
-  readonly stats: IngestStats = { received: 0, accepted: 0, dropped: 0, errors: 0, inFlight: 0 }
+  readonly stats: IngestStats = {
+    received: 0,
+    accepted: 0,
+    dropped: 0,
+    errors: 0,
+    retries: 0,
+    inFlight: 0,
+  }
+  /** Records appended by each account's running event (to know whether it may run again). */
+  readonly #appended = new Map<string, number>()
 
   constructor(deps: IngestDeps) {
     this.#d = deps
     const accept = (input: AppendInput) => {
       this.stats.accepted++
+      const n = this.#appended.get(input.did)
+      if (n !== undefined) this.#appended.set(input.did, n + 1)
       return deps.log.append(input)
     }
     this.#writer = new AccountWriter({ ...deps, accept })
@@ -61,13 +90,33 @@ export class Ingest {
       })
       let dropped: { reason: DropReason; detail: string } | null = null
       let failed = false
-      try {
-        dropped = await this.#handlers.process(hostId, msg, raw)
-      } catch (err) {
-        this.stats.errors++
-        this.#d.onError?.(err, { hostId, seq: msg.seq, did })
-        failed = true
+      for (let wait = RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+        this.#appended.set(did, 0)
+        try {
+          dropped = await this.#handlers.process(hostId, msg, raw)
+          break
+        } catch (err) {
+          if (err instanceof DatabaseError && err.reason === 'closed') {
+            // Shutting down: left unsettled, so the stored cursor stays below it and the host
+            // sends it again after the restart.
+            this.#appended.delete(did)
+            this.stats.inFlight--
+            span?.end()
+            return
+          }
+          if (databaseAway(err) && this.#appended.get(did) === 0) {
+            if (wait === RETRY_FIRST_MS) this.#d.onError?.(err, { hostId, seq: msg.seq, did })
+            this.stats.retries++
+            await new Promise((r) => setTimeout(r, wait))
+            continue
+          }
+          this.stats.errors++
+          this.#d.onError?.(err, { hostId, seq: msg.seq, did })
+          failed = true
+          break
+        }
       }
+      this.#appended.delete(did)
       if (dropped) {
         this.stats.dropped++
         this.#d.drops.record({

@@ -85,5 +85,7 @@ export interface IngestStats {
   accepted: number
   dropped: number
   errors: number
+  /** Attempts made again because the database was away (the event waited, nothing lost). */
+  retries: number
   inFlight: number
 }

@@ -18,6 +18,11 @@ export function registerIngestMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Events whose processing failed unexpectedly (a bug or an outage; see the logs).',
     read: (emit) => emit(s.ingest.stats.errors),
   })
+  scrapeCounter(registry, {
+    name: 'relay_ingest_retries_total',
+    help: 'Attempts at an event made again because the database was away (the event waited).',
+    read: (emit) => emit(s.ingest.stats.retries),
+  })
   scrapeGauge(registry, {
     name: 'relay_ingest_in_flight',
     help: 'Events handed to ingest and not yet accepted or dropped (every host).',

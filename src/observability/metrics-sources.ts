@@ -18,6 +18,7 @@ export interface IngestSource {
     readonly accepted: number
     readonly dropped: number
     readonly errors: number
+    readonly retries: number
     readonly inFlight: number
   }
 }

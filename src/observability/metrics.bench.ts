@@ -55,7 +55,7 @@ const sources: MetricsSources = {
     forHost: (id) => new Map(drops.get(id) ?? []),
     totals: () => new Map(REASONS.map((r) => [r, 1000])),
   },
-  ingest: { stats: { received: 1, accepted: 1, dropped: 0, errors: 0, inFlight: 0 } },
+  ingest: { stats: { received: 1, accepted: 1, dropped: 0, errors: 0, retries: 0, inFlight: 0 } },
   http: { httpStats: () => ({ open: 3, refused: { timeout: 1 } }) },
   resync: {
     repairs: { stats: { queued: 0, running: 0, repaired: 0, failed: 0, overflow: 0 } },

@@ -48,6 +48,7 @@ const EXPECTED: Record<string, number> = {
   relay_upstream_cursor_resets_total: 1,
   relay_events_accepted_total: 6,
   relay_ingest_errors_total: 1,
+  relay_ingest_retries_total: 5,
   relay_ingest_in_flight: 3,
   relay_verify_pool_in_flight: 4,
   relay_verify_pool_queued: 2,

@@ -72,7 +72,7 @@ export function makeFakes(): Fakes {
         return out
       },
     },
-    ingest: { stats: { received: 9, accepted: 6, dropped: 2, errors: 1, inFlight: 3 } },
+    ingest: { stats: { received: 9, accepted: 6, dropped: 2, errors: 1, retries: 5, inFlight: 3 } },
     resync: {
       repairs: { stats: { queued: 3, running: 1, repaired: 7, failed: 2, overflow: 4 } },
       hostResyncs: { running: 1 },
