@@ -22,6 +22,7 @@ import type { HostStatusOptions } from './hosts/host-status.ts'
 import { isLocalhostName } from './hosts/hostname.ts'
 import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'
+import { publicFetch } from './hosts/public-fetch.ts'
 import { CachingIdentityResolver } from './identity/cache.ts'
 import type { Identity } from './identity/did-document.ts'
 import { DidResolver } from './identity/resolver.ts'
@@ -101,6 +102,8 @@ export function relayIdentity(
       if (config.allowInsecureHosts && isLocalhostName(hostname)) return
       await resolvePublicAddresses(hostname)
     },
+    // ...and the fetch itself connects only to the addresses it checked (no rebinding).
+    webFetch: publicFetch(config.allowInsecureHosts),
   })
   const timed: { resolve(did: string, signal?: AbortSignal): Promise<Identity> } = metrics
     ? metrics.timeIdentity(resolver)

@@ -42,6 +42,12 @@ export interface DidResolverOptions {
   readonly checkWebHost?: (hostname: string) => Promise<void>
   /** Defaults to the global fetch. */
   readonly fetch?: typeof globalThis.fetch
+  /**
+   * For did:web documents, instead of `fetch`: the composition root passes one that connects
+   * only to checked public addresses (a name must not pass `checkWebHost` and then resolve
+   * elsewhere).
+   */
+  readonly webFetch?: (input: URL | string, init?: RequestInit) => Promise<Response>
 }
 
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 10_000
@@ -51,8 +57,8 @@ export const DEFAULT_MAX_REDIRECTS = 3
 export class DidResolver implements IdentityResolver {
   readonly #plcUrl: string
   readonly #allowInsecureWeb: boolean
-  readonly #checkWebHost: ((hostname: string) => Promise<void>) | undefined
   readonly #fetchOptions: DocumentFetchOptions
+  readonly #webFetchOptions: DocumentFetchOptions
 
   constructor(options: DidResolverOptions) {
     this.#plcUrl = normalizePlcUrl(options.plcUrl)
@@ -60,13 +66,17 @@ export class DidResolver implements IdentityResolver {
       throw new TypeError('DidResolver: userAgent is required')
     }
     this.#allowInsecureWeb = options.allowInsecureWeb ?? false
-    this.#checkWebHost = options.checkWebHost
     this.#fetchOptions = {
       userAgent: options.userAgent,
       timeoutMs: positive('timeoutMs', options.timeoutMs, DEFAULT_RESOLVE_TIMEOUT_MS),
       maxBytes: positive('maxBytes', options.maxBytes, DEFAULT_MAX_DOCUMENT_BYTES),
       maxRedirects: nonNegative('maxRedirects', options.maxRedirects, DEFAULT_MAX_REDIRECTS),
       fetch: options.fetch ?? globalThis.fetch,
+    }
+    this.#webFetchOptions = {
+      ...this.#fetchOptions,
+      ...(options.webFetch && { fetch: options.webFetch as typeof globalThis.fetch }),
+      ...(options.checkWebHost && { checkHost: options.checkWebHost }),
     }
   }
 
@@ -84,10 +94,7 @@ export class DidResolver implements IdentityResolver {
 
   async resolve(did: string, signal?: AbortSignal): Promise<Identity> {
     const url = this.documentUrl(did)
-    const options =
-      this.#checkWebHost && did.startsWith('did:web:')
-        ? { ...this.#fetchOptions, checkHost: this.#checkWebHost }
-        : this.#fetchOptions
+    const options = did.startsWith('did:web:') ? this.#webFetchOptions : this.#fetchOptions
     const json = await fetchDidJson(did, url, options, signal)
     try {
       return parseDidDocument(did, json)

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { UnsafeAddressError } from './errors.ts'
+import { publicFetch } from './public-fetch.ts'
+
+describe('publicFetch', () => {
+  let port = 0
+  let connections = 0
+  const server = createServer((req, res) => {
+    if (req.url === '/moved') return res.writeHead(302, { location: '/doc' }).end()
+    res.writeHead(200, { 'content-type': 'application/json', 'x-two': 'a' })
+    res.end(JSON.stringify({ ua: req.headers['user-agent'] }))
+  })
+  server.on('connection', () => connections++)
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as AddressInfo).port
+  })
+  after(() => new Promise<void>((r) => server.close(() => r())))
+
+  it('refuses a name that resolves to a private address, without connecting', async () => {
+    const lookup = async () => [{ address: '127.0.0.1', family: 4 }]
+    const fetch = publicFetch(false, lookup)
+    const before = connections
+    await assert.rejects(fetch(new URL(`http://rebound.example:${port}/doc`)), UnsafeAddressError)
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/doc`), UnsafeAddressError)
+    assert.equal(connections, before)
+  })
+
+  it('localhost in development: status, headers and body come through', async () => {
+    const fetch = publicFetch(true)
+    const res = await fetch(new URL(`http://localhost:${port}/doc`), {
+      headers: { 'user-agent': 'relay-test' },
+    })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-two'), 'a')
+    assert.deepEqual(await res.json(), { ua: 'relay-test' })
+  })
+
+  it('a redirect is returned, not followed', async () => {
+    const res = await publicFetch(true)(`http://localhost:${port}/moved`)
+    assert.equal(res.status, 302)
+    assert.equal(res.headers.get('location'), '/doc')
+    await res.body?.cancel()
+  })
+})
