@@ -19,6 +19,7 @@ const { values } = parseArgs({
     'no-hostile': { type: 'boolean', default: false },
     'stuck-hold-seconds': { type: 'string', default: '90' },
     'replay-every-seconds': { type: 'string', default: '120' },
+    'drain-seconds': { type: 'string', default: '420' },
     'keep-data': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -35,6 +36,8 @@ if (values.help) {
   --no-hostile              honest hosts and consumers only
   --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
+  --drain-seconds N         at the end, how long to wait for hosts in reconnection backoff to
+                            deliver the rest (default 420: the backoff reaches 5 minutes)
   --keep-data               keep the relay's event log and database`)
   process.exit(0)
 }
@@ -60,6 +63,7 @@ const result = await runSoak({
   hostile: !values['no-hostile'],
   stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
   replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
+  drainSeconds: num('drain-seconds', values['drain-seconds']),
   keepData: values['keep-data'],
   print: (line) => console.log(line),
 })

@@ -13,7 +13,8 @@
 //
 // Protocol: the first stdout line is `{"plc": url, "hosts": [{"hostname", "role"}]}`; then a
 // `{"stats": ...}` line every second. When its stdin closes (the soak is ending, or died) it
-// stops making events, prints its final stats and exits a minute later unless killed sooner.
+// stops making events, prints its final stats and exits 15 minutes later unless killed sooner
+// (the relay may still be draining a host's backlog).
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
@@ -270,6 +271,6 @@ if (import.meta.main) {
   process.stdin.resume()
   process.stdin.on('end', () => {
     void stop()
-    setTimeout(() => process.exit(0), 60_000) // unless the soak ends us sooner
+    setTimeout(() => process.exit(0), 15 * 60_000) // unless the soak ends us sooner
   })
 }

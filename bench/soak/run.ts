@@ -46,6 +46,8 @@ export interface SoakOptions {
   readonly stuckHoldMs: number
   /** How often the replaying consumer starts again from cursor 0. */
   readonly replayEveryMs: number
+  /** How long the end waits for hosts in reconnection backoff to deliver the rest. */
+  readonly drainSeconds: number
   /** Keep the relay's data directory (event log, database) after the run. */
   readonly keepData: boolean
   readonly print: (line: string) => void
@@ -245,19 +247,38 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
   if (relayExit !== null) failures.push(`the relay exited during the run (${relayExit})`)
 
-  // Stop the load; let the relay catch up, then check that every honest consumer reached the
-  // same last seq (nothing lost at the tail).
+  // Stop the load and drain: a hostile host may be waiting out the relay's reconnection
+  // backoff (up to 5 minutes) with events the relay has not read yet; every event sent must get
+  // its outcome once the relay is back, and every honest consumer must reach the last seq.
   load.child.stdin!.end() // the generator stops and says its final counts
-  let accepted = value(last, 'relay_events_accepted_total')
-  for (let i = 0; i < 30 && relayExit === null; i++) {
+  const outcomesOf = (m: Scrape) => {
+    const drops = byLabel(m, 'relay_events_dropped_total', 'reason')
+    const dropped = Object.entries(drops).reduce(
+      (n, [r, v]) => (r === 'undecodable-frame' ? n : n + v),
+      0,
+    )
+    return { accepted: value(m, 'relay_events_accepted_total'), drops, dropped }
+  }
+  const sentBy = (st: LoadStats | null) =>
+    st ? st.made + st.identities + st.forged + st.invalid : 0
+  const drainStart = performance.now()
+  let said = 0
+  while (relayExit === null && performance.now() - drainStart < opts.drainSeconds * 1000) {
     await new Promise((r) => setTimeout(r, 1000))
     const m = await scrape(metricsUrl).catch(() => null)
     if (!m) break
-    const settled = value(m, 'relay_events_accepted_total') === accepted
-    accepted = value(m, 'relay_events_accepted_total')
     last = m
-    if (settled && load.finished() && honest.every((h) => h.head === honest[0]!.head)) break
+    const o = outcomesOf(m)
+    const missing = sentBy(load.stats()) - o.accepted - o.dropped
+    const caughtUp = honest.every((h) => h.head === o.accepted)
+    if (load.finished() && missing <= 0 && caughtUp) break
+    const waited = (performance.now() - drainStart) / 1000
+    if (waited - said >= 30) {
+      said = waited
+      print(`draining (${waited.toFixed(0)} s): ${missing} event(s) still to reach the relay`)
+    }
   }
+  const drainS = (performance.now() - drainStart) / 1000
   const heads = honest.map((h) => h.head)
   if (heads.some((h) => h !== heads[0])) {
     failures.push(`honest consumers ended on different seqs: ${heads.join(', ')}`)
@@ -286,12 +307,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   relayLog.end()
   // Every upstream event has exactly one outcome: accepted, or dropped with a reason (frames
   // that were no event at all, the garbage, are dropped as undecodable on top).
-  const drops = byLabel(last, 'relay_events_dropped_total', 'reason')
-  const sent = stats ? stats.made + stats.identities + stats.forged + stats.invalid : 0
-  const outcomes =
-    accepted +
-    Object.entries(drops).reduce((n, [r, v]) => (r === 'undecodable-frame' ? n : n + v), 0)
-  if (outcomes < sent) failures.push(`${sent - outcomes} upstream event(s) without an outcome`)
+  const { accepted, drops, dropped } = outcomesOf(last)
+  const sent = sentBy(stats)
+  const outcomes = accepted + dropped
+  if (outcomes < sent) {
+    failures.push(
+      `${sent - outcomes} upstream event(s) without an outcome after ${drainS.toFixed(0)} s`,
+    )
+  }
   if (violationCount > 0) failures.push(`${violationCount} continuity violation(s)`)
   const delivered = honest.map((h) => h.received)
   if (delivered.some((n) => n === 0)) failures.push('an honest consumer received nothing')
@@ -320,6 +343,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     replays: replay.map((r) => ({ replays: r.replays, fromOne: r.fromOne, events: r.received })),
     sent,
     outcomes,
+    drainSeconds: drainS,
     drops,
     consumerRejections: byLabel(last, 'relay_consumer_rejections_total', 'reason'),
     upstreamReconnects: total(last, 'relay_upstream_reconnects_total'),

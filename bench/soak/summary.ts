@@ -30,6 +30,8 @@ export interface SoakSummary {
   readonly sent: number
   /** Events the relay accepted or dropped with a reason (not counting garbage frames). */
   readonly outcomes: number
+  /** How long the end waited for every event to reach the relay. */
+  readonly drainSeconds: number
   readonly drops: Record<string, number>
   readonly consumerRejections: Record<string, number>
   readonly upstreamReconnects: number
@@ -63,7 +65,10 @@ export function printSummary(s: SoakSummary, print: (line: string) => void): voi
       `${s.load?.invalid ?? 0} invalid, ${s.load?.garbage ?? 0} garbage, ${s.load?.flaps ?? 0} flaps; ` +
       `relay accepted ${s.accepted}, last seq ${s.lastSeq ?? '-'}`,
   )
-  print(`upstream events sent ${s.sent}, with an outcome (accepted or dropped) ${s.outcomes}`)
+  print(
+    `upstream events sent ${s.sent}, with an outcome (accepted or dropped) ${s.outcomes} ` +
+      `(after draining ${s.drainSeconds.toFixed(0)} s)`,
+  )
   print(
     `memory after warm-up (${(m.warmupEndS / 60).toFixed(1)} min): RSS ${mb(m.rssAtWarmup)} → ` +
       `${mb(m.rssAtEnd)}, slope ${m.rssSlope.toFixed(2)} MB/10 min (limit ${m.rssLimit.toFixed(1)}); ` +

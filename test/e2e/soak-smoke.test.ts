@@ -25,6 +25,7 @@ test('soak smoke: a short soak samples the relay and sees every event once, in o
       hostile: true,
       stuckHoldMs: 4_000,
       replayEveryMs: 4_000,
+      drainSeconds: 20,
       keepData: false,
       print: (line) => lines.push(line),
     })
