@@ -1,3 +1,7 @@
+// publicFetch, the fetch for URLs the network names: refused before connecting when the name
+// resolves to a private address; status, headers, streamed body and redirects passed through
+// (redirects not followed); any status a hostile host answers ends as a rejection or a Response,
+// never a throw that would end the process.
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,6 +14,8 @@ describe('publicFetch', () => {
   let connections = 0
   const server = createServer((req, res) => {
     if (req.url === '/moved') return res.writeHead(302, { location: '/doc' }).end()
+    const odd = /^\/status\/(\d+)$/.exec(req.url ?? '')
+    if (odd) return res.writeHead(Number(odd[1])).end('x')
     res.writeHead(200, { 'content-type': 'application/json', 'x-two': 'a' })
     res.end(JSON.stringify({ ua: req.headers['user-agent'] }))
   })
@@ -44,5 +50,16 @@ describe('publicFetch', () => {
     assert.equal(res.status, 302)
     assert.equal(res.headers.get('location'), '/doc')
     await res.body?.cancel()
+  })
+
+  it('odd statuses from a hostile host: a Response or a rejection, never a crash', async () => {
+    const fetch = publicFetch(true)
+    for (const status of [205, 204, 304]) {
+      const res = await fetch(`http://localhost:${port}/status/${status}`)
+      assert.equal(res.status, status)
+    }
+    for (const status of [600, 999]) {
+      await assert.rejects(fetch(`http://localhost:${port}/status/${status}`), /HTTP status/)
+    }
   })
 })

@@ -9,6 +9,9 @@ import https from 'node:https'
 import { Readable } from 'node:stream'
 import { checkedLookup, type LookupAll } from './address.ts'
 
+/** Statuses whose answers carry no body (a Response refuses one). */
+const NO_BODY = new Set([204, 205, 304])
+
 export function publicFetch(
   allowLocalhost: boolean,
   lookup?: LookupAll,
@@ -23,14 +26,27 @@ export function publicFetch(
       const options: http.RequestOptions = { method: 'GET', headers, signal, agent: false }
       if (pinned !== undefined) options.lookup = pinned
       const req = request(url, options, (res) => {
-        const h = new Headers()
-        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
-          h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
-        const status = res.statusCode ?? 502
-        const empty = status === 204 || status === 304
-        if (empty) res.resume()
-        const body = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
-        resolve(new Response(body, { status, headers: h }))
+        // Whatever a hostile host answers must end as a rejection, never a throw here (this
+        // callback runs outside any promise: a throw would end the process).
+        try {
+          const status = res.statusCode ?? 0
+          if (status < 200 || status > 599) throw new Error(`HTTP status ${status}`)
+          const h = new Headers()
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+            try {
+              h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
+            } catch {
+              // a header value fetch would not accept: left out
+            }
+          }
+          const empty = NO_BODY.has(status)
+          if (empty) res.resume()
+          const body = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          resolve(new Response(body, { status, headers: h }))
+        } catch (err) {
+          res.destroy()
+          reject(err)
+        }
       })
       req.on('error', reject)
       req.end()

@@ -123,12 +123,27 @@ describe('decodeFrame', () => {
     const b = catchFrameError(() => decodeFrame(concat(header, huge)))
     assert.deepEqual([b.code, b.reason, b.seq], ['droppable', 'non-canonical-cbor', undefined])
   })
-  test('nesting far past the strict limit is droppable with its seq, whatever the stack depth', () => {
-    // {seq: 4, xxxx: [[[...1...]]]} with 100,000 nested arrays: well-formed CBOR, too deep for the
-    // strict check. The lenient reading that finds the seq once recursed per level and overflowed
-    // the call stack, which made this frame "undecodable" (a reconnect to the same frame) or
-    // droppable depending on how deep the caller already was.
-    const depth = 100_000
+  test('nesting past the strict limit: droppable with its seq up to 1024 levels, undecodable beyond, whatever the stack depth', () => {
+    // {seq: 4, xxxx: [[[...1...]]]}: well-formed CBOR, too deep for the strict check. The lenient
+    // reading that finds the seq once recursed per level and overflowed the call stack, which
+    // made such a frame "undecodable" or droppable depending on how deep the caller already was;
+    // then it followed any depth, which cost a second and hundreds of MB for a 5 MB frame.
+    const frameOf = (depth: number) => {
+      const prefix = encode({ seq: 4, xxxx: 0 })
+      const body = new Uint8Array(prefix.length - 1 + depth + 1)
+      body.set(prefix.subarray(0, prefix.length - 1))
+      body.fill(0x81, prefix.length - 1, prefix.length - 1 + depth)
+      body[body.length - 1] = 0x01
+      return concat(encode({ op: 1, t: '#identity' }), body)
+    }
+    const shallow = catchFrameError(() => decodeFrame(frameOf(1000)))
+    assert.deepEqual(
+      [shallow.code, shallow.reason, shallow.seq],
+      ['droppable', 'non-canonical-cbor', 4],
+    )
+    const deep = catchFrameError(() => decodeFrame(frameOf(4_900_000)))
+    assert.deepEqual([deep.code, deep.reason], ['undecodable', 'undecodable-frame'])
+    const depth = 1000
     const prefix = encode({ seq: 4, xxxx: 0 })
     const body = new Uint8Array(prefix.length - 1 + depth + 1)
     body.set(prefix.subarray(0, prefix.length - 1))
@@ -340,12 +355,12 @@ describe('output frames with a spliced seq', () => {
   })
 })
 
-test('garbage that reads as CBOR items other than two maps is undecodable, not droppable', () => {
-  // "this is not cbor…" reads leniently as text strings; 0x01 0x02 as two integers.
+test('bytes that are not DAG-CBOR and read leniently without a map body are undecodable', () => {
+  // "this is not cbor…" reads leniently as text strings; 0x01 0x02 0x03 as integers (the trailing
+  // third item is what makes them non-canonical).
   for (const bytes of [
     new TextEncoder().encode('this is not cbor at all, it is a sentence'),
     Uint8Array.of(0x01, 0x02, 0x03),
-    concat(encode({ op: 1, t: '#commit' }), encode('a string body')),
   ]) {
     const err = catchFrameError(() => decodeFrame(bytes))
     assert.deepEqual([err.code, err.reason], ['undecodable', 'undecodable-frame'])
