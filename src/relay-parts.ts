@@ -4,7 +4,7 @@
 // dashboard's stats recorders and the health checks). Also the overrides tests may give.
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, LookupFunction } from 'node:net'
 import type { AccountCache } from './accounts/account-cache.ts'
 import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
@@ -17,7 +17,7 @@ import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
-import { resolvePublicAddresses } from './hosts/address.ts'
+import { publicOnlyLookup, resolvePublicAddresses } from './hosts/address.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
 import { isLocalhostName } from './hosts/hostname.ts'
 import type { Hosts } from './hosts/hosts.ts'
@@ -116,6 +116,17 @@ export function relayIdentity(
 }
 
 /** The counters every part reports into, the host probe, and the monitors. */
+/**
+ * How upstream names are resolved on every dial: public addresses only (a host that passed its
+ * crawl check may point its DNS elsewhere later), except localhost in development.
+ */
+export function upstreamLookup(
+  allowInsecure: boolean,
+): (hostname: string) => LookupFunction | undefined {
+  const guard = publicOnlyLookup()
+  return (hostname) => (allowInsecure && isLocalhostName(hostname) ? undefined : guard)
+}
+
 export function relayObservers(logger: Logger, now: () => number) {
   const dropLog = logger.child({ subsystem: 'ingest' })
   const drops = new DropCounter({

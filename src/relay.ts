@@ -29,6 +29,7 @@ import {
   relayIdentity,
   relayObservers,
   timedVerify,
+  upstreamLookup,
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
@@ -78,6 +79,7 @@ export async function createRelay(
     statusOptions: overrides.hostStatus,
     statusTickMs: overrides.statusTickMs,
     upstreamTimings: overrides.upstreamTimings,
+    dialLookup: upstreamLookup(config.allowInsecureHosts),
     futureCursorResets: overrides.futureCursorResets,
     onEvent: (id, msg, raw) => ingest.handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>

@@ -8,6 +8,8 @@
 // head (logged and counted).
 // Deliberately not here: which hosts are connected (hosts.ts decides), what events mean (ingest),
 // SQL.
+
+import type { LookupFunction } from 'node:net'
 import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import { INFO_NAMES, type RepoEvent } from '../protocol/messages.ts'
@@ -21,6 +23,12 @@ export interface HostLinksDeps {
   readonly userAgent: string
   /** Liveness and dial timings of upstream sockets (defaults: upstream/host-connection.ts). */
   readonly timings?: UpstreamTimings
+  /**
+   * How a host's name is resolved on each dial (undefined: plain DNS). The composition root
+   * passes the address guard, so a host that passed its crawl check cannot point its DNS at a
+   * private address later.
+   */
+  readonly dialLookup?: (hostname: string) => LookupFunction | undefined
   readonly hostConcurrency: number
   readonly logger: Logger
   readonly now: () => number
@@ -106,10 +114,14 @@ export class HostLinks {
     opts: { skipSeqs?: ReadonlySet<number>; fromLiveHead?: boolean } = {},
   ): void {
     if (this.#stopped) return
-    this.#links.get(hostId)?.connect({
+    const link = this.#links.get(hostId)
+    if (!link) return
+    const lookup = this.#d.dialLookup?.(link.target.hostname)
+    link.connect({
       ...opts,
       userAgent: this.#d.userAgent,
       timings: this.#d.timings,
+      ...(lookup && { lookup }),
       handlers: this.#handlers,
     })
   }

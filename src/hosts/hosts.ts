@@ -48,6 +48,7 @@ export class Hosts {
     this.#links = new HostLinks({
       userAgent: o.config.userAgent,
       timings: o.upstreamTimings,
+      dialLookup: o.dialLookup,
       hostConcurrency: o.config.hostConcurrency,
       logger: o.logger,
       now: o.now,

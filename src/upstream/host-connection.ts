@@ -40,6 +40,7 @@ export class HostConnection {
   readonly #connectTimeoutMs: number
   readonly #pingIntervalMs: number
   readonly #frameTimeoutMs: number
+  readonly #lookup: HostConnectionOptions['lookup']
   readonly #healthyAfterMs: number
   readonly #closeTimeoutMs: number
   readonly #now: () => number
@@ -71,6 +72,7 @@ export class HostConnection {
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.#pingIntervalMs = opts.pingIntervalMs ?? 30_000
     this.#frameTimeoutMs = opts.frameTimeoutMs ?? 60_000
+    this.#lookup = opts.lookup
     this.#healthyAfterMs = opts.healthyAfterMs ?? 60_000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5_000
     this.#now = opts.now ?? Date.now
@@ -200,6 +202,7 @@ export class HostConnection {
           frameTimeoutMs: this.#frameTimeoutMs,
           closeTimeoutMs: this.#closeTimeoutMs,
           now: this.#now,
+          ...(this.#lookup && { lookup: this.#lookup }),
         },
         {
           upgrade: (res) => this.#checkServer(res.headers.server),

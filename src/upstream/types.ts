@@ -1,6 +1,7 @@
 // The contract between an upstream connection and whoever runs it: which host, and the
 // callbacks through which everything it sees is reported (it never calls higher layers itself).
 // Handlers run synchronously on the socket's read path and must not throw.
+import type { LookupFunction } from 'node:net'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { InfoMessage, RepoEvent } from '../protocol/messages.ts'
 
@@ -54,6 +55,12 @@ export interface HostConnectionOptions {
   readonly pingIntervalMs?: number
   /** A frame whose first bytes arrived must be whole within this time. Default 60 s. */
   readonly frameTimeoutMs?: number
+  /**
+   * Resolves the host's name on every dial; the composition root passes the address guard
+   * (public addresses only, checked on each reconnect: a host's DNS may change after its crawl
+   * request was checked). Default plain DNS.
+   */
+  readonly lookup?: LookupFunction
   /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
   readonly healthyAfterMs?: number
   /** How long a polite close may take before the socket is destroyed. Default 5 s. */

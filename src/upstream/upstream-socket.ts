@@ -8,7 +8,7 @@
 // or discarded if the socket ends first.
 // Deliberately not here: what frames mean, seqs, reconnecting (host-connection.ts).
 import type { IncomingMessage } from 'node:http'
-import type { Socket } from 'node:net'
+import type { LookupFunction, Socket } from 'node:net'
 import { type RawData, WebSocket } from 'ws'
 import { FrameStallWatch } from './frame-stall.ts'
 import { Heartbeat } from './heartbeat.ts'
@@ -23,6 +23,8 @@ export interface UpstreamSocketOptions {
   readonly frameTimeoutMs: number
   readonly closeTimeoutMs: number
   readonly now: () => number
+  /** Resolves the host's name on each dial (the caller's address guard); default plain DNS. */
+  readonly lookup?: LookupFunction
 }
 
 /** How a socket ended. */
@@ -87,6 +89,7 @@ export class UpstreamSocket {
       handshakeTimeout: opts.connectTimeoutMs,
       perMessageDeflate: false,
       followRedirects: false,
+      ...(opts.lookup && { lookup: opts.lookup }),
     })
     this.#ws = ws
     this.#heartbeat = new Heartbeat(
