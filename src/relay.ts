@@ -109,7 +109,10 @@ export async function createRelay(
     flushAccounts: () => checkpointer.run(),
     tracer: tracing.tracer,
     logger: logger.child({ subsystem: 'ingest' }),
-    onError: (err, ctx) => logger.error({ err, ...ctx }, 'unexpected error processing an event'),
+    onError: (err, ctx) =>
+      ctx.waiting
+        ? logger.warn({ err, ...ctx }, 'event waiting for the database')
+        : logger.error({ err, ...ctx }, 'unexpected error processing an event'),
     mirror: resync.mirror,
     onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
   })
@@ -183,6 +186,7 @@ export async function createRelay(
       server.closeIdleConnections()
       await hosts.stop()
       await resync.stop()
+      ingest.stop() // events waiting for the database stop waiting
       await ingest.idle(10_000) // events in flight finish, for at most 10 s
       await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await fanout.close()

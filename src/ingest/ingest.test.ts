@@ -312,4 +312,17 @@ describe('Ingest: the database away', () => {
     assert.deepEqual(r.settled, [])
     assert.equal(r.ingest.stats.inFlight, 0)
   })
+
+  it('stop ends the wait: the event is left unsettled, to come again after a restart', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! })
+    for (let i = 0; i < 100; i++)
+      r.loadFailures.push(new DatabaseError('accounts.load', 'unavailable'))
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    while (r.ingest.stats.retries === 0) await new Promise((res) => setTimeout(res, 5))
+    r.ingest.stop()
+    await r.ingest.idle()
+    assert.deepEqual(r.settled, [])
+    assert.deepEqual(r.appended, [])
+    assert.equal(r.ingest.stats.inFlight, 0)
+  })
 })

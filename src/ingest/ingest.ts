@@ -62,6 +62,9 @@ export class Ingest {
   }
   /** Records appended by each account's running event (to know whether it may run again). */
   readonly #appended = new Map<string, number>()
+  /** Set by `stop`: events waiting for the database end unsettled instead of waiting on. */
+  #stopping = false
+  readonly #waits = new Set<() => void>()
 
   constructor(deps: IngestDeps) {
     this.#d = deps
@@ -90,13 +93,17 @@ export class Ingest {
       })
       let dropped: { reason: DropReason; detail: string } | null = null
       let failed = false
-      for (let wait = RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+      for (let attempt = 0, wait = RETRY_FIRST_MS; ; attempt++) {
         this.#appended.set(did, 0)
         try {
           dropped = await this.#handlers.process(hostId, msg, raw)
           break
         } catch (err) {
-          if (err instanceof DatabaseError && err.reason === 'closed') {
+          const away = databaseAway(err) && this.#appended.get(did) === 0
+          if (
+            (err instanceof DatabaseError && err.reason === 'closed') ||
+            (away && this.#stopping)
+          ) {
             // Shutting down: left unsettled, so the stored cursor stays below it and the host
             // sends it again after the restart.
             this.#appended.delete(did)
@@ -104,10 +111,15 @@ export class Ingest {
             span?.end()
             return
           }
-          if (databaseAway(err) && this.#appended.get(did) === 0) {
-            if (wait === RETRY_FIRST_MS) this.#d.onError?.(err, { hostId, seq: msg.seq, did })
+          if (away) {
+            // Logged on the first attempt and every tenth after: a database that never comes
+            // back (a corrupt file) stays visible in the logs, not only on /xrpc/_health.
+            if (attempt % 10 === 0) {
+              this.#d.onError?.(err, { hostId, seq: msg.seq, did, attempt, waiting: true })
+            }
             this.stats.retries++
-            await new Promise((r) => setTimeout(r, wait))
+            await this.#pause(wait)
+            wait = Math.min(wait * 2, RETRY_MAX_MS)
             continue
           }
           this.stats.errors++
@@ -198,6 +210,28 @@ export class Ingest {
    * Resolves when every event handed in so far is accepted or dropped, or after `timeoutMs`
    * (a graceful stop does not wait forever on a slow resolution).
    */
+  /**
+   * Stops waiting for the database: events waiting on it end unsettled at once (their hosts
+   * send them again after a restart). Events running on finish as usual (see `idle`).
+   */
+  stop(): void {
+    this.#stopping = true
+    for (const wake of this.#waits) wake()
+  }
+
+  /** Waits `ms`, or less if `stop` is called. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        this.#waits.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      this.#waits.add(wake)
+    })
+  }
+
   async idle(timeoutMs?: number): Promise<void> {
     if (timeoutMs === undefined) return this.#serializer.idle()
     let timer: NodeJS.Timeout | undefined

@@ -63,7 +63,17 @@ export interface IngestDeps {
   readonly oldestThrottled: (hostId: number, limit: number) => Promise<readonly string[]>
   /** Writes every account state to the database now (a checkpoint). */
   readonly flushAccounts: () => Promise<void>
-  readonly onError?: (err: unknown, context: { hostId: number; seq: number; did: string }) => void
+  readonly onError?: (
+    err: unknown,
+    context: {
+      hostId: number
+      seq: number
+      did: string
+      /** Set while the event waits for the database: how many attempts failed so far. */
+      attempt?: number
+      waiting?: boolean
+    },
+  ) => void
   /** Tracing: one span per upstream event (a no-op tracer when tracing is off). */
   readonly tracer?: Tracer
   readonly identityRetry?: { attempts: number; delayMs: number }
