@@ -8,6 +8,7 @@
 // (CI starts one); skipped otherwise.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import pg from 'pg'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
@@ -115,16 +116,30 @@ test('a database outage under load: the relay says so, loses nothing, and resume
       seqs,
       Array.from({ length: seqs.length }, (_, i) => i + 1),
     )
-    // Checkpoints work again: the stored cursor of the known host moves past the cut.
+    // Checkpoints work again: the cursor stored in the database (read directly, not the relay's
+    // memory) moves past where it was at the cut.
+    const storedCursor = async (): Promise<number> => {
+      const c = new pg.Client({ connectionString: db.url })
+      await c.connect()
+      try {
+        const r = await c.query('select cursor from host where hostname = $1', [known.hostname])
+        return Number(r.rows[0]?.cursor ?? 0)
+      } finally {
+        await c.end()
+      }
+    }
     await eventually(
-      async () => {
-        const res = await fetch(`${relay.url}/xrpc/com.atproto.sync.listHosts?limit=100`)
-        const hosts = ((await res.json()) as { hosts: { hostname: string; seq?: number }[] }).hosts
-        return (hosts.find((h) => h.hostname === known.hostname)?.seq ?? 0) > cursorAtCut
-      },
+      async () => (await storedCursor()) > cursorAtCut,
       30_000,
       'a checkpoint after the outage',
     )
+    // The waiting really happened (events met the database away and were tried again).
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${relay.relay.metricsAddress()!.port}/metrics`)
+    ).text()
+    const retries = Number(/^relay_ingest_retries_total (\d+)/m.exec(metrics)?.[1] ?? 0)
+    assert.ok(retries > 0, 'events waited for the database')
+    assert.match(metrics, /^relay_ingest_errors_total 0$/m)
     assert.ok(proxy.cuts === 1)
     consumer.close()
   } finally {
