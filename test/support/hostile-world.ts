@@ -15,8 +15,8 @@ import { messageFrame, TestRepo } from './test-repo.ts'
 
 /** Upstream timings short enough for a test, long enough for a loaded 2-core machine. */
 export const HOSTILE_TIMINGS = {
-  pingIntervalMs: 400,
-  frameTimeoutMs: 1200,
+  pingIntervalMs: 1000,
+  frameTimeoutMs: 2000,
   connectTimeoutMs: 3000,
   backoff: { initialMs: 100, maxMs: 1000 },
 } as const
