@@ -168,7 +168,7 @@ export async function createRelay(
           onError: (err) => logger.error({ err }, 'metrics'),
         })
       hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs ?? 5000, recovered.startCursors)
-      checkpointer.start(overrides.checkpointIntervalMs ?? 3000)
+      checkpointer.start(overrides.checkpointIntervalMs ?? config.checkpointIntervalMs)
       await resync.start()
       monitors.start()
       logger.info(

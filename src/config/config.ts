@@ -64,6 +64,8 @@ export interface RelayConfig {
   readonly replayWindowMs: number
   /** 0: fsync after every write batch. */
   readonly fsyncIntervalMs: number
+  /** How often account states and host cursors are written (a checkpoint). */
+  readonly checkpointIntervalMs: number
   readonly initialSeqNumber: number
 
   // Upstream hosts

@@ -75,6 +75,7 @@ describe('describeConfig', () => {
     const renamed: Record<string, string> = {
       replayWindowMs: 'replayWindow',
       fsyncIntervalMs: 'fsyncInterval',
+      checkpointIntervalMs: 'checkpointInterval',
       identityTtlMs: 'identityTtl',
     }
     for (const key of Object.keys(config)) {

@@ -41,6 +41,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     persistDir: config.persistDir,
     replayWindow: formatDuration(config.replayWindowMs),
     fsyncInterval: formatDuration(config.fsyncIntervalMs),
+    checkpointInterval: formatDuration(config.checkpointIntervalMs),
     initialSeqNumber: config.initialSeqNumber,
     allowInsecureHosts: config.allowInsecureHosts,
     disableRequestCrawl: config.disableRequestCrawl,

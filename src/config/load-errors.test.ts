@@ -53,6 +53,7 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'repo-fetch-max-bytes': ['12', /out of range/],
   'replay-window': ['0s', /out of range \(1s to/],
   'fsync-interval': ['2h', /out of range \(0s to 1h\)/],
+  'checkpoint-interval': ['10ms', /out of range \(100ms to 1h\)/],
   'initial-seq-number': ['0', /out of range/],
   'allow-insecure-hosts': ['yes', /"yes" is not a boolean \(use true or false\)/],
   'disable-request-crawl': ['maybe', /is not a boolean/],

@@ -98,6 +98,10 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   'persist-dir': { text: 'p/q', check: (c, cwd) => assert.equal(c.persistDir, join(cwd, 'p/q')) },
   'replay-window': { text: '1h30m', check: (c) => assert.equal(c.replayWindowMs, 5_400_000) },
   'fsync-interval': { text: '250ms', check: (c) => assert.equal(c.fsyncIntervalMs, 250) },
+  'checkpoint-interval': {
+    text: '10s',
+    check: (c) => assert.equal(c.checkpointIntervalMs, 10_000),
+  },
   'initial-seq-number': { text: '1000', check: (c) => assert.equal(c.initialSeqNumber, 1000) },
   'allow-insecure-hosts': { text: 'true', check: (c) => assert.equal(c.allowInsecureHosts, true) },
   'disable-request-crawl': {

@@ -110,6 +110,7 @@ export function loadConfig(
     persistDir: parse('persist-dir', (text) => parsePath(text, cwd)),
     replayWindowMs: duration('replay-window', { minMs: 1000, maxMs: 3650 * DAY }),
     fsyncIntervalMs: duration('fsync-interval', { minMs: 0, maxMs: HOUR }),
+    checkpointIntervalMs: duration('checkpoint-interval', { minMs: 100, maxMs: HOUR }),
     initialSeqNumber: int('initial-seq-number', { min: 1 }),
     allowInsecureHosts: bool('allow-insecure-hosts'),
     disableRequestCrawl: bool('disable-request-crawl'),

@@ -204,6 +204,15 @@ export const SETTINGS: readonly SettingDef[] = [
     help: 'how often the event log is fsynced (0: after every write batch); a machine crash can lose this much',
   }),
   setting({
+    flag: 'checkpoint-interval',
+    env: ['RELAY_CHECKPOINT_INTERVAL'],
+    kind: 'value',
+    valueName: 'DURATION',
+    default: '3s',
+    group: 'Storage and event log',
+    help: 'how often account states and host cursors are written to the database; a restart replays the log since the last one',
+  }),
+  setting({
     flag: 'initial-seq-number',
     env: ['RELAY_INITIAL_SEQ_NUMBER'],
     kind: 'value',
