@@ -191,3 +191,73 @@ test('a full disk under the event log: stops accepting, says why, serves what it
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test('a relay stopped while its log cannot write still stops and releases the log; the events come again after the restart', {
+  timeout: 120_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-full-disk-stop-'))
+  const persist = join(dir, 'persist')
+  await mkdir(persist)
+  const plc = await startMockPlc({})
+  const pds = await FakePds.start()
+  const repo = new TestRepo(DID, generateKeypair('k256'))
+  plc.setDocument(
+    DID,
+    testDidDocument(DID, pds.url, {
+      handle: 'full.test',
+      publicKeyMultibase: repo.keypair.publicKeyMultibase,
+    }),
+  )
+  const overrides = { segmentMaxBytes: 64 * 1024 }
+  let relay = await startTestRelay({ plcUrl: plc.url, dir, overrides })
+  const revs: string[] = []
+  try {
+    assert.equal((await relay.crawl(pds.hostname)).status, 200)
+    await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')
+    const emit = async (seq: number) => {
+      const record = { data: new BytesWrapper(new Uint8Array(16 * 1024).fill(seq % 251)) }
+      const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
+      const msg = await repo.commit([{ action: 'create', path, record }], { seq })
+      revs.push(msg.rev)
+      pds.emit(seq, messageFrame(msg))
+    }
+    for (let s = 1; s <= 5; s++) await emit(s)
+    await eventually(() => relay.relay.log.flushedSeq >= 5, 20_000, 'the first 5 written')
+    // The log's next segment files cannot be created: writes past this segment fail.
+    const blockers: string[] = []
+    for (let s = 2; s <= 200; s++) {
+      const b = join(persist, segmentFileName(s))
+      if (
+        await mkdir(b).then(
+          () => true,
+          () => false,
+        )
+      )
+        blockers.push(b)
+    }
+    for (let s = 6; s <= 15; s++) await emit(s)
+    await eventually(() => relay.relay.log.stats().failing !== null, 20_000, 'the log failing')
+    await relay.close({ keepDir: true }) // must not throw or hang
+    for (const b of blockers) await rm(b, { recursive: true, force: true })
+    relay = await startTestRelay({ plcUrl: plc.url, dir, overrides })
+    const consumer = new Consumer(relay.wsUrl, 0)
+    await consumer.until(
+      () => consumer.messages().filter((m) => m.type === '#commit').length >= 15,
+      30_000,
+      'all 15 commits after the restart',
+    )
+    await new Promise((r) => setTimeout(r, 300))
+    const commits = consumer.messages().filter((m) => m.type === '#commit')
+    assert.deepEqual(
+      commits.map((m) => m.body.rev),
+      revs,
+      'each once, in order',
+    )
+    consumer.close()
+  } finally {
+    await relay.close({ keepDir: true })
+    await pds.close()
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
