@@ -1,3 +1,5 @@
+// FrameStallWatch: bytes of an unfinished data frame waiting past the timeout are a stall;
+// pings, pongs and a paused socket are not.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { FrameStallWatch } from './frame-stall.ts'
