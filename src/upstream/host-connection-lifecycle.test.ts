@@ -159,6 +159,23 @@ describe('HostConnection lifecycle', () => {
     assert.equal(conn.stats.consecutiveFailures, 0)
   })
 
+  it('resets the backoff after a short connection that delivered new events (a flaky host that works)', async (t) => {
+    const { pds, rec, conn } = await rig(t, { startCursor: 0, healthyAfterMs: 60_000 })
+    conn.start()
+    for (let i = 1; i <= 2; i++) {
+      const sub = await pds.next()
+      await sub.send(Uint8Array.of(0x1c))
+      await sub.closed
+      await rec.until(() => conn.stats.consecutiveFailures === i, `failure ${i}`)
+    }
+    const third = await pds.next()
+    await third.send(identityFrame(1))
+    await rec.until(() => rec.seqs.length === 1, 'an event')
+    third.socket.close(1000)
+    await rec.until(() => rec.states.filter((s) => s === 'disconnected').length === 3, 'closed')
+    assert.equal(conn.stats.consecutiveFailures, 0, 'reset though it lasted well under a minute')
+  })
+
   it('stop() closes the socket, cancels reconnects and leaves no timers', async (t) => {
     const before = liveTimers()
     const { pds, rec, conn } = await rig(t, { startCursor: 0 })

@@ -176,6 +176,12 @@ describe('HostConnection frames', () => {
     const again = await pds.next()
     assert.equal(again.cursor, '1')
     assert.match(conn.stats.lastError ?? '', /frame-too-large/)
-    assert.equal(conn.stats.consecutiveFailures, 1)
+    // That connection delivered event 1 first: a host that makes progress is not failing.
+    assert.equal(conn.stats.consecutiveFailures, 0)
+    // The next one delivers nothing before the same frame: that is a failure.
+    const big3 = identityFrame(3, { pad: 'x'.repeat(2_000) })
+    await again.send(big3)
+    await again.closed
+    await rec.until(() => conn.stats.consecutiveFailures === 1, 'a failure counted')
   })
 })

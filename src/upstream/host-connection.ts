@@ -1,7 +1,8 @@
 // One upstream PDS host's `subscribeRepos` stream: dialling (User-Agent, frame-size cap,
 // handshake timeout), refusing relays (a `Server` header containing `atproto-relay`, docs/design.md
 // §4 item 5), liveness pings, reconnecting with exponential backoff and full jitter from the
-// last seq that arrived, pausing (TCP backpressure), per-host seq order, and the cursor that may
+// last seq that arrived (a connection that delivered events, or lasted a minute, starts the
+// backoff again), pausing (TCP backpressure), per-host seq order, and the cursor that may
 // be persisted (it only passes events the caller completed, in seq order). The socket itself is
 // upstream-socket.ts; this file decides what its frames mean and when to dial again.
 // Every upstream event gets one outcome: `onEvent` (the caller later calls `complete(seq)`) or
@@ -63,6 +64,8 @@ export class HostConnection {
   #skipped = 0
   #lastFrameAt: number | null = null
   #lastError: string | null = null
+  /** The current socket delivered at least one new event (the host is working, if flaky). */
+  #progressed = false
 
   constructor(opts: HostConnectionOptions) {
     this.host = opts.host
@@ -190,6 +193,7 @@ export class HostConnection {
     if (this.#dialled) this.#reconnects++
     this.#dialled = true
     const url = subscribeReposUrl(this.host, this.#window.last)
+    this.#progressed = false
     let socket: UpstreamSocket
     try {
       socket = new UpstreamSocket(
@@ -242,8 +246,11 @@ export class HostConnection {
   #onClosed(socket: UpstreamSocket, end: SocketEnd): void {
     if (this.#socket === socket) this.#socket = null
     if (end.error !== null) this.#lastError = end.error
-    const healthy = end.openedAt !== null && this.#now() - end.openedAt >= this.#healthyAfterMs
-    if (healthy) {
+    // A connection that stayed up long enough, or that delivered new events, resets the backoff:
+    // a host dropping its connection every few seconds while it does send events would
+    // otherwise wait longer and longer (up to 5 min) between connections and fall far behind.
+    const lasted = end.openedAt !== null && this.#now() - end.openedAt >= this.#healthyAfterMs
+    if (lasted || this.#progressed) {
       this.#backoff.reset()
       this.#consecutiveFailures = 0
     } else if (this.#running) {
@@ -316,6 +323,7 @@ export class HostConnection {
       return
     }
     this.#window.deliver(msg.seq)
+    this.#progressed = true
     this.#handlers.onEvent(this.host, msg, raw)
   }
 
