@@ -246,6 +246,10 @@ export class HostLinks {
       onDrop: (host, reason, seq, detail) => {
         this.#d.onDrop(host.id, reason, seq, detail)
         const link = linkOf(host)
+        // A frame dropped before ingest still cost the relay its reading and decoding: it counts
+        // against the host's limits like an event, so a host cannot send bad frames at wire
+        // speed.
+        if (link) this.#rateCheck(link)
         if (link?.connection) link.flow.window(link.connection.window)
       },
       onUpstreamError: (host, error, message) => {

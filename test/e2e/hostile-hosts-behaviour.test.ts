@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { encodeErrorFrame } from '../../src/protocol/frame.ts'
+import { nonCanonicalIdentityFrame } from '../../src/upstream/testing/frames.ts'
 import { HOSTILE_TIMINGS, HostileWorld } from '../support/hostile-world.ts'
 import { eventually } from '../support/relay-harness.ts'
 import { messageFrame, type TestRepo } from '../support/test-repo.ts'
@@ -148,6 +149,39 @@ describe('hostile hosts: behaviour', () => {
     assert.equal(new Set(revs).size, count)
     assert.deepEqual([...revs].sort(), revs)
     assert.equal(await world.drops(flood, 'seq-not-increasing'), 0)
+  })
+
+  test('a flood of frames that are dropped counts against the limit too', async () => {
+    const pausesBefore = await world.value('relay_upstream_rate_pauses_total')
+    let limitSet: () => void = () => {}
+    const limited = new Promise<void>((resolve) => {
+      limitSet = resolve
+    })
+    const flood = await world.hostile(
+      async (conn, p) => {
+        if (p.connections.length > 1) return
+        await limited
+        for (let seq = 1; seq <= 300; seq++) conn.send(nonCanonicalIdentityFrame(seq))
+      },
+      { crawl: false },
+    )
+    assert.equal((await world.relay.crawl(flood.hostname)).status, 200)
+    const limit = await world.admin('/admin/pds/changeLimits', {
+      host: flood.hostname,
+      per_second: 10,
+    })
+    assert.equal(limit.status, 200, await limit.text())
+    limitSet()
+    await eventually(
+      async () => (await world.value('relay_upstream_rate_pauses_total')) > pausesBefore,
+      20_000,
+      'the host sending bad frames paused',
+    )
+    await world.honestStillFlows('honest commit during the flood of bad frames')
+    assert.ok(
+      (await world.drops(flood, 'non-canonical-cbor')) < 300,
+      'the bad frames are read at the host’s rate, not at wire speed',
+    )
   })
 
   test('a host that resets its sequence: FutureCursor, the cursor is reset, new events flow', async () => {
