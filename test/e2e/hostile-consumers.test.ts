@@ -4,178 +4,36 @@
 //   half-sent requests in the middle of the handshake, aborts at random moments;
 // - bad cursors (negative, not a number, fractions, 2^64, huge strings, given twice) are refused
 //   with a 400 before any upgrade, future cursors with the error frame FutureCursor (§4 item 1);
-// - consumers that never read are cut off with ConsumerTooSlow alone (§4 item 2);
-// - half-open sockets (the upgrade completes, then the peer reads nothing and answers nothing)
-//   and ping-mute sockets (they read, but never answer a ping) are dropped after the ping timeout.
+// - consumers that never read are cut off with ConsumerTooSlow alone (§4 item 2).
+// (Half-open and ping-mute sockets: hostile-consumers-quiet.test.ts.)
 // Throughout, the relay stays healthy (/xrpc/_health 200), its file descriptors and memory come
 // back once the hostile consumers are gone, the counters in /metrics say what happened, and the
 // honest consumer receives every event, in order, with no gap and no duplicate.
 // `RELAY_TEST_LONG=1` runs ten times the connections and more of every kind of misbehaving consumer.
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { WebSocket } from 'ws'
-import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
-import type { RelayOverrides } from '../../src/relay.ts'
-import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
-import { FakePds } from '../support/fake-pds.ts'
-import { scaled } from '../support/long-mode.ts'
-import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
-
-const SUBSCRIBE = '/xrpc/com.atproto.sync.subscribeRepos'
-const CONNECTIONS = scaled(2000, 20_000)
-const CHURN_PARALLEL = 20
-const SLOW_CONSUMERS = scaled(6, 40)
-const HALF_OPEN = scaled(3, 20)
-const PING_MUTE = scaled(3, 20)
-
-// Memory is compared after a full collection, so that garbage not yet collected is not mistaken
-// for memory the relay holds on to.
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-
-const openFds = () => readdirSync('/proc/self/fd').length
-
-function settledMemory(): { heapUsed: number; arrayBuffers: number } {
-  gc()
-  const m = process.memoryUsage()
-  return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers }
-}
-
-function upgradeRequest(target: string): string {
-  return `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`
-}
-
-/** Sends `request` on a fresh socket; resolves with everything the relay answered before closing. */
-function rawExchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(request))
-    let text = ''
-    socket.on('data', (d) => (text += d.toString('latin1')))
-    socket.on('close', () => resolve(text))
-    socket.on('error', () => {})
-  })
-}
-
-/**
- * A raw TCP client that completes the WebSocket upgrade, then stops reading (the socket is paused,
- * so the kernel's buffers fill and then TCP pushes back) and never answers anything, pings included.
- */
-function rawSubscriber(port: number, query = ''): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(upgradeRequest(SUBSCRIBE + query)))
-    let head = ''
-    const onData = (d: Buffer) => {
-      head += d.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      socket.off('data', onData)
-      socket.pause()
-      if (head.startsWith('HTTP/1.1 101')) resolve(socket)
-      else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`))
-    }
-    socket.on('data', onData)
-    socket.on('error', () => {})
-  })
-}
-
-/** Resumes a paused raw socket and resolves once the relay has closed it. */
-function drainUntilClosed(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.destroyed) return resolve()
-    socket.on('close', () => resolve())
-    socket.on('data', () => {})
-    socket.resume()
-  })
-}
-
-function wsClosed(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) return resolve(1006)
-    ws.once('close', (code: number) => resolve(code))
-  })
-}
-
-interface Stand {
-  plc: MockPlc
-  pds: FakePds
-  stream: CommitStream
-  relay: TestRelay
-  honest: Consumer
-}
-
-async function stand(letters: string, overrides: RelayOverrides): Promise<Stand> {
-  const plc = await startMockPlc({})
-  const pds = await FakePds.start()
-  const stream = new CommitStream(pds, plc, letters)
-  const relay = await startTestRelay({
-    plcUrl: plc.url,
-    // Churn from one address: the per-address consumer limit is not what this test is about.
-    flags: ['--max-connections-per-ip', '10000'],
-    overrides,
-  })
-  assert.equal((await relay.crawl(pds.hostname)).status, 200)
-  await raiseEventLimits(relay.url, pds.hostname)
-  await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
-  await stream.produce(5)
-  await eventually(() => relay.relay.log.flushedSeq >= 5, 20_000, 'first events in the log')
-  const honest = new Consumer(relay.wsUrl, 0)
-  await honest.until(() => honest.messages().length >= 5, 20_000, 'honest consumer caught up')
-  return { plc, pds, stream, relay, honest }
-}
-
-async function metrics(relay: TestRelay): Promise<Map<string, number>> {
-  const text = await (
-    await fetch(`http://127.0.0.1:${relay.relay.metricsAddress()!.port}/metrics`)
-  ).text()
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line === '') continue
-    const at = line.lastIndexOf(' ')
-    out.set(line.slice(0, at), Number(line.slice(at + 1)))
-  }
-  return out
-}
-
-async function healthy(relay: TestRelay): Promise<number> {
-  return (await fetch(`${relay.url}/xrpc/_health`)).status
-}
-
-/** Stops the stream and checks the honest consumer got every commit: seqs 1..N, each once. */
-async function assertHonestComplete(s: Stand): Promise<void> {
-  await s.stream.stop()
-  const total = s.stream.emitted.length
-  await eventually(
-    () => s.relay.relay.log.flushedSeq >= total,
-    60_000,
-    `all ${total} commits in the log`,
-  )
-  await s.honest.until(() => s.honest.messages().length >= total, 60_000, `${total} events`)
-  assert.equal(s.honest.closed, false, 'the honest consumer was never cut off')
-  const messages = s.honest.messages()
-  assert.deepEqual(
-    messages.map((m) => m.body.seq),
-    Array.from({ length: total }, (_, i) => i + 1),
-    'every seq once, in order, no gap',
-  )
-  assert.ok(messages.every((m) => m.type === '#commit'))
-  assert.deepEqual(
-    messages.map((m) => (m.body.commit as { $link: string }).$link).sort(),
-    [...s.stream.emitted].sort(),
-    'every commit the PDS emitted, exactly once',
-  )
-}
-
-async function tearDown(s: Stand | undefined): Promise<void> {
-  if (!s) return
-  await s.stream.stop()
-  s.honest.close()
-  await s.relay.close()
-  await s.pds.close()
-  await s.plc.close()
-}
+import {
+  assertHonestComplete,
+  CHURN_PARALLEL,
+  CONNECTIONS,
+  drainUntilClosed,
+  healthy,
+  metrics,
+  openFds,
+  rawExchange,
+  rawSubscriber,
+  SLOW_CONSUMERS,
+  type Stand,
+  SUBSCRIBE,
+  settledMemory,
+  stand,
+  tearDown,
+  upgradeRequest,
+  wsClosed,
+} from '../support/consumer-stand.ts'
+import { Consumer, eventually } from '../support/relay-harness.ts'
 
 describe('hostile consumers: churn, bad cursors, consumers that never read', () => {
   let s: Stand
@@ -419,61 +277,6 @@ describe('hostile consumers: churn, bad cursors, consumers that never read', () 
     timeout: 120_000,
   }, async () => {
     assert.equal(await healthy(s.relay), 200)
-    await assertHonestComplete(s)
-  })
-})
-
-describe('hostile consumers: half-open and ping-mute sockets', () => {
-  let s: Stand
-  let baselineFds = 0
-  const PING_MS = 1500
-
-  before(async () => {
-    s = await stand('klm', { consumerPingIntervalMs: PING_MS })
-    s.stream.start(50)
-    assert.equal(await healthy(s.relay), 200)
-    await metrics(s.relay)
-    baselineFds = openFds()
-  })
-  after(() => tearDown(s))
-
-  test(`${HALF_OPEN} half-open and ${PING_MUTE} ping-mute consumers are dropped after the ping timeout`, {
-    timeout: 120_000,
-  }, async () => {
-    const port = s.relay.relay.address().port
-    const before = s.relay.relay.fanout.stats().pingTimeouts
-    const halfOpen: Socket[] = []
-    for (let i = 0; i < HALF_OPEN; i++) halfOpen.push(await rawSubscriber(port))
-    const mute = Array.from({ length: PING_MUTE }, () => {
-      // Reads everything, but never answers a ping.
-      const ws = new WebSocket(`${s.relay.wsUrl}${SUBSCRIBE}`, { autoPong: false })
-      let events = 0
-      let pings = 0
-      ws.on('message', () => events++)
-      ws.on('ping', () => pings++)
-      ws.on('error', () => {})
-      return { ws, closed: wsClosed(ws), events: () => events, pings: () => pings }
-    })
-    const codes = await Promise.all(mute.map((m) => m.closed))
-    for (const [i, m] of mute.entries()) {
-      assert.ok(m.pings() >= 1, 'it was pinged')
-      assert.ok(m.events() > 0, 'it was served while it was there: it was not slow')
-      assert.equal(codes[i], 1006, 'cut without a close handshake')
-    }
-    await eventually(() => s.relay.relay.fanout.count === 1, 30_000, 'only the honest one left')
-    assert.equal(s.relay.relay.fanout.stats().pingTimeouts - before, HALF_OPEN + PING_MUTE)
-    assert.equal(s.relay.relay.fanout.stats().tooSlow, 0, 'dropped for silence, not for speed')
-    await Promise.all(halfOpen.map(drainUntilClosed))
-    const m = await metrics(s.relay)
-    assert.equal(
-      m.get('relay_consumer_rejections_total{reason="ping-timeout"}'),
-      before + HALF_OPEN + PING_MUTE,
-    )
-    assert.equal(await healthy(s.relay), 200)
-    await eventually(() => openFds() <= baselineFds + 16, 30_000, 'descriptors back to baseline')
-    // The honest consumer answered every ping (its client does so on its own) and stays.
-    await new Promise((r) => setTimeout(r, 2 * PING_MS))
-    assert.equal(s.honest.closed, false)
     await assertHonestComplete(s)
   })
 })
