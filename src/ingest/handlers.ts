@@ -100,9 +100,11 @@ export class EventHandlers {
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
+    // The account first: when the database is away the event waits and runs again, and the
+    // forced identity refresh below (a directory request) then happens once, not per attempt.
+    let account = await this.#d.accounts.get(msg.did)
     const identity = await this.#identities.resolve(msg.did, true, hostId)
     if (!identity) return drop('identity-unavailable', `cannot resolve ${msg.did}`)
-    let account = await this.#d.accounts.get(msg.did)
     const now = this.#d.now()
     if (!account) {
       if (endpointHost(identity.pds) !== hostname) {
