@@ -99,83 +99,33 @@ describe('hostile hosts: behaviour', () => {
   })
 
   test('a flood far above its limit is held back, not dropped, and other hosts keep flowing', async () => {
+    // 300 commits at 10 events a second would take 30 s, far longer than the honest commit below.
     const count = 300
-    const frames: Uint8Array[] = []
     let repo: TestRepo | undefined
-    const pausesBefore = await world.value('relay_upstream_rate_pauses_total')
-    // The flood starts only once its limit is set (the crawl dials before changeLimits).
-    let limitSet: () => void = () => {}
-    const limited = new Promise<void>((resolve) => {
-      limitSet = resolve
+    const flood = await world.flooding(10, async (pds) => {
+      repo = await world.account(pds)
+      const frames: Uint8Array[] = []
+      for (let i = 1; i <= count; i++) {
+        const msg = await repo.commit([{ action: 'create', path: post(i) }], { seq: i })
+        frames.push(messageFrame(msg))
+      }
+      return frames
     })
-    const flood = await world.hostile(
-      async (conn, p) => {
-        if (p.connections.length > 1) return
-        await limited
-        for (const f of frames) conn.send(f)
-      },
-      { crawl: false },
-    )
-    repo = await world.account(flood)
-    for (let i = 1; i <= count; i++) {
-      frames.push(
-        messageFrame(await repo.commit([{ action: 'create', path: post(i) }], { seq: i })),
-      )
-    }
-    // Crawled, then limited to 10 events a second before it sends anything: the 300 would take
-    // 30 s at that rate, far longer than the honest commit below.
-    assert.equal((await world.relay.crawl(flood.hostname)).status, 200)
-    const limit = await world.admin('/admin/pds/changeLimits', {
-      host: flood.hostname,
-      per_second: 10,
-    })
-    assert.equal(limit.status, 200, await limit.text())
-    limitSet()
-    await eventually(
-      async () => (await world.value('relay_upstream_rate_pauses_total')) > pausesBefore,
-      20_000,
-      'the flooding host paused',
-    )
+    const did = repo!.did
     await world.honestStillFlows('honest commit during the flood')
-    assert.ok(world.revsOf(repo.did).length < count, 'the flood is still being held back')
+    assert.ok(world.revsOf(did).length < count, 'the flood is still being held back')
     // Lift the limit: every event of the flood arrives, once and in order; none was dropped.
     await world.admin('/admin/pds/changeLimits', { host: flood.hostname, per_second: 100_000 })
-    await eventually(
-      () => world.revsOf(repo!.did).length === count,
-      60_000,
-      `all ${count} flood events`,
-    )
-    const revs = world.revsOf(repo.did)
+    await eventually(() => world.revsOf(did).length === count, 60_000, `all ${count} flood events`)
+    const revs = world.revsOf(did)
     assert.equal(new Set(revs).size, count)
     assert.deepEqual([...revs].sort(), revs)
     assert.equal(await world.drops(flood, 'seq-not-increasing'), 0)
   })
 
   test('a flood of frames that are dropped counts against the limit too', async () => {
-    const pausesBefore = await world.value('relay_upstream_rate_pauses_total')
-    let limitSet: () => void = () => {}
-    const limited = new Promise<void>((resolve) => {
-      limitSet = resolve
-    })
-    const flood = await world.hostile(
-      async (conn, p) => {
-        if (p.connections.length > 1) return
-        await limited
-        for (let seq = 1; seq <= 300; seq++) conn.send(nonCanonicalIdentityFrame(seq))
-      },
-      { crawl: false },
-    )
-    assert.equal((await world.relay.crawl(flood.hostname)).status, 200)
-    const limit = await world.admin('/admin/pds/changeLimits', {
-      host: flood.hostname,
-      per_second: 10,
-    })
-    assert.equal(limit.status, 200, await limit.text())
-    limitSet()
-    await eventually(
-      async () => (await world.value('relay_upstream_rate_pauses_total')) > pausesBefore,
-      20_000,
-      'the host sending bad frames paused',
+    const flood = await world.flooding(10, () =>
+      Array.from({ length: 300 }, (_, i) => nonCanonicalIdentityFrame(i + 1)),
     )
     await world.honestStillFlows('honest commit during the flood of bad frames')
     assert.ok(

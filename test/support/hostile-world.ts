@@ -97,6 +97,46 @@ export class HostileWorld {
     return pds
   }
 
+  /**
+   * A hostile PDS limited to `perSecond` events a second before it sends anything (the crawl
+   * dials before a limit can be set, so its first connection waits for the limit), which then
+   * sends at once, on its first connection, the frames `prepare` made (given the PDS, for
+   * accounts hosted there). Resolves once the relay paused it.
+   */
+  async flooding(
+    perSecond: number,
+    prepare: (pds: HostilePds) => Promise<Iterable<Uint8Array>> | Iterable<Uint8Array>,
+  ): Promise<HostilePds> {
+    const pausesBefore = await this.value('relay_upstream_rate_pauses_total')
+    let limitSet: () => void = () => {}
+    const limited = new Promise<void>((resolve) => {
+      limitSet = resolve
+    })
+    let frames: Iterable<Uint8Array> = []
+    const pds = await this.hostile(
+      async (conn, p) => {
+        if (p.connections.length > 1) return
+        await limited
+        for (const f of frames) conn.send(f)
+      },
+      { crawl: false },
+    )
+    frames = await prepare(pds)
+    assert.equal((await this.relay.crawl(pds.hostname)).status, 200)
+    const limit = await this.admin('/admin/pds/changeLimits', {
+      host: pds.hostname,
+      per_second: perSecond,
+    })
+    assert.equal(limit.status, 200, await limit.text())
+    limitSet()
+    await eventually(
+      async () => (await this.value('relay_upstream_rate_pauses_total')) > pausesBefore,
+      20_000,
+      `${pds.hostname} paused by its limit`,
+    )
+    return pds
+  }
+
   /** The honest host writes one commit; it reaches the consumer. */
   async honestStillFlows(what = 'honest commit'): Promise<void> {
     const seq = ++this.#honestSeq
