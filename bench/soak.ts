@@ -17,6 +17,9 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'sample-seconds': { type: 'string', default: '10' },
     'no-hostile': { type: 'boolean', default: false },
+    'hostile-only': { type: 'string' },
+    'relay-env': { type: 'string', multiple: true, default: [] },
+    'relay-node-flag': { type: 'string', multiple: true, default: [] },
     'stuck-hold-seconds': { type: 'string', default: '90' },
     'replay-every-seconds': { type: 'string', default: '120' },
     'drain-seconds': { type: 'string', default: '420' },
@@ -34,6 +37,11 @@ if (values.help) {
   --out DIR                 where samples.csv, memory.svg, summary.json go (default data/soak/<time>)
   --sample-seconds N        sampling period (default 10)
   --no-hostile              honest hosts and consumers only
+  --hostile-only WHAT       'hosts' (garbage, flapping) or 'consumers' (churn, stuck, replay)
+  --relay-env KEY=VALUE     environment for the relay process (repeatable), e.g.
+                            MALLOC_ARENA_MAX=2 or LD_PRELOAD=...libjemalloc.so.2
+  --relay-node-flag FLAG    a Node/V8 flag for the relay process (repeatable), e.g.
+                            --relay-node-flag=--trace-gc; its output goes to stdout
   --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
   --drain-seconds N         at the end, how long to wait for hosts in reconnection backoff to
@@ -52,6 +60,20 @@ const num = (name: string, v: string | undefined): number => {
 }
 
 const minutes = num('minutes', values.minutes)
+const hostileOnly = values['hostile-only']
+if (hostileOnly !== undefined && hostileOnly !== 'hosts' && hostileOnly !== 'consumers') {
+  console.error(`soak: --hostile-only wants hosts or consumers, not ${hostileOnly}`)
+  process.exit(2)
+}
+const relayEnv: Record<string, string> = {}
+for (const kv of values['relay-env']) {
+  const eq = kv.indexOf('=')
+  if (eq <= 0) {
+    console.error(`soak: --relay-env wants KEY=VALUE, not ${kv}`)
+    process.exit(2)
+  }
+  relayEnv[kv.slice(0, eq)] = kv.slice(eq + 1)
+}
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
 const result = await runSoak({
   minutes,
@@ -61,6 +83,9 @@ const result = await runSoak({
   outDir: values.out ?? join('data', 'soak', stamp),
   sampleSeconds: num('sample-seconds', values['sample-seconds']),
   hostile: !values['no-hostile'],
+  hostileOnly,
+  relayEnv,
+  relayNodeFlags: values['relay-node-flag'],
   stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
   replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
   drainSeconds: num('drain-seconds', values['drain-seconds']),

@@ -42,6 +42,12 @@ export interface SoakOptions {
   readonly sampleSeconds: number
   /** The garbage and flapping hosts, churning, stuck and replaying consumers. */
   readonly hostile: boolean
+  /** Only the hostile hosts (garbage, flapping) or only the hostile consumers; both by default. */
+  readonly hostileOnly?: 'hosts' | 'consumers'
+  /** Extra environment for the relay process (e.g. MALLOC_ARENA_MAX, LD_PRELOAD). */
+  readonly relayEnv?: Readonly<Record<string, string>>
+  /** Node/V8 flags for the relay process (e.g. `--trace-gc`); their output goes to stdout. */
+  readonly relayNodeFlags?: readonly string[]
   /** How long the stuck consumer holds its socket unread before looking (default 90 s). */
   readonly stuckHoldMs: number
   /** How often the replaying consumer starts again from cursor 0. */
@@ -107,11 +113,18 @@ async function startLoad(opts: LoadOptions): Promise<{
 
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const print = opts.print
+  const hostileHosts = opts.hostile && opts.hostileOnly !== 'consumers'
+  const hostileConsumers = opts.hostile && opts.hostileOnly !== 'hosts'
   const runS = opts.minutes * 60
   const commit = process.env.SOAK_COMMIT ?? git(['rev-parse', '--short', 'HEAD'])
   print(
     `soak: ${opts.minutes} min, ${opts.rate} commits/s, ${opts.hosts} honest hosts` +
-      `${opts.hostile ? ' + garbage + flapping' : ''}, ${opts.accounts} accounts`,
+      `${hostileHosts ? ' + garbage + flapping' : ''}, ${opts.accounts} accounts` +
+      `${hostileConsumers ? ', hostile consumers' : ''}` +
+      Object.entries(opts.relayEnv ?? {})
+        .map(([k, v]) => `, relay env ${k}=${v}`)
+        .join('') +
+      (opts.relayNodeFlags ?? []).map((f) => `, relay flag ${f}`).join(''),
   )
   print(
     `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, commit ${commit}, ` +
@@ -125,16 +138,21 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     rate: opts.rate,
     hosts: opts.hosts,
     accounts: opts.accounts,
-    hostile: opts.hostile,
+    hostile: hostileHosts,
   })
   const metricsPort = await freePort()
-  const relay = await startRelayProcess(dir, load.plc, [
-    '--metrics-listen',
-    `127.0.0.1:${metricsPort}`,
-    // A large account limit also lifts the hosts' event rate limits, which scale with it.
-    '--default-account-limit',
-    '100000000',
-  ]).catch((err: unknown) => {
+  const relay = await startRelayProcess(
+    dir,
+    load.plc,
+    [
+      '--metrics-listen',
+      `127.0.0.1:${metricsPort}`,
+      // A large account limit also lifts the hosts' event rate limits, which scale with it.
+      '--default-account-limit',
+      '100000000',
+    ],
+    { env: opts.relayEnv, nodeFlags: opts.relayNodeFlags },
+  ).catch((err: unknown) => {
     load.child.kill()
     throw err
   })
@@ -168,9 +186,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       head: () => Math.max(...honest.map((h) => h.head)),
     }
   }
-  const churn = opts.hostile ? [0, 1].map((i) => new ChurnConsumer(`churn-${i}`, ctx())) : []
-  const stuck = opts.hostile ? [new StuckConsumer('stuck', ctx(), opts.stuckHoldMs)] : []
-  const replay = opts.hostile
+  const churn = hostileConsumers ? [0, 1].map((i) => new ChurnConsumer(`churn-${i}`, ctx())) : []
+  const stuck = hostileConsumers ? [new StuckConsumer('stuck', ctx(), opts.stuckHoldMs)] : []
+  const replay = hostileConsumers
     ? [new ReplayConsumer('replay', ctx(), opts.replayEveryMs, 50_000, 20_000)]
     : []
   const consumers: SoakConsumer[] = [...honest, ...churn, ...stuck, ...replay]

@@ -31,6 +31,10 @@ export interface RelayProcessOptions {
   readonly unreaped?: boolean
   /** Leave the bind address and admin key to the `.env` file in `dir` (README walk-throughs). */
   readonly bindAndKeyFromDotenv?: boolean
+  /** Environment on top of PATH (the soak's `--relay-env`, e.g. MALLOC_ARENA_MAX). */
+  readonly env?: Readonly<Record<string, string>>
+  /** Node/V8 flags before the script (e.g. `--trace-gc`); their output goes to our stdout. */
+  readonly nodeFlags?: readonly string[]
 }
 
 export async function startRelayProcess(
@@ -40,6 +44,7 @@ export async function startRelayProcess(
   opts: RelayProcessOptions = {},
 ): Promise<RelayProcess> {
   const args = [
+    ...(opts.nodeFlags ?? []),
     MAIN,
     'serve',
     ...(opts.bindAndKeyFromDotenv ? [] : ['--bind', '127.0.0.1:0', '--admin-password', ADMIN_KEY]),
@@ -62,12 +67,12 @@ export async function startRelayProcess(
     ? spawn('/bin/sh', ['-c', '"$0" "$@" & echo $!; exec sleep 3600', process.execPath, ...args], {
         cwd: dir,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH ?? '' },
+        env: { PATH: process.env.PATH ?? '', ...opts.env },
       })
     : spawn(process.execPath, args, {
         cwd: dir,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', opts.nodeFlags?.length ? 'inherit' : 'ignore', 'pipe'],
+        env: { PATH: process.env.PATH ?? '', ...opts.env },
       })
   const pid = opts.unreaped
     ? Number((await once(child.stdout!, 'data'))[0].toString().trim())
