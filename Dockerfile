@@ -40,6 +40,13 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json relay ./
 COPY src/ ./src/
+# jemalloc instead of glibc's malloc: glibc keeps freed memory resident after bursts, so the
+# relay's memory crept up in the soak while its JavaScript heaps stayed flat (BENCHMARKS.md).
+# Linked at one path for every architecture, preloaded by LD_PRELOAD below.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends libjemalloc2 \
+  && rm -rf /var/lib/apt/lists/* \
+  && ln -s "$(dpkg -L libjemalloc2 | grep 'libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2
 RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin relay \
   && mkdir -p /data && chown relay:relay /data \
   && ln -s /app/node_modules/.bin/node /usr/local/bin/node \
@@ -52,7 +59,8 @@ ENV NODE_ENV=production \
   RELAY_METRICS_LISTEN=:2471 \
   DATABASE_URL=sqlite:///data/relay.sqlite \
   RELAY_PERSIST_DIR=/data/persist \
-  RELAY_LOG_FORMAT=json
+  RELAY_LOG_FORMAT=json \
+  LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 
 VOLUME ["/data"]
 # 2470: public API and firehose (WebSocket). 2471: Prometheus /metrics (keep it private).

@@ -42,6 +42,14 @@ test('the image: Node only in the build stage, and a health check that asks the 
   assert.match(stages[1]![1]!, /^\$\{BASE_IMAGE\}$/, 'the final stage is the plain base image')
   assert.match(dockerfile, /^ARG BASE_IMAGE=debian:\S+-slim$/m)
   assert.match(dockerfile, /^HEALTHCHECK .*\n\s+CMD \[.*"\/app\/src\/main\.ts", "health"\]$/m)
+  // jemalloc is installed in the final stage and preloaded from the path the image links.
+  const final = dockerfile.slice(stages[1]!.index)
+  assert.match(final, /apt-get install -y --no-install-recommends libjemalloc2/)
+  const preload = /LD_PRELOAD=(\S+)/.exec(final)?.[1]
+  assert.ok(
+    preload && final.includes(`ln -s `) && final.includes(preload),
+    'preloads what it links',
+  )
   // Everything the final stage copies from the build context passes .dockerignore.
   const allowed = (await read('.dockerignore')).split('\n').filter((l) => l.startsWith('!'))
   for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
