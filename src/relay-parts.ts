@@ -115,7 +115,6 @@ export function relayIdentity(
   })
 }
 
-/** The counters every part reports into, the host probe, and the monitors. */
 /**
  * How upstream names are resolved on every dial: public addresses only (a host that passed its
  * crawl check may point its DNS elsewhere later), except localhost in development.
@@ -127,6 +126,7 @@ export function upstreamLookup(
   return (hostname) => (allowInsecure && isLocalhostName(hostname) ? undefined : guard)
 }
 
+/** The counters every part reports into, the host probe, and the monitors. */
 export function relayObservers(logger: Logger, now: () => number) {
   const dropLog = logger.child({ subsystem: 'ingest' })
   const drops = new DropCounter({

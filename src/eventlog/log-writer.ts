@@ -179,16 +179,13 @@ export class LogWriter {
       this.writeCalls++
       // A short write is legal (a disk nearly full, a signal): the rest is written after it,
       // and the disk's own error (ENOSPC, EIO, ...) surfaces from that write if there is one.
-      if (written < bytes) {
-        const rest = Buffer.concat(buffers).subarray(written)
-        while (written < bytes) {
-          const at = written - (bytes - rest.length)
-          const n = (await this.#handle.write(rest, at, rest.length - at, seg.size + written))
-            .bytesWritten
-          this.writeCalls++
-          if (n === 0) throw new Error(`no progress after ${written} of ${bytes} bytes`)
-          written += n
-        }
+      const all = written < bytes ? Buffer.concat(buffers) : undefined
+      while (all !== undefined && written < bytes) {
+        const n = (await this.#handle.write(all, written, bytes - written, seg.size + written))
+          .bytesWritten
+        this.writeCalls++
+        if (n === 0) throw new Error(`no progress after ${written} of ${bytes} bytes`)
+        written += n
       }
     } catch (e) {
       throw new EventLogIoError('write', `cannot write ${seg.path}`, e)

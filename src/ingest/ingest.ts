@@ -207,10 +207,6 @@ export class Ingest {
   }
 
   /**
-   * Resolves when every event handed in so far is accepted or dropped, or after `timeoutMs`
-   * (a graceful stop does not wait forever on a slow resolution).
-   */
-  /**
    * Stops waiting for the database: events waiting on it end unsettled at once (their hosts
    * send them again after a restart). Events running on finish as usual (see `idle`).
    */
@@ -232,6 +228,10 @@ export class Ingest {
     })
   }
 
+  /**
+   * Resolves when every event handed in so far is accepted or dropped, or after `timeoutMs`
+   * (a graceful stop does not wait forever on a slow resolution).
+   */
   async idle(timeoutMs?: number): Promise<void> {
     if (timeoutMs === undefined) return this.#serializer.idle()
     let timer: NodeJS.Timeout | undefined

@@ -60,7 +60,6 @@ export class UpstreamSocket {
   readonly #heartbeat: Heartbeat
   readonly #stall: FrameStallWatch
   readonly #frameTimeoutMs: number
-  #stallTimer: ReturnType<typeof setInterval> | null = null
   /** The connection under the WebSocket, known from the upgrade response. */
   #wire: Socket | null = null
   readonly #closeTimeoutMs: number
@@ -92,13 +91,19 @@ export class UpstreamSocket {
       ...(opts.lookup && { lookup: opts.lookup }),
     })
     this.#ws = ws
-    this.#heartbeat = new Heartbeat(
-      opts.pingIntervalMs,
-      () => ws.ping(),
-      () => this.fail(`no pong within ${opts.pingIntervalMs} ms`),
-    )
     this.#frameTimeoutMs = opts.frameTimeoutMs
     this.#stall = new FrameStallWatch(opts.frameTimeoutMs)
+    // The heartbeat's tick (suspended while paused, as the stall rule must be) also checks for a
+    // frame left unfinished: one timer per socket, not two.
+    this.#heartbeat = new Heartbeat(
+      opts.pingIntervalMs,
+      () => {
+        if (this.#stall.check(this.#now())) {
+          this.fail(`a frame stayed unfinished for over ${this.#frameTimeoutMs} ms`)
+        } else ws.ping()
+      },
+      () => this.fail(`no pong within ${opts.pingIntervalMs} ms`),
+    )
     ws.binaryType = 'nodebuffer'
     ws.on('upgrade', (res) => {
       const refusal = this.#events.upgrade(res)
@@ -159,19 +164,6 @@ export class UpstreamSocket {
     this.#why = why
     this.#queue.length = 0
     this.#heartbeat.stop()
-    this.#stopStallWatch()
-  }
-
-  #stopStallWatch(): void {
-    if (this.#stallTimer !== null) clearInterval(this.#stallTimer)
-    this.#stallTimer = null
-  }
-
-  #checkStall(): void {
-    if (this.#paused) return
-    if (this.#stall.check(this.#now())) {
-      this.fail(`a frame stayed unfinished for over ${this.#frameTimeoutMs} ms`)
-    }
   }
 
   #onOpen(): void {
@@ -180,7 +172,6 @@ export class UpstreamSocket {
     this.#heartbeat.start()
     // The same decrypted bytes the WebSocket parser reads, counted just before it reads them.
     this.#wire?.prependListener('data', (chunk: Buffer) => this.#stall.read(chunk.byteLength))
-    this.#stallTimer = setInterval(() => this.#checkStall(), Math.ceil(this.#frameTimeoutMs / 4))
     if (this.#paused) {
       this.#ws.pause()
       this.#heartbeat.setPaused(true)
@@ -221,7 +212,6 @@ export class UpstreamSocket {
   #onClose(code: number, reason: Buffer): void {
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer)
     this.#heartbeat.stop()
-    this.#stopStallWatch()
     this.#queue.length = 0
     this.#markClosed()
     this.#events.closed({
