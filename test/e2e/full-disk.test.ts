@@ -40,6 +40,41 @@ function mountTmpfs(dir: string, size: string): boolean {
   }
 }
 
+/**
+ * Directories where the log's next segment files would go (first seqs 2..`upTo`), so rolling to
+ * a new segment fails: the simulated write error. Not where a segment already is (removing the
+ * blockers must not remove it). Returns a function that removes them.
+ */
+async function blockNextSegments(persist: string, upTo: number): Promise<() => Promise<void>> {
+  const blockers: string[] = []
+  for (let s = 2; s <= upTo; s++) {
+    const b = join(persist, segmentFileName(s))
+    if (
+      await mkdir(b).then(
+        () => true,
+        () => false,
+      )
+    )
+      blockers.push(b)
+  }
+  return async () => {
+    for (const b of blockers) await rm(b, { recursive: true, force: true })
+  }
+}
+
+/** Emits commits with 16 KiB records from `repo` on `pds`; remembers their revs in order. */
+function committer(repo: TestRepo, pds: FakePds) {
+  const revs: string[] = []
+  const emit = async (seq: number) => {
+    const record = { data: new BytesWrapper(new Uint8Array(16 * 1024).fill(seq % 251)) }
+    const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
+    const msg = await repo.commit([{ action: 'create', path, record }], { seq })
+    revs.push(msg.rev)
+    pds.emit(seq, messageFrame(msg))
+  }
+  return { revs, emit }
+}
+
 test('a full disk under the event log: stops accepting, says why, serves what it has, resumes', {
   timeout: 180_000,
 }, async () => {
@@ -65,7 +100,7 @@ test('a full disk under the event log: stops accepting, says why, serves what it
     // Small segments: the simulated error (no mount) strikes when the log rolls to a new one.
     overrides: { segmentMaxBytes: 64 * 1024 },
   })
-  const blockers: string[] = []
+  let unblock = async () => {}
   try {
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await fetch(`${relay.url}/admin/pds/changeLimits`, {
@@ -83,33 +118,14 @@ test('a full disk under the event log: stops accepting, says why, serves what it
     await live.opened()
 
     let seq = 0
-    const revs: string[] = []
-    const emit = async () => {
-      seq++
-      const record = { data: new BytesWrapper(new Uint8Array(16 * 1024).fill(seq % 251)) }
-      const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
-      const msg = await repo.commit([{ action: 'create', path, record }], { seq })
-      revs.push(msg.rev)
-      pds.emit(seq, messageFrame(msg))
-    }
+    const { revs, emit: emitSeq } = committer(repo, pds)
+    const emit = () => emitSeq(++seq)
     const log = relay.relay.log
     for (let i = 0; i < 10; i++) await emit()
     await eventually(() => log.flushedSeq >= 10, 20_000, 'the first 10 commits written')
 
-    if (!mounted) {
-      // No mount here: make the log's next segment files impossible to create.
-      for (let s = 2; s <= 400; s++) {
-        const b = join(persist, segmentFileName(s))
-        // Not where a segment already is (removing the blockers must not remove it).
-        if (
-          await mkdir(b).then(
-            () => true,
-            () => false,
-          )
-        )
-          blockers.push(b)
-      }
-    }
+    // No mount here: make the log's next segment files impossible to create.
+    if (!mounted) unblock = await blockNextSegments(persist, 400)
     // Write until the log fails (about 1 MiB of room on the tmpfs).
     await (async () => {
       for (let i = 0; i < 400 && log.stats().failing === null; i++) {
@@ -155,7 +171,7 @@ test('a full disk under the event log: stops accepting, says why, serves what it
 
     // Room again: it writes what it held back and goes on.
     if (mounted) await rm(filler)
-    for (const b of blockers) await rm(b, { recursive: true, force: true })
+    await unblock()
     await eventually(() => log.flushedSeq >= seq, 60_000, `all ${seq} commits written`)
     await eventually(
       async () => (await fetch(`${relay.url}/xrpc/_health`)).status === 200,
@@ -210,35 +226,18 @@ test('a relay stopped while its log cannot write still stops and releases the lo
   )
   const overrides = { segmentMaxBytes: 64 * 1024 }
   let relay = await startTestRelay({ plcUrl: plc.url, dir, overrides })
-  const revs: string[] = []
+  const { revs, emit } = committer(repo, pds)
   try {
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')
-    const emit = async (seq: number) => {
-      const record = { data: new BytesWrapper(new Uint8Array(16 * 1024).fill(seq % 251)) }
-      const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
-      const msg = await repo.commit([{ action: 'create', path, record }], { seq })
-      revs.push(msg.rev)
-      pds.emit(seq, messageFrame(msg))
-    }
     for (let s = 1; s <= 5; s++) await emit(s)
     await eventually(() => relay.relay.log.flushedSeq >= 5, 20_000, 'the first 5 written')
     // The log's next segment files cannot be created: writes past this segment fail.
-    const blockers: string[] = []
-    for (let s = 2; s <= 200; s++) {
-      const b = join(persist, segmentFileName(s))
-      if (
-        await mkdir(b).then(
-          () => true,
-          () => false,
-        )
-      )
-        blockers.push(b)
-    }
+    const unblock = await blockNextSegments(persist, 200)
     for (let s = 6; s <= 15; s++) await emit(s)
     await eventually(() => relay.relay.log.stats().failing !== null, 20_000, 'the log failing')
     await relay.close({ keepDir: true }) // must not throw or hang
-    for (const b of blockers) await rm(b, { recursive: true, force: true })
+    await unblock()
     relay = await startTestRelay({ plcUrl: plc.url, dir, overrides })
     const consumer = new Consumer(relay.wsUrl, 0)
     await consumer.until(
