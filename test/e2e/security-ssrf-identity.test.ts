@@ -13,7 +13,7 @@ import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.
 import { call } from '../support/admin-client.ts'
 import { testDidDocument } from '../support/did-doc.ts'
 import { startTestRelay, type TestRelay } from '../support/relay-harness.ts'
-import { Listener } from '../support/ssrf.ts'
+import { Listener, type RedirectStage, redirectStage } from '../support/ssrf.ts'
 
 /** What `POST /admin/repo/refresh` says the identity of `did` is (null: not resolved). */
 async function refreshIdentity(relay: TestRelay, did: string): Promise<unknown> {
@@ -84,22 +84,15 @@ describe('did:web identities, production rules: non-public hosts are never fetch
 describe('did:web identities, development rules: a document that redirects elsewhere', () => {
   // With --allow-insecure-hosts a did:web on localhost:PORT is fetched (local development); every
   // hop after it is checked again, and only localhost names are exempt.
-  let plc: MockPlc
+  let stage: RedirectStage
   let relay: TestRelay
   let first: Listener
   let target: Listener
   before(async () => {
-    plc = await startMockPlc({})
-    first = await Listener.start()
-    target = await Listener.start()
-    relay = await startTestRelay({ plcUrl: plc.url, overrides: { metrics: false } })
+    stage = await redirectStage()
+    ;({ relay, first, target } = stage)
   })
-  after(async () => {
-    await relay.close()
-    await first.close()
-    await target.close()
-    await plc.close()
-  })
+  after(() => stage.close())
 
   test('redirects to non-public addresses are refused before connecting', async () => {
     const T = target.port

@@ -24,7 +24,7 @@ import { probeHost } from '../../src/hosts/probe.ts'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { call } from '../support/admin-client.ts'
 import { startTestRelay, type TestRelay } from '../support/relay-harness.ts'
-import { Listener, SSRF_NAMES } from '../support/ssrf.ts'
+import { Listener, type RedirectStage, redirectStage, SSRF_NAMES } from '../support/ssrf.ts'
 
 const publicCrawl = async (relay: TestRelay, hostname: string) => {
   const res = await fetch(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, {
@@ -161,22 +161,15 @@ describe('public requestCrawl, production rules: names that resolve to non-publi
 })
 
 describe('public requestCrawl: a describeServer that redirects is not followed', () => {
-  let plc: MockPlc
+  let stage: RedirectStage
   let relay: TestRelay
   let first: Listener
   let target: Listener
   before(async () => {
-    plc = await startMockPlc({})
-    first = await Listener.start()
-    target = await Listener.start()
-    relay = await startTestRelay({ plcUrl: plc.url, overrides: { metrics: false } })
+    stage = await redirectStage()
+    ;({ relay, first, target } = stage)
   })
-  after(async () => {
-    await relay.close()
-    await first.close()
-    await target.close()
-    await plc.close()
-  })
+  after(() => stage.close())
 
   test('30x to private, loopback, metadata or even allowed places: 400, no second hop', async () => {
     const T = target.port

@@ -3,6 +3,8 @@
 // places a crawl request or a did:web identifier may use.
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { startTestRelay, type TestRelay } from './relay-harness.ts'
 
 /** A loopback server that counts every connection and request it gets (127.0.0.1 and ::1). */
 export class Listener {
@@ -143,3 +145,35 @@ export const SSRF_NAMES: readonly string[] = [
   '１２７.0.0.1',
   'ⓛocalhost:P',
 ]
+
+/**
+ * The stage of the redirect tests: a relay under development rules (the first hop must reach a
+ * loopback server), a PLC directory, the `first` listener that answers with redirects and the
+ * `target` one that must never be reached.
+ */
+export interface RedirectStage {
+  readonly plc: MockPlc
+  readonly relay: TestRelay
+  readonly first: Listener
+  readonly target: Listener
+  close(): Promise<void>
+}
+
+export async function redirectStage(): Promise<RedirectStage> {
+  const plc = await startMockPlc({})
+  const first = await Listener.start()
+  const target = await Listener.start()
+  const relay = await startTestRelay({ plcUrl: plc.url, overrides: { metrics: false } })
+  return {
+    plc,
+    relay,
+    first,
+    target,
+    async close() {
+      await relay.close()
+      await first.close()
+      await target.close()
+      await plc.close()
+    },
+  }
+}
