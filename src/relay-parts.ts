@@ -77,8 +77,6 @@ export interface RelayOverrides {
   readonly segmentMaxBytes?: number
   /** FutureCursor answers (and minimum time) before a host's cursor is reset (default 3 over 1 h). */
   readonly futureCursorResets?: { readonly count: number; readonly afterMs: number }
-  /** Per-consumer buffer bound before ConsumerTooSlow (default 64 MiB). */
-  readonly consumerMaxBufferedBytes?: number
   /** How often consumers are pinged; one that misses a pong is dropped (default 30 s). */
   readonly consumerPingIntervalMs?: number
   /** HTTP header, request and keep-alive timeouts (tests of slow clients shorten them). */
@@ -236,7 +234,8 @@ export function relayFanout(
 ): Fanout {
   return new Fanout({
     log,
-    maxBufferedBytes: overrides.consumerMaxBufferedBytes ?? 64 * 1024 * 1024,
+    maxBufferedBytes: config.consumerBufferBytes,
+    maxTotalBufferedBytes: config.consumerBufferTotalBytes,
     pingIntervalMs: overrides.consumerPingIntervalMs,
     maxConsumers: config.maxConsumers,
     maxConsumersPerAddr: config.maxConnectionsPerIp,

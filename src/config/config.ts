@@ -46,6 +46,10 @@ export interface RelayConfig {
   readonly metricsListen: ListenAddress
   readonly maxConsumers: number
   readonly maxConnectionsPerIp: number
+  /** Bytes one consumer may have waiting to be sent before `ConsumerTooSlow`. */
+  readonly consumerBufferBytes: number
+  /** Bytes all consumers together may have waiting; the ones holding most are cut past it. */
+  readonly consumerBufferTotalBytes: number
   /** HTTP connections per client address (0: no cap); firehose consumers not included. */
   readonly maxHttpConnectionsPerIp: number
   readonly trustedProxies: readonly TrustedProxy[]

@@ -28,6 +28,8 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     metricsListen: formatListen(config.metricsListen),
     maxConsumers: config.maxConsumers,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
+    consumerBufferBytes: config.consumerBufferBytes,
+    consumerBufferTotalBytes: config.consumerBufferTotalBytes,
     maxHttpConnectionsPerIp: config.maxHttpConnectionsPerIp,
     trustedProxies: config.trustedProxies.map((proxy) => `${proxy.address}/${proxy.prefixLength}`),
     adminPasswords: config.adminPasswords.map(() => REDACTED),

@@ -42,6 +42,8 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'metrics-listen': [':99999', /invalid port/],
   'max-consumers': ['0', /out of range \(1 to/],
   'max-connections-per-ip': ['many', /is not a whole number/],
+  'consumer-buffer': ['1000', /out of range|at least/],
+  'consumer-buffer-total': ['64MiB', /is not a whole number/],
   'max-http-connections-per-ip': ['-1', /is out of range/],
   'trusted-proxies': ['10.0.0.1,proxy.local', /"proxy.local" is not an IP address or CIDR/],
   'sibling-relays': ['relay.example.com', /is not a URL/],

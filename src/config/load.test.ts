@@ -45,6 +45,14 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'max-consumers': { text: '7', check: (c) => assert.equal(c.maxConsumers, 7) },
   'max-connections-per-ip': { text: '3', check: (c) => assert.equal(c.maxConnectionsPerIp, 3) },
+  'consumer-buffer': {
+    text: '1048576',
+    check: (c) => assert.equal(c.consumerBufferBytes, 1048576),
+  },
+  'consumer-buffer-total': {
+    text: '134217728',
+    check: (c) => assert.equal(c.consumerBufferTotalBytes, 134217728),
+  },
   'max-http-connections-per-ip': {
     text: '0',
     check: (c) => assert.equal(c.maxHttpConnectionsPerIp, 0),

@@ -94,6 +94,8 @@ export function loadConfig(
     metricsListen: parse('metrics-listen', parseListen),
     maxConsumers: int('max-consumers', { min: 1 }),
     maxConnectionsPerIp: int('max-connections-per-ip', { min: 1 }),
+    consumerBufferBytes: int('consumer-buffer', { min: 64 * 1024, max: 64 * 1024 ** 3 }),
+    consumerBufferTotalBytes: int('consumer-buffer-total', { min: 1024 ** 2, max: 1024 ** 4 }),
     maxHttpConnectionsPerIp: int('max-http-connections-per-ip', { min: 0 }),
     trustedProxies: parseItems('trusted-proxies', parseTrustedProxy),
     adminPasswords: get('admin-password').items,

@@ -3,7 +3,9 @@
 // without gap or duplicate (replay.ts), and broadcasts every batch the log has just written to
 // all live consumers as the same pre-framed bytes (wire.ts). Every consumer's send buffer is
 // bounded: a live consumer over `maxBufferedBytes` gets `ConsumerTooSlow` and is closed, others
-// are unaffected; a replaying one is waited for. Peers that stop answering pings are dropped.
+// are unaffected; a replaying one is waited for and keeps only a small window queued. All of them
+// together are bounded by `maxTotalBufferedBytes` (buffer-budget.ts says who is cut first).
+// Peers that stop answering pings are dropped.
 // Connection limits: over `maxConsumers` (or `maxConsumersPerAddr`) a new subscription gets the
 // error frame `TooManyConsumers` and is closed. Error frames are followed by close code 1008;
 // shutdown closes with 1001.
@@ -11,6 +13,7 @@
 // (api/ does those and hands over an open socket), and reading the log's files (eventlog/).
 import type { WebSocket } from 'ws'
 import { encodeErrorFrame, encodeMessageFrame } from '../protocol/frame.ts'
+import { overBudget, totalBuffered } from './buffer-budget.ts'
 import { Consumer } from './consumer.ts'
 import {
   CLOSE_GOING_AWAY,
@@ -31,6 +34,10 @@ export interface FanoutOptions {
   readonly log: LogReader
   /** Per consumer: its socket's send buffer plus what fanout gathers for it. */
   readonly maxBufferedBytes: number
+  /** Every consumer's send buffer together, closing sockets included (default: no limit). */
+  readonly maxTotalBufferedBytes?: number
+  /** Most bytes one replay keeps queued in its socket (default 4 MiB, at most the bound). */
+  readonly replayWindowBytes?: number
   /** Records per log read during replay (default 500). */
   readonly replayBatch?: number
   /**
@@ -65,6 +72,10 @@ export interface FanoutStats {
   outdatedCursor: number
   tooManyConsumers: number
   tooSlow: number
+  /** Live consumers cut because all consumers together were over the budget. */
+  overBudget: number
+  /** Closing sockets terminated early, with unsent bytes, because of the budget. */
+  shedClosing: number
   pingTimeouts: number
   replayFailures: number
 }
@@ -73,10 +84,12 @@ const FUTURE_CURSOR_MESSAGE = 'Cursor in the future.'
 const OUTDATED_CURSOR_MESSAGE =
   'Cursor is older than the events this relay retains; sending everything it has from the oldest.'
 const CHUNK_BYTES = 256 * 1024
+const REPLAY_WINDOW_BYTES = 4 * 1024 * 1024
 
 export class Fanout {
   readonly #log: LogReader
   readonly #maxBufferedBytes: number
+  readonly #maxTotalBufferedBytes: number
   readonly #isHidden: ((did: string, type: string) => boolean) | undefined
   readonly #maxConsumers: number
   readonly #maxPerAddr: number
@@ -95,6 +108,8 @@ export class Fanout {
     outdatedCursor: 0,
     tooManyConsumers: 0,
     tooSlow: 0,
+    overBudget: 0,
+    shedClosing: 0,
     pingTimeouts: 0,
     replayFailures: 0,
   }
@@ -109,6 +124,21 @@ export class Fanout {
     }
     this.#log = opts.log
     this.#maxBufferedBytes = positive('maxBufferedBytes', opts.maxBufferedBytes)
+    const window = Math.min(
+      positive('replayWindowBytes', opts.replayWindowBytes ?? REPLAY_WINDOW_BYTES),
+      this.#maxBufferedBytes,
+    )
+    const chunkBytes = Math.min(CHUNK_BYTES, window)
+    this.#maxTotalBufferedBytes =
+      opts.maxTotalBufferedBytes === undefined
+        ? Number.POSITIVE_INFINITY
+        : positive('maxTotalBufferedBytes', opts.maxTotalBufferedBytes)
+    // A replay waits for room for one chunk; a budget smaller than that would stall it for ever.
+    if (this.#maxTotalBufferedBytes < chunkBytes)
+      throw new FanoutError(
+        'invalid-options',
+        `maxTotalBufferedBytes must be at least ${chunkBytes} (one replay chunk)`,
+      )
     this.#isHidden = opts.isHidden
     this.#maxConsumers = opts.maxConsumers ?? Number.POSITIVE_INFINITY
     this.#maxPerAddr = opts.maxConsumersPerAddr ?? Number.POSITIVE_INFINITY
@@ -118,8 +148,10 @@ export class Fanout {
     this.#replayContext = {
       log: this.#log,
       batchRecords: positive('replayBatch', opts.replayBatch ?? 500),
-      chunkBytes: Math.min(CHUNK_BYTES, this.#maxBufferedBytes),
-      lowWaterBytes: Math.floor(this.#maxBufferedBytes / 2),
+      chunkBytes,
+      windowBytes: window,
+      lowWaterBytes: Math.floor(window / 2),
+      hasRoom: (bytes) => this.bufferedBytes() + bytes <= this.#maxTotalBufferedBytes,
       isHidden: this.#isHidden,
       goLive: (c) => this.#goLive(c),
     }
@@ -137,6 +169,11 @@ export class Fanout {
 
   consumers(): ConsumerInfo[] {
     return [...this.#consumers.values()].map((c) => c.info())
+  }
+
+  /** Bytes waiting in every consumer's send buffer, sockets still closing included. */
+  bufferedBytes(): number {
+    return totalBuffered(this.#consumers.values()) + this.#closer.buffered
   }
 
   stats(): FanoutStats {
@@ -216,6 +253,7 @@ export class Fanout {
       }
       if (last.seq > c.lastSeq) c.lastSeq = last.seq
     }
+    if (this.#maxTotalBufferedBytes !== Number.POSITIVE_INFINITY) this.#enforceBudget()
   }
 
   /** Closes every consumer (1001), stops replays, and waits for sockets and replays to finish. */
@@ -249,6 +287,26 @@ export class Fanout {
       return
     }
     c.write(batch)
+  }
+
+  /** Over the relay-wide budget: shed closing sockets, then cut the live consumers holding most. */
+  #enforceBudget(): void {
+    const budget = this.#maxTotalBufferedBytes
+    let total = this.bufferedBytes()
+    if (total <= budget) return
+    const closing = this.#closer.buffered
+    if (closing > 0) {
+      this.#stats.shedClosing += this.#closer.shed()
+      total -= closing
+    }
+    // Cut at once, without an error frame: it would queue behind everything the consumer has not
+    // read, and the memory is what is short. Its reconnection resumes from its cursor.
+    for (const c of overBudget(this.#live, total, budget)) {
+      this.#stats.overBudget++
+      this.#forget(c)
+      c.leave()
+      this.#closer.terminate(c.ws)
+    }
   }
 
   #goLive(c: Consumer): void {

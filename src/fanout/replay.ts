@@ -4,11 +4,13 @@
 // step, it hands the consumer to `goLive`. Broadcasts that happen meanwhile are not sent to a
 // replaying consumer: every one of them carries seqs up to a `flushedSeq` the loop will still
 // read. The first broadcast after the switch carries the seqs right after it.
-// Backpressure: the next log read starts while the socket drains to the low-water mark, and a
-// frame is only queued when the socket's buffer (plus what is gathered for one write) stays
-// within the consumer's bound, so a replay never holds more than about the bound plus one log
-// batch in memory. A replaying consumer that reads slowly is waited for, not cut off; one that
-// stops answering pings is dropped by the fanout's ping round.
+// Backpressure: a replay keeps only a small window queued in the socket (`windowBytes`, a few
+// MiB: enough to keep a fast reader busy, far below the per-consumer bound a live consumer may
+// fill), and the next log read starts while the socket drains to the low-water mark. A frame is
+// only queued when it fits the window and the relay-wide budget has room for it (`hasRoom`), so
+// a replay holds about one window plus one log batch, however many replays run. A replaying
+// consumer that reads slowly is waited for, not cut off; one that stops answering pings is
+// dropped by the fanout's ping round.
 // Deliberately not here: cursor checks and `#info` (fanout.ts), reading the log's files.
 import type { Consumer } from './consumer.ts'
 import type { LogReader } from './types.ts'
@@ -20,8 +22,12 @@ export interface ReplayContext {
   readonly batchRecords: number
   /** Bytes gathered into one socket write. */
   readonly chunkBytes: number
+  /** Most bytes a replay keeps queued in its socket (an empty socket always takes one chunk). */
+  readonly windowBytes: number
   /** Before reading the next batch, wait until the socket's buffer is at most this. */
   readonly lowWaterBytes: number
+  /** Whether the relay-wide buffer budget has room for `bytes` more (buffer-budget.ts). */
+  readonly hasRoom: (bytes: number) => boolean
   readonly isHidden: ((did: string, type: string) => boolean) | undefined
   /** Called synchronously when the consumer has everything up to the log's `flushedSeq`. */
   readonly goLive: (consumer: Consumer) => void
@@ -32,6 +38,14 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   const { log } = ctx
   const pending: Uint8Array[] = []
   let pendingBytes = 0
+  // Room in this replay's window (an empty socket always takes one write, so a frame larger than
+  // the window still goes out) and, checked once per chunk since it sums every consumer's
+  // buffer, in the relay-wide budget.
+  const fits = (bytes: number): boolean => {
+    const buffered = consumer.buffered
+    if (buffered !== 0 && buffered + bytes > ctx.windowBytes) return false
+    return pendingBytes > 0 || ctx.hasRoom(Math.max(bytes, ctx.chunkBytes))
+  }
   const flush = (): void => {
     if (pending.length === 0) return
     consumer.write(buildWireBatch(pending))
@@ -60,11 +74,11 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
         const size = record.frame.length
         if (
           pendingBytes > 0 &&
-          (pendingBytes + size > ctx.chunkBytes || !consumer.fits(pendingBytes + size))
+          (pendingBytes + size > ctx.chunkBytes || !fits(pendingBytes + size))
         ) {
           flush()
         }
-        while (consumer.open && !consumer.fits(size)) await consumer.whenWritable()
+        while (consumer.open && !fits(size)) await consumer.whenWritable()
         if (!consumer.open) return
         pending.push(record.frame)
         pendingBytes += size

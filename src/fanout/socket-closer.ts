@@ -11,6 +11,8 @@ const ignore = (): void => {}
 export class SocketCloser {
   readonly #graceMs: number
   readonly #closing = new Map<WebSocket, Promise<void>>()
+  /** Sockets already terminated (their 'close' may come a tick later). */
+  readonly #terminated = new WeakSet<WebSocket>()
 
   constructor(graceMs: number) {
     this.#graceMs = graceMs
@@ -19,6 +21,29 @@ export class SocketCloser {
   /** Sockets whose close has begun but not finished. */
   get size(): number {
     return this.#closing.size
+  }
+
+  /** Bytes still waiting in the send buffers of sockets being closed (terminated ones not counted). */
+  get buffered(): number {
+    let total = 0
+    for (const ws of this.#closing.keys()) if (!this.#terminated.has(ws)) total += ws.bufferedAmount
+    return total
+  }
+
+  /**
+   * Terminates the sockets being closed that still hold unsent bytes (a peer that stopped reading
+   * will never take them), giving that memory back at once instead of after the grace period.
+   * Returns how many sockets it terminated.
+   */
+  shed(): number {
+    let terminated = 0
+    for (const ws of this.#closing.keys()) {
+      if (ws.bufferedAmount === 0 || this.#terminated.has(ws)) continue
+      terminated++
+      this.#terminated.add(ws)
+      ws.terminate()
+    }
+    return terminated
   }
 
   /** Sends `lastFrame` (if any), closes with `code`, terminates after the grace period. */
@@ -35,6 +60,7 @@ export class SocketCloser {
   /** Closes at once, without a handshake (a peer that stopped answering pings). */
   terminate(ws: WebSocket): void {
     this.#track(ws)
+    this.#terminated.add(ws)
     ws.terminate()
   }
 

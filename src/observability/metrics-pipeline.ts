@@ -110,6 +110,11 @@ export function registerFanoutMetrics(registry: Registry, s: MetricsSources): vo
       for (const [state, n] of byState) emit(n, { state })
     },
   })
+  scrapeGauge(registry, {
+    name: 'relay_consumer_buffered_bytes',
+    help: 'Bytes waiting in the send buffers of all consumers together (bounded by --consumer-buffer-total).',
+    read: (emit) => emit(s.fanout.bufferedBytes?.() ?? 0),
+  })
   scrapeCounter(registry, {
     name: 'relay_consumer_events_sent_total',
     help: 'Events sent to consumers (all consumers).',
@@ -140,6 +145,7 @@ export function registerFanoutMetrics(registry: Registry, s: MetricsSources): vo
       emit(st.futureCursor, { reason: 'future-cursor' })
       emit(st.tooManyConsumers, { reason: 'too-many-consumers' })
       emit(st.tooSlow, { reason: 'too-slow' })
+      emit(st.overBudget ?? 0, { reason: 'buffers-full' })
       emit(st.pingTimeouts, { reason: 'ping-timeout' })
       emit(st.replayFailures, { reason: 'replay-failed' })
     },

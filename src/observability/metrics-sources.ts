@@ -36,12 +36,16 @@ export interface ConsumerSource {
 
 export interface FanoutSource {
   consumers(): readonly ConsumerSource[]
+  /** Bytes waiting in every consumer's send buffer (closing sockets included). */
+  bufferedBytes?(): number
   stats(): {
     readonly accepted: number
     readonly futureCursor: number
     readonly outdatedCursor: number
     readonly tooManyConsumers: number
     readonly tooSlow: number
+    /** Live consumers cut because all consumers' buffers together were over the budget. */
+    readonly overBudget?: number
     readonly pingTimeouts: number
     readonly replayFailures: number
     /**

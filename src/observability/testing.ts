@@ -97,12 +97,14 @@ export function makeFakes(): Fakes {
     pool: { stats: { inFlight: 4, queued: 2, restarts: 1 } },
     fanout: {
       consumers: () => consumers.map((c) => ({ ...c })),
+      bufferedBytes: () => 4096,
       stats: () => ({
         accepted: 5,
         futureCursor: 1,
         outdatedCursor: 2,
         tooManyConsumers: 0,
         tooSlow: 3,
+        overBudget: 2,
         pingTimeouts: 0,
         replayFailures: 0,
         ...fanoutTotals,

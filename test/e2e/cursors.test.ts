@@ -60,8 +60,8 @@ describe('subscribeRepos cursors', () => {
     )
     relay = await startTestRelay({
       plcUrl: plc.url,
-      flags: ['--replay-window', '1s'],
-      overrides: { segmentMaxBytes: 16 * 1024, consumerMaxBufferedBytes: 256 * 1024 },
+      flags: ['--replay-window', '1s', '--consumer-buffer', String(256 * 1024)],
+      overrides: { segmentMaxBytes: 16 * 1024 },
     })
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')

@@ -41,7 +41,7 @@ describe('hostile consumers: churn, bad cursors, consumers that never read', () 
   let baselineMemory = { heapUsed: 0, arrayBuffers: 0 }
 
   before(async () => {
-    s = await stand('hij', { consumerMaxBufferedBytes: 256 * 1024 })
+    s = await stand('hij', {}, ['--consumer-buffer', String(256 * 1024)])
     s.stream.start(20)
     // Open the keep-alive connections the checks below use before counting descriptors.
     assert.equal(await healthy(s.relay), 200)

@@ -96,14 +96,18 @@ export interface Stand {
   honest: Consumer
 }
 
-export async function stand(letters: string, overrides: RelayOverrides): Promise<Stand> {
+export async function stand(
+  letters: string,
+  overrides: RelayOverrides,
+  flags: readonly string[] = [],
+): Promise<Stand> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const stream = new CommitStream(pds, plc, letters)
   const relay = await startTestRelay({
     plcUrl: plc.url,
     // Churn from one address: the per-address consumer limit is not what this test is about.
-    flags: ['--max-connections-per-ip', '10000'],
+    flags: ['--max-connections-per-ip', '10000', ...flags],
     overrides,
   })
   assert.equal((await relay.crawl(pds.hostname)).status, 200)

@@ -1,0 +1,173 @@
+// The relay-wide bound on consumer buffers and the replay window, on real loopback sockets.
+// A paused client stops reading; the kernel's socket buffers take a few MB before the relay's
+// own send buffer grows, so the assertions are upper bounds and eventual cuts.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Fanout } from './fanout.ts'
+import { eventually, startServer, TestClient } from './testing/clients.ts'
+import { MemoryLog } from './testing/memory-log.ts'
+
+const KiB = 1024
+const MiB = 1024 * 1024
+
+describe('Fanout buffer budget', () => {
+  it('over the total budget, the live consumer holding most is cut; the others keep going', async () => {
+    const log = new MemoryLog()
+    const budget = 2 * MiB
+    // Each consumer's own bound is far above the budget: only the budget can cut them.
+    const fanout = new Fanout({ log, maxBufferedBytes: 64 * MiB, maxTotalBufferedBytes: budget })
+    const server = await startServer(fanout)
+    try {
+      const fast = new TestClient(server.url)
+      const first = new TestClient(server.url)
+      const second = new TestClient(server.url)
+      for (const c of [fast, first, second]) await c.opened()
+      await eventually(() => fanout.count === 3, 'attached')
+      const [, firstInfo, secondInfo] = fanout.consumers()
+      first.ws.pause()
+      const round = async (): Promise<void> => {
+        fanout.broadcast(
+          log.append(
+            Array.from({ length: 8 }, () => 'did:plc:x'),
+            16_000,
+          ),
+        )
+        // After every broadcast the total is back within the budget.
+        assert.ok(fanout.bufferedBytes() <= budget, `${fanout.bufferedBytes()} over the budget`)
+        const last = log.flushedSeq
+        await fast.until(() => fast.seqs().at(-1) === last, `fast consumer reaches ${last}`)
+      }
+      // Let the first one back up alone for a while, then stop the second too.
+      for (let i = 0; i < 20; i++) await round()
+      second.ws.pause()
+      let rounds = 0
+      while (fanout.count === 3) {
+        assert.ok(++rounds < 5000, 'nobody was cut for the budget')
+        await round()
+      }
+      // The first, holding more, went; the second is still served.
+      const ids = fanout.consumers().map((c) => c.id)
+      assert.ok(!ids.includes(firstInfo?.id ?? -1), 'the consumer holding most was cut')
+      assert.ok(ids.includes(secondInfo?.id ?? -1), 'the other paused consumer was kept')
+      assert.equal(fanout.stats().overBudget, 1)
+      assert.equal(fanout.stats().tooSlow, 0)
+      // The cut one was terminated at once: what it had received is a gapless prefix.
+      first.ws.resume()
+      await first.closed
+      assert.equal(first.closeCode, 1006)
+      const seqs = first.seqs()
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+      )
+      second.ws.resume()
+      const end = log.flushedSeq
+      await second.until(() => second.seqs().at(-1) === end, 'the kept consumer catches up')
+      assert.deepEqual(
+        second.seqs(),
+        Array.from({ length: end }, (_, i) => i + 1),
+      )
+    } finally {
+      await fanout.close()
+      await server.close()
+    }
+  })
+
+  it('a replay keeps only its window queued, then delivers everything in order', async () => {
+    const log = new MemoryLog()
+    for (let i = 0; i < 40; i++)
+      log.append(
+        Array.from({ length: 25 }, () => 'did:plc:x'),
+        20_000,
+      )
+    const total = log.flushedSeq // 1,000 records of ~20 KB: ~20 MB
+    const window = 512 * KiB
+    const fanout = new Fanout({ log, maxBufferedBytes: 64 * MiB, replayWindowBytes: window })
+    const server = await startServer(fanout)
+    try {
+      const reader = new TestClient(server.url, { cursor: 0 })
+      await reader.opened()
+      reader.ws.pause()
+      // Wait until the replay has stopped reading the log: the socket is full.
+      let reads = -1
+      while (reads !== log.reads) {
+        reads = log.reads
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      assert.ok(log.reads < 40 * 2, 'the replay stalled before reading the whole log')
+      // At most one window plus one chunk in the relay's buffers, whatever the bound allows.
+      assert.ok(
+        fanout.bufferedBytes() <= window + 256 * KiB,
+        `${fanout.bufferedBytes()} bytes queued for one replay`,
+      )
+      reader.ws.resume()
+      await reader.until(() => reader.seqs().at(-1) === total, 'replay finished', 30_000)
+      assert.deepEqual(
+        reader.seqs(),
+        Array.from({ length: total }, (_, i) => i + 1),
+      )
+      fanout.broadcast(log.append(['did:plc:x']))
+      await reader.until(() => reader.seqs().at(-1) === total + 1, 'live after the replay')
+    } finally {
+      await fanout.close()
+      await server.close()
+    }
+  })
+
+  it('replays wait for room in the budget instead of being cut', async () => {
+    const log = new MemoryLog()
+    for (let i = 0; i < 20; i++)
+      log.append(
+        Array.from({ length: 25 }, () => 'did:plc:x'),
+        20_000,
+      )
+    const total = log.flushedSeq
+    const budget = 1 * MiB
+    const fanout = new Fanout({
+      log,
+      maxBufferedBytes: 64 * MiB,
+      maxTotalBufferedBytes: budget,
+      replayWindowBytes: 1 * MiB,
+    })
+    const server = await startServer(fanout)
+    try {
+      const readers = [0, 1, 2].map(() => new TestClient(server.url, { cursor: 0 }))
+      for (const r of readers) {
+        await r.opened()
+        r.ws.pause()
+      }
+      await eventually(() => fanout.count === 3, 'attached')
+      let reads = -1
+      while (reads !== log.reads) {
+        reads = log.reads
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      // Three replays together stay within the budget (plus the one chunk each may start with).
+      assert.ok(
+        fanout.bufferedBytes() <= budget + 3 * 256 * KiB,
+        `${fanout.bufferedBytes()} bytes queued`,
+      )
+      assert.equal(fanout.count, 3)
+      for (const r of readers) r.ws.resume()
+      for (const r of readers) {
+        await r.until(() => r.seqs().at(-1) === total, 'replay finished', 30_000)
+        assert.deepEqual(
+          r.seqs(),
+          Array.from({ length: total }, (_, i) => i + 1),
+        )
+      }
+      assert.equal(fanout.stats().overBudget, 0)
+    } finally {
+      await fanout.close()
+      await server.close()
+    }
+  })
+
+  it('refuses a budget smaller than one replay chunk', () => {
+    assert.throws(
+      () =>
+        new Fanout({ log: new MemoryLog(), maxBufferedBytes: MiB, maxTotalBufferedBytes: 1000 }),
+      /at least/,
+    )
+  })
+})
