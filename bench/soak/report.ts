@@ -7,9 +7,16 @@ export interface Sample {
   readonly rssMB: number
   /** The anonymous part of RSS (not mapped files). */
   readonly anonMB: number
+  /** RSS by mapping kind (sample.ts `rssParts`): V8 pages, malloc's main heap, other anon, files. */
+  readonly v8PagesMB: number
+  readonly mallocHeapMB: number
+  readonly otherAnonMB: number
+  readonly filesMB: number
   readonly heapUsedMB: number
   readonly heapTotalMB: number
   readonly externalMB: number
+  /** What all consumers had waiting in send buffers (`relay_consumer_buffered_bytes`). */
+  readonly consumerBufMB: number
   readonly fds: number
   readonly logMB: number
   readonly dbMB: number
@@ -27,9 +34,14 @@ const COLUMNS: readonly (keyof Sample)[] = [
   't',
   'rssMB',
   'anonMB',
+  'v8PagesMB',
+  'mallocHeapMB',
+  'otherAnonMB',
+  'filesMB',
   'heapUsedMB',
   'heapTotalMB',
   'externalMB',
+  'consumerBufMB',
   'fds',
   'logMB',
   'dbMB',
@@ -90,6 +102,13 @@ export interface MemoryVerdict {
   readonly rssLimit: number
   readonly heapLimit: number
   readonly flat: boolean
+  /** The RSS slope split by mapping kind (MB per 10 minutes after warm-up), to say what grows. */
+  readonly partSlopes: {
+    readonly v8Pages: number
+    readonly mallocHeap: number
+    readonly otherAnon: number
+    readonly files: number
+  }
 }
 
 /**
@@ -120,6 +139,12 @@ export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryV
     rssLimit,
     heapLimit,
     flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+    partSlopes: {
+      v8Pages: perTen('v8PagesMB'),
+      mallocHeap: perTen('mallocHeapMB'),
+      otherAnon: perTen('otherAnonMB'),
+      files: perTen('filesMB'),
+    },
   }
 }
 

@@ -28,7 +28,16 @@ import {
   toCsv,
   toSvg,
 } from './report.ts'
-import { byLabel, dirBytes, procStats, type Scrape, scrape, total, value } from './sample.ts'
+import {
+  byLabel,
+  dirBytes,
+  procStats,
+  rssParts,
+  type Scrape,
+  scrape,
+  total,
+  value,
+} from './sample.ts'
 import { printSummary, type SoakSummary } from './summary.ts'
 
 export interface SoakOptions {
@@ -217,8 +226,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   let last: Scrape = new Map()
   const sample = async (): Promise<void> => {
     const t = elapsed()
-    const [proc, m, logBytes, dbBytes] = await Promise.all([
+    const [proc, parts, m, logBytes, dbBytes] = await Promise.all([
       procStats(relay.pid),
+      rssParts(relay.pid),
       scrape(metricsUrl),
       dirBytes(join(dir, 'persist')),
       dirBytes(dir, 'relay.sqlite'),
@@ -233,9 +243,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       t,
       rssMB: proc.rss / 2 ** 20,
       anonMB: proc.anon / 2 ** 20,
+      v8PagesMB: parts.v8Pages / 2 ** 20,
+      mallocHeapMB: parts.mallocHeap / 2 ** 20,
+      otherAnonMB: parts.otherAnon / 2 ** 20,
+      filesMB: parts.files / 2 ** 20,
       heapUsedMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
       heapTotalMB: value(m, 'nodejs_heap_size_total_bytes') / 2 ** 20,
       externalMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
+      consumerBufMB: value(m, 'relay_consumer_buffered_bytes') / 2 ** 20,
       fds: proc.fds,
       logMB: logBytes / 2 ** 20,
       dbMB: dbBytes / 2 ** 20,

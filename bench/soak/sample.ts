@@ -25,6 +25,49 @@ export async function procStats(
   }
 }
 
+/** Resident bytes by kind of mapping, from /proc/<pid>/smaps. */
+export interface RssParts {
+  /** Anonymous mappings of exactly 256 KiB: V8's heap pages (both isolates, unmerged ones). */
+  readonly v8Pages: number
+  /** The main thread's malloc heap (`[heap]`, glibc's main arena). */
+  readonly mallocHeap: number
+  /** Every other anonymous mapping: other malloc arenas or jemalloc's extents, large buffers. */
+  readonly otherAnon: number
+  /** Mapped files (the binary, libraries, SQLite's shared memory). */
+  readonly files: number
+}
+
+const V8_PAGE_KB = 256
+
+/**
+ * Splits the resident set by mapping kind, so a growing RSS can be put on V8, malloc or files
+ * (the soak's memory verdict needs to know which).
+ */
+export async function rssParts(pid: number): Promise<RssParts> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8')
+  const parts = { v8Pages: 0, mallocHeap: 0, otherAnon: 0, files: 0 }
+  let kind: keyof RssParts = 'otherAnon'
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (head) {
+      const name = head[1] ?? ''
+      kind =
+        name === '[heap]'
+          ? 'mallocHeap'
+          : name === '' || name.startsWith('[')
+            ? 'otherAnon'
+            : 'files'
+      continue
+    }
+    if (line.startsWith('Size:') && kind === 'otherAnon') {
+      if (Number(/\d+/.exec(line)?.[0]) === V8_PAGE_KB) kind = 'v8Pages'
+    } else if (line.startsWith('Rss:')) {
+      parts[kind] += Number(/\d+/.exec(line)?.[0] ?? 0) * 1024
+    }
+  }
+  return parts
+}
+
 /** Bytes of every file under `dir` (recursively); files whose names start with `prefix` only. */
 export async function dirBytes(dir: string, prefix = ''): Promise<number> {
   let total = 0

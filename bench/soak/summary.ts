@@ -75,6 +75,11 @@ export function printSummary(s: SoakSummary, print: (line: string) => void): voi
       `heap used ${mb(m.heapAtWarmup)} → ${mb(m.heapAtEnd)}, slope ${m.heapSlope.toFixed(2)} MB/10 min ` +
       `(limit ${m.heapLimit.toFixed(1)}): ${m.flat ? 'FLAT' : 'GROWING'}`,
   )
+  const p = m.partSlopes
+  print(
+    `RSS slope by kind (MB/10 min): V8 pages ${p.v8Pages.toFixed(1)}, malloc heap ` +
+      `${p.mallocHeap.toFixed(1)}, other anonymous ${p.otherAnon.toFixed(1)}, files ${p.files.toFixed(1)}`,
+  )
   print(`fds max ${s.maxFds}; event log ${mb(s.logMB)}, database ${mb(s.dbMB)}`)
   print(
     `delivered: ${s.honest.map((h) => `${h.name} ${h.received} (reconnects ${h.reconnects}${Object.keys(h.errors).length ? `, ${kv(h.errors)}` : ''})`).join('; ')}`,
