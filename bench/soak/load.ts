@@ -15,14 +15,12 @@
 // `{"stats": ...}` line every second. When its stdin closes (the soak is ending, or died) it
 // stops making events, prints its final stats and exits 15 minutes later unless killed sooner
 // (the relay may still be draining a host's backlog).
-import { createHash } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
 import type { CommitMessage } from '../../src/protocol/messages.ts'
 import { testDidDocument } from '../../test/support/did-doc.ts'
-import { generateKeypair, type TestKeypair } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo, type Write } from '../../test/support/test-repo.ts'
+import { fastKeypair } from '../fast-keypair.ts'
 import { SoakPds } from './pds.ts'
 
 export interface LoadOptions {
@@ -50,23 +48,6 @@ export interface LoadStats {
   /** Relay connections a PDS cut off because the relay was not reading. */
   readonly pdsCutOffs: number
   readonly subscriptions: number
-}
-
-// libsecp256k1 through the `secp256k1` package's binding (signing is ~20× faster than
-// @noble/curves, which would otherwise take most of the generator's time).
-const native = createRequire(import.meta.url)('secp256k1/bindings.js') as {
-  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array }
-}
-
-/** A k256 test keypair that signs natively (low-S compact signatures, as @noble's). */
-function fastKeypair(): TestKeypair {
-  const kp = generateKeypair('k256')
-  const digest = (m: Uint8Array) => createHash('sha256').update(m).digest()
-  return {
-    ...kp,
-    sign: (m) => native.ecdsaSign(digest(m), kp.privateKey).signature,
-    signDigest: (d) => native.ecdsaSign(d, kp.privateKey).signature,
-  }
 }
 
 /** A distinct did:plc for each number (base-32 digits in the PLC alphabet). */

@@ -23,6 +23,8 @@ export interface Write {
 export interface CommitOptions {
   /** Rev timestamp in ms (default: now, monotonic). */
   readonly revTimeMs?: number
+  /** This exact rev (a TID above the current one); overrides `revTimeMs`. */
+  readonly rev?: string
   /** Leave `prevData` out, as pre-1.1 PDSes do. */
   readonly omitPrevData?: boolean
   readonly seq?: number
@@ -122,7 +124,7 @@ export class TestRepo {
     }
     if (root === null) throw new Error('empty commit on an empty repo')
 
-    const rev = this.#nextRev(opts.revTimeMs)
+    const rev = opts.rev ?? this.#nextRev(opts.revTimeMs)
     const { cid: commitCid, bytes: commitBytes } = this.#signCommit(root, rev)
 
     // Blocks: the commit, new records, new MST nodes, and the nodes undoing the ops reads

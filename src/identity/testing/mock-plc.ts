@@ -96,7 +96,11 @@ export interface MockPlc {
 
 const OVERSIZE_BYTES = 256 * 1024
 
-export async function startMockPlc(docs: Record<string, object> = {}): Promise<MockPlc> {
+/** `listenPort` 0 (the default) picks a free one. */
+export async function startMockPlc(
+  docs: Record<string, object> = {},
+  listenPort = 0,
+): Promise<MockPlc> {
   const documents = new Map<string, object>(Object.entries(docs))
   const tombstoned = new Set<string>()
   const requests: MockPlcRequest[] = []
@@ -137,7 +141,7 @@ export async function startMockPlc(docs: Record<string, object> = {}): Promise<M
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
+    server.listen(listenPort, '127.0.0.1', () => resolve())
   })
   const { port } = server.address() as AddressInfo
 

@@ -1,0 +1,113 @@
+// `npm run loadgen -- [options]`: measures a relay under a steady, realistic load (bench/loadgen/):
+// simulated PDS hosts on loopback sending pre-generated, validly signed sync 1.1 commits (cached
+// on disk after the first run), a mock PLC directory, and consumers that check seq continuity and
+// measure latency from PDS send to consumer receive. Runs our relay as a child process, or any
+// running relay (`--relay-url`). Prints progress, then one JSON line of results, also appended to
+// data/loadgen/results.jsonl. Benchmarks only: nothing asserts on speed.
+import { appendFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { runLoadgen } from './loadgen/run.ts'
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '4000' },
+    seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '15' },
+    hosts: { type: 'string', default: '20' },
+    accounts: { type: 'string', default: '2000' },
+    records: { type: 'string', default: '300' },
+    consumers: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+    cache: { type: 'string', default: join('data', 'loadgen', 'cache') },
+    results: { type: 'string', default: join('data', 'loadgen', 'results.jsonl') },
+    'drain-seconds': { type: 'string', default: '30' },
+    'relay-flag': { type: 'string', multiple: true, default: [] },
+    'relay-env': { type: 'string', multiple: true, default: [] },
+    'relay-node-flag': { type: 'string', multiple: true, default: [] },
+    'relay-url': { type: 'string' },
+    'relay-pid': { type: 'string' },
+    'admin-password': { type: 'string' },
+    'plc-port': { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (values.help) {
+  console.log(`npm run loadgen -- [options]
+  --rate N              commits per second offered over all hosts (default 4000)
+  --seconds N           measured window (default 60), after --warmup N seconds (default 15)
+  --hosts N             simulated PDS hosts (default 20)
+  --accounts N          accounts spread over the hosts (default 2000; 90% k256, 10% p256 keys)
+  --records N           records in each repo before the first commit (default 300: MST depth)
+  --consumers N         live consumers measuring latency (default 10)
+  --seed N              workload seed (default 1); the workload is cached per parameters
+  --cache DIR           workload cache (default data/loadgen/cache)
+  --results FILE        results appended here as JSON lines (default data/loadgen/results.jsonl)
+  --drain-seconds N     longest wait after the last send for consumers to catch up (default 30)
+  Our relay (default: started as a child process on a temporary data directory, SQLite):
+  --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
+                        or --relay-flag=--db-url=postgres://...
+  --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
+  --relay-node-flag F   a Node/V8 flag for the relay (repeatable)
+  Any other relay, already running:
+  --relay-url URL       its HTTP base (http://127.0.0.1:2470); hosts are added with the admin
+                        requestCrawl and changeLimits routes when --admin-password is given,
+                        else with the public com.atproto.sync.requestCrawl
+  --relay-pid PID       its process, for CPU and memory figures
+  --plc-port N          fix the mock PLC's port, so that relay can be pointed at it beforehand`)
+  process.exit(0)
+}
+
+const num = (name: string, v: string | undefined): number => {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`loadgen: --${name} wants a positive number, not ${v}`)
+    process.exit(2)
+  }
+  return n
+}
+const env: Record<string, string> = {}
+for (const kv of values['relay-env']) {
+  const eq = kv.indexOf('=')
+  if (eq <= 0) {
+    console.error(`loadgen: --relay-env wants KEY=VALUE, not ${kv}`)
+    process.exit(2)
+  }
+  env[kv.slice(0, eq)] = kv.slice(eq + 1)
+}
+const relayUrl = values['relay-url']
+const result = await runLoadgen({
+  rate: num('rate', values.rate),
+  seconds: num('seconds', values.seconds),
+  warmupSeconds: num('warmup', values.warmup),
+  hosts: Math.round(num('hosts', values.hosts)),
+  accounts: Math.round(num('accounts', values.accounts)),
+  records: Math.round(Number(values.records)),
+  consumers: Math.round(num('consumers', values.consumers)),
+  seed: Math.round(num('seed', values.seed)),
+  cacheDir: values.cache,
+  drainSeconds: num('drain-seconds', values['drain-seconds']),
+  relay:
+    relayUrl === undefined
+      ? {
+          kind: 'local',
+          flags: values['relay-flag'],
+          env,
+          nodeFlags: values['relay-node-flag'],
+        }
+      : {
+          kind: 'external',
+          url: relayUrl,
+          pid:
+            values['relay-pid'] === undefined ? undefined : num('relay-pid', values['relay-pid']),
+          adminPassword: values['admin-password'],
+          plcPort:
+            values['plc-port'] === undefined ? undefined : num('plc-port', values['plc-port']),
+        },
+  log: (line) => console.error(`loadgen: ${line}`),
+})
+const line = JSON.stringify(result)
+console.log(line)
+await mkdir(join(values.results, '..'), { recursive: true })
+await appendFile(values.results, `${line}\n`)

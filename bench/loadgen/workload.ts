@@ -1,0 +1,251 @@
+// The load generator's workload: which account does what at each step, and the frames for it,
+// generated once and cached on disk so that a run costs nothing but the sends.
+//
+// A workload is fixed by its parameters (hosts, accounts, events, seed). Event `i` belongs to an
+// account (uniformly drawn), is a `#commit` (99.4%), an `#identity` (0.5%) or an `#account`
+// (0.1%), and goes out on its account's host with that host's next seq. A commit's rev is the
+// TID whose timestamp is `baseMicros + i`, so a consumer reads `i` back from any relay's output
+// without a lookup table (frame-scan.ts). Accounts start with `records` records (not emitted) so
+// that commits carry realistic MST proofs; 90% sign with k256 keys, 10% with p256.
+//
+// On disk (`data/loadgen/cache/<key>/`): `manifest.json` (parameters, accounts with their public
+// keys, frame counts) and `events.bin`, every event in order as
+// [kind u8][host u16 BE][length u32 BE][frame bytes].
+
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+
+export const WORKLOAD_VERSION = 1
+
+export interface WorkloadParams {
+  readonly hosts: number
+  readonly accounts: number
+  readonly events: number
+  readonly seed: number
+  /** Records each repo holds before the first emitted commit. */
+  readonly records: number
+}
+
+export const KIND = { commit: 0, identity: 1, account: 2 } as const
+export type EventKind = (typeof KIND)[keyof typeof KIND]
+
+export interface WorkloadAccount {
+  readonly did: string
+  readonly host: number
+  readonly curve: 'k256' | 'p256'
+  readonly publicKeyMultibase: string
+}
+
+export interface Manifest {
+  readonly version: number
+  readonly params: WorkloadParams
+  /** Rev of event i is the TID of `baseMicros + i`. */
+  readonly baseMicros: number
+  readonly accounts: readonly WorkloadAccount[]
+  readonly commitBytes: number
+  readonly generatedAt: string
+  readonly generateSeconds: number
+}
+
+export interface Workload {
+  readonly manifest: Manifest
+  /** Every event's frame, in order. */
+  readonly frames: readonly Uint8Array[]
+  readonly kinds: Uint8Array
+  readonly hostOf: Uint16Array
+}
+
+/** One step of the schedule: what a generation worker must produce. */
+export interface PlannedEvent {
+  readonly i: number
+  readonly account: number
+  readonly kind: EventKind
+  /** The event's seq on its host. */
+  readonly seq: number
+}
+
+/** mulberry32: a small seeded PRNG, so the same parameters give the same workload. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A distinct did:plc for each account number (base-32 digits in the PLC alphabet). */
+export function didOf(n: number): string {
+  let id = ''
+  for (let k = n; id.length < 24; k = Math.floor(k / 32))
+    id = 'abcdefghijklmnopqrstuvwxyz234567'[k % 32] + id
+  return `did:plc:${id}`
+}
+
+/** The schedule: every event's account, kind and host seq. */
+export function plan(params: WorkloadParams): PlannedEvent[] {
+  const random = prng(params.seed)
+  const hostSeq = new Array<number>(params.hosts).fill(0)
+  const out: PlannedEvent[] = []
+  for (let i = 0; i < params.events; i++) {
+    const account = Math.floor(random() * params.accounts)
+    const r = random()
+    const kind = r < 0.005 ? KIND.identity : r < 0.006 ? KIND.account : KIND.commit
+    const host = account % params.hosts
+    hostSeq[host] = (hostSeq[host] ?? 0) + 1
+    out.push({ i, account, kind, seq: hostSeq[host] })
+  }
+  return out
+}
+
+export function cacheKey(p: WorkloadParams): string {
+  return `v${WORKLOAD_VERSION}-h${p.hosts}-a${p.accounts}-n${p.events}-r${p.records}-s${p.seed}`
+}
+
+/** Makes sure the workload for `params` is in the cache (generating it once); says where. */
+export async function ensureWorkload(
+  cacheDir: string,
+  params: WorkloadParams,
+  log: (line: string) => void,
+): Promise<{ dir: string; manifest: Manifest }> {
+  const dir = join(cacheDir, cacheKey(params))
+  const cached = await readManifest(dir).catch(() => null)
+  if (cached !== null) {
+    log(`workload: cached in ${dir}`)
+    return { dir, manifest: cached }
+  }
+  log(`workload: generating ${params.events} events for ${params.accounts} accounts (once)…`)
+  const started = performance.now()
+  const generated = await generate(params, log)
+  const manifest: Manifest = {
+    ...generated.manifest,
+    generateSeconds: (performance.now() - started) / 1000,
+  }
+  await writeWorkload(dir, { ...generated, manifest })
+  log(`workload: generated in ${manifest.generateSeconds.toFixed(0)} s, cached in ${dir}`)
+  return { dir, manifest }
+}
+
+async function readManifest(dir: string): Promise<Manifest> {
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest
+  if (manifest.version !== WORKLOAD_VERSION) throw new Error('old cache')
+  return manifest
+}
+
+/** Reads a cached workload, frames included. */
+export async function readWorkload(dir: string): Promise<Workload> {
+  const manifest = await readManifest(dir)
+  const bin = await readFile(join(dir, 'events.bin'))
+  const n = manifest.params.events
+  const frames: Uint8Array[] = []
+  const kinds = new Uint8Array(n)
+  const hostOf = new Uint16Array(n)
+  let o = 0
+  for (let i = 0; i < n; i++) {
+    kinds[i] = bin[o]!
+    hostOf[i] = bin.readUInt16BE(o + 1)
+    const len = bin.readUInt32BE(o + 3)
+    frames.push(bin.subarray(o + 7, o + 7 + len))
+    o += 7 + len
+  }
+  if (o !== bin.length) throw new Error('events.bin does not match its manifest')
+  return { manifest, frames, kinds, hostOf }
+}
+
+async function writeWorkload(dir: string, w: Workload): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  const parts: Uint8Array[] = []
+  for (let i = 0; i < w.frames.length; i++) {
+    const head = Buffer.alloc(7)
+    head[0] = w.kinds[i]!
+    head.writeUInt16BE(w.hostOf[i]!, 1)
+    head.writeUInt32BE(w.frames[i]!.length, 3)
+    parts.push(head, w.frames[i]!)
+  }
+  await writeFile(join(dir, 'events.bin.tmp'), parts)
+  await rename(join(dir, 'events.bin.tmp'), join(dir, 'events.bin'))
+  await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(w.manifest)}\n`)
+}
+
+/** What a generation worker is given (workerData) and sends back. */
+export interface GenerateTask {
+  readonly params: WorkloadParams
+  readonly baseMicros: number
+  readonly accounts: readonly number[]
+  readonly events: readonly PlannedEvent[]
+}
+export type GenerateMessage =
+  | { readonly type: 'account'; readonly index: number; readonly account: WorkloadAccount }
+  | {
+      readonly type: 'frames'
+      readonly items: readonly { i: number; kind: EventKind; frame: Uint8Array }[]
+    }
+  | { readonly type: 'done' }
+
+async function generate(params: WorkloadParams, log: (line: string) => void): Promise<Workload> {
+  const events = plan(params)
+  const baseMicros = Date.now() * 1000
+  const threads = Math.max(1, Math.min(availableParallelism(), params.accounts))
+  const frames = new Array<Uint8Array>(params.events)
+  const kinds = new Uint8Array(params.events)
+  const hostOf = new Uint16Array(params.events)
+  const accounts = new Array<WorkloadAccount>(params.accounts)
+  let done = 0
+  let lastLog = performance.now()
+  await Promise.all(
+    Array.from({ length: threads }, (_, t) => {
+      const mine = (a: number) => a % threads === t
+      const task: GenerateTask = {
+        params,
+        baseMicros,
+        accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(mine),
+        events: events.filter((e) => mine(e.account)),
+      }
+      const worker = new Worker(new URL('./generate-worker.ts', import.meta.url), {
+        workerData: task,
+      })
+      return new Promise<void>((resolve, reject) => {
+        worker.on('error', reject)
+        worker.on('message', (m: GenerateMessage) => {
+          if (m.type === 'account') accounts[m.index] = m.account
+          else if (m.type === 'frames') {
+            for (const { i, kind, frame } of m.items) {
+              frames[i] = frame
+              kinds[i] = kind
+              hostOf[i] = (events[i]?.account ?? 0) % params.hosts
+            }
+            done += m.items.length
+            if (performance.now() - lastLog > 5000) {
+              lastLog = performance.now()
+              log(`workload: ${done} of ${params.events} events`)
+            }
+          } else {
+            void worker.terminate()
+            resolve()
+          }
+        })
+      })
+    }),
+  )
+  let commitBytes = 0
+  let commits = 0
+  for (let i = 0; i < params.events; i++) {
+    if (kinds[i] !== KIND.commit) continue
+    commits++
+    commitBytes += frames[i]!.length
+  }
+  const manifest: Manifest = {
+    version: WORKLOAD_VERSION,
+    params,
+    baseMicros,
+    accounts,
+    commitBytes: Math.round(commitBytes / Math.max(1, commits)),
+    generatedAt: new Date().toISOString(),
+    generateSeconds: 0,
+  }
+  return { manifest, frames, kinds, hostOf }
+}

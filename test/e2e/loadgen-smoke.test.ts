@@ -1,0 +1,88 @@
+// The load generator (`npm run loadgen`, bench/loadgen/) in a few seconds, so it cannot rot: a
+// tiny workload generated into a temporary cache, sent through a real relay process to three
+// consumers. Checked: every event reaches every consumer once and in order, latencies and CPU
+// figures are measured, the cache is reused. Speed is never asserted here (BENCHMARKS.md).
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { BytesWrapper } from '@atcute/cbor'
+import { eventIndex, scanFrame } from '../../bench/loadgen/frame-scan.ts'
+import { runLoadgen } from '../../bench/loadgen/run.ts'
+import { encodeErrorFrame, encodeMessageFrame } from '../../src/protocol/frame.ts'
+import { createTid } from '../../src/protocol/syntax/tid.ts'
+
+describe('loadgen', () => {
+  test('the frame scanner reads op, type, seq and rev, skipping everything else', () => {
+    const rev = createTid(1_700_000_000_000_123, 0)
+    const frame = encodeMessageFrame('#commit', {
+      blocks: new BytesWrapper(new Uint8Array(70_000)),
+      ops: [{ action: 'create', path: 'a/b', cid: null }],
+      repo: 'did:plc:x',
+      rev,
+      seq: 4_294_967_301,
+      nested: { deep: [1, -2, 'x', true, null, 1.5] },
+    })
+    assert.deepEqual(scanFrame(frame), { op: 1, type: '#commit', seq: 4_294_967_301, rev })
+    assert.equal(eventIndex(rev, 1_700_000_000_000_000), 123)
+    assert.equal(eventIndex('not a tid', 0), -1)
+    assert.equal(scanFrame(encodeErrorFrame('FutureCursor', 'no'))?.op, -1)
+    assert.equal(scanFrame(frame.subarray(0, 40)), null)
+  })
+
+  test('a short run through a real relay: everything delivered once, latencies measured', {
+    timeout: 120_000,
+  }, async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'loadgen-smoke-'))
+    const lines: string[] = []
+    const run = () =>
+      runLoadgen({
+        rate: 150,
+        seconds: 3,
+        warmupSeconds: 2,
+        hosts: 2,
+        accounts: 20,
+        records: 20,
+        consumers: 3,
+        seed: 7,
+        cacheDir,
+        relay: { kind: 'local', flags: [], env: {}, nodeFlags: [] },
+        drainSeconds: 20,
+        log: (line) => lines.push(line),
+      })
+    try {
+      const r = await run()
+      const log = `${JSON.stringify(r)}\n${lines.join('\n')}`
+      assert.equal(r.eventsSent, 750, log)
+      assert.equal(r.eventsAccepted, 750, log)
+      assert.equal(r.complete, true, log)
+      assert.equal(r.gaps, 0, log)
+      assert.equal(r.duplicates, 0, log)
+      assert.equal(r.unreadable, 0, log)
+      assert.equal(r.consumersClosed, 0, log)
+      const latency = r.latencyMs as { samples: number; p50: number; p99: number }
+      // Three consumers, each timing the ~450 commits sent inside the 3 s window.
+      assert.ok(latency.samples > 3 * 400, log)
+      assert.ok(latency.p50 > 0 && latency.p99 >= latency.p50, log)
+      assert.ok((r.cpuCores as number) > 0, log)
+      assert.ok((r.cpuByThread as Record<string, number>).main! > 0, log)
+      assert.ok((r.peakRssMB as number) > 0, log)
+      assert.ok((r.commitBytes as number) > 500, log)
+      assert.ok(
+        lines.some((l) => l.includes('generated')),
+        log,
+      )
+      // The second run reads the workload from the cache instead of generating it again.
+      lines.length = 0
+      const again = await run()
+      assert.equal(again.complete, true)
+      assert.ok(
+        lines.some((l) => l.includes('cached in')),
+        lines.join('\n'),
+      )
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true })
+    }
+  })
+})
