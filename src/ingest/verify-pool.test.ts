@@ -89,3 +89,12 @@ test('the frame buffer is transferred, not copied', async () => {
   assert.equal(outcome.ok, true)
   assert.equal(frame.byteLength, 0, 'detached after transfer')
 })
+
+test("each worker reports its own V8 heap (not in the main isolate's figures)", async () => {
+  const heaps = await pool.heapStatistics()
+  assert.equal(heaps.length, 2)
+  for (const h of heaps) {
+    assert.ok(h.used > 0, `used ${h.used}`)
+    assert.ok(h.total >= h.used, `total ${h.total} under used ${h.used}`)
+  }
+})

@@ -63,6 +63,19 @@ export class VerifyPool {
     return { inFlight, queued: this.#queue.length, restarts: this.#restarts }
   }
 
+  /** Each worker's V8 heap, used and committed bytes (a worker that cannot answer is left out). */
+  async heapStatistics(): Promise<{ used: number; total: number }[]> {
+    const each = await Promise.all(
+      this.#slots.map((s) =>
+        s.worker.getHeapStatistics().then(
+          (h) => ({ used: h.used_heap_size, total: h.total_heap_size }),
+          () => null,
+        ),
+      ),
+    )
+    return each.filter((h) => h !== null)
+  }
+
   verify(task: VerifyTask): Promise<VerifyOutcome> {
     return this.#run({ kind: 'event', task })
   }

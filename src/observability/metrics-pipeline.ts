@@ -2,7 +2,7 @@
 // worker pool, the event log, fan-out to consumers, and the identity cache. No per-consumer
 // labels (no addresses, no user agents): consumer counts are totals and a count by state.
 // Deliberately not here: per-host series (metrics-hosts.ts), hot-path histograms (metrics.ts).
-import type { Registry } from 'prom-client'
+import { Gauge, type Registry } from 'prom-client'
 import type { MetricsSources } from './metrics-sources.ts'
 import { RunningTotal } from './running-total.ts'
 import { ScrapeMemo, scrapeCounter, scrapeGauge } from './scrape-metric.ts'
@@ -43,6 +43,25 @@ export function registerIngestMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Verify workers that died and were replaced.',
     read: (emit) => emit(s.pool.stats.restarts),
   })
+  const heaps = s.pool.heapStatistics?.bind(s.pool)
+  if (heaps !== undefined) {
+    new Gauge({
+      name: 'relay_verify_worker_heap_bytes',
+      help: "V8 heap of the verify workers together (their own isolates, not in nodejs_heap_*), by kind: 'used' or 'total' (committed).",
+      labelNames: ['kind'],
+      registers: [registry],
+      async collect(this: Gauge<'kind'>) {
+        let used = 0
+        let total = 0
+        for (const h of await heaps()) {
+          used += h.used
+          total += h.total
+        }
+        this.set({ kind: 'used' }, used)
+        this.set({ kind: 'total' }, total)
+      },
+    })
+  }
 }
 
 export function registerLogMetrics(registry: Registry, s: MetricsSources): void {

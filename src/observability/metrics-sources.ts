@@ -25,6 +25,8 @@ export interface IngestSource {
 
 export interface VerifyPoolSource {
   readonly stats: { readonly inFlight: number; readonly queued: number; readonly restarts: number }
+  /** Each worker's V8 heap (its own isolate: not in the process's `nodejs_heap_*`). */
+  heapStatistics?(): Promise<readonly { readonly used: number; readonly total: number }[]>
 }
 
 export interface ConsumerSource {

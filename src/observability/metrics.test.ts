@@ -67,6 +67,8 @@ const EXPECTED: Record<string, number> = {
   'relay_consumers{state="replaying"}': 1,
   'relay_consumers{state="live"}': 1,
   relay_consumer_buffered_bytes: 4096,
+  'relay_verify_worker_heap_bytes{kind="used"}': 1500,
+  'relay_verify_worker_heap_bytes{kind="total"}': 6000,
   relay_consumer_events_sent_total: 150,
   relay_consumer_sent_bytes_total: 9000,
   relay_consumers_accepted_total: 5,

@@ -94,7 +94,13 @@ export function makeFakes(): Fakes {
         refused: { 'per-address-limit': 2, timeout: 1, 'bad-request': 0 },
       }),
     },
-    pool: { stats: { inFlight: 4, queued: 2, restarts: 1 } },
+    pool: {
+      stats: { inFlight: 4, queued: 2, restarts: 1 },
+      heapStatistics: async () => [
+        { used: 1000, total: 4000 },
+        { used: 500, total: 2000 },
+      ],
+    },
     fanout: {
       consumers: () => consumers.map((c) => ({ ...c })),
       bufferedBytes: () => 4096,
