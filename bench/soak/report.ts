@@ -15,6 +15,9 @@ export interface Sample {
   readonly heapUsedMB: number
   readonly heapTotalMB: number
   readonly externalMB: number
+  /** The verify workers' V8 heaps (their own isolates): committed and used. */
+  readonly workerHeapTotalMB: number
+  readonly workerHeapUsedMB: number
   /** What all consumers had waiting in send buffers (`relay_consumer_buffered_bytes`). */
   readonly consumerBufMB: number
   readonly fds: number
@@ -41,6 +44,8 @@ const COLUMNS: readonly (keyof Sample)[] = [
   'heapUsedMB',
   'heapTotalMB',
   'externalMB',
+  'workerHeapTotalMB',
+  'workerHeapUsedMB',
   'consumerBufMB',
   'fds',
   'logMB',
