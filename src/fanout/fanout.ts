@@ -90,6 +90,8 @@ export class Fanout {
   readonly #log: LogReader
   readonly #maxBufferedBytes: number
   readonly #maxTotalBufferedBytes: number
+  /** Most one replay may hold: its window plus the chunk it may start with. */
+  readonly #replayHoldMax: number
   readonly #isHidden: ((did: string, type: string) => boolean) | undefined
   readonly #maxConsumers: number
   readonly #maxPerAddr: number
@@ -129,6 +131,7 @@ export class Fanout {
       this.#maxBufferedBytes,
     )
     const chunkBytes = Math.min(CHUNK_BYTES, window)
+    this.#replayHoldMax = window + chunkBytes
     this.#maxTotalBufferedBytes =
       opts.maxTotalBufferedBytes === undefined
         ? Number.POSITIVE_INFINITY
@@ -242,6 +245,7 @@ export class Fanout {
     if (first === undefined || last === undefined) return
     const visible = this.#visible(records)
     let batch: WireBatch | null = null
+    let liveBuffered = 0
     for (const c of this.#live) {
       if (c.lastSeq >= first.seq) {
         // Only if the log raised flushedSeq before broadcasting older records: send what is new.
@@ -252,8 +256,9 @@ export class Fanout {
         this.#deliver(c, batch)
       }
       if (last.seq > c.lastSeq) c.lastSeq = last.seq
+      liveBuffered += c.buffered
     }
-    if (this.#maxTotalBufferedBytes !== Number.POSITIVE_INFINITY) this.#enforceBudget()
+    if (this.#maxTotalBufferedBytes !== Number.POSITIVE_INFINITY) this.#enforceBudget(liveBuffered)
   }
 
   /** Closes every consumer (1001), stops replays, and waits for sockets and replays to finish. */
@@ -290,11 +295,16 @@ export class Fanout {
   }
 
   /** Over the relay-wide budget: shed closing sockets, then cut the live consumers holding most. */
-  #enforceBudget(): void {
+  #enforceBudget(liveBuffered: number): void {
     const budget = this.#maxTotalBufferedBytes
+    // The cheap bound first (this runs on every broadcast): a replay holds at most its window
+    // plus one chunk, so only when that bound is over budget are the replays summed exactly.
+    const closing = this.#closer.buffered
+    const replaying = this.#consumers.size - this.#live.size
+    const bound = liveBuffered + closing + replaying * this.#replayHoldMax
+    if (bound <= budget) return
     let total = this.bufferedBytes()
     if (total <= budget) return
-    const closing = this.#closer.buffered
     if (closing > 0) {
       this.#stats.shedClosing += this.#closer.shed()
       total -= closing
