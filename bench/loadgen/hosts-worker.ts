@@ -12,6 +12,8 @@ import { readWorkload } from './workload.ts'
 
 export interface HostsTask {
   readonly dir: string
+  /** Send only the first this many events of the cached workload. */
+  readonly events: number
   /** Float64Array over it: the send time of event i (monotonic ms), 0 before it is sent. */
   readonly sendTimes: SharedArrayBuffer
 }
@@ -28,7 +30,7 @@ const port = parentPort!
 const post = (m: HostsOut) => port.postMessage(m)
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
-const w = await readWorkload(task.dir)
+const w = await readWorkload(task.dir, task.events)
 const sendTimes = new Float64Array(task.sendTimes)
 const perHost = new Array<number>(w.manifest.params.hosts).fill(0)
 for (let i = 0; i < w.frames.length; i++) perHost[w.hostOf[i]!]!++

@@ -66,7 +66,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
   const windowTimes = new Float64Array(window)
 
   const hostsWorker = new Worker(new URL('./hosts-worker.ts', import.meta.url), {
-    workerData: { dir, sendTimes } satisfies HostsTask,
+    workerData: { dir, events, sendTimes } satisfies HostsTask,
   })
   const hostMessages: HostsOut[] = []
   let wake: (() => void) | null = null

@@ -12,7 +12,7 @@
 // keys, frame counts) and `events.bin`, every event in order as
 // [kind u8][host u16 BE][length u32 BE][frame bytes].
 
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -118,6 +118,13 @@ export async function ensureWorkload(
     log(`workload: cached in ${dir}`)
     return { dir, manifest: cached }
   }
+  // The schedule of a longer workload with the same parameters starts with this one's, so its
+  // first `events` events serve as well (readWorkload's `limit`).
+  const longer = await findLonger(cacheDir, params)
+  if (longer !== null) {
+    log(`workload: the first ${params.events} events of ${longer.dir}`)
+    return longer
+  }
   log(`workload: generating ${params.events} events for ${params.accounts} accounts (once)…`)
   const started = performance.now()
   const generated = await generate(params, log)
@@ -130,17 +137,39 @@ export async function ensureWorkload(
   return { dir, manifest }
 }
 
+async function findLonger(
+  cacheDir: string,
+  params: WorkloadParams,
+): Promise<{ dir: string; manifest: Manifest } | null> {
+  let best: { dir: string; manifest: Manifest } | null = null
+  const names = await readdir(cacheDir).catch(() => [] as string[])
+  for (const name of names) {
+    const manifest = await readManifest(join(cacheDir, name)).catch(() => null)
+    if (manifest === null) continue
+    const p = manifest.params
+    const same =
+      p.hosts === params.hosts &&
+      p.accounts === params.accounts &&
+      p.records === params.records &&
+      p.seed === params.seed
+    if (!same || p.events < params.events) continue
+    if (best === null || p.events < best.manifest.params.events)
+      best = { dir: join(cacheDir, name), manifest }
+  }
+  return best
+}
+
 async function readManifest(dir: string): Promise<Manifest> {
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest
   if (manifest.version !== WORKLOAD_VERSION) throw new Error('old cache')
   return manifest
 }
 
-/** Reads a cached workload, frames included. */
-export async function readWorkload(dir: string): Promise<Workload> {
+/** Reads a cached workload, frames included (only its first `limit` events, when given). */
+export async function readWorkload(dir: string, limit?: number): Promise<Workload> {
   const manifest = await readManifest(dir)
   const bin = await readFile(join(dir, 'events.bin'))
-  const n = manifest.params.events
+  const n = Math.min(manifest.params.events, limit ?? Number.POSITIVE_INFINITY)
   const frames: Uint8Array[] = []
   const kinds = new Uint8Array(n)
   const hostOf = new Uint16Array(n)
@@ -152,7 +181,8 @@ export async function readWorkload(dir: string): Promise<Workload> {
     frames.push(bin.subarray(o + 7, o + 7 + len))
     o += 7 + len
   }
-  if (o !== bin.length) throw new Error('events.bin does not match its manifest')
+  if (n === manifest.params.events && o !== bin.length)
+    throw new Error('events.bin does not match its manifest')
   return { manifest, frames, kinds, hostOf }
 }
 

@@ -107,6 +107,13 @@ export interface MemoryVerdict {
   readonly rssLimit: number
   readonly heapLimit: number
   readonly flat: boolean
+  /**
+   * Slopes of each minute's lowest and median RSS after warm-up (MB per 10 minutes): what memory
+   * comes back to between bursts. A bounded burst (a stuck consumer's buffer, a replay) caught by
+   * the last samples moves the plain slope of a short run; it does not move these.
+   */
+  readonly rssFloorSlope: number
+  readonly rssMedianSlope: number
   /** The RSS slope split by mapping kind (MB per 10 minutes after warm-up), to say what grows. */
   readonly partSlopes: {
     readonly v8Pages: number
@@ -144,6 +151,8 @@ export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryV
     rssLimit,
     heapLimit,
     flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+    rssFloorSlope: perMinute(used, (v) => Math.min(...v)),
+    rssMedianSlope: perMinute(used, (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!),
     partSlopes: {
       v8Pages: perTen('v8PagesMB'),
       mallocHeap: perTen('mallocHeapMB'),
@@ -151,6 +160,18 @@ export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryV
       files: perTen('filesMB'),
     },
   }
+}
+
+/** Slope (MB per 10 minutes) of one statistic of each minute's RSS samples. */
+function perMinute(samples: readonly Sample[], stat: (values: number[]) => number): number {
+  const minutes = new Map<number, number[]>()
+  for (const s of samples) {
+    const m = Math.floor(s.t / 60)
+    const list = minutes.get(m) ?? []
+    list.push(s.rssMB)
+    minutes.set(m, list)
+  }
+  return slope([...minutes].map(([m, v]) => [m * 60 + 30, stat(v)] as const)) * 600
 }
 
 /** RSS and heap used over time, with the end of warm-up marked. */

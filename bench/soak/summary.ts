@@ -75,6 +75,10 @@ export function printSummary(s: SoakSummary, print: (line: string) => void): voi
       `heap used ${mb(m.heapAtWarmup)} → ${mb(m.heapAtEnd)}, slope ${m.heapSlope.toFixed(2)} MB/10 min ` +
       `(limit ${m.heapLimit.toFixed(1)}): ${m.flat ? 'FLAT' : 'GROWING'}`,
   )
+  print(
+    `RSS between bursts (MB/10 min): slope of each minute's lowest ${m.rssFloorSlope.toFixed(1)}, ` +
+      `of each minute's median ${m.rssMedianSlope.toFixed(1)}`,
+  )
   const p = m.partSlopes
   print(
     `RSS slope by kind (MB/10 min): V8 pages ${p.v8Pages.toFixed(1)}, malloc heap ` +
