@@ -1,10 +1,13 @@
 // The bound on what all consumers together may hold in their send buffers. Each consumer has its
 // own bound (`ConsumerTooSlow` past it), but with thousands of consumers the sum of those bounds
-// is far more memory than a relay has, so the sum is bounded too. The rule, applied after every
-// broadcast: when live consumers, replaying ones and sockets still closing hold more than the
-// budget, sockets already being closed are terminated first (what they hold will never be read),
-// then live consumers are cut, the ones holding the most first, until the total fits. Replaying
-// consumers are never cut for the budget; they wait for room before queueing more (replay.ts).
+// is far more memory than a relay has, so the sum is bounded too. The rules:
+// - Replays together may hold at most half the budget. A replay waits for room in that half
+//   before queueing its next chunk (replay.ts), so replays are never cut for the budget, and a
+//   crowd of them (everyone reconnecting after a restart) cannot push live consumers out.
+// - After every broadcast, when live consumers, replays and sockets still closing hold more than
+//   the budget, closing sockets that still hold bytes are terminated first, largest first (what
+//   they hold will never be read), then live consumers are cut, the ones holding the most first,
+//   until the total fits. Live consumers therefore always have at least half the budget.
 // Pure: takes the buffered amounts as arguments and only chooses; fanout.ts does the closing.
 // Deliberately not here: the per-consumer bound (consumer.ts) and how sockets are closed.
 

@@ -94,7 +94,9 @@ describe('Fanout buffer budget', () => {
         reads = log.reads
         await new Promise((r) => setTimeout(r, 200))
       }
-      assert.ok(log.reads < 40 * 2, 'the replay stalled before reading the whole log')
+      // The first batch of 500 records (~10 MB) never fits: the replay waits inside it.
+      assert.equal(log.reads, 1, 'the replay stalled in its first batch')
+      assert.ok(reader.seqs().length < 500, `${reader.seqs().length} delivered while paused`)
       // At most one window plus one chunk in the relay's buffers, whatever the bound allows.
       assert.ok(
         fanout.bufferedBytes() <= window + 256 * KiB,
@@ -142,9 +144,10 @@ describe('Fanout buffer budget', () => {
         reads = log.reads
         await new Promise((r) => setTimeout(r, 200))
       }
-      // Three replays together stay within the budget (plus the one chunk each may start with).
+      // Three replays together stay within their half of the budget (plus a chunk each, as the
+      // sum they check is a few milliseconds old).
       assert.ok(
-        fanout.bufferedBytes() <= budget + 3 * 256 * KiB,
+        fanout.bufferedBytes() <= budget / 2 + 3 * 256 * KiB,
         `${fanout.bufferedBytes()} bytes queued`,
       )
       assert.equal(fanout.count, 3)
@@ -163,7 +166,111 @@ describe('Fanout buffer budget', () => {
     }
   })
 
-  it('refuses a budget smaller than one replay chunk', () => {
+  it('replays holding their share never push a live consumer out', async () => {
+    const log = new MemoryLog()
+    for (let i = 0; i < 20; i++)
+      log.append(
+        Array.from({ length: 25 }, () => 'did:plc:x'),
+        20_000,
+      )
+    const budget = 2 * MiB
+    const fanout = new Fanout({ log, maxBufferedBytes: 64 * MiB, maxTotalBufferedBytes: budget })
+    const server = await startServer(fanout)
+    try {
+      const readers = [0, 1, 2].map(() => new TestClient(server.url, { cursor: 0 }))
+      for (const r of readers) {
+        await r.opened()
+        r.ws.pause()
+      }
+      await eventually(() => fanout.count === 3, 'replays attached')
+      const live = new TestClient(server.url)
+      await live.opened()
+      await eventually(() => fanout.count === 4, 'live attached')
+      let reads = -1
+      while (reads !== log.reads) {
+        reads = log.reads
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      // The replays hold their half; the live consumer stops reading until the relay holds
+      // 600 KiB for it (its kernel buffers fill first), well within the half left to it.
+      assert.ok(fanout.bufferedBytes() <= budget / 2 + 3 * 256 * KiB)
+      const liveSocket = [...server.wss.clients].at(-1)!
+      live.ws.pause()
+      let rounds = 0
+      while (liveSocket.bufferedAmount < 600 * KiB) {
+        assert.ok(++rounds < 5000, 'the live consumer never backed up')
+        fanout.broadcast(
+          log.append(
+            Array.from({ length: 8 }, () => 'did:plc:x'),
+            16_000,
+          ),
+        )
+        await new Promise((r) => setImmediate(r))
+        assert.equal(fanout.stats().overBudget, 0, 'a live consumer was cut for the replays')
+      }
+      assert.equal(fanout.count, 4)
+      live.ws.resume()
+      const end = log.flushedSeq
+      await live.until(() => live.seqs().at(-1) === end, 'the live consumer catches up')
+    } finally {
+      await fanout.close()
+      await server.close()
+    }
+  })
+
+  it('over the budget, a socket already closing is terminated before a live consumer is cut', async () => {
+    const log = new MemoryLog()
+    // The first consumer is cut by its own bound and keeps its bytes while it closes (60 s
+    // grace); the second then passes what the budget leaves beside that closing socket.
+    const fanout = new Fanout({
+      log,
+      maxBufferedBytes: 1536 * KiB,
+      maxTotalBufferedBytes: 2 * MiB,
+      closeGraceMs: 60_000,
+    })
+    const server = await startServer(fanout)
+    try {
+      const fast = new TestClient(server.url)
+      const first = new TestClient(server.url)
+      const second = new TestClient(server.url)
+      for (const c of [fast, first, second]) await c.opened()
+      await eventually(() => fanout.count === 3, 'attached')
+      first.ws.pause()
+      const round = async (): Promise<void> => {
+        fanout.broadcast(
+          log.append(
+            Array.from({ length: 8 }, () => 'did:plc:x'),
+            16_000,
+          ),
+        )
+        const last = log.flushedSeq
+        await fast.until(() => fast.seqs().at(-1) === last, `fast consumer reaches ${last}`)
+      }
+      let rounds = 0
+      while (fanout.stats().tooSlow === 0) {
+        assert.ok(++rounds < 5000, 'the first paused consumer was never cut')
+        await round()
+      }
+      assert.equal(fanout.count, 2)
+      second.ws.pause()
+      while (fanout.stats().shedClosing === 0) {
+        assert.ok(++rounds < 10_000, 'the closing socket was never shed')
+        await round()
+      }
+      // The closing socket went first; the second consumer was still being served then.
+      assert.equal(fanout.stats().overBudget, 0)
+      assert.equal(fanout.count, 2)
+      first.ws.resume()
+      second.ws.resume()
+      await first.closed
+      assert.equal(first.closeCode, 1006)
+    } finally {
+      await fanout.close()
+      await server.close()
+    }
+  })
+
+  it('refuses a budget smaller than two replay chunks', () => {
     assert.throws(
       () =>
         new Fanout({ log: new MemoryLog(), maxBufferedBytes: MiB, maxTotalBufferedBytes: 1000 }),

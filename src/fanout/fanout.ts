@@ -4,7 +4,8 @@
 // all live consumers as the same pre-framed bytes (wire.ts). Every consumer's send buffer is
 // bounded: a live consumer over `maxBufferedBytes` gets `ConsumerTooSlow` and is closed, others
 // are unaffected; a replaying one is waited for and keeps only a small window queued. All of them
-// together are bounded by `maxTotalBufferedBytes` (buffer-budget.ts says who is cut first).
+// together are bounded by `maxTotalBufferedBytes`, replays to half of it (buffer-budget.ts says
+// how, and who is cut first).
 // Peers that stop answering pings are dropped.
 // Connection limits: over `maxConsumers` (or `maxConsumersPerAddr`) a new subscription gets the
 // error frame `TooManyConsumers` and is closed. Error frames are followed by close code 1008;
@@ -85,13 +86,20 @@ const OUTDATED_CURSOR_MESSAGE =
   'Cursor is older than the events this relay retains; sending everything it has from the oldest.'
 const CHUNK_BYTES = 256 * 1024
 const REPLAY_WINDOW_BYTES = 4 * 1024 * 1024
+const REPLAY_MEMO_MS = 5
 
 export class Fanout {
   readonly #log: LogReader
   readonly #maxBufferedBytes: number
   readonly #maxTotalBufferedBytes: number
-  /** Most one replay may hold: its window plus the chunk it may start with. */
-  readonly #replayHoldMax: number
+  /** What all replays together may hold: half the budget (buffer-budget.ts). */
+  readonly #replayShare: number
+  readonly #replaying = new Set<Consumer>()
+  /**
+   * The replays' total, recounted at most every few milliseconds (every waiting replay polls it)
+   * and raised by every chunk queued in between, so it errs high, never low.
+   */
+  #replayHeld = { bytes: 0, at: Number.NEGATIVE_INFINITY }
   readonly #isHidden: ((did: string, type: string) => boolean) | undefined
   readonly #maxConsumers: number
   readonly #maxPerAddr: number
@@ -131,17 +139,18 @@ export class Fanout {
       this.#maxBufferedBytes,
     )
     const chunkBytes = Math.min(CHUNK_BYTES, window)
-    this.#replayHoldMax = window + chunkBytes
     this.#maxTotalBufferedBytes =
       opts.maxTotalBufferedBytes === undefined
         ? Number.POSITIVE_INFINITY
         : positive('maxTotalBufferedBytes', opts.maxTotalBufferedBytes)
-    // A replay waits for room for one chunk; a budget smaller than that would stall it for ever.
-    if (this.#maxTotalBufferedBytes < chunkBytes)
+    // A replay waits for room for one chunk in the replays' half of the budget; a budget smaller
+    // than two chunks would stall it for ever.
+    if (this.#maxTotalBufferedBytes < 2 * chunkBytes)
       throw new FanoutError(
         'invalid-options',
-        `maxTotalBufferedBytes must be at least ${chunkBytes} (one replay chunk)`,
+        `maxTotalBufferedBytes must be at least ${2 * chunkBytes} (two replay chunks)`,
       )
+    this.#replayShare = Math.floor(this.#maxTotalBufferedBytes / 2)
     this.#isHidden = opts.isHidden
     this.#maxConsumers = opts.maxConsumers ?? Number.POSITIVE_INFINITY
     this.#maxPerAddr = opts.maxConsumersPerAddr ?? Number.POSITIVE_INFINITY
@@ -154,7 +163,10 @@ export class Fanout {
       chunkBytes,
       windowBytes: window,
       lowWaterBytes: Math.floor(window / 2),
-      hasRoom: (bytes) => this.bufferedBytes() + bytes <= this.#maxTotalBufferedBytes,
+      hasRoom: (bytes) => this.#replayBytes(REPLAY_MEMO_MS) + bytes <= this.#replayShare,
+      queued: (bytes) => {
+        this.#replayHeld.bytes += bytes
+      },
       isHidden: this.#isHidden,
       goLive: (c) => this.#goLive(c),
     }
@@ -234,6 +246,7 @@ export class Fanout {
       }
     }
     consumer.lastSeq = cursor
+    this.#replaying.add(consumer)
     this.#startReplay(consumer)
   }
 
@@ -256,7 +269,7 @@ export class Fanout {
         this.#deliver(c, batch)
       }
       if (last.seq > c.lastSeq) c.lastSeq = last.seq
-      liveBuffered += c.buffered
+      if (c.open) liveBuffered += c.buffered
     }
     if (this.#maxTotalBufferedBytes !== Number.POSITIVE_INFINITY) this.#enforceBudget(liveBuffered)
   }
@@ -294,24 +307,26 @@ export class Fanout {
     c.write(batch)
   }
 
-  /** Over the relay-wide budget: shed closing sockets, then cut the live consumers holding most. */
+  /**
+   * Over the relay-wide budget (buffer-budget.ts): terminate closing sockets that still hold
+   * bytes, largest first, then cut the live consumers holding the most, until the total fits.
+   */
   #enforceBudget(liveBuffered: number): void {
     const budget = this.#maxTotalBufferedBytes
-    // The cheap bound first (this runs on every broadcast): a replay holds at most its window
-    // plus one chunk, so only when that bound is over budget are the replays summed exactly.
+    // The cheap bound first (this runs on every broadcast): replays never hold more than their
+    // share, so only when live consumers and closing sockets pass the rest are replays summed.
     const closing = this.#closer.buffered
-    const replaying = this.#consumers.size - this.#live.size
-    const bound = liveBuffered + closing + replaying * this.#replayHoldMax
-    if (bound <= budget) return
-    let total = this.bufferedBytes()
-    if (total <= budget) return
+    if (liveBuffered + closing + this.#replayShare <= budget) return
+    let excess = liveBuffered + closing + this.#replayBytes(0) - budget
+    if (excess <= 0) return
     if (closing > 0) {
-      this.#stats.shedClosing += this.#closer.shed()
-      total -= closing
+      const shed = this.#closer.shed(excess)
+      this.#stats.shedClosing += shed.sockets
+      excess -= shed.bytes
     }
     // Cut at once, without an error frame: it would queue behind everything the consumer has not
     // read, and the memory is what is short. Its reconnection resumes from its cursor.
-    for (const c of overBudget(this.#live, total, budget)) {
+    for (const c of overBudget(this.#live, liveBuffered, liveBuffered - excess)) {
       this.#stats.overBudget++
       this.#forget(c)
       c.leave()
@@ -319,7 +334,17 @@ export class Fanout {
     }
   }
 
+  /** What the replays hold now, or as summed at most `maxAgeMs` ago. */
+  #replayBytes(maxAgeMs: number): number {
+    const now = performance.now()
+    if (now - this.#replayHeld.at > maxAgeMs) {
+      this.#replayHeld = { bytes: totalBuffered(this.#replaying), at: now }
+    }
+    return this.#replayHeld.bytes
+  }
+
   #goLive(c: Consumer): void {
+    this.#replaying.delete(c)
     if (!c.open) return
     c.goLive()
     this.#live.add(c)
@@ -360,6 +385,7 @@ export class Fanout {
   #forget(c: Consumer): void {
     if (!this.#consumers.delete(c.id)) return
     this.#live.delete(c)
+    this.#replaying.delete(c)
     const n = (this.#perAddr.get(c.remoteAddr) ?? 1) - 1
     if (n > 0) this.#perAddr.set(c.remoteAddr, n)
     else this.#perAddr.delete(c.remoteAddr)

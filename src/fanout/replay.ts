@@ -7,7 +7,8 @@
 // Backpressure: a replay keeps only a small window queued in the socket (`windowBytes`, a few
 // MiB: enough to keep a fast reader busy, far below the per-consumer bound a live consumer may
 // fill), and the next log read starts while the socket drains to the low-water mark. A frame is
-// only queued when it fits the window and the relay-wide budget has room for it (`hasRoom`), so
+// only queued when it fits the window and the replays' share of the relay-wide budget has room
+// for it (`hasRoom`, buffer-budget.ts), so
 // a replay holds about one window plus one log batch, however many replays run. A replaying
 // consumer that reads slowly is waited for, not cut off; one that stops answering pings is
 // dropped by the fanout's ping round.
@@ -26,8 +27,10 @@ export interface ReplayContext {
   readonly windowBytes: number
   /** Before reading the next batch, wait until the socket's buffer is at most this. */
   readonly lowWaterBytes: number
-  /** Whether the relay-wide buffer budget has room for `bytes` more (buffer-budget.ts). */
+  /** Whether the replays' share of the relay-wide budget has room for `bytes` more. */
   readonly hasRoom: (bytes: number) => boolean
+  /** Told of every chunk queued, so the share's running sum stays exact between recounts. */
+  readonly queued: (bytes: number) => void
   readonly isHidden: ((did: string, type: string) => boolean) | undefined
   /** Called synchronously when the consumer has everything up to the log's `flushedSeq`. */
   readonly goLive: (consumer: Consumer) => void
@@ -39,8 +42,7 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   const pending: Uint8Array[] = []
   let pendingBytes = 0
   // Room in this replay's window (an empty socket always takes one write, so a frame larger than
-  // the window still goes out) and, checked once per chunk since it sums every consumer's
-  // buffer, in the relay-wide budget.
+  // the window still goes out) and, checked once per chunk, in the replays' share of the budget.
   const fits = (bytes: number): boolean => {
     const buffered = consumer.buffered
     if (buffered !== 0 && buffered + bytes > ctx.windowBytes) return false
@@ -48,6 +50,7 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   }
   const flush = (): void => {
     if (pending.length === 0) return
+    ctx.queued(pendingBytes)
     consumer.write(buildWireBatch(pending))
     pending.length = 0
     pendingBytes = 0

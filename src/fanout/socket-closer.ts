@@ -31,19 +31,24 @@ export class SocketCloser {
   }
 
   /**
-   * Terminates the sockets being closed that still hold unsent bytes (a peer that stopped reading
-   * will never take them), giving that memory back at once instead of after the grace period.
-   * Returns how many sockets it terminated.
+   * Terminates sockets being closed that still hold unsent bytes, largest first, until at least
+   * `bytes` are given back (a peer that stopped reading will never take them; a small buffer is
+   * likely just the last error frame, which is left to go out). Returns what it terminated.
    */
-  shed(): number {
-    let terminated = 0
-    for (const ws of this.#closing.keys()) {
-      if (ws.bufferedAmount === 0 || this.#terminated.has(ws)) continue
-      terminated++
-      this.#terminated.add(ws)
-      ws.terminate()
+  shed(bytes: number): { sockets: number; bytes: number } {
+    const holding = [...this.#closing.keys()].filter(
+      (ws) => ws.bufferedAmount > 0 && !this.#terminated.has(ws),
+    )
+    holding.sort((a, b) => b.bufferedAmount - a.bufferedAmount)
+    let freed = 0
+    let sockets = 0
+    for (const ws of holding) {
+      if (freed >= bytes) break
+      freed += ws.bufferedAmount
+      sockets++
+      this.#kill(ws)
     }
-    return terminated
+    return { sockets, bytes: freed }
   }
 
   /** Sends `lastFrame` (if any), closes with `code`, terminates after the grace period. */
@@ -53,22 +58,21 @@ export class SocketCloser {
       if (lastFrame !== undefined) sendFrame(ws, lastFrame)
       ws.close(code)
     } else {
-      ws.terminate()
+      this.#kill(ws)
     }
   }
 
   /** Closes at once, without a handshake (a peer that stopped answering pings). */
   terminate(ws: WebSocket): void {
     this.#track(ws)
-    this.#terminated.add(ws)
-    ws.terminate()
+    this.#kill(ws)
   }
 
   #track(ws: WebSocket): boolean {
     if (this.#closing.has(ws) || ws.readyState === ws.CLOSED) return false
     ws.on('error', ignore)
     const closed = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => ws.terminate(), this.#graceMs)
+      const timer = setTimeout(() => this.#kill(ws), this.#graceMs)
       timer.unref()
       ws.once('close', () => {
         clearTimeout(timer)
@@ -80,6 +84,12 @@ export class SocketCloser {
     return true
   }
 
+  /** Terminates at once; its bytes no longer count as held (its 'close' may come a tick later). */
+  #kill(ws: WebSocket): void {
+    this.#terminated.add(ws)
+    ws.terminate()
+  }
+
   /** Resolves when every socket being closed has closed (each is bounded by the grace period). */
   async settled(): Promise<void> {
     while (this.#closing.size > 0) await Promise.all(this.#closing.values())
@@ -87,6 +97,6 @@ export class SocketCloser {
 
   /** Terminates every socket still closing. */
   terminateAll(): void {
-    for (const ws of this.#closing.keys()) ws.terminate()
+    for (const ws of this.#closing.keys()) this.#kill(ws)
   }
 }
