@@ -83,7 +83,7 @@ const result = await runLoadgen({
   warmupSeconds: num('warmup', values.warmup),
   hosts: Math.round(num('hosts', values.hosts)),
   accounts: Math.round(num('accounts', values.accounts)),
-  records: Math.round(Number(values.records)),
+  records: Math.round(num('records', values.records)),
   consumers: Math.round(num('consumers', values.consumers)),
   seed: Math.round(num('seed', values.seed)),
   cacheDir: values.cache,

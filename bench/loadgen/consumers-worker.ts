@@ -19,8 +19,10 @@ export interface ConsumersTask {
 }
 
 export interface ConsumerReport {
-  /** Frames received, all and those of the measured window's events. */
+  /** Frames received: all, those that arrived during the measured window, and the commits sent
+   * in the window (whenever they arrived: their latencies are the ones measured). */
   readonly received: number
+  readonly arrivedInWindow: number
   readonly receivedInWindow: number
   readonly gaps: number
   readonly duplicates: number
@@ -58,6 +60,7 @@ function note(ms: number): void {
 
 class LoadConsumer {
   received = 0
+  arrivedInWindow = 0
   receivedInWindow = 0
   gaps = 0
   duplicates = 0
@@ -83,6 +86,8 @@ class LoadConsumer {
   #frame(data: Buffer): void {
     const at = nowMs()
     this.received++
+    if (window[0] !== 0 && at >= window[0]! && (window[1] === 0 || at < window[1]!))
+      this.arrivedInWindow++
     const f = scanFrame(data)
     if (f === null) {
       this.unreadable++
@@ -109,9 +114,11 @@ class LoadConsumer {
   }
 
   report(): ConsumerReport {
-    const { received, receivedInWindow, gaps, duplicates, unreadable, errorFrames } = this
+    const { received, arrivedInWindow, receivedInWindow, gaps, duplicates } = this
+    const { unreadable, errorFrames } = this
     return {
       received,
+      arrivedInWindow,
       receivedInWindow,
       gaps,
       duplicates,

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
 import { createTid } from '../../src/protocol/syntax/tid.ts'
-import { generateKeypair } from '../../test/support/keypair.ts'
+import { keypairFromSeed } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { fastKeypair } from '../fast-keypair.ts'
 import {
@@ -25,6 +25,9 @@ interface AccountState {
   /** Record paths in the repo, oldest first. */
   readonly paths: string[]
   commits: number
+  /** Its own random stream and record counter: the workload is the same on any thread count. */
+  readonly random: () => number
+  counter: number
 }
 
 // What accounts write, roughly as on the network: mostly likes, then posts, follows, reposts.
@@ -35,44 +38,45 @@ const COLLECTIONS = [
   ['app.bsky.feed.repost', 1],
 ] as const
 
-const random = prng(task.params.seed ^ 0x5eed)
 const WORDS = 'the a relay firehose commit post today we see how this is what and more'.split(' ')
 const CID = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm'
-let rkeySeq = 0
 const createdAt = '2026-01-01T00:00:00.000Z'
 
-function text(): string {
-  const n = 3 + Math.floor(random() * 45)
-  return Array.from({ length: n }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ')
+function text(a: AccountState): string {
+  const n = 3 + Math.floor(a.random() * 45)
+  return Array.from({ length: n }, () => WORDS[Math.floor(a.random() * WORDS.length)]).join(' ')
 }
 
-function record(collection: string, did: string): Record<string, unknown> {
-  const subject = { uri: `at://${did}/app.bsky.feed.post/3l${rkeySeq++}`, cid: CID }
+// Every record differs from every earlier one (an update that changes nothing is no commit).
+function record(a: AccountState, collection: string): Record<string, unknown> {
+  const n = a.counter++
   switch (collection) {
     case 'app.bsky.feed.post':
-      return { $type: collection, text: `${text()} ${rkeySeq++}`, langs: ['en'], createdAt }
+      return { $type: collection, text: `${text(a)} ${n}`, langs: ['en'], createdAt }
     case 'app.bsky.graph.follow':
-      return { $type: collection, subject: didOf(rkeySeq++), createdAt }
-    default:
-      return { $type: collection, subject, createdAt }
+      return { $type: collection, subject: didOf(n), createdAt }
+    default: {
+      const uri = `at://${a.repo.did}/app.bsky.feed.post/3l${n}`
+      return { $type: collection, subject: { uri, cid: CID }, createdAt }
+    }
   }
 }
 
 function create(a: AccountState): Write {
-  const r = random()
+  const r = a.random()
   const collection = COLLECTIONS.find(([, upTo]) => r < upTo)?.[0] ?? 'app.bsky.feed.like'
-  const path = `${collection}/${createTid(1_700_000_000_000_000 + rkeySeq++ * 1000, 7)}`
+  const path = `${collection}/${createTid(1_700_000_000_000_000 + a.counter++ * 1000, 7)}`
   a.paths.push(path)
-  return { action: 'create', path, record: record(collection, a.repo.did) }
+  return { action: 'create', path, record: record(a, collection) }
 }
 
 /** 60% creates, 25% updates (of posts or not: any record), 15% deletes of the oldest. */
 function nextWrites(a: AccountState): Write[] {
-  const r = random()
+  const r = a.random()
   if (r < 0.6 || a.paths.length < 10) return [create(a)]
   if (r < 0.85) {
-    const path = a.paths[Math.floor(random() * a.paths.length)]!
-    return [{ action: 'update', path, record: record(path.split('/')[0]!, a.repo.did) }]
+    const path = a.paths[Math.floor(a.random() * a.paths.length)]!
+    return [{ action: 'update', path, record: record(a, path.split('/')[0]!) }]
   }
   return [{ action: 'delete', path: a.paths.shift()! }]
 }
@@ -86,9 +90,18 @@ async function prune(repo: TestRepo): Promise<void> {
 const states = new Map<number, AccountState>()
 for (const index of task.accounts) {
   const did = didOf(index)
-  const curve = prng(task.params.seed + index)() < 0.1 ? 'p256' : 'k256'
-  const keypair = curve === 'k256' ? fastKeypair() : generateKeypair('p256')
-  const a: AccountState = { repo: new TestRepo(did, keypair), paths: [], commits: 0 }
+  const random = prng(task.params.seed * 1_000_003 + index)
+  const curve = random() < 0.1 ? 'p256' : 'k256'
+  // Keys from the seed too, so the same parameters make the same workload anywhere.
+  const fromSeed = keypairFromSeed(curve, new TextEncoder().encode(`${task.params.seed}/${index}`))
+  const keypair = curve === 'k256' ? fastKeypair(fromSeed.privateKey) : fromSeed
+  const a: AccountState = {
+    repo: new TestRepo(did, keypair),
+    paths: [],
+    commits: 0,
+    random,
+    counter: 0,
+  }
   const initial = Array.from({ length: task.params.records }, () => create(a))
   if (initial.length > 0) await a.repo.commit(initial, { rev: createTid(task.baseMicros - 1, 0) })
   states.set(index, a)

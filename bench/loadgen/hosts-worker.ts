@@ -5,10 +5,11 @@
 // latency figures.
 //
 // Messages in: {start: {rate}} once the relay listens to every host; {stop}. Out: {hosts},
-// {subscribed} when every host has a subscriber, {progress: sent} every second, {finished}.
+// {subscribed} when every host has a subscriber, {progress: sent} every second, {finished, ...}
+// with what was sent inside the measured window and how far the sender ever fell behind.
 import { parentPort, workerData } from 'node:worker_threads'
 import { SoakPds } from '../soak/pds.ts'
-import { readWorkload } from './workload.ts'
+import { KIND, readWorkload } from './workload.ts'
 
 export interface HostsTask {
   readonly dir: string
@@ -16,6 +17,8 @@ export interface HostsTask {
   readonly events: number
   /** Float64Array over it: the send time of event i (monotonic ms), 0 before it is sent. */
   readonly sendTimes: SharedArrayBuffer
+  /** Float64Array of 2: the measured window's start and end (monotonic ms), set by the run. */
+  readonly window: SharedArrayBuffer
 }
 
 export type HostsIn = { readonly start: { readonly rate: number } } | { readonly stop: true }
@@ -23,7 +26,15 @@ export type HostsOut =
   | { readonly hosts: readonly string[] }
   | { readonly subscribed: true }
   | { readonly progress: number }
-  | { readonly finished: number }
+  | {
+      /** Events sent in all. */
+      readonly finished: number
+      /** Events and commits sent inside the measured window. */
+      readonly sentInWindow: number
+      readonly commitsInWindow: number
+      /** The most events the sender was ever behind its schedule (a starved sender offers less). */
+      readonly maxBehind: number
+    }
 
 const task = workerData as HostsTask
 const port = parentPort!
@@ -55,8 +66,10 @@ let stopped = false
 async function send(rate: number): Promise<void> {
   const started = nowMs()
   const progress = setInterval(() => post({ progress: sent }), 1000)
+  let maxBehind = 0
   while (!stopped && sent < w.frames.length) {
     const due = Math.min(w.frames.length, Math.floor(((nowMs() - started) / 1000) * rate))
+    maxBehind = Math.max(maxBehind, due - sent)
     while (sent < due) {
       const h = w.hostOf[sent]!
       sendTimes[sent] = nowMs()
@@ -68,7 +81,16 @@ async function send(rate: number): Promise<void> {
   }
   clearInterval(progress)
   post({ progress: sent })
-  post({ finished: sent })
+  const [from = 0, to = 0] = new Float64Array(task.window)
+  let sentInWindow = 0
+  let commitsInWindow = 0
+  for (let i = 0; i < sent; i++) {
+    const at = sendTimes[i]!
+    if (at < from || at >= to) continue
+    sentInWindow++
+    if (w.kinds[i] === KIND.commit) commitsInWindow++
+  }
+  post({ finished: sent, sentInWindow, commitsInWindow, maxBehind })
 }
 
 port.on('message', (m: HostsIn) => {

@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 
-export const WORKLOAD_VERSION = 1
+export const WORKLOAD_VERSION = 2
 
 export interface WorkloadParams {
   readonly hosts: number

@@ -61,7 +61,8 @@ describe('loadgen', () => {
       assert.equal(r.duplicates, 0, log)
       assert.equal(r.unreadable, 0, log)
       assert.equal(r.consumersClosed, 0, log)
-      const latency = r.latencyMs as { samples: number; p50: number; p99: number }
+      const latency = r.latencyMs as { samples: number; missing: number; p50: number; p99: number }
+      assert.equal(latency.missing, 0, log)
       // Three consumers, each timing the ~450 commits sent inside the 3 s window.
       assert.ok(latency.samples > 3 * 400, log)
       assert.ok(latency.p50 > 0 && latency.p99 >= latency.p50, log)

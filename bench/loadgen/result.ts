@@ -1,0 +1,91 @@
+// The load generator's result line: what one run measured, summed over its consumers. How to
+// read each field: BENCHMARKS.md, "Load generator".
+import { byLabel, type Scrape, value } from '../soak/sample.ts'
+import type { ConsumerReport } from './consumers-worker.ts'
+import { round } from './proc.ts'
+
+export interface RunFigures {
+  readonly relay: string
+  readonly params: {
+    readonly hosts: number
+    readonly accounts: number
+    readonly consumers: number
+    readonly rate: number
+    readonly seconds: number
+    readonly warmupSeconds: number
+  }
+  readonly commitBytes: number
+  readonly sent: number
+  readonly sentInWindow: number
+  readonly commitsInWindow: number
+  readonly senderMaxBehind: number
+  readonly windowS: number
+  readonly reports: readonly ConsumerReport[]
+  /** Latencies (ms) of the window's commits that arrived, every consumer together. */
+  readonly latencies: Float64Array
+  readonly cores: { total: number; byThread: Record<string, number> } | null
+  readonly loadgenCores: number
+  readonly peakRss: number
+  readonly hwm: number
+  readonly before: Scrape | null
+  readonly after: Scrape | null
+}
+
+/**
+ * Percentile over the arrived latencies plus `missing` ones counted as never arriving (+∞, shown
+ * as null): a relay that loses events cannot look fast.
+ */
+function percentile(sorted: Float64Array, missing: number, p: number): number | null {
+  const n = sorted.length + missing
+  if (n === 0) return null
+  const k = Math.min(n - 1, Math.floor((p / 100) * n))
+  return k < sorted.length ? round(sorted[k]!, 1) : null
+}
+
+export function resultLine(r: RunFigures): Record<string, unknown> {
+  const { reports } = r
+  const sorted = r.latencies.sort()
+  const missing = Math.max(0, r.commitsInWindow * reports.length - sorted.length)
+  const min = (f: (c: ConsumerReport) => number) => Math.min(...reports.map(f))
+  const sum = (f: (c: ConsumerReport) => number) => reports.reduce((n, c) => n + f(c), 0)
+  const mb = (b: number) => (b > 0 ? round(b / 2 ** 20, 1) : undefined)
+  const accepted =
+    r.after && r.before
+      ? value(r.after, 'relay_events_accepted_total') -
+        value(r.before, 'relay_events_accepted_total')
+      : undefined
+  return {
+    date: new Date().toISOString(),
+    relay: r.relay,
+    ...r.params,
+    commitBytes: r.commitBytes,
+    eventsSent: r.sent,
+    eventsAccepted: accepted,
+    offeredPerSec: round(r.sentInWindow / r.windowS, 1),
+    senderMaxBehind: r.senderMaxBehind,
+    // Frames (every type) the slowest consumer received during the window, per second.
+    deliveredPerSec: round(min((c) => c.arrivedInWindow) / r.windowS, 1),
+    received: { min: min((c) => c.received), max: Math.max(...reports.map((c) => c.received)) },
+    complete: reports.every((c) => c.received === r.sent),
+    gaps: sum((c) => c.gaps),
+    duplicates: sum((c) => c.duplicates),
+    unreadable: sum((c) => c.unreadable),
+    errorFrames: sum((c) => c.errorFrames),
+    consumersClosed: reports.filter((c) => c.closed).length,
+    latencyMs: {
+      samples: sorted.length,
+      missing,
+      p50: percentile(sorted, missing, 50),
+      p90: percentile(sorted, missing, 90),
+      p99: percentile(sorted, missing, 99),
+      p999: percentile(sorted, missing, 99.9),
+      max: missing > 0 ? null : round(sorted.at(-1) ?? Number.NaN, 1),
+    },
+    cpuCores: r.cores?.total,
+    cpuByThread: r.cores?.byThread,
+    loadgenCores: r.loadgenCores,
+    peakRssMB: mb(r.peakRss),
+    hwmRssMB: mb(r.hwm),
+    drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
+  }
+}
