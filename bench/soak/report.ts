@@ -15,6 +15,8 @@ export interface Sample {
   readonly heapUsedMB: number
   readonly heapTotalMB: number
   readonly externalMB: number
+  /** What the main thread's V8 holds through malloc for itself (`nodejs_v8_malloced_bytes`). */
+  readonly v8MallocMB: number
   /** The verify workers' V8 heaps (their own isolates): committed and used. */
   readonly workerHeapTotalMB: number
   readonly workerHeapUsedMB: number
@@ -44,6 +46,7 @@ const COLUMNS: readonly (keyof Sample)[] = [
   'heapUsedMB',
   'heapTotalMB',
   'externalMB',
+  'v8MallocMB',
   'workerHeapTotalMB',
   'workerHeapUsedMB',
   'consumerBufMB',

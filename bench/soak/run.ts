@@ -250,6 +250,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       heapUsedMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
       heapTotalMB: value(m, 'nodejs_heap_size_total_bytes') / 2 ** 20,
       externalMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
+      v8MallocMB: value(m, 'nodejs_v8_malloced_bytes') / 2 ** 20,
       workerHeapTotalMB: value(m, 'relay_verify_worker_heap_bytes{kind="total"}') / 2 ** 20,
       workerHeapUsedMB: value(m, 'relay_verify_worker_heap_bytes{kind="used"}') / 2 ** 20,
       consumerBufMB: value(m, 'relay_consumer_buffered_bytes') / 2 ** 20,

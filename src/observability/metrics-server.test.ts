@@ -26,6 +26,7 @@ test('GET /metrics over real HTTP; 404 elsewhere, 405 for other methods; Server 
   assert.equal(samples.get('relay_output_seq'), 42)
   assert.equal(samples.get('relay_events_received_total{type="commit"}'), 6)
   assert.ok(types.has('process_resident_memory_bytes'))
+  assert.ok((samples.get('nodejs_v8_malloced_bytes') ?? 0) > 0, 'V8 malloc figure')
 
   const withQuery = await get(`${base}/metrics?name[]=x`)
   assert.equal(withQuery.status, 200)
