@@ -39,6 +39,7 @@ export interface VerifyPoolOptions {
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
+const HEAP_STATS_TIMEOUT_MS = 1000
 
 export class VerifyPool {
   readonly #slots: Slot[] = []
@@ -63,15 +64,23 @@ export class VerifyPool {
     return { inFlight, queued: this.#queue.length, restarts: this.#restarts }
   }
 
-  /** Each worker's V8 heap, used and committed bytes (a worker that cannot answer is left out). */
+  /**
+   * Each worker's V8 heap, used and committed bytes. A worker that cannot answer within a second
+   * (busy with a long task, or being replaced) is left out rather than holding up a scrape.
+   */
   async heapStatistics(): Promise<{ used: number; total: number }[]> {
     const each = await Promise.all(
-      this.#slots.map((s) =>
-        s.worker.getHeapStatistics().then(
+      this.#slots.map((s) => {
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<null>((resolve) => {
+          timer = setTimeout(() => resolve(null), HEAP_STATS_TIMEOUT_MS)
+        })
+        const asked = s.worker.getHeapStatistics().then(
           (h) => ({ used: h.used_heap_size, total: h.total_heap_size }),
           () => null,
-        ),
-      ),
+        )
+        return Promise.race([asked, late]).finally(() => clearTimeout(timer))
+      }),
     )
     return each.filter((h) => h !== null)
   }
