@@ -18,7 +18,7 @@ import type { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest } from './ingest/ingest.ts'
 import type { Logger } from './observability/logger.ts'
 import type { RelayResync } from './relay-resync.ts'
-import { checkRepoStatus } from './upstream/repo-status.ts'
+import type { RepoStatusCheck } from './upstream/repo-status.ts'
 
 export interface AdminWiring {
   readonly config: Pick<RelayConfig, 'userAgent' | 'allowInsecureHosts'>
@@ -30,6 +30,7 @@ export interface AdminWiring {
   readonly identity: CachingIdentityResolver
   readonly fanout: Fanout
   readonly resync: RelayResync
+  readonly checkRepoStatus: RepoStatusCheck
   readonly logger: Logger
 }
 
@@ -73,11 +74,7 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
           }
         },
       },
-      checkRepoStatus: (pds, did) =>
-        checkRepoStatus(pds, did, {
-          userAgent: w.config.userAgent,
-          allowInsecure: w.config.allowInsecureHosts,
-        }),
+      checkRepoStatus: w.checkRepoStatus,
       consumers: () => w.fanout.consumers(),
     }),
     ...pullHostsRoutes(puller),

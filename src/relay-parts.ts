@@ -17,9 +17,12 @@ import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
-import { publicOnlyLookup, resolvePublicAddresses } from './hosts/address.ts'
+import {
+  exemptFromAddressGuard,
+  publicOnlyLookup,
+  resolvePublicAddresses,
+} from './hosts/address.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
-import { isLocalhostName } from './hosts/hostname.ts'
 import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'
 import { publicFetch } from './hosts/public-fetch.ts'
@@ -97,7 +100,7 @@ export function relayIdentity(
     // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
     // localhost in development (--allow-insecure-hosts).
     checkWebHost: async (hostname) => {
-      if (config.allowInsecureHosts && isLocalhostName(hostname)) return
+      if (exemptFromAddressGuard(hostname, config.allowInsecureHosts)) return
       await resolvePublicAddresses(hostname)
     },
     // ...and the fetch itself connects only to the addresses it checked (no rebinding).
@@ -121,7 +124,7 @@ export function upstreamLookup(
   allowInsecure: boolean,
 ): (hostname: string) => LookupFunction | undefined {
   const guard = publicOnlyLookup()
-  return (hostname) => (allowInsecure && isLocalhostName(hostname) ? undefined : guard)
+  return (hostname) => (exemptFromAddressGuard(hostname, allowInsecure) ? undefined : guard)
 }
 
 /** The counters every part reports into, the host probe, and the monitors. */

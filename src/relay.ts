@@ -33,7 +33,7 @@ import {
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
-import { checkRepoStatus } from './upstream/repo-status.ts'
+import { repoStatusChecker } from './upstream/repo-status.ts'
 
 export type { Relay, RelayOverrides } from './relay-parts.ts'
 
@@ -89,6 +89,11 @@ export async function createRelay(
     persist: () => checkpointer.run(),
     onAccountLimitRaised: (id, slots) => ingest.releaseThrottled(id, slots),
   })
+  // One getRepoStatus caller (user agent, address rule) for ingest and the admin routes.
+  const checkRepoStatus = repoStatusChecker({
+    userAgent: config.userAgent,
+    allowInsecure: config.allowInsecureHosts,
+  })
   const ingest = new Ingest({
     identity,
     accounts,
@@ -100,11 +105,7 @@ export async function createRelay(
     now,
     syncDefault: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
-    checkRepoStatus: (pds, did) =>
-      checkRepoStatus(pds, did, {
-        userAgent: config.userAgent,
-        allowInsecure: config.allowInsecureHosts,
-      }),
+    checkRepoStatus,
     oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
     flushAccounts: () => checkpointer.run(),
     tracer: tracing.tracer,
@@ -125,7 +126,7 @@ export async function createRelay(
   })
   const adminLogger = logger.child({ subsystem: 'admin' })
   const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
-  const admin = adminRoutes({ ...parts, resync, logger: adminLogger })
+  const admin = adminRoutes({ ...parts, resync, checkRepoStatus, logger: adminLogger })
   const monitors = obs.monitors({ db, log, ingest, fanout })
   const server = createRelayServer({
     ...parts,

@@ -180,6 +180,15 @@ function embeddedIPv4(w: readonly number[]): string | undefined {
 }
 
 /**
+ * The one exception to the public-address rule: `localhost` (and `*.localhost`) when this relay
+ * allows insecure hosts, for local development. Every outbound path (crawl probe, upstream dial,
+ * did:web, getRepoStatus) asks this, so the rule is written once.
+ */
+export function exemptFromAddressGuard(hostname: string, allowInsecure: boolean): boolean {
+  return allowInsecure && isLocalhostName(hostname)
+}
+
+/**
  * The `lookup` a request to `url` must connect with: pinned to the addresses checked here, so no
  * second DNS answer can move it. Throws UnsafeAddressError or HostResolutionError like
  * `resolvePublicAddresses`. Undefined (plain DNS) only for localhost when `allowLocalhost` (local
@@ -191,7 +200,7 @@ export async function checkedLookup(
   signal: AbortSignal,
   lookup?: LookupAll,
 ): Promise<LookupFunction | undefined> {
-  if (allowLocalhost && isLocalhostName(url.hostname)) return undefined
+  if (exemptFromAddressGuard(url.hostname, allowLocalhost)) return undefined
   const name = url.hostname.replace(/^\[(.*)\]$/, '$1')
   const addresses = isPublicAddress(name)
     ? [name]

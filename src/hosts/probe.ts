@@ -15,13 +15,12 @@
 // connect where the name resolves, and only the pre-connection address check applies.
 // Deliberately not here: hostname syntax (hostname.ts), bans, limits and registration (registry).
 
-import { errorCode, getFromHost, type HostResponse, untilAborted } from '../net/host-request.ts'
+import { errorCode, getFromHost, type HostResponse } from '../net/host-request.ts'
 import { readCapped } from '../net/read-capped.ts'
 import { isValidDid } from '../protocol/syntax/index.ts'
 import type { LookupAll } from './address.ts'
-import { pinnedLookup, resolvePublicAddresses } from './address.ts'
+import { checkedLookup } from './address.ts'
 import { HostProbeError, HostResolutionError, UnsafeAddressError } from './errors.ts'
-import { isLocalhostName } from './hostname.ts'
 
 export interface ProbeTarget {
   /** A normalised hostname, `:PORT` included when there is one. */
@@ -78,14 +77,10 @@ export async function probeHost(
   const signal = opts.signal === undefined ? timeout : AbortSignal.any([timeout, opts.signal])
   const headers = { 'user-agent': opts.userAgent, accept: 'application/json' }
   try {
-    let pinned: string[] | undefined
-    if (!(opts.allowInsecure && isLocalhostName(url.hostname))) {
-      const name = url.hostname.replace(/^\[(.*)\]$/, '$1')
-      pinned = await untilAborted(resolvePublicAddresses(name, opts.lookup), signal)
-    }
+    const pinned = await checkedLookup(url, opts.allowInsecure, signal, opts.lookup)
     const res =
       opts.fetch === undefined
-        ? await getFromHost(url, headers, signal, pinned && pinnedLookup(pinned))
+        ? await getFromHost(url, headers, signal, pinned)
         : await fetchGet(opts.fetch, url, headers, signal)
     return await interpret(host, res, maxBytes)
   } catch (err) {

@@ -15,6 +15,16 @@ export interface RepoStatusOptions {
   readonly allowInsecure: boolean
 }
 
+export type RepoStatusCheck = (
+  pds: string,
+  did: string,
+) => Promise<{ active: boolean; status?: string } | null>
+
+/** `checkRepoStatus` with this relay's user agent and address rule bound (ingest and admin). */
+export function repoStatusChecker(opts: RepoStatusOptions): RepoStatusCheck {
+  return (pds, did) => checkRepoStatus(pds, did, opts)
+}
+
 export async function checkRepoStatus(
   pds: string,
   did: string,
