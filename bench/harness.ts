@@ -1,4 +1,5 @@
-// Tiny benchmark harness shared by the `*.bench.ts` files beside hot code.
+// Tiny benchmark harness shared by the `*.bench.ts` files beside hot code, and the option checks
+// the soak and load-generator commands share.
 // `npm run bench` (bench/run.ts) runs every bench file in its own process, one after another,
 // so one bench's JIT state or garbage does not skew the next. Nothing here asserts on speed.
 
@@ -76,4 +77,32 @@ function report(name: string, ops: number, ms: number): BenchResult {
 /** Prints a free-form line in the bench output (a ratio, a share of time, a note). */
 export function note(text: string): void {
   console.log(`  ${text}`)
+}
+
+/** A command-line option that must be a positive number; exits 2 with a message otherwise. */
+export function positiveNumber(tool: string, name: string, text: string | undefined): number {
+  const n = Number(text)
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`${tool}: --${name} wants a positive number, not ${text}`)
+    process.exit(2)
+  }
+  return n
+}
+
+/** Repeated `--name KEY=VALUE` options as an object; exits 2 on one without `=`. */
+export function keyValues(
+  tool: string,
+  name: string,
+  items: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const kv of items) {
+    const eq = kv.indexOf('=')
+    if (eq <= 0) {
+      console.error(`${tool}: --${name} wants KEY=VALUE, not ${kv}`)
+      process.exit(2)
+    }
+    out[kv.slice(0, eq)] = kv.slice(eq + 1)
+  }
+  return out
 }

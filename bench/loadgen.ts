@@ -7,6 +7,7 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { keyValues, positiveNumber } from './harness.ts'
 import { runLoadgen } from './loadgen/run.ts'
 
 const { values } = parseArgs({
@@ -59,23 +60,8 @@ if (values.help) {
   process.exit(0)
 }
 
-const num = (name: string, v: string | undefined): number => {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`loadgen: --${name} wants a positive number, not ${v}`)
-    process.exit(2)
-  }
-  return n
-}
-const env: Record<string, string> = {}
-for (const kv of values['relay-env']) {
-  const eq = kv.indexOf('=')
-  if (eq <= 0) {
-    console.error(`loadgen: --relay-env wants KEY=VALUE, not ${kv}`)
-    process.exit(2)
-  }
-  env[kv.slice(0, eq)] = kv.slice(eq + 1)
-}
+const num = (name: string, v: string | undefined): number => positiveNumber('loadgen', name, v)
+const env = keyValues('loadgen', 'relay-env', values['relay-env'])
 const relayUrl = values['relay-url']
 const result = await runLoadgen({
   rate: num('rate', values.rate),

@@ -6,6 +6,7 @@
 // least 10 minutes finds memory still growing after warm-up.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { keyValues, positiveNumber } from './harness.ts'
 import { runSoak } from './soak/run.ts'
 
 const { values } = parseArgs({
@@ -50,14 +51,7 @@ if (values.help) {
   process.exit(0)
 }
 
-const num = (name: string, v: string | undefined): number => {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`soak: --${name} wants a positive number, not ${v}`)
-    process.exit(2)
-  }
-  return n
-}
+const num = (name: string, v: string | undefined): number => positiveNumber('soak', name, v)
 
 const minutes = num('minutes', values.minutes)
 const hostileOnly = values['hostile-only']
@@ -65,15 +59,7 @@ if (hostileOnly !== undefined && hostileOnly !== 'hosts' && hostileOnly !== 'con
   console.error(`soak: --hostile-only wants hosts or consumers, not ${hostileOnly}`)
   process.exit(2)
 }
-const relayEnv: Record<string, string> = {}
-for (const kv of values['relay-env']) {
-  const eq = kv.indexOf('=')
-  if (eq <= 0) {
-    console.error(`soak: --relay-env wants KEY=VALUE, not ${kv}`)
-    process.exit(2)
-  }
-  relayEnv[kv.slice(0, eq)] = kv.slice(eq + 1)
-}
+const relayEnv = keyValues('soak', 'relay-env', values['relay-env'])
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)
 const result = await runSoak({
   minutes,

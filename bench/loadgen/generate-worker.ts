@@ -5,16 +5,10 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { encodeMessageFrame } from '../../src/protocol/frame.ts'
 import { createTid } from '../../src/protocol/syntax/tid.ts'
 import { keypairFromSeed } from '../../test/support/keypair.ts'
+import { seededRandom } from '../../test/support/seeded-random.ts'
 import { messageFrame, TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { fastKeypair } from '../fast-keypair.ts'
-import {
-  didOf,
-  type EventKind,
-  type GenerateMessage,
-  type GenerateTask,
-  KIND,
-  prng,
-} from './workload.ts'
+import { didOf, type EventKind, type GenerateMessage, type GenerateTask, KIND } from './workload.ts'
 
 const task = workerData as GenerateTask
 const port = parentPort!
@@ -90,7 +84,7 @@ async function prune(repo: TestRepo): Promise<void> {
 const states = new Map<number, AccountState>()
 for (const index of task.accounts) {
   const did = didOf(index)
-  const random = prng(task.params.seed * 1_000_003 + index)
+  const random = seededRandom(task.params.seed * 1_000_003 + index)
   const curve = random() < 0.1 ? 'p256' : 'k256'
   // Keys from the seed too, so the same parameters make the same workload anywhere.
   const fromSeed = keypairFromSeed(curve, new TextEncoder().encode(`${task.params.seed}/${index}`))

@@ -16,6 +16,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
+import { seededRandom } from '../../test/support/seeded-random.ts'
 
 export const WORKLOAD_VERSION = 2
 
@@ -66,18 +67,6 @@ export interface PlannedEvent {
   readonly seq: number
 }
 
-/** mulberry32: a small seeded PRNG, so the same parameters give the same workload. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** A distinct did:plc for each account number (base-32 digits in the PLC alphabet). */
 export function didOf(n: number): string {
   let id = ''
@@ -88,7 +77,7 @@ export function didOf(n: number): string {
 
 /** The schedule: every event's account, kind and host seq. */
 export function plan(params: WorkloadParams): PlannedEvent[] {
-  const random = prng(params.seed)
+  const random = seededRandom(params.seed)
   const hostSeq = new Array<number>(params.hosts).fill(0)
   const out: PlannedEvent[] = []
   for (let i = 0; i < params.events; i++) {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Fanout } from './fanout.ts'
-import { eventually, startServer, TestClient } from './testing/clients.ts'
+import { eventually, seqRange, startServer, TestClient } from './testing/clients.ts'
 import { MemoryLog } from './testing/memory-log.ts'
 
 const KiB = 1024
@@ -26,12 +26,7 @@ describe('Fanout buffer budget', () => {
       const [, firstInfo, secondInfo] = fanout.consumers()
       first.ws.pause()
       const round = async (): Promise<void> => {
-        fanout.broadcast(
-          log.append(
-            Array.from({ length: 8 }, () => 'did:plc:x'),
-            16_000,
-          ),
-        )
+        fanout.broadcast(log.appendPadded(8, 16_000))
         // After every broadcast the total is back within the budget.
         assert.ok(fanout.bufferedBytes() <= budget, `${fanout.bufferedBytes()} over the budget`)
         const last = log.flushedSeq
@@ -56,17 +51,11 @@ describe('Fanout buffer budget', () => {
       await first.closed
       assert.equal(first.closeCode, 1006)
       const seqs = first.seqs()
-      assert.deepEqual(
-        seqs,
-        Array.from({ length: seqs.length }, (_, i) => i + 1),
-      )
+      assert.deepEqual(seqs, seqRange(1, seqs.length))
       second.ws.resume()
       const end = log.flushedSeq
       await second.until(() => second.seqs().at(-1) === end, 'the kept consumer catches up')
-      assert.deepEqual(
-        second.seqs(),
-        Array.from({ length: end }, (_, i) => i + 1),
-      )
+      assert.deepEqual(second.seqs(), seqRange(1, end))
     } finally {
       await fanout.close()
       await server.close()
@@ -75,11 +64,7 @@ describe('Fanout buffer budget', () => {
 
   it('a replay keeps only its window queued, then delivers everything in order', async () => {
     const log = new MemoryLog()
-    for (let i = 0; i < 40; i++)
-      log.append(
-        Array.from({ length: 25 }, () => 'did:plc:x'),
-        20_000,
-      )
+    for (let i = 0; i < 40; i++) log.appendPadded(25, 20_000)
     const total = log.flushedSeq // 1,000 records of ~20 KB: ~20 MB
     const window = 512 * KiB
     const fanout = new Fanout({ log, maxBufferedBytes: 64 * MiB, replayWindowBytes: window })
@@ -89,11 +74,7 @@ describe('Fanout buffer budget', () => {
       await reader.opened()
       reader.ws.pause()
       // Wait until the replay has stopped reading the log: the socket is full.
-      let reads = -1
-      while (reads !== log.reads) {
-        reads = log.reads
-        await new Promise((r) => setTimeout(r, 200))
-      }
+      await log.readsSettled()
       // The first batch of 500 records (~10 MB) never fits: the replay waits inside it.
       assert.equal(log.reads, 1, 'the replay stalled in its first batch')
       assert.ok(reader.seqs().length < 500, `${reader.seqs().length} delivered while paused`)
@@ -104,10 +85,7 @@ describe('Fanout buffer budget', () => {
       )
       reader.ws.resume()
       await reader.until(() => reader.seqs().at(-1) === total, 'replay finished', 30_000)
-      assert.deepEqual(
-        reader.seqs(),
-        Array.from({ length: total }, (_, i) => i + 1),
-      )
+      assert.deepEqual(reader.seqs(), seqRange(1, total))
       fanout.broadcast(log.append(['did:plc:x']))
       await reader.until(() => reader.seqs().at(-1) === total + 1, 'live after the replay')
     } finally {
@@ -118,11 +96,7 @@ describe('Fanout buffer budget', () => {
 
   it('replays wait for room in the budget instead of being cut', async () => {
     const log = new MemoryLog()
-    for (let i = 0; i < 20; i++)
-      log.append(
-        Array.from({ length: 25 }, () => 'did:plc:x'),
-        20_000,
-      )
+    for (let i = 0; i < 20; i++) log.appendPadded(25, 20_000)
     const total = log.flushedSeq
     const budget = 1 * MiB
     const fanout = new Fanout({
@@ -139,11 +113,7 @@ describe('Fanout buffer budget', () => {
         r.ws.pause()
       }
       await eventually(() => fanout.count === 3, 'attached')
-      let reads = -1
-      while (reads !== log.reads) {
-        reads = log.reads
-        await new Promise((r) => setTimeout(r, 200))
-      }
+      await log.readsSettled()
       // Three replays together stay within their half of the budget (plus a chunk each, as the
       // sum they check is a few milliseconds old).
       assert.ok(
@@ -154,10 +124,7 @@ describe('Fanout buffer budget', () => {
       for (const r of readers) r.ws.resume()
       for (const r of readers) {
         await r.until(() => r.seqs().at(-1) === total, 'replay finished', 30_000)
-        assert.deepEqual(
-          r.seqs(),
-          Array.from({ length: total }, (_, i) => i + 1),
-        )
+        assert.deepEqual(r.seqs(), seqRange(1, total))
       }
       assert.equal(fanout.stats().overBudget, 0)
     } finally {
@@ -168,11 +135,7 @@ describe('Fanout buffer budget', () => {
 
   it('replays holding their share never push a live consumer out', async () => {
     const log = new MemoryLog()
-    for (let i = 0; i < 20; i++)
-      log.append(
-        Array.from({ length: 25 }, () => 'did:plc:x'),
-        20_000,
-      )
+    for (let i = 0; i < 20; i++) log.appendPadded(25, 20_000)
     const budget = 2 * MiB
     const fanout = new Fanout({ log, maxBufferedBytes: 64 * MiB, maxTotalBufferedBytes: budget })
     const server = await startServer(fanout)
@@ -186,11 +149,7 @@ describe('Fanout buffer budget', () => {
       const live = new TestClient(server.url)
       await live.opened()
       await eventually(() => fanout.count === 4, 'live attached')
-      let reads = -1
-      while (reads !== log.reads) {
-        reads = log.reads
-        await new Promise((r) => setTimeout(r, 200))
-      }
+      await log.readsSettled()
       // The replays hold their half; the live consumer stops reading until the relay holds
       // 600 KiB for it (its kernel buffers fill first), well within the half left to it.
       assert.ok(fanout.bufferedBytes() <= budget / 2 + 3 * 256 * KiB)
@@ -199,12 +158,7 @@ describe('Fanout buffer budget', () => {
       let rounds = 0
       while (liveSocket.bufferedAmount < 600 * KiB) {
         assert.ok(++rounds < 5000, 'the live consumer never backed up')
-        fanout.broadcast(
-          log.append(
-            Array.from({ length: 8 }, () => 'did:plc:x'),
-            16_000,
-          ),
-        )
+        fanout.broadcast(log.appendPadded(8, 16_000))
         await new Promise((r) => setImmediate(r))
         assert.equal(fanout.stats().overBudget, 0, 'a live consumer was cut for the replays')
       }
@@ -237,12 +191,7 @@ describe('Fanout buffer budget', () => {
       await eventually(() => fanout.count === 3, 'attached')
       first.ws.pause()
       const round = async (): Promise<void> => {
-        fanout.broadcast(
-          log.append(
-            Array.from({ length: 8 }, () => 'did:plc:x'),
-            16_000,
-          ),
-        )
+        fanout.broadcast(log.appendPadded(8, 16_000))
         const last = log.flushedSeq
         await fast.until(() => fast.seqs().at(-1) === last, `fast consumer reaches ${last}`)
       }

@@ -22,12 +22,7 @@ describe('Fanout slow consumers', () => {
       let rounds = 0
       while (fanout.count === 2) {
         assert.ok(++rounds < 5000, 'the paused consumer was never cut off')
-        fanout.broadcast(
-          log.append(
-            Array.from({ length: 8 }, () => 'did:plc:x'),
-            16_000,
-          ),
-        )
+        fanout.broadcast(log.appendPadded(8, 16_000))
         const last = log.flushedSeq
         await fast.until(() => fast.seqs().at(-1) === last, `fast consumer reaches ${last}`)
       }
@@ -71,12 +66,7 @@ describe('Fanout slow consumers', () => {
       let rounds = 0
       while (fanout.count === 1) {
         assert.ok(++rounds < 100_000, 'never cut off')
-        fanout.broadcast(
-          log.append(
-            Array.from({ length: 8 }, () => 'did:plc:x'),
-            16_000,
-          ),
-        )
+        fanout.broadcast(log.appendPadded(8, 16_000))
         await new Promise((r) => setImmediate(r))
       }
       // Still paused: the close handshake cannot finish, so the server terminates the socket.

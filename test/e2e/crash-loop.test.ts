@@ -31,21 +31,10 @@ import { FakePds } from '../support/fake-pds.ts'
 import { SEED, scaled } from '../support/long-mode.ts'
 import { Consumer, eventually } from '../support/relay-harness.ts'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
+import { seededRandom } from '../support/seeded-random.ts'
 
 const KILL_CYCLES = scaled(5, 50)
 const SUBSCRIBE = '/xrpc/com.atproto.sync.subscribeRepos'
-
-/** A small seeded generator, so a failing run's kill moments can be replayed with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Received {
   readonly seq: number
@@ -136,7 +125,7 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
   const stream = new CommitStream(pds, plc, 'nop')
-  const rand = random(SEED)
+  const rand = seededRandom(SEED)
   const consumer = new ResumingConsumer()
   let relay: RelayProcess | undefined
   const failWithLogs = (err: unknown): never => {

@@ -101,6 +101,11 @@ export class TestClient {
   }
 }
 
+/** The seqs `from`, `from + 1`, … `to` (what a consumer that missed nothing has seen). */
+export function seqRange(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i)
+}
+
 /** Polls `cond` (bounded) for server-side conditions that have no event to wait on. */
 export async function eventually(
   cond: () => boolean,

@@ -51,6 +51,23 @@ export class MemoryLog implements LogReader {
     return out
   }
 
+  /** Appends `count` records for one DID, each padded with `padBytes` (a burst of big frames). */
+  appendPadded(count: number, padBytes: number): LogRecord[] {
+    return this.append(
+      Array.from({ length: count }, () => 'did:plc:x'),
+      padBytes,
+    )
+  }
+
+  /** Resolves once no read has started for 200 ms: a replay is waiting on its socket. */
+  async readsSettled(): Promise<void> {
+    let reads = -1
+    while (reads !== this.reads) {
+      reads = this.reads
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+
   /** Drops every record with seq < seq (retention). */
   trimBefore(seq: number): void {
     this.#records = this.#records.filter((r) => r.seq >= seq)
