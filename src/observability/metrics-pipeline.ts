@@ -170,6 +170,11 @@ export function registerFanoutMetrics(registry: Registry, s: MetricsSources): vo
     },
   })
   scrapeCounter(registry, {
+    name: 'relay_consumer_sockets_shed_total',
+    help: 'Closing consumer sockets terminated before their close finished, because all consumers together were over --consumer-buffer-total.',
+    read: (emit) => emit(memo.get().stats.shedClosing ?? 0),
+  })
+  scrapeCounter(registry, {
     name: 'relay_consumer_outdated_cursors_total',
     help: 'Consumers whose cursor was older than the retained window (told OutdatedCursor).',
     read: (emit) => emit(memo.get().stats.outdatedCursor),

@@ -48,6 +48,8 @@ export interface FanoutSource {
     readonly tooSlow: number
     /** Live consumers cut because all consumers' buffers together were over the budget. */
     readonly overBudget?: number
+    /** Closing sockets terminated early, with unsent bytes, because of the budget. */
+    readonly shedClosing?: number
     readonly pingTimeouts: number
     readonly replayFailures: number
     /**

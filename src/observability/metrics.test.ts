@@ -76,6 +76,7 @@ const EXPECTED: Record<string, number> = {
   'relay_consumer_rejections_total{reason="too-many-consumers"}': 0,
   'relay_consumer_rejections_total{reason="too-slow"}': 3,
   'relay_consumer_rejections_total{reason="buffers-full"}': 2,
+  relay_consumer_sockets_shed_total: 1,
   'relay_consumer_rejections_total{reason="ping-timeout"}': 0,
   'relay_consumer_rejections_total{reason="replay-failed"}': 0,
   relay_consumer_outdated_cursors_total: 2,

@@ -111,6 +111,7 @@ export function makeFakes(): Fakes {
         tooManyConsumers: 0,
         tooSlow: 3,
         overBudget: 2,
+        shedClosing: 1,
         pingTimeouts: 0,
         replayFailures: 0,
         ...fanoutTotals,
