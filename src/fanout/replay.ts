@@ -8,10 +8,9 @@
 // MiB: enough to keep a fast reader busy, far below the per-consumer bound a live consumer may
 // fill), and the next log read starts while the socket drains to the low-water mark. A frame is
 // only queued when it fits the window and the replays' share of the relay-wide budget has room
-// for it (`hasRoom`, buffer-budget.ts), so
-// a replay holds about one window plus one log batch, however many replays run. A replaying
-// consumer that reads slowly is waited for, not cut off; one that stops answering pings is
-// dropped by the fanout's ping round.
+// for it (`hasRoom`, buffer-budget.ts), so a replay holds about one window plus one log batch,
+// however many replays run. A replaying consumer that reads slowly is waited for, not cut off;
+// one that stops answering pings is dropped by the fanout's ping round.
 // Deliberately not here: cursor checks and `#info` (fanout.ts), reading the log's files.
 import type { Consumer } from './consumer.ts'
 import type { LogReader } from './types.ts'

@@ -4,6 +4,7 @@
 // buffer until `ws`'s own 30 s close timer). Tracks every socket it is closing so shutdown can
 // wait for them. Deliberately not here: deciding why or when to close.
 import type { WebSocket } from 'ws'
+import { overBudget, totalBuffered } from './buffer-budget.ts'
 import { sendFrame } from './wire.ts'
 
 const ignore = (): void => {}
@@ -36,19 +37,13 @@ export class SocketCloser {
    * likely just the last error frame, which is left to go out). Returns what it terminated.
    */
   shed(bytes: number): { sockets: number; bytes: number } {
-    const holding = [...this.#closing.keys()].filter(
-      (ws) => ws.bufferedAmount > 0 && !this.#terminated.has(ws),
-    )
-    holding.sort((a, b) => b.bufferedAmount - a.bufferedAmount)
-    let freed = 0
-    let sockets = 0
-    for (const ws of holding) {
-      if (freed >= bytes) break
-      freed += ws.bufferedAmount
-      sockets++
-      this.#kill(ws)
-    }
-    return { sockets, bytes: freed }
+    const holding = [...this.#closing.keys()]
+      .filter((ws) => !this.#terminated.has(ws))
+      .map((ws) => ({ ws, buffered: ws.bufferedAmount }))
+    const held = totalBuffered(holding)
+    const cut = overBudget(holding, held, held - bytes)
+    for (const { ws } of cut) this.#kill(ws)
+    return { sockets: cut.length, bytes: totalBuffered(cut) }
   }
 
   /** Sends `lastFrame` (if any), closes with `code`, terminates after the grace period. */
