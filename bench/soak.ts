@@ -24,6 +24,8 @@ const { values } = parseArgs({
     'stuck-hold-seconds': { type: 'string', default: '90' },
     'replay-every-seconds': { type: 'string', default: '120' },
     'drain-seconds': { type: 'string', default: '420' },
+    'gc-probe-minutes': { type: 'string', default: '3' },
+    'no-gc-probe': { type: 'boolean', default: false },
     'keep-data': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -47,6 +49,10 @@ if (values.help) {
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
   --drain-seconds N         at the end, how long to wait for hosts in reconnection backoff to
                             deliver the rest (default 420: the backoff reaches 5 minutes)
+  --gc-probe-minutes N      how often to force a full garbage collection in the relay (through
+                            its inspector, on loopback) and record the memory left; the memory
+                            verdict is taken on these probes (default 3)
+  --no-gc-probe             no forced collections: judge plain RSS and heap only
   --keep-data               keep the relay's event log and database`)
   process.exit(0)
 }
@@ -75,6 +81,10 @@ const result = await runSoak({
   stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
   replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
   drainSeconds: num('drain-seconds', values['drain-seconds']),
+  gcProbeEveryMs: values['no-gc-probe']
+    ? 0
+    : num('gc-probe-minutes', values['gc-probe-minutes']) * 60_000,
+  gcProbeSettleMs: 20_000,
   keepData: values['keep-data'],
   print: (line) => console.log(line),
 })

@@ -1,6 +1,8 @@
 // The soak's samples and what is concluded from them: one printed line per sample, the CSV and a
-// small SVG chart of memory over time, and the flatness verdict (least-squares slope of RSS and
-// heap after warm-up).
+// small SVG chart of memory over time, and the flatness verdict (least-squares slopes after
+// warm-up: of the memory left after forced full collections when the soak probed for it, and of
+// plain RSS and heap, reported beside it).
+import type { GcProbe } from './gc-probe.ts'
 export interface Sample {
   /** Seconds since the load started. */
   readonly t: number
@@ -98,10 +100,26 @@ export function slope(points: readonly (readonly [number, number])[]): number {
   return den === 0 ? 0 : num / den
 }
 
+/** The trend of the memory left after each forced full collection (gc-probe.ts). */
+export interface LiveMemory {
+  /** Probes after warm-up that the slopes are taken over. */
+  readonly probes: number
+  readonly rssAtWarmup: number
+  readonly rssAtEnd: number
+  /** MB per 10 minutes after warm-up. */
+  readonly rssSlope: number
+  readonly rssLimit: number
+  readonly heapSlope: number
+  readonly heapLimit: number
+  readonly flat: boolean
+}
+
 export interface MemoryVerdict {
   readonly warmupEndS: number
   readonly rssAtWarmup: number
   readonly rssAtEnd: number
+  /** The highest RSS sampled after warm-up: what an operator must provision for. */
+  readonly rssPeak: number
   readonly heapAtWarmup: number
   readonly heapAtEnd: number
   /** MB per 10 minutes after warm-up. */
@@ -109,6 +127,18 @@ export interface MemoryVerdict {
   readonly heapSlope: number
   readonly rssLimit: number
   readonly heapLimit: number
+  /** Plain RSS and heap slopes both within their limits. */
+  readonly plainFlat: boolean
+  /**
+   * Live memory, judged on the forced-collection probes when there are at least three after
+   * warm-up; null when the soak did not probe (or too few probes came after warm-up).
+   */
+  readonly live: LiveMemory | null
+  /**
+   * The verdict: live memory flat when it was probed, otherwise plain RSS and heap flat. Plain
+   * RSS includes garbage not yet collected, whose amount depends on when V8 chooses to collect,
+   * so it is a weaker signal than the probes (it is reported either way).
+   */
   readonly flat: boolean
   /**
    * Slopes of each minute's lowest and median RSS after warm-up (MB per 10 minutes): what memory
@@ -126,13 +156,21 @@ export interface MemoryVerdict {
   }
 }
 
+/** Memory per 10 minutes: the limit a slope must stay under, 3% of the start but a floor. */
+const limitOf = (start: number, floor: number) => Math.max(floor, 0.03 * start)
+
 /**
  * Warm-up ends after 20% of the run but at least 2 minutes (at most half the run). Memory is
- * called flat when, after warm-up, the least-squares slopes of RSS and heap stay under 3% of
- * their warm-up values per 10 minutes (and at least 4 MB for RSS, 2 MB for heap, the noise of
- * garbage collection and of a stuck consumer's buffer on short runs).
+ * called flat when, after warm-up, the least-squares slopes stay under 3% of their warm-up values
+ * per 10 minutes (and at least 4 MB for RSS, 2 MB for heap, the noise of garbage collection and
+ * of a stuck consumer's buffer on short runs): the slopes of RSS and heap left after forced full
+ * collections when there are at least three such probes after warm-up, else of plain RSS and heap.
  */
-export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryVerdict {
+export function memoryVerdict(
+  samples: readonly Sample[],
+  runS: number,
+  probes: readonly GcProbe[] = [],
+): MemoryVerdict {
   const warmupEndS = Math.min(Math.max(0.2 * runS, 120), 0.5 * runS)
   const after = samples.filter((s) => s.t >= warmupEndS)
   const used = after.length >= 2 ? after : samples
@@ -141,19 +179,24 @@ export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryV
   const perTen = (k: keyof Sample) => slope(used.map((s) => [s.t, s[k]])) * 600
   const rssSlope = perTen('rssMB')
   const heapSlope = perTen('heapUsedMB')
-  const rssLimit = Math.max(4, 0.03 * (first?.rssMB ?? 0))
-  const heapLimit = Math.max(2, 0.03 * (first?.heapUsedMB ?? 0))
+  const rssLimit = limitOf(first?.rssMB ?? 0, 4)
+  const heapLimit = limitOf(first?.heapUsedMB ?? 0, 2)
+  const plainFlat = rssSlope <= rssLimit && heapSlope <= heapLimit
+  const live = liveMemory(probes.filter((p) => p.t >= warmupEndS))
   return {
     warmupEndS,
     rssAtWarmup: first?.rssMB ?? 0,
     rssAtEnd: last?.rssMB ?? 0,
+    rssPeak: Math.max(0, ...used.map((s) => s.rssMB)),
     heapAtWarmup: first?.heapUsedMB ?? 0,
     heapAtEnd: last?.heapUsedMB ?? 0,
     rssSlope,
     heapSlope,
     rssLimit,
     heapLimit,
-    flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+    plainFlat,
+    live,
+    flat: live ? live.flat : plainFlat,
     rssFloorSlope: perMinute(used, (v) => Math.min(...v)),
     rssMedianSlope: perMinute(used, (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!),
     partSlopes: {
@@ -163,6 +206,46 @@ export function memoryVerdict(samples: readonly Sample[], runS: number): MemoryV
       files: perTen('filesMB'),
     },
   }
+}
+
+function liveMemory(probes: readonly GcProbe[]): LiveMemory | null {
+  if (probes.length < 3) return null
+  const first = probes[0]!
+  const rssSlope = slope(probes.map((p) => [p.t, p.rssAfterMB])) * 600
+  const heapSlope = slope(probes.map((p) => [p.t, p.heapUsedAfterMB])) * 600
+  const rssLimit = limitOf(first.rssAfterMB, 4)
+  const heapLimit = limitOf(first.heapUsedAfterMB, 2)
+  return {
+    probes: probes.length,
+    rssAtWarmup: first.rssAfterMB,
+    rssAtEnd: probes.at(-1)!.rssAfterMB,
+    rssSlope,
+    rssLimit,
+    heapSlope,
+    heapLimit,
+    flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+  }
+}
+
+const PROBE_COLUMNS: readonly (keyof GcProbe)[] = [
+  't',
+  'rssBeforeMB',
+  'rssAfterMB',
+  'heapUsedAfterMB',
+  'externalAfterMB',
+]
+
+export function probesCsv(probes: readonly GcProbe[]): string {
+  const rows = probes.map((p) => PROBE_COLUMNS.map((c) => Number(p[c].toFixed(3))).join(','))
+  return `${PROBE_COLUMNS.join(',')}\n${rows.join('\n')}\n`
+}
+
+export function probeLine(p: GcProbe): string {
+  return (
+    `${p.t.toFixed(0).padStart(6)} forced full GC: RSS ${p.rssBeforeMB.toFixed(1)} → ` +
+    `${p.rssAfterMB.toFixed(1)} MB, heap used ${p.heapUsedAfterMB.toFixed(1)} MB, ` +
+    `external ${p.externalAfterMB.toFixed(1)} MB`
+  )
 }
 
 /** Slope (MB per 10 minutes) of one statistic of each minute's RSS samples. */
@@ -178,7 +261,11 @@ function perMinute(samples: readonly Sample[], stat: (values: number[]) => numbe
 }
 
 /** RSS and heap used over time, with the end of warm-up marked. */
-export function toSvg(samples: readonly Sample[], warmupEndS: number): string {
+export function toSvg(
+  samples: readonly Sample[],
+  warmupEndS: number,
+  probes: readonly GcProbe[] = [],
+): string {
   const W = 800
   const H = 320
   const L = 50
@@ -213,9 +300,11 @@ ${ticks.join('\n')}
 ${line('rssMB', '#1f77b4')}
 ${line('heapUsedMB', '#ff7f0e')}
 ${line('externalMB', '#2ca02c')}
+${probes.map((p) => `<circle cx="${x(p.t).toFixed(1)}" cy="${y(p.rssAfterMB).toFixed(1)}" r="3" fill="#d62728"/>`).join('\n')}
 <text x="${L + 10}" y="${H - 8}" fill="#1f77b4">RSS MB</text>
 <text x="${L + 80}" y="${H - 8}" fill="#ff7f0e">heap used MB</text>
 <text x="${L + 180}" y="${H - 8}" fill="#2ca02c">external MB</text>
+<text x="${L + 270}" y="${H - 8}" fill="#d62728">● RSS after a forced full GC</text>
 </svg>
 `
 }

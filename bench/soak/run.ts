@@ -18,11 +18,14 @@ import {
   StuckConsumer,
   type Violation,
 } from './consumers.ts'
+import { forceFullGc, type GcProbe, isInspectorNotice } from './gc-probe.ts'
 import type { HostRole, LoadOptions, LoadStats } from './load.ts'
 import {
   HEADER,
   type MemoryVerdict,
   memoryVerdict,
+  probeLine,
+  probesCsv,
   type Sample,
   sampleLine,
   toCsv,
@@ -63,6 +66,13 @@ export interface SoakOptions {
   readonly replayEveryMs: number
   /** How long the end waits for hosts in reconnection backoff to deliver the rest. */
   readonly drainSeconds: number
+  /**
+   * How often to force a full garbage collection in the relay and read what memory is left
+   * (gc-probe.ts); 0 for never. The memory verdict is taken on these probes when there are any.
+   */
+  readonly gcProbeEveryMs: number
+  /** How long after a forced collection to read RSS: the allocator returns pages lazily. */
+  readonly gcProbeSettleMs: number
   /** Keep the relay's data directory (event log, database) after the run. */
   readonly keepData: boolean
   readonly print: (line: string) => void
@@ -74,6 +84,7 @@ export interface SoakResult {
   readonly failures: readonly string[]
   readonly samples: readonly Sample[]
   readonly memory: MemoryVerdict
+  readonly probes: readonly GcProbe[]
   readonly violations: readonly Violation[]
   readonly violationCount: number
   /** Events the honest consumers received, each. */
@@ -150,6 +161,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     hostile: hostileHosts,
   })
   const metricsPort = await freePort()
+  // The inspector listens on loopback only, and only for the soak's relay.
+  const inspectPort = opts.gcProbeEveryMs > 0 ? await freePort() : 0
+  const nodeFlags = [
+    ...(opts.relayNodeFlags ?? []),
+    ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
+  ]
   const relay = await startRelayProcess(
     dir,
     load.plc,
@@ -160,7 +177,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       '--default-account-limit',
       '100000000',
     ],
-    { env: opts.relayEnv, nodeFlags: opts.relayNodeFlags },
+    { env: opts.relayEnv, nodeFlags },
   ).catch((err: unknown) => {
     load.child.kill()
     throw err
@@ -210,6 +227,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const drainLogs = () => {
     for (const line of relay.logs.splice(0)) {
       relayLog.write(`${line}\n`)
+      if (isInspectorNotice(line)) continue
       let level = 0
       try {
         level = (JSON.parse(line) as { level?: number }).level ?? 0
@@ -268,19 +286,50 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     print(sampleLine(s))
   }
 
+  const probes: GcProbe[] = []
+  const probe = async (): Promise<void> => {
+    const t = elapsed()
+    const before = await procStats(relay.pid)
+    await forceFullGc(inspectPort)
+    await new Promise((r) => setTimeout(r, opts.gcProbeSettleMs))
+    const [after, m] = await Promise.all([procStats(relay.pid), scrape(metricsUrl)])
+    const p: GcProbe = {
+      t,
+      rssBeforeMB: before.rss / 2 ** 20,
+      rssAfterMB: after.rss / 2 ** 20,
+      heapUsedAfterMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+      externalAfterMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
+    }
+    probes.push(p)
+    print(probeLine(p))
+  }
+
   print(HEADER)
   const end = t0 + runS * 1000
   let nextSample = t0 + opts.sampleSeconds * 1000
+  let nextProbe = inspectPort ? t0 + opts.gcProbeEveryMs : Number.POSITIVE_INFINITY
+  let probing: Promise<void> | null = null
   while (performance.now() < end && relayExit === null) {
-    await new Promise((r) =>
-      setTimeout(r, Math.max(0, Math.min(nextSample, end) - performance.now())),
-    )
+    const wake = Math.min(nextSample, nextProbe, end)
+    await new Promise((r) => setTimeout(r, Math.max(0, wake - performance.now())))
     if (relayExit !== null) break
+    // A probe runs beside the sampling (it waits out the allocator's settling time); one at a time.
+    if (performance.now() >= nextProbe) {
+      nextProbe += opts.gcProbeEveryMs
+      if (!probing) {
+        probing = probe()
+          .catch((err: unknown) => print(`GC probe failed: ${String(err)}`))
+          .finally(() => {
+            probing = null
+          })
+      }
+    }
     if (performance.now() >= nextSample || performance.now() >= end) {
       await sample().catch((err: unknown) => print(`sample failed: ${String(err)}`))
       nextSample += opts.sampleSeconds * 1000
     }
   }
+  await probing
   if (relayExit !== null) failures.push(`the relay exited during the run (${relayExit})`)
 
   // Stop the load and drain: a hostile host may be waiting out the relay's reconnection
@@ -355,7 +404,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const delivered = honest.map((h) => h.received)
   if (delivered.some((n) => n === 0)) failures.push('an honest consumer received nothing')
 
-  const memory = memoryVerdict(samples, runS)
+  const memory = memoryVerdict(samples, runS, probes)
   const final: SoakSummary = {
     commit,
     node: process.version,
@@ -391,12 +440,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     relayWarnings: warnings,
     relayExit: relayExit ?? stopped,
     memory,
+    probes,
     violationCount,
     violations,
     failures,
   }
   await writeFile(join(opts.outDir, 'samples.csv'), toCsv(samples))
-  await writeFile(join(opts.outDir, 'memory.svg'), toSvg(samples, memory.warmupEndS))
+  await writeFile(join(opts.outDir, 'memory.svg'), toSvg(samples, memory.warmupEndS, probes))
+  if (probes.length > 0) await writeFile(join(opts.outDir, 'probes.csv'), probesCsv(probes))
   await writeFile(join(opts.outDir, 'summary.json'), `${JSON.stringify(final, null, 2)}\n`)
   printSummary(final, print)
   if (!opts.keepData) await rm(dir, { recursive: true, force: true })
@@ -405,6 +456,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     failures,
     samples,
     memory,
+    probes,
     violations,
     violationCount,
     delivered,

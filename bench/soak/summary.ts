@@ -1,5 +1,6 @@
 // The soak's end-of-run summary: what summary.json holds, and the lines printed from it.
 import type { Violation } from './consumers.ts'
+import type { GcProbe } from './gc-probe.ts'
 import type { HostRole, LoadStats } from './load.ts'
 import type { MemoryVerdict } from './report.ts'
 
@@ -43,6 +44,8 @@ export interface SoakSummary {
   readonly relayWarnings: readonly string[]
   readonly relayExit: number | string
   readonly memory: MemoryVerdict
+  /** Every forced full collection and the memory left after it. */
+  readonly probes: readonly GcProbe[]
   readonly violationCount: number
   readonly violations: readonly Violation[]
   readonly failures: readonly string[]
@@ -69,11 +72,26 @@ export function printSummary(s: SoakSummary, print: (line: string) => void): voi
     `upstream events sent ${s.sent}, with an outcome (accepted or dropped) ${s.outcomes} ` +
       `(after draining ${s.drainSeconds.toFixed(0)} s)`,
   )
+  const l = m.live
+  if (l) {
+    print(
+      `live memory after warm-up (RSS after ${l.probes} forced full GCs): ${mb(l.rssAtWarmup)} → ` +
+        `${mb(l.rssAtEnd)}, slope ${l.rssSlope.toFixed(2)} MB/10 min (limit ${l.rssLimit.toFixed(1)}); ` +
+        `heap used slope ${l.heapSlope.toFixed(2)} MB/10 min (limit ${l.heapLimit.toFixed(1)}): ` +
+        `${l.flat ? 'FLAT' : 'GROWING'}`,
+    )
+  } else if (s.probes.length > 0) {
+    print(`live memory: ${s.probes.length} forced GC(s), too few after warm-up to judge (3 needed)`)
+  }
   print(
-    `memory after warm-up (${(m.warmupEndS / 60).toFixed(1)} min): RSS ${mb(m.rssAtWarmup)} → ` +
-      `${mb(m.rssAtEnd)}, slope ${m.rssSlope.toFixed(2)} MB/10 min (limit ${m.rssLimit.toFixed(1)}); ` +
-      `heap used ${mb(m.heapAtWarmup)} → ${mb(m.heapAtEnd)}, slope ${m.heapSlope.toFixed(2)} MB/10 min ` +
-      `(limit ${m.heapLimit.toFixed(1)}): ${m.flat ? 'FLAT' : 'GROWING'}`,
+    `plain memory after warm-up (${(m.warmupEndS / 60).toFixed(1)} min): RSS ${mb(m.rssAtWarmup)} → ` +
+      `${mb(m.rssAtEnd)} (peak ${mb(m.rssPeak)}), slope ${m.rssSlope.toFixed(2)} MB/10 min ` +
+      `(limit ${m.rssLimit.toFixed(1)}); heap used ${mb(m.heapAtWarmup)} → ${mb(m.heapAtEnd)}, ` +
+      `slope ${m.heapSlope.toFixed(2)} MB/10 min (limit ${m.heapLimit.toFixed(1)}): ` +
+      `${m.plainFlat ? 'flat' : 'growing'}`,
+  )
+  print(
+    `memory verdict (${l ? 'on the forced-GC probes' : 'on plain RSS and heap'}): ${m.flat ? 'FLAT' : 'GROWING'}`,
   )
   print(
     `RSS between bursts (MB/10 min): slope of each minute's lowest ${m.rssFloorSlope.toFixed(1)}, ` +

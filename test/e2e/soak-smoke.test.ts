@@ -26,6 +26,8 @@ test('soak smoke: a short soak samples the relay and sees every event once, in o
       stuckHoldMs: 4_000,
       replayEveryMs: 4_000,
       drainSeconds: 20,
+      gcProbeEveryMs: 4_000,
+      gcProbeSettleMs: 500,
       keepData: false,
       print: (line) => lines.push(line),
     })
@@ -41,6 +43,10 @@ test('soak smoke: a short soak samples the relay and sees every event once, in o
     for (const n of result.delivered) assert.ok(n > 100, log)
     assert.ok(result.final.sent > 0 && result.final.outcomes === result.final.sent, log)
     assert.ok((result.final.replays[0]?.replays ?? 0) >= 1, log)
+    // The forced collections ran through the relay's inspector and read the memory left.
+    assert.ok(result.probes.length >= 1, log)
+    for (const p of result.probes) assert.ok(p.rssAfterMB > 0 && p.heapUsedAfterMB > 0, log)
+    assert.ok(!/GC probe failed/.test(log), log)
     for (const f of ['samples.csv', 'memory.svg', 'summary.json', 'relay.log'])
       await access(join(out, f))
   } finally {
