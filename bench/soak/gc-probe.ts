@@ -19,6 +19,14 @@ export interface GcProbe {
   /** Main-thread heap used and external (Buffer) memory after the collection, from /metrics. */
   readonly heapUsedAfterMB: number
   readonly externalAfterMB: number
+  /**
+   * Where the RSS after the collection sits (sample.ts `rssParts`): V8's pages (both isolates),
+   * the allocator's memory outside them, and the verify workers' committed heaps (not collected
+   * by the probe).
+   */
+  readonly v8PagesAfterMB: number
+  readonly otherAnonAfterMB: number
+  readonly workerHeapAfterMB: number
 }
 
 /** The inspector's WebSocket address for the relay's main thread. */

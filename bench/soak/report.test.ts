@@ -47,6 +47,9 @@ const probes = (left: (t: number) => number): GcProbe[] =>
       rssAfterMB: left(t),
       heapUsedAfterMB: 30,
       externalAfterMB: 10,
+      v8PagesAfterMB: 100,
+      otherAnonAfterMB: left(t) - 120,
+      workerHeapAfterMB: 40,
     }
   })
 
@@ -123,8 +126,8 @@ test('fewer than three probes after warm-up: plain RSS decides', () => {
 test('probes.csv has a header and one row per probe', () => {
   const csv = probesCsv(probes(() => 160).slice(0, 2))
   assert.deepEqual(csv.trim().split('\n'), [
-    't,rssBeforeMB,rssAfterMB,heapUsedAfterMB,externalAfterMB',
-    '180,220,160,30,10',
-    '360,220,160,30,10',
+    't,rssBeforeMB,rssAfterMB,heapUsedAfterMB,externalAfterMB,v8PagesAfterMB,otherAnonAfterMB,workerHeapAfterMB',
+    '180,220,160,30,10,100,40,40',
+    '360,220,160,30,10,100,40,40',
   ])
 })

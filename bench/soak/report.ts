@@ -233,6 +233,9 @@ const PROBE_COLUMNS: readonly (keyof GcProbe)[] = [
   'rssAfterMB',
   'heapUsedAfterMB',
   'externalAfterMB',
+  'v8PagesAfterMB',
+  'otherAnonAfterMB',
+  'workerHeapAfterMB',
 ]
 
 export function probesCsv(probes: readonly GcProbe[]): string {
@@ -244,7 +247,8 @@ export function probeLine(p: GcProbe): string {
   return (
     `${p.t.toFixed(0).padStart(6)} forced full GC: RSS ${p.rssBeforeMB.toFixed(1)} → ` +
     `${p.rssAfterMB.toFixed(1)} MB, heap used ${p.heapUsedAfterMB.toFixed(1)} MB, ` +
-    `external ${p.externalAfterMB.toFixed(1)} MB`
+    `external ${p.externalAfterMB.toFixed(1)} MB; V8 pages ${p.v8PagesAfterMB.toFixed(1)} MB ` +
+    `(workers' heaps ${p.workerHeapAfterMB.toFixed(1)}), allocator ${p.otherAnonAfterMB.toFixed(1)} MB`
   )
 }
 

@@ -292,13 +292,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const before = await procStats(relay.pid)
     await forceFullGc(inspectPort)
     await new Promise((r) => setTimeout(r, opts.gcProbeSettleMs))
-    const [after, m] = await Promise.all([procStats(relay.pid), scrape(metricsUrl)])
+    const [after, parts, m] = await Promise.all([
+      procStats(relay.pid),
+      rssParts(relay.pid),
+      scrape(metricsUrl),
+    ])
     const p: GcProbe = {
       t,
       rssBeforeMB: before.rss / 2 ** 20,
       rssAfterMB: after.rss / 2 ** 20,
       heapUsedAfterMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
       externalAfterMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
+      v8PagesAfterMB: parts.v8Pages / 2 ** 20,
+      otherAnonAfterMB: (parts.otherAnon + parts.mallocHeap) / 2 ** 20,
+      workerHeapAfterMB: value(m, 'relay_verify_worker_heap_bytes{kind="total"}') / 2 ** 20,
     }
     probes.push(p)
     print(probeLine(p))
