@@ -86,6 +86,20 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     loadgenCores: r.loadgenCores,
     peakRssMB: mb(r.peakRss),
     hwmRssMB: mb(r.hwm),
+    // Main-thread CPU per event offered in the window (the relay's serial part: issue 12's
+    // target is 30 µs or less).
+    mainUsPerEvent:
+      r.cores?.byThread.main !== undefined && r.sentInWindow > 0
+        ? round((r.cores.byThread.main / (r.sentInWindow / r.windowS)) * 1e6, 1)
+        : undefined,
+    // Records per event-log write over the run: how well the log batches its writes.
+    logRecordsPerWrite: r.after && r.before ? perCall(r.before, r.after) : undefined,
     drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
   }
+}
+
+function perCall(before: Scrape, after: Scrape): number | undefined {
+  const delta = (name: string) => value(after, name) - value(before, name)
+  const calls = delta('relay_eventlog_write_calls_total')
+  return calls > 0 ? round(delta('relay_eventlog_records_written_total') / calls, 1) : undefined
 }
