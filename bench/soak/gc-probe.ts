@@ -79,7 +79,7 @@ export function isInspectorNotice(line: string): boolean {
     line.startsWith('Debugger listening on ') ||
     line.startsWith('Debugger attached.') ||
     line.startsWith('Debugger ending on ') ||
-    line.startsWith('For help, see: https://nodejs.org/en/docs/inspector') ||
+    line.startsWith('For help, see: https://nodejs.org/') ||
     line.startsWith('Waiting for the debugger to disconnect')
   )
 }
