@@ -6,6 +6,7 @@
 // Deliberately not here: deciding what changes (mirror-change.ts), verification (verify/).
 import * as CID from '@atcute/cid'
 import type { Kysely, Transaction } from 'kysely'
+import { chunks } from '../db/chunks.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
 import type { RepoChange, RepoHead } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
@@ -81,10 +82,10 @@ export class RepoStore {
         refs: 1,
         data,
       }))
-      for (let i = 0; i < nodes.length; i += CHUNK) {
+      for (const chunk of chunks(nodes, CHUNK)) {
         await trx
           .insertInto('repo_block')
-          .values(nodes.slice(i, i + CHUNK))
+          .values(chunk)
           .onConflict((oc) => oc.columns(['repo_id', 'cid']).doNothing())
           .execute()
       }
@@ -98,10 +99,10 @@ export class RepoStore {
         refs: n,
         data: bytesOf.get(cid)!,
       }))
-      for (let i = 0; i < records.length; i += CHUNK) {
+      for (const chunk of chunks(records, CHUNK)) {
         await trx
           .insertInto('repo_block')
-          .values(records.slice(i, i + CHUNK))
+          .values(chunk)
           .onConflict((oc) =>
             oc
               .columns(['repo_id', 'cid'])
@@ -118,19 +119,19 @@ export class RepoStore {
           .execute()
       }
       const nodesGone = change.removeNodes.map(cidToBytes)
-      for (let i = 0; i < nodesGone.length; i += CHUNK) {
+      for (const chunk of chunks(nodesGone, CHUNK)) {
         await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
-          .where('cid', 'in', nodesGone.slice(i, i + CHUNK))
+          .where('cid', 'in', chunk)
           .execute()
       }
       const recordsGone = [...new Set(change.removeRecords)].map(cidToBytes)
-      for (let i = 0; i < recordsGone.length; i += CHUNK) {
+      for (const chunk of chunks(recordsGone, CHUNK)) {
         await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
-          .where('cid', 'in', recordsGone.slice(i, i + CHUNK))
+          .where('cid', 'in', chunk)
           .where('refs', '<=', 0)
           .execute()
       }
@@ -181,11 +182,11 @@ export class RepoStore {
       const id = await repoId(trx, did)
       if (id === undefined) return 0
       let n = 0
-      for (let i = 0; i < cids.length; i += CHUNK) {
+      for (const chunk of chunks(cids, CHUNK)) {
         const r = await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
-          .where('cid', 'in', cids.slice(i, i + CHUNK))
+          .where('cid', 'in', chunk)
           .executeTakeFirst()
         n += Number(r.numDeletedRows)
       }
@@ -274,8 +275,8 @@ async function selectBlocksOf(
   cids: readonly string[],
 ): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>()
-  for (let i = 0; i < cids.length; i += CHUNK) {
-    const chunk = cids.slice(i, i + CHUNK).map(cidToBytes)
+  for (const part of chunks(cids, CHUNK)) {
+    const chunk = part.map(cidToBytes)
     const rows = await db
       .selectFrom('repo_block')
       .select(['cid', 'data'])

@@ -1,7 +1,8 @@
 // AccountStore: the `account` table (one row per DID the relay has seen). Typed camelCase
 // AccountRows in and out. `upsertMany` is the account batch writer's hot path: one transaction
 // (or the caller's, inside RelayDatabase.transaction), multi-row INSERT ... ON CONFLICT DO UPDATE
-// in chunks that stay under both dialects' bound-parameter limits.
+// in chunks that stay under both dialects' bound-parameter limits and come in few distinct sizes
+// (db/chunks.ts: each size is a statement SQLite keeps prepared).
 // Upsert semantics: every column is overwritten with the row's value except `created_at`, which
 // keeps the value of the first insert (the age "oldest throttled first" is ordered by). Within one
 // call, the last row for a DID wins (PostgreSQL refuses to update one row twice in a statement).
@@ -9,6 +10,7 @@
 // (accounts/), and keeping `host.account_count` in step (hosts/ and accounts/ do that).
 
 import type { Kysely, Selectable } from 'kysely'
+import { chunks } from './chunks.ts'
 import { atomically, type StoreContext } from './context.ts'
 import type { AccountTable, AccountUpstreamStatus, LocalStatus, Schema } from './schema.ts'
 
@@ -63,12 +65,8 @@ export class AccountStore {
     return this.#ctx.run('accounts.getMany', async (db) => {
       const found = new Map<string, AccountRow>()
       const unique = [...new Set(dids)]
-      for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
-        const rows = await db
-          .selectFrom('account')
-          .selectAll()
-          .where('did', 'in', unique.slice(i, i + LOOKUP_CHUNK))
-          .execute()
+      for (const chunk of chunks(unique, LOOKUP_CHUNK)) {
+        const rows = await db.selectFrom('account').selectAll().where('did', 'in', chunk).execute()
         for (const r of rows) found.set(r.did, toAccountRow(r))
       }
       return found
@@ -83,10 +81,10 @@ export class AccountStore {
       for (const r of rows) byDid.set(r.did, r)
       const values = [...byDid.values()].map(toAccountColumns)
       await atomically(db, async (trx: Kysely<Schema>) => {
-        for (let i = 0; i < values.length; i += this.#chunkRows) {
+        for (const chunk of chunks(values, this.#chunkRows)) {
           await trx
             .insertInto('account')
-            .values(values.slice(i, i + this.#chunkRows))
+            .values(chunk)
             .onConflict((oc) =>
               oc.column('did').doUpdateSet((eb) => ({
                 host_id: eb.ref('excluded.host_id'),
