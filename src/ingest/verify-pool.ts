@@ -1,6 +1,7 @@
 // A pool of worker threads that run verification tasks (docs/design.md §3): the CPU-heavy part of
 // ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
-// bytes handed in must be a buffer of their own: they are transferred, not copied.
+// bytes handed in must be a buffer of their own: they are transferred, not copied. Tasks given
+// to a worker in one turn of the event loop are posted together (verify-messages.ts).
 // Queue: at most `maxInFlightPerWorker` tasks per worker; a task beyond that waits in a FIFO
 // queue for a free slot. The queue has no bound of its own because its callers are bounded:
 // each waiting task is an event in flight, and every host's flow control caps those at
@@ -9,6 +10,7 @@
 // the caller may retry once (ingest/handlers.ts does).
 import { Worker } from 'node:worker_threads'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
+import type { Job, ReplyBatch, Request, RequestBatch } from './verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export class VerifyWorkerError extends Error {
@@ -23,14 +25,13 @@ interface Pending {
   reject(err: Error): void
 }
 
-/** A task as posted to a worker: an event, or a whole repo (resync). */
-type Job =
-  | { readonly kind: 'event'; readonly task: VerifyTask }
-  | { readonly kind: 'repo'; readonly task: RepoVerifyTask }
-
 interface Slot {
   worker: Worker
   inFlight: Map<number, Pending>
+  /** Tasks given to this worker in the current turn, posted together at its end. */
+  outbox: Request[]
+  transfer: ArrayBuffer[]
+  flush: NodeJS.Immediate | null
 }
 
 export interface VerifyPoolOptions {
@@ -108,6 +109,7 @@ export class VerifyPool {
     this.#closed = true
     for (const { pending } of this.#queue.splice(0))
       pending.reject(new VerifyWorkerError('verify pool closed'))
+    for (const s of this.#slots) if (s.flush !== null) clearImmediate(s.flush)
     await Promise.all(this.#slots.map((s) => s.worker.terminate()))
     for (const s of this.#slots)
       for (const p of s.inFlight.values()) p.reject(new VerifyWorkerError('verify pool closed'))
@@ -134,19 +136,33 @@ export class VerifyPool {
         : job.kind === 'event'
           ? { kind: 'event', task: { ...job.task, frame: owned } }
           : { kind: 'repo', task: { ...job.task, car: owned } }
-    slot.worker.postMessage({ id, ...sent }, [owned.buffer as ArrayBuffer])
+    slot.outbox.push({ id, ...sent })
+    slot.transfer.push(owned.buffer as ArrayBuffer)
+    slot.flush ??= setImmediate(() => this.#post(slot))
+  }
+
+  #post(slot: Slot): void {
+    slot.flush = null
+    if (slot.outbox.length === 0) return
+    const batch: RequestBatch = { requests: slot.outbox }
+    const transfer = slot.transfer
+    slot.outbox = []
+    slot.transfer = []
+    slot.worker.postMessage(batch, transfer)
   }
 
   #spawn(): Slot {
     const worker = new Worker(WORKER_URL)
-    const slot: Slot = { worker, inFlight: new Map() }
+    const slot: Slot = { worker, inFlight: new Map(), outbox: [], transfer: [], flush: null }
     worker.unref()
-    worker.on('message', (msg: { id: number; outcome?: never; error?: string }) => {
-      const pending = slot.inFlight.get(msg.id)
-      if (!pending) return
-      slot.inFlight.delete(msg.id)
-      if (msg.outcome) pending.resolve(msg.outcome)
-      else pending.reject(new VerifyWorkerError(msg.error ?? 'worker failed'))
+    worker.on('message', (msg: ReplyBatch) => {
+      for (const reply of msg.replies) {
+        const pending = slot.inFlight.get(reply.id)
+        if (!pending) continue
+        slot.inFlight.delete(reply.id)
+        if ('outcome' in reply) pending.resolve(reply.outcome as never)
+        else pending.reject(new VerifyWorkerError(reply.error))
+      }
       this.#drain(slot)
     })
     worker.on('error', (err) => this.#replace(slot, err))
@@ -169,6 +185,9 @@ export class VerifyPool {
     for (const p of slot.inFlight.values())
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
     slot.inFlight.clear()
+    if (slot.flush !== null) clearImmediate(slot.flush)
+    slot.outbox = []
+    slot.transfer = []
     void slot.worker.terminate()
     this.#restarts++
     const fresh = this.#spawn()
