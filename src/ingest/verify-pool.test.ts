@@ -98,3 +98,32 @@ test("each worker reports its own V8 heap (not in the main isolate's figures)", 
     assert.ok(h.total >= h.used, `total ${h.total} under used ${h.used}`)
   }
 })
+
+test('many tasks in one turn go out as one batch and every outcome comes back to its own task', async () => {
+  const wide = new VerifyPool({ size: 1, maxInFlightPerWorker: 64 })
+  try {
+    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
+    const frame = messageFrame(msg)
+    // 30 tasks, more than the worker's reply group of 8: every third under another key.
+    const other = generateKeypair('k256').didKey
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        wide.verify({
+          frame: Uint8Array.from(frame),
+          didKey: i % 3 === 0 ? other : repo.keypair.didKey,
+          previous: null,
+          now: Date.now(),
+          mode: 'strict',
+        }),
+      ),
+    )
+    outcomes.forEach((o, i) => {
+      assert.equal(o.ok, i % 3 !== 0, `task ${i}`)
+      if (o.ok) assert.equal(o.rev, msg.rev)
+    })
+    assert.deepEqual(wide.stats, { inFlight: 0, queued: 0, restarts: 0 })
+  } finally {
+    await wide.close()
+  }
+})
