@@ -6,7 +6,7 @@
 // Deliberately not here: deciding what changes (mirror-change.ts), verification (verify/).
 import * as CID from '@atcute/cid'
 import type { Kysely, Transaction } from 'kysely'
-import { chunks } from '../db/chunks.ts'
+import { chunkPolicyOf, chunks, keyChunks } from '../db/chunks.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
 import type { RepoChange, RepoHead } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
@@ -72,6 +72,7 @@ export class RepoStore {
   async apply(did: string, change: RepoChange): Promise<void> {
     const { head } = change
     const now = new Date(this.#now()).toISOString()
+    const policy = chunkPolicyOf(this.#adb.dialect)
     await this.#adb.transaction('repos.apply', async (trx) => {
       const id = await upsertHead(trx, did, head, now)
       const rev = head.rev
@@ -82,7 +83,7 @@ export class RepoStore {
         refs: 1,
         data,
       }))
-      for (const chunk of chunks(nodes, CHUNK)) {
+      for (const chunk of chunks(nodes, CHUNK, policy)) {
         await trx
           .insertInto('repo_block')
           .values(chunk)
@@ -99,7 +100,7 @@ export class RepoStore {
         refs: n,
         data: bytesOf.get(cid)!,
       }))
-      for (const chunk of chunks(records, CHUNK)) {
+      for (const chunk of chunks(records, CHUNK, policy)) {
         await trx
           .insertInto('repo_block')
           .values(chunk)
@@ -119,7 +120,7 @@ export class RepoStore {
           .execute()
       }
       const nodesGone = change.removeNodes.map(cidToBytes)
-      for (const chunk of chunks(nodesGone, CHUNK)) {
+      for (const chunk of keyChunks(nodesGone, CHUNK)) {
         await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
@@ -127,7 +128,7 @@ export class RepoStore {
           .execute()
       }
       const recordsGone = [...new Set(change.removeRecords)].map(cidToBytes)
-      for (const chunk of chunks(recordsGone, CHUNK)) {
+      for (const chunk of keyChunks(recordsGone, CHUNK)) {
         await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
@@ -182,7 +183,7 @@ export class RepoStore {
       const id = await repoId(trx, did)
       if (id === undefined) return 0
       let n = 0
-      for (const chunk of chunks(cids, CHUNK)) {
+      for (const chunk of keyChunks(cids, CHUNK)) {
         const r = await trx
           .deleteFrom('repo_block')
           .where('repo_id', '=', id)
@@ -275,7 +276,7 @@ async function selectBlocksOf(
   cids: readonly string[],
 ): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>()
-  for (const part of chunks(cids, CHUNK)) {
+  for (const part of keyChunks(cids, CHUNK)) {
     const chunk = part.map(cidToBytes)
     const rows = await db
       .selectFrom('repo_block')

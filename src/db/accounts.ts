@@ -10,7 +10,7 @@
 // (accounts/), and keeping `host.account_count` in step (hosts/ and accounts/ do that).
 
 import type { Kysely, Selectable } from 'kysely'
-import { chunks } from './chunks.ts'
+import { type ChunkPolicy, chunks, keyChunks } from './chunks.ts'
 import { atomically, type StoreContext } from './context.ts'
 import type { AccountTable, AccountUpstreamStatus, LocalStatus, Schema } from './schema.ts'
 
@@ -40,9 +40,14 @@ const LOOKUP_CHUNK = 500
 export class AccountStore {
   readonly #ctx: StoreContext
   readonly #chunkRows: number
+  readonly #policy: ChunkPolicy
 
-  constructor(ctx: StoreContext, options?: { upsertChunkRows?: number }) {
+  constructor(
+    ctx: StoreContext,
+    options?: { upsertChunkRows?: number; chunkPolicy?: ChunkPolicy },
+  ) {
     this.#ctx = ctx
+    this.#policy = options?.chunkPolicy ?? 'few-sizes'
     const chunk = options?.upsertChunkRows ?? DEFAULT_UPSERT_CHUNK_ROWS
     if (!Number.isInteger(chunk) || chunk < 1 || chunk > 3000)
       throw new RangeError(`upsertChunkRows must be an integer in 1..3000, got ${chunk}`)
@@ -65,7 +70,7 @@ export class AccountStore {
     return this.#ctx.run('accounts.getMany', async (db) => {
       const found = new Map<string, AccountRow>()
       const unique = [...new Set(dids)]
-      for (const chunk of chunks(unique, LOOKUP_CHUNK)) {
+      for (const chunk of keyChunks(unique, LOOKUP_CHUNK)) {
         const rows = await db.selectFrom('account').selectAll().where('did', 'in', chunk).execute()
         for (const r of rows) found.set(r.did, toAccountRow(r))
       }
@@ -81,7 +86,7 @@ export class AccountStore {
       for (const r of rows) byDid.set(r.did, r)
       const values = [...byDid.values()].map(toAccountColumns)
       await atomically(db, async (trx: Kysely<Schema>) => {
-        for (const chunk of chunks(values, this.#chunkRows)) {
+        for (const chunk of chunks(values, this.#chunkRows, this.#policy)) {
           await trx
             .insertInto('account')
             .values(chunk)

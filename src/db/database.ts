@@ -16,6 +16,7 @@
 
 import { Kysely } from 'kysely'
 import { AccountStore } from './accounts.ts'
+import { chunkPolicyOf } from './chunks.ts'
 import { RootContext, TransactionContext } from './context.ts'
 import { type DbConfig, openPostgres, openSqlite, type SqliteDriver } from './dialect.ts'
 import { wrapDriverError } from './errors.ts'
@@ -103,7 +104,10 @@ class OpenRelayDatabase implements RelayDatabase {
     this.#chunkRows = options?.accountUpsertChunkRows
     this.#ctx = new RootContext(db, this.#now)
     this.hosts = new HostStore(this.#ctx)
-    this.accounts = new AccountStore(this.#ctx, { upsertChunkRows: this.#chunkRows })
+    this.accounts = new AccountStore(this.#ctx, {
+      upsertChunkRows: this.#chunkRows,
+      chunkPolicy: chunkPolicyOf(dialect),
+    })
     this.meta = new MetaStore(this.#ctx)
   }
 
@@ -121,7 +125,10 @@ class OpenRelayDatabase implements RelayDatabase {
           const ctx = new TransactionContext(trx, this.#now)
           const stores: Stores = {
             hosts: new HostStore(ctx),
-            accounts: new AccountStore(ctx, { upsertChunkRows: this.#chunkRows }),
+            accounts: new AccountStore(ctx, {
+              upsertChunkRows: this.#chunkRows,
+              chunkPolicy: chunkPolicyOf(this.dialect),
+            }),
             meta: new MetaStore(ctx),
           }
           try {

@@ -23,7 +23,7 @@ export type Reply =
   | { readonly id: number; readonly outcome: VerifyOutcome | RepoVerifyOutcome }
   | { readonly id: number; readonly error: string }
 
-/** Worker → main thread: the outcomes of one turn, output frame buffers transferred. */
+/** Worker → main thread: the outcomes of one group of tasks, output frame buffers transferred. */
 export interface ReplyBatch {
   readonly replies: readonly Reply[]
 }

@@ -5,7 +5,7 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import { decodeFrame } from '../protocol/frame.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
-import { VerifyPool } from './verify-pool.ts'
+import { VerifyPool, VerifyWorkerError } from './verify-pool.ts'
 import { runVerifyTask, type VerifyTask } from './verify-task.ts'
 
 let pool: VerifyPool
@@ -99,7 +99,7 @@ test("each worker reports its own V8 heap (not in the main isolate's figures)", 
   }
 })
 
-test('many tasks in one turn go out as one batch and every outcome comes back to its own task', async () => {
+test('many tasks given in one turn, more than a reply group: every outcome comes back to its own task', async () => {
   const wide = new VerifyPool({ size: 1, maxInFlightPerWorker: 64 })
   try {
     const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
@@ -126,4 +126,21 @@ test('many tasks in one turn go out as one batch and every outcome comes back to
   } finally {
     await wide.close()
   }
+})
+
+test('tasks whose batch cannot be posted (a detached buffer) fail; the pool goes on', async () => {
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+  const frame = messageFrame(
+    await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
+  )
+  const task = { didKey: repo.keypair.didKey, previous: null, now: Date.now(), mode: 'strict' }
+  const detached = Uint8Array.from(frame)
+  structuredClone(detached.buffer, { transfer: [detached.buffer] })
+  await assert.rejects(
+    pool.verify({ ...task, mode: 'strict', frame: detached }),
+    (err: unknown) => err instanceof VerifyWorkerError,
+  )
+  const ok = await pool.verify({ ...task, mode: 'strict', frame: Uint8Array.from(frame) })
+  assert.equal(ok.ok, true)
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })

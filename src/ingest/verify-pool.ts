@@ -109,7 +109,10 @@ export class VerifyPool {
     this.#closed = true
     for (const { pending } of this.#queue.splice(0))
       pending.reject(new VerifyWorkerError('verify pool closed'))
-    for (const s of this.#slots) if (s.flush !== null) clearImmediate(s.flush)
+    for (const s of this.#slots) {
+      if (s.flush !== null) clearImmediate(s.flush)
+      s.flush = null
+    }
     await Promise.all(this.#slots.map((s) => s.worker.terminate()))
     for (const s of this.#slots)
       for (const p of s.inFlight.values()) p.reject(new VerifyWorkerError('verify pool closed'))
@@ -148,7 +151,17 @@ export class VerifyPool {
     const transfer = slot.transfer
     slot.outbox = []
     slot.transfer = []
-    slot.worker.postMessage(batch, transfer)
+    try {
+      slot.worker.postMessage(batch, transfer)
+    } catch (err) {
+      // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
+      // here, as a worker's death would fail them, instead of throwing out of the event loop.
+      for (const req of batch.requests) {
+        slot.inFlight.get(req.id)?.reject(new VerifyWorkerError('cannot post task', { cause: err }))
+        slot.inFlight.delete(req.id)
+      }
+      this.#drain(slot)
+    }
   }
 
   #spawn(): Slot {
@@ -186,6 +199,7 @@ export class VerifyPool {
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
     slot.inFlight.clear()
     if (slot.flush !== null) clearImmediate(slot.flush)
+    slot.flush = null
     slot.outbox = []
     slot.transfer = []
     void slot.worker.terminate()

@@ -1,7 +1,6 @@
-// Worker-thread entry: runs each task of a batch the pool posts (an event: `runVerifyTask`; a
-// whole repo: `runRepoVerifyTask`) with the best signature backend this thread can load, and
-// posts the outcomes back in small groups (verify-messages.ts), with the output frame buffers
-// transferred.
+// Worker-thread entry: runs the tasks the pool posts (an event: `runVerifyTask`; a whole repo:
+// `runRepoVerifyTask`) with the best signature backend this thread can load, and posts the
+// outcomes back in groups (verify-messages.ts), output frame buffers transferred.
 import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { runRepoVerifyTask } from './repo-verify-task.ts'
@@ -12,59 +11,75 @@ const port = parentPort
 if (!port) throw new Error('verify-worker.ts must run in a worker thread')
 
 /**
- * Outcomes go back in groups of at most this many: a batch of 64 tasks runs in one turn of this
- * thread, and holding every outcome to its end would leave the main thread idle meanwhile
- * (and then the worker, waiting for the next tasks).
+ * Tasks per reply group. Verification runs synchronously, so a batch of 64 tasks would otherwise
+ * be answered only once all 64 were done, leaving the main thread idle meanwhile (and then this
+ * worker, waiting for the next tasks): each group's outcomes are posted as soon as it is done.
  */
 const REPLY_GROUP = 8
 
-let replies: Reply[] = []
-let transfer: ArrayBuffer[] = []
-let flush: NodeJS.Immediate | null = null
-
-function reply(r: Reply, buffers: ArrayBuffer[] = []): void {
-  replies.push(r)
-  transfer.push(...buffers)
-  if (replies.length >= REPLY_GROUP) post()
-  else flush ??= setImmediate(post)
-}
-
-function post(): void {
-  if (flush !== null) clearImmediate(flush)
-  flush = null
-  if (replies.length === 0) return
-  const batch: ReplyBatch = { replies }
-  const buffers = transfer
-  replies = []
-  transfer = []
-  port!.postMessage(batch, buffers)
-}
-
-const fail = (id: number, err: unknown) =>
-  reply({ id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
-
-function run(req: Request): void {
-  if (req.kind === 'repo') {
-    try {
-      reply({ id: req.id, outcome: runRepoVerifyTask(req.task, verifySignature) })
-    } catch (err) {
-      fail(req.id, err)
-    }
-    return
-  }
-  runVerifyTask(req.task, verifySignature).then(
-    (outcome) => {
-      if (!outcome.ok) return reply({ id: req.id, outcome })
-      // Copy into buffers of their own before transferring: encoders may hand out views into a
-      // shared pool, and transferring that would detach its neighbours.
-      const prefix = new Uint8Array(outcome.prefix)
-      const suffix = new Uint8Array(outcome.suffix)
-      reply({ id: req.id, outcome: { ...outcome, prefix, suffix } }, [prefix.buffer, suffix.buffer])
-    },
-    (err: unknown) => fail(req.id, err),
-  )
-}
+const queue: Request[] = []
+let running = false
 
 port.on('message', (batch: RequestBatch) => {
-  for (const req of batch.requests) run(req)
+  queue.push(...batch.requests)
+  if (!running) void runQueue()
 })
+
+async function runQueue(): Promise<void> {
+  running = true
+  try {
+    while (queue.length > 0) {
+      const done = await Promise.all(queue.splice(0, REPLY_GROUP).map(run))
+      post(done)
+    }
+  } finally {
+    running = false
+  }
+}
+
+interface Done {
+  readonly reply: Reply
+  readonly transfer: readonly ArrayBuffer[]
+}
+
+function post(done: readonly Done[]): void {
+  const batch: ReplyBatch = { replies: done.map((d) => d.reply) }
+  try {
+    port!.postMessage(
+      batch,
+      done.flatMap((d) => d.transfer),
+    )
+  } catch (err) {
+    // Nothing here should make an outcome uncloneable; if it ever does, its tasks fail (and are
+    // retried once by the caller) rather than waiting for ever.
+    port!.postMessage({ replies: done.map((d) => failed(d.reply.id, err)) } satisfies ReplyBatch)
+  }
+}
+
+const failed = (id: number, err: unknown): Reply => ({
+  id,
+  error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+})
+
+async function run(req: Request): Promise<Done> {
+  try {
+    if (req.kind === 'repo') {
+      return {
+        reply: { id: req.id, outcome: runRepoVerifyTask(req.task, verifySignature) },
+        transfer: [],
+      }
+    }
+    const outcome = await runVerifyTask(req.task, verifySignature)
+    if (!outcome.ok) return { reply: { id: req.id, outcome }, transfer: [] }
+    // Copy into buffers of their own before transferring: encoders may hand out views into a
+    // shared pool, and transferring that would detach its neighbours.
+    const prefix = new Uint8Array(outcome.prefix)
+    const suffix = new Uint8Array(outcome.suffix)
+    return {
+      reply: { id: req.id, outcome: { ...outcome, prefix, suffix } },
+      transfer: [prefix.buffer, suffix.buffer],
+    }
+  } catch (err) {
+    return { reply: failed(req.id, err), transfer: [] }
+  }
+}
