@@ -8,6 +8,7 @@
 // with flat probes is collection timing. The verify workers are other isolates and are not
 // collected here; their heaps are sampled separately (`relay_verify_worker_heap_bytes`).
 import WebSocket from 'ws'
+import { procStats, rssParts, scrape, value } from './sample.ts'
 
 /** One forced collection and what the relay held before and after it. */
 export interface GcProbe {
@@ -16,7 +17,7 @@ export interface GcProbe {
   readonly rssBeforeMB: number
   /** RSS once the allocator had `settleMs` to return the freed pages. */
   readonly rssAfterMB: number
-  /** Main-thread heap used and external (Buffer) memory after the collection, from /metrics. */
+  /** Main-thread heap used and external (Buffer) memory right after the collection (/metrics). */
   readonly heapUsedAfterMB: number
   readonly externalAfterMB: number
   /**
@@ -29,23 +30,27 @@ export interface GcProbe {
   readonly workerHeapAfterMB: number
 }
 
-/** The inspector's WebSocket address for the relay's main thread. */
-async function debuggerUrl(inspectPort: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${inspectPort}/json/list`, {
-    signal: AbortSignal.timeout(5_000),
-  })
-  const targets = (await res.json()) as { webSocketDebuggerUrl?: string }[]
-  const url = targets[0]?.webSocketDebuggerUrl
-  if (!url) throw new Error(`no inspector target on port ${inspectPort}`)
-  return url
+/** The Node flag that makes the relay listen for an inspector on a loopback port of its choice. */
+export const INSPECT_FLAG = '--inspect=127.0.0.1:0'
+
+/**
+ * The inspector's WebSocket address, from the line Node writes to stderr when it starts
+ * listening (the port is the one the relay chose: no port is picked beforehand and raced for).
+ */
+export function debuggerUrlIn(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const m = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(line)
+    if (m) return m[1]
+  }
+  return undefined
 }
 
 /**
  * Asks the relay's main isolate for a full garbage collection and resolves once it has run
  * (`HeapProfiler.collectGarbage` answers after the collection).
  */
-export async function forceFullGc(inspectPort: number): Promise<void> {
-  const ws = new WebSocket(await debuggerUrl(inspectPort))
+export async function forceFullGc(debuggerUrl: string): Promise<void> {
+  const ws = new WebSocket(debuggerUrl, { handshakeTimeout: 5_000 })
   try {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())
@@ -82,4 +87,39 @@ export function isInspectorNotice(line: string): boolean {
     line.startsWith('For help, see: https://nodejs.org/') ||
     line.startsWith('Waiting for the debugger to disconnect')
   )
+}
+
+export interface ProbeTarget {
+  readonly pid: number
+  readonly debuggerUrl: string
+  readonly metricsUrl: string
+  /** How long after the collection to read RSS: the allocator returns pages lazily. */
+  readonly settleMs: number
+}
+
+/**
+ * One probe: RSS, a forced full collection, the main heap and Buffers right after it (before
+ * new allocation muddies them), then RSS by kind once the allocator has had `settleMs`.
+ */
+export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe> {
+  const before = await procStats(target.pid)
+  await forceFullGc(target.debuggerUrl)
+  const m = await scrape(target.metricsUrl)
+  await new Promise((r) => setTimeout(r, target.settleMs))
+  const [after, parts, later] = await Promise.all([
+    procStats(target.pid),
+    rssParts(target.pid),
+    scrape(target.metricsUrl),
+  ])
+  const mb = (bytes: number) => bytes / 2 ** 20
+  return {
+    t,
+    rssBeforeMB: mb(before.rss),
+    rssAfterMB: mb(after.rss),
+    heapUsedAfterMB: mb(value(m, 'nodejs_heap_size_used_bytes')),
+    externalAfterMB: mb(value(m, 'nodejs_external_memory_bytes')),
+    v8PagesAfterMB: mb(parts.v8Pages),
+    otherAnonAfterMB: mb(parts.otherAnon + parts.mallocHeap),
+    workerHeapAfterMB: mb(value(later, 'relay_verify_worker_heap_bytes{kind="total"}')),
+  }
 }

@@ -1,13 +1,11 @@
 // The soak (issue 11): a real relay process under steady load for a long time, with hostile hosts
-// and consumers mixed in, sampled every few seconds. The load (mock PLC, PDSes, commits) runs in
-// one child process (load.ts), the relay in another (test/support/relay-process.ts), and the
-// consumers and the sampling here. See bench/soak.ts for the command line.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+// and consumers mixed in, sampled every few seconds and probed with forced full collections
+// (gc-probe.ts). The load (mock PLC, PDSes, commits) runs in one child process (load-child.ts),
+// the relay in another (test/support/relay-process.ts), and the consumers and the sampling here.
+// See bench/soak.ts for the command line.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { freePort, startRelayProcess } from '../../test/support/relay-process.ts'
 import {
   ChurnConsumer,
@@ -18,8 +16,16 @@ import {
   StuckConsumer,
   type Violation,
 } from './consumers.ts'
-import { forceFullGc, type GcProbe, isInspectorNotice } from './gc-probe.ts'
-import type { HostRole, LoadOptions, LoadStats } from './load.ts'
+import {
+  debuggerUrlIn,
+  type GcProbe,
+  INSPECT_FLAG,
+  type ProbeTarget,
+  takeProbe,
+} from './gc-probe.ts'
+import type { LoadStats } from './load.ts'
+import { git, startLoad } from './load-child.ts'
+import { RelayLog } from './relay-log.ts'
 import {
   HEADER,
   type MemoryVerdict,
@@ -92,45 +98,6 @@ export interface SoakResult {
   readonly final: SoakSummary
 }
 
-const LOAD = join(import.meta.dirname, 'load.ts')
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim()
-  } catch {
-    return 'unknown'
-  }
-}
-
-async function startLoad(opts: LoadOptions): Promise<{
-  child: ChildProcess
-  plc: string
-  hosts: { hostname: string; role: HostRole }[]
-  stats: () => LoadStats | null
-  /** The generator has stopped and sent its final counts. */
-  finished: () => boolean
-}> {
-  const child = spawn(process.execPath, [LOAD, JSON.stringify(opts)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  const lines = createInterface({ input: child.stdout! })
-  let stats: LoadStats | null = null
-  let finished = false
-  const first = new Promise<{ plc: string; hosts: { hostname: string; role: HostRole }[] }>(
-    (resolve, reject) => {
-      lines.on('line', (line) => {
-        const msg = JSON.parse(line) as { plc?: string; stats?: LoadStats; final?: boolean }
-        if (msg.final) finished = true
-        if (msg.stats) stats = msg.stats
-        else resolve(msg as { plc: string; hosts: { hostname: string; role: HostRole }[] })
-      })
-      child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)))
-    },
-  )
-  const started = await first
-  return { child, ...started, stats: () => stats, finished: () => finished }
-}
-
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const print = opts.print
   const hostileHosts = opts.hostile && opts.hostileOnly !== 'consumers'
@@ -162,11 +129,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   })
   const metricsPort = await freePort()
   // The inspector listens on loopback only, and only for the soak's relay.
-  const inspectPort = opts.gcProbeEveryMs > 0 ? await freePort() : 0
-  const nodeFlags = [
-    ...(opts.relayNodeFlags ?? []),
-    ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-  ]
+  const probing = opts.gcProbeEveryMs > 0
+  const nodeFlags = [...(opts.relayNodeFlags ?? []), ...(probing ? [INSPECT_FLAG] : [])]
   const relay = await startRelayProcess(
     dir,
     load.plc,
@@ -187,6 +151,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     relayExit = code
   })
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`
+  let probeTarget: ProbeTarget | null = null
+  if (probing) {
+    const debuggerUrl = debuggerUrlIn(relay.logs)
+    if (debuggerUrl === undefined) failures.push('the relay did not say where its inspector is')
+    else probeTarget = { pid: relay.pid, debuggerUrl, metricsUrl, settleMs: opts.gcProbeSettleMs }
+  }
   for (const h of load.hosts) {
     const res = await relay.crawl(h.hostname)
     if (!res.ok) throw new Error(`crawl of ${h.hostname}: ${res.status} ${await res.text()}`)
@@ -220,24 +190,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const consumers: SoakConsumer[] = [...honest, ...churn, ...stuck, ...replay]
   for (const c of consumers) c.start()
 
-  // Relay log lines by level (kept short: the harness keeps every line in memory).
-  const levels = new Map<number, number>()
-  const warnings: string[] = []
-  const relayLog = createWriteStream(join(opts.outDir, 'relay.log'))
-  const drainLogs = () => {
-    for (const line of relay.logs.splice(0)) {
-      relayLog.write(`${line}\n`)
-      if (isInspectorNotice(line)) continue
-      let level = 0
-      try {
-        level = (JSON.parse(line) as { level?: number }).level ?? 0
-      } catch {
-        level = 50 // not JSON on stderr: an uncaught error or a warning from Node
-      }
-      levels.set(level, (levels.get(level) ?? 0) + 1)
-      if (level >= 40 && warnings.length < 30) warnings.push(line.slice(0, 400))
-    }
-  }
+  const relayLog = new RelayLog(relay.logs, join(opts.outDir, 'relay.log'))
+  const drainLogs = () => relayLog.drain()
 
   const samples: Sample[] = []
   let prev = { t: 0, made: 0, accepted: 0, delivered: 0 }
@@ -287,26 +241,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
 
   const probes: GcProbe[] = []
-  const probe = async (): Promise<void> => {
-    const t = elapsed()
-    const before = await procStats(relay.pid)
-    await forceFullGc(inspectPort)
-    await new Promise((r) => setTimeout(r, opts.gcProbeSettleMs))
-    const [after, parts, m] = await Promise.all([
-      procStats(relay.pid),
-      rssParts(relay.pid),
-      scrape(metricsUrl),
-    ])
-    const p: GcProbe = {
-      t,
-      rssBeforeMB: before.rss / 2 ** 20,
-      rssAfterMB: after.rss / 2 ** 20,
-      heapUsedAfterMB: value(m, 'nodejs_heap_size_used_bytes') / 2 ** 20,
-      externalAfterMB: value(m, 'nodejs_external_memory_bytes') / 2 ** 20,
-      v8PagesAfterMB: parts.v8Pages / 2 ** 20,
-      otherAnonAfterMB: (parts.otherAnon + parts.mallocHeap) / 2 ** 20,
-      workerHeapAfterMB: value(m, 'relay_verify_worker_heap_bytes{kind="total"}') / 2 ** 20,
-    }
+  const probeCounts = { skipped: 0, failed: 0 }
+  const probe = async (target: ProbeTarget): Promise<void> => {
+    const p = await takeProbe(target, elapsed())
     probes.push(p)
     print(probeLine(p))
   }
@@ -314,20 +251,25 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   print(HEADER)
   const end = t0 + runS * 1000
   let nextSample = t0 + opts.sampleSeconds * 1000
-  let nextProbe = inspectPort ? t0 + opts.gcProbeEveryMs : Number.POSITIVE_INFINITY
-  let probing: Promise<void> | null = null
+  let nextProbe = probeTarget ? t0 + opts.gcProbeEveryMs : Number.POSITIVE_INFINITY
+  let probeRunning: Promise<void> | null = null
   while (performance.now() < end && relayExit === null) {
     const wake = Math.min(nextSample, nextProbe, end)
     await new Promise((r) => setTimeout(r, Math.max(0, wake - performance.now())))
     if (relayExit !== null) break
     // A probe runs beside the sampling (it waits out the allocator's settling time); one at a time.
-    if (performance.now() >= nextProbe) {
+    if (probeTarget && performance.now() >= nextProbe) {
       nextProbe += opts.gcProbeEveryMs
-      if (!probing) {
-        probing = probe()
-          .catch((err: unknown) => print(`GC probe failed: ${String(err)}`))
+      if (probeRunning)
+        probeCounts.skipped++ // the previous one is still settling
+      else {
+        probeRunning = probe(probeTarget)
+          .catch((err: unknown) => {
+            probeCounts.failed++
+            print(`GC probe failed: ${String(err)}`)
+          })
           .finally(() => {
-            probing = null
+            probeRunning = null
           })
       }
     }
@@ -336,7 +278,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       nextSample += opts.sampleSeconds * 1000
     }
   }
-  await probing
+  await probeRunning
   if (relayExit !== null) failures.push(`the relay exited during the run (${relayExit})`)
 
   // Stop the load and drain: a hostile host may be waiting out the relay's reconnection
@@ -443,11 +385,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     maxFds: Math.max(0, ...samples.map((s) => s.fds)),
     logMB: samples.at(-1)?.logMB ?? 0,
     dbMB: samples.at(-1)?.dbMB ?? 0,
-    relayLogLevels: Object.fromEntries(levels),
-    relayWarnings: warnings,
+    relayLogLevels: Object.fromEntries(relayLog.levels),
+    relayWarnings: relayLog.warnings,
     relayExit: relayExit ?? stopped,
     memory,
     probes,
+    probesSkipped: probeCounts.skipped,
+    probesFailed: probeCounts.failed,
     violationCount,
     violations,
     failures,

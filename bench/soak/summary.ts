@@ -46,6 +46,9 @@ export interface SoakSummary {
   readonly memory: MemoryVerdict
   /** Every forced full collection and the memory left after it. */
   readonly probes: readonly GcProbe[]
+  /** Probes not taken because the previous one was still running, and probes that failed. */
+  readonly probesSkipped: number
+  readonly probesFailed: number
   readonly violationCount: number
   readonly violations: readonly Violation[]
   readonly failures: readonly string[]
@@ -80,8 +83,16 @@ export function printSummary(s: SoakSummary, print: (line: string) => void): voi
         `heap used slope ${l.heapSlope.toFixed(2)} MB/10 min (limit ${l.heapLimit.toFixed(1)}): ` +
         `${l.flat ? 'FLAT' : 'GROWING'}`,
     )
-  } else if (s.probes.length > 0) {
-    print(`live memory: ${s.probes.length} forced GC(s), too few after warm-up to judge (3 needed)`)
+  } else if (s.probes.length + s.probesFailed > 0) {
+    print(
+      `live memory: ${s.probes.length} forced GC(s), too few after warm-up to judge (3 needed); ` +
+        'the verdict falls back to plain RSS',
+    )
+  }
+  if (s.probesSkipped + s.probesFailed > 0) {
+    print(
+      `GC probes skipped (the previous still running) ${s.probesSkipped}, failed ${s.probesFailed}`,
+    )
   }
   print(
     `plain memory after warm-up (${(m.warmupEndS / 60).toFixed(1)} min): RSS ${mb(m.rssAtWarmup)} → ` +
