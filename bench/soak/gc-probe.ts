@@ -3,10 +3,9 @@
 // reads) stay resident until the next full collection, which V8 starts on its own schedule, so
 // plain RSS saw-tooths by tens of MB. The probe asks the relay's main isolate for a full
 // collection through its inspector (the relay runs with `--inspect` on a loopback port for the
-// soak only), waits for the allocator to hand freed pages back, and reads RSS again: what is
-// left is what the relay holds. A rising trend in those figures is a leak; a rising plain RSS
-// with flat probes is collection timing. The verify workers are other isolates and are not
-// collected here; their heaps are sampled separately (`relay_verify_worker_heap_bytes`).
+// soak only), and in each verify worker's isolate, waits for the allocator to hand freed pages
+// back, and reads RSS again: what is left is what the relay holds. A rising trend in those
+// figures is a leak; a rising plain RSS with flat probes is collection timing.
 import WebSocket from 'ws'
 import { procStats, rssParts, scrape, value } from './sample.ts'
 
@@ -21,13 +20,14 @@ export interface GcProbe {
   readonly heapUsedAfterMB: number
   readonly externalAfterMB: number
   /**
-   * Where the RSS after the collection sits (sample.ts `rssParts`): V8's pages (both isolates),
-   * the allocator's memory outside them, and the verify workers' committed heaps (not collected
-   * by the probe).
+   * Where the RSS after the collection sits (sample.ts `rssParts`): V8's pages (every isolate),
+   * the allocator's memory outside them, and the verify workers' committed heaps.
    */
   readonly v8PagesAfterMB: number
   readonly otherAnonAfterMB: number
   readonly workerHeapAfterMB: number
+  /** Verify workers whose isolates were collected too. */
+  readonly workersCollected: number
 }
 
 /** The Node flag that makes the relay listen for an inspector on a loopback port of its choice. */
@@ -45,36 +45,104 @@ export function debuggerUrlIn(lines: readonly string[]): string | undefined {
   return undefined
 }
 
-/**
- * Asks the relay's main isolate for a full garbage collection and resolves once it has run
- * (`HeapProfiler.collectGarbage` answers after the collection).
- */
-export async function forceFullGc(debuggerUrl: string): Promise<void> {
-  const ws = new WebSocket(debuggerUrl, { handshakeTimeout: 5_000 })
-  try {
+/** A Chrome DevTools Protocol session over the inspector's WebSocket: calls and events. */
+class InspectorSession {
+  readonly #ws: WebSocket
+  #next = 1
+  readonly #calls = new Map<
+    number,
+    (msg: { result?: unknown; error?: { message: string } }) => void
+  >()
+  readonly #listeners = new Map<string, (params: Record<string, unknown>) => void>()
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as {
+        id?: number
+        method?: string
+        params?: Record<string, unknown>
+        result?: unknown
+        error?: { message: string }
+      }
+      if (msg.id !== undefined) this.#calls.get(msg.id)?.(msg)
+      else if (msg.method) this.#listeners.get(msg.method)?.(msg.params ?? {})
+    })
+  }
+
+  static async open(url: string): Promise<InspectorSession> {
+    const ws = new WebSocket(url, { handshakeTimeout: 5_000 })
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())
       ws.once('error', reject)
     })
-    const calls = ['HeapProfiler.enable', 'HeapProfiler.collectGarbage']
-    for (const [i, method] of calls.entries()) {
-      const answered = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${method}: no answer in 30 s`)), 30_000)
-        const onMessage = (data: WebSocket.RawData) => {
-          const msg = JSON.parse(data.toString()) as { id?: number; error?: { message: string } }
-          if (msg.id !== i + 1) return
-          clearTimeout(timer)
-          ws.off('message', onMessage)
-          if (msg.error) reject(new Error(`${method}: ${msg.error.message}`))
-          else resolve()
-        }
-        ws.on('message', onMessage)
+    return new InspectorSession(ws)
+  }
+
+  /** Resolves with the call's result; rejects on an error answer or after 30 s. */
+  call(method: string, params?: Record<string, unknown>): Promise<unknown> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#calls.delete(id)
+        reject(new Error(`${method}: no answer in 30 s`))
+      }, 30_000)
+      this.#calls.set(id, (msg) => {
+        clearTimeout(timer)
+        this.#calls.delete(id)
+        if (msg.error) reject(new Error(`${method}: ${msg.error.message}`))
+        else resolve(msg.result)
       })
-      ws.send(JSON.stringify({ id: i + 1, method }))
-      await answered
+      this.#ws.send(JSON.stringify({ id, method, params }))
+    })
+  }
+
+  on(event: string, listener: (params: Record<string, unknown>) => void): void {
+    this.#listeners.set(event, listener)
+  }
+
+  close(): void {
+    this.#ws.close()
+  }
+}
+
+/**
+ * Asks every isolate of the relay for a full garbage collection and resolves once they have run
+ * (`HeapProfiler.collectGarbage` answers after the collection): the main thread's directly, the
+ * verify workers' through the `NodeWorker` domain, which relays a message into each worker's own
+ * session. Without the workers, their heaps (up to a young generation each) would count as live.
+ */
+export async function forceFullGc(debuggerUrl: string): Promise<number> {
+  const session = await InspectorSession.open(debuggerUrl)
+  try {
+    await session.call('HeapProfiler.enable')
+    await session.call('HeapProfiler.collectGarbage')
+    const workers: string[] = []
+    const answers = new Map<string, () => void>()
+    session.on('NodeWorker.attachedToWorker', (p) => workers.push(String(p.sessionId)))
+    session.on('NodeWorker.receivedMessageFromWorker', (p) => {
+      const msg = JSON.parse(String(p.message)) as { id?: number }
+      if (msg.id === 1) answers.get(String(p.sessionId))?.()
+    })
+    await session.call('NodeWorker.enable', { waitForDebuggerOnStart: false })
+    // The workers already running are announced right after `enable` answers.
+    await new Promise((r) => setTimeout(r, 200))
+    for (const sessionId of workers) {
+      const collected = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('worker GC: no answer in 30 s')), 30_000)
+        answers.set(sessionId, () => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+      const message = JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })
+      await session.call('NodeWorker.sendMessageToWorker', { sessionId, message })
+      await collected
     }
+    await session.call('NodeWorker.disable')
+    return workers.length
   } finally {
-    ws.close()
+    session.close()
   }
 }
 
@@ -103,7 +171,7 @@ export interface ProbeTarget {
  */
 export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe> {
   const before = await procStats(target.pid)
-  await forceFullGc(target.debuggerUrl)
+  const workersCollected = await forceFullGc(target.debuggerUrl)
   const m = await scrape(target.metricsUrl)
   await new Promise((r) => setTimeout(r, target.settleMs))
   const [after, parts, later] = await Promise.all([
@@ -121,5 +189,6 @@ export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe
     v8PagesAfterMB: mb(parts.v8Pages),
     otherAnonAfterMB: mb(parts.otherAnon + parts.mallocHeap),
     workerHeapAfterMB: mb(value(later, 'relay_verify_worker_heap_bytes{kind="total"}')),
+    workersCollected,
   }
 }

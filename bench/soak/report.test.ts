@@ -50,6 +50,7 @@ const probes = (left: (t: number) => number): GcProbe[] =>
       v8PagesAfterMB: 100,
       otherAnonAfterMB: left(t) - 120,
       workerHeapAfterMB: 40,
+      workersCollected: 1,
     }
   })
 
@@ -126,8 +127,8 @@ test('fewer than three probes after warm-up: plain RSS decides', () => {
 test('probes.csv has a header and one row per probe', () => {
   const csv = probesCsv(probes(() => 160).slice(0, 2))
   assert.deepEqual(csv.trim().split('\n'), [
-    't,rssBeforeMB,rssAfterMB,heapUsedAfterMB,externalAfterMB,v8PagesAfterMB,otherAnonAfterMB,workerHeapAfterMB',
-    '180,220,160,30,10,100,40,40',
-    '360,220,160,30,10,100,40,40',
+    't,rssBeforeMB,rssAfterMB,heapUsedAfterMB,externalAfterMB,v8PagesAfterMB,otherAnonAfterMB,workerHeapAfterMB,workersCollected',
+    '180,220,160,30,10,100,40,40,1',
+    '360,220,160,30,10,100,40,40,1',
   ])
 })

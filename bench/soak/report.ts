@@ -236,6 +236,7 @@ const PROBE_COLUMNS: readonly (keyof GcProbe)[] = [
   'v8PagesAfterMB',
   'otherAnonAfterMB',
   'workerHeapAfterMB',
+  'workersCollected',
 ]
 
 export function probesCsv(probes: readonly GcProbe[]): string {

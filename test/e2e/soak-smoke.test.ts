@@ -45,7 +45,10 @@ test('soak smoke: a short soak samples the relay and sees every event once, in o
     assert.ok((result.final.replays[0]?.replays ?? 0) >= 1, log)
     // The forced collections ran through the relay's inspector and read the memory left.
     assert.ok(result.probes.length >= 1, log)
-    for (const p of result.probes) assert.ok(p.rssAfterMB > 0 && p.heapUsedAfterMB > 0, log)
+    for (const p of result.probes) {
+      assert.ok(p.rssAfterMB > 0 && p.heapUsedAfterMB > 0, log)
+      assert.equal(p.workersCollected, 1, log) // the relay runs one verify worker here
+    }
     assert.ok(!/GC probe failed/.test(log), log)
     for (const f of ['samples.csv', 'memory.svg', 'summary.json', 'relay.log'])
       await access(join(out, f))
