@@ -81,7 +81,11 @@ async function send(rate: number): Promise<void> {
   }
   clearInterval(progress)
   post({ progress: sent })
-  const [from = 0, to = 0] = new Float64Array(task.window)
+  // The last event can go out just before the main thread closes the measured window; counting
+  // then would see no window at all (every send outside it): wait until it is closed.
+  const window = new Float64Array(task.window)
+  while (!stopped && window[1] === 0) await new Promise((r) => setTimeout(r, 10))
+  const [from = 0, to = 0] = window
   let sentInWindow = 0
   let commitsInWindow = 0
   for (let i = 0; i < sent; i++) {
