@@ -174,11 +174,7 @@ export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe
   const workersCollected = await forceFullGc(target.debuggerUrl)
   const m = await scrape(target.metricsUrl)
   await new Promise((r) => setTimeout(r, target.settleMs))
-  const [after, parts, later] = await Promise.all([
-    procStats(target.pid),
-    rssParts(target.pid),
-    scrape(target.metricsUrl),
-  ])
+  const [after, parts] = await Promise.all([procStats(target.pid), rssParts(target.pid)])
   const mb = (bytes: number) => bytes / 2 ** 20
   return {
     t,
@@ -188,7 +184,7 @@ export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe
     externalAfterMB: mb(value(m, 'nodejs_external_memory_bytes')),
     v8PagesAfterMB: mb(parts.v8Pages),
     otherAnonAfterMB: mb(parts.otherAnon + parts.mallocHeap),
-    workerHeapAfterMB: mb(value(later, 'relay_verify_worker_heap_bytes{kind="total"}')),
+    workerHeapAfterMB: mb(value(m, 'relay_verify_worker_heap_bytes{kind="total"}')),
     workersCollected,
   }
 }

@@ -159,6 +159,35 @@ export interface MemoryVerdict {
 /** Memory per 10 minutes: the limit a slope must stay under, 3% of the start but a floor. */
 const limitOf = (start: number, floor: number) => Math.max(floor, 0.03 * start)
 
+interface Trends {
+  readonly rssSlope: number
+  readonly heapSlope: number
+  readonly rssLimit: number
+  readonly heapLimit: number
+  readonly flat: boolean
+}
+
+/** The RSS and heap slopes of one series (samples or probes), per 10 minutes, and their limits. */
+function trends<T extends { readonly t: number }>(
+  series: readonly T[],
+  rss: (x: T) => number,
+  heap: (x: T) => number,
+): Trends {
+  const perTen = (f: (x: T) => number) => slope(series.map((x) => [x.t, f(x)])) * 600
+  const first = series[0]
+  const rssSlope = perTen(rss)
+  const heapSlope = perTen(heap)
+  const rssLimit = limitOf(first ? rss(first) : 0, 4)
+  const heapLimit = limitOf(first ? heap(first) : 0, 2)
+  return {
+    rssSlope,
+    heapSlope,
+    rssLimit,
+    heapLimit,
+    flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+  }
+}
+
 /**
  * Warm-up ends after 20% of the run but at least 2 minutes (at most half the run). Memory is
  * called flat when, after warm-up, the least-squares slopes stay under 3% of their warm-up values
@@ -177,11 +206,11 @@ export function memoryVerdict(
   const first = used[0]
   const last = used.at(-1)
   const perTen = (k: keyof Sample) => slope(used.map((s) => [s.t, s[k]])) * 600
-  const rssSlope = perTen('rssMB')
-  const heapSlope = perTen('heapUsedMB')
-  const rssLimit = limitOf(first?.rssMB ?? 0, 4)
-  const heapLimit = limitOf(first?.heapUsedMB ?? 0, 2)
-  const plainFlat = rssSlope <= rssLimit && heapSlope <= heapLimit
+  const { flat: plainFlat, ...plain } = trends(
+    used,
+    (s) => s.rssMB,
+    (s) => s.heapUsedMB,
+  )
   const live = liveMemory(probes.filter((p) => p.t >= warmupEndS))
   return {
     warmupEndS,
@@ -190,10 +219,7 @@ export function memoryVerdict(
     rssPeak: Math.max(0, ...used.map((s) => s.rssMB)),
     heapAtWarmup: first?.heapUsedMB ?? 0,
     heapAtEnd: last?.heapUsedMB ?? 0,
-    rssSlope,
-    heapSlope,
-    rssLimit,
-    heapLimit,
+    ...plain,
     plainFlat,
     live,
     flat: live ? live.flat : plainFlat,
@@ -210,20 +236,15 @@ export function memoryVerdict(
 
 function liveMemory(probes: readonly GcProbe[]): LiveMemory | null {
   if (probes.length < 3) return null
-  const first = probes[0]!
-  const rssSlope = slope(probes.map((p) => [p.t, p.rssAfterMB])) * 600
-  const heapSlope = slope(probes.map((p) => [p.t, p.heapUsedAfterMB])) * 600
-  const rssLimit = limitOf(first.rssAfterMB, 4)
-  const heapLimit = limitOf(first.heapUsedAfterMB, 2)
   return {
     probes: probes.length,
-    rssAtWarmup: first.rssAfterMB,
+    rssAtWarmup: probes[0]!.rssAfterMB,
     rssAtEnd: probes.at(-1)!.rssAfterMB,
-    rssSlope,
-    rssLimit,
-    heapSlope,
-    heapLimit,
-    flat: rssSlope <= rssLimit && heapSlope <= heapLimit,
+    ...trends(
+      probes,
+      (p) => p.rssAfterMB,
+      (p) => p.heapUsedAfterMB,
+    ),
   }
 }
 

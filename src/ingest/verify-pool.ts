@@ -28,7 +28,10 @@ interface Pending {
 interface Slot {
   worker: Worker
   inFlight: Map<number, Pending>
-  /** Tasks given to this worker in the current turn, posted together at its end. */
+  /**
+   * Tasks given to this worker in the current turn, posted together at its end (they are in
+   * `inFlight` too, so never more than the in-flight limit).
+   */
   outbox: Request[]
   transfer: ArrayBuffer[]
   flush: NodeJS.Immediate | null

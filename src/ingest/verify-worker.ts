@@ -17,6 +17,7 @@ if (!port) throw new Error('verify-worker.ts must run in a worker thread')
  */
 const REPLY_GROUP = 8
 
+/** Tasks posted and not yet run: at most the pool's in-flight limit per worker (64). */
 const queue: Request[] = []
 let running = false
 
