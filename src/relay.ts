@@ -50,7 +50,7 @@ export async function createRelay(
   const tracing = createTracing({ ...config.tracing, version: config.version })
   const log = await openLog(config, now, logger, overrides)
   const takedowns = new Takedowns()
-  const accounts = new AccountCache(accountPersistence(db), { maxEntries: 1_000_000 })
+  const accounts = new AccountCache(accountPersistence(db), { maxEntries: config.accountCacheSize })
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({ size: config.verifyWorkers })

@@ -70,6 +70,8 @@ export interface RelayConfig {
   readonly fsyncIntervalMs: number
   /** How often account states and host cursors are written (a checkpoint). */
   readonly checkpointIntervalMs: number
+  /** Account states kept in memory (least recently used evicted once written). */
+  readonly accountCacheSize: number
   readonly initialSeqNumber: number
 
   // Upstream hosts

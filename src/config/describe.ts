@@ -44,6 +44,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     replayWindow: formatDuration(config.replayWindowMs),
     fsyncInterval: formatDuration(config.fsyncIntervalMs),
     checkpointInterval: formatDuration(config.checkpointIntervalMs),
+    accountCacheSize: config.accountCacheSize,
     initialSeqNumber: config.initialSeqNumber,
     allowInsecureHosts: config.allowInsecureHosts,
     disableRequestCrawl: config.disableRequestCrawl,

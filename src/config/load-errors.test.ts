@@ -70,6 +70,7 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'verify-workers': ['0', /out of range \(1 to 1024\)/],
   'plc-host': ['plc.directory', /is not a URL \(examples: https:\/\/plc.directory/],
   'identity-cache-size': ['0', /out of range/],
+  'account-cache-size': ['-1', /out of range/],
   'identity-ttl': ['5', /"5" has no unit \(examples: 72h/],
   'log-level': ['loud', /is not a log level/],
   'log-format': ['xml', /is not a log format/],

@@ -141,6 +141,7 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
     text: 'http://127.0.0.1:2582/',
     check: (c) => assert.equal(c.plcUrl, 'http://127.0.0.1:2582'),
   },
+  'account-cache-size': { text: '5000', check: (c) => assert.equal(c.accountCacheSize, 5000) },
   'identity-cache-size': { text: '1000', check: (c) => assert.equal(c.identityCacheSize, 1000) },
   'identity-ttl': { text: '10m', check: (c) => assert.equal(c.identityTtlMs, 600_000) },
   'log-level': { text: 'debug', check: (c) => assert.equal(c.logLevel, 'debug') },
@@ -230,6 +231,7 @@ describe('defaults', () => {
     assert.equal(config.maxConnectionsPerIp, 50)
     assert.deepEqual(config.trustedProxies, [])
     assert.equal(config.identityCacheSize, 1_000_000)
+    assert.equal(config.accountCacheSize, 1_000_000)
     assert.equal(config.identityTtlMs, 3_600_000)
     assert.equal(config.hostConcurrency, 40)
     assert.deepEqual(config.tracing, { enabled: false, otlpEndpoint: 'http://localhost:4318' })

@@ -113,6 +113,7 @@ export function loadConfig(
     replayWindowMs: duration('replay-window', { minMs: 1000, maxMs: 3650 * DAY }),
     fsyncIntervalMs: duration('fsync-interval', { minMs: 0, maxMs: HOUR }),
     checkpointIntervalMs: duration('checkpoint-interval', { minMs: 100, maxMs: HOUR }),
+    accountCacheSize: int('account-cache-size', { min: 1 }),
     initialSeqNumber: int('initial-seq-number', { min: 1 }),
     allowInsecureHosts: bool('allow-insecure-hosts'),
     disableRequestCrawl: bool('disable-request-crawl'),

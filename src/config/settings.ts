@@ -231,6 +231,15 @@ export const SETTINGS: readonly SettingDef[] = [
     help: 'how often account states and host cursors are written to the database; a restart replays the log since the last one',
   }),
   setting({
+    flag: 'account-cache-size',
+    env: ['RELAY_ACCOUNT_CACHE_SIZE'],
+    kind: 'value',
+    valueName: 'N',
+    default: '1_000_000',
+    group: 'Storage and event log',
+    help: 'account states kept in memory (about 440 bytes each; the identity cache adds about 630 per DID)',
+  }),
+  setting({
     flag: 'initial-seq-number',
     env: ['RELAY_INITIAL_SEQ_NUMBER'],
     kind: 'value',
