@@ -168,7 +168,7 @@ export async function createRelay(
         metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, {
           onError: (err) => logger.error({ err }, 'metrics'),
         })
-      hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs ?? 5000, recovered.startCursors)
+      hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs, recovered.startCursors)
       checkpointer.start(overrides.checkpointIntervalMs ?? config.checkpointIntervalMs)
       await resync.start()
       monitors.start()

@@ -5,7 +5,7 @@
 // a stopped link resumes after the last event it delivered, and its events still in flight
 // hold the cursor back; a full cursor window pauses the host until the cursor moves.
 import assert from 'node:assert/strict'
-import { describe, it, type TestContext } from 'node:test'
+import { describe, it, type TestContext, test } from 'node:test'
 import { silentLogger } from '../observability/logger.ts'
 import { encodeErrorFrame } from '../protocol/frame.ts'
 import type { RepoEvent } from '../protocol/messages.ts'
@@ -13,7 +13,7 @@ import { FakePds } from '../upstream/testing/fake-pds.ts'
 import { identityFrame } from '../upstream/testing/frames.ts'
 import { turns } from '../upstream/testing/setup.ts'
 import { CURSOR_WINDOW_PER_SLOT } from './flow-control.ts'
-import { HostLinks } from './host-links.ts'
+import { HostLinks, RESUBSCRIBE_PER_SECOND, resubscribeSpreadMs } from './host-links.ts'
 import { HostStatusMachine } from './host-status.ts'
 import { HostRateLimiter } from './rate-limit.ts'
 
@@ -215,3 +215,14 @@ describe('host links', () => {
 function futureCursorFrame(): Uint8Array {
   return encodeErrorFrame('FutureCursor', 'Cursor in the future.')
 }
+
+test('a restart spreads its dials over at least 5 s, at most 100 hosts a second', () => {
+  assert.equal(resubscribeSpreadMs(0), 5_000)
+  assert.equal(resubscribeSpreadMs(20), 5_000)
+  assert.equal(resubscribeSpreadMs(500), 5_000)
+  assert.equal(resubscribeSpreadMs(3_000), 30_000)
+  assert.equal(resubscribeSpreadMs(3_001), 30_010)
+  // The rate it promises: dials per second over the spread never exceed the constant.
+  for (const n of [1, 499, 501, 3_000, 100_000])
+    assert.ok(n / (resubscribeSpreadMs(n) / 1000) <= RESUBSCRIBE_PER_SECOND)
+})

@@ -54,6 +54,20 @@ export interface HostLinksDeps {
 /** `#info` names counted as themselves; any other (a PDS controls the text) is `other`. */
 const KNOWN_INFO: ReadonlySet<string> = new Set(INFO_NAMES)
 
+/** Hosts dialled per second at most when a restart resubscribes to all of them. */
+export const RESUBSCRIBE_PER_SECOND = 100
+const MIN_RESUBSCRIBE_SPREAD_MS = 5_000
+
+/**
+ * Over how long a restart spreads its dials to `hosts` hosts: at least 5 s, and long enough to
+ * stay at RESUBSCRIBE_PER_SECOND (3,000 hosts: 30 s). Each dial is a DNS lookup and a TLS
+ * handshake here and a new subscriber at the host; a host dialled late loses nothing, as it
+ * resumes from its stored cursor.
+ */
+export function resubscribeSpreadMs(hosts: number): number {
+  return Math.max(MIN_RESUBSCRIBE_SPREAD_MS, Math.ceil((hosts * 1000) / RESUBSCRIBE_PER_SECOND))
+}
+
 export class HostLinks {
   readonly #d: HostLinksDeps
   readonly #links = new Map<number, HostLink>()
@@ -126,7 +140,10 @@ export class HostLinks {
     })
   }
 
-  /** Connects many hosts spread evenly over `spreadMs` (a restart does not dial all at once). */
+  /**
+   * Connects many hosts spread evenly over `spreadMs` (a restart does not dial all at once; see
+   * resubscribeSpreadMs for the default).
+   */
   connectAll(
     hostIds: readonly number[],
     skip: ReadonlyMap<number, ReadonlySet<number>>,

@@ -14,7 +14,7 @@ import { type BanReason, describeBan } from './ban.ts'
 import { admitCrawl, type CrawlRequest } from './crawl.ts'
 import { InvalidHostnameError, UnknownHostError } from './errors.ts'
 import { RELAY_HOST_ID } from './host-id.ts'
-import { HostLinks } from './host-links.ts'
+import { HostLinks, resubscribeSpreadMs } from './host-links.ts'
 import { type HostIngestView, HostRows } from './host-rows.ts'
 import { HostStatusMachine } from './host-status.ts'
 import { detailOf, type HostDetail, type HostView, limitsOf, viewOf } from './host-view.ts'
@@ -84,12 +84,13 @@ export class Hosts {
   }
 
   /**
-   * Connects every host not banned, spread over `spreadMs`, and starts the status clock.
+   * Connects every host not banned, spread over `spreadMs` (by default as resubscribeSpreadMs
+   * says for their number), and starts the status clock.
    * `startCursors`: where start-up recovery found hosts without a stored cursor to have been.
    */
   start(
     skipSeqs: ReadonlyMap<number, ReadonlySet<number>>,
-    spreadMs: number,
+    spreadMs: number | undefined,
     startCursors: ReadonlyMap<number, number> = new Map(),
   ): void {
     for (const [id, cursor] of startCursors) this.#links.get(id)?.recoverCursor(cursor)
@@ -97,7 +98,7 @@ export class Hosts {
       .list()
       .filter((h) => h.status !== 'banned')
       .map((h) => h.id)
-    this.#links.connectAll(ids, skipSeqs, spreadMs)
+    this.#links.connectAll(ids, skipSeqs, spreadMs ?? resubscribeSpreadMs(ids.length))
     this.#tick = setInterval(() => {
       this.#status.tick()
       for (const id of this.#status.takeDueRetries())
