@@ -41,6 +41,7 @@ import {
 } from './record-format.ts'
 import { recoverSegments, syncDir } from './recovery.ts'
 import { findSegment, readSegment, type Segment } from './segment.ts'
+import { removeSegmentIndex } from './segment-index.ts'
 import type {
   AppendInput,
   EventLogOptions,
@@ -294,6 +295,7 @@ export class EventLog {
       try {
         await rm(seg.path)
         bytesDeleted += seg.size
+        await removeSegmentIndex(this.#s.dir, seg.firstSeq)
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') failure ??= e
       }

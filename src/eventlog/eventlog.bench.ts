@@ -1,9 +1,10 @@
 // Event log throughput: sustained appends of ~3 KB frames (the writer batching on its timer, the
 // default 1 s fdatasync), at several flush intervals to show what batching buys; the synchronous
-// cost of one append; playback reads from a cursor 100k records back; and the open-time scan that
-// checks every record (what a restart costs per GB of retained log). Files live in a temp dir on
+// cost of one append; playback reads from a cursor 100k records back; and what opening costs per
+// GB of retained log, with the sealed segments' index files and with every record checked. Files live in a temp dir on
 // the machine's disk; reads right after writing come from the page cache.
-import { rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import { measure, note } from '../../bench/harness.ts'
 import { EventLog } from './event-log.ts'
@@ -99,7 +100,7 @@ for (const rate of [2_000, 10_000]) for (const interval of [0, 5]) await paced(i
   await log.close()
 }
 
-// Playback: 150k records on disk, read from 100k back in pages of 500, then reopen (full scan).
+// Playback: 150k records on disk, read from 100k back in pages of 500, then reopen.
 {
   const dir = await tempDir('eventlog-bench-')
   const opts = { dir: dir.path, initialSeq: 1, retentionMs: 3_600_000 }
@@ -143,9 +144,44 @@ for (const rate of [2_000, 10_000]) for (const interval of [0, 5]) await paced(i
   log = await EventLog.open(opts)
   const ms = performance.now() - start
   note(
-    `open with full check of ${mb(size)} MB (${log.stats().segments} segments): ` +
+    `open ${mb(size)} MB (${log.stats().segments} segments, ` +
+      `${log.recovery.segmentsFromIndex} from index files): ` +
       `${ms.toFixed(0)} ms, ${mb((size / ms) * 1000)} MB/s (page cache warm)`,
   )
   await log.close()
+  await rm(dir.path, { recursive: true, force: true })
+}
+
+// Opening ~1 GB in 64 MiB segments: older segments from their index files (what a restart does),
+// then with the index files deleted (every record checked, as a log without them is opened).
+{
+  const dir = await tempDir('eventlog-bench-')
+  const opts = {
+    dir: dir.path,
+    initialSeq: 1,
+    retentionMs: 3_600_000,
+    segmentMaxBytes: 64 * 1024 * 1024,
+  }
+  let log = await EventLog.open(opts)
+  for (let i = 0; log.stats().bytes < 1024 * 1024 * 1024; i += 500) {
+    for (let j = 0; j < 500; j++) log.append(inputs[(i + j) & 1023]!)
+    await log.flush()
+  }
+  const { bytes, segments } = log.stats()
+  await log.close()
+  for (const withIndex of [true, false]) {
+    if (!withIndex)
+      for (const name of await readdir(dir.path))
+        if (name.endsWith('.idx')) await rm(join(dir.path, name))
+    const start = performance.now()
+    log = await EventLog.open(opts)
+    const ms = performance.now() - start
+    const { segmentsFromIndex } = log.recovery
+    note(
+      `open ${mb(bytes)} MB in ${segments} segments, ${segmentsFromIndex} from index files: ` +
+        `${ms.toFixed(0)} ms (page cache warm)`,
+    )
+    await log.close()
+  }
   await rm(dir.path, { recursive: true, force: true })
 }

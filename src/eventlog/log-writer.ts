@@ -16,6 +16,7 @@ import { type FileHandle, open } from 'node:fs/promises'
 import { EventLogIoError } from './errors.ts'
 import { createSegmentFile } from './recovery.ts'
 import type { Segment } from './segment.ts'
+import { writeSegmentIndex } from './segment-index.ts'
 import type { LogRecord } from './types.ts'
 
 /** Largest single `writev`: bigger backlogs are written (and announced) in several batches. */
@@ -213,9 +214,15 @@ export class LogWriter {
       const handle = await open(next.path, 'r+')
       const old = this.#handle
       this.#handle = handle
-      this.#segments.at(-1)!.seal()
+      const sealed = this.#segments.at(-1)!
+      sealed.seal()
       this.#segments = [...this.#segments, next]
       await old.close()
+      // The next open takes the sealed segment from this instead of reading all of it; a failure
+      // only costs that read (counted with the other I/O errors).
+      await writeSegmentIndex(this.#o.dir, sealed.sealedIndex()).catch(() => {
+        this.ioErrors++
+      })
     } catch (e) {
       throw new EventLogIoError('roll', `cannot start segment ${firstSeq}`, e)
     }

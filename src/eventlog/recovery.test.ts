@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict'
-import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import {
+  appendFile,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { EventLogCorruptError } from './errors.ts'
 import type { EventLog } from './event-log.ts'
 import { probeRecord, SEGMENT_HEADER_BYTES } from './record-format.ts'
 import { parseSegmentFileName, segmentFileName } from './segment.ts'
+import { segmentIndexFileName } from './segment-index.ts'
 import { ManualClock, openTestLog, tempDir, testDid, testInput } from './testing.ts'
 
 const clock = new ManualClock()
@@ -126,6 +136,9 @@ describe('recovery at open', () => {
     const offsets = await recordOffsets(file)
     const sizeBefore = (await stat(file)).size
     await flipByte(file, offsets[2]! + 40) // the victim's third record
+    // Without its index file (a log written before they existed, or the file lost), the segment
+    // is checked record by record at open.
+    await rm(join(dir.path, segmentIndexFileName(victim)))
     const log = await openTestLog(dir.path, clock, { segmentMaxBytes: 4096 })
     assert.equal(log.lastSeq, 60)
     assert.equal(log.recovery.bytesTruncated, 0)
@@ -185,6 +198,98 @@ describe('recovery at open', () => {
       (await log.read(0, 3)).map((r) => r.seq),
       [1, 2, 3],
     )
+    await log.close()
+  })
+})
+
+describe('index files of sealed segments', () => {
+  const opts = { segmentMaxBytes: 4096 }
+  async function segmentSeqs(dir: string): Promise<number[]> {
+    const files = (await readdir(dir)).map(parseSegmentFileName).filter((s) => s !== null)
+    return files.sort((a, b) => a - b)
+  }
+
+  it('takes older segments from their index files and reads them the same', async () => {
+    await using dir = await tempDir()
+    await fill(dir.path, 60, opts)
+    const files = await segmentSeqs(dir.path)
+    assert.ok(files.length >= 4)
+    for (const seq of files.slice(0, -1)) await stat(join(dir.path, segmentIndexFileName(seq))) // written when sealed
+    const log = await openTestLog(dir.path, clock, opts)
+    assert.equal(log.recovery.segmentsFromIndex, files.length - 1)
+    assert.equal(log.recovery.segmentsScanned, 1)
+    assert.equal(log.recovery.recordsRecovered, 60)
+    assert.deepEqual(await seqs(log), range(1, 60))
+    // A cursor in the middle of an indexed segment starts exactly after it.
+    const mid = files[1]! + 1
+    assert.deepEqual(
+      (await log.read(mid, 3)).map((r) => r.seq),
+      [mid + 1, mid + 2, mid + 3],
+    )
+    assert.equal(log.append(testInput(61, 200)).seq, 61)
+    await log.close()
+  })
+
+  it('checks a segment record by record when its index file does not agree, then indexes it', async () => {
+    await using dir = await tempDir()
+    await fill(dir.path, 60, opts)
+    const files = await segmentSeqs(dir.path)
+    await flipByte(join(dir.path, segmentIndexFileName(files[0]!)), 20) // checksum fails
+    await appendFile(join(dir.path, segmentFileName(files[1]!)), Buffer.alloc(7)) // size differs
+    let log = await openTestLog(dir.path, clock, opts)
+    assert.equal(log.recovery.segmentsFromIndex, files.length - 3)
+    assert.equal(log.recovery.segmentsScanned, 3)
+    // The 7 stray bytes are damage found by the check, as without index files.
+    assert.equal(log.recovery.damagedSegments.length, 1)
+    assert.equal(log.recovery.damagedSegments[0]!.bytes, 7)
+    assert.deepEqual(await seqs(log), range(1, 60))
+    await log.close()
+    log = await openTestLog(dir.path, clock, opts)
+    assert.equal(log.recovery.segmentsFromIndex, files.length - 2, 'the whole one was indexed')
+    await log.close()
+  })
+
+  it('finds damage done after sealing when the records are read', async () => {
+    await using dir = await tempDir()
+    await fill(dir.path, 60, opts)
+    const files = await segmentSeqs(dir.path)
+    const file = join(dir.path, segmentFileName(files[1]!))
+    await flipByte(file, (await recordOffsets(file))[2]! + 40)
+    const log = await openTestLog(dir.path, clock, opts)
+    assert.equal(log.recovery.damagedSegments.length, 0, 'not read at open')
+    await assert.rejects(log.read(files[1]!, 10), EventLogCorruptError)
+    // Reads that do not touch the damaged record are unaffected.
+    assert.deepEqual(
+      (await log.read(files[2]! - 1, 2)).map((r) => r.seq),
+      [files[2]!, files[2]! + 1],
+    )
+    await log.close()
+  })
+
+  it('deletes index files with their segments, and strays at open', async () => {
+    await using dir = await tempDir()
+    await fill(dir.path, 60, opts)
+    const files = await segmentSeqs(dir.path)
+    await writeFile(join(dir.path, `${segmentIndexFileName(files[0]!)}.tmp`), 'half')
+    let log = await openTestLog(dir.path, clock, opts)
+    assert.ok(!(await readdir(dir.path)).some((n) => n.endsWith('.tmp')))
+    clock.ms += 2 * 3_600_000 // past the 1 h retention
+    log.append(testInput(61, 200))
+    await log.flush()
+    const { segmentsDeleted } = await log.pruneExpired()
+    assert.ok(segmentsDeleted >= files.length - 1) // 61 may have started a segment of its own
+    assert.equal(log.stats().segments, 1)
+    const names = await readdir(dir.path)
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('.idx')),
+      [],
+      'only the newest segment is left, and it has no index',
+    )
+    await log.close()
+    // An index whose segment is gone (a crash between the two deletions) goes at open.
+    await writeFile(join(dir.path, segmentIndexFileName(3)), 'stray')
+    log = await openTestLog(dir.path, clock, opts)
+    assert.ok(!(await readdir(dir.path)).includes(segmentIndexFileName(3)))
     await log.close()
   })
 })

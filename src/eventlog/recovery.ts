@@ -1,5 +1,7 @@
 // Opening the event log's directory: finds the segment files, checks every record in each, and
-// repairs what a crash can leave behind. The newest segment's torn or corrupt tail is cut off
+// repairs what a crash can leave behind. An older segment whose index file (segment-index.ts)
+// is whole and agrees with the files is taken from it instead of being read record by record;
+// one checked record by record and found whole gets an index file for the next open. The newest segment's torn or corrupt tail is cut off
 // (the file is truncated and fsync'd) so appends continue right after the last good record; an
 // older segment damaged in the middle is left on disk as found and read only up to the damage,
 // and the segments after it are kept. Everything found is counted in a RecoveryReport.
@@ -7,10 +9,18 @@
 // is never deleted, its name remembers the next seq even when it holds no records.
 // Deliberately not here: appending, reading or deleting (event-log.ts), record bytes
 // (record-format.ts).
-import { open, readdir, rm } from 'node:fs/promises'
+import { open, readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { EventLogIoError } from './errors.ts'
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES } from './record-format.ts'
-import { parseSegmentFileName, type ScanResult, Segment, scanSegment } from './segment.ts'
+import {
+  parseSegmentFileName,
+  type ScanResult,
+  Segment,
+  scanSegment,
+  segmentFileName,
+} from './segment.ts'
+import { parseSegmentIndexFileName, readSegmentIndex, writeSegmentIndex } from './segment-index.ts'
 import type { RecoveryReport, SegmentDamage } from './types.ts'
 
 export interface RecoveredLog {
@@ -40,13 +50,26 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
   const damaged: SegmentDamage[] = []
   let truncatedTail: SegmentDamage | null = null
   let records = 0
+  let fromIndex = 0
+  await removeStrayIndexes(dir, names, new Set(firstSeqs))
   for (let i = 0; i < firstSeqs.length; i++) {
     const next = firstSeqs[i + 1]
     const last = next === undefined
+    const indexed = last ? null : await indexedSegment(dir, firstSeqs[i]!, next)
+    if (indexed) {
+      fromIndex++
+      records += indexed.count
+      segments.push(indexed)
+      continue
+    }
     const scan = await scanSegment(dir, firstSeqs[i]!, last ? Infinity : next - 1, last)
     records += scan.segment.count
     segments.push(scan.segment)
-    if (!scan.damage) continue
+    if (!scan.damage) {
+      // Best effort: without it the next open checks this segment record by record again.
+      if (!last) await writeSegmentIndex(dir, scan.segment.sealedIndex()).catch(() => {})
+      continue
+    }
     const damage = describe(scan)
     if (next === undefined) {
       truncatedTail = damage
@@ -66,7 +89,8 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
   return {
     segments,
     report: {
-      segmentsScanned: segments.length,
+      segmentsScanned: segments.length - fromIndex,
+      segmentsFromIndex: fromIndex,
       recordsRecovered: records,
       bytesTruncated: truncatedTail?.bytes ?? 0,
       truncatedTail,
@@ -130,9 +154,41 @@ async function cutTail(scan: ScanResult): Promise<void> {
   }
 }
 
+/**
+ * Segment `firstSeq` as its index file describes it, when that file is whole and agrees with the
+ * segment's size on disk and with the first seq of the segment after it; else null.
+ */
+async function indexedSegment(
+  dir: string,
+  firstSeq: number,
+  next: number,
+): Promise<Segment | null> {
+  const index = await readSegmentIndex(dir, firstSeq)
+  if (!index || index.firstSeq + index.count !== next) return null
+  const size = await stat(join(dir, segmentFileName(firstSeq))).then(
+    (s) => s.size,
+    () => -1,
+  )
+  return size === index.size ? Segment.fromSealedIndex(dir, index) : null
+}
+
+/** Index files (and unfinished ones) whose segment is gone: retention was cut short by a crash. */
+async function removeStrayIndexes(
+  dir: string,
+  names: readonly string[],
+  segments: ReadonlySet<number>,
+): Promise<void> {
+  for (const name of names) {
+    const seq = parseSegmentIndexFileName(name.replace(/\.tmp$/, ''))
+    if (seq !== null && (name.endsWith('.tmp') || !segments.has(seq)))
+      await rm(join(dir, name), { force: true })
+  }
+}
+
 function emptyReport(): RecoveryReport {
   return {
     segmentsScanned: 0,
+    segmentsFromIndex: 0,
     recordsRecovered: 0,
     bytesTruncated: 0,
     truncatedTail: null,

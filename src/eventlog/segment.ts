@@ -81,6 +81,27 @@ export class Segment {
     this.#stride = INDEX_STRIDE
   }
 
+  /** What a sealed segment's index file keeps (segment-index.ts). */
+  sealedIndex(): SealedIndex {
+    return {
+      firstSeq: this.firstSeq,
+      count: this.count,
+      size: this.size,
+      newestTimeMs: this.newestTimeMs,
+      offsets: this.#offsets,
+    }
+  }
+
+  /** A sealed segment as its index file describes it, without reading its records. */
+  static fromSealedIndex(dir: string, index: SealedIndex): Segment {
+    const segment = new Segment(dir, index.firstSeq, false)
+    segment.count = index.count
+    segment.size = index.size
+    segment.newestTimeMs = index.newestTimeMs
+    segment.#offsets = [...index.offsets]
+    return segment
+  }
+
   /** Where a read for records from `seq` on starts, and how many records it skips first. */
   startFor(seq: number): { offset: number; skip: number } {
     if (seq <= this.firstSeq || this.count === 0) return { offset: SEGMENT_HEADER_BYTES, skip: 0 }
@@ -97,6 +118,15 @@ export class Segment {
     this.#hints.set(seq, offset)
     if (this.#hints.size > READ_HINTS) this.#hints.delete(this.#hints.keys().next().value!)
   }
+}
+
+/** A sealed segment's extent and sparse index (every INDEX_STRIDE-th record's offset). */
+export interface SealedIndex {
+  readonly firstSeq: number
+  readonly count: number
+  readonly size: number
+  readonly newestTimeMs: number
+  readonly offsets: readonly number[]
 }
 
 export interface ScanResult {

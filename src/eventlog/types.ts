@@ -78,7 +78,10 @@ export interface SegmentDamage {
 
 /** What opening the log found and repaired. */
 export interface RecoveryReport {
+  /** Segments checked record by record (the newest always is). */
   readonly segmentsScanned: number
+  /** Older segments taken from their index file without reading their records. */
+  readonly segmentsFromIndex: number
   /** Valid records found in all segments. */
   readonly recordsRecovered: number
   /** Bytes cut off the end of the newest segment (a torn or corrupt tail), 0 when clean. */
