@@ -23,6 +23,8 @@ const { values } = parseArgs({
     cache: { type: 'string', default: join('data', 'loadgen', 'cache') },
     results: { type: 'string', default: join('data', 'loadgen', 'results.jsonl') },
     'drain-seconds': { type: 'string', default: '30' },
+    'slow-consumers': { type: 'string', default: '0' },
+    'slow-seconds': { type: 'string', default: '20' },
     'relay-flag': { type: 'string', multiple: true, default: [] },
     'relay-env': { type: 'string', multiple: true, default: [] },
     'relay-node-flag': { type: 'string', multiple: true, default: [] },
@@ -46,6 +48,9 @@ if (values.help) {
   --cache DIR           workload cache (default data/loadgen/cache)
   --results FILE        results appended here as JSON lines (default data/loadgen/results.jsonl)
   --drain-seconds N     longest wait after the last send for consumers to catch up (default 30)
+  --slow-consumers N    at the window's start, N more subscribers that never read (each from its
+                        own loopback address); they leave after --slow-seconds (default 20), and
+                        the result's slowConsumers says what RSS they cost and what came back
   Our relay (default: started as a child process on a temporary data directory, SQLite):
   --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
                         or --relay-flag=--db-url=postgres://...
@@ -74,6 +79,8 @@ const result = await runLoadgen({
   seed: Math.round(num('seed', values.seed)),
   cacheDir: values.cache,
   drainSeconds: num('drain-seconds', values['drain-seconds']),
+  slowConsumers: Math.round(Number(values['slow-consumers'])) || 0,
+  slowSeconds: num('slow-seconds', values['slow-seconds']),
   relay:
     relayUrl === undefined
       ? {

@@ -29,6 +29,8 @@ export interface RunFigures {
   readonly hwm: number
   readonly before: Scrape | null
   readonly after: Scrape | null
+  /** The slow-consumer burst's figures (`--slow-consumers`), when there was one. */
+  readonly slowConsumers?: Record<string, unknown>
 }
 
 /**
@@ -95,6 +97,7 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     // Records per event-log write over the run: how well the log batches its writes.
     logRecordsPerWrite: r.after && r.before ? perCall(r.before, r.after) : undefined,
     drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
+    slowConsumers: r.slowConsumers,
   }
 }
 

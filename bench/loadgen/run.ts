@@ -11,12 +11,14 @@ import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.
 import { testDidDocument } from '../../test/support/did-doc.ts'
 import { ADMIN_KEY } from '../../test/support/relay-harness.ts'
 import { freePort, type RelayProcess, startRelayProcess } from '../../test/support/relay-process.ts'
-import { scrape } from '../soak/sample.ts'
+import { debuggerUrlIn, INSPECT_FLAG, takeProbe } from '../soak/gc-probe.ts'
+import { scrape, value } from '../soak/sample.ts'
 import { WorkerChannel } from './channel.ts'
 import type { ConsumersOut, ConsumersTask } from './consumers-worker.ts'
 import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
 import { coresBetween, cpuSnapshot, memory, round } from './proc.ts'
 import { resultLine } from './result.ts'
+import { connectSlowConsumers } from './slow-consumers.ts'
 import { ensureWorkload, type WorkloadParams } from './workload.ts'
 
 export interface LoadgenOptions {
@@ -46,6 +48,9 @@ export interface LoadgenOptions {
       }
   /** Longest wait after the last send for consumers to receive everything. */
   readonly drainSeconds: number
+  /** Subscribers that never read, connected at the window's start for `slowSeconds`. */
+  readonly slowConsumers: number
+  readonly slowSeconds: number
   readonly log: (line: string) => void
 }
 
@@ -121,14 +126,21 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     const cpuFrom = pid ? await cpuSnapshot(pid) : null
     const ownCpuFrom = process.cpuUsage()
     let peakRss = 0
+    let lastRss = 0
     const sampler = setInterval(() => {
       if (pid)
         void memory(pid).then(
-          (m) => (peakRss = Math.max(peakRss, m.rss)),
+          (m) => {
+            peakRss = Math.max(peakRss, m.rss)
+            lastRss = m.rss
+          },
           () => {},
         )
     }, 250)
-    await sleep(Math.max(0, startMs + (opts.warmupSeconds + opts.seconds) * 1000 - nowMs()))
+    const windowEnd = startMs + (opts.warmupSeconds + opts.seconds) * 1000
+    const slow = opts.slowConsumers > 0 ? await slowBurst(relay, opts, pid, windowEnd) : undefined
+    await sleep(Math.max(0, windowEnd - nowMs()))
+    const slowConsumers = slow && { ...slow, rssAtWindowEndMB: round(lastRss / 2 ** 20, 1) }
     windowTimes[1] = nowMs()
     const cpuTo = pid ? await cpuSnapshot(pid) : null
     const ownCpu = process.cpuUsage(ownCpuFrom)
@@ -174,6 +186,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
       hwm: mem?.hwm ?? 0,
       before,
       after: relay.metricsUrl ? await scrape(relay.metricsUrl) : null,
+      slowConsumers,
     })
   } finally {
     hosts.worker.postMessage({ stop: true } satisfies HostsIn)
@@ -189,11 +202,70 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
   }
 }
 
+/**
+ * The slow-consumer burst: RSS just before it, its peak while they are connected, the relay's
+ * consumer buffers just before they leave, and how many the relay had already cut. With our
+ * relay, also the live RSS (after a forced full collection, `liveRss*`) before the burst, just
+ * before they leave, and at the window's end: the memory given back. The caller adds the plain
+ * RSS at the window's end.
+ */
+async function slowBurst(
+  relay: RelayUnderTest,
+  opts: LoadgenOptions,
+  pid: number | undefined,
+  windowEnd: number,
+) {
+  const target =
+    pid && relay.debuggerUrl && relay.metricsUrl
+      ? {
+          pid,
+          debuggerUrl: relay.debuggerUrl,
+          metricsUrl: relay.metricsUrl,
+          // The allocator returns freed pages within seconds; a short burst (the smoke test)
+          // waits less.
+          settleMs: Math.min(5000, opts.slowSeconds * 1000),
+        }
+      : undefined
+  const live = async () => (target ? round((await takeProbe(target, 0)).rssAfterMB, 1) : null)
+  const liveRssBeforeMB = await live()
+  const rssBefore = pid ? (await memory(pid)).rss : 0
+  const wsUrl = `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`
+  const slow = await connectSlowConsumers(wsUrl, opts.slowConsumers)
+  opts.log(`${slow.connected} slow consumers connected`)
+  let peak = rssBefore
+  const until = Math.min(nowMs() + opts.slowSeconds * 1000, windowEnd)
+  while (nowMs() < until) {
+    await sleep(250)
+    if (pid) peak = Math.max(peak, (await memory(pid)).rss)
+  }
+  const atLeave = relay.metricsUrl ? await scrape(relay.metricsUrl) : null
+  const liveRssWithMB = await live()
+  const cutByRelay = slow.leave()
+  opts.log(`slow consumers left (${cutByRelay} cut by the relay before)`)
+  // Settle, then the live RSS once more, before the window ends.
+  await sleep(Math.max(0, windowEnd - nowMs() - 10_000))
+  const liveRssAfterMB = await live()
+  const mb = (b: number) => round(b / 2 ** 20, 1)
+  return {
+    count: opts.slowConsumers,
+    connected: slow.connected,
+    cutByRelay,
+    rssBeforeMB: mb(rssBefore),
+    rssPeakMB: mb(peak),
+    consumerBufferedMBAtLeave: atLeave ? mb(value(atLeave, 'relay_consumer_buffered_bytes')) : null,
+    liveRssBeforeMB,
+    liveRssWithMB,
+    liveRssAfterMB,
+  }
+}
+
 interface RelayUnderTest {
   readonly url: string
   readonly pid: number | undefined
   readonly metricsUrl: string | undefined
   readonly adminKey: string | undefined
+  /** The relay's inspector (ours, with --slow-consumers), for forced collections. */
+  readonly debuggerUrl?: string | undefined
 }
 
 /** Our relay as a child process on a temporary directory, or the external one as given. */
@@ -221,7 +293,12 @@ async function startRelay(
       String(Math.max(1, cpus().length - 1)),
       ...opts.relay.flags,
     ],
-    { env: opts.relay.env, nodeFlags: opts.relay.nodeFlags },
+    {
+      env: opts.relay.env,
+      // The slow-consumer burst forces full collections through the inspector (loopback only)
+      // to tell memory still in use from garbage not yet collected.
+      nodeFlags: [...opts.relay.nodeFlags, ...(opts.slowConsumers > 0 ? [INSPECT_FLAG] : [])],
+    },
   )
   parts.relay = relay
   return {
@@ -229,6 +306,7 @@ async function startRelay(
     pid: relay.pid,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     adminKey: ADMIN_KEY,
+    debuggerUrl: debuggerUrlIn(relay.logs),
   }
 }
 

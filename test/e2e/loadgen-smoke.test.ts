@@ -36,7 +36,7 @@ describe('loadgen', () => {
   }, async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'loadgen-smoke-'))
     const lines: string[] = []
-    const run = (seconds: number) =>
+    const run = (seconds: number, slowConsumers = 0) =>
       runLoadgen({
         rate: 150,
         seconds,
@@ -49,10 +49,12 @@ describe('loadgen', () => {
         cacheDir,
         relay: { kind: 'local', flags: [], env: {}, nodeFlags: [] },
         drainSeconds: 20,
+        slowConsumers,
+        slowSeconds: 1,
         log: (line) => lines.push(line),
       })
     try {
-      const r = await run(3)
+      const r = await run(3, 4)
       const log = `${JSON.stringify(r)}\n${lines.join('\n')}`
       assert.equal(r.eventsSent, 750, log)
       assert.equal(r.eventsAccepted, 750, log)
@@ -70,6 +72,16 @@ describe('loadgen', () => {
       assert.ok((r.cpuByThread as Record<string, number>).main! > 0, log)
       assert.ok((r.peakRssMB as number) > 0, log)
       assert.ok((r.commitBytes as number) > 500, log)
+      // Four subscribers that never read came and went during the window, each from its own
+      // address; the three measuring consumers above still got everything.
+      const slow = r.slowConsumers as Record<string, number>
+      assert.equal(slow.connected, 4, log)
+      assert.ok(slow.rssBeforeMB! > 0 && slow.rssPeakMB! >= slow.rssBeforeMB!, log)
+      assert.ok(slow.rssAtWindowEndMB! > 0, log)
+      // Live RSS (after forced full collections through the relay's inspector) was read before,
+      // during and after the burst.
+      for (const k of ['liveRssBeforeMB', 'liveRssWithMB', 'liveRssAfterMB'])
+        assert.ok(slow[k]! > 0, `${k}: ${log}`)
       assert.ok(
         lines.some((l) => l.includes('generated')),
         log,
