@@ -12,7 +12,7 @@ import { testDidDocument } from '../../test/support/did-doc.ts'
 import { ADMIN_KEY } from '../../test/support/relay-harness.ts'
 import { freePort, type RelayProcess, startRelayProcess } from '../../test/support/relay-process.ts'
 import { debuggerUrlIn, INSPECT_FLAG, takeProbe } from '../soak/gc-probe.ts'
-import { scrape, value } from '../soak/sample.ts'
+import { byLabel, scrape, value } from '../soak/sample.ts'
 import { WorkerChannel } from './channel.ts'
 import type { ConsumersOut, ConsumersTask } from './consumers-worker.ts'
 import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
@@ -204,7 +204,8 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
 
 /**
  * The slow-consumer burst: RSS just before it, its peak while they are connected, the relay's
- * consumer buffers just before they leave, and how many the relay had already cut. With our
+ * consumer buffers just before they leave, and how many of them the relay had cut (too slow, or
+ * over the buffer budget). With our
  * relay, also the live RSS (after a forced full collection, `liveRss*`) before the burst, just
  * before they leave, and at the window's end: the memory given back. The caller adds the plain
  * RSS at the window's end.
@@ -229,6 +230,12 @@ async function slowBurst(
   const live = async () => (target ? round((await takeProbe(target, 0)).rssAfterMB, 1) : null)
   const liveRssBeforeMB = await live()
   const rssBefore = pid ? (await memory(pid)).rss : 0
+  const cuts = async () => {
+    if (!relay.metricsUrl) return null
+    const r = byLabel(await scrape(relay.metricsUrl), 'relay_consumer_rejections_total', 'reason')
+    return (r['too-slow'] ?? 0) + (r['buffers-full'] ?? 0)
+  }
+  const cutsBefore = await cuts()
   const wsUrl = `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`
   const slow = await connectSlowConsumers(wsUrl, opts.slowConsumers)
   opts.log(`${slow.connected} slow consumers connected`)
@@ -240,8 +247,10 @@ async function slowBurst(
   }
   const atLeave = relay.metricsUrl ? await scrape(relay.metricsUrl) : null
   const liveRssWithMB = await live()
-  const cutByRelay = slow.leave()
-  opts.log(`slow consumers left (${cutByRelay} cut by the relay before)`)
+  const cutsAtLeave = await cuts()
+  const cutByRelay = cutsAtLeave === null || cutsBefore === null ? null : cutsAtLeave - cutsBefore
+  slow.leave()
+  opts.log(`slow consumers left (${cutByRelay ?? '?'} cut by the relay before)`)
   // Settle, then the live RSS once more, before the window ends.
   await sleep(Math.max(0, windowEnd - nowMs() - 10_000))
   const liveRssAfterMB = await live()
