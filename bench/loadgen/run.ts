@@ -227,8 +227,21 @@ async function slowBurst(
           settleMs: Math.min(5000, opts.slowSeconds * 1000),
         }
       : undefined
-  const live = async () => (target ? round((await takeProbe(target, 0)).rssAfterMB, 1) : null)
-  const liveRssBeforeMB = await live()
+  // Live RSS, and where it sits: V8's pages (every isolate) and the allocator's memory outside
+  // them; the main heap and its Buffers.
+  const breakdown: Record<string, Record<string, number>> = {}
+  const live = async (when: string) => {
+    if (!target) return null
+    const p = await takeProbe(target, 0)
+    breakdown[when] = {
+      v8PagesMB: round(p.v8PagesAfterMB, 1),
+      allocatorMB: round(p.otherAnonAfterMB, 1),
+      mainHeapUsedMB: round(p.heapUsedAfterMB, 1),
+      buffersMB: round(p.externalAfterMB, 1),
+    }
+    return round(p.rssAfterMB, 1)
+  }
+  const liveRssBeforeMB = await live('before')
   const rssBefore = pid ? (await memory(pid)).rss : 0
   const cuts = async () => {
     if (!relay.metricsUrl) return null
@@ -246,14 +259,14 @@ async function slowBurst(
     if (pid) peak = Math.max(peak, (await memory(pid)).rss)
   }
   const atLeave = relay.metricsUrl ? await scrape(relay.metricsUrl) : null
-  const liveRssWithMB = await live()
+  const liveRssWithMB = await live('with')
   const cutsAtLeave = await cuts()
   const cutByRelay = cutsAtLeave === null || cutsBefore === null ? null : cutsAtLeave - cutsBefore
   slow.leave()
   opts.log(`slow consumers left (${cutByRelay ?? '?'} cut by the relay before)`)
   // Settle, then the live RSS once more, before the window ends.
   await sleep(Math.max(0, windowEnd - nowMs() - 10_000))
-  const liveRssAfterMB = await live()
+  const liveRssAfterMB = await live('after')
   const mb = (b: number) => round(b / 2 ** 20, 1)
   return {
     count: opts.slowConsumers,
@@ -265,6 +278,7 @@ async function slowBurst(
     liveRssBeforeMB,
     liveRssWithMB,
     liveRssAfterMB,
+    liveBreakdown: breakdown,
   }
 }
 
