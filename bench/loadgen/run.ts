@@ -4,9 +4,10 @@
 // (consumers-worker.ts), then warm-up, the measured window and a drain. Returns one result
 // object; the CLI prints it as one JSON line.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
+import { defaultVerifyWorkers } from '../../src/config/load.ts'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { testDidDocument } from '../../test/support/did-doc.ts'
 import { ADMIN_KEY } from '../../test/support/relay-harness.ts'
@@ -312,8 +313,9 @@ async function startRelay(
       // A large account limit also lifts the hosts' event rate limits, which scale with it.
       '--default-account-limit',
       '100000000',
+      // The relay's own default (the test harness that starts it asks for one worker).
       '--verify-workers',
-      String(Math.max(1, cpus().length - 1)),
+      String(defaultVerifyWorkers(availableParallelism())),
       ...opts.relay.flags,
     ],
     {

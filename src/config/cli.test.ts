@@ -139,7 +139,7 @@ describe('helpText', () => {
       'default: https://plc.directory',
       'default: auto',
       'default: *.host.bsky.network',
-      'default: cores - 1, at least 1',
+      'default: cores - 1; 1 or 2 on one or two cores',
       'default: info',
       'default: dev',
     ]) {

@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { RELAY_VERSION, type RelayConfig } from './config.ts'
-import { loadConfig } from './load.ts'
+import { defaultVerifyWorkers, loadConfig } from './load.ts'
 import { SETTINGS } from './settings.ts'
 
 let root = ''
@@ -220,7 +220,7 @@ describe('defaults', () => {
     assert.deepEqual(config.trustedDomains, ['*.host.bsky.network'])
     assert.equal(config.disableRequestCrawl, false)
     assert.equal(config.initialSeqNumber, 1)
-    assert.equal(config.verifyWorkers, Math.max(1, availableParallelism() - 1))
+    assert.equal(config.verifyWorkers, defaultVerifyWorkers(availableParallelism()))
     assert.equal(config.logLevel, 'info')
     assert.equal(config.userAgentContact, undefined)
     assert.deepEqual(config.siblingRelays, [])
@@ -259,4 +259,9 @@ describe('defaults', () => {
     const config = loadConfig(['serve', 'x', '--help'], {}, await workDir())
     assert.equal(config.bind.port, 2470)
   })
+})
+
+test('verify workers by default: one per core on one or two cores, else all but one', () => {
+  assert.deepEqual([1, 2, 3, 4, 16].map(defaultVerifyWorkers), [1, 2, 2, 3, 15])
+  assert.equal(defaultVerifyWorkers(0), 1)
 })

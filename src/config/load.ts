@@ -130,7 +130,7 @@ export function loadConfig(
     syncRatchetCommits: int('sync-ratchet-commits', { min: 1, max: 1_000_000 }),
     verifyWorkers:
       verifyWorkersText === undefined
-        ? Math.max(1, availableParallelism() - 1)
+        ? defaultVerifyWorkers(availableParallelism())
         : int('verify-workers', { min: 1, max: 1024 }),
     plcUrl: parse('plc-host', parseHttpUrl),
     identityCacheSize: int('identity-cache-size', { min: 1 }),
@@ -288,4 +288,15 @@ function defaultArchiveDatabase(state: DatabaseConfig): DatabaseConfig {
   return state.kind === 'sqlite'
     ? { kind: 'sqlite', path: join(dirname(state.path), 'repos.sqlite') }
     : state
+}
+
+/**
+ * Verify workers when `--verify-workers` is not given: one per core but the main thread's on
+ * most machines, and one per core on one or two: there the main thread needs under half a core
+ * at the rates one core can verify, so a single worker would leave the rest of the second core
+ * idle while commits queue (BENCHMARKS.md: 3,000 commits/s at p99 105 ms with two workers, p99
+ * 2.6 s with one; the second isolate costs ~60 MB).
+ */
+export function defaultVerifyWorkers(cores: number): number {
+  return cores <= 2 ? Math.max(1, cores) : cores - 1
 }

@@ -348,7 +348,7 @@ export const SETTINGS: readonly SettingDef[] = [
     env: ['RELAY_VERIFY_WORKERS'],
     kind: 'value',
     valueName: 'N',
-    defaultText: 'cores - 1, at least 1',
+    defaultText: 'cores - 1; 1 or 2 on one or two cores',
     group: 'Verification',
     help: 'worker threads verifying commits',
   }),
