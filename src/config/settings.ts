@@ -237,7 +237,7 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'N',
     default: '1_000_000',
     group: 'Storage and event log',
-    help: 'account states kept in memory (about 440 bytes each; the identity cache adds about 630 per DID)',
+    help: 'account states kept in memory (about 440 bytes each; the identity cache adds about 440 per DID)',
   }),
   setting({
     flag: 'initial-seq-number',

@@ -79,11 +79,11 @@ export interface CachingIdentityResolverOptions {
   readonly now?: () => number
 }
 
+// Kept small: a relay holds up to --identity-cache-size of these (BENCHMARKS.md has the bytes).
+// The stale answer is made when served (rare), not stored beside the fresh one.
 interface PositiveEntry {
   readonly kind: 'positive'
-  readonly identity: Identity
   readonly fresh: CachedIdentity
-  readonly stale: CachedIdentity
   freshUntil: number
   readonly staleUntil: number
   /** Until then, a failed refresh is not retried: stale is served. */
@@ -155,7 +155,7 @@ export class CachingIdentityResolver {
     this.#counters.hits++
     this.#entries.delete(did)
     this.#entries.set(did, entry)
-    return entry.identity
+    return entry.fresh.identity
   }
 
   /**
@@ -185,7 +185,7 @@ export class CachingIdentityResolver {
         fallback = entry
         if (now < entry.retryAt) {
           this.#counters.staleServed++
-          return entry.stale
+          return staleOf(entry)
         }
       } else {
         this.#entries.delete(did)
@@ -197,7 +197,7 @@ export class CachingIdentityResolver {
       this.#counters.busy++
       if (fallback === undefined) throw new IdentityBusyError(did, this.#lookups.queued)
       this.#counters.staleServed++
-      return fallback.stale
+      return staleOf(fallback)
     } else {
       this.#counters.misses++
     }
@@ -229,9 +229,7 @@ export class CachingIdentityResolver {
         const freshUntil = now + this.#ttlMs
         this.#store(did, {
           kind: 'positive',
-          identity,
           fresh,
-          stale: { identity, stale: true },
           freshUntil,
           staleUntil: freshUntil + this.#maxStaleMs,
           retryAt: Number.NEGATIVE_INFINITY,
@@ -249,7 +247,7 @@ export class CachingIdentityResolver {
     const entry = this.#entries.get(did)
     if (entry?.kind === 'positive' && now < entry.staleUntil) {
       if (!detached) entry.retryAt = now + this.#errorRetryMs
-      return now < entry.freshUntil ? entry.fresh : entry.stale
+      return now < entry.freshUntil ? entry.fresh : staleOf(entry)
     }
     throw error
   }
@@ -282,4 +280,8 @@ function duration(name: string, value: number | undefined, fallback: number): nu
   if (value === undefined) return fallback
   if (!(value >= 0)) throw new RangeError(`CachingIdentityResolver: ${name} must be >= 0`)
   return value
+}
+
+function staleOf(entry: PositiveEntry): CachedIdentity {
+  return { identity: entry.fresh.identity, stale: true }
 }

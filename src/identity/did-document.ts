@@ -41,6 +41,22 @@ const MAX_KEY_LENGTH = 512
 const MAX_URL_LENGTH = 2048
 
 const PDS_SERVICE_TYPE = 'AtprotoPersonalDataServer'
+const MULTIKEY = 'Multikey'
+
+// A few thousand PDS endpoints serve every account, and the identity cache keeps up to a million
+// identities: each endpoint is kept as one shared string instead of one copy per identity
+// (~50 bytes each). Bounded: forgotten whole when it reaches the limit (hostile documents can
+// name endless endpoints; the next ones are shared again from then on).
+const SHARED_ENDPOINTS_LIMIT = 10_000
+const sharedEndpoints = new Map<string, string>()
+
+function shared(endpoint: string): string {
+  const known = sharedEndpoints.get(endpoint)
+  if (known !== undefined) return known
+  if (sharedEndpoints.size >= SHARED_ENDPOINTS_LIMIT) sharedEndpoints.clear()
+  sharedEndpoints.set(endpoint, endpoint)
+  return endpoint
+}
 
 /**
  * Parses an untrusted DID document (already JSON-decoded) for `did`.
@@ -90,7 +106,8 @@ function findSigningKey(did: string, methods: readonly unknown[]): SigningKey | 
   const { type, publicKeyMultibase } = method
   if (!isBoundedString(type, MAX_TYPE_LENGTH)) return null
   if (!isBoundedString(publicKeyMultibase, MAX_KEY_LENGTH)) return null
-  return { type, publicKeyMultibase }
+  // Nearly every key is a Multikey: keep the one constant rather than the document's copy.
+  return { type: type === MULTIKEY ? MULTIKEY : type, publicKeyMultibase }
 }
 
 function findPds(did: string, services: readonly unknown[]): string | null {
@@ -98,7 +115,8 @@ function findPds(did: string, services: readonly unknown[]): string | null {
   if (!isRecord(service) || service.type !== PDS_SERVICE_TYPE) return null
   const endpoint = service.serviceEndpoint
   if (typeof endpoint !== 'string') return null
-  return normalizePdsEndpoint(endpoint)
+  const normalized = normalizePdsEndpoint(endpoint)
+  return normalized === null ? null : shared(normalized)
 }
 
 function findHandle(aliases: readonly unknown[]): string | null {
