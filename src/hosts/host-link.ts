@@ -43,6 +43,8 @@ export class HostLink {
    */
   #draining: HostConnection[] = []
   #cursor: number | null
+  /** Start-up recovery's skip set, until the first connection after the restart takes it. */
+  #restartSkips: ReadonlySet<number> | undefined
   #resumeAfter: number | null = null
   readonly #onError: (err: unknown) => void
   /** FutureCursor answers since the host last sent an event: when the first came, and how many. */
@@ -100,13 +102,14 @@ export class HostLink {
     const connection = new HostConnection({
       host: this.target,
       startCursor: opts.fromLiveHead ? null : this.#resumePoint(),
-      skipSeqs: opts.skipSeqs,
+      skipSeqs: opts.skipSeqs ?? this.#restartSkips,
       userAgent: opts.userAgent,
       handlers: opts.handlers,
       ...opts.timings,
       ...(opts.lookup && { lookup: opts.lookup }),
     })
     this.#connection = connection
+    this.#restartSkips = undefined
     if (this.flow.paused) connection.pause()
     connection.start()
   }
@@ -129,6 +132,15 @@ export class HostLink {
    */
   recoverCursor(cursor: number): void {
     if (this.#cursor === null && this.#connection === null) this.#cursor = cursor
+  }
+
+  /**
+   * Start-up recovery found these upstream seqs of the host already in the log (above its stored
+   * cursor): the first connection after the restart skips them, whichever dials first (the
+   * restart's spread, the offline-retry clock, a crawl request), so none is emitted twice.
+   */
+  recoverSkips(skips: ReadonlySet<number> | undefined): void {
+    if (this.#connection === null) this.#restartSkips = skips
   }
 
   /** Forgets the cursor: the next connection starts at the host's live head. */

@@ -149,15 +149,18 @@ export class HostLinks {
     skip: ReadonlyMap<number, ReadonlySet<number>>,
     spreadMs: number,
   ): void {
+    // Every link holds its skip set from now on, so a connection made before its turn comes (an
+    // offline host's retry, a crawl request) skips the same events.
+    for (const id of hostIds) this.#links.get(id)?.recoverSkips(skip.get(id))
     hostIds.forEach((id, i) => {
       const delay = hostIds.length <= 1 ? 0 : Math.floor((spreadMs * i) / hostIds.length)
       if (delay === 0) {
-        this.connect(id, { skipSeqs: skip.get(id) })
+        this.connect(id)
         return
       }
       const t = setTimeout(() => {
         this.#timers.delete(t)
-        this.connect(id, { skipSeqs: skip.get(id) })
+        this.connect(id)
       }, delay)
       this.#timers.add(t)
     })

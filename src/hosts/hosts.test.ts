@@ -311,6 +311,27 @@ describe('Hosts: upstream', () => {
     hosts.settled(a.id, 13, true)
     assert.equal(hosts.cursor(a.id), 13)
   })
+
+  it('a host connected before its turn in the restart spread (a crawl request) still skips those seqs', async (t) => {
+    const rig = await hostsRig(t)
+    const first = await rig.pds()
+    const second = await rig.pds()
+    const a = await rig.addHost(first.hostname, { cursor: 10 })
+    const b = await rig.addHost(second.hostname, { cursor: 20 })
+    const hosts = await rig.open()
+    // Two hosts over a minute: b's turn would come after 30 s.
+    hosts.start(new Map([[b.id, new Set([21, 22])]]), 60_000)
+    await first.pds.next()
+    await hosts.requestCrawl({ hostname: second.hostname, admin: true })
+    const sub = await second.pds.next()
+    for (const seq of [21, 22, 23]) await sub.send(identityFrame(seq))
+    await rig.until(() => rig.calls.events.length === 1, 'the one new event')
+    assert.deepEqual(
+      rig.calls.events.map((e) => e.seq),
+      [23],
+    )
+    assert.ok(a.id !== b.id)
+  })
 })
 
 describe('Hosts: offline hosts', () => {
