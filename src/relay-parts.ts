@@ -277,8 +277,14 @@ export async function openLog(
     segmentMaxBytes: overrides.segmentMaxBytes,
     now,
     onListenerError: (err) => logger.error({ err }, 'event log listener failed'),
+    onSegmentDamage: (damage) =>
+      logger.warn(
+        damage,
+        'event log: a sealed segment stops early (found on reading it); kept as found, read up to there',
+      ),
   })
-  const { truncatedTail, damagedSegments } = log.recovery
+  const { truncatedTail, damagedSegments, segmentsFromIndex, segmentsScanned } = log.recovery
+  logger.info({ segmentsFromIndex, segmentsScanned, lastSeq: log.lastSeq }, 'event log opened')
   if (truncatedTail)
     logger.warn(
       { ...truncatedTail, lastSeq: log.lastSeq },

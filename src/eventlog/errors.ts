@@ -5,7 +5,8 @@
 // - EventLogIoError: the disk refused an operation (write, sync, roll, open, read, prune). A
 //   failed write keeps its records buffered and is retried; `pendingBytes` grows meanwhile, which
 //   is the caller's cue to apply backpressure.
-// - EventLogCorruptError: bytes already accepted at open no longer pass their checksum when read.
+// - EventLogCorruptError: bytes no longer pass their checksum when read (in the active segment or
+//   one checked at open; a sealed segment open took from its index is checked on the spot).
 // - EventLogLockedError: another live process (or another EventLog in this one) owns the dir.
 // Deliberately not here: corruption found while opening. That is repaired or reported through
 // `EventLog.recovery`, never thrown, so a damaged tail cannot keep the relay from starting.

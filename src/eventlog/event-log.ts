@@ -30,7 +30,13 @@ import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, rm } from 'node:fs/promises'
 import { frameWithSeq } from '../protocol/output.ts'
 import { acquireDirLock, type DirLock } from './dir-lock.ts'
-import { EventLogClosedError, EventLogInputError, EventLogIoError, errnoCode } from './errors.ts'
+import {
+  EventLogClosedError,
+  EventLogCorruptError,
+  EventLogInputError,
+  EventLogIoError,
+  errnoCode,
+} from './errors.ts'
 import { LogWriter } from './log-writer.ts'
 import { type Settings, settings } from './options.ts'
 import {
@@ -39,8 +45,8 @@ import {
   MAX_FRAME_BYTES_STORED,
   MAX_TYPE_BYTES,
 } from './record-format.ts'
-import { recoverSegments, syncDir } from './recovery.ts'
-import { findSegment, readSegment, type Segment } from './segment.ts'
+import { describeDamage, recoverSegments, syncDir } from './recovery.ts'
+import { findSegment, readSegment, type Segment, scanSegment } from './segment.ts'
 import { removeSegmentIndex } from './segment-index.ts'
 import type {
   AppendInput,
@@ -68,6 +74,7 @@ export class EventLog {
   #lastSeq: number
   readonly #listeners = new Set<(records: readonly LogRecord[]) => void>()
   #pruning: Promise<unknown> = Promise.resolve()
+  readonly #rechecks = new Map<Segment, Promise<void>>()
   #closing: Promise<void> | null = null
 
   private constructor(s: Settings, r: Recovered) {
@@ -199,12 +206,51 @@ export class EventLog {
       const seg = segments[i]!
       const end = seg.size
       if (seg.count === 0 || seg.lastSeq <= after) continue
-      const present = await readSegment(seg, after, max - out.length, end, out)
+      let present: boolean
+      try {
+        present = await readSegment(seg, after, max - out.length, end, out)
+      } catch (e) {
+        if (!(e instanceof EventLogCorruptError) || !seg.fromIndex) throw e
+        // Taken from its index at open, never checked: check it now as open would have, keep
+        // what is whole, and read on (past the damage, the next segment).
+        await this.#recheck(seg, e)
+        const rest = await this.read(out.at(-1)?.seq ?? after, max - out.length)
+        for (const r of rest) out.push(r)
+        return out
+      }
       // Deleted by retention during this read: stop rather than return a run with a hole.
       if (!present && out.length > 0) break
       after = out.at(-1)?.seq ?? after
     }
     return out
+  }
+
+  /**
+   * Checks a sealed segment taken from its index record by record, puts the whole part in its
+   * place, drops its index file (the next open checks it too) and reports the damage. Rethrows
+   * `cause` if the segment cannot be checked.
+   */
+  async #recheck(seg: Segment, cause: EventLogCorruptError): Promise<void> {
+    let running = this.#rechecks.get(seg)
+    if (!running) {
+      running = (async () => {
+        // Whatever happens, this object is not re-checked again (a reader holding an older list
+        // gets the error instead of another round).
+        seg.fromIndex = false
+        const segments = this.#writer.segments
+        const i = segments.indexOf(seg)
+        const next = i < 0 ? undefined : segments[i + 1]
+        if (next === undefined) return // pruned meanwhile: nothing to repair
+        const scan = await scanSegment(this.#s.dir, seg.firstSeq, next.firstSeq - 1, false)
+        await removeSegmentIndex(this.#s.dir, seg.firstSeq)
+        if (this.#writer.replaceSegment(seg, scan.segment) && scan.damage)
+          this.#s.onSegmentDamage(describeDamage(scan))
+      })().finally(() => this.#rechecks.delete(seg))
+      this.#rechecks.set(seg, running)
+    }
+    await running.catch(() => {
+      throw cause
+    })
   }
 
   /** Oldest retained seq, null when no record is retained. */
@@ -293,9 +339,10 @@ export class EventLog {
     let failure: unknown = null
     for (const seg of dropped) {
       try {
+        // The index first: an index without its segment is a stray open removes anyway.
+        await removeSegmentIndex(this.#s.dir, seg.firstSeq)
         await rm(seg.path)
         bytesDeleted += seg.size
-        await removeSegmentIndex(this.#s.dir, seg.firstSeq)
       } catch (e) {
         if (errnoCode(e) !== 'ENOENT') failure ??= e
       }

@@ -89,6 +89,14 @@ export class LogWriter {
     this.#scheduleFlush()
   }
 
+  /** Puts `fresh` where `old` is in the list (a re-checked sealed segment); false if gone. */
+  replaceSegment(old: Segment, fresh: Segment): boolean {
+    const i = this.#segments.indexOf(old)
+    if (i < 0 || i === this.#segments.length - 1) return false
+    this.#segments = this.#segments.with(i, fresh)
+    return true
+  }
+
   /** Removes the `k` oldest segments from the list (never the active one) and returns them. */
   dropOldest(k: number): readonly Segment[] {
     const n = Math.min(k, this.#segments.length - 1)

@@ -1,6 +1,6 @@
 // The event log's options with defaults applied and checked once, at open.
 // Deliberately not here: anything that touches files.
-import type { EventLogOptions } from './types.ts'
+import type { EventLogOptions, SegmentDamage } from './types.ts'
 
 const DEFAULT_SEGMENT_MAX_BYTES = 256 * 1024 * 1024
 const DEFAULT_FLUSH_INTERVAL_MS = 5
@@ -14,6 +14,7 @@ export interface Settings {
   readonly fsyncIntervalMs: number
   readonly now: () => number
   readonly onListenerError: (error: unknown) => void
+  readonly onSegmentDamage: (damage: SegmentDamage) => void
 }
 
 /** Applies defaults; throws RangeError for a value the log cannot work with. */
@@ -27,6 +28,7 @@ export function settings(opts: EventLogOptions): Settings {
     fsyncIntervalMs = DEFAULT_FSYNC_INTERVAL_MS,
     now = Date.now,
     onListenerError = rethrowLater,
+    onSegmentDamage = () => {},
   } = opts
   if (!Number.isSafeInteger(initialSeq) || initialSeq < 1)
     throw new RangeError(`initialSeq must be an integer >= 1, got ${initialSeq}`)
@@ -43,6 +45,7 @@ export function settings(opts: EventLogOptions): Settings {
     fsyncIntervalMs,
     now,
     onListenerError,
+    onSegmentDamage,
   }
 }
 

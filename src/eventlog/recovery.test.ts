@@ -17,6 +17,7 @@ import { probeRecord, SEGMENT_HEADER_BYTES } from './record-format.ts'
 import { parseSegmentFileName, segmentFileName } from './segment.ts'
 import { segmentIndexFileName } from './segment-index.ts'
 import { ManualClock, openTestLog, tempDir, testDid, testInput } from './testing.ts'
+import type { SegmentDamage } from './types.ts'
 
 const clock = new ManualClock()
 
@@ -249,20 +250,36 @@ describe('index files of sealed segments', () => {
     await log.close()
   })
 
-  it('finds damage done after sealing when the records are read', async () => {
+  it('finds damage done after sealing when a read reaches it, and reads up to it from then on', async () => {
     await using dir = await tempDir()
     await fill(dir.path, 60, opts)
     const files = await segmentSeqs(dir.path)
-    const file = join(dir.path, segmentFileName(files[1]!))
-    await flipByte(file, (await recordOffsets(file))[2]! + 40)
-    const log = await openTestLog(dir.path, clock, opts)
+    const victim = files[1]!
+    const file = join(dir.path, segmentFileName(victim))
+    const offsets = await recordOffsets(file)
+    await flipByte(file, offsets[2]! + 40) // the victim's third record
+    const reported: SegmentDamage[] = []
+    let log = await openTestLog(dir.path, clock, {
+      ...opts,
+      onSegmentDamage: (d) => reported.push(d),
+    })
     assert.equal(log.recovery.damagedSegments.length, 0, 'not read at open')
-    await assert.rejects(log.read(files[1]!, 10), EventLogCorruptError)
-    // Reads that do not touch the damaged record are unaffected.
+    // The read that reaches it checks the segment as open would have, and goes on from there.
+    const lost = range(victim + 2, files[2]! - 1)
     assert.deepEqual(
-      (await log.read(files[2]! - 1, 2)).map((r) => r.seq),
-      [files[2]!, files[2]! + 1],
+      await seqs(log),
+      range(1, 60).filter((s) => !lost.includes(s)),
     )
+    assert.deepEqual(reported, [
+      { file, offset: offsets[2], bytes: offsets.at(-1)! - offsets[2]!, problem: 'checksum' },
+    ])
+    assert.equal((await log.read(victim + 3, 1))[0]!.seq, files[2])
+    assert.ok(!(await readdir(dir.path)).includes(segmentIndexFileName(victim)), 'index dropped')
+    await log.close()
+    // The next open checks that segment itself, and reports the same damage.
+    log = await openTestLog(dir.path, clock, opts)
+    assert.equal(log.recovery.damagedSegments.length, 1)
+    assert.equal(log.recovery.damagedSegments[0]!.offset, offsets[2])
     await log.close()
   })
 
@@ -286,10 +303,15 @@ describe('index files of sealed segments', () => {
       'only the newest segment is left, and it has no index',
     )
     await log.close()
-    // An index whose segment is gone (a crash between the two deletions) goes at open.
+    // An index whose segment is gone (a crash between the two deletions) goes at open, and so
+    // does one of the newest segment, which appends will change.
+    const newest = (await segmentSeqs(dir.path)).at(-1)!
     await writeFile(join(dir.path, segmentIndexFileName(3)), 'stray')
+    await writeFile(join(dir.path, segmentIndexFileName(newest)), 'not sealed')
     log = await openTestLog(dir.path, clock, opts)
-    assert.ok(!(await readdir(dir.path)).includes(segmentIndexFileName(3)))
+    const left = await readdir(dir.path)
+    assert.ok(!left.includes(segmentIndexFileName(3)))
+    assert.ok(!left.includes(segmentIndexFileName(newest)))
     await log.close()
   })
 })

@@ -1,10 +1,13 @@
-// Opening the event log's directory: finds the segment files, checks every record in each, and
-// repairs what a crash can leave behind. An older segment whose index file (segment-index.ts)
-// is whole and agrees with the files is taken from it instead of being read record by record;
-// one checked record by record and found whole gets an index file for the next open. The newest segment's torn or corrupt tail is cut off
-// (the file is truncated and fsync'd) so appends continue right after the last good record; an
-// older segment damaged in the middle is left on disk as found and read only up to the damage,
-// and the segments after it are kept. Everything found is counted in a RecoveryReport.
+// Opening the event log's directory: finds the segment files, checks their records, and repairs
+// what a crash can leave behind. The newest segment is always checked record by record; an older
+// one whose index file (segment-index.ts) is whole and agrees with the files is taken from it
+// instead (its records are checked when read, event-log.ts), and one checked record by record
+// and found whole gets an index file for the next open. The newest segment's torn or corrupt
+// tail is cut off (the file is truncated and fsync'd) so appends continue right after the last
+// good record; an older segment damaged in the middle is left on disk as found and read only up
+// to the damage, and the segments after it are kept. Everything found is counted in a
+// RecoveryReport. Index files without a sealed segment (strays, and the newest segment's, which
+// appends would make wrong) are deleted.
 // An empty directory gets its first segment, named after `initialSeq`; since the newest segment
 // is never deleted, its name remembers the next seq even when it holds no records.
 // Deliberately not here: appending, reading or deleting (event-log.ts), record bytes
@@ -40,6 +43,7 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
     .map(parseSegmentFileName)
     .filter((s): s is number => s !== null)
     .sort((a, b) => a - b)
+  await removeStrayIndexes(dir, names, new Set(firstSeqs.slice(0, -1)))
 
   if (firstSeqs.length === 0) {
     const segment = await createSegmentFile(dir, initialSeq)
@@ -51,7 +55,6 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
   let truncatedTail: SegmentDamage | null = null
   let records = 0
   let fromIndex = 0
-  await removeStrayIndexes(dir, names, new Set(firstSeqs))
   for (let i = 0; i < firstSeqs.length; i++) {
     const next = firstSeqs[i + 1]
     const last = next === undefined
@@ -70,7 +73,7 @@ export async function recoverSegments(dir: string, initialSeq: number): Promise<
       if (!last) await writeSegmentIndex(dir, scan.segment.sealedIndex()).catch(() => {})
       continue
     }
-    const damage = describe(scan)
+    const damage = describeDamage(scan)
     if (next === undefined) {
       truncatedTail = damage
       await cutTail(scan)
@@ -123,7 +126,8 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-function describe(scan: ScanResult): SegmentDamage {
+/** Where, how much and why a scanned segment stops early (its damage must be set). */
+export function describeDamage(scan: ScanResult): SegmentDamage {
   const offset = scan.damage!.offset
   return {
     file: scan.segment.path,
@@ -172,15 +176,18 @@ async function indexedSegment(
   return size === index.size ? Segment.fromSealedIndex(dir, index) : null
 }
 
-/** Index files (and unfinished ones) whose segment is gone: retention was cut short by a crash. */
+/**
+ * Index files (and unfinished ones) of no sealed segment: their segment is gone (retention cut
+ * short by a crash, files deleted by hand) or is the newest one, which appends will change.
+ */
 async function removeStrayIndexes(
   dir: string,
   names: readonly string[],
-  segments: ReadonlySet<number>,
+  sealed: ReadonlySet<number>,
 ): Promise<void> {
   for (const name of names) {
     const seq = parseSegmentIndexFileName(name.replace(/\.tmp$/, ''))
-    if (seq !== null && (name.endsWith('.tmp') || !segments.has(seq)))
+    if (seq !== null && (name.endsWith('.tmp') || !sealed.has(seq)))
       await rm(join(dir, name), { force: true })
   }
 }

@@ -39,6 +39,13 @@ describe('segment index files', () => {
     assert.equal(bad({ offsets: [16, 300_000, 900_000] }), null, 'offset past the end')
     assert.equal(bad({ count: INDEX_STRIDE * 4 }), null, 'offsets do not match the count')
     assert.equal(bad({ firstSeq: 1.5 }), null, 'not a seq')
+    assert.equal(bad({ newestTimeMs: Number.NaN }), null, 'a time retention cannot compare')
+    assert.equal(
+      bad({ offsets: [20, 300_000, 600_000] }),
+      null,
+      'first record not after the header',
+    )
+    assert.equal(bad({ size: 8 }), null, 'smaller than a header')
   })
 
   it('are named after their segment', () => {

@@ -9,13 +9,15 @@
 // An index is only ever a shortcut: recovery uses it when it is whole and agrees with the files
 // (its segment's size on disk, the next segment's first seq), and otherwise checks the segment
 // record by record as before and writes a new one. It is written without fsync, through a
-// temporary file and a rename, so a crash leaves either no index or a whole one. Records read
-// from an indexed segment are still checked against their checksums by every read, so damage
-// that happens after sealing surfaces there (EventLogCorruptError), not at open.
+// temporary file and a rename: a process crash leaves no index or a whole one, and a machine
+// crash may leave an empty or garbled one, which its length and checksum refuse. Records read
+// from an indexed segment are still checked against their checksums by every read; damage that
+// happens after sealing is found there, and the log then checks that segment as open would have.
 // Deliberately not here: deciding when to trust or write an index (recovery.ts, log-writer.ts).
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
+import { SEGMENT_HEADER_BYTES } from './record-format.ts'
 import { INDEX_STRIDE, type SealedIndex } from './segment.ts'
 
 const MAGIC = Buffer.from('atpridx1', 'latin1')
@@ -65,7 +67,12 @@ export function decodeSegmentIndex(buf: Buffer): SealedIndex | null {
   const offsets: number[] = new Array(n)
   for (let i = 0; i < n; i++) offsets[i] = buf.readDoubleBE(FIXED_BYTES + i * 8)
   if (!Number.isSafeInteger(firstSeq) || !Number.isSafeInteger(count) || count < 0) return null
-  if (!Number.isSafeInteger(size) || n !== Math.ceil(count / INDEX_STRIDE)) return null
+  if (!Number.isSafeInteger(size) || size < SEGMENT_HEADER_BYTES) return null
+  if (n !== Math.ceil(count / INDEX_STRIDE)) return null
+  // Retention compares newestTimeMs: NaN would keep the segment for ever.
+  if (count === 0 ? newestTimeMs !== Number.NEGATIVE_INFINITY : !Number.isFinite(newestTimeMs))
+    return null
+  if (n > 0 && offsets[0] !== SEGMENT_HEADER_BYTES) return null
   for (let i = 0; i < n; i++) {
     const offset = offsets[i]!
     if (!Number.isSafeInteger(offset) || offset >= size || (i > 0 && offset <= offsets[i - 1]!))

@@ -1,5 +1,5 @@
-// One segment file of the event log: its name, its in-memory index, checking it end to end at
-// open, and positional reads of its records for playback.
+// One segment file of the event log: its name, its in-memory index, checking it end to end (at
+// open, or later for one taken from its index file), and positional reads of its records.
 // A segment holds consecutive seqs, starting at the seq in its name (and header). Its index keeps
 // record byte offsets: every record's while it is the active segment (reads near the head start
 // exactly at their cursor), every INDEX_STRIDE-th once sealed (a read starts at most
@@ -47,6 +47,8 @@ export class Segment {
   /** End of the readable bytes (header + complete records). */
   size = SEGMENT_HEADER_BYTES
   count = 0
+  /** Taken from its index file at open: its records were not checked then (segment-index.ts). */
+  fromIndex = false
   /** Newest record time; -Infinity while empty. */
   newestTimeMs = Number.NEGATIVE_INFINITY
   /** 1 while active (every record indexed), INDEX_STRIDE once sealed. */
@@ -99,6 +101,7 @@ export class Segment {
     segment.size = index.size
     segment.newestTimeMs = index.newestTimeMs
     segment.#offsets = [...index.offsets]
+    segment.fromIndex = true
     return segment
   }
 

@@ -56,6 +56,12 @@ export interface EventLogOptions {
    * rethrow on a later tick, an uncaught exception, since a throwing listener is a bug.
    */
   readonly onListenerError?: (error: unknown) => void
+  /**
+   * Called when a read finds damage in a sealed segment that open took from its index file
+   * without checking it (the log then reads that segment only up to the damage, as open would
+   * have). Default: nothing.
+   */
+  readonly onSegmentDamage?: (damage: SegmentDamage) => void
 }
 
 /** Why a segment's readable part ends before its file does. */
@@ -82,7 +88,7 @@ export interface RecoveryReport {
   readonly segmentsScanned: number
   /** Older segments taken from their index file without reading their records. */
   readonly segmentsFromIndex: number
-  /** Valid records found in all segments. */
+  /** Records in all segments: checked ones, plus the counts of segments taken from an index. */
   readonly recordsRecovered: number
   /** Bytes cut off the end of the newest segment (a torn or corrupt tail), 0 when clean. */
   readonly bytesTruncated: number
