@@ -79,7 +79,10 @@ const result = await runLoadgen({
   seed: Math.round(num('seed', values.seed)),
   cacheDir: values.cache,
   drainSeconds: num('drain-seconds', values['drain-seconds']),
-  slowConsumers: Math.round(Number(values['slow-consumers'])) || 0,
+  slowConsumers:
+    values['slow-consumers'] === '0'
+      ? 0
+      : Math.round(num('slow-consumers', values['slow-consumers'])),
   slowSeconds: num('slow-seconds', values['slow-seconds']),
   relay:
     relayUrl === undefined

@@ -12,14 +12,14 @@ import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.
 import { testDidDocument } from '../../test/support/did-doc.ts'
 import { ADMIN_KEY } from '../../test/support/relay-harness.ts'
 import { freePort, type RelayProcess, startRelayProcess } from '../../test/support/relay-process.ts'
-import { debuggerUrlIn, INSPECT_FLAG, takeProbe } from '../soak/gc-probe.ts'
-import { byLabel, scrape, value } from '../soak/sample.ts'
+import { debuggerUrlIn, INSPECT_FLAG } from '../soak/gc-probe.ts'
+import { scrape } from '../soak/sample.ts'
 import { WorkerChannel } from './channel.ts'
 import type { ConsumersOut, ConsumersTask } from './consumers-worker.ts'
 import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
 import { coresBetween, cpuSnapshot, memory, round } from './proc.ts'
 import { resultLine } from './result.ts'
-import { connectSlowConsumers } from './slow-consumers.ts'
+import { slowBurst } from './slow-consumers.ts'
 import { ensureWorkload, type WorkloadParams } from './workload.ts'
 
 export interface LoadgenOptions {
@@ -139,7 +139,20 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
         )
     }, 250)
     const windowEnd = startMs + (opts.warmupSeconds + opts.seconds) * 1000
-    const slow = opts.slowConsumers > 0 ? await slowBurst(relay, opts, pid, windowEnd) : undefined
+    const slow =
+      opts.slowConsumers > 0
+        ? await slowBurst({
+            wsUrl: `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`,
+            metricsUrl: relay.metricsUrl,
+            debuggerUrl: relay.debuggerUrl,
+            pid,
+            count: opts.slowConsumers,
+            seconds: opts.slowSeconds,
+            windowStart: windowTimes[0]!,
+            windowEnd,
+            log,
+          })
+        : undefined
     await sleep(Math.max(0, windowEnd - nowMs()))
     const slowConsumers = slow && { ...slow, rssAtWindowEndMB: round(lastRss / 2 ** 20, 1) }
     windowTimes[1] = nowMs()
@@ -200,86 +213,6 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     }
     await parts.plc?.close()
     if (parts.relayDir) await rm(parts.relayDir, { recursive: true, force: true })
-  }
-}
-
-/**
- * The slow-consumer burst: RSS just before it, its peak while they are connected, the relay's
- * consumer buffers just before they leave, and how many of them the relay had cut (too slow, or
- * over the buffer budget). With our
- * relay, also the live RSS (after a forced full collection, `liveRss*`) before the burst, just
- * before they leave, and at the window's end: the memory given back. The caller adds the plain
- * RSS at the window's end.
- */
-async function slowBurst(
-  relay: RelayUnderTest,
-  opts: LoadgenOptions,
-  pid: number | undefined,
-  windowEnd: number,
-) {
-  const target =
-    pid && relay.debuggerUrl && relay.metricsUrl
-      ? {
-          pid,
-          debuggerUrl: relay.debuggerUrl,
-          metricsUrl: relay.metricsUrl,
-          // The allocator returns freed pages within seconds; a short burst (the smoke test)
-          // waits less.
-          settleMs: Math.min(5000, opts.slowSeconds * 1000),
-        }
-      : undefined
-  // Live RSS, and where it sits: V8's pages (every isolate) and the allocator's memory outside
-  // them; the main heap and its Buffers.
-  const breakdown: Record<string, Record<string, number>> = {}
-  const live = async (when: string) => {
-    if (!target) return null
-    const p = await takeProbe(target, 0)
-    breakdown[when] = {
-      v8PagesMB: round(p.v8PagesAfterMB, 1),
-      allocatorMB: round(p.otherAnonAfterMB, 1),
-      mainHeapUsedMB: round(p.heapUsedAfterMB, 1),
-      buffersMB: round(p.externalAfterMB, 1),
-    }
-    return round(p.rssAfterMB, 1)
-  }
-  const liveRssBeforeMB = await live('before')
-  const rssBefore = pid ? (await memory(pid)).rss : 0
-  const cuts = async () => {
-    if (!relay.metricsUrl) return null
-    const r = byLabel(await scrape(relay.metricsUrl), 'relay_consumer_rejections_total', 'reason')
-    return (r['too-slow'] ?? 0) + (r['buffers-full'] ?? 0)
-  }
-  const cutsBefore = await cuts()
-  const wsUrl = `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`
-  const slow = await connectSlowConsumers(wsUrl, opts.slowConsumers)
-  opts.log(`${slow.connected} slow consumers connected`)
-  let peak = rssBefore
-  const until = Math.min(nowMs() + opts.slowSeconds * 1000, windowEnd)
-  while (nowMs() < until) {
-    await sleep(250)
-    if (pid) peak = Math.max(peak, (await memory(pid)).rss)
-  }
-  const atLeave = relay.metricsUrl ? await scrape(relay.metricsUrl) : null
-  const liveRssWithMB = await live('with')
-  const cutsAtLeave = await cuts()
-  const cutByRelay = cutsAtLeave === null || cutsBefore === null ? null : cutsAtLeave - cutsBefore
-  slow.leave()
-  opts.log(`slow consumers left (${cutByRelay ?? '?'} cut by the relay before)`)
-  // Settle, then the live RSS once more, before the window ends.
-  await sleep(Math.max(0, windowEnd - nowMs() - 10_000))
-  const liveRssAfterMB = await live('after')
-  const mb = (b: number) => round(b / 2 ** 20, 1)
-  return {
-    count: opts.slowConsumers,
-    connected: slow.connected,
-    cutByRelay,
-    rssBeforeMB: mb(rssBefore),
-    rssPeakMB: mb(peak),
-    consumerBufferedMBAtLeave: atLeave ? mb(value(atLeave, 'relay_consumer_buffered_bytes')) : null,
-    liveRssBeforeMB,
-    liveRssWithMB,
-    liveRssAfterMB,
-    liveBreakdown: breakdown,
   }
 }
 

@@ -1,7 +1,8 @@
 // What one cached account costs in memory: the V8 heap taken by N account states in the
 // AccountCache and N identities in the identity cache (CachingIdentityResolver), measured after a
 // full collection, with values shaped as the relay really holds them: states as read back from
-// the account store (every string its own copy, as the database driver hands them out) and
+// the account store (every string its own copy, as the database driver hands them out, except
+// the two statuses, which are shared constants here) and
 // identities parsed from JSON DID documents by parseDidDocument. Also prints how long filling
 // takes and what the account cache costs once full and evicting (the bound holds). Each part
 // runs in a process of its own.
@@ -138,7 +139,7 @@ async function identitiesCost(): Promise<void> {
   const perEntry = ((after - before) * 2 ** 20) / N
   note(
     `identities: ${cache.gauges().entries.toLocaleString('en-US')} cached in ${(fillMs / 1000).toFixed(1)} s; ` +
-      `heap +${(after - before).toFixed(0)} MB = ${perEntry.toFixed(0)} bytes per account ` +
+      `heap +${(after - before).toFixed(0)} MB = ${perEntry.toFixed(0)} bytes per account; ` +
       `RSS +${(rssMB() - rssBefore).toFixed(0)} MB`,
   )
 }
@@ -148,5 +149,7 @@ const part = process.argv[2]
 if (part === 'accounts') await accountsCost()
 else if (part === 'identities') await identitiesCost()
 else
-  for (const p of ['accounts', 'identities'])
-    spawnSync(process.execPath, [fileURLToPath(import.meta.url), p], { stdio: 'inherit' })
+  for (const p of ['accounts', 'identities']) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), p], { stdio: 'inherit' })
+    if (r.status !== 0) process.exitCode = 1 // an out-of-memory child is a failed bench
+  }
