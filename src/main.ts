@@ -2,6 +2,8 @@
 // once (flags > environment > .env > defaults), then runs the command. SIGINT/SIGTERM stop the
 // relay gracefully (a second signal exits at once).
 
+import { getHeapStatistics } from 'node:v8'
+import { cacheMemoryWarning } from './accounts/cache-memory.ts'
 import { describeConfig } from './config/describe.ts'
 import {
   ConfigError,
@@ -98,6 +100,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const logger = createLogger(config.logLevel, config.logFormat)
   for (const w of config.warnings) logger.warn(w)
+  const cacheWarning = cacheMemoryWarning({
+    accountCacheSize: config.accountCacheSize,
+    identityCacheSize: config.identityCacheSize,
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
+  })
+  if (cacheWarning) logger.warn(cacheWarning)
   logger.info({ config: describeConfig(config), k256: k256Backend }, 'starting')
   if (config.adminPasswords.length === 0) {
     logger.warn(
