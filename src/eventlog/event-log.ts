@@ -74,7 +74,8 @@ export class EventLog {
   #lastSeq: number
   readonly #listeners = new Set<(records: readonly LogRecord[]) => void>()
   #pruning: Promise<unknown> = Promise.resolve()
-  readonly #rechecks = new Map<Segment, Promise<void>>()
+  /** Re-checks of segments taken from their index, by the replaced object (readers may hold it). */
+  readonly #rechecks = new WeakMap<Segment, Promise<void>>()
   #closing: Promise<void> | null = null
 
   private constructor(s: Settings, r: Recovered) {
@@ -210,10 +211,9 @@ export class EventLog {
       try {
         present = await readSegment(seg, after, max - out.length, end, out)
       } catch (e) {
-        if (!(e instanceof EventLogCorruptError) || !seg.fromIndex) throw e
         // Taken from its index at open, never checked: check it now as open would have, keep
         // what is whole, and read on (past the damage, the next segment).
-        await this.#recheck(seg, e)
+        if (!(e instanceof EventLogCorruptError) || !(await this.#recheck(seg, e))) throw e
         const rest = await this.read(out.at(-1)?.seq ?? after, max - out.length)
         for (const r of rest) out.push(r)
         return out
@@ -227,15 +227,16 @@ export class EventLog {
 
   /**
    * Checks a sealed segment taken from its index record by record, puts the whole part in its
-   * place, drops its index file (the next open checks it too) and reports the damage. Rethrows
-   * `cause` if the segment cannot be checked.
+   * place, drops its index file (the next open checks it too) and reports the damage. True once
+   * that is done (now, or by an earlier reader: the caller reads again from the new list); false
+   * for a segment checked at open, whose damage is the caller's error. Rethrows `cause` if the
+   * segment cannot be checked.
    */
-  async #recheck(seg: Segment, cause: EventLogCorruptError): Promise<void> {
+  async #recheck(seg: Segment, cause: EventLogCorruptError): Promise<boolean> {
     let running = this.#rechecks.get(seg)
     if (!running) {
+      if (!seg.fromIndex) return false
       running = (async () => {
-        // Whatever happens, this object is not re-checked again (a reader holding an older list
-        // gets the error instead of another round).
         seg.fromIndex = false
         const segments = this.#writer.segments
         const i = segments.indexOf(seg)
@@ -245,12 +246,13 @@ export class EventLog {
         await removeSegmentIndex(this.#s.dir, seg.firstSeq)
         if (this.#writer.replaceSegment(seg, scan.segment) && scan.damage)
           this.#s.onSegmentDamage(describeDamage(scan))
-      })().finally(() => this.#rechecks.delete(seg))
+      })()
       this.#rechecks.set(seg, running)
     }
     await running.catch(() => {
       throw cause
     })
+    return true
   }
 
   /** Oldest retained seq, null when no record is retained. */
