@@ -28,9 +28,9 @@ import type {
   SyncMessage,
 } from '../protocol/messages.ts'
 import { accountBody, identityBody } from '../protocol/output.ts'
-import { KeyParseError, parseVerificationMethod } from '../verify/crypto/keys.ts'
 import { AccountWriter } from './account-writer.ts'
 import { endpointHost, IdentityLookups } from './identity-lookups.ts'
+import { didKeyOf } from './signing-keys.ts'
 import type { IngestDeps } from './types.ts'
 import { VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
@@ -186,14 +186,8 @@ export class EventHandlers {
     const reannounce = msg.type === '#sync' && account.rev !== null && msg.rev === account.rev
     const previous = account.rev && !reannounce ? { rev: account.rev, data: account.dataCid } : null
     const verifyWith = async (id: Identity) => {
-      if (!id.signingKey) return null
-      let didKey: string
-      try {
-        didKey = parseVerificationMethod(id.signingKey).didKey
-      } catch (err) {
-        if (err instanceof KeyParseError) return null
-        throw err
-      }
+      const didKey = id.signingKey ? didKeyOf(id.signingKey) : null
+      if (didKey === null) return null
       return this.#verify(raw, { didKey, previous, mode, archive: this.#d.mirror !== undefined })
     }
     let outcome = await verifyWith(identity)
