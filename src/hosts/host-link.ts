@@ -43,8 +43,13 @@ export class HostLink {
    */
   #draining: HostConnection[] = []
   #cursor: number | null
-  /** Start-up recovery's skip set, until the first connection after the restart takes it. */
+  /**
+   * Start-up recovery's skip set, given to every connection until the host's resume point has
+   * passed its highest seq (a first dial that fails, or is stopped before any event, must not
+   * lose it), or the cursor is reset to the live head.
+   */
   #restartSkips: ReadonlySet<number> | undefined
+  #restartSkipsMax = 0
   #resumeAfter: number | null = null
   readonly #onError: (err: unknown) => void
   /** FutureCursor answers since the host last sent an event: when the first came, and how many. */
@@ -99,9 +104,11 @@ export class HostLink {
       old.stop().catch(this.#onError)
     }
     if (opts.fromLiveHead) this.forgetCursor()
+    const startCursor = opts.fromLiveHead ? null : this.#resumePoint()
+    if (startCursor !== null && startCursor >= this.#restartSkipsMax) this.#restartSkips = undefined
     const connection = new HostConnection({
       host: this.target,
-      startCursor: opts.fromLiveHead ? null : this.#resumePoint(),
+      startCursor,
       skipSeqs: opts.skipSeqs ?? this.#restartSkips,
       userAgent: opts.userAgent,
       handlers: opts.handlers,
@@ -109,7 +116,6 @@ export class HostLink {
       ...(opts.lookup && { lookup: opts.lookup }),
     })
     this.#connection = connection
-    this.#restartSkips = undefined
     if (this.flow.paused) connection.pause()
     connection.start()
   }
@@ -136,15 +142,21 @@ export class HostLink {
 
   /**
    * Start-up recovery found these upstream seqs of the host already in the log (above its stored
-   * cursor): the first connection after the restart skips them, whichever dials first (the
-   * restart's spread, the offline-retry clock, a crawl request), so none is emitted twice.
+   * cursor): connections after the restart skip them, whichever dials first (the restart's
+   * spread, the offline-retry clock, a crawl request) and however many it takes, so none is
+   * emitted twice.
    */
   recoverSkips(skips: ReadonlySet<number> | undefined): void {
-    if (this.#connection === null) this.#restartSkips = skips
+    if (this.#connection !== null || skips === undefined || skips.size === 0) return
+    this.#restartSkips = skips
+    let max = 0
+    for (const seq of skips) if (seq > max) max = seq
+    this.#restartSkipsMax = max
   }
 
   /** Forgets the cursor: the next connection starts at the host's live head. */
   forgetCursor(): void {
+    this.#restartSkips = undefined // seqs from before the reset mean nothing after it
     this.#cursor = null
     this.#resumeAfter = null
     this.#draining = []

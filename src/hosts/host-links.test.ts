@@ -226,3 +226,25 @@ test('a restart spreads its dials over at least 5 s, at most 100 hosts a second'
   for (const n of [1, 499, 501, 3_000, 100_000])
     assert.ok(n / (resubscribeSpreadMs(n) / 1000) <= RESUBSCRIBE_PER_SECOND)
 })
+
+describe('host links: restart skip sets', () => {
+  it('keep the skip set when the first connection ends before any event, and drop it on a cursor reset', async (t) => {
+    const { pds, links, seqs, until } = await rig(t, { cursor: 10 })
+    links.get(1)!.recoverSkips(new Set([11, 12]))
+    links.connect(1)
+    await pds.next()
+    // Stopped before any event (the host went offline, or an operator blocked it).
+    await links.disconnect(1)
+    links.connect(1)
+    const sub = await pds.next()
+    for (const s of [11, 12, 13]) await sub.send(identityFrame(s))
+    await until(() => seqs.length === 1, 'the one new event')
+    assert.deepEqual(seqs, [13])
+    // From the live head, the old seqs mean nothing: nothing is skipped.
+    links.connect(1, { fromLiveHead: true })
+    const fresh = await pds.next()
+    await fresh.send(identityFrame(11))
+    await until(() => seqs.length === 2, 'seq 11 after the reset')
+    assert.deepEqual(seqs, [13, 11])
+  })
+})
