@@ -242,12 +242,25 @@ export class EventLog {
         const i = segments.indexOf(seg)
         const next = i < 0 ? undefined : segments[i + 1]
         if (next === undefined) return // pruned meanwhile: nothing to repair
-        const scan = await scanSegment(this.#s.dir, seg.firstSeq, next.firstSeq - 1, false)
-        await removeSegmentIndex(this.#s.dir, seg.firstSeq)
+        let scan: Awaited<ReturnType<typeof scanSegment>>
+        try {
+          scan = await scanSegment(this.#s.dir, seg.firstSeq, next.firstSeq - 1, false)
+        } catch (e) {
+          if (!this.#writer.segments.includes(seg)) return // deleted by retention meanwhile
+          throw e
+        }
+        // Best effort: an index left behind is trusted again at the next open, and the damage
+        // is found again the same way.
+        await removeSegmentIndex(this.#s.dir, seg.firstSeq).catch(() => {})
         if (this.#writer.replaceSegment(seg, scan.segment) && scan.damage)
           this.#s.onSegmentDamage(describeDamage(scan))
       })()
       this.#rechecks.set(seg, running)
+      // A check that could not be made (the disk refused a read) is tried again by the next read.
+      running.catch(() => {
+        this.#rechecks.delete(seg)
+        seg.fromIndex = true
+      })
     }
     await running.catch(() => {
       throw cause
