@@ -48,9 +48,10 @@ if (values.help) {
   --cache DIR           workload cache (default data/loadgen/cache)
   --results FILE        results appended here as JSON lines (default data/loadgen/results.jsonl)
   --drain-seconds N     longest wait after the last send for consumers to catch up (default 30)
-  --slow-consumers N    at the window's start, N more subscribers that never read (each from its
-                        own loopback address); they leave after --slow-seconds (default 20), and
-                        the result's slowConsumers says what RSS they cost and what came back
+  --slow-consumers N    early in the window (after a first memory probe with our relay), N more
+                        subscribers that never read (each from its own loopback address); they
+                        leave after --slow-seconds (default 20), and the result's slowConsumers
+                        says what RSS they cost and what came back
   Our relay (default: started as a child process on a temporary data directory, SQLite):
   --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
                         or --relay-flag=--db-url=postgres://...

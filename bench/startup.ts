@@ -126,14 +126,24 @@ createInterface({ input: relay.stderr! }).on('line', (line) => {
 const exited = once(relay, 'exit')
 
 let servingMs: number | null = null
-while (servingMs === null && relay.exitCode === null && since() - relayStart < WAIT_MS) {
+while (
+  servingMs === null &&
+  relay.exitCode === null &&
+  relay.signalCode === null &&
+  since() - relayStart < WAIT_MS
+) {
   const ok = await fetch(`http://127.0.0.1:${port}/xrpc/_health`)
     .then((r) => r.ok)
     .catch(() => false)
   if (ok) servingMs = since() - relayStart
   else await new Promise((r) => setTimeout(r, 20))
 }
-while (dials.length < HOSTS && relay.exitCode === null && since() - relayStart < WAIT_MS)
+while (
+  dialsByHost.filter((n) => n > 0).length < HOSTS &&
+  relay.exitCode === null &&
+  relay.signalCode === null &&
+  since() - relayStart < WAIT_MS
+)
   await new Promise((r) => setTimeout(r, 100))
 // A few seconds more, to see any redial.
 await new Promise((r) => setTimeout(r, 3000))

@@ -5,6 +5,7 @@
 // leave together after a while; the run records what they cost and how much of it the relay
 // gave back. Whether the relay cut them is read from its metrics (a paused socket never reads
 // the close).
+import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import type { Socket } from 'node:net'
 import { takeProbe } from '../soak/gc-probe.ts'
@@ -39,7 +40,7 @@ export async function connectSlowConsumers(wsUrl: string, count: number): Promis
           Connection: 'Upgrade',
           Upgrade: 'websocket',
           'Sec-WebSocket-Version': '13',
-          'Sec-WebSocket-Key': Buffer.from(`slow-consumer-${i}`.padEnd(16, '-')).toString('base64'),
+          'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
         },
       })
       req.on('upgrade', (_res, socket: Socket) => {
@@ -128,7 +129,7 @@ export async function slowBurst(o: SlowBurstOptions): Promise<Record<string, unk
   const cutsBefore = await cuts()
   const slow = await connectSlowConsumers(o.wsUrl, o.count)
   const connectedAtSecond = at()
-  o.log(`${slow.connected} slow consumers connected`)
+  o.log(`${slow.connected} of ${o.count} slow consumers connected`)
   let peak = 0
   let atLeave: Awaited<ReturnType<typeof scrape>> | null = null
   let cutByRelay: number | null = null
