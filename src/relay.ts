@@ -163,6 +163,7 @@ export async function createRelay(
         afterAccounts: () => accountsLoaded(db, hosts, takedowns),
       })
       if (recovered.recordsReplayed > 0) logger.info(recovered, 'recovered from the event log')
+      hosts.recover(recovered.skipSeqs, recovered.startCursors)
       await server.listenOn(config.bind)
       if (metrics)
         metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, {

@@ -148,6 +148,8 @@ export class HostLinks {
     hostIds: readonly number[],
     skip: ReadonlyMap<number, ReadonlySet<number>>,
     spreadMs: number,
+    /** Asked again when a host's turn comes: an operator may have blocked it meanwhile. */
+    stillWanted: (hostId: number) => boolean = () => true,
   ): void {
     // Every link holds its skip set from now on, so a connection made before its turn comes (an
     // offline host's retry, a crawl request) skips the same events.
@@ -160,7 +162,7 @@ export class HostLinks {
       }
       const t = setTimeout(() => {
         this.#timers.delete(t)
-        this.connect(id)
+        if (stillWanted(id)) this.connect(id)
       }, delay)
       this.#timers.add(t)
     })

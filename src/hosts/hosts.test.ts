@@ -332,6 +332,20 @@ describe('Hosts: upstream', () => {
     )
     assert.ok(a.id !== b.id)
   })
+
+  it('a host blocked before its turn in the restart spread is not dialled when its turn comes', async (t) => {
+    const rig = await hostsRig(t)
+    const first = await rig.pds()
+    const second = await rig.pds()
+    await rig.addHost(first.hostname, { cursor: 1 })
+    const b = await rig.addHost(second.hostname, { cursor: 1 })
+    const hosts = await rig.open()
+    hosts.start(new Map(), 400) // b's turn after 200 ms
+    await first.pds.next()
+    await hosts.block(b.id, { kind: 'kill-upstream' })
+    await new Promise((r) => setTimeout(r, 500))
+    assert.equal(second.pds.all.length, 0)
+  })
 })
 
 describe('Hosts: offline hosts', () => {

@@ -84,6 +84,19 @@ export class Hosts {
   }
 
   /**
+   * What start-up recovery found, given to the links before anything can dial them (the API
+   * listens before `start`, and a crawl request may connect a known host in between): upstream
+   * seqs already in the log, and where hosts without a stored cursor had got to.
+   */
+  recover(
+    skipSeqs: ReadonlyMap<number, ReadonlySet<number>>,
+    startCursors: ReadonlyMap<number, number> = new Map(),
+  ): void {
+    for (const [id, cursor] of startCursors) this.#links.get(id)?.recoverCursor(cursor)
+    for (const [id, skips] of skipSeqs) this.#links.get(id)?.recoverSkips(skips)
+  }
+
+  /**
    * Connects every host not banned, spread over `spreadMs` (by default as resubscribeSpreadMs
    * says for their number), and starts the status clock.
    * `startCursors`: where start-up recovery found hosts without a stored cursor to have been.
@@ -93,12 +106,17 @@ export class Hosts {
     spreadMs: number | undefined,
     startCursors: ReadonlyMap<number, number> = new Map(),
   ): void {
-    for (const [id, cursor] of startCursors) this.#links.get(id)?.recoverCursor(cursor)
+    this.recover(skipSeqs, startCursors)
     const ids = this.#rows
       .list()
       .filter((h) => h.status !== 'banned')
       .map((h) => h.id)
-    this.#links.connectAll(ids, skipSeqs, spreadMs ?? resubscribeSpreadMs(ids.length))
+    this.#links.connectAll(
+      ids,
+      skipSeqs,
+      spreadMs ?? resubscribeSpreadMs(ids.length),
+      (id) => this.#rows.get(id)?.status !== 'banned',
+    )
     this.#tick = setInterval(() => {
       this.#status.tick()
       for (const id of this.#status.takeDueRetries())
