@@ -18,21 +18,19 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { SEGMENT_HEADER_BYTES } from './record-format.ts'
-import { INDEX_STRIDE, type SealedIndex } from './segment.ts'
+import { INDEX_STRIDE, parseSegmentFileName, type SealedIndex, segmentFileName } from './segment.ts'
 
 const MAGIC = Buffer.from('atpridx1', 'latin1')
 const FIXED_BYTES = 8 + 4 * 8 + 4
-const NAME_DIGITS = 16
-const NAME_RE = /^(\d{16})\.idx$/
 
+/** The index file's name: its segment's, with `.idx` for `.seg`. */
 export function segmentIndexFileName(firstSeq: number): string {
-  return `${String(firstSeq).padStart(NAME_DIGITS, '0')}.idx`
+  return segmentFileName(firstSeq).replace(/\.seg$/, '.idx')
 }
 
 /** The first seq an index file name claims, or null if it is not an index file name. */
 export function parseSegmentIndexFileName(name: string): number | null {
-  const m = NAME_RE.exec(name)
-  return m ? Number(m[1]) : null
+  return name.endsWith('.idx') ? parseSegmentFileName(`${name.slice(0, -4)}.seg`) : null
 }
 
 export function encodeSegmentIndex(index: SealedIndex): Buffer {
