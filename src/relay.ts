@@ -169,7 +169,7 @@ export async function createRelay(
         metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, {
           onError: (err) => logger.error({ err }, 'metrics'),
         })
-      hosts.start(recovered.skipSeqs, overrides.resubscribeSpreadMs, recovered.startCursors)
+      hosts.start(overrides.resubscribeSpreadMs)
       checkpointer.start(overrides.checkpointIntervalMs ?? config.checkpointIntervalMs)
       await resync.start()
       monitors.start()

@@ -6,6 +6,7 @@
 // Messages in: {report}. Out: {connected} once every consumer is open, then {report: ...}.
 import { parentPort, workerData } from 'node:worker_threads'
 import WebSocket from 'ws'
+import { nowMs } from './clock.ts'
 import { eventIndex, scanFrame } from './frame-scan.ts'
 
 export interface ConsumersTask {
@@ -43,7 +44,6 @@ export type ConsumersOut =
 const task = workerData as ConsumersTask
 const port = parentPort!
 const post = (m: ConsumersOut, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? [])
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 const sendTimes = new Float64Array(task.sendTimes)
 const window = new Float64Array(task.window)
 

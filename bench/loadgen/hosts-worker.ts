@@ -9,6 +9,7 @@
 // with what was sent inside the measured window and how far the sender ever fell behind.
 import { parentPort, workerData } from 'node:worker_threads'
 import { SoakPds } from '../soak/pds.ts'
+import { nowMs } from './clock.ts'
 import { KIND, readWorkload } from './workload.ts'
 
 export interface HostsTask {
@@ -39,7 +40,6 @@ export type HostsOut =
 const task = workerData as HostsTask
 const port = parentPort!
 const post = (m: HostsOut) => port.postMessage(m)
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
 const w = await readWorkload(task.dir, task.events)
 const sendTimes = new Float64Array(task.sendTimes)

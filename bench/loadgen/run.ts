@@ -15,6 +15,7 @@ import { freePort, type RelayProcess, startRelayProcess } from '../../test/suppo
 import { debuggerUrlIn, INSPECT_FLAG } from '../soak/gc-probe.ts'
 import { scrape } from '../soak/sample.ts'
 import { WorkerChannel } from './channel.ts'
+import { nowMs, sleep } from './clock.ts'
 import type { ConsumersOut, ConsumersTask } from './consumers-worker.ts'
 import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
 import { coresBetween, cpuSnapshot, memory, round } from './proc.ts'
@@ -54,9 +55,6 @@ export interface LoadgenOptions {
   readonly slowSeconds: number
   readonly log: (line: string) => void
 }
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, unknown>> {
   const { log } = opts

@@ -10,10 +10,8 @@ import { request } from 'node:http'
 import type { Socket } from 'node:net'
 import { takeProbe } from '../soak/gc-probe.ts'
 import { byLabel, scrape, value } from '../soak/sample.ts'
+import { nowMs, sleep } from './clock.ts'
 import { memory, round } from './proc.ts'
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export interface SlowConsumers {
   readonly connected: number

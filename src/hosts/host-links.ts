@@ -142,18 +142,15 @@ export class HostLinks {
 
   /**
    * Connects many hosts spread evenly over `spreadMs` (a restart does not dial all at once; see
-   * resubscribeSpreadMs for the default).
+   * resubscribeSpreadMs for the default). Start-up recovery's skip sets are already on the links
+   * (HostLink.recoverSkips), so whichever connection comes first uses them.
    */
   connectAll(
     hostIds: readonly number[],
-    skip: ReadonlyMap<number, ReadonlySet<number>>,
     spreadMs: number,
     /** Asked again when a host's turn comes: an operator may have blocked it meanwhile. */
     stillWanted: (hostId: number) => boolean = () => true,
   ): void {
-    // Every link holds its skip set from now on, so a connection made before its turn comes (an
-    // offline host's retry, a crawl request) skips the same events.
-    for (const id of hostIds) this.#links.get(id)?.recoverSkips(skip.get(id))
     hostIds.forEach((id, i) => {
       const delay = hostIds.length <= 1 ? 0 : Math.floor((spreadMs * i) / hostIds.length)
       if (delay === 0) {

@@ -14,7 +14,7 @@ describe('Hosts: blocks', () => {
     const { pds, hostname } = await rig.pds()
     const a = await rig.addHost(hostname, { cursor: 5 })
     const hosts = await rig.open()
-    hosts.start(new Map(), 0)
+    hosts.start(0)
     const sub = await pds.next()
     rig.storeFaults.update = true
     await assert.rejects(hosts.block(a.id, { kind: 'operator' }), /database is unavailable/)
@@ -34,7 +34,7 @@ describe('Hosts: blocks', () => {
     const { pds, hostname } = await rig.pds()
     const a = await rig.addHost(hostname, { cursor: 5 })
     const hosts = await rig.open()
-    hosts.start(new Map(), 0)
+    hosts.start(0)
     const sub = await pds.next()
     await hosts.block(a.id, { kind: 'operator' })
     await sub.closed
@@ -259,7 +259,7 @@ describe('Hosts: cursor resets', () => {
     const { pds, hostname } = await rig.pds()
     const a = await rig.addHost(hostname, { cursor: 5 })
     const hosts = await rig.open()
-    hosts.start(new Map(), 0)
+    hosts.start(0)
     const first = await pds.next()
     assert.equal(first.cursor, '5')
     await hosts.resetCursor(a.id)

@@ -98,22 +98,16 @@ export class Hosts {
 
   /**
    * Connects every host not banned, spread over `spreadMs` (by default as resubscribeSpreadMs
-   * says for their number), and starts the status clock.
-   * `startCursors`: where start-up recovery found hosts without a stored cursor to have been.
+   * says for their number), and starts the status clock. What start-up recovery found has been
+   * given to `recover` before.
    */
-  start(
-    skipSeqs: ReadonlyMap<number, ReadonlySet<number>>,
-    spreadMs: number | undefined,
-    startCursors: ReadonlyMap<number, number> = new Map(),
-  ): void {
-    this.recover(skipSeqs, startCursors)
+  start(spreadMs?: number): void {
     const ids = this.#rows
       .list()
       .filter((h) => h.status !== 'banned')
       .map((h) => h.id)
     this.#links.connectAll(
       ids,
-      skipSeqs,
       spreadMs ?? resubscribeSpreadMs(ids.length),
       (id) => this.#rows.get(id)?.status !== 'banned',
     )

@@ -16,6 +16,7 @@
 
 import { isValidHandle } from '../protocol/syntax/index.ts'
 import { DidDocumentError } from './errors.ts'
+import { sharedEndpoint } from './pds-endpoints.ts'
 
 export interface SigningKey {
   /** verificationMethod type as published: normally `Multikey`, legacy documents use others. */
@@ -42,21 +43,6 @@ const MAX_URL_LENGTH = 2048
 
 const PDS_SERVICE_TYPE = 'AtprotoPersonalDataServer'
 const MULTIKEY = 'Multikey'
-
-// A few thousand PDS endpoints serve every account, and the identity cache keeps up to a million
-// identities: each endpoint is kept as one shared string instead of one copy per identity
-// (~50 bytes each). Bounded: forgotten whole when it reaches the limit (hostile documents can
-// name endless endpoints; the next ones are shared again from then on).
-const SHARED_ENDPOINTS_LIMIT = 10_000
-const sharedEndpoints = new Map<string, string>()
-
-function shared(endpoint: string): string {
-  const known = sharedEndpoints.get(endpoint)
-  if (known !== undefined) return known
-  if (sharedEndpoints.size >= SHARED_ENDPOINTS_LIMIT) sharedEndpoints.clear()
-  sharedEndpoints.set(endpoint, endpoint)
-  return endpoint
-}
 
 /**
  * Parses an untrusted DID document (already JSON-decoded) for `did`.
@@ -116,7 +102,7 @@ function findPds(did: string, services: readonly unknown[]): string | null {
   const endpoint = service.serviceEndpoint
   if (typeof endpoint !== 'string') return null
   const normalized = normalizePdsEndpoint(endpoint)
-  return normalized === null ? null : shared(normalized)
+  return normalized === null ? null : sharedEndpoint(normalized)
 }
 
 function findHandle(aliases: readonly unknown[]): string | null {

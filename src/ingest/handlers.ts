@@ -19,6 +19,7 @@ import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { afterCommit, effectiveMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
+import { endpointHost } from '../identity/pds-endpoints.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type {
   AccountMessage,
@@ -29,7 +30,7 @@ import type {
 } from '../protocol/messages.ts'
 import { accountBody, identityBody } from '../protocol/output.ts'
 import { AccountWriter } from './account-writer.ts'
-import { endpointHost, IdentityLookups } from './identity-lookups.ts'
+import { IdentityLookups } from './identity-lookups.ts'
 import { didKeyOf } from './signing-keys.ts'
 import type { IngestDeps } from './types.ts'
 import { VerifyWorkerError } from './verify-pool.ts'

@@ -12,30 +12,6 @@ const PURGE_BURST = 100
 /** Hosts with a budget kept; past this the budgets start afresh (bounded memory). */
 const MAX_BUDGETS = 100_000
 
-/** Endpoints whose host is remembered (a few thousand PDSes in practice); cleared when full. */
-const MAX_ENDPOINTS = 10_000
-const endpointHosts = new Map<string, string | null>()
-
-/**
- * The `host[:port]` a PDS endpoint URL names, lowercased; null when it is not a URL. Asked for
- * every event (host authority), and parsing a URL each time was a measurable part of the main
- * thread's time per event, so answers are remembered per endpoint string.
- */
-export function endpointHost(pds: string | null): string | null {
-  if (!pds) return null
-  const known = endpointHosts.get(pds)
-  if (known !== undefined) return known
-  let host: string | null
-  try {
-    host = new URL(pds).host.toLowerCase()
-  } catch {
-    host = null
-  }
-  if (endpointHosts.size >= MAX_ENDPOINTS) endpointHosts.clear()
-  endpointHosts.set(pds, host)
-  return host
-}
-
 export type IdentityLookupDeps = Pick<IngestDeps, 'identity' | 'now'> & {
   readonly identityRetry: { readonly attempts: number; readonly delayMs: number }
 }
