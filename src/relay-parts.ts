@@ -218,7 +218,7 @@ export function relayCheckpointer(p: {
   return new Checkpointer({
     accounts: p.accounts,
     log: p.log,
-    hosts: { cursors: () => p.hosts().cursors(), persistCounts: () => p.hosts().persistCounts() },
+    hosts: { cursors: () => p.hosts().cursors(), persistBatched: () => p.hosts().persistBatched() },
     book: p.book,
     saveCursors: saveCursorsTo(db),
     startTimer: metrics && (() => metrics.dbBatchLatency.startTimer()),

@@ -51,8 +51,8 @@ function harness(over: Partial<CheckpointerDeps> = {}) {
         calls.push('hosts.cursors')
         return new Map(cursors)
       },
-      persistCounts: async () => {
-        calls.push('hosts.persistCounts')
+      persistBatched: async () => {
+        calls.push('hosts.persistBatched')
       },
     },
     book,
@@ -95,7 +95,7 @@ describe('Checkpointer.run', () => {
     await h.checkpointer.run()
     assert.deepEqual(h.calls, [
       'timer.start',
-      'hosts.persistCounts',
+      'hosts.persistBatched',
       'hosts.cursors',
       'log.sync 17',
       'accounts.save 17',
@@ -144,7 +144,7 @@ describe('Checkpointer.run', () => {
     release()
     await Promise.all([first, second, third])
     assert.equal(h.savedCursors.length, 2, 'the running one, then one more')
-    assert.equal(h.calls.filter((c) => c === 'hosts.persistCounts').length, 2)
+    assert.equal(h.calls.filter((c) => c === 'hosts.persistBatched').length, 2)
 
     await h.checkpointer.run()
     assert.equal(h.savedCursors.length, 3, 'a run after the last ended starts a new one')
@@ -171,7 +171,7 @@ describe('Checkpointer.run', () => {
     const h = harness({
       hosts: {
         cursors: () => new Map(),
-        persistCounts: async () => {
+        persistBatched: async () => {
           if (fail) throw new Error('db down')
         },
       },
@@ -202,8 +202,8 @@ describe('Checkpointer.run', () => {
 })
 
 describe('Checkpointer.start and stop', () => {
-  /** Starts `n` timed checkpoints so far (each begins with persistCounts, synchronously). */
-  const runs = (calls: string[]) => calls.filter((c) => c === 'hosts.persistCounts').length
+  /** Starts `n` timed checkpoints so far (each begins with persistBatched, synchronously). */
+  const runs = (calls: string[]) => calls.filter((c) => c === 'hosts.persistBatched').length
 
   it('checkpoints every interval until stopped', async (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] })
@@ -247,7 +247,7 @@ describe('Checkpointer.start and stop', () => {
     const h = harness({
       hosts: {
         cursors: () => new Map(),
-        persistCounts: async () => {
+        persistBatched: async () => {
           throw new Error('db down')
         },
       },

@@ -26,8 +26,8 @@ export interface CheckpointerDeps {
   readonly hosts: {
     /** Every known host's cursor (null: read from its live head). */
     cursors(): ReadonlyMap<number, number | null>
-    /** Writes changed account counts. */
-    persistCounts(): Promise<void>
+    /** Writes what the hosts batch for the checkpoint (account counts, ratchet counters). */
+    persistBatched(): Promise<void>
   }
   readonly book: CursorBook
   /** Writes the host cursors and the scan-from seq in one transaction. */
@@ -85,7 +85,7 @@ export class Checkpointer {
     const d = this.#d
     const end = d.startTimer?.()
     try {
-      await d.hosts.persistCounts()
+      await d.hosts.persistBatched()
       const seq = d.log.lastSeq
       const cursors = d.hosts.cursors()
       await d.accounts.write(seq, () => d.log.sync())

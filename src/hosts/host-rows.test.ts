@@ -1,7 +1,9 @@
 // The host table in memory: ban reasons stored as data and read back, hosts banned before
 // reasons were stored upgraded once from their status text, writes visible at once and waited
-// for, and account counts written only when they changed; a failed write is reported and its
-// fields written again (by the next write, `written()`, or the next checkpoint).
+// for, account counts and ratchet counters written only with the checkpoint and only when they
+// changed, a ratchet transition written at once, at most one write per host running with later
+// changes joined into one waiting write; a failed write is reported and its fields written again
+// (by the next write, `written()`, or the next checkpoint).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { HostStore } from '../db/hosts.ts'
@@ -65,8 +67,72 @@ describe('host rows', () => {
     rows.adjustAccountCount(h.id, 2)
     assert.equal(rows.get(h.id)!.accountCount, 2)
     assert.equal((await t.db.hosts.getById(h.id))!.accountCount, 0, 'not written yet')
-    await rows.persistCounts()
+    await rows.persistBatched()
     assert.equal((await t.db.hosts.getById(h.id))!.accountCount, 2)
+  })
+})
+
+describe('host rows: write pacing', () => {
+  /** The real store, counting `update` calls and the most running at once. */
+  function counting(store: HostStore) {
+    const n = { calls: 0, running: 0, maxRunning: 0 }
+    const proxy = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'update')
+          return async (...args: Parameters<HostStore['update']>) => {
+            n.calls++
+            n.maxRunning = Math.max(n.maxRunning, ++n.running)
+            try {
+              return await target.update(...args)
+            } finally {
+              n.running--
+            }
+          }
+        const value: unknown = Reflect.get(target, prop, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    return { store: proxy, n }
+  }
+
+  it('writes the good-run counter with the checkpoint only, and a transition at once', async () => {
+    await using t = await tempDatabase()
+    const { store, n } = counting(t.db.hosts)
+    const rows = new HostRows(store, t.db.meta, noError)
+    await rows.load()
+    const h = await rows.create({ hostname: 'd.example', ssl: true, accountLimit: 5 })
+    for (let goodRun = 1; goodRun <= 50; goodRun++)
+      rows.setSyncState(h.id, { mode: null, effective: 'lenient', goodRun })
+    await rows.allWritten()
+    assert.equal(n.calls, 0, 'a lenient host counting up writes nothing per commit')
+    assert.equal(rows.ingestView(h.id)?.sync.goodRun, 50, 'in memory at once')
+    await rows.persistBatched()
+    assert.equal(n.calls, 1)
+    assert.equal((await t.db.hosts.getById(h.id))!.syncGoodRun, 50)
+    await rows.persistBatched()
+    assert.equal(n.calls, 1, 'nothing changed since: nothing written')
+    rows.setSyncState(h.id, { mode: null, effective: 'strict', goodRun: 51 })
+    await rows.written(h.id)
+    assert.equal(n.calls, 2, 'the transition is written without waiting for a checkpoint')
+    const stored = await t.db.hosts.getById(h.id)
+    assert.deepEqual([stored?.syncEffective, stored?.syncGoodRun], ['strict', 51])
+  })
+
+  it('runs one write per host at a time; changes made meanwhile join one waiting write', async () => {
+    await using t = await tempDatabase()
+    const { store, n } = counting(t.db.hosts)
+    const rows = new HostRows(store, t.db.meta, noError)
+    await rows.load()
+    const h = await rows.create({ hostname: 'e.example', ssl: true, accountLimit: 5 })
+    const writes = [rows.update(h.id, { accountLimit: 6 })]
+    for (let limit = 7; limit <= 30; limit++)
+      writes.push(rows.update(h.id, { accountLimit: limit }))
+    writes.push(rows.update(h.id, { trusted: true }))
+    await Promise.all(writes)
+    assert.equal(n.maxRunning, 1, 'never two writes of one row at once')
+    assert.equal(n.calls, 2, 'the first write, then one for everything changed while it ran')
+    const stored = await t.db.hosts.getById(h.id)
+    assert.deepEqual([stored?.accountLimit, stored?.trusted], [30, true])
   })
 })
 
@@ -111,9 +177,9 @@ describe('host rows: failed writes', () => {
     fault.down = true
     await assert.rejects(rows.update(a.id, { status: 'offline', statusReason: 'gone' }))
     rows.adjustAccountCount(a.id, 3)
-    await assert.rejects(rows.persistCounts(), /db down/)
+    await assert.rejects(rows.persistBatched(), /db down/)
     fault.down = false
-    await rows.persistCounts()
+    await rows.persistBatched()
     const stored = await t.db.hosts.getById(a.id)
     assert.deepEqual([stored?.status, stored?.accountCount], ['offline', 3])
   })

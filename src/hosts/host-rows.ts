@@ -3,9 +3,13 @@
 // and its account count (slots used). Also the ban reasons, as data (ban.ts), in the meta table.
 // Only hosts.ts writes here: it decides; this file remembers.
 // Changes are made in memory first (synchronously), so a write still in flight is never
-// overwritten by a stale copy; account counts are written with each checkpoint. A write that
-// fails leaves its fields marked: the host's next write, `written()`, or the next checkpoint
-// writes them again, so memory and the table never stay apart.
+// overwritten by a stale copy. Account counts and the ratchet's good-run counter are written with
+// each checkpoint; a ratchet transition (lenient to strict) at once. A host has at most one row
+// write running and one waiting: changes made meanwhile join the waiting one, which writes the
+// values in memory when it starts. (Unserialised, a busy lenient host's counter writes queued on
+// its row's lock and could hold every pooled PostgreSQL connection, stalling all other queries.)
+// A write that fails leaves its fields marked: the host's next write, `written()`, or the next
+// checkpoint writes them again, so memory and the table never stay apart.
 // Deliberately not here: any rule about hosts (admission, status, limits), connections.
 import type { HostPatch, HostRow, HostStore, NewHost } from '../db/hosts.ts'
 import { type BanReason, banFrom } from './ban.ts'
@@ -26,6 +30,7 @@ export interface BanStore {
 }
 
 const BANS_KEY = 'hosts.bans'
+const SYNC_FIELDS: readonly (keyof HostPatch)[] = ['syncMode', 'syncEffective', 'syncGoodRun']
 
 export class HostRows {
   readonly #store: HostStore
@@ -37,8 +42,12 @@ export class HostRows {
   readonly #bans = new Map<number, BanReason>()
   /** Hosts whose account count changed since the last persist. */
   readonly #dirtyCounts = new Set<number>()
-  /** The newest write of each host's row still in flight. */
+  /** Hosts whose ratchet counter moved (with no transition) since the last persist. */
+  readonly #dirtySync = new Set<number>()
+  /** The newest write of each host's row still in flight (running or waiting). */
   readonly #writes = new Map<number, Promise<void>>()
+  /** Each host's waiting write: the fields it will write when the running one ends. */
+  readonly #waiting = new Map<number, Set<keyof HostPatch>>()
   /**
    * Fields of a host's row whose last write failed, with that failure: written again with the
    * host's next write (with the values in memory then), or by the next checkpoint.
@@ -131,22 +140,28 @@ export class HostRows {
     await this.#meta.set(BANS_KEY, JSON.stringify(Object.fromEntries(this.#bans)))
   }
 
-  /** A new sync-ratchet state: in memory at once, in the database on transitions and every 10th step. */
+  /**
+   * A new sync-ratchet state: in memory at once; in the database at once on a transition, else
+   * with the next checkpoint (the good-run counter moves with every commit of a lenient host, and
+   * a crash losing a few seconds of it only makes the host prove itself a little longer).
+   */
   setSyncState(id: number, state: SyncRatchetState): void {
     const row = this.#byId.get(id)
     if (!row) return
-    const patch = {
+    this.#remember({
+      ...row,
       syncMode: state.mode,
       syncEffective: state.effective,
       syncGoodRun: state.goodRun,
+    })
+    if (state.effective === row.syncEffective && state.mode === row.syncMode) {
+      this.#dirtySync.add(id)
+      return
     }
-    this.#remember({ ...row, ...patch })
-    // The good-run counter moves with every commit of a lenient host; a counter needs no more.
-    if (state.effective !== row.syncEffective || state.goodRun % 10 === 0) {
-      this.#write(id, Object.keys(patch) as (keyof HostPatch)[]).catch((err: unknown) =>
-        this.#onError(err, 'persisting sync state'),
-      )
-    }
+    this.#dirtySync.delete(id)
+    this.#write(id, SYNC_FIELDS).catch((err: unknown) =>
+      this.#onError(err, 'persisting sync state'),
+    )
   }
 
   /** Seeds account counts (at start, from the account table). */
@@ -167,17 +182,22 @@ export class HostRows {
   }
 
   /**
-   * With each checkpoint: writes changed account counts, and the fields of any earlier row write
-   * that failed. Rejects with the first failure (what failed is tried again next time).
+   * With each checkpoint: writes changed account counts and ratchet counters, and the fields of
+   * any earlier row write that failed. Rejects with the first failure (what failed is tried
+   * again next time).
    */
-  async persistCounts(): Promise<void> {
-    const ids = new Set([...this.#dirtyCounts, ...this.#unwritten.keys()])
+  async persistBatched(): Promise<void> {
+    const fields = new Map<number, (keyof HostPatch)[]>()
+    for (const id of this.#unwritten.keys()) fields.set(id, [])
+    for (const id of this.#dirtyCounts) fields.set(id, ['accountCount'])
+    for (const id of this.#dirtySync) fields.set(id, [...(fields.get(id) ?? []), ...SYNC_FIELDS])
     this.#dirtyCounts.clear()
+    this.#dirtySync.clear()
     let failure: { error: unknown } | undefined
-    for (const id of ids) {
+    for (const [id, f] of fields) {
       if (!this.#byId.has(id)) continue
       try {
-        await this.#write(id, ['accountCount'])
+        await this.#write(id, f)
       } catch (error) {
         failure ??= { error }
       }
@@ -190,27 +210,45 @@ export class HostRows {
     return this.#store.countCreatedSince(new Date(sinceMs).toISOString())
   }
 
-  /** Writes the named fields (and any left unwritten by a failure) with their values in memory. */
-  async #write(id: number, fields: readonly (keyof HostPatch)[]): Promise<void> {
+  /**
+   * Writes the named fields (and any left unwritten by a failure) with their values in memory
+   * when the write starts: after the host's running write, joined with any write already waiting.
+   */
+  #write(id: number, fields: readonly (keyof HostPatch)[]): Promise<void> {
+    const waiting = this.#waiting.get(id)
+    if (waiting) {
+      for (const f of fields) waiting.add(f)
+      return this.#writes.get(id)!
+    }
+    const running = this.#writes.get(id)
+    const all = new Set(fields)
+    if (running) this.#waiting.set(id, all)
+    const write = (running ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => {
+        this.#waiting.delete(id)
+        return this.#writeNow(id, all)
+      })
+    this.#writes.set(id, write)
+    const forget = () => {
+      if (this.#writes.get(id) === write) this.#writes.delete(id)
+    }
+    write.then(forget, forget)
+    return write
+  }
+
+  async #writeNow(id: number, fields: Set<keyof HostPatch>): Promise<void> {
     const row = this.#byId.get(id)
     if (!row) return
-    const all = new Set(fields)
-    for (const f of this.#unwritten.get(id)?.fields ?? []) all.add(f)
+    for (const f of this.#unwritten.get(id)?.fields ?? []) fields.add(f)
     this.#unwritten.delete(id)
-    const patch = Object.fromEntries([...all].map((f) => [f, row[f]])) as HostPatch
-    const write = this.#store.update(id, patch).then(
-      () => {},
-      (error: unknown) => {
-        const earlier = this.#unwritten.get(id)?.fields ?? []
-        this.#unwritten.set(id, { fields: new Set([...earlier, ...all]), error })
-        throw error
-      },
-    )
-    this.#writes.set(id, write)
+    const patch = Object.fromEntries([...fields].map((f) => [f, row[f]])) as HostPatch
     try {
-      await write
-    } finally {
-      if (this.#writes.get(id) === write) this.#writes.delete(id)
+      await this.#store.update(id, patch)
+    } catch (error) {
+      const earlier = this.#unwritten.get(id)?.fields ?? []
+      this.#unwritten.set(id, { fields: new Set([...earlier, ...fields]), error })
+      throw error
     }
   }
 

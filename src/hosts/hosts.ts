@@ -246,8 +246,9 @@ export class Hosts {
     this.#rows.setAccountCounts(counts)
   }
 
-  persistCounts(): Promise<void> {
-    return this.#rows.persistCounts()
+  /** With each checkpoint: the account counts and ratchet counters changed since the last. */
+  persistBatched(): Promise<void> {
+    return this.#rows.persistBatched()
   }
 
   // ---- operations ----
