@@ -25,6 +25,8 @@ const { values } = parseArgs({
     'drain-seconds': { type: 'string', default: '30' },
     'slow-consumers': { type: 'string', default: '0' },
     'slow-seconds': { type: 'string', default: '20' },
+    'serve-repos': { type: 'boolean', default: false },
+    'relay-log': { type: 'string' },
     'relay-flag': { type: 'string', multiple: true, default: [] },
     'relay-env': { type: 'string', multiple: true, default: [] },
     'relay-node-flag': { type: 'string', multiple: true, default: [] },
@@ -43,6 +45,9 @@ if (values.help) {
   --hosts N             simulated PDS hosts (default 20)
   --accounts N          accounts spread over the hosts (default 2000; 90% k256, 10% p256 keys)
   --records N           records in each repo before the first commit (default 300: MST depth)
+  --serve-repos         the hosts serve getRepo: each repo as of the events sent so far (for a
+                        relay in archival mode, whose mirror repairs each account on its first
+                        commit); the starting repos are made once and cached beside the events
   --consumers N         live consumers measuring latency (default 10)
   --seed N              workload seed (default 1); the workload is cached per parameters
   --cache DIR           workload cache (default data/loadgen/cache)
@@ -57,6 +62,7 @@ if (values.help) {
                         or --relay-flag=--db-url=postgres://...
   --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
   --relay-node-flag F   a Node/V8 flag for the relay (repeatable)
+  --relay-log FILE      write the relay's log lines here when the run ends
   Any other relay, already running:
   --relay-url URL       its HTTP base (http://127.0.0.1:2470); hosts are added with the admin
                         requestCrawl and changeLimits routes when --admin-password is given,
@@ -85,6 +91,8 @@ const result = await runLoadgen({
       ? 0
       : Math.round(num('slow-consumers', values['slow-consumers'])),
   slowSeconds: num('slow-seconds', values['slow-seconds']),
+  serveRepos: values['serve-repos'],
+  relayLog: values['relay-log'],
   relay:
     relayUrl === undefined
       ? {

@@ -27,6 +27,8 @@ export interface ConsumerReport {
   readonly receivedInWindow: number
   readonly gaps: number
   readonly duplicates: number
+  /** Distinct workload commits received (each at most once). */
+  readonly commitsSeen: number
   readonly unreadable: number
   readonly errorFrames: number
   readonly lastSeq: number
@@ -68,6 +70,8 @@ class LoadConsumer {
   errorFrames = 0
   lastSeq = 0
   closed = false
+  commitsSeen = 0
+  readonly #seen = new Uint8Array(task.events)
   readonly opened: Promise<void>
 
   constructor(url: string) {
@@ -105,6 +109,10 @@ class LoadConsumer {
     if (f.type !== '#commit' || f.rev === undefined) return
     const i = eventIndex(f.rev, task.baseMicros)
     if (i < 0 || i >= task.events) return
+    if (this.#seen[i] === 0) {
+      this.#seen[i] = 1
+      this.commitsSeen++
+    }
     const sentAt = sendTimes[i]!
     const from = window[0]!
     const to = window[1]!
@@ -122,6 +130,7 @@ class LoadConsumer {
       receivedInWindow,
       gaps,
       duplicates,
+      commitsSeen: this.commitsSeen,
       unreadable,
       errorFrames,
       lastSeq: this.lastSeq,

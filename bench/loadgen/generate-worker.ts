@@ -81,11 +81,11 @@ async function prune(repo: TestRepo): Promise<void> {
   for (const cid of repo.store.blocks.keys()) if (!live.has(cid)) repo.store.blocks.delete(cid)
 }
 
-const states = new Map<number, AccountState>()
-for (const index of task.accounts) {
+/** An account at the workload's start: its repo holds `records` records (never emitted). */
+async function startAccount(index: number) {
   const did = didOf(index)
   const random = seededRandom(task.params.seed * 1_000_003 + index)
-  const curve = random() < 0.1 ? 'p256' : 'k256'
+  const curve: 'k256' | 'p256' = random() < 0.1 ? 'p256' : 'k256'
   // Keys from the seed too, so the same parameters make the same workload anywhere.
   const fromSeed = keypairFromSeed(curve, new TextEncoder().encode(`${task.params.seed}/${index}`))
   const keypair = curve === 'k256' ? fastKeypair(fromSeed.privateKey) : fromSeed
@@ -98,41 +98,63 @@ for (const index of task.accounts) {
   }
   const initial = Array.from({ length: task.params.records }, () => create(a))
   if (initial.length > 0) await a.repo.commit(initial, { rev: createTid(task.baseMicros - 1, 0) })
-  states.set(index, a)
-  post({
-    type: 'account',
-    index,
-    account: {
-      did,
-      host: index % task.params.hosts,
-      curve,
-      publicKeyMultibase: keypair.publicKeyMultibase,
-    },
-  })
+  return { a, did, curve, keypair }
 }
 
-let chunk: { i: number; kind: EventKind; frame: Uint8Array }[] = []
-const time = new Date().toISOString()
-for (const e of task.events) {
-  const a = states.get(e.account)!
-  let frame: Uint8Array
-  if (e.kind === KIND.commit) {
-    const msg = await a.repo.commit(nextWrites(a), {
-      rev: createTid(task.baseMicros + e.i, 0),
-      seq: e.seq,
-    })
-    frame = messageFrame(msg)
-    if (++a.commits % 64 === 0) await prune(a.repo)
-  } else if (e.kind === KIND.identity) {
-    frame = encodeMessageFrame('#identity', { seq: e.seq, did: a.repo.did, time })
-  } else {
-    frame = encodeMessageFrame('#account', { seq: e.seq, did: a.repo.did, time, active: true })
+/**
+ * Only the starting repos, as getRepo CARs: the same records and tree as the events were made
+ * from (the same seeds), so the hosts can serve a repo that the cached commits continue.
+ */
+async function makeRepos(): Promise<void> {
+  for (const index of task.accounts) {
+    const { a } = await startAccount(index)
+    post({ type: 'repo', index, car: await a.repo.exportCar() })
   }
-  chunk.push({ i: e.i, kind: e.kind, frame })
-  if (chunk.length >= 500) {
-    post({ type: 'frames', items: chunk })
-    chunk = []
-  }
+  post({ type: 'done' })
 }
-post({ type: 'frames', items: chunk })
-post({ type: 'done' })
+
+async function makeEvents(): Promise<void> {
+  const states = new Map<number, AccountState>()
+  for (const index of task.accounts) {
+    const { a, did, curve, keypair } = await startAccount(index)
+    states.set(index, a)
+    post({
+      type: 'account',
+      index,
+      account: {
+        did,
+        host: index % task.params.hosts,
+        curve,
+        publicKeyMultibase: keypair.publicKeyMultibase,
+      },
+    })
+  }
+
+  let chunk: { i: number; kind: EventKind; frame: Uint8Array }[] = []
+  const time = new Date().toISOString()
+  for (const e of task.events) {
+    const a = states.get(e.account)!
+    let frame: Uint8Array
+    if (e.kind === KIND.commit) {
+      const msg = await a.repo.commit(nextWrites(a), {
+        rev: createTid(task.baseMicros + e.i, 0),
+        seq: e.seq,
+      })
+      frame = messageFrame(msg)
+      if (++a.commits % 64 === 0) await prune(a.repo)
+    } else if (e.kind === KIND.identity) {
+      frame = encodeMessageFrame('#identity', { seq: e.seq, did: a.repo.did, time })
+    } else {
+      frame = encodeMessageFrame('#account', { seq: e.seq, did: a.repo.did, time, active: true })
+    }
+    chunk.push({ i: e.i, kind: e.kind, frame })
+    if (chunk.length >= 500) {
+      post({ type: 'frames', items: chunk })
+      chunk = []
+    }
+  }
+  post({ type: 'frames', items: chunk })
+  post({ type: 'done' })
+}
+
+await (task.reposOnly ? makeRepos() : makeEvents())

@@ -1,5 +1,6 @@
 // The load generator's PDS hosts, in their own thread: one loopback PDS per workload host
-// (subscribeRepos from a cursor, describeServer, getRepoStatus; bench/soak/pds.ts), and the
+// (subscribeRepos from a cursor, describeServer, getRepoStatus, and with `serveRepos` getRepo
+// as of the events sent so far: workload-repos.ts; bench/soak/pds.ts), and the
 // sender that emits the cached events at the chosen rate. Each event's send time goes into
 // shared memory (`sendTimes[i]`, ms on the process-wide monotonic clock) for the consumers'
 // latency figures.
@@ -10,7 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { SoakPds } from '../soak/pds.ts'
 import { nowMs } from './clock.ts'
-import { KIND, readWorkload } from './workload.ts'
+import { KIND, plan, readRepos, readWorkload } from './workload.ts'
+import { WorkloadRepos } from './workload-repos.ts'
 
 export interface HostsTask {
   readonly dir: string
@@ -20,6 +22,8 @@ export interface HostsTask {
   readonly sendTimes: SharedArrayBuffer
   /** Float64Array of 2: the measured window's start and end (monotonic ms), set by the run. */
   readonly window: SharedArrayBuffer
+  /** Serve getRepo from the workload's starting repos (repos.bin must exist). */
+  readonly serveRepos: boolean
 }
 
 export type HostsIn = { readonly start: { readonly rate: number } } | { readonly stop: true }
@@ -28,8 +32,9 @@ export type HostsOut =
   | { readonly subscribed: true }
   | { readonly progress: number }
   | {
-      /** Events sent in all. */
+      /** Events sent in all, and the commits among them. */
       readonly finished: number
+      readonly commitsSent: number
       /** Events and commits sent inside the measured window. */
       readonly sentInWindow: number
       readonly commitsInWindow: number
@@ -45,10 +50,15 @@ const w = await readWorkload(task.dir, task.events)
 const sendTimes = new Float64Array(task.sendTimes)
 const perHost = new Array<number>(w.manifest.params.hosts).fill(0)
 for (let i = 0; i < w.frames.length; i++) perHost[w.hostOf[i]!]!++
+const params = w.manifest.params
+const repos = task.serveRepos
+  ? new WorkloadRepos(await readRepos(task.dir, params.accounts), plan(params), w.frames)
+  : null
+const getRepo = repos ? (did: string) => repos.car(did, sent) : undefined
 const hosts = await Promise.all(
   // Every frame is kept: the relay may reconnect with any cursor. A relay that stops reading
   // with 64 MiB queued is cut off and comes back with its cursor, as from a real PDS.
-  perHost.map((n) => SoakPds.start({ keep: Math.max(1, n), maxBufferedBytes: 64 << 20 })),
+  perHost.map((n) => SoakPds.start({ keep: Math.max(1, n), maxBufferedBytes: 64 << 20, getRepo })),
 )
 post({ hosts: hosts.map((h) => h.hostname) })
 
@@ -88,13 +98,15 @@ async function send(rate: number): Promise<void> {
   const [from = 0, to = 0] = window
   let sentInWindow = 0
   let commitsInWindow = 0
+  let commitsSent = 0
   for (let i = 0; i < sent; i++) {
+    if (w.kinds[i] === KIND.commit) commitsSent++
     const at = sendTimes[i]!
     if (at < from || at >= to) continue
     sentInWindow++
     if (w.kinds[i] === KIND.commit) commitsInWindow++
   }
-  post({ finished: sent, sentInWindow, commitsInWindow, maxBehind })
+  post({ finished: sent, commitsSent, sentInWindow, commitsInWindow, maxBehind })
 }
 
 port.on('message', (m: HostsIn) => {

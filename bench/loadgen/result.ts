@@ -16,6 +16,7 @@ export interface RunFigures {
   }
   readonly commitBytes: number
   readonly sent: number
+  readonly commitsSent: number
   readonly sentInWindow: number
   readonly commitsInWindow: number
   readonly senderMaxBehind: number
@@ -68,7 +69,16 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     // Frames (every type) the slowest consumer received during the window, per second.
     deliveredPerSec: round(min((c) => c.arrivedInWindow) / r.windowS, 1),
     received: { min: min((c) => c.received), max: Math.max(...reports.map((c) => c.received)) },
-    complete: reports.every((c) => c.received === r.sent),
+    // Every consumer got every event sent, each commit once, in order. Frames beyond the
+    // workload are the relay's own (a repair's #sync and #account events in archival mode).
+    complete: reports.every(
+      (c) =>
+        c.received >= r.sent &&
+        c.commitsSeen === r.commitsSent &&
+        c.gaps === 0 &&
+        c.duplicates === 0,
+    ),
+    relayEvents: Math.max(0, ...reports.map((c) => c.received - r.sent)),
     gaps: sum((c) => c.gaps),
     duplicates: sum((c) => c.duplicates),
     unreadable: sum((c) => c.unreadable),
@@ -98,6 +108,21 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     logRecordsPerWrite: r.after && r.before ? perCall(r.before, r.after) : undefined,
     drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
     slowConsumers: r.slowConsumers,
+    mirror: r.after ? mirrorFigures(r.after) : undefined,
+  }
+}
+
+/**
+ * Archival mode's work over the whole run (absent for a relay without a mirror): commits given
+ * to the mirror by result, repos imported (by repairs), and repairs by result.
+ */
+function mirrorFigures(after: Scrape): Record<string, unknown> | undefined {
+  const commits = byLabel(after, 'relay_mirror_commits_total', 'result')
+  if (Object.keys(commits).length === 0) return undefined
+  return {
+    commits,
+    reposImported: value(after, 'relay_mirror_repos_imported_total'),
+    repairs: byLabel(after, 'relay_repairs_total', 'result'),
   }
 }
 

@@ -3,7 +3,7 @@
 // as a child process, or any relay already running that speaks the protocol), the consumers
 // (consumers-worker.ts), then warm-up, the measured window and a drain. Returns one result
 // object; the CLI prints it as one JSON line.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -21,7 +21,7 @@ import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
 import { coresBetween, cpuSnapshot, memory, round } from './proc.ts'
 import { resultLine } from './result.ts'
 import { slowBurst } from './slow-consumers.ts'
-import { ensureWorkload, type WorkloadParams } from './workload.ts'
+import { ensureRepos, ensureWorkload, type WorkloadParams } from './workload.ts'
 
 export interface LoadgenOptions {
   readonly rate: number
@@ -53,6 +53,10 @@ export interface LoadgenOptions {
   /** Subscribers that never read, connected at the window's start for `slowSeconds`. */
   readonly slowConsumers: number
   readonly slowSeconds: number
+  /** The hosts serve getRepo (workload-repos.ts). */
+  readonly serveRepos: boolean
+  /** Where to write our relay's log lines when the run ends (to see why it dropped something). */
+  readonly relayLog?: string | undefined
   readonly log: (line: string) => void
 }
 
@@ -67,12 +71,19 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     records: opts.records,
   }
   const { dir, manifest } = await ensureWorkload(opts.cacheDir, params, log)
+  if (opts.serveRepos) await ensureRepos(dir, manifest, log)
   const sendTimes = new SharedArrayBuffer(8 * events)
   const window = new SharedArrayBuffer(16)
   const windowTimes = new Float64Array(window)
   const hosts = new WorkerChannel<HostsOut>(
     new Worker(new URL('./hosts-worker.ts', import.meta.url), {
-      workerData: { dir, events, sendTimes, window } satisfies HostsTask,
+      workerData: {
+        dir,
+        events,
+        sendTimes,
+        window,
+        serveRepos: opts.serveRepos,
+      } satisfies HostsTask,
     }),
     'hosts',
   )
@@ -186,6 +197,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
       },
       commitBytes: manifest.commitBytes,
       sent: finished.finished,
+      commitsSent: finished.commitsSent,
       sentInWindow: finished.sentInWindow,
       commitsInWindow: finished.commitsInWindow,
       senderMaxBehind: finished.maxBehind,
@@ -208,6 +220,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     if (parts.relay) {
       parts.relay.child.kill('SIGTERM')
       await parts.relay.exited
+      if (opts.relayLog) await writeFile(opts.relayLog, `${parts.relay.logs.join('\n')}\n`)
     }
     await parts.plc?.close()
     if (parts.relayDir) await rm(parts.relayDir, { recursive: true, force: true })

@@ -10,9 +10,12 @@
 //
 // On disk (`data/loadgen/cache/<key>/`): `manifest.json` (parameters, accounts with their public
 // keys, frame counts) and `events.bin`, every event in order as
-// [kind u8][host u16 BE][length u32 BE][frame bytes].
+// [kind u8][host u16 BE][length u32 BE][frame bytes]. With `--serve-repos`, also `repos.bin`:
+// each account's starting repo as a getRepo CAR, in account order, as [length u32 BE][CAR],
+// made on first use from the same seeds (a repo's starting commit is signed again, so its
+// signature may differ from the one the events were made after; its tree is the same).
 
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -196,8 +199,11 @@ export interface GenerateTask {
   readonly baseMicros: number
   readonly accounts: readonly number[]
   readonly events: readonly PlannedEvent[]
+  /** Make only the accounts' starting repos (`repo` messages), no events. */
+  readonly reposOnly?: boolean
 }
 export type GenerateMessage =
+  | { readonly type: 'repo'; readonly index: number; readonly car: Uint8Array }
   | { readonly type: 'account'; readonly index: number; readonly account: WorkloadAccount }
   | {
       readonly type: 'frames'
@@ -267,4 +273,72 @@ async function generate(params: WorkloadParams, log: (line: string) => void): Pr
     generateSeconds: 0,
   }
   return { manifest, frames, kinds, hostOf }
+}
+
+/**
+ * Each account's starting repo as a getRepo CAR (`repos.bin`, made once from the workload's
+ * seeds when missing): what the hosts serve so that a relay's mirror gets a base to apply the
+ * cached commits to.
+ */
+export async function ensureRepos(
+  dir: string,
+  manifest: Manifest,
+  log: (line: string) => void,
+): Promise<void> {
+  const path = join(dir, 'repos.bin')
+  if ((await stat(path).catch(() => null)) !== null) return
+  const params = manifest.params
+  log(`workload: making the starting repos of ${params.accounts} accounts (once)…`)
+  const started = performance.now()
+  const threads = Math.max(1, Math.min(availableParallelism(), params.accounts))
+  const cars = new Array<Uint8Array>(params.accounts)
+  await Promise.all(
+    Array.from({ length: threads }, (_, t) => {
+      const task: GenerateTask = {
+        params,
+        baseMicros: manifest.baseMicros,
+        accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(
+          (a) => a % threads === t,
+        ),
+        events: [],
+        reposOnly: true,
+      }
+      const worker = new Worker(new URL('./generate-worker.ts', import.meta.url), {
+        workerData: task,
+      })
+      return new Promise<void>((resolve, reject) => {
+        worker.on('error', reject)
+        worker.on('message', (m: GenerateMessage) => {
+          if (m.type === 'repo') cars[m.index] = m.car
+          else if (m.type === 'done') {
+            void worker.terminate()
+            resolve()
+          }
+        })
+      })
+    }),
+  )
+  const parts: Uint8Array[] = []
+  for (const car of cars) {
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(car.length)
+    parts.push(head, car)
+  }
+  await writeFile(`${path}.tmp`, parts)
+  await rename(`${path}.tmp`, path)
+  log(`workload: starting repos made in ${((performance.now() - started) / 1000).toFixed(0)} s`)
+}
+
+/** The starting repos written by `ensureRepos`, by account number. */
+export async function readRepos(dir: string, accounts: number): Promise<Uint8Array[]> {
+  const bin = await readFile(join(dir, 'repos.bin'))
+  const out: Uint8Array[] = []
+  let o = 0
+  while (o < bin.length) {
+    const len = bin.readUInt32BE(o)
+    out.push(bin.subarray(o + 4, o + 4 + len))
+    o += 4 + len
+  }
+  if (out.length !== accounts) throw new Error('repos.bin does not match its manifest')
+  return out
 }

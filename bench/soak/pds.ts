@@ -1,5 +1,6 @@
 // The soak's PDS on loopback: like test/support/fake-pds.ts (subscribeRepos from a cursor, then
-// live; describeServer for the crawl probe; every account active), but it runs for hours, so it
+// live; describeServer for the crawl probe; every account active; getRepo when given), but it
+// runs for hours, so it
 // keeps only the newest `keep` frames for reconnections, and a subscriber that stops reading with
 // more than `maxBufferedBytes` queued is cut off (it comes back with its cursor) instead of the
 // PDS buffering without limit. Hostile hosts also send frames that are never kept (garbage) and
@@ -13,6 +14,8 @@ export interface SoakPdsOptions {
   readonly keep?: number
   /** Per subscriber; over it the subscriber is cut off (default 32 MiB). */
   readonly maxBufferedBytes?: number
+  /** Serves `getRepo` (a repo's CAR; undefined: no such repo). Without it: 404. */
+  readonly getRepo?: (did: string) => Promise<Uint8Array | undefined>
 }
 
 export class SoakPds {
@@ -42,6 +45,24 @@ export class SoakPds {
       if (url.pathname === '/xrpc/com.atproto.server.describeServer') {
         res.writeHead(200, { 'content-type': 'application/json' })
         return res.end(JSON.stringify({ did: 'did:web:localhost', availableUserDomains: [] }))
+      }
+      if (url.pathname === '/xrpc/com.atproto.sync.getRepo' && opts.getRepo) {
+        const did = url.searchParams.get('did') ?? ''
+        opts.getRepo(did).then(
+          (car) => {
+            if (car === undefined) {
+              res.writeHead(400, { 'content-type': 'application/json' })
+              return res.end(JSON.stringify({ error: 'RepoNotFound', message: did }))
+            }
+            res.writeHead(200, { 'content-type': 'application/vnd.ipld.car' })
+            res.end(car)
+          },
+          (err: unknown) => {
+            res.writeHead(500, { 'content-type': 'application/json' })
+            res.end(JSON.stringify({ error: 'InternalServerError', message: String(err) }))
+          },
+        )
+        return
       }
       if (url.pathname === '/xrpc/com.atproto.sync.getRepoStatus') {
         const did = url.searchParams.get('did') ?? ''

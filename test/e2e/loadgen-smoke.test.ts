@@ -1,7 +1,9 @@
 // The load generator (`npm run loadgen`, bench/loadgen/) in a few seconds, so it cannot rot: a
 // tiny workload generated into a temporary cache, sent through a real relay process to three
 // consumers. Checked: every event reaches every consumer once and in order, latencies and CPU
-// figures are measured, a shorter run reuses the cached workload's first events. Speed is never asserted here (BENCHMARKS.md).
+// figures are measured, a shorter run reuses the cached workload's first events, and with the
+// hosts serving getRepo a relay in archival mode repairs every account once and then applies
+// the commits to its mirror. Speed is never asserted here (BENCHMARKS.md).
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -36,7 +38,7 @@ describe('loadgen', () => {
   }, async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'loadgen-smoke-'))
     const lines: string[] = []
-    const run = (seconds: number, slowConsumers = 0) =>
+    const run = (seconds: number, slowConsumers = 0, archive = false) =>
       runLoadgen({
         rate: 150,
         seconds,
@@ -47,10 +49,11 @@ describe('loadgen', () => {
         consumers: 3,
         seed: 7,
         cacheDir,
-        relay: { kind: 'local', flags: [], env: {}, nodeFlags: [] },
+        relay: { kind: 'local', flags: archive ? ['--archive'] : [], env: {}, nodeFlags: [] },
         drainSeconds: 20,
         slowConsumers,
         slowSeconds: 1,
+        serveRepos: archive,
         log: (line) => lines.push(line),
       })
     try {
@@ -98,6 +101,30 @@ describe('loadgen', () => {
         lines.join('\n'),
       )
       assert.ok(!lines.some((l) => l.includes('generating')), lines.join('\n'))
+      assert.equal(again.mirror, undefined, 'no mirror figures without one')
+
+      // Archival mode with the hosts serving getRepo: each account's first commit finds no repo
+      // in the mirror, its repair fetches the repo as of the events sent so far, and the mirror
+      // applies the commits after it. Every workload event still reaches every consumer once
+      // and in order; the repairs' own #sync and #account events come on top.
+      lines.length = 0
+      const archival = await run(2, 0, true)
+      const alog = `${JSON.stringify(archival)}\n${lines.join('\n')}`
+      assert.ok(
+        lines.some((l) => l.includes('starting repos made')),
+        alog,
+      )
+      assert.equal(archival.complete, true, alog)
+      assert.ok((archival.relayEvents as number) > 0, alog)
+      const mirror = archival.mirror as {
+        commits: Record<string, number>
+        reposImported: number
+        repairs: Record<string, number>
+      }
+      assert.equal(mirror.reposImported, 20, alog)
+      assert.equal(mirror.repairs.repaired, 20, alog)
+      assert.equal(mirror.repairs.failed ?? 0, 0, alog)
+      assert.ok(mirror.commits.applied! > 300, alog)
     } finally {
       await rm(cacheDir, { recursive: true, force: true })
     }
