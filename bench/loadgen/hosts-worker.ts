@@ -1,6 +1,6 @@
 // The load generator's PDS hosts, in their own thread: one loopback PDS per workload host
-// (subscribeRepos from a cursor, describeServer, getRepoStatus, and with `serveRepos` getRepo
-// as of the events sent so far: workload-repos.ts; bench/soak/pds.ts), and the
+// (subscribeRepos from a cursor, describeServer, getRepoStatus, and with `serveRepos` getRepo and
+// listRepos as of the events sent so far: workload-repos.ts; bench/soak/pds.ts), and the
 // sender that emits the cached events at the chosen rate. Each event's send time goes into
 // shared memory (`sendTimes[i]`, ms on the process-wide monotonic clock) for the consumers'
 // latency figures.
@@ -58,7 +58,16 @@ const getRepo = repos ? (did: string) => repos.car(did, sent) : undefined
 const hosts = await Promise.all(
   // Every frame is kept: the relay may reconnect with any cursor. A relay that stops reading
   // with 64 MiB queued is cut off and comes back with its cursor, as from a real PDS.
-  perHost.map((n) => SoakPds.start({ keep: Math.max(1, n), maxBufferedBytes: 64 << 20, getRepo })),
+  perHost.map((n, h) =>
+    SoakPds.start({
+      keep: Math.max(1, n),
+      maxBufferedBytes: 64 << 20,
+      getRepo,
+      listRepos: repos
+        ? (cursor, limit) => repos.list(h, params.hosts, cursor, limit, sent)
+        : undefined,
+    }),
+  ),
 )
 post({ hosts: hosts.map((h) => h.hostname) })
 

@@ -30,6 +30,8 @@ export interface RunFigures {
   readonly hwm: number
   readonly before: Scrape | null
   readonly after: Scrape | null
+  /** Filling the mirror before the run (`--serve-repos`): repos resynced, how long. */
+  readonly mirrorSeed?: { repos: number; seconds: number; failed: number } | undefined
   /** The slow-consumer burst's figures (`--slow-consumers`), when there was one. */
   readonly slowConsumers?: Record<string, unknown>
 }
@@ -108,6 +110,7 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     logRecordsPerWrite: r.after && r.before ? perCall(r.before, r.after) : undefined,
     drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
     slowConsumers: r.slowConsumers,
+    mirrorSeed: r.mirrorSeed,
     mirror: r.after ? mirrorFigures(r.after) : undefined,
   }
 }

@@ -104,8 +104,16 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     }
     const relay = await startRelay(opts, plc.url, parts)
     log(`relay at ${relay.url}${relay.pid ? ` (pid ${relay.pid})` : ''}; PLC at ${plc.url}`)
-    for (const hostname of hostnames) await addHost(relay.url, hostname, relay.adminKey)
+    for (const hostname of hostnames)
+      await addHost(relay.url, hostname, relay.adminKey, opts.serveRepos)
     await hosts.next((m) => 'subscribed' in m)
+    // With repos served, the relay first takes in every account's starting repo (a whole-host
+    // resync of each host, the way an archival relay is filled before it follows a network), so
+    // the window measures the mirror following commits, not a burst of first-commit repairs.
+    const mirrorSeed =
+      opts.serveRepos && relay.adminKey !== undefined
+        ? await seedMirror(relay.url, relay.adminKey, hostnames, log)
+        : undefined
 
     parts.consumers = new Worker(new URL('./consumers-worker.ts', import.meta.url), {
       workerData: {
@@ -210,6 +218,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
       hwm: mem?.hwm ?? 0,
       before,
       after: relay.metricsUrl ? await scrape(relay.metricsUrl) : null,
+      mirrorSeed,
       slowConsumers,
     })
   } finally {
@@ -279,7 +288,54 @@ async function startRelay(
   }
 }
 
-async function addHost(relayUrl: string, hostname: string, adminKey: string | undefined) {
+/** Resyncs every host through the admin API and waits until all are done. */
+async function seedMirror(
+  relayUrl: string,
+  adminKey: string,
+  hostnames: readonly string[],
+  log: (line: string) => void,
+): Promise<{ repos: number; seconds: number; failed: number }> {
+  const headers = { authorization: `Bearer ${adminKey}` }
+  const started = nowMs()
+  for (const host of hostnames) {
+    const res = await fetch(`${relayUrl}/admin/pds/resync?host=${encodeURIComponent(host)}`, {
+      method: 'POST',
+      headers,
+    })
+    if (!res.ok) throw new Error(`resync ${host}: ${res.status} ${await res.text()}`)
+  }
+  for (;;) {
+    await sleep(500)
+    let repos = 0
+    let failed = 0
+    let running = 0
+    for (const host of hostnames) {
+      const res = await fetch(`${relayUrl}/admin/pds/resync?host=${encodeURIComponent(host)}`, {
+        headers,
+      })
+      if (!res.ok) throw new Error(`resync ${host}: ${res.status} ${await res.text()}`)
+      const { resync } = (await res.json()) as {
+        resync: { status: string; numReposResynced: number; numReposFailed: number }
+      }
+      if (resync.status === 'failed') throw new Error(`resync ${host} failed`)
+      if (resync.status === 'running') running++
+      repos += resync.numReposResynced
+      failed += resync.numReposFailed
+    }
+    if (running === 0) {
+      const seconds = round((nowMs() - started) / 1000, 1)
+      log(`mirror seeded: ${repos} repos in ${seconds} s (${failed} failed)`)
+      return { repos, seconds, failed }
+    }
+  }
+}
+
+async function addHost(
+  relayUrl: string,
+  hostname: string,
+  adminKey: string | undefined,
+  fastCrawl: boolean,
+) {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }
   if (adminKey === undefined) {
     const res = await fetch(`${relayUrl}/xrpc/com.atproto.sync.requestCrawl`, {
@@ -304,6 +360,8 @@ async function addHost(relayUrl: string, hostname: string, adminKey: string | un
       per_second: 100_000,
       per_hour: 1_000_000_000,
       per_day: 1_000_000_000,
+      // Repo fetches per second (resyncs, repairs) when the hosts serve repos.
+      ...(fastCrawl ? { crawl_rate: 1000 } : {}),
     }),
   })
   if (!limits.ok)

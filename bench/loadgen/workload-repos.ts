@@ -1,9 +1,10 @@
-// The hosts' getRepo (`--serve-repos`): each account's repo as of the events sent so far, built
-// from its starting repo (repos.bin) and the blocks of its commits already sent, as a PDS would
-// export it: the newest commit first, then only the blocks of its current tree. So a relay's
-// mirror that repairs an account gets a base the account's next cached commits continue.
-// Deliberately simple: built on each request (a relay asks once per account, on its first
-// commit), not kept up to date as events go out.
+// The hosts' getRepo and listRepos (`--serve-repos`): each account's repo as of the events sent
+// so far, built from its starting repo (repos.bin) and the blocks of its commits already sent, as
+// a PDS would export it: the newest commit first, then only the blocks of its current tree. So a
+// relay's mirror that resyncs or repairs an account gets a base the account's next cached
+// commits continue.
+// Deliberately simple: built on each request (a relay asks once per account), not kept up to
+// date as events go out.
 import { decode } from '@atcute/cbor'
 import { MemoryBlockStore, NodeStore } from '@atcute/mst'
 import { encodeCarSlice, readCarSlice } from '../../src/protocol/car.ts'
@@ -33,6 +34,45 @@ export class WorkloadRepos {
       if (list) list.push(e.i)
       else this.#commitsOf.set(e.account, [e.i])
     }
+  }
+
+  /**
+   * A page of the accounts on workload host `host` (of `hosts`), by DID, with their heads as of
+   * the events numbered below `sent`: listRepos. The cursor is the last DID of the page.
+   */
+  list(
+    host: number,
+    hosts: number,
+    cursor: string | null,
+    limit: number,
+    sent: number,
+  ): { repos: { did: string; head: string; rev: string; active: true }[]; cursor?: string } {
+    const dids: string[] = []
+    for (const [did, a] of this.#accountOf) if (a % hosts === host) dids.push(did)
+    dids.sort()
+    const page = dids.filter((d) => cursor === null || d > cursor).slice(0, limit)
+    const repos = page.map((did) => ({
+      did,
+      ...this.#head(this.#accountOf.get(did)!, sent),
+      active: true as const,
+    }))
+    return page.length === limit ? { repos, cursor: page.at(-1)! } : { repos }
+  }
+
+  #head(account: number, sent: number): { head: string; rev: string } {
+    let last: number | undefined
+    for (const i of this.#commitsOf.get(account) ?? []) {
+      if (i >= sent) break
+      last = i
+    }
+    if (last !== undefined) {
+      const frame = decodeFrame(this.#frames[last]!)
+      const msg = frame.op === 1 ? parseMessage(frame) : null
+      if (msg?.type === '#commit') return { head: msg.commit.$link, rev: msg.rev }
+    }
+    const start = readCarSlice(this.#starts[account]!)
+    const head = start.roots[0]!
+    return { head, rev: (decode(start.blocks.get(head)!) as { rev: string }).rev }
   }
 
   /** The repo of `did` after every event numbered below `sent`; undefined for an unknown DID. */

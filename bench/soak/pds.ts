@@ -1,10 +1,9 @@
 // The soak's PDS on loopback: like test/support/fake-pds.ts (subscribeRepos from a cursor, then
-// live; describeServer for the crawl probe; every account active; getRepo when given), but it
-// runs for hours, so it
-// keeps only the newest `keep` frames for reconnections, and a subscriber that stops reading with
-// more than `maxBufferedBytes` queued is cut off (it comes back with its cursor) instead of the
-// PDS buffering without limit. Hostile hosts also send frames that are never kept (garbage) and
-// drop every connection now and then.
+// live; describeServer for the crawl probe; every account active; getRepo and listRepos when
+// given), but it runs for hours, so it keeps only the newest `keep` frames for reconnections,
+// and a subscriber that stops reading with more than `maxBufferedBytes` queued is cut off (it
+// comes back with its cursor) instead of the PDS buffering without limit. Hostile hosts also
+// send frames that are never kept (garbage) and drop every connection now and then.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -16,6 +15,8 @@ export interface SoakPdsOptions {
   readonly maxBufferedBytes?: number
   /** Serves `getRepo` (a repo's CAR; undefined: no such repo). Without it: 404. */
   readonly getRepo?: (did: string) => Promise<Uint8Array | undefined>
+  /** Serves `listRepos` (a page after `cursor`). Without it: 404. */
+  readonly listRepos?: (cursor: string | null, limit: number) => unknown
 }
 
 export class SoakPds {
@@ -63,6 +64,11 @@ export class SoakPds {
           },
         )
         return
+      }
+      if (url.pathname === '/xrpc/com.atproto.sync.listRepos' && opts.listRepos) {
+        const limit = Math.min(1000, Number(url.searchParams.get('limit') ?? 500) || 500)
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify(opts.listRepos(url.searchParams.get('cursor'), limit)))
       }
       if (url.pathname === '/xrpc/com.atproto.sync.getRepoStatus') {
         const did = url.searchParams.get('did') ?? ''
