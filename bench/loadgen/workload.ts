@@ -211,6 +211,32 @@ export type GenerateMessage =
     }
   | { readonly type: 'done' }
 
+/**
+ * Runs one generation worker per thread, thread `t` on the accounts `a % threads === t`, handing
+ * their messages to `onMessage`; resolves when every worker has said it is done.
+ */
+async function eachWorker(
+  threads: number,
+  taskOf: (mine: (account: number) => boolean) => GenerateTask,
+  onMessage: (m: GenerateMessage) => void,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: threads }, (_, t) => {
+      const worker = new Worker(new URL('./generate-worker.ts', import.meta.url), {
+        workerData: taskOf((a) => a % threads === t),
+      })
+      return new Promise<void>((resolve, reject) => {
+        worker.on('error', reject)
+        worker.on('message', (m: GenerateMessage) => {
+          if (m.type !== 'done') return onMessage(m)
+          void worker.terminate()
+          resolve()
+        })
+      })
+    }),
+  )
+}
+
 async function generate(params: WorkloadParams, log: (line: string) => void): Promise<Workload> {
   const events = plan(params)
   const baseMicros = Date.now() * 1000
@@ -221,40 +247,29 @@ async function generate(params: WorkloadParams, log: (line: string) => void): Pr
   const accounts = new Array<WorkloadAccount>(params.accounts)
   let done = 0
   let lastLog = performance.now()
-  await Promise.all(
-    Array.from({ length: threads }, (_, t) => {
-      const mine = (a: number) => a % threads === t
-      const task: GenerateTask = {
-        params,
-        baseMicros,
-        accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(mine),
-        events: events.filter((e) => mine(e.account)),
-      }
-      const worker = new Worker(new URL('./generate-worker.ts', import.meta.url), {
-        workerData: task,
-      })
-      return new Promise<void>((resolve, reject) => {
-        worker.on('error', reject)
-        worker.on('message', (m: GenerateMessage) => {
-          if (m.type === 'account') accounts[m.index] = m.account
-          else if (m.type === 'frames') {
-            for (const { i, kind, frame } of m.items) {
-              frames[i] = frame
-              kinds[i] = kind
-              hostOf[i] = (events[i]?.account ?? 0) % params.hosts
-            }
-            done += m.items.length
-            if (performance.now() - lastLog > 5000) {
-              lastLog = performance.now()
-              log(`workload: ${done} of ${params.events} events`)
-            }
-          } else {
-            void worker.terminate()
-            resolve()
-          }
-        })
-      })
+  await eachWorker(
+    threads,
+    (mine) => ({
+      params,
+      baseMicros,
+      accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(mine),
+      events: events.filter((e) => mine(e.account)),
     }),
+    (m) => {
+      if (m.type === 'account') accounts[m.index] = m.account
+      else if (m.type === 'frames') {
+        for (const { i, kind, frame } of m.items) {
+          frames[i] = frame
+          kinds[i] = kind
+          hostOf[i] = (events[i]?.account ?? 0) % params.hosts
+        }
+        done += m.items.length
+        if (performance.now() - lastLog > 5000) {
+          lastLog = performance.now()
+          log(`workload: ${done} of ${params.events} events`)
+        }
+      }
+    },
   )
   let commitBytes = 0
   let commits = 0
@@ -292,31 +307,18 @@ export async function ensureRepos(
   const started = performance.now()
   const threads = Math.max(1, Math.min(availableParallelism(), params.accounts))
   const cars = new Array<Uint8Array>(params.accounts)
-  await Promise.all(
-    Array.from({ length: threads }, (_, t) => {
-      const task: GenerateTask = {
-        params,
-        baseMicros: manifest.baseMicros,
-        accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(
-          (a) => a % threads === t,
-        ),
-        events: [],
-        reposOnly: true,
-      }
-      const worker = new Worker(new URL('./generate-worker.ts', import.meta.url), {
-        workerData: task,
-      })
-      return new Promise<void>((resolve, reject) => {
-        worker.on('error', reject)
-        worker.on('message', (m: GenerateMessage) => {
-          if (m.type === 'repo') cars[m.index] = m.car
-          else if (m.type === 'done') {
-            void worker.terminate()
-            resolve()
-          }
-        })
-      })
+  await eachWorker(
+    threads,
+    (mine) => ({
+      params,
+      baseMicros: manifest.baseMicros,
+      accounts: Array.from({ length: params.accounts }, (_, a) => a).filter(mine),
+      events: [],
+      reposOnly: true,
     }),
+    (m) => {
+      if (m.type === 'repo') cars[m.index] = m.car
+    },
   )
   const parts: Uint8Array[] = []
   for (const car of cars) {
