@@ -124,6 +124,7 @@ function mirrorFigures(after: Scrape): Record<string, unknown> | undefined {
   if (Object.keys(commits).length === 0) return undefined
   return {
     commits,
+    withoutDiff: value(after, 'relay_mirror_commits_without_diff_total'),
     reposImported: value(after, 'relay_mirror_repos_imported_total'),
     repairs: byLabel(after, 'relay_repairs_total', 'result'),
   }

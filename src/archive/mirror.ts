@@ -9,8 +9,9 @@
 // fetching from PDSes (resync/), and the accounts' statuses (ingest/).
 import { NodeStore } from '@atcute/mst'
 import { encodeCarBlocks, encodeCarSlice } from '../protocol/car.ts'
+import type { TreeChange } from '../verify/tree-change.ts'
 import { BlockSource } from './block-source.ts'
-import { mirrorChange } from './mirror-change.ts'
+import { changeFrom, mirrorChange } from './mirror-change.ts'
 import { recordPath } from './record-path.ts'
 import type { RepoHead } from './repo-change.ts'
 import { cidFromBytes, type RepoStore, type StoredRepo } from './repo-store.ts'
@@ -37,6 +38,8 @@ export interface MirrorStats {
   commitsUnchanged: number
   /** Commits the stored repo could not follow (a block never seen): the account is repaired. */
   commitsMissing: number
+  /** Of those applied, commits written with the change their verification worked out. */
+  commitsWithoutDiff: number
   reposImported: number
   reposDeleted: number
 }
@@ -47,6 +50,7 @@ export class Mirror {
     commitsApplied: 0,
     commitsUnchanged: 0,
     commitsMissing: 0,
+    commitsWithoutDiff: 0,
     reposImported: 0,
     reposDeleted: 0,
   }
@@ -66,15 +70,18 @@ export class Mirror {
 
   /**
    * Applies an accepted commit (its head and the blocks its CAR slice carried). A commit at or
-   * below the stored rev changes nothing (`applied: false`): a replay after a restart.
+   * below the stored rev changes nothing (`applied: false`): a replay after a restart. With the
+   * change its verification worked out (a proven commit), that change is written as it is when
+   * the stored tree is the one the commit starts from; otherwise the trees are diffed.
    */
   applyCommit(
     did: string,
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
+    change?: TreeChange,
   ): Promise<ApplyOutcome> {
     return this.#exclusive(did, async () => {
-      const out = await this.#write(did, head, blocks, false)
+      const out = await this.#write(did, head, blocks, false, change)
       if (!out.ok) this.stats.commitsMissing++
       else if (out.applied) this.stats.commitsApplied++
       else this.stats.commitsUnchanged++
@@ -254,10 +261,17 @@ export class Mirror {
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
     anyRev: boolean,
+    proven?: TreeChange,
   ): Promise<ApplyOutcome> {
     const stored = await this.#store.head(did)
     if (stored && !anyRev && stored.rev >= head.rev) return { ok: true, applied: false }
     if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
+    const known = stored && proven && changeFrom(head, blocks, stored.dataCid, proven)
+    if (known) {
+      this.stats.commitsWithoutDiff++
+      await this.#store.apply(did, known)
+      return { ok: true, applied: true }
+    }
     const out = await mirrorChange({
       previousRoot: stored?.dataCid ?? null,
       head,

@@ -267,6 +267,7 @@ export class EventHandlers {
           state.did,
           outcome.mirror.head,
           outcome.mirror.blocks,
+          outcome.mirror.change,
         )
         if (!applied.ok) problem = `the mirror lacks block ${applied.missing}`
       } catch (err) {

@@ -10,6 +10,7 @@ import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { SyncMode, SyncRatchetState } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
+import type { TreeChange } from '../verify/tree-change.ts'
 import type { Drop } from './drop-counter.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
@@ -30,6 +31,7 @@ export interface IngestMirror {
     did: string,
     head: RepoHead,
     blocks: ReadonlyMap<string, Uint8Array>,
+    change?: TreeChange,
   ): Promise<{ ok: true; applied: boolean } | { ok: false; missing: string }>
   importRepo(
     did: string,

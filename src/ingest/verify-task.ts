@@ -14,6 +14,7 @@ import { commitBody, prepareFrame, syncBody } from '../protocol/output.ts'
 import { type ValidationMode, verifyCommit, verifySync } from '../verify/commit.ts'
 import { parseDidKey } from '../verify/crypto/keys.ts'
 import type { SignatureCheck } from '../verify/signed-commit.ts'
+import type { TreeChange } from '../verify/tree-change.ts'
 import type { VerifyWarning } from '../verify/verdict.ts'
 
 export interface VerifyTask {
@@ -31,6 +32,8 @@ export interface VerifyTask {
 export interface MirrorInput {
   readonly head: RepoHead
   readonly blocks: Map<string, Uint8Array>
+  /** A proven commit's change to the tree, worked out here so the mirror need not diff. */
+  readonly change?: TreeChange
 }
 
 export type VerifyOutcome =
@@ -65,7 +68,13 @@ export async function runVerifyTask(
     throw err
   }
   const key = parseDidKey(task.didKey)
-  const ctx = { key, previous: task.previous, now: task.now, checkSignature }
+  const ctx = {
+    key,
+    previous: task.previous,
+    now: task.now,
+    checkSignature,
+    withChange: task.archive === true,
+  }
   if (msg.type === '#commit') {
     const v = await verifyCommit(msg, { ...ctx, mode: task.mode })
     if (!v.ok) return v
@@ -108,9 +117,11 @@ function mirrorInput(v: {
   commitCid: string
   dataCid: string
   car: CarSlice
+  change?: TreeChange
 }): MirrorInput {
   const commitBlock = v.car.blocks.get(v.commitCid)!
   const blocks = new Map(v.car.blocks)
   blocks.delete(v.commitCid)
-  return { head: { rev: v.rev, commitCid: v.commitCid, dataCid: v.dataCid, commitBlock }, blocks }
+  const head = { rev: v.rev, commitCid: v.commitCid, dataCid: v.dataCid, commitBlock }
+  return v.change ? { head, blocks, change: v.change } : { head, blocks }
 }

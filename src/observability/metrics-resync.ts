@@ -59,6 +59,11 @@ export function registerResyncMetrics(registry: Registry, s: MetricsSources): vo
     },
   })
   scrapeCounter(registry, {
+    name: 'relay_mirror_commits_without_diff_total',
+    help: 'Of the commits applied, those written with the change their verification worked out (no tree diff).',
+    read: (emit) => emit(m.commitsWithoutDiff),
+  })
+  scrapeCounter(registry, {
     name: 'relay_mirror_repos_imported_total',
     help: 'Whole repos written into the mirror by a resync or repair.',
     read: (emit) => emit(m.reposImported),

@@ -141,6 +141,7 @@ export interface ResyncSource {
           readonly commitsApplied: number
           readonly commitsUnchanged: number
           readonly commitsMissing: number
+          readonly commitsWithoutDiff: number
           readonly reposImported: number
           readonly reposDeleted: number
         }

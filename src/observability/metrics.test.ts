@@ -109,6 +109,7 @@ const EXPECTED: Record<string, number> = {
   'relay_mirror_commits_total{result="applied"}': 40,
   'relay_mirror_commits_total{result="unchanged"}': 1,
   'relay_mirror_commits_total{result="missing"}': 2,
+  relay_mirror_commits_without_diff_total: 35,
   relay_mirror_repos_imported_total: 6,
   relay_mirror_repos_deleted_total: 1,
   relay_compaction_running: 1,

@@ -82,6 +82,7 @@ export function makeFakes(): Fakes {
           commitsApplied: 40,
           commitsUnchanged: 1,
           commitsMissing: 2,
+          commitsWithoutDiff: 35,
           reposImported: 6,
           reposDeleted: 1,
         },

@@ -24,6 +24,7 @@ import type { CommitMessage, SyncMessage } from '../protocol/messages.ts'
 import type { PublicKey } from './crypto/keys.ts'
 import { EMPTY_MST_ROOT, invertOps } from './invert.ts'
 import { type PreviousRepoState, type SignatureCheck, verifySignedCommit } from './signed-commit.ts'
+import type { TreeChange } from './tree-change.ts'
 import type { ValidationMode } from './validation-mode.ts'
 import { type AcceptedRepoState, drop, type Verdict, type VerifyWarning } from './verdict.ts'
 
@@ -36,6 +37,8 @@ export interface VerifyContext {
   readonly now: number
   readonly mode: ValidationMode
   readonly checkSignature: SignatureCheck
+  /** Archival mode: work out what a proven commit changes in the tree, for the mirror. */
+  readonly withChange?: boolean
 }
 
 export interface CommitVerdictDetail extends AcceptedRepoState {
@@ -43,6 +46,8 @@ export interface CommitVerdictDetail extends AcceptedRepoState {
   readonly inverted: boolean
   /** The event's CAR slice, read and checked (archival mode applies it to the mirror). */
   readonly car: CarSlice
+  /** With `withChange`, for a proven commit on a non-empty tree: what it changed. */
+  readonly change?: TreeChange
 }
 
 export async function verifyCommit(
@@ -89,6 +94,7 @@ export async function verifyCommit(
   const warnings: VerifyWarning[] = []
   const dataCid = commit.data.$link
   let inverted = false
+  let change: TreeChange | undefined
   // A repo's first commit (`since` null) may omit `prevData`: its ops must then undo to the
   // empty tree, which proves they list every record the repo starts with; if they do not, that is
   // an inversion failure like any other.
@@ -98,9 +104,10 @@ export async function verifyCommit(
     if (ctx.mode === 'strict') return drop('missing-prev-data', 'commit has no prevData (sync 1.1)')
     warnings.push('missing-prev-data')
   } else {
-    const result = invertOps(car.blocks, dataCid, msg.ops)
+    const result = invertOps(car.blocks, dataCid, msg.ops, ctx.withChange === true)
     if (result.ok && result.previousRoot === expectedPrevious) {
       inverted = true
+      change = result.change
     } else {
       const detail = result.ok
         ? `ops invert to ${result.previousRoot}, not ${genesis ? 'the empty tree' : 'prevData'} ${expectedPrevious}`
@@ -116,7 +123,16 @@ export async function verifyCommit(
       msg.prevData !== undefined && previous.data !== null && msg.prevData.$link !== previous.data
     if (sinceBreak || dataBreak) warnings.push('chain-break')
   }
-  return { ok: true, warnings, rev: commit.rev, commitCid, dataCid, inverted, car }
+  return {
+    ok: true,
+    warnings,
+    rev: commit.rev,
+    commitCid,
+    dataCid,
+    inverted,
+    car,
+    ...(change ? { change } : {}),
+  }
 }
 
 export function verifySync(

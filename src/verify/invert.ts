@@ -10,18 +10,26 @@
 // whose undoing changes nothing.
 // Each node is decoded once (by the shape check) and each op key's height computed at most once
 // (a key found in the tree has the height of its node). Synchronous.
+// With `withChange` (archival mode) it also works out what the ops changed in the tree, for the
+// mirror (tree-change.ts).
 // Deliberately not done here: comparing with `prevData` or stored state (the caller decides what
 // a mismatch means), and the signature. Pure: works on the given blocks only; never throws.
 import type { RepoOp } from '../protocol/messages.ts'
 import { isValidMstKey, mstKeyHeight } from '../protocol/mst.ts'
-import { EMPTY_MST_ROOT, MstEditor } from './mst-edit.ts'
+import { EMPTY_MST_ROOT, type MemoryNode, MstEditor, memoryNodeOf } from './mst-edit.ts'
+import { type TreeChange, treeChange } from './tree-change.ts'
 import { checkTreeShape } from './tree-shape.ts'
 
 export type { RepoOp }
 export { EMPTY_MST_ROOT }
 
 export type InversionResult =
-  | { readonly ok: true; readonly previousRoot: string }
+  | {
+      readonly ok: true
+      readonly previousRoot: string
+      /** With `withChange`, when neither tree is empty: what the ops changed (tree-change.ts). */
+      readonly change?: TreeChange
+    }
   | { readonly ok: false; readonly problem: string }
 
 const fail = (problem: string): InversionResult => ({ ok: false, problem })
@@ -31,6 +39,7 @@ export function invertOps(
   blocks: ReadonlyMap<string, Uint8Array>,
   root: string,
   ops: readonly RepoOp[],
+  withChange = false,
 ): InversionResult {
   const seen = new Set<string>()
   for (const op of ops) {
@@ -70,7 +79,16 @@ export function invertOps(
       }
       if (!changed) return fail(`${op.action} ${op.path} changes nothing`)
     }
-    return { ok: true, previousRoot: tree.rootCid() }
+    const previousRoot = tree.rootCid()
+    if (!withChange || root === EMPTY_MST_ROOT || previousRoot === EMPTY_MST_ROOT)
+      return { ok: true, previousRoot }
+    const after = new Map<string, MemoryNode>()
+    for (const [cid, node] of shape.nodes) after.set(cid, memoryNodeOf(node))
+    const change = treeChange(
+      { root, nodes: after },
+      { root: previousRoot, nodes: tree.memoryNodes() },
+    )
+    return { ok: true, previousRoot, change }
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err))
   }

@@ -53,6 +53,21 @@ class EditNode {
   }
 }
 
+/** A node as tree-change.ts compares them: entries, and subtree CIDs (before each key, last). */
+export interface MemoryNode {
+  readonly keys: readonly string[]
+  readonly values: readonly CidLink[]
+  /** keys.length + 1 subtree CIDs (null: none). */
+  readonly subs: readonly (string | null)[]
+}
+
+/** A parsed slice node in the same form. */
+export function memoryNodeOf(node: MstNode): MemoryNode {
+  const subs: (string | null)[] = [node.left?.$link ?? null]
+  for (const e of node.entries) subs.push(e.right?.$link ?? null)
+  return { keys: node.entries.map((e) => e.key), values: node.entries.map((e) => e.value), subs }
+}
+
 /** A subtree: a CID not read yet, or a node read (and maybe changed). */
 type Sub = CidLink | EditNode
 
@@ -252,6 +267,34 @@ export class MstEditor {
       [...left.subs.slice(0, -1), boundary, ...right.subs.slice(1)],
     )
     return nullable(node)
+  }
+
+  /**
+   * Every node of the current tree held in memory (read or changed here, or in the slice the
+   * editor was given), by CID: its entries and its subtrees' CIDs. A subtree neither read nor in
+   * the slice is left out (it is the same in any tree that links it). For tree-change.ts.
+   */
+  memoryNodes(): Map<string, MemoryNode> {
+    const out = new Map<string, MemoryNode>()
+    const stack: Sub[] = this.#root === null ? [] : [this.#root]
+    while (stack.length > 0) {
+      const sub = stack.pop()!
+      if (sub instanceof EditNode) {
+        const cid = this.#cidOf(sub).$link
+        if (out.has(cid)) continue
+        const subs: (string | null)[] = []
+        for (let i = 0; i < sub.subs.length; i++) subs.push(this.#linkFor(i, sub)?.$link ?? null)
+        out.set(cid, { keys: sub.keys, values: sub.values, subs })
+        for (const child of sub.subs) if (child !== null) stack.push(child)
+        continue
+      }
+      const parsed = this.#parsed.get(sub.$link)
+      if (parsed === undefined || out.has(sub.$link)) continue
+      const node = memoryNodeOf(parsed)
+      out.set(sub.$link, node)
+      for (const child of node.subs) if (child !== null) stack.push({ $link: child })
+    }
+    return out
   }
 
   /** The node for a subtree: itself when already read, else a copy of the parsed block. */
