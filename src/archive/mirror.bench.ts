@@ -3,7 +3,8 @@
 // (TID keys, texts of 10–200 characters, as real accounts have) is built with the tests' signed
 // repo (real MST, real k256 commits), exported as a CAR and imported with `Mirror.importRepo`.
 // Then two streams made beforehand (signing is not what is measured) are applied with
-// `Mirror.applyCommit`, as ingest does after verification: MIXED single-record creates, updates
+// `Mirror.applyCommit`, as ingest does after verification (with the tree change verification
+// works out for a proven commit; MIRROR_BENCH_DIFF=1 leaves it out, so every commit is diffed): MIXED single-record creates, updates
 // and deletes in turn, then UPDATES edits that cycle over the same HOT records (write-heavy), with
 // sizes read after 1k, 5k and 10k of them; the same edits once more on a fresh import, compacting
 // (`Compactor.compactOne`) at each of those points. SQLite always (a temp file; its size on disk
@@ -20,6 +21,8 @@ import { PG_URL } from '../../test/support/pg-temp.ts'
 import { TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { readCarSlice } from '../protocol/car.ts'
 import { createTid } from '../protocol/syntax/tid.ts'
+import { invertOps } from '../verify/invert.ts'
+import type { TreeChange } from '../verify/tree-change.ts'
 import { Compactor } from './compaction.ts'
 import type { RepoHead } from './repo-change.ts'
 import { commitParts, type TempArchive, tempArchive } from './testing.ts'
@@ -29,6 +32,8 @@ const RECORDS = env('MIRROR_BENCH_RECORDS', 10_000)
 const MIXED = env('MIRROR_BENCH_MIXED', 3_000)
 const UPDATES = env('MIRROR_BENCH_UPDATES', 10_000)
 const HOT = 100
+/** MIRROR_BENCH_DIFF=1: apply without the verified change, diffing every commit (as before). */
+const DIFF = process.env.MIRROR_BENCH_DIFF === '1'
 const MARKS = [1_000, 5_000, 10_000].filter((m) => m <= UPDATES)
 const DID = 'did:plc:mirrorbenchaaaaaaaaaaaaa'
 
@@ -36,6 +41,8 @@ interface Parts {
   readonly action: Write['action']
   readonly head: RepoHead
   readonly blocks: Map<string, Uint8Array>
+  /** The change its verification works out (a proven commit), as ingest hands it over. */
+  readonly change: TreeChange | undefined
 }
 
 // A seeded generator, so every run stores the same records and tree (sizes are comparable).
@@ -138,7 +145,7 @@ async function apply(a: TempArchive, stream: readonly Parts[], label: string, ma
   for (let i = 0; i < stream.length; i++) {
     const c = stream[i]!
     const t = performance.now()
-    const out = await a.mirror.applyCommit(DID, c.head, c.blocks)
+    const out = await a.mirror.applyCommit(DID, c.head, c.blocks, c.change)
     times[c.action]!.push(performance.now() - t)
     if (!out.ok || !out.applied) throw new Error(`commit ${i} not applied: ${JSON.stringify(out)}`)
     if (marks && MARKS.includes(i + 1)) note(`  after ${i + 1} updates: ${await size(a)}`)
@@ -165,7 +172,11 @@ async function stream(repo: TestRepo, n: number, write: (i: number) => Write): P
   const out: Parts[] = []
   for (let i = 0; i < n; i++) {
     const w = write(i)
-    out.push({ action: w.action, ...commitParts(await repo.commit([w])) })
+    const msg = await repo.commit([w])
+    const parts = commitParts(msg)
+    const inversion = invertOps(parts.blocks, parts.head.dataCid, msg.ops, true)
+    const change = inversion.ok && !DIFF ? inversion.change : undefined
+    out.push({ action: w.action, ...parts, change })
     if (i % 200 === 199) {
       const tree = await repo.exportBlocks()
       for (const cid of repo.store.blocks.keys()) if (!tree.has(cid)) repo.store.blocks.delete(cid)
