@@ -112,6 +112,11 @@ export function openPostgres(
   // An idle client losing its connection must not crash the process: it is reported (for the
   // log) and the next query that needs a connection fails or gets a fresh one.
   pool.on('error', (err) => onBackgroundError(err))
+  // Nor may a client in use: pg rejects its queries and then emits 'error' on the client, which
+  // the pool only listens to while the client is idle; unheard, that event would be thrown as an
+  // uncaught exception (a database restart or a cut connection mid-query). The rejected query
+  // already tells its caller, so this listener only keeps the event from being unheard.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return new PostgresDialect({ pool })
 }
 
