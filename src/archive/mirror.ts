@@ -268,8 +268,8 @@ export class Mirror {
     if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
     const known = stored && proven && changeFrom(head, blocks, stored.dataCid, proven)
     if (known) {
-      this.stats.commitsWithoutDiff++
       await this.#store.apply(did, known)
+      this.stats.commitsWithoutDiff++
       return { ok: true, applied: true }
     }
     const out = await mirrorChange({

@@ -120,8 +120,9 @@ export class HostRows {
   }
 
   /**
-   * Resolves when the host's row is stored as it is in memory: waits for its newest write, and
-   * writes again the fields an earlier failed write left out. Rejects when a write fails.
+   * Resolves when the host's row is stored as it is in memory, except the fields written with
+   * the checkpoint (account count, ratchet counter): waits for its newest write, and writes again
+   * the fields an earlier failed write left out. Rejects when a write fails.
    */
   async written(id: number): Promise<void> {
     await this.#writes.get(id)

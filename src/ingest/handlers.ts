@@ -214,8 +214,12 @@ export class EventHandlers {
 
     if (outcome.type === '#commit') {
       const proven = outcome.inverted && outcome.warnings.length === 0
-      const next = afterCommit(host.sync, this.#d.syncDefault, proven, this.#d.syncRatchetCommits)
-      if (next !== host.sync) this.#d.hosts.setSyncState(hostId, next)
+      // Read again, not the state from before verification: the host's other accounts' commits
+      // may have moved the ratchet meanwhile (or an operator pinned a mode), and stepping from a
+      // stale state would undo their steps, or take a strict host back to lenient.
+      const sync = this.#d.hosts.ingestView(hostId)?.sync ?? host.sync
+      const next = afterCommit(sync, this.#d.syncDefault, proven, this.#d.syncRatchetCommits)
+      if (next !== sync) this.#d.hosts.setSyncState(hostId, next)
     }
     // Account slots are taken when an account is first stored, decided here with no await before
     // the store, so concurrent first events of different accounts cannot all take the last slot.
