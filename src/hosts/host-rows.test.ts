@@ -14,6 +14,21 @@ const noError = (err: unknown) => {
   throw err
 }
 
+/** The real store with its `update` replaced by `wrap` of the real one. */
+function withUpdate(
+  store: HostStore,
+  wrap: (real: HostStore['update']) => HostStore['update'],
+): HostStore {
+  const update = wrap(store.update.bind(store))
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'update') return update
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 describe('host rows', () => {
   it('stores ban reasons as data, and reads them back after a restart', async () => {
     await using t = await tempDatabase()
@@ -76,21 +91,14 @@ describe('host rows: write pacing', () => {
   /** The real store, counting `update` calls and the most running at once. */
   function counting(store: HostStore) {
     const n = { calls: 0, running: 0, maxRunning: 0 }
-    const proxy = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'update')
-          return async (...args: Parameters<HostStore['update']>) => {
-            n.calls++
-            n.maxRunning = Math.max(n.maxRunning, ++n.running)
-            try {
-              return await target.update(...args)
-            } finally {
-              n.running--
-            }
-          }
-        const value: unknown = Reflect.get(target, prop, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
+    const proxy = withUpdate(store, (real) => async (...args) => {
+      n.calls++
+      n.maxRunning = Math.max(n.maxRunning, ++n.running)
+      try {
+        return await real(...args)
+      } finally {
+        n.running--
+      }
     })
     return { store: proxy, n }
   }
@@ -140,13 +148,12 @@ describe('host rows: failed writes', () => {
   /** The real store, whose `update` fails while `down` is set. */
   function faulty(store: HostStore) {
     const fault = { down: false }
-    const proxy = new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'update' && fault.down) return () => Promise.reject(new Error('db down'))
-        const value: unknown = Reflect.get(target, prop, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
+    const proxy = withUpdate(
+      store,
+      (real) =>
+        (...args) =>
+          fault.down ? Promise.reject(new Error('db down')) : real(...args),
+    )
     return { store: proxy, fault }
   }
 
