@@ -104,7 +104,6 @@ export async function createRelay(
     drops: obs.drops,
     now,
     syncDefault: config.syncValidation,
-    syncRatchetCommits: config.syncRatchetCommits,
     checkRepoStatus,
     oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
     flushAccounts: () => checkpointer.run(),

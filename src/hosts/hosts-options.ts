@@ -22,6 +22,7 @@ export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' |
     | 'allowInsecureHosts'
     | 'defaultAccountLimit'
     | 'hostConcurrency'
+    | 'syncRatchetCommits'
     | 'syncValidation'
     | 'userAgent'
   >

@@ -22,7 +22,7 @@ import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.t
 import type { HostsOptions, LimitsChange } from './hosts-options.ts'
 import { HostRateLimiter } from './rate-limit.ts'
 import type { RelaySettings } from './settings.ts'
-import type { SyncRatchetState } from './sync-ratchet.ts'
+import { afterCommit } from './sync-ratchet.ts'
 
 export type { HostsOptions, LimitsChange } from './hosts-options.ts'
 
@@ -215,8 +215,18 @@ export class Hosts {
     return this.#rows.ingestView(id)
   }
 
-  setSyncState(id: number, state: SyncRatchetState): void {
-    this.#rows.setSyncState(id, state)
+  /**
+   * One more commit of the host accepted (`proven`: it carried prevData and its ops inverted to
+   * it): the sync ratchet steps from the host's state now. Ingest calls this after the commit's
+   * verification, while other commits of the host were verified too, so the step is taken here,
+   * by the state's owner, never from a copy read before.
+   */
+  commitAccepted(id: number, proven: boolean): void {
+    const view = this.#rows.ingestView(id)
+    if (!view) return
+    const { syncValidation, syncRatchetCommits } = this.#o.config
+    const next = afterCommit(view.sync, syncValidation, proven, syncRatchetCommits)
+    if (next !== view.sync) this.#rows.setSyncState(id, next)
   }
 
   accountSlots(id: number): { count: number; limit: number } | undefined {

@@ -148,6 +148,7 @@ export async function hostsRig(t: TestContext, opts: HostsRigOptions = {}): Prom
           allowInsecureHosts: false,
           defaultAccountLimit: DEFAULT_ACCOUNT_LIMIT,
           hostConcurrency: 40,
+          syncRatchetCommits: 100,
           syncValidation: 'auto',
           userAgent: 'hosts-test',
           ...opts.config,

@@ -17,7 +17,7 @@ import {
 import { type AccountState, effectiveStatus, inactiveReason } from '../accounts/account-state.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
-import { afterCommit, effectiveMode } from '../hosts/sync-ratchet.ts'
+import { effectiveMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import { endpointHost } from '../identity/pds-endpoints.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
@@ -213,13 +213,7 @@ export class EventHandlers {
     }
 
     if (outcome.type === '#commit') {
-      const proven = outcome.inverted && outcome.warnings.length === 0
-      // Read again, not the state from before verification: the host's other accounts' commits
-      // may have moved the ratchet meanwhile (or an operator pinned a mode), and stepping from a
-      // stale state would undo their steps, or take a strict host back to lenient.
-      const sync = this.#d.hosts.ingestView(hostId)?.sync ?? host.sync
-      const next = afterCommit(sync, this.#d.syncDefault, proven, this.#d.syncRatchetCommits)
-      if (next !== sync) this.#d.hosts.setSyncState(hostId, next)
+      this.#d.hosts.commitAccepted(hostId, outcome.inverted && outcome.warnings.length === 0)
     }
     // Account slots are taken when an account is first stored, decided here with no await before
     // the store, so concurrent first events of different accounts cannot all take the last slot.

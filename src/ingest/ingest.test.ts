@@ -91,7 +91,7 @@ function rig(documents: Record<string, string>): Rig {
           ? { id, hostname, banned: false, sync: { mode: null, effective: 'lenient', goodRun: 0 } }
           : undefined
       },
-      setSyncState: () => {},
+      commitAccepted: () => {},
       accountSlots: () => ({ count: 0, limit: 100 }),
       adjustAccountCount: () => {},
       settled: (hostId, s, dropped) => settled.push({ hostId, seq: s, dropped }),
@@ -112,7 +112,6 @@ function rig(documents: Record<string, string>): Rig {
     drops: { record: (d) => drops.push(d) },
     now: () => Date.parse(T),
     syncDefault: 'auto',
-    syncRatchetCommits: 10,
     oldestThrottled: async (_hostId, limit) => {
       calls.push('oldest')
       return [...stored.values()]

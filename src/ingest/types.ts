@@ -8,7 +8,7 @@ import type { Takedowns } from '../accounts/takedowns.ts'
 import type { RepoHead } from '../archive/repo-change.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
-import type { SyncMode, SyncRatchetState } from '../hosts/sync-ratchet.ts'
+import type { SyncMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { TreeChange } from '../verify/tree-change.ts'
 import type { Drop } from './drop-counter.ts'
@@ -17,7 +17,8 @@ import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 /** What ingest asks of the hosts part (hosts/hosts.ts implements it). */
 export interface IngestHosts {
   ingestView(hostId: number): HostIngestView | undefined
-  setSyncState(hostId: number, state: SyncRatchetState): void
+  /** A commit of the host was accepted; `proven`: its ops inverted to prevData (sync ratchet). */
+  commitAccepted(hostId: number, proven: boolean): void
   /** Account slots of a host (new accounts beyond the limit are throttled). */
   accountSlots(hostId: number): { count: number; limit: number } | undefined
   adjustAccountCount(hostId: number, delta: number): void
@@ -55,7 +56,6 @@ export interface IngestDeps {
   readonly drops: { record(drop: Drop): void }
   readonly now: () => number
   readonly syncDefault: SyncMode
-  readonly syncRatchetCommits: number
   /** Asks an account's PDS for its status (docs/design.md §4 item 11b); null when it cannot tell. */
   readonly checkRepoStatus?: (
     pds: string,

@@ -384,7 +384,7 @@ export function ingestRig(mirror?: IngestMirror, now = () => Date.now()): Ingest
     takedowns: new Takedowns(),
     hosts: {
       ingestView: () => undefined,
-      setSyncState: () => {},
+      commitAccepted: () => {},
       accountSlots: (id) => ({ count: slots.get(id) ?? 0, limit: 1000 }),
       adjustAccountCount: (id, d) => slots.set(id, (slots.get(id) ?? 0) + d),
       settled: () => {},
@@ -403,7 +403,6 @@ export function ingestRig(mirror?: IngestMirror, now = () => Date.now()): Ingest
     drops: { record: () => {} },
     now,
     syncDefault: 'auto',
-    syncRatchetCommits: 10,
     oldestThrottled: async () => [],
     flushAccounts: async () => {},
     ...(mirror ? { mirror } : {}),
