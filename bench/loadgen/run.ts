@@ -288,6 +288,9 @@ async function startRelay(
   }
 }
 
+/** Longest wait for the resyncs that fill the mirror (2,000 repos take ~30 s on two cores). */
+const SEED_TIMEOUT_MS = 10 * 60_000
+
 /** Resyncs every host through the admin API and waits until all are done. */
 async function seedMirror(
   relayUrl: string,
@@ -306,6 +309,9 @@ async function seedMirror(
   }
   for (;;) {
     await sleep(500)
+    // A resync that never ends would hang the run: give up, saying so.
+    if (nowMs() - started > SEED_TIMEOUT_MS)
+      throw new Error(`the hosts' resyncs did not finish in ${SEED_TIMEOUT_MS / 60_000} minutes`)
     let repos = 0
     let failed = 0
     let running = 0

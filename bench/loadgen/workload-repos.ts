@@ -9,7 +9,7 @@ import { decode } from '@atcute/cbor'
 import { MemoryBlockStore, NodeStore } from '@atcute/mst'
 import { encodeCarSlice, readCarSlice } from '../../src/protocol/car.ts'
 import { decodeFrame } from '../../src/protocol/frame.ts'
-import { parseMessage } from '../../src/protocol/messages.ts'
+import { type CommitMessage, parseMessage } from '../../src/protocol/messages.ts'
 import { didOf, KIND, type PlannedEvent } from './workload.ts'
 
 export class WorkloadRepos {
@@ -60,19 +60,23 @@ export class WorkloadRepos {
   }
 
   #head(account: number, sent: number): { head: string; rev: string } {
-    let last: number | undefined
-    for (const i of this.#commitsOf.get(account) ?? []) {
-      if (i >= sent) break
-      last = i
-    }
-    if (last !== undefined) {
-      const frame = decodeFrame(this.#frames[last]!)
-      const msg = frame.op === 1 ? parseMessage(frame) : null
-      if (msg?.type === '#commit') return { head: msg.commit.$link, rev: msg.rev }
-    }
+    const last = this.#sentCommits(account, sent).at(-1)
+    if (last) return { head: last.commit.$link, rev: last.rev }
     const start = readCarSlice(this.#starts[account]!)
     const head = start.roots[0]!
     return { head, rev: (decode(start.blocks.get(head)!) as { rev: string }).rev }
+  }
+
+  /** The account's commits among the events numbered below `sent`, in order. */
+  #sentCommits(account: number, sent: number): CommitMessage[] {
+    const out: CommitMessage[] = []
+    for (const i of this.#commitsOf.get(account) ?? []) {
+      if (i >= sent) break
+      const frame = decodeFrame(this.#frames[i]!)
+      const msg = frame.op === 1 ? parseMessage(frame) : null
+      if (msg?.type === '#commit') out.push(msg)
+    }
+    return out
   }
 
   /** The repo of `did` after every event numbered below `sent`; undefined for an unknown DID. */
@@ -82,12 +86,7 @@ export class WorkloadRepos {
     const start = readCarSlice(this.#starts[account]!)
     const blocks = new Map(start.blocks)
     let root = start.roots[0]!
-    for (const i of this.#commitsOf.get(account) ?? []) {
-      if (i >= sent) break
-      const frame = decodeFrame(this.#frames[i]!)
-      if (frame.op !== 1) continue
-      const msg = parseMessage(frame)
-      if (msg.type !== '#commit') continue
+    for (const msg of this.#sentCommits(account, sent)) {
       for (const [cid, bytes] of readCarSlice(msg.blocks).blocks) blocks.set(cid, bytes)
       root = msg.commit.$link
     }
