@@ -3,6 +3,8 @@
 // `npm run bench` (bench/run.ts) runs every bench file in its own process, one after another,
 // so one bench's JIT state or garbage does not skew the next. Nothing here asserts on speed.
 
+import { readFile } from 'node:fs/promises'
+
 export interface BenchResult {
   readonly name: string
   readonly ops: number
@@ -105,4 +107,20 @@ export function keyValues(
     out[kv.slice(0, eq)] = kv.slice(eq + 1)
   }
   return out
+}
+
+/**
+ * The Node flags of `npm start` (the tokens between `node` and the script in package.json's
+ * start script), so that a run measures the relay as an operator starts it, young-generation
+ * size included, without a second copy of those flags here.
+ */
+export async function startScriptNodeFlags(): Promise<string[]> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts: { start: string }
+  }
+  const words = pkg.scripts.start.split(/\s+/)
+  const script = words.findIndex((w) => w.endsWith('.ts'))
+  if (words[0] !== 'node' || script < 0)
+    throw new Error(`unexpected start script: ${pkg.scripts.start}`)
+  return words.slice(1, script)
 }

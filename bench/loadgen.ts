@@ -7,7 +7,7 @@
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { keyValues, positiveNumber } from './harness.ts'
+import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
 import { runLoadgen } from './loadgen/run.ts'
 
 const { values } = parseArgs({
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     'relay-log': { type: 'string' },
     'relay-flag': { type: 'string', multiple: true, default: [] },
     'relay-env': { type: 'string', multiple: true, default: [] },
-    'relay-node-flag': { type: 'string', multiple: true, default: [] },
+    'relay-node-flag': { type: 'string', multiple: true },
     'relay-url': { type: 'string' },
     'relay-pid': { type: 'string' },
     'admin-password': { type: 'string' },
@@ -61,7 +61,9 @@ if (values.help) {
   --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
                         or --relay-flag=--db-url=postgres://...
   --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
-  --relay-node-flag F   a Node/V8 flag for the relay (repeatable)
+  --relay-node-flag F   a Node/V8 flag for the relay (repeatable); without any, the flags
+                        npm start passes (package.json's start script), so the figures are
+                        those of the relay as shipped
   --relay-log FILE      write the relay's log lines here when the run ends
   Any other relay, already running:
   --relay-url URL       its HTTP base (http://127.0.0.1:2470); hosts are added with the admin
@@ -99,7 +101,7 @@ const result = await runLoadgen({
           kind: 'local',
           flags: values['relay-flag'],
           env,
-          nodeFlags: values['relay-node-flag'],
+          nodeFlags: values['relay-node-flag'] ?? (await startScriptNodeFlags()),
         }
       : {
           kind: 'external',

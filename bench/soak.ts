@@ -6,7 +6,7 @@
 // least 10 minutes finds memory still growing after warm-up.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { keyValues, positiveNumber } from './harness.ts'
+import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
 import { runSoak } from './soak/run.ts'
 
 const { values } = parseArgs({
@@ -20,7 +20,7 @@ const { values } = parseArgs({
     'no-hostile': { type: 'boolean', default: false },
     'hostile-only': { type: 'string' },
     'relay-env': { type: 'string', multiple: true, default: [] },
-    'relay-node-flag': { type: 'string', multiple: true, default: [] },
+    'relay-node-flag': { type: 'string', multiple: true },
     'stuck-hold-seconds': { type: 'string', default: '90' },
     'replay-every-seconds': { type: 'string', default: '120' },
     'drain-seconds': { type: 'string', default: '420' },
@@ -44,7 +44,8 @@ if (values.help) {
   --relay-env KEY=VALUE     environment for the relay process (repeatable), e.g.
                             MALLOC_ARENA_MAX=2 or LD_PRELOAD=...libjemalloc.so.2
   --relay-node-flag FLAG    a Node/V8 flag for the relay process (repeatable), e.g.
-                            --relay-node-flag=--trace-gc; its output goes to stdout
+                            --relay-node-flag=--trace-gc; its output goes to stdout.
+                            Without any, the flags npm start passes
   --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
   --drain-seconds N         at the end, how long to wait for hosts in reconnection backoff to
@@ -77,7 +78,7 @@ const result = await runSoak({
   hostile: !values['no-hostile'],
   hostileOnly,
   relayEnv,
-  relayNodeFlags: values['relay-node-flag'],
+  relayNodeFlags: values['relay-node-flag'] ?? (await startScriptNodeFlags()),
   stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
   replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
   drainSeconds: num('drain-seconds', values['drain-seconds']),

@@ -18,7 +18,7 @@ import { WebSocketServer } from 'ws'
 import type { AccountRow } from '../src/db/accounts.ts'
 import { openDatabase } from '../src/db/database.ts'
 import { freePort } from '../test/support/relay-process.ts'
-import { positiveNumber } from './harness.ts'
+import { positiveNumber, startScriptNodeFlags } from './harness.ts'
 
 const { values } = parseArgs({
   options: {
@@ -107,7 +107,7 @@ relayStart = since()
 const relay: ChildProcess = spawn(
   process.execPath,
   [
-    '--max-semi-space-size=16',
+    ...(await startScriptNodeFlags()),
     MAIN,
     'serve',
     ...['--bind', `127.0.0.1:${port}`, '--metrics-listen', '127.0.0.1:0'],
