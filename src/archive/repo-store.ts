@@ -8,6 +8,7 @@ import * as CID from '@atcute/cid'
 import type { Kysely, Transaction } from 'kysely'
 import { chunkPolicyOf, chunks, keyChunks } from '../db/chunks.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
+import { applyInOneStatement, ONE_STATEMENT_MAX_PARAMS, oneStatementParams } from './pg-apply.ts'
 import type { RepoChange, RepoHead } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
 
@@ -32,10 +33,20 @@ export interface ArchiveTotals {
 export class RepoStore {
   readonly #adb: ArchiveDatabase
   readonly #now: () => number
+  readonly #oneStatement: boolean
 
-  constructor(adb: ArchiveDatabase, now: () => number = Date.now) {
+  /**
+   * `oneStatement: false` makes PostgreSQL write every change as a chunked transaction, as
+   * SQLite does (tests compare the two ways).
+   */
+  constructor(
+    adb: ArchiveDatabase,
+    now: () => number = Date.now,
+    options: { oneStatement?: boolean } = {},
+  ) {
     this.#adb = adb
     this.#now = now
+    this.#oneStatement = options.oneStatement ?? true
   }
 
   head(did: string): Promise<StoredRepo | undefined> {
@@ -68,10 +79,24 @@ export class RepoStore {
     return this.#adb.run('repos.blocksOfRepo', (db) => selectBlocksOf(db, repoId, cids))
   }
 
-  /** Applies one change (a commit, or a whole repo replacing the stored one) atomically. */
+  /**
+   * Applies one change (a commit, or a whole repo replacing the stored one) atomically. On
+   * PostgreSQL a change of commit size is one statement (pg-apply.ts: one round trip); anything
+   * bigger, and every change on SQLite, is one transaction of chunked statements.
+   */
   async apply(did: string, change: RepoChange): Promise<void> {
     const { head } = change
     const now = new Date(this.#now()).toISOString()
+    if (
+      this.#adb.dialect === 'postgres' &&
+      this.#oneStatement &&
+      oneStatementParams(change) <= ONE_STATEMENT_MAX_PARAMS
+    ) {
+      await this.#adb.run('repos.apply', (db) =>
+        applyInOneStatement(db, did, change, now, cidToBytes),
+      )
+      return
+    }
     const policy = chunkPolicyOf(this.#adb.dialect)
     await this.#adb.transaction('repos.apply', async (trx) => {
       const id = await upsertHead(trx, did, head, now)
