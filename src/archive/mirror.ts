@@ -268,7 +268,7 @@ export class Mirror {
     if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
     const known = stored && proven && changeFrom(head, blocks, stored.dataCid, proven)
     if (known) {
-      await this.#store.apply(did, known)
+      await this.#store.apply(did, known, stored.id)
       this.stats.commitsWithoutDiff++
       return { ok: true, applied: true }
     }
@@ -281,7 +281,7 @@ export class Mirror {
         stored ? this.#store.blocksOfRepo(stored.id, cids) : Promise.resolve(new Map()),
     })
     if (!out.ok) return out
-    await this.#store.apply(did, out.change)
+    await this.#store.apply(did, out.change, stored?.id)
     return { ok: true, applied: true }
   }
 }

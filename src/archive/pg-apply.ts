@@ -10,6 +10,11 @@
 // worked out here first, per record CID, as one net change: a gain is an upsert adding it; a loss
 // updates the rows it leaves above zero and deletes those it takes to zero or below, which are
 // two disjoint sets of rows. Node and record CIDs never coincide (a node is not a record).
+//
+// When the repo's row id is known (a commit to a stored repo: the mirror has just read its head),
+// the statement names it instead of taking it from the head's upsert, so PostgreSQL prunes
+// `repo_block` to the repo's one partition while planning; taken from the upsert, every CTE is
+// planned over all partitions, which measured at ~2.4 ms of the database's CPU per commit.
 // Deliberately not here: big changes (a whole repo's import), which go through the chunked
 // transaction in repo-store.ts; SQLite, which has no round trips to save.
 import { type Kysely, type RawBuilder, sql } from 'kysely'
@@ -33,6 +38,7 @@ export async function applyInOneStatement(
   change: RepoChange,
   now: string,
   cidToBytes: (cid: string) => Uint8Array,
+  repoId?: number,
 ): Promise<void> {
   const { head } = change
   const net = new Map<string, number>()
@@ -46,40 +52,49 @@ export async function applyInOneStatement(
     else if (n < 0) lost.push(sql`(${cidToBytes(cid)}::bytea, ${-n}::int)`)
   }
   const ctes: RawBuilder<unknown>[] = [
-    sql`h as (
+    repoId === undefined
+      ? sql`h as (
       insert into repo (did, rev, commit_cid, data_cid, commit_block, updated_at)
       values (${did}, ${head.rev}, ${head.commitCid}, ${head.dataCid}, ${head.commitBlock}, ${now})
       on conflict (did) do update set rev = excluded.rev, commit_cid = excluded.commit_cid,
         data_cid = excluded.data_cid, commit_block = excluded.commit_block,
         updated_at = excluded.updated_at
+      returning id)`
+      : sql`h as (
+      update repo set rev = ${head.rev}, commit_cid = ${head.commitCid}, data_cid = ${head.dataCid},
+        commit_block = ${head.commitBlock}, updated_at = ${now}
+      where id = ${repoId} and did = ${did}
       returning id)`,
   ]
+  // The repo's id as the block statements see it: a bound value the planner prunes with, or the
+  // upsert's output.
+  const id = repoId === undefined ? sql`h.id` : sql`${repoId}::int`
   if (change.addNodes.size > 0) {
     const rows = [...change.addNodes].map(([c, d]) => sql`(${cidToBytes(c)}::bytea, ${d}::bytea)`)
     ctes.push(sql`nodes_in as (
       insert into repo_block (repo_id, cid, rev, refs, data)
-      select h.id, v.cid, ${head.rev}::text, 1, v.data from h, (values ${sql.join(rows)}) as v(cid, data)
+      select ${id}, v.cid, ${head.rev}::text, 1, v.data from h, (values ${sql.join(rows)}) as v(cid, data)
       on conflict (repo_id, cid) do nothing)`)
   }
   if (gained.length > 0) {
     ctes.push(sql`records_in as (
       insert into repo_block (repo_id, cid, rev, refs, data)
-      select h.id, v.cid, ${head.rev}::text, v.n, v.data from h, (values ${sql.join(gained)}) as v(cid, n, data)
+      select ${id}, v.cid, ${head.rev}::text, v.n, v.data from h, (values ${sql.join(gained)}) as v(cid, n, data)
       on conflict (repo_id, cid) do update set refs = repo_block.refs + excluded.refs)`)
   }
   if (lost.length > 0) {
     const values = sql`(values ${sql.join(lost)}) as v(cid, n)`
     ctes.push(sql`records_less as (
       update repo_block b set refs = b.refs - v.n from h, ${values}
-      where b.repo_id = h.id and b.cid = v.cid and b.refs - v.n > 0)`)
+      where b.repo_id = ${id} and b.cid = v.cid and b.refs - v.n > 0)`)
     ctes.push(sql`records_out as (
       delete from repo_block b using h, ${values}
-      where b.repo_id = h.id and b.cid = v.cid and b.refs - v.n <= 0)`)
+      where b.repo_id = ${id} and b.cid = v.cid and b.refs - v.n <= 0)`)
   }
   if (change.removeNodes.length > 0) {
     const cids = change.removeNodes.map((c) => sql`${cidToBytes(c)}::bytea`)
     ctes.push(sql`nodes_out as (
-      delete from repo_block b using h where b.repo_id = h.id and b.cid in (${sql.join(cids)}))`)
+      delete from repo_block b using h where b.repo_id = ${id} and b.cid in (${sql.join(cids)}))`)
   }
   await sql`with ${sql.join(ctes)} select 1 from h`.execute(db)
 }

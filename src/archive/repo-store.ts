@@ -82,9 +82,11 @@ export class RepoStore {
   /**
    * Applies one change (a commit, or a whole repo replacing the stored one) atomically. On
    * PostgreSQL a change of commit size is one statement (pg-apply.ts: one round trip); anything
-   * bigger, and every change on SQLite, is one transaction of chunked statements.
+   * bigger, and every change on SQLite, is one transaction of chunked statements. `repoId`, the
+   * stored repo's row id when the caller has just read its head, lets PostgreSQL plan for the
+   * repo's one partition.
    */
-  async apply(did: string, change: RepoChange): Promise<void> {
+  async apply(did: string, change: RepoChange, repoId?: number): Promise<void> {
     const { head } = change
     const now = new Date(this.#now()).toISOString()
     if (
@@ -93,7 +95,7 @@ export class RepoStore {
       oneStatementParams(change) <= ONE_STATEMENT_MAX_PARAMS
     ) {
       await this.#adb.run('repos.apply', (db) =>
-        applyInOneStatement(db, did, change, now, cidToBytes),
+        applyInOneStatement(db, did, change, now, cidToBytes, repoId),
       )
       return
     }
