@@ -3,6 +3,9 @@
 // SnapshotsBusyError (a 503 on the wire) instead of growing an unbounded line.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Kysely, sql } from 'kysely'
+import { PG_URL } from '../../test/support/pg-temp.ts'
+import { openPostgres } from '../db/dialect.ts'
 import { MAX_SNAPSHOT_WAITERS, SnapshotsBusyError } from './archive-db.ts'
 import { tempArchive } from './testing.ts'
 
@@ -28,5 +31,36 @@ describe('archive snapshots', () => {
     release()
     assert.deepEqual(new Set(await Promise.all(held)), new Set(['read']), 'every waiter got a turn')
     assert.equal(most, 8)
+  })
+})
+
+describe('the archive on PostgreSQL', {
+  skip: !PG_URL && 'RELAY_TEST_POSTGRES_URL not set',
+}, () => {
+  it("commits without waiting for the WAL flush on every pooled connection, as SQLite's NORMAL does", async () => {
+    await using a = await tempArchive('postgres')
+    // Several connections at once, so more than the first one the pool opened is checked.
+    const seen = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        a.adb.transaction('test.show', async (trx) => {
+          const r = await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(trx)
+          await sql`select pg_sleep(0.05)`.execute(trx)
+          return r.rows[0]!.synchronous_commit
+        }),
+      ),
+    )
+    assert.deepEqual(seen, ['off', 'off', 'off', 'off'])
+    // Another pool on the same database, given no settings (the relay's state database), keeps
+    // the server's durable default.
+    const url = a.config.kind === 'postgres' ? a.config.url : ''
+    const plain = new Kysely<unknown>({ dialect: openPostgres(url, 1, () => {}) })
+    try {
+      const other = await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(
+        plain,
+      )
+      assert.equal(other.rows[0]!.synchronous_commit, 'on')
+    } finally {
+      await plain.destroy()
+    }
   })
 })

@@ -98,10 +98,17 @@ async function openBetterSqlite(
   return new SqliteDialect({ database })
 }
 
+/**
+ * Settings made on each new connection with `set` (not as startup options, which connection
+ * poolers such as PgBouncer refuse), e.g. `{ synchronous_commit: 'off' }`.
+ */
+export type SessionSettings = Readonly<Record<string, string>>
+
 export function openPostgres(
   url: string,
   maxConnections: number,
   onBackgroundError: (err: Error) => void,
+  session: SessionSettings = {},
 ): Dialect {
   const pool = new pg.Pool({
     connectionString: url,
@@ -116,7 +123,13 @@ export function openPostgres(
   // the pool only listens to while the client is idle; unheard, that event would be thrown as an
   // uncaught exception (a database restart or a cut connection mid-query). The rejected query
   // already tells its caller, so this listener only keeps the event from being unheard.
-  pool.on('connect', (client) => client.on('error', () => {}))
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+    // Queued on the client before any query the pool hands it out for, so they all see it. A
+    // setting that fails leaves the server's default, which the caller must be able to live with.
+    for (const [name, value] of Object.entries(session))
+      client.query(`set ${name} = '${value.replaceAll("'", "''")}'`).catch(() => {})
+  })
   return new PostgresDialect({ pool })
 }
 
