@@ -2,7 +2,8 @@
 // transaction every other change goes through: random changes that share record blocks between
 // paths, gain and lose the same record in one change, add and drop nodes, over several repos,
 // must leave both databases with exactly the same rows, and the reference counts a model of the
-// repo expects, whether the statement is given the repo's id or takes it from the head's upsert. One change too big for one statement takes the transaction on both sides.
+// repo expects, whether the statement is given the repo's id or takes it from the head's upsert.
+// One change too big for one statement takes the transaction on both sides.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import * as CID from '@atcute/cid'
