@@ -73,13 +73,15 @@ export async function applyInOneStatement(
     const rows = [...change.addNodes].map(([c, d]) => sql`(${cidToBytes(c)}::bytea, ${d}::bytea)`)
     ctes.push(sql`nodes_in as (
       insert into repo_block (repo_id, cid, rev, refs, data)
-      select ${id}, v.cid, ${head.rev}::text, 1, v.data from h, (values ${sql.join(rows)}) as v(cid, data)
+      select ${id}, v.cid, ${head.rev}::text, 1, v.data
+      from h, (values ${sql.join(rows)}) as v(cid, data)
       on conflict (repo_id, cid) do nothing)`)
   }
   if (gained.length > 0) {
     ctes.push(sql`records_in as (
       insert into repo_block (repo_id, cid, rev, refs, data)
-      select ${id}, v.cid, ${head.rev}::text, v.n, v.data from h, (values ${sql.join(gained)}) as v(cid, n, data)
+      select ${id}, v.cid, ${head.rev}::text, v.n, v.data
+      from h, (values ${sql.join(gained)}) as v(cid, n, data)
       on conflict (repo_id, cid) do update set refs = repo_block.refs + excluded.refs)`)
   }
   if (lost.length > 0) {
