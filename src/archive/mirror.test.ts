@@ -13,7 +13,8 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { PG_URL } from '../../test/support/pg-temp.ts'
 import { TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { readCarSlice } from '../protocol/car.ts'
-import { cidFromBytes } from './repo-store.ts'
+import { Mirror } from './mirror.ts'
+import { cidFromBytes, RepoStore } from './repo-store.ts'
 import { commitParts, type TempArchive, tempArchive } from './testing.ts'
 
 const DID = 'did:plc:mirrortestaaaaaaaaaaaaaa'
@@ -79,6 +80,45 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const totals = await a.store.totals()
       assert.equal(totals.repos, 1)
       assert.equal(totals.blocks, (await repo.exportBlocks()).size, 'nothing superseded is kept')
+    })
+
+    it('reads a repo head from the store once, then remembers the heads it writes', async () => {
+      await using a = await tempArchive(kind)
+      let reads = 0
+      class CountingStore extends RepoStore {
+        override head(did: string) {
+          reads++
+          return super.head(did)
+        }
+      }
+      const mirror = new Mirror(new CountingStore(a.adb))
+      const repo = new TestRepo(DID, generateKeypair('k256'))
+      const apply = async (writes: Write[]) => {
+        const { head, blocks } = commitParts(await repo.commit(writes))
+        assert.deepEqual(await mirror.applyCommit(DID, head, blocks), { ok: true, applied: true })
+        await assertMirrors(a, repo)
+      }
+      await apply([create('h0'), create('h1')])
+      await apply([create('h2')])
+      for (let i = 3; i < 10; i++) await apply([create(`h${i}`)])
+      assert.equal(reads, 2, 'the new repo, then its first stored head; none after')
+      // A replay of the current commit is recognised from the remembered head.
+      const again = commitParts(await repo.commit([create('h10')]))
+      await mirror.applyCommit(DID, again.head, again.blocks)
+      assert.deepEqual(await mirror.applyCommit(DID, again.head, again.blocks), {
+        ok: true,
+        applied: false,
+      })
+      // Deleted, the repo is read again (and not found) on its next write.
+      await mirror.delete(DID)
+      const fresh = new TestRepo(DID, generateKeypair('k256'))
+      const first = commitParts(await fresh.commit([create('n0')]))
+      assert.deepEqual(await mirror.applyCommit(DID, first.head, first.blocks), {
+        ok: true,
+        applied: true,
+      })
+      assert.equal(reads, 3)
+      await assertMirrors(a, fresh)
     })
 
     it('keeps a record block two paths share until neither holds it', async () => {

@@ -13,12 +13,21 @@ import type { TreeChange } from '../verify/tree-change.ts'
 import { BlockSource } from './block-source.ts'
 import { changeFrom, mirrorChange } from './mirror-change.ts'
 import { recordPath } from './record-path.ts'
-import type { RepoHead } from './repo-change.ts'
+import type { RepoChange, RepoHead } from './repo-change.ts'
 import { cidFromBytes, type RepoStore, type StoredRepo } from './repo-store.ts'
 import { streamFrom } from './stream-from.ts'
 
 /** Blocks read per page when exporting or compacting a repo. */
 const PAGE = 1000
+
+/**
+ * Repos whose head the mirror remembers after writing it (~200 bytes each), so the next commit
+ * of a busy repo skips reading it back: one query fewer per commit, a round trip on PostgreSQL.
+ */
+export const HEAD_CACHE_SIZE = 50_000
+
+/** What a write needs of the stored head. */
+type HeadRef = Pick<StoredRepo, 'id' | 'rev' | 'commitCid' | 'dataCid'>
 
 export type ApplyOutcome =
   | { readonly ok: true; readonly applied: boolean }
@@ -59,6 +68,12 @@ export class Mirror {
    * one at a time (compaction must never sweep blocks a commit is adding).
    */
   readonly #writing = new Map<string, Promise<unknown>>()
+  /**
+   * Heads this mirror wrote, least recently written first. The mirror is the store's only writer
+   * and a repo's writes run one at a time, so an entry is the stored head until the next write of
+   * that repo, which replaces or drops it.
+   */
+  readonly #heads = new Map<string, HeadRef>()
 
   constructor(store: RepoStore) {
     this.#store = store
@@ -107,6 +122,7 @@ export class Mirror {
   /** Forgets the repo and every block of it; false when it was not mirrored. */
   delete(did: string): Promise<boolean> {
     return this.#exclusive(did, async () => {
+      this.#heads.delete(did)
       const deleted = await this.#store.delete(did)
       if (deleted) this.stats.reposDeleted++
       return deleted
@@ -263,12 +279,12 @@ export class Mirror {
     anyRev: boolean,
     proven?: TreeChange,
   ): Promise<ApplyOutcome> {
-    const stored = await this.#store.head(did)
+    const stored: HeadRef | undefined = this.#heads.get(did) ?? (await this.#store.head(did))
     if (stored && !anyRev && stored.rev >= head.rev) return { ok: true, applied: false }
     if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
     const known = stored && proven && changeFrom(head, blocks, stored.dataCid, proven)
     if (known) {
-      await this.#store.apply(did, known, stored.id)
+      await this.#applyChange(did, known, stored)
       this.stats.commitsWithoutDiff++
       return { ok: true, applied: true }
     }
@@ -281,7 +297,20 @@ export class Mirror {
         stored ? this.#store.blocksOfRepo(stored.id, cids) : Promise.resolve(new Map()),
     })
     if (!out.ok) return out
-    await this.#store.apply(did, out.change, stored?.id)
+    await this.#applyChange(did, out.change, stored)
     return { ok: true, applied: true }
+  }
+
+  /** Writes a change and remembers the new head (a new repo's id is read on its next write). */
+  async #applyChange(did: string, change: RepoChange, stored: HeadRef | undefined): Promise<void> {
+    this.#heads.delete(did)
+    await this.#store.apply(did, change, stored?.id)
+    if (stored === undefined) return
+    const { rev, commitCid, dataCid } = change.head
+    this.#heads.set(did, { id: stored.id, rev, commitCid, dataCid })
+    if (this.#heads.size > HEAD_CACHE_SIZE) {
+      const oldest = this.#heads.keys().next()
+      if (oldest.done !== true) this.#heads.delete(oldest.value)
+    }
   }
 }
