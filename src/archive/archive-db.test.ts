@@ -3,9 +3,8 @@
 // SnapshotsBusyError (a 503 on the wire) instead of growing an unbounded line.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
 import { PG_URL } from '../../test/support/pg-temp.ts'
-import { openPostgres } from '../db/dialect.ts'
 import { MAX_SNAPSHOT_WAITERS, SnapshotsBusyError } from './archive-db.ts'
 import { tempArchive } from './testing.ts'
 
@@ -50,17 +49,5 @@ describe('the archive on PostgreSQL', {
       ),
     )
     assert.deepEqual(seen, ['off', 'off', 'off', 'off'])
-    // Another pool on the same database, given no settings (the relay's state database), keeps
-    // the server's durable default.
-    const url = a.config.kind === 'postgres' ? a.config.url : ''
-    const plain = new Kysely<unknown>({ dialect: openPostgres(url, 1, () => {}) })
-    try {
-      const other = await sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(
-        plain,
-      )
-      assert.equal(other.rows[0]!.synchronous_commit, 'on')
-    } finally {
-      await plain.destroy()
-    }
   })
 })

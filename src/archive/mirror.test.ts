@@ -13,6 +13,7 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { PG_URL } from '../../test/support/pg-temp.ts'
 import { TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { readCarSlice } from '../protocol/car.ts'
+import { invertOps } from '../verify/invert.ts'
 import { Mirror } from './mirror.ts'
 import { cidFromBytes, RepoStore } from './repo-store.ts'
 import { commitParts, type TempArchive, tempArchive } from './testing.ts'
@@ -119,6 +120,43 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       })
       assert.equal(reads, 3)
       await assertMirrors(a, fresh)
+    })
+
+    it('a remembered head the database lost is caught, never written over', async () => {
+      await using a = await tempArchive(kind)
+      // A store that acknowledges one write without keeping it, as a database crash with
+      // asynchronous commit can.
+      let loseNext = false
+      class LosingStore extends RepoStore {
+        override apply(...args: Parameters<RepoStore['apply']>) {
+          if (!loseNext) return super.apply(...args)
+          loseNext = false
+          return Promise.resolve(true)
+        }
+      }
+      const mirror = new Mirror(new LosingStore(a.adb))
+      const repo = new TestRepo(DID, generateKeypair('k256'))
+      // Each commit with the change its verification works out, as ingest hands it over: the
+      // path that writes without reading the stored tree.
+      const apply = async (writes: Write[]) => {
+        const msg = await repo.commit(writes)
+        const { head, blocks } = commitParts(msg)
+        const inversion = invertOps(blocks, head.dataCid, msg.ops, true)
+        const change = inversion.ok ? inversion.change : undefined
+        return mirror.applyCommit(DID, head, blocks, change)
+      }
+      assert.equal((await apply(Array.from({ length: 30 }, (_, i) => create(`l${i}`)))).ok, true)
+      assert.equal((await apply([create('kept')])).ok, true)
+      const before = await storedBlocks(a)
+      const kept = await a.store.head(DID)
+      loseNext = true
+      assert.deepEqual((await apply([create('lost')])).ok, true, 'acknowledged, then lost')
+      // The next commit is not written over the lost head: the stored one is read, and the
+      // commit, which needs the lost commit's blocks, is refused as missing (a repair follows).
+      const next = await apply([create('after')])
+      assert.equal(next.ok, false)
+      assert.deepEqual(await a.store.head(DID), kept)
+      assert.deepEqual(await storedBlocks(a), before)
     })
 
     it('keeps a record block two paths share until neither holds it', async () => {

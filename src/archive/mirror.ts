@@ -71,7 +71,8 @@ export class Mirror {
   /**
    * Heads this mirror wrote, least recently written first. The mirror is the store's only writer
    * and a repo's writes run one at a time, so an entry is the stored head until the next write of
-   * that repo, which replaces or drops it.
+   * that repo, which replaces or drops it; unless the database loses acknowledged writes, which
+   * the store's check of the head at the next write catches (`#write`).
    */
   readonly #heads = new Map<string, HeadRef>()
 
@@ -278,13 +279,23 @@ export class Mirror {
     blocks: ReadonlyMap<string, Uint8Array>,
     anyRev: boolean,
     proven?: TreeChange,
+    useRemembered = true,
   ): Promise<ApplyOutcome> {
-    const stored: HeadRef | undefined = this.#heads.get(did) ?? (await this.#store.head(did))
+    const remembered = useRemembered ? this.#heads.get(did) : undefined
+    const stored: HeadRef | undefined = remembered ?? (await this.#store.head(did))
     if (stored && !anyRev && stored.rev >= head.rev) return { ok: true, applied: false }
     if (stored && stored.commitCid === head.commitCid) return { ok: true, applied: false }
+    // The store writes only over the head the change was worked out from. A remembered head can
+    // be wrong only if the database lost writes it had acknowledged (a crash with PostgreSQL's
+    // asynchronous commit): then the head is read and the commit worked out again.
+    const retry = (): Promise<ApplyOutcome> => {
+      if (remembered === undefined)
+        throw new Error(`the stored head of ${did} changed during its write`)
+      return this.#write(did, head, blocks, anyRev, proven, false)
+    }
     const known = stored && proven && changeFrom(head, blocks, stored.dataCid, proven)
     if (known) {
-      await this.#applyChange(did, known, stored)
+      if (!(await this.#applyChange(did, known, stored))) return retry()
       this.stats.commitsWithoutDiff++
       return { ok: true, applied: true }
     }
@@ -297,20 +308,29 @@ export class Mirror {
         stored ? this.#store.blocksOfRepo(stored.id, cids) : Promise.resolve(new Map()),
     })
     if (!out.ok) return out
-    await this.#applyChange(did, out.change, stored)
+    if (!(await this.#applyChange(did, out.change, stored))) return retry()
     return { ok: true, applied: true }
   }
 
-  /** Writes a change and remembers the new head (a new repo's id is read on its next write). */
-  async #applyChange(did: string, change: RepoChange, stored: HeadRef | undefined): Promise<void> {
+  /**
+   * Writes a change over the stored head it was worked out from, and remembers the new head (a
+   * new repo's id is read on its next write). False, with nothing written, when the store holds
+   * another head.
+   */
+  async #applyChange(
+    did: string,
+    change: RepoChange,
+    stored: HeadRef | undefined,
+  ): Promise<boolean> {
     this.#heads.delete(did)
-    await this.#store.apply(did, change, stored?.id)
-    if (stored === undefined) return
+    const written = await this.#store.apply(did, change, stored)
+    if (!written || stored === undefined) return written
     const { rev, commitCid, dataCid } = change.head
     this.#heads.set(did, { id: stored.id, rev, commitCid, dataCid })
     if (this.#heads.size > HEAD_CACHE_SIZE) {
       const oldest = this.#heads.keys().next()
       if (oldest.done !== true) this.#heads.delete(oldest.value)
     }
+    return true
   }
 }

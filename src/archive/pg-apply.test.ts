@@ -9,7 +9,7 @@ import { describe, test } from 'node:test'
 import * as CID from '@atcute/cid'
 import { sql } from 'kysely'
 import { PG_URL } from '../../test/support/pg-temp.ts'
-import { ONE_STATEMENT_MAX_PARAMS, oneStatementParams } from './pg-apply.ts'
+import { fitsOneStatement, ONE_STATEMENT_MAX_PARAMS, oneStatementParams } from './pg-apply.ts'
 import type { RepoChange } from './repo-change.ts'
 import { cidFromBytes, RepoStore } from './repo-store.ts'
 import { type TempArchive, tempArchive } from './testing.ts'
@@ -48,6 +48,17 @@ async function rows(a: TempArchive, did: string) {
   }
 }
 
+/** Counts the transactions the archive opens from now on (the one-statement path opens none). */
+function countTransactions(a: TempArchive): () => number {
+  let n = 0
+  const open = a.adb.transaction.bind(a.adb)
+  a.adb.transaction = (operation, fn) => {
+    n++
+    return open(operation, fn)
+  }
+  return () => n
+}
+
 describe('one-statement repo writes on PostgreSQL', {
   skip: !PG_URL && 'RELAY_TEST_POSTGRES_URL not set',
 }, () => {
@@ -57,6 +68,7 @@ describe('one-statement repo writes on PostgreSQL', {
     const now = () => 1_796_000_000_000
     const fast = new RepoStore(one.adb, now)
     const slow = new RepoStore(chunked.adb, now, { oneStatement: false })
+    const transactions = countTransactions(one)
     const nodePool = await blocks('node', 40)
     const recordPool = await blocks('record', 25)
     const commit = (await blocks('commit', 1))[0]!
@@ -92,7 +104,7 @@ describe('one-statement repo writes on PostgreSQL', {
       assert.ok(oneStatementParams(change) <= ONE_STATEMENT_MAX_PARAMS)
       // Mostly as the mirror writes a commit (the stored repo's id known), sometimes without it.
       const stored = await fast.head(did)
-      await fast.apply(did, change, next() < 0.7 ? stored?.id : undefined)
+      assert.equal(await fast.apply(did, change, next() < 0.7 ? stored : undefined), true)
       await slow.apply(did, change)
       for (const c of addNodes.keys()) m.nodes.add(c)
       for (const c of removeNodes) m.nodes.delete(c)
@@ -109,6 +121,53 @@ describe('one-statement repo writes on PostgreSQL', {
       const nodes = new Set(got.blocks.filter((b) => b.data.startsWith('node')).map((b) => b.cid))
       assert.deepEqual(nodes, m.nodes, `step ${step}: nodes`)
     }
+    assert.equal(transactions(), 0, 'every change went out as one statement')
+  })
+
+  test('write nothing over a head that is no longer the stored one', async () => {
+    await using a = await tempArchive('postgres')
+    const [commit1, commit2] = await blocks('commit', 2)
+    const [record] = await blocks('record', 1)
+    const change = (commit: [string, Uint8Array], rev: string): RepoChange => ({
+      head: { rev, commitCid: commit[0], dataCid: commit[0], commitBlock: commit[1] },
+      addNodes: new Map(),
+      removeNodes: [],
+      addRecords: [record!],
+      removeRecords: [],
+    })
+    assert.equal(await a.store.apply('did:plc:x', change(commit1!, '3laaaaaaaaaa2')), true)
+    const stored = (await a.store.head('did:plc:x'))!
+    const before = await rows(a, 'did:plc:x')
+    const stale = { id: stored.id, commitCid: commit2![0] }
+    assert.equal(await a.store.apply('did:plc:x', change(commit2!, '3laaaaaaaaaa3'), stale), false)
+    assert.deepEqual(await rows(a, 'did:plc:x'), before, 'nothing written')
+    await a.store.delete('did:plc:x')
+    assert.equal(await a.store.apply('did:plc:x', change(commit2!, '3laaaaaaaaaa3'), stored), false)
+    assert.equal(await a.store.head('did:plc:x'), undefined, 'a deleted repo is not brought back')
+  })
+
+  test('a change whose record is also a node goes through the transaction, the same way', async () => {
+    await using one = await tempArchive('postgres')
+    await using chunked = await tempArchive('postgres')
+    const fast = new RepoStore(one.adb, () => 0)
+    const slow = new RepoStore(chunked.adb, () => 0, { oneStatement: false })
+    const [shared, commit] = await blocks('x', 2)
+    const change: RepoChange = {
+      head: {
+        rev: '3laaaaaaaaaa2',
+        commitCid: commit![0],
+        dataCid: shared![0],
+        commitBlock: commit![1],
+      },
+      addNodes: new Map([shared!]),
+      removeNodes: [],
+      addRecords: [shared!],
+      removeRecords: [],
+    }
+    assert.equal(fitsOneStatement(change), false)
+    await fast.apply('did:plc:y', change)
+    await slow.apply('did:plc:y', change)
+    assert.deepEqual(await rows(one, 'did:plc:y'), await rows(chunked, 'did:plc:y'))
   })
 
   test('a change too big for one statement is written by the transaction, the same way', async () => {

@@ -9,12 +9,15 @@
 // reference counting the sequential writer does in steps (add, subtract, delete at zero) is
 // worked out here first, per record CID, as one net change: a gain is an upsert adding it; a loss
 // updates the rows it leaves above zero and deletes those it takes to zero or below, which are
-// two disjoint sets of rows. Node and record CIDs never coincide (a node is not a record).
+// two disjoint sets of rows. A change in which a node and a record are the same block (a record
+// can be written to look like a node) would insert one row from two CTEs, so it goes through the
+// transaction instead, as do changes too big for one statement.
 //
-// When the repo's row id is known (a commit to a stored repo: the mirror has just read its head),
-// the statement names it instead of taking it from the head's upsert, so PostgreSQL prunes
-// `repo_block` to the repo's one partition while planning; taken from the upsert, every CTE is
-// planned over all partitions, which measured at ~2.4 ms of the database's CPU per commit.
+// Over a stored repo (the mirror knows its head: read, or remembered from its last write), the
+// statement names the repo's row id instead of taking it from the head's upsert, so PostgreSQL
+// prunes `repo_block` to the repo's one partition while planning (taken from the upsert, every
+// CTE is planned over all partitions: ~2.4 ms of the database's CPU per commit), and it writes
+// only if the stored head is still the one the change was worked out from.
 // Deliberately not here: big changes (a whole repo's import), which go through the chunked
 // transaction in repo-store.ts; SQLite, which has no round trips to save.
 import { type Kysely, type RawBuilder, sql } from 'kysely'
@@ -24,22 +27,34 @@ import type { ArchiveSchema } from './schema.ts'
 /** Bound parameters one statement may carry here (PostgreSQL's limit is 65,535). */
 export const ONE_STATEMENT_MAX_PARAMS = 4000
 
-/** How many parameters `applyInOneStatement` would bind for the change. */
+/** How many parameters `applyInOneStatement` binds for the change, at most. */
 export function oneStatementParams(change: RepoChange): number {
   const records = new Set([...change.addRecords.map(([c]) => c), ...change.removeRecords]).size
-  // A record lost is bound twice (its update and its delete).
-  return 8 + 2 * change.addNodes.size + change.removeNodes.length + 4 * records
+  // The head's columns and checks, then per row: a record lost is bound twice (update, delete).
+  return 16 + 2 * change.addNodes.size + change.removeNodes.length + 4 * records
 }
 
-/** Writes the change as one statement; the caller checks `oneStatementParams` first. */
+/** Whether the change may be written as one statement (see the header). */
+export function fitsOneStatement(change: RepoChange): boolean {
+  if (oneStatementParams(change) > ONE_STATEMENT_MAX_PARAMS) return false
+  const nodes = new Set([...change.addNodes.keys(), ...change.removeNodes])
+  for (const [cid] of change.addRecords) if (nodes.has(cid)) return false
+  for (const cid of change.removeRecords) if (nodes.has(cid)) return false
+  return true
+}
+
+/**
+ * Writes the change as one statement (the caller checks `fitsOneStatement` first). With `over`,
+ * only if the repo's stored head is still that one; false when it is not (nothing written).
+ */
 export async function applyInOneStatement(
   db: Kysely<ArchiveSchema>,
   did: string,
   change: RepoChange,
   now: string,
   cidToBytes: (cid: string) => Uint8Array,
-  repoId?: number,
-): Promise<void> {
+  over?: { readonly id: number; readonly commitCid: string },
+): Promise<boolean> {
   const { head } = change
   const net = new Map<string, number>()
   for (const [cid] of change.addRecords) net.set(cid, (net.get(cid) ?? 0) + 1)
@@ -52,7 +67,7 @@ export async function applyInOneStatement(
     else if (n < 0) lost.push(sql`(${cidToBytes(cid)}::bytea, ${-n}::int)`)
   }
   const ctes: RawBuilder<unknown>[] = [
-    repoId === undefined
+    over === undefined
       ? sql`h as (
       insert into repo (did, rev, commit_cid, data_cid, commit_block, updated_at)
       values (${did}, ${head.rev}, ${head.commitCid}, ${head.dataCid}, ${head.commitBlock}, ${now})
@@ -63,12 +78,12 @@ export async function applyInOneStatement(
       : sql`h as (
       update repo set rev = ${head.rev}, commit_cid = ${head.commitCid}, data_cid = ${head.dataCid},
         commit_block = ${head.commitBlock}, updated_at = ${now}
-      where id = ${repoId} and did = ${did}
+      where id = ${over.id} and did = ${did} and commit_cid = ${over.commitCid}
       returning id)`,
   ]
   // The repo's id as the block statements see it: a bound value the planner prunes with, or the
   // upsert's output.
-  const id = repoId === undefined ? sql`h.id` : sql`${repoId}::int`
+  const id = over === undefined ? sql`h.id` : sql`${over.id}::int`
   if (change.addNodes.size > 0) {
     const rows = [...change.addNodes].map(([c, d]) => sql`(${cidToBytes(c)}::bytea, ${d}::bytea)`)
     ctes.push(sql`nodes_in as (
@@ -98,5 +113,7 @@ export async function applyInOneStatement(
     ctes.push(sql`nodes_out as (
       delete from repo_block b using h where b.repo_id = ${id} and b.cid in (${sql.join(cids)}))`)
   }
-  await sql`with ${sql.join(ctes)} select 1 from h`.execute(db)
+  // Every CTE joins `h`: a head that is not the expected one leaves it empty and writes nothing.
+  const out = await sql<{ id: number }>`with ${sql.join(ctes)} select id from h`.execute(db)
+  return out.rows.length === 1
 }

@@ -8,7 +8,7 @@ import * as CID from '@atcute/cid'
 import type { Kysely, Transaction } from 'kysely'
 import { chunkPolicyOf, chunks, keyChunks } from '../db/chunks.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
-import { applyInOneStatement, ONE_STATEMENT_MAX_PARAMS, oneStatementParams } from './pg-apply.ts'
+import { applyInOneStatement, fitsOneStatement } from './pg-apply.ts'
 import type { RepoChange, RepoHead } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
 
@@ -82,25 +82,33 @@ export class RepoStore {
   /**
    * Applies one change (a commit, or a whole repo replacing the stored one) atomically. On
    * PostgreSQL a change of commit size is one statement (pg-apply.ts: one round trip); anything
-   * bigger, and every change on SQLite, is one transaction of chunked statements. `repoId`, the
-   * stored repo's row id when the caller has just read its head, lets PostgreSQL plan for the
-   * repo's one partition.
+   * bigger, and every change on SQLite, is one transaction of chunked statements. With `over`,
+   * the stored head the change was worked out from (its row id lets PostgreSQL plan for the
+   * repo's one partition), nothing is written and false is answered unless that is still the
+   * stored head; without it, the repo is new and created, or replaced whatever it holds.
    */
-  async apply(did: string, change: RepoChange, repoId?: number): Promise<void> {
+  async apply(
+    did: string,
+    change: RepoChange,
+    over?: Pick<StoredRepo, 'id' | 'commitCid'>,
+  ): Promise<boolean> {
     const { head } = change
     const now = new Date(this.#now()).toISOString()
-    if (
-      this.#adb.dialect === 'postgres' &&
-      this.#oneStatement &&
-      oneStatementParams(change) <= ONE_STATEMENT_MAX_PARAMS
-    ) {
-      await this.#adb.run('repos.apply', (db) =>
-        applyInOneStatement(db, did, change, now, cidToBytes, repoId),
+    if (this.#adb.dialect === 'postgres' && this.#oneStatement && fitsOneStatement(change)) {
+      return this.#adb.run('repos.apply', (db) =>
+        applyInOneStatement(db, did, change, now, cidToBytes, over),
       )
-      return
     }
     const policy = chunkPolicyOf(this.#adb.dialect)
-    await this.#adb.transaction('repos.apply', async (trx) => {
+    return this.#adb.transaction('repos.apply', async (trx) => {
+      if (over !== undefined) {
+        const current = await trx
+          .selectFrom('repo')
+          .select(['id', 'commit_cid'])
+          .where('did', '=', did)
+          .executeTakeFirst()
+        if (current?.id !== over.id || current.commit_cid !== over.commitCid) return false
+      }
       const id = await upsertHead(trx, did, head, now)
       const rev = head.rev
       const nodes = [...change.addNodes].map(([cid, data]) => ({
@@ -163,6 +171,7 @@ export class RepoStore {
           .where('refs', '<=', 0)
           .execute()
       }
+      return true
     })
   }
 

@@ -99,8 +99,10 @@ async function openBetterSqlite(
 }
 
 /**
- * Settings made on each new connection with `set` (not as startup options, which connection
- * poolers such as PgBouncer refuse), e.g. `{ synchronous_commit: 'off' }`.
+ * Settings made on each new connection (with `set_config`, not as startup options, which
+ * connection poolers such as PgBouncer refuse), e.g. `{ synchronous_commit: 'off' }`. They last
+ * for the session: behind a pooler in transaction mode they would reach other clients' sessions,
+ * so such a pooler must not be shared with a pool that has settings.
  */
 export type SessionSettings = Readonly<Record<string, string>>
 
@@ -128,7 +130,7 @@ export function openPostgres(
     // Queued on the client before any query the pool hands it out for, so they all see it. A
     // setting that fails leaves the server's default, which the caller must be able to live with.
     for (const [name, value] of Object.entries(session))
-      client.query(`set ${name} = '${value.replaceAll("'", "''")}'`).catch(() => {})
+      client.query('select set_config($1, $2, false)', [name, value]).catch(() => {})
   })
   return new PostgresDialect({ pool })
 }
