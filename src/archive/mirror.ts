@@ -9,6 +9,7 @@
 // fetching from PDSes (resync/), and the accounts' statuses (ingest/).
 import { NodeStore } from '@atcute/mst'
 import { encodeCarBlocks, encodeCarSlice } from '../protocol/car.ts'
+import { BoundedCache } from '../verify/crypto/bounded-cache.ts'
 import type { TreeChange } from '../verify/tree-change.ts'
 import { BlockSource } from './block-source.ts'
 import { changeFrom, mirrorChange } from './mirror-change.ts'
@@ -24,7 +25,7 @@ const PAGE = 1000
  * Repos whose head the mirror remembers after writing it (~200 bytes each), so the next commit
  * of a busy repo skips reading it back: one query fewer per commit, a round trip on PostgreSQL.
  */
-export const HEAD_CACHE_SIZE = 50_000
+const HEAD_CACHE_SIZE = 50_000
 
 /** What a write needs of the stored head. */
 type HeadRef = Pick<StoredRepo, 'id' | 'rev' | 'commitCid' | 'dataCid'>
@@ -69,12 +70,12 @@ export class Mirror {
    */
   readonly #writing = new Map<string, Promise<unknown>>()
   /**
-   * Heads this mirror wrote, least recently written first. The mirror is the store's only writer
-   * and a repo's writes run one at a time, so an entry is the stored head until the next write of
-   * that repo, which replaces or drops it; unless the database loses acknowledged writes, which
-   * the store's check of the head at the next write catches (`#write`).
+   * Heads this mirror wrote (the least recently used evicted). The mirror is the store's only
+   * writer and a repo's writes run one at a time, so an entry is the stored head until the next
+   * write of that repo, which replaces or drops it; unless the database loses acknowledged
+   * writes, which the store's check of the head at the next write catches (`#write`).
    */
-  readonly #heads = new Map<string, HeadRef>()
+  readonly #heads = new BoundedCache<string, HeadRef>(HEAD_CACHE_SIZE)
 
   constructor(store: RepoStore) {
     this.#store = store
@@ -327,10 +328,6 @@ export class Mirror {
     if (!written || stored === undefined) return written
     const { rev, commitCid, dataCid } = change.head
     this.#heads.set(did, { id: stored.id, rev, commitCid, dataCid })
-    if (this.#heads.size > HEAD_CACHE_SIZE) {
-      const oldest = this.#heads.keys().next()
-      if (oldest.done !== true) this.#heads.delete(oldest.value)
-    }
     return true
   }
 }

@@ -1,5 +1,6 @@
 // A small least-recently-used map with a hard entry limit, used to memoise parsed public keys and
-// the per-key state the signature backends prepare (KeyObjects, uncompressed points). It bounds
+// the per-key state the signature backends prepare (KeyObjects, uncompressed points), and the
+// mirror's remembered repo heads. It bounds
 // memory by entry count only; it does not weigh entries, expire them by time, or share anything
 // between threads (each worker has its own).
 
@@ -36,6 +37,10 @@ export class BoundedCache<K, V> {
       const oldest = this.#entries.keys().next()
       if (oldest.done !== true) this.#entries.delete(oldest.value)
     }
+  }
+
+  delete(key: K): void {
+    this.#entries.delete(key)
   }
 
   clear(): void {
