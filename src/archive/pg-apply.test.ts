@@ -6,47 +6,18 @@
 // One change too big for one statement takes the transaction on both sides.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import * as CID from '@atcute/cid'
-import { sql } from 'kysely'
 import { PG_URL } from '../../test/support/pg-temp.ts'
 import { fitsOneStatement, ONE_STATEMENT_MAX_PARAMS, oneStatementParams } from './pg-apply.ts'
 import type { RepoChange } from './repo-change.ts'
-import { cidFromBytes, RepoStore } from './repo-store.ts'
-import { type TempArchive, tempArchive } from './testing.ts'
-
-/** A deterministic generator, so a failure names a step that can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
-    return s / 2 ** 32
-  }
-}
-
-async function blocks(prefix: string, n: number): Promise<[string, Uint8Array][]> {
-  const out: [string, Uint8Array][] = []
-  for (let i = 0; i < n; i++) {
-    const data = new TextEncoder().encode(`${prefix}-${i}`)
-    out.push([CID.toString(await CID.create(0x71, data)), data])
-  }
-  return out
-}
-
-async function rows(a: TempArchive, did: string) {
-  const r = await sql<{ cid: Uint8Array; refs: number; rev: string; data: Uint8Array }>`
-    select b.cid, b.refs, b.rev, b.data from repo_block b join repo r on r.id = b.repo_id
-    where r.did = ${did} order by b.cid`.execute(a.adb.db)
-  const head = await a.store.head(did)
-  return {
-    head: head && { rev: head.rev, commitCid: head.commitCid, dataCid: head.dataCid },
-    blocks: r.rows.map((b) => ({
-      cid: cidFromBytes(b.cid),
-      refs: b.refs,
-      rev: b.rev,
-      data: Buffer.from(b.data).toString(),
-    })),
-  }
-}
+import { RepoStore } from './repo-store.ts'
+import {
+  testBlocks as blocks,
+  RepoModel,
+  random,
+  blockRows as rows,
+  type TempArchive,
+  tempArchive,
+} from './testing.ts'
 
 /** Counts the transactions the archive opens from now on (the one-statement path opens none). */
 function countTransactions(a: TempArchive): () => number {
@@ -67,59 +38,29 @@ describe('one-statement repo writes on PostgreSQL', {
     await using chunked = await tempArchive('postgres')
     const now = () => 1_796_000_000_000
     const fast = new RepoStore(one.adb, now)
-    const slow = new RepoStore(chunked.adb, now, { oneStatement: false })
+    const slow = new RepoStore(chunked.adb, now, { fastPath: false })
     const transactions = countTransactions(one)
-    const nodePool = await blocks('node', 40)
-    const recordPool = await blocks('record', 25)
-    const commit = (await blocks('commit', 1))[0]!
+    const pools = {
+      nodes: await blocks('node', 40),
+      records: await blocks('record', 25),
+      commit: (await blocks('commit', 1))[0]!,
+    }
     const next = random(12)
-    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!
     const dids = ['did:plc:aaaa', 'did:plc:bbbb', 'did:plc:cccc']
-    const model = new Map(
-      dids.map((d) => [d, { nodes: new Set<string>(), refs: new Map<string, number>() }]),
-    )
+    const model = new Map(dids.map((d) => [d, new RepoModel()]))
 
     for (let step = 0; step < 150; step++) {
-      const did = pick(dids)
+      const did = dids[Math.floor(next() * dids.length)]!
       const m = model.get(did)!
-      const addNodes = new Map<string, Uint8Array>()
-      for (let i = Math.floor(next() * 4); i > 0; i--) {
-        const [cid, data] = pick(nodePool)
-        if (!m.nodes.has(cid)) addNodes.set(cid, data)
-      }
-      const removeNodes = [...m.nodes].filter(() => next() < 0.15).filter((c) => !addNodes.has(c))
-      const addRecords: [string, Uint8Array][] = []
-      for (let i = Math.floor(next() * 4); i > 0; i--) addRecords.push(pick(recordPool))
-      const removeRecords: string[] = []
-      for (const [cid, n] of m.refs)
-        for (let k = 0; k < n; k++) if (next() < 0.2) removeRecords.push(cid)
-      const rev = `3l${String(1000 + step)}aaaaaaa`
-      const change: RepoChange = {
-        head: { rev, commitCid: commit[0], dataCid: pick(nodePool)[0], commitBlock: commit[1] },
-        addNodes,
-        removeNodes,
-        addRecords,
-        removeRecords,
-      }
+      const change = m.change(next, pools, `3l${String(1000 + step)}aaaaaaa`)
       assert.ok(oneStatementParams(change) <= ONE_STATEMENT_MAX_PARAMS)
       // Mostly as the mirror writes a commit (the stored repo's id known), sometimes without it.
       const stored = await fast.head(did)
       assert.equal(await fast.apply(did, change, next() < 0.7 ? stored : undefined), true)
       await slow.apply(did, change)
-      for (const c of addNodes.keys()) m.nodes.add(c)
-      for (const c of removeNodes) m.nodes.delete(c)
-      for (const [c] of addRecords) m.refs.set(c, (m.refs.get(c) ?? 0) + 1)
-      for (const c of removeRecords) m.refs.set(c, m.refs.get(c)! - 1)
-      for (const [c, n] of m.refs) if (n <= 0) m.refs.delete(c)
-
       const got = await rows(one, did)
       assert.deepEqual(got, await rows(chunked, did), `step ${step}: ${did}`)
-      const refs = new Map(
-        got.blocks.filter((b) => b.data.startsWith('record')).map((b) => [b.cid, b.refs]),
-      )
-      assert.deepEqual(refs, m.refs, `step ${step}: record references`)
-      const nodes = new Set(got.blocks.filter((b) => b.data.startsWith('node')).map((b) => b.cid))
-      assert.deepEqual(nodes, m.nodes, `step ${step}: nodes`)
+      m.check(got, `step ${step}`)
     }
     assert.equal(transactions(), 0, 'every change went out as one statement')
   })
@@ -150,7 +91,7 @@ describe('one-statement repo writes on PostgreSQL', {
     await using one = await tempArchive('postgres')
     await using chunked = await tempArchive('postgres')
     const fast = new RepoStore(one.adb, () => 0)
-    const slow = new RepoStore(chunked.adb, () => 0, { oneStatement: false })
+    const slow = new RepoStore(chunked.adb, () => 0, { fastPath: false })
     const [shared, commit] = await blocks('x', 2)
     const change: RepoChange = {
       head: {
@@ -174,7 +115,7 @@ describe('one-statement repo writes on PostgreSQL', {
     await using one = await tempArchive('postgres')
     await using chunked = await tempArchive('postgres')
     const fast = new RepoStore(one.adb, () => 0)
-    const slow = new RepoStore(chunked.adb, () => 0, { oneStatement: false })
+    const slow = new RepoStore(chunked.adb, () => 0, { fastPath: false })
     const records = await blocks('record', 1100)
     const commit = (await blocks('commit', 1))[0]!
     const change: RepoChange = {

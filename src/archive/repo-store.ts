@@ -11,6 +11,7 @@ import type { ArchiveDatabase } from './archive-db.ts'
 import { applyInOneStatement, fitsOneStatement } from './pg-apply.ts'
 import type { RepoChange, RepoHead } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
+import { SqliteApplier } from './sqlite-apply.ts'
 
 /** Rows per INSERT (well under both databases' bound-parameter limits at 5 columns). */
 const CHUNK = 500
@@ -33,20 +34,24 @@ export interface ArchiveTotals {
 export class RepoStore {
   readonly #adb: ArchiveDatabase
   readonly #now: () => number
-  readonly #oneStatement: boolean
+  /** Off: every change is written as the chunked transaction (tests compare the two ways). */
+  readonly #fastPath: boolean
+  readonly #sqlite: SqliteApplier | undefined
 
   /**
-   * `oneStatement: false` makes PostgreSQL write every change as a chunked transaction, as
-   * SQLite does (tests compare the two ways).
+   * `fastPath: false` writes every change as one chunked transaction of built queries, the
+   * reference the faster ways (one statement on PostgreSQL, grouped single-row statements on
+   * SQLite) are tested against.
    */
   constructor(
     adb: ArchiveDatabase,
     now: () => number = Date.now,
-    options: { oneStatement?: boolean } = {},
+    options: { fastPath?: boolean } = {},
   ) {
     this.#adb = adb
     this.#now = now
-    this.#oneStatement = options.oneStatement ?? true
+    this.#fastPath = options.fastPath ?? true
+    this.#sqlite = adb.dialect === 'sqlite' && this.#fastPath ? new SqliteApplier(adb) : undefined
   }
 
   head(did: string): Promise<StoredRepo | undefined> {
@@ -81,8 +86,9 @@ export class RepoStore {
 
   /**
    * Applies one change (a commit, or a whole repo replacing the stored one) atomically. On
-   * PostgreSQL a change of commit size is one statement (pg-apply.ts: one round trip); anything
-   * bigger, and every change on SQLite, is one transaction of chunked statements. With `over`,
+   * PostgreSQL a change of commit size is one statement (pg-apply.ts: one round trip), anything
+   * bigger one transaction of chunked statements; on SQLite the changes of one turn of the event
+   * loop share a transaction, each in a savepoint of its own (sqlite-apply.ts). With `over`,
    * the stored head the change was worked out from (its row id lets PostgreSQL plan for the
    * repo's one partition), nothing is written and false is answered unless that is still the
    * stored head; without it, the repo is new and created, or replaced whatever it holds.
@@ -94,7 +100,8 @@ export class RepoStore {
   ): Promise<boolean> {
     const { head } = change
     const now = new Date(this.#now()).toISOString()
-    if (this.#adb.dialect === 'postgres' && this.#oneStatement && fitsOneStatement(change)) {
+    if (this.#sqlite) return this.#sqlite.apply(did, change, now, over, cidToBytes)
+    if (this.#adb.dialect === 'postgres' && this.#fastPath && fitsOneStatement(change)) {
       return this.#adb.run('repos.apply', (db) =>
         applyInOneStatement(db, did, change, now, cidToBytes, over),
       )
