@@ -64,8 +64,11 @@ export async function relayResync(p: {
   const { config, now } = p
   const logger = p.logger.child({ subsystem: 'resync' })
   const archive = config.archive.enabled
-    ? await ArchiveDatabase.open(config.archive.database, (err) =>
-        logger.error({ err }, 'archive database connection failed'),
+    ? await ArchiveDatabase.open(
+        config.archive.database,
+        (err) => logger.error({ err }, 'archive database connection failed'),
+        // SQLite's writes (statements and log checkpoints) off the main thread.
+        { writerThread: true },
       )
     : undefined
   const store = archive && new RepoStore(archive, now)

@@ -2,9 +2,10 @@
 // relay's), created with incremental auto-vacuum so compaction can hand freed pages back to the
 // file system, and 8 KiB pages (fewer overflow pages for record blocks of a few KiB); on
 // PostgreSQL the relay's own database (or another URL), with the archive's tables beside the
-// relay's. Runs the archive's migrations. Every operation goes through `run`, which refuses work
-// after close(), tracks operations in flight for close(), and turns driver errors into
-// DatabaseErrors.
+// relay's. Runs the archive's migrations. On SQLite the relay has every write made by a thread of
+// its own (writer-thread.ts), and this connection reads. Every operation goes through `run`, which
+// refuses work after close(), tracks operations in flight for close(), and turns driver errors
+// into DatabaseErrors.
 // Deliberately not here: SQL (repo-store.ts, resync-jobs.ts).
 import { Kysely, sql, type Transaction } from 'kysely'
 import { type DbConfig, openPostgres, openSqlite } from '../db/dialect.ts'
@@ -12,6 +13,7 @@ import { DatabaseError, wrapDriverError } from '../db/errors.ts'
 import { migrateToLatest } from '../db/migrations/index.ts'
 import { ARCHIVE_MIGRATIONS } from './migrations.ts'
 import type { ArchiveSchema } from './schema.ts'
+import { type ArchiveWriter, ArchiveWriterThread } from './writer-thread.ts'
 
 /**
  * The archive's PostgreSQL connections commit without waiting for the WAL to reach the disk, the
@@ -46,18 +48,35 @@ export class ArchiveDatabase {
   readonly #inFlight = new Set<Promise<unknown>>()
   #snapshots = 0
   readonly #snapshotQueue: (() => void)[] = []
+  /**
+   * On SQLite when asked for: the thread every write goes to (writer-thread.ts), with a
+   * connection of its own; this object's connection then only reads.
+   */
+  readonly writer: ArchiveWriter | undefined
+  readonly #thread: ArchiveWriterThread | undefined
   #closed = false
   #closing: Promise<void> | undefined
 
-  private constructor(db: Kysely<ArchiveSchema>, config: DbConfig) {
+  private constructor(
+    db: Kysely<ArchiveSchema>,
+    config: DbConfig,
+    thread: ArchiveWriterThread | undefined,
+  ) {
     this.db = db
     this.dialect = config.kind
     this.#config = config
+    this.#thread = thread
+    this.writer = thread
   }
 
+  /**
+   * Opens the archive and brings its tables up to date. `writerThread` (SQLite only; the relay
+   * sets it) moves every write to a thread of its own.
+   */
   static async open(
     config: DbConfig,
     onBackgroundError: (err: Error) => void = () => {},
+    options: { writerThread?: boolean } = {},
   ): Promise<ArchiveDatabase> {
     const dialect =
       config.kind === 'sqlite'
@@ -72,7 +91,11 @@ export class ArchiveDatabase {
       await db.destroy().catch(() => {})
       throw err
     }
-    return new ArchiveDatabase(db, config)
+    const thread =
+      config.kind === 'sqlite' && options.writerThread
+        ? new ArchiveWriterThread(config.path, onBackgroundError)
+        : undefined
+    return new ArchiveDatabase(db, config, thread)
   }
 
   /** Runs one operation: refused after close(); driver errors leave as DatabaseError. */
@@ -181,6 +204,7 @@ export class ArchiveDatabase {
     this.#closing ??= (async () => {
       this.#closed = true
       while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+      await this.#thread?.close()
       await this.db.destroy()
     })()
     return this.#closing

@@ -51,7 +51,8 @@ export class RepoStore {
     this.#adb = adb
     this.#now = now
     this.#fastPath = options.fastPath ?? true
-    this.#sqlite = adb.dialect === 'sqlite' && this.#fastPath ? new SqliteApplier(adb) : undefined
+    this.#sqlite =
+      adb.dialect === 'sqlite' && this.#fastPath && !adb.writer ? new SqliteApplier(adb) : undefined
   }
 
   head(did: string): Promise<StoredRepo | undefined> {
@@ -97,9 +98,14 @@ export class RepoStore {
     did: string,
     change: RepoChange,
     over?: Pick<StoredRepo, 'id' | 'commitCid'>,
+    now = new Date(this.#now()).toISOString(),
   ): Promise<boolean> {
     const { head } = change
-    const now = new Date(this.#now()).toISOString()
+    const writer = this.#adb.writer
+    if (writer) {
+      const check = over && { id: over.id, commitCid: over.commitCid }
+      return writer.apply(did, change, now, check)
+    }
     if (this.#sqlite) return this.#sqlite.apply(did, change, now, over, cidToBytes)
     if (this.#adb.dialect === 'postgres' && this.#fastPath && fitsOneStatement(change)) {
       return this.#adb.run('repos.apply', (db) =>
@@ -184,6 +190,7 @@ export class RepoStore {
 
   /** Forgets a repo and all its blocks; false when it was not mirrored. */
   async delete(did: string): Promise<boolean> {
+    if (this.#adb.writer) return this.#adb.writer.delete(did)
     return this.#adb.transaction('repos.delete', async (trx) => {
       const id = await repoId(trx, did)
       if (id === undefined) return false
@@ -222,6 +229,7 @@ export class RepoStore {
   /** Deletes blocks of a repo by CID whatever their references (compaction's sweep). */
   async deleteBlocks(did: string, cids: readonly Uint8Array[]): Promise<number> {
     if (cids.length === 0) return 0
+    if (this.#adb.writer) return this.#adb.writer.deleteBlocks(did, cids)
     return this.#adb.transaction('repos.deleteBlocks', async (trx) => {
       const id = await repoId(trx, did)
       if (id === undefined) return 0

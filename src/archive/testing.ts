@@ -26,7 +26,10 @@ export interface TempArchive extends AsyncDisposable {
   readonly config: DbConfig
 }
 
-export async function tempArchive(kind: 'sqlite' | 'postgres'): Promise<TempArchive> {
+export async function tempArchive(
+  kind: 'sqlite' | 'postgres',
+  options: { writerThread?: boolean } = {},
+): Promise<TempArchive> {
   let config: DbConfig
   let cleanup: () => Promise<void>
   if (kind === 'sqlite') {
@@ -40,7 +43,7 @@ export async function tempArchive(kind: 'sqlite' | 'postgres'): Promise<TempArch
       await pg[Symbol.asyncDispose]()
     }
   }
-  const adb = await ArchiveDatabase.open(config)
+  const adb = await ArchiveDatabase.open(config, undefined, options)
   const store = new RepoStore(adb)
   return {
     adb,

@@ -1,0 +1,142 @@
+// The SQLite archive's writer thread (writer-thread.ts): random changes over several repos made
+// through the thread leave exactly the rows of the chunked transaction, and the main thread's
+// connection reads each write as soon as its promise settles; a change the database refuses
+// fails alone, as a DatabaseError with its reason; an archive the thread cannot open fails every
+// write instead of leaving it waiting; a thread that dies fails what it held and is replaced;
+// closing lets the thread finish what it was given, and refuses writes after.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { DatabaseError } from '../db/errors.ts'
+import type { RepoChange } from './repo-change.ts'
+import { cidToBytes, RepoStore } from './repo-store.ts'
+import {
+  testBlocks as blocks,
+  RepoModel,
+  random,
+  blockRows as rows,
+  tempArchive,
+} from './testing.ts'
+import { ArchiveWriterThread } from './writer-thread.ts'
+
+const change = (
+  commit: [string, Uint8Array],
+  rev: string,
+  record: [string, Uint8Array],
+): RepoChange => ({
+  head: { rev, commitCid: commit[0], dataCid: commit[0], commitBlock: commit[1] },
+  addNodes: new Map(),
+  removeNodes: [],
+  addRecords: [record],
+  removeRecords: [],
+})
+
+test('writes made through the thread leave the rows of the chunked transaction', async () => {
+  await using threaded = await tempArchive('sqlite', { writerThread: true })
+  await using chunked = await tempArchive('sqlite')
+  assert.ok(threaded.adb.writer, 'the archive writes through its thread')
+  const now = () => 1_796_000_000_000
+  const fast = new RepoStore(threaded.adb, now)
+  const slow = new RepoStore(chunked.adb, now, { fastPath: false })
+  const pools = {
+    nodes: await blocks('node', 30),
+    records: await blocks('record', 20),
+    commit: (await blocks('commit', 1))[0]!,
+  }
+  const next = random(3)
+  const dids = ['did:plc:aaaa', 'did:plc:bbbb', 'did:plc:cccc']
+  const model = new Map(dids.map((d) => [d, new RepoModel()]))
+  for (let step = 0; step < 40; step++) {
+    const rev = `3l${String(1000 + step)}aaaaaaa`
+    const changes = dids.map((did) => [did, model.get(did)!.change(next, pools, rev)] as const)
+    const heads = await Promise.all(dids.map((d) => fast.head(d)))
+    const written = await Promise.all(changes.map(([did, c], i) => fast.apply(did, c, heads[i])))
+    assert.deepEqual(written, [true, true, true])
+    for (const [did, c] of changes) await slow.apply(did, c)
+    for (const did of dids) {
+      const got = await rows(threaded, did)
+      assert.deepEqual(got, await rows(chunked, did), `step ${step}: ${did}`)
+      model.get(did)!.check(got, `step ${step}: ${did}`)
+    }
+  }
+  // Deletion and compaction's sweep go through the thread too.
+  const stored = await rows(threaded, 'did:plc:aaaa')
+  assert.ok(stored.blocks.length > 0)
+  assert.equal(
+    await threaded.store.deleteBlocks('did:plc:aaaa', [cidToBytes(stored.blocks[0]!.cid)]),
+    1,
+  )
+  assert.equal(await threaded.store.delete('did:plc:bbbb'), true)
+  assert.equal(await threaded.store.head('did:plc:bbbb'), undefined)
+})
+
+test('a change the database refuses fails alone, as a DatabaseError with its reason', async () => {
+  await using a = await tempArchive('sqlite', { writerThread: true })
+  const [commit] = await blocks('commit', 1)
+  const [r1, r2] = await blocks('record', 2)
+  const refused: RepoChange = {
+    ...change(commit!, '3laaaaaaaaaa2', r1!),
+    addNodes: new Map([[r2![0], null as unknown as Uint8Array]]),
+  }
+  const [bad, good] = await Promise.allSettled([
+    a.store.apply('did:plc:bad', refused),
+    a.store.apply('did:plc:good', change(commit!, '3laaaaaaaaaa2', r1!)),
+  ])
+  assert.equal(bad.status, 'rejected')
+  const err = (bad as PromiseRejectedResult).reason
+  assert.ok(err instanceof DatabaseError, String(err))
+  assert.equal(err.operation, 'repos.apply')
+  assert.equal(err.reason, 'constraint')
+  assert.deepEqual(good, { status: 'fulfilled', value: true })
+  assert.equal(await a.store.head('did:plc:bad'), undefined)
+})
+
+test('an archive the thread cannot open fails every write instead of leaving it waiting', async () => {
+  const errors: Error[] = []
+  // A file cannot hold a directory: the thread's open fails.
+  const thread = new ArchiveWriterThread('/dev/null/repos.sqlite', (e) => errors.push(e))
+  const [commit] = await blocks('commit', 1)
+  const [record] = await blocks('record', 1)
+  await assert.rejects(
+    thread.apply('did:plc:x', change(commit!, '3laaaaaaaaaa2', record!), '', undefined),
+    (err: unknown) => err instanceof DatabaseError && err.reason === 'unavailable',
+  )
+  assert.equal(errors.length, 1)
+  assert.match(errors[0]!.message, /unavailable/)
+  await thread.close()
+})
+
+test('a thread that dies fails the writes it held and is replaced', async () => {
+  const errors: Error[] = []
+  const thread = new ArchiveWriterThread('/unused', (e) => errors.push(e), {
+    workerUrl: new URL('../../test/support/dying-worker.ts', import.meta.url),
+  })
+  const [commit] = await blocks('commit', 1)
+  const [record] = await blocks('record', 1)
+  const writes = [
+    thread.apply('did:plc:x', change(commit!, '3laaaaaaaaaa2', record!), '', undefined),
+    thread.delete('did:plc:y'),
+  ]
+  for (const w of writes)
+    await assert.rejects(
+      w,
+      (err: unknown) => err instanceof DatabaseError && err.reason === 'unavailable',
+    )
+  assert.equal(thread.stats.restarts, 1)
+  assert.equal(thread.stats.inFlight, 0)
+  assert.match(errors[0]!.message, /exited with code 1/)
+  await thread.close()
+})
+
+test('closing lets the thread finish the writes it was given, and refuses new ones', async () => {
+  const a = await tempArchive('sqlite', { writerThread: true })
+  const [commit] = await blocks('commit', 1)
+  const [record] = await blocks('record', 1)
+  const writing = a.store.apply('did:plc:q', change(commit!, '3laaaaaaaaaa2', record!))
+  await a.adb.close()
+  assert.equal(await writing, true)
+  await assert.rejects(
+    a.store.apply('did:plc:r', change(commit!, '3laaaaaaaaaa3', record!)),
+    (err: unknown) => err instanceof DatabaseError && err.reason === 'closed',
+  )
+  await a[Symbol.asyncDispose]()
+})
