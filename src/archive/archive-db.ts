@@ -98,6 +98,11 @@ export class ArchiveDatabase {
     return new ArchiveDatabase(db, config, thread)
   }
 
+  /** The writer thread's writes in hand and restarts; undefined without one. */
+  get writerStats(): { readonly inFlight: number; readonly restarts: number } | undefined {
+    return this.#thread?.stats
+  }
+
   /** Runs one operation: refused after close(); driver errors leave as DatabaseError. */
   run<T>(operation: string, fn: (db: Kysely<ArchiveSchema>) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new DatabaseError(operation, 'closed'))

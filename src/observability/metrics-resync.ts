@@ -73,6 +73,19 @@ export function registerResyncMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Repos deleted from the mirror (takedowns, deleted accounts).',
     read: (emit) => emit(m.reposDeleted),
   })
+  const writer = r.archive?.writerStats
+  if (writer !== undefined) {
+    scrapeGauge(registry, {
+      name: 'relay_archive_writer_in_flight',
+      help: "Writes handed to the archive's writer thread and not yet answered.",
+      read: (emit) => emit(r.archive?.writerStats?.inFlight ?? 0),
+    })
+    scrapeCounter(registry, {
+      name: 'relay_archive_writer_restarts_total',
+      help: "Times the archive's writer thread died and was replaced.",
+      read: (emit) => emit(r.archive?.writerStats?.restarts ?? 0),
+    })
+  }
   scrapeGauge(registry, {
     name: 'relay_compaction_running',
     help: '1 while a compaction of the mirror runs.',

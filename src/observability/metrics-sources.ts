@@ -148,6 +148,12 @@ export interface ResyncSource {
       }
     | undefined
   readonly compactor: { readonly progress: { readonly status: string } } | undefined
+  /** Archival mode only; `writerStats` when the archive's writes run on a thread (SQLite). */
+  readonly archive:
+    | {
+        readonly writerStats: { readonly inFlight: number; readonly restarts: number } | undefined
+      }
+    | undefined
 }
 
 export interface MetricsSources {

@@ -63,6 +63,7 @@ const sources: MetricsSources = {
     syncCounts: { synced: 0, unchanged: 0, stale: 0, refused: 0, failed: 0 },
     mirror: undefined,
     compactor: undefined,
+    archive: undefined,
   },
   pool: { stats: { inFlight: 0, queued: 0, restarts: 0 } },
   fanout: {

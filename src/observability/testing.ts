@@ -88,6 +88,7 @@ export function makeFakes(): Fakes {
         },
       },
       compactor: { progress: { status: 'running' } },
+      archive: { writerStats: { inFlight: 5, restarts: 1 } },
     },
     http: {
       httpStats: () => ({

@@ -281,6 +281,10 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
     assert.ok(metric('relay_repairs_total\\{result="repaired"\\}') >= 1, 'the repair is counted')
     assert.ok(metric('relay_mirror_commits_total\\{result="applied"\\}') >= 3, 'commits applied')
     assert.ok(metric('relay_account_syncs_total\\{result="synced"\\}') >= 1)
+    // On SQLite every write above went through the archive's writer thread, which never died.
+    const sqlite = dbFlags.length === 0
+    assert.equal(metric('relay_archive_writer_restarts_total'), sqlite ? 0 : Number.NaN)
+    assert.equal(metric('relay_archive_writer_in_flight') >= 0, sqlite)
 
     // 4. Compaction after many updates and deletions.
     const size = async (): Promise<{ repos: number; storageBytes: number; freeBytes: number }> =>
