@@ -126,7 +126,11 @@ export class ArchiveWriterThread implements ArchiveWriter {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(this.#workerUrl, { workerData: { path: this.#path } })
+    // Named, so its CPU shows apart from the verify workers' (per-thread figures, `top -H`).
+    const worker = new Worker(this.#workerUrl, {
+      workerData: { path: this.#path },
+      name: 'archive-writer',
+    })
     worker.unref()
     worker.on('message', (m: FromWriter) => {
       if (m.kind === 'replies') {
