@@ -91,15 +91,30 @@ export class ArchiveDatabase {
       await db.destroy().catch(() => {})
       throw err
     }
-    const thread =
-      config.kind === 'sqlite' && options.writerThread
-        ? new ArchiveWriterThread(config.path, onBackgroundError)
-        : undefined
+    let thread: ArchiveWriterThread | undefined
+    if (config.kind === 'sqlite' && options.writerThread) {
+      try {
+        thread = await ArchiveWriterThread.start(config.path, onBackgroundError)
+      } catch (err) {
+        await db.destroy().catch(() => {})
+        throw err
+      }
+    }
     return new ArchiveDatabase(db, config, thread)
   }
 
-  /** The writer thread's writes in hand and restarts; undefined without one. */
-  get writerStats(): { readonly inFlight: number; readonly restarts: number } | undefined {
+  /**
+   * The writer thread's connection to a SQLite archive the main thread has already opened:
+   * neither the first pragmas (`auto_vacuum` would take the write lock on an existing file) nor
+   * migrations.
+   */
+  static async openForWriter(path: string): Promise<ArchiveDatabase> {
+    const config: DbConfig = { kind: 'sqlite', path }
+    return new ArchiveDatabase(new Kysely({ dialect: await openSqlite(path) }), config, undefined)
+  }
+
+  /** The writer thread's writes answered, in hand and restarts; undefined without one. */
+  get writerStats(): ArchiveWriterThread['stats'] | undefined {
     return this.#thread?.stats
   }
 
@@ -198,6 +213,8 @@ export class ArchiveDatabase {
    * space is reused (a plain VACUUM, which never locks out writers).
    */
   reclaim(): Promise<void> {
+    // With a writer thread this connection never writes: two writers would wait on each other.
+    if (this.#thread) return this.#thread.reclaim()
     return this.run('archive.reclaim', async (db) => {
       if (this.dialect === 'sqlite') await sql`pragma incremental_vacuum`.execute(db)
       else await sql`vacuum (analyze) repo_block`.execute(db)

@@ -109,17 +109,27 @@ export class SqliteApplier {
       const group = this.#queue.splice(0, GROUP_MAX)
       const outcomes: ({ ok: true; written: boolean } | { ok: false; err: unknown })[] = []
       try {
-        await conn.executeQuery(q('begin'))
+        // Immediate: the write lock is taken (or waited for) up front. A deferred transaction
+        // whose first statement reads would fail at once, busy, when it came to write while
+        // another connection held the lock, and take every change of the group with it.
+        await conn.executeQuery(q('begin immediate'))
         for (const c of group) {
           await conn.executeQuery(q('savepoint change'))
+          let written: boolean
           try {
-            outcomes.push({ ok: true, written: await writeChange(conn, c) })
-            await conn.executeQuery(q('release change'))
+            written = await writeChange(conn, c)
           } catch (err) {
-            await conn.executeQuery(q('rollback to change'))
+            // If SQLite already rolled the whole transaction back (an I/O error, out of
+            // memory), there is no savepoint left: the group fails with this change's error.
+            await conn.executeQuery(q('rollback to change')).catch(() => {
+              throw err
+            })
             await conn.executeQuery(q('release change'))
             outcomes.push({ ok: false, err: wrapDriverError('repos.apply', err) })
+            continue
           }
+          await conn.executeQuery(q('release change'))
+          outcomes.push({ ok: true, written })
         }
         await conn.executeQuery(q('commit'))
       } catch (err) {

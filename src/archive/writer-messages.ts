@@ -21,16 +21,18 @@ export type WriteRequest =
       readonly did: string
       readonly cids: readonly Uint8Array[]
     }
+  | { readonly id: number; readonly op: 'reclaim' }
 
 /** A failure as it crosses threads: a DatabaseError's fields (anything else is a `query`). */
 export interface WriteFailure {
   readonly operation: string
   readonly reason: DatabaseErrorReason
-  readonly message: string
+  /** The driver's own error (its message and code), for logs: what `cause` holds on one thread. */
+  readonly cause: string
 }
 
 export type WriteReply =
-  | { readonly id: number; readonly ok: true; readonly value: boolean | number }
+  | { readonly id: number; readonly ok: true; readonly value: boolean | number | undefined }
   | { readonly id: number; readonly ok: false; readonly error: WriteFailure }
 
 /** Main thread → writer. */
@@ -40,7 +42,8 @@ export type ToWriter =
 
 /** Writer → main thread. */
 export type FromWriter =
+  /** The connection is open: requests may come. */
+  | { readonly kind: 'ready' }
   | { readonly kind: 'replies'; readonly replies: readonly WriteReply[] }
-  /** The writer could not open the archive: every request will fail with this. */
+  /** The writer could not open the archive, and ends (exit code 1). */
   | { readonly kind: 'failed'; readonly error: WriteFailure }
-  | { readonly kind: 'closed' }

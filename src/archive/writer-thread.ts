@@ -1,16 +1,20 @@
 // The SQLite archive's writes, run on a thread of their own (writer-worker.ts) with a connection
 // of their own, so the main thread neither executes the statements nor waits for the log's
 // checkpoints: under archival mode's load they were about half of the main thread's time (~330
-// µs of statements per commit, and a checkpoint of ~25 ms eight times a second). Reads stay on
-// the main thread's connection: in WAL mode they see every write the thread has committed, and
-// a write's promise settles only once it is committed.
+// µs of statements per commit, and a checkpoint of ~25 ms eight times a second). Every write
+// goes there, compaction's vacuum included, so the file has one writer and no connection waits
+// on another's lock. Reads stay on the main thread's connection: in WAL mode they see every
+// write the thread has committed, and a write's promise settles only once it is committed.
 // The requests of one turn of the event loop are posted together; the thread groups the
 // commits among them into one transaction (sqlite-apply.ts).
-// Queue: requests wait in the thread's port until it runs them. No bound of its own: the callers
-// are bounded (each request is an event in flight, which hosts' flow control caps, or one of a
-// few repairs and compactions, one per repo at a time).
-// A thread that dies fails the requests it held with DatabaseError `unavailable` (ingest then
-// marks the account desynchronized, and its repair rewrites the repo) and is started again.
+// Queue: requests wait in `#outbox` while a thread starts, and in the thread's port until it
+// runs them. No bound of its own: the callers are bounded (each request is an event in flight,
+// which hosts' flow control caps, or one of a few repairs and compactions, one per repo at a
+// time).
+// A thread that dies fails the requests it had been given with DatabaseError `unavailable`
+// (ingest then marks the account desynchronized, and its repair rewrites the repo); requests
+// not yet posted wait for the next thread, started at once, or after a backoff (to 30 s) when
+// the last one died before it could open the archive.
 // Deliberately not here: the SQL (repo-store.ts, sqlite-apply.ts), PostgreSQL (whose writes are
 // round trips the main thread only waits for).
 import { Worker } from 'node:worker_threads'
@@ -32,40 +36,71 @@ interface Pending {
   reject(err: Error): void
 }
 
-/** Distributes a request's own fields over the union (an id is added when it is posted). */
-type Unposted = WriteRequest extends infer R
+/** Distributes a request's own fields over the union (an id is added when it is sent). */
+type Unsent = WriteRequest extends infer R
   ? R extends WriteRequest
     ? Omit<R, 'id'>
     : never
   : never
 
 const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
+/** Waits before starting a thread again after one that could not open the archive. */
+const RESTART_FIRST_MS = 250
+const RESTART_MAX_MS = 30_000
 
 const fromFailure = (f: WriteFailure): DatabaseError =>
-  new DatabaseError(f.operation, f.reason, { cause: new Error(f.message) })
+  new DatabaseError(f.operation, f.reason, { cause: new Error(f.cause) })
 
 export class ArchiveWriterThread implements ArchiveWriter {
   readonly #path: string
   readonly #onError: (err: Error) => void
   readonly #workerUrl: URL
-  #worker: Worker
+  #worker: Worker | null = null
+  /** The current thread has said it is ready. */
+  #ready = false
+  /** Consecutive threads that ended before they were ready (the backoff's exponent). */
+  #failedStarts = 0
+  #restartTimer: NodeJS.Timeout | null = null
   readonly #pending = new Map<number, Pending>()
+  /** Ids posted to the current thread and not yet answered: what its death fails. */
+  readonly #held = new Set<number>()
   #outbox: WriteRequest[] = []
   #flush: NodeJS.Immediate | null = null
   #nextId = 1
+  #answered = 0
   #restarts = 0
   #closing: Promise<void> | undefined
+  #onFirstStart: ((err?: Error) => void) | null = null
 
   /** `workerUrl` replaces the thread's code (tests: a thread that dies). */
-  constructor(path: string, onError: (err: Error) => void, options: { workerUrl?: URL } = {}) {
+  private constructor(path: string, onError: (err: Error) => void, workerUrl: URL) {
     this.#path = path
     this.#onError = onError
-    this.#workerUrl = options.workerUrl ?? WORKER_URL
-    this.#worker = this.#spawn()
+    this.#workerUrl = workerUrl
   }
 
-  get stats(): { inFlight: number; restarts: number } {
-    return { inFlight: this.#pending.size, restarts: this.#restarts }
+  /** Starts the thread; fails (nothing left running) if it cannot open the archive. */
+  static async start(
+    path: string,
+    onError: (err: Error) => void,
+    options: { workerUrl?: URL } = {},
+  ): Promise<ArchiveWriterThread> {
+    const thread = new ArchiveWriterThread(path, onError, options.workerUrl ?? WORKER_URL)
+    const started = new Promise<void>((resolve, reject) => {
+      thread.#onFirstStart = (err) => (err ? reject(err) : resolve())
+    })
+    thread.#spawn()
+    try {
+      await started
+    } catch (err) {
+      await thread.close()
+      throw err
+    }
+    return thread
+  }
+
+  get stats(): { inFlight: number; answered: number; restarts: number } {
+    return { inFlight: this.#pending.size, answered: this.#answered, restarts: this.#restarts }
   }
 
   apply(
@@ -85,88 +120,120 @@ export class ArchiveWriterThread implements ArchiveWriter {
     return this.#send('repos.deleteBlocks', { op: 'deleteBlocks', did, cids })
   }
 
+  /** SQLite's incremental vacuum, on the writing connection. */
+  reclaim(): Promise<void> {
+    return this.#send('archive.reclaim', { op: 'reclaim' })
+  }
+
   /**
    * Refuses new writes, lets the thread finish those it was given and close its connection.
    * Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#post()
+      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer)
+      this.#restartTimer = null
       const worker = this.#worker
-      const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
-      worker.postMessage({ kind: 'close' } satisfies ToWriter)
-      await ended
-      this.#failAll(new Error('the archive writer closed'))
+      if (worker !== null) {
+        this.#post()
+        // Held until it has ended: a thread being waited for does not keep the process alive.
+        worker.ref()
+        const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+        worker.postMessage({ kind: 'close' } satisfies ToWriter)
+        await ended
+      }
+      const closed = new Error('the archive writer closed')
+      for (const id of [...this.#pending.keys()]) this.#fail(id, closed)
+      this.#outbox = []
     })()
     return this.#closing
   }
 
-  #send<T>(operation: string, request: Unposted): Promise<T> {
+  #send<T>(operation: string, request: Unsent): Promise<T> {
     if (this.#closing) return Promise.reject(new DatabaseError(operation, 'closed'))
     return new Promise<T>((resolve, reject) => {
       const id = this.#nextId++
       this.#pending.set(id, { operation, resolve: resolve as (v: never) => void, reject })
       this.#outbox.push({ id, ...request } as WriteRequest)
-      this.#flush ??= setImmediate(() => this.#post())
+      if (this.#ready) this.#flush ??= setImmediate(() => this.#post())
     })
   }
 
+  /** Posts what waits to the current thread, once it is ready. */
   #post(): void {
     if (this.#flush !== null) clearImmediate(this.#flush)
     this.#flush = null
-    if (this.#outbox.length === 0) return
+    if (!this.#ready || this.#worker === null || this.#outbox.length === 0) return
     const requests = this.#outbox
     this.#outbox = []
     try {
       this.#worker.postMessage({ kind: 'requests', requests } satisfies ToWriter)
+      for (const r of requests) this.#held.add(r.id)
     } catch (err) {
       // Something in a change that cannot be copied to a thread (never expected): those fail.
-      for (const r of requests) this.#settleFailed(r.id, err)
+      for (const r of requests) this.#fail(r.id, err)
     }
   }
 
-  #spawn(): Worker {
+  #spawn(): void {
+    this.#restartTimer = null
+    this.#ready = false
     // Named, so its CPU shows apart from the verify workers' (per-thread figures, `top -H`).
     const worker = new Worker(this.#workerUrl, {
       workerData: { path: this.#path },
       name: 'archive-writer',
     })
+    this.#worker = worker
     worker.unref()
+    let failure: Error | undefined
     worker.on('message', (m: FromWriter) => {
-      if (m.kind === 'replies') {
+      if (m.kind === 'ready') {
+        this.#ready = true
+        this.#failedStarts = 0
+        this.#onFirstStart?.()
+        this.#onFirstStart = null
+        this.#post()
+      } else if (m.kind === 'replies') {
         for (const r of m.replies) {
           const p = this.#pending.get(r.id)
+          this.#held.delete(r.id)
           if (!p) continue
           this.#pending.delete(r.id)
+          this.#answered++
           if (r.ok) p.resolve(r.value as never)
           else p.reject(fromFailure(r.error))
         }
-      } else if (m.kind === 'failed') {
-        this.#onError(fromFailure(m.error))
+      } else {
+        failure = fromFailure(m.error)
       }
     })
-    worker.on('error', (err) => this.#replace(worker, err))
-    worker.on('exit', (code) => {
-      if (!this.#closing)
-        this.#replace(worker, new Error(`archive writer exited with code ${code}`))
+    worker.on('error', (err) => {
+      failure ??= err
     })
-    return worker
+    worker.on('exit', (code) => {
+      if (worker !== this.#worker) return
+      this.#worker = null
+      const wasReady = this.#ready
+      this.#ready = false
+      const cause = failure ?? new Error(`archive writer exited with code ${code}`)
+      for (const id of [...this.#held]) this.#fail(id, cause)
+      if (this.#closing) return
+      this.#onError(cause)
+      if (this.#onFirstStart) {
+        this.#onFirstStart(cause)
+        this.#onFirstStart = null
+        return
+      }
+      this.#restarts++
+      if (wasReady) return this.#spawn()
+      const wait = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** this.#failedStarts++)
+      this.#restartTimer = setTimeout(() => this.#spawn(), wait)
+      this.#restartTimer.unref()
+    })
   }
 
-  #replace(worker: Worker, cause: Error): void {
-    if (worker !== this.#worker || this.#closing) return
-    this.#onError(cause)
-    this.#failAll(cause)
-    void worker.terminate()
-    this.#restarts++
-    this.#worker = this.#spawn()
-  }
-
-  #failAll(cause: Error): void {
-    for (const id of [...this.#pending.keys()]) this.#settleFailed(id, cause)
-  }
-
-  #settleFailed(id: number, cause: unknown): void {
+  #fail(id: number, cause: unknown): void {
+    this.#held.delete(id)
     const p = this.#pending.get(id)
     if (!p) return
     this.#pending.delete(id)

@@ -1,9 +1,10 @@
 // Worker-thread entry of the archive's writer (writer-thread.ts): its own connection to the
 // SQLite archive, on which it runs every write the main thread hands it: commits' changes
-// (grouped per turn, sqlite-apply.ts), repo deletions and compaction's sweeps. SQLite's
-// automatic checkpoints of the log run here too, on the connection that writes. Replies of one
-// turn go back together. On 'close' it finishes what it was given, closes the connection and
-// says so.
+// (grouped per turn, sqlite-apply.ts), repo deletions, compaction's sweeps and the vacuum after
+// them. SQLite's automatic checkpoints of the log run here too, on the connection that writes.
+// It says `ready` once open, or `failed` and ends with exit code 1 when it cannot open (the
+// main side starts another). Replies of one turn go back together. On 'close' it finishes what
+// it was given, closes the connection and ends.
 import { parentPort, workerData } from 'node:worker_threads'
 import { DatabaseError } from '../db/errors.ts'
 import { ArchiveDatabase } from './archive-db.ts'
@@ -22,22 +23,28 @@ const { path } = workerData as { path: string }
 
 const post = (m: FromWriter) => port.postMessage(m)
 
-function failure(operation: string, err: unknown): WriteFailure {
-  if (err instanceof DatabaseError)
-    return { operation: err.operation, reason: err.reason, message: err.message }
-  return { operation, reason: 'query', message: err instanceof Error ? err.message : String(err) }
+const describe = (err: unknown): string => {
+  if (!(err instanceof Error)) return String(err)
+  const code =
+    (err as { code?: unknown; errcode?: unknown }).errcode ?? (err as { code?: unknown }).code
+  return code === undefined ? err.message : `${err.message} (${String(code)})`
 }
 
-/** Why the archive could not be opened: every request is answered with it. */
-let openFailure: WriteFailure | undefined
-const opened = ArchiveDatabase.open({ kind: 'sqlite', path }).then(
-  (adb) => ({ adb, store: new RepoStore(adb) }),
-  (err: unknown) => {
-    openFailure = failure('archive.open', err)
-    post({ kind: 'failed', error: openFailure })
-    return undefined
-  },
-)
+function failure(operation: string, err: unknown): WriteFailure {
+  if (err instanceof DatabaseError)
+    return { operation: err.operation, reason: err.reason, cause: describe(err.cause ?? err) }
+  return { operation, reason: 'query', cause: describe(err) }
+}
+
+let parts: { adb: ArchiveDatabase; store: RepoStore } | undefined
+try {
+  const adb = await ArchiveDatabase.openForWriter(path)
+  parts = { adb, store: new RepoStore(adb) }
+  post({ kind: 'ready' })
+} catch (err) {
+  post({ kind: 'failed', error: failure('archive.open', err) })
+  process.exit(1)
+}
 
 let outbox: WriteReply[] = []
 let flushing = false
@@ -54,19 +61,19 @@ const reply = (r: WriteReply) => {
 }
 
 async function run(req: WriteRequest): Promise<void> {
-  const parts = await opened
-  if (!parts) return reply({ id: req.id, ok: false, error: openFailure! })
-  const operation = req.op === 'apply' ? 'repos.apply' : `repos.${req.op}`
+  const { adb, store } = parts!
   try {
     const value =
       req.op === 'apply'
-        ? await parts.store.apply(req.did, req.change, req.over, req.now)
+        ? await store.apply(req.did, req.change, req.over, req.now)
         : req.op === 'delete'
-          ? await parts.store.delete(req.did)
-          : await parts.store.deleteBlocks(req.did, req.cids)
+          ? await store.delete(req.did)
+          : req.op === 'deleteBlocks'
+            ? await store.deleteBlocks(req.did, req.cids)
+            : await adb.reclaim().then(() => undefined)
     reply({ id: req.id, ok: true, value })
   } catch (err) {
-    reply({ id: req.id, ok: false, error: failure(operation, err) })
+    reply({ id: req.id, ok: false, error: failure(`repos.${req.op}`, err) })
   }
 }
 
@@ -83,10 +90,9 @@ port.on('message', (m: ToWriter) => {
   }
   void (async () => {
     while (running.size > 0) await Promise.allSettled([...running])
-    await (await opened)?.adb.close()
-    // The last replies go out before the goodbye.
+    // The last replies go out before the connection closes and the thread ends.
     await new Promise<void>((r) => setImmediate(r))
-    post({ kind: 'closed' })
+    await parts?.adb.close()
     port.close()
   })()
 })

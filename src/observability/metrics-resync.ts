@@ -81,6 +81,11 @@ export function registerResyncMetrics(registry: Registry, s: MetricsSources): vo
       read: (emit) => emit(r.archive?.writerStats?.inFlight ?? 0),
     })
     scrapeCounter(registry, {
+      name: 'relay_archive_writer_writes_total',
+      help: "Writes the archive's writer thread has answered (done or failed).",
+      read: (emit) => emit(r.archive?.writerStats?.answered ?? 0),
+    })
+    scrapeCounter(registry, {
       name: 'relay_archive_writer_restarts_total',
       help: "Times the archive's writer thread died and was replaced.",
       read: (emit) => emit(r.archive?.writerStats?.restarts ?? 0),

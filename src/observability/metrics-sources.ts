@@ -151,7 +151,9 @@ export interface ResyncSource {
   /** Archival mode only; `writerStats` when the archive's writes run on a thread (SQLite). */
   readonly archive:
     | {
-        readonly writerStats: { readonly inFlight: number; readonly restarts: number } | undefined
+        readonly writerStats:
+          | { readonly inFlight: number; readonly answered: number; readonly restarts: number }
+          | undefined
       }
     | undefined
 }

@@ -114,6 +114,7 @@ const EXPECTED: Record<string, number> = {
   relay_mirror_repos_deleted_total: 1,
   relay_compaction_running: 1,
   relay_archive_writer_in_flight: 5,
+  relay_archive_writer_writes_total: 70,
   relay_archive_writer_restarts_total: 1,
   relay_verify_duration_seconds_count: 0,
   relay_db_batch_duration_seconds_count: 0,

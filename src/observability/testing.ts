@@ -88,7 +88,7 @@ export function makeFakes(): Fakes {
         },
       },
       compactor: { progress: { status: 'running' } },
-      archive: { writerStats: { inFlight: 5, restarts: 1 } },
+      archive: { writerStats: { inFlight: 5, answered: 70, restarts: 1 } },
     },
     http: {
       httpStats: () => ({
