@@ -199,7 +199,9 @@ export async function createRelay(
       await log
         .close()
         .catch((err: unknown) => logger.error({ err }, 'event log closed with records unwritten'))
-      await pool.close()
+      const workers = await pool.close()
+      if (workers.terminated > 0)
+        logger.warn(workers, 'verify workers terminated after not ending within the wait')
       await resync.archive?.close()
       await metricsServer?.close()
       metrics?.close()

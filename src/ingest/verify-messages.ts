@@ -19,6 +19,18 @@ export interface RequestBatch {
   readonly requests: readonly Request[]
 }
 
+/**
+ * Main thread → worker: finish the task running now, drop the rest (the pool has failed them)
+ * and end. A worker is asked to end, not terminated: terminating a thread while it is inside
+ * the libsecp256k1 binding aborts the whole process (the binding throws a C++ exception while
+ * its environment is torn down).
+ */
+export interface CloseRequest {
+  readonly close: true
+}
+
+export type ToWorker = RequestBatch | CloseRequest
+
 export type Reply =
   | { readonly id: number; readonly outcome: VerifyOutcome | RepoVerifyOutcome }
   | { readonly id: number; readonly error: string }

@@ -1,6 +1,8 @@
 // The verification pool runs the same task as inline verification, in worker threads.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import { decodeFrame } from '../protocol/frame.ts'
@@ -143,4 +145,50 @@ test('tasks whose batch cannot be posted (a detached buffer) fail; the pool goes
   const ok = await pool.verify({ ...task, mode: 'strict', frame: Uint8Array.from(frame) })
   assert.equal(ok.ok, true)
   assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
+})
+
+test('closing asks the workers to end after their current group: none is terminated', async () => {
+  const closing = new VerifyPool({ size: 2, maxInFlightPerWorker: 64 })
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+  const frame = messageFrame(
+    await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
+  )
+  const task = {
+    didKey: repo.keypair.didKey,
+    previous: null,
+    now: Date.now(),
+    mode: 'strict',
+  } as const
+  const outcomes = Array.from({ length: 100 }, () =>
+    closing.verify({ ...task, frame: Uint8Array.from(frame) }).then(
+      (o) => (o.ok ? 'ok' : o.reason),
+      (err: unknown) => (err instanceof VerifyWorkerError ? 'closed' : String(err)),
+    ),
+  )
+  await new Promise((r) => setTimeout(r, 30))
+  assert.deepEqual(await closing.close(), { ended: 2, terminated: 0 })
+  const settled = await Promise.all(outcomes)
+  assert.ok(
+    settled.every((o) => o === 'ok' || o === 'closed'),
+    settled.join(','),
+  )
+  assert.ok(settled.includes('closed'), 'tasks not done were failed')
+  await assert.rejects(closing.verify({ ...task, frame }), VerifyWorkerError)
+})
+
+test('closing pools again and again while their workers verify never aborts the process', () => {
+  // Terminating a worker inside the libsecp256k1 binding aborted the process within a few tens
+  // of closes; a child process shows whether it survives.
+  const child = spawnSync(
+    process.execPath,
+    [
+      fileURLToPath(new URL('../../test/support/verify-pool-close-cycles.ts', import.meta.url)),
+      '30',
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  )
+  assert.equal(child.signal, null, `ended by ${child.signal}: ${child.stderr}`)
+  assert.equal(child.status, 0, child.stderr)
+  assert.match(child.stdout, /"terminated":0/)
+  assert.match(child.stdout, /done/)
 })

@@ -7,10 +7,11 @@
 // each waiting task is an event in flight, and every host's flow control caps those at
 // `--host-concurrency` (hosts/flow-control.ts), so the queue holds at most hosts × that.
 // A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
-// the caller may retry once (ingest/handlers.ts does).
+// the caller may retry once (ingest/handlers.ts does). Closing asks each worker to end after its
+// current group rather than terminating it (verify-messages.ts says why).
 import { Worker } from 'node:worker_threads'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
-import type { Job, ReplyBatch, Request, RequestBatch } from './verify-messages.ts'
+import type { Job, ReplyBatch, Request, RequestBatch, ToWorker } from './verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export class VerifyWorkerError extends Error {
@@ -43,6 +44,8 @@ export interface VerifyPoolOptions {
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
+/** How long `close` waits for a worker to end by itself before terminating it. */
+const CLOSE_WAIT_MS = 10_000
 const HEAP_STATS_TIMEOUT_MS = 1000
 
 export class VerifyPool {
@@ -108,17 +111,43 @@ export class VerifyPool {
     })
   }
 
-  async close(): Promise<void> {
+  /**
+   * Fails every task not done, asks each worker to end once its current group is done, and
+   * waits for that (up to `CLOSE_WAIT_MS`, then terminates it). How the workers ended is
+   * answered: terminating a worker inside the libsecp256k1 binding can abort the process, so it
+   * is the last resort (a whole-repo task that takes longer than the wait).
+   */
+  async close(): Promise<{ ended: number; terminated: number }> {
     this.#closed = true
-    for (const { pending } of this.#queue.splice(0))
-      pending.reject(new VerifyWorkerError('verify pool closed'))
+    const closed = new VerifyWorkerError('verify pool closed')
+    for (const { pending } of this.#queue.splice(0)) pending.reject(closed)
     for (const s of this.#slots) {
       if (s.flush !== null) clearImmediate(s.flush)
       s.flush = null
+      for (const p of s.inFlight.values()) p.reject(closed)
+      s.inFlight.clear()
     }
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()))
-    for (const s of this.#slots)
-      for (const p of s.inFlight.values()) p.reject(new VerifyWorkerError('verify pool closed'))
+    const ends = await Promise.all(
+      this.#slots.map(async (s) => {
+        const { worker } = s
+        // Held until it has ended: a worker being waited for does not keep the process alive.
+        worker.ref()
+        const exited = new Promise<'ended'>((resolve) =>
+          worker.once('exit', () => resolve('ended')),
+        )
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)
+        })
+        worker.postMessage({ close: true } satisfies ToWorker)
+        const how = await Promise.race([exited, late])
+        clearTimeout(timer)
+        if (how === 'late') await worker.terminate()
+        return how
+      }),
+    )
+    const terminated = ends.filter((e) => e === 'late').length
+    return { ended: ends.length - terminated, terminated }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { runRepoVerifyTask } from './repo-verify-task.ts'
-import type { Reply, ReplyBatch, Request, RequestBatch } from './verify-messages.ts'
+import type { Reply, ReplyBatch, Request, ToWorker } from './verify-messages.ts'
 import { runVerifyTask } from './verify-task.ts'
 
 const port = parentPort
@@ -21,8 +21,16 @@ const REPLY_GROUP = 8
 const queue: Request[] = []
 let running = false
 
-port.on('message', (batch: RequestBatch) => {
-  queue.push(...batch.requests)
+let closing = false
+
+port.on('message', (m: ToWorker) => {
+  if ('close' in m) {
+    closing = true
+    queue.length = 0
+    if (!running) port.close()
+    return
+  }
+  queue.push(...m.requests)
   if (!running) void runQueue()
 })
 
@@ -35,6 +43,8 @@ async function runQueue(): Promise<void> {
     }
   } finally {
     running = false
+    // Asked to end while a group ran: the thread ends once nothing is left on its port.
+    if (closing) port!.close()
   }
 }
 
