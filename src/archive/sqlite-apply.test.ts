@@ -8,13 +8,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { sql } from 'kysely'
 import type { RepoChange } from './repo-change.ts'
-import { RepoStore } from './repo-store.ts'
 import {
   testBlocks as blocks,
-  RepoModel,
-  random,
   blockRows as rows,
   tempArchive,
+  writeAlongsideChunked,
 } from './testing.ts'
 
 type Archive = Awaited<ReturnType<typeof tempArchive>>
@@ -33,36 +31,7 @@ async function walFrames(a: Archive): Promise<number> {
 test('grouped SQLite writes leave the rows of the chunked transaction, step after step', async () => {
   await using grouped = await tempArchive('sqlite')
   await using chunked = await tempArchive('sqlite')
-  const now = () => 1_796_000_000_000
-  const fast = new RepoStore(grouped.adb, now)
-  const slow = new RepoStore(chunked.adb, now, { fastPath: false })
-  const pools = {
-    nodes: await blocks('node', 40),
-    records: await blocks('record', 25),
-    commit: (await blocks('commit', 1))[0]!,
-  }
-  const next = random(7)
-  const dids = ['did:plc:aaaa', 'did:plc:bbbb', 'did:plc:cccc', 'did:plc:dddd']
-  const model = new Map(dids.map((d) => [d, new RepoModel()]))
-
-  for (let step = 0; step < 80; step++) {
-    const rev = `3l${String(1000 + step)}aaaaaaa`
-    const changes = dids.map((did) => [did, model.get(did)!.change(next, pools, rev)] as const)
-    // As the mirror writes commits (the stored head known), sometimes without the head.
-    const heads = await Promise.all(dids.map((d) => fast.head(d)))
-    const written = await Promise.all(
-      changes.map(([did, change], i) =>
-        fast.apply(did, change, next() < 0.7 ? heads[i] : undefined),
-      ),
-    )
-    assert.deepEqual(written, [true, true, true, true])
-    for (const [did, change] of changes) await slow.apply(did, change)
-    for (const did of dids) {
-      const got = await rows(grouped, did)
-      assert.deepEqual(got, await rows(chunked, did), `step ${step}: ${did}`)
-      model.get(did)!.check(got, `step ${step}: ${did}`)
-    }
-  }
+  await writeAlongsideChunked({ tested: grouped, reference: chunked, seed: 7, repos: 4, steps: 80 })
 })
 
 test('changes of one turn share one transaction; a stale head or a refused change fails alone', async () => {

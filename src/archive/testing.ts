@@ -164,3 +164,50 @@ export class RepoModel {
     assert.deepEqual(nodes, this.nodes, `${message}: nodes`)
   }
 }
+
+/**
+ * Random changes to `repos` repos, `steps` times: each step's changes written through `tested`
+ * in one turn (so a store that groups them groups them), mostly over the stored head, and one at
+ * a time through the chunked transaction of `reference`. After each step both archives hold the
+ * same rows, and the nodes and record references the models expect.
+ */
+export async function writeAlongsideChunked(p: {
+  tested: TempArchive
+  reference: TempArchive
+  seed: number
+  repos: number
+  steps: number
+}): Promise<void> {
+  const now = () => 1_796_000_000_000
+  const fast = new RepoStore(p.tested.adb, now)
+  const slow = new RepoStore(p.reference.adb, now, { fastPath: false })
+  const pools = {
+    nodes: await testBlocks('node', 40),
+    records: await testBlocks('record', 25),
+    commit: (await testBlocks('commit', 1))[0]!,
+  }
+  const next = random(p.seed)
+  const dids = Array.from({ length: p.repos }, (_, i) => `did:plc:repo${i}`)
+  const model = new Map(dids.map((d) => [d, new RepoModel()]))
+  for (let step = 0; step < p.steps; step++) {
+    const rev = `3l${String(1000 + step)}aaaaaaa`
+    const changes = dids.map((did) => [did, model.get(did)!.change(next, pools, rev)] as const)
+    // As the mirror writes commits (the stored head known), sometimes without the head.
+    const heads = await Promise.all(dids.map((d) => fast.head(d)))
+    const written = await Promise.all(
+      changes.map(([did, change], i) =>
+        fast.apply(did, change, next() < 0.7 ? heads[i] : undefined),
+      ),
+    )
+    assert.ok(
+      written.every((w) => w),
+      `step ${step}: every change written`,
+    )
+    for (const [did, change] of changes) await slow.apply(did, change)
+    for (const did of dids) {
+      const got = await blockRows(p.tested, did)
+      assert.deepEqual(got, await blockRows(p.reference, did), `step ${step}: ${did}`)
+      model.get(did)!.check(got, `step ${step}: ${did}`)
+    }
+  }
+}

@@ -8,13 +8,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DatabaseError } from '../db/errors.ts'
 import type { RepoChange } from './repo-change.ts'
-import { cidToBytes, RepoStore } from './repo-store.ts'
+import { cidToBytes } from './repo-store.ts'
 import {
   testBlocks as blocks,
   RepoModel,
   random,
   blockRows as rows,
   tempArchive,
+  writeAlongsideChunked,
 } from './testing.ts'
 import { ArchiveWriterThread } from './writer-thread.ts'
 
@@ -34,39 +35,24 @@ test('writes made through the thread leave the rows of the chunked transaction',
   await using threaded = await tempArchive('sqlite', { writerThread: true })
   await using chunked = await tempArchive('sqlite')
   assert.ok(threaded.adb.writer, 'the archive writes through its thread')
-  const now = () => 1_796_000_000_000
-  const fast = new RepoStore(threaded.adb, now)
-  const slow = new RepoStore(chunked.adb, now, { fastPath: false })
-  const pools = {
-    nodes: await blocks('node', 30),
-    records: await blocks('record', 20),
-    commit: (await blocks('commit', 1))[0]!,
-  }
-  const next = random(3)
-  const dids = ['did:plc:aaaa', 'did:plc:bbbb', 'did:plc:cccc']
-  const model = new Map(dids.map((d) => [d, new RepoModel()]))
-  for (let step = 0; step < 40; step++) {
-    const rev = `3l${String(1000 + step)}aaaaaaa`
-    const changes = dids.map((did) => [did, model.get(did)!.change(next, pools, rev)] as const)
-    const heads = await Promise.all(dids.map((d) => fast.head(d)))
-    const written = await Promise.all(changes.map(([did, c], i) => fast.apply(did, c, heads[i])))
-    assert.deepEqual(written, [true, true, true])
-    for (const [did, c] of changes) await slow.apply(did, c)
-    for (const did of dids) {
-      const got = await rows(threaded, did)
-      assert.deepEqual(got, await rows(chunked, did), `step ${step}: ${did}`)
-      model.get(did)!.check(got, `step ${step}: ${did}`)
-    }
-  }
+  await writeAlongsideChunked({
+    tested: threaded,
+    reference: chunked,
+    seed: 3,
+    repos: 3,
+    steps: 40,
+  })
+  const answered = threaded.adb.writerStats!.answered
+  assert.ok(answered >= 120, `${answered} writes answered by the thread`)
   // Deletion and compaction's sweep go through the thread too.
-  const stored = await rows(threaded, 'did:plc:aaaa')
+  const stored = await rows(threaded, 'did:plc:repo0')
   assert.ok(stored.blocks.length > 0)
   assert.equal(
-    await threaded.store.deleteBlocks('did:plc:aaaa', [cidToBytes(stored.blocks[0]!.cid)]),
+    await threaded.store.deleteBlocks('did:plc:repo0', [cidToBytes(stored.blocks[0]!.cid)]),
     1,
   )
-  assert.equal(await threaded.store.delete('did:plc:bbbb'), true)
-  assert.equal(await threaded.store.head('did:plc:bbbb'), undefined)
+  assert.equal(await threaded.store.delete('did:plc:repo1'), true)
+  assert.equal(await threaded.store.head('did:plc:repo1'), undefined)
 })
 
 test('a change the database refuses fails alone, as a DatabaseError with its reason', async () => {
