@@ -17,7 +17,7 @@ import {
   tempArchive,
   writeAlongsideChunked,
 } from './testing.ts'
-import { ArchiveWriterThread } from './writer-thread.ts'
+import { ArchiveWriterThread, postableChange } from './writer-thread.ts'
 
 const change = (
   commit: [string, Uint8Array],
@@ -59,10 +59,9 @@ test('a change the database refuses fails alone, as a DatabaseError with its rea
   await using a = await tempArchive('sqlite', { writerThread: true })
   const [commit] = await blocks('commit', 1)
   const [r1, r2] = await blocks('record', 2)
-  const refused: RepoChange = {
-    ...change(commit!, '3laaaaaaaaaa2', r1!),
-    addNodes: new Map([[r2![0], null as unknown as Uint8Array]]),
-  }
+  // A head without a rev breaks the NOT NULL rule of `repo.rev`: the database refuses it.
+  const fine = change(commit!, '3laaaaaaaaaa2', r2!)
+  const refused: RepoChange = { ...fine, head: { ...fine.head, rev: null as unknown as string } }
   const [bad, good] = await Promise.allSettled([
     a.store.apply('did:plc:bad', refused),
     a.store.apply('did:plc:good', change(commit!, '3laaaaaaaaaa2', r1!)),
@@ -158,4 +157,31 @@ test('closing lets the thread finish the writes it was given, and refuses new on
     (err: unknown) => err instanceof DatabaseError && err.reason === 'closed',
   )
   await a[Symbol.asyncDispose]()
+})
+
+test("a change's blocks that are views into a large buffer are posted without the rest of it", () => {
+  const car = new Uint8Array(1 << 20)
+  car.set([1, 2, 3], 1000)
+  const small = new Uint8Array([9, 9])
+  const posted = postableChange({
+    head: { rev: '3laaaaaaaaaa2', commitCid: 'c', dataCid: 'd', commitBlock: car.subarray(0, 10) },
+    addNodes: new Map([['n', car.subarray(1000, 1003)]]),
+    removeNodes: ['x'],
+    addRecords: [
+      ['r', car.subarray(2000, 2100)],
+      ['s', small],
+    ],
+    removeRecords: ['y'],
+  })
+  const node = posted.addNodes.get('n')!
+  assert.deepEqual([...node], [1, 2, 3])
+  for (const bytes of [posted.head.commitBlock, node, posted.addRecords[0]![1]])
+    assert.equal(bytes.buffer.byteLength, bytes.byteLength, 'a buffer of its own')
+  assert.equal(
+    posted.addRecords[1]![1],
+    small,
+    'bytes that are their whole (small) buffer as they are',
+  )
+  assert.deepEqual(posted.removeNodes, ['x'])
+  assert.deepEqual(posted.removeRecords, ['y'])
 })

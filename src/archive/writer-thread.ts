@@ -48,6 +48,30 @@ const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
 const RESTART_FIRST_MS = 250
 const RESTART_MAX_MS = 30_000
 
+/**
+ * Blocks that are small views into a buffer this big are copied out before posting: copying a
+ * view to a thread copies its whole buffer, and a repair's blocks are views into the repo's CAR
+ * (up to `--repo-fetch-max-bytes`), which a change of a few blocks would otherwise drag along.
+ */
+const SHARED_BUFFER_BYTES = 64 * 1024
+
+/** The bytes without the rest of a large buffer they may be a view of. */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  const buffer = bytes.buffer.byteLength
+  return buffer > SHARED_BUFFER_BYTES && buffer > bytes.byteLength ? new Uint8Array(bytes) : bytes
+}
+
+/** The change as it is posted: its blocks in buffers of their own when they share a large one. */
+export function postableChange(change: RepoChange): RepoChange {
+  return {
+    head: { ...change.head, commitBlock: ownBytes(change.head.commitBlock) },
+    addNodes: new Map([...change.addNodes].map(([cid, bytes]) => [cid, ownBytes(bytes)])),
+    removeNodes: change.removeNodes,
+    addRecords: change.addRecords.map(([cid, bytes]) => [cid, ownBytes(bytes)] as const),
+    removeRecords: change.removeRecords,
+  }
+}
+
 const fromFailure = (f: WriteFailure): DatabaseError =>
   new DatabaseError(f.operation, f.reason, { cause: new Error(f.cause) })
 
@@ -109,7 +133,13 @@ export class ArchiveWriterThread implements ArchiveWriter {
     now: string,
     over: HeadCheck | undefined,
   ): Promise<boolean> {
-    return this.#send('repos.apply', { op: 'apply', did, change, now, over })
+    return this.#send('repos.apply', {
+      op: 'apply',
+      did,
+      change: postableChange(change),
+      now,
+      over,
+    })
   }
 
   delete(did: string): Promise<boolean> {
