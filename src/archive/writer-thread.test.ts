@@ -90,7 +90,7 @@ test('an archive the thread cannot open fails the start, leaving nothing running
 
 test('a thread that dies fails the writes it held; the next thread takes the next ones', async () => {
   const errors: Error[] = []
-  const thread = await ArchiveWriterThread.start('/unused', (e) => errors.push(e), {
+  await using thread = await ArchiveWriterThread.start('/unused', (e) => errors.push(e), {
     workerUrl: new URL('../../test/support/dying-worker.ts', import.meta.url),
   })
   const [commit] = await blocks('commit', 1)
@@ -105,12 +105,13 @@ test('a thread that dies fails the writes it held; the next thread takes the nex
       (err: unknown) => err instanceof DatabaseError && err.reason === 'unavailable',
     )
   assert.equal(thread.stats.restarts, 1)
+  // It died within seconds of starting: the next one waits out a backoff instead of looping.
+  assert.equal(thread.stats.backingOff, true)
   assert.match(errors[0]!.message, /exited with code 1/)
   // Not left waiting: the replacement takes it (and, being the same dying code, fails it).
   await assert.rejects(thread.delete('did:plc:z'), /repos\.delete failed \(unavailable\)/)
   assert.equal(thread.stats.restarts, 2)
   assert.equal(thread.stats.inFlight, 0)
-  await thread.close()
 })
 
 test('compaction vacuums through the thread while commits are written: nothing fails', async () => {

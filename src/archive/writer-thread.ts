@@ -13,8 +13,9 @@
 // time).
 // A thread that dies fails the requests it had been given with DatabaseError `unavailable`
 // (ingest then marks the account desynchronized, and its repair rewrites the repo); requests
-// not yet posted wait for the next thread, started at once, or after a backoff (to 30 s) when
-// the last one died before it could open the archive.
+// not yet posted wait for the next thread, started at once after one that ran 10 s or more, and
+// otherwise after a backoff (doubling from 250 ms to 30 s): a thread that cannot open the
+// archive, or dies at every write, is not restarted in a tight loop.
 // Deliberately not here: the SQL (repo-store.ts, sqlite-apply.ts), PostgreSQL (whose writes are
 // round trips the main thread only waits for).
 import { Worker } from 'node:worker_threads'
@@ -47,6 +48,8 @@ const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
 /** Waits before starting a thread again after one that could not open the archive. */
 const RESTART_FIRST_MS = 250
 const RESTART_MAX_MS = 30_000
+/** A thread that ran this long before it died is started again without waiting. */
+const HEALTHY_AFTER_MS = 10_000
 
 /**
  * Blocks that are small views into a buffer this big are copied out before posting: copying a
@@ -82,7 +85,10 @@ export class ArchiveWriterThread implements ArchiveWriter {
   #worker: Worker | null = null
   /** The current thread has said it is ready. */
   #ready = false
-  /** Consecutive threads that ended before they were ready (the backoff's exponent). */
+  /**
+   * Consecutive threads that ended before they were ready, or soon after (the backoff's
+   * exponent): a thread that dies at every write must not be restarted in a tight loop.
+   */
   #failedStarts = 0
   #restartTimer: NodeJS.Timeout | null = null
   readonly #pending = new Map<number, Pending>()
@@ -123,8 +129,13 @@ export class ArchiveWriterThread implements ArchiveWriter {
     return thread
   }
 
-  get stats(): { inFlight: number; answered: number; restarts: number } {
-    return { inFlight: this.#pending.size, answered: this.#answered, restarts: this.#restarts }
+  get stats(): { inFlight: number; answered: number; restarts: number; backingOff: boolean } {
+    return {
+      inFlight: this.#pending.size,
+      answered: this.#answered,
+      restarts: this.#restarts,
+      backingOff: this.#restartTimer !== null,
+    }
   }
 
   apply(
@@ -179,6 +190,10 @@ export class ArchiveWriterThread implements ArchiveWriter {
     return this.#closing
   }
 
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
   #send<T>(operation: string, request: Unsent): Promise<T> {
     if (this.#closing) return Promise.reject(new DatabaseError(operation, 'closed'))
     return new Promise<T>((resolve, reject) => {
@@ -206,6 +221,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
   }
 
   #spawn(): void {
+    const startedAt = Date.now()
     this.#restartTimer = null
     this.#ready = false
     // Named, so its CPU shows apart from the verify workers' (per-thread figures, `top -H`).
@@ -219,7 +235,6 @@ export class ArchiveWriterThread implements ArchiveWriter {
     worker.on('message', (m: FromWriter) => {
       if (m.kind === 'ready') {
         this.#ready = true
-        this.#failedStarts = 0
         this.#onFirstStart?.()
         this.#onFirstStart = null
         this.#post()
@@ -243,7 +258,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
     worker.on('exit', (code) => {
       if (worker !== this.#worker) return
       this.#worker = null
-      const wasReady = this.#ready
+      const lasted = this.#ready && Date.now() - startedAt >= HEALTHY_AFTER_MS
       this.#ready = false
       const cause = failure ?? new Error(`archive writer exited with code ${code}`)
       for (const id of [...this.#held]) this.#fail(id, cause)
@@ -255,7 +270,10 @@ export class ArchiveWriterThread implements ArchiveWriter {
         return
       }
       this.#restarts++
-      if (wasReady) return this.#spawn()
+      if (lasted) {
+        this.#failedStarts = 0
+        return this.#spawn()
+      }
       const wait = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** this.#failedStarts++)
       this.#restartTimer = setTimeout(() => this.#spawn(), wait)
       this.#restartTimer.unref()
