@@ -48,11 +48,6 @@ export class ArchiveDatabase {
   readonly #inFlight = new Set<Promise<unknown>>()
   #snapshots = 0
   readonly #snapshotQueue: (() => void)[] = []
-  /**
-   * On SQLite when asked for: the thread every write goes to (writer-thread.ts), with a
-   * connection of its own; this object's connection then only reads.
-   */
-  readonly writer: ArchiveWriter | undefined
   readonly #thread: ArchiveWriterThread | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -66,7 +61,14 @@ export class ArchiveDatabase {
     this.dialect = config.kind
     this.#config = config
     this.#thread = thread
-    this.writer = thread
+  }
+
+  /**
+   * On SQLite when asked for: the thread every write goes to (writer-thread.ts), with a
+   * connection of its own; this object's connection then only reads.
+   */
+  get writer(): ArchiveWriter | undefined {
+    return this.#thread
   }
 
   /**

@@ -21,7 +21,7 @@
 // Deliberately not here: big changes (a whole repo's import), which go through the chunked
 // transaction in repo-store.ts; SQLite, which has no round trips to save.
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import type { RepoChange } from './repo-change.ts'
+import { cidToBytes, type HeadCheck, type RepoChange, recordCounts } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
 
 /** Bound parameters one statement may carry here (PostgreSQL's limit is 65,535). */
@@ -52,18 +52,16 @@ export async function applyInOneStatement(
   did: string,
   change: RepoChange,
   now: string,
-  cidToBytes: (cid: string) => Uint8Array,
-  over?: { readonly id: number; readonly commitCid: string },
+  over?: HeadCheck,
 ): Promise<boolean> {
   const { head } = change
-  const net = new Map<string, number>()
-  for (const [cid] of change.addRecords) net.set(cid, (net.get(cid) ?? 0) + 1)
-  for (const cid of change.removeRecords) net.set(cid, (net.get(cid) ?? 0) - 1)
-  const bytesOf = new Map(change.addRecords)
+  const counts = recordCounts(change)
   const gained: RawBuilder<unknown>[] = []
   const lost: RawBuilder<unknown>[] = []
-  for (const [cid, n] of net) {
-    if (n > 0) gained.push(sql`(${cidToBytes(cid)}::bytea, ${n}::int, ${bytesOf.get(cid)!}::bytea)`)
+  for (const cid of new Set([...counts.gained.keys(), ...counts.lost.keys()])) {
+    const g = counts.gained.get(cid)
+    const n = (g?.n ?? 0) - (counts.lost.get(cid) ?? 0)
+    if (n > 0) gained.push(sql`(${cidToBytes(cid)}::bytea, ${n}::int, ${g!.data}::bytea)`)
     else if (n < 0) lost.push(sql`(${cidToBytes(cid)}::bytea, ${-n}::int)`)
   }
   const ctes: RawBuilder<unknown>[] = [

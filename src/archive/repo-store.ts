@@ -4,20 +4,25 @@
 // binary form (36 bytes, not 59 characters): the blocks table is most of the archive.
 // Reads page by CID so an export of a large repo never holds it all in memory.
 // Deliberately not here: deciding what changes (mirror-change.ts), verification (verify/).
-import * as CID from '@atcute/cid'
 import type { Kysely, Transaction } from 'kysely'
 import { chunkPolicyOf, chunks, keyChunks } from '../db/chunks.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
 import { applyInOneStatement, fitsOneStatement } from './pg-apply.ts'
-import type { RepoChange, RepoHead } from './repo-change.ts'
+import {
+  cidFromBytes,
+  cidToBytes,
+  type HeadCheck,
+  type RepoChange,
+  type RepoHead,
+  recordCounts,
+} from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
 import { SqliteApplier } from './sqlite-apply.ts'
 
 /** Rows per INSERT (well under both databases' bound-parameter limits at 5 columns). */
 const CHUNK = 500
 
-export const cidToBytes = (cid: string): Uint8Array => CID.fromString(cid).bytes
-export const cidFromBytes = (bytes: Uint8Array): string => CID.toString(CID.decode(bytes))
+export { cidFromBytes, cidToBytes } from './repo-change.ts'
 
 export interface StoredRepo extends RepoHead {
   readonly did: string
@@ -97,7 +102,7 @@ export class RepoStore {
   async apply(
     did: string,
     change: RepoChange,
-    over?: Pick<StoredRepo, 'id' | 'commitCid'>,
+    over?: HeadCheck,
     now = new Date(this.#now()).toISOString(),
   ): Promise<boolean> {
     const { head } = change
@@ -106,11 +111,9 @@ export class RepoStore {
       const check = over && { id: over.id, commitCid: over.commitCid }
       return writer.apply(did, change, now, check)
     }
-    if (this.#sqlite) return this.#sqlite.apply(did, change, now, over, cidToBytes)
+    if (this.#sqlite) return this.#sqlite.apply(did, change, now, over)
     if (this.#adb.dialect === 'postgres' && this.#fastPath && fitsOneStatement(change)) {
-      return this.#adb.run('repos.apply', (db) =>
-        applyInOneStatement(db, did, change, now, cidToBytes, over),
-      )
+      return this.#adb.run('repos.apply', (db) => applyInOneStatement(db, did, change, now, over))
     }
     const policy = chunkPolicyOf(this.#adb.dialect)
     return this.#adb.transaction('repos.apply', async (trx) => {
@@ -139,14 +142,13 @@ export class RepoStore {
           .execute()
       }
       // References first, removals after: a block one path drops and another gains survives.
-      const gained = countBy(change.addRecords.map(([cid]) => cid))
-      const bytesOf = new Map(change.addRecords)
-      const records = [...gained].map(([cid, n]) => ({
+      const { gained, lost } = recordCounts(change)
+      const records = [...gained].map(([cid, g]) => ({
         repo_id: id,
         cid: cidToBytes(cid),
         rev,
-        refs: n,
-        data: bytesOf.get(cid)!,
+        refs: g.n,
+        data: g.data,
       }))
       for (const chunk of chunks(records, CHUNK, policy)) {
         await trx
@@ -159,7 +161,7 @@ export class RepoStore {
           )
           .execute()
       }
-      for (const [cid, n] of countBy(change.removeRecords)) {
+      for (const [cid, n] of lost) {
         await trx
           .updateTable('repo_block')
           .set((eb) => ({ refs: eb('refs', '-', n) }))
@@ -175,7 +177,7 @@ export class RepoStore {
           .where('cid', 'in', chunk)
           .execute()
       }
-      const recordsGone = [...new Set(change.removeRecords)].map(cidToBytes)
+      const recordsGone = [...lost.keys()].map(cidToBytes)
       for (const chunk of keyChunks(recordsGone, CHUNK)) {
         await trx
           .deleteFrom('repo_block')
@@ -380,10 +382,4 @@ async function upsertHead(
     .returning('id')
     .executeTakeFirstOrThrow()
   return row.id
-}
-
-function countBy(items: readonly string[]): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const i of items) out.set(i, (out.get(i) ?? 0) + 1)
-  return out
 }

@@ -19,24 +19,17 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { wrapDriverError } from '../db/errors.ts'
 import type { ArchiveDatabase } from './archive-db.ts'
-import type { RepoChange } from './repo-change.ts'
+import { cidToBytes, type HeadCheck, type RepoChange, recordCounts } from './repo-change.ts'
 import type { ArchiveSchema } from './schema.ts'
 
 /** Changes written in one transaction at most. */
 export const GROUP_MAX = 64
-
-/** What the store needs of the stored head: the write happens only if it is still this one. */
-export interface HeadCheck {
-  readonly id: number
-  readonly commitCid: string
-}
 
 interface Queued {
   readonly did: string
   readonly change: RepoChange
   readonly now: string
   readonly over: HeadCheck | undefined
-  readonly toBytes: (cid: string) => Uint8Array
   resolve(written: boolean): void
   reject(err: unknown): void
 }
@@ -77,10 +70,9 @@ export class SqliteApplier {
     change: RepoChange,
     now: string,
     over: HeadCheck | undefined,
-    toBytes: (cid: string) => Uint8Array,
   ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.#queue.push({ did, change, now, over, toBytes, resolve, reject })
+      this.#queue.push({ did, change, now, over, resolve, reject })
       if (!this.#scheduled) this.#schedule()
     })
   }
@@ -148,7 +140,7 @@ export class SqliteApplier {
 }
 
 async function writeChange(conn: Kysely<ArchiveSchema>, c: Queued): Promise<boolean> {
-  const { change, toBytes } = c
+  const { change } = c
   const run = (text: string, params: readonly unknown[]) => conn.executeQuery(q(text, params))
   if (c.over !== undefined) {
     const current = (await run(SELECT_HEAD, [c.did])).rows[0] as
@@ -167,19 +159,12 @@ async function writeChange(conn: Kysely<ArchiveSchema>, c: Queued): Promise<bool
   ])
   const id = (upserted.rows[0] as { id: number }).id
   for (const [cid, data] of change.addNodes)
-    await run(INSERT_NODE, [id, toBytes(cid), head.rev, data])
+    await run(INSERT_NODE, [id, cidToBytes(cid), head.rev, data])
   // References first, removals after: a block one path drops and another gains survives.
-  const gained = new Map<string, { n: number; data: Uint8Array }>()
-  for (const [cid, data] of change.addRecords) {
-    const g = gained.get(cid)
-    if (g) g.n++
-    else gained.set(cid, { n: 1, data })
-  }
-  for (const [cid, g] of gained) await run(ADD_RECORD, [id, toBytes(cid), head.rev, g.n, g.data])
-  const lost = new Map<string, number>()
-  for (const cid of change.removeRecords) lost.set(cid, (lost.get(cid) ?? 0) + 1)
-  for (const [cid, n] of lost) await run(DROP_REFS, [n, id, toBytes(cid)])
-  for (const cid of change.removeNodes) await run(DELETE_BLOCK, [id, toBytes(cid)])
-  for (const cid of lost.keys()) await run(DELETE_UNREFERENCED, [id, toBytes(cid)])
+  const { gained, lost } = recordCounts(change)
+  for (const [cid, g] of gained) await run(ADD_RECORD, [id, cidToBytes(cid), head.rev, g.n, g.data])
+  for (const [cid, n] of lost) await run(DROP_REFS, [n, id, cidToBytes(cid)])
+  for (const cid of change.removeNodes) await run(DELETE_BLOCK, [id, cidToBytes(cid)])
+  for (const cid of lost.keys()) await run(DELETE_UNREFERENCED, [id, cidToBytes(cid)])
   return true
 }

@@ -2,8 +2,7 @@
 // to each other. Requests made in one turn of the event loop travel together, and so do replies.
 // Types only.
 import type { DatabaseErrorReason } from '../db/errors.ts'
-import type { RepoChange } from './repo-change.ts'
-import type { HeadCheck } from './sqlite-apply.ts'
+import type { HeadCheck, RepoChange } from './repo-change.ts'
 
 export type WriteRequest =
   | {

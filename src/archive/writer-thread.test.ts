@@ -186,3 +186,14 @@ test("a change's blocks that are views into a large buffer are posted without th
   assert.deepEqual(posted.removeNodes, ['x'])
   assert.deepEqual(posted.removeRecords, ['y'])
 })
+
+test('a change whose blocks have buffers of their own is posted as it is', () => {
+  const change: RepoChange = {
+    head: { rev: '3laaaaaaaaaa2', commitCid: 'c', dataCid: 'd', commitBlock: new Uint8Array(10) },
+    addNodes: new Map([['n', new Uint8Array(3)]]),
+    removeNodes: [],
+    addRecords: [['r', new Uint8Array(100)]],
+    removeRecords: [],
+  }
+  assert.equal(postableChange(change), change)
+})

@@ -20,8 +20,7 @@
 // round trips the main thread only waits for).
 import { Worker } from 'node:worker_threads'
 import { DatabaseError } from '../db/errors.ts'
-import type { RepoChange } from './repo-change.ts'
-import type { HeadCheck } from './sqlite-apply.ts'
+import type { HeadCheck, RepoChange } from './repo-change.ts'
 import type { FromWriter, ToWriter, WriteFailure, WriteRequest } from './writer-messages.ts'
 
 /** The writes the thread takes (RepoStore sends its own there when there is one). */
@@ -58,14 +57,24 @@ const HEALTHY_AFTER_MS = 10_000
  */
 const SHARED_BUFFER_BYTES = 64 * 1024
 
-/** The bytes without the rest of a large buffer they may be a view of. */
-function ownBytes(bytes: Uint8Array): Uint8Array {
-  const buffer = bytes.buffer.byteLength
-  return buffer > SHARED_BUFFER_BYTES && buffer > bytes.byteLength ? new Uint8Array(bytes) : bytes
-}
+/** Whether posting the bytes would copy a large buffer they are only a part of. */
+const dragsBuffer = (bytes: Uint8Array): boolean =>
+  bytes.buffer.byteLength > SHARED_BUFFER_BYTES && bytes.buffer.byteLength > bytes.byteLength
 
-/** The change as it is posted: its blocks in buffers of their own when they share a large one. */
+/** The bytes without the rest of a large buffer they may be a view of. */
+const ownBytes = (bytes: Uint8Array): Uint8Array =>
+  dragsBuffer(bytes) ? new Uint8Array(bytes) : bytes
+
+/**
+ * The change as it is posted: its blocks in buffers of their own when they share a large one.
+ * A commit's blocks never do (each frame has a buffer of its own): it is posted as it is.
+ */
 export function postableChange(change: RepoChange): RepoChange {
+  const copy =
+    dragsBuffer(change.head.commitBlock) ||
+    [...change.addNodes.values()].some(dragsBuffer) ||
+    change.addRecords.some(([, bytes]) => dragsBuffer(bytes))
+  if (!copy) return change
   return {
     head: { ...change.head, commitBlock: ownBytes(change.head.commitBlock) },
     addNodes: new Map([...change.addNodes].map(([cid, bytes]) => [cid, ownBytes(bytes)])),
