@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext, test } from 'node:test'
 import { silentLogger } from '../observability/logger.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { encodeErrorFrame } from '../protocol/frame.ts'
-import type { RepoEvent } from '../protocol/messages.ts'
 import { FakePds } from '../upstream/testing/fake-pds.ts'
 import { identityFrame } from '../upstream/testing/frames.ts'
 import { turns } from '../upstream/testing/setup.ts'
@@ -43,7 +43,7 @@ async function rig(
     status: new HostStatusMachine({ now, onTransition: () => {} }),
     limiter,
     futureCursorResets: { count: 3, afterMs: 1_000 },
-    onEvent: (_id, msg: RepoEvent) => seqs.push(msg.seq),
+    onEvent: (_id, msg: UpstreamEvent) => seqs.push(msg.seq),
     onDrop: () => {},
     onCursorExpired: (id) => expired.push(id),
   })

@@ -12,7 +12,8 @@
 import type { LookupFunction } from 'node:net'
 import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
-import { INFO_NAMES, type RepoEvent } from '../protocol/messages.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { INFO_NAMES } from '../protocol/messages.ts'
 import type { HostConnection } from '../upstream/host-connection.ts'
 import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { HostLink } from './host-link.ts'
@@ -37,7 +38,7 @@ export interface HostLinksDeps {
   /** FutureCursor answers needed, spread over at least `afterMs`, before a cursor reset. */
   readonly futureCursorResets: { readonly count: number; readonly afterMs: number }
   /** Hands an event to ingest. */
-  readonly onEvent: (hostId: number, msg: RepoEvent, raw: Uint8Array) => void
+  readonly onEvent: (hostId: number, msg: UpstreamEvent, raw: Uint8Array) => void
   /** An event the connection itself dropped (already complete for the cursor). */
   readonly onDrop: (
     hostId: number,
@@ -240,7 +241,7 @@ export class HostLinks {
     const { logger: log, status } = this.#d
     const linkOf = (host: HostTarget) => this.#links.get(host.id)
     return {
-      onEvent: (host: HostTarget, msg: RepoEvent, raw: Uint8Array) => {
+      onEvent: (host: HostTarget, msg: UpstreamEvent, raw: Uint8Array) => {
         const link = linkOf(host)
         if (!link) {
           // Not reachable (links are never removed), but never a silent loss either.

@@ -21,13 +21,8 @@ import { effectiveMode } from '../hosts/sync-ratchet.ts'
 import type { Identity } from '../identity/did-document.ts'
 import { endpointHost } from '../identity/pds-endpoints.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
-import type {
-  AccountMessage,
-  CommitMessage,
-  IdentityMessage,
-  RepoEvent,
-  SyncMessage,
-} from '../protocol/messages.ts'
+import type { RepoEnvelope, UpstreamEvent } from '../protocol/envelope.ts'
+import type { AccountMessage, IdentityMessage } from '../protocol/messages.ts'
 import { accountBody, identityBody } from '../protocol/output.ts'
 import { AccountWriter } from './account-writer.ts'
 import { IdentityLookups } from './identity-lookups.ts'
@@ -61,7 +56,7 @@ export class EventHandlers {
     this.#w = new AccountWriter(deps)
   }
 
-  async process(hostId: number, msg: RepoEvent, raw: Uint8Array): Promise<Outcome> {
+  async process(hostId: number, msg: UpstreamEvent, raw: Uint8Array): Promise<Outcome> {
     const host = this.#d.hosts.ingestView(hostId)
     if (!host) return drop('host-banned', `host ${hostId} is not registered`)
     if (host.banned) return drop('host-banned', `${host.hostname} is banned`)
@@ -159,10 +154,10 @@ export class EventHandlers {
   async #repoEvent(
     hostId: number,
     hostname: string,
-    msg: CommitMessage | SyncMessage,
+    msg: RepoEnvelope,
     raw: Uint8Array,
   ): Promise<Outcome> {
-    const did = msg.type === '#commit' ? msg.repo : msg.did
+    const did = msg.did
     const auth = await this.#authority(hostId, hostname, did)
     if ('reason' in auth) return auth
     let { identity, account } = auth

@@ -20,7 +20,7 @@ import type { AccountState } from '../accounts/account-state.ts'
 import { DatabaseError } from '../db/errors.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
-import type { RepoEvent } from '../protocol/messages.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { AccountSerializer } from './account-serializer.ts'
 import { AccountWriter } from './account-writer.ts'
 import { EventHandlers } from './handlers.ts'
@@ -83,10 +83,10 @@ export class Ingest {
   }
 
   /** Takes one event from a host connection (after its seq check). `raw` is the frame's bytes. */
-  handle(hostId: number, msg: RepoEvent, raw: Uint8Array): void {
+  handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     this.stats.received++
     this.stats.inFlight++
-    const did = msg.type === '#commit' ? msg.repo : msg.did
+    const did = msg.did
     void this.#serializer.run(did, async () => {
       const span = this.#d.tracer?.startSpan('ingest.event', {
         attributes: { 'event.type': msg.type, 'host.id': hostId, 'event.seq': msg.seq },

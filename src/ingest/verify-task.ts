@@ -1,5 +1,6 @@
 // The verification task a worker thread runs for one `#commit` or `#sync`: decode the frame,
-// parse the message, verify it (verify/commit.ts) with the given key, previous state, clock and
+// parse the message (the main thread read only its envelope, protocol/envelope.ts, so a body that
+// breaks a rule is dropped here, with the reason the full parse gives), verify it (verify/commit.ts) with the given key, previous state, clock and
 // mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
 // so the main thread does no encoding; in archival mode also the head and blocks the mirror
 // applies. Pure apart from the signature backend it is given; the
@@ -65,7 +66,8 @@ export async function runVerifyTask(
   } catch (err) {
     if (err instanceof FrameError) return { ok: false, reason: err.reason, detail: err.message }
     if (err instanceof MessageError) return { ok: false, reason: err.reason, detail: err.message }
-    throw err
+    // Hostile input must end as a drop, as it did when the main thread parsed it.
+    return { ok: false, reason: 'invalid-message', detail: errorText(err) }
   }
   const key = parseDidKey(task.didKey)
   const ctx = {
@@ -111,6 +113,8 @@ export async function runVerifyTask(
   }
   return { ok: false, reason: 'invalid-message', detail: `${msg.type} is not verified by workers` }
 }
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 function mirrorInput(v: {
   rev: string

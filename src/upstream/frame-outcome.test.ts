@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { runVerifyTask } from '../ingest/verify-task.ts'
 import { encodeErrorFrame, encodeMessageFrame } from '../protocol/frame.ts'
+import { verifySignature } from '../verify/crypto/signature.ts'
 import { readFrame } from './frame-outcome.ts'
 import { identityFrame, nonCanonicalIdentityFrame, TEST_DID } from './testing/frames.ts'
 
 const time = '2024-05-01T12:00:00.000Z'
+/** Any valid key: the body is refused before a signature is checked. */
+const KEY = 'did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme'
 
 describe('readFrame', () => {
   it('reads repo events, #info and error frames', () => {
@@ -59,5 +63,24 @@ describe('readFrame', () => {
         false,
       ])
     }
+  })
+
+  it('reads only the envelope of a #commit: a body that breaks a rule is dropped by the worker', async () => {
+    const rev = '3l7qvtzbgnk2a'
+    const bytes = encodeMessageFrame('#commit', { seq: 9, repo: TEST_DID, rev, ops: 'none', time })
+    assert.deepEqual(readFrame(bytes), {
+      kind: 'event',
+      msg: { type: '#commit', seq: 9, did: TEST_DID, rev },
+    })
+    const outcome = await runVerifyTask(
+      { frame: bytes, didKey: KEY, previous: null, now: Date.now(), mode: 'strict' },
+      verifySignature,
+    )
+    // The reason and detail the main thread's full parse gave before it read only the envelope.
+    assert.deepEqual(outcome, {
+      ok: false,
+      reason: 'invalid-message',
+      detail: 'commit is not a dag-cbor CID link',
+    })
   })
 })

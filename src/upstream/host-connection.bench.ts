@@ -1,7 +1,12 @@
 // Per-event cost of the upstream layer: the seq window under out-of-order completion, frame
-// classification (decode + parse of a small event), and frames through a real loopback socket
+// classification (decode + parse of a small event; a commit's envelope, against its full parse),
+// and frames through a real loopback socket
 // into a HostConnection (fake PDS in the same process, so both ends share the one core).
 import { measure, measureAsync, note } from '../../bench/harness.ts'
+import { generateKeypair } from '../../test/support/keypair.ts'
+import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
+import { decodeFrame } from '../protocol/frame.ts'
+import { parseMessage } from '../protocol/messages.ts'
 import { readFrame } from './frame-outcome.ts'
 import { HostConnection } from './host-connection.ts'
 import { SeqWindow } from './seq-window.ts'
@@ -31,6 +36,30 @@ import { Recorder } from './testing/recorder.ts'
 const frame = identityFrame(123_456_789)
 note(`#identity frame: ${frame.length} bytes`)
 measure('readFrame (#identity)', () => readFrame(frame))
+
+// A commit of one new post in a repo of 300 records, as the main thread reads it (its envelope)
+// and as it read it before the worker took over the body (decode + parse of the whole frame).
+{
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+  const post = (i: number) => ({
+    action: 'create' as const,
+    path: `app.bsky.feed.post/3l${String(i).padStart(11, '0')}`,
+    record: {
+      $type: 'app.bsky.feed.post',
+      text: 'a post '.repeat(30),
+      createdAt: new Date().toISOString(),
+    },
+  })
+  for (let i = 0; i < 300; i += 50)
+    await repo.commit(Array.from({ length: 50 }, (_, j) => post(i + j)))
+  const commit = messageFrame(await repo.commit([post(300)]))
+  note(`#commit frame: ${commit.length} bytes`)
+  measure('readFrame (#commit: the envelope)', () => readFrame(commit))
+  measure('  the whole frame decoded and parsed', () => {
+    const f = decodeFrame(commit)
+    if (f.op === 1) parseMessage(f)
+  })
+}
 
 // Loopback: batches of 1,000 frames sent by the fake PDS, completed as they arrive.
 {

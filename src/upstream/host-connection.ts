@@ -13,8 +13,8 @@
 // do after `FutureCursor`: the caller decides, e.g. by stopping), rate limits, and when to pause:
 // the caller's flow control decides, from `window` (hosts/flow-control.ts).
 import type { DropReason } from '../protocol/drop-reasons.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { MAX_FRAME_BYTES } from '../protocol/limits.ts'
-import type { RepoEvent } from '../protocol/messages.ts'
 import { Backoff } from './backoff.ts'
 import { readFrame } from './frame-outcome.ts'
 import { RecoveredSeqs } from './recovered-seqs.ts'
@@ -306,7 +306,7 @@ export class HostConnection {
     }
   }
 
-  #onRepoEvent(msg: RepoEvent, raw: Uint8Array): void {
+  #onRepoEvent(msg: UpstreamEvent, raw: Uint8Array): void {
     const last = this.#window.last
     if (last !== null && msg.seq <= last) {
       this.#handlers.onDrop(

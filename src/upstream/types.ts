@@ -3,7 +3,8 @@
 // Handlers run synchronously on the socket's read path and must not throw.
 import type { LookupFunction } from 'node:net'
 import type { DropReason } from '../protocol/drop-reasons.ts'
-import type { InfoMessage, RepoEvent } from '../protocol/messages.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
+import type { InfoMessage } from '../protocol/messages.ts'
 
 export interface HostTarget {
   readonly id: number
@@ -26,7 +27,7 @@ export interface UpstreamHandlers {
    * A repo event that passed the seq check. `raw` holds the frame's bytes in an ArrayBuffer of
    * its own (it may be transferred to a worker thread). The caller later calls `complete(seq)`.
    */
-  onEvent(host: HostTarget, msg: RepoEvent, raw: Uint8Array): void
+  onEvent(host: HostTarget, msg: UpstreamEvent, raw: Uint8Array): void
   /** An upstream `#info` (e.g. `OutdatedCursor`). */
   onInfo(host: HostTarget, msg: InfoMessage): void
   /** An event dropped by the connection itself; it is already complete for the cursor. */

@@ -72,12 +72,16 @@ describe('hostile hosts: frames', () => {
       conn.send(encodeMessageFrame('#surprise', { seq: 2, anything: 'goes' }))
       // a #commit header over a body that is not a commit
       conn.send(encodeMessageFrame('#commit', { seq: 3, repo: 42, ops: 'none' }))
+      // a commit whose envelope (seq, repo, rev) is sound but whose ops are not: the main thread
+      // reads only the envelope, so the verify worker is where this one is dropped
+      const body = messageBody(await repo.commit([{ action: 'create', path: post(4) }], { seq: 4 }))
+      conn.send(encodeMessageFrame('#commit', { ...body, ops: 'none' }))
       // a valid commit last: it arrives, so the stream did go on past the faults
-      conn.send(await commitFrame(repo, 4))
+      conn.send(await commitFrame(repo, 5))
     })
     await world.dropped(pds, 'non-canonical-cbor')
     await world.dropped(pds, 'unknown-type')
-    await world.dropped(pds, 'invalid-message')
+    await world.dropped(pds, 'invalid-message', 2)
     await eventually(
       () => repo !== undefined && world.revsOf(repo.did).length === 1,
       20_000,

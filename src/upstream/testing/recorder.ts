@@ -2,11 +2,12 @@
 // bounded timeout) until what was recorded satisfies a condition.
 // Deliberately not here: completing events (tests call `complete` themselves, in any order).
 import type { DropReason } from '../../protocol/drop-reasons.ts'
-import type { InfoMessage, RepoEvent } from '../../protocol/messages.ts'
+import type { UpstreamEvent } from '../../protocol/envelope.ts'
+import type { InfoMessage } from '../../protocol/messages.ts'
 import type { ConnectionState, HostTarget, UpstreamHandlers } from '../types.ts'
 
 export type Recorded =
-  | { readonly kind: 'event'; readonly msg: RepoEvent; readonly raw: Uint8Array }
+  | { readonly kind: 'event'; readonly msg: UpstreamEvent; readonly raw: Uint8Array }
   | { readonly kind: 'info'; readonly msg: InfoMessage }
   | {
       readonly kind: 'drop'
@@ -20,12 +21,12 @@ export type Recorded =
 export class Recorder implements UpstreamHandlers {
   readonly log: Recorded[] = []
   /** Runs inside onEvent (e.g. to pause or complete synchronously). */
-  onEventHook: ((msg: RepoEvent) => void) | null = null
+  onEventHook: ((msg: UpstreamEvent) => void) | null = null
   /** Runs inside onStateChange. */
   onStateHook: ((state: ConnectionState) => void) | null = null
   readonly #watchers = new Set<() => void>()
 
-  get events(): RepoEvent[] {
+  get events(): UpstreamEvent[] {
     return this.log.flatMap((r) => (r.kind === 'event' ? [r.msg] : []))
   }
   get seqs(): number[] {
@@ -38,7 +39,7 @@ export class Recorder implements UpstreamHandlers {
     return this.log.flatMap((r) => (r.kind === 'state' ? [r.state] : []))
   }
 
-  onEvent(_host: HostTarget, msg: RepoEvent, raw: Uint8Array): void {
+  onEvent(_host: HostTarget, msg: UpstreamEvent, raw: Uint8Array): void {
     this.#push({ kind: 'event', msg, raw })
     this.onEventHook?.(msg)
   }
