@@ -13,6 +13,9 @@ import { hash } from 'node:crypto'
 import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode, isBytes } from '@atcute/cbor'
 import { isDagCborLink } from './cid.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
+import { commonPrefixLength, readCanonicalNode, writeCanonicalNode } from './mst-layout.ts'
+
+export { commonPrefixLength } from './mst-layout.ts'
 
 export interface MstEntry {
   readonly key: string
@@ -55,14 +58,6 @@ export function mstKeyHeight(key: string): number {
     break
   }
   return zeros >> 1
-}
-
-/** Length of the common prefix of two strings, in UTF-16 code units (keys are ASCII). */
-export function commonPrefixLength(a: string, b: string): number {
-  const n = Math.min(a.length, b.length)
-  let i = 0
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++
-  return i
 }
 
 /** A valid MST key: `collection/rkey` of allowed characters, 3 to 1024 bytes. */
@@ -123,6 +118,67 @@ const NO_BOUNDS: MstBounds = {}
 
 /** Decodes and checks an MST node block. Throws `MstNodeError`. */
 export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): MstNode {
+  // Nearly every node is canonical DAG-CBOR: read in place, ~2.5 times faster than decoding it.
+  // Anything else, and any node that breaks a rule, is read again below, which says what is wrong.
+  try {
+    const node = readCanonical(block, bounds)
+    if (node !== null) return node
+  } catch {}
+  return parseDecodedNode(block, bounds)
+}
+
+function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
+  const entries: MstEntry[] = []
+  let prev = ''
+  let height: number | null = null
+  const left = readCanonicalNode(block, (i, p, k, value, right) => {
+    if (p > prev.length || (i === 0 && p !== 0)) return false
+    const key = entryKey(i, p, k, prev, bounds)
+    height = keyHeight(i, key, height)
+    entries.push({ key, value, right })
+    prev = key
+    return true
+  })
+  if (left === undefined) return null
+  checkNodeHeight(height, bounds)
+  return { left, entries, height }
+}
+
+/** The key of entry `i` (its prefix length `p` and suffix bytes), checked against the previous
+ * key, the node's bounds and the MST key rules. Throws `MstNodeError`. */
+function entryKey(i: number, p: number, k: Uint8Array, prev: string, bounds: MstBounds): string {
+  const suffix = keySuffix(k, i)
+  // Exact compression: the shared prefix ends at `p`, so the suffix must not start with the
+  // previous key's next character (an empty suffix is caught by the order check below).
+  if (i > 0 && p < prev.length && suffix.length > 0 && suffix.charCodeAt(0) === prev.charCodeAt(p))
+    throw new MstNodeError(`entry ${i} prefix compression is not exact`)
+  const key = p === 0 ? suffix : prev.slice(0, p) + suffix
+  if (!isValidMstKey(key)) throw new MstNodeError(`entry ${i} key is not a valid repo path`)
+  if (i > 0 && key <= prev) throw new MstNodeError(`entry ${i} key is not after the previous key`)
+  if (bounds.after !== undefined && key <= bounds.after) {
+    throw new MstNodeError(`entry ${i} key lies before the node's lower bound`)
+  }
+  if (bounds.before !== undefined && key >= bounds.before) {
+    throw new MstNodeError(`entry ${i} key lies after the node's upper bound`)
+  }
+  return key
+}
+
+/** The height all keys share: `height` so far (null before the first key). Throws `MstNodeError`. */
+function keyHeight(i: number, key: string, height: number | null): number {
+  const h = mstKeyHeight(key)
+  if (height !== null && h !== height)
+    throw new MstNodeError(`entry ${i} key height ${h} differs from ${height}`)
+  return h
+}
+
+function checkNodeHeight(height: number | null, bounds: MstBounds): void {
+  if (bounds.height !== undefined && height !== null && height !== bounds.height) {
+    throw new MstNodeError(`node height ${height} where ${bounds.height} was expected`)
+  }
+}
+
+function parseDecodedNode(block: Uint8Array, bounds: MstBounds): MstNode {
   let value: unknown
   try {
     value = decode(block)
@@ -138,7 +194,6 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): 
     throw new MstNodeError('MST node l is neither null nor a dag-cbor CID')
   if (!Array.isArray(e)) throw new MstNodeError('MST node e is not an array')
 
-  const { after, before } = bounds
   const entries: MstEntry[] = []
   let prev = ''
   let height: number | null = null
@@ -156,35 +211,12 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): 
     if (!isDagCborCid(v)) throw new MstNodeError(`entry ${i} value is not a dag-cbor CID`)
     if (t !== null && !isDagCborCid(t))
       throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
-    const suffix = keySuffix((k as BytesWrapper).buf, i)
-    // Exact compression: the shared prefix ends at `p`, so the suffix must not start with the
-    // previous key's next character (an empty suffix is caught by the order check below).
-    if (
-      i > 0 &&
-      p < prev.length &&
-      suffix.length > 0 &&
-      suffix.charCodeAt(0) === prev.charCodeAt(p)
-    )
-      throw new MstNodeError(`entry ${i} prefix compression is not exact`)
-    const key = p === 0 ? suffix : prev.slice(0, p) + suffix
-    if (!isValidMstKey(key)) throw new MstNodeError(`entry ${i} key is not a valid repo path`)
-    if (i > 0 && key <= prev) throw new MstNodeError(`entry ${i} key is not after the previous key`)
-    if (after !== undefined && key <= after) {
-      throw new MstNodeError(`entry ${i} key lies before the node's lower bound`)
-    }
-    if (before !== undefined && key >= before) {
-      throw new MstNodeError(`entry ${i} key lies after the node's upper bound`)
-    }
-    const h = mstKeyHeight(key)
-    if (height === null) height = h
-    else if (h !== height)
-      throw new MstNodeError(`entry ${i} key height ${h} differs from ${height}`)
+    const key = entryKey(i, p, (k as BytesWrapper).buf, prev, bounds)
+    height = keyHeight(i, key, height)
     entries.push({ key, value: v, right: t })
     prev = key
   }
-  if (bounds.height !== undefined && height !== null && height !== bounds.height) {
-    throw new MstNodeError(`node height ${height} where ${bounds.height} was expected`)
-  }
+  checkNodeHeight(height, bounds)
   return { left: l, entries, height }
 }
 
@@ -192,18 +224,29 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): 
  * prefix-compressed against the previous one, encoded as DAG-CBOR. Keys must be valid MST keys
  * (ASCII); anything else throws `MstNodeError`. */
 export function encodeMstNode(node: Pick<MstNode, 'left' | 'entries'>): Uint8Array {
+  // The inversion encodes every node it changes: written in place, in the layout above, ~3 times
+  // faster than the general encoder; a link it cannot write so (a CID given as a string) goes
+  // through that encoder.
+  return writeCanonicalNode(node.left, node.entries) ?? encodeGeneral(node)
+}
+
+function encodeGeneral(node: Pick<MstNode, 'left' | 'entries'>): Uint8Array {
   const e: { p: number; k: BytesWrapper; v: CidLink; t: CidLink | null }[] = []
   let prev = ''
   for (const { key, value, right } of node.entries) {
     const p = commonPrefixLength(prev, key)
-    const suffix = new Uint8Array(key.length - p)
-    for (let j = p; j < key.length; j++) {
-      const c = key.charCodeAt(j)
-      if (c >= 0x80) throw new MstNodeError(`key ${JSON.stringify(key)} is not ASCII`)
-      suffix[j - p] = c
-    }
-    e.push({ p, k: new BytesWrapper(suffix), v: value, t: right })
+    e.push({ p, k: new BytesWrapper(asciiBytes(key, p)), v: value, t: right })
     prev = key
   }
   return encode({ l: node.left, e })
+}
+
+function asciiBytes(key: string, from: number): Uint8Array {
+  const out = new Uint8Array(key.length - from)
+  for (let j = from; j < key.length; j++) {
+    const c = key.charCodeAt(j)
+    if (c >= 0x80) throw new MstNodeError(`key ${JSON.stringify(key)} is not ASCII`)
+    out[j - from] = c
+  }
+  return out
 }

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode } from '@atcute/cbor'
+import fc from 'fast-check'
+import { applyDamage, damages, fuzzParams } from '../../test/support/fuzz-inputs.ts'
+import { SEED, scaled } from '../../test/support/long-mode.ts'
+import { commonPrefixLength, readCanonicalNode, writeCanonicalNode } from './mst-layout.ts'
+
+interface Entry {
+  key: string
+  value: CidLink
+  right: CidLink | null
+}
+
+/** The node as the general encoder writes it (what the MST's canonical block is). */
+function generalBlock(left: CidLink | null, entries: readonly Entry[]): Uint8Array {
+  let prev = ''
+  const e = entries.map(({ key, value, right }) => {
+    const p = commonPrefixLength(prev, key)
+    prev = key
+    return { p, k: new BytesWrapper(new TextEncoder().encode(key.slice(p))), v: value, t: right }
+  })
+  return encode({ l: left, e })
+}
+
+/** What the layout reader reads: `l` and the raw entries, or undefined. */
+function readRaw(block: Uint8Array) {
+  const e: { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[] = []
+  const l = readCanonicalNode(block, (_i, p, k, v, t) => {
+    e.push({ p, k: Uint8Array.from(k), v, t })
+    return true
+  })
+  return l === undefined ? undefined : { l, e }
+}
+
+/** What the general decoder reads of the same bytes, in the same form. */
+function decodeRaw(block: Uint8Array) {
+  const v = decode(block) as {
+    l: CidLink | null
+    e: { p: number; k: BytesWrapper; v: CidLink; t: CidLink | null }[]
+  }
+  return { l: v.l, e: v.e.map((x) => ({ p: x.p, k: Uint8Array.from(x.k.buf), v: x.v, t: x.t })) }
+}
+
+const cid = (codec: number, digest: Uint8Array) =>
+  new CidLinkWrapper(Uint8Array.from([0x01, codec, 0x12, 0x20, ...digest]))
+/** Mostly the dag-cbor sha-256 links an MST holds; one in 40 a raw-codec one. */
+const link = fc
+  .tuple(
+    fc.oneof(
+      { arbitrary: fc.constant(0x71), weight: 39 },
+      { arbitrary: fc.constant(0x55), weight: 1 },
+    ),
+    fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  )
+  .map(([codec, digest]) => cid(codec, digest))
+/** Keys that share prefixes, some past 24 and 256 characters (longer heads), some not ASCII. */
+const key = fc.oneof(
+  fc.stringMatching(/^app\.bsky\.feed\.(post|like)\/3l[a-z0-9]{0,11}$/),
+  fc.string({ minLength: 1, maxLength: 300 }),
+)
+const node = fc.record({
+  left: fc.option(link, { nil: null }),
+  entries: fc
+    .uniqueArray(key, { maxLength: 40 })
+    .chain((keys) =>
+      fc.tuple(
+        ...[...keys]
+          .sort()
+          .map((k) =>
+            fc.record({ key: fc.constant(k), value: link, right: fc.option(link, { nil: null }) }),
+          ),
+      ),
+    ),
+})
+
+describe('MST node layout', () => {
+  it('writes exactly what the general encoder writes, whenever it writes', () => {
+    let written = 0
+    fc.assert(
+      fc.property(node, ({ left, entries }) => {
+        const out = writeCanonicalNode(left, entries)
+        if (out === null) return
+        written++
+        assert.deepEqual(out, generalBlock(left, entries))
+      }),
+      fuzzParams(SEED, scaled(300, 30_000)),
+    )
+    assert.ok(written > 50, `only ${written} nodes were written in place`)
+  })
+
+  it('leaves what it cannot write to the general encoder', () => {
+    const v = cid(0x71, new Uint8Array(32))
+    const entry = (key: string, value: CidLink = v) => ({ key, value, right: null })
+    assert.equal(writeCanonicalNode(null, [entry('app.bsky.feed.post/é')]), null, 'not ASCII')
+    assert.equal(writeCanonicalNode(null, [entry('a/b', cid(0x55, new Uint8Array(32)))]), null)
+    assert.equal(writeCanonicalNode(null, [entry('a/b', { $link: 'bafyreie' } as CidLink)]), null)
+    assert.ok(writeCanonicalNode(null, []))
+  })
+
+  it('reads exactly what the general decoder reads, whenever it reads', () => {
+    let read = 0
+    fc.assert(
+      fc.property(node, damages(2), fc.boolean(), ({ left, entries }, list, damaged) => {
+        const good = generalBlock(left, entries)
+        const block = damaged ? applyDamage(good, list) : good
+        const raw = readRaw(block)
+        if (raw === undefined) return
+        read++
+        assert.deepEqual(raw, decodeRaw(block))
+      }),
+      fuzzParams(SEED, scaled(400, 40_000)),
+    )
+    assert.ok(read > 100, `only ${read} nodes were read in place`)
+  })
+
+  it('writes and reads keys and prefixes past 255 bytes (three-byte heads)', () => {
+    const v = cid(0x71, new Uint8Array(32).fill(7))
+    const base = `app.bsky.feed.post/${'x'.repeat(280)}`
+    const entries = [
+      { key: `${base}a`, value: v, right: null },
+      { key: `${base}b${'y'.repeat(300)}`, value: v, right: v },
+    ]
+    const out = writeCanonicalNode(v, entries)
+    assert.ok(out)
+    assert.deepEqual(out, generalBlock(v, entries))
+    assert.deepEqual(readRaw(out), decodeRaw(out))
+    assert.deepEqual(
+      readRaw(out)?.e.map((e) => [e.p, e.k.length]),
+      [
+        [0, base.length + 1],
+        [base.length, 301],
+      ],
+    )
+  })
+
+  it('does not read heads longer than they need to be, which the decoder refuses', () => {
+    const v = cid(0x71, new Uint8Array(32))
+    const good = generalBlock(null, [{ key: 'a/b', value: v, right: null }])
+    // [a2 61 65 81 a4 61 6b 43 'a/b' 61 70 00 ...]: the entry count, the suffix length and p.
+    const longer = (at: number, head: number) =>
+      Uint8Array.from([...good.subarray(0, at), head, good[at]! & 0x1f, ...good.subarray(at + 1)])
+    const three = (at: number, head: number) =>
+      Uint8Array.from([
+        ...good.subarray(0, at),
+        head,
+        0,
+        good[at]! & 0x1f,
+        ...good.subarray(at + 1),
+      ])
+    for (const [what, bytes] of [
+      ['entry count', longer(3, 0x98)],
+      ['key length', longer(7, 0x58)],
+      ['prefix length', longer(13, 0x18)],
+      ['key length in three bytes', three(7, 0x59)],
+      ['prefix length in three bytes', three(13, 0x19)],
+    ] as const) {
+      assert.throws(() => decode(bytes), /non-canonical/, what)
+      assert.equal(readRaw(bytes), undefined, what)
+    }
+  })
+
+  it('stops when the entry callback says so', () => {
+    const v = cid(0x71, new Uint8Array(32))
+    const block = generalBlock(null, [
+      { key: 'a/a', value: v, right: null },
+      { key: 'a/b', value: v, right: null },
+    ])
+    const seen: number[] = []
+    assert.equal(
+      readCanonicalNode(block, (i) => {
+        seen.push(i)
+        return false
+      }),
+      undefined,
+    )
+    assert.deepEqual(seen, [0])
+  })
+})
