@@ -9,7 +9,7 @@
 // fetching from PDSes (resync/), and the accounts' statuses (ingest/).
 import { NodeStore } from '@atcute/mst'
 import { encodeCarBlocks, encodeCarSlice } from '../protocol/car.ts'
-import { BoundedCache } from '../verify/crypto/bounded-cache.ts'
+import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { TreeChange } from '../verify/tree-change.ts'
 import { BlockSource } from './block-source.ts'
 import { changeFrom, mirrorChange } from './mirror-change.ts'

@@ -44,6 +44,8 @@ test('writes made through the thread leave the rows of the chunked transaction',
   })
   const answered = threaded.adb.writerStats!.answered
   assert.ok(answered >= 120, `${answered} writes answered by the thread`)
+  // Its busy time (exported as relay_thread_busy_seconds_total{thread="archive_writer"}).
+  assert.ok(threaded.adb.writerStats!.busyMs > 0)
   // Deletion and compaction's sweep go through the thread too.
   const stored = await rows(threaded, 'did:plc:repo0')
   assert.ok(stored.blocks.length > 0)
@@ -105,6 +107,7 @@ test('a thread that dies fails the writes it held; the next thread takes the nex
       (err: unknown) => err instanceof DatabaseError && err.reason === 'unavailable',
     )
   assert.equal(thread.stats.restarts, 1)
+  const busy = thread.stats.busyMs
   // It died within seconds of starting: the next one waits out a backoff instead of looping.
   assert.equal(thread.stats.backingOff, true)
   assert.match(errors[0]!.message, /exited with code 1/)
@@ -112,6 +115,8 @@ test('a thread that dies fails the writes it held; the next thread takes the nex
   await assert.rejects(thread.delete('did:plc:z'), /repos\.delete failed \(unavailable\)/)
   assert.equal(thread.stats.restarts, 2)
   assert.equal(thread.stats.inFlight, 0)
+  // The dead threads' busy time stays in the total.
+  assert.ok(thread.stats.busyMs >= busy)
 })
 
 test('compaction vacuums through the thread while commits are written: nothing fails', async () => {

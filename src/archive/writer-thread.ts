@@ -20,6 +20,7 @@
 // round trips the main thread only waits for).
 import { Worker } from 'node:worker_threads'
 import { DatabaseError } from '../db/errors.ts'
+import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { HeadCheck, RepoChange } from './repo-change.ts'
 import type { FromWriter, ToWriter, WriteFailure, WriteRequest } from './writer-messages.ts'
 
@@ -108,6 +109,8 @@ export class ArchiveWriterThread implements ArchiveWriter {
   #nextId = 1
   #answered = 0
   #restarts = 0
+  /** Busy time of the threads so far, the replaced ones included (metrics). */
+  readonly #busy = new ThreadBusyTime()
   #closing: Promise<void> | undefined
   #onFirstStart: ((err?: Error) => void) | null = null
 
@@ -138,12 +141,20 @@ export class ArchiveWriterThread implements ArchiveWriter {
     return thread
   }
 
-  get stats(): { inFlight: number; answered: number; restarts: number; backingOff: boolean } {
+  get stats(): {
+    inFlight: number
+    answered: number
+    restarts: number
+    backingOff: boolean
+    /** Milliseconds the thread's event loop has been busy, replaced threads included. */
+    busyMs: number
+  } {
     return {
       inFlight: this.#pending.size,
       answered: this.#answered,
       restarts: this.#restarts,
       backingOff: this.#restartTimer !== null,
+      busyMs: this.#busy.read(this.#worker),
     }
   }
 
@@ -266,6 +277,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
     })
     worker.on('exit', (code) => {
       if (worker !== this.#worker) return
+      this.#busy.replaced(worker)
       this.#worker = null
       const lasted = this.#ready && Date.now() - startedAt >= HEALTHY_AFTER_MS
       this.#ready = false

@@ -101,6 +101,25 @@ test("each worker reports its own V8 heap (not in the main isolate's figures)", 
   }
 })
 
+test("the workers' busy time grows with the work they are given", async () => {
+  const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
+  const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
+  const task = (): VerifyTask => ({
+    frame: messageFrame(msg),
+    didKey: repo.keypair.didKey,
+    previous: null,
+    now: Date.now(),
+    mode: 'strict',
+  })
+  const before = pool.busyMs()
+  // p256 on node:crypto: ~0.2 ms of work each, over 100 ms in all across the two workers.
+  const outcomes = await Promise.all(Array.from({ length: 600 }, () => pool.verify(task())))
+  assert.ok(outcomes.every((o) => o.ok))
+  const grew = pool.busyMs() - before
+  assert.ok(grew >= 50, `busy ${grew} ms for 600 verifications`)
+  assert.equal(pool.size, 2)
+})
+
 test('many tasks given in one turn, more than a reply group: every outcome comes back to its own task', async () => {
   const wide = new VerifyPool({ size: 1, maxInFlightPerWorker: 64 })
   try {

@@ -10,6 +10,7 @@
 // the caller may retry once (ingest/handlers.ts does). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
 import { Worker } from 'node:worker_threads'
+import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import type { Job, ReplyBatch, Request, RequestBatch, ToWorker } from './verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
@@ -28,6 +29,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker
+  /** Busy time of this slot's workers, the replaced ones included. */
+  busy: ThreadBusyTime
   inFlight: Map<number, Pending>
   /**
    * Tasks given to this worker in the current turn, posted together at its end (they are in
@@ -63,6 +66,13 @@ export class VerifyPool {
 
   get size(): number {
     return this.#slots.length
+  }
+
+  /** Milliseconds the workers' event loops have been busy, replaced workers included. */
+  busyMs(): number {
+    let ms = 0
+    for (const s of this.#slots) ms += s.busy.read(s.worker)
+    return ms
   }
 
   get stats(): { inFlight: number; queued: number; restarts: number } {
@@ -196,9 +206,9 @@ export class VerifyPool {
     }
   }
 
-  #spawn(): Slot {
+  #spawn(busy = new ThreadBusyTime()): Slot {
     const worker = new Worker(WORKER_URL)
-    const slot: Slot = { worker, inFlight: new Map(), outbox: [], transfer: [], flush: null }
+    const slot: Slot = { worker, busy, inFlight: new Map(), outbox: [], transfer: [], flush: null }
     worker.unref()
     worker.on('message', (msg: ReplyBatch) => {
       for (const reply of msg.replies) {
@@ -234,9 +244,10 @@ export class VerifyPool {
     slot.flush = null
     slot.outbox = []
     slot.transfer = []
+    slot.busy.replaced(slot.worker)
     void slot.worker.terminate()
     this.#restarts++
-    const fresh = this.#spawn()
+    const fresh = this.#spawn(slot.busy)
     this.#slots[idx] = fresh
     this.#drain(fresh)
   }

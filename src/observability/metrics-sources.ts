@@ -25,6 +25,10 @@ export interface IngestSource {
 
 export interface VerifyPoolSource {
   readonly stats: { readonly inFlight: number; readonly queued: number; readonly restarts: number }
+  /** Worker threads. */
+  readonly size?: number
+  /** Milliseconds the workers' event loops have been busy, replaced workers included. */
+  busyMs?(): number
   /** Each worker's V8 heap (its own isolate: not in the process's `nodejs_heap_*`). */
   heapStatistics?(): Promise<readonly { readonly used: number; readonly total: number }[]>
 }
@@ -152,7 +156,12 @@ export interface ResyncSource {
   readonly archive:
     | {
         readonly writerStats:
-          | { readonly inFlight: number; readonly answered: number; readonly restarts: number }
+          | {
+              readonly inFlight: number
+              readonly answered: number
+              readonly restarts: number
+              readonly busyMs?: number
+            }
           | undefined
       }
     | undefined

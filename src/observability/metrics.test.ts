@@ -53,6 +53,9 @@ const EXPECTED: Record<string, number> = {
   relay_verify_pool_in_flight: 4,
   relay_verify_pool_queued: 2,
   relay_verify_pool_restarts_total: 1,
+  relay_verify_workers: 2,
+  'relay_thread_busy_seconds_total{thread="verify"}': 1.5,
+  'relay_thread_busy_seconds_total{thread="archive_writer"}': 0.25,
   relay_output_seq: 42,
   relay_eventlog_flushed_seq: 41,
   relay_eventlog_oldest_seq: 10,
@@ -131,13 +134,21 @@ async function scrape(metrics: ReturnType<typeof createMetrics>) {
   return parseExposition(await metrics.registry.metrics())
 }
 
+const MAIN_BUSY = 'relay_thread_busy_seconds_total{thread="main"}'
+
 test('every relay metric, its labels and values, read from the parts at scrape time', async () => {
   const fakes = makeFakes()
   const metrics = collecting(createMetrics({ version: '1.2.3' }), fakes.sources)
+  // The event loop counts busy time once it runs: let it start, then keep it busy for 20 ms.
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  for (const until = performance.now() + 20; performance.now() < until; );
   const { samples, list, types, help } = await scrape(metrics)
   for (const [key, value] of Object.entries(EXPECTED)) assert.equal(samples.get(key), value, key)
+  // The main thread's busy time is this test process's own: it has been busy, less than it ran.
+  const mainBusy = samples.get(MAIN_BUSY) ?? -1
+  assert.ok(mainBusy >= 0.02 && mainBusy < process.uptime(), `${MAIN_BUSY} ${mainBusy}`)
   const relaySamples = [...samples.keys()].filter(
-    (k) => k.startsWith('relay_') && !HISTOGRAMS.some((h) => k.startsWith(h)),
+    (k) => k.startsWith('relay_') && k !== MAIN_BUSY && !HISTOGRAMS.some((h) => k.startsWith(h)),
   )
   assert.deepEqual(
     relaySamples.sort(),

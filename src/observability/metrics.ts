@@ -23,6 +23,7 @@ import {
 } from './metrics-pipeline.ts'
 import { registerResyncMetrics } from './metrics-resync.ts'
 import type { MetricsSources } from './metrics-sources.ts'
+import { registerThreadMetrics } from './metrics-threads.ts'
 
 export type { MetricsSources } from './metrics-sources.ts'
 
@@ -169,6 +170,7 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
       registerIdentityMetrics(registry, sources)
       registerHttpMetrics(registry, sources)
       registerResyncMetrics(registry, sources)
+      registerThreadMetrics(registry, sources)
     },
     close: () => registry.clear(),
   }

@@ -88,7 +88,7 @@ export function makeFakes(): Fakes {
         },
       },
       compactor: { progress: { status: 'running' } },
-      archive: { writerStats: { inFlight: 5, answered: 70, restarts: 1 } },
+      archive: { writerStats: { inFlight: 5, answered: 70, restarts: 1, busyMs: 250 } },
     },
     http: {
       httpStats: () => ({
@@ -98,6 +98,8 @@ export function makeFakes(): Fakes {
     },
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
+      size: 2,
+      busyMs: () => 1500,
       heapStatistics: async () => [
         { used: 1000, total: 4000 },
         { used: 500, total: 2000 },

@@ -286,6 +286,8 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
     assert.equal(metric('relay_archive_writer_restarts_total'), sqlite ? 0 : Number.NaN)
     const writes = metric('relay_archive_writer_writes_total')
     assert.equal(writes >= 3, sqlite, `${writes} writes went through it`)
+    const writerBusy = metric('relay_thread_busy_seconds_total\\{thread="archive_writer"\\}')
+    assert.equal(writerBusy > 0, sqlite, `the writer thread was busy ${writerBusy} s`)
 
     // 4. Compaction after many updates and deletions.
     const size = async (): Promise<{ repos: number; storageBytes: number; freeBytes: number }> =>

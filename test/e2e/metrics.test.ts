@@ -70,6 +70,13 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, asyn
     // was deactivated breaks its chain.
     assert.equal(value(text, 'relay_output_seq'), scenario.messages.length - dropped + 1)
     assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
+    // How busy each thread was: the main thread ran the scenario, the workers verified it.
+    assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'main' }) > 0)
+    assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+    assert.ok(value(text, 'relay_verify_workers') >= 1)
+    assert.ok(
+      Number.isNaN(value(text, 'relay_thread_busy_seconds_total', { thread: 'archive_writer' })),
+    )
     assert.doesNotMatch(text, /did:plc/, 'no DIDs in labels')
   } finally {
     await relay.close()

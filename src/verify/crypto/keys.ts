@@ -9,7 +9,7 @@
 // method of a document is the atproto signing key (`#atproto`): that is the identity layer's job.
 
 import { fromBase58Btc, toBase58Btc } from '@atcute/multibase'
-import { BoundedCache } from './bounded-cache.ts'
+import { BoundedCache } from '../../runtime/bounded-cache.ts'
 import { CURVES, type Curve, K256, P256 } from './curves.ts'
 import { compressPoint } from './point.ts'
 

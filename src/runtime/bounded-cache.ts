@@ -1,6 +1,7 @@
 // A small least-recently-used map with a hard entry limit, used to memoise parsed public keys and
 // the per-key state the signature backends prepare (KeyObjects, uncompressed points), and the
-// mirror's remembered repo heads. It bounds
+// mirror's remembered repo heads; it lives here, beside nothing it serves, so that neither
+// depends on the other's folder for it. It bounds
 // memory by entry count only; it does not weigh entries, expire them by time, or share anything
 // between threads (each worker has its own).
 

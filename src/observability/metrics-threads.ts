@@ -1,0 +1,38 @@
+// How busy each of the relay's threads is: the time each event loop spent working rather than
+// waiting (Node's event-loop utilization), as counters an operator turns into rates. The main
+// thread runs sockets, ingest, the log and fan-out and cannot be split across cores; the verify
+// workers are as many as `--verify-workers`; archival mode on SQLite adds the archive's writer.
+// `rate(relay_thread_busy_seconds_total{thread="main"}[1m])` near 1 means the relay is at its
+// ceiling whatever the cores; `rate(...{thread="verify"}[1m]) / relay_verify_workers` near 1
+// means more cores (workers) would help.
+// Deliberately not here: CPU time (a thread waiting for a core counts as busy here; the process
+// metrics have the CPU), and the thread bookkeeping (runtime/thread-busy.ts, in the owners).
+import { performance } from 'node:perf_hooks'
+import type { Registry } from 'prom-client'
+import type { MetricsSources } from './metrics-sources.ts'
+import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
+
+/** The `thread` label's values. */
+export const BUSY_THREADS = ['main', 'verify', 'archive_writer'] as const
+
+export function registerThreadMetrics(registry: Registry, s: MetricsSources): void {
+  scrapeCounter<'thread'>(registry, {
+    name: 'relay_thread_busy_seconds_total',
+    help: "Seconds each thread's event loop was busy: main, verify (all workers together), archive_writer (archival mode on SQLite).",
+    labelNames: ['thread'],
+    read: (emit) => {
+      emit(performance.eventLoopUtilization().active / 1000, { thread: 'main' })
+      const verify = s.pool.busyMs?.()
+      if (verify !== undefined) emit(verify / 1000, { thread: 'verify' })
+      const writer = s.resync.archive?.writerStats?.busyMs
+      if (writer !== undefined) emit(writer / 1000, { thread: 'archive_writer' })
+    },
+  })
+  scrapeGauge(registry, {
+    name: 'relay_verify_workers',
+    help: 'Verify worker threads (--verify-workers).',
+    read: (emit) => {
+      if (s.pool.size !== undefined) emit(s.pool.size)
+    },
+  })
+}
