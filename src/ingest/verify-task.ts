@@ -1,7 +1,7 @@
 // The verification task a worker thread runs for one `#commit` or `#sync`: decode the frame,
 // parse the message (the main thread read only its envelope, protocol/envelope.ts, so a body that
-// breaks a rule is dropped here, with the reason the full parse gives), verify it (verify/commit.ts) with the given key, previous state, clock and
-// mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
+// breaks a rule is dropped here, with the reason the full parse gives), verify it
+// (verify/commit.ts) with the given key, previous state, clock and mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
 // so the main thread does no encoding; in archival mode also the head and blocks the mirror
 // applies. Pure apart from the signature backend it is given; the
 // same function runs inline in tests and in the worker.

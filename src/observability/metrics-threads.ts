@@ -12,9 +12,6 @@ import type { Registry } from 'prom-client'
 import type { MetricsSources } from './metrics-sources.ts'
 import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 
-/** The `thread` label's values. */
-export const BUSY_THREADS = ['main', 'verify', 'archive_writer'] as const
-
 export function registerThreadMetrics(registry: Registry, s: MetricsSources): void {
   scrapeCounter<'thread'>(registry, {
     name: 'relay_thread_busy_seconds_total',

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { encode } from '@atcute/cbor'
+import { CidLinkWrapper, encode } from '@atcute/cbor'
 import fc from 'fast-check'
 import { applyDamage, damages, fuzzParams } from '../../test/support/fuzz-inputs.ts'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { SEED, scaled } from '../../test/support/long-mode.ts'
 import { messageBody, messageFrame, TestRepo } from '../../test/support/test-repo.ts'
+import { runVerifyTask } from '../ingest/verify-task.ts'
+import { verifySignature } from '../verify/crypto/signature.ts'
 import { type RepoEnvelope, readRepoEnvelope } from './envelope.ts'
 import { concat, decodeFrame, encodeErrorFrame, encodeMessageFrame, FrameError } from './frame.ts'
 import { MessageError, parseMessage } from './messages.ts'
@@ -25,9 +27,9 @@ const commits = await Promise.all(
 const commit = commits[0]!
 const sync = repo.sync({ seq: 12 })
 
-/** A frame whose seq is 2^53 (the encoder refuses to write it: patched in). */
-function seqPastSafeIntegers(body: Record<string, unknown>): Uint8Array {
-  const bytes = encodeMessageFrame('#commit', { ...body, seq: 2 ** 53 - 1 })
+/** A #commit frame of `body` whose one 2^53 - 1 becomes 2^53 (the encoder refuses to write it). */
+function pastSafeIntegers(body: Record<string, unknown>): Uint8Array {
+  const bytes = encodeMessageFrame('#commit', body)
   const largest = [0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
   const at = bytes.findIndex((_, i) => largest.every((v, j) => bytes[i + j] === v))
   bytes.set([0x1b, 0x00, 0x20, 0, 0, 0, 0, 0, 0], at)
@@ -87,7 +89,7 @@ describe('readRepoEnvelope', () => {
       ['a legacy type', encodeMessageFrame('#handle', { ...body })],
       ['no seq', encodeMessageFrame('#commit', { ...body, seq: undefined })],
       ['a negative seq', encodeMessageFrame('#commit', { ...body, seq: -1 })],
-      ['a seq past 2^53', seqPastSafeIntegers(body)],
+      ['a seq past 2^53', pastSafeIntegers({ ...body, seq: 2 ** 53 - 1 })],
       ['a seq as text', encodeMessageFrame('#commit', { ...body, seq: '7' })],
       ['no repo', encodeMessageFrame('#commit', { ...body, repo: undefined })],
       ['a repo that is not a DID', encodeMessageFrame('#commit', { ...body, repo: 'alice' })],
@@ -101,6 +103,52 @@ describe('readRepoEnvelope', () => {
       ['nothing', new Uint8Array()],
     ]
     for (const [what, bytes] of cases) assert.equal(readRepoEnvelope(bytes), null, what)
+  })
+
+  it('reads the envelope of strict DAG-CBOR the decoder cannot hold; the worker drops it as the full parse did', async () => {
+    const body = messageBody(commit)
+    const dagPb = new CidLinkWrapper(
+      Uint8Array.from([0x01, 0x70, 0x12, 0x20, ...new Uint8Array(32)]),
+    )
+    const cases: [string, Uint8Array][] = [
+      [
+        'an integer past 2^53 in another field',
+        pastSafeIntegers({ ...body, seq: 3, x: 2 ** 53 - 1 }),
+      ],
+      ['a CID of another codec', encodeMessageFrame('#commit', { ...body, commit: dagPb })],
+    ]
+    for (const [what, bytes] of cases) {
+      const envelope = readRepoEnvelope(bytes)
+      assert.equal(envelope?.seq, what.startsWith('an integer') ? 3 : commit.seq, what)
+      let full: FrameError | undefined
+      try {
+        decodeFrame(bytes)
+      } catch (err) {
+        if (err instanceof FrameError) full = err
+      }
+      assert.equal(full?.code, 'droppable', what)
+      assert.equal(full?.seq, envelope?.seq, what)
+      const outcome = await runVerifyTask(
+        {
+          frame: bytes,
+          didKey: repo.keypair.didKey,
+          previous: null,
+          now: Date.now(),
+          mode: 'strict',
+        },
+        verifySignature,
+      )
+      assert.deepEqual(outcome, { ok: false, reason: full?.reason, detail: full?.message }, what)
+    }
+  })
+
+  it('reads the repo of a #commit that also carries a did, and refuses a header type that is not text', () => {
+    const bytes = encodeMessageFrame('#commit', { ...messageBody(commit), did: 'did:plc:other' })
+    assert.equal(readRepoEnvelope(bytes)?.did, DID)
+    assert.equal(
+      readRepoEnvelope(concat(encode({ op: 1, t: 7 }), encode(messageBody(commit)))),
+      null,
+    )
   })
 
   it('leaves a non-canonical frame to the full parse, which drops it', () => {

@@ -39,6 +39,7 @@ const MIN_ENTRY_BYTES = 1 + 4 * 2 + 1 + 1 + 1 + LINK_BYTES
 /**
  * Takes one entry as read: its index, prefix length, key suffix bytes (a view of the block),
  * value and subtree. Returns false to stop reading (the caller reads the node the general way).
+ * It must not read another node with this file: the reading's position is module state.
  */
 export type OnEntry = (
   i: number,

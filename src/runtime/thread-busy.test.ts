@@ -44,3 +44,28 @@ test('counts a thread busy time, and keeps a replaced thread in the total', asyn
   await second.terminate()
   assert.ok(busy.read(second) >= both, 'never decreases')
 })
+
+test('a thread that fails after idling does not count its idle time as busy', async () => {
+  const busy = new ThreadBusyTime()
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads')
+     parentPort.on('message', (m) => {
+       if (m === 'fail') throw new Error('failed on purpose')
+       for (const until = performance.now() + m; performance.now() < until; );
+       parentPort.postMessage('done')
+     })`,
+    { eval: true },
+  )
+  await busyFor(worker, 20)
+  const before = busy.read(worker)
+  // Idle for 400 ms, then the thread fails: replaced as the pools do, in the 'error' handler,
+  // before its exit is reported.
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  const failed = once(worker, 'error')
+  worker.postMessage('fail')
+  await failed
+  busy.replaced(worker)
+  const total = busy.read(null)
+  assert.ok(total >= before && total < before + 200, `${total} ms after ${before} ms`)
+  await worker.terminate()
+})

@@ -16,8 +16,10 @@ export class ThreadBusyTime {
   /** Busy milliseconds of `worker` (the current thread) and of every thread it replaced. */
   read(worker: Worker | null): number {
     if (worker !== null) {
-      const active = worker.performance.eventLoopUtilization().active
-      if (active > this.#seen) this.#seen = active
+      // A thread that has stopped but whose exit is not yet reported reads `idle` -1 and its
+      // whole lifetime as `active`: not a reading (it would count days of idling as busy).
+      const { idle, active } = worker.performance.eventLoopUtilization()
+      if (idle >= 0 && active > this.#seen) this.#seen = active
     }
     return this.#ended + this.#seen
   }
