@@ -5,11 +5,13 @@
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
 import type { AddressInfo, LookupFunction } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { AccountCache } from './accounts/account-cache.ts'
 import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
 import { StatsRecorder, statsRoutes } from './admin/stats.ts'
 import type { Route } from './api/server.ts'
+import type { ArchiveDatabase } from './archive/archive-db.ts'
 import { Checkpointer } from './checkpoint/checkpointer.ts'
 import type { CursorBook } from './checkpoint/cursor-book.ts'
 import { saveCursorsTo } from './checkpoint/cursor-rows.ts'
@@ -149,14 +151,22 @@ export function relayObservers(logger: Logger, now: () => number) {
      * What runs on timers beside the pipeline: the dashboard's series, the health checks behind
      * /xrpc/_health, and the event log's retention. Started after the relay listens.
      */
-    monitors(parts: { db: RelayDatabase; log: EventLog; ingest: Ingest; fanout: Fanout }) {
-      const { db, log, ingest, fanout } = parts
+    monitors(parts: {
+      db: RelayDatabase
+      log: EventLog
+      ingest: Ingest
+      fanout: Fanout
+      pool: VerifyPool
+      archive: ArchiveDatabase | undefined
+    }) {
+      const { db, log, ingest, fanout, pool, archive } = parts
       // 10 s samples over the last hour, and 5 min samples over the last day.
       const sources = {
         eventsIn: () => ingest.stats.received,
         eventsOut: () => log.flushedSeq,
         consumers: () => fanout.count,
         drops: () => drops.totals(),
+        busy: () => threadBusy(pool, archive),
       }
       const recorders = [
         new StatsRecorder({ now, sources }),
@@ -301,4 +311,18 @@ export function timedVerify(pool: VerifyPool, metrics: RelayMetrics | undefined)
     const end = metrics?.verifyLatency.startTimer()
     return pool.verify(task).finally(() => end?.())
   }
+}
+
+/** Each kind of thread's busy milliseconds and count (the dashboard's share of time busy). */
+function threadBusy(
+  pool: VerifyPool,
+  archive: ArchiveDatabase | undefined,
+): Map<string, { busyMs: number; threads: number }> {
+  const busy = new Map([
+    ['main', { busyMs: performance.eventLoopUtilization().active, threads: 1 }],
+    ['verify', { busyMs: pool.busyMs(), threads: pool.size }],
+  ])
+  const writer = archive?.writerStats
+  if (writer) busy.set('archive_writer', { busyMs: writer.busyMs, threads: 1 })
+  return busy
 }

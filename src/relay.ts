@@ -126,7 +126,7 @@ export async function createRelay(
   const adminLogger = logger.child({ subsystem: 'admin' })
   const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
   const admin = adminRoutes({ ...parts, resync, checkRepoStatus, logger: adminLogger })
-  const monitors = obs.monitors({ db, log, ingest, fanout })
+  const monitors = obs.monitors({ db, log, ingest, fanout, pool, archive: resync.archive })
   const server = createRelayServer({
     ...parts,
     db,

@@ -57,6 +57,7 @@ test('rates per second over each 10 s step, consumers as a count, oldest first',
       eventsOut: [5, 20],
       consumers: [2, 3],
       drops: { 'bad-signature': [2, 0], 'non-canonical': [0, 0.5] },
+      busy: {},
     },
   })
 })
@@ -69,6 +70,7 @@ test('no samples yet: empty series', () => {
     eventsOut: [],
     consumers: [],
     drops: {},
+    busy: {},
   })
 })
 
@@ -88,6 +90,51 @@ test('longer steps average the samples, aligned on the newest', () => {
   assert.deepEqual(s.series.consumers, [1, 4, 7])
   // a shorter window keeps only the newest points
   assert.deepEqual(rec.series(30_000, 10_000).series.eventsIn, [5, 6, 7])
+})
+
+test('busy time as a percent of each thread kind, per thread, averaged into longer steps', () => {
+  const busy = new Map<string, { busyMs: number; threads: number }>([
+    ['main', { busyMs: 0, threads: 1 }],
+    ['verify', { busyMs: 0, threads: 2 }],
+  ])
+  let now = 0
+  const rec = new StatsRecorder({
+    now: () => now,
+    sources: {
+      eventsIn: () => 0,
+      eventsOut: () => 0,
+      consumers: () => 0,
+      drops: () => new Map(),
+      busy: () => busy,
+    },
+  })
+  rec.sample()
+  // 10 s: main busy 4 s (40%), the two workers 15 s together (75% each).
+  now += 10_000
+  busy.set('main', { busyMs: 4_000, threads: 1 })
+  busy.set('verify', { busyMs: 15_000, threads: 2 })
+  rec.sample()
+  // 10 s more: main 2 s (20%), workers 5 s (25% each); an archive writer appears.
+  now += 10_000
+  busy.set('main', { busyMs: 6_000, threads: 1 })
+  busy.set('verify', { busyMs: 20_000, threads: 2 })
+  busy.set('archive_writer', { busyMs: 1_000, threads: 1 })
+  rec.sample()
+  // Then one whose count went backwards (a restart): 0, never negative or above 100.
+  now += 10_000
+  busy.set('main', { busyMs: 100_000, threads: 1 })
+  busy.set('verify', { busyMs: 0, threads: 2 })
+  rec.sample()
+  assert.deepEqual(rec.series(3_600_000, 10_000).series.busy, {
+    main: [40, 20, 100],
+    verify: [75, 25, 0],
+    archive_writer: [0, 0, 0],
+  })
+  assert.deepEqual(rec.series(3_600_000, 30_000).series.busy, {
+    main: [53.333],
+    verify: [33.333],
+    archive_writer: [0],
+  })
 })
 
 test('the ring is bounded to the window: the oldest samples are overwritten', () => {

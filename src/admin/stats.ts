@@ -1,5 +1,6 @@
 // Time series for the dashboard's charts: `StatsRecorder` samples the relay's running totals
-// (events received, events written to the log, drops by reason) and the consumer count every
+// (events received, events written to the log, drops by reason, each thread's busy time) and the
+// consumer count every
 // `stepMs`, keeps per-second rates in a ring buffer covering `windowMs` (1 h by default: 360
 // samples; the oldest is overwritten when full), and `statsRoutes` answers `GET /admin/stats`
 // (docs/admin-api.md "Statistics") by averaging those samples into the asked step.
@@ -14,6 +15,11 @@ export interface StatsSources {
   eventsOut(): number
   consumers(): number
   drops(): ReadonlyMap<string, number>
+  /**
+   * Per kind of thread (main, verify, archive_writer): milliseconds its event loops were busy,
+   * and how many threads of that kind there are (the share is per thread).
+   */
+  busy?(): ReadonlyMap<string, { readonly busyMs: number; readonly threads: number }>
 }
 
 export interface StatsRecorderOptions {
@@ -31,6 +37,8 @@ interface Sample {
   readonly eventsOut: number
   readonly consumers: number
   readonly drops: ReadonlyMap<string, number>
+  /** Percent of the time each kind of thread was busy, per thread. */
+  readonly busy: ReadonlyMap<string, number>
 }
 
 interface Totals {
@@ -38,6 +46,7 @@ interface Totals {
   readonly eventsIn: number
   readonly eventsOut: number
   readonly drops: ReadonlyMap<string, number>
+  readonly busy: ReadonlyMap<string, { readonly busyMs: number; readonly threads: number }>
 }
 
 export interface StatsSeries {
@@ -48,6 +57,8 @@ export interface StatsSeries {
     readonly eventsOut: number[]
     readonly consumers: number[]
     readonly drops: Record<string, number[]>
+    /** Percent of the time each kind of thread was busy (per thread), averaged over the step. */
+    readonly busy: Record<string, number[]>
   }
 }
 
@@ -97,6 +108,7 @@ export class StatsRecorder {
       eventsIn: s.eventsIn(),
       eventsOut: s.eventsOut(),
       drops: new Map(s.drops()),
+      busy: new Map(s.busy?.() ?? []),
     }
     const prev = this.#last
     this.#last = cur
@@ -108,12 +120,20 @@ export class StatsRecorder {
       const r = rate(n, prev.drops.get(reason) ?? 0)
       if (r > 0) drops.set(reason, r)
     }
+    const busy = new Map<string, number>()
+    for (const [thread, b] of cur.busy) {
+      const before = prev.busy.get(thread)
+      if (before === undefined || b.threads < 1) continue
+      // rate() is per second of milliseconds: /10 makes it a percent of one thread's time.
+      busy.set(thread, Math.min(100, rate(b.busyMs, before.busyMs) / 10 / b.threads))
+    }
     this.#push({
       at: cur.at,
       eventsIn: rate(cur.eventsIn, prev.eventsIn),
       eventsOut: rate(cur.eventsOut, prev.eventsOut),
       consumers: s.consumers(),
       drops,
+      busy,
     })
   }
 
@@ -130,6 +150,10 @@ export class StatsRecorder {
     for (const s of samples) for (const r of s.drops.keys()) reasons.add(r)
     const drops: Record<string, number[]> = {}
     for (const r of [...reasons].sort()) drops[r] = []
+    const threads = new Set<string>()
+    for (const s of samples) for (const t of s.busy.keys()) threads.add(t)
+    const busy: Record<string, number[]> = {}
+    for (const t of threads) busy[t] = []
     // Buckets are aligned on the newest sample: the oldest bucket may hold fewer samples.
     const first = samples.length - points * per
     for (let p = 0; p < points; p++) {
@@ -140,8 +164,9 @@ export class StatsRecorder {
       eventsOut.push(avg((s) => s.eventsOut))
       consumers.push(bucket.at(-1)?.consumers ?? 0)
       for (const r of reasons) drops[r]?.push(avg((s) => s.drops.get(r) ?? 0))
+      for (const t of threads) busy[t]?.push(avg((s) => s.busy.get(t) ?? 0))
     }
-    return { step: stepMs / 1000, series: { eventsIn, eventsOut, consumers, drops } }
+    return { step: stepMs / 1000, series: { eventsIn, eventsOut, consumers, drops, busy } }
   }
 
   #push(s: Sample): void {

@@ -110,6 +110,7 @@ describe('admin dashboard in Chromium', () => {
     await page.waitForSelector('#shell:not([hidden])')
     await page.waitForSelector('[data-chart="Events per second"] svg')
     await page.waitForSelector('[data-chart="Drops per second by reason"] svg')
+    await page.waitForSelector('[data-chart="Threads busy (% of the time, per thread)"] svg')
     await shot('02-overview')
     watch.assertClean('login')
   })

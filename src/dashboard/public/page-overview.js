@@ -93,6 +93,14 @@ export function renderOverview(ctx) {
         unit: '/s',
         series: Object.entries(s.drops).map(([name, values]) => ({ name, values })),
       }),
+      // Which thread is the limit: the main thread near 100% is the relay's ceiling, whatever
+      // the cores; the verify workers near 100% (each) want more cores.
+      lineChart({
+        ...common,
+        title: 'Threads busy (% of the time, per thread)',
+        unit: '%',
+        series: Object.entries(s.busy ?? {}).map(([name, values]) => ({ name, values })),
+      }),
     )
   }
   every(10_000, ctx.signal, refresh, ctx.failed)
