@@ -66,6 +66,7 @@ describe('relay admin consumers / crawl / stats: output', () => {
           eventsOut: [600, 620, 580],
           consumers: [3, 3, 4],
           drops: { 'bad-signature': [0, 3, 0], 'stale-rev': [] },
+          busy: { main: [40, 45.5, 50], verify: [80, 90, 100] },
         },
       },
     })
@@ -81,6 +82,8 @@ describe('relay admin consumers / crawl / stats: output', () => {
         'consumers               4   3.3    4',
         'drops bad-signature     0     1    3',
         'drops stale-rev         -     -    -',
+        'busy main              50  45.2   50',
+        'busy verify           100    90  100',
         '',
       ].join('\n'),
     )
