@@ -5,7 +5,6 @@
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
 import type { AddressInfo, LookupFunction } from 'node:net'
-import { performance } from 'node:perf_hooks'
 import type { AccountCache } from './accounts/account-cache.ts'
 import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
@@ -41,6 +40,7 @@ import type { Logger } from './observability/logger.ts'
 import type { RelayMetrics } from './observability/metrics.ts'
 import { type Tracer, tracedResolver } from './observability/tracing.ts'
 import type { HttpTimeouts } from './relay-server.ts'
+import { busyByThread } from './runtime/thread-busy.ts'
 import type { UpstreamTimings } from './upstream/types.ts'
 
 export interface Relay extends AsyncDisposable {
@@ -166,7 +166,7 @@ export function relayObservers(logger: Logger, now: () => number) {
         eventsOut: () => log.flushedSeq,
         consumers: () => fanout.count,
         drops: () => drops.totals(),
-        busy: () => threadBusy(pool, archive),
+        busy: () => busyByThread(pool, archive?.writerStats),
       }
       const recorders = [
         new StatsRecorder({ now, sources }),
@@ -311,18 +311,4 @@ export function timedVerify(pool: VerifyPool, metrics: RelayMetrics | undefined)
     const end = metrics?.verifyLatency.startTimer()
     return pool.verify(task).finally(() => end?.())
   }
-}
-
-/** Each kind of thread's busy milliseconds and count (the dashboard's share of time busy). */
-function threadBusy(
-  pool: VerifyPool,
-  archive: ArchiveDatabase | undefined,
-): Map<string, { busyMs: number; threads: number }> {
-  const busy = new Map([
-    ['main', { busyMs: performance.eventLoopUtilization().active, threads: 1 }],
-    ['verify', { busyMs: pool.busyMs(), threads: pool.size }],
-  ])
-  const writer = archive?.writerStats
-  if (writer) busy.set('archive_writer', { busyMs: writer.busyMs, threads: 1 })
-  return busy
 }

@@ -6,9 +6,10 @@
 // ceiling whatever the cores; `rate(...{thread="verify"}[1m]) / relay_verify_workers` near 1
 // means more cores (workers) would help.
 // Deliberately not here: CPU time (a thread waiting for a core counts as busy here; the process
-// metrics have the CPU), and the thread bookkeeping (runtime/thread-busy.ts, in the owners).
-import { performance } from 'node:perf_hooks'
+// metrics have the CPU), and reading the threads (runtime/thread-busy.ts, which the dashboard's
+// series use too).
 import type { Registry } from 'prom-client'
+import { busyByThread } from '../runtime/thread-busy.ts'
 import type { MetricsSources } from './metrics-sources.ts'
 import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 
@@ -18,11 +19,8 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     help: "Seconds each thread's event loop was busy: main, verify (all workers together), archive_writer (archival mode on SQLite).",
     labelNames: ['thread'],
     read: (emit) => {
-      emit(performance.eventLoopUtilization().active / 1000, { thread: 'main' })
-      const verify = s.pool.busyMs?.()
-      if (verify !== undefined) emit(verify / 1000, { thread: 'verify' })
-      const writer = s.resync.archive?.writerStats?.busyMs
-      if (writer !== undefined) emit(writer / 1000, { thread: 'archive_writer' })
+      for (const [thread, b] of busyByThread(s.pool, s.resync.archive?.writerStats))
+        emit(b.busyMs / 1000, { thread })
     },
   })
   scrapeGauge(registry, {

@@ -3,9 +3,33 @@
 // replaced: a verify worker or the archive's writer thread that dies is followed by a new one,
 // whose own count starts at zero. The relay exports these totals, so an operator can see which
 // thread saturates first (a verify worker, or the main thread, which more cores do not help).
-// Deliberately not here: the main thread's own figure (perf_hooks gives it directly), and turning
-// totals into rates (Prometheus does, from the counter).
+// `busyByThread` reads every kind of thread at once, for both the metrics and the dashboard.
+// Deliberately not here: turning totals into rates (Prometheus and the dashboard's recorder do).
+import { performance } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'
+
+/** The kinds of thread whose busy time the relay reports (metric labels, dashboard series). */
+export const BUSY_THREADS = ['main', 'verify', 'archive_writer'] as const
+export type BusyThread = (typeof BUSY_THREADS)[number]
+
+/**
+ * Each kind of thread's busy milliseconds so far and how many threads share them: the main
+ * thread, the verify pool's workers, and the archive's writer thread when there is one.
+ */
+export function busyByThread(
+  pool: { busyMs?(): number; readonly size?: number },
+  writer: { readonly busyMs?: number } | undefined,
+): Map<BusyThread, { busyMs: number; threads: number }> {
+  const busy = new Map<BusyThread, { busyMs: number; threads: number }>([
+    ['main', { busyMs: performance.eventLoopUtilization().active, threads: 1 }],
+  ])
+  const verify = pool.busyMs?.()
+  if (verify !== undefined) busy.set('verify', { busyMs: verify, threads: pool.size ?? 1 })
+  if (writer?.busyMs !== undefined) {
+    busy.set('archive_writer', { busyMs: writer.busyMs, threads: 1 })
+  }
+  return busy
+}
 
 export class ThreadBusyTime {
   /** Busy milliseconds of the threads replaced so far. */
