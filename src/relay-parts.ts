@@ -41,6 +41,7 @@ import type { RelayMetrics } from './observability/metrics.ts'
 import { type Tracer, tracedResolver } from './observability/tracing.ts'
 import type { HttpTimeouts } from './relay-server.ts'
 import { busyByThread } from './runtime/thread-busy.ts'
+import type { SocketThreads } from './upstream/socket-threads.ts'
 import type { UpstreamTimings } from './upstream/types.ts'
 
 export interface Relay extends AsyncDisposable {
@@ -118,17 +119,6 @@ export function relayIdentity(
   })
 }
 
-/**
- * How upstream names are resolved on every dial: public addresses only (a host that passed its
- * crawl check may point its DNS elsewhere later), except localhost in development.
- */
-export function upstreamLookup(
-  allowInsecure: boolean,
-): (hostname: string) => LookupFunction | undefined {
-  const guard = publicOnlyLookup()
-  return (hostname) => (exemptFromAddressGuard(hostname, allowInsecure) ? undefined : guard)
-}
-
 /** The counters every part reports into, the host probe, and the monitors. */
 export function relayObservers(logger: Logger, now: () => number) {
   const dropLog = logger.child({ subsystem: 'ingest' })
@@ -157,16 +147,17 @@ export function relayObservers(logger: Logger, now: () => number) {
       ingest: Ingest
       fanout: Fanout
       pool: VerifyPool
+      socketThreads: SocketThreads | undefined
       archive: ArchiveDatabase | undefined
     }) {
-      const { db, log, ingest, fanout, pool, archive } = parts
+      const { db, log, ingest, fanout, pool, archive, socketThreads } = parts
       // 10 s samples over the last hour, and 5 min samples over the last day.
       const sources = {
         eventsIn: () => ingest.stats.received,
         eventsOut: () => log.flushedSeq,
         consumers: () => fanout.count,
         drops: () => drops.totals(),
-        busy: () => busyByThread(pool, archive?.writerStats),
+        busy: () => busyByThread({ pool, writer: archive?.writerStats, upstream: socketThreads }),
       }
       const recorders = [
         new StatsRecorder({ now, sources }),

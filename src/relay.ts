@@ -10,6 +10,7 @@ import { CursorBook } from './checkpoint/cursor-book.ts'
 import { recoverAtStart } from './checkpoint/recovery.ts'
 import type { RelayConfig } from './config/config.ts'
 import { openDatabase } from './db/database.ts'
+import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
 import { Ingest } from './ingest/ingest.ts'
@@ -29,11 +30,12 @@ import {
   relayIdentity,
   relayObservers,
   timedVerify,
-  upstreamLookup,
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
+import { LocalSockets } from './upstream/socket-opener.ts'
+import { SocketThreads } from './upstream/socket-threads.ts'
 
 export type { Relay, RelayOverrides } from './relay-parts.ts'
 
@@ -54,6 +56,15 @@ export async function createRelay(
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({ size: config.verifyWorkers })
+  const socketThreads =
+    config.upstreamThreads > 0
+      ? new SocketThreads({
+          threads: config.upstreamThreads,
+          allowInsecure: config.allowInsecureHosts,
+          onThreadError: (err) =>
+            logger.error({ err }, 'upstream socket thread failed; its hosts reconnect'),
+        })
+      : undefined
   const book = new CursorBook()
   const resync = await relayResync({
     ...{ config, db, accounts, identity, pool, logger, now },
@@ -79,7 +90,7 @@ export async function createRelay(
     statusOptions: overrides.hostStatus,
     statusTickMs: overrides.statusTickMs,
     upstreamTimings: overrides.upstreamTimings,
-    dialLookup: upstreamLookup(config.allowInsecureHosts),
+    sockets: socketThreads ?? new LocalSockets(upstreamLookup(config.allowInsecureHosts)),
     futureCursorResets: overrides.futureCursorResets,
     onEvent: (id, msg, raw) => ingest.handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>
@@ -126,7 +137,10 @@ export async function createRelay(
   const adminLogger = logger.child({ subsystem: 'admin' })
   const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
   const admin = adminRoutes({ ...parts, resync, checkRepoStatus, logger: adminLogger })
-  const monitors = obs.monitors({ db, log, ingest, fanout, pool, archive: resync.archive })
+  const monitors = obs.monitors({
+    ...{ db, log, ingest, fanout, pool, socketThreads },
+    archive: resync.archive,
+  })
   const server = createRelayServer({
     ...parts,
     db,
@@ -139,7 +153,10 @@ export async function createRelay(
     health: monitors.health,
     httpTimeouts: overrides.httpTimeouts,
   })
-  metrics?.collectFrom({ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync })
+  metrics?.collectFrom({
+    ...{ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync },
+    ...(socketThreads && { socketThreads }),
+  })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined
 
@@ -186,6 +203,7 @@ export async function createRelay(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
       await hosts.stop()
+      await socketThreads?.close()
       await resync.stop()
       ingest.stop() // events waiting for the database stop waiting
       await ingest.idle(10_000) // events in flight finish, for at most 10 s

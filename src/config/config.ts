@@ -82,6 +82,8 @@ export interface RelayConfig {
   /** Lowercased hostnames or `*.suffix` patterns. */
   readonly trustedDomains: readonly string[]
   readonly hostConcurrency: number
+  /** Threads that run upstream sockets and read their frames; 0: the main thread does. */
+  readonly upstreamThreads: number
   readonly userAgentContact: string | undefined
 
   // Verification

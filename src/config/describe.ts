@@ -52,6 +52,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     newHostsPerDayLimit: config.newHostsPerDayLimit,
     trustedDomains: [...config.trustedDomains],
     hostConcurrency: config.hostConcurrency,
+    upstreamThreads: config.upstreamThreads,
     userAgentContact: config.userAgentContact ?? null,
     syncValidation: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,

@@ -63,6 +63,7 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'new-hosts-per-day-limit': ['1.5', /is not a whole number/],
   'trusted-domains': ['https://pds.example.com', /is not a domain or \*\.domain pattern/],
   'host-concurrency': ['0', /out of range/],
+  'upstream-threads': ['-1', /out of range/],
   'user-agent-contact': ['me (ops)', /cannot go in a User-Agent/],
   'sync-validation': ['strik', /"strik" is not one of auto, strict, lenient/],
   'lenient-sync-validation': ['yes', /is not a boolean/],

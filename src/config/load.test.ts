@@ -123,6 +123,7 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
     check: (c) => assert.deepEqual(c.trustedDomains, ['*.example.com', 'pds.test']),
   },
   'host-concurrency': { text: '8', check: (c) => assert.equal(c.hostConcurrency, 8) },
+  'upstream-threads': { text: '2', check: (c) => assert.equal(c.upstreamThreads, 2) },
   'user-agent-contact': {
     text: 'ops@example.com',
     check: (c) => {

@@ -121,6 +121,7 @@ export function loadConfig(
     newHostsPerDayLimit: int('new-hosts-per-day-limit', { min: 0 }),
     trustedDomains: parseItems('trusted-domains', parseDomainPattern),
     hostConcurrency: int('host-concurrency', { min: 1, max: 100_000 }),
+    upstreamThreads: int('upstream-threads', { min: 0, max: 256 }),
     userAgentContact,
     syncValidation: syncValidation(
       get('sync-validation'),

@@ -307,6 +307,15 @@ export const SETTINGS: readonly SettingDef[] = [
     help: 'events of one host in flight at once (different accounts)',
   }),
   setting({
+    flag: 'upstream-threads',
+    env: ['RELAY_UPSTREAM_THREADS'],
+    kind: 'value',
+    valueName: 'N',
+    default: '0',
+    group: 'Upstream hosts',
+    help: 'threads reading upstream sockets and frames (0: the main thread does)',
+  }),
+  setting({
     flag: 'user-agent-contact',
     env: ['RELAY_USER_AGENT_CONTACT'],
     kind: 'value',

@@ -207,3 +207,15 @@ export async function checkedLookup(
     : await untilAborted(resolvePublicAddresses(name, lookup), signal)
   return pinnedLookup(addresses)
 }
+
+/**
+ * How upstream names are resolved on every dial: public addresses only (a host that passed its
+ * crawl check may point its DNS elsewhere later), except localhost in development. The same rule
+ * wherever the socket runs (a socket thread builds its own from `allowInsecure`).
+ */
+export function upstreamLookup(
+  allowInsecure: boolean,
+): (hostname: string) => LookupFunction | undefined {
+  const guard = publicOnlyLookup()
+  return (hostname) => (exemptFromAddressGuard(hostname, allowInsecure) ? undefined : guard)
+}

@@ -10,8 +10,8 @@
 // not be received twice.
 // Deliberately not here: why a host is connected or not (hosts.ts decides), what its events
 // mean (the handlers given), and persistence (the checkpoint stores `cursor`).
-import type { LookupFunction } from 'node:net'
 import { HostConnection } from '../upstream/host-connection.ts'
+import type { SocketOpener } from '../upstream/socket-opener.ts'
 import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { FlowControl } from './flow-control.ts'
 
@@ -20,8 +20,8 @@ export interface ConnectOptions {
   readonly handlers: UpstreamHandlers
   /** Liveness and dial timings (tests of silent hosts shorten them). */
   readonly timings?: UpstreamTimings
-  /** How the host's name is resolved on each dial (the address guard). */
-  readonly lookup?: LookupFunction
+  /** Where the socket runs, and how the host's name is resolved on each dial (the guard). */
+  readonly sockets?: SocketOpener
   /** Upstream seqs above the start cursor already in the log (start-up recovery). */
   readonly skipSeqs?: ReadonlySet<number>
   /** Start at the host's live head, forgetting the cursor (a reset). */
@@ -113,7 +113,7 @@ export class HostLink {
       userAgent: opts.userAgent,
       handlers: opts.handlers,
       ...opts.timings,
-      ...(opts.lookup && { lookup: opts.lookup }),
+      ...(opts.sockets && { sockets: opts.sockets }),
     })
     this.#connection = connection
     if (this.flow.paused) connection.pause()

@@ -9,12 +9,12 @@
 // Deliberately not here: which hosts are connected (hosts.ts decides), what events mean (ingest),
 // SQL.
 
-import type { LookupFunction } from 'node:net'
 import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { INFO_NAMES } from '../protocol/messages.ts'
 import type { HostConnection } from '../upstream/host-connection.ts'
+import type { SocketOpener } from '../upstream/socket-opener.ts'
 import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { HostLink } from './host-link.ts'
 import type { HostStatusMachine } from './host-status.ts'
@@ -25,11 +25,11 @@ export interface HostLinksDeps {
   /** Liveness and dial timings of upstream sockets (defaults: upstream/host-connection.ts). */
   readonly timings?: UpstreamTimings
   /**
-   * How a host's name is resolved on each dial (undefined: plain DNS). The composition root
-   * passes the address guard, so a host that passed its crawl check cannot point its DNS at a
-   * private address later.
+   * Where upstream sockets run and how a host's name is resolved on each dial (default: this
+   * thread, plain DNS). The composition root's opener applies the address guard, so a host that
+   * passed its crawl check cannot point its DNS at a private address later.
    */
-  readonly dialLookup?: (hostname: string) => LookupFunction | undefined
+  readonly sockets?: SocketOpener
   readonly hostConcurrency: number
   readonly logger: Logger
   readonly now: () => number
@@ -131,12 +131,11 @@ export class HostLinks {
     if (this.#stopped) return
     const link = this.#links.get(hostId)
     if (!link) return
-    const lookup = this.#d.dialLookup?.(link.target.hostname)
     link.connect({
       ...opts,
       userAgent: this.#d.userAgent,
       timings: this.#d.timings,
-      ...(lookup && { lookup }),
+      ...(this.#d.sockets && { sockets: this.#d.sockets }),
       handlers: this.#handlers,
     })
   }

@@ -31,8 +31,8 @@ export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' |
   readonly now: () => number
   /** Status machine tuning (tests use short times). */
   readonly statusOptions?: Omit<HostStatusOptions, 'onTransition' | 'now'>
-  /** How a host's name is resolved on each dial (the address guard); default plain DNS. */
-  readonly dialLookup?: HostLinksDeps['dialLookup']
+  /** Where upstream sockets run, with the address guard; default this thread, plain DNS. */
+  readonly sockets?: HostLinksDeps['sockets']
   /** Upstream socket liveness and dial timings (tests of silent hosts shorten them). */
   readonly upstreamTimings?: UpstreamTimings
   /** How often statuses are re-checked and offline retries started (default 5 s). */

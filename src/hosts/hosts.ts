@@ -48,7 +48,7 @@ export class Hosts {
     this.#links = new HostLinks({
       userAgent: o.config.userAgent,
       timings: o.upstreamTimings,
-      dialLookup: o.dialLookup,
+      sockets: o.sockets,
       hostConcurrency: o.config.hostConcurrency,
       logger: o.logger,
       now: o.now,

@@ -179,4 +179,13 @@ export interface MetricsSources {
   readonly eventTypes: EventTypeCounter
   readonly http: HttpSource
   readonly resync: ResyncSource
+  /** The upstream socket threads (`--upstream-threads`); absent when the main thread reads. */
+  readonly socketThreads?: SocketThreadsSource
+}
+
+export interface SocketThreadsSource {
+  readonly size: number
+  readonly restarts: number
+  /** Milliseconds the threads' event loops have been busy, replaced threads included. */
+  busyMs(): number
 }

@@ -1,7 +1,8 @@
 // How busy each of the relay's threads is: the time each event loop spent working rather than
 // waiting (Node's event-loop utilization), as counters an operator turns into rates. The main
-// thread runs sockets, ingest, the log and fan-out and cannot be split across cores; the verify
-// workers are as many as `--verify-workers`; archival mode on SQLite adds the archive's writer.
+// thread runs ingest, the log and fan-out (and the upstream sockets, unless `--upstream-threads`
+// moves them to threads of their own) and cannot be split across cores; the verify workers are
+// as many as `--verify-workers`; archival mode on SQLite adds the archive's writer.
 // `rate(relay_thread_busy_seconds_total{thread="main"}[1m])` near 1 means the relay is at its
 // ceiling whatever the cores; `rate(...{thread="verify"}[1m]) / relay_verify_workers` near 1
 // means more cores (workers) would help.
@@ -16,12 +17,26 @@ import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 export function registerThreadMetrics(registry: Registry, s: MetricsSources): void {
   scrapeCounter<'thread'>(registry, {
     name: 'relay_thread_busy_seconds_total',
-    help: "Seconds each thread's event loop was busy: main, verify (all workers together), archive_writer (archival mode on SQLite).",
+    help: "Seconds each thread's event loop was busy: main, upstream (socket threads together, with --upstream-threads), verify (all workers together), archive_writer (archival mode on SQLite).",
     labelNames: ['thread'],
     read: (emit) => {
-      for (const [thread, b] of busyByThread(s.pool, s.resync.archive?.writerStats))
-        emit(b.busyMs / 1000, { thread })
+      const threads = {
+        pool: s.pool,
+        writer: s.resync.archive?.writerStats,
+        upstream: s.socketThreads,
+      }
+      for (const [thread, b] of busyByThread(threads)) emit(b.busyMs / 1000, { thread })
     },
+  })
+  scrapeGauge(registry, {
+    name: 'relay_upstream_threads',
+    help: 'Threads reading upstream sockets (--upstream-threads; 0: the main thread reads).',
+    read: (emit) => emit(s.socketThreads?.size ?? 0),
+  })
+  scrapeCounter(registry, {
+    name: 'relay_upstream_thread_restarts_total',
+    help: 'Upstream socket threads replaced after they failed (their hosts reconnected).',
+    read: (emit) => emit(s.socketThreads?.restarts ?? 0),
   })
   scrapeGauge(registry, {
     name: 'relay_verify_workers',

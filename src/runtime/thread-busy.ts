@@ -9,20 +9,26 @@ import { performance } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'
 
 /** The kinds of thread whose busy time the relay reports (metric labels, dashboard series). */
-export const BUSY_THREADS = ['main', 'verify', 'archive_writer'] as const
+export const BUSY_THREADS = ['main', 'upstream', 'verify', 'archive_writer'] as const
 export type BusyThread = (typeof BUSY_THREADS)[number]
 
 /**
  * Each kind of thread's busy milliseconds so far and how many threads share them: the main
- * thread, the verify pool's workers, and the archive's writer thread when there is one.
+ * thread, the upstream socket threads when there are any, the verify pool's workers, and the
+ * archive's writer thread when there is one.
  */
-export function busyByThread(
-  pool: { busyMs?(): number; readonly size?: number },
-  writer: { readonly busyMs?: number } | undefined,
-): Map<BusyThread, { busyMs: number; threads: number }> {
+export function busyByThread(threads: {
+  readonly pool: { busyMs?(): number; readonly size?: number }
+  readonly writer?: { readonly busyMs?: number } | undefined
+  readonly upstream?: { busyMs(): number; readonly size: number } | undefined
+}): Map<BusyThread, { busyMs: number; threads: number }> {
+  const { pool, writer, upstream } = threads
   const busy = new Map<BusyThread, { busyMs: number; threads: number }>([
     ['main', { busyMs: performance.eventLoopUtilization().active, threads: 1 }],
   ])
+  if (upstream !== undefined) {
+    busy.set('upstream', { busyMs: upstream.busyMs(), threads: upstream.size })
+  }
   const verify = pool.busyMs?.()
   if (verify !== undefined) busy.set('verify', { busyMs: verify, threads: pool.size ?? 1 })
   if (writer?.busyMs !== undefined) {

@@ -1,11 +1,11 @@
 // HostConnection over real sockets: pausing, completion and the cursor, reconnects, refusal,
 // liveness and stopping.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { it } from 'node:test'
 import { identityFrame } from './testing/frames.ts'
-import { liveTimers, rig, timerTicks, turns } from './testing/setup.ts'
+import { describeEachSocketPlace, liveTimers, timerTicks, turns } from './testing/setup.ts'
 
-describe('HostConnection lifecycle', () => {
+describeEachSocketPlace('HostConnection lifecycle', (rig) => {
   it('pause stops delivery; resume continues in order with nothing lost', async (t) => {
     const { pds, rec, conn } = await rig(t, { startCursor: 0 })
     rec.onEventHook = (msg) => {

@@ -1,13 +1,13 @@
 // HostConnection over real sockets: what each kind of upstream frame leads to.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { it } from 'node:test'
 import { decodeFrame, encodeErrorFrame, encodeMessageFrame } from '../protocol/frame.ts'
 import { identityFrame, nonCanonicalIdentityFrame, TEST_DID } from './testing/frames.ts'
-import { rig, TEST_USER_AGENT } from './testing/setup.ts'
+import { describeEachSocketPlace, TEST_USER_AGENT } from './testing/setup.ts'
 
 const time = '2024-05-01T12:00:00.000Z'
 
-describe('HostConnection frames', () => {
+describeEachSocketPlace('HostConnection frames', (rig) => {
   it('requests the persisted cursor with the User-Agent, and starts live without one', async (t) => {
     const a = await rig(t, { startCursor: 42 })
     a.conn.start()

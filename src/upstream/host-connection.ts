@@ -4,7 +4,8 @@
 // last seq that arrived (a connection that delivered events, or lasted a minute, starts the
 // backoff again), pausing (TCP backpressure), per-host seq order, and the cursor that may
 // be persisted (it only passes events the caller completed, in seq order). The socket itself is
-// upstream-socket.ts; this file decides what its frames mean and when to dial again.
+// upstream-socket.ts, run where the `SocketOpener` runs it (socket-opener.ts: on this thread, or
+// on a socket thread); this file decides what its frames mean and when to dial again.
 // Every upstream event gets one outcome: `onEvent` (the caller later calls `complete(seq)`) or
 // `onDrop` (complete at once). Frames read but not yet handled when a socket ends are asked for
 // again on reconnect (they never counted as arrived). While paused, a reconnect that comes due
@@ -16,9 +17,15 @@ import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { MAX_FRAME_BYTES } from '../protocol/limits.ts'
 import { Backoff } from './backoff.ts'
-import { readFrame } from './frame-outcome.ts'
+import type { FrameOutcome } from './frame-outcome.ts'
 import { RecoveredSeqs } from './recovered-seqs.ts'
 import { SeqWindow } from './seq-window.ts'
+import {
+  LocalSockets,
+  type SocketEnd,
+  type SocketOpener,
+  type UpstreamLine,
+} from './socket-opener.ts'
 import { subscribeReposUrl } from './subscribe-url.ts'
 import type {
   ConnectionState,
@@ -27,11 +34,8 @@ import type {
   HostTarget,
   UpstreamHandlers,
 } from './types.ts'
-import { type SocketEnd, UpstreamSocket } from './upstream-socket.ts'
 
 export type { HostConnectionOptions, HostConnectionStats } from './types.ts'
-
-const RELAY_SERVER = /atproto-relay/i
 
 export class HostConnection {
   readonly host: HostTarget
@@ -41,7 +45,7 @@ export class HostConnection {
   readonly #connectTimeoutMs: number
   readonly #pingIntervalMs: number
   readonly #frameTimeoutMs: number
-  readonly #lookup: HostConnectionOptions['lookup']
+  readonly #sockets: SocketOpener
   readonly #healthyAfterMs: number
   readonly #closeTimeoutMs: number
   readonly #now: () => number
@@ -49,7 +53,9 @@ export class HostConnection {
   readonly #window: SeqWindow
   readonly #recovered: RecoveredSeqs
   #state: ConnectionState = 'disconnected'
-  #socket: UpstreamSocket | null = null
+  #socket: UpstreamLine | null = null
+  /** When the current socket opened, by this connection's clock. */
+  #openedAt: number | null = null
   #running = false
   #refused = false
   #dialled = false
@@ -75,10 +81,10 @@ export class HostConnection {
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.#pingIntervalMs = opts.pingIntervalMs ?? 30_000
     this.#frameTimeoutMs = opts.frameTimeoutMs ?? 60_000
-    this.#lookup = opts.lookup
     this.#healthyAfterMs = opts.healthyAfterMs ?? 60_000
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5_000
     this.#now = opts.now ?? Date.now
+    this.#sockets = opts.sockets ?? new LocalSockets(undefined, this.#now)
     const backoff = opts.backoff ?? { initialMs: 1_000, maxMs: 300_000 }
     this.#backoff = new Backoff(
       opts.random === undefined ? backoff : { ...backoff, random: opts.random },
@@ -194,29 +200,35 @@ export class HostConnection {
     this.#dialled = true
     const url = subscribeReposUrl(this.host, this.#window.last)
     this.#progressed = false
-    let socket: UpstreamSocket
+    this.#openedAt = null
+    let socket: UpstreamLine
     try {
-      socket = new UpstreamSocket(
+      socket = this.#sockets.open(
         {
           url,
+          hostname: this.host.hostname,
           userAgent: this.#userAgent,
           maxFrameBytes: this.#maxFrameBytes,
           connectTimeoutMs: this.#connectTimeoutMs,
           pingIntervalMs: this.#pingIntervalMs,
           frameTimeoutMs: this.#frameTimeoutMs,
           closeTimeoutMs: this.#closeTimeoutMs,
-          now: this.#now,
-          ...(this.#lookup && { lookup: this.#lookup }),
         },
         {
-          upgrade: (res) => this.#checkServer(res.headers.server),
-          open: () => this.#setState('connected', url),
+          // docs/design.md §4 item 5: never subscribe to a relay (loops).
+          refused: () => {
+            this.#refused = true
+          },
+          open: () => {
+            this.#openedAt = this.#now()
+            this.#setState('connected', url)
+          },
           received: (n) => {
             this.#framesReceived++
             this.#bytesReceived += n
             this.#lastFrameAt = this.#now()
           },
-          frame: (raw) => this.#handle(socket, raw),
+          frame: (raw, outcome) => this.#handle(socket, raw, outcome),
           tooLarge: (detail) => {
             this.#handlers.onDrop(this.host, 'frame-too-large', undefined, detail)
             socket.fail(`frame-too-large after seq ${this.#window.last ?? 'none'}: ${detail}`)
@@ -235,21 +247,15 @@ export class HostConnection {
     this.#setState('connecting', url)
   }
 
-  /** docs/design.md §4 item 5: never subscribe to a relay (loops). */
-  #checkServer(header: string | string[] | undefined): string | null {
-    const server = Array.isArray(header) ? header.join(', ') : (header ?? '')
-    if (!RELAY_SERVER.test(server)) return null
-    this.#refused = true
-    return `refused: the host is a relay (Server: ${server.slice(0, 100)})`
-  }
-
-  #onClosed(socket: UpstreamSocket, end: SocketEnd): void {
+  #onClosed(socket: UpstreamLine, end: SocketEnd): void {
     if (this.#socket === socket) this.#socket = null
+    const openedAt = this.#openedAt
+    this.#openedAt = null
     if (end.error !== null) this.#lastError = end.error
     // A connection that stayed up long enough, or that delivered new events, resets the backoff:
     // a host dropping its connection every few seconds while it does send events would
     // otherwise wait longer and longer (up to 5 min) between connections and fall far behind.
-    const lasted = end.openedAt !== null && this.#now() - end.openedAt >= this.#healthyAfterMs
+    const lasted = openedAt !== null && this.#now() - openedAt >= this.#healthyAfterMs
     if (lasted || this.#progressed) {
       this.#backoff.reset()
       this.#consecutiveFailures = 0
@@ -281,8 +287,7 @@ export class HostConnection {
     if (!paused && this.#dialDue) this.#dial()
   }
 
-  #handle(socket: UpstreamSocket, raw: Uint8Array): void {
-    const out = readFrame(raw)
+  #handle(socket: UpstreamLine, raw: Uint8Array, out: FrameOutcome): void {
     switch (out.kind) {
       case 'event':
         this.#onRepoEvent(out.msg, raw)

@@ -1,10 +1,10 @@
 // The contract between an upstream connection and whoever runs it: which host, and the
 // callbacks through which everything it sees is reported (it never calls higher layers itself).
 // Handlers run synchronously on the socket's read path and must not throw.
-import type { LookupFunction } from 'node:net'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { InfoMessage } from '../protocol/messages.ts'
+import type { SocketOpener } from './socket-opener.ts'
 
 export interface HostTarget {
   readonly id: number
@@ -57,11 +57,12 @@ export interface HostConnectionOptions {
   /** A frame whose first bytes arrived must be whole within this time. Default 60 s. */
   readonly frameTimeoutMs?: number
   /**
-   * Resolves the host's name on every dial; the composition root passes the address guard
-   * (public addresses only, checked on each reconnect: a host's DNS may change after its crawl
-   * request was checked). Default plain DNS.
+   * Where the socket runs and how the host's name is resolved on every dial; the composition
+   * root's opener applies the address guard (public addresses only, checked on each reconnect:
+   * a host's DNS may change after its crawl request was checked). Default: on this thread, with
+   * plain DNS.
    */
-  readonly lookup?: LookupFunction
+  readonly sockets?: SocketOpener
   /** A connection open at least this long resets the backoff when it ends. Default 60 s. */
   readonly healthyAfterMs?: number
   /** How long a polite close may take before the socket is destroyed. Default 5 s. */

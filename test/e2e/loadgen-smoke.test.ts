@@ -38,7 +38,7 @@ describe('loadgen', () => {
   }, async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'loadgen-smoke-'))
     const lines: string[] = []
-    const run = (seconds: number, slowConsumers = 0, archive = false) =>
+    const run = (seconds: number, slowConsumers = 0, archive = false, flags: string[] = []) =>
       runLoadgen({
         rate: 150,
         seconds,
@@ -49,7 +49,12 @@ describe('loadgen', () => {
         consumers: 3,
         seed: 7,
         cacheDir,
-        relay: { kind: 'local', flags: archive ? ['--archive'] : [], env: {}, nodeFlags: [] },
+        relay: {
+          kind: 'local',
+          flags: [...flags, ...(archive ? ['--archive'] : [])],
+          env: {},
+          nodeFlags: [],
+        },
         drainSeconds: 20,
         slowConsumers,
         slowSeconds: 1,
@@ -91,10 +96,15 @@ describe('loadgen', () => {
         lines.some((l) => l.includes('generated')),
         log,
       )
-      // A shorter run sends the first events of the cached workload instead of generating one.
+      // A shorter run sends the first events of the cached workload instead of generating one;
+      // this one with the upstream sockets on a thread of their own, which does the reading.
       lines.length = 0
-      const again = await run(2)
+      const again = await run(2, 0, false, ['--upstream-threads=1'])
       assert.equal(again.complete, true, JSON.stringify(again))
+      assert.equal(again.eventsAccepted, 600, JSON.stringify(again))
+      assert.equal(again.gaps, 0, JSON.stringify(again))
+      assert.equal(again.duplicates, 0, JSON.stringify(again))
+      assert.ok((again.cpuByThread as Record<string, number>).upstream! > 0, JSON.stringify(again))
       assert.equal(again.eventsSent, 600)
       assert.ok(
         lines.some((l) => l.includes('the first 600 events')),

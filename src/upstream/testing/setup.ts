@@ -1,8 +1,10 @@
 // Shared set-up for HostConnection tests: a fake PDS, a recorder, a connection pointed at it
-// with short backoff, and cleanup registered on the test context.
+// with short backoff, and cleanup registered on the test context; and the same suite run with
+// the socket on this thread and on a socket thread.
 // Deliberately not here: any assertion.
-import type { TestContext } from 'node:test'
+import { after, describe, type TestContext } from 'node:test'
 import { HostConnection, type HostConnectionOptions } from '../host-connection.ts'
+import { SocketThreads } from '../socket-threads.ts'
 import { FakePds, type FakePdsOptions } from './fake-pds.ts'
 import { Recorder } from './recorder.ts'
 
@@ -34,6 +36,27 @@ export async function rig(
     await pds.close()
   })
   return { pds, rec, conn }
+}
+
+export type RigFn = typeof rig
+
+/**
+ * Declares a suite twice: with sockets on this thread (the default opener) and on a socket
+ * thread (one thread shared by the suite's tests, ended after it). `rig` given to the body
+ * dials through that suite's opener unless a test names its own.
+ */
+export function describeEachSocketPlace(name: string, body: (rig: RigFn) => void): void {
+  describe(`${name} (socket on this thread)`, () => body(rig))
+  describe(`${name} (socket on a socket thread)`, () => {
+    let threads: SocketThreads | undefined
+    after(async () => {
+      await threads?.close()
+    })
+    body((t, opts = {}, pdsOpts = {}) => {
+      threads ??= new SocketThreads({ threads: 1, allowInsecure: true })
+      return rig(t, { sockets: threads, ...opts }, pdsOpts)
+    })
+  })
 }
 
 /** Lets pending I/O callbacks run a number of event-loop turns (no wall-clock wait). */

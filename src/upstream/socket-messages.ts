@@ -1,0 +1,37 @@
+// The messages between the main thread and a socket thread (socket-threads.ts, socket-worker.ts).
+// Lines are numbered by the main thread; the thread reports each line's events in the order
+// they happened, batched once per turn of its event loop, each frame's bytes transferred.
+// Deliberately not here: what either side does with them.
+import type { FrameOutcome } from './frame-outcome.ts'
+import type { SocketDial, SocketEnd } from './socket-opener.ts'
+
+/** Given to the thread when it starts. */
+export interface SocketThreadData {
+  /** Localhost names skip the address guard (development with insecure hosts). */
+  readonly allowInsecure: boolean
+}
+
+export type ToSocketThread =
+  | { readonly op: 'open'; readonly id: number; readonly dial: SocketDial }
+  | { readonly op: 'pause'; readonly id: number; readonly paused: boolean }
+  | { readonly op: 'fail'; readonly id: number; readonly error: string }
+  | { readonly op: 'close'; readonly id: number; readonly why: string }
+
+export type LineEvent =
+  | { readonly id: number; readonly e: 'refused'; readonly reason: string }
+  | { readonly id: number; readonly e: 'open' }
+  | { readonly id: number; readonly e: 'received'; readonly n: number }
+  | {
+      readonly id: number
+      readonly e: 'frame'
+      readonly raw: Uint8Array
+      readonly outcome: FrameOutcome
+      /** The frame's `received` is this event (the usual case: one message instead of two). */
+      readonly received: boolean
+    }
+  | { readonly id: number; readonly e: 'tooLarge'; readonly detail: string }
+  | { readonly id: number; readonly e: 'closed'; readonly end: SocketEnd }
+
+export interface FromSocketThread {
+  readonly events: readonly LineEvent[]
+}
