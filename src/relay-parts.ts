@@ -4,7 +4,7 @@
 // dashboard's stats recorders and the health checks). Also the overrides tests may give.
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
-import type { AddressInfo, LookupFunction } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import type { AccountCache } from './accounts/account-cache.ts'
 import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
@@ -18,11 +18,7 @@ import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
-import {
-  exemptFromAddressGuard,
-  publicOnlyLookup,
-  resolvePublicAddresses,
-} from './hosts/address.ts'
+import { exemptFromAddressGuard, resolvePublicAddresses } from './hosts/address.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
 import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'

@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { RELAY_VERSION, type RelayConfig } from './config.ts'
-import { defaultVerifyWorkers, loadConfig } from './load.ts'
+import { defaultUpstreamThreads, defaultVerifyWorkers, loadConfig } from './load.ts'
 import { SETTINGS } from './settings.ts'
 
 let root = ''
@@ -222,6 +222,7 @@ describe('defaults', () => {
     assert.equal(config.disableRequestCrawl, false)
     assert.equal(config.initialSeqNumber, 1)
     assert.equal(config.verifyWorkers, defaultVerifyWorkers(availableParallelism()))
+    assert.equal(config.upstreamThreads, defaultUpstreamThreads(availableParallelism()))
     assert.equal(config.logLevel, 'info')
     assert.equal(config.userAgentContact, undefined)
     assert.deepEqual(config.siblingRelays, [])
@@ -265,4 +266,8 @@ describe('defaults', () => {
 test('verify workers by default: one per core on one or two cores, else all but one', () => {
   assert.deepEqual([1, 2, 3, 4, 16].map(defaultVerifyWorkers), [1, 2, 2, 3, 15])
   assert.equal(defaultVerifyWorkers(0), 1)
+})
+
+test('upstream threads by default: one from four cores up, none below', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 16].map(defaultUpstreamThreads), [0, 0, 0, 0, 1, 1])
 })

@@ -80,6 +80,7 @@ export function loadConfig(
   const userAgentContact = parse('user-agent-contact', parseContact)
   const maxDbConnections = int('max-db-conn', { min: 1, max: 10_000 })
   const verifyWorkersText = optional('verify-workers')
+  const upstreamThreadsText = optional('upstream-threads')
   const logLevel = parse('log-level', parseLogLevel)
   if (logLevel === undefined) {
     warnings.push(`${get('log-level').origin} sets only per-subsystem levels; using info`)
@@ -121,7 +122,10 @@ export function loadConfig(
     newHostsPerDayLimit: int('new-hosts-per-day-limit', { min: 0 }),
     trustedDomains: parseItems('trusted-domains', parseDomainPattern),
     hostConcurrency: int('host-concurrency', { min: 1, max: 100_000 }),
-    upstreamThreads: int('upstream-threads', { min: 0, max: 256 }),
+    upstreamThreads:
+      upstreamThreadsText === undefined
+        ? defaultUpstreamThreads(availableParallelism())
+        : int('upstream-threads', { min: 0, max: 256 }),
     userAgentContact,
     syncValidation: syncValidation(
       get('sync-validation'),
@@ -300,4 +304,15 @@ function defaultArchiveDatabase(state: DatabaseConfig): DatabaseConfig {
  */
 export function defaultVerifyWorkers(cores: number): number {
   return cores <= 2 ? Math.max(1, cores) : cores - 1
+}
+
+/**
+ * Upstream socket threads when `--upstream-threads` is not given: one from four cores up, where
+ * the main thread, not the verify workers, is the first limit; it takes a fifth to a quarter of
+ * the main thread's work per event (BENCHMARKS.md, session 8) for ~70 MB more resident memory.
+ * None on fewer cores: there every core is already busy verifying, and the thread raised
+ * nothing on two (the same ceiling, more memory).
+ */
+export function defaultUpstreamThreads(cores: number): number {
+  return cores >= 4 ? 1 : 0
 }

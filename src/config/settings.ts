@@ -311,7 +311,7 @@ export const SETTINGS: readonly SettingDef[] = [
     env: ['RELAY_UPSTREAM_THREADS'],
     kind: 'value',
     valueName: 'N',
-    default: '0',
+    defaultText: '1 on four cores or more, else 0',
     group: 'Upstream hosts',
     help: 'threads reading upstream sockets and frames (0: the main thread does)',
   }),

@@ -22,7 +22,7 @@ let flush: NodeJS.Immediate | null = null
 
 function post(ev: LineEvent): void {
   outbox.push(ev)
-  flush ??= setImmediate(send)
+  if (flush === null) flush = setImmediate(send)
 }
 
 function send(): void {
