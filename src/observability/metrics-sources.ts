@@ -186,6 +186,8 @@ export interface MetricsSources {
 export interface SocketThreadsSource {
   readonly size: number
   readonly restarts: number
+  /** Times a thread stopped reading because the main thread was behind. */
+  readonly stalls: number
   /** Milliseconds the threads' event loops have been busy, replaced threads included. */
   busyMs(): number
 }

@@ -38,6 +38,11 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Upstream socket threads replaced after they failed (their hosts reconnected).',
     read: (emit) => emit(s.socketThreads?.restarts ?? 0),
   })
+  scrapeCounter(registry, {
+    name: 'relay_upstream_thread_stalls_total',
+    help: 'Times an upstream socket thread stopped reading its sockets because the main thread had not taken its frames yet (back-pressure).',
+    read: (emit) => emit(s.socketThreads?.stalls ?? 0),
+  })
   scrapeGauge(registry, {
     name: 'relay_verify_workers',
     help: 'Verify worker threads (--verify-workers).',

@@ -9,7 +9,7 @@ import type { FrameOutcome } from './frame-outcome.ts'
 import type { LineEvent, ToSocketThread } from './socket-messages.ts'
 import type { LineEvents, SocketEnd, UpstreamLine } from './socket-opener.ts'
 
-type Command = Exclude<ToSocketThread, { op: 'open' }>
+type Command = Exclude<ToSocketThread, { op: 'open' | 'ack' }>
 
 export class RemoteLine implements UpstreamLine {
   readonly closed: Promise<void>
@@ -65,10 +65,10 @@ export class RemoteLine implements UpstreamLine {
     if (this.#ended) return
     if (ev.e === 'closed') {
       this.end(ev.end)
-    } else if (ev.e === 'refused') {
-      this.#events.refused(ev.reason)
     } else if (this.#why !== null) {
       // Ended by this side: nothing more but `closed`, as a local socket.
+    } else if (ev.e === 'refused') {
+      this.#events.refused(ev.reason)
     } else if (ev.e === 'frame') {
       if (ev.received) this.#events.received(ev.raw.byteLength)
       if (this.#paused || this.#queue.length > 0) this.#queue.push([ev.raw, ev.outcome])

@@ -5,6 +5,12 @@
 import type { FrameOutcome } from './frame-outcome.ts'
 import type { SocketDial, SocketEnd } from './socket-opener.ts'
 
+/**
+ * Frames' bytes a thread may have posted that the main thread has not yet handed on; past it the
+ * thread stops reading its sockets (a single larger frame still goes through).
+ */
+export const MAX_UNACKED_BYTES = 8 * 1024 * 1024
+
 /** Given to the thread when it starts. */
 export interface SocketThreadData {
   /** Localhost names skip the address guard (development with insecure hosts). */
@@ -16,6 +22,8 @@ export type ToSocketThread =
   | { readonly op: 'pause'; readonly id: number; readonly paused: boolean }
   | { readonly op: 'fail'; readonly id: number; readonly error: string }
   | { readonly op: 'close'; readonly id: number; readonly why: string }
+  /** The main thread has handed on frames of this many bytes (back-pressure credit). */
+  | { readonly op: 'ack'; readonly bytes: number }
 
 export type LineEvent =
   | { readonly id: number; readonly e: 'refused'; readonly reason: string }
@@ -34,4 +42,6 @@ export type LineEvent =
 
 export interface FromSocketThread {
   readonly events: readonly LineEvent[]
+  /** Times this thread stopped reading because the main thread was behind, so far. */
+  readonly stalls: number
 }

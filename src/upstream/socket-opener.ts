@@ -60,6 +60,18 @@ export interface SocketOpener {
 const RELAY_SERVER = /atproto-relay/i
 
 /**
+ * Throws unless `url` is a `ws:` or `wss:` URL: the only kinds a subscription uses. (The
+ * WebSocket library would also take `http:`, and `ws+unix:`, which connects without the address
+ * guard's lookup; neither is dialled, wherever the socket runs.)
+ */
+export function checkDialUrl(url: string): void {
+  const { protocol } = new URL(url)
+  if (protocol !== 'ws:' && protocol !== 'wss:') {
+    throw new SyntaxError(`not a WebSocket URL: ${url}`)
+  }
+}
+
+/**
  * Why a host must not be subscribed to, from its upgrade response's `Server` header: a relay
  * (docs/design.md §4 item 5: subscribing to a relay makes loops). Null when it may be.
  */
@@ -88,6 +100,7 @@ export class LocalSockets implements SocketOpener {
   }
 
   open(dial: SocketDial, events: LineEvents): UpstreamLine {
+    checkDialUrl(dial.url)
     const lookup = this.#lookupFor(dial.hostname)
     const { hostname: _, ...opts } = dial
     return new UpstreamSocket(

@@ -1,11 +1,14 @@
 // Socket threads beyond what the connection suites check over them (host-connection*.test.ts
-// run every case with the socket on a thread too): threads sharing the lines, a thread that
-// dies (its lines end, their connections reconnect from their cursors on a new thread), and
-// closing the threads.
+// run every case with the socket on a thread too): threads sharing the lines, back-pressure from
+// a slow main thread, a thread that dies (its lines end, their connections reconnect from their
+// cursors on a new thread, after a pause when it died right after starting), and closing.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { describe, it } from 'node:test'
+import { Worker } from 'node:worker_threads'
 import { HostConnection } from './host-connection.ts'
-import type { LineEvents, SocketEnd } from './socket-opener.ts'
+import { MAX_UNACKED_BYTES } from './socket-messages.ts'
+import { type LineEvents, LocalSockets, type SocketEnd } from './socket-opener.ts'
 import { SocketThreads } from './socket-threads.ts'
 import { FakePds } from './testing/fake-pds.ts'
 import { identityFrame } from './testing/frames.ts'
@@ -13,6 +16,22 @@ import { Recorder } from './testing/recorder.ts'
 import { TEST_USER_AGENT } from './testing/setup.ts'
 
 const CRASHING = new URL('./testing/crashing-socket-worker.ts', import.meta.url)
+
+/** A host that sends `count` numbered frames of 512 KiB to whoever connects. */
+const HOST_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { WebSocketServer } = require('ws')
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () =>
+  parentPort.postMessage(wss.address().port))
+wss.on('connection', (ws) => {
+  for (let i = 0; i < workerData.count; i++) {
+    const frame = Buffer.alloc(512 * 1024)
+    frame[0] = i & 0xff
+    frame[1] = i >> 8
+    ws.send(frame)
+  }
+})
+`
 
 function dial(url: string) {
   return {
@@ -27,7 +46,9 @@ function dial(url: string) {
   }
 }
 
-function events(): LineEvents & { ends: SocketEnd[]; opened: number } {
+function events(
+  onFrame: (raw: Uint8Array) => void = () => {},
+): LineEvents & { ends: SocketEnd[]; opened: number } {
   const rec = {
     ends: [] as SocketEnd[],
     opened: 0,
@@ -36,7 +57,7 @@ function events(): LineEvents & { ends: SocketEnd[]; opened: number } {
       rec.opened++
     },
     received() {},
-    frame() {},
+    frame: onFrame,
     tooLarge() {},
     closed(end: SocketEnd) {
       rec.ends.push(end)
@@ -62,15 +83,47 @@ describe('SocketThreads', () => {
     assert.equal(threads.lines, 0)
     for (const r of recs) {
       assert.equal(r.ends.length, 1)
-      assert.equal(r.ends[0]!.error, 'the relay is stopping')
+      assert.equal(r.ends[0]!.why, 'the relay is stopping')
     }
     assert.throws(() => threads.open(dial(`ws://${pds.hostname}/`), events()), /closed/)
+  })
+
+  it('stops reading while the main thread is behind, and loses nothing', async (t) => {
+    // The host runs on a thread of its own (a host in this thread would be slowed down by the
+    // very busy loop below): 40 frames of 512 KiB (20 MiB, over twice the bound), numbered in
+    // their first bytes, sent as fast as loopback takes them.
+    const count = 40
+    const host = new Worker(HOST_THREAD, { eval: true, workerData: { count } })
+    t.after(() => host.terminate())
+    const [port] = (await once(host, 'message')) as [number]
+    const threads = new SocketThreads({ threads: 1, allowInsecure: true })
+    t.after(() => threads.close())
+    const got: number[] = []
+    const rec = events((raw) => {
+      got.push(raw[0]! | (raw[1]! << 8))
+      // The main thread spends 20 ms on each frame: far slower than the socket thread reads.
+      const until = Date.now() + 20
+      while (Date.now() < until) {}
+    })
+    threads.open({ ...dial(`ws://127.0.0.1:${port}/`), maxFrameBytes: 1 << 20 }, rec)
+    await until(() => got.length === count, 'every frame', 20_000)
+    assert.deepEqual(
+      got,
+      Array.from({ length: count }, (_, i) => i),
+    )
+    assert.ok(threads.stalls >= 1, `stalls ${threads.stalls}`)
+    assert.ok(MAX_UNACKED_BYTES < (count * 512 * 1024) / 2)
   })
 
   it('refuses a URL that is not a WebSocket URL at once, as a local socket does', async () => {
     const threads = new SocketThreads({ threads: 1, allowInsecure: true })
     try {
       assert.throws(() => threads.open(dial('http://127.0.0.1:1/'), events()), SyntaxError)
+      assert.throws(
+        () => new LocalSockets().open(dial('http://127.0.0.1:1/'), events()),
+        SyntaxError,
+      )
+      assert.throws(() => threads.open(dial('ws+unix:///tmp/x.sock'), events()), SyntaxError)
       assert.throws(() => threads.open({ ...dial('ws://x/'), url: 'not a url' }, events()))
       assert.equal(threads.lines, 0)
     } finally {
@@ -87,6 +140,7 @@ describe('SocketThreads', () => {
       allowInsecure: true,
       workerUrl: CRASHING,
       onThreadError: (err) => errors.push(err),
+      now: () => 0, // every failure comes right after the thread started: restarts pause
     })
     t.after(() => threads.close())
     const rec = new Recorder()
@@ -107,11 +161,14 @@ describe('SocketThreads', () => {
 
     const doomed = events()
     threads.open(dial('ws://127.0.0.1:1/crash-thread'), doomed)
-    await rec.until(() => rec.states.includes('disconnected'), 'the connection ended')
-    assert.match(conn.stats.lastError ?? '', /socket thread failed: the test crashed this thread/)
-    assert.equal(doomed.ends.length, 1)
+    await until(() => doomed.ends.length === 1, 'the lines ended')
+    assert.match(doomed.ends[0]!.error ?? '', /socket thread failed: the test crashed this thread/)
     assert.equal(errors.length, 1)
     assert.equal(threads.restarts, 1)
+    // It died right after it started: its replacement waits a little, and dials meanwhile fail
+    // as a dial does (the connection retries after its backoff).
+    assert.throws(() => threads.open(dial('ws://127.0.0.1:1/'), events()), /no socket thread/)
+    await rec.until(() => rec.states.includes('disconnected'), 'the connection ended')
 
     const second = await pds.next()
     assert.equal(second.cursor, '2')
@@ -122,8 +179,8 @@ describe('SocketThreads', () => {
   })
 })
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000
+async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 5))

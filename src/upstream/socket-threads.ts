@@ -1,17 +1,34 @@
 // Upstream sockets on threads of their own (`--upstream-threads`): reading the network (and
 // decrypting TLS), the WebSocket framing and each frame's strict CBOR scan and envelope happen
 // there, and the main thread gets each frame's bytes (transferred, not copied) with its outcome,
-// batched once per turn of the thread's loop. A new line goes to the thread with the fewest.
+// batched once per turn of the thread's loop. A new line goes to the running thread with the
+// fewest.
+// Back-pressure: the main thread acknowledges each batch once it has handed the frames on, and
+// a thread with more than MAX_UNACKED_BYTES not yet acknowledged stops reading all its sockets
+// until the main thread has caught up (socket-worker.ts), so a busy main thread slows the hosts
+// down through TCP, as it does when it reads the sockets itself.
 // A thread that dies ends its lines as a network failure would (their connections reconnect
-// after their backoff, from their cursors) and is replaced for the next dials.
+// after their backoff, from their cursors) and is replaced; one that keeps dying right after it
+// starts is replaced after a growing pause (up to 30 s), during which dials go to the others or
+// fail as a dial does.
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
 import { Worker } from 'node:worker_threads'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
 import type { FromSocketThread, SocketThreadData, ToSocketThread } from './socket-messages.ts'
-import type { LineEvents, SocketDial, SocketOpener, UpstreamLine } from './socket-opener.ts'
+import {
+  checkDialUrl,
+  type LineEvents,
+  type SocketDial,
+  type SocketOpener,
+  type UpstreamLine,
+} from './socket-opener.ts'
 
 const WORKER_URL = new URL('./socket-worker.ts', import.meta.url)
+/** A thread that fails within this long of starting is restarted after a pause. */
+const QUICK_FAILURE_MS = 1_000
+const RESTART_PAUSE_MIN_MS = 100
+const RESTART_PAUSE_MAX_MS = 30_000
 
 export interface SocketThreadsOptions {
   /** How many threads (at least 1). */
@@ -22,18 +39,27 @@ export interface SocketThreadsOptions {
   readonly onThreadError?: (err: unknown) => void
   /** The thread's entry (tests wrap the real one); default socket-worker.ts. */
   readonly workerUrl?: URL
+  readonly now?: () => number
 }
 
 interface Slot {
-  worker: Worker
+  /** Null while a restart waits. */
+  worker: Worker | null
   readonly busy: ThreadBusyTime
   readonly lines: Map<number, RemoteLine>
+  startedAt: number
+  quickFailures: number
+  restartTimer: NodeJS.Timeout | null
+  /** Back-pressure stalls reported by the current thread, and by the threads before it. */
+  stalls: number
+  endedStalls: number
 }
 
 export class SocketThreads implements SocketOpener {
   readonly #data: SocketThreadData
   readonly #onThreadError: (err: unknown) => void
   readonly #workerUrl: URL
+  readonly #now: () => number
   readonly #slots: Slot[] = []
   #nextId = 1
   #closed = false
@@ -43,7 +69,21 @@ export class SocketThreads implements SocketOpener {
     this.#data = { allowInsecure: options.allowInsecure }
     this.#onThreadError = options.onThreadError ?? (() => {})
     this.#workerUrl = options.workerUrl ?? WORKER_URL
-    for (let i = 0; i < Math.max(1, options.threads); i++) this.#slots.push(this.#spawn())
+    this.#now = options.now ?? Date.now
+    for (let i = 0; i < Math.max(1, options.threads); i++) {
+      const slot: Slot = {
+        worker: null,
+        busy: new ThreadBusyTime(),
+        lines: new Map(),
+        startedAt: 0,
+        quickFailures: 0,
+        restartTimer: null,
+        stalls: 0,
+        endedStalls: 0,
+      }
+      this.#slots.push(slot)
+      this.#start(slot)
+    }
   }
 
   /** How many threads. */
@@ -54,6 +94,13 @@ export class SocketThreads implements SocketOpener {
   /** Threads replaced after they failed. */
   get restarts(): number {
     return this.#restarts
+  }
+
+  /** Times a thread stopped reading because the main thread was behind (back-pressure). */
+  get stalls(): number {
+    let n = 0
+    for (const s of this.#slots) n += s.endedStalls + s.stalls
+    return n
   }
 
   /** Lines open now, over all threads. */
@@ -72,68 +119,93 @@ export class SocketThreads implements SocketOpener {
 
   open(dial: SocketDial, events: LineEvents): UpstreamLine {
     if (this.#closed) throw new Error('socket threads are closed')
-    // What a local socket would refuse at once, refused here at once too.
-    const url = new URL(dial.url)
-    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-      throw new SyntaxError(`not a WebSocket URL: ${dial.url}`)
+    checkDialUrl(dial.url)
+    let slot: Slot | null = null
+    for (const s of this.#slots) {
+      if (s.worker !== null && (slot === null || s.lines.size < slot.lines.size)) slot = s
     }
-    let slot = this.#slots[0]!
-    for (const s of this.#slots) if (s.lines.size < slot.lines.size) slot = s
+    const worker = slot?.worker
+    if (slot === null || !worker) throw new Error('no socket thread is running (restarting)')
     const id = this.#nextId++
-    const owner = slot
-    const line = new RemoteLine(id, events, (command) => owner.worker.postMessage(command))
+    const line = new RemoteLine(id, events, (command) => worker.postMessage(command))
     slot.lines.set(id, line)
-    slot.worker.postMessage({ op: 'open', id, dial } satisfies ToSocketThread)
+    worker.postMessage({ op: 'open', id, dial } satisfies ToSocketThread)
     return line
   }
 
-  /** Ends the threads; lines still open end as closed by this side. Call after hosts stopped. */
+  /** Ends the threads, and any line still open as ended by this side. Call after hosts stopped. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await Promise.all(
       this.#slots.map(async (slot) => {
-        this.#lose(slot, 'the relay is stopping')
-        await slot.worker.terminate()
+        if (slot.restartTimer !== null) clearTimeout(slot.restartTimer)
+        this.#lose(slot, { why: 'the relay is stopping', error: null })
+        await slot.worker?.terminate()
       }),
     )
   }
 
-  #spawn(busy = new ThreadBusyTime()): Slot {
+  #start(slot: Slot): void {
+    slot.restartTimer = null
     // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
     const worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
-    const slot: Slot = { worker, busy, lines: new Map() }
+    slot.worker = worker
+    slot.startedAt = this.#now()
+    slot.stalls = 0
     worker.unref()
     worker.on('message', (msg: FromSocketThread) => {
+      if (slot.worker !== worker) return // a replaced thread's last words
+      let bytes = 0
       for (const ev of msg.events) {
+        if (ev.e === 'frame') bytes += ev.raw.byteLength
         const line = slot.lines.get(ev.id)
+        // A line ended on this side by its thread's replacement or by close(): it has had its
+        // `closed`, and the frames it would have had are asked for again on reconnect.
         if (line === undefined) continue
         if (ev.e === 'closed') slot.lines.delete(ev.id)
         line.deliver(ev)
       }
+      slot.stalls = msg.stalls
+      if (bytes > 0) worker.postMessage({ op: 'ack', bytes } satisfies ToSocketThread)
     })
-    worker.on('error', (err) => this.#replace(slot, err))
+    worker.on('error', (err) => this.#replace(slot, worker, err))
     worker.on('exit', (code) => {
-      if (!this.#closed) this.#replace(slot, new Error(`socket thread exited with code ${code}`))
+      if (!this.#closed) {
+        this.#replace(slot, worker, new Error(`socket thread exited with code ${code}`))
+      }
     })
-    return slot
   }
 
-  #replace(slot: Slot, cause: unknown): void {
-    const idx = this.#slots.indexOf(slot)
-    if (idx === -1 || this.#closed) return
+  #replace(slot: Slot, worker: Worker, cause: unknown): void {
+    if (this.#closed || slot.worker !== worker) return
     this.#onThreadError(cause)
-    slot.busy.replaced(slot.worker)
-    void slot.worker.terminate()
+    slot.busy.replaced(worker)
+    slot.endedStalls += slot.stalls
+    slot.stalls = 0
+    slot.worker = null
+    void worker.terminate()
     this.#restarts++
-    this.#slots[idx] = this.#spawn(slot.busy)
-    this.#lose(slot, `socket thread failed: ${cause instanceof Error ? cause.message : cause}`)
+    const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
+    this.#lose(slot, { why: null, error })
+    const quick = this.#now() - slot.startedAt < QUICK_FAILURE_MS
+    slot.quickFailures = quick ? slot.quickFailures + 1 : 0
+    if (slot.quickFailures === 0) {
+      this.#start(slot)
+      return
+    }
+    const pause = Math.min(
+      RESTART_PAUSE_MAX_MS,
+      RESTART_PAUSE_MIN_MS * 2 ** (slot.quickFailures - 1),
+    )
+    slot.restartTimer = setTimeout(() => this.#start(slot), pause)
+    slot.restartTimer.unref()
   }
 
   /** Ends every line of a thread that is going away. */
-  #lose(slot: Slot, error: string): void {
+  #lose(slot: Slot, how: { why: string | null; error: string | null }): void {
     const lines = [...slot.lines.values()]
     slot.lines.clear()
-    for (const line of lines) line.end({ code: 1006, reason: '', why: null, error, openedAt: null })
+    for (const line of lines) line.end({ code: 1006, reason: '', ...how })
   }
 }

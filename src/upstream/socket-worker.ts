@@ -3,22 +3,41 @@
 // thread uses; each frame is classified here (frame-outcome.ts: the strict CBOR scan and the
 // envelope) and handed over with its outcome. Events go back in order, batched once per turn of
 // this thread's event loop, frames' bytes transferred, not copied.
+// Back-pressure: frames posted and not yet acknowledged by the main thread are bounded by
+// MAX_UNACKED_BYTES. Past it every socket here stops being read (TCP then slows the hosts down)
+// until the main thread has taken half of them; a line is read only when neither the main
+// thread (its host's flow control) nor this bound holds it.
 // Deliberately not here: seqs, reconnecting, what an event means (the main thread's connection).
 import { parentPort, workerData } from 'node:worker_threads'
 import { upstreamLookup } from '../hosts/address.ts'
-import type { LineEvent, SocketThreadData, ToSocketThread } from './socket-messages.ts'
+import {
+  type FromSocketThread,
+  type LineEvent,
+  MAX_UNACKED_BYTES,
+  type SocketThreadData,
+  type ToSocketThread,
+} from './socket-messages.ts'
 import { LocalSockets, type UpstreamLine } from './socket-opener.ts'
 
+if (parentPort === null) throw new Error('socket-worker.ts runs as a worker thread')
 const port = parentPort
-if (port === null) throw new Error('socket-worker.ts runs as a worker thread')
 
 const data = workerData as SocketThreadData
 const sockets = new LocalSockets(upstreamLookup(data.allowInsecure))
-const lines = new Map<number, UpstreamLine>()
+
+interface Held {
+  readonly line: UpstreamLine
+  /** Paused by the main thread (its host's flow control). */
+  paused: boolean
+}
+const lines = new Map<number, Held>()
 
 let outbox: LineEvent[] = []
 let transfer: ArrayBuffer[] = []
 let flush: NodeJS.Immediate | null = null
+let unacked = 0
+let stalled = false
+let stalls = 0
 
 function post(ev: LineEvent): void {
   outbox.push(ev)
@@ -31,7 +50,13 @@ function send(): void {
   const buffers = transfer
   outbox = []
   transfer = []
-  port?.postMessage({ events }, buffers)
+  port.postMessage({ events, stalls } satisfies FromSocketThread, buffers)
+}
+
+function setStalled(on: boolean): void {
+  stalled = on
+  if (on) stalls++
+  for (const held of lines.values()) held.line.setPaused(held.paused || on)
 }
 
 function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
@@ -47,6 +72,8 @@ function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
         if (merged) outbox.pop()
         post({ id, e: 'frame', raw, outcome, received: merged })
         transfer.push(raw.buffer as ArrayBuffer)
+        unacked += raw.byteLength
+        if (!stalled && unacked > MAX_UNACKED_BYTES) setStalled(true)
       },
       tooLarge: (detail) => post({ id, e: 'tooLarge', detail }),
       closed: (end) => {
@@ -54,11 +81,12 @@ function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
         post({ id, e: 'closed', end })
       },
     })
-    lines.set(id, line)
+    lines.set(id, { line, paused: false })
+    if (stalled) line.setPaused(true)
   } catch (err) {
     // The main thread checked the URL; anything else that stops a dial ends the line at once.
     const error = `cannot dial ${msg.dial.url}: ${err instanceof Error ? err.message : String(err)}`
-    post({ id, e: 'closed', end: { code: 1006, reason: '', why: null, error, openedAt: null } })
+    post({ id, e: 'closed', end: { code: 1006, reason: '', why: null, error } })
   }
 }
 
@@ -67,9 +95,19 @@ port.on('message', (msg: ToSocketThread) => {
     open(msg.id, msg)
     return
   }
-  const line = lines.get(msg.id)
-  if (line === undefined) return // already closed; its `closed` is on its way
-  if (msg.op === 'pause') line.setPaused(msg.paused)
-  else if (msg.op === 'fail') line.fail(msg.error)
-  else line.close(msg.why)
+  if (msg.op === 'ack') {
+    unacked -= msg.bytes
+    if (stalled && unacked <= MAX_UNACKED_BYTES / 2) setStalled(false)
+    return
+  }
+  const held = lines.get(msg.id)
+  if (held === undefined) return // already closed; its `closed` is on its way
+  if (msg.op === 'pause') {
+    held.paused = msg.paused
+    held.line.setPaused(msg.paused || stalled)
+  } else if (msg.op === 'fail') {
+    held.line.fail(msg.error)
+  } else {
+    held.line.close(msg.why)
+  }
 })

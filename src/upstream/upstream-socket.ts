@@ -35,7 +35,6 @@ export interface SocketEnd {
   readonly why: string | null
   /** Set when it ended because something went wrong. */
   readonly error: string | null
-  readonly openedAt: number | null
 }
 
 export interface SocketEvents {
@@ -219,7 +218,6 @@ export class UpstreamSocket {
       reason: reason.toString('utf8').slice(0, 200),
       why: this.#why,
       error: this.#error,
-      openedAt: this.#openedAt,
     })
   }
 }
