@@ -11,6 +11,13 @@ import type { SocketDial, SocketEnd } from './socket-opener.ts'
  */
 export const MAX_UNACKED_BYTES = 8 * 1024 * 1024
 
+/**
+ * The main thread acknowledges frames once this many bytes are handed on (one message per MiB,
+ * not per batch): well under the half of MAX_UNACKED_BYTES a stopped thread waits for, so a
+ * thread always resumes once the main thread has caught up.
+ */
+export const ACK_EVERY_BYTES = MAX_UNACKED_BYTES / 8
+
 /** Given to the thread when it starts. */
 export interface SocketThreadData {
   /** Localhost names skip the address guard (development with insecure hosts). */

@@ -3,7 +3,7 @@
 // there, and the main thread gets each frame's bytes (transferred, not copied) with its outcome,
 // batched once per turn of the thread's loop. A new line goes to the running thread with the
 // fewest.
-// Back-pressure: the main thread acknowledges each batch once it has handed the frames on, and
+// Back-pressure: the main thread acknowledges frames (every MiB) once it has handed them on, and
 // a thread with more than MAX_UNACKED_BYTES not yet acknowledged stops reading all its sockets
 // until the main thread has caught up (socket-worker.ts), so a busy main thread slows the hosts
 // down through TCP, as it does when it reads the sockets itself.
@@ -15,7 +15,12 @@
 import { Worker } from 'node:worker_threads'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
-import type { FromSocketThread, SocketThreadData, ToSocketThread } from './socket-messages.ts'
+import {
+  ACK_EVERY_BYTES,
+  type FromSocketThread,
+  type SocketThreadData,
+  type ToSocketThread,
+} from './socket-messages.ts'
 import {
   checkDialUrl,
   type LineEvents,
@@ -52,6 +57,8 @@ interface Slot {
   restartTimer: NodeJS.Timeout | null
   /** Back-pressure stalls reported by the current thread, and by the threads before it. */
   stalls: number
+  /** Frames' bytes handed on and not yet acknowledged to the current thread. */
+  toAck: number
   endedStalls: number
 }
 
@@ -80,6 +87,7 @@ export class SocketThreads implements SocketOpener {
         restartTimer: null,
         stalls: 0,
         endedStalls: 0,
+        toAck: 0,
       }
       this.#slots.push(slot)
       this.#start(slot)
@@ -153,12 +161,12 @@ export class SocketThreads implements SocketOpener {
     slot.worker = worker
     slot.startedAt = this.#now()
     slot.stalls = 0
+    slot.toAck = 0
     worker.unref()
     worker.on('message', (msg: FromSocketThread) => {
       if (slot.worker !== worker) return // a replaced thread's last words
-      let bytes = 0
       for (const ev of msg.events) {
-        if (ev.e === 'frame') bytes += ev.raw.byteLength
+        if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
         const line = slot.lines.get(ev.id)
         // A line ended on this side by its thread's replacement or by close(): it has had its
         // `closed`, and the frames it would have had are asked for again on reconnect.
@@ -167,7 +175,10 @@ export class SocketThreads implements SocketOpener {
         line.deliver(ev)
       }
       slot.stalls = msg.stalls
-      if (bytes > 0) worker.postMessage({ op: 'ack', bytes } satisfies ToSocketThread)
+      if (slot.toAck >= ACK_EVERY_BYTES) {
+        worker.postMessage({ op: 'ack', bytes: slot.toAck } satisfies ToSocketThread)
+        slot.toAck = 0
+      }
     })
     worker.on('error', (err) => this.#replace(slot, worker, err))
     worker.on('exit', (code) => {
