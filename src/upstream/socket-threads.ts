@@ -20,6 +20,7 @@ import {
   type FromSocketThread,
   type SocketThreadData,
   type ToSocketThread,
+  unpackEvent,
 } from './socket-messages.ts'
 import {
   checkDialUrl,
@@ -165,7 +166,8 @@ export class SocketThreads implements SocketOpener {
     worker.unref()
     worker.on('message', (msg: FromSocketThread) => {
       if (slot.worker !== worker) return // a replaced thread's last words
-      for (const ev of msg.events) {
+      for (const sent of msg.events) {
+        const ev = unpackEvent(sent)
         if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
         const line = slot.lines.get(ev.id)
         // A line ended on this side by its thread's replacement or by close(): it has had its

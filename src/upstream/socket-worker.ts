@@ -11,9 +11,12 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { upstreamLookup } from '../hosts/address.ts'
 import {
+  type EnvelopeFrame,
   type FromSocketThread,
+  isEnvelopeFrame,
   type LineEvent,
   MAX_UNACKED_BYTES,
+  packFrame,
   type SocketThreadData,
   type ToSocketThread,
 } from './socket-messages.ts'
@@ -32,14 +35,14 @@ interface Held {
 }
 const lines = new Map<number, Held>()
 
-let outbox: LineEvent[] = []
+let outbox: (LineEvent | EnvelopeFrame)[] = []
 let transfer: ArrayBuffer[] = []
 let flush: NodeJS.Immediate | null = null
 let unacked = 0
 let stalled = false
 let stalls = 0
 
-function post(ev: LineEvent): void {
+function post(ev: LineEvent | EnvelopeFrame): void {
   outbox.push(ev)
   if (flush === null) flush = setImmediate(send)
 }
@@ -68,9 +71,14 @@ function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
       frame: (raw, outcome) => {
         // The socket reports `received` just before the frame it read: one event for both.
         const last = outbox[outbox.length - 1]
-        const merged = last?.id === id && last.e === 'received' && last.n === raw.byteLength
+        const merged =
+          last !== undefined &&
+          !isEnvelopeFrame(last) &&
+          last.id === id &&
+          last.e === 'received' &&
+          last.n === raw.byteLength
         if (merged) outbox.pop()
-        post({ id, e: 'frame', raw, outcome, received: merged })
+        post(packFrame({ id, e: 'frame', raw, outcome, received: merged }))
         transfer.push(raw.buffer as ArrayBuffer)
         unacked += raw.byteLength
         if (!stalled && unacked > MAX_UNACKED_BYTES) setStalled(true)
