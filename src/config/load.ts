@@ -308,10 +308,10 @@ export function defaultVerifyWorkers(cores: number): number {
 
 /**
  * Upstream socket threads when `--upstream-threads` is not given: one from four cores up, where
- * the main thread, not the verify workers, is the first limit; it takes a fifth to a quarter of
- * the main thread's work per event (BENCHMARKS.md, session 8) for ~70 MB more resident memory.
- * None on fewer cores: there every core is already busy verifying, and the thread raised
- * nothing on two (the same ceiling, more memory).
+ * the main thread, not the verify workers, is the first limit; it takes 15–24% of the main
+ * thread's work per event (BENCHMARKS.md, session 8) for ~50–70 MB more resident memory.
+ * None on fewer cores: there every core is already busy verifying, and on two the thread raised
+ * nothing (the same ceiling, more CPU in all, more memory).
  */
 export function defaultUpstreamThreads(cores: number): number {
   return cores >= 4 ? 1 : 0
