@@ -16,8 +16,8 @@ export interface StatsSources {
   consumers(): number
   drops(): ReadonlyMap<string, number>
   /**
-   * Per kind of thread (main, verify, archive_writer): milliseconds its event loops were busy,
-   * and how many threads of that kind there are (the share is per thread).
+   * Per kind of thread (main, upstream, verify, archive_writer): milliseconds its event loops
+   * were busy, and how many threads of that kind there are (the share is per thread).
    */
   busy?(): ReadonlyMap<string, { readonly busyMs: number; readonly threads: number }>
 }
