@@ -309,7 +309,7 @@ export function defaultVerifyWorkers(cores: number): number {
 /**
  * Upstream socket threads when `--upstream-threads` is not given: one from four cores up, where
  * the main thread, not the verify workers, is the first limit; it takes 15–24% of the main
- * thread's work per event (BENCHMARKS.md, session 8) for ~50–70 MB more resident memory.
+ * thread's work per event (BENCHMARKS.md, session 8) for ~50 MB more resident memory.
  * None on fewer cores: there every core is already busy verifying, and on two the thread raised
  * nothing (the same ceiling, more CPU in all, more memory).
  */

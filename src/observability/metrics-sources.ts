@@ -188,6 +188,8 @@ export interface SocketThreadsSource {
   readonly restarts: number
   /** Times a thread stopped reading because the main thread was behind. */
   readonly stalls: number
+  /** Frames' bytes the threads sent that the main thread has not yet acknowledged. */
+  readonly waitingBytes: number
   /** Milliseconds the threads' event loops have been busy, replaced threads included. */
   busyMs(): number
 }

@@ -44,6 +44,11 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     read: (emit) => emit(s.socketThreads?.stalls ?? 0),
   })
   scrapeGauge(registry, {
+    name: 'relay_upstream_thread_waiting_bytes',
+    help: 'Bytes of frames the upstream socket threads sent that the main thread has not yet taken (each thread stops reading past 8 MiB).',
+    read: (emit) => emit(s.socketThreads?.waitingBytes ?? 0),
+  })
+  scrapeGauge(registry, {
     name: 'relay_verify_workers',
     help: 'Verify worker threads (--verify-workers).',
     read: (emit) => {

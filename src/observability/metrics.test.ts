@@ -57,6 +57,7 @@ const EXPECTED: Record<string, number> = {
   relay_upstream_threads: 1,
   relay_upstream_thread_restarts_total: 2,
   relay_upstream_thread_stalls_total: 3,
+  relay_upstream_thread_waiting_bytes: 4096,
   'relay_thread_busy_seconds_total{thread="upstream"}': 0.75,
   'relay_thread_busy_seconds_total{thread="verify"}': 1.5,
   'relay_thread_busy_seconds_total{thread="archive_writer"}': 0.25,

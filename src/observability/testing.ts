@@ -96,7 +96,7 @@ export function makeFakes(): Fakes {
         refused: { 'per-address-limit': 2, timeout: 1, 'bad-request': 0 },
       }),
     },
-    socketThreads: { size: 1, restarts: 2, stalls: 3, busyMs: () => 750 },
+    socketThreads: { size: 1, restarts: 2, stalls: 3, waitingBytes: 4096, busyMs: () => 750 },
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,

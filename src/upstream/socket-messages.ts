@@ -87,4 +87,6 @@ export interface FromSocketThread {
   readonly events: readonly (LineEvent | EnvelopeFrame)[]
   /** Times this thread stopped reading because the main thread was behind, so far. */
   readonly stalls: number
+  /** Frames' bytes posted (this batch included) not yet acknowledged by the main thread. */
+  readonly waitingBytes: number
 }

@@ -52,6 +52,12 @@ export interface UpstreamLine {
   close(why: string): void
 }
 
+/** A line whose reader may also hold its reading back (its own back-pressure). */
+export interface HeldLine extends UpstreamLine {
+  /** Stops or restarts reading without the liveness rules a pause suspends. */
+  setHeld(held: boolean): void
+}
+
 export interface SocketOpener {
   /** Dials at once. Throws if the URL is unusable (nothing is then left open). */
   open(dial: SocketDial, events: LineEvents): UpstreamLine
@@ -99,7 +105,7 @@ export class LocalSockets implements SocketOpener {
     this.#now = now
   }
 
-  open(dial: SocketDial, events: LineEvents): UpstreamLine {
+  open(dial: SocketDial, events: LineEvents): HeldLine {
     checkDialUrl(dial.url)
     const lookup = this.#lookupFor(dial.hostname)
     const { hostname: _, ...opts } = dial

@@ -9,8 +9,9 @@
 // down through TCP, as it does when it reads the sockets itself.
 // A thread that dies ends its lines as a network failure would (their connections reconnect
 // after their backoff, from their cursors) and is replaced; one that keeps dying right after it
-// starts is replaced after a growing pause (up to 30 s), during which dials go to the others or
-// fail as a dial does.
+// starts is replaced after a growing pause (up to 30 s); dials meanwhile go to the other threads,
+// or wait for the replacement (not failing: a dial refused for the relay's own trouble would
+// count against the host and could send it offline).
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
 import { Worker } from 'node:worker_threads'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
@@ -51,6 +52,8 @@ export interface SocketThreadsOptions {
 interface Slot {
   /** Null while a restart waits. */
   worker: Worker | null
+  /** Messages for the thread while a restart waits (dials and their commands), in order. */
+  readonly waiting: ToSocketThread[]
   readonly busy: ThreadBusyTime
   readonly lines: Map<number, RemoteLine>
   startedAt: number
@@ -60,6 +63,8 @@ interface Slot {
   stalls: number
   /** Frames' bytes handed on and not yet acknowledged to the current thread. */
   toAck: number
+  /** What the current thread last said it had waiting for this one. */
+  waitingBytes: number
   endedStalls: number
 }
 
@@ -81,6 +86,7 @@ export class SocketThreads implements SocketOpener {
     for (let i = 0; i < Math.max(1, options.threads); i++) {
       const slot: Slot = {
         worker: null,
+        waiting: [],
         busy: new ThreadBusyTime(),
         lines: new Map(),
         startedAt: 0,
@@ -89,6 +95,7 @@ export class SocketThreads implements SocketOpener {
         stalls: 0,
         endedStalls: 0,
         toAck: 0,
+        waitingBytes: 0,
       }
       this.#slots.push(slot)
       this.#start(slot)
@@ -112,6 +119,16 @@ export class SocketThreads implements SocketOpener {
     return n
   }
 
+  /**
+   * Frames' bytes the threads have sent that this thread has not yet acknowledged, as they last
+   * said (each thread holds its reading past MAX_UNACKED_BYTES).
+   */
+  get waitingBytes(): number {
+    let n = 0
+    for (const s of this.#slots) n += s.worker === null ? 0 : s.waitingBytes
+    return n
+  }
+
   /** Lines open now, over all threads. */
   get lines(): number {
     let n = 0
@@ -129,16 +146,17 @@ export class SocketThreads implements SocketOpener {
   open(dial: SocketDial, events: LineEvents): UpstreamLine {
     if (this.#closed) throw new Error('socket threads are closed')
     checkDialUrl(dial.url)
-    let slot: Slot | null = null
+    // The running thread with the fewest lines; a thread waiting to restart only if none runs.
+    let slot = this.#slots[0]!
     for (const s of this.#slots) {
-      if (s.worker !== null && (slot === null || s.lines.size < slot.lines.size)) slot = s
+      const better = (s.worker !== null) !== (slot.worker !== null)
+      if (better ? s.worker !== null : s.lines.size < slot.lines.size) slot = s
     }
-    const worker = slot?.worker
-    if (slot === null || !worker) throw new Error('no socket thread is running (restarting)')
+    const owner = slot
     const id = this.#nextId++
-    const line = new RemoteLine(id, events, (command) => worker.postMessage(command))
+    const line = new RemoteLine(id, events, (command) => this.#post(owner, command))
     slot.lines.set(id, line)
-    worker.postMessage({ op: 'open', id, dial } satisfies ToSocketThread)
+    this.#post(slot, { op: 'open', id, dial })
     return line
   }
 
@@ -149,10 +167,16 @@ export class SocketThreads implements SocketOpener {
     await Promise.all(
       this.#slots.map(async (slot) => {
         if (slot.restartTimer !== null) clearTimeout(slot.restartTimer)
+        slot.waiting.length = 0
         this.#lose(slot, { why: 'the relay is stopping', error: null })
         await slot.worker?.terminate()
       }),
     )
+  }
+
+  #post(slot: Slot, message: ToSocketThread): void {
+    if (slot.worker === null) slot.waiting.push(message)
+    else slot.worker.postMessage(message)
   }
 
   #start(slot: Slot): void {
@@ -160,12 +184,15 @@ export class SocketThreads implements SocketOpener {
     // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
     const worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
     slot.worker = worker
+    for (const message of slot.waiting.splice(0)) worker.postMessage(message)
     slot.startedAt = this.#now()
     slot.stalls = 0
     slot.toAck = 0
+    slot.waitingBytes = 0
     worker.unref()
     worker.on('message', (msg: FromSocketThread) => {
       if (slot.worker !== worker) return // a replaced thread's last words
+      slot.waitingBytes = msg.waitingBytes
       for (const sent of msg.events) {
         const ev = unpackEvent(sent)
         if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
@@ -196,6 +223,7 @@ export class SocketThreads implements SocketOpener {
     slot.busy.replaced(worker)
     slot.endedStalls += slot.stalls
     slot.stalls = 0
+    slot.waitingBytes = 0
     slot.worker = null
     void worker.terminate()
     this.#restarts++

@@ -4,9 +4,9 @@
 // envelope) and handed over with its outcome. Events go back in order, batched once per turn of
 // this thread's event loop, frames' bytes transferred, not copied.
 // Back-pressure: frames posted and not yet acknowledged by the main thread are bounded by
-// MAX_UNACKED_BYTES. Past it every socket here stops being read (TCP then slows the hosts down)
-// until the main thread has taken half of them; a line is read only when neither the main
-// thread (its host's flow control) nor this bound holds it.
+// MAX_UNACKED_BYTES. Past it every socket here is held (not read: TCP then slows the hosts
+// down) until the main thread has taken half of them. A hold is not a pause: the main thread's
+// pause (its host's flow control) stays as it was, and so do the liveness rules.
 // Deliberately not here: seqs, reconnecting, what an event means (the main thread's connection).
 import { parentPort, workerData } from 'node:worker_threads'
 import { upstreamLookup } from '../hosts/address.ts'
@@ -20,7 +20,7 @@ import {
   type SocketThreadData,
   type ToSocketThread,
 } from './socket-messages.ts'
-import { LocalSockets, type UpstreamLine } from './socket-opener.ts'
+import { type HeldLine, LocalSockets } from './socket-opener.ts'
 
 if (parentPort === null) throw new Error('socket-worker.ts runs as a worker thread')
 const port = parentPort
@@ -28,12 +28,7 @@ const port = parentPort
 const data = workerData as SocketThreadData
 const sockets = new LocalSockets(upstreamLookup(data.allowInsecure))
 
-interface Held {
-  readonly line: UpstreamLine
-  /** Paused by the main thread (its host's flow control). */
-  paused: boolean
-}
-const lines = new Map<number, Held>()
+const lines = new Map<number, HeldLine>()
 
 let outbox: (LineEvent | EnvelopeFrame)[] = []
 let transfer: ArrayBuffer[] = []
@@ -53,13 +48,13 @@ function send(): void {
   const buffers = transfer
   outbox = []
   transfer = []
-  port.postMessage({ events, stalls } satisfies FromSocketThread, buffers)
+  port.postMessage({ events, stalls, waitingBytes: unacked } satisfies FromSocketThread, buffers)
 }
 
 function setStalled(on: boolean): void {
   stalled = on
   if (on) stalls++
-  for (const held of lines.values()) held.line.setPaused(held.paused || on)
+  for (const line of lines.values()) line.setHeld(stalled)
 }
 
 function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
@@ -89,8 +84,8 @@ function open(id: number, msg: Extract<ToSocketThread, { op: 'open' }>): void {
         post({ id, e: 'closed', end })
       },
     })
-    lines.set(id, { line, paused: false })
-    if (stalled) line.setPaused(true)
+    lines.set(id, line)
+    if (stalled) line.setHeld(true)
   } catch (err) {
     // The main thread checked the URL; anything else that stops a dial ends the line at once.
     const error = `cannot dial ${msg.dial.url}: ${err instanceof Error ? err.message : String(err)}`
@@ -108,14 +103,9 @@ port.on('message', (msg: ToSocketThread) => {
     if (stalled && unacked <= MAX_UNACKED_BYTES / 2) setStalled(false)
     return
   }
-  const held = lines.get(msg.id)
-  if (held === undefined) return // already closed; its `closed` is on its way
-  if (msg.op === 'pause') {
-    held.paused = msg.paused
-    held.line.setPaused(msg.paused || stalled)
-  } else if (msg.op === 'fail') {
-    held.line.fail(msg.error)
-  } else {
-    held.line.close(msg.why)
-  }
+  const line = lines.get(msg.id)
+  if (line === undefined) return // already closed; its `closed` is on its way
+  if (msg.op === 'pause') line.setPaused(msg.paused)
+  else if (msg.op === 'fail') line.fail(msg.error)
+  else line.close(msg.why)
 })

@@ -68,6 +68,8 @@ export class UpstreamSocket {
   #why: string | null = null
   #error: string | null = null
   #paused = false
+  /** Reading held back for the reader's own back-pressure (not the caller's pause). */
+  #held = false
   #draining = false
   #closeTimer: ReturnType<typeof setTimeout> | null = null
   #markClosed = (): void => {}
@@ -134,12 +136,25 @@ export class UpstreamSocket {
     if (this.#openedAt === null || this.#why !== null) return
     this.#heartbeat.setPaused(paused)
     this.#stall.reset()
-    if (paused) {
-      this.#ws.pause()
-      return
-    }
-    this.#ws.resume()
-    this.#drain()
+    this.#applyReading()
+    if (!paused) this.#drain()
+  }
+
+  /**
+   * Holds reading back, or lets it go on, for the reader's own back-pressure (a socket thread
+   * whose frames wait for the main thread). Unlike a pause it leaves the liveness rules alone:
+   * a hold is short (the main thread catching up), and one that outlasts a ping interval or the
+   * frame timeout ends the connection, which resumes from its cursor.
+   */
+  setHeld(held: boolean): void {
+    this.#held = held
+    if (this.#openedAt === null || this.#why !== null) return
+    this.#applyReading()
+  }
+
+  #applyReading(): void {
+    if (this.#paused || this.#held) this.#ws.pause()
+    else this.#ws.resume()
   }
 
   /** Ends it at once because something went wrong. */
@@ -171,10 +186,8 @@ export class UpstreamSocket {
     this.#heartbeat.start()
     // The same decrypted bytes the WebSocket parser reads, counted just before it reads them.
     this.#wire?.prependListener('data', (chunk: Buffer) => this.#stall.read(chunk.byteLength))
-    if (this.#paused) {
-      this.#ws.pause()
-      this.#heartbeat.setPaused(true)
-    }
+    if (this.#paused) this.#heartbeat.setPaused(true)
+    if (this.#paused || this.#held) this.#ws.pause()
     this.#events.open()
   }
 
