@@ -12,7 +12,14 @@
 import { Worker } from 'node:worker_threads'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
-import type { Job, ReplyBatch, Request, RequestBatch, ToWorker } from './verify-messages.ts'
+import {
+  type Job,
+  type ReplyBatch,
+  type Request,
+  type RequestBatch,
+  type ToWorker,
+  unpackReply,
+} from './verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
 export class VerifyWorkerError extends Error {
@@ -211,7 +218,8 @@ export class VerifyPool {
     const slot: Slot = { worker, busy, inFlight: new Map(), outbox: [], transfer: [], flush: null }
     worker.unref()
     worker.on('message', (msg: ReplyBatch) => {
-      for (const reply of msg.replies) {
+      for (const sent of msg.replies) {
+        const reply = unpackReply(sent)
         const pending = slot.inFlight.get(reply.id)
         if (!pending) continue
         slot.inFlight.delete(reply.id)

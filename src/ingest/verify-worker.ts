@@ -4,7 +4,13 @@
 import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { runRepoVerifyTask } from './repo-verify-task.ts'
-import type { Reply, ReplyBatch, Request, ToWorker } from './verify-messages.ts'
+import {
+  packReply,
+  type Reply,
+  type ReplyBatch,
+  type Request,
+  type ToWorker,
+} from './verify-messages.ts'
 import { runVerifyTask } from './verify-task.ts'
 
 const port = parentPort
@@ -54,7 +60,7 @@ interface Done {
 }
 
 function post(done: readonly Done[]): void {
-  const batch: ReplyBatch = { replies: done.map((d) => d.reply) }
+  const batch: ReplyBatch = { replies: done.map((d) => packReply(d.reply)) }
   try {
     port!.postMessage(
       batch,
