@@ -8,21 +8,17 @@
 // Deliberately not here: seqs, reconnecting and what an event means (host-connection.ts).
 import type { LookupFunction } from 'node:net'
 import { type FrameOutcome, readFrame } from './frame-outcome.ts'
-import { type SocketEnd, UpstreamSocket } from './upstream-socket.ts'
+import { type SocketEnd, UpstreamSocket, type UpstreamSocketOptions } from './upstream-socket.ts'
 
 export type { SocketEnd } from './upstream-socket.ts'
 
-/** What a dial needs: every field crosses to another thread as it is. */
-export interface SocketDial {
-  readonly url: string
-  /** The host's name (with any `:port`), for the address guard. */
+/**
+ * What a dial needs: the socket's options but the two that cannot cross to another thread (the
+ * clock and the lookup: the opener brings its own), and the host's name (with any `:port`) for
+ * the address guard.
+ */
+export type SocketDial = Omit<UpstreamSocketOptions, 'now' | 'lookup'> & {
   readonly hostname: string
-  readonly userAgent: string
-  readonly maxFrameBytes: number
-  readonly connectTimeoutMs: number
-  readonly pingIntervalMs: number
-  readonly frameTimeoutMs: number
-  readonly closeTimeoutMs: number
 }
 
 /** What a line reports, in order; `closed` exactly once and last. */
