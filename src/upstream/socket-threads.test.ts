@@ -192,6 +192,31 @@ describe('SocketThreads', () => {
   })
 })
 
+describe('SocketThreads restarts', () => {
+  it('a thread that cannot start is retried after pauses that grow, not in a loop', async () => {
+    const errors: unknown[] = []
+    const threads = new SocketThreads({
+      threads: 1,
+      allowInsecure: true,
+      workerUrl: new URL('./testing/no-such-socket-worker.ts', import.meta.url),
+      onThreadError: (err) => errors.push(err),
+      now: () => 0, // every failure comes right after the thread started
+    })
+    try {
+      const line = events()
+      threads.open(dial('ws://127.0.0.1:1/'), line)
+      await until(() => line.ends.length === 1, 'the waiting dial ended with its thread')
+      assert.match(line.ends[0]!.error ?? '', /socket thread failed/)
+      await new Promise((r) => setTimeout(r, 500))
+      // Pauses of 100, 200, 400 ms...: a handful of tries in half a second, not hundreds.
+      assert.ok(errors.length >= 1 && errors.length <= 5, `${errors.length} tries`)
+      assert.equal(threads.restarts, errors.length)
+    } finally {
+      await threads.close()
+    }
+  })
+})
+
 async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!cond()) {

@@ -181,8 +181,17 @@ export class SocketThreads implements SocketOpener {
 
   #start(slot: Slot): void {
     slot.restartTimer = null
-    // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
-    const worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
+    let worker: Worker
+    try {
+      // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
+      worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
+    } catch (err) {
+      // No thread could be made (out of memory or threads): its dials wait for a later try.
+      this.#onThreadError(err)
+      slot.quickFailures++
+      this.#restartLater(slot)
+      return
+    }
     slot.worker = worker
     for (const message of slot.waiting.splice(0)) worker.postMessage(message)
     slot.startedAt = this.#now()
@@ -231,13 +240,16 @@ export class SocketThreads implements SocketOpener {
     this.#lose(slot, { why: null, error })
     const quick = this.#now() - slot.startedAt < QUICK_FAILURE_MS
     slot.quickFailures = quick ? slot.quickFailures + 1 : 0
-    if (slot.quickFailures === 0) {
-      this.#start(slot)
-      return
-    }
+    if (slot.quickFailures === 0) this.#start(slot)
+    else this.#restartLater(slot)
+  }
+
+  /** Starts the slot's thread after a pause that doubles with each failure in a row. */
+  #restartLater(slot: Slot): void {
+    if (this.#closed) return
     const pause = Math.min(
       RESTART_PAUSE_MAX_MS,
-      RESTART_PAUSE_MIN_MS * 2 ** (slot.quickFailures - 1),
+      RESTART_PAUSE_MIN_MS * 2 ** Math.max(0, slot.quickFailures - 1),
     )
     slot.restartTimer = setTimeout(() => this.#start(slot), pause)
     slot.restartTimer.unref()
