@@ -1,11 +1,12 @@
 // One WebSocket attempt to a host's subscription URL, from dial to close: the upgrade request
 // (User-Agent, frame-size cap, handshake timeout, no compression, no redirects), a hook on the
 // upgrade response (to refuse relays), liveness pings, a frame left unfinished too long
-// (frame-stall.ts), pausing, and ending it politely (close
-// frame, then destroy after a timeout) or at once. Frames are copied once into their own buffer
-// and handed over in order, never while paused: frames the socket had already read when it was
-// paused wait in a queue (bounded by what one socket read held) and are handed over on resume,
-// or discarded if the socket ends first.
+// (frame-stall.ts), pausing, holding (a socket thread's own back-pressure: reading stops, the
+// liveness rules go on), and ending it politely (close frame, then destroy after a timeout) or
+// at once. Frames are copied once into their own buffer and handed over in order, never while
+// paused: frames the socket had already read when it was paused wait in a queue (bounded by
+// what one socket read held) and are handed over on resume, or discarded if the socket ends
+// first.
 // Deliberately not here: what frames mean, seqs, reconnecting (host-connection.ts).
 import type { IncomingMessage } from 'node:http'
 import type { LookupFunction, Socket } from 'node:net'
