@@ -1,9 +1,9 @@
 // Time series for the dashboard's charts: `StatsRecorder` samples the relay's running totals
 // (events received, events written to the log, drops by reason, each thread's busy time) and the
-// consumer count every
-// `stepMs`, keeps per-second rates in a ring buffer covering `windowMs` (1 h by default: 360
-// samples; the oldest is overwritten when full), and `statsRoutes` answers `GET /admin/stats`
-// (docs/admin-api.md "Statistics") by averaging those samples into the asked step.
+// consumer count every `stepMs`, keeps per-second rates in a ring buffer covering `windowMs`
+// (1 h by default: 360 samples; the oldest is overwritten when full), and `statsRoutes` answers
+// `GET /admin/stats` (docs/admin-api.md "Statistics") by averaging those samples into the asked
+// step.
 // Deliberately not here: where the totals come from (the composition root passes callbacks), and
 // anything persisted (the series start empty at every start).
 import { invalidRequest } from '../api/errors.ts'

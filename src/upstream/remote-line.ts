@@ -70,9 +70,7 @@ export class RemoteLine implements UpstreamLine {
     } else if (ev.e === 'refused') {
       this.#events.refused(ev.reason)
     } else if (ev.e === 'frame') {
-      if (ev.received) this.#events.received(ev.raw.byteLength)
-      if (this.#paused || this.#queue.length > 0) this.#queue.push([ev.raw, ev.outcome])
-      else this.#events.frame(ev.raw, ev.outcome)
+      this.deliverFrame(ev.raw, ev.outcome, ev.received)
     } else if (ev.e === 'open') {
       this.#opened = true
       this.#events.open()
@@ -81,6 +79,14 @@ export class RemoteLine implements UpstreamLine {
     } else {
       this.#events.tooLarge(ev.detail)
     }
+  }
+
+  /** A frame the thread read; `received`: it also stands for the frame's `received` event. */
+  deliverFrame(raw: Uint8Array, outcome: FrameOutcome, received: boolean): void {
+    if (this.#ended || this.#why !== null) return
+    if (received) this.#events.received(raw.byteLength)
+    if (this.#paused || this.#queue.length > 0) this.#queue.push([raw, outcome])
+    else this.#events.frame(raw, outcome)
   }
 
   /** The line is over (reported by the thread, or the thread is gone): exactly once. */

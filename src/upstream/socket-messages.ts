@@ -76,11 +76,15 @@ export function isEnvelopeFrame(ev: LineEvent | EnvelopeFrame): ev is EnvelopeFr
   return Array.isArray(ev)
 }
 
-/** A sent event as the main thread handles it. */
+/** The outcome a flat frame carries. */
+export function envelopeOutcome(f: EnvelopeFrame): FrameOutcome {
+  return { kind: 'event', msg: { type: f[3], seq: f[4], did: f[5], rev: f[6] } }
+}
+
+/** A sent event in its object form (the main thread takes a flat frame's parts directly). */
 export function unpackEvent(ev: LineEvent | EnvelopeFrame): LineEvent {
   if (!isEnvelopeFrame(ev)) return ev
-  const [id, raw, received, type, seq, did, rev] = ev
-  return { id, e: 'frame', raw, received, outcome: { kind: 'event', msg: { type, seq, did, rev } } }
+  return { id: ev[0], e: 'frame', raw: ev[1], received: ev[2], outcome: envelopeOutcome(ev) }
 }
 
 export interface FromSocketThread {

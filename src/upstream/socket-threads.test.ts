@@ -67,7 +67,7 @@ function events(
 }
 
 describe('SocketThreads', () => {
-  it('spreads lines over its threads, counts their busy time, and ends open lines on close', async (t) => {
+  it('opens lines on its threads, counts their busy time, and ends open lines on close', async (t) => {
     const pds = await FakePds.start()
     t.after(() => pds.close())
     const threads = new SocketThreads({ threads: 2, allowInsecure: true })
@@ -86,6 +86,24 @@ describe('SocketThreads', () => {
       assert.equal(r.ends[0]!.why, 'the relay is stopping')
     }
     assert.throws(() => threads.open(dial(`ws://${pds.hostname}/`), events()), /closed/)
+  })
+
+  it('spreads lines evenly: a thread that dies takes only its own lines', async (t) => {
+    const pds = await FakePds.start()
+    t.after(() => pds.close())
+    const threads = new SocketThreads({ threads: 2, allowInsecure: true, workerUrl: CRASHING })
+    t.after(() => threads.close())
+    const recs = [events(), events(), events(), events()]
+    for (const r of recs) threads.open(dial(`ws://${pds.hostname}/`), r)
+    for (let i = 0; i < 4; i++) await pds.next()
+    await until(() => recs.every((r) => r.opened === 1), 'all open')
+    // Two lines on each thread; the dial that kills its thread goes to one with the fewest.
+    const doomed = events()
+    threads.open(dial('ws://127.0.0.1:1/crash-thread'), doomed)
+    await until(() => doomed.ends.length === 1, 'the thread died')
+    await until(() => recs.filter((r) => r.ends.length === 1).length >= 2, 'its lines ended')
+    assert.equal(recs.filter((r) => r.ends.length === 1).length, 2)
+    assert.equal(threads.lines, 2)
   })
 
   it('stops reading while the main thread is behind, and loses nothing', async (t) => {

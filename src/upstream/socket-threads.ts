@@ -18,10 +18,11 @@ import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
 import {
   ACK_EVERY_BYTES,
+  envelopeOutcome,
   type FromSocketThread,
+  isEnvelopeFrame,
   type SocketThreadData,
   type ToSocketThread,
-  unpackEvent,
 } from './socket-messages.ts'
 import {
   checkDialUrl,
@@ -125,7 +126,7 @@ export class SocketThreads implements SocketOpener {
    */
   get waitingBytes(): number {
     let n = 0
-    for (const s of this.#slots) n += s.worker === null ? 0 : s.waitingBytes
+    for (const s of this.#slots) n += s.waitingBytes
     return n
   }
 
@@ -202,12 +203,18 @@ export class SocketThreads implements SocketOpener {
     worker.on('message', (msg: FromSocketThread) => {
       if (slot.worker !== worker) return // a replaced thread's last words
       slot.waitingBytes = msg.waitingBytes
-      for (const sent of msg.events) {
-        const ev = unpackEvent(sent)
+      for (const ev of msg.events) {
+        // A line missing here was ended on this side by its thread's replacement or by close():
+        // it has had its `closed`, and the frames it would have had are asked for again on
+        // reconnect. Its frames still count for the acknowledgement.
+        if (isEnvelopeFrame(ev)) {
+          // The common event, taken apart directly (no object for the event itself).
+          slot.toAck += ev[1].byteLength
+          slot.lines.get(ev[0])?.deliverFrame(ev[1], envelopeOutcome(ev), ev[2])
+          continue
+        }
         if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
         const line = slot.lines.get(ev.id)
-        // A line ended on this side by its thread's replacement or by close(): it has had its
-        // `closed`, and the frames it would have had are asked for again on reconnect.
         if (line === undefined) continue
         if (ev.e === 'closed') slot.lines.delete(ev.id)
         line.deliver(ev)
