@@ -9,6 +9,9 @@
 //   (the same OpenSSL call behind an async wrapper, so never faster) and @noble/curves (~950/s;
 //   even with a per-key window-8 precomputed table, which costs ~100 KB per key, ~2,800/s).
 // - p256: node:crypto with a cached KeyObject, ~11,000/s (@noble/curves ~600/s).
+// Both node:crypto paths take the signature as DER (node-ecdsa.ts says why): on 2026-12-03, the
+// box slower that day, that took p256 from 6,200–7,500/s to 12,400–14,100/s and the k256
+// fallback from 1,900–2,000/s to 2,400–2,700/s.
 // - verifyDigest without libsecp256k1 (p256, or the k256 fallback) needs @noble/curves, because
 //   node:crypto cannot verify a prehashed digest: correct but slow; hot paths should call
 //   verifySignature with the signed bytes instead.
