@@ -55,7 +55,11 @@ export async function createRelay(
   const accounts = new AccountCache(accountPersistence(db), { maxEntries: config.accountCacheSize })
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
   const obs = relayObservers(logger, now)
-  const pool = new VerifyPool({ size: config.verifyWorkers })
+  const pool = new VerifyPool({
+    size: config.verifyWorkers,
+    onWorkerError: (err) =>
+      logger.error({ err }, 'verify worker failed; its tasks are retried on its replacement'),
+  })
   const socketThreads =
     config.upstreamThreads > 0
       ? new SocketThreads({

@@ -98,3 +98,13 @@ export function unpackReply(sent: Reply | AcceptedReply): Reply {
 export interface ReplyBatch {
   readonly replies: readonly (Reply | AcceptedReply)[]
 }
+
+/**
+ * Worker → main thread, once, first: the worker has loaded and listens. Until then it is given no
+ * task, so a worker that dies as it starts fails none (its tasks wait in the pool's queue).
+ */
+export interface WorkerReady {
+  readonly ready: true
+}
+
+export type FromWorker = ReplyBatch | WorkerReady

@@ -7,6 +7,7 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import { decodeFrame } from '../protocol/frame.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
+import { CRASH_DID_KEY } from './testing/crash-signal.ts'
 import { VerifyPool, VerifyWorkerError } from './verify-pool.ts'
 import { runVerifyTask, type VerifyTask } from './verify-task.ts'
 
@@ -210,4 +211,75 @@ test('closing pools again and again while their workers verify never aborts the 
   assert.equal(child.status, 0, child.stderr)
   assert.match(child.stdout, /"terminated":0/)
   assert.match(child.stdout, /done/)
+})
+
+const crashingWorker = new URL('./testing/crashing-verify-worker.ts', import.meta.url)
+const unstartableWorker = new URL('./testing/unstartable-verify-worker.ts', import.meta.url)
+
+test('a worker that dies fails only its own tasks; its replacement takes the next ones', async () => {
+  const errors: unknown[] = []
+  const crashing = new VerifyPool({
+    size: 1,
+    workerUrl: crashingWorker,
+    onWorkerError: (err) => errors.push(err),
+  })
+  try {
+    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+    const frame = messageFrame(
+      await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
+    )
+    const task = (didKey: string): VerifyTask => ({
+      frame: Uint8Array.from(frame),
+      didKey,
+      previous: null,
+      now: Date.now(),
+      mode: 'strict',
+    })
+    await assert.rejects(
+      crashing.verify(task(CRASH_DID_KEY)),
+      (err: unknown) => err instanceof VerifyWorkerError,
+    )
+    // Given while the replacement may still be pausing (the death came right after its start):
+    // it waits, and is verified by the replacement.
+    const after = await crashing.verify(task(repo.keypair.didKey))
+    assert.equal(after.ok, true)
+    assert.equal(crashing.stats.restarts, 1)
+    assert.equal(errors.length, 1)
+  } finally {
+    await crashing.close()
+  }
+})
+
+test('a worker that dies as it starts is retried after growing pauses; waiting tasks fail only on close', {
+  timeout: 10_000,
+}, async () => {
+  const errors: unknown[] = []
+  const broken = new VerifyPool({
+    size: 1,
+    workerUrl: unstartableWorker,
+    onWorkerError: (err) => errors.push(err),
+  })
+  const waiting = broken.verify({
+    frame: new Uint8Array(8),
+    didKey: 'did:key:z',
+    previous: null,
+    now: Date.now(),
+    mode: 'strict',
+  })
+  let settled = false
+  waiting.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  await new Promise((resolve) => setTimeout(resolve, 1_000))
+  // Pauses of 100, 200, 400 ms after the first death fit three restarts in the second, or two if
+  // the threads are slow to start; with no pause it would be dozens.
+  const { restarts } = broken.stats
+  assert.ok(restarts >= 2 && restarts <= 4, `${restarts} restarts in a second`)
+  assert.equal(errors.length, restarts)
+  assert.match(String(errors[0]), /never starts/)
+  assert.equal(settled, false, 'the task waits for a worker')
+  assert.deepEqual(broken.stats.queued, 1)
+  assert.deepEqual(await broken.close(), { ended: 0, terminated: 0 })
+  await assert.rejects(waiting, (err: unknown) => err instanceof VerifyWorkerError)
 })

@@ -7,14 +7,18 @@
 // each waiting task is an event in flight, and every host's flow control caps those at
 // `--host-concurrency` (hosts/flow-control.ts), so the queue holds at most hosts × that.
 // A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
-// the caller may retry once (ingest/handlers.ts does). Closing asks each worker to end after its
+// the caller may retry once (ingest/handlers.ts does). One that keeps dying right after it starts
+// (or cannot be created) is replaced after a growing pause, up to 30 s (runtime/restart-pause.ts);
+// tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
+// trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
 import { Worker } from 'node:worker_threads'
+import { RestartPause } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
+  type FromWorker,
   type Job,
-  type ReplyBatch,
   type Request,
   type RequestBatch,
   type ToWorker,
@@ -35,9 +39,14 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker
+  /** Null while a restart waits. */
+  worker: Worker | null
+  /** The worker has said it listens (verify-messages.ts, WorkerReady): only then given tasks. */
+  ready: boolean
   /** Busy time of this slot's workers, the replaced ones included. */
-  busy: ThreadBusyTime
+  readonly busy: ThreadBusyTime
+  readonly restart: RestartPause
+  restartTimer: NodeJS.Timeout | null
   inFlight: Map<number, Pending>
   /**
    * Tasks given to this worker in the current turn, posted together at its end (they are in
@@ -51,6 +60,11 @@ interface Slot {
 export interface VerifyPoolOptions {
   readonly size: number
   readonly maxInFlightPerWorker?: number
+  /** A worker died or could not be created (it is replaced); for the log. */
+  readonly onWorkerError?: (err: unknown) => void
+  /** The worker's entry (tests wrap the real one); default verify-worker.ts. */
+  readonly workerUrl?: URL
+  readonly now?: () => number
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
@@ -62,13 +76,31 @@ export class VerifyPool {
   readonly #slots: Slot[] = []
   readonly #queue: { job: Job; pending: Pending }[] = []
   readonly #maxInFlight: number
+  readonly #onWorkerError: (err: unknown) => void
+  readonly #workerUrl: URL
   #nextId = 1
   #closed = false
   #restarts = 0
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
-    for (let i = 0; i < Math.max(1, opts.size); i++) this.#slots.push(this.#spawn())
+    this.#onWorkerError = opts.onWorkerError ?? (() => {})
+    this.#workerUrl = opts.workerUrl ?? WORKER_URL
+    for (let i = 0; i < Math.max(1, opts.size); i++) {
+      const slot: Slot = {
+        worker: null,
+        ready: false,
+        busy: new ThreadBusyTime(),
+        restart: new RestartPause(opts.now),
+        restartTimer: null,
+        inFlight: new Map(),
+        outbox: [],
+        transfer: [],
+        flush: null,
+      }
+      this.#slots.push(slot)
+      this.#start(slot)
+    }
   }
 
   get size(): number {
@@ -95,6 +127,7 @@ export class VerifyPool {
   async heapStatistics(): Promise<{ used: number; total: number }[]> {
     const each = await Promise.all(
       this.#slots.map((s) => {
+        if (s.worker === null) return null
         let timer: NodeJS.Timeout | undefined
         const late = new Promise<null>((resolve) => {
           timer = setTimeout(() => resolve(null), HEAP_STATS_TIMEOUT_MS)
@@ -123,7 +156,9 @@ export class VerifyPool {
     return new Promise<T>((resolve, reject) => {
       const pending = { resolve: resolve as (o: never) => void, reject }
       const slot = this.#leastBusy()
-      if (slot.inFlight.size < this.#maxInFlight) return this.#send(slot, job, pending)
+      if (slot !== undefined && slot.inFlight.size < this.#maxInFlight) {
+        return this.#send(slot, job, pending)
+      }
       this.#queue.push({ job, pending })
     })
   }
@@ -141,12 +176,14 @@ export class VerifyPool {
     for (const s of this.#slots) {
       if (s.flush !== null) clearImmediate(s.flush)
       s.flush = null
+      if (s.restartTimer !== null) clearTimeout(s.restartTimer)
+      s.restartTimer = null
       for (const p of s.inFlight.values()) p.reject(closed)
       s.inFlight.clear()
     }
+    const running = this.#slots.flatMap((s) => (s.worker === null ? [] : [s.worker]))
     const ends = await Promise.all(
-      this.#slots.map(async (s) => {
-        const { worker } = s
+      running.map(async (worker) => {
         // Held until it has ended: a worker being waited for does not keep the process alive.
         worker.ref()
         const exited = new Promise<'ended'>((resolve) =>
@@ -171,9 +208,14 @@ export class VerifyPool {
     await this.close()
   }
 
-  #leastBusy(): Slot {
-    let best = this.#slots[0]!
-    for (const s of this.#slots) if (s.inFlight.size < best.inFlight.size) best = s
+  /** The ready worker with the fewest tasks in flight; none while every one is (re)starting. */
+  #leastBusy(): Slot | undefined {
+    let best: Slot | undefined
+    for (const s of this.#slots) {
+      if (s.ready && (best === undefined || s.inFlight.size < best.inFlight.size)) {
+        best = s
+      }
+    }
     return best
   }
 
@@ -201,7 +243,9 @@ export class VerifyPool {
     slot.outbox = []
     slot.transfer = []
     try {
-      slot.worker.postMessage(batch, transfer)
+      // Never null here: tasks go only to a ready worker, and replacing one clears its outbox and
+      // this turn's flush.
+      slot.worker!.postMessage(batch, transfer)
     } catch (err) {
       // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
       // here, as a worker's death would fail them, instead of throwing out of the event loop.
@@ -213,11 +257,28 @@ export class VerifyPool {
     }
   }
 
-  #spawn(busy = new ThreadBusyTime()): Slot {
-    const worker = new Worker(WORKER_URL)
-    const slot: Slot = { worker, busy, inFlight: new Map(), outbox: [], transfer: [], flush: null }
+  #start(slot: Slot): void {
+    slot.restartTimer = null
+    let worker: Worker
+    try {
+      worker = new Worker(this.#workerUrl)
+    } catch (err) {
+      // No thread could be made (out of memory or threads): tasks wait for a later try.
+      this.#onWorkerError(err)
+      this.#restartLater(slot, slot.restart.notCreated())
+      return
+    }
+    slot.worker = worker
+    slot.ready = false
+    slot.restart.started()
     worker.unref()
-    worker.on('message', (msg: ReplyBatch) => {
+    worker.on('message', (msg: FromWorker) => {
+      if (slot.worker !== worker) return // a replaced worker's last words
+      if ('ready' in msg) {
+        slot.ready = true
+        this.#drain(slot)
+        return
+      }
       for (const sent of msg.replies) {
         const reply = unpackReply(sent)
         const pending = slot.inFlight.get(reply.id)
@@ -228,23 +289,22 @@ export class VerifyPool {
       }
       this.#drain(slot)
     })
-    worker.on('error', (err) => this.#replace(slot, err))
+    worker.on('error', (err) => this.#replace(slot, worker, err))
     worker.on('exit', (code) => {
-      if (!this.#closed) this.#replace(slot, new Error(`worker exited with code ${code}`))
+      if (!this.#closed) this.#replace(slot, worker, new Error(`worker exited with code ${code}`))
     })
-    return slot
   }
 
   #drain(slot: Slot): void {
-    while (this.#queue.length > 0 && slot.inFlight.size < this.#maxInFlight) {
+    while (slot.ready && this.#queue.length > 0 && slot.inFlight.size < this.#maxInFlight) {
       const next = this.#queue.shift()!
       this.#send(slot, next.job, next.pending)
     }
   }
 
-  #replace(slot: Slot, cause: unknown): void {
-    const idx = this.#slots.indexOf(slot)
-    if (idx === -1 || this.#closed) return
+  #replace(slot: Slot, worker: Worker, cause: unknown): void {
+    if (this.#closed || slot.worker !== worker) return
+    this.#onWorkerError(cause)
     for (const p of slot.inFlight.values())
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
     slot.inFlight.clear()
@@ -252,12 +312,20 @@ export class VerifyPool {
     slot.flush = null
     slot.outbox = []
     slot.transfer = []
-    slot.busy.replaced(slot.worker)
-    void slot.worker.terminate()
+    slot.busy.replaced(worker)
+    slot.worker = null
+    slot.ready = false
+    void worker.terminate()
     this.#restarts++
-    const fresh = this.#spawn(slot.busy)
-    this.#slots[idx] = fresh
-    this.#drain(fresh)
+    const pause = slot.restart.failed()
+    if (pause === 0) this.#start(slot)
+    else this.#restartLater(slot, pause)
+  }
+
+  #restartLater(slot: Slot, pauseMs: number): void {
+    if (this.#closed) return
+    slot.restartTimer = setTimeout(() => this.#start(slot), pauseMs)
+    slot.restartTimer.unref()
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type ReplyBatch,
   type Request,
   type ToWorker,
+  type WorkerReady,
 } from './verify-messages.ts'
 import { runVerifyTask } from './verify-task.ts'
 
@@ -39,6 +40,7 @@ port.on('message', (m: ToWorker) => {
   queue.push(...m.requests)
   if (!running) void runQueue()
 })
+port.postMessage({ ready: true } satisfies WorkerReady)
 
 async function runQueue(): Promise<void> {
   running = true

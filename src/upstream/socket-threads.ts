@@ -14,6 +14,7 @@
 // count against the host and could send it offline).
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
 import { Worker } from 'node:worker_threads'
+import { RestartPause } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
 import {
@@ -33,10 +34,6 @@ import {
 } from './socket-opener.ts'
 
 const WORKER_URL = new URL('./socket-worker.ts', import.meta.url)
-/** A thread that fails within this long of starting is restarted after a pause. */
-const QUICK_FAILURE_MS = 1_000
-const RESTART_PAUSE_MIN_MS = 100
-const RESTART_PAUSE_MAX_MS = 30_000
 
 export interface SocketThreadsOptions {
   /** How many threads (at least 1). */
@@ -57,8 +54,8 @@ interface Slot {
   readonly waiting: ToSocketThread[]
   readonly busy: ThreadBusyTime
   readonly lines: Map<number, RemoteLine>
-  startedAt: number
-  quickFailures: number
+  /** When a replacement may start (runtime/restart-pause.ts). */
+  readonly restart: RestartPause
   restartTimer: NodeJS.Timeout | null
   /** Back-pressure stalls reported by the current thread, and by the threads before it. */
   stalls: number
@@ -73,7 +70,6 @@ export class SocketThreads implements SocketOpener {
   readonly #data: SocketThreadData
   readonly #onThreadError: (err: unknown) => void
   readonly #workerUrl: URL
-  readonly #now: () => number
   readonly #slots: Slot[] = []
   #nextId = 1
   #closed = false
@@ -83,15 +79,13 @@ export class SocketThreads implements SocketOpener {
     this.#data = { allowInsecure: options.allowInsecure }
     this.#onThreadError = options.onThreadError ?? (() => {})
     this.#workerUrl = options.workerUrl ?? WORKER_URL
-    this.#now = options.now ?? Date.now
     for (let i = 0; i < Math.max(1, options.threads); i++) {
       const slot: Slot = {
         worker: null,
         waiting: [],
         busy: new ThreadBusyTime(),
         lines: new Map(),
-        startedAt: 0,
-        quickFailures: 0,
+        restart: new RestartPause(options.now),
         restartTimer: null,
         stalls: 0,
         endedStalls: 0,
@@ -189,13 +183,12 @@ export class SocketThreads implements SocketOpener {
     } catch (err) {
       // No thread could be made (out of memory or threads): its dials wait for a later try.
       this.#onThreadError(err)
-      slot.quickFailures++
-      this.#restartLater(slot)
+      this.#restartLater(slot, slot.restart.notCreated())
       return
     }
     slot.worker = worker
     for (const message of slot.waiting.splice(0)) worker.postMessage(message)
-    slot.startedAt = this.#now()
+    slot.restart.started()
     slot.stalls = 0
     slot.toAck = 0
     slot.waitingBytes = 0
@@ -245,20 +238,14 @@ export class SocketThreads implements SocketOpener {
     this.#restarts++
     const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
     this.#lose(slot, { why: null, error })
-    const quick = this.#now() - slot.startedAt < QUICK_FAILURE_MS
-    slot.quickFailures = quick ? slot.quickFailures + 1 : 0
-    if (slot.quickFailures === 0) this.#start(slot)
-    else this.#restartLater(slot)
+    const pause = slot.restart.failed()
+    if (pause === 0) this.#start(slot)
+    else this.#restartLater(slot, pause)
   }
 
-  /** Starts the slot's thread after a pause that doubles with each failure in a row. */
-  #restartLater(slot: Slot): void {
+  #restartLater(slot: Slot, pauseMs: number): void {
     if (this.#closed) return
-    const pause = Math.min(
-      RESTART_PAUSE_MAX_MS,
-      RESTART_PAUSE_MIN_MS * 2 ** Math.max(0, slot.quickFailures - 1),
-    )
-    slot.restartTimer = setTimeout(() => this.#start(slot), pause)
+    slot.restartTimer = setTimeout(() => this.#start(slot), pauseMs)
     slot.restartTimer.unref()
   }
 

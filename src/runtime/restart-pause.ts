@@ -1,0 +1,45 @@
+// When to start a replacement for a thread that died. A thread that dies well after it started
+// is replaced at once: the failure was its work's, and a new thread can take over. One that dies
+// within QUICK_FAILURE_MS of starting (or cannot be created at all) most likely cannot start
+// here (a broken entry, no memory, no threads left), so each such failure in a row doubles the
+// pause before the next try, from RESTART_PAUSE_MIN_MS to RESTART_PAUSE_MAX_MS, instead of a
+// loop that spends a core creating threads. Pure bookkeeping: the owner keeps the timer.
+// Used by the verify pool and the socket threads.
+
+/** A thread that fails within this long of starting is restarted after a pause. */
+export const QUICK_FAILURE_MS = 1_000
+export const RESTART_PAUSE_MIN_MS = 100
+export const RESTART_PAUSE_MAX_MS = 30_000
+
+export class RestartPause {
+  readonly #now: () => number
+  #startedAt = 0
+  #quickFailures = 0
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now
+  }
+
+  /** The thread started now. */
+  started(): void {
+    this.#startedAt = this.#now()
+  }
+
+  /** The thread died: milliseconds to wait before starting its replacement (0: at once). */
+  failed(): number {
+    const quick = this.#now() - this.#startedAt < QUICK_FAILURE_MS
+    this.#quickFailures = quick ? this.#quickFailures + 1 : 0
+    return this.#pause()
+  }
+
+  /** No thread could be created: milliseconds to wait before trying again (never 0). */
+  notCreated(): number {
+    this.#quickFailures++
+    return this.#pause()
+  }
+
+  #pause(): number {
+    if (this.#quickFailures === 0) return 0
+    return Math.min(RESTART_PAUSE_MAX_MS, RESTART_PAUSE_MIN_MS * 2 ** (this.#quickFailures - 1))
+  }
+}
