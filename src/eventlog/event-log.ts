@@ -28,7 +28,7 @@
 // takedown scrubbing, and rebuilding account or host state (callers use `scan`).
 import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, rm } from 'node:fs/promises'
-import { frameWithSeq } from '../protocol/output.ts'
+import { uintHead } from '../protocol/output.ts'
 import { acquireDirLock, type DirLock } from './dir-lock.ts'
 import {
   EventLogClosedError,
@@ -140,12 +140,16 @@ export class EventLog {
     const seq = this.#lastSeq + 1
     if (seq > Number.MAX_SAFE_INTEGER)
       throw new EventLogInputError('seq-exhausted', 'seqs must stay below 2^53')
-    const full = frameWithSeq(input.frame, seq)
-    if (full.length > MAX_FRAME_BYTES_STORED)
-      throw new EventLogInputError('too-large', `frame of ${full.length} bytes`)
+    const { prefix, suffix } = input.frame
+    const seqHead = uintHead(0, seq)
+    const frameLength = prefix.length + seqHead.length + suffix.length
+    if (frameLength > MAX_FRAME_BYTES_STORED)
+      throw new EventLogInputError('too-large', `frame of ${frameLength} bytes`)
     const clock = this.#s.now()
     const timeMs = Number.isFinite(clock) ? clock : Date.now()
-    const encoded = encodeRecord({ seq, timeMs, hostId, upstreamSeq }, type, did, full, note)
+    // The frame `prefix ‖ uint(seq) ‖ suffix` (protocol/output.ts) goes straight into the record.
+    const fields = { seq, timeMs, hostId, upstreamSeq }
+    const encoded = encodeRecord(fields, type, did, [prefix, seqHead, suffix], note)
     const frame = encoded.frame
     // Two literal shapes rather than a spread: this runs for every event.
     const record: LogRecord =

@@ -31,6 +31,15 @@ describe('record format', () => {
     assert.ok(Buffer.from(rec.frame).equals(Buffer.from(frame)))
   })
 
+  it('takes the frame in parts, giving the same bytes as the whole frame', () => {
+    const whole = encodeRecord(fields, '#commit', 'did:plc:x', frame)
+    const parts = [frame.subarray(0, 120), frame.subarray(120, 121), frame.subarray(121)]
+    const split = encodeRecord(fields, '#commit', 'did:plc:x', parts)
+    assert.ok(split.bytes.equals(whole.bytes))
+    assert.ok(Buffer.from(split.frame).equals(Buffer.from(frame)))
+    assert.equal(split.frame.buffer, split.bytes.buffer)
+  })
+
   it('carries a writer’s note beside the type, and none for records without one', () => {
     const { bytes } = encodeRecord(fields, '#account', 'did:plc:x', frame, 'local=takendown')
     const noted = decodeRecord(bytes, 0, bytes.length)

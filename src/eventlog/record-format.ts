@@ -57,19 +57,24 @@ export function decodeSegmentHeader(b: Uint8Array): number | null {
 
 /**
  * Encodes one record. `typeBytes` and `didBytes` are already validated for length by the
- * caller; the frame is copied in, and the returned `frame` is a view of the record's bytes.
+ * caller; the frame is copied in, and the returned `frame` is a view of the record's bytes. The
+ * frame may come in parts (an unsequenced frame's prefix, the seq and its suffix), copied in one
+ * after the other: a frame assembled first would be copied twice for every event.
  */
 export function encodeRecord(
   f: RecordFields,
   type: string,
   did: string,
-  frame: Uint8Array,
+  frame: Uint8Array | readonly Uint8Array[],
   note = '',
 ): { bytes: Buffer; frame: Uint8Array } {
   if (note !== '') type = `${type}\0${note}`
   const typeLen = Buffer.byteLength(type)
   const didLen = Buffer.byteLength(did)
-  const payload = RECORD_FIXED_BYTES - 4 + typeLen + didLen + frame.length
+  const parts = frame instanceof Uint8Array ? [frame] : frame
+  let frameLength = 0
+  for (const part of parts) frameLength += part.length
+  const payload = RECORD_FIXED_BYTES - 4 + typeLen + didLen + frameLength
   const total = 4 + payload + CRC_BYTES
   const b = Buffer.allocUnsafe(total)
   b.writeUInt32BE(payload, 0)
@@ -83,10 +88,12 @@ export function encodeRecord(
   let o = RECORD_FIXED_BYTES
   o += b.write(type, o, 'utf8')
   o += b.write(did, o, 'utf8')
-  b.set(frame, o)
-  o += frame.length
+  for (const part of parts) {
+    b.set(part, o)
+    o += part.length
+  }
   b.writeUInt32BE(crc32(b.subarray(0, o)), o)
-  return { bytes: b, frame: b.subarray(o - frame.length, o) }
+  return { bytes: b, frame: b.subarray(o - frameLength, o) }
 }
 
 export type ProbeResult =
