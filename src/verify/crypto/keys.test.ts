@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { fromBase58Btc, toBase58Btc } from '@atcute/multibase'
 import { readFixtureJson } from '../../../test/support/fixtures.ts'
@@ -13,7 +14,13 @@ import {
   parseMultikey,
   parseVerificationMethod,
 } from './keys.ts'
-import { compressPoint, decompressPoint } from './point.ts'
+import {
+  compressPoint,
+  compressPointWithNoble,
+  decompressPoint,
+  isCompressedPointOnCurve,
+  opensslAcceptsCompressedPoint,
+} from './point.ts'
 
 interface W3cK256Case {
   privateKeyBytesHex: string
@@ -53,9 +60,41 @@ function offCurveCompressed(curve: Curve): Uint8Array {
     const bytes = new Uint8Array(33)
     bytes[0] = 0x02
     bytes[32] = x
-    if (compressPoint(curve, bytes) === undefined) return bytes
+    if (compressPointWithNoble(curve, bytes) === undefined) return bytes
   }
 }
+
+describe('compressed points checked natively', () => {
+  // The native checks (libsecp256k1 for k256, OpenSSL for p256 and the k256 fallback) must give
+  // @noble/curves' answer: random x (about half of them on the curve), and the edges x = 0,
+  // x = p - 1, x = p and x = 2^256 - 1, under both tags.
+  const FIELD = {
+    k256: 'fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f',
+    p256: 'ffffffff00000001000000000000000000000000ffffffffffffffffffffffff',
+  } as const
+  for (const curve of ['k256', 'p256'] as const) {
+    it(`${curve}: agree with @noble/curves on random and edge x`, () => {
+      const p = BigInt(`0x${FIELD[curve]}`)
+      const edges = [0n, p - 1n, p, 2n ** 256n - 1n].map((x) =>
+        Buffer.from(x.toString(16).padStart(64, '0'), 'hex'),
+      )
+      const xs = [...edges, ...Array.from({ length: 600 }, () => randomBytes(32))]
+      let onCurve = 0
+      for (const x of xs) {
+        for (const tag of [0x02, 0x03]) {
+          const bytes = Uint8Array.from([tag, ...x])
+          const expected = compressPointWithNoble(curve, bytes) !== undefined
+          const label = `${curve} ${Buffer.from(bytes).toString('hex')}`
+          assert.equal(isCompressedPointOnCurve(curve, bytes), expected, label)
+          assert.equal(opensslAcceptsCompressedPoint(curve, bytes), expected, `${label} (OpenSSL)`)
+          assert.equal(compressPoint(curve, bytes) !== undefined, expected, `${label} (compress)`)
+          if (expected) onCurve++
+        }
+      }
+      assert.ok(onCurve > 400 && onCurve < 800, `${onCurve} of ${xs.length * 2} on the curve`)
+    })
+  }
+})
 
 describe('W3C did:key vectors', () => {
   it('k256: every case parses to the key derived from the private key', () => {

@@ -1,12 +1,21 @@
 // SEC1 public-key points on k256 and p256: checks that bytes encode a point on the curve (not the
 // point at infinity) and converts between compressed (33 bytes, 0x02/0x03) and uncompressed
-// (65 bytes, 0x04) forms. Uses @noble/curves' field arithmetic; runs once per distinct key (the
-// callers cache), so speed does not matter here. Does not accept the hybrid 0x06/0x07 forms or
-// raw 64-byte x||y, and does not know about multicodec or multibase wrappers.
-
+// (65 bytes, 0x04) forms. Does not accept the hybrid 0x06/0x07 forms or raw 64-byte x||y, and
+// does not know about multicodec or multibase wrappers.
+//
+// Speed matters more than it seems: the callers cache parsed keys, but a relay sees far more
+// accounts than any cache holds (each verify worker keeps 16,384 keys; the network has
+// millions of accounts), so a key is parsed again on the main thread for every identity it
+// loads and in a worker for every key that worker has not seen lately. A compressed point (what
+// did:key and Multikey carry) is therefore checked natively: libsecp256k1 for k256 (~6 µs),
+// OpenSSL for p256 and for k256 without libsecp256k1 (~50–80 µs), where @noble/curves' field
+// arithmetic took ~150 µs on either curve (2026-12-03, dev box). Uncompressed points, rare and
+// only in legacy documents, keep @noble/curves, which checks y as well as x.
+import { createPublicKey } from 'node:crypto'
 import { p256 } from '@noble/curves/nist.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import type { Curve } from './curves.ts'
+import { CURVES, type Curve } from './curves.ts'
+import { loadNativeSecp256k1 } from './k256-native.ts'
 
 const POINT = { k256: secp256k1.Point, p256: p256.Point } as const
 
@@ -29,6 +38,37 @@ function decodePoint(curve: Curve, bytes: Uint8Array) {
  * `undefined` when the bytes are not a well-formed encoding of a point on `curve`.
  */
 export function compressPoint(curve: Curve, bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length === 33 && (bytes[0] === 0x02 || bytes[0] === 0x03)) {
+    return isCompressedPointOnCurve(curve, bytes) ? Uint8Array.from(bytes) : undefined
+  }
+  return decodePoint(curve, bytes)?.toBytes(true)
+}
+
+/** Whether the 33-byte compressed `bytes` name a point of `curve` (x < p with a square root). */
+export function isCompressedPointOnCurve(curve: Curve, bytes: Uint8Array): boolean {
+  if (curve === 'k256') {
+    const native = loadNativeSecp256k1()
+    if (native.ok) return native.binding.publicKeyVerify(bytes) === 0
+  }
+  return opensslAcceptsCompressedPoint(curve, bytes)
+}
+
+/** The OpenSSL check alone (exported for the tests: k256 uses it only without libsecp256k1). */
+export function opensslAcceptsCompressedPoint(curve: Curve, bytes: Uint8Array): boolean {
+  const prefix = CURVES[curve].spkiPrefix
+  const der = Buffer.allocUnsafe(prefix.length + bytes.length)
+  der.set(prefix)
+  der.set(bytes, prefix.length)
+  try {
+    createPublicKey({ key: der, format: 'der', type: 'spki' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The noble-only answer, kept for the tests that hold the native checks to it. */
+export function compressPointWithNoble(curve: Curve, bytes: Uint8Array): Uint8Array | undefined {
   return decodePoint(curve, bytes)?.toBytes(true)
 }
 
