@@ -12,6 +12,7 @@ import type { DropReason } from '../protocol/drop-reasons.ts'
 import { decodeFrame, FrameError } from '../protocol/frame.ts'
 import { MessageError, parseMessage } from '../protocol/messages.ts'
 import { commitBody, prepareFrame, syncBody } from '../protocol/output.ts'
+import { reusedCommitFrame } from '../protocol/upstream-frame.ts'
 import { type ValidationMode, verifyCommit, verifySync } from '../verify/commit.ts'
 import { parseDidKey } from '../verify/crypto/keys.ts'
 import type { SignatureCheck } from '../verify/signed-commit.ts'
@@ -58,11 +59,13 @@ export async function runVerifyTask(
   checkSignature: SignatureCheck,
 ): Promise<VerifyOutcome> {
   let msg: ReturnType<typeof parseMessage>
+  let body: Readonly<Record<string, unknown>>
   try {
     const frame = decodeFrame(task.frame)
     if (frame.op !== 1)
       return { ok: false, reason: 'undecodable-frame', detail: 'not a message frame' }
     msg = parseMessage(frame)
+    body = frame.body
   } catch (err) {
     if (err instanceof FrameError) return { ok: false, reason: err.reason, detail: err.message }
     if (err instanceof MessageError) return { ok: false, reason: err.reason, detail: err.message }
@@ -80,7 +83,9 @@ export async function runVerifyTask(
   if (msg.type === '#commit') {
     const v = await verifyCommit(msg, { ...ctx, mode: task.mode })
     if (!v.ok) return v
-    const { prefix, suffix } = prepareFrame('#commit', commitBody(msg))
+    // Most commits arrive exactly as the relay emits them: their own bytes are the output.
+    const { prefix, suffix } =
+      reusedCommitFrame(task.frame, body) ?? prepareFrame('#commit', commitBody(msg))
     return {
       ok: true,
       type: '#commit',

@@ -4,6 +4,8 @@
 // a frame is prepared as a prefix and a suffix around the `seq` value: canonical DAG-CBOR needs
 // the shortest integer encoding, so the seq cannot be a fixed-width placeholder; splicing the
 // varying-width integer between the two halves gives the same bytes as encoding the whole body.
+// A `#commit` that arrives exactly as this would encode it keeps its own bytes instead
+// (upstream-frame.ts): the same frame, without the encoding.
 // Deliberately not done here: choosing the seq, or deciding which handle an `#identity` carries.
 import { BytesWrapper, encode } from '@atcute/cbor'
 import { dagCborItemEnd } from './cbor/strict.ts'
