@@ -72,6 +72,7 @@ describe('reusedCommitFrame', () => {
       'rebase absent': { ...body, rebase: undefined },
       'tooBig null': { ...body, tooBig: null },
       'blobs absent': { ...body, blobs: undefined },
+      'blobs null': { ...body, blobs: null },
       'prevData null': { ...body, prevData: null },
       "an op's prev null": { ...body, ops: ops.map((o) => ({ ...o, prev: null })) },
       'a delete without cid': {

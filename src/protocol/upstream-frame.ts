@@ -5,9 +5,9 @@
 // own bytes back, so its bytes around `seq` are the output's prefix and suffix. This saves the
 // verify worker a whole encode of every commit (blocks included) and the scan for `seq`.
 // Which spellings are normalised (each falls back to encoding): `rebase` or `tooBig` absent or
-// null (emitted as false), `blobs` absent (emitted as []), `prevData` null (left out), an op's
-// `prev` null (left out), a delete op without `cid` (emitted as null), any field the Lexicon does
-// not name (dropped), and a header other than exactly {op: 1, t: '#commit'}.
+// null (emitted as false), `blobs` absent or null (emitted as []), `prevData` null (left out),
+// an op's `prev` null (left out), a delete op without `cid` (emitted as null), any field the
+// Lexicon does not name (dropped), and a header other than exactly {op: 1, t: '#commit'}.
 // Deliberately not here: parsing or checking the message (messages.ts), encoding (output.ts).
 import { encode } from '@atcute/cbor'
 import { dagCborItemEnd } from './cbor/strict.ts'
@@ -57,13 +57,13 @@ function emitsAsIs(body: Readonly<Record<string, unknown>>): boolean {
     keys++
   }
   // Known keys only, so 11 of them without prevData (or 12 with it) are every one of them: what
-  // is left to check is the values parseMessage would have changed (blobs and ops are arrays,
-  // or it would have refused the message).
+  // is left to check is the values parseMessage would have changed (a null blobs becomes [];
+  // ops is an array, or it would have refused the message).
   const prevData = 'prevData' in body
   if (keys !== (prevData ? 12 : 11)) return false
   if (prevData && body.prevData === null) return false
   if (typeof body.rebase !== 'boolean' || typeof body.tooBig !== 'boolean') return false
-  if (!Array.isArray(body.ops)) return false
+  if (!Array.isArray(body.blobs) || !Array.isArray(body.ops)) return false
   for (const op of body.ops as readonly Record<string, unknown>[]) {
     let opKeys = 0
     for (const key in op) {
