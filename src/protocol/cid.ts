@@ -4,7 +4,7 @@
 // Deliberately not handled: CIDv0, other hashes or codecs; atproto repositories never use them.
 import { hash } from 'node:crypto'
 import * as CID from '@atcute/cid'
-import { isCidLink } from '@atcute/cid'
+import { CidLinkWrapper } from '@atcute/cid'
 
 export type { Cid, CidLink } from '@atcute/cid'
 
@@ -30,8 +30,17 @@ export function blockMatchesCid(cid: CID.Cid, bytes: Uint8Array): boolean {
   return true
 }
 
-/** A CID link to a dag-cbor block (commits, MST nodes, records): CIDv1, codec 0x71, sha-256.
- * Their base32 form always starts with "bafyrei"; raw (0x55) CIDs start with "bafkrei". */
+/**
+ * A CID link as DAG-CBOR decodes one (tag 42). Only for values decoded from CBOR: there a map
+ * that merely holds a `$link` string is a map (that is the JSON spelling of a link), and taking
+ * it for a link would relay a map where the Lexicon says link, or fail when it is encoded again.
+ */
+export function isDecodedCidLink(value: unknown): value is CID.CidLink {
+  return value instanceof CidLinkWrapper
+}
+
+/** A decoded CID link to a dag-cbor block (commits, MST nodes, records): CIDv1, codec 0x71,
+ * sha-256. Their base32 form always starts with "bafyrei"; raw (0x55) CIDs start with "bafkrei". */
 export function isDagCborLink(value: unknown): value is CID.CidLink {
-  return isCidLink(value) && value.$link.startsWith('bafyrei')
+  return isDecodedCidLink(value) && value.$link.startsWith('bafyrei')
 }

@@ -6,8 +6,8 @@
 // `tooBig`). Unknown fields are ignored (and so dropped on re-encode, docs/design.md §4 item 4).
 // Deliberately not checked here: size limits, the CAR slice, the commit inside it, signatures
 // and ordering; verify/ does those.
-import { type BytesWrapper, type CidLink, isBytes, isCidLink } from '@atcute/cbor'
-import { isDagCborLink } from './cid.ts'
+import { type BytesWrapper, type CidLink, isBytes } from '@atcute/cbor'
+import { isDagCborLink, isDecodedCidLink } from './cid.ts'
 import type { DropReason } from './drop-reasons.ts'
 import type { Frame } from './frame.ts'
 import {
@@ -173,7 +173,7 @@ function parseCommit(body: Body): CommitMessage {
   if (!Array.isArray(body.ops)) throw invalid(body, 'ops is not an array')
   const ops = body.ops.map((raw, i) => op(body, raw, i))
   const rawBlobs = body.blobs ?? []
-  if (!Array.isArray(rawBlobs) || !rawBlobs.every((b) => isCidLink(b))) {
+  if (!Array.isArray(rawBlobs) || !rawBlobs.every((b) => isDecodedCidLink(b))) {
     throw invalid(body, 'blobs is not an array of CID links')
   }
   const prevData = body.prevData
