@@ -57,8 +57,11 @@ export async function createRelay(
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({
     size: config.verifyWorkers,
-    onWorkerError: (err) =>
-      logger.error({ err }, 'verify worker failed; its tasks are retried on its replacement'),
+    onWorkerError: (err, restartInMs) =>
+      logger.error(
+        { err, restartInMs },
+        'verify worker failed and is replaced; the events it held are verified again',
+      ),
   })
   const socketThreads =
     config.upstreamThreads > 0

@@ -60,8 +60,11 @@ interface Slot {
 export interface VerifyPoolOptions {
   readonly size: number
   readonly maxInFlightPerWorker?: number
-  /** A worker died or could not be created (it is replaced); for the log. */
-  readonly onWorkerError?: (err: unknown) => void
+  /**
+   * A worker died or could not be created; for the log. It is replaced after `restartInMs` (0: at
+   * once; more when it never came up: runtime/restart-pause.ts).
+   */
+  readonly onWorkerError?: (err: unknown, restartInMs: number) => void
   /** The worker's entry (tests wrap the real one); default verify-worker.ts. */
   readonly workerUrl?: URL
   readonly now?: () => number
@@ -76,7 +79,7 @@ export class VerifyPool {
   readonly #slots: Slot[] = []
   readonly #queue: { job: Job; pending: Pending }[] = []
   readonly #maxInFlight: number
-  readonly #onWorkerError: (err: unknown) => void
+  readonly #onWorkerError: (err: unknown, restartInMs: number) => void
   readonly #workerUrl: URL
   #nextId = 1
   #closed = false
@@ -264,8 +267,10 @@ export class VerifyPool {
       worker = new Worker(this.#workerUrl)
     } catch (err) {
       // No thread could be made (out of memory or threads): tasks wait for a later try.
-      this.#onWorkerError(err)
-      this.#restartLater(slot, slot.restart.notCreated())
+      const pause = slot.restart.notCreated()
+      this.#restarts++
+      this.#onWorkerError(err, pause)
+      this.#restartLater(slot, pause)
       return
     }
     slot.worker = worker
@@ -276,6 +281,7 @@ export class VerifyPool {
       if (slot.worker !== worker) return // a replaced worker's last words
       if ('ready' in msg) {
         slot.ready = true
+        slot.restart.up()
         this.#drain(slot)
         return
       }
@@ -304,7 +310,8 @@ export class VerifyPool {
 
   #replace(slot: Slot, worker: Worker, cause: unknown): void {
     if (this.#closed || slot.worker !== worker) return
-    this.#onWorkerError(cause)
+    const pause = slot.restart.failed()
+    this.#onWorkerError(cause, pause)
     for (const p of slot.inFlight.values())
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
     slot.inFlight.clear()
@@ -317,7 +324,6 @@ export class VerifyPool {
     slot.ready = false
     void worker.terminate()
     this.#restarts++
-    const pause = slot.restart.failed()
     if (pause === 0) this.#start(slot)
     else this.#restartLater(slot, pause)
   }

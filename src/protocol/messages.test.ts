@@ -40,7 +40,9 @@ describe('links in a #commit body', () => {
   it('a {$link} map where the Lexicon says link is an invalid message', async () => {
     const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
     await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaab' }])
-    const commit = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaac' }])
+    const commit = await repo.commit([
+      { action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaac' },
+    ])
     const body = messageBody(commit)
     const op = (body.ops as { cid: { $link: string } }[])[0]!
     const blob = op.cid // any link will do as a blob's

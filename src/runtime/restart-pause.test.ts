@@ -37,6 +37,17 @@ describe('RestartPause', () => {
     assert.equal(pause.failed(), RESTART_PAUSE_MIN_MS)
   })
 
+  it('a thread that said it was up is replaced at once however soon it dies, and resets the count', () => {
+    const pause = new RestartPause(() => 0)
+    pause.started()
+    assert.equal(pause.failed(), RESTART_PAUSE_MIN_MS)
+    pause.started()
+    pause.up()
+    assert.equal(pause.failed(), 0, 'a task crashed it: not a start-up failure')
+    pause.started()
+    assert.equal(pause.failed(), RESTART_PAUSE_MIN_MS, 'the count began again')
+  })
+
   it('never retries at once when no thread could be created', () => {
     const pause = new RestartPause(() => 0)
     assert.equal(pause.notCreated(), RESTART_PAUSE_MIN_MS)

@@ -1,12 +1,14 @@
-// When to start a replacement for a thread that died. A thread that dies well after it started
-// is replaced at once: the failure was its work's, and a new thread can take over. One that dies
-// within QUICK_FAILURE_MS of starting (or cannot be created at all) most likely cannot start
-// here (a broken entry, no memory, no threads left), so each such failure in a row doubles the
-// pause before the next try, from RESTART_PAUSE_MIN_MS to RESTART_PAUSE_MAX_MS, instead of a
-// loop that spends a core creating threads. Pure bookkeeping: the owner keeps the timer.
-// Used by the verify pool and the socket threads.
+// When to start a replacement for a thread that died. A thread that dies after it was up is
+// replaced at once: the failure was its work's (a task that crashed it, say), and a new thread
+// can take over. One that dies before it was up (or cannot be created at all) most likely cannot
+// start here (a broken entry, no memory, no threads left), so each such failure in a row doubles
+// the pause before the next try, from RESTART_PAUSE_MIN_MS to RESTART_PAUSE_MAX_MS, instead of a
+// loop that spends a core creating threads. A thread is up once its owner says so (`up()`, when
+// the thread has said it listens), or else once it has lived QUICK_FAILURE_MS. Pure bookkeeping:
+// the owner keeps the timer. Used by the verify pool and the socket threads.
 
-/** A thread that fails within this long of starting is restarted after a pause. */
+/** A thread never said to be up that fails within this long of starting is restarted after a
+ * pause. */
 export const QUICK_FAILURE_MS = 1_000
 export const RESTART_PAUSE_MIN_MS = 100
 export const RESTART_PAUSE_MAX_MS = 30_000
@@ -14,6 +16,7 @@ export const RESTART_PAUSE_MAX_MS = 30_000
 export class RestartPause {
   readonly #now: () => number
   #startedAt = 0
+  #up = false
   #quickFailures = 0
 
   constructor(now: () => number = Date.now) {
@@ -23,11 +26,18 @@ export class RestartPause {
   /** The thread started now. */
   started(): void {
     this.#startedAt = this.#now()
+    this.#up = false
+  }
+
+  /** The thread is up (it has said it listens): a death from now on is its work's. */
+  up(): void {
+    this.#up = true
+    this.#quickFailures = 0
   }
 
   /** The thread died: milliseconds to wait before starting its replacement (0: at once). */
   failed(): number {
-    const quick = this.#now() - this.#startedAt < QUICK_FAILURE_MS
+    const quick = !this.#up && this.#now() - this.#startedAt < QUICK_FAILURE_MS
     this.#quickFailures = quick ? this.#quickFailures + 1 : 0
     return this.#pause()
   }

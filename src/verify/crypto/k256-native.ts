@@ -13,8 +13,11 @@ import { dirname } from 'node:path'
  * itself refuses high-S signatures (returns 3 for them). */
 export interface NativeSecp256k1 {
   ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, publicKey: Uint8Array): number
-  /** 0 when `publicKey` (33 or 65 bytes) parses as a point on the curve, 1 otherwise. */
-  publicKeyVerify(publicKey: Uint8Array): number
+  /**
+   * 0 when `publicKey` (33 or 65 bytes) parses as a point on the curve, 1 otherwise. Optional: a
+   * binding without it still verifies natively, and keys are checked by OpenSSL instead.
+   */
+  publicKeyVerify?(publicKey: Uint8Array): number
 }
 
 export const NATIVE_VERIFY_OK = 0
@@ -66,8 +69,6 @@ function instantiate(addon: unknown): NativeSecp256k1 {
       ? Reflect.get(instance, 'ecdsaVerify')
       : undefined
   if (typeof verify !== 'function') throw new Error('binding has no ecdsaVerify method')
-  const keyVerify: unknown = Reflect.get(instance as object, 'publicKeyVerify')
-  if (typeof keyVerify !== 'function') throw new Error('binding has no publicKeyVerify method')
   return instance as NativeSecp256k1
 }
 
@@ -83,8 +84,10 @@ function selfTest(binding: NativeSecp256k1): void {
   if (binding.ecdsaVerify(flipped, digest, publicKey) === NATIVE_VERIFY_OK) {
     throw new Error('self-test: corrupted signature verified')
   }
-  if (binding.publicKeyVerify(publicKey) !== 0) throw new Error('self-test: valid key refused')
-  // x = p, the field's modulus: never a coordinate.
-  const outside = Buffer.from(`02${'ff'.repeat(27)}fefffffc2f`, 'hex')
-  if (binding.publicKeyVerify(outside) === 0) throw new Error('self-test: x = p accepted')
+  if (typeof binding.publicKeyVerify === 'function') {
+    if (binding.publicKeyVerify(publicKey) !== 0) throw new Error('self-test: valid key refused')
+    // x = p, the field's modulus: never a coordinate.
+    const outside = Buffer.from(`02${'ff'.repeat(27)}fefffffc2f`, 'hex')
+    if (binding.publicKeyVerify(outside) === 0) throw new Error('self-test: x = p accepted')
+  }
 }

@@ -48,7 +48,9 @@ export function compressPoint(curve: Curve, bytes: Uint8Array): Uint8Array | und
 export function isCompressedPointOnCurve(curve: Curve, bytes: Uint8Array): boolean {
   if (curve === 'k256') {
     const native = loadNativeSecp256k1()
-    if (native.ok) return native.binding.publicKeyVerify(bytes) === 0
+    if (native.ok && native.binding.publicKeyVerify !== undefined) {
+      return native.binding.publicKeyVerify(bytes) === 0
+    }
   }
   return opensslAcceptsCompressedPoint(curve, bytes)
 }
