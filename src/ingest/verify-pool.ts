@@ -13,7 +13,7 @@
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
 import { Worker } from 'node:worker_threads'
-import { RestartPause } from '../runtime/restart-pause.ts'
+import { RestartPause, restartAfter } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
@@ -262,6 +262,7 @@ export class VerifyPool {
 
   #start(slot: Slot): void {
     slot.restartTimer = null
+    if (this.#closed) return
     let worker: Worker
     try {
       worker = new Worker(this.#workerUrl)
@@ -270,7 +271,7 @@ export class VerifyPool {
       const pause = slot.restart.notCreated()
       this.#restarts++
       this.#onWorkerError(err, pause)
-      this.#restartLater(slot, pause)
+      slot.restartTimer = restartAfter(pause, () => this.#start(slot))
       return
     }
     slot.worker = worker
@@ -324,14 +325,7 @@ export class VerifyPool {
     slot.ready = false
     void worker.terminate()
     this.#restarts++
-    if (pause === 0) this.#start(slot)
-    else this.#restartLater(slot, pause)
-  }
-
-  #restartLater(slot: Slot, pauseMs: number): void {
-    if (this.#closed) return
-    slot.restartTimer = setTimeout(() => this.#start(slot), pauseMs)
-    slot.restartTimer.unref()
+    slot.restartTimer = restartAfter(pause, () => this.#start(slot))
   }
 }
 

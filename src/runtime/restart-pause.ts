@@ -4,8 +4,9 @@
 // start here (a broken entry, no memory, no threads left), so each such failure in a row doubles
 // the pause before the next try, from RESTART_PAUSE_MIN_MS to RESTART_PAUSE_MAX_MS, instead of a
 // loop that spends a core creating threads. A thread is up once its owner says so (`up()`, when
-// the thread has said it listens), or else once it has lived QUICK_FAILURE_MS. Pure bookkeeping:
-// the owner keeps the timer. Used by the verify pool and the socket threads.
+// the thread has said it listens), or else once it has lived QUICK_FAILURE_MS. Bookkeeping, and
+// `restartAfter` to act on it; the owner keeps the timer. Used by the verify pool and the socket
+// threads.
 
 /** A thread never said to be up that fails within this long of starting is restarted after a
  * pause. */
@@ -52,4 +53,15 @@ export class RestartPause {
     if (this.#quickFailures === 0) return 0
     return Math.min(RESTART_PAUSE_MAX_MS, RESTART_PAUSE_MIN_MS * 2 ** (this.#quickFailures - 1))
   }
+}
+
+/**
+ * Calls `start` after `pauseMs` (0: on the next turn of the event loop, never from inside the
+ * caller, which is usually handling the old thread's death) on a timer that does not keep the
+ * process alive, returned for the owner to clear when it closes.
+ */
+export function restartAfter(pauseMs: number, start: () => void): NodeJS.Timeout {
+  const timer = setTimeout(start, pauseMs)
+  timer.unref()
+  return timer
 }

@@ -14,7 +14,7 @@
 // count against the host and could send it offline).
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
 import { Worker } from 'node:worker_threads'
-import { RestartPause } from '../runtime/restart-pause.ts'
+import { RestartPause, restartAfter } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
 import {
@@ -176,6 +176,7 @@ export class SocketThreads implements SocketOpener {
 
   #start(slot: Slot): void {
     slot.restartTimer = null
+    if (this.#closed) return
     let worker: Worker
     try {
       // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
@@ -183,7 +184,7 @@ export class SocketThreads implements SocketOpener {
     } catch (err) {
       // No thread could be made (out of memory or threads): its dials wait for a later try.
       this.#onThreadError(err)
-      this.#restartLater(slot, slot.restart.notCreated())
+      slot.restartTimer = restartAfter(slot.restart.notCreated(), () => this.#start(slot))
       return
     }
     slot.worker = worker
@@ -239,14 +240,7 @@ export class SocketThreads implements SocketOpener {
     const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
     this.#lose(slot, { why: null, error })
     const pause = slot.restart.failed()
-    if (pause === 0) this.#start(slot)
-    else this.#restartLater(slot, pause)
-  }
-
-  #restartLater(slot: Slot, pauseMs: number): void {
-    if (this.#closed) return
-    slot.restartTimer = setTimeout(() => this.#start(slot), pauseMs)
-    slot.restartTimer.unref()
+    slot.restartTimer = restartAfter(pause, () => this.#start(slot))
   }
 
   /** Ends every line of a thread that is going away. */
