@@ -68,8 +68,11 @@ export async function createRelay(
       ? new SocketThreads({
           threads: config.upstreamThreads,
           allowInsecure: config.allowInsecureHosts,
-          onThreadError: (err) =>
-            logger.error({ err }, 'upstream socket thread failed; its hosts reconnect'),
+          onThreadError: (err, restartInMs) =>
+            logger.error(
+              { err, restartInMs },
+              'upstream socket thread failed and is replaced; its hosts reconnect',
+            ),
         })
       : undefined
   const book = new CursorBook()

@@ -250,7 +250,9 @@ test('a worker that dies fails only its own tasks; its replacement takes the nex
   }
 })
 
-test('a worker that dies as it starts is retried after growing pauses; waiting tasks fail only on close', async () => {
+test('a worker that dies as it starts is retried after growing pauses; waiting tasks fail only on close', {
+  timeout: 10_000,
+}, async () => {
   const pauses: number[] = []
   const errors: unknown[] = []
   let third: () => void
@@ -290,7 +292,9 @@ test('a worker that dies as it starts is retried after growing pauses; waiting t
   await assert.rejects(waiting, (err: unknown) => err instanceof VerifyWorkerError)
 })
 
-test('a worker that was up and is then killed by a task is replaced at once', async () => {
+test('a worker that has answered and is then killed by a task is replaced at once; one killed by its first task after a pause', {
+  timeout: 10_000,
+}, async () => {
   const pauses: number[] = []
   const crashing = new VerifyPool({
     size: 1,
@@ -298,20 +302,24 @@ test('a worker that was up and is then killed by a task is replaced at once', as
     onWorkerError: (_err, restartInMs) => pauses.push(restartInMs),
   })
   try {
-    const task = (): VerifyTask => ({
+    const task = (didKey: string): VerifyTask => ({
       frame: new Uint8Array(8),
-      didKey: CRASH_DID_KEY,
+      didKey,
       previous: null,
       now: Date.now(),
       mode: 'strict',
     })
+    const crash = () =>
+      assert.rejects(crashing.verify(task(CRASH_DID_KEY)), (e) => e instanceof VerifyWorkerError)
+    await crash() // its first task: it never answered, so it was never up
+    assert.deepEqual(pauses, [100])
     for (let i = 0; i < 3; i++) {
-      await assert.rejects(
-        crashing.verify(task()),
-        (err: unknown) => err instanceof VerifyWorkerError,
-      )
+      // An answer (a drop: the frame is not one) shows the worker works; then a task kills it.
+      const answered = await crashing.verify(task('did:key:z'))
+      assert.equal(answered.ok, false)
+      await crash()
     }
-    assert.deepEqual(pauses, [0, 0, 0])
+    assert.deepEqual(pauses, [100, 0, 0, 0])
   } finally {
     await crashing.close()
   }

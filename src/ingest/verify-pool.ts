@@ -94,7 +94,7 @@ export class VerifyPool {
         worker: null,
         ready: false,
         busy: new ThreadBusyTime(),
-        restart: new RestartPause(opts.now),
+        restart: new RestartPause({ now: opts.now, signalsUp: true }),
         restartTimer: null,
         inFlight: new Map(),
         outbox: [],
@@ -282,10 +282,12 @@ export class VerifyPool {
       if (slot.worker !== worker) return // a replaced worker's last words
       if ('ready' in msg) {
         slot.ready = true
-        slot.restart.up()
         this.#drain(slot)
         return
       }
+      // Up once it has answered: a worker that dies before (starting, or at its first tasks:
+      // an input that kills every worker, say) is replaced after a pause.
+      slot.restart.up()
       for (const sent of msg.replies) {
         const reply = unpackReply(sent)
         const pending = slot.inFlight.get(reply.id)

@@ -5,12 +5,13 @@ import {
   RESTART_PAUSE_MAX_MS,
   RESTART_PAUSE_MIN_MS,
   RestartPause,
+  restartAfter,
 } from './restart-pause.ts'
 
 describe('RestartPause', () => {
   it('replaces a thread that ran a while at once, and one that keeps dying at start later and later', () => {
     let now = 0
-    const pause = new RestartPause(() => now)
+    const pause = new RestartPause({ now: () => now })
     pause.started()
     now += QUICK_FAILURE_MS // ran its full second: not a start-up failure
     assert.equal(pause.failed(), 0)
@@ -38,7 +39,7 @@ describe('RestartPause', () => {
   })
 
   it('a thread that said it was up is replaced at once however soon it dies, and resets the count', () => {
-    const pause = new RestartPause(() => 0)
+    const pause = new RestartPause({ now: () => 0 })
     pause.started()
     assert.equal(pause.failed(), RESTART_PAUSE_MIN_MS)
     pause.started()
@@ -49,8 +50,32 @@ describe('RestartPause', () => {
   })
 
   it('never retries at once when no thread could be created', () => {
-    const pause = new RestartPause(() => 0)
+    const pause = new RestartPause({ now: () => 0 })
     assert.equal(pause.notCreated(), RESTART_PAUSE_MIN_MS)
     assert.equal(pause.notCreated(), RESTART_PAUSE_MIN_MS * 2)
+  })
+
+  it('with signalsUp, only up() counts: a thread never up is a start-up failure however long it lived', () => {
+    let now = 0
+    const pause = new RestartPause({ now: () => now, signalsUp: true })
+    pause.started()
+    now += 10 * QUICK_FAILURE_MS
+    assert.equal(pause.failed(), RESTART_PAUSE_MIN_MS)
+    pause.started()
+    pause.up()
+    assert.equal(pause.failed(), 0)
+  })
+
+  it('restartAfter never starts from inside its caller, even with no pause, and can be cleared', async () => {
+    let started = 0
+    const timer = restartAfter(0, () => started++)
+    assert.equal(started, 0, 'not synchronously')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.equal(started, 1)
+    clearTimeout(timer)
+    const cleared = restartAfter(0, () => started++)
+    clearTimeout(cleared)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.equal(started, 1, 'a cleared restart never starts')
   })
 })

@@ -1,27 +1,35 @@
 // When to start a replacement for a thread that died. A thread that dies after it was up is
-// replaced at once: the failure was its work's (a task that crashed it, say), and a new thread
-// can take over. One that dies before it was up (or cannot be created at all) most likely cannot
-// start here (a broken entry, no memory, no threads left), so each such failure in a row doubles
-// the pause before the next try, from RESTART_PAUSE_MIN_MS to RESTART_PAUSE_MAX_MS, instead of a
-// loop that spends a core creating threads. A thread is up once its owner says so (`up()`, when
-// the thread has said it listens), or else once it has lived QUICK_FAILURE_MS. Bookkeeping, and
-// `restartAfter` to act on it; the owner keeps the timer. Used by the verify pool and the socket
-// threads.
+// replaced at once: the failure was its work's, and a new thread can take over. One that dies
+// before it was up (or cannot be created at all) most likely cannot start or work here (a broken
+// entry, no memory, no threads left, or an input that kills every thread at its first task), so
+// each such failure in a row doubles the pause before the next try, from RESTART_PAUSE_MIN_MS to
+// RESTART_PAUSE_MAX_MS, instead of a loop that spends a core creating threads. An owner that can
+// tell (`signalsUp`) says when its thread is up (`up()`: the verify pool, at a worker's first
+// answer); for the others a thread is up once it has lived QUICK_FAILURE_MS (the socket
+// threads). Bookkeeping, and `restartAfter` to act on it; the owner keeps the timer.
 
-/** A thread never said to be up that fails within this long of starting is restarted after a
+/** Without `signalsUp`, a thread that fails within this long of starting is restarted after a
  * pause. */
 export const QUICK_FAILURE_MS = 1_000
 export const RESTART_PAUSE_MIN_MS = 100
 export const RESTART_PAUSE_MAX_MS = 30_000
 
+export interface RestartPauseOptions {
+  readonly now?: () => number
+  /** The owner calls `up()` when its thread is up; time alone never counts then. */
+  readonly signalsUp?: boolean
+}
+
 export class RestartPause {
   readonly #now: () => number
+  readonly #signalsUp: boolean
   #startedAt = 0
   #up = false
   #quickFailures = 0
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now
+  constructor(options: RestartPauseOptions = {}) {
+    this.#now = options.now ?? Date.now
+    this.#signalsUp = options.signalsUp ?? false
   }
 
   /** The thread started now. */
@@ -30,7 +38,7 @@ export class RestartPause {
     this.#up = false
   }
 
-  /** The thread is up (it has said it listens): a death from now on is its work's. */
+  /** The thread is up (it has shown it works): a death from now on is its work's. */
   up(): void {
     this.#up = true
     this.#quickFailures = 0
@@ -38,7 +46,7 @@ export class RestartPause {
 
   /** The thread died: milliseconds to wait before starting its replacement (0: at once). */
   failed(): number {
-    const quick = !this.#up && this.#now() - this.#startedAt < QUICK_FAILURE_MS
+    const quick = !this.#up && (this.#signalsUp || this.#now() - this.#startedAt < QUICK_FAILURE_MS)
     this.#quickFailures = quick ? this.#quickFailures + 1 : 0
     return this.#pause()
   }

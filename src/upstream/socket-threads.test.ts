@@ -213,11 +213,15 @@ describe('SocketThreads', () => {
 describe('SocketThreads restarts', () => {
   it('a thread that cannot start is retried after pauses that grow, not in a loop', async () => {
     const errors: unknown[] = []
+    const pauses: number[] = []
     const threads = new SocketThreads({
       threads: 1,
       allowInsecure: true,
       workerUrl: new URL('./testing/no-such-socket-worker.ts', import.meta.url),
-      onThreadError: (err) => errors.push(err),
+      onThreadError: (err, restartInMs) => {
+        errors.push(err)
+        pauses.push(restartInMs)
+      },
       now: () => 0, // every failure comes right after the thread started
     })
     try {
@@ -225,9 +229,9 @@ describe('SocketThreads restarts', () => {
       threads.open(dial('ws://127.0.0.1:1/'), line)
       await until(() => line.ends.length === 1, 'the waiting dial ended with its thread')
       assert.match(line.ends[0]!.error ?? '', /socket thread failed/)
-      await new Promise((r) => setTimeout(r, 500))
-      // Pauses of 100, 200, 400 ms...: a handful of tries in half a second, not hundreds.
-      assert.ok(errors.length >= 1 && errors.length <= 5, `${errors.length} tries`)
+      await until(() => pauses.length >= 3, 'three failed starts')
+      // With no pause the thread would be recreated at once, again and again.
+      assert.deepEqual(pauses.slice(0, 3), [100, 200, 400])
       assert.equal(threads.restarts, errors.length)
     } finally {
       await threads.close()

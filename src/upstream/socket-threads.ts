@@ -40,8 +40,11 @@ export interface SocketThreadsOptions {
   readonly threads: number
   /** Localhost names skip the address guard (development with insecure hosts). */
   readonly allowInsecure: boolean
-  /** A thread failed (its lines end and reconnect); for the log. */
-  readonly onThreadError?: (err: unknown) => void
+  /**
+   * A thread failed (its lines end and reconnect) or could not be created; for the log. It is
+   * replaced after `restartInMs` (runtime/restart-pause.ts).
+   */
+  readonly onThreadError?: (err: unknown, restartInMs: number) => void
   /** The thread's entry (tests wrap the real one); default socket-worker.ts. */
   readonly workerUrl?: URL
   readonly now?: () => number
@@ -68,7 +71,7 @@ interface Slot {
 
 export class SocketThreads implements SocketOpener {
   readonly #data: SocketThreadData
-  readonly #onThreadError: (err: unknown) => void
+  readonly #onThreadError: (err: unknown, restartInMs: number) => void
   readonly #workerUrl: URL
   readonly #slots: Slot[] = []
   #nextId = 1
@@ -85,7 +88,7 @@ export class SocketThreads implements SocketOpener {
         waiting: [],
         busy: new ThreadBusyTime(),
         lines: new Map(),
-        restart: new RestartPause(options.now),
+        restart: new RestartPause({ now: options.now }),
         restartTimer: null,
         stalls: 0,
         endedStalls: 0,
@@ -183,8 +186,10 @@ export class SocketThreads implements SocketOpener {
       worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
     } catch (err) {
       // No thread could be made (out of memory or threads): its dials wait for a later try.
-      this.#onThreadError(err)
-      slot.restartTimer = restartAfter(slot.restart.notCreated(), () => this.#start(slot))
+      const pause = slot.restart.notCreated()
+      this.#restarts++
+      this.#onThreadError(err, pause)
+      slot.restartTimer = restartAfter(pause, () => this.#start(slot))
       return
     }
     slot.worker = worker
@@ -229,7 +234,8 @@ export class SocketThreads implements SocketOpener {
 
   #replace(slot: Slot, worker: Worker, cause: unknown): void {
     if (this.#closed || slot.worker !== worker) return
-    this.#onThreadError(cause)
+    const pause = slot.restart.failed()
+    this.#onThreadError(cause, pause)
     slot.busy.replaced(worker)
     slot.endedStalls += slot.stalls
     slot.stalls = 0
@@ -239,7 +245,6 @@ export class SocketThreads implements SocketOpener {
     this.#restarts++
     const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
     this.#lose(slot, { why: null, error })
-    const pause = slot.restart.failed()
     slot.restartTimer = restartAfter(pause, () => this.#start(slot))
   }
 
