@@ -4,7 +4,7 @@
 // Deliberately not handled: CIDv0, other hashes or codecs; atproto repositories never use them.
 import { hash } from 'node:crypto'
 import * as CID from '@atcute/cid'
-import { CidLinkWrapper } from '@atcute/cid'
+import { isDecodedCidLink } from './cbor/decoded.ts'
 
 export type { Cid, CidLink } from '@atcute/cid'
 
@@ -28,15 +28,6 @@ export function blockMatchesCid(cid: CID.Cid, bytes: Uint8Array): boolean {
   if (expected.length !== actual.length) return false
   for (let i = 0; i < actual.length; i++) if (expected[i] !== actual.charCodeAt(i)) return false
   return true
-}
-
-/**
- * A CID link as DAG-CBOR decodes one (tag 42). Only for values decoded from CBOR: there a map
- * that merely holds a `$link` string is a map (that is the JSON spelling of a link), and taking
- * it for a link would relay a map where the Lexicon says link, or fail when it is encoded again.
- */
-export function isDecodedCidLink(value: unknown): value is CID.CidLink {
-  return value instanceof CidLinkWrapper
 }
 
 /** A decoded CID link to a dag-cbor block (commits, MST nodes, records): CIDv1, codec 0x71,

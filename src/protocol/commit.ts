@@ -7,7 +7,8 @@
 // match the event carrying the commit; verify/ does those with the key and the message.
 
 import type { BytesWrapper } from '@atcute/cbor'
-import { type CidLink, decode, encode, isBytes } from '@atcute/cbor'
+import { type CidLink, decode, encode } from '@atcute/cbor'
+import { isDecodedBytes } from './cbor/decoded.ts'
 import { isDagCborLink } from './cid.ts'
 
 export interface Commit {
@@ -54,7 +55,7 @@ export function parseCommit(block: Uint8Array): Commit {
     throw new CommitFormatError('commit.prev is neither null nor a CID link')
   }
   if (prev === undefined && version === 3) throw new CommitFormatError('commit.prev is missing')
-  if (!isBytes(sig)) throw new CommitFormatError('commit.sig is not bytes')
+  if (!isDecodedBytes(sig)) throw new CommitFormatError('commit.sig is not bytes')
   return {
     did,
     version,

@@ -67,3 +67,26 @@ describe('links in a #commit body', () => {
     }
   })
 })
+
+describe('bytes in a #commit body', () => {
+  it('a {$bytes} map where the Lexicon says bytes is an invalid message', async () => {
+    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+    const commit = await repo.commit([
+      { action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaab' },
+    ])
+    // Encoded with a key of the same length, then renamed: CBOR gets a map {"$bytes": "…"}.
+    const raw = encodeMessageFrame('#commit', {
+      ...messageBody(commit),
+      blocks: { $bytez: 'AAAA' },
+      seq: 5,
+    })
+    const at = Buffer.from(raw).indexOf('$bytez')
+    assert.ok(at > 0)
+    const spelled = Uint8Array.from(raw)
+    spelled.set(Buffer.from('$bytes'), at)
+    assert.throws(
+      () => parse(spelled),
+      (err: unknown) => err instanceof MessageError && err.reason === 'invalid-message',
+    )
+  })
+})

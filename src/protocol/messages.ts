@@ -6,8 +6,9 @@
 // `tooBig`). Unknown fields are ignored (and so dropped on re-encode, docs/design.md §4 item 4).
 // Deliberately not checked here: size limits, the CAR slice, the commit inside it, signatures
 // and ordering; verify/ does those.
-import { type BytesWrapper, type CidLink, isBytes } from '@atcute/cbor'
-import { isDagCborLink, isDecodedCidLink } from './cid.ts'
+import type { BytesWrapper, CidLink } from '@atcute/cbor'
+import { isDecodedBytes, isDecodedCidLink } from './cbor/decoded.ts'
+import { isDagCborLink } from './cid.ts'
 import type { DropReason } from './drop-reasons.ts'
 import type { Frame } from './frame.ts'
 import {
@@ -129,7 +130,7 @@ function time(body: Body): string {
 
 function bytes(body: Body, field: string): Uint8Array {
   const v = body[field]
-  if (!isBytes(v)) throw invalid(body, `${field} is not bytes`)
+  if (!isDecodedBytes(v)) throw invalid(body, `${field} is not bytes`)
   return (v as BytesWrapper).buf
 }
 

@@ -10,8 +10,8 @@
 // Key height is computed synchronously with node:crypto (sha-256, leading zero bits / 2).
 
 import { hash } from 'node:crypto'
-import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode, isBytes } from '@atcute/cbor'
-import { isDagCborLink } from './cid.ts'
+import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode } from '@atcute/cbor'
+import { isDecodedBytes } from './cbor/decoded.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
 import { commonPrefixLength, readCanonicalNode, writeCanonicalNode } from './mst-layout.ts'
 
@@ -95,14 +95,14 @@ export interface MstBounds {
   readonly height?: number | undefined
 }
 
-/** Same answer as `isDagCborLink`, without making the base32 string of a decoded CID: its
+/** Same answer as `isDagCborLink` (cid.ts), without making the base32 string of a decoded CID: its
  * "bafyrei" prefix is CIDv1 (0x01), dag-cbor (0x71), sha-256 (0x12) and 6 bits of the length. */
 function isDagCborCid(value: unknown): value is CidLink {
   if (value instanceof CidLinkWrapper) {
     const b = value.bytes
     return b.length >= 4 && b[0] === 0x01 && b[1] === 0x71 && b[2] === 0x12 && b[3]! >> 2 === 8
   }
-  return isDagCborLink(value)
+  return false
 }
 
 /** Key suffix bytes as a string (strict UTF-8; an ASCII-only loop measured no faster). */
@@ -207,7 +207,7 @@ function parseDecodedNode(block: Uint8Array, bounds: MstBounds): MstNode {
       throw new MstNodeError(`entry ${i} has an invalid prefix length`)
     }
     if (i === 0 && p !== 0) throw new MstNodeError('first entry must have prefix length 0')
-    if (!isBytes(k)) throw new MstNodeError(`entry ${i} key suffix is not bytes`)
+    if (!isDecodedBytes(k)) throw new MstNodeError(`entry ${i} key suffix is not bytes`)
     if (!isDagCborCid(v)) throw new MstNodeError(`entry ${i} value is not a dag-cbor CID`)
     if (t !== null && !isDagCborCid(t))
       throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
