@@ -13,7 +13,7 @@
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
 import { Worker } from 'node:worker_threads'
-import { RestartPause, restartAfter } from '../runtime/restart-pause.ts'
+import { RestartPause } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
@@ -46,7 +46,6 @@ interface Slot {
   /** Busy time of this slot's workers, the replaced ones included. */
   readonly busy: ThreadBusyTime
   readonly restart: RestartPause
-  restartTimer: NodeJS.Timeout | null
   inFlight: Map<number, Pending>
   /**
    * Tasks given to this worker in the current turn, posted together at its end (they are in
@@ -95,7 +94,6 @@ export class VerifyPool {
         ready: false,
         busy: new ThreadBusyTime(),
         restart: new RestartPause({ now: opts.now, signalsUp: true }),
-        restartTimer: null,
         inFlight: new Map(),
         outbox: [],
         transfer: [],
@@ -179,8 +177,7 @@ export class VerifyPool {
     for (const s of this.#slots) {
       if (s.flush !== null) clearImmediate(s.flush)
       s.flush = null
-      if (s.restartTimer !== null) clearTimeout(s.restartTimer)
-      s.restartTimer = null
+      s.restart.cancel()
       for (const p of s.inFlight.values()) p.reject(closed)
       s.inFlight.clear()
     }
@@ -261,17 +258,17 @@ export class VerifyPool {
   }
 
   #start(slot: Slot): void {
-    slot.restartTimer = null
     if (this.#closed) return
     let worker: Worker
     try {
       worker = new Worker(this.#workerUrl)
     } catch (err) {
       // No thread could be made (out of memory or threads): tasks wait for a later try.
-      const pause = slot.restart.notCreated()
       this.#restarts++
-      this.#onWorkerError(err, pause)
-      slot.restartTimer = restartAfter(pause, () => this.#start(slot))
+      this.#onWorkerError(
+        err,
+        slot.restart.notCreated(() => this.#start(slot)),
+      )
       return
     }
     slot.worker = worker
@@ -313,7 +310,7 @@ export class VerifyPool {
 
   #replace(slot: Slot, worker: Worker, cause: unknown): void {
     if (this.#closed || slot.worker !== worker) return
-    const pause = slot.restart.failed()
+    const pause = slot.restart.failed(() => this.#start(slot))
     this.#onWorkerError(cause, pause)
     for (const p of slot.inFlight.values())
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
@@ -327,7 +324,6 @@ export class VerifyPool {
     slot.ready = false
     void worker.terminate()
     this.#restarts++
-    slot.restartTimer = restartAfter(pause, () => this.#start(slot))
   }
 }
 

@@ -6,7 +6,8 @@
 // RESTART_PAUSE_MAX_MS, instead of a loop that spends a core creating threads. An owner that can
 // tell (`signalsUp`) says when its thread is up (`up()`: the verify pool, at a worker's first
 // answer); for the others a thread is up once it has lived QUICK_FAILURE_MS (the socket
-// threads). Bookkeeping, and `restartAfter` to act on it; the owner keeps the timer.
+// threads). It also keeps the restart's timer, so an owner only says what happened and cancels
+// on close.
 
 /** Without `signalsUp`, a thread that fails within this long of starting is restarted after a
  * pause. */
@@ -26,6 +27,7 @@ export class RestartPause {
   #startedAt = 0
   #up = false
   #quickFailures = 0
+  #timer: NodeJS.Timeout | null = null
 
   constructor(options: RestartPauseOptions = {}) {
     this.#now = options.now ?? Date.now
@@ -44,32 +46,40 @@ export class RestartPause {
     this.#quickFailures = 0
   }
 
-  /** The thread died: milliseconds to wait before starting its replacement (0: at once). */
-  failed(): number {
+  /**
+   * The thread died: `start` runs after the pause this returns (0: on the next turn of the event
+   * loop, never from inside the caller, which is usually handling the old thread's death).
+   */
+  failed(start: () => void): number {
     const quick = !this.#up && (this.#signalsUp || this.#now() - this.#startedAt < QUICK_FAILURE_MS)
     this.#quickFailures = quick ? this.#quickFailures + 1 : 0
-    return this.#pause()
+    return this.#schedule(start)
   }
 
-  /** No thread could be created: milliseconds to wait before trying again (never 0). */
-  notCreated(): number {
+  /** No thread could be created: `start` tries again after the pause this returns (never 0). */
+  notCreated(start: () => void): number {
     this.#quickFailures++
-    return this.#pause()
+    return this.#schedule(start)
   }
 
-  #pause(): number {
-    if (this.#quickFailures === 0) return 0
-    return Math.min(RESTART_PAUSE_MAX_MS, RESTART_PAUSE_MIN_MS * 2 ** (this.#quickFailures - 1))
+  /** Drops a restart still waiting (the owner is closing). */
+  cancel(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
   }
-}
 
-/**
- * Calls `start` after `pauseMs` (0: on the next turn of the event loop, never from inside the
- * caller, which is usually handling the old thread's death) on a timer that does not keep the
- * process alive, returned for the owner to clear when it closes.
- */
-export function restartAfter(pauseMs: number, start: () => void): NodeJS.Timeout {
-  const timer = setTimeout(start, pauseMs)
-  timer.unref()
-  return timer
+  #schedule(start: () => void): number {
+    const pause =
+      this.#quickFailures === 0
+        ? 0
+        : Math.min(RESTART_PAUSE_MAX_MS, RESTART_PAUSE_MIN_MS * 2 ** (this.#quickFailures - 1))
+    this.cancel()
+    // Does not keep the process alive: a relay that is stopping does not wait for it.
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      start()
+    }, pause)
+    this.#timer.unref()
+    return pause
+  }
 }

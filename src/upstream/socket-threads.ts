@@ -14,7 +14,7 @@
 // count against the host and could send it offline).
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
 import { Worker } from 'node:worker_threads'
-import { RestartPause, restartAfter } from '../runtime/restart-pause.ts'
+import { RestartPause } from '../runtime/restart-pause.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { RemoteLine } from './remote-line.ts'
 import {
@@ -59,7 +59,6 @@ interface Slot {
   readonly lines: Map<number, RemoteLine>
   /** When a replacement may start (runtime/restart-pause.ts). */
   readonly restart: RestartPause
-  restartTimer: NodeJS.Timeout | null
   /** Back-pressure stalls reported by the current thread, and by the threads before it. */
   stalls: number
   /** Frames' bytes handed on and not yet acknowledged to the current thread. */
@@ -89,7 +88,6 @@ export class SocketThreads implements SocketOpener {
         busy: new ThreadBusyTime(),
         lines: new Map(),
         restart: new RestartPause({ now: options.now }),
-        restartTimer: null,
         stalls: 0,
         endedStalls: 0,
         toAck: 0,
@@ -164,7 +162,7 @@ export class SocketThreads implements SocketOpener {
     this.#closed = true
     await Promise.all(
       this.#slots.map(async (slot) => {
-        if (slot.restartTimer !== null) clearTimeout(slot.restartTimer)
+        slot.restart.cancel()
         slot.waiting.length = 0
         this.#lose(slot, { why: 'the relay is stopping', error: null })
         await slot.worker?.terminate()
@@ -178,7 +176,6 @@ export class SocketThreads implements SocketOpener {
   }
 
   #start(slot: Slot): void {
-    slot.restartTimer = null
     if (this.#closed) return
     let worker: Worker
     try {
@@ -186,10 +183,11 @@ export class SocketThreads implements SocketOpener {
       worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
     } catch (err) {
       // No thread could be made (out of memory or threads): its dials wait for a later try.
-      const pause = slot.restart.notCreated()
       this.#restarts++
-      this.#onThreadError(err, pause)
-      slot.restartTimer = restartAfter(pause, () => this.#start(slot))
+      this.#onThreadError(
+        err,
+        slot.restart.notCreated(() => this.#start(slot)),
+      )
       return
     }
     slot.worker = worker
@@ -234,7 +232,7 @@ export class SocketThreads implements SocketOpener {
 
   #replace(slot: Slot, worker: Worker, cause: unknown): void {
     if (this.#closed || slot.worker !== worker) return
-    const pause = slot.restart.failed()
+    const pause = slot.restart.failed(() => this.#start(slot))
     this.#onThreadError(cause, pause)
     slot.busy.replaced(worker)
     slot.endedStalls += slot.stalls
@@ -245,7 +243,6 @@ export class SocketThreads implements SocketOpener {
     this.#restarts++
     const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
     this.#lose(slot, { why: null, error })
-    slot.restartTimer = restartAfter(pause, () => this.#start(slot))
   }
 
   /** Ends every line of a thread that is going away. */
