@@ -8,10 +8,10 @@
 // This is the p256 path and the k256 fallback when libsecp256k1 does not load. It cannot verify
 // a bare digest (node:crypto has no prehashed ECDSA verify): see noble-ecdsa.ts for that.
 
-import { createPublicKey, type KeyObject, verify } from 'node:crypto'
+import { type KeyObject, verify } from 'node:crypto'
 import { COMPACT_SIGNATURE_LENGTH } from './compact-signature.ts'
-import { CURVES } from './curves.ts'
 import type { PublicKey } from './keys.ts'
+import { compressedKeyObject } from './point.ts'
 
 // Keyed by the PublicKey object: keys come from the bounded parse cache (or the caller's own
 // identity cache), so a KeyObject lives exactly as long as someone still holds its key.
@@ -20,11 +20,7 @@ const keyObjects = new WeakMap<PublicKey, KeyObject>()
 function keyObjectFor(key: PublicKey): KeyObject {
   let prepared = keyObjects.get(key)
   if (prepared === undefined) {
-    const prefix = CURVES[key.curve].spkiPrefix
-    const der = Buffer.allocUnsafe(prefix.length + key.compressed.length)
-    der.set(prefix)
-    der.set(key.compressed, prefix.length)
-    prepared = createPublicKey({ key: der, format: 'der', type: 'spki' })
+    prepared = compressedKeyObject(key.curve, key.compressed)
     keyObjects.set(key, prepared)
   }
   return prepared

@@ -11,7 +11,7 @@
 // OpenSSL for p256 and for k256 without libsecp256k1 (~50–80 µs), where @noble/curves' field
 // arithmetic took ~150 µs on either curve (2026-12-03, dev box). Uncompressed points, rare and
 // only in legacy documents, keep @noble/curves, which checks y as well as x.
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import { p256 } from '@noble/curves/nist.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { CURVES, type Curve } from './curves.ts'
@@ -57,16 +57,22 @@ export function isCompressedPointOnCurve(curve: Curve, bytes: Uint8Array): boole
 
 /** The OpenSSL check alone (exported for the tests: k256 uses it only without libsecp256k1). */
 export function opensslAcceptsCompressedPoint(curve: Curve, bytes: Uint8Array): boolean {
-  const prefix = CURVES[curve].spkiPrefix
-  const der = Buffer.allocUnsafe(prefix.length + bytes.length)
-  der.set(prefix)
-  der.set(bytes, prefix.length)
   try {
-    createPublicKey({ key: der, format: 'der', type: 'spki' })
+    compressedKeyObject(curve, bytes)
     return true
   } catch {
     return false
   }
+}
+
+/** OpenSSL's key for a 33-byte compressed point (wrapped as SPKI); throws when it is off the
+ * curve. */
+export function compressedKeyObject(curve: Curve, bytes: Uint8Array): KeyObject {
+  const prefix = CURVES[curve].spkiPrefix
+  const der = Buffer.allocUnsafe(prefix.length + bytes.length)
+  der.set(prefix)
+  der.set(bytes, prefix.length)
+  return createPublicKey({ key: der, format: 'der', type: 'spki' })
 }
 
 /** The noble-only answer, kept for the tests that hold the native checks to it. */
