@@ -4,6 +4,7 @@
 // so one bench's JIT state or garbage does not skew the next. Nothing here asserts on speed.
 
 import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 
 export interface BenchResult {
   readonly name: string
@@ -112,15 +113,20 @@ export function keyValues(
 /**
  * The Node flags of `npm start` (the tokens between `node` and the script in package.json's
  * start script), so that a run measures the relay as an operator starts it, young-generation
- * size included, without a second copy of those flags here.
+ * size and compile cache included, without a second copy of those flags here. A relative path
+ * among them (the preloaded module) is made absolute: npm runs the script in the project's
+ * directory, the benches run the relay in a directory of its own.
  */
 export async function startScriptNodeFlags(): Promise<string[]> {
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+  const root = new URL('../', import.meta.url)
+  const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as {
     scripts: { start: string }
   }
   const words = pkg.scripts.start.split(/\s+/)
   const script = words.findIndex((w) => w.endsWith('.ts'))
   if (words[0] !== 'node' || script < 0)
     throw new Error(`unexpected start script: ${pkg.scripts.start}`)
-  return words.slice(1, script)
+  return words
+    .slice(1, script)
+    .map((w) => (w.startsWith('./') ? fileURLToPath(new URL(w, root)) : w))
 }

@@ -2,6 +2,7 @@
 // once (flags > environment > .env > defaults), then runs the command. SIGINT/SIGTERM stop the
 // relay gracefully (a second signal exits at once).
 
+import { getCompileCacheDir } from 'node:module'
 import { getHeapStatistics } from 'node:v8'
 import { cacheMemoryWarning } from './accounts/cache-memory.ts'
 import { describeConfig } from './config/describe.ts'
@@ -75,6 +76,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const why = nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''
     console.log(`k256 signatures: ${k256Backend}${why}`)
     console.log('p256 signatures: node-crypto')
+    console.log(
+      `compile cache: ${getCompileCacheDir() ?? 'off (see src/runtime/compile-cache.mjs)'}`,
+    )
     return 0
   }
   if (command !== 'serve' && command !== 'health') {
@@ -106,7 +110,10 @@ async function main(argv: readonly string[]): Promise<number> {
     heapLimitBytes: getHeapStatistics().heap_size_limit,
   })
   if (cacheWarning) logger.warn(cacheWarning)
-  logger.info({ config: describeConfig(config), k256: k256Backend }, 'starting')
+  // Null when the relay was started without src/runtime/compile-cache.mjs (or it could not write
+  // its directory): every thread then loads Node's type stripper, tens of MB more memory.
+  const compileCache = getCompileCacheDir() ?? null
+  logger.info({ config: describeConfig(config), k256: k256Backend, compileCache }, 'starting')
   if (config.adminPasswords.length === 0) {
     logger.warn(
       'no admin key configured (--admin-password / RELAY_ADMIN_PASSWORD): the admin API is off',
