@@ -15,6 +15,7 @@ import {
 } from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
+import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
 import { plcHostsCommand } from './tools/plc-hosts.ts'
@@ -113,7 +114,12 @@ async function main(argv: readonly string[]): Promise<number> {
   // Null when the relay was started without src/runtime/compile-cache.mjs (or it could not write
   // its directory): every thread then loads Node's type stripper, tens of MB more memory.
   const compileCache = getCompileCacheDir() ?? null
-  logger.info({ config: describeConfig(config), k256: k256Backend, compileCache }, 'starting')
+  // Before any thread starts: the process-wide V8 setting is the process entry's to make.
+  const threadSemiSpaceMb = limitThreadYoungGeneration()
+  logger.info(
+    { config: describeConfig(config), k256: k256Backend, compileCache, threadSemiSpaceMb },
+    'starting',
+  )
   if (config.adminPasswords.length === 0) {
     logger.warn(
       'no admin key configured (--admin-password / RELAY_ADMIN_PASSWORD): the admin API is off',
