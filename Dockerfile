@@ -36,7 +36,8 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 
 FROM ${BASE_IMAGE}
 WORKDIR /app
-# Code and dependencies belong to root and are read-only for the relay; only /data is writable.
+# Code and dependencies belong to root and are read-only for the relay; it writes only /data (its
+# state) and /tmp (Node's compile cache).
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json relay ./
 COPY src/ ./src/
@@ -60,7 +61,8 @@ ENV NODE_ENV=production \
   DATABASE_URL=sqlite:///data/relay.sqlite \
   RELAY_PERSIST_DIR=/data/persist \
   RELAY_LOG_FORMAT=json \
-  LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
+  LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
+  NODE_COMPILE_CACHE=/tmp/compile-cache
 
 VOLUME ["/data"]
 # 2470: public API and firehose (WebSocket). 2471: Prometheus /metrics (keep it private).
@@ -84,8 +86,10 @@ STOPSIGNAL SIGTERM
 # Other commands work too: `docker run --rm atproto-relay help`, `... admin host list`.
 # --max-semi-space-size=16: a 16 MB young generation instead of V8's default (64 MB semi-spaces
 # on a large machine): ~90 MB less resident memory, shorter pauses, same CPU (BENCHMARKS.md).
-# --import compile-cache.mjs: Node's compile cache (in the container's /tmp), so once it is warm
-# no thread loads Node's type stripper: ~40 MB less resident memory.
+# --import compile-cache.mjs: Node's compile cache (NODE_COMPILE_CACHE above: the container's own
+# /tmp, as node_modules is read-only), so once it is warm no thread loads Node's type stripper:
+# ~40 MB less resident memory. It lasts as long as the container (a new container fills it
+# again on its first start); with `docker run --read-only`, mount a tmpfs on /tmp to keep it.
 ENTRYPOINT ["/app/node_modules/.bin/node", "--max-semi-space-size=16", \
   "--import", "/app/src/runtime/compile-cache.mjs", "/app/src/main.ts"]
 CMD ["serve"]

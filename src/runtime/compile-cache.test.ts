@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -14,6 +14,12 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 const dir = await mkdtemp(join(tmpdir(), 'compile-cache-'))
 after(() => rm(dir, { recursive: true, force: true }))
+// The preload in an install of its own, so its default cache (the install's
+// node_modules/.cache) is the test's.
+const preload = join(dir, 'src/runtime/compile-cache.mjs')
+await mkdir(join(dir, 'src/runtime'), { recursive: true })
+await copyFile(PRELOAD, preload)
+const installCache = join(dir, 'node_modules/.cache/atproto-relay/compile')
 
 // A program shaped like the relay: a TypeScript entry that starts a worker on a TypeScript file.
 // Each thread says whether it loaded Node's type stripper (an internal module named amaro).
@@ -29,34 +35,56 @@ await writeFile(
   `import { Worker } from 'node:worker_threads'\nimport { once } from 'node:events'\n` +
     `const w = new Worker(new URL('./worker.ts', import.meta.url))\n` +
     `const [m] = await once(w, 'message')\nawait once(w, 'exit')\n` +
-    `console.log(JSON.stringify({ main: ${stripperLoaded}, worker: m.stripper }))\n`,
+    `const dir = (await import('node:module')).getCompileCacheDir() ?? null\n` +
+    `console.log(JSON.stringify({ main: ${stripperLoaded}, worker: m.stripper, dir }))\n`,
 )
 
-async function start(
-  env: Record<string, string> = {},
-): Promise<{ main: boolean; worker: boolean }> {
-  const { stdout } = await run(process.execPath, ['--import', PRELOAD, join(dir, 'main.ts')], {
-    // The preload's default place (Node's: the temporary directory), here the test's own. Not
-    // NODE_COMPILE_CACHE: that alone turns the cache on, with or without the preload.
-    env: { PATH: process.env.PATH ?? '', TMPDIR: dir, ...env },
+interface Started {
+  readonly main: boolean
+  readonly worker: boolean
+  readonly dir: string | null
+}
+
+async function start(env: Record<string, string> = {}): Promise<Started> {
+  const { stdout } = await run(process.execPath, ['--import', preload, join(dir, 'main.ts')], {
+    env: { PATH: process.env.PATH ?? '', ...env },
   })
-  return JSON.parse(stdout) as { main: boolean; worker: boolean }
+  return JSON.parse(stdout) as Started
 }
 
 test('with the cache warm, no thread loads the type stripper (each thread preloads the cache)', async () => {
-  // The first start strips every file, in each thread that loads it, and fills the cache.
-  assert.deepEqual(await start(), { main: true, worker: true })
+  // The first start strips every file, in each thread that loads it, and fills the cache: the
+  // install's own, not the system's temporary directory (shared with other users).
+  const first = await start()
+  assert.deepEqual({ main: first.main, worker: first.worker }, { main: true, worker: true })
+  assert.ok(first.dir?.startsWith(`${installCache}/`), `cache in ${first.dir}`)
   // Later starts read the stripped and compiled code back: neither thread loads the stripper.
-  assert.deepEqual(await start(), { main: false, worker: false })
-  assert.deepEqual(await start(), { main: false, worker: false })
+  assert.deepEqual(await start(), { main: false, worker: false, dir: first.dir })
+  assert.deepEqual(await start(), { main: false, worker: false, dir: first.dir })
   // Turned off, every thread strips again: the saving is the cache's.
-  assert.deepEqual(await start({ NODE_DISABLE_COMPILE_CACHE: '1' }), { main: true, worker: true })
+  const off = await start({ NODE_DISABLE_COMPILE_CACHE: '1' })
+  assert.deepEqual(off, { main: true, worker: true, dir: null })
+})
+
+test('NODE_COMPILE_CACHE names another place (the unit and the image set it)', async () => {
+  const elsewhere = join(dir, 'elsewhere')
+  const first = await start({ NODE_COMPILE_CACHE: elsewhere })
+  assert.ok(first.dir?.startsWith(`${elsewhere}/`), `cache in ${first.dir}`)
+  assert.equal((await readdir(elsewhere)).length, 1, 'one directory for this Node version')
+  const again = await start({ NODE_COMPILE_CACHE: elsewhere })
+  assert.deepEqual({ main: again.main, worker: again.worker }, { main: false, worker: false })
 })
 
 test('every way the relay is started preloads the compile cache', async () => {
   const read = (path: string) => readFile(join(ROOT, path), 'utf8')
   const pkg = JSON.parse(await read('package.json')) as { scripts: Record<string, string> }
-  assert.match(pkg.scripts.start!, / --import \.\/src\/runtime\/compile-cache\.mjs src\/main\.ts /)
+  for (const script of ['start', 'relay', 'dev']) {
+    assert.match(
+      pkg.scripts[script]!,
+      / --import \.\/src\/runtime\/compile-cache\.mjs (--watch-path=src )?src\/main\.ts\b/,
+      script,
+    )
+  }
   assert.match(await read('relay'), /--import "\$here\/src\/runtime\/compile-cache\.mjs"/)
   const unit = await read('deploy/relay.service')
   assert.match(
@@ -66,10 +94,17 @@ test('every way the relay is started preloads the compile cache', async () => {
   // PrivateTmp gives each start an empty /tmp: the unit keeps the cache where systemd keeps it.
   assert.match(unit, /^CacheDirectory=atproto-relay$/m)
   assert.match(unit, /^Environment=NODE_COMPILE_CACHE=\/var\/cache\/atproto-relay$/m)
+  const dockerfile = await read('Dockerfile')
   assert.match(
-    await read('Dockerfile'),
+    dockerfile,
     /^ENTRYPOINT \[.*\\\n\s+"--import", "\/app\/src\/runtime\/compile-cache\.mjs", "\/app\/src\/main\.ts"\]$/m,
   )
+  assert.match(
+    dockerfile,
+    /^\s+CMD \[.*"--import", "\/app\/src\/runtime\/compile-cache\.mjs", "\/app\/src\/main\.ts", "health"\]$/m,
+  )
+  // node_modules is read-only in the image: the cache goes to the container's /tmp.
+  assert.match(dockerfile, /^\s+NODE_COMPILE_CACHE=\/tmp\/compile-cache$/m)
   // The benches start the relay from a directory of their own: the preload's path is absolute.
   const flags = await startScriptNodeFlags()
   assert.deepEqual(flags.slice(flags.indexOf('--import')), ['--import', PRELOAD])

@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline'
 import { ADMIN_KEY } from './relay-harness.ts'
 
 const MAIN = join(import.meta.dirname, '../../src/main.ts')
+/** Preloaded as `npm start` does: a relay started again and again strips its code only once. */
+const COMPILE_CACHE = join(import.meta.dirname, '../../src/runtime/compile-cache.mjs')
 
 export interface RelayProcess {
   /** The spawned process: the relay, or with `unreaped` the shell parent that never reaps it. */
@@ -33,7 +35,10 @@ export interface RelayProcessOptions {
   readonly bindAndKeyFromDotenv?: boolean
   /** Environment on top of PATH (the soak's `--relay-env`, e.g. MALLOC_ARENA_MAX). */
   readonly env?: Readonly<Record<string, string>>
-  /** Node/V8 flags before the script (e.g. `--trace-gc`); their output goes to our stdout. */
+  /**
+   * Node/V8 flags before the script (e.g. `--trace-gc`); their output goes to our stdout. Without
+   * them, only the compile cache's preload.
+   */
   readonly nodeFlags?: readonly string[]
 }
 
@@ -44,7 +49,7 @@ export async function startRelayProcess(
   opts: RelayProcessOptions = {},
 ): Promise<RelayProcess> {
   const args = [
-    ...(opts.nodeFlags ?? []),
+    ...(opts.nodeFlags ?? ['--import', COMPILE_CACHE]),
     MAIN,
     'serve',
     ...(opts.bindAndKeyFromDotenv ? [] : ['--bind', '127.0.0.1:0', '--admin-password', ADMIN_KEY]),
