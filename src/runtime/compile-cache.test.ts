@@ -34,7 +34,8 @@ await writeFile(
   join(dir, 'main.ts'),
   `import { Worker } from 'node:worker_threads'\nimport { once } from 'node:events'\n` +
     `const w = new Worker(new URL('./worker.ts', import.meta.url))\n` +
-    `const [m] = await once(w, 'message')\nawait once(w, 'exit')\n` +
+    // Both listeners first: the worker may exit in the same turn as its message arrives.
+    `const exited = once(w, 'exit')\nconst [m] = await once(w, 'message')\nawait exited\n` +
     `const dir = (await import('node:module')).getCompileCacheDir() ?? null\n` +
     `console.log(JSON.stringify({ main: ${stripperLoaded}, worker: m.stripper, dir }))\n`,
 )
