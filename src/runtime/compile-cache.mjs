@@ -24,7 +24,8 @@ const INSTALL_CACHE = fileURLToPath(
   new URL('../../node_modules/.cache/atproto-relay/compile', import.meta.url),
 )
 
-// With NODE_COMPILE_CACHE set, Node has turned the cache on already and this keeps its place.
-enableCompileCache(process.env.NODE_COMPILE_CACHE || INSTALL_CACHE)
+// With NODE_COMPILE_CACHE set, Node has turned the cache on there already, in every thread, and
+// this call changes nothing: the variable wins without being read here.
+enableCompileCache(INSTALL_CACHE)
 // A worker's entries are otherwise written only when it ends, which a killed relay never does.
 if (getCompileCacheDir() !== undefined) setTimeout(flushCompileCache, FLUSH_AFTER_MS).unref()
