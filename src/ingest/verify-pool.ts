@@ -12,9 +12,8 @@
 // tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
-import { Worker } from 'node:worker_threads'
 import { RestartPause } from '../runtime/restart-pause.ts'
-import { ThreadBusyTime } from '../runtime/thread-busy.ts'
+import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
   type FromWorker,
@@ -39,13 +38,10 @@ interface Pending {
 }
 
 interface Slot {
-  /** Null while a restart waits. */
-  worker: Worker | null
+  /** Its worker, replaced when it dies. */
+  readonly thread: SupervisedWorker<FromWorker>
   /** The worker has said it listens (verify-messages.ts, WorkerReady): only then given tasks. */
   ready: boolean
-  /** Busy time of this slot's workers, the replaced ones included. */
-  readonly busy: ThreadBusyTime
-  readonly restart: RestartPause
   inFlight: Map<number, Pending>
   /**
    * Tasks given to this worker in the current turn, posted together at its end (they are in
@@ -82,7 +78,6 @@ export class VerifyPool {
   readonly #workerUrl: URL
   #nextId = 1
   #closed = false
-  #restarts = 0
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
@@ -90,17 +85,25 @@ export class VerifyPool {
     this.#workerUrl = opts.workerUrl ?? WORKER_URL
     for (let i = 0; i < Math.max(1, opts.size); i++) {
       const slot: Slot = {
-        worker: null,
+        thread: new SupervisedWorker<FromWorker>({
+          url: this.#workerUrl,
+          restart: new RestartPause({ now: opts.now, signalsUp: true }),
+          life: {
+            started: () => {
+              slot.ready = false
+            },
+            message: (msg) => this.#answered(slot, msg),
+            lost: (cause, restartInMs) => this.#lost(slot, cause, restartInMs),
+          },
+        }),
         ready: false,
-        busy: new ThreadBusyTime(),
-        restart: new RestartPause({ now: opts.now, signalsUp: true }),
         inFlight: new Map(),
         outbox: [],
         transfer: [],
         flush: null,
       }
       this.#slots.push(slot)
-      this.#start(slot)
+      slot.thread.start()
     }
   }
 
@@ -111,14 +114,18 @@ export class VerifyPool {
   /** Milliseconds the workers' event loops have been busy, replaced workers included. */
   busyMs(): number {
     let ms = 0
-    for (const s of this.#slots) ms += s.busy.read(s.worker)
+    for (const s of this.#slots) ms += s.thread.busyMs()
     return ms
   }
 
   get stats(): { inFlight: number; queued: number; restarts: number } {
     let inFlight = 0
-    for (const s of this.#slots) inFlight += s.inFlight.size
-    return { inFlight, queued: this.#queue.length, restarts: this.#restarts }
+    let restarts = 0
+    for (const s of this.#slots) {
+      inFlight += s.inFlight.size
+      restarts += s.thread.restarts
+    }
+    return { inFlight, queued: this.#queue.length, restarts }
   }
 
   /**
@@ -128,12 +135,13 @@ export class VerifyPool {
   async heapStatistics(): Promise<{ used: number; total: number }[]> {
     const each = await Promise.all(
       this.#slots.map((s) => {
-        if (s.worker === null) return null
+        const worker = s.thread.worker
+        if (worker === null) return null
         let timer: NodeJS.Timeout | undefined
         const late = new Promise<null>((resolve) => {
           timer = setTimeout(() => resolve(null), HEAP_STATS_TIMEOUT_MS)
         })
-        const asked = s.worker.getHeapStatistics().then(
+        const asked = worker.getHeapStatistics().then(
           (h) => ({ used: h.used_heap_size, total: h.total_heap_size }),
           () => null,
         )
@@ -177,11 +185,10 @@ export class VerifyPool {
     for (const s of this.#slots) {
       if (s.flush !== null) clearImmediate(s.flush)
       s.flush = null
-      s.restart.cancel()
       for (const p of s.inFlight.values()) p.reject(closed)
       s.inFlight.clear()
     }
-    const running = this.#slots.flatMap((s) => (s.worker === null ? [] : [s.worker]))
+    const running = this.#slots.flatMap((s) => s.thread.close() ?? [])
     const ends = await Promise.all(
       running.map(async (worker) => {
         // Held until it has ended: a worker being waited for does not keep the process alive.
@@ -245,7 +252,7 @@ export class VerifyPool {
     try {
       // Never null here: tasks go only to a ready worker, and replacing one clears its outbox and
       // this turn's flush.
-      slot.worker!.postMessage(batch, transfer)
+      slot.thread.worker!.postMessage(batch, transfer)
     } catch (err) {
       // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
       // here, as a worker's death would fail them, instead of throwing out of the event loop.
@@ -257,48 +264,24 @@ export class VerifyPool {
     }
   }
 
-  #start(slot: Slot): void {
-    if (this.#closed) return
-    let worker: Worker
-    try {
-      worker = new Worker(this.#workerUrl)
-    } catch (err) {
-      // No thread could be made (out of memory or threads): tasks wait for a later try.
-      this.#restarts++
-      this.#onWorkerError(
-        err,
-        slot.restart.notCreated(() => this.#start(slot)),
-      )
+  #answered(slot: Slot, msg: FromWorker): void {
+    if ('ready' in msg) {
+      slot.ready = true
+      this.#drain(slot)
       return
     }
-    slot.worker = worker
-    slot.ready = false
-    slot.restart.started()
-    worker.unref()
-    worker.on('message', (msg: FromWorker) => {
-      if (slot.worker !== worker) return // a replaced worker's last words
-      if ('ready' in msg) {
-        slot.ready = true
-        this.#drain(slot)
-        return
-      }
-      // Up once it has answered: a worker that dies before (starting, or at its first tasks:
-      // an input that kills every worker, say) is replaced after a pause.
-      slot.restart.up()
-      for (const sent of msg.replies) {
-        const reply = unpackReply(sent)
-        const pending = slot.inFlight.get(reply.id)
-        if (!pending) continue
-        slot.inFlight.delete(reply.id)
-        if ('outcome' in reply) pending.resolve(reply.outcome as never)
-        else pending.reject(new VerifyWorkerError(reply.error))
-      }
-      this.#drain(slot)
-    })
-    worker.on('error', (err) => this.#replace(slot, worker, err))
-    worker.on('exit', (code) => {
-      if (!this.#closed) this.#replace(slot, worker, new Error(`worker exited with code ${code}`))
-    })
+    // Up once it has answered: a worker that dies before (starting, or at its first tasks: an
+    // input that kills every worker, say) is replaced after a pause.
+    slot.thread.up()
+    for (const sent of msg.replies) {
+      const reply = unpackReply(sent)
+      const pending = slot.inFlight.get(reply.id)
+      if (!pending) continue
+      slot.inFlight.delete(reply.id)
+      if ('outcome' in reply) pending.resolve(reply.outcome as never)
+      else pending.reject(new VerifyWorkerError(reply.error))
+    }
+    this.#drain(slot)
   }
 
   #drain(slot: Slot): void {
@@ -308,22 +291,18 @@ export class VerifyPool {
     }
   }
 
-  #replace(slot: Slot, worker: Worker, cause: unknown): void {
-    if (this.#closed || slot.worker !== worker) return
-    const pause = slot.restart.failed(() => this.#start(slot))
-    this.#onWorkerError(cause, pause)
-    for (const p of slot.inFlight.values())
+  /** The slot's worker died: its tasks fail (the caller may retry them once). */
+  #lost(slot: Slot, cause: unknown, restartInMs: number): void {
+    slot.ready = false
+    for (const p of slot.inFlight.values()) {
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
+    }
     slot.inFlight.clear()
     if (slot.flush !== null) clearImmediate(slot.flush)
     slot.flush = null
     slot.outbox = []
     slot.transfer = []
-    slot.busy.replaced(worker)
-    slot.worker = null
-    slot.ready = false
-    void worker.terminate()
-    this.#restarts++
+    this.#onWorkerError(cause, restartInMs)
   }
 }
 

@@ -13,9 +13,9 @@
 // or wait for the replacement (not failing: a dial refused for the relay's own trouble would
 // count against the host and could send it offline).
 // Deliberately not here: what a line does (remote-line.ts on this side, socket-worker.ts there).
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { RestartPause } from '../runtime/restart-pause.ts'
-import { ThreadBusyTime } from '../runtime/thread-busy.ts'
+import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import { RemoteLine } from './remote-line.ts'
 import {
   ACK_EVERY_BYTES,
@@ -51,14 +51,11 @@ export interface SocketThreadsOptions {
 }
 
 interface Slot {
-  /** Null while a restart waits. */
-  worker: Worker | null
+  /** Its thread, replaced when it dies. */
+  readonly thread: SupervisedWorker<FromSocketThread>
   /** Messages for the thread while a restart waits (dials and their commands), in order. */
   readonly waiting: ToSocketThread[]
-  readonly busy: ThreadBusyTime
   readonly lines: Map<number, RemoteLine>
-  /** When a replacement may start (runtime/restart-pause.ts). */
-  readonly restart: RestartPause
   /** Back-pressure stalls reported by the current thread, and by the threads before it. */
   stalls: number
   /** Frames' bytes handed on and not yet acknowledged to the current thread. */
@@ -69,32 +66,40 @@ interface Slot {
 }
 
 export class SocketThreads implements SocketOpener {
-  readonly #data: SocketThreadData
   readonly #onThreadError: (err: unknown, restartInMs: number) => void
-  readonly #workerUrl: URL
   readonly #slots: Slot[] = []
   #nextId = 1
   #closed = false
-  #restarts = 0
 
   constructor(options: SocketThreadsOptions) {
-    this.#data = { allowInsecure: options.allowInsecure }
+    const workerData: SocketThreadData = { allowInsecure: options.allowInsecure }
     this.#onThreadError = options.onThreadError ?? (() => {})
-    this.#workerUrl = options.workerUrl ?? WORKER_URL
     for (let i = 0; i < Math.max(1, options.threads); i++) {
       const slot: Slot = {
-        worker: null,
+        thread: new SupervisedWorker<FromSocketThread>({
+          url: options.workerUrl ?? WORKER_URL,
+          // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
+          workerOptions: { workerData, name: 'upstream' },
+          restart: new RestartPause({ now: options.now }),
+          life: {
+            started: (worker) => this.#started(slot, worker),
+            message: (msg, worker) => this.#received(slot, msg, worker),
+            lost: (cause, restartInMs, how) => {
+              this.#onThreadError(cause, restartInMs)
+              // A thread never made had no lines running: their dials wait for the next.
+              if (how === 'died') this.#lost(slot, cause)
+            },
+          },
+        }),
         waiting: [],
-        busy: new ThreadBusyTime(),
         lines: new Map(),
-        restart: new RestartPause({ now: options.now }),
         stalls: 0,
         endedStalls: 0,
         toAck: 0,
         waitingBytes: 0,
       }
       this.#slots.push(slot)
-      this.#start(slot)
+      slot.thread.start()
     }
   }
 
@@ -105,7 +110,9 @@ export class SocketThreads implements SocketOpener {
 
   /** Threads replaced after they failed. */
   get restarts(): number {
-    return this.#restarts
+    let n = 0
+    for (const s of this.#slots) n += s.thread.restarts
+    return n
   }
 
   /** Times a thread stopped reading because the main thread was behind (back-pressure). */
@@ -135,7 +142,7 @@ export class SocketThreads implements SocketOpener {
   /** Busy milliseconds of every socket thread so far (replaced ones included). */
   busyMs(): number {
     let ms = 0
-    for (const s of this.#slots) ms += s.busy.read(s.worker)
+    for (const s of this.#slots) ms += s.thread.busyMs()
     return ms
   }
 
@@ -145,8 +152,9 @@ export class SocketThreads implements SocketOpener {
     // The running thread with the fewest lines; a thread waiting to restart only if none runs.
     let slot = this.#slots[0]!
     for (const s of this.#slots) {
-      const better = (s.worker !== null) !== (slot.worker !== null)
-      if (better ? s.worker !== null : s.lines.size < slot.lines.size) slot = s
+      const running = s.thread.worker !== null
+      const better = running !== (slot.thread.worker !== null)
+      if (better ? running : s.lines.size < slot.lines.size) slot = s
     }
     const owner = slot
     const id = this.#nextId++
@@ -162,85 +170,57 @@ export class SocketThreads implements SocketOpener {
     this.#closed = true
     await Promise.all(
       this.#slots.map(async (slot) => {
-        slot.restart.cancel()
+        const worker = slot.thread.close()
         slot.waiting.length = 0
         this.#lose(slot, { why: 'the relay is stopping', error: null })
-        await slot.worker?.terminate()
+        await worker?.terminate()
       }),
     )
   }
 
   #post(slot: Slot, message: ToSocketThread): void {
-    if (slot.worker === null) slot.waiting.push(message)
-    else slot.worker.postMessage(message)
+    const worker = slot.thread.worker
+    if (worker === null) slot.waiting.push(message)
+    else worker.postMessage(message)
   }
 
-  #start(slot: Slot): void {
-    if (this.#closed) return
-    let worker: Worker
-    try {
-      // The name is the OS thread's too: per-thread CPU (top -H, the load generator) shows it.
-      worker = new Worker(this.#workerUrl, { workerData: this.#data, name: 'upstream' })
-    } catch (err) {
-      // No thread could be made (out of memory or threads): its dials wait for a later try.
-      this.#restarts++
-      this.#onThreadError(
-        err,
-        slot.restart.notCreated(() => this.#start(slot)),
-      )
-      return
-    }
-    slot.worker = worker
-    for (const message of slot.waiting.splice(0)) worker.postMessage(message)
-    slot.restart.started()
+  #started(slot: Slot, worker: Worker): void {
     slot.stalls = 0
     slot.toAck = 0
     slot.waitingBytes = 0
-    worker.unref()
-    worker.on('message', (msg: FromSocketThread) => {
-      if (slot.worker !== worker) return // a replaced thread's last words
-      slot.waitingBytes = msg.waitingBytes
-      for (const ev of msg.events) {
-        // A line missing here was ended on this side by its thread's replacement or by close():
-        // it has had its `closed`, and the frames it would have had are asked for again on
-        // reconnect. Its frames still count for the acknowledgement.
-        if (isEnvelopeFrame(ev)) {
-          // The common event, taken apart directly (no object for the event itself).
-          slot.toAck += ev[1].byteLength
-          slot.lines.get(ev[0])?.deliverFrame(ev[1], envelopeOutcome(ev), ev[2])
-          continue
-        }
-        if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
-        const line = slot.lines.get(ev.id)
-        if (line === undefined) continue
-        if (ev.e === 'closed') slot.lines.delete(ev.id)
-        line.deliver(ev)
-      }
-      slot.stalls = msg.stalls
-      if (slot.toAck >= ACK_EVERY_BYTES) {
-        worker.postMessage({ op: 'ack', bytes: slot.toAck } satisfies ToSocketThread)
-        slot.toAck = 0
-      }
-    })
-    worker.on('error', (err) => this.#replace(slot, worker, err))
-    worker.on('exit', (code) => {
-      if (!this.#closed) {
-        this.#replace(slot, worker, new Error(`socket thread exited with code ${code}`))
-      }
-    })
+    for (const message of slot.waiting.splice(0)) worker.postMessage(message)
   }
 
-  #replace(slot: Slot, worker: Worker, cause: unknown): void {
-    if (this.#closed || slot.worker !== worker) return
-    const pause = slot.restart.failed(() => this.#start(slot))
-    this.#onThreadError(cause, pause)
-    slot.busy.replaced(worker)
+  #received(slot: Slot, msg: FromSocketThread, worker: Worker): void {
+    slot.waitingBytes = msg.waitingBytes
+    for (const ev of msg.events) {
+      // A line missing here was ended on this side by its thread's replacement or by close():
+      // it has had its `closed`, and the frames it would have had are asked for again on
+      // reconnect. Its frames still count for the acknowledgement.
+      if (isEnvelopeFrame(ev)) {
+        // The common event, taken apart directly (no object for the event itself).
+        slot.toAck += ev[1].byteLength
+        slot.lines.get(ev[0])?.deliverFrame(ev[1], envelopeOutcome(ev), ev[2])
+        continue
+      }
+      if (ev.e === 'frame') slot.toAck += ev.raw.byteLength
+      const line = slot.lines.get(ev.id)
+      if (line === undefined) continue
+      if (ev.e === 'closed') slot.lines.delete(ev.id)
+      line.deliver(ev)
+    }
+    slot.stalls = msg.stalls
+    if (slot.toAck >= ACK_EVERY_BYTES) {
+      worker.postMessage({ op: 'ack', bytes: slot.toAck } satisfies ToSocketThread)
+      slot.toAck = 0
+    }
+  }
+
+  /** The slot's thread died: its lines end as a network failure would (they reconnect). */
+  #lost(slot: Slot, cause: unknown): void {
     slot.endedStalls += slot.stalls
     slot.stalls = 0
     slot.waitingBytes = 0
-    slot.worker = null
-    void worker.terminate()
-    this.#restarts++
     const error = `socket thread failed: ${cause instanceof Error ? cause.message : String(cause)}`
     this.#lose(slot, { why: null, error })
   }
