@@ -3,9 +3,11 @@
 // seq of the event that caused them. A batch write takes a snapshot of the dirty states together
 // with the log seq they are consistent with (the checkpoint): after a crash, state is recovered
 // by replaying the event log after the last checkpoint (recovery.ts).
-// Bound: at most `maxEntries` clean states are kept (least recently used are evicted); dirty
-// states are never evicted before they are written, so the writer must run regularly (the
-// cache reports `dirtyCount` so the caller can write early when it grows).
+// Bound: at most `maxEntries` states are cached (the least recently used are evicted first:
+// runtime/bounded-cache.ts), plus the states changed since the last write, which are held apart
+// until they are written, so the writer must run regularly (the cache reports `dirtyCount` so
+// the caller can write early when it grows).
+import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { AccountState } from './account-state.ts'
 
 /** What the cache needs from the database: one read, one atomic batch write. */
@@ -22,15 +24,14 @@ export interface AccountSnapshot {
 
 export class AccountCache {
   readonly #store: AccountPersistence
-  readonly #maxEntries: number
-  /** LRU order: Map iteration order, refreshed on access. */
-  readonly #states = new Map<string, AccountState>()
-  readonly #dirty = new Map<string, number>()
+  readonly #states: BoundedCache<AccountState>
+  /** States changed since the last snapshot: kept here whatever the cache forgets. */
+  #unwritten = new Map<string, AccountState>()
   readonly #loading = new Map<string, Promise<AccountState | undefined>>()
 
   constructor(store: AccountPersistence, opts: { maxEntries: number }) {
     this.#store = store
-    this.#maxEntries = Math.max(1, opts.maxEntries)
+    this.#states = new BoundedCache(Math.max(1, opts.maxEntries))
   }
 
   get size(): number {
@@ -38,20 +39,21 @@ export class AccountCache {
   }
 
   get dirtyCount(): number {
-    return this.#dirty.size
+    return this.#unwritten.size
   }
 
   /** The state in memory, without I/O (undefined when not cached). */
   peek(did: string): AccountState | undefined {
-    return this.#states.get(did)
+    return this.#states.peek(did) ?? this.#unwritten.get(did)
   }
 
   async get(did: string): Promise<AccountState | undefined> {
     const cached = this.#states.get(did)
-    if (cached) {
-      this.#states.delete(did)
-      this.#states.set(did, cached)
-      return cached
+    if (cached) return cached
+    const unwritten = this.#unwritten.get(did)
+    if (unwritten) {
+      this.#states.set(did, unwritten)
+      return unwritten
     }
     let loading = this.#loading.get(did)
     if (!loading) {
@@ -60,35 +62,35 @@ export class AccountCache {
     }
     const loaded = await loading
     // A `set` may have happened while loading: memory wins.
-    const now = this.#states.get(did)
+    const now = this.peek(did)
     if (now) return now
-    if (loaded) this.#remember(loaded)
+    if (loaded) this.#states.set(did, loaded)
     return loaded
   }
 
-  /** Records a new state caused by the log record `seq` (0 for changes not in the log). */
-  set(state: AccountState, seq: number): void {
-    this.#states.delete(state.did)
-    this.#remember(state)
-    this.#dirty.set(state.did, Math.max(seq, this.#dirty.get(state.did) ?? 0))
+  /**
+   * Records a new state caused by the log record `_seq` (0 for changes not in the log). The seq is
+   * not kept: a write's checkpoint is the log's last seq when its snapshot is taken.
+   */
+  set(state: AccountState, _seq: number): void {
+    this.#states.set(state.did, state)
+    this.#unwritten.set(state.did, state)
   }
 
-  /** Takes every dirty state, consistent with log seq `checkpointSeq` (the log's last seq now). */
+  /** Takes every changed state, consistent with log seq `checkpointSeq` (the log's last seq now). */
   takeSnapshot(checkpointSeq: number): AccountSnapshot {
-    const states: AccountState[] = []
-    for (const did of this.#dirty.keys()) {
-      const s = this.#states.get(did)
-      if (s) states.push(s)
-    }
-    this.#dirty.clear()
+    const states = [...this.#unwritten.values()]
+    this.#unwritten = new Map()
     return { states, checkpointSeq }
   }
 
-  /** After a failed write: mark the snapshot's states dirty again unless they changed since. */
+  /**
+   * After a failed write: the snapshot's states are unwritten again, unless changed since (the
+   * newer state is then the one to write).
+   */
   restore(snapshot: AccountSnapshot): void {
     for (const s of snapshot.states) {
-      if (this.#states.get(s.did) === s && !this.#dirty.has(s.did))
-        this.#dirty.set(s.did, snapshot.checkpointSeq)
+      if (!this.#unwritten.has(s.did)) this.#unwritten.set(s.did, s)
     }
   }
 
@@ -101,20 +103,6 @@ export class AccountCache {
       this.restore(snapshot)
       throw err
     }
-    this.#evict()
     return snapshot.states.length
-  }
-
-  #remember(state: AccountState): void {
-    this.#states.set(state.did, state)
-    this.#evict()
-  }
-
-  #evict(): void {
-    if (this.#states.size <= this.#maxEntries) return
-    for (const did of this.#states.keys()) {
-      if (this.#states.size <= this.#maxEntries) break
-      if (!this.#dirty.has(did)) this.#states.delete(did)
-    }
   }
 }

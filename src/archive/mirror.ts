@@ -75,7 +75,7 @@ export class Mirror {
    * write of that repo, which replaces or drops it; unless the database loses acknowledged
    * writes, which the store's check of the head at the next write catches (`#write`).
    */
-  readonly #heads = new BoundedCache<string, HeadRef>(HEAD_CACHE_SIZE)
+  readonly #heads = new BoundedCache<HeadRef>(HEAD_CACHE_SIZE)
 
   constructor(store: RepoStore) {
     this.#store = store

@@ -28,6 +28,7 @@
 // Deliberately not here: deciding what a stale or missing identity means for an event (ingest),
 // rate-limiting purges per host (ingest), persistence across restarts.
 
+import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { Identity } from './did-document.ts'
 import { DidNotFoundError, DidResolutionError, IdentityBusyError } from './errors.ts'
 import { LookupScheduler, type Outcome } from './lookup-scheduler.ts'
@@ -100,12 +101,11 @@ type Entry = PositiveEntry | NegativeEntry
 
 export class CachingIdentityResolver {
   readonly #now: () => number
-  readonly #maxEntries: number
   readonly #ttlMs: number
   readonly #negativeTtlMs: number
   readonly #maxStaleMs: number
   readonly #errorRetryMs: number
-  readonly #entries = new Map<string, Entry>()
+  readonly #entries: BoundedCache<Entry>
   readonly #lookups: LookupScheduler<Identity, CachedIdentity>
   readonly #counters: IdentityCacheCounters = {
     hits: 0,
@@ -121,7 +121,7 @@ export class CachingIdentityResolver {
 
   constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
     this.#now = options.now ?? Date.now
-    this.#maxEntries = count('maxEntries', options.maxEntries, 100_000, 1)
+    this.#entries = new BoundedCache(count('maxEntries', options.maxEntries, 100_000, 1))
     this.#ttlMs = duration('ttlMs', options.ttlMs, 3_600_000)
     this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
     this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
@@ -153,8 +153,6 @@ export class CachingIdentityResolver {
       return undefined
     }
     this.#counters.hits++
-    this.#entries.delete(did)
-    this.#entries.set(did, entry)
     return entry.fresh.identity
   }
 
@@ -177,8 +175,6 @@ export class CachingIdentityResolver {
     } else if (entry !== undefined) {
       if (now < entry.freshUntil) {
         this.#counters.hits++
-        this.#entries.delete(did)
-        this.#entries.set(did, entry)
         return entry.fresh
       }
       if (now < entry.staleUntil) {
@@ -209,7 +205,7 @@ export class CachingIdentityResolver {
   /** Forget `did`'s cached answer: the next resolve goes upstream. See the header for details. */
   purge(did: string, options?: { readonly dropStale?: boolean }): void {
     this.#lookups.detach(did)
-    const entry = this.#entries.get(did)
+    const entry = this.#entries.peek(did)
     if (entry === undefined) return
     if (entry.kind === 'positive' && options?.dropStale !== true) {
       entry.freshUntil = Number.NEGATIVE_INFINITY
@@ -244,7 +240,7 @@ export class CachingIdentityResolver {
       throw error
     }
     this.#counters.errors++
-    const entry = this.#entries.get(did)
+    const entry = this.#entries.peek(did)
     if (entry?.kind === 'positive' && now < entry.staleUntil) {
       if (!detached) entry.retryAt = now + this.#errorRetryMs
       return now < entry.freshUntil ? entry.fresh : staleOf(entry)
@@ -253,14 +249,8 @@ export class CachingIdentityResolver {
   }
 
   #store(did: string, entry: Entry): void {
-    this.#entries.delete(did)
     this.#entries.set(did, entry)
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done) return
-      this.#entries.delete(oldest.value)
-      this.#counters.evictions++
-    }
+    this.#counters.evictions = this.#entries.evictions
   }
 }
 

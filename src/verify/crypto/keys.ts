@@ -58,7 +58,7 @@ const KEY_CACHE_LIMIT = 16_384
 
 // did:key and Multikey inputs are cached under their did:key spelling (so both share an entry);
 // legacy methods under `<type> <multibase>`.
-const cache = new BoundedCache<string, PublicKey>(KEY_CACHE_LIMIT)
+const cache = new BoundedCache<PublicKey>(KEY_CACHE_LIMIT)
 
 /** Parses `did:key:z…` (k256 or p256). Throws KeyParseError. */
 export function parseDidKey(didKey: string): PublicKey {
