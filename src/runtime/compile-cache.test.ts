@@ -110,3 +110,33 @@ test('every way the relay is started preloads the compile cache', async () => {
   const flags = await startScriptNodeFlags()
   assert.deepEqual(flags.slice(flags.indexOf('--import')), ['--import', PRELOAD])
 })
+
+test('a relay killed after start-up has still written its cache (the timed flush)', async () => {
+  // A program that loads its code and then runs until killed, as a relay does.
+  await writeFile(
+    join(dir, 'forever.ts'),
+    `import { n } from './dep.ts'\nsetInterval(() => n, 1000)\n`,
+  )
+  // Files only: the directory for this Node version is made when the cache is turned on.
+  const entries = async (cache: string) =>
+    (await readdir(cache, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())
+      .length
+  const runKilled = async (cache: string, flushMs: string) => {
+    const child = execFile(process.execPath, ['--import', preload, join(dir, 'forever.ts')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_COMPILE_CACHE: cache,
+        RELAY_COMPILE_CACHE_FLUSH_MS: flushMs,
+      },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    return entries(cache)
+  }
+  // Without the flush in time, nothing is written: Node writes its entries when a thread ends.
+  assert.equal(await runKilled(join(dir, 'killed-late'), '60000'), 0)
+  const flushed = await runKilled(join(dir, 'killed-flushed'), '200')
+  assert.ok(flushed >= 2, `${flushed} entries written before the kill (forever.ts and dep.ts)`)
+})
