@@ -14,13 +14,13 @@
 // A thread that dies fails the requests it had been given with DatabaseError `unavailable`
 // (ingest then marks the account desynchronized, and its repair rewrites the repo); requests
 // not yet posted wait for the next thread, started at once after one that ran 10 s or more, and
-// otherwise after a backoff (doubling from 250 ms to 30 s): a thread that cannot open the
-// archive, or dies at every write, is not restarted in a tight loop.
+// otherwise after a backoff (doubling up to 30 s: runtime/restart-pause.ts): a thread that cannot
+// open the archive, or dies at every write, is not restarted in a tight loop.
 // Deliberately not here: the SQL (repo-store.ts, sqlite-apply.ts), PostgreSQL (whose writes are
 // round trips the main thread only waits for).
-import { Worker } from 'node:worker_threads'
 import { DatabaseError } from '../db/errors.ts'
-import { ThreadBusyTime } from '../runtime/thread-busy.ts'
+import { RestartPause } from '../runtime/restart-pause.ts'
+import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import type { HeadCheck, RepoChange } from './repo-change.ts'
 import type { FromWriter, ToWriter, WriteFailure, WriteRequest } from './writer-messages.ts'
 
@@ -45,10 +45,7 @@ type Unsent = WriteRequest extends infer R
   : never
 
 const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
-/** Waits before starting a thread again after one that could not open the archive. */
-const RESTART_FIRST_MS = 250
-const RESTART_MAX_MS = 30_000
-/** A thread that ran this long before it died is started again without waiting. */
+/** A thread that ran this long after it was ready, then died, is started again without waiting. */
 const HEALTHY_AFTER_MS = 10_000
 
 /**
@@ -89,18 +86,15 @@ const fromFailure = (f: WriteFailure): DatabaseError =>
   new DatabaseError(f.operation, f.reason, { cause: new Error(f.cause) })
 
 export class ArchiveWriterThread implements ArchiveWriter {
-  readonly #path: string
   readonly #onError: (err: Error) => void
-  readonly #workerUrl: URL
-  #worker: Worker | null = null
+  /** The thread, replaced when it dies (runtime/supervised-worker.ts). */
+  readonly #thread: SupervisedWorker<FromWriter>
   /** The current thread has said it is ready. */
   #ready = false
-  /**
-   * Consecutive threads that ended before they were ready, or soon after (the backoff's
-   * exponent): a thread that dies at every write must not be restarted in a tight loop.
-   */
-  #failedStarts = 0
-  #restartTimer: NodeJS.Timeout | null = null
+  /** What the current thread said went wrong before it ended, if it did. */
+  #failure: Error | undefined
+  /** Says the current thread is up once it has been ready HEALTHY_AFTER_MS. */
+  #upTimer: NodeJS.Timeout | null = null
   readonly #pending = new Map<number, Pending>()
   /** Ids posted to the current thread and not yet answered: what its death fails. */
   readonly #held = new Set<number>()
@@ -108,17 +102,27 @@ export class ArchiveWriterThread implements ArchiveWriter {
   #flush: NodeJS.Immediate | null = null
   #nextId = 1
   #answered = 0
-  #restarts = 0
-  /** Busy time of the threads so far, the replaced ones included (metrics). */
-  readonly #busy = new ThreadBusyTime()
   #closing: Promise<void> | undefined
   #onFirstStart: ((err?: Error) => void) | null = null
 
   /** `workerUrl` replaces the thread's code (tests: a thread that dies). */
   private constructor(path: string, onError: (err: Error) => void, workerUrl: URL) {
-    this.#path = path
     this.#onError = onError
-    this.#workerUrl = workerUrl
+    this.#thread = new SupervisedWorker<FromWriter>({
+      url: workerUrl,
+      // Named, so its CPU shows apart from the verify workers' (per-thread figures, `top -H`).
+      workerOptions: { workerData: { path }, name: 'archive-writer' },
+      // Up only once it has been ready a while: one that dies at every write backs off.
+      restart: new RestartPause({ signalsUp: true }),
+      life: {
+        started: () => {
+          this.#ready = false
+          this.#failure = undefined
+        },
+        message: (m) => this.#received(m),
+        lost: (cause) => this.#lost(cause),
+      },
+    })
   }
 
   /** Starts the thread; fails (nothing left running) if it cannot open the archive. */
@@ -131,7 +135,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
     const started = new Promise<void>((resolve, reject) => {
       thread.#onFirstStart = (err) => (err ? reject(err) : resolve())
     })
-    thread.#spawn()
+    thread.#thread.start()
     try {
       await started
     } catch (err) {
@@ -152,9 +156,9 @@ export class ArchiveWriterThread implements ArchiveWriter {
     return {
       inFlight: this.#pending.size,
       answered: this.#answered,
-      restarts: this.#restarts,
-      backingOff: this.#restartTimer !== null,
-      busyMs: this.#busy.read(this.#worker),
+      restarts: this.#thread.restarts,
+      backingOff: this.#thread.restarting,
+      busyMs: this.#thread.busyMs(),
     }
   }
 
@@ -192,9 +196,9 @@ export class ArchiveWriterThread implements ArchiveWriter {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer)
-      this.#restartTimer = null
-      const worker = this.#worker
+      this.#clearUpTimer()
+      // No replacement from now on; the thread's answers still arrive until it ends.
+      const worker = this.#thread.close()
       if (worker !== null) {
         this.#post()
         // Held until it has ended: a thread being waited for does not keep the process alive.
@@ -228,11 +232,12 @@ export class ArchiveWriterThread implements ArchiveWriter {
   #post(): void {
     if (this.#flush !== null) clearImmediate(this.#flush)
     this.#flush = null
-    if (!this.#ready || this.#worker === null || this.#outbox.length === 0) return
+    const worker = this.#thread.worker
+    if (!this.#ready || worker === null || this.#outbox.length === 0) return
     const requests = this.#outbox
     this.#outbox = []
     try {
-      this.#worker.postMessage({ kind: 'requests', requests } satisfies ToWriter)
+      worker.postMessage({ kind: 'requests', requests } satisfies ToWriter)
       for (const r of requests) this.#held.add(r.id)
     } catch (err) {
       // Something in a change that cannot be copied to a thread (never expected): those fail.
@@ -240,65 +245,48 @@ export class ArchiveWriterThread implements ArchiveWriter {
     }
   }
 
-  #spawn(): void {
-    const startedAt = Date.now()
-    this.#restartTimer = null
+  #received(m: FromWriter): void {
+    if (m.kind === 'ready') {
+      this.#ready = true
+      this.#onFirstStart?.()
+      this.#onFirstStart = null
+      this.#upTimer = setTimeout(() => this.#thread.up(), HEALTHY_AFTER_MS)
+      this.#upTimer.unref()
+      this.#post()
+    } else if (m.kind === 'replies') {
+      for (const r of m.replies) {
+        const p = this.#pending.get(r.id)
+        this.#held.delete(r.id)
+        if (!p) continue
+        this.#pending.delete(r.id)
+        this.#answered++
+        if (r.ok) p.resolve(r.value as never)
+        else p.reject(fromFailure(r.error))
+      }
+    } else {
+      this.#failure = fromFailure(m.error)
+    }
+  }
+
+  /** The thread died (or could not be made): the writes it held fail; the rest wait. */
+  #lost(cause: unknown): void {
+    this.#clearUpTimer()
     this.#ready = false
-    // Named, so its CPU shows apart from the verify workers' (per-thread figures, `top -H`).
-    const worker = new Worker(this.#workerUrl, {
-      workerData: { path: this.#path },
-      name: 'archive-writer',
-    })
-    this.#worker = worker
-    worker.unref()
-    let failure: Error | undefined
-    worker.on('message', (m: FromWriter) => {
-      if (m.kind === 'ready') {
-        this.#ready = true
-        this.#onFirstStart?.()
-        this.#onFirstStart = null
-        this.#post()
-      } else if (m.kind === 'replies') {
-        for (const r of m.replies) {
-          const p = this.#pending.get(r.id)
-          this.#held.delete(r.id)
-          if (!p) continue
-          this.#pending.delete(r.id)
-          this.#answered++
-          if (r.ok) p.resolve(r.value as never)
-          else p.reject(fromFailure(r.error))
-        }
-      } else {
-        failure = fromFailure(m.error)
-      }
-    })
-    worker.on('error', (err) => {
-      failure ??= err
-    })
-    worker.on('exit', (code) => {
-      if (worker !== this.#worker) return
-      this.#busy.replaced(worker)
-      this.#worker = null
-      const lasted = this.#ready && Date.now() - startedAt >= HEALTHY_AFTER_MS
-      this.#ready = false
-      const cause = failure ?? new Error(`archive writer exited with code ${code}`)
-      for (const id of [...this.#held]) this.#fail(id, cause)
-      if (this.#closing) return
-      this.#onError(cause)
-      if (this.#onFirstStart) {
-        this.#onFirstStart(cause)
-        this.#onFirstStart = null
-        return
-      }
-      this.#restarts++
-      if (lasted) {
-        this.#failedStarts = 0
-        return this.#spawn()
-      }
-      const wait = Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** this.#failedStarts++)
-      this.#restartTimer = setTimeout(() => this.#spawn(), wait)
-      this.#restartTimer.unref()
-    })
+    const err =
+      this.#failure ?? (cause instanceof Error ? cause : new Error(`archive writer: ${cause}`))
+    for (const id of [...this.#held]) this.#fail(id, err)
+    this.#onError(err)
+    if (this.#onFirstStart) {
+      // The first thread could not open the archive: no retries, the start fails.
+      this.#thread.close()
+      this.#onFirstStart(err)
+      this.#onFirstStart = null
+    }
+  }
+
+  #clearUpTimer(): void {
+    if (this.#upTimer !== null) clearTimeout(this.#upTimer)
+    this.#upTimer = null
   }
 
   #fail(id: number, cause: unknown): void {

@@ -103,6 +103,7 @@ test('a thread that cannot be created is tried again later; close stops the trie
   thread.start()
   assert.equal(thread.worker, null)
   assert.equal(thread.restarts, 1)
+  assert.equal(thread.restarting, true)
   assert.match(r.seen[0] ?? '', /^lost not-created 100 /)
   const second = r.next('lost')
   await second
@@ -112,13 +113,13 @@ test('a thread that cannot be created is tried again later; close stops the trie
   assert.equal(r.seen.length, 2, 'no try after close')
 })
 
-test('after close nothing is passed on and a death is not replaced', async () => {
+test('after close the thread’s last messages are passed on, and its end is not replaced', async () => {
   const r = recorder()
   const thread = new SupervisedWorker<string>({
     url: threadOf(`
       const { parentPort } = await import('node:worker_threads')
       parentPort.postMessage('up')
-      parentPort.on('message', () => { parentPort.postMessage('late'); process.exit(1) })`),
+      parentPort.on('message', () => { parentPort.postMessage('last'); setTimeout(() => process.exit(1), 20) })`),
     restart: new RestartPause(),
     life: r.life,
   })
@@ -129,6 +130,7 @@ test('after close nothing is passed on and a death is not replaced', async () =>
   assert.ok(worker !== null, 'close answers the running thread')
   worker.postMessage('go')
   await once(worker, 'exit')
-  assert.deepEqual(r.seen, ['started', 'message up'])
+  assert.deepEqual(r.seen, ['started', 'message up', 'message last'])
   assert.equal(thread.restarts, 0)
+  assert.equal(thread.restarting, false)
 })

@@ -6,7 +6,8 @@
 // loss through callbacks, and does its own bookkeeping there (failing its tasks, ending its
 // lines); it never sees a stale thread.
 // Deliberately not here: what the thread is asked to do, and how the owner ends it on close
-// (gracefully, or by terminating): `close()` only stops restarts and hands the thread back.
+// (gracefully, or by terminating): `close()` only stops restarts and hands the thread back; the
+// thread's last messages (the answers to what it was given) are still passed on until it ends.
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 import type { RestartPause } from './restart-pause.ts'
 import { ThreadBusyTime } from './thread-busy.ts'
@@ -77,9 +78,15 @@ export class SupervisedWorker<FromThread> {
     this.#restart.up()
   }
 
+  /** Waiting to start a replacement (after a death or a failed creation). */
+  get restarting(): boolean {
+    return this.#started && !this.#closed && this.#worker === null
+  }
+
   /**
-   * No more restarts, and no more callbacks: answers the running thread (if any) for the owner
-   * to end as it chooses. Its busy time stays readable.
+   * No more restarts, and no `lost` for the thread's end: answers the running thread (if any)
+   * for the owner to end as it chooses. Its messages are passed on until then; its busy time
+   * stays readable.
    */
   close(): Worker | null {
     this.#closed = true
@@ -108,7 +115,7 @@ export class SupervisedWorker<FromThread> {
     // Never keeps the process alive by itself: the owner's close decides when it ends.
     worker.unref()
     worker.on('message', (msg: FromThread) => {
-      if (this.#worker === worker && !this.#closed) this.#life.message(msg, worker)
+      if (this.#worker === worker) this.#life.message(msg, worker)
     })
     worker.on('error', (err) => this.#lose(worker, err))
     worker.on('exit', (code) => this.#lose(worker, new Error(`thread exited with code ${code}`)))
