@@ -18,6 +18,11 @@ export interface NativeSecp256k1 {
    * binding without it still verifies natively, and keys are checked by OpenSSL instead.
    */
   publicKeyVerify?(publicKey: Uint8Array): number
+  /**
+   * Writes `publicKey` (33 or 65 bytes) into `output` in the form its length asks for (65:
+   * uncompressed); 0 when it parses as a point on the curve, 1 otherwise. Optional, as above.
+   */
+  publicKeyConvert?(output: Uint8Array, publicKey: Uint8Array): number
 }
 
 export const NATIVE_VERIFY_OK = 0
@@ -89,5 +94,14 @@ function selfTest(binding: NativeSecp256k1): void {
     // x = p, the field's modulus: never a coordinate.
     const outside = Buffer.from(`02${'ff'.repeat(27)}fefffffc2f`, 'hex')
     if (binding.publicKeyVerify(outside) === 0) throw new Error('self-test: x = p accepted')
+  }
+  if (typeof binding.publicKeyConvert === 'function') {
+    const point = new Uint8Array(65)
+    if (
+      binding.publicKeyConvert(point, publicKey) !== 0 ||
+      binding.ecdsaVerify(sig, digest, point) !== NATIVE_VERIFY_OK
+    ) {
+      throw new Error('self-test: the uncompressed key does not verify')
+    }
   }
 }

@@ -217,3 +217,33 @@ describe('backends agree on random inputs', () => {
     })
   }
 })
+
+describe('libsecp256k1 given each key uncompressed', () => {
+  it('answers the same on a key’s first verify (decompressing it) and on later ones', () => {
+    const native = createVerifier({ k256: 'native' })
+    const fallback = createVerifier({ k256: 'fallback' })
+    for (let i = 0; i < 20; i++) {
+      const pair = generateKeypair('k256')
+      const msg = randomBytes(100 + i)
+      const sig = pair.sign(msg)
+      const other = randomBytes(100 + i)
+      for (let use = 0; use < 3; use++) {
+        assert.equal(native.verifySignature(pair.publicKey, msg, sig), true, `#${i} use ${use}`)
+        assert.equal(native.verifySignature(pair.publicKey, other, sig), false, `#${i} use ${use}`)
+        assert.equal(native.verifyDigest(pair.publicKey, sha256(msg), sig), true)
+      }
+      assert.equal(fallback.verifySignature(pair.publicKey, msg, sig), true)
+    }
+  })
+
+  it('refuses, without throwing, a key that is not a point on the curve', () => {
+    const native = createVerifier({ k256: 'native' })
+    const pair = generateKeypair('k256')
+    const msg = randomBytes(64)
+    const sig = pair.sign(msg)
+    // x = p, the field's modulus: never a coordinate (keys.ts would refuse to parse it).
+    const compressed = Buffer.from(`02${'ff'.repeat(27)}fefffffc2f`, 'hex')
+    const bad = { ...pair.publicKey, compressed }
+    for (let use = 0; use < 2; use++) assert.equal(native.verifySignature(bad, msg, sig), false)
+  })
+})
