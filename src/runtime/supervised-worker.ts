@@ -1,5 +1,5 @@
-// One worker thread that is replaced when it dies: the life the verify pool's workers and the
-// upstream socket threads share. It creates the thread, passes on what the current thread says
+// One worker thread that is replaced when it dies: the life the verify pool's workers, the
+// upstream socket threads and the archive's writer thread share. It creates the thread, passes on what the current thread says
 // (a replaced thread's last words are not passed on), and when the thread errs or exits (or
 // cannot be created at all) forgets it, keeps its busy time in the total, terminates it, and
 // starts the next one after the pause `RestartPause` sets. The owner is told each start and each
