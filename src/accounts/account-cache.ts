@@ -52,7 +52,7 @@ export class AccountCache {
     if (cached) return cached
     const unwritten = this.#unwritten.get(did)
     if (unwritten) {
-      this.#states.set(did, unwritten)
+      this.#states.set(unwritten.did, unwritten)
       return unwritten
     }
     let loading = this.#loading.get(did)
@@ -64,7 +64,8 @@ export class AccountCache {
     // A `set` may have happened while loading: memory wins.
     const now = this.peek(did)
     if (now) return now
-    if (loaded) this.#states.set(did, loaded)
+    // Keyed by the state's own DID string: the caller's (an event's) would be a second copy.
+    if (loaded) this.#states.set(loaded.did, loaded)
     return loaded
   }
 
