@@ -7,7 +7,8 @@
 // slots fill it: one Map of a million entries stopped the thread for 100–200 ms every million
 // uses (`bounded-cache.bench.ts`), a shard of 16,384 for a few milliseconds. Each shard evicts its
 // own least recently used key, so the order is exact within a shard and close to it overall
-// (keys are spread evenly); a small cache is one shard, an exact LRU.
+// (keys are spread evenly), and a full cache holds a little under its limit (the fullest shards
+// evict first: 99.6% of a million); a small cache is one shard, an exact LRU.
 // Deliberately not here: weighing entries, expiring them by time, sharing between threads
 // (each worker has its own), keys other than strings. Values must not be undefined (a miss
 // reads as undefined).
