@@ -91,7 +91,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
   readonly #thread: SupervisedWorker<FromWriter>
   /** The current thread has said it is ready. */
   #ready = false
-  /** What the current thread said went wrong before it ended, if it did. */
+  /** What the current thread said went wrong before it ended (cleared when it is lost). */
   #failure: Error | undefined
   /** Says the current thread is up once it has been ready HEALTHY_AFTER_MS. */
   #upTimer: NodeJS.Timeout | null = null
@@ -115,10 +115,6 @@ export class ArchiveWriterThread implements ArchiveWriter {
       // Up only once it has been ready a while: one that dies at every write backs off.
       restart: new RestartPause({ signalsUp: true }),
       life: {
-        started: () => {
-          this.#ready = false
-          this.#failure = undefined
-        },
         message: (m) => this.#received(m),
         lost: (cause) => this.#lost(cause),
       },
@@ -274,6 +270,7 @@ export class ArchiveWriterThread implements ArchiveWriter {
     this.#ready = false
     const err =
       this.#failure ?? (cause instanceof Error ? cause : new Error(`archive writer: ${cause}`))
+    this.#failure = undefined
     for (const id of [...this.#held]) this.#fail(id, err)
     this.#onError(err)
     if (this.#onFirstStart) {

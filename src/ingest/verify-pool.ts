@@ -75,23 +75,19 @@ export class VerifyPool {
   readonly #queue: { job: Job; pending: Pending }[] = []
   readonly #maxInFlight: number
   readonly #onWorkerError: (err: unknown, restartInMs: number) => void
-  readonly #workerUrl: URL
   #nextId = 1
   #closed = false
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
     this.#onWorkerError = opts.onWorkerError ?? (() => {})
-    this.#workerUrl = opts.workerUrl ?? WORKER_URL
     for (let i = 0; i < Math.max(1, opts.size); i++) {
       const slot: Slot = {
         thread: new SupervisedWorker<FromWorker>({
-          url: this.#workerUrl,
+          url: opts.workerUrl ?? WORKER_URL,
           restart: new RestartPause({ now: opts.now, signalsUp: true }),
+          // `ready` is false until a new worker says it listens: `#lost` cleared it.
           life: {
-            started: () => {
-              slot.ready = false
-            },
             message: (msg) => this.#answered(slot, msg),
             lost: (cause, restartInMs) => this.#lost(slot, cause, restartInMs),
           },

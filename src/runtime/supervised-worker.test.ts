@@ -8,6 +8,15 @@ import { SupervisedWorker, type WorkerLife } from './supervised-worker.ts'
 /** A thread whose code is `source` (plain JavaScript). */
 const threadOf = (source: string) => new URL(`data:text/javascript,${encodeURIComponent(source)}`)
 
+/** A thread that works `ms` (busy), says `said`, then runs `then`. */
+const workingThread = (ms: number, said: string, then: string) =>
+  threadOf(`
+    const { parentPort } = await import('node:worker_threads')
+    const end = Date.now() + ${ms}
+    while (Date.now() < end) {}
+    parentPort.postMessage('${said}')
+    ${then}`)
+
 /** Each callback as it happened, with a promise for the next of a kind. */
 function recorder() {
   const seen: string[] = []
@@ -35,12 +44,7 @@ function recorder() {
 test('passes on the thread’s messages and counts its busy time', async (t) => {
   const r = recorder()
   const thread = new SupervisedWorker<string>({
-    url: threadOf(`
-      const { parentPort } = await import('node:worker_threads')
-      const end = Date.now() + 30
-      while (Date.now() < end) {}
-      parentPort.postMessage('hello')
-      parentPort.on('message', () => {})`),
+    url: workingThread(30, 'hello', `parentPort.on('message', () => {})`),
     restart: new RestartPause(),
     life: r.life,
   })
@@ -57,16 +61,9 @@ test('passes on the thread’s messages and counts its busy time', async (t) => 
 
 test('a thread that dies is forgotten, its busy time kept, and replaced after the pause', async (t) => {
   const r = recorder()
-  let now = 0
   const thread = new SupervisedWorker<string>({
-    // Works a little, says so, then dies.
-    url: threadOf(`
-      const { parentPort } = await import('node:worker_threads')
-      const end = Date.now() + 20
-      while (Date.now() < end) {}
-      parentPort.postMessage('working')
-      setTimeout(() => process.exit(3), 5)`),
-    restart: new RestartPause({ now: () => now }),
+    url: workingThread(20, 'working', 'setTimeout(() => process.exit(3), 5)'),
+    restart: new RestartPause(),
     life: r.life,
   })
   t.after(() => thread.close()?.terminate())
@@ -83,7 +80,6 @@ test('a thread that dies is forgotten, its busy time kept, and replaced after th
     'lost died 100 thread exited with code 3',
   ])
   const restarted = r.next('message')
-  now += 5_000
   await restarted
   assert.ok(thread.worker !== null, 'the replacement runs')
   assert.ok(thread.busyMs() >= busyBefore, 'the first thread’s busy time is still counted')

@@ -13,8 +13,11 @@ import type { RestartPause } from './restart-pause.ts'
 import { ThreadBusyTime } from './thread-busy.ts'
 
 export interface WorkerLife<FromThread> {
-  /** A thread was created (the first or a replacement) and is now the current one. */
-  started(worker: Worker): void
+  /**
+   * A thread was created (the first or a replacement) and is now the current one; for an owner
+   * that has something to give it first.
+   */
+  started?(worker: Worker): void
   /** A message from the current thread. */
   message(msg: FromThread, worker: Worker): void
   /**
@@ -119,7 +122,7 @@ export class SupervisedWorker<FromThread> {
     })
     worker.on('error', (err) => this.#lose(worker, err))
     worker.on('exit', (code) => this.#lose(worker, new Error(`thread exited with code ${code}`)))
-    this.#life.started(worker)
+    this.#life.started?.(worker)
   }
 
   #lose(worker: Worker, cause: unknown): void {
