@@ -15,6 +15,7 @@ import {
 } from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
+import { limitHeapGrowth } from './runtime/heap-growth.ts'
 import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
@@ -116,8 +117,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const compileCache = getCompileCacheDir() ?? null
   // Before any thread starts: the process-wide V8 setting is the process entry's to make.
   const threadSemiSpaceMb = limitThreadYoungGeneration()
+  const heapGrowingPercent = limitHeapGrowth()
   logger.info(
-    { config: describeConfig(config), k256: k256Backend, compileCache, threadSemiSpaceMb },
+    {
+      config: describeConfig(config),
+      k256: k256Backend,
+      compileCache,
+      threadSemiSpaceMb,
+      heapGrowingPercent,
+    },
     'starting',
   )
   if (config.adminPasswords.length === 0) {

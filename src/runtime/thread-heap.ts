@@ -12,6 +12,7 @@
 // so it applies to every thread created later (replacements included) and not to the main
 // thread. Worker `resourceLimits` cannot do this: V8 lets the command-line flag override them.
 import { setFlagsFromString } from 'node:v8'
+import { nodeFlagNumber, nodeOptionArgs } from './node-flags.ts'
 
 /** Semi-space size of the threads' young generation, in MB (the generation holds two). */
 export const THREAD_SEMI_SPACE_MB = 4
@@ -25,7 +26,7 @@ export function limitThreadYoungGeneration(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string = process.env.NODE_OPTIONS ?? '',
 ): number {
-  const given = commandLineSemiSpaceMb([...nodeOptions.split(/\s+/), ...execArgv])
+  const given = commandLineSemiSpaceMb(nodeOptionArgs(execArgv, nodeOptions))
   const mb = given !== null && given < THREAD_SEMI_SPACE_MB ? given : THREAD_SEMI_SPACE_MB
   setFlagsFromString(`--max-semi-space-size=${mb}`)
   return mb
@@ -33,11 +34,5 @@ export function limitThreadYoungGeneration(
 
 /** `--max-semi-space-size=N` among Node's options (the last one wins), or null. */
 export function commandLineSemiSpaceMb(args: readonly string[]): number | null {
-  let mb: number | null = null
-  for (const arg of args) {
-    const m = /^--max[-_]semi[-_]space[-_]size=(.*)$/.exec(arg)
-    const value = Number(m?.[1])
-    if (m && Number.isFinite(value) && value > 0) mb = value
-  }
-  return mb
+  return nodeFlagNumber(args, 'max-semi-space-size')
 }

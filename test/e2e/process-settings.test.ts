@@ -1,17 +1,18 @@
 // The relay as a process reports the settings it gave itself at start: where Node's compile cache
-// is (so no thread loads the type stripper once it is warm) and the young generation of the
-// threads it starts. Both are set before the first thread exists (src/main.ts); this fails if
-// either is dropped from the start-up path.
+// is (so no thread loads the type stripper once it is warm), the young generation of the threads
+// it starts and how far its heaps grow between full collections. All are set before the first
+// thread exists (src/main.ts); this fails if one is dropped from the start-up path.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { HEAP_GROWING_PERCENT } from '../../src/runtime/heap-growth.ts'
 import { THREAD_SEMI_SPACE_MB } from '../../src/runtime/thread-heap.ts'
 import { startRelayProcess } from '../support/relay-process.ts'
 
-test('the starting line names the compile cache and the threads’ semi-space size', async () => {
+test('the starting line names the compile cache, the threads’ semi-space size and the heap growth', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'relay-settings-'))
   const plc = await startMockPlc({})
   const relay = await startRelayProcess(dir, plc.url)
@@ -27,6 +28,7 @@ test('the starting line names the compile cache and the threads’ semi-space si
       .find((entry) => entry.msg === 'starting')
     assert.ok(starting, relay.logs.join('\n'))
     assert.equal(starting.threadSemiSpaceMb, THREAD_SEMI_SPACE_MB)
+    assert.equal(starting.heapGrowingPercent, HEAP_GROWING_PERCENT)
     assert.match(String(starting.compileCache), /node_modules\/\.cache\/atproto-relay\/compile\//)
   } finally {
     relay.child.kill('SIGTERM')
