@@ -354,17 +354,17 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
       )
     } else {
       // PostgreSQL keeps its files: a plain VACUUM, which never locks writers out, marks the
-      // space of the rows compaction deleted free for reuse. With autovacuum off, only
-      // compaction's VACUUM can have left every block partition vacuumed with no dead rows.
-      const vacuumed = await blockVacuumStats(dbFlags[1]!)
+      // space of the rows compaction deleted free for reuse. With autovacuum off, a VACUUM of
+      // every block partition can only be compaction's (`vacuum_count` counts no autovacuum).
+      // Dead rows are not checked: a session reports its deletions to the statistics when it
+      // next flushes them (a second or more later), so the count can rise again after the
+      // VACUUM zeroed it (CI saw 324 in one partition).
+      const vacuumed = await blockVacuums(dbFlags[1]!)
       assert.ok(vacuumed.length >= 2, 'the blocks are partitioned')
-      for (const t of vacuumed) {
-        assert.ok(t.vacuums >= 1, `${t.table} was vacuumed`)
-        assert.equal(t.dead, 0, `${t.table} keeps no dead rows after compaction`)
-      }
-      // A second round of as many updates fits mostly in the space the first one left (the
-      // first run also added each table's free-space and visibility maps). Without reuse it
-      // grows about as much as the first round (130-500 KB here); with it, 0-50 KB.
+      for (const t of vacuumed) assert.ok(t.vacuums >= 1, `${t.table} was vacuumed`)
+      // A second round of as many updates then fits mostly in the space the first one left: it
+      // grew the tables 0-50 KB here, the first round 130-500 KB (the first VACUUM also adds
+      // each table's free-space and visibility maps, hence the compacted size's rise).
       for (let i = 0; i < 150; i++) await putProfile(alice.agent, alice.did, `Alice again ${i}`)
       await settle(relay, P)
       await compact()
@@ -505,15 +505,13 @@ async function autovacuumOff(url: string): Promise<void> {
   }
 }
 
-/** Each blocks partition's VACUUM count and dead rows, from PostgreSQL's statistics. */
-async function blockVacuumStats(
-  url: string,
-): Promise<{ table: string; vacuums: number; dead: number }[]> {
+/** How many times each blocks partition was vacuumed by hand (not by autovacuum). */
+async function blockVacuums(url: string): Promise<{ table: string; vacuums: number }[]> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     const r = await client.query(
-      `select relname as table, vacuum_count::int as vacuums, n_dead_tup::int as dead
+      `select relname as table, vacuum_count::int as vacuums
        from pg_stat_user_tables
        where schemaname = current_schema() and relname like 'repo_block_p%' order by relname`,
     )
