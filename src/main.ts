@@ -115,7 +115,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // Null when the relay was started without src/runtime/compile-cache.mjs (or it could not write
   // its directory): every thread then loads Node's type stripper, tens of MB more memory.
   const compileCache = getCompileCacheDir() ?? null
-  // Before any thread starts: the process-wide V8 setting is the process entry's to make.
+  // Before any thread starts: the process-wide V8 settings are the process entry's to make.
   const threadSemiSpaceMb = limitThreadYoungGeneration()
   const heapGrowingPercent = limitHeapGrowth()
   logger.info(

@@ -63,7 +63,7 @@ export class BoundedCache<V extends NonNullable<unknown>> {
     return this.#shardOf(key).get(key)
   }
 
-  /** Stores a value as the most recently used, evicting its shard's least recently used when full. */
+  /** Stores a value as the most recently used; a full shard evicts its least recently used. */
   set(key: string, value: V): void {
     const shard = this.#shardOf(key)
     shard.delete(key)

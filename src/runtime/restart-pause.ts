@@ -6,8 +6,8 @@
 // RESTART_PAUSE_MAX_MS, instead of a loop that spends a core creating threads. An owner that can
 // tell (`signalsUp`) says when its thread is up (`up()`: the verify pool, at a worker's first
 // answer; the archive writer, 10 s after its thread was ready); for the others a thread is up
-// once it has lived QUICK_FAILURE_MS (the socket threads). It also keeps the restart's timer, so an owner only says what happened and cancels
-// on close.
+// once it has lived QUICK_FAILURE_MS (the socket threads). It also keeps the restart's timer,
+// so an owner only says what happened and cancels on close.
 
 /** Without `signalsUp`, a thread that fails within this long of starting is restarted after a
  * pause. */

@@ -1,10 +1,10 @@
 // One worker thread that is replaced when it dies: the life the verify pool's workers, the
-// upstream socket threads and the archive's writer thread share. It creates the thread, passes on what the current thread says
-// (a replaced thread's last words are not passed on), and when the thread errs or exits (or
-// cannot be created at all) forgets it, keeps its busy time in the total, terminates it, and
-// starts the next one after the pause `RestartPause` sets. The owner is told each start and each
-// loss through callbacks, and does its own bookkeeping there (failing its tasks, ending its
-// lines); it never sees a stale thread.
+// upstream socket threads and the archive's writer thread share. It creates the thread, passes
+// on what the current thread says (a replaced thread's last words are not passed on), and when
+// the thread errs or exits (or cannot be created at all) forgets it, keeps its busy time in the
+// total, terminates it, and starts the next one after the pause `RestartPause` sets. The owner
+// is told each start and each loss through callbacks, and does its own bookkeeping there
+// (failing its tasks, ending its lines); it never sees a stale thread.
 // Deliberately not here: what the thread is asked to do, and how the owner ends it on close
 // (gracefully, or by terminating): `close()` only stops restarts and hands the thread back; the
 // thread's last messages (the answers to what it was given) are still passed on until it ends.
