@@ -5,7 +5,8 @@
 // written (so the thread could move its hosts' cursors). The events are ~3.2 KB `#commit`
 // frames, posted in one message per turn of the thread's loop, paced to a rate; the consumers
 // live in a child process and count bytes. Reports the main thread's CPU per event at each
-// rate, with one such thread and with four sharing the rate (more threads, smaller messages),
+// rate, with one such thread and with four sharing the rate (more threads, smaller messages;
+// SPLIT_BENCH_THREADS=1,2,8 picks other counts),
 // to set beside the relay's today (the load generator's `mainUsPerEvent`, where the same thread
 // also reads the hosts, runs ingest and takes the verify workers' replies).
 import { fork } from 'node:child_process'
@@ -13,6 +14,7 @@ import { once } from 'node:events'
 import { request } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { WebSocketServer } from 'ws'
 import { note } from '../../bench/harness.ts'
@@ -22,7 +24,7 @@ import { Fanout } from './fanout.ts'
 
 const CONSUMERS = 10
 const RATES = [3_000, 6_000, 10_000]
-const THREADS = [1, 4]
+const THREADS = (process.env.SPLIT_BENCH_THREADS ?? '1,4').split(',').map(Number)
 const SECONDS = Number(process.env.SPLIT_BENCH_SECONDS ?? 10)
 const WARMUP_SECONDS = 3
 const BLOCK_BYTES = 2_900
@@ -107,8 +109,15 @@ function runShard(): void {
 async function runMain(): Promise<void> {
   await using dir = await tempDir('split-bench-')
   const log = await EventLog.open({ dir: dir.path, initialSeq: 1, retentionMs: 3_600_000 })
-  // The consumers count bytes and never answer a ping: no ping round within the run.
-  const fanout = new Fanout({ log, maxBufferedBytes: 256 << 20, pingIntervalMs: 3_600_000 })
+  // The consumers count bytes and never answer a ping: no ping round within the run. The
+  // takedown filter is the relay's shape, over an empty set.
+  const hidden = new Set<string>()
+  const fanout = new Fanout({
+    log,
+    maxBufferedBytes: 256 << 20,
+    pingIntervalMs: 3_600_000,
+    isHidden: (did) => hidden.has(did),
+  })
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
   wss.on('connection', (ws, req) =>
     fanout.attach(ws, {
@@ -119,7 +128,7 @@ async function runMain(): Promise<void> {
   )
   await once(wss, 'listening')
   const { port } = wss.address() as AddressInfo
-  const child = fork(new URL(import.meta.url).pathname, ['--clients', `ws://127.0.0.1:${port}/`])
+  const child = fork(fileURLToPath(import.meta.url), ['--clients', `ws://127.0.0.1:${port}/`])
   await once(child, 'message')
   while (fanout.count < CONSUMERS) await new Promise((r) => setTimeout(r, 5))
 
@@ -143,6 +152,8 @@ async function runMain(): Promise<void> {
     fanout.broadcast(records)
     written += records.length
     // Each thread learns which of its events are written: one message per thread per batch.
+    // Here each thread is one host, so its last upstream seq says it all; a real shard's events
+    // of one host can come back in any order, and would need every seq (or ranges).
     const last = new Map<number, number>()
     for (const r of records) last.set(r.hostId, r.upstreamSeq)
     for (const [hostId, upstreamSeq] of last)
@@ -174,6 +185,7 @@ async function runMain(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000
       const events = written - writtenBefore
       const mbPerConsumer = ((await consumerBytes()) - bytesBefore) / 1e6
+      if (fanout.count !== CONSUMERS) note(`(only ${fanout.count} consumers left connected)`)
       const us = (cpu.user + cpu.system) / events
       note(
         `${count} thread(s), ${rate.toLocaleString('en-US')}/s offered: ` +
