@@ -6,12 +6,12 @@
 // Nothing here asserts on speed.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { request } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { note } from '../../bench/harness.ts'
 import { encodeMessageFrame } from '../protocol/frame.ts'
 import { Fanout } from './fanout.ts'
+import { openByteCounters } from './testing/byte-counters.ts'
 import type { LogReader, LogRecord } from './types.ts'
 
 const CONSUMERS = 50
@@ -25,8 +25,6 @@ else await runServer()
 // ---- consumers (child process) ----
 
 async function runClients(url: string): Promise<void> {
-  const u = new URL(url)
-  const counts: number[] = []
   let target = Number.POSITIVE_INFINITY
   const check = (): void => {
     if (counts.every((c) => c >= target)) {
@@ -34,26 +32,9 @@ async function runClients(url: string): Promise<void> {
       process.send?.({ done: true })
     }
   }
-  for (let i = 0; i < CONSUMERS; i++) {
-    const req = request({
-      host: u.hostname,
-      port: u.port,
-      path: u.pathname,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': Buffer.from(`bench-consumer-${i % 10}`).toString('base64'),
-      },
-    })
-    req.end()
-    const [, socket, head] = (await once(req, 'upgrade')) as [unknown, Socket, Buffer]
-    counts.push(head.length)
-    socket.on('data', (chunk: Buffer) => {
-      counts[i] = (counts[i] ?? 0) + chunk.length
-      if (counts[i]! >= target) check()
-    })
-  }
+  const counts = await openByteCounters(url, CONSUMERS, (_, bytes) => {
+    if (bytes >= target) check()
+  })
   process.on('message', (m: { target: number }) => {
     target = m.target
     check()

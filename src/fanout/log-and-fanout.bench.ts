@@ -11,8 +11,7 @@
 // also reads the hosts, runs ingest and takes the verify workers' replies).
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { request } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
@@ -21,6 +20,7 @@ import { note } from '../../bench/harness.ts'
 import { EventLog } from '../eventlog/event-log.ts'
 import { tempDir, testInput } from '../eventlog/testing.ts'
 import { Fanout } from './fanout.ts'
+import { openByteCounters } from './testing/byte-counters.ts'
 
 const CONSUMERS = 10
 const RATES = [3_000, 6_000, 10_000]
@@ -45,27 +45,7 @@ else await runMain()
 // ---- consumers (child process): count bytes after the handshake ----
 
 async function runClients(url: string): Promise<void> {
-  const u = new URL(url)
-  const counts: number[] = []
-  for (let i = 0; i < CONSUMERS; i++) {
-    const req = request({
-      host: u.hostname,
-      port: u.port,
-      path: u.pathname,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': Buffer.from(`split-consumer-${i}`).toString('base64'),
-      },
-    })
-    req.end()
-    const [, socket, head] = (await once(req, 'upgrade')) as [unknown, Socket, Buffer]
-    counts.push(head.length)
-    socket.on('data', (chunk: Buffer) => {
-      counts[i] = (counts[i] ?? 0) + chunk.length
-    })
-  }
+  const counts = await openByteCounters(url, CONSUMERS)
   process.on('message', () => process.send?.({ bytes: Math.min(...counts) }))
   process.send?.({ ready: true })
 }
