@@ -4,14 +4,14 @@
 // same inside `socket.cork()`. The consumers live in a child process (its own core) and count
 // raw bytes after the WebSocket handshake, so the clients' own parsing is not what is measured.
 // Nothing here asserts on speed.
-import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import type { AddressInfo, Socket } from 'node:net'
-import { type WebSocket, WebSocketServer } from 'ws'
+import type { Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { WebSocket } from 'ws'
 import { note } from '../../bench/harness.ts'
 import { encodeMessageFrame } from '../protocol/frame.ts'
 import { Fanout } from './fanout.ts'
-import { openByteCounters } from './testing/byte-counters.ts'
+import { forkChildConsumers, openByteCounters } from './testing/byte-counters.ts'
 import type { LogReader, LogRecord } from './types.ts'
 
 const CONSUMERS = 50
@@ -47,21 +47,14 @@ async function runClients(url: string): Promise<void> {
 async function runServer(): Promise<void> {
   const log: LogReader = { flushedSeq: 0, oldestSeq: () => null, read: async () => [] }
   const fanout = new Fanout({ log, maxBufferedBytes: 256 << 20 })
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
   const sockets: WebSocket[] = []
-  wss.on('connection', (ws, req) => {
-    sockets.push(ws)
-    fanout.attach(ws, {
-      cursor: undefined,
-      remoteAddr: String(req.socket.remotePort),
-      userAgent: '',
-    })
-  })
-  await once(wss, 'listening')
-  const { port } = wss.address() as AddressInfo
-  const child = fork(new URL(import.meta.url).pathname, ['--clients', `ws://127.0.0.1:${port}/`])
-  await once(child, 'message')
-  while (fanout.count < CONSUMERS) await new Promise((r) => setTimeout(r, 5))
+  const consumers = await forkChildConsumers(
+    fanout,
+    fileURLToPath(import.meta.url),
+    CONSUMERS,
+    (ws) => sockets.push(ws),
+  )
+  const child = consumers.child
 
   const records: LogRecord[] = []
   let seq = 0
@@ -142,7 +135,6 @@ async function runServer(): Promise<void> {
     await run('Fanout.broadcast, batch 8', 8, viaFanout)
     await run('Fanout.broadcast, batch 32', 32, viaFanout)
   }
-  child.kill()
+  await consumers.close()
   await fanout.close()
-  await new Promise<void>((r) => wss.close(() => r()))
 }

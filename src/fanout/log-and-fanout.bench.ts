@@ -6,21 +6,18 @@
 // frames, posted in one message per turn of the thread's loop, paced to a rate; the consumers
 // live in a child process and count bytes. Reports the main thread's CPU per event at each
 // rate, with one such thread and with four sharing the rate (more threads, smaller messages;
-// SPLIT_BENCH_THREADS=1,2,8 picks other counts),
-// to set beside the relay's today (the load generator's `mainUsPerEvent`, where the same thread
-// also reads the hosts, runs ingest and takes the verify workers' replies).
-import { fork } from 'node:child_process'
+// SPLIT_BENCH_THREADS=1,2,8 picks other counts), to set beside the relay's today (the load
+// generator's `mainUsPerEvent`, where the same thread also reads the hosts, runs ingest and
+// takes the verify workers' replies).
 import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { WebSocketServer } from 'ws'
 import { note } from '../../bench/harness.ts'
 import { EventLog } from '../eventlog/event-log.ts'
 import { tempDir, testInput } from '../eventlog/testing.ts'
 import { Fanout } from './fanout.ts'
-import { openByteCounters } from './testing/byte-counters.ts'
+import { forkChildConsumers, openByteCounters } from './testing/byte-counters.ts'
 
 const CONSUMERS = 10
 const RATES = [3_000, 6_000, 10_000]
@@ -98,19 +95,8 @@ async function runMain(): Promise<void> {
     pingIntervalMs: 3_600_000,
     isHidden: (did) => hidden.has(did),
   })
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
-  wss.on('connection', (ws, req) =>
-    fanout.attach(ws, {
-      cursor: undefined,
-      remoteAddr: String(req.socket.remotePort),
-      userAgent: '',
-    }),
-  )
-  await once(wss, 'listening')
-  const { port } = wss.address() as AddressInfo
-  const child = fork(fileURLToPath(import.meta.url), ['--clients', `ws://127.0.0.1:${port}/`])
-  await once(child, 'message')
-  while (fanout.count < CONSUMERS) await new Promise((r) => setTimeout(r, 5))
+  const consumers = await forkChildConsumers(fanout, fileURLToPath(import.meta.url), CONSUMERS)
+  const child = consumers.child
 
   let written = 0
   const startThread = (hostId: number): Worker => {
@@ -178,8 +164,7 @@ async function runMain(): Promise<void> {
     for (const t of threads) t.postMessage({ stop: true })
     await Promise.all(threads.map((t) => t.terminate()))
   }
-  child.kill()
+  await consumers.close()
   await fanout.close()
-  await new Promise<void>((r) => wss.close(() => r()))
   await log.close()
 }
