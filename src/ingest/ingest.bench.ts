@@ -11,6 +11,7 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { AccountCache } from '../accounts/account-cache.ts'
 import type { AccountState } from '../accounts/account-state.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
+import { mapPersistence } from '../accounts/testing.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { RepoEnvelope } from '../protocol/envelope.ts'
@@ -36,15 +37,7 @@ const identities = new Map<string, Identity>(
   ]),
 )
 const stored = new Map<string, AccountState>()
-const accounts = new AccountCache(
-  {
-    load: async (did) => stored.get(did),
-    save: async (states) => {
-      for (const s of states) stored.set(s.did, s)
-    },
-  },
-  { maxEntries: 10_000 },
-)
+const accounts = new AccountCache(mapPersistence(stored), { maxEntries: 10_000 })
 const empty = new Uint8Array(0)
 let rev = 0
 const outcome = (): VerifyOutcome => ({

@@ -16,6 +16,7 @@ import { TestRepo, type Write } from '../../test/support/test-repo.ts'
 import { AccountCache } from '../accounts/account-cache.ts'
 import type { AccountState } from '../accounts/account-state.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
+import { mapPersistence } from '../accounts/testing.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import { DidNotFoundError } from '../identity/errors.ts'
 import { DidResolver } from '../identity/resolver.ts'
@@ -362,15 +363,7 @@ export interface IngestRig {
 /** An Ingest for resynchronize over a log that records what it appends (and a mirror, if any). */
 export function ingestRig(mirror?: IngestMirror, now = () => Date.now()): IngestRig {
   const stored = new Map<string, AccountState>()
-  const accounts = new AccountCache(
-    {
-      load: async (did) => stored.get(did),
-      save: async (states) => {
-        for (const s of states) stored.set(s.did, s)
-      },
-    },
-    { maxEntries: 10_000 },
-  )
+  const accounts = new AccountCache(mapPersistence(stored), { maxEntries: 10_000 })
   const appended: IngestRig['appended'] = []
   const slots = new Map<number, number>()
   let seq = 0
