@@ -6,9 +6,13 @@
 // `rate(relay_thread_busy_seconds_total{thread="main"}[1m])` near 1 means the relay is at its
 // ceiling whatever the cores; `rate(...{thread="verify"}[1m]) / relay_verify_workers` near 1
 // means more cores (workers) would help.
-// Deliberately not here: CPU time (a thread waiting for a core counts as busy here; the process
-// metrics have the CPU), and reading the threads (runtime/thread-busy.ts, which the dashboard's
-// series use too).
+// The main thread's CPU time is here too: busy time counts a thread that waits for a core as
+// busy, so on a machine whose cores are all in use it overstates the main thread, and its CPU
+// per event (its rate over `sum(rate(relay_events_received_total[1m]))`) is the figure that
+// says how far it is from its ceiling.
+// Deliberately not here: the other threads' CPU (the process metrics have the whole process's;
+// a worker's own is only readable asynchronously), and reading the threads' busy time
+// (runtime/thread-busy.ts, which the dashboard's series use too).
 import type { Registry } from 'prom-client'
 import { busyByThread } from '../runtime/thread-busy.ts'
 import type { MetricsSources } from './metrics-sources.ts'
@@ -26,6 +30,14 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
         upstream: s.socketThreads,
       }
       for (const [thread, b] of busyByThread(threads)) emit(b.busyMs / 1000, { thread })
+    },
+  })
+  scrapeCounter(registry, {
+    name: 'relay_main_thread_cpu_seconds_total',
+    help: 'CPU seconds (user and system) the main thread has used: what limits the relay whatever the cores.',
+    read: (emit) => {
+      const cpu = process.threadCpuUsage()
+      emit((cpu.user + cpu.system) / 1e6)
     },
   })
   scrapeGauge(registry, {

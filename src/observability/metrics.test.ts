@@ -140,6 +140,7 @@ async function scrape(metrics: ReturnType<typeof createMetrics>) {
 }
 
 const MAIN_BUSY = 'relay_thread_busy_seconds_total{thread="main"}'
+const MAIN_CPU = 'relay_main_thread_cpu_seconds_total'
 
 test('every relay metric, its labels and values, read from the parts at scrape time', async () => {
   const fakes = makeFakes()
@@ -152,8 +153,19 @@ test('every relay metric, its labels and values, read from the parts at scrape t
   // The main thread's busy time is this test process's own: it has been busy, less than it ran.
   const mainBusy = samples.get(MAIN_BUSY) ?? -1
   assert.ok(mainBusy >= 0.02 && mainBusy < process.uptime(), `${MAIN_BUSY} ${mainBusy}`)
+  // Its CPU too: at least the 20 ms spun above, at most the whole process's.
+  const mainCpu = samples.get(MAIN_CPU) ?? -1
+  const processCpu = process.cpuUsage()
+  assert.ok(
+    mainCpu >= 0.02 && mainCpu <= (processCpu.user + processCpu.system) / 1e6,
+    `${MAIN_CPU} ${mainCpu}`,
+  )
   const relaySamples = [...samples.keys()].filter(
-    (k) => k.startsWith('relay_') && k !== MAIN_BUSY && !HISTOGRAMS.some((h) => k.startsWith(h)),
+    (k) =>
+      k.startsWith('relay_') &&
+      k !== MAIN_BUSY &&
+      k !== MAIN_CPU &&
+      !HISTOGRAMS.some((h) => k.startsWith(h)),
   )
   assert.deepEqual(
     relaySamples.sort(),
