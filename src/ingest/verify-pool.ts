@@ -2,10 +2,16 @@
 // ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
 // bytes handed in must be a buffer of their own: they are transferred, not copied. Tasks given
 // to a worker in one turn of the event loop are posted together (verify-messages.ts).
-// Queue: at most `maxInFlightPerWorker` tasks per worker; a task beyond that waits in a FIFO
-// queue for a free slot. The queue has no bound of its own because its callers are bounded:
-// each waiting task is an event in flight, and every host's flow control caps those at
-// `--host-concurrency` (hosts/flow-control.ts), so the queue holds at most hosts × that.
+// Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,
+// seconds, and an event given to that worker would wait as long. So with two workers or more,
+// repos go to at most all but one of them, and events to the others; only with one worker do
+// both share it.
+// Queue: at most `maxInFlightPerWorker` tasks per worker; beyond that, or when no worker may
+// take it, a task waits in a FIFO queue of its kind, events taken before repos. The queues have
+// no bound of their own because their callers are bounded: each waiting event is an event in
+// flight, and every host's flow control caps those at `--host-concurrency`
+// (hosts/flow-control.ts), so the events' queue holds at most hosts × that; repos are fetched
+// a few at a time by the resync part (resync/).
 // A worker that dies is replaced; its in-flight tasks are rejected with VerifyWorkerError, which
 // the caller may retry once (ingest/handlers.ts does). One that keeps dying right after it starts
 // (or cannot be created) is replaced after a growing pause, up to 30 s (runtime/restart-pause.ts);
@@ -35,6 +41,7 @@ export class VerifyWorkerError extends Error {
 interface Pending {
   resolve(outcome: never): void
   reject(err: Error): void
+  readonly kind: Job['kind']
 }
 
 interface Slot {
@@ -43,6 +50,8 @@ interface Slot {
   /** The worker has said it listens (verify-messages.ts, WorkerReady): only then given tasks. */
   ready: boolean
   inFlight: Map<number, Pending>
+  /** Whole-repo tasks among them. */
+  repos: number
   /**
    * Tasks given to this worker in the current turn, posted together at its end (they are in
    * `inFlight` too, so never more than the in-flight limit).
@@ -72,9 +81,14 @@ const HEAP_STATS_TIMEOUT_MS = 1000
 
 export class VerifyPool {
   readonly #slots: Slot[] = []
-  readonly #queue: { job: Job; pending: Pending }[] = []
+  readonly #queues: Record<Job['kind'], { job: Job; pending: Pending }[]> = {
+    event: [],
+    repo: [],
+  }
   readonly #maxInFlight: number
   readonly #onWorkerError: (err: unknown, restartInMs: number) => void
+  /** Whole-repo tasks in flight on every worker together. */
+  #repos = 0
   #nextId = 1
   #closed = false
 
@@ -94,6 +108,7 @@ export class VerifyPool {
         }),
         ready: false,
         inFlight: new Map(),
+        repos: 0,
         outbox: [],
         transfer: [],
         flush: null,
@@ -105,6 +120,13 @@ export class VerifyPool {
 
   get size(): number {
     return this.#slots.length
+  }
+
+  /** Workers that have started and said they listen (the others are starting or replaced). */
+  get readyWorkers(): number {
+    let n = 0
+    for (const s of this.#slots) if (s.ready) n++
+    return n
   }
 
   /** Milliseconds the workers' event loops have been busy, replaced workers included. */
@@ -121,7 +143,7 @@ export class VerifyPool {
       inFlight += s.inFlight.size
       restarts += s.thread.restarts
     }
-    return { inFlight, queued: this.#queue.length, restarts }
+    return { inFlight, queued: this.#queues.event.length + this.#queues.repo.length, restarts }
   }
 
   /**
@@ -159,12 +181,10 @@ export class VerifyPool {
   #run<T>(job: Job): Promise<T> {
     if (this.#closed) return Promise.reject(new VerifyWorkerError('verify pool is closed'))
     return new Promise<T>((resolve, reject) => {
-      const pending = { resolve: resolve as (o: never) => void, reject }
-      const slot = this.#leastBusy()
-      if (slot !== undefined && slot.inFlight.size < this.#maxInFlight) {
-        return this.#send(slot, job, pending)
-      }
-      this.#queue.push({ job, pending })
+      const pending = { resolve: resolve as (o: never) => void, reject, kind: job.kind }
+      const slot = this.#leastBusy(job.kind)
+      if (slot !== undefined) return this.#send(slot, job, pending)
+      this.#queues[job.kind].push({ job, pending })
     })
   }
 
@@ -177,7 +197,9 @@ export class VerifyPool {
   async close(): Promise<{ ended: number; terminated: number }> {
     this.#closed = true
     const closed = new VerifyWorkerError('verify pool closed')
-    for (const { pending } of this.#queue.splice(0)) pending.reject(closed)
+    for (const queue of Object.values(this.#queues)) {
+      for (const { pending } of queue.splice(0)) pending.reject(closed)
+    }
     for (const s of this.#slots) {
       if (s.flush !== null) clearImmediate(s.flush)
       s.flush = null
@@ -211,13 +233,33 @@ export class VerifyPool {
     await this.close()
   }
 
-  /** The ready worker with the fewest tasks in flight; none while every one is (re)starting. */
-  #leastBusy(): Slot | undefined {
+  /**
+   * The ready worker with room and the fewest tasks in flight that may take a task of this kind;
+   * none while every one is (re)starting, full, or kept for the other kind. Events go to workers
+   * without a repo, unless every ready worker has one (one worker must do both). A repo goes to
+   * a worker that has one already, or to a free one while at least one other ready worker stays
+   * free of repos for events.
+   */
+  #leastBusy(kind: Job['kind']): Slot | undefined {
+    let ready = 0
+    let withRepos = 0
+    // Without a repo anywhere (nearly always), an event may go to any worker: no counting.
+    if (kind === 'repo' || this.#repos > 0) {
+      for (const s of this.#slots) {
+        if (!s.ready) continue
+        ready++
+        if (s.repos > 0) withRepos++
+      }
+    }
     let best: Slot | undefined
     for (const s of this.#slots) {
-      if (s.ready && (best === undefined || s.inFlight.size < best.inFlight.size)) {
-        best = s
-      }
+      if (!s.ready || s.inFlight.size >= this.#maxInFlight) continue
+      const kept =
+        kind === 'event'
+          ? s.repos > 0 && withRepos < ready
+          : s.repos === 0 && ready > 1 && withRepos >= ready - 1
+      if (kept) continue
+      if (best === undefined || s.inFlight.size < best.inFlight.size) best = s
     }
     return best
   }
@@ -225,6 +267,10 @@ export class VerifyPool {
   #send(slot: Slot, job: Job, pending: Pending): void {
     const id = this.#nextId++
     slot.inFlight.set(id, pending)
+    if (job.kind === 'repo') {
+      slot.repos++
+      this.#repos++
+    }
     const bytes = job.kind === 'event' ? job.task.frame : job.task.car
     const owned = ownBuffer(bytes)
     const sent: Job =
@@ -253,17 +299,18 @@ export class VerifyPool {
       // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
       // here, as a worker's death would fail them, instead of throwing out of the event loop.
       for (const req of batch.requests) {
-        slot.inFlight.get(req.id)?.reject(new VerifyWorkerError('cannot post task', { cause: err }))
-        slot.inFlight.delete(req.id)
+        this.#settled(slot, req.id)?.reject(
+          new VerifyWorkerError('cannot post task', { cause: err }),
+        )
       }
-      this.#drain(slot)
+      this.#drain()
     }
   }
 
   #answered(slot: Slot, msg: FromWorker): void {
     if ('ready' in msg) {
       slot.ready = true
-      this.#drain(slot)
+      this.#drain()
       return
     }
     // Up once it has answered: a worker that dies before (starting, or at its first tasks: an
@@ -271,19 +318,44 @@ export class VerifyPool {
     slot.thread.up()
     for (const sent of msg.replies) {
       const reply = unpackReply(sent)
-      const pending = slot.inFlight.get(reply.id)
+      const pending = this.#settled(slot, reply.id)
       if (!pending) continue
-      slot.inFlight.delete(reply.id)
       if ('outcome' in reply) pending.resolve(reply.outcome as never)
       else pending.reject(new VerifyWorkerError(reply.error))
     }
-    this.#drain(slot)
+    this.#drain()
   }
 
-  #drain(slot: Slot): void {
-    while (slot.ready && this.#queue.length > 0 && slot.inFlight.size < this.#maxInFlight) {
-      const next = this.#queue.shift()!
-      this.#send(slot, next.job, next.pending)
+  /** Takes a task off the slot's books (its answer came, or it failed); undefined if unknown. */
+  #settled(slot: Slot, id: number): Pending | undefined {
+    const pending = slot.inFlight.get(id)
+    if (pending === undefined) return undefined
+    slot.inFlight.delete(id)
+    if (pending.kind === 'repo') {
+      slot.repos--
+      this.#repos--
+    }
+    return pending
+  }
+
+  /**
+   * Gives queued tasks to the workers that may take them, events first, until none can be
+   * placed. Every worker is offered work, not only the one that just answered: a repo finishing
+   * there can free another worker for repos, or that one for events.
+   */
+  #drain(): void {
+    for (;;) {
+      let placed = false
+      for (const kind of ['event', 'repo'] as const) {
+        const queue = this.#queues[kind]
+        const slot = queue.length > 0 ? this.#leastBusy(kind) : undefined
+        if (slot === undefined) continue
+        const next = queue.shift()!
+        this.#send(slot, next.job, next.pending)
+        placed = true
+        break
+      }
+      if (!placed) return
     }
   }
 
@@ -294,6 +366,8 @@ export class VerifyPool {
       p.reject(new VerifyWorkerError('verify worker died', { cause }))
     }
     slot.inFlight.clear()
+    this.#repos -= slot.repos
+    slot.repos = 0
     if (slot.flush !== null) clearImmediate(slot.flush)
     slot.flush = null
     slot.outbox = []

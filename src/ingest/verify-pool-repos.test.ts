@@ -1,0 +1,107 @@
+// The verify pool's placement of whole repos (a resync's or repair's import) beside events, with
+// real workers whose repo tasks hold their thread for 1.5 s (testing/slow-repo-verify-worker.ts).
+// Checked by order, not time: with two workers, every event given after a repo is answered
+// before that repo, because no event waits behind it; two repos share one worker and leave the
+// other to events; with one worker, repos and events share it and all are answered.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { generateKeypair } from '../../test/support/keypair.ts'
+import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
+import type { RepoVerifyTask } from './repo-verify-task.ts'
+import { VerifyPool } from './verify-pool.ts'
+import type { VerifyTask } from './verify-task.ts'
+
+const slowRepos = new URL('./testing/slow-repo-verify-worker.ts', import.meta.url)
+const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
+
+async function fixtures(): Promise<{ event: () => VerifyTask; repo: () => RepoVerifyTask }> {
+  const repo = new TestRepo(DID, generateKeypair('k256'))
+  const frame = messageFrame(
+    await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
+  )
+  const car = await repo.exportCar()
+  const didKey = repo.keypair.didKey
+  return {
+    event: () => ({
+      frame: Uint8Array.from(frame),
+      didKey,
+      previous: null,
+      now: Date.now(),
+      mode: 'strict',
+    }),
+    repo: () => ({ did: DID, car: Uint8Array.from(car), didKey, now: Date.now() }),
+  }
+}
+
+async function startedPool(size: number): Promise<VerifyPool> {
+  const pool = new VerifyPool({ size, maxInFlightPerWorker: 4, workerUrl: slowRepos })
+  while (pool.readyWorkers < size) await new Promise((r) => setTimeout(r, 10))
+  return pool
+}
+
+test('with two workers, events given after a whole repo go around the worker holding it', async () => {
+  const f = await fixtures()
+  const pool = await startedPool(2)
+  try {
+    const order: string[] = []
+    const repo = pool.verifyRepo(f.repo()).then((o) => {
+      order.push('repo')
+      return o
+    })
+    // More events than the free worker's in-flight limit: the rest wait for it, not the other.
+    const events = Array.from({ length: 12 }, () =>
+      pool.verify(f.event()).then((o) => {
+        order.push('event')
+        return o
+      }),
+    )
+    const [repoOutcome, ...eventOutcomes] = await Promise.all([repo, ...events])
+    assert.equal(repoOutcome.ok, true)
+    assert.ok(eventOutcomes.every((o) => o.ok))
+    assert.deepEqual(order, [...Array(12).fill('event'), 'repo'])
+    assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
+  } finally {
+    await pool.close()
+  }
+})
+
+test('with two workers, two repos at once share one worker and the other keeps to events', async () => {
+  const f = await fixtures()
+  const pool = await startedPool(2)
+  try {
+    const order: string[] = []
+    const repos = [f.repo(), f.repo()].map((t) =>
+      pool.verifyRepo(t).then((o) => {
+        order.push('repo')
+        return o
+      }),
+    )
+    const events = Array.from({ length: 8 }, () =>
+      pool.verify(f.event()).then((o) => {
+        order.push('event')
+        return o
+      }),
+    )
+    const outcomes = await Promise.all([...repos, ...events])
+    assert.ok(outcomes.every((o) => o.ok))
+    assert.deepEqual(order, [...Array(8).fill('event'), 'repo', 'repo'])
+  } finally {
+    await pool.close()
+  }
+})
+
+test('with one worker, repos and events share it and every one is answered', async () => {
+  const f = await fixtures()
+  const pool = await startedPool(1)
+  try {
+    const outcomes = await Promise.all([
+      pool.verifyRepo(f.repo()),
+      ...Array.from({ length: 6 }, () => pool.verify(f.event())),
+      pool.verifyRepo(f.repo()),
+    ])
+    assert.ok(outcomes.every((o) => o.ok))
+    assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
+  } finally {
+    await pool.close()
+  }
+})
