@@ -1,17 +1,21 @@
 // The verify pool's placement of whole repos (a resync's or repair's import) beside events, with
 // real workers whose repo tasks hold their thread for 1.5 s (testing/slow-repo-verify-worker.ts).
-// Checked by order, not time: with two workers, every event given after a repo is answered
-// before that repo, because no event waits behind it; two repos share one worker and leave the
-// other to events; with one worker, repos and events share it and all are answered.
+// Checked by order: with two workers, every event given after a repo is answered before that
+// repo, because no event waits behind it (the events take milliseconds against the hold); two
+// repos share one worker and leave the other to events; with one worker, repos and events share
+// it and all are answered (nothing starves). And when the worker holding a repo dies, the repo
+// queued behind it goes at once to the one worker left, not to the dead one's replacement.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import type { RepoVerifyTask } from './repo-verify-task.ts'
-import { VerifyPool } from './verify-pool.ts'
+import { DYING_REPO_DID } from './testing/dying-repo-signal.ts'
+import { VerifyPool, VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyTask } from './verify-task.ts'
 
 const slowRepos = new URL('./testing/slow-repo-verify-worker.ts', import.meta.url)
+const dyingRepos = new URL('./testing/dying-repo-verify-worker.ts', import.meta.url)
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
 
 async function fixtures(): Promise<{ event: () => VerifyTask; repo: () => RepoVerifyTask }> {
@@ -33,8 +37,12 @@ async function fixtures(): Promise<{ event: () => VerifyTask; repo: () => RepoVe
   }
 }
 
-async function startedPool(size: number): Promise<VerifyPool> {
-  const pool = new VerifyPool({ size, maxInFlightPerWorker: 4, workerUrl: slowRepos })
+async function startedPool(
+  size: number,
+  workerUrl = slowRepos,
+  maxInFlightPerWorker = 4,
+): Promise<VerifyPool> {
+  const pool = new VerifyPool({ size, maxInFlightPerWorker, workerUrl })
   while (pool.readyWorkers < size) await new Promise((r) => setTimeout(r, 10))
   return pool
 }
@@ -101,6 +109,25 @@ test('with one worker, repos and events share it and every one is answered', asy
     ])
     assert.ok(outcomes.every((o) => o.ok))
     assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
+  } finally {
+    await pool.close()
+  }
+})
+
+test('a repo queued behind a worker that dies goes to the worker left, not to its replacement', async () => {
+  const f = await fixtures()
+  // One task per worker: the second repo cannot join the first, and the other worker is kept
+  // free of repos for events, so it waits in the queue.
+  const pool = await startedPool(2, dyingRepos, 1)
+  try {
+    const dying = pool.verifyRepo({ ...f.repo(), did: DYING_REPO_DID })
+    const queued = pool.verifyRepo(f.repo()).then((o) => ({ o, ready: pool.readyWorkers }))
+    assert.equal(pool.stats.queued, 1)
+    await assert.rejects(dying, (err: unknown) => err instanceof VerifyWorkerError)
+    // Answered by the worker left while the dead one's replacement was still starting.
+    const { o, ready } = await queued
+    assert.equal(o.ok, true)
+    assert.equal(ready, 1)
   } finally {
     await pool.close()
   }

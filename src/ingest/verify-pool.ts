@@ -3,11 +3,13 @@
 // bytes handed in must be a buffer of their own: they are transferred, not copied. Tasks given
 // to a worker in one turn of the event loop are posted together (verify-messages.ts).
 // Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,
-// seconds, and an event given to that worker would wait as long. So with two workers or more,
-// repos go to at most all but one of them, and events to the others; only with one worker do
-// both share it.
+// seconds, and an event given to that worker would wait as long. So while two workers or more
+// are ready, repos go to at most all but one of them (spread over those, fewest repos first),
+// and events to the others; only when one worker is ready do both share it.
 // Queue: at most `maxInFlightPerWorker` tasks per worker; beyond that, or when no worker may
-// take it, a task waits in a FIFO queue of its kind, events taken before repos. The queues have
+// take it, a task waits in a FIFO queue of its kind. Queued events are placed before queued
+// repos, except that a repo goes first when none is running, so a steady stream of events
+// cannot hold repos back for ever (one repo takes one worker at most). The queues have
 // no bound of their own because their callers are bounded: each waiting event is an event in
 // flight, and every host's flow control caps those at `--host-concurrency`
 // (hosts/flow-control.ts), so the events' queue holds at most hosts × that; repos are fetched
@@ -75,6 +77,8 @@ export interface VerifyPoolOptions {
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
+const EVENTS_FIRST = ['event', 'repo'] as const
+const REPOS_FIRST = ['repo', 'event'] as const
 /** How long `close` waits for a worker to end by itself before terminating it. */
 const CLOSE_WAIT_MS = 10_000
 const HEAP_STATS_TIMEOUT_MS = 1000
@@ -196,6 +200,7 @@ export class VerifyPool {
    */
   async close(): Promise<{ ended: number; terminated: number }> {
     this.#closed = true
+    this.#repos = 0
     const closed = new VerifyWorkerError('verify pool closed')
     for (const queue of Object.values(this.#queues)) {
       for (const { pending } of queue.splice(0)) pending.reject(closed)
@@ -205,6 +210,8 @@ export class VerifyPool {
       s.flush = null
       for (const p of s.inFlight.values()) p.reject(closed)
       s.inFlight.clear()
+      s.repos = 0
+      s.ready = false
     }
     const running = this.#slots.flatMap((s) => s.thread.close() ?? [])
     const ends = await Promise.all(
@@ -238,12 +245,13 @@ export class VerifyPool {
    * none while every one is (re)starting, full, or kept for the other kind. Events go to workers
    * without a repo, unless every ready worker has one (one worker must do both). A repo goes to
    * a worker that has one already, or to a free one while at least one other ready worker stays
-   * free of repos for events.
+   * free of repos for events; among those, to the one with the fewest repos.
    */
   #leastBusy(kind: Job['kind']): Slot | undefined {
     let ready = 0
     let withRepos = 0
-    // Without a repo anywhere (nearly always), an event may go to any worker: no counting.
+    // Without a repo anywhere (always, outside resyncs and repairs), an event may go to any
+    // worker: no counting.
     if (kind === 'repo' || this.#repos > 0) {
       for (const s of this.#slots) {
         if (!s.ready) continue
@@ -259,7 +267,12 @@ export class VerifyPool {
           ? s.repos > 0 && withRepos < ready
           : s.repos === 0 && ready > 1 && withRepos >= ready - 1
       if (kept) continue
-      if (best === undefined || s.inFlight.size < best.inFlight.size) best = s
+      if (
+        best === undefined ||
+        (kind === 'repo' && s.repos < best.repos) ||
+        ((kind === 'event' || s.repos === best.repos) && s.inFlight.size < best.inFlight.size)
+      )
+        best = s
     }
     return best
   }
@@ -339,14 +352,14 @@ export class VerifyPool {
   }
 
   /**
-   * Gives queued tasks to the workers that may take them, events first, until none can be
-   * placed. Every worker is offered work, not only the one that just answered: a repo finishing
+   * Gives queued tasks to the workers that may take them, events first (a repo first while none
+   * runs), until none can be placed. Every worker is offered work, not only the one that just answered: a repo finishing
    * there can free another worker for repos, or that one for events.
    */
   #drain(): void {
     for (;;) {
       let placed = false
-      for (const kind of ['event', 'repo'] as const) {
+      for (const kind of this.#repos === 0 ? REPOS_FIRST : EVENTS_FIRST) {
         const queue = this.#queues[kind]
         const slot = queue.length > 0 ? this.#leastBusy(kind) : undefined
         if (slot === undefined) continue
@@ -373,6 +386,9 @@ export class VerifyPool {
     slot.outbox = []
     slot.transfer = []
     this.#onWorkerError(cause, restartInMs)
+    // With one worker fewer, queued tasks may now go elsewhere (the last ready worker takes
+    // repos as well as events).
+    this.#drain()
   }
 }
 

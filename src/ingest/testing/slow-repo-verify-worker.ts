@@ -1,7 +1,6 @@
 // The real verify worker, made slow at whole repos: given a batch with a repo task, it first
-// holds its thread for REPO_HOLD_MS, as a big repo would. What a busy worker means for the
-// events routed around it, tested for real. Deliberately not here: anything else the worker
-// does (verify-worker.ts).
+// holds its thread for REPO_HOLD_MS, as a big repo would. Used to test that events are placed
+// around a worker busy with a repo; everything else is the real worker.
 import { parentPort } from 'node:worker_threads'
 import type { ToWorker } from '../verify-messages.ts'
 
