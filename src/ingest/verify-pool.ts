@@ -353,8 +353,8 @@ export class VerifyPool {
 
   /**
    * Gives queued tasks to the workers that may take them, events first (a repo first while none
-   * runs), until none can be placed. Every worker is offered work, not only the one that just answered: a repo finishing
-   * there can free another worker for repos, or that one for events.
+   * runs), until none can be placed. Every worker is offered work, not only the one that just
+   * answered: a repo finishing there can free another worker for repos, or that one for events.
    */
   #drain(): void {
     for (;;) {
