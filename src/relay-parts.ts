@@ -154,6 +154,10 @@ export function relayObservers(logger: Logger, now: () => number) {
         consumers: () => fanout.count,
         drops: () => drops.totals(),
         busy: () => busyByThread({ pool, writer: archive?.writerStats, upstream: socketThreads }),
+        mainCpuMs: () => {
+          const cpu = process.threadCpuUsage()
+          return (cpu.user + cpu.system) / 1000
+        },
       }
       const recorders = [
         new StatsRecorder({ now, sources }),

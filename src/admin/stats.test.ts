@@ -62,6 +62,37 @@ test('rates per second over each 10 s step, consumers as a count, oldest first',
   })
 })
 
+test("the main thread's CPU per event received, weighted by events when steps are averaged", () => {
+  const t = { now: 1_000_000, in: 0, cpuMs: 0 }
+  const rec = new StatsRecorder({
+    now: () => t.now,
+    sources: {
+      eventsIn: () => t.in,
+      eventsOut: () => 0,
+      consumers: () => 0,
+      drops: () => new Map(),
+      mainCpuMs: () => t.cpuMs,
+    },
+  })
+  rec.sample()
+  // 10 s: 1,000 events for 100 ms of CPU (100 µs each); then none; then 3,000 for 150 ms (50 µs).
+  for (const [events, ms] of [
+    [1_000, 100],
+    [0, 5],
+    [3_000, 150],
+  ] as const) {
+    t.now += 10_000
+    t.in += events
+    t.cpuMs += ms
+    rec.sample()
+  }
+  assert.deepEqual(rec.series(3_600_000, 10_000).series.mainUsPerEvent, [100, 0, 50])
+  // One 30 s step: 255 ms over 4,000 events, not the mean of the three steps.
+  assert.deepEqual(rec.series(3_600_000, 30_000).series.mainUsPerEvent, [63.75])
+  // Without the source, no such series.
+  assert.equal('mainUsPerEvent' in setup().rec.series(3_600_000, 10_000).series, false)
+})
+
 test('no samples yet: empty series', () => {
   const { rec } = setup()
   rec.sample()

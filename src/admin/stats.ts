@@ -1,5 +1,6 @@
 // Time series for the dashboard's charts: `StatsRecorder` samples the relay's running totals
-// (events received, events written to the log, drops by reason, each thread's busy time) and the
+// (events received, events written to the log, drops by reason, each thread's busy time, the
+// main thread's CPU, which with the events received gives its CPU per event) and the
 // consumer count every `stepMs`, keeps per-second rates in a ring buffer covering `windowMs`
 // (1 h by default: 360 samples; the oldest is overwritten when full), and `statsRoutes` answers
 // `GET /admin/stats` (docs/admin-api.md "Statistics") by averaging those samples into the asked
@@ -20,6 +21,8 @@ export interface StatsSources {
    * were busy, and how many threads of that kind there are (the share is per thread).
    */
   busy?(): ReadonlyMap<string, { readonly busyMs: number; readonly threads: number }>
+  /** CPU milliseconds the main thread has used (user and system). */
+  mainCpuMs?(): number
 }
 
 export interface StatsRecorderOptions {
@@ -39,6 +42,8 @@ interface Sample {
   readonly drops: ReadonlyMap<string, number>
   /** Percent of the time each kind of thread was busy, per thread. */
   readonly busy: ReadonlyMap<string, number>
+  /** The main thread's CPU over the step and the events received in it (when it is read). */
+  readonly mainCpu: { readonly ms: number; readonly events: number } | undefined
 }
 
 interface Totals {
@@ -47,6 +52,7 @@ interface Totals {
   readonly eventsOut: number
   readonly drops: ReadonlyMap<string, number>
   readonly busy: ReadonlyMap<string, { readonly busyMs: number; readonly threads: number }>
+  readonly mainCpuMs: number | undefined
 }
 
 export interface StatsSeries {
@@ -59,6 +65,11 @@ export interface StatsSeries {
     readonly drops: Record<string, number[]>
     /** Percent of the time each kind of thread was busy (per thread), averaged over the step. */
     readonly busy: Record<string, number[]>
+    /**
+     * The main thread's CPU microseconds per event received over the step (0 when none came);
+     * present when the main thread's CPU is read.
+     */
+    readonly mainUsPerEvent?: number[]
   }
 }
 
@@ -109,6 +120,7 @@ export class StatsRecorder {
       eventsOut: s.eventsOut(),
       drops: new Map(s.drops()),
       busy: new Map(s.busy?.() ?? []),
+      mainCpuMs: s.mainCpuMs?.(),
     }
     const prev = this.#last
     this.#last = cur
@@ -127,6 +139,13 @@ export class StatsRecorder {
       // rate() is per second of milliseconds: /10 makes it a percent of one thread's time.
       busy.set(thread, Math.min(100, rate(b.busyMs, before.busyMs) / 10 / b.threads))
     }
+    const mainCpu =
+      cur.mainCpuMs !== undefined && prev.mainCpuMs !== undefined
+        ? {
+            ms: Math.max(0, cur.mainCpuMs - prev.mainCpuMs),
+            events: Math.max(0, cur.eventsIn - prev.eventsIn),
+          }
+        : undefined
     this.#push({
       at: cur.at,
       eventsIn: rate(cur.eventsIn, prev.eventsIn),
@@ -134,6 +153,7 @@ export class StatsRecorder {
       consumers: s.consumers(),
       drops,
       busy,
+      mainCpu,
     })
   }
 
@@ -154,6 +174,7 @@ export class StatsRecorder {
     for (const s of samples) for (const t of s.busy.keys()) threads.add(t)
     const busy: Record<string, number[]> = {}
     for (const t of threads) busy[t] = []
+    const mainUsPerEvent: number[] | undefined = samples.some((x) => x.mainCpu) ? [] : undefined
     // Buckets are aligned on the newest sample: the oldest bucket may hold fewer samples.
     const first = samples.length - points * per
     for (let p = 0; p < points; p++) {
@@ -165,8 +186,19 @@ export class StatsRecorder {
       consumers.push(bucket.at(-1)?.consumers ?? 0)
       for (const r of reasons) drops[r]?.push(avg((s) => s.drops.get(r) ?? 0))
       for (const t of threads) busy[t]?.push(avg((s) => s.busy.get(t) ?? 0))
+      if (mainUsPerEvent) {
+        // Weighted by events: the CPU of the whole step over every event in it.
+        let ms = 0
+        let events = 0
+        for (const s of bucket) {
+          ms += s.mainCpu?.ms ?? 0
+          events += s.mainCpu?.events ?? 0
+        }
+        mainUsPerEvent.push(events > 0 ? round((ms * 1000) / events) : 0)
+      }
     }
-    return { step: stepMs / 1000, series: { eventsIn, eventsOut, consumers, drops, busy } }
+    const series = { eventsIn, eventsOut, consumers, drops, busy }
+    return { step: stepMs / 1000, series: mainUsPerEvent ? { ...series, mainUsPerEvent } : series }
   }
 
   #push(s: Sample): void {

@@ -111,6 +111,7 @@ describe('admin dashboard in Chromium', () => {
     await page.waitForSelector('[data-chart="Events per second"] svg')
     await page.waitForSelector('[data-chart="Drops per second by reason"] svg')
     await page.waitForSelector('[data-chart="Threads busy (% of the time, per thread)"] svg')
+    await page.waitForSelector('[data-chart="Main thread CPU per event (µs)"] svg')
     await shot('02-overview')
     watch.assertClean('login')
   })
