@@ -36,7 +36,7 @@ import type { Logger } from './observability/logger.ts'
 import type { RelayMetrics } from './observability/metrics.ts'
 import { type Tracer, tracedResolver } from './observability/tracing.ts'
 import type { HttpTimeouts } from './relay-server.ts'
-import { busyByThread } from './runtime/thread-busy.ts'
+import { busyByThread, threadCpuMs } from './runtime/thread-busy.ts'
 import type { SocketThreads } from './upstream/socket-threads.ts'
 import type { UpstreamTimings } from './upstream/types.ts'
 
@@ -154,10 +154,7 @@ export function relayObservers(logger: Logger, now: () => number) {
         consumers: () => fanout.count,
         drops: () => drops.totals(),
         busy: () => busyByThread({ pool, writer: archive?.writerStats, upstream: socketThreads }),
-        mainCpuMs: () => {
-          const cpu = process.threadCpuUsage()
-          return (cpu.user + cpu.system) / 1000
-        },
+        mainCpuMs: threadCpuMs,
       }
       const recorders = [
         new StatsRecorder({ now, sources }),

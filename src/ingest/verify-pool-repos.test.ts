@@ -37,6 +37,14 @@ async function fixtures(): Promise<{ event: () => VerifyTask; repo: () => RepoVe
   }
 }
 
+/** `answer`, noting `name` in `order` when it comes: the order answers arrive in is the check. */
+function noted<T>(order: string[], name: string, answer: Promise<T>): Promise<T> {
+  return answer.then((o) => {
+    order.push(name)
+    return o
+  })
+}
+
 async function startedPool(
   size: number,
   workerUrl = slowRepos,
@@ -49,86 +57,52 @@ async function startedPool(
 
 test('with two workers, events given after a whole repo go around the worker holding it', async () => {
   const f = await fixtures()
-  const pool = await startedPool(2)
-  try {
-    const order: string[] = []
-    const repo = pool.verifyRepo(f.repo()).then((o) => {
-      order.push('repo')
-      return o
-    })
-    // More events than the free worker's in-flight limit: the rest wait for it, not the other.
-    const events = Array.from({ length: 12 }, () =>
-      pool.verify(f.event()).then((o) => {
-        order.push('event')
-        return o
-      }),
-    )
-    const [repoOutcome, ...eventOutcomes] = await Promise.all([repo, ...events])
-    assert.equal(repoOutcome.ok, true)
-    assert.ok(eventOutcomes.every((o) => o.ok))
-    assert.deepEqual(order, [...Array(12).fill('event'), 'repo'])
-    assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
-  } finally {
-    await pool.close()
-  }
+  await using pool = await startedPool(2)
+  const order: string[] = []
+  const repo = noted(order, 'repo', pool.verifyRepo(f.repo()))
+  // More events than the free worker's in-flight limit: the rest wait for it, not the other.
+  const events = Array.from({ length: 12 }, () => noted(order, 'event', pool.verify(f.event())))
+  const [repoOutcome, ...eventOutcomes] = await Promise.all([repo, ...events])
+  assert.equal(repoOutcome.ok, true)
+  assert.ok(eventOutcomes.every((o) => o.ok))
+  assert.deepEqual(order, [...Array(12).fill('event'), 'repo'])
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 test('with two workers, two repos at once share one worker and the other keeps to events', async () => {
   const f = await fixtures()
-  const pool = await startedPool(2)
-  try {
-    const order: string[] = []
-    const repos = [f.repo(), f.repo()].map((t) =>
-      pool.verifyRepo(t).then((o) => {
-        order.push('repo')
-        return o
-      }),
-    )
-    const events = Array.from({ length: 8 }, () =>
-      pool.verify(f.event()).then((o) => {
-        order.push('event')
-        return o
-      }),
-    )
-    const outcomes = await Promise.all([...repos, ...events])
-    assert.ok(outcomes.every((o) => o.ok))
-    assert.deepEqual(order, [...Array(8).fill('event'), 'repo', 'repo'])
-  } finally {
-    await pool.close()
-  }
+  await using pool = await startedPool(2)
+  const order: string[] = []
+  const repos = [f.repo(), f.repo()].map((t) => noted(order, 'repo', pool.verifyRepo(t)))
+  const events = Array.from({ length: 8 }, () => noted(order, 'event', pool.verify(f.event())))
+  const outcomes = await Promise.all([...repos, ...events])
+  assert.ok(outcomes.every((o) => o.ok))
+  assert.deepEqual(order, [...Array(8).fill('event'), 'repo', 'repo'])
 })
 
 test('with one worker, repos and events share it and every one is answered', async () => {
   const f = await fixtures()
-  const pool = await startedPool(1)
-  try {
-    const outcomes = await Promise.all([
-      pool.verifyRepo(f.repo()),
-      ...Array.from({ length: 6 }, () => pool.verify(f.event())),
-      pool.verifyRepo(f.repo()),
-    ])
-    assert.ok(outcomes.every((o) => o.ok))
-    assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
-  } finally {
-    await pool.close()
-  }
+  await using pool = await startedPool(1)
+  const outcomes = await Promise.all([
+    pool.verifyRepo(f.repo()),
+    ...Array.from({ length: 6 }, () => pool.verify(f.event())),
+    pool.verifyRepo(f.repo()),
+  ])
+  assert.ok(outcomes.every((o) => o.ok))
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 test('a repo queued behind a worker that dies goes to the worker left, not to its replacement', async () => {
   const f = await fixtures()
   // One task per worker: the second repo cannot join the first, and the other worker is kept
   // free of repos for events, so it waits in the queue.
-  const pool = await startedPool(2, dyingRepos, 1)
-  try {
-    const dying = pool.verifyRepo({ ...f.repo(), did: DYING_REPO_DID })
-    const queued = pool.verifyRepo(f.repo()).then((o) => ({ o, ready: pool.readyWorkers }))
-    assert.equal(pool.stats.queued, 1)
-    await assert.rejects(dying, (err: unknown) => err instanceof VerifyWorkerError)
-    // Answered by the worker left while the dead one's replacement was still starting.
-    const { o, ready } = await queued
-    assert.equal(o.ok, true)
-    assert.equal(ready, 1)
-  } finally {
-    await pool.close()
-  }
+  await using pool = await startedPool(2, dyingRepos, 1)
+  const dying = pool.verifyRepo({ ...f.repo(), did: DYING_REPO_DID })
+  const queued = pool.verifyRepo(f.repo()).then((o) => ({ o, ready: pool.readyWorkers }))
+  assert.equal(pool.stats.queued, 1)
+  await assert.rejects(dying, (err: unknown) => err instanceof VerifyWorkerError)
+  // Answered by the worker left while the dead one's replacement was still starting.
+  const { o, ready } = await queued
+  assert.equal(o.ok, true)
+  assert.equal(ready, 1)
 })

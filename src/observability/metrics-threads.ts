@@ -14,7 +14,7 @@
 // a worker's own is only readable asynchronously), and reading the threads' busy time
 // (runtime/thread-busy.ts, which the dashboard's series use too).
 import type { Registry } from 'prom-client'
-import { busyByThread } from '../runtime/thread-busy.ts'
+import { busyByThread, threadCpuMs } from '../runtime/thread-busy.ts'
 import type { MetricsSources } from './metrics-sources.ts'
 import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 
@@ -35,10 +35,8 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
   scrapeCounter(registry, {
     name: 'relay_main_thread_cpu_seconds_total',
     help: 'CPU seconds (user and system) the main thread has used: what limits the relay whatever the cores.',
-    read: (emit) => {
-      const cpu = process.threadCpuUsage()
-      emit((cpu.user + cpu.system) / 1e6)
-    },
+    // Scraped on the main thread, so the calling thread's CPU is the main thread's.
+    read: (emit) => emit(threadCpuMs() / 1000),
   })
   scrapeGauge(registry, {
     name: 'relay_upstream_threads',

@@ -1,27 +1,15 @@
+// Which heap growth is in force, seen in fresh Node processes: the relay's own unless Node's
+// command line gives one (the last one given wins).
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { HEAP_GROWING_PERCENT } from './heap-growth.ts'
+import { inFreshNode } from './testing.ts'
 
-const run = promisify(execFile)
 const MODULE = fileURLToPath(new URL('./heap-growth.ts', import.meta.url))
 
 /** What `limitHeapGrowth` says is in force in a fresh Node started with these options. */
-async function inForce(flags: string[]): Promise<number> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      ...flags,
-      '--input-type=module',
-      '-e',
-      `import(${JSON.stringify(MODULE)}).then((m) => console.log(m.limitHeapGrowth()))`,
-    ],
-    { env: { PATH: process.env.PATH ?? '' } },
-  )
-  return Number(stdout)
-}
+const inForce = (flags: string[]): Promise<number> => inFreshNode(MODULE, 'limitHeapGrowth', flags)
 
 test("the relay's heap growth unless Node's command line gives one", async () => {
   assert.equal(HEAP_GROWING_PERCENT, 100)

@@ -4,9 +4,19 @@
 // whose own count starts at zero. The relay exports these totals, so an operator can see which
 // thread saturates first (a verify worker, or the main thread, which more cores do not help).
 // `busyByThread` reads every kind of thread at once, for both the metrics and the dashboard.
+// `threadCpuMs` is the calling thread's CPU, which busy time overstates when cores are short.
 // Deliberately not here: turning totals into rates (Prometheus and the dashboard's recorder do).
 import { performance } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'
+
+/**
+ * CPU milliseconds (user and system) the calling thread has used: for the main thread, unlike
+ * its busy time, not raised by waiting for a core (the metrics and the dashboard read it).
+ */
+export function threadCpuMs(): number {
+  const cpu = process.threadCpuUsage()
+  return (cpu.user + cpu.system) / 1000
+}
 
 /** The kinds of thread whose busy time the relay reports (metric labels, dashboard series). */
 export const BUSY_THREADS = ['main', 'upstream', 'verify', 'archive_writer'] as const

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { inFreshNode } from './testing.ts'
 import { commandLineSemiSpaceMb } from './thread-heap.ts'
 
 const run = promisify(execFile)
@@ -54,19 +55,8 @@ test('threads started after the limit get small young generations; the main thre
 })
 
 test('threads get less when Node was asked for less, on its command line or in NODE_OPTIONS', async () => {
-  const given = async (flags: string[], nodeOptions: string) => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        ...flags,
-        '--input-type=module',
-        '-e',
-        `import(${JSON.stringify(MODULE)}).then((m) => console.log(m.limitThreadYoungGeneration()))`,
-      ],
-      { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: nodeOptions } },
-    )
-    return Number(stdout)
-  }
+  const given = (flags: string[], nodeOptions: string): Promise<number> =>
+    inFreshNode(MODULE, 'limitThreadYoungGeneration', flags, nodeOptions)
   assert.equal(await given(['--max-semi-space-size=16'], ''), 4)
   assert.equal(await given(['--max-semi-space-size=2'], ''), 2)
   assert.equal(await given([], '--max-semi-space-size=1'), 1)
