@@ -36,6 +36,7 @@ import { createRelayServer } from './relay-server.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
 import { LocalSockets } from './upstream/socket-opener.ts'
 import { SocketThreads } from './upstream/socket-threads.ts'
+import { AccountShards } from './shards/account-shards.ts'
 
 export type { Relay, RelayOverrides } from './relay-parts.ts'
 
@@ -102,7 +103,7 @@ export async function createRelay(
     upstreamTimings: overrides.upstreamTimings,
     sockets: socketThreads ?? new LocalSockets(upstreamLookup(config.allowInsecureHosts)),
     futureCursorResets: overrides.futureCursorResets,
-    onEvent: (id, msg, raw) => ingest.handle(id, msg, raw),
+    onEvent: (id, msg, raw) => (shards ?? ingest).handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>
       obs.drops.record({ hostId, reason, did: null, seq, detail }),
     eventTypes: obs.eventTypes,
@@ -137,6 +138,19 @@ export async function createRelay(
     mirror: resync.mirror,
     onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
   })
+  const shardCount = Number(process.env.RELAY_ACCOUNT_SHARDS ?? 0)
+  const shards =
+    shardCount > 0
+      ? new AccountShards({
+          count: shardCount,
+          config,
+          hosts,
+          log,
+          drops: obs.drops,
+          onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
+          onError: (level, message, ctx) => logger[level]({ err: message, ...ctx }, 'shard'),
+        })
+      : undefined
   resync.bind({ hosts, ingest })
   const fanout = relayFanout(config, log, takedowns, now, logger, overrides)
   log.onFlush((records) => {
@@ -179,6 +193,7 @@ export async function createRelay(
     address: () => server.address() as AddressInfo,
     async start() {
       await hosts.load()
+      await shards?.ready()
       const recovered = await recoverAtStart({
         persistDir: config.persistDir,
         log,
@@ -217,6 +232,7 @@ export async function createRelay(
       await resync.stop()
       ingest.stop() // events waiting for the database stop waiting
       await ingest.idle(10_000) // events in flight finish, for at most 10 s
+      await shards?.close()
       await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await fanout.close()
       server.wss.close()
