@@ -2,7 +2,6 @@
 // subscriptions (hosts/), accounts and takedowns (ingest/), consumers (fanout/), host pulls,
 // resyncs and compaction (resync/, archive/), and the statistics behind the dashboard's charts. Kept apart from relay.ts so the composition root
 // stays small; no rule lives here.
-import type { AccountCache } from './accounts/account-cache.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
 import { hostAdminRoutes } from './admin/host-admin.ts'
 import { HostPuller, pullHostsRoutes } from './admin/pull-hosts.ts'
@@ -13,9 +12,12 @@ import type { Route } from './api/server.ts'
 import type { RelayConfig } from './config/config.ts'
 import type { Fanout } from './fanout/fanout.ts'
 import type { Hosts } from './hosts/hosts.ts'
-import type { CachingIdentityResolver } from './identity/cache.ts'
+import type {
+  AccountOperations,
+  AccountReader,
+  IdentityOperations,
+} from './ingest/account-operations.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
-import type { Ingest } from './ingest/ingest.ts'
 import type { Logger } from './observability/logger.ts'
 import type { RelayResync } from './relay-resync.ts'
 import type { RepoStatusCheck } from './upstream/repo-status.ts'
@@ -23,11 +25,11 @@ import type { RepoStatusCheck } from './upstream/repo-status.ts'
 export interface AdminWiring {
   readonly config: Pick<RelayConfig, 'userAgent' | 'allowInsecureHosts'>
   readonly hosts: Hosts
-  readonly ingest: Ingest
-  readonly accounts: AccountCache
+  readonly ingest: Pick<AccountOperations, 'takeDown' | 'reverseTakedown'>
+  readonly accounts: Pick<AccountReader, 'get'>
   readonly takedowns: Takedowns
   readonly drops: DropCounter
-  readonly identity: CachingIdentityResolver
+  readonly identity: IdentityOperations
   readonly fanout: Fanout
   readonly resync: RelayResync
   readonly checkRepoStatus: RepoStatusCheck
@@ -66,7 +68,7 @@ export function adminRoutes(w: AdminWiring): { routes: Route[]; puller: HostPull
       identity: {
         peek: (did) => w.identity.peek(did),
         refresh: async (did) => {
-          w.identity.purge(did)
+          await w.identity.purge(did)
           try {
             return (await w.identity.resolve(did)).identity
           } catch {

@@ -5,13 +5,12 @@
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
 import type { AddressInfo } from 'node:net'
-import type { AccountCache } from './accounts/account-cache.ts'
 import { slotCountsByHost, takenDownPage } from './accounts/account-rows.ts'
 import type { Takedowns } from './accounts/takedowns.ts'
 import { StatsRecorder, statsRoutes } from './admin/stats.ts'
 import type { Route } from './api/server.ts'
 import type { ArchiveDatabase } from './archive/archive-db.ts'
-import { Checkpointer } from './checkpoint/checkpointer.ts'
+import { Checkpointer, type CheckpointerDeps } from './checkpoint/checkpointer.ts'
 import type { CursorBook } from './checkpoint/cursor-book.ts'
 import { saveCursorsTo } from './checkpoint/cursor-rows.ts'
 import type { RelayConfig } from './config/config.ts'
@@ -27,7 +26,7 @@ import { CachingIdentityResolver } from './identity/cache.ts'
 import type { Identity } from './identity/did-document.ts'
 import { DidResolver } from './identity/resolver.ts'
 import { DropCounter } from './ingest/drop-counter.ts'
-import type { Ingest } from './ingest/ingest.ts'
+import type { Ingest, IngestStats } from './ingest/ingest.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './ingest/verify-task.ts'
 import { EventTypeCounter } from './observability/event-type-counter.ts'
@@ -140,7 +139,7 @@ export function relayObservers(logger: Logger, now: () => number) {
     monitors(parts: {
       db: RelayDatabase
       log: EventLog
-      ingest: Ingest
+      ingest: { readonly stats: IngestStats }
       fanout: Fanout
       pool: VerifyPool
       socketThreads: SocketThreads | undefined
@@ -204,7 +203,7 @@ export function relayObservers(logger: Logger, now: () => number) {
 /** Checkpoints: account states, host counts and cursors, with the scan-from seq, every few seconds. */
 export function relayCheckpointer(p: {
   db: RelayDatabase
-  accounts: AccountCache
+  accounts: CheckpointerDeps['accounts']
   log: EventLog
   book: CursorBook
   /** The hosts part (built after the checkpointer, which it calls back). */

@@ -3,7 +3,6 @@
 // accounts (both modes) and whole-host resyncs. Built before ingest (which applies commits to
 // the mirror and reports desynchronized accounts) and bound to it afterwards; started after
 // recovery, stopped before ingest.
-import type { AccountCache } from './accounts/account-cache.ts'
 import { ArchiveDatabase } from './archive/archive-db.ts'
 import { Compactor } from './archive/compaction.ts'
 import { Mirror } from './archive/mirror.ts'
@@ -11,10 +10,13 @@ import { RepoStore } from './archive/repo-store.ts'
 import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import type { Hosts } from './hosts/hosts.ts'
-import type { CachingIdentityResolver } from './identity/cache.ts'
 import { DidNotFoundError } from './identity/errors.ts'
+import type {
+  AccountOperations,
+  AccountReader,
+  IdentityOperations,
+} from './ingest/account-operations.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
-import type { Ingest } from './ingest/ingest.ts'
 import { RESYNC_RESULTS, type ResyncResult } from './ingest/resynchronize.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
@@ -46,7 +48,7 @@ export interface RelayResync {
   /** A known, unbanned host as resyncs fetch from it. */
   syncHost(hostname: string): SyncHost | undefined
   /** Binds the parts built after this one (ingest needs the mirror first). */
-  bind(parts: { hosts: Hosts; ingest: Ingest }): void
+  bind(parts: { hosts: Hosts; ingest: Pick<AccountOperations, 'resynchronize'> }): void
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -54,8 +56,8 @@ export interface RelayResync {
 export async function relayResync(p: {
   config: RelayConfig
   db: RelayDatabase
-  accounts: AccountCache
-  identity: CachingIdentityResolver
+  accounts: Pick<AccountReader, 'get'>
+  identity: IdentityOperations
   pool: VerifyPool
   drops: DropCounter
   logger: Logger
@@ -84,7 +86,7 @@ export async function relayResync(p: {
       now,
       logger: p.logger.child({ subsystem: 'compaction' }),
     })
-  let bound: { hosts: Hosts; ingest: Ingest } | undefined
+  let bound: { hosts: Hosts; ingest: Pick<AccountOperations, 'resynchronize'> } | undefined
   const parts = () => {
     if (!bound) throw new Error('relayResync used before bind()')
     return bound
@@ -112,7 +114,7 @@ export async function relayResync(p: {
     pds,
     pacer,
     resolveIdentity: async (did) => {
-      p.identity.purge(did)
+      await p.identity.purge(did)
       try {
         return (await p.identity.resolve(did)).identity
       } catch (err) {

@@ -2,7 +2,6 @@
 // dashboard's static files under /dash/, and subscribeRepos upgrades handed to fan-out (with the client address behind trusted proxies).
 import type { Server } from 'node:http'
 import { WebSocketServer } from 'ws'
-import type { AccountCache } from './accounts/account-cache.ts'
 import { accountsWithHead } from './accounts/account-rows.ts'
 import { AdminAuth } from './admin/auth.ts'
 import { siblingForwarder } from './admin/siblings.ts'
@@ -20,6 +19,7 @@ import type { RelayDatabase } from './db/database.ts'
 import type { EventLog } from './eventlog/event-log.ts'
 import type { Fanout } from './fanout/fanout.ts'
 import type { Hosts } from './hosts/hosts.ts'
+import type { AccountReader } from './ingest/account-operations.ts'
 import type { DropCounter } from './ingest/drop-counter.ts'
 import type { HttpGuardOptions, HttpGuardStats } from './net/http-guard.ts'
 import type { HealthMonitor } from './observability/health.ts'
@@ -32,7 +32,7 @@ export interface RelayServerParts {
   readonly log: EventLog
   readonly hosts: Hosts
   readonly drops: DropCounter
-  readonly accounts: AccountCache
+  readonly accounts: AccountReader
   readonly fanout: Fanout
   /** Archival mode's mirror (getRepo, getRecord, getBlocks); undefined when it is off. */
   readonly mirror: Mirror | undefined

@@ -13,6 +13,7 @@ import { openDatabase } from './db/database.ts'
 import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
+import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
 import { Ingest } from './ingest/ingest.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
@@ -33,10 +34,10 @@ import {
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
+import { AccountShards, shardedIdentity } from './shards/account-shards.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
 import { LocalSockets } from './upstream/socket-opener.ts'
 import { SocketThreads } from './upstream/socket-threads.ts'
-import { AccountShards } from './shards/account-shards.ts'
 
 export type { Relay, RelayOverrides } from './relay-parts.ts'
 
@@ -53,7 +54,11 @@ export async function createRelay(
   const tracing = createTracing({ ...config.tracing, version: config.version })
   const log = await openLog(config, now, logger, overrides)
   const takedowns = new Takedowns()
-  const accounts = new AccountCache(accountPersistence(db), { maxEntries: config.accountCacheSize })
+  // With account shards, the main thread's cache serves only start-up recovery, which writes
+  // every shard's checkpoint with the shard count.
+  const accounts = new AccountCache(accountPersistence(db, { shards: config.accountShards }), {
+    maxEntries: config.accountShards > 0 ? 1 : config.accountCacheSize,
+  })
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({
@@ -78,12 +83,17 @@ export async function createRelay(
       : undefined
   const book = new CursorBook()
   const resync = await relayResync({
-    ...{ config, db, accounts, identity, pool, logger, now },
+    ...{ config, db, pool, logger, now },
+    accounts: { get: (did) => (shards ? shards.account(did) : accounts.get(did)) },
+    identity: config.accountShards > 0 ? shardedIdentity(() => shards!) : identity,
     drops: obs.drops,
   })
   const checkpointer = relayCheckpointer({
     db,
-    accounts,
+    accounts: {
+      write: (seq, beforeSave) =>
+        shards ? shards.checkpoint(beforeSave) : accounts.write(seq, beforeSave),
+    },
     log,
     book,
     hosts: () => hosts,
@@ -103,13 +113,13 @@ export async function createRelay(
     upstreamTimings: overrides.upstreamTimings,
     sockets: socketThreads ?? new LocalSockets(upstreamLookup(config.allowInsecureHosts)),
     futureCursorResets: overrides.futureCursorResets,
-    onEvent: (id, msg, raw) => (shards ?? ingest).handle(id, msg, raw),
+    onEvent: (id, msg, raw) => owner.handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>
       obs.drops.record({ hostId, reason, did: null, seq, detail }),
     eventTypes: obs.eventTypes,
     onCursorReset: (id) => book.forget(id),
     persist: () => checkpointer.run(),
-    onAccountLimitRaised: (id, slots) => ingest.releaseThrottled(id, slots),
+    onAccountLimitRaised: (id, slots) => owner.releaseThrottled(id, slots),
   })
   // One getRepoStatus caller (user agent, address rule) for ingest and the admin routes.
   const checkRepoStatus = repoStatusChecker({
@@ -138,20 +148,32 @@ export async function createRelay(
     mirror: resync.mirror,
     onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
   })
-  const shardCount = Number(process.env.RELAY_ACCOUNT_SHARDS ?? 0)
   const shards =
-    shardCount > 0
+    config.accountShards > 0
       ? new AccountShards({
-          count: shardCount,
+          count: config.accountShards,
           config,
           hosts,
           log,
+          takedowns,
           drops: obs.drops,
+          oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
+          flushAccounts: () => checkpointer.run(),
           onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
-          onError: (level, message, ctx) => logger[level]({ err: message, ...ctx }, 'shard'),
+          onError: (level, message, ctx) =>
+            logger[level]({ err: message, ...ctx }, 'account shard: error processing an event'),
+          onLost: (shard, err) => {
+            // Its unwritten account states are gone: only a restart's recovery from the log
+            // brings them back, so the relay stops (gracefully: the other shards checkpoint).
+            logger.fatal({ err, shard }, 'account shard ended; the relay stops')
+            process.exitCode = 70
+            process.kill(process.pid, 'SIGTERM')
+          },
+          logger: logger.child({ subsystem: 'ingest' }),
         })
       : undefined
-  resync.bind({ hosts, ingest })
+  const owner: AccountOperations = shards ?? ingest
+  resync.bind({ hosts, ingest: owner })
   const fanout = relayFanout(config, log, takedowns, now, logger, overrides)
   log.onFlush((records) => {
     book.flushed(records)
@@ -160,13 +182,26 @@ export async function createRelay(
   })
   const adminLogger = logger.child({ subsystem: 'admin' })
   const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
-  const admin = adminRoutes({ ...parts, resync, checkRepoStatus, logger: adminLogger })
+  const accountReader: AccountReader = shards
+    ? { get: (did) => shards.account(did), peek: () => undefined }
+    : accounts
+  const admin = adminRoutes({
+    ...parts,
+    ingest: owner,
+    accounts: accountReader,
+    identity: config.accountShards > 0 ? shardedIdentity(() => shards!) : identity,
+    resync,
+    checkRepoStatus,
+    logger: adminLogger,
+  })
   const monitors = obs.monitors({
-    ...{ db, log, ingest, fanout, pool, socketThreads },
+    ...{ db, log, fanout, pool, socketThreads },
+    ingest: owner,
     archive: resync.archive,
   })
   const server = createRelayServer({
     ...parts,
+    accounts: accountReader,
     db,
     log,
     mirror: resync.mirror,
@@ -178,7 +213,7 @@ export async function createRelay(
     httpTimeouts: overrides.httpTimeouts,
   })
   metrics?.collectFrom({
-    ...{ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync },
+    ...{ ...obs, ...parts, ingest: owner, pool, upstream: hosts, log, http: server, resync },
     ...(socketThreads && { socketThreads }),
   })
   metrics?.instrumentHttp(server, server.routePaths)
@@ -231,9 +266,11 @@ export async function createRelay(
       await socketThreads?.close()
       await resync.stop()
       ingest.stop() // events waiting for the database stop waiting
+      await shards?.stop().catch(() => {})
       await ingest.idle(10_000) // events in flight finish, for at most 10 s
-      await shards?.close()
+      await shards?.idle(10_000).catch(() => {})
       await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
+      await shards?.close()
       await fanout.close()
       server.wss.close()
       server.closeAllConnections()

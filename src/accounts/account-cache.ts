@@ -99,6 +99,16 @@ export class AccountCache {
     const snapshot = this.takeSnapshot(checkpointSeq)
     try {
       await beforeSave?.()
+    } catch (err) {
+      this.restore(snapshot)
+      throw err
+    }
+    return this.writeSnapshot(snapshot)
+  }
+
+  /** Writes a snapshot taken earlier; its states are unwritten again if that fails. */
+  async writeSnapshot(snapshot: AccountSnapshot): Promise<number> {
+    try {
       await this.#store.save(snapshot.states, snapshot.checkpointSeq)
     } catch (err) {
       this.restore(snapshot)

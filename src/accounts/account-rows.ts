@@ -8,8 +8,23 @@ import type { AccountState } from './account-state.ts'
 
 /** The meta key of the log seq the stored account states are consistent with. */
 export const ACCOUNTS_CHECKPOINT_KEY = 'accounts_checkpoint_seq'
+/**
+ * With account shards: how many there were when the checkpoints were written. Each shard then
+ * has a checkpoint of its own (`shardCheckpointKey`), and the plain key is not used.
+ */
+export const ACCOUNT_SHARDS_KEY = 'account_shards'
+export const shardCheckpointKey = (shard: number): string => `${ACCOUNTS_CHECKPOINT_KEY}.${shard}`
 
-export function accountPersistence(db: RelayDatabase): AccountPersistence {
+/**
+ * Which checkpoints a write sets: every account's (`shards` shards, 0 for none: the layout is
+ * stored with them), or one shard's own (`shard`).
+ */
+export type CheckpointScope = { readonly shards: number } | { readonly shard: number }
+
+export function accountPersistence(
+  db: RelayDatabase,
+  scope: CheckpointScope = { shards: 0 },
+): AccountPersistence {
   return {
     load: async (did) => {
       const row = await db.accounts.get(did)
@@ -18,7 +33,15 @@ export function accountPersistence(db: RelayDatabase): AccountPersistence {
     save: (states, seq) =>
       db.transaction(async (s) => {
         await s.accounts.upsertMany(states.map(toRow))
-        await s.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
+        if ('shard' in scope) return s.meta.set(shardCheckpointKey(scope.shard), String(seq))
+        if (scope.shards === 0) {
+          await s.meta.set(ACCOUNTS_CHECKPOINT_KEY, String(seq))
+          return s.meta.delete(ACCOUNT_SHARDS_KEY)
+        }
+        for (let i = 0; i < scope.shards; i++) {
+          await s.meta.set(shardCheckpointKey(i), String(seq))
+        }
+        await s.meta.set(ACCOUNT_SHARDS_KEY, String(scope.shards))
       }),
   }
 }

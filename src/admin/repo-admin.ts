@@ -23,7 +23,7 @@ export interface RepoAdminDeps {
   readonly hostname: (hostId: number) => string | null
   readonly drops: (did: string) => readonly AccountDrop[]
   readonly identity: {
-    peek(did: string): Identity | undefined
+    peek(did: string): Identity | undefined | Promise<Identity | undefined>
     refresh(did: string): Promise<Identity | null>
   }
   readonly checkRepoStatus: (
@@ -140,7 +140,7 @@ export function repoAdminRoutes(d: RepoAdminDeps): Route[] {
               : `no account ${did} on this relay (no event of it has been accepted)`,
           )
         }
-        return { json: view(d, did, state, d.identity.peek(did)) }
+        return { json: view(d, did, state, await d.identity.peek(did)) }
       },
     },
     {

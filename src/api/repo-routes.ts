@@ -4,14 +4,14 @@
 // deleted → 404 RepoNotFound; takendown → 403 RepoTakendown; suspended → 403 RepoSuspended;
 // deactivated → 403 RepoDeactivated; throttled or no commit known yet → 404 RepoNotFound saying
 // which. Repo content (getRepo, getRecord, getBlocks) is repo-export-routes.ts.
-import type { AccountCache } from '../accounts/account-cache.ts'
 import { type AccountState, effectiveStatus } from '../accounts/account-state.ts'
+import type { AccountReader } from '../ingest/account-operations.ts'
 import { XrpcError } from './errors.ts'
 import { limitParam, optionalString, requiredDid } from './params.ts'
 import type { Route } from './server.ts'
 
 export interface RepoRouteDeps {
-  readonly accounts: AccountCache
+  readonly accounts: AccountReader
   /** Accounts with a known head, by DID after `afterDid`, as stored. */
   readonly listPage: (afterDid: string | null, limit: number) => Promise<readonly AccountState[]>
 }

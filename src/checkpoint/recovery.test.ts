@@ -4,13 +4,18 @@ import { generateKeypair } from '../../test/support/keypair.ts'
 import { TestRepo } from '../../test/support/test-repo.ts'
 import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
 import { statusNote } from '../accounts/account-events.ts'
-import { ACCOUNTS_CHECKPOINT_KEY } from '../accounts/account-rows.ts'
+import {
+  ACCOUNT_SHARDS_KEY,
+  ACCOUNTS_CHECKPOINT_KEY,
+  shardCheckpointKey,
+} from '../accounts/account-rows.ts'
 import { type AccountState, newAccount } from '../accounts/account-state.ts'
 import type { EventLog } from '../eventlog/event-log.ts'
 import { ManualClock, openTestLog, tempDir } from '../eventlog/testing.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { accountBody, commitBody, identityBody, prepareFrame } from '../protocol/output.ts'
+import { shardOf } from '../shards/shard-of.ts'
 import { CURSORS_SCAN_FROM_KEY } from './checkpointer.ts'
 import { CursorBook } from './cursor-book.ts'
 import { LostLogError, type RecoveryDeps, recoverAtStart } from './recovery.ts'
@@ -376,5 +381,53 @@ describe('recoverAtStart: skip sets', () => {
     const result = await recoverAtStart(s.deps({ hostCursors: new Map([[5, 10]]) }))
     assert.equal(result.recordsReplayed, 1)
     assert.deepEqual(result.skipSeqs, new Map([[5, new Set([12])]]))
+  })
+})
+
+describe('recoverAtStart: checkpoints of account shards', () => {
+  // Each shard writes its own checkpoint (accounts/account-rows.ts); a record is applied to an
+  // account only past the checkpoint of the shard that owned it when they were written.
+  it('applies each record past its own shard’s checkpoint, by the stored shard count', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    const [a, b] = [shardOf(ALICE, 5), shardOf(BOB, 5)]
+    assert.notEqual(a, b, 'the two accounts live in different shards of five')
+    s.log.append(identityInput(ALICE, 'a1.test')) // 1
+    s.log.append(identityInput(BOB, 'b1.test')) // 2
+    s.log.append(identityInput(ALICE, 'a2.test')) // 3
+    s.log.append(identityInput(BOB, 'b2.test')) // 4
+    await s.log.flush()
+    // ALICE's shard wrote up to seq 3, BOB's only up to seq 1.
+    s.store.states.set(ALICE, { ...newAccount(ALICE, 5, 1), handle: 'a2.test' })
+    s.meta.set(ACCOUNT_SHARDS_KEY, '5')
+    for (let i = 0; i < 5; i++) s.meta.set(shardCheckpointKey(i), '4')
+    s.meta.set(shardCheckpointKey(a), '3')
+    s.meta.set(shardCheckpointKey(b), '1')
+    // The plain key is not read while shard checkpoints are stored.
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '0')
+    s.meta.set(CURSORS_SCAN_FROM_KEY, '5')
+
+    const result = await recoverAtStart(s.deps())
+    assert.equal(result.recordsReplayed, 3, 'replayed from the lowest checkpoint')
+    assert.equal(result.accountsUpdated, 2, 'BOB’s two records; none of ALICE’s')
+    assert.equal(s.store.states.get(ALICE)?.handle, 'a2.test')
+    assert.equal(s.store.states.get(BOB)?.handle, 'b2.test')
+  })
+
+  it('refuses to start when any shard’s checkpoint is past the log’s end', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    s.log.append(identityInput(ALICE, 'a.test'))
+    await s.log.flush()
+    s.meta.set(ACCOUNT_SHARDS_KEY, '3')
+    s.meta.set(shardCheckpointKey(0), '1')
+    s.meta.set(shardCheckpointKey(2), '7')
+    await assert.rejects(recoverAtStart(s.deps()), (err: unknown) => {
+      assert.ok(err instanceof LostLogError)
+      assert.equal(err.databaseSeq, 7)
+      return true
+    })
   })
 })

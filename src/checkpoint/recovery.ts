@@ -2,7 +2,8 @@
 // to the end of the event log.
 // - Output seqs are never reused: a database that has seen seqs past the end of the log means
 //   the log was lost or replaced, and the relay refuses to start (LostLogError says how to go on).
-// - Account states: every record after `accounts_checkpoint_seq` is read back as the account
+// - Account states: every record after the checkpoint covering its account (one for all, or one
+//   per account shard: account-checkpoints.ts) is read back as the account
 //   event it was (account-replay.ts) and applied with the one account-state rule; the result is
 //   written before anything else reads the account table.
 // - Host cursors: records above their host's stored cursor were already accepted; their upstream
@@ -18,9 +19,9 @@
 
 import type { AccountCache } from '../accounts/account-cache.ts'
 import { applyAccountEvent } from '../accounts/account-events.ts'
-import { ACCOUNTS_CHECKPOINT_KEY } from '../accounts/account-rows.ts'
 import type { LogRecord } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
+import { readAccountCheckpoints } from './account-checkpoints.ts'
 import { replayedEvent } from './account-replay.ts'
 import { CURSORS_SCAN_FROM_KEY } from './checkpointer.ts'
 import type { CursorBook } from './cursor-book.ts'
@@ -66,15 +67,15 @@ export interface RecoveryResult {
 }
 
 export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
-  const accountsCheckpoint = Number((await d.meta.get(ACCOUNTS_CHECKPOINT_KEY)) ?? 0)
-  if (accountsCheckpoint > d.log.lastSeq)
-    throw new LostLogError(d.persistDir, d.log.lastSeq, accountsCheckpoint)
+  const checkpoints = await readAccountCheckpoints(d.meta)
+  if (checkpoints.highest > d.log.lastSeq)
+    throw new LostLogError(d.persistDir, d.log.lastSeq, checkpoints.highest)
   const cursorsScanFrom = Number((await d.meta.get(CURSORS_SCAN_FROM_KEY)) ?? 1)
   const skipSeqs = new Map<number, Set<number>>()
   const pending: { hostId: number; upstreamSeq: number; seq: number }[] = []
   let recordsReplayed = 0
   let accountsUpdated = 0
-  const from = Math.max(0, Math.min(accountsCheckpoint, cursorsScanFrom - 1))
+  const from = Math.max(0, Math.min(checkpoints.lowest, cursorsScanFrom - 1))
   for await (const record of d.log.scan(from)) {
     recordsReplayed++
     // The relay's own events, and those it made for a host's account (upstream seq 0, a
@@ -92,7 +93,7 @@ export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
         pending.push({ hostId: record.hostId, upstreamSeq: record.upstreamSeq, seq: record.seq })
       }
     }
-    if (record.seq <= accountsCheckpoint) continue
+    if (record.seq <= checkpoints.of(record.did)) continue
     const before = await d.accounts.get(record.did)
     const replayed = replayedEvent(record, before)
     if (!replayed) continue

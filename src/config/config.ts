@@ -90,6 +90,11 @@ export interface RelayConfig {
   readonly syncValidation: SyncValidation
   readonly syncRatchetCommits: number
   readonly verifyWorkers: number
+  /**
+   * Account shards (docs/scaling.md): threads that each own the accounts whose DID hashes to
+   * them and run ingest and verification for them; 0: ingest runs on the main thread.
+   */
+  readonly accountShards: number
 
   // Identity
   /** PLC directory URL without trailing slash. */

@@ -57,6 +57,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     syncValidation: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
     verifyWorkers: config.verifyWorkers,
+    accountShards: config.accountShards,
     plcUrl: config.plcUrl,
     identityCacheSize: config.identityCacheSize,
     identityTtl: formatDuration(config.identityTtlMs),

@@ -172,6 +172,22 @@ describe('sync validation and its reference-relay alias', () => {
   })
 })
 
+describe('account shards', () => {
+  test('not with archival mode yet: a conflict naming where the count came from', async () => {
+    const cwd = await workDir()
+    assert.throws(
+      () => loadConfig(['--archive'], { RELAY_ACCOUNT_SHARDS: '2' }, cwd),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.code === 'conflict' &&
+        error.setting === '--account-shards' &&
+        /RELAY_ACCOUNT_SHARDS.*cannot be used with --archive/.test(error.message),
+    )
+    assert.equal(loadConfig(['--account-shards=2'], {}, cwd).accountShards, 2)
+    assert.equal(loadConfig(['--archive'], {}, cwd).accountShards, 0)
+  })
+})
+
 describe('log level', () => {
   test('from any of its variables, with Go names', async () => {
     const cwd = await workDir()

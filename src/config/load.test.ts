@@ -138,6 +138,7 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'sync-ratchet-commits': { text: '5', check: (c) => assert.equal(c.syncRatchetCommits, 5) },
   'verify-workers': { text: '3', check: (c) => assert.equal(c.verifyWorkers, 3) },
+  'account-shards': { text: '2', check: (c) => assert.equal(c.accountShards, 2) },
   'plc-host': {
     text: 'http://127.0.0.1:2582/',
     check: (c) => assert.equal(c.plcUrl, 'http://127.0.0.1:2582'),

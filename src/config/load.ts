@@ -137,6 +137,7 @@ export function loadConfig(
       verifyWorkersText === undefined
         ? defaultVerifyWorkers(availableParallelism())
         : int('verify-workers', { min: 1, max: 1024 }),
+    accountShards: int('account-shards', { min: 0, max: 1024 }),
     plcUrl: parse('plc-host', parseHttpUrl),
     identityCacheSize: int('identity-cache-size', { min: 1 }),
     identityTtlMs: duration('identity-ttl', { minMs: 1000, maxMs: 30 * DAY }),
@@ -151,6 +152,16 @@ export function loadConfig(
     }),
     sources: Object.fromEntries([...settings].map(([flag, setting]) => [flag, setting.source])),
     warnings,
+  }
+  if (config.accountShards > 0 && config.archive.enabled) {
+    // The mirror is written by one thread that ingest on the main thread calls; shards cannot
+    // reach it yet (docs/scaling.md).
+    throw new ConfigError(
+      'conflict',
+      '--account-shards',
+      get('account-shards').origin,
+      'cannot be used with --archive yet; give only one of them',
+    )
   }
   return deepFreeze(config)
 }

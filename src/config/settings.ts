@@ -361,6 +361,15 @@ export const SETTINGS: readonly SettingDef[] = [
     group: 'Verification',
     help: 'worker threads verifying commits',
   }),
+  setting({
+    flag: 'account-shards',
+    env: ['RELAY_ACCOUNT_SHARDS'],
+    kind: 'value',
+    valueName: 'N',
+    default: '0',
+    group: 'Verification',
+    help: 'experimental: threads that each own a share of the accounts and run ingest for them (0: none)',
+  }),
 
   // Identity
   setting({

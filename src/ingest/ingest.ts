@@ -187,15 +187,21 @@ export class Ingest {
     await this.#d.flushAccounts()
     const dids = await this.#d.oldestThrottled(hostId, Math.min(slots, MAX_RELEASE))
     let n = 0
-    for (const did of dids) {
-      const state = await this.#toStatus(did, 'desynchronized')
-      if (state?.localStatus === 'desynchronized') n++
-    }
+    for (const did of dids) if (await this.release(did)) n++
     this.#d.logger?.info(
       { hostId, unthrottled: n },
       'account limit raised: oldest throttled accounts released',
     )
     return n
+  }
+
+  /**
+   * Releases one throttled account (a raised account limit): it comes back desynchronized, so
+   * a repair announces its current head. True when it did.
+   */
+  async release(did: string): Promise<boolean> {
+    const state = await this.#toStatus(did, 'desynchronized')
+    return state?.localStatus === 'desynchronized'
   }
 
   /** Takes in a repo state fetched from the account's PDS, in order with its events. */

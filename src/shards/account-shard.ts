@@ -1,12 +1,17 @@
 // One account shard (docs/scaling.md, stage 1), run in a worker thread: it owns the accounts
-// whose DID hashes to it (their states, identities and serial order) and runs the same ingest
-// pipeline the main thread runs without shards (ingest/ingest.ts), verification included, with
-// its own database connection. What belongs to the main thread (the log, the hosts' settlements,
-// slot counts and ratchet counts, drops, repairs, logging) goes back as ops, one message per
-// turn (shard-messages.ts).
-// Deliberately not here (yet): archival mode, admin operations on accounts, route reads,
-// checkpoints per shard.
-import { AccountCache } from '../accounts/account-cache.ts'
+// whose DID hashes to it (shard-of.ts): their states, identities and serial order. It runs the
+// same ingest pipeline the main thread runs without shards (ingest/ingest.ts), verification
+// included, with its own database connection and caches. What belongs to the main thread (the
+// log, the hosts' settlements, slot and ratchet counts, drops, repairs, logging) goes back as
+// ops, one message per turn (shard-messages.ts); the main thread's calls about its accounts
+// (admin operations, resyncs, route reads, checkpoints) run here, in order with their events.
+// Checkpoints: `snapshot` takes the changed states aside and answers in order after every record
+// appended before it; the main thread then syncs the log and calls `save` with the log seq that
+// answer arrived at, which covers every record of this shard's accounts in the snapshot and
+// none after it.
+// Deliberately not here: archival mode (refused with shards), tracing spans.
+import { trace } from '@opentelemetry/api'
+import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayDatabase } from '../db/database.ts'
@@ -17,28 +22,39 @@ import { runVerifyTask } from '../ingest/verify-task.ts'
 import { relayIdentity } from '../relay-parts.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
-import type { ShardBatch, ShardOp, ShardStart } from './shard-messages.ts'
-import { trace } from '@opentelemetry/api'
+import type {
+  ShardBatch,
+  ShardCall,
+  ShardMethods,
+  ShardOp,
+  ShardOps,
+  ShardStart,
+} from './shard-messages.ts'
+
+const errorText = (err: unknown): string =>
+  err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 
 export class AccountShard {
   readonly #views = new Map<number, HostIngestView>()
   readonly #slots = new Map<number, { count: number; limit: number }>()
   readonly #ingest: Ingest
-  readonly #send: (ops: ShardOp[], transfer: ArrayBuffer[]) => void
+  readonly #methods: ShardMethods
+  readonly #send: (msg: ShardOps, transfer: ArrayBuffer[]) => void
   #ops: ShardOp[] = []
   #transfer: ArrayBuffer[] = []
   #flushQueued = false
-  /** Stands in for the log seq until the main thread assigns it. */
+  /** Stands in for the log seq, which the main thread assigns (only checkpoints use it). */
   #ticket = 0
+  #snapshot: AccountSnapshot | undefined
 
   constructor(
     start: ShardStart,
     db: RelayDatabase,
-    send: (ops: ShardOp[], transfer: ArrayBuffer[]) => void,
+    send: (msg: ShardOps, transfer: ArrayBuffer[]) => void,
   ) {
     const { config } = start
     this.#send = send
-    const accounts = new AccountCache(accountPersistence(db), {
+    const accounts = new AccountCache(accountPersistence(db, { shard: start.index }), {
       maxEntries: Math.ceil(config.accountCacheSize / start.count),
     })
     const identity = relayIdentity(config, Date.now, trace.getTracer('shard'), undefined)
@@ -47,6 +63,8 @@ export class AccountShard {
       commitAccepted: (hostId, proven) => this.#op(['commit', hostId, proven]),
       accountSlots: (id) => this.#slots.get(id),
       adjustAccountCount: (hostId, delta) => {
+        // Counted here at once too, so this shard's next new account sees it before the main
+        // thread's count comes back.
         const s = this.#slots.get(hostId)
         if (s) s.count += delta
         this.#op(['count', hostId, delta])
@@ -64,7 +82,7 @@ export class AccountShard {
         return { seq: ++this.#ticket } as LogRecord
       },
     }
-    this.#ingest = new Ingest({
+    const ingest = new Ingest({
       identity,
       accounts,
       takedowns: new Takedowns(),
@@ -79,18 +97,35 @@ export class AccountShard {
         allowInsecure: config.allowInsecureHosts,
       }),
       oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
-      flushAccounts: async () => {
-        await accounts.write(0)
-      },
+      // Releasing throttled accounts runs on the main thread, which checkpoints every shard.
+      flushAccounts: () => Promise.reject(new Error('not used in a shard')),
       onError: (err, ctx) =>
-        this.#op([
-          'error',
-          ctx.waiting ? 'warn' : 'error',
-          err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-          ctx,
-        ]),
+        this.#op(['error', ctx.waiting ? 'warn' : 'error', errorText(err), ctx]),
       onDesynchronized: (did, hostId) => this.#op(['desync', did, hostId]),
     })
+    this.#ingest = ingest
+    this.#methods = {
+      snapshot: () => {
+        this.#snapshot = accounts.takeSnapshot(0)
+        return this.#snapshot.states.length
+      },
+      save: async (seq) => {
+        const taken = this.#snapshot
+        if (!taken) return 0
+        this.#snapshot = undefined
+        return accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq })
+      },
+      takeDown: (did) => ingest.takeDown(did),
+      reverseTakedown: (did) => ingest.reverseTakedown(did),
+      release: (did) => ingest.release(did),
+      resynchronize: (did, input) => ingest.resynchronize(did, input),
+      account: (did) => accounts.get(did),
+      peekIdentity: (did) => identity.peek(did),
+      purgeIdentity: (did) => identity.purge(did),
+      resolveIdentity: (did) => identity.resolve(did),
+      stop: () => ingest.stop(),
+      idle: (timeoutMs) => ingest.idle(timeoutMs),
+    }
   }
 
   receive(batch: ShardBatch): void {
@@ -99,6 +134,26 @@ export class AccountShard {
       for (const [id, count, limit] of batch.slots) this.#slots.set(id, { count, limit })
     }
     for (const [hostId, msg, raw] of batch.events) this.#ingest.handle(hostId, msg, raw)
+  }
+
+  /** Runs a call; its answer is an op, after every op of what ran before it. */
+  call(c: ShardCall): void {
+    let value: unknown
+    try {
+      const method = this.#methods[c.method] as (...args: readonly unknown[]) => unknown
+      value = method(...c.args)
+    } catch (err) {
+      this.#op(['fail', c.call, errorText(err)])
+      return
+    }
+    if (!(value instanceof Promise)) {
+      this.#op(['reply', c.call, value])
+      return
+    }
+    value.then(
+      (v: unknown) => this.#op(['reply', c.call, v]),
+      (err: unknown) => this.#op(['fail', c.call, errorText(err)]),
+    )
   }
 
   #op(op: ShardOp): void {
@@ -114,6 +169,7 @@ export class AccountShard {
     const transfer = this.#transfer
     this.#ops = []
     this.#transfer = []
-    this.#send(ops, transfer)
+    const { errors, retries } = this.#ingest.stats
+    this.#send({ ops, errors, retries }, transfer)
   }
 }

@@ -1,13 +1,20 @@
 // What the main thread and its account shards say to each other (docs/scaling.md, stage 1).
-// Both directions are batched: everything for one shard during one turn of the event loop goes
-// in one message, and a shard answers with everything it has to say in one message per turn.
-// Frames and output bytes are transferred, never copied.
+// Events are batched: every event for one shard during one turn of the event loop goes in one
+// message, and a shard sends everything it has to say in one message per turn. Frames and
+// output bytes are transferred, never copied.
 // The ops a shard sends are in the order it did them: a record appended for an event comes
-// before that event's settlement, as in the pipeline on the main thread.
-import type { Drop } from '../ingest/drop-counter.ts'
-import type { HostIngestView } from '../hosts/host-rows.ts'
-import type { UpstreamEvent } from '../protocol/envelope.ts'
+// before that event's settlement, as in the pipeline on the main thread, and the answer to a
+// snapshot comes after every record appended before the snapshot (the checkpoint relies on it).
+// Operations on one account (admin, resync, route reads) are calls, answered by a `reply` or
+// `fail` op carrying the call's id.
+import type { AccountState } from '../accounts/account-state.ts'
 import type { RelayConfig } from '../config/config.ts'
+import type { HostIngestView } from '../hosts/host-rows.ts'
+import type { Identity } from '../identity/did-document.ts'
+import type { Drop } from '../ingest/drop-counter.ts'
+import type { ReverseTakedownResult } from '../ingest/ingest.ts'
+import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
 
 /** What a shard is started with (`workerData`). */
 export interface ShardStart {
@@ -30,11 +37,42 @@ export interface ShardBatch {
   readonly slots?: readonly SlotItem[]
 }
 
+/** What the main thread can ask of a shard, about the accounts it owns. */
+export interface ShardMethods {
+  /** Takes the changed account states aside for a checkpoint (answered in order, see above). */
+  snapshot(): number
+  /** Writes the snapshot with its checkpoint seq; how many states it wrote. */
+  save(seq: number): Promise<number>
+  takeDown(did: string): Promise<boolean>
+  reverseTakedown(did: string): Promise<ReverseTakedownResult>
+  release(did: string): Promise<boolean>
+  resynchronize(
+    did: string,
+    input: ResyncInput,
+  ): Promise<{ result: ResyncResult; state: AccountState | undefined }>
+  account(did: string): Promise<AccountState | undefined>
+  peekIdentity(did: string): Identity | undefined
+  purgeIdentity(did: string): void
+  resolveIdentity(did: string): Promise<{ identity: Identity; stale: boolean }>
+  /** Stops waiting for the database (ingest's `stop`). */
+  stop(): void
+  /** Resolves when every event handed in is settled, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void>
+}
+
+export type ShardMethod = keyof ShardMethods
+
+export interface ShardCall {
+  readonly call: number
+  readonly method: ShardMethod
+  readonly args: readonly unknown[]
+}
+
 export interface ShardClose {
   readonly close: true
 }
 
-export type ToShard = ShardBatch | ShardClose
+export type ToShard = ShardBatch | ShardCall | ShardClose
 
 /** Shard → main thread, one op each, in the order the shard did them. */
 export type ShardOp =
@@ -56,9 +94,14 @@ export type ShardOp =
   | readonly [op: 'count', hostId: number, delta: number]
   | readonly [op: 'desync', did: string, hostId: number]
   | readonly [op: 'error', level: 'warn' | 'error', message: string, context: object]
+  | readonly [op: 'reply', call: number, value: unknown]
+  | readonly [op: 'fail', call: number, message: string]
 
 export interface ShardOps {
   readonly ops: readonly ShardOp[]
+  /** The shard's ingest counts that have no op of their own, as totals. */
+  readonly errors: number
+  readonly retries: number
 }
 
 export interface ShardReady {

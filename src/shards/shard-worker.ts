@@ -1,22 +1,22 @@
 // Worker-thread entry of an account shard (account-shard.ts): opens its own database
-// connection, says it is ready, and passes the main thread's batches to the shard.
+// connection (the main thread has run the migrations), says it is ready, and passes the main
+// thread's batches and calls to the shard.
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from '../db/database.ts'
 import { AccountShard } from './account-shard.ts'
-import type { ShardStart, ShardOps, ShardReady, ToShard } from './shard-messages.ts'
+import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
 const port = parentPort
 if (!port) throw new Error('shard-worker.ts must run in a worker thread')
 const start = workerData as ShardStart
 const db = await openDatabase(start.config.database)
-const shard = new AccountShard(start, db, (ops, transfer) =>
-  port.postMessage({ ops } satisfies ShardOps, transfer),
-)
+const shard = new AccountShard(start, db, (msg, transfer) => port.postMessage(msg, transfer))
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
     void db.close().then(() => port.close())
     return
   }
-  shard.receive(m)
+  if ('call' in m) shard.call(m)
+  else shard.receive(m)
 })
 port.postMessage({ ready: true } satisfies ShardReady)

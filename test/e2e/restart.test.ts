@@ -12,7 +12,7 @@ import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
-import { Consumer, eventually } from '../support/relay-harness.ts'
+import { ADMIN_KEY, Consumer, eventually } from '../support/relay-harness.ts'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
 import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
@@ -24,7 +24,21 @@ const DIDS = [
 
 test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap or duplicate', {
   timeout: 120_000,
-}, async () => {
+}, () => stopAndKill([[], [], []]))
+
+// The same with account shards, their count changed at each restart: each shard's checkpoint is
+// its own, and recovery must tell which covers an account by the count they were written with.
+test('with account shards, their count changed at each restart: no gap, no duplicate, heads kept', {
+  timeout: 120_000,
+}, () =>
+  stopAndKill([
+    ['--account-shards', '2'],
+    ['--account-shards', '3'],
+    ['--account-shards', '2'],
+  ]))
+
+/** Runs the relay three times (`flags` for each start): stopped with SIGTERM, then SIGKILL. */
+async function stopAndKill(flags: readonly [string[], string[], string[]]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'relay-restart-'))
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
@@ -41,6 +55,7 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
   let upstreamSeq = 0
   let postNo = 0
   const commitCids: string[] = []
+  const heads = new Map<string, string>()
   const produce = async (n: number) => {
     for (let i = 0; i < n; i++) {
       const repo = repos[i % repos.length]!
@@ -51,6 +66,7 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
         },
       )
       commitCids.push(msg.commit.$link)
+      heads.set(repo.did, msg.commit.$link)
       pds.emit(upstreamSeq, messageFrame(msg))
     }
   }
@@ -71,7 +87,7 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
   const lastSeq = () => seen.at(-1)?.seq ?? 0
   let relay: RelayProcess | undefined
   try {
-    relay = await startRelayProcess(dir, plc.url)
+    relay = await startRelayProcess(dir, plc.url, flags[0])
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
     await produce(30)
@@ -81,7 +97,7 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
     relay.child.kill('SIGTERM')
     assert.equal(await relay.exited, 0)
     await produce(20)
-    relay = await startRelayProcess(dir, plc.url)
+    relay = await startRelayProcess(dir, plc.url, flags[1])
     await consume(relay, lastSeq(), 20)
     const resumedAt = pds.subscriptions.at(-1)!.cursor
     assert.equal(resumedAt, '30', 'the upstream cursor resumed after the last processed event')
@@ -96,7 +112,7 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
     relay.child.kill('SIGKILL')
     await relay.exited
     await burst
-    relay = await startRelayProcess(dir, plc.url)
+    relay = await startRelayProcess(dir, plc.url, flags[2])
     await produce(10)
     const remaining = commitCids.length - seen.length
     await consume(relay, lastSeq(), remaining)
@@ -112,13 +128,26 @@ test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap
       [...commitCids].sort(),
       'every upstream commit arrives exactly once',
     )
+    // The account states came through the restarts too: each head is the last commit made,
+    // and no commit found a stale head (which would have broken its chain and desynchronized
+    // the account).
+    for (const [did, cid] of heads) {
+      const res = await fetch(`${relay.url}/xrpc/com.atproto.sync.getLatestCommit?did=${did}`)
+      assert.equal(res.status, 200, did)
+      assert.equal(((await res.json()) as { cid: string }).cid, cid, `${did}'s head`)
+      const status = await fetch(`${relay.url}/admin/repo/status?did=${did}`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      })
+      const { localStatus } = (await status.json()) as { localStatus: string }
+      assert.equal(localStatus, 'active', `${did} followed without a break`)
+    }
   } finally {
     relay?.child.kill('SIGKILL')
     await pds.close()
     await plc.close()
     await rm(dir, { recursive: true, force: true })
   }
-})
+}
 
 test('a relay killed with SIGKILL can be started again at once; a second live relay on the same data is refused', {
   timeout: 60_000,

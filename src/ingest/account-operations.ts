@@ -1,0 +1,34 @@
+// What the rest of the relay asks of whoever owns the accounts: ingest on the main thread
+// (ingest.ts), or the account shards (shards/account-shards.ts). Types only.
+import type { AccountState } from '../accounts/account-state.ts'
+import type { Identity } from '../identity/did-document.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
+import type { ReverseTakedownResult } from './ingest.ts'
+import type { ResyncInput, ResyncResult } from './resynchronize.ts'
+import type { IngestStats } from './types.ts'
+
+export interface AccountOperations {
+  readonly stats: IngestStats
+  handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void
+  takeDown(did: string): Promise<boolean>
+  reverseTakedown(did: string): Promise<ReverseTakedownResult>
+  releaseThrottled(hostId: number, slots: number): Promise<number>
+  resynchronize(
+    did: string,
+    input: ResyncInput,
+  ): Promise<{ result: ResyncResult; state: AccountState | undefined }>
+}
+
+/** Account states as routes read them: the owner's current one, or what memory holds now. */
+export interface AccountReader {
+  get(did: string): Promise<AccountState | undefined>
+  /** Without waiting; undefined when the reader cannot tell (the stored row then stands). */
+  peek(did: string): AccountState | undefined
+}
+
+/** The identity cache as admin operations and repairs use it. */
+export interface IdentityOperations {
+  peek(did: string): Identity | undefined | Promise<Identity | undefined>
+  purge(did: string): void | Promise<void>
+  resolve(did: string): Promise<{ identity: Identity; stale: boolean }>
+}
