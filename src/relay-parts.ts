@@ -143,16 +143,18 @@ export function relayObservers(logger: Logger, now: () => number) {
       fanout: Fanout
       pool: VerifyPool
       socketThreads: SocketThreads | undefined
+      shards: { busyMs(): number; readonly count: number } | undefined
       archive: ArchiveDatabase | undefined
     }) {
-      const { db, log, ingest, fanout, pool, archive, socketThreads } = parts
+      const { db, log, ingest, fanout, pool, archive, socketThreads, shards } = parts
       // 10 s samples over the last hour, and 5 min samples over the last day.
       const sources = {
         eventsIn: () => ingest.stats.received,
         eventsOut: () => log.flushedSeq,
         consumers: () => fanout.count,
         drops: () => drops.totals(),
-        busy: () => busyByThread({ pool, writer: archive?.writerStats, upstream: socketThreads }),
+        busy: () =>
+          busyByThread({ pool, writer: archive?.writerStats, upstream: socketThreads, shards }),
         mainCpuMs: threadCpuMs,
       }
       const recorders = [

@@ -62,7 +62,8 @@ export async function createRelay(
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({
-    size: config.verifyWorkers,
+    // With account shards the shards verify events; the pool verifies only whole repos (resyncs).
+    size: config.accountShards > 0 ? 1 : config.verifyWorkers,
     onWorkerError: (err, restartInMs) =>
       logger.error(
         { err, restartInMs },
@@ -195,7 +196,7 @@ export async function createRelay(
     logger: adminLogger,
   })
   const monitors = obs.monitors({
-    ...{ db, log, fanout, pool, socketThreads },
+    ...{ db, log, fanout, pool, socketThreads, shards },
     ingest: owner,
     archive: resync.archive,
   })
@@ -215,6 +216,7 @@ export async function createRelay(
   metrics?.collectFrom({
     ...{ ...obs, ...parts, ingest: owner, pool, upstream: hosts, log, http: server, resync },
     ...(socketThreads && { socketThreads }),
+    ...(shards && { shards, identity: shards.identitySource() }),
   })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined

@@ -181,6 +181,8 @@ export interface MetricsSources {
   readonly resync: ResyncSource
   /** The upstream socket threads (`--upstream-threads`); absent when the main thread reads. */
   readonly socketThreads?: SocketThreadsSource
+  /** The account shards (`--account-shards`); absent when ingest runs on the main thread. */
+  readonly shards?: { busyMs(): number; readonly count: number }
 }
 
 export interface SocketThreadsSource {

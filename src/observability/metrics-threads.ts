@@ -21,13 +21,14 @@ import { scrapeCounter, scrapeGauge } from './scrape-metric.ts'
 export function registerThreadMetrics(registry: Registry, s: MetricsSources): void {
   scrapeCounter<'thread'>(registry, {
     name: 'relay_thread_busy_seconds_total',
-    help: "Seconds each thread's event loop was busy: main, upstream (socket threads together, with --upstream-threads), verify (all workers together), archive_writer (archival mode on SQLite).",
+    help: "Seconds each thread's event loop was busy: main, upstream (socket threads together, with --upstream-threads), verify (all workers together), account_shards (with --account-shards), archive_writer (archival mode on SQLite).",
     labelNames: ['thread'],
     read: (emit) => {
       const threads = {
         pool: s.pool,
         writer: s.resync.archive?.writerStats,
         upstream: s.socketThreads,
+        shards: s.shards,
       }
       for (const [thread, b] of busyByThread(threads)) emit(b.busyMs / 1000, { thread })
     },

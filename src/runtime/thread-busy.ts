@@ -19,20 +19,27 @@ export function threadCpuMs(): number {
 }
 
 /** The kinds of thread whose busy time the relay reports (metric labels, dashboard series). */
-export const BUSY_THREADS = ['main', 'upstream', 'verify', 'archive_writer'] as const
+export const BUSY_THREADS = [
+  'main',
+  'upstream',
+  'verify',
+  'account_shards',
+  'archive_writer',
+] as const
 export type BusyThread = (typeof BUSY_THREADS)[number]
 
 /**
  * Each kind of thread's busy milliseconds so far and how many threads share them: the main
- * thread, the upstream socket threads when there are any, the verify pool's workers, and the
- * archive's writer thread when there is one.
+ * thread, the upstream socket threads when there are any, the verify pool's workers, the account
+ * shards when there are any, and the archive's writer thread when there is one.
  */
 export function busyByThread(threads: {
   readonly pool: { busyMs?(): number; readonly size?: number }
   readonly writer?: { readonly busyMs?: number } | undefined
   readonly upstream?: { busyMs(): number; readonly size: number } | undefined
+  readonly shards?: { busyMs(): number; readonly count: number } | undefined
 }): Map<BusyThread, { busyMs: number; threads: number }> {
-  const { pool, writer, upstream } = threads
+  const { pool, writer, upstream, shards } = threads
   const busy = new Map<BusyThread, { busyMs: number; threads: number }>([
     ['main', { busyMs: performance.eventLoopUtilization().active, threads: 1 }],
   ])
@@ -41,6 +48,9 @@ export function busyByThread(threads: {
   }
   const verify = pool.busyMs?.()
   if (verify !== undefined) busy.set('verify', { busyMs: verify, threads: pool.size ?? 1 })
+  if (shards !== undefined) {
+    busy.set('account_shards', { busyMs: shards.busyMs(), threads: shards.count })
+  }
   if (writer?.busyMs !== undefined) {
     busy.set('archive_writer', { busyMs: writer.busyMs, threads: 1 })
   }

@@ -17,6 +17,7 @@ import { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayDatabase } from '../db/database.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
+import type { CachingIdentityResolver } from '../identity/cache.ts'
 import { Ingest, type IngestHosts } from '../ingest/ingest.ts'
 import { runVerifyTask } from '../ingest/verify-task.ts'
 import { relayIdentity } from '../relay-parts.ts'
@@ -46,6 +47,7 @@ export class AccountShard {
   /** Stands in for the log seq, which the main thread assigns (only checkpoints use it). */
   #ticket = 0
   #snapshot: AccountSnapshot | undefined
+  readonly #identity: CachingIdentityResolver
 
   constructor(
     start: ShardStart,
@@ -55,9 +57,18 @@ export class AccountShard {
     const { config } = start
     this.#send = send
     const accounts = new AccountCache(accountPersistence(db, { shard: start.index }), {
-      maxEntries: Math.ceil(config.accountCacheSize / start.count),
+      maxEntries: Math.max(1, Math.ceil(config.accountCacheSize / start.count)),
     })
-    const identity = relayIdentity(config, Date.now, trace.getTracer('shard'), undefined)
+    // Each shard caches its own accounts' identities: its share of the cache and of the database
+    // connections.
+    const shareOf = (n: number) => Math.max(1, Math.ceil(n / start.count))
+    const identity = relayIdentity(
+      { ...config, identityCacheSize: shareOf(config.identityCacheSize) },
+      Date.now,
+      trace.getTracer('shard'),
+      undefined,
+    )
+    this.#identity = identity
     const hosts: IngestHosts = {
       ingestView: (id) => this.#views.get(id),
       commitAccepted: (hostId, proven) => this.#op(['commit', hostId, proven]),
@@ -170,6 +181,7 @@ export class AccountShard {
     this.#ops = []
     this.#transfer = []
     const { errors, retries } = this.#ingest.stats
-    this.#send({ ops, errors, retries }, transfer)
+    const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
+    this.#send({ ops, errors, retries, identity }, transfer)
   }
 }

@@ -22,6 +22,7 @@ import type { AccountOperations, IdentityOperations } from '../ingest/account-op
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { IngestHosts, IngestStats, ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type {
   EventItem,
@@ -31,6 +32,7 @@ import type {
   ShardMethod,
   ShardMethods,
   ShardOp,
+  ShardOps,
   ShardStart,
   SlotItem,
 } from './shard-messages.ts'
@@ -79,6 +81,21 @@ export class ShardCallError extends Error {
   }
 }
 
+const NO_IDENTITY_COUNTS: ShardOps['identity'] = {
+  hits: 0,
+  negativeHits: 0,
+  misses: 0,
+  coalesced: 0,
+  staleServed: 0,
+  errors: 0,
+  notFound: 0,
+  busy: 0,
+  evictions: 0,
+  entries: 0,
+  running: 0,
+  queued: 0,
+}
+
 /** At most this many throttled accounts are released per raised limit (as ingest does). */
 const MAX_RELEASE = 10_000
 
@@ -104,7 +121,7 @@ export class AccountShards implements AccountOperations {
   readonly #sentViews: Map<number, HostIngestView>[] = []
   readonly #sentSlots: Map<number, string>[] = []
   readonly #pending: (Pending | undefined)[] = []
-  readonly #counts: { errors: number; retries: number }[] = []
+  readonly #counts: Pick<ShardOps, 'errors' | 'retries' | 'identity'>[] = []
   readonly #waiting = new Map<number, Waiting>()
   #nextCall = 0
   #flushQueued = false
@@ -123,7 +140,7 @@ export class AccountShards implements AccountOperations {
         new Promise((resolve, reject) => {
           worker.on('message', (m: FromShard) => {
             if ('ready' in m) return resolve()
-            this.#counts[i] = { errors: m.errors, retries: m.retries }
+            this.#counts[i] = m
             this.#carryOut(i, m.ops)
           })
           worker.once('error', (err) => {
@@ -139,12 +156,44 @@ export class AccountShards implements AccountOperations {
       this.#sentViews.push(new Map())
       this.#sentSlots.push(new Map())
       this.#pending.push(undefined)
-      this.#counts.push({ errors: 0, retries: 0 })
+      this.#counts.push({ errors: 0, retries: 0, identity: NO_IDENTITY_COUNTS })
     }
   }
 
   get count(): number {
     return this.#workers.length
+  }
+
+  /** Busy milliseconds of every shard's thread, for the metrics and the dashboard. */
+  busyMs(): number {
+    let ms = 0
+    for (const w of this.#workers) {
+      const { idle, active } = w.performance.eventLoopUtilization()
+      // An ended thread reads idle -1 and its whole life as active: not a reading.
+      if (idle >= 0) ms += active
+    }
+    return ms
+  }
+
+  /**
+   * The shards' identity caches together, as the metrics read one cache: its counters are live
+   * (the metrics keep the object and read its fields at each scrape).
+   */
+  identitySource(): IdentitySource {
+    const total = (key: keyof ShardOps['identity']) =>
+      this.#counts.reduce((n, c) => n + c.identity[key], 0)
+    const counters = {} as Record<keyof IdentitySource['counters'], number>
+    for (const key of Object.keys(NO_IDENTITY_COUNTS) as (keyof ShardOps['identity'])[]) {
+      Object.defineProperty(counters, key, { enumerable: true, get: () => total(key) })
+    }
+    return {
+      counters,
+      gauges: () => ({
+        entries: total('entries'),
+        running: total('running'),
+        queued: total('queued'),
+      }),
+    }
   }
 
   /** Resolves once every shard has opened its database and listens. */

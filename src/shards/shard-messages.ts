@@ -10,6 +10,7 @@
 import type { AccountState } from '../accounts/account-state.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
+import type { IdentityCacheCounters } from '../identity/cache.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { ReverseTakedownResult } from '../ingest/ingest.ts'
@@ -102,6 +103,8 @@ export interface ShardOps {
   /** The shard's ingest counts that have no op of their own, as totals. */
   readonly errors: number
   readonly retries: number
+  /** Its identity cache's counts (totals) and sizes (now), for the metrics. */
+  readonly identity: IdentityCacheCounters & { entries: number; running: number; queued: number }
 }
 
 export interface ShardReady {

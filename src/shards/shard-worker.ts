@@ -9,7 +9,17 @@ import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 const port = parentPort
 if (!port) throw new Error('shard-worker.ts must run in a worker thread')
 const start = workerData as ShardStart
-const db = await openDatabase(start.config.database)
+const { database } = start.config
+// PostgreSQL: a share of the connections for each shard (it loads states and writes its
+// checkpoints; the main thread keeps its own pool for everything else).
+const db = await openDatabase(
+  database.kind === 'postgres'
+    ? {
+        ...database,
+        maxConnections: Math.max(2, Math.ceil(database.maxConnections / start.count)),
+      }
+    : database,
+)
 const shard = new AccountShard(start, db, (msg, transfer) => port.postMessage(msg, transfer))
 port.on('message', (m: ToShard) => {
   if ('close' in m) {

@@ -22,7 +22,14 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
   return Number.NaN
 }
 
-test('metrics move as the deactivation scenario says', { timeout: 60_000 }, async () => {
+test('metrics move as the deactivation scenario says', { timeout: 60_000 }, () => run([]))
+
+// With account shards the same counts come from the shards' ops, their identity caches and
+// their threads' busy time.
+test('the same with account shards', { timeout: 60_000 }, () => run(['--account-shards', '2']))
+
+async function run(flags: string[]): Promise<void> {
+  const sharded = flags.length > 0
   const scenario = loadScenario('deactivation.json')
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
@@ -31,7 +38,10 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, asyn
     identity.services.atproto_pds.url = pds.url
     plc.setDocument(identity.did, scenarioIdentityToDidDocument(identity))
   }
-  const relay = await startTestRelay({ plcUrl: plc.url, flags: ['--sync-validation', 'lenient'] })
+  const relay = await startTestRelay({
+    plcUrl: plc.url,
+    flags: ['--sync-validation', 'lenient', ...flags],
+  })
   try {
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1)
@@ -69,10 +79,18 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, asyn
     // Plus the relay's own #account marking the account desynchronized: the commit dropped while it
     // was deactivated breaks its chain.
     assert.equal(value(text, 'relay_output_seq'), scenario.messages.length - dropped + 1)
-    assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
-    // How busy each thread was: the main thread ran the scenario, the workers verified it.
+    // Every account was looked up once in the identity cache, and found there afterwards.
+    assert.ok(value(text, 'relay_identity_cache_misses_total') >= scenario.accounts.length)
+    assert.ok(value(text, 'relay_identity_cache_entries') >= scenario.accounts.length)
+    // How busy each thread was: the main thread ran the scenario, the workers (or the shards)
+    // verified it.
     assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'main' }) > 0)
-    assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+    if (sharded) {
+      assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'account_shards' }) > 0)
+    } else {
+      assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
+      assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+    }
     assert.ok(value(text, 'relay_verify_workers') >= 1)
     assert.ok(
       Number.isNaN(value(text, 'relay_thread_busy_seconds_total', { thread: 'archive_writer' })),
@@ -83,4 +101,4 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, asyn
     await pds.close()
     await plc.close()
   }
-})
+}

@@ -22,20 +22,28 @@ const DIDS = [
   'did:plc:cccccccccccccccccccccccc',
 ]
 
-test('stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap or duplicate', {
-  timeout: 120_000,
-}, () => stopAndKill([[], [], []]))
+test(
+  'stop (SIGTERM) and kill (SIGKILL) mid-stream: consumers resume with no gap or duplicate',
+  {
+    timeout: 120_000,
+  },
+  () => stopAndKill([[], [], []]),
+)
 
 // The same with account shards, their count changed at each restart: each shard's checkpoint is
 // its own, and recovery must tell which covers an account by the count they were written with.
-test('with account shards, their count changed at each restart: no gap, no duplicate, heads kept', {
-  timeout: 120_000,
-}, () =>
-  stopAndKill([
-    ['--account-shards', '2'],
-    ['--account-shards', '3'],
-    ['--account-shards', '2'],
-  ]))
+test(
+  'with account shards, their count changed at each restart: no gap, no duplicate, heads kept',
+  {
+    timeout: 120_000,
+  },
+  () =>
+    stopAndKill([
+      ['--account-shards', '2'],
+      ['--account-shards', '3'],
+      ['--account-shards', '2'],
+    ]),
+)
 
 /** Runs the relay three times (`flags` for each start): stopped with SIGTERM, then SIGKILL. */
 async function stopAndKill(flags: readonly [string[], string[], string[]]): Promise<void> {
