@@ -117,8 +117,14 @@ export class AccountShard {
     this.#ingest = ingest
     this.#methods = {
       snapshot: () => {
+        // A snapshot left from a checkpoint that never got to `save` goes back first.
+        if (this.#snapshot) accounts.restore(this.#snapshot)
         this.#snapshot = accounts.takeSnapshot(0)
         return this.#snapshot.states.length
+      },
+      restore: () => {
+        if (this.#snapshot) accounts.restore(this.#snapshot)
+        this.#snapshot = undefined
       },
       save: async (seq) => {
         const taken = this.#snapshot

@@ -248,10 +248,19 @@ export class AccountShards implements AccountOperations {
     const shards = this.#workers.map((_, i) => i)
     // Each answer arrives after the shard's records appended before its snapshot: the log's
     // last seq then covers them all, and none appended after it.
-    const seqs = await Promise.all(
+    const taken = await Promise.allSettled(
       shards.map((i) => this.#call(i, 'snapshot').then(() => this.#d.log.lastSeq)),
     )
-    await sync()
+    const seqs = taken.map((t) => (t.status === 'fulfilled' ? t.value : 0))
+    try {
+      const failed = taken.find((t) => t.status === 'rejected')
+      if (failed) throw failed.reason
+      await sync()
+    } catch (err) {
+      // Nothing written: every shard keeps its states for the next checkpoint.
+      await Promise.allSettled(shards.map((i) => this.#call(i, 'restore')))
+      throw err
+    }
     const written = await Promise.all(shards.map((i) => this.#call(i, 'save', seqs[i]!)))
     return written.reduce((a, b) => a + b, 0)
   }

@@ -44,6 +44,8 @@ export interface ShardMethods {
   snapshot(): number
   /** Writes the snapshot with its checkpoint seq; how many states it wrote. */
   save(seq: number): Promise<number>
+  /** The checkpoint failed before `save`: the snapshot's states are unwritten again. */
+  restore(): void
   takeDown(did: string): Promise<boolean>
   reverseTakedown(did: string): Promise<ReverseTakedownResult>
   release(did: string): Promise<boolean>

@@ -1,0 +1,158 @@
+// Account shards on real worker threads, each with its own SQLite connection, against a mock PLC
+// directory; the log and the hosts part are stand-ins that record what the shards asked of
+// them. What is checked: every event is settled once, in order per account, with its record
+// appended before its settlement; each shard's checkpoint stores its own accounts under its own
+// key; a checkpoint that fails before writing keeps every state for the next one; calls reach
+// the owning shard.
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { testDidDocument } from '../../test/support/did-doc.ts'
+import { eventually } from '../../test/support/relay-harness.ts'
+import { ACCOUNT_SHARDS_KEY, shardCheckpointKey } from '../accounts/account-rows.ts'
+import { Takedowns } from '../accounts/takedowns.ts'
+import { loadConfig } from '../config/load.ts'
+import { openDatabase, type RelayDatabase } from '../db/database.ts'
+import type { AppendInput } from '../eventlog/types.ts'
+import type { HostIngestView } from '../hosts/host-rows.ts'
+import { type MockPlc, startMockPlc } from '../identity/testing/mock-plc.ts'
+import { AccountShards } from './account-shards.ts'
+import { shardOf } from './shard-of.ts'
+
+const HOSTNAME = 'pds.example.com'
+const DIDS = Array.from({ length: 12 }, (_, i) => `did:plc:${'abcdefghijkl'[i]!.repeat(24)}`)
+
+describe('account shards', () => {
+  let dir: string
+  let plc: MockPlc
+  let db: RelayDatabase
+  let shards: AccountShards
+  const appended: AppendInput[] = []
+  /** Per upstream seq: how many records were appended when it was settled. */
+  const settled = new Map<number, number>()
+  let failSync = false
+  let HOST: HostIngestView
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shards-'))
+    plc = await startMockPlc({})
+    for (const did of DIDS) {
+      plc.setDocument(did, testDidDocument(did, `https://${HOSTNAME}`, { handle: 'h.test' }))
+    }
+    const config = loadConfig(
+      ['--db-url', `sqlite://${join(dir, 'relay.sqlite')}`, '--plc-host', plc.url],
+      {},
+      dir,
+    )
+    db = await openDatabase(config.database)
+    // The accounts' rows name their host.
+    const row = await db.hosts.create({ hostname: HOSTNAME, ssl: true, accountLimit: 1000 })
+    HOST = {
+      id: row.id,
+      hostname: HOSTNAME,
+      banned: false,
+      sync: { mode: null, effective: 'lenient', goodRun: 0 },
+    }
+    shards = new AccountShards({
+      count: 3,
+      config,
+      hosts: {
+        ingestView: (id) => (id === HOST.id ? HOST : undefined),
+        commitAccepted: () => {},
+        accountSlots: () => ({ count: 0, limit: 1000 }),
+        adjustAccountCount: () => {},
+        settled: (_hostId, seq, dropped) => {
+          assert.equal(dropped, false, `event ${seq} accepted`)
+          assert.ok(!settled.has(seq), `event ${seq} settled once`)
+          settled.set(seq, appended.length)
+        },
+      },
+      log: {
+        get lastSeq() {
+          return appended.length
+        },
+        append: (input) => {
+          appended.push(input)
+          return { seq: appended.length } as never
+        },
+      },
+      takedowns: new Takedowns(),
+      drops: { record: (d) => assert.fail(`unexpected drop: ${d.reason} ${d.detail}`) },
+      oldestThrottled: async () => [],
+      flushAccounts: async () => {},
+      onDesynchronized: () => {},
+      onError: (_level, message) => assert.fail(message),
+      onLost: (shard, err) => assert.fail(`shard ${shard} lost: ${String(err)}`),
+    })
+    await shards.ready()
+  })
+
+  after(async () => {
+    await shards.close()
+    await db.close()
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const identityEvent = (seq: number, did: string) =>
+    shards.handle(
+      HOST.id,
+      { type: '#identity', seq, did, time: new Date().toISOString() },
+      new Uint8Array([seq & 0xff]),
+    )
+
+  it('settles every event once, each after its own record, in order per account', async () => {
+    let seq = 0
+    for (let round = 0; round < 3; round++) for (const did of DIDS) identityEvent(++seq, did)
+    await eventually(() => settled.size === seq, 10_000, `${seq} events settled`)
+    assert.equal(appended.length, seq)
+    for (const [s, count] of settled) {
+      const record = appended.findIndex((a) => a.upstreamSeq === s)
+      assert.ok(record >= 0 && record < count, `event ${s}'s record before its settlement`)
+    }
+    for (const did of DIDS) {
+      const seqs = appended.filter((a) => a.did === did).map((a) => a.upstreamSeq)
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        `${did}'s records in upstream order`,
+      )
+    }
+    assert.equal(shards.stats.received, seq)
+    assert.equal(shards.stats.accepted, seq)
+    assert.equal(shards.stats.inFlight, 0)
+  })
+
+  it('a checkpoint whose log sync fails writes nothing and loses nothing', async () => {
+    failSync = true
+    await assert.rejects(
+      shards.checkpoint(async () => {
+        if (failSync) throw new Error('disk full')
+      }),
+      /disk full/,
+    )
+    assert.equal(await db.accounts.get(DIDS[0]!), undefined, 'nothing written')
+    failSync = false
+    const written = await shards.checkpoint(async () => {})
+    assert.equal(written, DIDS.length, 'every account written by the next checkpoint')
+    for (const did of DIDS) assert.equal((await db.accounts.get(did))?.handle, 'h.test', did)
+    // Each shard stored its own checkpoint; the layout key is the main thread's to write.
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await db.meta.get(shardCheckpointKey(i)), String(appended.length), `shard ${i}`)
+    }
+    assert.equal(await db.meta.get(ACCOUNT_SHARDS_KEY), undefined)
+  })
+
+  it('calls reach the shard that owns the account', async () => {
+    const owners = new Set(DIDS.map((did) => shardOf(did, 3)))
+    assert.equal(owners.size, 3, 'the accounts spread over all three shards')
+    for (const did of DIDS) {
+      assert.equal((await shards.account(did))?.did, did)
+      assert.equal((await shards.peekIdentity(did))?.handle, 'h.test')
+    }
+    assert.equal(await shards.account('did:plc:unknownunknownunknownunk'), undefined)
+    assert.equal(await shards.takeDown('did:plc:unknownunknownunknownunk'), false)
+  })
+})
