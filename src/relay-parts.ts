@@ -1,7 +1,7 @@
 // Small builders for the composition root (relay.ts), each putting together one part from the
-// configuration: the identity resolver (cached, timed, traced, did:web limited to public
-// addresses), the drop counter and event-type counter, the host probe, and the monitors (the
-// dashboard's stats recorders and the health checks). Also the overrides tests may give.
+// configuration: the drop counter and event-type counter, the host probe, and the monitors (the
+// dashboard's stats recorders and the health checks). Also the overrides tests may give. (The
+// identity resolver's builder is identity/relay-identity.ts: the account shards use it too.)
 // Deliberately not here: any rule, and the order things start and stop in (relay.ts).
 
 import type { AddressInfo } from 'node:net'
@@ -17,14 +17,9 @@ import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
 import { EventLog } from './eventlog/event-log.ts'
 import { Fanout } from './fanout/fanout.ts'
-import { exemptFromAddressGuard, resolvePublicAddresses } from './hosts/address.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
 import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'
-import { publicFetch } from './hosts/public-fetch.ts'
-import { CachingIdentityResolver } from './identity/cache.ts'
-import type { Identity } from './identity/did-document.ts'
-import { DidResolver } from './identity/resolver.ts'
 import { DropCounter } from './ingest/drop-counter.ts'
 import type { Ingest, IngestStats } from './ingest/ingest.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
@@ -33,7 +28,6 @@ import { EventTypeCounter } from './observability/event-type-counter.ts'
 import { HealthMonitor } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import type { RelayMetrics } from './observability/metrics.ts'
-import { type Tracer, tracedResolver } from './observability/tracing.ts'
 import type { HttpTimeouts } from './relay-server.ts'
 import { busyByThread, threadCpuMs } from './runtime/thread-busy.ts'
 import type { SocketThreads } from './upstream/socket-threads.ts'
@@ -82,36 +76,6 @@ export interface RelayOverrides {
   readonly consumerPingIntervalMs?: number
   /** HTTP header, request and keep-alive timeouts (tests of slow clients shorten them). */
   readonly httpTimeouts?: HttpTimeouts
-}
-
-/** DID → identity: PLC or did:web, cached, timed (metrics) and traced. */
-export function relayIdentity(
-  config: RelayConfig,
-  now: () => number,
-  tracer: Tracer,
-  metrics: RelayMetrics | undefined,
-): CachingIdentityResolver {
-  const resolver = new DidResolver({
-    plcUrl: config.plcUrl,
-    userAgent: config.userAgent,
-    allowInsecureWeb: config.allowInsecureHosts,
-    // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
-    // localhost in development (--allow-insecure-hosts).
-    checkWebHost: async (hostname) => {
-      if (exemptFromAddressGuard(hostname, config.allowInsecureHosts)) return
-      await resolvePublicAddresses(hostname)
-    },
-    // ...and the fetch itself connects only to the addresses it checked (no rebinding).
-    webFetch: publicFetch(config.allowInsecureHosts),
-  })
-  const timed: { resolve(did: string, signal?: AbortSignal): Promise<Identity> } = metrics
-    ? metrics.timeIdentity(resolver)
-    : resolver
-  return new CachingIdentityResolver(tracedResolver(tracer, timed), {
-    maxEntries: config.identityCacheSize,
-    ttlMs: config.identityTtlMs,
-    now,
-  })
 }
 
 /** The counters every part reports into, the host probe, and the monitors. */

@@ -13,6 +13,7 @@ import { openDatabase } from './db/database.ts'
 import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
+import { relayIdentity } from './identity/relay-identity.ts'
 import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
 import { Ingest } from './ingest/ingest.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
@@ -28,7 +29,6 @@ import {
   type RelayOverrides,
   relayCheckpointer,
   relayFanout,
-  relayIdentity,
   relayObservers,
   timedVerify,
 } from './relay-parts.ts'

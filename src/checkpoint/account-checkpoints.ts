@@ -9,7 +9,7 @@ import {
   ACCOUNTS_CHECKPOINT_KEY,
   shardCheckpointKey,
 } from '../accounts/account-rows.ts'
-import { shardOf } from '../shards/shard-of.ts'
+import { shardOf } from '../accounts/shard-of.ts'
 
 export interface AccountCheckpoints {
   /** The lowest checkpoint: the log is replayed from the record after it. */

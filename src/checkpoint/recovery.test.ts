@@ -10,12 +10,12 @@ import {
   shardCheckpointKey,
 } from '../accounts/account-rows.ts'
 import { type AccountState, newAccount } from '../accounts/account-state.ts'
+import { shardOf } from '../accounts/shard-of.ts'
 import type { EventLog } from '../eventlog/event-log.ts'
 import { ManualClock, openTestLog, tempDir } from '../eventlog/testing.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { accountBody, commitBody, identityBody, prepareFrame } from '../protocol/output.ts'
-import { shardOf } from '../shards/shard-of.ts'
 import { CURSORS_SCAN_FROM_KEY } from './checkpointer.ts'
 import { CursorBook } from './cursor-book.ts'
 import { LostLogError, type RecoveryDeps, recoverAtStart } from './recovery.ts'

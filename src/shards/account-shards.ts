@@ -13,6 +13,7 @@
 // (hosts/), the checkpoint's timing (checkpoint/).
 import { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
+import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
@@ -36,7 +37,6 @@ import type {
   ShardStart,
   SlotItem,
 } from './shard-messages.ts'
-import { shardOf } from './shard-of.ts'
 
 /**
  * The shards' identity operations (`shards` is read at each call: the composition root builds

@@ -1,0 +1,41 @@
+// The relay's identity resolver as every thread that resolves builds it (the main thread, and
+// each account shard for its own accounts): PLC or did:web, cached, timed (metrics) and traced,
+// did:web fetched only from public addresses unless insecure hosts are allowed.
+import type { RelayConfig } from '../config/config.ts'
+import { exemptFromAddressGuard, resolvePublicAddresses } from '../hosts/address.ts'
+import { publicFetch } from '../hosts/public-fetch.ts'
+import type { RelayMetrics } from '../observability/metrics.ts'
+import { type Tracer, tracedResolver } from '../observability/tracing.ts'
+import { CachingIdentityResolver } from './cache.ts'
+import type { Identity } from './did-document.ts'
+import { DidResolver } from './resolver.ts'
+
+/** DID → identity: PLC or did:web, cached, timed (metrics) and traced. */
+export function relayIdentity(
+  config: RelayConfig,
+  now: () => number,
+  tracer: Tracer,
+  metrics: Pick<RelayMetrics, 'timeIdentity'> | undefined,
+): CachingIdentityResolver {
+  const resolver = new DidResolver({
+    plcUrl: config.plcUrl,
+    userAgent: config.userAgent,
+    allowInsecureWeb: config.allowInsecureHosts,
+    // did:web documents come from hosts a PDS names: public addresses only (SSRF), except
+    // localhost in development (--allow-insecure-hosts).
+    checkWebHost: async (hostname) => {
+      if (exemptFromAddressGuard(hostname, config.allowInsecureHosts)) return
+      await resolvePublicAddresses(hostname)
+    },
+    // ...and the fetch itself connects only to the addresses it checked (no rebinding).
+    webFetch: publicFetch(config.allowInsecureHosts),
+  })
+  const timed: { resolve(did: string, signal?: AbortSignal): Promise<Identity> } = metrics
+    ? metrics.timeIdentity(resolver)
+    : resolver
+  return new CachingIdentityResolver(tracedResolver(tracer, timed), {
+    maxEntries: config.identityCacheSize,
+    ttlMs: config.identityTtlMs,
+    now,
+  })
+}
