@@ -141,24 +141,34 @@ async function main(argv: readonly string[]): Promise<number> {
     await relay.stop().catch(() => {})
     return 1
   }
+  let failed = false
   await new Promise<void>((resolve) => {
     let stopping = false
-    const onSignal = (signal: string) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now')
-        process.exit(1)
-      }
+    const stop = () => {
       stopping = true
-      logger.info({ signal }, 'shutting down')
       relay.stop().then(resolve, (err: unknown) => {
         logger.error({ err }, 'shutdown failed')
         resolve()
       })
     }
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now')
+        process.exit(1)
+      }
+      logger.info({ signal }, 'shutting down')
+      stop()
+    }
     process.on('SIGINT', () => onSignal('SIGINT'))
     process.on('SIGTERM', () => onSignal('SIGTERM'))
+    // A part the relay cannot go on without has failed (it logged why): stop as on a signal,
+    // and exit with an error so that a supervisor restarts the relay.
+    void relay.failure.then(() => {
+      failed = true
+      if (!stopping) stop()
+    })
   })
-  return 0
+  return failed ? 70 : 0
 }
 
 main(process.argv.slice(2)).then(

@@ -50,6 +50,11 @@ export interface Relay extends AsyncDisposable {
   start(): Promise<void>
   /** Graceful: stop accepting, stop upstreams, finish in-flight events, checkpoint, close. */
   stop(): Promise<void>
+  /**
+   * Resolves (with its cause) when a part the relay cannot go on without has failed after the
+   * start (an account shard ended): the caller should stop it. Never rejects.
+   */
+  readonly failure: Promise<unknown>
   /** Writes a checkpoint now (tests). */
   checkpoint(): Promise<void>
 }

@@ -34,7 +34,8 @@ import {
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
-import { AccountShards, shardedIdentity } from './shards/account-shards.ts'
+import { AccountShards } from './shards/account-shards.ts'
+import { shardedIdentity } from './shards/shard-identity.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
 import { LocalSockets } from './upstream/socket-opener.ts'
 import { SocketThreads } from './upstream/socket-threads.ts'
@@ -47,7 +48,17 @@ export async function createRelay(
   overrides: RelayOverrides = {},
 ): Promise<Relay> {
   const now = overrides.now ?? Date.now
-  const db = await openDatabase(config.database)
+  let started = false
+  let fail: (cause: unknown) => void = () => {}
+  const failure = new Promise<unknown>((resolve) => (fail = resolve))
+  // With account shards, half the PostgreSQL connections are the main thread's and the shards
+  // share the other half (shards/shard-worker.ts).
+  const database = config.database
+  const db = await openDatabase(
+    database.kind === 'postgres' && config.accountShards > 0
+      ? { ...database, maxConnections: Math.max(2, Math.ceil(database.maxConnections / 2)) }
+      : database,
+  )
   const settings = await RelaySettings.fromConfig(db.meta, config)
   const metrics =
     overrides.metrics === false ? undefined : createMetrics({ version: config.version })
@@ -166,9 +177,9 @@ export async function createRelay(
           onLost: (shard, err) => {
             // Its unwritten account states are gone: only a restart's recovery from the log
             // brings them back, so the relay stops (gracefully: the other shards checkpoint).
+            // Before the start ends, the start itself fails instead.
             logger.fatal({ err, shard }, 'account shard ended; the relay stops')
-            process.exitCode = 70
-            process.kill(process.pid, 'SIGTERM')
+            if (started) fail(err)
           },
           logger: logger.child({ subsystem: 'ingest' }),
         })
@@ -226,6 +237,7 @@ export async function createRelay(
     db,
     log,
     tracingEnabled: tracing.enabled,
+    failure,
     metricsAddress: () => metricsServer?.address() ?? null,
     address: () => server.address() as AddressInfo,
     async start() {
@@ -251,6 +263,7 @@ export async function createRelay(
       checkpointer.start(overrides.checkpointIntervalMs ?? config.checkpointIntervalMs)
       await resync.start()
       monitors.start()
+      started = true
       logger.info(
         { address: relay.address(), seq: log.lastSeq, hosts: hosts.list().length },
         'relay started',

@@ -69,7 +69,7 @@ const BAD: Readonly<Record<string, readonly [string, RegExp]>> = {
   'lenient-sync-validation': ['yes', /is not a boolean/],
   'sync-ratchet-commits': ['0', /out of range/],
   'verify-workers': ['0', /out of range \(1 to 1024\)/],
-  'account-shards': ['-1', /out of range \(0 to 1024\)/],
+  'account-shards': ['-1', /out of range \(0 to 256\)/],
   'plc-host': ['plc.directory', /is not a URL \(examples: https:\/\/plc.directory/],
   'identity-cache-size': ['0', /out of range/],
   'account-cache-size': ['-1', /out of range/],

@@ -137,7 +137,7 @@ export function loadConfig(
       verifyWorkersText === undefined
         ? defaultVerifyWorkers(availableParallelism())
         : int('verify-workers', { min: 1, max: 1024 }),
-    accountShards: int('account-shards', { min: 0, max: 1024 }),
+    accountShards: int('account-shards', { min: 0, max: 256 }),
     plcUrl: parse('plc-host', parseHttpUrl),
     identityCacheSize: int('identity-cache-size', { min: 1 }),
     identityTtlMs: duration('identity-ttl', { minMs: 1000, maxMs: 30 * DAY }),

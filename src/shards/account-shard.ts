@@ -23,6 +23,7 @@ import { Ingest, type IngestHosts } from '../ingest/ingest.ts'
 import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
+import { HostSlots } from './host-slots.ts'
 import type {
   ShardBatch,
   ShardCall,
@@ -32,12 +33,13 @@ import type {
   ShardStart,
 } from './shard-messages.ts'
 
+/** An error as text for the main thread's log: its stack when it has one. */
 const errorText = (err: unknown): string =>
-  err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+  err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err)
 
 export class AccountShard {
   readonly #views = new Map<number, HostIngestView>()
-  readonly #slots = new Map<number, { count: number; limit: number }>()
+  readonly #slots = new HostSlots()
   readonly #ingest: Ingest
   readonly #methods: ShardMethods
   readonly #send: (msg: ShardOps, transfer: ArrayBuffer[]) => void
@@ -72,12 +74,9 @@ export class AccountShard {
     const hosts: IngestHosts = {
       ingestView: (id) => this.#views.get(id),
       commitAccepted: (hostId, proven) => this.#op(['commit', hostId, proven]),
-      accountSlots: (id) => this.#slots.get(id),
+      accountSlots: (id) => this.#slots.slots(id),
       adjustAccountCount: (hostId, delta) => {
-        // Counted here at once too, so this shard's next new account sees it before the main
-        // thread's count comes back.
-        const s = this.#slots.get(hostId)
-        if (s) s.count += delta
+        this.#slots.changed(hostId, delta)
         this.#op(['count', hostId, delta])
       },
       settled: (hostId, seq, dropped) => this.#op(['settled', hostId, seq, dropped]),
@@ -148,7 +147,9 @@ export class AccountShard {
   receive(batch: ShardBatch): void {
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
     if (batch.slots) {
-      for (const [id, count, limit] of batch.slots) this.#slots.set(id, { count, limit })
+      for (const [id, count, limit, ownApplied] of batch.slots) {
+        this.#slots.heard(id, count, limit, ownApplied)
+      }
     }
     for (const [hostId, msg, raw] of batch.events) this.#ingest.handle(hostId, msg, raw)
   }
@@ -160,7 +161,7 @@ export class AccountShard {
       const method = this.#methods[c.method] as (...args: readonly unknown[]) => unknown
       value = method(...c.args)
     } catch (err) {
-      this.#op(['fail', c.call, errorText(err)])
+      this.#fail(c.call, err)
       return
     }
     if (!(value instanceof Promise)) {
@@ -169,8 +170,13 @@ export class AccountShard {
     }
     value.then(
       (v: unknown) => this.#op(['reply', c.call, v]),
-      (err: unknown) => this.#op(['fail', c.call, errorText(err)]),
+      (err: unknown) => this.#fail(c.call, err),
     )
+  }
+
+  #fail(call: number, err: unknown): void {
+    const name = err instanceof Error ? err.name : 'Error'
+    this.#op(['fail', call, name, err instanceof Error ? err.message : String(err)])
   }
 
   #op(op: ShardOp): void {

@@ -19,7 +19,7 @@ import { openDatabase, type RelayDatabase } from '../db/database.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import { type MockPlc, startMockPlc } from '../identity/testing/mock-plc.ts'
-import { AccountShards } from './account-shards.ts'
+import { AccountShards, ShardCallError } from './account-shards.ts'
 
 const HOSTNAME = 'pds.example.com'
 const DIDS = Array.from({ length: 12 }, (_, i) => `did:plc:${'abcdefghijkl'[i]!.repeat(24)}`)
@@ -33,6 +33,7 @@ describe('account shards', () => {
   /** Per upstream seq: how many records were appended when it was settled. */
   const settled = new Map<number, number>()
   let failSync = false
+  const lost: { shard: number; err: unknown }[] = []
   let HOST: HostIngestView
 
   before(async () => {
@@ -84,7 +85,7 @@ describe('account shards', () => {
       flushAccounts: async () => {},
       onDesynchronized: () => {},
       onError: (_level, message) => assert.fail(message),
-      onLost: (shard, err) => assert.fail(`shard ${shard} lost: ${String(err)}`),
+      onLost: (shard, err) => lost.push({ shard, err }),
     })
     await shards.ready()
   })
@@ -154,5 +155,22 @@ describe('account shards', () => {
     }
     assert.equal(await shards.account('did:plc:unknownunknownunknownunk'), undefined)
     assert.equal(await shards.takeDown('did:plc:unknownunknownunknownunk'), false)
+  })
+
+  // Last: it ends a shard.
+  it('a shard that ends is reported once; calls to it fail at once; the rest close', async () => {
+    assert.equal(lost.length, 0)
+    const did = DIDS.find((d) => shardOf(d, 3) === 1)!
+    await shards.threads[1]!.terminate()
+    await eventually(() => lost.length > 0, 5_000, 'the loss reported')
+    assert.equal(lost.length, 1)
+    assert.equal(lost[0]!.shard, 1)
+    await assert.rejects(shards.account(did), (err: unknown) => {
+      assert.ok(err instanceof ShardCallError)
+      assert.equal(err.remoteName, null)
+      return true
+    })
+    const other = DIDS.find((d) => shardOf(d, 3) === 0)!
+    assert.equal((await shards.account(other))?.did, other, 'the others still answer')
   })
 })

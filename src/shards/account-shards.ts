@@ -1,15 +1,16 @@
 // The main thread's side of the account shards (docs/scaling.md, stage 1): hands each upstream
-// event to the shard its DID hashes to (shard-of.ts), one message per shard per turn, with the
-// views and slot counts of the hosts in it that the shard has not seen as they are now; carries
-// out what the shards send back, in order (appending to the log, settling host events, counting
-// drops and ratchet commits, keeping slot counts, queueing repairs, logging); and offers the
-// operations ingest offers on one thread (takedowns, releases, resyncs, account and identity
-// reads), each a call to the owning shard. Checkpoints: every shard takes a snapshot, the log
-// syncs, every shard writes its snapshot with its own checkpoint seq (account-shard.ts says why
-// that seq is right).
+// event to the shard its DID hashes to (accounts/shard-of.ts), one message per shard per turn,
+// with the views and slot counts of the hosts in it that the shard has not seen as they are
+// now; carries out what the shards send back, in order (appending to the log, settling host
+// events, counting drops and ratchet commits, keeping slot counts, queueing repairs, logging);
+// and offers the operations ingest offers on one thread (takedowns, releases, resyncs, account
+// and identity reads), each a call to the owning shard, sent after the events handed in before
+// it. Checkpoints: every shard takes a snapshot, the log syncs, every shard writes its snapshot
+// with its own checkpoint seq (account-shard.ts says why that seq is right).
 // A shard that dies loses the account states it had not written: the relay cannot go on without
-// them, so `onLost` is told and the relay ends (a restart recovers them from the log).
-// Deliberately not here: what the operations do (ingest/ on the shard), which events exist
+// them, so `onLost` is told once and the relay stops (a restart recovers them from the log);
+// calls to it fail at once from then on.
+// Deliberately not here: what the operations do (ingest/, run on the shard), which events exist
 // (hosts/), the checkpoint's timing (checkpoint/).
 import { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
@@ -19,12 +20,18 @@ import type { RelayConfig } from '../config/config.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { Identity } from '../identity/did-document.ts'
-import type { AccountOperations, IdentityOperations } from '../ingest/account-operations.ts'
+import type { AccountOperations } from '../ingest/account-operations.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { IngestHosts, IngestStats, ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { ShardCallError } from './shard-call-error.ts'
+import {
+  NO_IDENTITY_COUNTS,
+  type ShardIdentityCounts,
+  shardIdentitySource,
+} from './shard-identity.ts'
 import type {
   EventItem,
   FromShard,
@@ -33,22 +40,11 @@ import type {
   ShardMethod,
   ShardMethods,
   ShardOp,
-  ShardOps,
   ShardStart,
   SlotItem,
 } from './shard-messages.ts'
 
-/**
- * The shards' identity operations (`shards` is read at each call: the composition root builds
- * them after the parts that take these).
- */
-export function shardedIdentity(shards: () => AccountShards): IdentityOperations {
-  return {
-    peek: (did) => shards().peekIdentity(did),
-    purge: (did) => shards().purgeIdentity(did),
-    resolve: (did) => shards().resolveIdentity(did),
-  }
-}
+export { ShardCallError } from './shard-call-error.ts'
 
 export interface AccountShardsDeps {
   readonly count: number
@@ -62,71 +58,53 @@ export interface AccountShardsDeps {
   /** Runs a checkpoint (which calls `checkpoint` below) and waits for it. */
   readonly flushAccounts: () => Promise<void>
   readonly onDesynchronized: (did: string, hostId: number) => void
-  readonly onError: (level: 'warn' | 'error', message: string, context: object) => void
-  /** A shard died or could not start: the relay cannot go on. */
+  readonly onError: (level: 'warn' | 'error', error: string, context: object) => void
+  /** A shard died or could not start (once, for the first): the relay cannot go on. */
   readonly onLost: (shard: number, cause: unknown) => void
   readonly logger?: { info(obj: object, msg: string): void }
 }
 
-/** A call a shard failed: the message is the shard's error's. */
-export class ShardCallError extends Error {
-  override readonly name = 'ShardCallError'
-  readonly shard: number
-  readonly method: ShardMethod
-
-  constructor(shard: number, method: ShardMethod, message: string) {
-    super(`account shard ${shard}, ${method}: ${message}`)
-    this.shard = shard
-    this.method = method
-  }
-}
-
-const NO_IDENTITY_COUNTS: ShardOps['identity'] = {
-  hits: 0,
-  negativeHits: 0,
-  misses: 0,
-  coalesced: 0,
-  staleServed: 0,
-  errors: 0,
-  notFound: 0,
-  busy: 0,
-  evictions: 0,
-  entries: 0,
-  running: 0,
-  queued: 0,
-}
-
 /** At most this many throttled accounts are released per raised limit (as ingest does). */
 const MAX_RELEASE = 10_000
+/** How long `close` waits for a shard to end before terminating it. */
+const CLOSE_WAIT_MS = 10_000
 
-interface Pending {
-  events: EventItem[]
-  transfer: ArrayBuffer[]
-  views: HostIngestView[]
-  slots: SlotItem[]
+/** What one shard thread has, as the main thread keeps it. */
+interface Shard {
+  readonly index: number
+  readonly worker: Worker
+  dead: boolean
+  /** Events and host facts to send at the end of this turn. */
+  pending:
+    | { events: EventItem[]; transfer: ArrayBuffer[]; views: HostIngestView[]; slots: SlotItem[] }
+    | undefined
+  /** The host views and slot counts last sent, to send only what changed. */
+  readonly sentViews: Map<number, HostIngestView>
+  readonly sentSlots: Map<number, string>
+  /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
+  readonly applied: Map<number, number>
+  counts: { errors: number; retries: number; identity: ShardIdentityCounts }
 }
 
 interface Waiting {
   readonly shard: number
   readonly method: ShardMethod
+  /** Works out the answer when the reply op is carried out (not later: see `checkpoint`). */
+  readonly atReply?: () => unknown
   resolve(value: unknown): void
   reject(err: Error): void
 }
 
 export class AccountShards implements AccountOperations {
   readonly #d: AccountShardsDeps
-  readonly #workers: Worker[] = []
+  readonly #shards: Shard[] = []
   readonly #ready: Promise<void>[] = []
-  /** Per shard: the host views and slots last sent, to send only what changed. */
-  readonly #sentViews: Map<number, HostIngestView>[] = []
-  readonly #sentSlots: Map<number, string>[] = []
-  readonly #pending: (Pending | undefined)[] = []
-  readonly #counts: Pick<ShardOps, 'errors' | 'retries' | 'identity'>[] = []
   readonly #waiting = new Map<number, Waiting>()
   #nextCall = 0
   #flushQueued = false
   #closing = false
-  readonly #stats = { received: 0, accepted: 0, dropped: 0, inFlight: 0 }
+  #lost = false
+  readonly #stats = { received: 0, accepted: 0, dropped: 0, inFlight: 0, errors: 0 }
 
   constructor(deps: AccountShardsDeps) {
     this.#d = deps
@@ -136,64 +114,45 @@ export class AccountShards implements AccountOperations {
         workerData: start,
       })
       worker.unref()
+      const shard: Shard = {
+        index: i,
+        worker,
+        dead: false,
+        pending: undefined,
+        sentViews: new Map(),
+        sentSlots: new Map(),
+        applied: new Map(),
+        counts: { errors: 0, retries: 0, identity: NO_IDENTITY_COUNTS },
+      }
+      this.#shards.push(shard)
       this.#ready.push(
         new Promise((resolve, reject) => {
           worker.on('message', (m: FromShard) => {
             if ('ready' in m) return resolve()
-            this.#counts[i] = m
-            this.#carryOut(i, m.ops)
+            shard.counts = m
+            this.#carryOut(shard, m.ops)
           })
           worker.once('error', (err) => {
             reject(err)
-            this.#lost(i, err)
+            this.#died(shard, err)
           })
           worker.once('exit', (code) => {
-            if (!this.#closing) this.#lost(i, new Error(`account shard ${i} exited (${code})`))
+            const err = new Error(`account shard ${i} exited (${code})`)
+            reject(err)
+            this.#died(shard, err)
           })
         }),
       )
-      this.#workers.push(worker)
-      this.#sentViews.push(new Map())
-      this.#sentSlots.push(new Map())
-      this.#pending.push(undefined)
-      this.#counts.push({ errors: 0, retries: 0, identity: NO_IDENTITY_COUNTS })
     }
   }
 
   get count(): number {
-    return this.#workers.length
+    return this.#shards.length
   }
 
-  /** Busy milliseconds of every shard's thread, for the metrics and the dashboard. */
-  busyMs(): number {
-    let ms = 0
-    for (const w of this.#workers) {
-      const { idle, active } = w.performance.eventLoopUtilization()
-      // An ended thread reads idle -1 and its whole life as active: not a reading.
-      if (idle >= 0) ms += active
-    }
-    return ms
-  }
-
-  /**
-   * The shards' identity caches together, as the metrics read one cache: its counters are live
-   * (the metrics keep the object and read its fields at each scrape).
-   */
-  identitySource(): IdentitySource {
-    const total = (key: keyof ShardOps['identity']) =>
-      this.#counts.reduce((n, c) => n + c.identity[key], 0)
-    const counters = {} as Record<keyof IdentitySource['counters'], number>
-    for (const key of Object.keys(NO_IDENTITY_COUNTS) as (keyof ShardOps['identity'])[]) {
-      Object.defineProperty(counters, key, { enumerable: true, get: () => total(key) })
-    }
-    return {
-      counters,
-      gauges: () => ({
-        entries: total('entries'),
-        running: total('running'),
-        queued: total('queued'),
-      }),
-    }
+  /** The shards' threads (tests end one to see the relay stop). */
+  get threads(): readonly Worker[] {
+    return this.#shards.map((s) => s.worker)
   }
 
   /** Resolves once every shard has opened its database and listens. */
@@ -203,66 +162,72 @@ export class AccountShards implements AccountOperations {
 
   /** Ingest's counts over every shard. */
   get stats(): IngestStats {
-    let errors = 0
+    let { errors } = this.#stats
     let retries = 0
-    for (const c of this.#counts) {
-      errors += c.errors
-      retries += c.retries
+    for (const s of this.#shards) {
+      errors += s.counts.errors
+      retries += s.counts.retries
     }
     return { ...this.#stats, errors, retries }
+  }
+
+  /** Busy milliseconds of every shard's thread, for the metrics and the dashboard. */
+  busyMs(): number {
+    let ms = 0
+    for (const s of this.#shards) {
+      const { idle, active } = s.worker.performance.eventLoopUtilization()
+      // An ended thread reads idle -1 and its whole life as active: not a reading.
+      if (idle >= 0) ms += active
+    }
+    return ms
+  }
+
+  /** The shards' identity caches together, as the metrics read one cache. */
+  identitySource(): IdentitySource {
+    return shardIdentitySource(() => this.#shards.map((s) => s.counts.identity))
   }
 
   handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     this.#stats.received++
     this.#stats.inFlight++
-    const i = shardOf(msg.did, this.#workers.length)
-    let p = this.#pending[i]
-    if (!p) {
-      p = { events: [], transfer: [], views: [], slots: [] }
-      this.#pending[i] = p
-    }
+    const shard = this.#shards[shardOf(msg.did, this.#shards.length)]!
+    const p = this.#hostFacts(shard, hostId)
     // A buffer of its own to transfer: the frame may be a view into a larger read.
     const own = raw.slice()
     p.events.push([hostId, msg, own])
     p.transfer.push(own.buffer)
-    const view = this.#d.hosts.ingestView(hostId)
-    const sentViews = this.#sentViews[i]!
-    if (view && sentViews.get(hostId) !== view) {
-      sentViews.set(hostId, view)
-      p.views.push(view)
-    }
-    const slots = this.#d.hosts.accountSlots(hostId)
-    if (slots) {
-      const key = `${slots.count}/${slots.limit}`
-      const sentSlots = this.#sentSlots[i]!
-      if (sentSlots.get(hostId) !== key) {
-        sentSlots.set(hostId, key)
-        p.slots.push([hostId, slots.count, slots.limit])
-      }
-    }
     this.#queueFlush()
   }
 
   /** A checkpoint of every shard's accounts; `sync` makes the log durable in between. */
   async checkpoint(sync: () => Promise<void>): Promise<number> {
-    const shards = this.#workers.map((_, i) => i)
-    // Each answer arrives after the shard's records appended before its snapshot: the log's
-    // last seq then covers them all, and none appended after it.
+    const all = this.#shards.map((s) => s.index)
+    // Each answer is carried out after the shard's records appended before its snapshot and
+    // before any appended after it: the log's last seq at that moment covers exactly the
+    // shard's records in the snapshot.
     const taken = await Promise.allSettled(
-      shards.map((i) => this.#call(i, 'snapshot').then(() => this.#d.log.lastSeq)),
+      all.map((i) => this.#call(i, 'snapshot', { atReply: () => this.#d.log.lastSeq })),
     )
-    const seqs = taken.map((t) => (t.status === 'fulfilled' ? t.value : 0))
     try {
       const failed = taken.find((t) => t.status === 'rejected')
       if (failed) throw failed.reason
       await sync()
     } catch (err) {
       // Nothing written: every shard keeps its states for the next checkpoint.
-      await Promise.allSettled(shards.map((i) => this.#call(i, 'restore')))
+      await Promise.allSettled(all.map((i) => this.#call(i, 'restore')))
       throw err
     }
-    const written = await Promise.all(shards.map((i) => this.#call(i, 'save', seqs[i]!)))
-    return written.reduce((a, b) => a + b, 0)
+    const seqs = taken.map((t) => (t.status === 'fulfilled' ? (t.value as number) : 0))
+    // Every save ends before this checkpoint does, so the next one's snapshots never overlap
+    // a save still running (a failed save puts its states back, and must not put back older
+    // states than a later snapshot took).
+    const saved = await Promise.allSettled(all.map((i) => this.#call(i, 'save', {}, seqs[i]!)))
+    let written = 0
+    for (const s of saved) {
+      if (s.status === 'rejected') throw s.reason
+      written += s.value as number
+    }
+    return written
   }
 
   async takeDown(did: string): Promise<boolean> {
@@ -297,6 +262,8 @@ export class AccountShards implements AccountOperations {
     did: string,
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }> {
+    // A new account takes a slot of its host: the shard needs the host's view and counts.
+    this.#hostFacts(this.#shards[shardOf(did, this.#shards.length)]!, input.hostId)
     return this.#callFor(did, 'resynchronize', did, input)
   }
 
@@ -317,28 +284,54 @@ export class AccountShards implements AccountOperations {
     return this.#callFor(did, 'resolveIdentity', did)
   }
 
-  /** Events waiting for the database stop waiting (ingest's `stop`), in every shard. */
+  /** Events waiting for the database stop waiting (ingest's `stop`), in every live shard. */
   async stop(): Promise<void> {
-    await Promise.all(this.#workers.map((_, i) => this.#call(i, 'stop')))
+    await Promise.allSettled(this.#shards.map((s) => this.#call(s.index, 'stop')))
   }
 
-  /** Resolves when every shard has settled what it was given, or after `timeoutMs`. */
+  /** Resolves when every live shard has settled what it was given, or after `timeoutMs`. */
   async idle(timeoutMs: number): Promise<void> {
-    await Promise.all(this.#workers.map((_, i) => this.#call(i, 'idle', timeoutMs)))
+    await Promise.allSettled(this.#shards.map((s) => this.#call(s.index, 'idle', {}, timeoutMs)))
   }
 
-  /** Ends every shard (after `idle` and the last checkpoint). */
+  /** Ends every shard (after `idle` and the last checkpoint); terminates one that lingers. */
   async close(): Promise<void> {
     this.#closing = true
     await Promise.all(
-      this.#workers.map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve())
-            w.postMessage({ close: true })
-          }),
-      ),
+      this.#shards
+        .filter((s) => !s.dead)
+        .map(async (s) => {
+          const ended = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()))
+          s.worker.postMessage({ close: true })
+          let timer: NodeJS.Timeout | undefined
+          const late = new Promise<'late'>(
+            (r) => (timer = setTimeout(() => r('late'), CLOSE_WAIT_MS)),
+          )
+          if ((await Promise.race([ended, late])) === 'late') await s.worker.terminate()
+          clearTimeout(timer)
+        }),
     )
+  }
+
+  /** The batch being gathered for `shard`, with `hostId`'s view and counts if they changed. */
+  #hostFacts(shard: Shard, hostId: number): NonNullable<Shard['pending']> {
+    shard.pending ??= { events: [], transfer: [], views: [], slots: [] }
+    const p = shard.pending
+    const view = this.#d.hosts.ingestView(hostId)
+    if (view && shard.sentViews.get(hostId) !== view) {
+      shard.sentViews.set(hostId, view)
+      p.views.push(view)
+    }
+    const slots = this.#d.hosts.accountSlots(hostId)
+    if (slots) {
+      const applied = shard.applied.get(hostId) ?? 0
+      const key = `${slots.count}/${slots.limit}/${applied}`
+      if (shard.sentSlots.get(hostId) !== key) {
+        shard.sentSlots.set(hostId, key)
+        p.slots.push([hostId, slots.count, slots.limit, applied])
+      }
+    }
+    return p
   }
 
   #callFor<M extends ShardMethod>(
@@ -346,25 +339,26 @@ export class AccountShards implements AccountOperations {
     method: M,
     ...args: Parameters<ShardMethods[M]>
   ): Promise<Awaited<ReturnType<ShardMethods[M]>>> {
-    return this.#call(shardOf(did, this.#workers.length), method, ...args)
+    return this.#call(shardOf(did, this.#shards.length), method, {}, ...args) as Promise<
+      Awaited<ReturnType<ShardMethods[M]>>
+    >
   }
 
   #call<M extends ShardMethod>(
-    shard: number,
+    index: number,
     method: M,
+    opts: { atReply?: () => unknown } = {},
     ...args: Parameters<ShardMethods[M]>
-  ): Promise<Awaited<ReturnType<ShardMethods[M]>>> {
+  ): Promise<unknown> {
+    const shard = this.#shards[index]!
+    if (shard.dead)
+      return Promise.reject(new ShardCallError(index, method, null, 'the shard ended'))
     // Events handed in before the call go first, so the call runs after them.
     this.#flush()
     const id = ++this.#nextCall
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, {
-        shard,
-        method,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-      })
-      this.#workers[shard]!.postMessage({ call: id, method, args } satisfies ShardCall)
+      this.#waiting.set(id, { shard: index, method, ...opts, resolve, reject })
+      shard.worker.postMessage({ call: id, method, args } satisfies ShardCall)
     })
   }
 
@@ -376,33 +370,46 @@ export class AccountShards implements AccountOperations {
 
   #flush(): void {
     this.#flushQueued = false
-    for (let i = 0; i < this.#workers.length; i++) {
-      const p = this.#pending[i]
+    for (const shard of this.#shards) {
+      const p = shard.pending
       if (!p) continue
-      this.#pending[i] = undefined
+      shard.pending = undefined
+      if (shard.dead) continue
       const batch: ShardBatch = {
         events: p.events,
         ...(p.views.length > 0 && { views: p.views }),
         ...(p.slots.length > 0 && { slots: p.slots }),
       }
-      this.#workers[i]!.postMessage(batch, p.transfer)
+      shard.worker.postMessage(batch, p.transfer)
     }
   }
 
-  #carryOut(shard: number, ops: readonly ShardOp[]): void {
+  #carryOut(shard: Shard, ops: readonly ShardOp[]): void {
     const d = this.#d
     for (const op of ops) {
       switch (op[0]) {
         case 'append': {
           const [, hostId, upstreamSeq, did, type, prefix, suffix, note] = op
-          d.log.append({
-            frame: { type, prefix, suffix },
-            hostId,
-            upstreamSeq,
-            did,
-            ...(note !== undefined && { note }),
-          })
-          this.#stats.accepted++
+          try {
+            d.log.append({
+              frame: { type, prefix, suffix },
+              hostId,
+              upstreamSeq,
+              did,
+              ...(note !== undefined && { note }),
+            })
+            this.#stats.accepted++
+          } catch (err) {
+            // As ingest on one thread: the event completes as an error (a bug must not wedge
+            // its host or end the process).
+            this.#stats.errors++
+            d.onError('error', err instanceof Error ? (err.stack ?? err.message) : String(err), {
+              shard: shard.index,
+              hostId,
+              seq: upstreamSeq,
+              did,
+            })
+          }
           break
         }
         case 'settled':
@@ -418,32 +425,37 @@ export class AccountShards implements AccountOperations {
           break
         case 'count':
           d.hosts.adjustAccountCount(op[1], op[2])
+          shard.applied.set(op[1], (shard.applied.get(op[1]) ?? 0) + op[2])
           break
         case 'desync':
           d.onDesynchronized(op[1], op[2])
           break
         case 'error':
-          d.onError(op[1], op[2], { shard, ...op[3] })
+          d.onError(op[1], op[2], { shard: shard.index, ...op[3] })
           break
         case 'reply':
         case 'fail': {
           const w = this.#waiting.get(op[1])
           if (!w) break
           this.#waiting.delete(op[1])
-          if (op[0] === 'reply') w.resolve(op[2])
-          else w.reject(new ShardCallError(shard, w.method, op[2]))
+          if (op[0] === 'reply') w.resolve(w.atReply ? w.atReply() : op[2])
+          else w.reject(new ShardCallError(shard.index, w.method, op[2], op[3]))
           break
         }
       }
     }
   }
 
-  #lost(shard: number, cause: unknown): void {
+  #died(shard: Shard, cause: unknown): void {
+    if (shard.dead) return
+    shard.dead = true
     for (const [id, w] of this.#waiting) {
-      if (w.shard !== shard) continue
+      if (w.shard !== shard.index) continue
       this.#waiting.delete(id)
-      w.reject(new ShardCallError(shard, w.method, 'the shard ended'))
+      w.reject(new ShardCallError(shard.index, w.method, null, 'the shard ended'))
     }
-    this.#d.onLost(shard, cause)
+    if (this.#closing || this.#lost) return
+    this.#lost = true
+    this.#d.onLost(shard.index, cause)
   }
 }

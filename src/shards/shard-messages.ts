@@ -27,8 +27,11 @@ export interface ShardStart {
 /** An upstream event for the shard: host, the envelope the main thread read, the frame. */
 export type EventItem = readonly [hostId: number, msg: UpstreamEvent, raw: Uint8Array]
 
-/** A host's account slots as the main thread counts them. */
-export type SlotItem = readonly [hostId: number, count: number, limit: number]
+/**
+ * A host's account slots as the main thread counts them, and how much of that count is this
+ * shard's own changes (so the shard adds only those the count does not hold yet).
+ */
+export type SlotItem = readonly [hostId: number, count: number, limit: number, ownApplied: number]
 
 /** Main thread → shard: the events of one turn, and the host views and slots they need. */
 export interface ShardBatch {
@@ -96,9 +99,10 @@ export type ShardOp =
   | readonly [op: 'commit', hostId: number, proven: boolean]
   | readonly [op: 'count', hostId: number, delta: number]
   | readonly [op: 'desync', did: string, hostId: number]
-  | readonly [op: 'error', level: 'warn' | 'error', message: string, context: object]
+  /** Something went wrong with an event: the error as text (its stack when it has one). */
+  | readonly [op: 'error', level: 'warn' | 'error', error: string, context: object]
   | readonly [op: 'reply', call: number, value: unknown]
-  | readonly [op: 'fail', call: number, message: string]
+  | readonly [op: 'fail', call: number, name: string, message: string]
 
 export interface ShardOps {
   readonly ops: readonly ShardOp[]

@@ -10,20 +10,24 @@ const port = parentPort
 if (!port) throw new Error('shard-worker.ts must run in a worker thread')
 const start = workerData as ShardStart
 const { database } = start.config
-// PostgreSQL: a share of the connections for each shard (it loads states and writes its
-// checkpoints; the main thread keeps its own pool for everything else).
+// PostgreSQL: the shards share half the connections (each loads states and writes its
+// checkpoints; the main thread keeps the other half for everything else).
 const db = await openDatabase(
   database.kind === 'postgres'
     ? {
         ...database,
-        maxConnections: Math.max(2, Math.ceil(database.maxConnections / start.count)),
+        maxConnections: Math.max(2, Math.floor(database.maxConnections / 2 / start.count)),
       }
     : database,
 )
 const shard = new AccountShard(start, db, (msg, transfer) => port.postMessage(msg, transfer))
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
-    void db.close().then(() => port.close())
+    // Ends once the connection is closed, or failed to close: nothing is left to write.
+    void db
+      .close()
+      .catch(() => {})
+      .finally(() => port.close())
     return
   }
   if ('call' in m) shard.call(m)
