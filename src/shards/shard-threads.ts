@@ -1,0 +1,281 @@
+// The account shards' threads and the messages to and from them (shard-messages.ts), on the
+// main thread: starts one worker per shard, gathers each shard's events of one turn into one
+// message with the views and slot counts of their hosts that the shard has not seen as they are
+// now, sends calls after the events handed in before them and matches their answers, and hands
+// every other op to its owner in the order the shard sent them. A thread that ends is marked
+// dead: its calls fail at once, and the owner hears of the first loss once.
+// Deliberately not here: what the ops mean (account-shards.ts carries them out).
+import { Worker } from 'node:worker_threads'
+import type { RelayConfig } from '../config/config.ts'
+import type { HostIngestView } from '../hosts/host-rows.ts'
+import type { IngestHosts } from '../ingest/ingest.ts'
+import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { ShardCallError } from './shard-call-error.ts'
+import { NO_IDENTITY_COUNTS, type ShardIdentityCounts } from './shard-identity.ts'
+import type {
+  EventItem,
+  FromShard,
+  ShardBatch,
+  ShardCall,
+  ShardMethod,
+  ShardMethods,
+  ShardOp,
+  ShardStart,
+  SlotItem,
+} from './shard-messages.ts'
+
+/** The ops the owner carries out: all but the answers to calls. */
+export type OwnerOp = Exclude<ShardOp, readonly ['reply' | 'fail', ...unknown[]]>
+
+export interface ShardThreadsDeps {
+  readonly count: number
+  readonly config: RelayConfig
+  readonly hosts: Pick<IngestHosts, 'ingestView' | 'accountSlots'>
+  /** Carries out one op of `shard`, in the order the shard sent them. */
+  readonly carryOut: (shard: number, op: OwnerOp) => void
+  /** The first shard that ended, once (none after `close` began). */
+  readonly onLost: (shard: number, cause: unknown) => void
+}
+
+/** How long `close` waits for a shard to end before terminating it. */
+const CLOSE_WAIT_MS = 10_000
+
+/** What the main thread keeps of one shard. */
+interface Shard {
+  readonly index: number
+  readonly worker: Worker
+  readonly ready: Promise<void>
+  dead: boolean
+  /** Events and host facts to send at the end of this turn. */
+  pending: Pending | undefined
+  /** The host views and slot counts last sent, to send only what changed. */
+  readonly sentViews: Map<number, HostIngestView>
+  readonly sentSlots: Map<number, string>
+  /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
+  readonly applied: Map<number, number>
+  counts: { errors: number; retries: number; identity: ShardIdentityCounts }
+}
+
+interface Pending {
+  readonly events: EventItem[]
+  readonly transfer: ArrayBuffer[]
+  readonly views: HostIngestView[]
+  readonly slots: SlotItem[]
+}
+
+interface Waiting {
+  readonly shard: number
+  readonly method: ShardMethod
+  /** Works out the answer when the reply op is handled (not later: see account-shards.ts). */
+  readonly atReply?: () => unknown
+  resolve(value: unknown): void
+  reject(err: Error): void
+}
+
+export class ShardThreads {
+  readonly #d: ShardThreadsDeps
+  readonly #shards: Shard[] = []
+  readonly #waiting = new Map<number, Waiting>()
+  #nextCall = 0
+  #flushQueued = false
+  #closing = false
+  #lost = false
+
+  constructor(deps: ShardThreadsDeps) {
+    this.#d = deps
+    for (let index = 0; index < deps.count; index++) this.#shards.push(this.#start(index))
+  }
+
+  get count(): number {
+    return this.#shards.length
+  }
+
+  /** The threads (tests end one to see what follows). */
+  get workers(): readonly Worker[] {
+    return this.#shards.map((s) => s.worker)
+  }
+
+  /** Resolves once every shard has opened its database and listens. */
+  async ready(): Promise<void> {
+    await Promise.all(this.#shards.map((s) => s.ready))
+  }
+
+  /** Each shard's last reported totals (ingest errors and retries, its identity cache). */
+  counts(): readonly Shard['counts'][] {
+    return this.#shards.map((s) => s.counts)
+  }
+
+  /** Busy milliseconds of every shard's thread. */
+  busyMs(): number {
+    let ms = 0
+    for (const s of this.#shards) {
+      const { idle, active } = s.worker.performance.eventLoopUtilization()
+      // An ended thread reads idle -1 and its whole life as active: not a reading.
+      if (idle >= 0) ms += active
+    }
+    return ms
+  }
+
+  /** Queues an event for `shard`, sent at the end of this turn. */
+  send(shard: number, hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
+    const p = this.hostFacts(shard, hostId)
+    // A buffer of its own to transfer: the frame may be a view into a larger read.
+    const own = raw.slice()
+    p.events.push([hostId, msg, own])
+    p.transfer.push(own.buffer)
+    if (this.#flushQueued) return
+    this.#flushQueued = true
+    setImmediate(() => this.#flush())
+  }
+
+  /** Queues `hostId`'s view and counts for `shard` if they changed since it last heard them. */
+  hostFacts(index: number, hostId: number): Pending {
+    const shard = this.#shards[index]!
+    shard.pending ??= { events: [], transfer: [], views: [], slots: [] }
+    const p = shard.pending
+    const view = this.#d.hosts.ingestView(hostId)
+    if (view && shard.sentViews.get(hostId) !== view) {
+      shard.sentViews.set(hostId, view)
+      p.views.push(view)
+    }
+    const slots = this.#d.hosts.accountSlots(hostId)
+    if (slots) {
+      const applied = shard.applied.get(hostId) ?? 0
+      const key = `${slots.count}/${slots.limit}/${applied}`
+      if (shard.sentSlots.get(hostId) !== key) {
+        shard.sentSlots.set(hostId, key)
+        p.slots.push([hostId, slots.count, slots.limit, applied])
+      }
+    }
+    return p
+  }
+
+  /** `shard`'s count change for `hostId` was applied by the hosts part. */
+  countApplied(index: number, hostId: number, delta: number): void {
+    const applied = this.#shards[index]!.applied
+    applied.set(hostId, (applied.get(hostId) ?? 0) + delta)
+  }
+
+  /**
+   * Calls `method` on a shard, after every event handed in before; `atReply` works out the
+   * answer when the reply is handled, in order with the shard's other ops.
+   */
+  call<M extends ShardMethod>(
+    index: number,
+    method: M,
+    opts: { atReply?: () => unknown },
+    ...args: Parameters<ShardMethods[M]>
+  ): Promise<unknown> {
+    const shard = this.#shards[index]!
+    if (shard.dead) {
+      return Promise.reject(new ShardCallError(index, method, null, 'the shard ended'))
+    }
+    this.#flush()
+    const id = ++this.#nextCall
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { shard: index, method, ...opts, resolve, reject })
+      shard.worker.postMessage({ call: id, method, args } satisfies ShardCall)
+    })
+  }
+
+  /** Ends every live shard (after its last checkpoint); terminates one that lingers. */
+  async close(): Promise<void> {
+    this.#closing = true
+    await Promise.all(
+      this.#shards
+        .filter((s) => !s.dead)
+        .map(async (s) => {
+          const ended = new Promise<'ended'>((r) => s.worker.once('exit', () => r('ended')))
+          s.worker.postMessage({ close: true })
+          let timer: NodeJS.Timeout | undefined
+          const late = new Promise<'late'>((r) => {
+            timer = setTimeout(() => r('late'), CLOSE_WAIT_MS)
+          })
+          if ((await Promise.race([ended, late])) === 'late') await s.worker.terminate()
+          clearTimeout(timer)
+        }),
+    )
+  }
+
+  #start(index: number): Shard {
+    const start: ShardStart = { index, count: this.#d.count, config: this.#d.config }
+    const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), { workerData: start })
+    worker.unref()
+    let ready!: () => void
+    let failed!: (err: unknown) => void
+    const shard: Shard = {
+      index,
+      worker,
+      ready: new Promise<void>((resolve, reject) => {
+        ready = resolve
+        failed = reject
+      }),
+      dead: false,
+      pending: undefined,
+      sentViews: new Map(),
+      sentSlots: new Map(),
+      applied: new Map(),
+      counts: { errors: 0, retries: 0, identity: NO_IDENTITY_COUNTS },
+    }
+    // A start that fails rejects `ready`; one nobody waits for must not be unhandled.
+    shard.ready.catch(() => {})
+    worker.on('message', (m: FromShard) => {
+      if ('ready' in m) return ready()
+      shard.counts = m
+      this.#handle(shard, m.ops)
+    })
+    worker.once('error', (err) => {
+      failed(err)
+      this.#died(shard, err)
+    })
+    worker.once('exit', (code) => {
+      const err = new Error(`account shard ${index} exited (${code})`)
+      failed(err)
+      this.#died(shard, err)
+    })
+    return shard
+  }
+
+  #flush(): void {
+    this.#flushQueued = false
+    for (const shard of this.#shards) {
+      const p = shard.pending
+      if (!p) continue
+      shard.pending = undefined
+      if (shard.dead) continue
+      const batch: ShardBatch = {
+        events: p.events,
+        ...(p.views.length > 0 && { views: p.views }),
+        ...(p.slots.length > 0 && { slots: p.slots }),
+      }
+      shard.worker.postMessage(batch, p.transfer)
+    }
+  }
+
+  #handle(shard: Shard, ops: readonly ShardOp[]): void {
+    for (const op of ops) {
+      if (op[0] !== 'reply' && op[0] !== 'fail') {
+        this.#d.carryOut(shard.index, op)
+        continue
+      }
+      const w = this.#waiting.get(op[1])
+      if (!w) continue
+      this.#waiting.delete(op[1])
+      if (op[0] === 'reply') w.resolve(w.atReply ? w.atReply() : op[2])
+      else w.reject(new ShardCallError(shard.index, w.method, op[2], op[3]))
+    }
+  }
+
+  #died(shard: Shard, cause: unknown): void {
+    if (shard.dead) return
+    shard.dead = true
+    for (const [id, w] of this.#waiting) {
+      if (w.shard !== shard.index) continue
+      this.#waiting.delete(id)
+      w.reject(new ShardCallError(shard.index, w.method, null, 'the shard ended'))
+    }
+    if (this.#closing || this.#lost) return
+    this.#lost = true
+    this.#d.onLost(shard.index, cause)
+  }
+}
