@@ -20,8 +20,9 @@ import { Fanout } from './fanout/fanout.ts'
 import type { HostStatusOptions } from './hosts/host-status.ts'
 import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'
+import type { AccountOperations } from './ingest/account-operations.ts'
 import { DropCounter } from './ingest/drop-counter.ts'
-import type { Ingest, IngestStats } from './ingest/ingest.ts'
+import type { IngestStats } from './ingest/ingest.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './ingest/verify-task.ts'
 import { EventTypeCounter } from './observability/event-type-counter.ts'
@@ -38,7 +39,8 @@ export interface Relay extends AsyncDisposable {
   readonly db: RelayDatabase
   readonly log: EventLog
   readonly hosts: Hosts
-  readonly ingest: Ingest
+  /** Ingest's operations: ingest itself, or the account shards when there are any. */
+  readonly ingest: AccountOperations
   readonly drops: DropCounter
   readonly fanout: Fanout
   /** Whether spans are exported (--enable-otel-tracing or OTEL_EXPORTER_OTLP_ENDPOINT). */

@@ -193,13 +193,12 @@ export async function createRelay(
     fanout.broadcast(records)
   })
   const adminLogger = logger.child({ subsystem: 'admin' })
-  const parts = { config, hosts, ingest, accounts, takedowns, drops: obs.drops, identity, fanout }
   const accountReader: AccountReader = shards
     ? { get: (did) => shards.account(did), peek: () => undefined }
     : accounts
+  const parts = { config, hosts, ingest: owner, takedowns, drops: obs.drops, fanout }
   const admin = adminRoutes({
     ...parts,
-    ingest: owner,
     accounts: accountReader,
     identity: config.accountShards > 0 ? shardedIdentity(() => shards!) : identity,
     resync,
@@ -225,9 +224,10 @@ export async function createRelay(
     httpTimeouts: overrides.httpTimeouts,
   })
   metrics?.collectFrom({
-    ...{ ...obs, ...parts, ingest: owner, pool, upstream: hosts, log, http: server, resync },
+    ...{ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync },
+    identity: shards ? shards.identitySource() : identity,
     ...(socketThreads && { socketThreads }),
-    ...(shards && { shards, identity: shards.identitySource() }),
+    ...(shards && { shards }),
   })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined

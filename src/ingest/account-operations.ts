@@ -17,6 +17,8 @@ export interface AccountOperations {
     did: string,
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }>
+  /** Resolves when every event handed in so far is settled (or after `timeoutMs`). */
+  idle(timeoutMs?: number): Promise<void>
 }
 
 /** Account states as routes read them: the owner's current one, or what memory holds now. */

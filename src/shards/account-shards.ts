@@ -199,7 +199,7 @@ export class AccountShards implements AccountOperations {
   }
 
   /** Resolves when every live shard has settled what it was given, or after `timeoutMs`. */
-  async idle(timeoutMs: number): Promise<void> {
+  async idle(timeoutMs?: number): Promise<void> {
     await Promise.allSettled(this.#all().map((i) => this.#threads.call(i, 'idle', {}, timeoutMs)))
   }
 

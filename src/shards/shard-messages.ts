@@ -63,7 +63,7 @@ export interface ShardMethods {
   /** Stops waiting for the database (ingest's `stop`). */
   stop(): void
   /** Resolves when every event handed in is settled, or after `timeoutMs`. */
-  idle(timeoutMs: number): Promise<void>
+  idle(timeoutMs?: number): Promise<void>
 }
 
 export type ShardMethod = keyof ShardMethods

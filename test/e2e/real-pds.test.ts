@@ -131,7 +131,13 @@ function signedRev(blocks: Uint8Array): string {
   return parseCommit(car.blocks.get(car.roots[0]!)!).rev
 }
 
-test('real PDSes: every event each PDS emitted reaches the relay firehose once, verified, in order', async () => {
+test('real PDSes: every event each PDS emitted reaches the relay firehose once, verified, in order', () =>
+  realPdses([]))
+
+// The same with account shards: ingest and verification on the shards' threads.
+test('the same with account shards', () => realPdses(['--account-shards', '2']))
+
+async function realPdses(extraFlags: string[]): Promise<void> {
   const net = await startDevNetwork({ pdsCount: 2 })
   const cleanups: (() => Promise<void> | void)[] = [() => net.close()]
   try {
@@ -140,7 +146,7 @@ test('real PDSes: every event each PDS emitted reaches the relay firehose once, 
     // thread, the default on small machines): the same outcome, event for event.
     const relay: TestRelay = await startTestRelay({
       plcUrl: net.plc.url,
-      flags: ['--sync-validation', 'strict', '--upstream-threads', '1'],
+      flags: ['--sync-validation', 'strict', '--upstream-threads', '1', ...extraFlags],
     })
     cleanups.unshift(() => relay.close())
     const clock: ArrivalClock = { n: 0 }
@@ -304,4 +310,4 @@ test('real PDSes: every event each PDS emitted reaches the relay firehose once, 
   } finally {
     for (const c of cleanups) await c()
   }
-})
+}
