@@ -138,28 +138,8 @@ export async function createRelay(
     userAgent: config.userAgent,
     allowInsecure: config.allowInsecureHosts,
   })
-  const ingest = new Ingest({
-    identity,
-    accounts,
-    takedowns,
-    hosts,
-    log,
-    verify: timedVerify(pool, metrics),
-    drops: obs.drops,
-    now,
-    syncDefault: config.syncValidation,
-    checkRepoStatus,
-    oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
-    flushAccounts: () => checkpointer.run(),
-    tracer: tracing.tracer,
-    logger: logger.child({ subsystem: 'ingest' }),
-    onError: (err, ctx) =>
-      ctx.waiting
-        ? logger.warn({ err, ...ctx }, 'event waiting for the database')
-        : logger.error({ err, ...ctx }, 'unexpected error processing an event'),
-    mirror: resync.mirror,
-    onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
-  })
+  // Whoever owns the accounts: ingest on this thread, or the account shards. Never both: each
+  // writes account states and checkpoints.
   const shards =
     config.accountShards > 0
       ? new AccountShards({
@@ -184,7 +164,30 @@ export async function createRelay(
           logger: logger.child({ subsystem: 'ingest' }),
         })
       : undefined
-  const owner: AccountOperations = shards ?? ingest
+  const owner: AccountOperations =
+    shards ??
+    new Ingest({
+      identity,
+      accounts,
+      takedowns,
+      hosts,
+      log,
+      verify: timedVerify(pool, metrics),
+      drops: obs.drops,
+      now,
+      syncDefault: config.syncValidation,
+      checkRepoStatus,
+      oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
+      flushAccounts: () => checkpointer.run(),
+      tracer: tracing.tracer,
+      logger: logger.child({ subsystem: 'ingest' }),
+      onError: (err, ctx) =>
+        ctx.waiting
+          ? logger.warn({ err, ...ctx }, 'event waiting for the database')
+          : logger.error({ err, ...ctx }, 'unexpected error processing an event'),
+      mirror: resync.mirror,
+      onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
+    })
   resync.bind({ hosts, ingest: owner })
   const fanout = relayFanout(config, log, takedowns, now, logger, overrides)
   log.onFlush((records) => {
@@ -280,10 +283,8 @@ export async function createRelay(
       await hosts.stop()
       await socketThreads?.close()
       await resync.stop()
-      ingest.stop() // events waiting for the database stop waiting
-      await shards?.stop().catch(() => {})
-      await ingest.idle(10_000) // events in flight finish, for at most 10 s
-      await shards?.idle(10_000).catch(() => {})
+      await owner.stop() // events waiting for the database stop waiting
+      await owner.idle(10_000) // events in flight finish, for at most 10 s
       await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await shards?.close()
       await fanout.close()

@@ -17,6 +17,8 @@ export interface AccountOperations {
     did: string,
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }>
+  /** Events waiting for the database stop waiting (they end unsettled; a graceful stop). */
+  stop(): void | Promise<void>
   /** Resolves when every event handed in so far is settled (or after `timeoutMs`). */
   idle(timeoutMs?: number): Promise<void>
 }
