@@ -1,5 +1,5 @@
 // One account shard (docs/scaling.md, stage 1), run in a worker thread: it owns the accounts
-// whose DID hashes to it (shard-of.ts): their states, identities and serial order. It runs the
+// whose DID hashes to it (accounts/shard-of.ts): their states, identities and serial order. It runs the
 // same ingest pipeline the main thread runs without shards (ingest/ingest.ts), verification
 // included, with its own database connection and caches. What belongs to the main thread (the
 // log, the hosts' settlements, slot and ratchet counts, drops, repairs, logging) goes back as
@@ -46,7 +46,11 @@ export class AccountShard {
   #ops: ShardOp[] = []
   #transfer: ArrayBuffer[] = []
   #flushQueued = false
-  /** Stands in for the log seq, which the main thread assigns (only checkpoints use it). */
+  /**
+   * Stands in for the log seq, which the main thread assigns later: the pipeline hands a seq on
+   * with each new state, and the account cache does not keep it (a checkpoint's seq comes from
+   * the snapshot's answer instead).
+   */
   #ticket = 0
   #snapshot: AccountSnapshot | undefined
   readonly #identity: CachingIdentityResolver
@@ -61,8 +65,9 @@ export class AccountShard {
     const accounts = new AccountCache(accountPersistence(db, { shard: start.index }), {
       maxEntries: Math.max(1, Math.ceil(config.accountCacheSize / start.count)),
     })
-    // Each shard caches its own accounts' identities: its share of the cache and of the database
-    // connections.
+    // Each shard caches its own accounts' states and identities: its share of each cache (and of
+    // the database connections, shard-worker.ts). Its clock is the system's: tests' overrides of
+    // the relay's clock do not reach the shards.
     const shareOf = (n: number) => Math.max(1, Math.ceil(n / start.count))
     const identity = relayIdentity(
       { ...config, identityCacheSize: shareOf(config.identityCacheSize) },
