@@ -99,15 +99,9 @@ interface NegativeEntry {
 
 type Entry = PositiveEntry | NegativeEntry
 
-export class CachingIdentityResolver {
-  readonly #now: () => number
-  readonly #ttlMs: number
-  readonly #negativeTtlMs: number
-  readonly #maxStaleMs: number
-  readonly #errorRetryMs: number
-  readonly #entries: BoundedCache<Entry>
-  readonly #lookups: LookupScheduler<Identity, CachedIdentity>
-  readonly #counters: IdentityCacheCounters = {
+/** Every counter at zero (a new cache's, or a sum's start). */
+export function noIdentityCounters(): IdentityCacheCounters {
+  return {
     hits: 0,
     negativeHits: 0,
     misses: 0,
@@ -118,6 +112,17 @@ export class CachingIdentityResolver {
     busy: 0,
     evictions: 0,
   }
+}
+
+export class CachingIdentityResolver {
+  readonly #now: () => number
+  readonly #ttlMs: number
+  readonly #negativeTtlMs: number
+  readonly #maxStaleMs: number
+  readonly #errorRetryMs: number
+  readonly #entries: BoundedCache<Entry>
+  readonly #lookups: LookupScheduler<Identity, CachedIdentity>
+  readonly #counters: IdentityCacheCounters = noIdentityCounters()
 
   constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
     this.#now = options.now ?? Date.now

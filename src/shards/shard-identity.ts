@@ -2,6 +2,7 @@
 // repairs purge, read and resolve through the shard that owns the DID, and the metrics read the
 // shards' counters summed. A DID that does not exist fails as it does on the main thread
 // (DidNotFoundError), so callers branch the same way.
+import { noIdentityCounters } from '../identity/cache.ts'
 import { DidNotFoundError } from '../identity/errors.ts'
 import type { IdentityOperations } from '../ingest/account-operations.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
@@ -12,15 +13,7 @@ import type { ShardOps } from './shard-messages.ts'
 export type ShardIdentityCounts = ShardOps['identity']
 
 export const NO_IDENTITY_COUNTS: ShardIdentityCounts = {
-  hits: 0,
-  negativeHits: 0,
-  misses: 0,
-  coalesced: 0,
-  staleServed: 0,
-  errors: 0,
-  notFound: 0,
-  busy: 0,
-  evictions: 0,
+  ...noIdentityCounters(),
   entries: 0,
   running: 0,
   queued: 0,
