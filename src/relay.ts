@@ -197,8 +197,11 @@ export async function createRelay(
   })
   const adminLogger = logger.child({ subsystem: 'admin' })
   const accountReader: AccountReader = shards
-    ? { get: (did) => shards.account(did), peek: () => undefined }
-    : accounts
+    ? { get: (did) => shards.account(did), newest: (stored) => shards.newest(stored) }
+    : {
+        get: (did) => accounts.get(did),
+        newest: async (stored) => stored.map((s) => accounts.peek(s.did) ?? s),
+      }
   const parts = { config, hosts, ingest: owner, takedowns, drops: obs.drops, fanout }
   const admin = adminRoutes({
     ...parts,

@@ -73,11 +73,13 @@ export function repoRoutes(d: RepoRouteDeps): Route[] {
         const limit = limitParam(req.query, 'limit', 1, 1000, 500)
         const cursor = optionalString(req.query, 'cursor', 2048) ?? null
         const rows = await d.listPage(cursor, limit)
-        const repos = rows.map((stored) => {
-          // The state in memory is fresher than the database between batch writes.
-          const s = d.accounts.peek(stored.did) ?? stored
-          return { did: s.did, head: s.commitCid, rev: s.rev, ...effectiveStatus(s) }
-        })
+        // The states in memory are fresher than the database between checkpoints.
+        const repos = (await d.accounts.newest(rows)).map((s) => ({
+          did: s.did,
+          head: s.commitCid,
+          rev: s.rev,
+          ...effectiveStatus(s),
+        }))
         const out: Record<string, unknown> = { repos }
         if (rows.length === limit) out.cursor = rows.at(-1)!.did
         return { json: out }

@@ -23,11 +23,14 @@ export interface AccountOperations {
   idle(timeoutMs?: number): Promise<void>
 }
 
-/** Account states as routes read them: the owner's current one, or what memory holds now. */
+/** Account states as routes read them: the owner's current ones, not only the stored rows. */
 export interface AccountReader {
   get(did: string): Promise<AccountState | undefined>
-  /** Without waiting; undefined when the reader cannot tell (the stored row then stands). */
-  peek(did: string): AccountState | undefined
+  /**
+   * Each stored state, or the newer one its owner holds in memory (the database lags it by up
+   * to a checkpoint interval); in the same order.
+   */
+  newest(stored: readonly AccountState[]): Promise<AccountState[]>
 }
 
 /** The identity cache as admin operations and repairs use it. */

@@ -141,6 +141,7 @@ export class AccountShard {
       release: (did) => ingest.release(did),
       resynchronize: (did, input) => ingest.resynchronize(did, input),
       account: (did) => accounts.get(did),
+      peekAccounts: (dids) => dids.map((did) => accounts.peek(did)),
       peekIdentity: (did) => identity.peek(did),
       purgeIdentity: (did) => identity.purge(did),
       resolveIdentity: (did) => identity.resolve(did),

@@ -181,6 +181,31 @@ export class AccountShards implements AccountOperations {
     return this.#callFor(did, 'account', did)
   }
 
+  /** Each stored state, or the newer one its shard holds in memory: one call per shard. */
+  async newest(stored: readonly AccountState[]): Promise<AccountState[]> {
+    const byShard = new Map<number, number[]>()
+    stored.forEach((s, i) => {
+      const shard = this.#shardOf(s.did)
+      const at = byShard.get(shard)
+      if (at) at.push(i)
+      else byShard.set(shard, [i])
+    })
+    const out = [...stored]
+    await Promise.all(
+      [...byShard].map(async ([shard, at]) => {
+        const dids = at.map((i) => stored[i]!.did)
+        const held = (await this.#threads.call(shard, 'peekAccounts', {}, dids)) as (
+          | AccountState
+          | undefined
+        )[]
+        at.forEach((i, k) => {
+          out[i] = held[k] ?? stored[i]!
+        })
+      }),
+    )
+    return out
+  }
+
   peekIdentity(did: string): Promise<Identity | undefined> {
     return this.#callFor(did, 'peekIdentity', did)
   }

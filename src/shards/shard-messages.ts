@@ -57,6 +57,8 @@ export interface ShardMethods {
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }>
   account(did: string): Promise<AccountState | undefined>
+  /** The states of these accounts in memory now (undefined where none), without loading. */
+  peekAccounts(dids: readonly string[]): (AccountState | undefined)[]
   peekIdentity(did: string): Identity | undefined
   purgeIdentity(did: string): void
   resolveIdentity(did: string): Promise<{ identity: Identity; stale: boolean }>
