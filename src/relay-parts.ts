@@ -53,8 +53,8 @@ export interface Relay extends AsyncDisposable {
   /** Graceful: stop accepting, stop upstreams, finish in-flight events, checkpoint, close. */
   stop(): Promise<void>
   /**
-   * Resolves (with its cause) when a part the relay cannot go on without has failed after the
-   * start (an account shard ended): the caller should stop it. Never rejects.
+   * Resolves (with its cause) when a part the relay cannot go on without has failed (an account
+   * shard ended; possibly while starting): the caller should stop it. Never rejects.
    */
   readonly failure: Promise<unknown>
   /** Writes a checkpoint now (tests). */

@@ -48,7 +48,6 @@ export async function createRelay(
   overrides: RelayOverrides = {},
 ): Promise<Relay> {
   const now = overrides.now ?? Date.now
-  let started = false
   let fail: (cause: unknown) => void = () => {}
   const failure = new Promise<unknown>((resolve) => (fail = resolve))
   // With account shards, half the PostgreSQL connections are the main thread's and the shards
@@ -157,9 +156,9 @@ export async function createRelay(
           onLost: (shard, err) => {
             // Its unwritten account states are gone: only a restart's recovery from the log
             // brings them back, so the relay stops (gracefully: the other shards checkpoint).
-            // Before the start ends, the start itself fails instead.
+            // During the start, the caller sees `failure` once the start is over.
             logger.fatal({ err, shard }, 'account shard ended; the relay stops')
-            if (started) fail(err)
+            fail(err)
           },
           logger: logger.child({ subsystem: 'ingest' }),
         })
@@ -269,7 +268,6 @@ export async function createRelay(
       checkpointer.start(overrides.checkpointIntervalMs ?? config.checkpointIntervalMs)
       await resync.start()
       monitors.start()
-      started = true
       logger.info(
         { address: relay.address(), seq: log.lastSeq, hosts: hosts.list().length },
         'relay started',

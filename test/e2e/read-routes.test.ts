@@ -173,7 +173,7 @@ for (const [name, flags] of [
       const hostId = relay.relay.hosts.byHostname(pds.hostname)!.id
       await eventually(() => relay.relay.hosts.connection(hostId)?.cursor === seq, 10_000, 'seen')
       const page = await get('/xrpc/com.atproto.sync.listRepos?limit=1000')
-      const alice = (page.json?.repos as { did: string; head: string }[]).find(
+      const alice = ((page.json?.repos ?? []) as { did: string; head: string }[]).find(
         (r) => r.did === ALICE,
       )
       assert.equal(alice?.head, msg.commit.$link, 'the new head, before any checkpoint wrote it')
