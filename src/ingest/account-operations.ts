@@ -9,6 +9,7 @@ import type { IngestStats } from './types.ts'
 
 export interface AccountOperations {
   readonly stats: IngestStats
+  /** Takes an upstream event; the caller no longer reads `raw` (it may be transferred). */
   handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void
   takeDown(did: string): Promise<boolean>
   reverseTakedown(did: string): Promise<ReverseTakedownResult>

@@ -47,6 +47,32 @@ function databaseAway(err: unknown): boolean {
   )
 }
 
+/**
+ * After a host's account limit was raised: checkpoints, then releases up to `slots` of its
+ * throttled accounts, oldest first, each with `release` (in its account's turn, wherever that
+ * runs). How many were released.
+ */
+export async function releaseOldestThrottled(
+  d: Pick<IngestDeps, 'flushAccounts' | 'oldestThrottled'> & {
+    readonly logger?: { info(obj: object, msg: string): void }
+  },
+  release: (did: string) => Promise<boolean>,
+  hostId: number,
+  slots: number,
+): Promise<number> {
+  if (slots <= 0) return 0
+  // The database must hold every account's latest state before the oldest are picked.
+  await d.flushAccounts()
+  const dids = await d.oldestThrottled(hostId, Math.min(slots, MAX_RELEASE))
+  let n = 0
+  for (const did of dids) if (await release(did)) n++
+  d.logger?.info(
+    { hostId, unthrottled: n },
+    'account limit raised: oldest throttled accounts released',
+  )
+  return n
+}
+
 export class Ingest {
   readonly #d: IngestDeps
   readonly #serializer = new AccountSerializer()
@@ -181,18 +207,8 @@ export class Ingest {
    * first. Each comes back desynchronized, so a repair announces its current head with `#sync`
    * (records written while it was throttled were never relayed).
    */
-  async releaseThrottled(hostId: number, slots: number): Promise<number> {
-    if (slots <= 0) return 0
-    // The database must hold every account's latest state before the oldest are picked.
-    await this.#d.flushAccounts()
-    const dids = await this.#d.oldestThrottled(hostId, Math.min(slots, MAX_RELEASE))
-    let n = 0
-    for (const did of dids) if (await this.release(did)) n++
-    this.#d.logger?.info(
-      { hostId, unthrottled: n },
-      'account limit raised: oldest throttled accounts released',
-    )
-    return n
+  releaseThrottled(hostId: number, slots: number): Promise<number> {
+    return releaseOldestThrottled(this.#d, (did) => this.release(did), hostId, slots)
   }
 
   /**

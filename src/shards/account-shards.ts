@@ -18,7 +18,12 @@ import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { AccountOperations } from '../ingest/account-operations.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
-import type { IngestHosts, IngestStats, ReverseTakedownResult } from '../ingest/ingest.ts'
+import {
+  type IngestHosts,
+  type IngestStats,
+  type ReverseTakedownResult,
+  releaseOldestThrottled,
+} from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
@@ -45,9 +50,6 @@ export interface AccountShardsDeps {
   readonly onLost: (shard: number, cause: unknown) => void
   readonly logger?: { info(obj: object, msg: string): void }
 }
-
-/** At most this many throttled accounts are released per raised limit (as ingest does). */
-const MAX_RELEASE = 10_000
 
 export class AccountShards implements AccountOperations {
   readonly #d: AccountShardsDeps
@@ -100,6 +102,7 @@ export class AccountShards implements AccountOperations {
     return shardIdentitySource(() => this.#threads.counts().map((c) => c.identity))
   }
 
+  /** Hands the event to its account's shard; `raw` is the shard's from now on (transferred). */
   handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     this.#stats.received++
     this.#stats.inFlight++
@@ -108,7 +111,7 @@ export class AccountShards implements AccountOperations {
 
   /** A checkpoint of every shard's accounts; `sync` makes the log durable in between. */
   async checkpoint(sync: () => Promise<void>): Promise<number> {
-    const all = Array.from({ length: this.#threads.count }, (_, i) => i)
+    const all = this.#all()
     // Each answer is handled after the shard's records appended before its snapshot and before
     // any appended after it (the same message may carry both: hence `atReply`, not a `then`):
     // the log's last seq at that moment covers exactly the shard's records in the snapshot.
@@ -154,17 +157,13 @@ export class AccountShards implements AccountOperations {
   }
 
   /** After a host's account limit was raised: releases up to `slots` throttled accounts. */
-  async releaseThrottled(hostId: number, slots: number): Promise<number> {
-    if (slots <= 0) return 0
-    await this.#d.flushAccounts()
-    const dids = await this.#d.oldestThrottled(hostId, Math.min(slots, MAX_RELEASE))
-    let n = 0
-    for (const did of dids) if (await this.#callFor(did, 'release', did)) n++
-    this.#d.logger?.info(
-      { hostId, unthrottled: n },
-      'account limit raised: oldest throttled accounts released',
+  releaseThrottled(hostId: number, slots: number): Promise<number> {
+    return releaseOldestThrottled(
+      this.#d,
+      (did) => this.#callFor(did, 'release', did),
+      hostId,
+      slots,
     )
-    return n
   }
 
   resynchronize(

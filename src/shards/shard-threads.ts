@@ -50,7 +50,7 @@ interface Shard {
   pending: Pending | undefined
   /** The host views and slot counts last sent, to send only what changed. */
   readonly sentViews: Map<number, HostIngestView>
-  readonly sentSlots: Map<number, string>
+  readonly sentSlots: Map<number, SlotItem>
   /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
   readonly applied: Map<number, number>
   counts: { errors: number; retries: number; identity: ShardIdentityCounts }
@@ -116,13 +116,18 @@ export class ShardThreads {
     return ms
   }
 
-  /** Queues an event for `shard`, sent at the end of this turn. */
+  /**
+   * Queues an event for `shard`, sent at the end of this turn. The frame is the shard's from
+   * now on: a frame with a buffer of its own (as upstream hands them over) is transferred, not
+   * copied, and reads as empty here afterwards.
+   */
   send(shard: number, hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     const p = this.hostFacts(shard, hostId)
-    // A buffer of its own to transfer: the frame may be a view into a larger read.
-    const own = raw.slice()
+    const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
+    // A view into a larger buffer (another's data, or Node's pool) is copied instead.
+    const own = whole && raw.buffer instanceof ArrayBuffer ? raw : new Uint8Array(raw)
     p.events.push([hostId, msg, own])
-    p.transfer.push(own.buffer)
+    p.transfer.push(own.buffer as ArrayBuffer)
     if (this.#flushQueued) return
     this.#flushQueued = true
     setImmediate(() => this.#flush())
@@ -141,10 +146,11 @@ export class ShardThreads {
     const slots = this.#d.hosts.accountSlots(hostId)
     if (slots) {
       const applied = shard.applied.get(hostId) ?? 0
-      const key = `${slots.count}/${slots.limit}/${applied}`
-      if (shard.sentSlots.get(hostId) !== key) {
-        shard.sentSlots.set(hostId, key)
-        p.slots.push([hostId, slots.count, slots.limit, applied])
+      const sent = shard.sentSlots.get(hostId)
+      if (sent?.[1] !== slots.count || sent[2] !== slots.limit || sent[3] !== applied) {
+        const item: SlotItem = [hostId, slots.count, slots.limit, applied]
+        shard.sentSlots.set(hostId, item)
+        p.slots.push(item)
       }
     }
     return p
