@@ -109,6 +109,10 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     // Records per event-log write over the run: how well the log batches its writes.
     logRecordsPerWrite: r.after && r.before ? perCall(r.before, r.after) : undefined,
     drops: r.after ? byLabel(r.after, 'relay_events_dropped_total', 'reason') : undefined,
+    // With account shards: verifications a shard lent to a less busy one, over the whole run.
+    shardLoans: r.after?.has('relay_account_shard_verifications_lent_total')
+      ? value(r.after, 'relay_account_shard_verifications_lent_total')
+      : undefined,
     slowConsumers: r.slowConsumers,
     mirrorSeed: r.mirrorSeed,
     mirror: r.after ? mirrorFigures(r.after) : undefined,

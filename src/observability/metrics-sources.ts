@@ -182,7 +182,12 @@ export interface MetricsSources {
   /** The upstream socket threads (`--upstream-threads`); absent when the main thread reads. */
   readonly socketThreads?: SocketThreadsSource
   /** The account shards (`--account-shards`); absent when ingest runs on the main thread. */
-  readonly shards?: { busyMs(): number; readonly count: number }
+  readonly shards?: {
+    busyMs(): number
+    readonly count: number
+    /** Verifications a shard lent to a less busy one. */
+    verificationsLent(): number
+  }
 }
 
 export interface SocketThreadsSource {

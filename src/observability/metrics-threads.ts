@@ -39,6 +39,11 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     // Scraped on the main thread, so the calling thread's CPU is the main thread's.
     read: (emit) => emit(threadCpuMs() / 1000),
   })
+  scrapeCounter(registry, {
+    name: 'relay_account_shard_verifications_lent_total',
+    help: 'Verifications an account shard handed to a less busy shard because it was behind (--account-shards).',
+    read: (emit) => emit(s.shards?.verificationsLent() ?? 0),
+  })
   scrapeGauge(registry, {
     name: 'relay_upstream_threads',
     help: 'Threads reading upstream sockets (--upstream-threads; 0: the main thread reads).',

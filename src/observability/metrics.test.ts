@@ -60,6 +60,8 @@ const EXPECTED: Record<string, number> = {
   relay_upstream_thread_waiting_bytes: 4096,
   'relay_thread_busy_seconds_total{thread="upstream"}': 0.75,
   'relay_thread_busy_seconds_total{thread="verify"}': 1.5,
+  'relay_thread_busy_seconds_total{thread="account_shards"}': 0.6,
+  relay_account_shard_verifications_lent_total: 11,
   'relay_thread_busy_seconds_total{thread="archive_writer"}': 0.25,
   relay_output_seq: 42,
   relay_eventlog_flushed_seq: 41,

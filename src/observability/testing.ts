@@ -97,6 +97,7 @@ export function makeFakes(): Fakes {
       }),
     },
     socketThreads: { size: 1, restarts: 2, stalls: 3, waitingBytes: 4096, busyMs: () => 750 },
+    shards: { count: 2, busyMs: () => 600, verificationsLent: () => 11 },
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,

@@ -9,6 +9,8 @@
 // appended before it; the main thread then syncs the log and calls `save` with the log seq that
 // answer arrived at, which covers every record of this shard's accounts in the snapshot and
 // none after it.
+// Verification runs in this thread, or at a less busy shard while this one is behind
+// (verify-lending.ts); either way the outcome comes back here, to the account's turn.
 // Deliberately not here: archival mode (refused with shards), tracing spans.
 import { trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
@@ -24,6 +26,7 @@ import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { HostSlots } from './host-slots.ts'
+import { ShardLoads } from './shard-load.ts'
 import type {
   ShardBatch,
   ShardCall,
@@ -32,6 +35,7 @@ import type {
   ShardOps,
   ShardStart,
 } from './shard-messages.ts'
+import { VerifyLending } from './verify-lending.ts'
 
 /** An error as text for the main thread's log: its stack when it has one. */
 const errorText = (err: unknown): string =>
@@ -54,6 +58,7 @@ export class AccountShard {
   #ticket = 0
   #snapshot: AccountSnapshot | undefined
   readonly #identity: CachingIdentityResolver
+  readonly #lending: VerifyLending
 
   constructor(
     start: ShardStart,
@@ -76,6 +81,14 @@ export class AccountShard {
       undefined,
     )
     this.#identity = identity
+    // Verification runs here, or at a less busy shard when this one is behind (decision 11).
+    const lending = new VerifyLending({
+      index: start.index,
+      loads: new ShardLoads(start.loads),
+      peers: start.peers,
+      local: (task) => runVerifyTask(task, verifySignature),
+    })
+    this.#lending = lending
     const hosts: IngestHosts = {
       ingestView: (id) => this.#views.get(id),
       commitAccepted: (hostId, proven) => this.#op(['commit', hostId, proven]),
@@ -84,7 +97,10 @@ export class AccountShard {
         this.#slots.changed(hostId, delta)
         this.#op(['count', hostId, delta])
       },
-      settled: (hostId, seq, dropped) => this.#op(['settled', hostId, seq, dropped]),
+      settled: (hostId, seq, dropped) => {
+        lending.settled()
+        this.#op(['settled', hostId, seq, dropped])
+      },
     }
     const log = {
       append: (input: AppendInput): LogRecord => {
@@ -103,7 +119,7 @@ export class AccountShard {
       takedowns: new Takedowns(),
       hosts,
       log,
-      verify: (task) => runVerifyTask(task, verifySignature),
+      verify: (task) => lending.verify(task),
       drops: { record: (drop) => this.#op(['drop', drop]) },
       now: Date.now,
       syncDefault: config.syncValidation,
@@ -160,6 +176,11 @@ export class AccountShard {
     for (const [hostId, msg, raw] of batch.events) this.#ingest.handle(hostId, msg, raw)
   }
 
+  /** Closes the channels to the other shards (the thread is ending). */
+  close(): void {
+    this.#lending.close()
+  }
+
   /** Runs a call; its answer is an op, after every op of what ran before it. */
   call(c: ShardCall): void {
     let value: unknown
@@ -200,6 +221,7 @@ export class AccountShard {
     this.#transfer = []
     const { errors, retries } = this.#ingest.stats
     const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
-    this.#send({ ops, errors, retries, identity }, transfer)
+    const { lent } = this.#lending.stats
+    this.#send({ ops, errors, retries, lent, identity }, transfer)
   }
 }

@@ -3,14 +3,17 @@
 // them. What is checked: every event is settled once, in order per account, with its record
 // appended before its settlement; each shard's checkpoint stores its own accounts under its own
 // key; a checkpoint that fails before writing keeps every state for the next one; calls reach
-// the owning shard.
+// the owning shard; a shard handed many more commits than the others lends the others
+// verifications and still settles every event in order.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { testDidDocument } from '../../test/support/did-doc.ts'
+import { generateKeypair } from '../../test/support/keypair.ts'
 import { eventually } from '../../test/support/relay-harness.ts'
+import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import { ACCOUNT_SHARDS_KEY, shardCheckpointKey } from '../accounts/account-rows.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
@@ -19,6 +22,7 @@ import { openDatabase, type RelayDatabase } from '../db/database.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import { type MockPlc, startMockPlc } from '../identity/testing/mock-plc.ts'
+import { readRepoEnvelope } from '../protocol/envelope.ts'
 import { AccountShards, ShardCallError } from './account-shards.ts'
 
 const HOSTNAME = 'pds.example.com'
@@ -155,6 +159,51 @@ describe('account shards', () => {
     }
     assert.equal(await shards.account('did:plc:unknownunknownunknownunk'), undefined)
     assert.equal(await shards.takeDown('did:plc:unknownunknownunknownunk'), false)
+  })
+
+  it('a shard far behind the others lends them verifications; its events stay in order', async () => {
+    // Four accounts of shard 0, fifteen commits each, all handed in one turn: shard 0 holds 60
+    // events and the others none, so it lends until it is within the margin of them.
+    const repos = [...'mnopqrstuvwxyz']
+      .map((l) => `did:plc:${l.repeat(24)}`)
+      .filter((did) => shardOf(did, 3) === 0)
+      .slice(0, 4)
+      .map((did) => new TestRepo(did, generateKeypair('k256')))
+    assert.equal(repos.length, 4)
+    for (const repo of repos) {
+      plc.setDocument(
+        repo.did,
+        testDidDocument(repo.did, `https://${HOSTNAME}`, {
+          handle: 'h.test',
+          publicKeyMultibase: repo.keypair.publicKeyMultibase,
+        }),
+      )
+    }
+    let seq = 1_000
+    const frames: Uint8Array[] = []
+    for (let i = 0; i < 15; i++) {
+      for (const repo of repos) {
+        const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
+        frames.push(messageFrame(await repo.commit([{ action: 'create', path }], { seq: ++seq })))
+      }
+    }
+    const before = { settled: settled.size, appended: appended.length }
+    for (const frame of frames) shards.handle(HOST.id, readRepoEnvelope(frame)!, frame)
+    await eventually(() => settled.size === before.settled + frames.length, 20_000, 'all settled')
+    const records = appended.slice(before.appended)
+    assert.equal(records.length, frames.length, 'every commit accepted')
+    for (const repo of repos) {
+      const seqs = records.filter((a) => a.did === repo.did).map((a) => a.upstreamSeq)
+      assert.equal(seqs.length, 15)
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        `${repo.did}'s commits in order`,
+      )
+      assert.equal((await shards.account(repo.did))?.rev, repo.rev, 'the head is the last commit')
+    }
+    assert.ok(shards.verificationsLent() > 0, 'shard 0 lent verifications')
+    assert.equal(shards.stats.inFlight, 0)
   })
 
   // Last: it ends a shard.

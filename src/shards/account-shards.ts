@@ -92,6 +92,13 @@ export class AccountShards implements AccountOperations {
     return { ...this.#stats, errors, retries }
   }
 
+  /** Verifications the shards lent each other (decision 11), a total. */
+  verificationsLent(): number {
+    let lent = 0
+    for (const c of this.#threads.counts()) lent += c.lent
+    return lent
+  }
+
   /** Busy milliseconds of every shard's thread, for the metrics and the dashboard. */
   busyMs(): number {
     return this.#threads.busyMs()

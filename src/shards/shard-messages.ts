@@ -16,12 +16,17 @@ import type { Drop } from '../ingest/drop-counter.ts'
 import type { ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import type { LendingPeer } from './verify-lending.ts'
 
 /** What a shard is started with (`workerData`). */
 export interface ShardStart {
   readonly index: number
   readonly count: number
   readonly config: RelayConfig
+  /** Every shard's backlog (shard-load.ts), shared. */
+  readonly loads: SharedArrayBuffer
+  /** The shards it lends verifications to and borrows from, each over a channel (transferred). */
+  readonly peers: readonly LendingPeer[]
 }
 
 /** An upstream event for the shard: host, the envelope the main thread read, the frame. */
@@ -111,6 +116,8 @@ export interface ShardOps {
   /** The shard's ingest counts that have no op of their own, as totals. */
   readonly errors: number
   readonly retries: number
+  /** Verifications it lent to a less busy shard (verify-lending.ts), a total. */
+  readonly lent: number
   /** Its identity cache's counts (totals) and sizes (now), for the metrics. */
   readonly identity: IdentityCacheCounters & { entries: number; running: number; queued: number }
 }

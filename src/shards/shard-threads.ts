@@ -5,13 +5,14 @@
 // every other op to its owner in the order the shard sent them. A thread that ends is marked
 // dead: its calls fail at once, and the owner hears of the first loss once.
 // Deliberately not here: what the ops mean (account-shards.ts carries them out).
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { ShardCallError } from './shard-call-error.ts'
 import { NO_IDENTITY_COUNTS, type ShardIdentityCounts } from './shard-identity.ts'
+import { lendingPeers, ShardLoads } from './shard-load.ts'
 import type {
   EventItem,
   FromShard,
@@ -53,7 +54,7 @@ interface Shard {
   readonly sentSlots: Map<number, SlotItem>
   /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
   readonly applied: Map<number, number>
-  counts: { errors: number; retries: number; identity: ShardIdentityCounts }
+  counts: { errors: number; retries: number; lent: number; identity: ShardIdentityCounts }
 }
 
 interface Pending {
@@ -80,10 +81,26 @@ export class ShardThreads {
   #flushQueued = false
   #closing = false
   #lost = false
+  readonly #loadsMemory: SharedArrayBuffer
+  readonly #loads: ShardLoads
 
   constructor(deps: ShardThreadsDeps) {
     this.#d = deps
-    for (let index = 0; index < deps.count; index++) this.#shards.push(this.#start(index))
+    this.#loadsMemory = ShardLoads.allocate(deps.count)
+    this.#loads = new ShardLoads(this.#loadsMemory)
+    // A channel per pair of shards that lend each other verifications, one end to each.
+    const peers = Array.from(
+      { length: deps.count },
+      () => [] as { index: number; port: MessagePort }[],
+    )
+    for (const [a, b] of lendingPeers(deps.count)) {
+      const { port1, port2 } = new MessageChannel()
+      peers[a]!.push({ index: b, port: port1 })
+      peers[b]!.push({ index: a, port: port2 })
+    }
+    for (let index = 0; index < deps.count; index++) {
+      this.#shards.push(this.#start(index, peers[index]!))
+    }
   }
 
   get count(): number {
@@ -203,9 +220,18 @@ export class ShardThreads {
     )
   }
 
-  #start(index: number): Shard {
-    const start: ShardStart = { index, count: this.#d.count, config: this.#d.config }
-    const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), { workerData: start })
+  #start(index: number, peers: ShardStart['peers']): Shard {
+    const start: ShardStart = {
+      index,
+      count: this.#d.count,
+      config: this.#d.config,
+      loads: this.#loadsMemory,
+      peers,
+    }
+    const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), {
+      workerData: start,
+      transferList: peers.map((p) => p.port),
+    })
     worker.unref()
     let ready!: () => void
     let failed!: (err: unknown) => void
@@ -221,7 +247,7 @@ export class ShardThreads {
       sentViews: new Map(),
       sentSlots: new Map(),
       applied: new Map(),
-      counts: { errors: 0, retries: 0, identity: NO_IDENTITY_COUNTS },
+      counts: { errors: 0, retries: 0, lent: 0, identity: NO_IDENTITY_COUNTS },
     }
     // A start that fails rejects `ready`; one nobody waits for must not be unhandled.
     shard.ready.catch(() => {})
@@ -254,6 +280,7 @@ export class ShardThreads {
         ...(p.views.length > 0 && { views: p.views }),
         ...(p.slots.length > 0 && { slots: p.slots }),
       }
+      this.#loads.handed(shard.index, p.events.length)
       shard.worker.postMessage(batch, p.transfer)
     }
   }

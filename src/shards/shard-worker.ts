@@ -23,6 +23,7 @@ const db = await openDatabase(
 const shard = new AccountShard(start, db, (msg, transfer) => port.postMessage(msg, transfer))
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
+    shard.close()
     // Ends once the connection is closed, or failed to close: nothing is left to write.
     void db
       .close()
