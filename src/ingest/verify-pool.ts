@@ -22,6 +22,7 @@
 // current group rather than terminating it (verify-messages.ts says why).
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
+import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
   type FromWorker,
@@ -81,7 +82,6 @@ const EVENTS_FIRST = ['event', 'repo'] as const
 const REPOS_FIRST = ['repo', 'event'] as const
 /** How long `close` waits for a worker to end by itself before terminating it. */
 const CLOSE_WAIT_MS = 10_000
-const HEAP_STATS_TIMEOUT_MS = 1000
 
 export class VerifyPool {
   readonly #slots: Slot[] = []
@@ -154,23 +154,10 @@ export class VerifyPool {
    * Each worker's V8 heap, used and committed bytes. A worker that cannot answer within a second
    * (busy with a long task, or being replaced) is left out rather than holding up a scrape.
    */
-  async heapStatistics(): Promise<{ used: number; total: number }[]> {
-    const each = await Promise.all(
-      this.#slots.map((s) => {
-        const worker = s.thread.worker
-        if (worker === null) return null
-        let timer: NodeJS.Timeout | undefined
-        const late = new Promise<null>((resolve) => {
-          timer = setTimeout(() => resolve(null), HEAP_STATS_TIMEOUT_MS)
-        })
-        const asked = worker.getHeapStatistics().then(
-          (h) => ({ used: h.used_heap_size, total: h.total_heap_size }),
-          () => null,
-        )
-        return Promise.race([asked, late]).finally(() => clearTimeout(timer))
-      }),
+  heapStatistics(): Promise<ThreadHeap[]> {
+    return workerHeaps(
+      this.#slots.flatMap((s) => (s.thread.worker === null ? [] : [s.thread.worker])),
     )
-    return each.filter((h) => h !== null)
   }
 
   verify(task: VerifyTask): Promise<VerifyOutcome> {

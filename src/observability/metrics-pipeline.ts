@@ -45,23 +45,47 @@ export function registerIngestMetrics(registry: Registry, s: MetricsSources): vo
   })
   const heaps = s.pool.heapStatistics?.bind(s.pool)
   if (heaps !== undefined) {
-    new Gauge({
-      name: 'relay_verify_worker_heap_bytes',
-      help: "V8 heap of the verify workers together (their own isolates, not in nodejs_heap_*), by kind: 'used' or 'total' (committed).",
-      labelNames: ['kind'],
-      registers: [registry],
-      async collect(this: Gauge<'kind'>) {
-        let used = 0
-        let total = 0
-        for (const h of await heaps()) {
-          used += h.used
-          total += h.total
-        }
-        this.set({ kind: 'used' }, used)
-        this.set({ kind: 'total' }, total)
-      },
-    })
+    threadHeapGauge(
+      registry,
+      'relay_verify_worker_heap_bytes',
+      "V8 heap of the verify workers together (their own isolates, not in nodejs_heap_*), by kind: 'used' or 'total' (committed).",
+      heaps,
+    )
   }
+  const shards = s.shards
+  if (shards !== undefined) {
+    threadHeapGauge(
+      registry,
+      'relay_account_shard_heap_bytes',
+      "V8 heap of the account shards together (their own isolates, not in nodejs_heap_*), by kind: 'used' or 'total' (committed).",
+      () => shards.heapStatistics(),
+    )
+  }
+}
+
+/** The heaps of a kind of worker thread, summed, as used and committed bytes. */
+function threadHeapGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  heaps: () => Promise<readonly { readonly used: number; readonly total: number }[]>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect(this: Gauge<'kind'>) {
+      let used = 0
+      let total = 0
+      for (const h of await heaps()) {
+        used += h.used
+        total += h.total
+      }
+      this.set({ kind: 'used' }, used)
+      this.set({ kind: 'total' }, total)
+    },
+  })
 }
 
 export function registerLogMetrics(registry: Registry, s: MetricsSources): void {

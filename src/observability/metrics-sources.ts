@@ -187,6 +187,8 @@ export interface MetricsSources {
     readonly count: number
     /** Verifications a shard lent to a less busy one. */
     verificationsLent(): number
+    /** Each shard's V8 heap (its own isolate). */
+    heapStatistics(): Promise<readonly { readonly used: number; readonly total: number }[]>
   }
 }
 

@@ -62,6 +62,8 @@ const EXPECTED: Record<string, number> = {
   'relay_thread_busy_seconds_total{thread="verify"}': 1.5,
   'relay_thread_busy_seconds_total{thread="account_shards"}': 0.6,
   relay_account_shard_verifications_lent_total: 11,
+  'relay_account_shard_heap_bytes{kind="used"}': 500,
+  'relay_account_shard_heap_bytes{kind="total"}': 1500,
   'relay_thread_busy_seconds_total{thread="archive_writer"}': 0.25,
   relay_output_seq: 42,
   relay_eventlog_flushed_seq: 41,

@@ -97,7 +97,15 @@ export function makeFakes(): Fakes {
       }),
     },
     socketThreads: { size: 1, restarts: 2, stalls: 3, waitingBytes: 4096, busyMs: () => 750 },
-    shards: { count: 2, busyMs: () => 600, verificationsLent: () => 11 },
+    shards: {
+      count: 2,
+      busyMs: () => 600,
+      verificationsLent: () => 11,
+      heapStatistics: async () => [
+        { used: 300, total: 800 },
+        { used: 200, total: 700 },
+      ],
+    },
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,

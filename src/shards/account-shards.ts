@@ -27,6 +27,7 @@ import {
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import type { ThreadHeap } from '../runtime/worker-heap.ts'
 import { shardIdentitySource } from './shard-identity.ts'
 import type { ShardMethod, ShardMethods } from './shard-messages.ts'
 import { type OwnerOp, ShardThreads } from './shard-threads.ts'
@@ -97,6 +98,11 @@ export class AccountShards implements AccountOperations {
     let lent = 0
     for (const c of this.#threads.counts()) lent += c.lent
     return lent
+  }
+
+  /** Each shard's V8 heap (its own isolate), for the metrics. */
+  heapStatistics(): Promise<ThreadHeap[]> {
+    return this.#threads.heapStatistics()
   }
 
   /** Busy milliseconds of every shard's thread, for the metrics and the dashboard. */

@@ -10,6 +10,7 @@ import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
 import { ShardCallError } from './shard-call-error.ts'
 import { NO_IDENTITY_COUNTS, type ShardIdentityCounts } from './shard-identity.ts'
 import { lendingPeers, ShardLoads } from './shard-load.ts'
@@ -120,6 +121,11 @@ export class ShardThreads {
   /** Each shard's last reported totals (ingest errors and retries, its identity cache). */
   counts(): readonly Shard['counts'][] {
     return this.#shards.map((s) => s.counts)
+  }
+
+  /** Each live shard's V8 heap (those that answered within a second). */
+  heapStatistics(): Promise<ThreadHeap[]> {
+    return workerHeaps(this.#shards.filter((s) => !s.dead).map((s) => s.worker))
   }
 
   /** Busy milliseconds of every shard's thread. */

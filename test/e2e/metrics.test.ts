@@ -89,6 +89,7 @@ async function run(flags: string[]): Promise<void> {
       assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'account_shards' }) > 0)
       // A count, whether or not a shard fell behind enough to lend during the scenario.
       assert.ok(value(text, 'relay_account_shard_verifications_lent_total') >= 0)
+      assert.ok(value(text, 'relay_account_shard_heap_bytes', { kind: 'used' }) > 0)
     } else {
       assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
       assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
