@@ -4,6 +4,7 @@
 // none of those classes and the real objects are passed as they are.
 // Deliberately not here: reading or combining the values (metrics-*.ts do that at scrape time).
 import type { EventTypeCounter } from './event-type-counter.ts'
+import type { HistogramTotals } from './histogram-counts.ts'
 
 export interface DropsSource {
   /** Counts per drop reason for one host. */
@@ -187,6 +188,8 @@ export interface MetricsSources {
     readonly count: number
     /** Verifications a shard lent to a less busy one. */
     verificationsLent(): number
+    /** Each shard's histogram totals (verification, identity resolution), the last it sent. */
+    histogramTotals(): readonly HistogramTotals[]
     /** Each shard's V8 heap (its own isolate). */
     heapStatistics(): Promise<readonly { readonly used: number; readonly total: number }[]>
   }

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
+import { HistogramCounts } from './histogram-counts.ts'
 import { createMetrics } from './metrics.ts'
 import { A_DID, collecting, connection, makeFakes, parseExposition } from './testing.ts'
+import { IDENTITY_BUCKETS, VERIFY_BUCKETS } from './thread-histograms.ts'
 
 const EXPECTED: Record<string, number> = {
   'relay_host_events_received_total{host="pds.one.example",type="commit"}': 5,
@@ -281,6 +283,54 @@ test('hot-path histograms: verification, database batches, identity resolution b
       samples.get(`relay_identity_resolution_duration_seconds_count{result="${result}"}`),
       1,
     )
+  metrics.close()
+})
+
+test('the account shards’ histogram totals are added to the main thread’s, series by series', async () => {
+  const fakes = makeFakes()
+  const metrics = collecting(createMetrics({ processMetrics: false }), fakes.sources)
+  metrics.verifyLatency.observe(0.0003)
+  metrics.identityLatency.observe({ result: 'ok' }, 0.02)
+  // Two shards: one verified three events and resolved one identity that was not found; the
+  // other verified one, slower than every bucket.
+  const one = {
+    verify: new HistogramCounts(VERIFY_BUCKETS),
+    identity: new HistogramCounts(IDENTITY_BUCKETS),
+  }
+  for (const v of [0.00004, 0.0003, 0.003]) one.verify.observe(v)
+  one.identity.observe(0.2, 'not_found')
+  const two = new HistogramCounts(VERIFY_BUCKETS)
+  two.observe(3)
+  fakes.shardHistograms.push(
+    {
+      relay_verify_duration_seconds: one.verify.totals(),
+      relay_identity_resolution_duration_seconds: one.identity.totals(),
+    },
+    { relay_verify_duration_seconds: two.totals() },
+  )
+  const { samples, types } = await scrape(metrics)
+  assert.equal(types.get('relay_verify_duration_seconds'), 'histogram')
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="0.00005"}'), 1)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="0.0005"}'), 3)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="0.005"}'), 4)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="1"}'), 4)
+  assert.equal(samples.get('relay_verify_duration_seconds_bucket{le="+Inf"}'), 5)
+  assert.equal(samples.get('relay_verify_duration_seconds_count'), 5)
+  const sum = samples.get('relay_verify_duration_seconds_sum')!
+  assert.ok(Math.abs(sum - (0.0003 + 0.00004 + 0.0003 + 0.003 + 3)) < 1e-9, `sum ${sum}`)
+  assert.equal(samples.get('relay_identity_resolution_duration_seconds_count{result="ok"}'), 1)
+  assert.equal(
+    samples.get('relay_identity_resolution_duration_seconds_count{result="not_found"}'),
+    1,
+  )
+  assert.equal(
+    samples.get('relay_identity_resolution_duration_seconds_bucket{result="not_found",le="0.25"}'),
+    1,
+  )
+  assert.equal(
+    samples.get('relay_identity_resolution_duration_seconds_bucket{result="not_found",le="0.1"}'),
+    0,
+  )
   metrics.close()
 })
 

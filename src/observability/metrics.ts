@@ -12,6 +12,7 @@
 // (the composition root wraps the calls it wants timed).
 import { getHeapStatistics } from 'node:v8'
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { HistogramTotals } from './histogram-counts.ts'
 import { instrumentRequests, type RequestEmitter } from './http-metrics.ts'
 import { registerHostMetrics } from './metrics-hosts.ts'
 import {
@@ -24,8 +25,20 @@ import {
 import { registerResyncMetrics } from './metrics-resync.ts'
 import type { MetricsSources } from './metrics-sources.ts'
 import { registerThreadMetrics } from './metrics-threads.ts'
+import { registerSummedHistogram } from './summed-histogram.ts'
+import {
+  IDENTITY_BUCKETS,
+  IDENTITY_HELP,
+  IDENTITY_HISTOGRAM,
+  type TimedResolver,
+  timedResolver,
+  VERIFY_BUCKETS,
+  VERIFY_HELP,
+  VERIFY_HISTOGRAM,
+} from './thread-histograms.ts'
 
 export type { MetricsSources } from './metrics-sources.ts'
+export type { TimedResolver } from './thread-histograms.ts'
 
 export interface MetricsOptions {
   /** Per-host series (`relay_host_*`) are exported for at most this many hosts. Default 1,000. */
@@ -36,23 +49,12 @@ export interface MetricsOptions {
   readonly version?: string
 }
 
-/** Seconds: 50 µs to 1 s (a verification takes ~150 µs of CPU, more when queued). */
-export const VERIFY_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-]
-/** Seconds: 5 ms to 30 s (a PLC or did:web round trip). */
-export const IDENTITY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 /** Seconds: 1 ms to 30 s (a checkpoint transaction). */
 export const DB_BATCH_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ]
 /** Seconds: 1 ms to 10 s. */
 export const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-/** What an identity resolver looks like to the timing wrapper. */
-export interface TimedResolver<T> {
-  resolve(did: string, signal?: AbortSignal): Promise<T>
-}
 
 export interface RelayMetrics {
   readonly registry: Registry
@@ -78,10 +80,6 @@ export interface RelayMetrics {
   collectFrom(sources: MetricsSources): void
   /** Unregisters everything (the registry is empty afterwards). */
   close(): void
-}
-
-function resultOf(err: unknown): 'not_found' | 'error' {
-  return err instanceof Error && err.name === 'DidNotFoundError' ? 'not_found' : 'error'
 }
 
 export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
@@ -112,18 +110,36 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
     info.set({ version: options.version }, 1)
   }
 
+  // Observed on the main thread and, with account shards, in each shard (which sends its totals):
+  // served as one histogram each, the shards' totals added at scrape time.
+  let shardTotals: () => readonly HistogramTotals[] = () => []
   const verifyLatency = new Histogram({
-    name: 'relay_verify_duration_seconds',
-    help: 'Time to verify one event in the worker pool, waiting for a worker included.',
+    name: VERIFY_HISTOGRAM,
+    help: VERIFY_HELP,
     buckets: VERIFY_BUCKETS,
-    registers: [registry],
+    registers: [],
+  })
+  registerSummedHistogram(registry, {
+    name: VERIFY_HISTOGRAM,
+    help: VERIFY_HELP,
+    bounds: VERIFY_BUCKETS,
+    local: verifyLatency,
+    others: () => shardTotals(),
   })
   const identityLatency = new Histogram<'result'>({
-    name: 'relay_identity_resolution_duration_seconds',
-    help: 'Upstream identity resolutions (PLC directory or did:web), by result.',
+    name: IDENTITY_HISTOGRAM,
+    help: IDENTITY_HELP,
     labelNames: ['result'],
     buckets: IDENTITY_BUCKETS,
-    registers: [registry],
+    registers: [],
+  })
+  registerSummedHistogram(registry, {
+    name: IDENTITY_HISTOGRAM,
+    help: IDENTITY_HELP,
+    label: 'result',
+    bounds: IDENTITY_BUCKETS,
+    local: identityLatency,
+    others: () => shardTotals(),
   })
   const dbBatchLatency = new Histogram({
     name: 'relay_db_batch_duration_seconds',
@@ -147,22 +163,13 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
     dbBatchLatency,
     httpLatency,
     instrumentHttp: (server, routes) => instrumentRequests(server, httpLatency, routes),
-    timeIdentity: <T>(resolver: TimedResolver<T>): TimedResolver<T> => ({
-      async resolve(did, signal) {
-        const end = identityLatency.startTimer()
-        try {
-          const value = await resolver.resolve(did, signal)
-          end({ result: 'ok' })
-          return value
-        } catch (err) {
-          end({ result: resultOf(err) })
-          throw err
-        }
-      },
-    }),
+    timeIdentity: <T>(resolver: TimedResolver<T>): TimedResolver<T> =>
+      timedResolver(resolver, (seconds, result) => identityLatency.observe({ result }, seconds)),
     collectFrom: (sources) => {
       if (collecting) throw new Error('metrics: collectFrom() was already called')
       collecting = true
+      const shards = sources.shards
+      if (shards !== undefined) shardTotals = () => shards.histogramTotals()
       registerHostMetrics(registry, sources, maxHosts)
       registerIngestMetrics(registry, sources)
       registerLogMetrics(registry, sources)

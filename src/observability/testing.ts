@@ -1,6 +1,7 @@
 // Test support for the metrics: small mutable stand-ins for the parts metrics reads, and a parser
 // for the Prometheus text format that keys each sample by its name and labels exactly as printed.
 import { EventTypeCounter } from './event-type-counter.ts'
+import type { HistogramTotals } from './histogram-counts.ts'
 import type { RelayMetrics } from './metrics.ts'
 import type { MetricsSources, UpstreamConnectionSource } from './metrics-sources.ts'
 
@@ -19,6 +20,8 @@ export interface Fakes {
   readonly consumers: { id: number; state: string; eventsSent: number; bytesSent: number }[]
   readonly fanoutTotals: { eventsSent?: number; bytesSent?: number }
   readonly infoCounts: Map<string, number>
+  /** What the fake shards report as their histogram totals (none until a test adds some). */
+  readonly shardHistograms: HistogramTotals[]
 }
 
 export const A_DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
@@ -42,6 +45,7 @@ export function makeFakes(): Fakes {
     [1, connection('connected', 7, 1000)],
     [2, connection('disconnected', 0, 500)],
   ])
+  const shardHistograms: HistogramTotals[] = []
   const drops = new Map([
     [1, new Map([['bad-signature', { count: 2, lastDid: A_DID }]])],
     [3, new Map([['host-banned', { count: 1, lastDid: A_DID }]])],
@@ -99,6 +103,7 @@ export function makeFakes(): Fakes {
     socketThreads: { size: 1, restarts: 2, stalls: 3, waitingBytes: 4096, busyMs: () => 750 },
     shards: {
       count: 2,
+      histogramTotals: () => shardHistograms,
       busyMs: () => 600,
       verificationsLent: () => 11,
       heapStatistics: async () => [
@@ -169,7 +174,16 @@ export function makeFakes(): Fakes {
     },
     eventTypes,
   }
-  return { sources, hosts, connections, drops, consumers, fanoutTotals, infoCounts }
+  return {
+    sources,
+    hosts,
+    connections,
+    drops,
+    consumers,
+    fanoutTotals,
+    infoCounts,
+    shardHistograms,
+  }
 }
 
 /** `metrics` after `collectFrom(sources)`. */

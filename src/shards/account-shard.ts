@@ -26,6 +26,7 @@ import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { HostSlots } from './host-slots.ts'
+import { ShardHistograms } from './shard-histograms.ts'
 import { ShardLoads } from './shard-load.ts'
 import type {
   ShardBatch,
@@ -59,6 +60,7 @@ export class AccountShard {
   #snapshot: AccountSnapshot | undefined
   readonly #identity: CachingIdentityResolver
   readonly #lending: VerifyLending
+  readonly #histograms: ShardHistograms
 
   constructor(
     start: ShardStart,
@@ -74,11 +76,16 @@ export class AccountShard {
     // the database connections, shard-worker.ts). Its clock is the system's: tests' overrides of
     // the relay's clock do not reach the shards.
     const shareOf = (n: number) => Math.max(1, Math.ceil(n / start.count))
+    // Its histograms go to the main thread's metrics on their own, once a second at most.
+    const histograms = new ShardHistograms((totals) =>
+      this.#send({ ops: [], ...this.#counts(), histograms: totals }, []),
+    )
+    this.#histograms = histograms
     const identity = relayIdentity(
       { ...config, identityCacheSize: shareOf(config.identityCacheSize) },
       Date.now,
       trace.getTracer('shard'),
-      undefined,
+      histograms,
     )
     this.#identity = identity
     // Verification runs here, or at a less busy shard when this one is behind (decision 11).
@@ -119,7 +126,7 @@ export class AccountShard {
       takedowns: new Takedowns(),
       hosts,
       log,
-      verify: (task) => lending.verify(task),
+      verify: (task) => histograms.timeVerify(() => lending.verify(task)),
       drops: { record: (drop) => this.#op(['drop', drop]) },
       now: Date.now,
       syncDefault: config.syncValidation,
@@ -178,6 +185,7 @@ export class AccountShard {
 
   /** Closes the channels to the other shards (the thread is ending). */
   close(): void {
+    this.#histograms.close()
     this.#lending.close()
   }
 
@@ -219,9 +227,13 @@ export class AccountShard {
     const transfer = this.#transfer
     this.#ops = []
     this.#transfer = []
+    this.#send({ ops, ...this.#counts() }, transfer)
+  }
+
+  /** The totals that go with every message. */
+  #counts(): Omit<ShardOps, 'ops' | 'histograms'> {
     const { errors, retries } = this.#ingest.stats
     const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
-    const { lent } = this.#lending.stats
-    this.#send({ ops, errors, retries, lent, identity }, transfer)
+    return { errors, retries, lent: this.#lending.stats.lent, identity }
   }
 }

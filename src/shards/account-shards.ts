@@ -25,6 +25,7 @@ import {
   releaseOldestThrottled,
 } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
@@ -98,6 +99,11 @@ export class AccountShards implements AccountOperations {
     let lent = 0
     for (const c of this.#threads.counts()) lent += c.lent
     return lent
+  }
+
+  /** Each shard's histogram totals, for the metrics to add to the main thread's. */
+  histogramTotals(): HistogramTotals[] {
+    return this.#threads.histogramTotals()
   }
 
   /** Each shard's V8 heap (its own isolate), for the metrics. */

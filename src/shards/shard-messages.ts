@@ -15,6 +15,7 @@ import type { Identity } from '../identity/did-document.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { LendingPeer } from './verify-lending.ts'
 
@@ -120,6 +121,8 @@ export interface ShardOps {
   readonly lent: number
   /** Its identity cache's counts (totals) and sizes (now), for the metrics. */
   readonly identity: IdentityCacheCounters & { entries: number; running: number; queued: number }
+  /** Its histograms' totals, now and then (shard-histograms.ts). */
+  readonly histograms?: HistogramTotals
 }
 
 export interface ShardReady {

@@ -9,6 +9,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
+import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
 import { ShardCallError } from './shard-call-error.ts'
@@ -56,6 +57,8 @@ interface Shard {
   /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
   readonly applied: Map<number, number>
   counts: { errors: number; retries: number; lent: number; identity: ShardIdentityCounts }
+  /** Its histograms' totals, the last it sent. */
+  histograms: HistogramTotals
 }
 
 interface Pending {
@@ -126,6 +129,11 @@ export class ShardThreads {
   /** Each live shard's V8 heap (those that answered within a second). */
   heapStatistics(): Promise<ThreadHeap[]> {
     return workerHeaps(this.#shards.filter((s) => !s.dead).map((s) => s.worker))
+  }
+
+  /** Each shard's histogram totals, the last it sent (a shard that ended keeps its last). */
+  histogramTotals(): HistogramTotals[] {
+    return this.#shards.map((s) => s.histograms)
   }
 
   /** Busy milliseconds of every shard's thread. */
@@ -254,13 +262,16 @@ export class ShardThreads {
       sentSlots: new Map(),
       applied: new Map(),
       counts: { errors: 0, retries: 0, lent: 0, identity: NO_IDENTITY_COUNTS },
+      histograms: {},
     }
     // A start that fails rejects `ready`; one nobody waits for must not be unhandled.
     shard.ready.catch(() => {})
     worker.on('message', (m: FromShard) => {
       if ('ready' in m) return ready()
-      shard.counts = m
-      this.#handle(shard, m.ops)
+      const { ops, histograms, ...counts } = m
+      shard.counts = counts
+      if (histograms) shard.histograms = histograms
+      this.#handle(shard, ops)
     })
     worker.once('error', (err) => {
       failed(err)

@@ -24,8 +24,8 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 
 test('metrics move as the deactivation scenario says', { timeout: 60_000 }, () => run([]))
 
-// With account shards the same counts come from the shards' ops, their identity caches and
-// their threads' busy time.
+// With account shards the same counts come from the shards' ops, their identity caches, their
+// histograms' totals and their threads' busy time.
 test('the same with account shards', { timeout: 60_000 }, () => run(['--account-shards', '2']))
 
 async function run(flags: string[]): Promise<void> {
@@ -86,6 +86,20 @@ async function run(flags: string[]): Promise<void> {
     // verified it.
     assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'main' }) > 0)
     if (sharded) {
+      // The shards verify and resolve; they send their histograms' totals once a second at most,
+      // and the main thread's metrics add them to its own.
+      const scrapeText = async () => (await fetch(`http://127.0.0.1:${addr.port}/metrics`)).text()
+      await eventually(
+        async () =>
+          value(await scrapeText(), 'relay_verify_duration_seconds_count') >= commits - dropped,
+        5_000,
+        'the shards’ verifications in relay_verify_duration_seconds',
+      )
+      const later = await scrapeText()
+      assert.ok(
+        value(later, 'relay_identity_resolution_duration_seconds_count', { result: 'ok' }) >=
+          scenario.accounts.length,
+      )
       assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'account_shards' }) > 0)
       // A count, whether or not a shard fell behind enough to lend during the scenario.
       assert.ok(value(text, 'relay_account_shard_verifications_lent_total') >= 0)

@@ -1,0 +1,79 @@
+// A histogram observed in several threads, served as one: the main thread's own observations (a
+// prom-client histogram in no registry) plus the totals each account shard last sent
+// (histogram-counts.ts), summed series by series and bucket by bucket at scrape time. A shard's
+// totals only grow, and the last ones it sent are kept, so the sum never goes back (Prometheus
+// would read that as a counter reset).
+// Deliberately not here: observing (the threads do), which shards exist (the sources say).
+import type { Histogram, Metric, MetricValue, Registry } from 'prom-client'
+import type { BucketTotals, HistogramTotals } from './histogram-counts.ts'
+
+export interface SummedHistogramSpec {
+  readonly name: string
+  readonly help: string
+  /** The one label name, for a labelled histogram. */
+  readonly label?: string
+  readonly bounds: readonly number[]
+  /** This thread's histogram of that name, registered nowhere. */
+  readonly local: Histogram<string>
+  /** The other threads' totals, each the last a thread sent. */
+  readonly others: () => readonly HistogramTotals[]
+}
+
+type Value = MetricValue<string> & { metricName?: string }
+
+export function registerSummedHistogram(registry: Registry, spec: SummedHistogramSpec): void {
+  const metric = {
+    name: spec.name,
+    help: spec.help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const own = await spec.local.get()
+      const sums = new Map<string, Value>()
+      const add = (v: Value) => {
+        const key = seriesKey(v)
+        const seen = sums.get(key)
+        if (seen) seen.value += v.value
+        else sums.set(key, { ...v, labels: { ...v.labels } })
+      }
+      for (const v of own.values as Value[]) add(v)
+      for (const totals of spec.others()) {
+        const series = totals[spec.name]
+        if (!series) continue
+        for (const [label, t] of Object.entries(series)) {
+          for (const v of seriesValues(spec, label, t)) add(v)
+        }
+      }
+      return {
+        name: spec.name,
+        help: spec.help,
+        type: 'histogram',
+        aggregator: 'sum',
+        values: [...sums.values()],
+      }
+    },
+    reset: () => spec.local.reset(),
+  }
+  // prom-client formats any registered object with a name and a `get` like its own histograms.
+  registry.registerMetric(metric as unknown as Metric<string>)
+}
+
+function seriesKey(v: Value): string {
+  const labels = Object.entries(v.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `${v.metricName ?? ''} ${JSON.stringify(labels)}`
+}
+
+/** One series' totals as the exposition's values: cumulative buckets, +Inf, sum, count. */
+function seriesValues(spec: SummedHistogramSpec, label: string, t: BucketTotals): Value[] {
+  const labels: Record<string, string | number> = spec.label ? { [spec.label]: label } : {}
+  const out: Value[] = []
+  let cumulative = 0
+  spec.bounds.forEach((le, i) => {
+    cumulative += t.buckets[i] ?? 0
+    out.push({ metricName: `${spec.name}_bucket`, labels: { ...labels, le }, value: cumulative })
+  })
+  out.push({ metricName: `${spec.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: t.count })
+  out.push({ metricName: `${spec.name}_sum`, labels, value: t.sum })
+  out.push({ metricName: `${spec.name}_count`, labels, value: t.count })
+  return out
+}
