@@ -11,8 +11,8 @@
 // none after it.
 // Verification runs in this thread, or at a less busy shard while this one is behind
 // (verify-lending.ts); either way the outcome comes back here, to the account's turn.
-// Deliberately not here: archival mode (refused with shards), tracing spans.
-import { trace } from '@opentelemetry/api'
+// Deliberately not here: archival mode (refused with shards).
+import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
@@ -62,10 +62,12 @@ export class AccountShard {
   readonly #lending: VerifyLending
   readonly #histograms: ShardHistograms
 
+  /** `tracer`: the shard's own exporter's, when tracing is on (shard-worker.ts). */
   constructor(
     start: ShardStart,
     db: RelayDatabase,
     send: (msg: ShardOps, transfer: ArrayBuffer[]) => void,
+    tracer: Tracer = trace.getTracer('shard'),
   ) {
     const { config } = start
     this.#send = send
@@ -84,7 +86,7 @@ export class AccountShard {
     const identity = relayIdentity(
       { ...config, identityCacheSize: shareOf(config.identityCacheSize) },
       Date.now,
-      trace.getTracer('shard'),
+      tracer,
       histograms,
     )
     this.#identity = identity
@@ -121,6 +123,7 @@ export class AccountShard {
       },
     }
     const ingest = new Ingest({
+      tracer,
       identity,
       accounts,
       takedowns: new Takedowns(),

@@ -1,6 +1,6 @@
 // Worker-thread entry of an account shard (account-shard.ts): opens its own database
-// connection (the main thread has run the migrations), says it is ready, and passes the main
-// thread's batches and calls to the shard.
+// connection (the main thread has run the migrations) and, with tracing on, its own span
+// exporter, says it is ready, and passes the main thread's batches and calls to the shard.
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from '../db/database.ts'
 import { AccountShard } from './account-shard.ts'
@@ -20,13 +20,28 @@ const db = await openDatabase(
       }
     : database,
 )
-const shard = new AccountShard(start, db, (msg, transfer) => port.postMessage(msg, transfer))
+// Tracing: the shard exports its own spans (ingest's per event, identity resolutions) with an
+// exporter of its own; its code is loaded only when tracing is on.
+const tracing = start.config.tracing.enabled
+  ? (await import('../observability/tracing.ts')).createTracing({
+      ...start.config.tracing,
+      version: start.config.version,
+    })
+  : undefined
+const shard = new AccountShard(
+  start,
+  db,
+  (msg, transfer) => port.postMessage(msg, transfer),
+  tracing?.tracer,
+)
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
     shard.close()
-    // Ends once the connection is closed, or failed to close: nothing is left to write.
-    void db
-      .close()
+    // Ends once the spans are sent and the connection is closed (or either failed): nothing is
+    // left to write.
+    void (tracing?.shutdown() ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => db.close())
       .catch(() => {})
       .finally(() => port.close())
     return

@@ -13,9 +13,20 @@ import { eventually, startTestRelay } from '../support/relay-harness.ts'
 
 const DID = 'did:plc:tttttttttttttttttttttttt'
 
-test('spans for events, identity resolution and handlers reach the OTLP collector', {
-  timeout: 30_000,
-}, async () => {
+test(
+  'spans for events, identity resolution and handlers reach the OTLP collector',
+  {
+    timeout: 30_000,
+  },
+  () => spansReachCollector([]),
+)
+
+// The shards export their own spans (events and identity resolutions happen there).
+test('the same with account shards', { timeout: 30_000 }, () =>
+  spansReachCollector(['--account-shards', '2']),
+)
+
+async function spansReachCollector(flags: string[]): Promise<void> {
   const bodies: string[] = []
   const collector = createServer((req, res) => {
     let body = ''
@@ -32,7 +43,7 @@ test('spans for events, identity resolution and handlers reach the OTLP collecto
   plc.setDocument(DID, testDidDocument(DID, pds.url, { handle: 't.test' }))
   const relay = await startTestRelay({
     plcUrl: plc.url,
-    flags: ['--otel-exporter-otlp-endpoint', endpoint],
+    flags: ['--otel-exporter-otlp-endpoint', endpoint, ...flags],
   })
   try {
     assert.equal(relay.relay.tracingEnabled, true)
@@ -61,7 +72,7 @@ test('spans for events, identity resolution and handlers reach the OTLP collecto
   }
   assert.ok(all.includes('atproto-relay'), 'service name')
   await new Promise<void>((r) => collector.close(() => r()))
-})
+}
 
 test('tracing is off by default (the no-op tracer, no exporter)', { timeout: 30_000 }, async () => {
   const plc = await startMockPlc({})
