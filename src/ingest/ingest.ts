@@ -108,6 +108,11 @@ export class Ingest {
     })
   }
 
+  /** Accounts with an event or operation here now, running or waiting for its turn. */
+  get pendingAccounts(): number {
+    return this.#serializer.pendingAccounts
+  }
+
   /** Takes one event from a host connection (after its seq check). `raw` is the frame's bytes. */
   handle(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     this.stats.received++

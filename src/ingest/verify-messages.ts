@@ -6,6 +6,7 @@
 // the main thread's and the worker's time.
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+import { VerifyWorkerError } from './verify-worker-error.ts'
 
 /** A task as posted to a worker: an event, or a whole repo (resync). */
 export type Job =
@@ -108,3 +109,35 @@ export interface WorkerReady {
 }
 
 export type FromWorker = ReplyBatch | WorkerReady
+
+/**
+ * An event's outcome as a reply ready to post, with the buffers to transfer: an accepted one's
+ * output frame copied into buffers of its own first, since encoders may hand out views into a
+ * shared pool, and transferring that would detach its neighbours.
+ */
+export function postableReply(
+  id: number,
+  outcome: VerifyOutcome,
+): { reply: Reply; transfer: ArrayBuffer[] } {
+  if (!outcome.ok) return { reply: { id, outcome }, transfer: [] }
+  const prefix = new Uint8Array(outcome.prefix)
+  const suffix = new Uint8Array(outcome.suffix)
+  return {
+    reply: { id, outcome: { ...outcome, prefix, suffix } },
+    transfer: [prefix.buffer, suffix.buffer],
+  }
+}
+
+/** A task that failed where it ran, as its reply (the asker retries it once). */
+export function failedReply(id: number, err: unknown): Reply {
+  return { id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }
+}
+
+/** Settles what waits for `reply`: its outcome, or a `VerifyWorkerError` for a failed task. */
+export function answer(
+  waiting: { resolve(outcome: never): void; reject(err: Error): void },
+  reply: Reply,
+): void {
+  if ('outcome' in reply) waiting.resolve(reply.outcome as never)
+  else waiting.reject(new VerifyWorkerError(reply.error))
+}

@@ -25,6 +25,7 @@ import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import {
+  answer,
   type FromWorker,
   type Job,
   type Request,
@@ -33,13 +34,9 @@ import {
   unpackReply,
 } from './verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+import { VerifyWorkerError } from './verify-worker-error.ts'
 
-export class VerifyWorkerError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'VerifyWorkerError'
-  }
-}
+export { VerifyWorkerError } from './verify-worker-error.ts'
 
 interface Pending {
   resolve(outcome: never): void
@@ -319,9 +316,7 @@ export class VerifyPool {
     for (const sent of msg.replies) {
       const reply = unpackReply(sent)
       const pending = this.#settled(slot, reply.id)
-      if (!pending) continue
-      if ('outcome' in reply) pending.resolve(reply.outcome as never)
-      else pending.reject(new VerifyWorkerError(reply.error))
+      if (pending) answer(pending, reply)
     }
     this.#drain()
   }

@@ -5,7 +5,9 @@ import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { runRepoVerifyTask } from './repo-verify-task.ts'
 import {
+  failedReply,
   packReply,
+  postableReply,
   type Reply,
   type ReplyBatch,
   type Request,
@@ -71,14 +73,11 @@ function post(done: readonly Done[]): void {
   } catch (err) {
     // Nothing here should make an outcome uncloneable; if it ever does, its tasks fail (and are
     // retried once by the caller) rather than waiting for ever.
-    port!.postMessage({ replies: done.map((d) => failed(d.reply.id, err)) } satisfies ReplyBatch)
+    port!.postMessage({
+      replies: done.map((d) => failedReply(d.reply.id, err)),
+    } satisfies ReplyBatch)
   }
 }
-
-const failed = (id: number, err: unknown): Reply => ({
-  id,
-  error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-})
 
 async function run(req: Request): Promise<Done> {
   try {
@@ -88,17 +87,8 @@ async function run(req: Request): Promise<Done> {
         transfer: [],
       }
     }
-    const outcome = await runVerifyTask(req.task, verifySignature)
-    if (!outcome.ok) return { reply: { id: req.id, outcome }, transfer: [] }
-    // Copy into buffers of their own before transferring: encoders may hand out views into a
-    // shared pool, and transferring that would detach its neighbours.
-    const prefix = new Uint8Array(outcome.prefix)
-    const suffix = new Uint8Array(outcome.suffix)
-    return {
-      reply: { id: req.id, outcome: { ...outcome, prefix, suffix } },
-      transfer: [prefix.buffer, suffix.buffer],
-    }
+    return postableReply(req.id, await runVerifyTask(req.task, verifySignature))
   } catch (err) {
-    return { reply: failed(req.id, err), transfer: [] }
+    return { reply: failedReply(req.id, err), transfer: [] }
   }
 }

@@ -324,11 +324,11 @@ test('the account shards’ histogram totals are added to the main thread’s, s
     1,
   )
   assert.equal(
-    samples.get('relay_identity_resolution_duration_seconds_bucket{result="not_found",le="0.25"}'),
+    samples.get('relay_identity_resolution_duration_seconds_bucket{le="0.25",result="not_found"}'),
     1,
   )
   assert.equal(
-    samples.get('relay_identity_resolution_duration_seconds_bucket{result="not_found",le="0.1"}'),
+    samples.get('relay_identity_resolution_duration_seconds_bucket{le="0.1",result="not_found"}'),
     0,
   )
   metrics.close()

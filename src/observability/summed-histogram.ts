@@ -70,9 +70,10 @@ function seriesValues(spec: SummedHistogramSpec, label: string, t: BucketTotals)
   let cumulative = 0
   spec.bounds.forEach((le, i) => {
     cumulative += t.buckets[i] ?? 0
-    out.push({ metricName: `${spec.name}_bucket`, labels: { ...labels, le }, value: cumulative })
+    // `le` first, as prom-client prints its own series.
+    out.push({ metricName: `${spec.name}_bucket`, labels: { le, ...labels }, value: cumulative })
   })
-  out.push({ metricName: `${spec.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: t.count })
+  out.push({ metricName: `${spec.name}_bucket`, labels: { le: '+Inf', ...labels }, value: t.count })
   out.push({ metricName: `${spec.name}_sum`, labels, value: t.sum })
   out.push({ metricName: `${spec.name}_count`, labels, value: t.count })
   return out

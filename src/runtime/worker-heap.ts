@@ -12,7 +12,7 @@ export interface ThreadHeap {
 const HEAP_STATS_TIMEOUT_MS = 1000
 
 /** `worker`'s heap, or null when it did not answer in time (or has ended). */
-export async function workerHeap(
+async function workerHeap(
   worker: Worker,
   timeoutMs = HEAP_STATS_TIMEOUT_MS,
 ): Promise<ThreadHeap | null> {

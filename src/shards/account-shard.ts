@@ -96,6 +96,7 @@ export class AccountShard {
       loads: new ShardLoads(start.loads),
       peers: start.peers,
       local: (task) => runVerifyTask(task, verifySignature),
+      accounts: () => this.#ingest.pendingAccounts,
     })
     this.#lending = lending
     const hosts: IngestHosts = {
@@ -183,10 +184,11 @@ export class AccountShard {
         this.#slots.heard(id, count, limit, ownApplied)
       }
     }
+    this.#lending.took(batch.events.length)
     for (const [hostId, msg, raw] of batch.events) this.#ingest.handle(hostId, msg, raw)
   }
 
-  /** Closes the channels to the other shards (the thread is ending). */
+  /** Sends the last histogram totals and closes the channels to the other shards (the thread is ending). */
   close(): void {
     this.#histograms.close()
     this.#lending.close()
@@ -237,6 +239,6 @@ export class AccountShard {
   #counts(): Omit<ShardOps, 'ops' | 'histograms'> {
     const { errors, retries } = this.#ingest.stats
     const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
-    return { errors, retries, lent: this.#lending.stats.lent, identity }
+    return { errors, retries, lent: this.#lending.lent, identity }
   }
 }

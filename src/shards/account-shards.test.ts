@@ -162,14 +162,18 @@ describe('account shards', () => {
   })
 
   it('a shard far behind the others lends them verifications; its events stay in order', async () => {
-    // Four accounts of shard 0, fifteen commits each, all handed in one turn: shard 0 holds 60
-    // events and the others none, so it lends until it is within the margin of them.
-    const repos = [...'mnopqrstuvwxyz']
-      .map((l) => `did:plc:${l.repeat(24)}`)
+    // Twenty-four accounts of shard 0, two commits each, all handed in one turn: shard 0 has 24
+    // accounts' work that can run and the others none, so it lends until it is within the
+    // margin of them.
+    const b32 = 'abcdefghijklmnopqrstuvwxyz234567'
+    const repos = Array.from(
+      { length: 400 },
+      (_, i) => `did:plc:lend${'a'.repeat(16)}${b32[i >> 5]}${b32[i & 31]}xx`,
+    )
       .filter((did) => shardOf(did, 3) === 0)
-      .slice(0, 4)
+      .slice(0, 24)
       .map((did) => new TestRepo(did, generateKeypair('k256')))
-    assert.equal(repos.length, 4)
+    assert.equal(repos.length, 24)
     for (const repo of repos) {
       plc.setDocument(
         repo.did,
@@ -181,7 +185,7 @@ describe('account shards', () => {
     }
     let seq = 1_000
     const frames: Uint8Array[] = []
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 2; i++) {
       for (const repo of repos) {
         const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`
         frames.push(messageFrame(await repo.commit([{ action: 'create', path }], { seq: ++seq })))
@@ -194,7 +198,7 @@ describe('account shards', () => {
     assert.equal(records.length, frames.length, 'every commit accepted')
     for (const repo of repos) {
       const seqs = records.filter((a) => a.did === repo.did).map((a) => a.upstreamSeq)
-      assert.equal(seqs.length, 15)
+      assert.equal(seqs.length, 2)
       assert.deepEqual(
         seqs,
         [...seqs].sort((a, b) => a - b),

@@ -16,7 +16,7 @@ import {
 } from '../observability/thread-histograms.ts'
 
 /** The least time between two sends of the totals. */
-export const HISTOGRAMS_EVERY_MS = 1000
+const HISTOGRAMS_EVERY_MS = 1000
 
 export class ShardHistograms {
   readonly #verify = new HistogramCounts(VERIFY_BUCKETS)

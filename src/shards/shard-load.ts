@@ -1,21 +1,24 @@
 // How far behind each account shard is, readable by every shard at once (docs/scaling.md,
 // decision 11): a shard that is further behind than another lends it verifications
 // (verify-lending.ts). The counts live in one SharedArrayBuffer of 32-bit cells, three per
-// shard, each changed with `Atomics`:
+// shard (each shard's on a 64-byte line of its own, so one shard's writes do not slow the
+// others' reads), each changed with `Atomics`:
 // - handed: events the main thread has posted to the shard (the main thread adds, per batch);
-// - released: the shard's events it is done with, settled or verifying elsewhere (the shard
-//   stores it);
+// - released: what the shard has taken off its port less the work it holds that can run now
+//   (the shard stores it, verify-lending.ts says how it counts);
 // - borrowed: verifications other shards have lent it and it has not answered (the lender adds
-//   one as it posts, the shard takes one off as it answers; the only cell with two writers,
-//   which is why it is a counter changed atomically rather than a total one side stores).
-// So a shard's backlog is handed − released + borrowed: what waits on its port, what it holds,
-// and what it runs for others. The cells wrap at 2³¹; the difference stays right across a wrap.
+//   one before it posts, the shard takes one off as it answers; the only cell with two
+//   writers, which is why it is a counter changed atomically rather than a total one side
+//   stores).
+// So a shard's backlog is handed − released + borrowed: what waits on its port, what it holds
+// that can run, and what it runs for others. The cells wrap at 2³¹; the difference stays right
+// across a wrap.
 // Also here, pure: which shards may lend to each other (`lendingPeers`).
 // Deliberately not here: when to lend (verify-lending.ts), what the main thread hands a shard
 // (shard-threads.ts).
 
-/** Cells per shard: handed, released, borrowed. */
-const CELLS = 3
+/** Cells per shard: handed, released, borrowed, then padding to 64 bytes. */
+const CELLS = 16
 const HANDED = 0
 const RELEASED = 1
 const BORROWED = 2
@@ -40,7 +43,7 @@ export class ShardLoads {
     Atomics.add(this.#cells, shard * CELLS + HANDED, n)
   }
 
-  /** `shard` is done with `total` of its events so far (a running total it keeps itself). */
+  /** `shard`'s released total (a running total it keeps itself). */
   released(shard: number, total: number): void {
     Atomics.store(this.#cells, shard * CELLS + RELEASED, total)
   }
@@ -50,7 +53,7 @@ export class ShardLoads {
     Atomics.add(this.#cells, shard * CELLS + BORROWED, delta)
   }
 
-  /** Events and borrowed verifications `shard` has not finished with. */
+  /** Work waiting at `shard`: events on its port, what it holds that can run, loans to it. */
   backlog(shard: number): number {
     const base = shard * CELLS
     const handed = Atomics.load(this.#cells, base + HANDED)

@@ -36,14 +36,16 @@ const shard = new AccountShard(
 )
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
-    shard.close()
-    // Ends once the spans are sent and the connection is closed (or either failed): nothing is
-    // left to write.
+    // Ends once the spans are sent and the connection is closed (or either failed), with the
+    // last histogram totals sent and the channels to the other shards closed: nothing is left.
     void (tracing?.shutdown() ?? Promise.resolve())
       .catch(() => {})
       .then(() => db.close())
       .catch(() => {})
-      .finally(() => port.close())
+      .finally(() => {
+        shard.close()
+        port.close()
+      })
     return
   }
   if ('call' in m) shard.call(m)

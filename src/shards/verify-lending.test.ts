@@ -3,8 +3,9 @@
 // shard ran them. What is checked: a shard not further behind than the margin verifies itself;
 // one further behind lends to the least busy peer and gets that peer's outcome, output bytes
 // included, with the frame transferred; the counts say where the work is while the loan is out
-// and return after; a peer's failure or its end fails the loan as a worker's would, so ingest
-// retries it, and a peer that ended gets no more.
+// and return after; a burst on one account counts as one item of work and is not lent; a peer
+// is lent to only once it said it listens; a peer's failure or its end fails the loan as a
+// worker's would, so ingest retries it, and a peer that ended gets no more.
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
@@ -44,6 +45,10 @@ interface Lenders {
   /** Per shard, the first byte of each frame it verified. */
   readonly ran: number[][]
   readonly ports: MessagePort[][]
+  /** Per shard, the accounts with an event there now (what ingest would count). */
+  readonly accounts: number[]
+  /** Shard `i` takes `events` events of as many accounts off its port. */
+  holds(i: number, events: number, accounts?: number): void
 }
 
 function lenders(count: number, local?: (shard: number, t: VerifyTask) => VerifyOutcome): Lenders {
@@ -55,6 +60,7 @@ function lenders(count: number, local?: (shard: number, t: VerifyTask) => Verify
     ports[b]!.push({ index: a, port: port2 })
   }
   const ran: number[][] = Array.from({ length: count }, () => [])
+  const accounts = new Array<number>(count).fill(0)
   const lending = ports.map(
     (peers, index) =>
       new VerifyLending({
@@ -65,9 +71,26 @@ function lenders(count: number, local?: (shard: number, t: VerifyTask) => Verify
           ran[index]!.push(t.frame[0]!)
           return local ? local(index, t) : accepted(index, t.frame)
         },
+        accounts: () => accounts[index]!,
       }),
   )
-  return { loads, lending, ran, ports: ports.map((p) => p.map((x) => x.port)) }
+  return {
+    loads,
+    lending,
+    ran,
+    ports: ports.map((p) => p.map((x) => x.port)),
+    accounts,
+    holds(i, events, of = events) {
+      loads.handed(i, events)
+      accounts[i] = of
+      lending[i]!.took(events)
+    },
+  }
+}
+
+/** Lets the channels' first messages (each end's hello) arrive. */
+async function greeted(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r))
 }
 
 describe('verifications lent between shards', () => {
@@ -80,18 +103,21 @@ describe('verifications lent between shards', () => {
   it('verifies here while this shard is no more than the margin behind its peers', async () => {
     const l = lenders(2)
     open = l
-    l.loads.handed(0, LEND_MARGIN)
+    await greeted()
+    l.holds(0, LEND_MARGIN)
     const outcome = await l.lending[0]!.verify(task(1))
     assert.equal(outcome.ok && outcome.rev, 'by-0')
     assert.deepEqual(l.ran, [[1], []])
-    assert.equal(l.lending[0]!.stats.lent, 0)
+    assert.equal(l.lending[0]!.lent, 0)
   })
 
   it('lends to the least busy peer when further behind, and gets its outcome back', async () => {
     const l = lenders(3)
     open = l
-    l.loads.handed(0, 100)
-    l.loads.handed(1, 40)
+    await greeted()
+    l.holds(0, 100)
+    l.holds(1, 40)
+    // Shard 2's five events still wait on its port: work too.
     l.loads.handed(2, 5)
     const t = task(7)
     const answer = l.lending[0]!.verify(t)
@@ -104,10 +130,10 @@ describe('verifications lent between shards', () => {
     assert.equal(outcome.rev, 'by-2')
     assert.deepEqual([...outcome.prefix, ...outcome.suffix], [2, 7, 0, 0])
     assert.deepEqual(l.ran, [[], [], [7]])
-    assert.equal(l.lending[0]!.stats.lent, 1)
-    assert.equal(l.lending[2]!.stats.borrowed, 1)
+    assert.equal(l.lending[0]!.lent, 1)
     assert.equal(l.loads.backlog(0), 100, 'the event is the lender’s again until it settles')
     assert.equal(l.loads.backlog(2), 5, 'the peer holds nothing of it')
+    l.accounts[0] = 99
     l.lending[0]!.settled()
     assert.equal(l.loads.backlog(0), 99)
   })
@@ -115,9 +141,10 @@ describe('verifications lent between shards', () => {
   it('lends only while further behind than the margin', async () => {
     const l = lenders(2)
     open = l
-    l.loads.handed(0, LEND_MARGIN + 5)
-    // Each loan moves one event from this shard's backlog to the peer's: 21 against 0 stops
-    // lending at 18 against 3 (a difference of 15, under the margin).
+    await greeted()
+    l.holds(0, LEND_MARGIN + 5)
+    // Each loan moves one item of work from this shard to the peer: 13 against 0 stops lending
+    // at 10 against 3 (a difference of 7, under the margin of 8).
     const outcomes = await Promise.all(
       Array.from({ length: 6 }, (_, i) => l.lending[0]!.verify(task(i))),
     )
@@ -127,13 +154,32 @@ describe('verifications lent between shards', () => {
     )
   })
 
+  it('does not lend a burst on one account: its events run one after another anyway', async () => {
+    const l = lenders(2)
+    open = l
+    await greeted()
+    l.holds(0, 50, 1)
+    const outcome = await l.lending[0]!.verify(task(1))
+    assert.equal(outcome.ok && outcome.rev, 'by-0')
+    assert.equal(l.loads.backlog(0), 1)
+  })
+
+  it('lends to no peer that has not said it listens', async () => {
+    const l = lenders(2)
+    open = l
+    l.holds(0, 100)
+    const outcome = await l.lending[0]!.verify(task(1))
+    assert.equal(outcome.ok && outcome.rev, 'by-0')
+  })
+
   it('fails a loan the peer could not verify, as a failed worker, so ingest retries it', async () => {
     const l = lenders(2, (shard) => {
       if (shard === 1) throw new Error('the peer broke')
       return accepted(shard, new Uint8Array(1))
     })
     open = l
-    l.loads.handed(0, 100)
+    await greeted()
+    l.holds(0, 100)
     await assert.rejects(l.lending[0]!.verify(task(1)), (err: Error) => {
       assert.ok(err instanceof VerifyWorkerError)
       assert.match(err.message, /the peer broke/)
@@ -145,7 +191,8 @@ describe('verifications lent between shards', () => {
   it('fails the loans of a peer that ended, and lends it no more', async () => {
     const l = lenders(2, (shard, t) => accepted(shard, t.frame))
     open = l
-    l.loads.handed(0, 100)
+    await greeted()
+    l.holds(0, 100)
     // The peer's side ends before it reads the loan.
     l.ports[1]![0]!.close()
     const lent = l.lending[0]!.verify(task(1))

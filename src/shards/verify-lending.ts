@@ -1,33 +1,51 @@
 // Verification balanced across the account shards (docs/scaling.md, decision 11), in each shard.
 // A shard owns its accounts' states and their order, not the work of verifying their commits:
 // that needs only the frame, the key and the previous head, and answers with an outcome. So
-// when this shard is further behind than a peer (shard-load.ts: more than `LEND_MARGIN` events),
-// it lends the verification to the least busy of its peers over a channel of their own and waits
-// for the outcome, while the account's state stays here and its next event waits its turn as it
-// would for a local verification. The same channel carries the peer's loans the other way: this
-// shard runs them as they arrive and answers in groups, once per turn. Frames go over
-// transferred, output frames come back transferred.
+// when this shard has more work that could run now than a peer (shard-load.ts: more than
+// `LEND_MARGIN` more), it lends the verification to the least busy of its peers over a channel
+// of their own and waits for the outcome, while the account's state stays here and its next
+// event waits its turn as it would for a local verification. The same channel carries the
+// peer's loans the other way: this shard runs them as they arrive and answers in groups.
+// Frames go over transferred, output frames come back transferred.
+// What counts as work that could run now: the events on this shard's port it has not taken yet,
+// and each account with an event here (running, or waiting for its turn), less those whose
+// verification is out on loan. An account's events run one after another, so a burst on one
+// account is one item of work, not many: lending its verifications would add a round trip to
+// each without running any of them sooner.
+// Each loan is posted at once, not gathered per turn like the shards' other messages: this
+// shard's own verifications run in the same turn, and a loan held until the turn ends would
+// wait for all of them. Loans happen only while a shard is behind.
 // A loan whose peer ended fails with `VerifyWorkerError`, which ingest's handlers retry once (on
 // a fresh copy of the frame), here or with another peer.
-// Deliberately not here: what is verified (ingest/verify-task.ts), how behind a shard is
+// Deliberately not here: what is verified (ingest/verify-task.ts), the shared counts
 // (shard-load.ts), whole repos (they verify in the main thread's pool).
 import type { MessagePort } from 'node:worker_threads'
 import {
   type AcceptedReply,
+  answer,
+  failedReply,
   packReply,
+  postableReply,
   type Reply,
   unpackReply,
 } from '../ingest/verify-messages.ts'
-import { VerifyWorkerError } from '../ingest/verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from '../ingest/verify-task.ts'
+import { VerifyWorkerError } from '../ingest/verify-worker-error.ts'
 import type { ShardLoads } from './shard-load.ts'
 
 /**
- * How many more events than a peer this shard must have before it lends to it: about 4 ms of
- * verification on one core. Below it, the messages of a loan cost more than the wait they save,
- * and two shards a few events apart would lend back and forth.
+ * How much more work that could run now this shard must have than a peer before it lends to
+ * it: about 2 ms of verification on one core (~250–300 µs per commit under load). Below it,
+ * the messages of a loan cost more than the wait they save, and two shards a little apart
+ * would lend back and forth.
  */
-export const LEND_MARGIN = 16
+export const LEND_MARGIN = 8
+
+/**
+ * Answers sent together at most: loans run one after another as they arrive, so a group of
+ * all of them would hold the first answer until the last had run.
+ */
+const ANSWER_GROUP = 8
 
 /** A shard to lend to, and the channel to it. */
 export interface LendingPeer {
@@ -35,8 +53,10 @@ export interface LendingPeer {
   readonly port: MessagePort
 }
 
-/** Between two shards over their channel: a loan, or the answers to loans. */
+/** Between two shards over their channel. */
 export type ToPeer =
+  /** First, once: this end listens (until then the peer is not lent to). */
+  | { readonly hello: true }
   | { readonly lend: number; readonly task: VerifyTask }
   | { readonly answers: readonly (Reply | AcceptedReply)[] }
 
@@ -46,13 +66,16 @@ export interface VerifyLendingDeps {
   readonly peers: readonly LendingPeer[]
   /** Verifies on this thread. */
   readonly local: (task: VerifyTask) => Promise<VerifyOutcome>
-  readonly margin?: number
+  /** Accounts with an event here now, running or waiting for its turn (ingest's count). */
+  readonly accounts: () => number
 }
 
 interface Peer extends LendingPeer {
+  /** It said hello: it listens. */
+  ready: boolean
   dead: boolean
-  /** Answers to its loans, sent at the end of this turn. */
-  answers: (Reply | AcceptedReply)[]
+  /** Answers to its loans not sent yet. */
+  answers: Reply[]
   transfer: ArrayBuffer[]
 }
 
@@ -63,26 +86,31 @@ interface Loan {
 }
 
 export class VerifyLending {
-  /** Verifications this shard lent, and ran for others (totals, for the metrics). */
-  readonly stats = { lent: 0, borrowed: 0 }
+  /** Verifications this shard lent (a total, for the metrics). */
+  lent = 0
   readonly #d: VerifyLendingDeps
-  readonly #margin: number
   readonly #peers: Peer[]
   readonly #loans = new Map<number, Loan>()
   #nextLoan = 0
-  /** This shard's events settled, plus those verifying at a peer now (shard-load.ts). */
-  #released = 0
+  /** Events taken off the port so far. */
+  #taken = 0
   #flushQueued = false
 
   constructor(deps: VerifyLendingDeps) {
     this.#d = deps
-    this.#margin = deps.margin ?? LEND_MARGIN
-    this.#peers = deps.peers.map((p) => ({ ...p, dead: false, answers: [], transfer: [] }))
+    this.#peers = deps.peers.map((p) => ({
+      ...p,
+      ready: false,
+      dead: false,
+      answers: [],
+      transfer: [],
+    }))
     for (const peer of this.#peers) {
       peer.port.on('message', (m: ToPeer) => this.#receive(peer, m))
       peer.port.once('close', () => this.#lost(peer))
       // The channels never keep a shard's thread alive: it ends when the main thread ends it.
       peer.port.unref()
+      peer.port.postMessage({ hello: true } satisfies ToPeer)
     }
   }
 
@@ -92,10 +120,15 @@ export class VerifyLending {
     return peer === undefined ? this.#d.local(task) : this.#lend(peer, task)
   }
 
+  /** `n` more events were taken off the port. */
+  took(n: number): void {
+    this.#taken += n
+    this.#publish()
+  }
+
   /** One of this shard's events has its outcome (ingest settled it with its host). */
   settled(): void {
-    this.#released++
-    this.#d.loads.released(this.#d.index, this.#released)
+    this.#publish()
   }
 
   /** Closes the channels; loans still out fail (as their peer ending would). */
@@ -103,14 +136,21 @@ export class VerifyLending {
     for (const peer of this.#peers) peer.port.close()
   }
 
-  /** The live peer with the smallest backlog, if it is more than the margin below this one's. */
+  /** Stores this shard's released total: taken, less the accounts with work that can run. */
+  #publish(): void {
+    const runnable = this.#d.accounts() - this.#loans.size
+    this.#d.loads.released(this.#d.index, this.#taken - runnable)
+  }
+
+  /** The live peer with the least work, if it is more than the margin below this shard's. */
   #lessBusy(): Peer | undefined {
     const { loads, index } = this.#d
-    let below = loads.backlog(index) - this.#margin
+    this.#publish()
+    let below = loads.backlog(index) - LEND_MARGIN
     if (below <= 0) return undefined
     let best: Peer | undefined
     for (const peer of this.#peers) {
-      if (peer.dead) continue
+      if (!peer.ready || peer.dead) continue
       const backlog = loads.backlog(peer.index)
       if (backlog < below) {
         below = backlog
@@ -126,17 +166,18 @@ export class VerifyLending {
     const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
     const transfer = own && frame.buffer instanceof ArrayBuffer ? [frame.buffer] : []
     return new Promise<VerifyOutcome>((resolve, reject) => {
+      // Counted at the peer before it can answer (and take it off again).
+      this.#d.loads.borrowed(peer.index, 1)
       try {
         peer.port.postMessage({ lend: id, task } satisfies ToPeer, transfer)
       } catch (err) {
+        this.#d.loads.borrowed(peer.index, -1)
         reject(new VerifyWorkerError('could not lend the verification', { cause: err }))
         return
       }
       this.#loans.set(id, { peer, resolve, reject })
-      this.stats.lent++
-      this.#released++
-      this.#d.loads.released(this.#d.index, this.#released)
-      this.#d.loads.borrowed(peer.index, 1)
+      this.lent++
+      this.#publish()
     })
   }
 
@@ -145,12 +186,15 @@ export class VerifyLending {
     const loan = this.#loans.get(id)
     if (!loan) return undefined
     this.#loans.delete(id)
-    this.#released--
-    this.#d.loads.released(this.#d.index, this.#released)
+    this.#publish()
     return loan
   }
 
   #receive(peer: Peer, m: ToPeer): void {
+    if ('hello' in m) {
+      peer.ready = true
+      return
+    }
     if ('lend' in m) {
       this.#run(peer, m.lend, m.task)
       return
@@ -158,65 +202,54 @@ export class VerifyLending {
     for (const sent of m.answers) {
       const reply = unpackReply(sent)
       const loan = this.#returned(reply.id)
-      if (!loan) continue
-      if ('error' in reply) loan.reject(new VerifyWorkerError(reply.error))
-      else loan.resolve(reply.outcome as VerifyOutcome)
+      if (loan) answer(loan, reply)
     }
   }
 
   /** Runs a peer's loan now and queues its answer. */
   #run(peer: Peer, id: number, task: VerifyTask): void {
-    this.stats.borrowed++
     this.#d.local(task).then(
       (outcome) => {
-        if (!outcome.ok) return this.#answer(peer, { id, outcome }, [])
-        // Buffers of their own before transferring: encoders may hand out views into a pool.
-        const prefix = new Uint8Array(outcome.prefix)
-        const suffix = new Uint8Array(outcome.suffix)
-        this.#answer(peer, { id, outcome: { ...outcome, prefix, suffix } }, [
-          prefix.buffer,
-          suffix.buffer,
-        ])
+        const { reply, transfer } = postableReply(id, outcome)
+        this.#answer(peer, reply, transfer)
       },
-      (err: unknown) =>
-        this.#answer(
-          peer,
-          { id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) },
-          [],
-        ),
+      (err: unknown) => this.#answer(peer, failedReply(id, err), []),
     )
   }
 
   #answer(peer: Peer, reply: Reply, transfer: ArrayBuffer[]): void {
     this.#d.loads.borrowed(this.#d.index, -1)
-    peer.answers.push(packReply(reply))
+    peer.answers.push(reply)
     peer.transfer.push(...transfer)
+    if (peer.answers.length >= ANSWER_GROUP) {
+      this.#post(peer)
+      return
+    }
     if (this.#flushQueued) return
     this.#flushQueued = true
-    setImmediate(() => this.#flush())
+    setImmediate(() => {
+      this.#flushQueued = false
+      for (const p of this.#peers) this.#post(p)
+    })
   }
 
-  #flush(): void {
-    this.#flushQueued = false
-    for (const peer of this.#peers) {
-      if (peer.answers.length === 0) continue
-      const answers = peer.answers
-      const transfer = peer.transfer
-      peer.answers = []
-      peer.transfer = []
-      if (peer.dead) continue
-      try {
-        peer.port.postMessage({ answers } satisfies ToPeer, transfer)
-      } catch (err) {
-        // Nothing in an outcome should fail to clone; if one ever does, its loans fail (and are
-        // retried once by the lender) rather than waiting for ever.
-        const error = `could not answer a loan: ${err instanceof Error ? err.message : String(err)}`
-        const failed = answers.map((a) => ({
-          id: Array.isArray(a) ? a[0] : (a as Reply).id,
-          error,
-        }))
-        peer.port.postMessage({ answers: failed } satisfies ToPeer)
-      }
+  /** Sends `peer` the answers waiting for it. */
+  #post(peer: Peer): void {
+    if (peer.answers.length === 0) return
+    const answers = peer.answers
+    const transfer = peer.transfer
+    peer.answers = []
+    peer.transfer = []
+    // A lender that ended failed these loans itself when its channel closed (`#lost`).
+    if (peer.dead) return
+    try {
+      peer.port.postMessage({ answers: answers.map(packReply) } satisfies ToPeer, transfer)
+    } catch (err) {
+      // Nothing in an outcome should fail to clone; if one ever does, its loans fail (and are
+      // retried once by the lender) rather than waiting for ever.
+      peer.port.postMessage({
+        answers: answers.map((a) => failedReply(a.id, err)),
+      } satisfies ToPeer)
     }
   }
 

@@ -1,0 +1,10 @@
+// The one failure of a verification that is not the event's fault: the thread that ran it (a
+// verify worker, or the account shard it was lent to) died, or could not answer. Callers retry
+// such a task once, on a fresh copy of its frame (ingest/handlers.ts).
+
+export class VerifyWorkerError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'VerifyWorkerError'
+  }
+}
