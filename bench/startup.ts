@@ -26,6 +26,7 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '3000' },
     'wait-seconds': { type: 'string', default: '120' },
     'keep-data': { type: 'boolean', default: false },
+    'relay-flag': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
 })
@@ -34,7 +35,8 @@ if (values.help) {
   --accounts N       accounts in the database (default 1000000)
   --hosts N          hosts in the database, each a silent loopback PDS (default 3000)
   --wait-seconds N   how long to wait for every host to be dialled (default 120)
-  --keep-data        keep the database and event log`)
+  --keep-data        keep the database and event log
+  --relay-flag=F     pass F to the relay (repeatable), e.g. --relay-flag=--account-shards=2`)
   process.exit(0)
 }
 const num = (name: string, v: string | undefined) => positiveNumber('startup', name, v)
@@ -114,6 +116,7 @@ const relay: ChildProcess = spawn(
     ...['--db-url', `sqlite://${join(dir, 'relay.sqlite')}`],
     ...['--persist-dir', join(dir, 'persist'), '--plc-host', 'http://127.0.0.1:9'],
     ...['--allow-insecure-hosts', '--log-level', 'info'],
+    ...(values['relay-flag'] ?? []),
   ],
   { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
 )

@@ -150,13 +150,15 @@ export class AccountShards implements AccountOperations {
     // Every save ends before this checkpoint does, so the next one's snapshots never overlap
     // a save still running (a failed save puts its states back, and must not put back older
     // states than a later snapshot took).
-    const saved = await Promise.allSettled(
-      all.map((i) => this.#threads.call(i, 'save', {}, seqs[i]!)),
-    )
+    const save = (i: number) => this.#threads.call(i, 'save', {}, seqs[i]!) as Promise<number>
+    const saved =
+      this.#d.config.database.kind === 'sqlite'
+        ? await oneAfterAnother(all, save)
+        : await Promise.allSettled(all.map(save))
     let written = 0
     for (const s of saved) {
       if (s.status === 'rejected') throw s.reason
-      written += s.value as number
+      written += s.value
     }
     return written
   }
@@ -315,4 +317,26 @@ export class AccountShards implements AccountOperations {
         return
     }
   }
+}
+
+/**
+ * Runs `save` for each shard in turn, every one whatever the others did. SQLite lets one writer
+ * in at a time, and a writer that finds the lock taken sleeps in growing steps (up to 100 ms)
+ * before it tries again: shards saving all at once would wait for each other longer than their
+ * writes take, and unfairly (docs/scaling.md, decision 9). In turn, each writes as soon as the
+ * one before has finished.
+ */
+async function oneAfterAnother<T>(
+  shards: readonly number[],
+  save: (i: number) => Promise<T>,
+): Promise<PromiseSettledResult<T>[]> {
+  const out: PromiseSettledResult<T>[] = []
+  for (const i of shards) {
+    try {
+      out.push({ status: 'fulfilled', value: await save(i) })
+    } catch (reason) {
+      out.push({ status: 'rejected', reason })
+    }
+  }
+  return out
 }
