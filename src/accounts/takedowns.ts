@@ -28,6 +28,19 @@ export class Takedowns {
     this.#dids.delete(did)
   }
 
+  /**
+   * Hides `did` while `takeDown` runs (it waits for the account's turn, and nothing of it may be
+   * served meanwhile), and shows it again if there was nothing to take down (an unknown
+   * account). One that failed stays hidden: its status may have been written before the
+   * failure, and a takedown errs on the side of hiding.
+   */
+  async hideWhile(did: string, takeDown: () => Promise<boolean>): Promise<boolean> {
+    this.#dids.add(did)
+    const done = await takeDown()
+    if (!done) this.#dids.delete(did)
+    return done
+  }
+
   /** Sorted page of taken-down DIDs after `cursor`. */
   page(cursor: string | null, limit: number): { dids: string[]; cursor?: string } {
     const all = [...this.#dids].sort()

@@ -182,16 +182,16 @@ export class Ingest {
    * Takes an account down: its events are no longer served, and in archival mode its stored repo
    * is deleted; false for an unknown account.
    */
-  async takeDown(did: string): Promise<boolean> {
-    // Hidden first, so nothing of it is served while the change waits for its turn.
-    this.#d.takedowns.add(did)
-    const state = await this.#inOrder(did, async () => {
-      const s = await this.#writer.setLocalStatus(did, 'takendown')
-      if (s) await this.#d.mirror?.delete(did)
-      return s
-    })
-    if (!state) this.#d.takedowns.delete(did)
-    return state !== undefined
+  takeDown(did: string): Promise<boolean> {
+    const takeDown = async () => {
+      const state = await this.#inOrder(did, async () => {
+        const s = await this.#writer.setLocalStatus(did, 'takendown')
+        if (s) await this.#d.mirror?.delete(did)
+        return s
+      })
+      return state !== undefined
+    }
+    return this.#d.takedowns ? this.#d.takedowns.hideWhile(did, takeDown) : takeDown()
   }
 
   /**
@@ -203,7 +203,7 @@ export class Ingest {
     if (!current) return 'unknown-account'
     if (current.localStatus !== 'takendown') return 'not-taken-down'
     await this.#toStatus(did, this.#d.mirror ? 'desynchronized' : 'active')
-    this.#d.takedowns.delete(did)
+    this.#d.takedowns?.delete(did)
     return 'reversed'
   }
 

@@ -49,7 +49,12 @@ export interface IngestDeps {
     purge(did: string): void
   }
   readonly accounts: AccountCache
-  readonly takedowns: Takedowns
+  /**
+   * What fan-out hides, changed around a takedown or its reversal. Absent in an account shard:
+   * the main thread's set is the one consumers see, and it changes it around its call to the
+   * shard.
+   */
+  readonly takedowns?: Takedowns
   readonly hosts: IngestHosts
   readonly log: { append(input: AppendInput): LogRecord }
   readonly verify: (task: VerifyTask) => Promise<VerifyOutcome>

@@ -15,7 +15,6 @@
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
-import { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayDatabase } from '../db/database.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
@@ -127,7 +126,6 @@ export class AccountShard {
       tracer,
       identity,
       accounts,
-      takedowns: new Takedowns(),
       hosts,
       log,
       verify: (task) => histograms.timeVerify(() => lending.verify(task)),

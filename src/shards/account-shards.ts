@@ -163,12 +163,8 @@ export class AccountShards implements AccountOperations {
     return written
   }
 
-  async takeDown(did: string): Promise<boolean> {
-    // Hidden first, so nothing of it is served while the change waits for its turn.
-    this.#d.takedowns.add(did)
-    const done = await this.#callFor(did, 'takeDown', did)
-    if (!done) this.#d.takedowns.delete(did)
-    return done
+  takeDown(did: string): Promise<boolean> {
+    return this.#d.takedowns.hideWhile(did, () => this.#callFor(did, 'takeDown', did))
   }
 
   async reverseTakedown(did: string): Promise<ReverseTakedownResult> {
