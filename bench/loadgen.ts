@@ -28,6 +28,7 @@ const { values } = parseArgs({
     'serve-repos': { type: 'boolean', default: false },
     'relay-log': { type: 'string' },
     'relay-flag': { type: 'string', multiple: true, default: [] },
+    'only-shard': { type: 'string' },
     'relay-env': { type: 'string', multiple: true, default: [] },
     'relay-node-flag': { type: 'string', multiple: true },
     'relay-url': { type: 'string' },
@@ -58,6 +59,9 @@ if (values.help) {
                         leave after --slow-seconds (default 20), and the result's slowConsumers
                         says what RSS they cost and what came back
   Our relay (default: started as a child process on a temporary data directory, SQLite):
+  --only-shard I/N      send only the events of the accounts the relay's N account shards
+                        give to shard I: every event on one shard, to see how the shards
+                        share verification (takes N times the cached events, plus 5%)
   --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
                         or --relay-flag=--db-url=postgres://...
   --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
@@ -94,6 +98,7 @@ const result = await runLoadgen({
       : Math.round(num('slow-consumers', values['slow-consumers'])),
   slowSeconds: num('slow-seconds', values['slow-seconds']),
   serveRepos: values['serve-repos'],
+  onlyShard: shardSelection(values['only-shard']),
   relayLog: values['relay-log'],
   relay:
     relayUrl === undefined
@@ -118,3 +123,16 @@ const line = JSON.stringify(result)
 console.log(line)
 await mkdir(join(values.results, '..'), { recursive: true })
 await appendFile(values.results, `${line}\n`)
+
+/** `--only-shard I/N` as numbers; undefined when not given. */
+function shardSelection(text: string | undefined): { index: number; count: number } | undefined {
+  if (text === undefined) return undefined
+  const m = /^(\d+)\/(\d+)$/.exec(text)
+  const index = Number(m?.[1])
+  const count = Number(m?.[2])
+  if (!m || count < 1 || index >= count) {
+    console.error(`loadgen: --only-shard: expected I/N with I < N, got ${text}`)
+    process.exit(2)
+  }
+  return { index, count }
+}

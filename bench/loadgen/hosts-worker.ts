@@ -9,9 +9,10 @@
 // {subscribed} when every host has a subscriber, {progress: sent} every second, {finished, ...}
 // with what was sent inside the measured window and how far the sender ever fell behind.
 import { parentPort, workerData } from 'node:worker_threads'
+import { shardOf } from '../../src/accounts/shard-of.ts'
 import { SoakPds } from '../soak/pds.ts'
 import { nowMs } from './clock.ts'
-import { KIND, plan, readRepos, readWorkload } from './workload.ts'
+import { didOf, KIND, plan, readRepos, readWorkload } from './workload.ts'
 import { WorkloadRepos } from './workload-repos.ts'
 
 export interface HostsTask {
@@ -24,6 +25,8 @@ export interface HostsTask {
   readonly window: SharedArrayBuffer
   /** Serve getRepo from the workload's starting repos (repos.bin must exist). */
   readonly serveRepos: boolean
+  /** Send only the events of the accounts the relay's `count` shards give to shard `index`. */
+  readonly onlyShard?: { readonly index: number; readonly count: number } | undefined
 }
 
 export type HostsIn = { readonly start: { readonly rate: number } } | { readonly stop: true }
@@ -54,7 +57,23 @@ const params = w.manifest.params
 const repos = task.serveRepos
   ? new WorkloadRepos(await readRepos(task.dir, params.accounts), plan(params), w.frames)
   : null
-const getRepo = repos ? (did: string) => repos.car(did, sent) : undefined
+const getRepo = repos ? (did: string) => repos.car(did, next) : undefined
+// Which events go out: all, or those of one shard's accounts (by the relay's own hash).
+const only = task.onlyShard
+const kept: Uint8Array | null = only ? new Uint8Array(w.frames.length) : null
+if (only && kept) {
+  const owner = new Map<number, boolean>()
+  const schedule = plan({ ...params, events: w.frames.length })
+  for (let i = 0; i < kept.length; i++) {
+    const account = schedule[i]!.account
+    let mine = owner.get(account)
+    if (mine === undefined) {
+      mine = shardOf(didOf(account), only.count) === only.index
+      owner.set(account, mine)
+    }
+    kept[i] = mine ? 1 : 0
+  }
+}
 const hosts = await Promise.all(
   // Every frame is kept: the relay may reconnect with any cursor. A relay that stops reading
   // with 64 MiB queued is cut off and comes back with its cursor, as from a real PDS.
@@ -64,7 +83,7 @@ const hosts = await Promise.all(
       maxBufferedBytes: 64 << 20,
       getRepo,
       listRepos: repos
-        ? (cursor, limit) => repos.list(h, params.hosts, cursor, limit, sent)
+        ? (cursor, limit) => repos.list(h, params.hosts, cursor, limit, next)
         : undefined,
     }),
   ),
@@ -79,20 +98,24 @@ const waitSubscribed = setInterval(() => {
 }, 20)
 
 const seqs = new Array<number>(hosts.length).fill(0)
+/** Events sent, and the index of the next cached event to consider. */
 let sent = 0
+let next = 0
 let stopped = false
 
 async function send(rate: number): Promise<void> {
   const started = nowMs()
   const progress = setInterval(() => post({ progress: sent }), 1000)
   let maxBehind = 0
-  while (!stopped && sent < w.frames.length) {
-    const due = Math.min(w.frames.length, Math.floor(((nowMs() - started) / 1000) * rate))
+  while (!stopped && next < w.frames.length) {
+    const due = Math.floor(((nowMs() - started) / 1000) * rate)
     maxBehind = Math.max(maxBehind, due - sent)
-    while (sent < due) {
-      const h = w.hostOf[sent]!
-      sendTimes[sent] = nowMs()
-      hosts[h]!.emit(++seqs[h]!, w.frames[sent]!)
+    while (sent < due && next < w.frames.length) {
+      const i = next++
+      if (kept && kept[i] === 0) continue
+      const h = w.hostOf[i]!
+      sendTimes[i] = nowMs()
+      hosts[h]!.emit(++seqs[h]!, w.frames[i]!)
       sent++
     }
     // A short sleep between bursts: at 8,000/s that is ~16 events per turn.
@@ -108,9 +131,10 @@ async function send(rate: number): Promise<void> {
   let sentInWindow = 0
   let commitsInWindow = 0
   let commitsSent = 0
-  for (let i = 0; i < sent; i++) {
-    if (w.kinds[i] === KIND.commit) commitsSent++
+  for (let i = 0; i < next; i++) {
     const at = sendTimes[i]!
+    if (at === 0) continue // not sent (another shard's account)
+    if (w.kinds[i] === KIND.commit) commitsSent++
     if (at < from || at >= to) continue
     sentInWindow++
     if (w.kinds[i] === KIND.commit) commitsInWindow++

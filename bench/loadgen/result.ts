@@ -13,6 +13,8 @@ export interface RunFigures {
     readonly rate: number
     readonly seconds: number
     readonly warmupSeconds: number
+    /** Only one shard's accounts were sent (`--only-shard`), as "I/N". */
+    readonly onlyShard?: string | undefined
   }
   readonly commitBytes: number
   readonly sent: number
