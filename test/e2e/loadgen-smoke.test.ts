@@ -3,7 +3,8 @@
 // consumers. Checked: every event reaches every consumer once and in order, latencies and CPU
 // figures are measured, a shorter run reuses the cached workload's first events, and with the
 // hosts serving repos a relay in archival mode is filled by a resync of each host and then
-// applies every commit to its mirror. Speed is never asserted here (BENCHMARKS.md).
+// applies every commit to its mirror; with `onlyShard`, only one account shard's events go out.
+// Speed is never asserted here (BENCHMARKS.md).
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,7 +12,9 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { BytesWrapper } from '@atcute/cbor'
 import { eventIndex, scanFrame } from '../../bench/loadgen/frame-scan.ts'
-import { runLoadgen } from '../../bench/loadgen/run.ts'
+import { type LoadgenOptions, runLoadgen } from '../../bench/loadgen/run.ts'
+import { didOf, plan } from '../../bench/loadgen/workload.ts'
+import { shardOf } from '../../src/accounts/shard-of.ts'
 import { encodeErrorFrame, encodeMessageFrame } from '../../src/protocol/frame.ts'
 import { createTid } from '../../src/protocol/syntax/tid.ts'
 
@@ -38,7 +41,13 @@ describe('loadgen', () => {
   }, async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'loadgen-smoke-'))
     const lines: string[] = []
-    const run = (seconds: number, slowConsumers = 0, archive = false, flags: string[] = []) =>
+    const run = (
+      seconds: number,
+      slowConsumers = 0,
+      archive = false,
+      flags: string[] = [],
+      extra: Partial<LoadgenOptions> = {},
+    ) =>
       runLoadgen({
         rate: 150,
         seconds,
@@ -60,6 +69,7 @@ describe('loadgen', () => {
         slowSeconds: 1,
         serveRepos: archive,
         log: (line) => lines.push(line),
+        ...extra,
       })
     try {
       const r = await run(3, 4)
@@ -138,6 +148,24 @@ describe('loadgen', () => {
       assert.equal(mirror.commits.missing, 0, alog)
       assert.equal(mirror.repairs.repaired ?? 0, 0, alog)
       assert.ok(mirror.commits.applied! > 300, alog)
+
+      // Every event on one of two account shards: only the events of the accounts the relay's
+      // hash gives to shard 0 go out (of the first 100 × 3 × 2 × 1.05 = 630 cached), and every
+      // one is delivered.
+      lines.length = 0
+      const onOne = await run(1, 0, false, ['--account-shards=2'], {
+        rate: 100,
+        onlyShard: { index: 0, count: 2 },
+      })
+      const olog = `${JSON.stringify(onOne)}\n${lines.join('\n')}`
+      const schedule = plan({ hosts: 2, accounts: 20, events: 630, seed: 7, records: 20 })
+      const mine = schedule.filter((e) => shardOf(didOf(e.account), 2) === 0).length
+      assert.ok(mine > 100 && mine < 530, `${mine} of 630 events on shard 0`)
+      assert.equal(onOne.eventsSent, mine, olog)
+      assert.equal(onOne.eventsAccepted, mine, olog)
+      assert.equal(onOne.complete, true, olog)
+      assert.equal(onOne.onlyShard, '0/2', olog)
+      assert.equal(typeof onOne.shardLoans, 'number', olog)
     } finally {
       await rm(cacheDir, { recursive: true, force: true })
     }
