@@ -116,7 +116,7 @@ const relay: ChildProcess = spawn(
     ...['--db-url', `sqlite://${join(dir, 'relay.sqlite')}`],
     ...['--persist-dir', join(dir, 'persist'), '--plc-host', 'http://127.0.0.1:9'],
     ...['--allow-insecure-hosts', '--log-level', 'info'],
-    ...(values['relay-flag'] ?? []),
+    ...values['relay-flag'],
   ],
   { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
 )

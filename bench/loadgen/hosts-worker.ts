@@ -1,6 +1,7 @@
 // The load generator's PDS hosts, in their own thread: one loopback PDS per workload host
 // (subscribeRepos from a cursor, describeServer, getRepoStatus, and with `serveRepos` getRepo and
-// listRepos as of the events sent so far: workload-repos.ts; bench/soak/pds.ts), and the
+// listRepos as of the events sent so far (with `onlyShard`, the other shards' accounts too, at
+// commits never sent): workload-repos.ts; bench/soak/pds.ts), and the
 // sender that emits the cached events at the chosen rate. Each event's send time goes into
 // shared memory (`sendTimes[i]`, ms on the process-wide monotonic clock) for the consumers'
 // latency figures.
@@ -9,10 +10,16 @@
 // {subscribed} when every host has a subscriber, {progress: sent} every second, {finished, ...}
 // with what was sent inside the measured window and how far the sender ever fell behind.
 import { parentPort, workerData } from 'node:worker_threads'
-import { shardOf } from '../../src/accounts/shard-of.ts'
 import { SoakPds } from '../soak/pds.ts'
 import { nowMs } from './clock.ts'
-import { didOf, KIND, plan, readRepos, readWorkload } from './workload.ts'
+import {
+  KIND,
+  plan,
+  readRepos,
+  readWorkload,
+  type ShardSelection,
+  shardEvents,
+} from './workload.ts'
 import { WorkloadRepos } from './workload-repos.ts'
 
 export interface HostsTask {
@@ -26,7 +33,7 @@ export interface HostsTask {
   /** Serve getRepo from the workload's starting repos (repos.bin must exist). */
   readonly serveRepos: boolean
   /** Send only the events of the accounts the relay's `count` shards give to shard `index`. */
-  readonly onlyShard?: { readonly index: number; readonly count: number } | undefined
+  readonly onlyShard?: ShardSelection | undefined
 }
 
 export type HostsIn = { readonly start: { readonly rate: number } } | { readonly stop: true }
@@ -58,22 +65,9 @@ const repos = task.serveRepos
   ? new WorkloadRepos(await readRepos(task.dir, params.accounts), plan(params), w.frames)
   : null
 const getRepo = repos ? (did: string) => repos.car(did, next) : undefined
-// Which events go out: all, or those of one shard's accounts (by the relay's own hash).
-const only = task.onlyShard
-const kept: Uint8Array | null = only ? new Uint8Array(w.frames.length) : null
-if (only && kept) {
-  const owner = new Map<number, boolean>()
-  const schedule = plan({ ...params, events: w.frames.length })
-  for (let i = 0; i < kept.length; i++) {
-    const account = schedule[i]!.account
-    let mine = owner.get(account)
-    if (mine === undefined) {
-      mine = shardOf(didOf(account), only.count) === only.index
-      owner.set(account, mine)
-    }
-    kept[i] = mine ? 1 : 0
-  }
-}
+// Which events go out: all, or those of one shard's accounts (by the relay's own hash), each
+// with the seq its frame carries (host seqs then have gaps where another shard's events were).
+const selection = task.onlyShard ? shardEvents(params, w.frames.length, task.onlyShard) : null
 const hosts = await Promise.all(
   // Every frame is kept: the relay may reconnect with any cursor. A relay that stops reading
   // with 64 MiB queued is cut off and comes back with its cursor, as from a real PDS.
@@ -112,10 +106,10 @@ async function send(rate: number): Promise<void> {
     maxBehind = Math.max(maxBehind, due - sent)
     while (sent < due && next < w.frames.length) {
       const i = next++
-      if (kept && kept[i] === 0) continue
+      if (selection && selection.kept[i] === 0) continue
       const h = w.hostOf[i]!
       sendTimes[i] = nowMs()
-      hosts[h]!.emit(++seqs[h]!, w.frames[i]!)
+      hosts[h]!.emit(selection ? selection.seqs[i]! : ++seqs[h]!, w.frames[i]!)
       sent++
     }
     // A short sleep between bursts: at 8,000/s that is ~16 events per turn.

@@ -21,7 +21,13 @@ import type { HostsIn, HostsOut, HostsTask } from './hosts-worker.ts'
 import { coresBetween, cpuSnapshot, memory, round } from './proc.ts'
 import { resultLine } from './result.ts'
 import { slowBurst } from './slow-consumers.ts'
-import { ensureRepos, ensureWorkload, type WorkloadParams } from './workload.ts'
+import {
+  ensureRepos,
+  ensureWorkload,
+  eventsHolding,
+  type ShardSelection,
+  type WorkloadParams,
+} from './workload.ts'
 
 export interface LoadgenOptions {
   readonly rate: number
@@ -56,7 +62,7 @@ export interface LoadgenOptions {
   /** The hosts serve getRepo (workload-repos.ts). */
   readonly serveRepos: boolean
   /** Send only the events of the accounts the relay's `count` shards give to shard `index`. */
-  readonly onlyShard?: { readonly index: number; readonly count: number } | undefined
+  readonly onlyShard?: ShardSelection | undefined
   /** Where to write our relay's log lines when the run ends (to see why it dropped something). */
   readonly relayLog?: string | undefined
   readonly log: (line: string) => void
@@ -64,17 +70,24 @@ export interface LoadgenOptions {
 
 export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, unknown>> {
   const { log } = opts
-  // With one shard's accounts only, about 1/count of the cached events are sent: take count
-  // times as many, and 5% more for the hash's unevenness.
-  const share = opts.onlyShard ? opts.onlyShard.count * 1.05 : 1
-  const events = Math.ceil(opts.rate * (opts.warmupSeconds + opts.seconds) * share)
-  const params: WorkloadParams = {
+  const wanted = Math.ceil(opts.rate * (opts.warmupSeconds + opts.seconds))
+  const base = {
     hosts: opts.hosts,
     accounts: opts.accounts,
-    events,
     seed: opts.seed,
     records: opts.records,
   }
+  // With one shard's accounts only, as many of the workload's first events as hold `wanted`
+  // of that shard's (about `count` times as many; the schedule says exactly).
+  const events = opts.onlyShard
+    ? eventsHolding(
+        { ...base, events: 0 },
+        wanted,
+        opts.onlyShard,
+        wanted * opts.onlyShard.count * 2,
+      )
+    : wanted
+  const params: WorkloadParams = { ...base, events }
   const { dir, manifest } = await ensureWorkload(opts.cacheDir, params, log)
   if (opts.serveRepos) await ensureRepos(dir, manifest, log)
   const sendTimes = new SharedArrayBuffer(8 * events)
@@ -139,7 +152,7 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
     }
 
     log(
-      `sending ${events} events at ${opts.rate}/s: ${opts.warmupSeconds} s warm-up, ${opts.seconds} s measured`,
+      `sending ${wanted} events${opts.onlyShard ? ` (of the first ${events}: shard ${opts.onlyShard.index}'s)` : ''} at ${opts.rate}/s: ${opts.warmupSeconds} s warm-up, ${opts.seconds} s measured`,
     )
     const before = relay.metricsUrl ? await scrape(relay.metricsUrl) : null
     hosts.worker.postMessage({ start: { rate: opts.rate } } satisfies HostsIn)

@@ -19,6 +19,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
+import { shardOf } from '../../src/accounts/shard-of.ts'
 import { seededRandom } from '../../test/support/seeded-random.ts'
 
 export const WORKLOAD_VERSION = 2
@@ -92,6 +93,52 @@ export function plan(params: WorkloadParams): PlannedEvent[] {
     out.push({ i, account, kind, seq: hostSeq[host] })
   }
   return out
+}
+
+/** One account shard of the relay's `count` (`--only-shard`). */
+export interface ShardSelection {
+  readonly index: number
+  readonly count: number
+}
+
+/**
+ * Of the first `events` planned events, which belong to an account the relay's `count` shards
+ * give to shard `index` (its own hash), and each event's seq on its host as planned (the seq its
+ * frame carries, which a reconnecting relay's cursor counts in).
+ */
+export function shardEvents(
+  params: WorkloadParams,
+  events: number,
+  shard: ShardSelection,
+): { kept: Uint8Array; seqs: Uint32Array } {
+  const schedule = plan({ ...params, events })
+  const kept = new Uint8Array(events)
+  const seqs = new Uint32Array(events)
+  const owner = new Map<number, boolean>()
+  for (let i = 0; i < events; i++) {
+    const { account, seq } = schedule[i]!
+    let mine = owner.get(account)
+    if (mine === undefined) {
+      mine = shardOf(didOf(account), shard.count) === shard.index
+      owner.set(account, mine)
+    }
+    kept[i] = mine ? 1 : 0
+    seqs[i] = seq
+  }
+  return { kept, seqs }
+}
+
+/** How many planned events hold `wanted` events of the shard's accounts (at most `limit`). */
+export function eventsHolding(
+  params: WorkloadParams,
+  wanted: number,
+  shard: ShardSelection,
+  limit: number,
+): number {
+  const { kept } = shardEvents(params, limit, shard)
+  let found = 0
+  for (let i = 0; i < limit; i++) if (kept[i] && ++found >= wanted) return i + 1
+  return limit
 }
 
 export function cacheKey(p: WorkloadParams): string {

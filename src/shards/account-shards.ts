@@ -29,6 +29,7 @@ import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
+import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
 import type { ShardMethod, ShardMethods } from './shard-messages.ts'
 import { type OwnerOp, ShardThreads } from './shard-threads.ts'
@@ -153,7 +154,7 @@ export class AccountShards implements AccountOperations {
     const save = (i: number) => this.#threads.call(i, 'save', {}, seqs[i]!) as Promise<number>
     const saved =
       this.#d.config.database.kind === 'sqlite'
-        ? await oneAfterAnother(all, save)
+        ? await inTurn(all, save)
         : await Promise.allSettled(all.map(save))
     let written = 0
     for (const s of saved) {
@@ -313,26 +314,4 @@ export class AccountShards implements AccountOperations {
         return
     }
   }
-}
-
-/**
- * Runs `save` for each shard in turn, every one whatever the others did. SQLite lets one writer
- * in at a time, and a writer that finds the lock taken sleeps in growing steps (up to 100 ms)
- * before it tries again: shards saving all at once would wait for each other longer than their
- * writes take, and unfairly (docs/scaling.md, decision 9). In turn, each writes as soon as the
- * one before has finished.
- */
-async function oneAfterAnother<T>(
-  shards: readonly number[],
-  save: (i: number) => Promise<T>,
-): Promise<PromiseSettledResult<T>[]> {
-  const out: PromiseSettledResult<T>[] = []
-  for (const i of shards) {
-    try {
-      out.push({ status: 'fulfilled', value: await save(i) })
-    } catch (reason) {
-      out.push({ status: 'rejected', reason })
-    }
-  }
-  return out
 }

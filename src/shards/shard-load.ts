@@ -1,8 +1,9 @@
 // How far behind each account shard is, readable by every shard at once (docs/scaling.md,
 // decision 11): a shard that is further behind than another lends it verifications
 // (verify-lending.ts). The counts live in one SharedArrayBuffer of 32-bit cells, three per
-// shard (each shard's on a 64-byte line of its own, so one shard's writes do not slow the
-// others' reads), each changed with `Atomics`:
+// shard, 128 bytes apart (so two shards' counters never share a 64-byte cache line, wherever
+// the buffer starts, and one shard's writes do not slow the others' reads), each changed with
+// `Atomics`:
 // - handed: events the main thread has posted to the shard (the main thread adds, per batch);
 // - released: what the shard has taken off its port less the work it holds that can run now
 //   (the shard stores it, verify-lending.ts says how it counts);
@@ -17,8 +18,8 @@
 // Deliberately not here: when to lend (verify-lending.ts), what the main thread hands a shard
 // (shard-threads.ts).
 
-/** Cells per shard: handed, released, borrowed, then padding to 64 bytes. */
-const CELLS = 16
+/** Cells per shard: handed, released, borrowed, then padding to 128 bytes. */
+const CELLS = 32
 const HANDED = 0
 const RELEASED = 1
 const BORROWED = 2

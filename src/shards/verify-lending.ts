@@ -11,7 +11,9 @@
 // and each account with an event here (running, or waiting for its turn), less those whose
 // verification is out on loan. An account's events run one after another, so a burst on one
 // account is one item of work, not many: lending its verifications would add a round trip to
-// each without running any of them sooner.
+// each without running any of them sooner. An account waiting for its identity (a PLC lookup)
+// counts too, though it needs no core meanwhile: a shard with a cold identity cache may lend
+// while its own core idles, which costs a round trip per loan and nothing else.
 // Each loan is posted at once, not gathered per turn like the shards' other messages: this
 // shard's own verifications run in the same turn, and a loan held until the turn ends would
 // wait for all of them. Loans happen only while a shard is behind.
