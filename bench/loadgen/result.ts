@@ -115,6 +115,10 @@ export function resultLine(r: RunFigures): Record<string, unknown> {
     shardLoans: r.after?.has('relay_account_shard_verifications_lent_total')
       ? value(r.after, 'relay_account_shard_verifications_lent_total')
       : undefined,
+    // With account shards: the upstream events each shard was handed over the whole run.
+    shardEvents: r.after
+      ? byLabel(r.after, 'relay_account_shard_events_total', 'shard')
+      : undefined,
     slowConsumers: r.slowConsumers,
     mirrorSeed: r.mirrorSeed,
     mirror: r.after ? mirrorFigures(r.after) : undefined,

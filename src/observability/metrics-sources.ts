@@ -188,6 +188,8 @@ export interface MetricsSources {
     readonly count: number
     /** Verifications a shard lent to a less busy one. */
     verificationsLent(): number
+    /** Per shard, in index order: events handed to it so far, work waiting there now. */
+    load(): readonly { readonly events: number; readonly backlog: number }[]
     /** Each shard's histogram totals (verification, identity resolution), the last it sent. */
     histogramTotals(): readonly HistogramTotals[]
     /** Each shard's V8 heap (its own isolate). */

@@ -106,6 +106,10 @@ export function makeFakes(): Fakes {
       histogramTotals: () => shardHistograms,
       busyMs: () => 600,
       verificationsLent: () => 11,
+      load: () => [
+        { events: 40, backlog: 3 },
+        { events: 25, backlog: 0 },
+      ],
       heapStatistics: async () => [
         { used: 300, total: 800 },
         { used: 200, total: 700 },

@@ -102,6 +102,11 @@ export class AccountShards implements AccountOperations {
     return lent
   }
 
+  /** Per shard: the events handed to it so far, and the work waiting there now (shard-load.ts). */
+  load(): { events: number; backlog: number }[] {
+    return this.#threads.load()
+  }
+
   /** Each shard's histogram totals, for the metrics to add to the main thread's. */
   histogramTotals(): HistogramTotals[] {
     return this.#threads.histogramTotals()

@@ -51,6 +51,8 @@ interface Shard {
   dead: boolean
   /** Events and host facts to send at the end of this turn. */
   pending: Pending | undefined
+  /** Events handed to it so far (a total that does not wrap, unlike the shared count). */
+  handed: number
   /** The host views and slot counts last sent, to send only what changed. */
   readonly sentViews: Map<number, HostIngestView>
   readonly sentSlots: Map<number, SlotItem>
@@ -129,6 +131,11 @@ export class ShardThreads {
   /** Each live shard's V8 heap (those that answered within a second). */
   heapStatistics(): Promise<ThreadHeap[]> {
     return workerHeaps(this.#shards.filter((s) => !s.dead).map((s) => s.worker))
+  }
+
+  /** Per shard, in index order: the events handed to it so far, and the work waiting there now. */
+  load(): { events: number; backlog: number }[] {
+    return this.#shards.map((s) => ({ events: s.handed, backlog: this.#loads.backlog(s.index) }))
   }
 
   /** Each shard's histogram totals, the last it sent (a shard that ended keeps its last). */
@@ -257,6 +264,7 @@ export class ShardThreads {
         failed = reject
       }),
       dead: false,
+      handed: 0,
       pending: undefined,
       sentViews: new Map(),
       sentSlots: new Map(),
@@ -298,6 +306,7 @@ export class ShardThreads {
         ...(p.slots.length > 0 && { slots: p.slots }),
       }
       this.#loads.handed(shard.index, p.events.length)
+      shard.handed += p.events.length
       shard.worker.postMessage(batch, p.transfer)
     }
   }

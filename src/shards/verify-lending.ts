@@ -97,6 +97,7 @@ export class VerifyLending {
   /** Events taken off the port so far. */
   #taken = 0
   #flushQueued = false
+  #recountQueued = false
 
   constructor(deps: VerifyLendingDeps) {
     this.#d = deps
@@ -131,6 +132,15 @@ export class VerifyLending {
   /** One of this shard's events has its outcome (ingest settled it with its host). */
   settled(): void {
     this.#publish()
+    // The account leaves ingest's count only once its turn has ended, a few microtasks after
+    // the settlement: count again then (once per turn), or a shard at rest would keep showing
+    // its last account as work.
+    if (this.#recountQueued) return
+    this.#recountQueued = true
+    setImmediate(() => {
+      this.#recountQueued = false
+      this.#publish()
+    })
   }
 
   /** Closes the channels; loans still out fail (as their peer ending would). */

@@ -149,9 +149,9 @@ describe('loadgen', () => {
       assert.ok(mirror.commits.applied! > 300, alog)
 
       // Every event on one of two account shards: only the events of the accounts the relay's
-      // hash (the same function the relay uses) gives to shard 0 go out, 100/s × 3 s of them,
-      // each with the seq its frame carries (so the hosts' seqs have gaps), and every one is
-      // delivered.
+      // hash gives to shard 0 go out, 100/s × 3 s of them, each with the seq its frame carries
+      // (so the hosts' seqs have gaps); every one is delivered, and the relay's own count says
+      // it handed all of them to shard 0.
       lines.length = 0
       const onOne = await run(1, 0, false, ['--account-shards=2'], {
         rate: 100,
@@ -171,6 +171,8 @@ describe('loadgen', () => {
       assert.equal(onOne.complete, true, olog)
       assert.equal(onOne.onlyShard, '0/2', olog)
       assert.equal(typeof onOne.shardLoans, 'number', olog)
+      // The relay routed every one of them to shard 0.
+      assert.deepEqual(onOne.shardEvents, { '0': 300, '1': 0 }, olog)
     } finally {
       await rm(cacheDir, { recursive: true, force: true })
     }

@@ -104,6 +104,14 @@ async function run(flags: string[]): Promise<void> {
       // A count, whether or not a shard fell behind enough to lend during the scenario.
       assert.ok(value(text, 'relay_account_shard_verifications_lent_total') >= 0)
       assert.ok(value(text, 'relay_account_shard_heap_bytes', { kind: 'used' }) > 0)
+      // Every upstream event was handed to one shard or the other; none is waiting any more.
+      const handed = ['0', '1'].map((shard) =>
+        value(text, 'relay_account_shard_events_total', { shard }),
+      )
+      assert.equal(handed[0]! + handed[1]!, scenario.messages.length)
+      for (const shard of ['0', '1']) {
+        assert.equal(value(text, 'relay_account_shard_backlog', { shard }), 0)
+      }
     } else {
       assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
       assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
