@@ -48,13 +48,17 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     name: 'relay_account_shard_events_total',
     help: 'Upstream events handed to each account shard (--account-shards), by shard index: how evenly the accounts spread.',
     labelNames: ['shard'],
-    read: (emit) => s.shards?.load().forEach((l, shard) => emit(l.events, { shard })),
+    read: (emit) => {
+      for (const [shard, l] of (s.shards?.load() ?? []).entries()) emit(l.events, { shard })
+    },
   })
   scrapeGauge<'shard'>(registry, {
     name: 'relay_account_shard_backlog',
     help: 'Work waiting at each account shard now (--account-shards): events it has not taken yet, accounts with an event in progress less those out on loan, and loans it runs for others.',
     labelNames: ['shard'],
-    read: (emit) => s.shards?.load().forEach((l, shard) => emit(l.backlog, { shard })),
+    read: (emit) => {
+      for (const [shard, l] of (s.shards?.load() ?? []).entries()) emit(l.backlog, { shard })
+    },
   })
   scrapeGauge(registry, {
     name: 'relay_upstream_threads',
