@@ -3,16 +3,17 @@
 // shard ran them. What is checked: a shard not further behind than the margin verifies itself;
 // one further behind lends to the least busy peer and gets that peer's outcome, output bytes
 // included, with the frame transferred; the counts say where the work is while the loan is out
-// and return after; a burst on one account counts as one item of work and is not lent; a peer
-// is lent to only once it said it listens; a peer's failure or its end fails the loan as a
-// worker's would, so ingest retries it, and a peer that ended gets no more.
+// and return after; answers come back in groups of at most 8; a burst on one account counts as
+// one item of work and is not lent; a peer is lent to only once it said it listens; a peer's
+// failure or its end fails the loan as a worker's would, so ingest retries it, and a peer that
+// ended gets no more.
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { VerifyWorkerError } from '../ingest/verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from '../ingest/verify-task.ts'
 import { lendingPeers, ShardLoads } from './shard-load.ts'
-import { LEND_MARGIN, VerifyLending } from './verify-lending.ts'
+import { LEND_MARGIN, type ToPeer, VerifyLending } from './verify-lending.ts'
 
 const task = (n: number): VerifyTask => ({
   frame: new Uint8Array([n, n, n]),
@@ -152,6 +153,26 @@ describe('verifications lent between shards', () => {
       outcomes.map((o) => o.ok && o.rev),
       ['by-1', 'by-1', 'by-1', 'by-0', 'by-0', 'by-0'],
     )
+  })
+
+  it('answers loans in groups of at most 8, the first as soon as it is full', async () => {
+    const l = lenders(2)
+    open = l
+    await greeted()
+    // What shard 1 sends back to shard 0, as shard 0's end of their channel receives it.
+    const groups: number[] = []
+    l.ports[0]![0]!.on('message', (m: ToPeer) => {
+      if ('answers' in m) groups.push(m.answers.length)
+    })
+    l.holds(0, 100)
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => l.lending[0]!.verify(task(i))),
+    )
+    assert.deepEqual(
+      outcomes.map((o) => o.ok && o.rev),
+      new Array(10).fill('by-1'),
+    )
+    assert.deepEqual(groups, [8, 2])
   })
 
   it('does not lend a burst on one account: its events run one after another anyway', async () => {
