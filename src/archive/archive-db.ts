@@ -85,7 +85,7 @@ export class ArchiveDatabase {
         ? await openSqlite(config.path, {
             firstPragmas: ['page_size = 8192', 'auto_vacuum = INCREMENTAL'],
           })
-        : openPostgres(config.url, config.maxConnections, onBackgroundError, ARCHIVE_SESSION)
+        : await openPostgres(config.url, config.maxConnections, onBackgroundError, ARCHIVE_SESSION)
     const db = new Kysely<ArchiveSchema>({ dialect })
     try {
       await migrateToLatest(db, config.kind, ARCHIVE_MIGRATIONS)

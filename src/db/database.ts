@@ -67,7 +67,11 @@ export async function openDatabase(config: DbConfig, options?: DbOptions): Promi
           driver: options?.sqliteDriver,
           statementCacheSize: options?.sqliteStatementCacheSize,
         })
-      : openPostgres(config.url, config.maxConnections, options?.onBackgroundError ?? (() => {}))
+      : await openPostgres(
+          config.url,
+          config.maxConnections,
+          options?.onBackgroundError ?? (() => {}),
+        )
   const db = new Kysely<Schema>({ dialect })
   let applied: string[]
   try {

@@ -25,7 +25,7 @@ test('a connection cut mid-query fails that query and crashes nothing', {
   const onUncaught = (err: unknown) => uncaught.push(err)
   process.on('uncaughtException', onUncaught)
   const db = new Kysely<unknown>({
-    dialect: openPostgres(viaProxy.toString(), 2, (err) => background.push(err)),
+    dialect: await openPostgres(viaProxy.toString(), 2, (err) => background.push(err)),
   })
   try {
     await sql`select 1`.execute(db)
