@@ -35,6 +35,7 @@ import {
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
 import { AccountShards } from './shards/account-shards.ts'
+import { connectionShares } from './shards/connection-shares.ts'
 import { shardedIdentity } from './shards/shard-identity.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
 import { LocalSockets } from './upstream/socket-opener.ts'
@@ -50,12 +51,14 @@ export async function createRelay(
   const now = overrides.now ?? Date.now
   let fail: (cause: unknown) => void = () => {}
   const failure = new Promise<unknown>((resolve) => (fail = resolve))
-  // With account shards, half the PostgreSQL connections are the main thread's and the shards
-  // share the other half (shards/shard-worker.ts).
+  // With account shards, the main thread has its share of the PostgreSQL connections.
   const database = config.database
   const db = await openDatabase(
     database.kind === 'postgres' && config.accountShards > 0
-      ? { ...database, maxConnections: Math.max(2, Math.ceil(database.maxConnections / 2)) }
+      ? {
+          ...database,
+          maxConnections: connectionShares(database.maxConnections, config.accountShards).main,
+        }
       : database,
   )
   const settings = await RelaySettings.fromConfig(db.meta, config)
@@ -70,6 +73,8 @@ export async function createRelay(
     maxEntries: config.accountShards > 0 ? 1 : config.accountCacheSize,
   })
   const identity = relayIdentity(config, now, tracing.tracer, metrics)
+  // With account shards, each account's identity is its shard's to read, purge or resolve.
+  const identityOperations = config.accountShards > 0 ? shardedIdentity(() => shards!) : identity
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({
     // With account shards the shards verify events; the pool verifies only whole repos (resyncs).
@@ -96,7 +101,7 @@ export async function createRelay(
   const resync = await relayResync({
     ...{ config, db, pool, logger, now },
     accounts: { get: (did) => (shards ? shards.account(did) : accounts.get(did)) },
-    identity: config.accountShards > 0 ? shardedIdentity(() => shards!) : identity,
+    identity: identityOperations,
     drops: obs.drops,
   })
   const checkpointer = relayCheckpointer({
@@ -205,7 +210,7 @@ export async function createRelay(
   const admin = adminRoutes({
     ...parts,
     accounts: accountReader,
-    identity: config.accountShards > 0 ? shardedIdentity(() => shards!) : identity,
+    identity: identityOperations,
     resync,
     checkRepoStatus,
     logger: adminLogger,

@@ -20,6 +20,7 @@
 // tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
+import { ownBuffer } from '../runtime/own-buffer.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
@@ -372,16 +373,4 @@ export class VerifyPool {
     // repos as well as events).
     this.#drain()
   }
-}
-
-/**
- * The bytes in an ArrayBuffer of their own, which can be transferred: a view of part of a larger
- * buffer (Node's small-allocation pool, which cannot be transferred at all, or a buffer other
- * data shares) is copied, so transferring never detaches anything but these bytes.
- */
-function ownBuffer(bytes: Uint8Array): Uint8Array {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-  if (whole && bytes.buffer instanceof ArrayBuffer) return bytes
-  // Not `bytes.slice()`: on a Buffer it is another view of the same pool.
-  return new Uint8Array(bytes)
 }

@@ -11,6 +11,8 @@ import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { ownBuffer } from '../runtime/own-buffer.ts'
+import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
 import { ShardCallError } from './shard-call-error.ts'
 import { NO_IDENTITY_COUNTS, type ShardIdentityCounts } from './shard-identity.ts'
@@ -53,6 +55,7 @@ interface Shard {
   pending: Pending | undefined
   /** Events handed to it so far (a total that does not wrap, unlike the shared count). */
   handed: number
+  readonly busy: ThreadBusyTime
   /** The host views and slot counts last sent, to send only what changed. */
   readonly sentViews: Map<number, HostIngestView>
   readonly sentSlots: Map<number, SlotItem>
@@ -143,14 +146,10 @@ export class ShardThreads {
     return this.#shards.map((s) => s.histograms)
   }
 
-  /** Busy milliseconds of every shard's thread. */
+  /** Busy milliseconds of every shard's thread (an ended one's as last read: the total never falls). */
   busyMs(): number {
     let ms = 0
-    for (const s of this.#shards) {
-      const { idle, active } = s.worker.performance.eventLoopUtilization()
-      // An ended thread reads idle -1 and its whole life as active: not a reading.
-      if (idle >= 0) ms += active
-    }
+    for (const s of this.#shards) ms += s.busy.read(s.dead ? null : s.worker)
     return ms
   }
 
@@ -161,11 +160,9 @@ export class ShardThreads {
    */
   send(shard: number, hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
     const p = this.hostFacts(shard, hostId)
-    const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength
-    // A view into a larger buffer (another's data, or Node's pool) is copied instead.
-    const own = whole && raw.buffer instanceof ArrayBuffer ? raw : new Uint8Array(raw)
+    const own = ownBuffer(raw)
     p.events.push([hostId, msg, own])
-    p.transfer.push(own.buffer as ArrayBuffer)
+    p.transfer.push(own.buffer)
     if (this.#flushQueued) return
     this.#flushQueued = true
     setImmediate(() => this.#flush())
@@ -265,6 +262,7 @@ export class ShardThreads {
       }),
       dead: false,
       handed: 0,
+      busy: new ThreadBusyTime(),
       pending: undefined,
       sentViews: new Map(),
       sentSlots: new Map(),

@@ -4,19 +4,19 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { openDatabase } from '../db/database.ts'
 import { AccountShard } from './account-shard.ts'
+import { connectionShares } from './connection-shares.ts'
 import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
 const port = parentPort
 if (!port) throw new Error('shard-worker.ts must run in a worker thread')
 const start = workerData as ShardStart
 const { database } = start.config
-// PostgreSQL: the shards share half the connections (each loads states and writes its
-// checkpoints; the main thread keeps the other half for everything else).
+// PostgreSQL: this shard's share of the connections.
 const db = await openDatabase(
   database.kind === 'postgres'
     ? {
         ...database,
-        maxConnections: Math.max(2, Math.floor(database.maxConnections / 2 / start.count)),
+        maxConnections: connectionShares(database.maxConnections, start.count).perShard,
       }
     : database,
 )

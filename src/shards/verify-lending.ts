@@ -33,6 +33,7 @@ import {
 } from '../ingest/verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from '../ingest/verify-task.ts'
 import { VerifyWorkerError } from '../ingest/verify-worker-error.ts'
+import { ownBuffer } from '../runtime/own-buffer.ts'
 import type { ShardLoads } from './shard-load.ts'
 
 /**
@@ -174,14 +175,14 @@ export class VerifyLending {
 
   #lend(peer: Peer, task: VerifyTask): Promise<VerifyOutcome> {
     const id = ++this.#nextLoan
-    const { frame } = task
-    const own = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
-    const transfer = own && frame.buffer instanceof ArrayBuffer ? [frame.buffer] : []
+    const frame = ownBuffer(task.frame)
     return new Promise<VerifyOutcome>((resolve, reject) => {
       // Counted at the peer before it can answer (and take it off again).
       this.#d.loads.borrowed(peer.index, 1)
       try {
-        peer.port.postMessage({ lend: id, task } satisfies ToPeer, transfer)
+        peer.port.postMessage({ lend: id, task: { ...task, frame } } satisfies ToPeer, [
+          frame.buffer,
+        ])
       } catch (err) {
         this.#d.loads.borrowed(peer.index, -1)
         reject(new VerifyWorkerError('could not lend the verification', { cause: err }))
