@@ -113,32 +113,17 @@ export function createMetrics(options: MetricsOptions = {}): RelayMetrics {
   // Observed on the main thread and, with account shards, in each shard (which sends its totals):
   // served as one histogram each, the shards' totals added at scrape time.
   let shardTotals: () => readonly HistogramTotals[] = () => []
-  const verifyLatency = new Histogram({
-    name: VERIFY_HISTOGRAM,
-    help: VERIFY_HELP,
-    buckets: VERIFY_BUCKETS,
-    registers: [],
-  })
-  registerSummedHistogram(registry, {
+  const verifyLatency = registerSummedHistogram(registry, {
     name: VERIFY_HISTOGRAM,
     help: VERIFY_HELP,
     bounds: VERIFY_BUCKETS,
-    local: verifyLatency,
     others: () => shardTotals(),
   })
-  const identityLatency = new Histogram<'result'>({
-    name: IDENTITY_HISTOGRAM,
-    help: IDENTITY_HELP,
-    labelNames: ['result'],
-    buckets: IDENTITY_BUCKETS,
-    registers: [],
-  })
-  registerSummedHistogram(registry, {
+  const identityLatency = registerSummedHistogram(registry, {
     name: IDENTITY_HISTOGRAM,
     help: IDENTITY_HELP,
     label: 'result',
     bounds: IDENTITY_BUCKETS,
-    local: identityLatency,
     others: () => shardTotals(),
   })
   const dbBatchLatency = new Histogram({

@@ -4,31 +4,41 @@
 // totals only grow, and the last ones it sent are kept, so the sum never goes back (Prometheus
 // would read that as a counter reset).
 // Deliberately not here: observing (the threads do), which shards exist (the sources say).
-import type { Histogram, Metric, MetricValue, Registry } from 'prom-client'
+import { Histogram, type Metric, type MetricValue, type Registry } from 'prom-client'
 import type { BucketTotals, HistogramTotals } from './histogram-counts.ts'
 
-export interface SummedHistogramSpec {
+export interface SummedHistogramSpec<L extends string> {
   readonly name: string
   readonly help: string
   /** The one label name, for a labelled histogram. */
-  readonly label?: string
+  readonly label?: L
   readonly bounds: readonly number[]
-  /** This thread's histogram of that name, registered nowhere. */
-  readonly local: Histogram<string>
   /** The other threads' totals, each the last a thread sent. */
   readonly others: () => readonly HistogramTotals[]
 }
 
 type Value = MetricValue<string> & { metricName?: string }
 
-export function registerSummedHistogram(registry: Registry, spec: SummedHistogramSpec): void {
+/** Registers the summed histogram; returns this thread's own, to observe into. */
+export function registerSummedHistogram<L extends string = never>(
+  registry: Registry,
+  spec: SummedHistogramSpec<L>,
+): Histogram<L> {
+  // This thread's observations: a histogram registered nowhere, read by the summed one.
+  const local = new Histogram<L>({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.label ? [spec.label] : [],
+    buckets: [...spec.bounds],
+    registers: [],
+  })
   const metric = {
     name: spec.name,
     help: spec.help,
     type: 'histogram',
     aggregator: 'sum',
     get: async () => {
-      const own = await spec.local.get()
+      const own = await local.get()
       const sums = new Map<string, Value>()
       const add = (v: Value) => {
         const key = seriesKey(v)
@@ -52,10 +62,11 @@ export function registerSummedHistogram(registry: Registry, spec: SummedHistogra
         values: [...sums.values()],
       }
     },
-    reset: () => spec.local.reset(),
+    reset: () => local.reset(),
   }
   // prom-client formats any registered object with a name and a `get` like its own histograms.
   registry.registerMetric(metric as unknown as Metric<string>)
+  return local
 }
 
 function seriesKey(v: Value): string {
@@ -64,7 +75,7 @@ function seriesKey(v: Value): string {
 }
 
 /** One series' totals as the exposition's values: cumulative buckets, +Inf, sum, count. */
-function seriesValues(spec: SummedHistogramSpec, label: string, t: BucketTotals): Value[] {
+function seriesValues(spec: SummedHistogramSpec<string>, label: string, t: BucketTotals): Value[] {
   const labels: Record<string, string | number> = spec.label ? { [spec.label]: label } : {}
   const out: Value[] = []
   let cumulative = 0
