@@ -93,3 +93,43 @@ test('a state loaded while another was set keeps the one set', async () => {
   assert.equal(await loading, set)
   assert.equal(cache.peek(stored.did), set)
 })
+
+test('a state being written is read from the snapshot, not from the store, until the write ends', async () => {
+  const m = memoryStore()
+  const old = state(7, 'r1')
+  m.rows.set(old.did, old)
+  const cache = new AccountCache(m.store, { maxEntries: 4 })
+  const changed = { ...old, rev: 'r2' }
+  cache.set(changed, 1)
+  // The store answers this save only when told: a paced save spans many turns of the loop.
+  let finish!: () => void
+  const saving = new Promise<void>((r) => (finish = r))
+  const save = m.store.save
+  m.store.save = async (states, seq, pace) => {
+    await saving
+    return save(states, seq, pace)
+  }
+  const writing = cache.write(1)
+  // Enough other accounts that the cache forgets the changed one while it is written.
+  for (let i = 100; i < 110; i++) cache.set(state(i), i)
+  assert.equal(cache.peek(changed.did), changed)
+  assert.equal(await cache.get(changed.did), changed, 'not the stale r1 still in the store')
+  for (let i = 200; i < 210; i++) await cache.get(state(i).did)
+  finish()
+  await writing
+  for (let i = 300; i < 310; i++) cache.set(state(i), i)
+  assert.equal(cache.peek(changed.did), undefined, 'written: nothing holds it back any more')
+  assert.deepEqual(await cache.get(changed.did), changed, 'and the store has it')
+})
+
+test('a snapshot given back (a checkpoint that never saved it) is unwritten again, not being written', () => {
+  const m = memoryStore()
+  const cache = new AccountCache(m.store, { maxEntries: 2 })
+  const a = state(1)
+  cache.set(a, 1)
+  const snapshot = cache.takeSnapshot(1)
+  cache.restore(snapshot)
+  assert.equal(cache.dirtyCount, 1)
+  for (let i = 10; i < 20; i++) cache.set(state(i), i)
+  assert.equal(cache.peek(a.did), a)
+})

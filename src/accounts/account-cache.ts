@@ -6,15 +6,18 @@
 // Bound: at most `maxEntries` states are cached (the least recently used are evicted first:
 // runtime/bounded-cache.ts), plus the states changed since the last write, which are held apart
 // until they are written, so the writer must run regularly (the cache reports `dirtyCount` so
-// the caller can write early when it grows).
+// the caller can write early when it grows), and those of a snapshot being written, which stay
+// readable until the write ends: the store has them only then (a write is paced over many turns
+// of the loop: paced-save.ts), so an evicted one read back from it meanwhile would be stale.
 import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { AccountState } from './account-state.ts'
+import type { SavePace } from './paced-save.ts'
 
-/** What the cache needs from the database: one read, one atomic batch write. */
+/** What the cache needs from the database: one read, one batch write with its checkpoint. */
 export interface AccountPersistence {
   load(did: string): Promise<AccountState | undefined>
-  /** Writes the states and the checkpoint seq in one transaction. */
-  save(states: readonly AccountState[], checkpointSeq: number): Promise<void>
+  /** Writes the states, then the checkpoint seq (`pace`: see paced-save.ts). */
+  save(states: readonly AccountState[], checkpointSeq: number, pace: SavePace): Promise<void>
 }
 
 export interface AccountSnapshot {
@@ -27,6 +30,8 @@ export class AccountCache {
   readonly #states: BoundedCache<AccountState>
   /** States changed since the last snapshot: kept here whatever the cache forgets. */
   #unwritten = new Map<string, AccountState>()
+  /** The states of each snapshot taken and not yet written or restored (normally one). */
+  #writing = new Map<readonly AccountState[], Map<string, AccountState>>()
   readonly #loading = new Map<string, Promise<AccountState | undefined>>()
 
   constructor(store: AccountPersistence, opts: { maxEntries: number }) {
@@ -44,13 +49,13 @@ export class AccountCache {
 
   /** The state in memory, without I/O (undefined when not cached). */
   peek(did: string): AccountState | undefined {
-    return this.#states.peek(did) ?? this.#unwritten.get(did)
+    return this.#states.peek(did) ?? this.#unwritten.get(did) ?? this.#beingWritten(did)
   }
 
   async get(did: string): Promise<AccountState | undefined> {
     const cached = this.#states.get(did)
     if (cached) return cached
-    const unwritten = this.#unwritten.get(did)
+    const unwritten = this.#unwritten.get(did) ?? this.#beingWritten(did)
     if (unwritten) {
       this.#states.set(unwritten.did, unwritten)
       return unwritten
@@ -80,8 +85,10 @@ export class AccountCache {
 
   /** Takes every changed state, consistent with log seq `checkpointSeq` (the log's last seq now). */
   takeSnapshot(checkpointSeq: number): AccountSnapshot {
-    const states = [...this.#unwritten.values()]
+    const taken = this.#unwritten
+    const states = [...taken.values()]
     this.#unwritten = new Map()
+    if (states.length > 0) this.#writing.set(states, taken)
     return { states, checkpointSeq }
   }
 
@@ -90,12 +97,21 @@ export class AccountCache {
    * newer state is then the one to write).
    */
   restore(snapshot: AccountSnapshot): void {
+    this.#writing.delete(snapshot.states)
     for (const s of snapshot.states) {
       if (!this.#unwritten.has(s.did)) this.#unwritten.set(s.did, s)
     }
   }
 
-  async write(checkpointSeq: number, beforeSave?: () => Promise<void>): Promise<number> {
+  /**
+   * Takes a snapshot, runs `beforeSave` (the log's sync) and writes it: paced unless `pace` says
+   * otherwise (recovery at start, where nothing waits).
+   */
+  async write(
+    checkpointSeq: number,
+    beforeSave?: () => Promise<void>,
+    pace: SavePace = 'paced',
+  ): Promise<number> {
     const snapshot = this.takeSnapshot(checkpointSeq)
     try {
       await beforeSave?.()
@@ -103,17 +119,29 @@ export class AccountCache {
       this.restore(snapshot)
       throw err
     }
-    return this.writeSnapshot(snapshot)
+    return this.writeSnapshot(snapshot, pace)
   }
 
-  /** Writes a snapshot taken earlier; its states are unwritten again if that fails. */
-  async writeSnapshot(snapshot: AccountSnapshot): Promise<number> {
+  /**
+   * Writes a snapshot taken earlier (its `states` as `takeSnapshot` gave them, the seq may be
+   * set since); its states are unwritten again if that fails.
+   */
+  async writeSnapshot(snapshot: AccountSnapshot, pace: SavePace = 'paced'): Promise<number> {
     try {
-      await this.#store.save(snapshot.states, snapshot.checkpointSeq)
+      await this.#store.save(snapshot.states, snapshot.checkpointSeq, pace)
     } catch (err) {
       this.restore(snapshot)
       throw err
     }
+    this.#writing.delete(snapshot.states)
     return snapshot.states.length
+  }
+
+  /** The state `did` has in a snapshot being written (the newest such snapshot's). */
+  #beingWritten(did: string): AccountState | undefined {
+    if (this.#writing.size === 0) return undefined
+    let found: AccountState | undefined
+    for (const states of this.#writing.values()) found = states.get(did) ?? found
+    return found
   }
 }

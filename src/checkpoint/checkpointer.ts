@@ -2,7 +2,8 @@
 // the database every few seconds, each with the event-log position they are consistent with, so
 // a restart after a crash replays only the log written since (recovery.ts).
 // - Accounts: the log is synced first, then every changed state and `accounts_checkpoint_seq`
-//   are written in one transaction (the account cache does that).
+//   are written, in paced batches with the seq in the last (the account cache does that:
+//   accounts/paced-save.ts).
 // - Hosts: changed account counts; then every host's cursor, as the hosts part derives it, with
 //   `cursors_scan_from`, the oldest log seq holding an event above a host's cursor (the cursor
 //   book), in one transaction.

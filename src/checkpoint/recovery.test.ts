@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { TestRepo } from '../../test/support/test-repo.ts'
 import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
-import { statusNote } from '../accounts/account-events.ts'
+import { applyAccountEvent, statusNote } from '../accounts/account-events.ts'
 import {
   ACCOUNT_SHARDS_KEY,
   ACCOUNTS_CHECKPOINT_KEY,
@@ -16,6 +16,7 @@ import { ManualClock, openTestLog, tempDir } from '../eventlog/testing.ts'
 import type { AppendInput } from '../eventlog/types.ts'
 import { RELAY_HOST_ID } from '../hosts/host-id.ts'
 import { accountBody, commitBody, identityBody, prepareFrame } from '../protocol/output.ts'
+import { replayedEvent } from './account-replay.ts'
 import { CURSORS_SCAN_FROM_KEY } from './checkpointer.ts'
 import { CursorBook } from './cursor-book.ts'
 import { LostLogError, type RecoveryDeps, recoverAtStart } from './recovery.ts'
@@ -262,6 +263,89 @@ describe('recoverAtStart: account states', () => {
       }),
     )
     assert.deepEqual(seen, ['alice.test'])
+  })
+})
+
+describe('recoverAtStart: a checkpoint cut short between its batches', () => {
+  // A checkpoint writes its states in batches and its seq with the last
+  // (accounts/paced-save.ts): a crash in between leaves stored states newer than the stored
+  // seq. Replaying records the state already holds must end where replaying onto the older
+  // state would, whichever record the stored state was written after.
+  it('ends at the same state from any newer stored state', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    const repo = new TestRepo(ALICE, generateKeypair('k256'))
+    const commit = async (hostId: number, upstreamSeq: number, rkey: string) => {
+      const msg = await repo.commit([{ action: 'create', path: `app.bsky.feed.post/${rkey}` }])
+      s.log.append({
+        frame: prepareFrame('#commit', commitBody(msg)),
+        hostId,
+        upstreamSeq,
+        did: ALICE,
+      })
+      s.clock.ms += 1000
+    }
+    const append = (input: AppendInput) => {
+      s.log.append(input)
+      s.clock.ms += 1000
+    }
+    await commit(5, 1, '3laaaaaaaaaa2')
+    append(identityInput(ALICE, 'a1.test', 5, 2))
+    await commit(6, 1, '3laaaaaaaaab2') // moved to host 6
+    append(identityInput(ALICE, 'a2.test', 5, 3)) // host 5 may announce it: no move back
+    append(
+      accountInput(
+        ALICE,
+        { active: false, status: 'deactivated' },
+        6,
+        2,
+        statusNote({ kind: 'upstream-status', hostId: 6, upstream: 'deactivated' }),
+      ),
+    )
+    append(
+      accountInput(
+        ALICE,
+        { active: false, status: 'takendown' },
+        RELAY_HOST_ID,
+        0,
+        statusNote({ kind: 'relay-status', localStatus: 'takendown', upstreamActive: false }),
+      ),
+    )
+    append(
+      accountInput(
+        ALICE,
+        { active: true },
+        6,
+        3,
+        statusNote({ kind: 'upstream-status', hostId: 6, upstream: 'active' }),
+      ),
+    )
+    await commit(6, 4, '3laaaaaaaaac2')
+    await s.log.flush()
+
+    // The live states after each record, by the one rule.
+    const after: AccountState[] = []
+    let state: AccountState | undefined
+    for await (const record of s.log.scan(0)) {
+      const replayed = replayedEvent(record, state)!
+      state = applyAccountEvent(state, replayed.did, replayed.event, record.timeMs)
+      after.push(state)
+    }
+    const end = after.at(-1)!
+    assert.equal(end.hostId, 6)
+    assert.equal(end.localStatus, 'takendown')
+    assert.equal(end.handle, 'a2.test')
+
+    s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '0')
+    for (const [i, stored] of after.entries()) {
+      s.store.states.clear()
+      s.store.states.set(ALICE, stored)
+      const accounts = new AccountCache(s.store, { maxEntries: 100 })
+      await recoverAtStart(s.deps({ accounts }))
+      assert.deepEqual(s.store.states.get(ALICE), end, `stored as of record ${i + 1}`)
+      s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '0')
+    }
   })
 })
 

@@ -104,7 +104,8 @@ export async function recoverAtStart(d: RecoveryDeps): Promise<RecoveryResult> {
     accountsUpdated++
   }
   d.book.seed(pending)
-  await d.accounts.write(d.log.lastSeq, () => d.log.sync())
+  // At once: nothing runs beside recovery, so pacing the write would only make start-up slower.
+  await d.accounts.write(d.log.lastSeq, () => d.log.sync(), 'at-once')
   await d.afterAccounts()
   const startCursors = new Map<number, number>()
   for (const [hostId, seqs] of skipSeqs) {

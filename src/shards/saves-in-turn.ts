@@ -2,8 +2,8 @@
 // time, and a writer that finds the lock taken sleeps in growing steps (up to 100 ms) before it
 // tries again: shards saving all at once would wait for each other longer than their writes
 // take, and unfairly (src/db/accounts-threads.bench.ts). In turn, each writes as soon as the one
-// before has finished. This serialises the saves; it does not pace them (docs/scaling.md,
-// decision 9: batches with pauses between them are not built).
+// before has finished. Each save is paced as well (accounts/paced-save.ts), which leaves SQLite's
+// lock free between its batches for the main thread's own writes (docs/scaling.md, decision 9).
 
 /** Runs `save` for each shard in turn, every one whatever the others did, as `allSettled` would. */
 export async function inTurn<T>(
