@@ -16,7 +16,8 @@ export interface DocumentFetchOptions {
   readonly timeoutMs: number
   readonly maxBytes: number
   readonly maxRedirects: number
-  readonly fetch: typeof globalThis.fetch
+  /** GET only; redirects must be returned, not followed (`redirect: 'manual'` is asked). */
+  readonly fetch: (input: URL | string, init?: RequestInit) => Promise<Response>
   /**
    * Called with each hostname before it is fetched (the first URL and every redirect); throws to
    * refuse it. The composition root passes an SSRF check (public addresses only) for did:web.

@@ -40,14 +40,14 @@ export interface DidResolverOptions {
   readonly allowInsecureWeb?: boolean
   /** For did:web: called with each hostname before fetching it; throws to refuse (SSRF). */
   readonly checkWebHost?: (hostname: string) => Promise<void>
-  /** Defaults to the global fetch. */
-  readonly fetch?: typeof globalThis.fetch
+  /** For did:plc documents (the directory). Defaults to the global fetch. */
+  readonly fetch?: DocumentFetchOptions['fetch']
   /**
    * For did:web documents, instead of `fetch`: the composition root passes one that connects
    * only to checked public addresses (a name must not pass `checkWebHost` and then resolve
    * elsewhere).
    */
-  readonly webFetch?: (input: URL | string, init?: RequestInit) => Promise<Response>
+  readonly webFetch?: DocumentFetchOptions['fetch']
 }
 
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 10_000
@@ -75,7 +75,7 @@ export class DidResolver implements IdentityResolver {
     }
     this.#webFetchOptions = {
       ...this.#fetchOptions,
-      ...(options.webFetch && { fetch: options.webFetch as typeof globalThis.fetch }),
+      ...(options.webFetch && { fetch: options.webFetch }),
       ...(options.checkWebHost && { checkHost: options.checkWebHost }),
     }
   }

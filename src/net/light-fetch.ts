@@ -1,0 +1,61 @@
+// A `fetch` for the relay's own GETs of small documents from a service it is configured with
+// (the PLC directory's DID documents): undici's `request` on its own pool of kept-alive
+// connections, its answer handed back as a web Response. Why: the global fetch builds its
+// WHATWG machinery around every request (a Request, the fetch algorithm's steps, web streams),
+// which cost ~180–240 µs of CPU per DID document against ~100–110 µs for the same GET through
+// `request` wrapped as here (client and server in one process on loopback, BENCHMARKS.md
+// session 16); every account the relay sees for the first time, or again after the identity
+// cache's TTL, takes one, on the thread that runs its ingest.
+// Only what those callers use: GET, headers, a signal (it covers the body too: an abort
+// mid-body errors the stream). Redirects are returned, never followed (the caller checks and
+// follows them itself); the body is streamed.
+// Deliberately not here: which answers are acceptable, size caps (the caller reads with a cap),
+// and URLs the network names (did:web goes through hosts/public-fetch.ts, which checks and pins
+// addresses).
+import { Readable } from 'node:stream'
+import { Agent, request } from 'undici'
+
+/** Statuses whose answers carry no body (a Response refuses one). */
+const NO_BODY = new Set([204, 205, 304])
+
+export type LightFetch = (input: URL | string, init?: RequestInit) => Promise<Response>
+
+/** A GET-only fetch with a connection pool of its own (idle connections do not hold the process). */
+export function lightFetch(): LightFetch {
+  const dispatcher = new Agent()
+  return async (input, init) => {
+    const method = init?.method ?? 'GET'
+    if (method !== 'GET') throw new TypeError(`lightFetch: ${method} is not supported, only GET`)
+    const res = await request(input, {
+      method: 'GET',
+      headers: Object.fromEntries(new Headers(init?.headers).entries()),
+      signal: init?.signal ?? undefined,
+      dispatcher,
+    })
+    const status = res.statusCode
+    if (status < 200 || status > 599 || NO_BODY.has(status)) {
+      await res.body.dump().catch(() => {})
+      if (status < 200 || status > 599) throw new Error(`HTTP status ${status}`)
+      return new Response(null, { status, headers: headersOf(res.headers) })
+    }
+    return new Response(Readable.toWeb(res.body) as ReadableStream<Uint8Array>, {
+      status,
+      headers: headersOf(res.headers),
+    })
+  }
+}
+
+function headersOf(raw: Record<string, string | string[] | undefined>): Headers {
+  const h = new Headers()
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue
+    for (const one of Array.isArray(value) ? value : [value]) {
+      try {
+        h.append(name, one)
+      } catch {
+        // a header value fetch would not accept: left out, as public-fetch.ts does
+      }
+    }
+  }
+  return h
+}
