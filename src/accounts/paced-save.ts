@@ -12,9 +12,14 @@
 // Why it is safe to write the states before the seq: a crash between two batches leaves some
 // states newer than the stored checkpoint. Recovery replays the log from that checkpoint and
 // applies each record's account event again, and every event the account-state rule knows sets
-// what it carries (the head, the handle, a status, the host), so states rebuilt over a newer
-// state end where they would have from the older one. The log is synced before a snapshot is
-// saved, so no stored state is ever ahead of the log.
+// what it carries (the head, the handle, a status; a head or an upstream status also the host,
+// and the others never move a known account), so states rebuilt over a newer state end where
+// they would have from the older one. The one event read back differently over a newer state is
+// an `#account` record written before records carried notes (checkpoint/account-replay.ts reads
+// its status masked by the state before it), and none of those is ever replayed over a paced
+// save: recovery writes at once with the log's last seq before this version's first checkpoint.
+// The log is synced before a snapshot is saved, so no stored state is ever ahead of the log.
+// On PostgreSQL, whose driver does not block a thread, the same pacing only spreads the work.
 // Deliberately not here: which states, which seq (the account cache), SQL (the caller's batch).
 
 /** States in one transaction at most: a few milliseconds of SQLite (about 130,000 rows/s). */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { readCapped } from '../net/read-capped.ts'
 import { UnsafeAddressError } from './errors.ts'
 import { publicFetch } from './public-fetch.ts'
 
@@ -14,6 +15,7 @@ describe('publicFetch', () => {
   let connections = 0
   const server = createServer((req, res) => {
     if (req.url === '/moved') return res.writeHead(302, { location: '/doc' }).end()
+    if (req.url === '/large') return res.writeHead(404).end(Buffer.alloc(300_000, 97))
     const odd = /^\/status\/(\d+)$/.exec(req.url ?? '')
     if (odd) return res.writeHead(Number(odd[1])).end('x')
     res.writeHead(200, { 'content-type': 'application/json', 'x-two': 'a' })
@@ -61,5 +63,16 @@ describe('publicFetch', () => {
     for (const status of [600, 999]) {
       await assert.rejects(fetch(`http://localhost:${port}/status/${status}`), /HTTP status/)
     }
+  })
+
+  it('a body cancelled unread (over the cap, or not wanted) never throws later', async () => {
+    const fetch = publicFetch(true)
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await readCapped(await fetch(`http://localhost:${port}/large`), 1024), null)
+      await (await fetch(`http://localhost:${port}/large`)).body?.cancel()
+    }
+    await new Promise((r) => setTimeout(r, 50)) // any late chunk has arrived
+    const whole = await fetch(`http://localhost:${port}/large`)
+    assert.equal((await whole.arrayBuffer()).byteLength, 300_000)
   })
 })

@@ -2,11 +2,12 @@
 // public addresses, pinned to the ones just checked (`checkedLookup`), so a name cannot pass the
 // check with one DNS answer and then connect with another (rebinding). Redirects are returned,
 // never followed (the caller checks and follows them itself, each hop through this again).
-// Only what the relay's callers use: GET, headers, a signal; the body is streamed.
+// Only what the relay's callers use: GET, headers, a signal; the body is streamed
+// (net/web-body.ts).
 // Deliberately not here: which answers are acceptable, size caps (the caller reads with a cap).
 import http from 'node:http'
 import https from 'node:https'
-import { Readable } from 'node:stream'
+import { webStreamOf } from '../net/web-body.ts'
 import { checkedLookup, type LookupAll } from './address.ts'
 
 /** Statuses whose answers carry no body (a Response refuses one). */
@@ -41,7 +42,7 @@ export function publicFetch(
           }
           const empty = NO_BODY.has(status)
           if (empty) res.resume()
-          const body = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
+          const body = empty ? null : webStreamOf(res)
           resolve(new Response(body, { status, headers: h }))
         } catch (err) {
           res.destroy()

@@ -1,11 +1,12 @@
 // lightFetch, the fetch for the PLC directory's documents: status, headers and streamed body
 // come through; redirects are returned, not followed; connections are kept and reused; a signal
-// aborts before the answer and in the middle of the body; odd statuses and methods end as a
-// rejection or a Response, never a throw; and a DidResolver over it resolves a document.
+// aborts before the answer and in the middle of the body; a body cancelled unread never throws
+// later; other methods are refused; and a DidResolver over it resolves a document.
 import assert from 'node:assert/strict'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { DidNotFoundError } from '../identity/errors.ts'
 import { DidResolver } from '../identity/resolver.ts'
 import { lightFetch } from './light-fetch.ts'
 import { readCapped } from './read-capped.ts'
@@ -20,6 +21,11 @@ describe('lightFetch', () => {
   let open: ServerResponse | undefined
   const server = createServer((req, res) => {
     if (req.url === '/moved') return res.writeHead(302, { location: '/doc' }).end()
+    if (req.url === '/moved-with-body') {
+      return res.writeHead(302, { location: '/doc' }).end('<html>moved</html>')
+    }
+    if (req.url === '/large') return res.writeHead(200).end(Buffer.alloc(300_000, 97))
+
     if (req.url === '/empty') return res.writeHead(204).end()
     if (req.url === '/hang') return // never answers
     if (req.url === '/slow-body') {
@@ -46,6 +52,11 @@ describe('lightFetch', () => {
           ],
         }),
       )
+    }
+    if (req.url?.startsWith('/did:plc:')) {
+      return res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"message":"DID not registered"}')
     }
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] })
     res.end(JSON.stringify({ ua: req.headers['user-agent'], accept: req.headers.accept }))
@@ -109,6 +120,25 @@ describe('lightFetch', () => {
     const before = connections
     await assert.rejects(lightFetch()(`${base}/doc`, { method: 'POST' }), /only GET/)
     assert.equal(connections, before)
+  })
+
+  // Bodies the caller cancels unread: a 404's, a redirect's, one over the size cap. Cancelling
+  // a stream made with Readable.toWeb left a listener that threw on the next chunk, outside any
+  // promise, and ended the process.
+  it('lets the caller cancel a body it does not read, and the process lives on', async () => {
+    const fetch = lightFetch()
+    const resolver = new DidResolver({ plcUrl: base, userAgent: 'relay-test', fetch })
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(
+        resolver.resolve('did:plc:unknownunknownunknownunk'),
+        (err: unknown) => err instanceof DidNotFoundError,
+      )
+      const moved = await fetch(`${base}/moved-with-body`)
+      await moved.body?.cancel()
+      assert.equal(await readCapped(await fetch(`${base}/large`), 1024), null)
+    }
+    await new Promise((r) => setTimeout(r, 50)) // any late chunk has arrived
+    assert.equal((await (await fetch(`${base}/large`)).arrayBuffer()).byteLength, 300_000)
   })
 
   it('serves a DidResolver: a document resolved through it', async () => {

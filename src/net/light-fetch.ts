@@ -3,17 +3,18 @@
 // connections, its answer handed back as a web Response. Why: the global fetch builds its
 // WHATWG machinery around every request (a Request, the fetch algorithm's steps, web streams),
 // which cost ~180–240 µs of CPU per DID document against ~100–110 µs for the same GET through
-// `request` wrapped as here (client and server in one process on loopback, BENCHMARKS.md
+// `request` wrapped as here (client and server in one process on loopback, BENCHMARKS.md,
 // session 16); every account the relay sees for the first time, or again after the identity
 // cache's TTL, takes one, on the thread that runs its ingest.
 // Only what those callers use: GET, headers, a signal (it covers the body too: an abort
 // mid-body errors the stream). Redirects are returned, never followed (the caller checks and
-// follows them itself); the body is streamed.
+// follows them itself); the body is streamed (web-body.ts), and the caller must read or cancel
+// it, or its connection stays taken until the server closes it.
 // Deliberately not here: which answers are acceptable, size caps (the caller reads with a cap),
 // and URLs the network names (did:web goes through hosts/public-fetch.ts, which checks and pins
 // addresses).
-import { Readable } from 'node:stream'
 import { Agent, request } from 'undici'
+import { webStreamOf } from './web-body.ts'
 
 /** Statuses whose answers carry no body (a Response refuses one). */
 const NO_BODY = new Set([204, 205, 304])
@@ -38,7 +39,7 @@ export function lightFetch(): LightFetch {
       if (status < 200 || status > 599) throw new Error(`HTTP status ${status}`)
       return new Response(null, { status, headers: headersOf(res.headers) })
     }
-    return new Response(Readable.toWeb(res.body) as ReadableStream<Uint8Array>, {
+    return new Response(webStreamOf(res.body), {
       status,
       headers: headersOf(res.headers),
     })
