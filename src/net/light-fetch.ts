@@ -13,7 +13,7 @@
 // Deliberately not here: which answers are acceptable, size caps (the caller reads with a cap),
 // and URLs the network names (did:web goes through hosts/public-fetch.ts, which checks and pins
 // addresses).
-import { Agent, request } from 'undici'
+import type { Agent } from 'undici'
 import { webStreamOf } from './web-body.ts'
 
 /** Statuses whose answers carry no body (a Response refuses one). */
@@ -21,12 +21,22 @@ const NO_BODY = new Set([204, 205, 304])
 
 export type LightFetch = (input: URL | string, init?: RequestInit) => Promise<Response>
 
+/**
+ * undici, loaded at the first request: each thread that loads it holds ~7 MB more heap, so a
+ * thread that never resolves a DID (the main thread with account shards, a relay at rest) does
+ * not pay for it.
+ */
+let undici: Promise<typeof import('undici')> | undefined
+
 /** A GET-only fetch with a connection pool of its own (idle connections do not hold the process). */
 export function lightFetch(): LightFetch {
-  const dispatcher = new Agent()
+  let dispatcher: Agent | undefined
   return async (input, init) => {
     const method = init?.method ?? 'GET'
     if (method !== 'GET') throw new TypeError(`lightFetch: ${method} is not supported, only GET`)
+    undici ??= import('undici')
+    const { Agent, request } = await undici
+    dispatcher ??= new Agent()
     const res = await request(input, {
       method: 'GET',
       headers: Object.fromEntries(new Headers(init?.headers).entries()),
