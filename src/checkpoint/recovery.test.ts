@@ -347,6 +347,56 @@ describe('recoverAtStart: a checkpoint cut short between its batches', () => {
       s.meta.set(ACCOUNTS_CHECKPOINT_KEY, '0')
     }
   })
+
+  it('ends at the same states with shard checkpoints, for an account an #identity created', async () => {
+    await using dir = await tempDir('recovery-')
+    const s = await setup(dir.path)
+    await using _log = s.log
+    const repo = new TestRepo(BOB, generateKeypair('p256'))
+    const append = (input: AppendInput) => {
+      s.log.append(input)
+      s.clock.ms += 1000
+    }
+    append(identityInput(BOB, 'b1.test', 6, 1)) // creates BOB
+    append(identityInput(ALICE, 'a1.test', 5, 1))
+    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaa2' }])
+    append({ frame: prepareFrame('#commit', commitBody(msg)), hostId: 7, upstreamSeq: 1, did: BOB })
+    append(identityInput(BOB, 'b2.test', 6, 2))
+    append(identityInput(ALICE, 'a2.test', 5, 2))
+    await s.log.flush()
+
+    // Each account's live state after each record, by the one rule.
+    const live = new Map<string, AccountState>()
+    const snapshots: Map<string, AccountState>[] = []
+    for await (const record of s.log.scan(0)) {
+      const replayed = replayedEvent(record, live.get(record.did))!
+      live.set(
+        replayed.did,
+        applyAccountEvent(live.get(record.did), replayed.did, replayed.event, record.timeMs),
+      )
+      snapshots.push(new Map(live))
+    }
+    const end = snapshots.at(-1)!
+    assert.equal(end.get(BOB)?.hostId, 7, 'the commit moved BOB; the later #identity did not')
+
+    // Two accounts in different shards of five, every shard's checkpoint before the first record.
+    assert.notEqual(shardOf(ALICE, 5), shardOf(BOB, 5))
+    for (const [i, stored] of snapshots.entries()) {
+      s.store.states.clear()
+      for (const [did, state] of stored) s.store.states.set(did, state)
+      s.meta.clear()
+      s.meta.set(ACCOUNT_SHARDS_KEY, '5')
+      for (let k = 0; k < 5; k++) s.meta.set(shardCheckpointKey(k), '0')
+      await recoverAtStart(s.deps({ accounts: new AccountCache(s.store, { maxEntries: 100 }) }))
+      for (const did of [ALICE, BOB]) {
+        assert.deepEqual(
+          s.store.states.get(did),
+          end.get(did),
+          `${did} stored as of record ${i + 1}`,
+        )
+      }
+    }
+  })
 })
 
 describe('recoverAtStart: skip sets', () => {
