@@ -8,16 +8,13 @@
 // cache's TTL, takes one, on the thread that runs its ingest.
 // Only what those callers use: GET, headers, a signal (it covers the body too: an abort
 // mid-body errors the stream). Redirects are returned, never followed (the caller checks and
-// follows them itself); the body is streamed (web-body.ts), and the caller must read or cancel
+// follows them itself); the body is streamed (web-response.ts), and the caller must read or cancel
 // it, or its connection stays taken until the server closes it.
 // Deliberately not here: which answers are acceptable, size caps (the caller reads with a cap),
 // and URLs the network names (did:web goes through hosts/public-fetch.ts, which checks and pins
 // addresses).
 import type { Agent } from 'undici'
-import { webStreamOf } from './web-body.ts'
-
-/** Statuses whose answers carry no body (a Response refuses one). */
-const NO_BODY = new Set([204, 205, 304])
+import { requestHeaders, webResponse } from './web-response.ts'
 
 export type LightFetch = (input: URL | string, init?: RequestInit) => Promise<Response>
 
@@ -39,34 +36,25 @@ export function lightFetch(): LightFetch {
     dispatcher ??= new Agent()
     const res = await request(input, {
       method: 'GET',
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
+      headers: requestHeaders(init),
       signal: init?.signal ?? undefined,
       dispatcher,
     })
-    const status = res.statusCode
-    if (status < 200 || status > 599 || NO_BODY.has(status)) {
-      await res.body.dump().catch(() => {})
-      if (status < 200 || status > 599) throw new Error(`HTTP status ${status}`)
-      return new Response(null, { status, headers: headersOf(res.headers) })
-    }
-    return new Response(webStreamOf(res.body), {
-      status,
-      headers: headersOf(res.headers),
+    return webResponse({
+      status: res.statusCode,
+      headers: pairsOf(res.headers),
+      body: res.body,
+      discard: () => void res.body.dump().catch(() => {}),
     })
   }
 }
 
-function headersOf(raw: Record<string, string | string[] | undefined>): Headers {
-  const h = new Headers()
-  for (const [name, value] of Object.entries(raw)) {
+/** undici's header record (a repeated header as an array) as pairs. */
+function* pairsOf(
+  headers: Record<string, string | string[] | undefined>,
+): Generator<readonly [string, string]> {
+  for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue
-    for (const one of Array.isArray(value) ? value : [value]) {
-      try {
-        h.append(name, one)
-      } catch {
-        // a header value fetch would not accept: left out, as public-fetch.ts does
-      }
-    }
+    for (const one of Array.isArray(value) ? value : [value]) yield [name, one]
   }
-  return h
 }
