@@ -38,6 +38,10 @@ export interface HandlerDeps extends IngestDeps {
   readonly accept: (input: AppendInput) => LogRecord
 }
 
+/** A verification that failed for the key: none named, unusable, or not the one that signed. */
+const keyFailed = (o: VerifyOutcome | null): boolean =>
+  o === null || (!o.ok && (o.reason === 'bad-signature' || o.reason === 'identity-unavailable'))
+
 const REPO_STATUS_RECHECK_MS = 10 * 60 * 1000
 const MAX_RECHECK_ENTRIES = 100_000
 
@@ -187,8 +191,10 @@ export class EventHandlers {
       return this.#verify(raw, { didKey, previous, mode, archive: this.#d.mirror !== undefined })
     }
     let outcome = await verifyWith(identity)
-    if (outcome === null || (!outcome.ok && outcome.reason === 'bad-signature')) {
-      // The key may have rotated: resolve once more and try again (docs/design.md §4 item 6).
+    if (keyFailed(outcome)) {
+      // The key may have rotated, or the document been fixed: resolve once more and try again
+      // (docs/design.md §4 item 6). An unusable key is only found by the verification, which
+      // parses it (signing-keys.ts).
       const fresh = await this.#identities.resolve(did, true, hostId)
       if (
         fresh &&

@@ -1,6 +1,8 @@
 // The verification task a worker thread runs for one `#commit` or `#sync`: decode the frame,
 // parse the message (the main thread read only its envelope, protocol/envelope.ts, so a body that
-// breaks a rule is dropped here, with the reason the full parse gives), verify it
+// breaks a rule is dropped here, with the reason the full parse gives), parse the signing key (a
+// did:key the main thread named without checking its point: an unusable one is
+// `identity-unavailable` here), verify it
 // (verify/commit.ts) with the given key, previous state, clock and mode, and, when accepted, encode the relay's output frame (prefix and suffix around the seq)
 // so the main thread does no encoding; in archival mode also the head and blocks the mirror
 // applies. Pure apart from the signature backend it is given; the
@@ -14,7 +16,7 @@ import { MessageError, parseMessage } from '../protocol/messages.ts'
 import { commitBody, prepareFrame, syncBody } from '../protocol/output.ts'
 import { reusedCommitFrame } from '../protocol/upstream-frame.ts'
 import { type ValidationMode, verifyCommit, verifySync } from '../verify/commit.ts'
-import { parseDidKey } from '../verify/crypto/keys.ts'
+import { KeyParseError, parseDidKey } from '../verify/crypto/keys.ts'
 import type { SignatureCheck } from '../verify/signed-commit.ts'
 import type { TreeChange } from '../verify/tree-change.ts'
 import type { VerifyWarning } from '../verify/verdict.ts'
@@ -72,7 +74,18 @@ export async function runVerifyTask(
     // Hostile input must end as a drop, as it did when the main thread parsed it.
     return { ok: false, reason: 'invalid-message', detail: errorText(err) }
   }
-  const key = parseDidKey(task.didKey)
+  let key: ReturnType<typeof parseDidKey>
+  try {
+    key = parseDidKey(task.didKey)
+  } catch (err) {
+    // The main thread only names the key (ingest/signing-keys.ts); it is parsed here, once.
+    if (!(err instanceof KeyParseError)) throw err
+    return {
+      ok: false,
+      reason: 'identity-unavailable',
+      detail: `unusable signing key: ${err.message}`,
+    }
+  }
   const ctx = {
     key,
     previous: task.previous,

@@ -8,22 +8,25 @@
 // passed for it, as after a commit dropped while the account was inactive), the relay follows it with
 // its own `#account` marking the account desynchronized (docs/design.md, "Repair"), once until repaired.
 // Strict or lenient as the file says. Variants: the identity given another key (every commit
-// and sync dropped: bad-signature), and the DID document naming another PDS (every commit,
-// sync and account event dropped: wrong-host).
+// and sync dropped: bad-signature), the identity's key off its curve (every commit and sync
+// dropped: identity-unavailable, found by the verify worker, which alone parses the key), and the
+// DID document naming another PDS (every commit, sync and account event dropped: wrong-host).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { toBase58Btc } from '@atcute/multibase'
 import {
   type MockPlc,
   scenarioIdentityToDidDocument,
   startMockPlc,
 } from '../../src/identity/testing/mock-plc.ts'
 import { toJson } from '../../src/protocol/cbor/data-model.ts'
+import { compressPointWithNoble } from '../../src/verify/crypto/point.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 import { loadScenario, type Scenario, scenarioFrame, scenarioNames } from '../support/scenarios.ts'
 
-type Variant = 'as-captured' | 'swapped-key' | 'other-pds'
+type Variant = 'as-captured' | 'swapped-key' | 'unusable-key' | 'other-pds'
 
 interface Run {
   consumer: Consumer
@@ -38,6 +41,7 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
       variant === 'other-pds' ? 'https://elsewhere.example.com' : pds.url
     if (variant === 'swapped-key')
       identity.keys.atproto.publicKeyMultibase = generateKeypair('k256').publicKeyMultibase
+    if (variant === 'unusable-key') identity.keys.atproto.publicKeyMultibase = offCurveMultikey()
     plc.setDocument(identity.did, scenarioIdentityToDidDocument(identity))
   }
   const relay = await startTestRelay({
@@ -77,6 +81,18 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
 }
 
 const RELAY_TIME = '(relay clock)'
+
+/** A k256 Multikey whose compressed x names no point of the curve. */
+function offCurveMultikey(): string {
+  for (let x = 1; ; x++) {
+    const point = new Uint8Array(33)
+    point[0] = 0x02
+    point[32] = x
+    if (compressPointWithNoble('k256', point) === undefined) {
+      return `z${toBase58Btc(Uint8Array.from([0xe7, 0x01, ...point]))}`
+    }
+  }
+}
 
 function expectedOutput(scenario: Scenario): Record<string, unknown>[] {
   const identities = new Map(scenario.accounts.map((a) => [a.identity.did, a.identity]))
@@ -134,6 +150,9 @@ describe('relay scenarios end to end', () => {
     await plc.close()
   })
 
+  const firstWithRepoEvents = scenarioNames().find((n) =>
+    loadScenario(n).messages.some((m) => ['#commit', '#sync'].includes(m.frame.header.t)),
+  )
   for (const name of scenarioNames()) {
     const scenario = loadScenario(name)
     test(`${name}: drops exactly what the file marks, passes the rest once, in order`, async () => {
@@ -180,6 +199,28 @@ describe('relay scenarios end to end', () => {
           const inactiveDrops = counts.get('account-inactive')?.count ?? 0
           assert.equal(signatureDrops + inactiveDrops, repoEvents.length)
           assert.ok(signatureDrops > 0)
+        } finally {
+          consumer.close()
+          await relay.close()
+        }
+      })
+    }
+
+    // The main thread names the key without parsing it; the verify worker parses it and refuses
+    // it. One scenario is enough: the path is the same for every commit.
+    if (repoEvents.length > 0 && name === firstWithRepoEvents) {
+      test(`${name}: with the identity's key off its curve, every commit and sync is dropped (identity-unavailable)`, async () => {
+        const { consumer, relay } = await runScenario(scenario, 'unusable-key', plc)
+        try {
+          const types = consumer.messages().map((m) => m.type)
+          assert.equal(types.filter((t) => t === '#commit' || t === '#sync').length, 0)
+          const hostId = relay.relay.hosts.list()[0]!.id
+          const counts = relay.relay.drops.forHost(hostId)
+          const keyDrops = counts.get('identity-unavailable')?.count ?? 0
+          const inactiveDrops = counts.get('account-inactive')?.count ?? 0
+          assert.equal(keyDrops + inactiveDrops, repoEvents.length)
+          assert.ok(keyDrops > 0)
+          assert.equal(relay.relay.ingest.stats.errors, 0, 'no event ended as an error')
         } finally {
           consumer.close()
           await relay.close()

@@ -10,6 +10,7 @@ import {
   formatDidKey,
   KeyParseError,
   type KeyParseErrorCode,
+  nameDidKey,
   parseDidKey,
   parseMultikey,
   parseVerificationMethod,
@@ -266,6 +267,29 @@ describe('key forms', () => {
     assertParseError(() => parseVerificationMethod({ type: 'Multikey' }), 'missing-key', 'no key')
     const notString = JSON.parse('{"type":"Multikey","publicKeyMultibase":42}') as { type: string }
     assertParseError(() => parseVerificationMethod(notString), 'missing-key', 'number')
+  })
+
+  it('names a Multikey as written without parsing it, and parses a legacy method', () => {
+    // nameDidKey is for callers that hand the key on to whoever parses it to verify with it.
+    const c = sigCases[1]!
+    const mb = c.publicKeyDid.slice('did:key:'.length)
+    assert.equal(nameDidKey({ type: 'Multikey', publicKeyMultibase: mb }), c.publicKeyDid)
+    assert.equal(nameDidKey({ type: 'Multikey', publicKeyMultibase: 'zzz' }), 'did:key:zzz')
+    assert.equal(
+      nameDidKey({ type: c.didDocSuite, publicKeyMultibase: c.publicKeyMultibase }),
+      parseDidKey(c.publicKeyDid).didKey,
+    )
+    assertParseError(
+      () => nameDidKey({ type: 'Multikey', publicKeyMultibase: `z${'2'.repeat(200)}` }),
+      'bad-length',
+      'very long',
+    )
+    assertParseError(
+      () => nameDidKey({ type: 'JsonWebKey2020', publicKeyMultibase: mb }),
+      'unsupported-type',
+      'JWK type',
+    )
+    assertParseError(() => nameDidKey({ type: 'Multikey' }), 'missing-key', 'no key')
   })
 
   it('memoises by input string and can be cleared', () => {
