@@ -107,8 +107,8 @@ export async function createRelay(
   const checkpointer = relayCheckpointer({
     db,
     accounts: {
-      write: (seq, beforeSave) =>
-        shards ? shards.checkpoint(beforeSave) : accounts.write(seq, beforeSave),
+      write: (seq, beforeSave, pace) =>
+        shards ? shards.checkpoint(beforeSave, pace) : accounts.write(seq, beforeSave, pace),
     },
     log,
     book,
@@ -291,7 +291,7 @@ export async function createRelay(
       await resync.stop()
       await owner.stop() // events waiting for the database stop waiting
       await owner.idle(10_000) // events in flight finish, for at most 10 s
-      await checkpointer.run().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
+      await checkpointer.last().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await shards?.close()
       await fanout.close()
       server.wss.close()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
 import { type AccountState, newAccount } from '../accounts/account-state.ts'
+import type { SavePace } from '../accounts/paced-save.ts'
 import { Checkpointer, type CheckpointerDeps } from './checkpointer.ts'
 import { CursorBook } from './cursor-book.ts'
 
@@ -22,16 +23,16 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
  */
 function harness(over: Partial<CheckpointerDeps> = {}) {
   const calls: string[] = []
-  const saves: { states: readonly AccountState[]; seq: number }[] = []
+  const saves: { states: readonly AccountState[]; seq: number; pace: SavePace }[] = []
   const savedCursors: { cursors: ReadonlyMap<number, number | null>; scanFrom: number }[] = []
   const errors: unknown[] = []
   let accountGate: Promise<void> = Promise.resolve()
   const persistence: AccountPersistence = {
     load: async () => undefined,
-    save: async (states, seq) => {
+    save: async (states, seq, pace) => {
       calls.push(`accounts.save ${seq}`)
       await accountGate
-      saves.push({ states, seq })
+      saves.push({ states, seq, pace })
     },
   }
   const accounts = new AccountCache(persistence, { maxEntries: 100 })
@@ -148,6 +149,28 @@ describe('Checkpointer.run', () => {
 
     await h.checkpointer.run()
     assert.equal(h.savedCursors.length, 3, 'a run after the last ended starts a new one')
+  })
+
+  it('periodic runs write paced; the last, at stop, writes at once after the running one and ends the timer', async () => {
+    const h = harness()
+    h.accounts.set(newAccount(DID, 5, 1), 1)
+    const release = h.holdAccountSave()
+    h.checkpointer.start(5)
+    const running = h.checkpointer.run()
+    h.accounts.set(newAccount('did:plc:bbbbbbbbbbbbbbbbbbbbbbbb', 5, 1), 2)
+    const last = h.checkpointer.last()
+    release()
+    await Promise.all([running, last])
+    assert.deepEqual(
+      h.saves.map((s) => s.pace),
+      ['paced', 'at-once'],
+    )
+    assert.equal(h.saves.flatMap((s) => s.states).length, 2, 'both states written')
+    assert.equal(h.accounts.dirtyCount, 0)
+    await new Promise((r) => setTimeout(r, 30))
+    const runs = h.calls.filter((c) => c === 'timer.start').length
+    h.checkpointer.stop() // a failing `last` would leave the interval running
+    assert.equal(runs, 2, 'no periodic run after the last')
   })
 
   it('a run asked for after the running one read the cursors stores the cursors as they are now', async () => {

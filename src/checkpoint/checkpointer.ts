@@ -9,10 +9,12 @@
 //   book), in one transaction.
 // A checkpoint asked for while one runs waits for it and then runs once more: the running one may
 // have read the cursors and states before the caller's change. Callers that ask meanwhile share
-// that one next run. Operations that must not be lost to a crash (a cursor reset, a block) ask
+// that one next run. The last checkpoint, at stop (`last`), writes its states at once: no event
+// waits behind it any more, and pacing would only make the stop longer (about twice as long). Operations that must not be lost to a crash (a cursor reset, a block) ask
 // for one and wait; so does releasing throttled accounts, which reads the stored states.
 // Deliberately not here: what the states and cursors are (accounts/, hosts/), SQL (the caller's
 // `saveCursors`).
+import type { SavePace } from '../accounts/paced-save.ts'
 import type { CursorBook } from './cursor-book.ts'
 
 /** The meta key of the log seq the stored cursors' skip sets are rebuilt from. */
@@ -21,7 +23,7 @@ export const CURSORS_SCAN_FROM_KEY = 'cursors_scan_from'
 export interface CheckpointerDeps {
   readonly accounts: {
     /** Writes changed states with `seq` as their checkpoint; `beforeSave` runs first. */
-    write(seq: number, beforeSave: () => Promise<void>): Promise<number>
+    write(seq: number, beforeSave: () => Promise<void>, pace: SavePace): Promise<number>
   }
   readonly log: { readonly lastSeq: number; sync(): Promise<void> }
   readonly hosts: {
@@ -47,6 +49,7 @@ export class Checkpointer {
   /** The one run queued behind the running one. */
   #next: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
+  #pace: SavePace = 'paced'
 
   constructor(deps: CheckpointerDeps) {
     this.#d = deps
@@ -56,7 +59,7 @@ export class Checkpointer {
   run(): Promise<void> {
     const running = this.#running
     if (running === undefined) {
-      const run = this.#checkpoint().finally(() => {
+      const run = this.#checkpoint(this.#pace).finally(() => {
         this.#running = undefined
       })
       this.#running = run
@@ -82,14 +85,25 @@ export class Checkpointer {
     this.#timer = undefined
   }
 
-  async #checkpoint(): Promise<void> {
+  /**
+   * The last checkpoint, at stop: the periodic ones end, and this one (after any running) writes
+   * its states at once. Rejects when it fails.
+   */
+  last(): Promise<void> {
+    this.stop()
+    this.#pace = 'at-once'
+    return this.run()
+  }
+
+  /** `pace` as it was when the run began: a run already going when `last` is called stays paced. */
+  async #checkpoint(pace: SavePace): Promise<void> {
     const d = this.#d
     const end = d.startTimer?.()
     try {
       await d.hosts.persistBatched()
       const seq = d.log.lastSeq
       const cursors = d.hosts.cursors()
-      await d.accounts.write(seq, () => d.log.sync())
+      await d.accounts.write(seq, () => d.log.sync(), pace)
       const scanFrom = d.book.settle(cursors) ?? seq + 1
       await d.saveCursors(cursors, scanFrom)
     } finally {

@@ -155,11 +155,11 @@ export class AccountShard {
         if (this.#snapshot) accounts.restore(this.#snapshot)
         this.#snapshot = undefined
       },
-      save: async (seq) => {
+      save: async (seq, pace) => {
         const taken = this.#snapshot
         if (!taken) return 0
         this.#snapshot = undefined
-        return accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq })
+        return accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq }, pace)
       },
       takeDown: (did) => ingest.takeDown(did),
       reverseTakedown: (did) => ingest.reverseTakedown(did),

@@ -11,6 +11,7 @@
 // (hosts/), the checkpoint's timing (checkpoint/).
 import type { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
+import type { SavePace } from '../accounts/paced-save.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayConfig } from '../config/config.ts'
@@ -134,8 +135,11 @@ export class AccountShards implements AccountOperations {
     this.#threads.send(this.#shardOf(msg.did), hostId, msg, raw)
   }
 
-  /** A checkpoint of every shard's accounts; `sync` makes the log durable in between. */
-  async checkpoint(sync: () => Promise<void>): Promise<number> {
+  /**
+   * A checkpoint of every shard's accounts; `sync` makes the log durable in between, and `pace`
+   * says how each shard writes its snapshot (accounts/paced-save.ts).
+   */
+  async checkpoint(sync: () => Promise<void>, pace: SavePace = 'paced'): Promise<number> {
     const all = this.#all()
     // Each answer is handled after the shard's records appended before its snapshot and before
     // any appended after it (the same message may carry both: hence `atReply`, not a `then`):
@@ -156,7 +160,7 @@ export class AccountShards implements AccountOperations {
     // Every save ends before this checkpoint does, so the next one's snapshots never overlap
     // a save still running (a failed save puts its states back, and must not put back older
     // states than a later snapshot took).
-    const save = (i: number) => this.#threads.call(i, 'save', {}, seqs[i]!) as Promise<number>
+    const save = (i: number) => this.#threads.call(i, 'save', {}, seqs[i]!, pace) as Promise<number>
     const saved =
       this.#d.config.database.kind === 'sqlite'
         ? await inTurn(all, save)

@@ -8,6 +8,7 @@
 // Operations on one account (admin, resync, route reads) are calls, answered by a `reply` or
 // `fail` op carrying the call's id.
 import type { AccountState } from '../accounts/account-state.ts'
+import type { SavePace } from '../accounts/paced-save.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IdentityCacheCounters } from '../identity/cache.ts'
@@ -51,8 +52,8 @@ export interface ShardBatch {
 export interface ShardMethods {
   /** Takes the changed account states aside for a checkpoint (answered in order, see above). */
   snapshot(): number
-  /** Writes the snapshot with its checkpoint seq; how many states it wrote. */
-  save(seq: number): Promise<number>
+  /** Writes the snapshot with its checkpoint seq (`pace`: paced-save.ts); how many it wrote. */
+  save(seq: number, pace: SavePace): Promise<number>
   /** The checkpoint failed before `save`: the snapshot's states are unwritten again. */
   restore(): void
   takeDown(did: string): Promise<boolean>
