@@ -136,6 +136,8 @@ export async function createRelay(
     onCursorReset: (id) => book.forget(id),
     persist: () => checkpointer.run(),
     onAccountLimitRaised: (id, slots) => owner.releaseThrottled(id, slots),
+    // Called only once the relay runs (hosts load at start), after `shards` below exists.
+    onIngestViewChange: (id) => shards?.hostChanged(id),
   })
   // One getRepoStatus caller (user agent, address rule) for ingest and the admin routes.
   const checkRepoStatus = repoStatusChecker({

@@ -49,6 +49,27 @@ describe('host rows', () => {
     assert.equal(again.ban(a.id), null)
   })
 
+  it('keeps a host’s ingest view while nothing in it changes, and says when a ban or a sync mode changes it', async () => {
+    await using t = await tempDatabase()
+    const changed: number[] = []
+    const rows = new HostRows(t.db.hosts, t.db.meta, noError, (id) => changed.push(id))
+    await rows.load()
+    const a = await rows.create({ hostname: 'a.example', ssl: true, accountLimit: 10 })
+    const view = rows.ingestView(a.id)
+    rows.adjustAccountCount(a.id, 3)
+    await rows.update(a.id, { statusReason: 'a note' })
+    assert.equal(rows.ingestView(a.id), view, 'the same object: nothing ingest reads changed')
+    rows.setSyncState(a.id, { mode: null, effective: 'lenient', goodRun: 5 })
+    assert.notEqual(rows.ingestView(a.id), view, 'a new good run: a new view…')
+    assert.deepEqual(changed, [], '…but not one that changes how events are judged')
+    await rows.update(a.id, { status: 'banned', statusReason: 'blocked' })
+    assert.equal(rows.ingestView(a.id)?.banned, true)
+    rows.setSyncState(a.id, { mode: 'strict', effective: 'strict', goodRun: 0 })
+    await rows.update(a.id, { status: 'banned', statusReason: 'still blocked' })
+    await rows.update(a.id, { status: 'active', statusReason: null })
+    assert.deepEqual(changed, [a.id, a.id, a.id], 'banned, strict, unbanned')
+  })
+
   it('upgrades hosts banned before reasons were stored, once, from their status text', async () => {
     await using t = await tempDatabase()
     const byDomain = await t.db.hosts.create({

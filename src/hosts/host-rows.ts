@@ -54,10 +54,19 @@ export class HostRows {
    */
   readonly #unwritten = new Map<number, { fields: Set<keyof HostPatch>; error: unknown }>()
 
-  constructor(store: HostStore, meta: BanStore, onError: (err: unknown, context: string) => void) {
+  readonly #onViewChange: (id: number) => void
+
+  constructor(
+    store: HostStore,
+    meta: BanStore,
+    onError: (err: unknown, context: string) => void,
+    /** A known host's view changed in what ingest decides by (not the ratchet's counts). */
+    onViewChange: (id: number) => void = () => {},
+  ) {
     this.#store = store
     this.#meta = meta
     this.#onError = onError
+    this.#onViewChange = onViewChange
   }
 
   async load(): Promise<void> {
@@ -256,11 +265,33 @@ export class HostRows {
   #remember(row: HostRow): void {
     this.#byId.set(row.id, row)
     this.#byName.set(row.hostname, row.id)
-    this.#views.set(row.id, {
+    const before = this.#views.get(row.id)
+    const banned = row.status === 'banned'
+    // The same view object while nothing in it changed (an account count, say): account shards
+    // are sent a host's view again only when it is another object (shards/shard-threads.ts).
+    if (
+      before?.hostname === row.hostname &&
+      before.banned === banned &&
+      before.sync.mode === row.syncMode &&
+      before.sync.effective === row.syncEffective &&
+      before.sync.goodRun === row.syncGoodRun
+    ) {
+      return
+    }
+    const view: HostIngestView = {
       id: row.id,
       hostname: row.hostname,
-      banned: row.status === 'banned',
+      banned,
       sync: { mode: row.syncMode, effective: row.syncEffective, goodRun: row.syncGoodRun },
-    })
+    }
+    this.#views.set(row.id, view)
+    if (
+      before !== undefined &&
+      (before.banned !== banned ||
+        before.sync.mode !== row.syncMode ||
+        before.sync.effective !== row.syncEffective)
+    ) {
+      this.#onViewChange(row.id)
+    }
   }
 }

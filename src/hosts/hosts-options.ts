@@ -45,6 +45,11 @@ export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' |
   readonly persist: () => Promise<void>
   /** A host's account limit was raised: release up to `slots` throttled accounts, oldest first. */
   readonly onAccountLimitRaised: (hostId: number, slots: number) => Promise<number>
+  /**
+   * A known host's ingest view changed how its events are judged (banned or not, its sync mode):
+   * account shards, which hold a copy, hear of it at once rather than with its next event.
+   */
+  readonly onIngestViewChange?: (hostId: number) => void
 }
 
 /** A change of a host's limits; absent fields stay as they are. */

@@ -6,8 +6,8 @@
 // the hosts that ban blocked, by the ban's data), limits (raising an account limit releases
 // throttled accounts), trusted domains, cursor resets, disconnects.
 // It calls upward only through callbacks: events to ingest, drops to the drop counter, a cursor
-// reset to the cursor book, "checkpoint now" after changes a crash must not undo, and account
-// releases after a raised limit.
+// reset to the cursor book, "checkpoint now" after changes a crash must not undo, account
+// releases after a raised limit, and a host's ingest view changed (a ban, a sync mode).
 // Deliberately not here: HTTP (admin/ and api/ parse and answer), SQL (db/), what events mean.
 import type { HostConnection } from '../upstream/host-connection.ts'
 import { type BanReason, describeBan } from './ban.ts'
@@ -39,7 +39,7 @@ export class Hosts {
     this.#o = o
     this.settings = o.settings
     const onError = (err: unknown, context: string) => o.logger.error({ err, context }, 'hosts')
-    this.#rows = new HostRows(o.store, o.meta, onError)
+    this.#rows = new HostRows(o.store, o.meta, onError, o.onIngestViewChange)
     this.#status = new HostStatusMachine({
       ...o.statusOptions,
       now: o.now,

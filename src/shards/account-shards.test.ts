@@ -26,6 +26,7 @@ import { readRepoEnvelope } from '../protocol/envelope.ts'
 import { AccountShards, ShardCallError } from './account-shards.ts'
 
 const HOSTNAME = 'pds.example.com'
+const HOSTNAME2 = 'pds-two.example.com'
 const DIDS = Array.from({ length: 12 }, (_, i) => `did:plc:${'abcdefghijkl'[i]!.repeat(24)}`)
 
 describe('account shards', () => {
@@ -39,6 +40,9 @@ describe('account shards', () => {
   let failSync = false
   const lost: { shard: number; err: unknown }[] = []
   let HOST: HostIngestView
+  /** A second host, banned by one test: its drops and dropped settlements are expected. */
+  let HOST2: HostIngestView
+  const host2Drops: { seq: number | undefined; reason: string }[] = []
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shards-'))
@@ -60,15 +64,18 @@ describe('account shards', () => {
       banned: false,
       sync: { mode: null, effective: 'lenient', goodRun: 0 },
     }
+    const row2 = await db.hosts.create({ hostname: HOSTNAME2, ssl: true, accountLimit: 1000 })
+    HOST2 = { ...HOST, id: row2.id, hostname: HOSTNAME2 }
     shards = new AccountShards({
       count: 3,
       config,
       hosts: {
-        ingestView: (id) => (id === HOST.id ? HOST : undefined),
+        ingestView: (id) => (id === HOST.id ? HOST : id === HOST2.id ? HOST2 : undefined),
         commitAccepted: () => {},
         accountSlots: () => ({ count: 0, limit: 1000 }),
         adjustAccountCount: () => {},
-        settled: (_hostId, seq, dropped) => {
+        settled: (hostId, seq, dropped) => {
+          if (hostId === HOST2.id) return
           assert.equal(dropped, false, `event ${seq} accepted`)
           assert.ok(!settled.has(seq), `event ${seq} settled once`)
           settled.set(seq, appended.length)
@@ -84,7 +91,12 @@ describe('account shards', () => {
         },
       },
       takedowns: new Takedowns(),
-      drops: { record: (d) => assert.fail(`unexpected drop: ${d.reason} ${d.detail}`) },
+      drops: {
+        record: (d) => {
+          if (d.hostId !== HOST2.id) assert.fail(`unexpected drop: ${d.reason} ${d.detail}`)
+          host2Drops.push({ seq: d.seq, reason: d.reason })
+        },
+      },
       oldestThrottled: async () => [],
       flushAccounts: async () => {},
       onDesynchronized: () => {},
@@ -208,6 +220,37 @@ describe('account shards', () => {
     }
     assert.ok(shards.verificationsLent() > 0, 'shard 0 lent verifications')
     assert.equal(shards.stats.inFlight, 0)
+  })
+
+  it('a host banned while its events wait at a shard: those not yet begun are dropped', async () => {
+    // A new account's first event waits for its DID document (held); its second waits behind
+    // it for the account's turn. The ban reaches the shard at once, with no event to carry it.
+    const did = 'did:plc:bannedbannedbannedbanned'
+    plc.setDocument(did, testDidDocument(did, `https://${HOSTNAME2}`, { handle: 'b.test' }))
+    const before = appended.length
+    plc.hold()
+    const event = (seq: number) =>
+      shards.handle(
+        HOST2.id,
+        { type: '#identity', seq, did, time: new Date().toISOString() },
+        new Uint8Array([seq]),
+      )
+    event(1)
+    event(2)
+    await eventually(() => plc.heldCount() > 0, 5_000, 'the first event waits for the directory')
+    HOST2 = { ...HOST2, banned: true }
+    shards.hostChanged(HOST2.id)
+    // The shard hears of the ban before the answer: a call goes after every message before it.
+    await shards.peekIdentity(did)
+    plc.release()
+    await eventually(() => host2Drops.length === 1, 5_000, 'the waiting event dropped')
+    assert.deepEqual(host2Drops, [{ seq: 2, reason: 'host-banned' }])
+    assert.deepEqual(
+      appended.slice(before).map((a) => a.upstreamSeq),
+      [1],
+      'the event begun before the ban passes, as it would on one thread',
+    )
+    await eventually(() => shards.stats.inFlight === 0, 5_000, 'both settled')
   })
 
   // Last: it ends a shard.

@@ -135,6 +135,11 @@ export class AccountShards implements AccountOperations {
     this.#threads.send(this.#shardOf(msg.did), hostId, msg, raw)
   }
 
+  /** A host's view changed (a ban, a sync mode): the shards holding a copy get it this turn. */
+  hostChanged(hostId: number): void {
+    this.#threads.viewChanged(hostId)
+  }
+
   /**
    * A checkpoint of every shard's accounts; `sync` makes the log durable in between, and `pace`
    * says how each shard writes its snapshot (accounts/paced-save.ts).

@@ -163,6 +163,10 @@ export class ShardThreads {
     const own = ownBuffer(raw)
     p.events.push([hostId, msg, own])
     p.transfer.push(own.buffer)
+    this.#queueFlush()
+  }
+
+  #queueFlush(): void {
     if (this.#flushQueued) return
     this.#flushQueued = true
     setImmediate(() => this.#flush())
@@ -189,6 +193,19 @@ export class ShardThreads {
       }
     }
     return p
+  }
+
+  /**
+   * `hostId`'s view changed: every live shard that holds a copy gets the new one at the end of
+   * this turn, with or without events, so the events of the host already waiting there are
+   * judged by it (a ban drops them) rather than by the copy it had.
+   */
+  viewChanged(hostId: number): void {
+    for (const shard of this.#shards) {
+      if (shard.dead || !shard.sentViews.has(hostId)) continue
+      this.hostFacts(shard.index, hostId)
+    }
+    this.#queueFlush()
   }
 
   /** `shard`'s count change for `hostId` was applied by the hosts part. */
