@@ -14,6 +14,7 @@ import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
 import { relayIdentity } from './identity/relay-identity.ts'
+import { StoredIdentities } from './identity/stored-identities.ts'
 import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
 import { Ingest } from './ingest/ingest.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
@@ -72,7 +73,8 @@ export async function createRelay(
   const accounts = new AccountCache(accountPersistence(db, { shards: config.accountShards }), {
     maxEntries: config.accountShards > 0 ? 1 : config.accountCacheSize,
   })
-  const identity = relayIdentity(config, now, tracing.tracer, metrics)
+  const storedIdentities = new StoredIdentities(db.identities)
+  const identity = relayIdentity(config, now, tracing.tracer, metrics, storedIdentities)
   // With account shards, each account's identity is its shard's to read, purge or resolve.
   const identityOperations = config.accountShards > 0 ? shardedIdentity(() => shards!) : identity
   const obs = relayObservers(logger, now)
@@ -107,8 +109,16 @@ export async function createRelay(
   const checkpointer = relayCheckpointer({
     db,
     accounts: {
-      write: (seq, beforeSave, pace) =>
-        shards ? shards.checkpoint(beforeSave, pace) : accounts.write(seq, beforeSave, pace),
+      write: async (seq, beforeSave, pace) => {
+        const written = shards
+          ? await shards.checkpoint(beforeSave, pace)
+          : await accounts.write(seq, beforeSave, pace)
+        // Resolved identities since the last checkpoint; a failure keeps them for the next.
+        await storedIdentities
+          .flush(pace)
+          .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities'))
+        return written
+      },
     },
     log,
     book,

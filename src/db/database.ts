@@ -21,6 +21,7 @@ import { RootContext, TransactionContext } from './context.ts'
 import { type DbConfig, openPostgres, openSqlite, type SqliteDriver } from './dialect.ts'
 import { wrapDriverError } from './errors.ts'
 import { HostStore } from './hosts.ts'
+import { IdentityStore } from './identities.ts'
 import { MetaStore } from './meta.ts'
 import { migrateToLatest } from './migrations/index.ts'
 import type { Schema } from './schema.ts'
@@ -44,6 +45,7 @@ export interface Stores {
   readonly hosts: HostStore
   readonly accounts: AccountStore
   readonly meta: MetaStore
+  readonly identities: IdentityStore
 }
 
 export interface RelayDatabase extends Stores, AsyncDisposable {
@@ -90,6 +92,7 @@ class OpenRelayDatabase implements RelayDatabase {
   readonly hosts: HostStore
   readonly accounts: AccountStore
   readonly meta: MetaStore
+  readonly identities: IdentityStore
   readonly #ctx: RootContext
   readonly #now: () => Date
   readonly #chunkRows: number | undefined
@@ -113,6 +116,7 @@ class OpenRelayDatabase implements RelayDatabase {
       chunkPolicy: chunkPolicyOf(dialect),
     })
     this.meta = new MetaStore(this.#ctx)
+    this.identities = new IdentityStore(this.#ctx, chunkPolicyOf(dialect))
   }
 
   ping(): Promise<void> {
@@ -134,6 +138,7 @@ class OpenRelayDatabase implements RelayDatabase {
               chunkPolicy: chunkPolicyOf(this.dialect),
             }),
             meta: new MetaStore(ctx),
+            identities: new IdentityStore(ctx, chunkPolicyOf(this.dialect)),
           }
           try {
             return await fn(stores)

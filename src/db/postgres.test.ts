@@ -46,7 +46,7 @@ describe('RelayDatabase on PostgreSQL', {
   after(() => db?.close())
 
   it('migrates, and reopening runs nothing', async () => {
-    assert.deepEqual(db.migrationsApplied, ['0001_initial'])
+    assert.deepEqual(db.migrationsApplied, ['0001_initial', '0002_identity'])
     const again = await openDatabase(config)
     assert.deepEqual(again.migrationsApplied, [])
     await again.close()

@@ -85,8 +85,21 @@ export interface MetaTable {
   value: string
 }
 
+/** A DID's identity as last resolved (migration 0002_identity). */
+export interface IdentityTable {
+  did: string
+  pds: string | null
+  handle: string | null
+  /** The signing key's verification method type and key (both null when it has none). */
+  key_type: string | null
+  key: string | null
+  /** Milliseconds since the epoch. */
+  resolved_at: number
+}
+
 export interface Schema {
   host: HostTable
   account: AccountTable
   meta: MetaTable
+  identity: IdentityTable
 }

@@ -23,16 +23,22 @@
 // - A caller whose signal aborts gets DidResolutionError 'aborted'; when every waiter of a lookup
 //   has aborted, the lookup is dequeued or its upstream request aborted.
 //
+// - With `stored` (stored-identities.ts): a DID the cache holds nothing for is first looked up
+//   there (once, however many resolve it at once), and taken with the times of when it was
+//   resolved: fresh until its TTL from then, a fallback until max-stale after that; what the
+//   directory answers is told to it, and a purge or a "not found" makes it forget the DID.
+//
 // resolve() returns `{ identity, stale }`; peek() returns the Identity only while fresh and does
 // no I/O and no promise allocation (the ingest hot path). Counters are a live plain object.
 // Deliberately not here: deciding what a stale or missing identity means for an event (ingest),
-// rate-limiting purges per host (ingest), persistence across restarts.
+// rate-limiting purges per host (ingest), writing the stored identities (stored-identities.ts).
 
 import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { Identity } from './did-document.ts'
 import { DidNotFoundError, DidResolutionError, IdentityBusyError } from './errors.ts'
 import { LookupScheduler, type Outcome } from './lookup-scheduler.ts'
 import type { IdentityResolver } from './resolver.ts'
+import type { IdentityMemory } from './stored-identities.ts'
 
 export interface CachedIdentity {
   readonly identity: Identity
@@ -59,6 +65,8 @@ export interface IdentityCacheCounters {
   busy: number
   /** Entries evicted to stay within maxEntries. */
   evictions: number
+  /** Identities taken from the stored ones (`stored`), fresh or as a fallback. */
+  loaded: number
 }
 
 export interface CachingIdentityResolverOptions {
@@ -78,6 +86,8 @@ export interface CachingIdentityResolverOptions {
   readonly maxQueue?: number
   /** Milliseconds clock; default Date.now. */
   readonly now?: () => number
+  /** Identities kept across restarts (see the header). */
+  readonly stored?: IdentityMemory
 }
 
 // Kept small: a relay holds up to --identity-cache-size of these (BENCHMARKS.md has the bytes).
@@ -111,6 +121,7 @@ export function noIdentityCounters(): IdentityCacheCounters {
     notFound: 0,
     busy: 0,
     evictions: 0,
+    loaded: 0,
   }
 }
 
@@ -123,6 +134,9 @@ export class CachingIdentityResolver {
   readonly #entries: BoundedCache<Entry>
   readonly #lookups: LookupScheduler<Identity, CachedIdentity>
   readonly #counters: IdentityCacheCounters = noIdentityCounters()
+  readonly #stored: IdentityMemory | undefined
+  /** Stored identities being read, by DID (one read however many resolve it). */
+  readonly #loading = new Map<string, Promise<void>>()
 
   constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
     this.#now = options.now ?? Date.now
@@ -131,6 +145,7 @@ export class CachingIdentityResolver {
     this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
     this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
     this.#errorRetryMs = duration('errorRetryMs', options.errorRetryMs, 30_000)
+    this.#stored = options.stored
     this.#lookups = new LookupScheduler({
       maxConcurrent: count('maxConcurrent', options.maxConcurrent, 32, 1),
       maxQueue: count('maxQueue', options.maxQueue, 1_000, 0),
@@ -168,6 +183,14 @@ export class CachingIdentityResolver {
    */
   async resolve(did: string, signal?: AbortSignal): Promise<CachedIdentity> {
     if (signal?.aborted) throw aborted(did, signal)
+    if (
+      this.#stored !== undefined &&
+      this.#entries.peek(did) === undefined &&
+      !this.#lookups.has(did)
+    ) {
+      await this.#load(this.#stored, did)
+      if (signal?.aborted) throw aborted(did, signal)
+    }
     const now = this.#now()
     const entry = this.#entries.get(did)
     let fallback: PositiveEntry | undefined
@@ -210,6 +233,7 @@ export class CachingIdentityResolver {
   /** Forget `did`'s cached answer: the next resolve goes upstream. See the header for details. */
   purge(did: string, options?: { readonly dropStale?: boolean }): void {
     this.#lookups.detach(did)
+    this.#stored?.forget(did)
     const entry = this.#entries.peek(did)
     if (entry === undefined) return
     if (entry.kind === 'positive' && options?.dropStale !== true) {
@@ -235,13 +259,17 @@ export class CachingIdentityResolver {
           staleUntil: freshUntil + this.#maxStaleMs,
           retryAt: Number.NEGATIVE_INFINITY,
         })
+        this.#stored?.remember(identity, now)
       }
       return fresh
     }
     const { error } = outcome
     if (error instanceof DidNotFoundError) {
       this.#counters.notFound++
-      if (!detached) this.#store(did, { kind: 'negative', error, until: now + this.#negativeTtlMs })
+      if (!detached) {
+        this.#store(did, { kind: 'negative', error, until: now + this.#negativeTtlMs })
+        this.#stored?.forget(did)
+      }
       throw error
     }
     this.#counters.errors++
@@ -251,6 +279,38 @@ export class CachingIdentityResolver {
       return now < entry.freshUntil ? entry.fresh : staleOf(entry)
     }
     throw error
+  }
+
+  /** Takes `did`'s stored identity into the cache, if it is still within its times. */
+  #load(stored: IdentityMemory, did: string): Promise<void> {
+    let loading = this.#loading.get(did)
+    if (loading === undefined) {
+      loading = stored
+        .load(did)
+        .then((found) => {
+          // Something resolved or purged it meanwhile: that is newer.
+          if (
+            found === undefined ||
+            this.#entries.peek(did) !== undefined ||
+            this.#lookups.has(did)
+          )
+            return
+          const freshUntil = found.resolvedAt + this.#ttlMs
+          const staleUntil = freshUntil + this.#maxStaleMs
+          if (this.#now() >= staleUntil) return
+          this.#counters.loaded++
+          this.#store(did, {
+            kind: 'positive',
+            fresh: { identity: found.identity, stale: false },
+            freshUntil,
+            staleUntil,
+            retryAt: Number.NEGATIVE_INFINITY,
+          })
+        })
+        .finally(() => this.#loading.delete(did))
+      this.#loading.set(did, loading)
+    }
+    return loading
   }
 
   #store(did: string, entry: Entry): void {

@@ -1,6 +1,7 @@
 // The relay's identity resolver as every thread that resolves builds it (the main thread, and
 // each account shard for its own accounts): PLC or did:web, cached, timed (metrics) and traced,
-// did:web fetched only from public addresses unless insecure hosts are allowed.
+// did:web fetched only from public addresses unless insecure hosts are allowed, and backed by the
+// identities stored in the database (stored-identities.ts) when given them.
 import type { RelayConfig } from '../config/config.ts'
 import { exemptFromAddressGuard, resolvePublicAddresses } from '../hosts/address.ts'
 import { publicFetch } from '../hosts/public-fetch.ts'
@@ -10,6 +11,7 @@ import { type Tracer, tracedResolver } from '../observability/tracing.ts'
 import { CachingIdentityResolver } from './cache.ts'
 import type { Identity } from './did-document.ts'
 import { DidResolver } from './resolver.ts'
+import type { IdentityMemory } from './stored-identities.ts'
 
 /** DID → identity: PLC or did:web, cached, timed (metrics) and traced. */
 export function relayIdentity(
@@ -17,6 +19,7 @@ export function relayIdentity(
   now: () => number,
   tracer: Tracer,
   metrics: Pick<RelayMetrics, 'timeIdentity'> | undefined,
+  stored?: IdentityMemory,
 ): CachingIdentityResolver {
   const resolver = new DidResolver({
     plcUrl: config.plcUrl,
@@ -41,5 +44,6 @@ export function relayIdentity(
     maxEntries: config.identityCacheSize,
     ttlMs: config.identityTtlMs,
     now,
+    ...(stored && { stored }),
   })
 }

@@ -241,6 +241,11 @@ export function registerIdentityMetrics(registry: Registry, s: MetricsSources): 
     () => c.busy,
   )
   counter(
+    'relay_identity_cache_loaded_total',
+    'Identities taken from those stored in the database (after a restart or an eviction) instead of resolved.',
+    () => c.loaded,
+  )
+  counter(
     'relay_identity_cache_evictions_total',
     'Identities evicted to keep the cache within its size.',
     () => c.evictions,

@@ -117,6 +117,7 @@ export interface IdentitySource {
     readonly notFound: number
     readonly busy: number
     readonly evictions: number
+    readonly loaded: number
   }
   gauges(): { readonly entries: number; readonly running: number; readonly queued: number }
 }

@@ -111,6 +111,7 @@ const sources: MetricsSources = {
       notFound: 0,
       busy: 0,
       evictions: 0,
+      loaded: 0,
     },
     gauges: () => ({ entries: 0, running: 0, queued: 0 }),
   },

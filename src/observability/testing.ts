@@ -173,6 +173,7 @@ export function makeFakes(): Fakes {
         notFound: 1,
         busy: 0,
         evictions: 5,
+        loaded: 4,
       },
       gauges: () => ({ entries: 77, running: 1, queued: 0 }),
     },

@@ -20,6 +20,7 @@ import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { CachingIdentityResolver } from '../identity/cache.ts'
 import { relayIdentity } from '../identity/relay-identity.ts'
+import { StoredIdentities } from '../identity/stored-identities.ts'
 import { Ingest, type IngestHosts } from '../ingest/ingest.ts'
 import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
@@ -82,11 +83,14 @@ export class AccountShard {
       this.#send({ ops: [], ...this.#counts(), histograms: totals }, []),
     )
     this.#histograms = histograms
+    // Its accounts' identities as last resolved, kept across restarts in the shared table.
+    const stored = new StoredIdentities(db.identities)
     const identity = relayIdentity(
       { ...config, identityCacheSize: shareOf(config.identityCacheSize) },
       Date.now,
       tracer,
       histograms,
+      stored,
     )
     this.#identity = identity
     // Verification runs here, or at a less busy shard when this one is behind (decision 11).
@@ -157,9 +161,17 @@ export class AccountShard {
       },
       save: async (seq, pace) => {
         const taken = this.#snapshot
-        if (!taken) return 0
         this.#snapshot = undefined
-        return accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq }, pace)
+        const written = taken
+          ? await accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq }, pace)
+          : 0
+        // A failure keeps them for the next checkpoint; it does not fail this one.
+        await stored
+          .flush(pace)
+          .catch((err: unknown) =>
+            this.#op(['error', 'warn', `writing resolved identities: ${errorText(err)}`, {}]),
+          )
+        return written
       },
       takeDown: (did) => ingest.takeDown(did),
       reverseTakedown: (did) => ingest.reverseTakedown(did),

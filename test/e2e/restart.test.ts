@@ -2,7 +2,8 @@
 // commits of several accounts; the relay is stopped mid-stream with SIGTERM, and once with
 // SIGKILL, while the PDS keeps producing. After each restart a consumer resuming from its last
 // cursor must see no gap and no duplicate (relay seqs consecutive; every upstream commit exactly
-// once overall), and the relay's upstream cursor must resume where it left off.
+// once overall), and the relay's upstream cursor must resume where it left off. The accounts'
+// identities come back from the database after the restart, not from the directory.
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -104,9 +105,13 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
     // 1. Graceful stop while the PDS keeps producing; restart; resume from the last cursor.
     relay.child.kill('SIGTERM')
     assert.equal(await relay.exited, 0)
+    const directoryAsked = plc.requests.length
     await produce(20)
     relay = await startRelayProcess(dir, plc.url, flags[1])
     await consume(relay, lastSeq(), 20)
+    // The accounts' identities, resolved minutes ago, came from the database: the directory was
+    // not asked again after the restart.
+    assert.equal(plc.requests.length, directoryAsked, 'no DID document fetched after the restart')
     const resumedAt = pds.subscriptions.at(-1)!.cursor
     assert.equal(resumedAt, '30', 'the upstream cursor resumed after the last processed event')
 

@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely'
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration'
 import { classifyDriverError, DatabaseError } from '../errors.ts'
 import { up as initial } from './0001_initial.ts'
+import { up as identity } from './0002_identity.ts'
 import type { MigrationDialect } from './dialect.ts'
 
 export type { MigrationDialect } from './dialect.ts'
@@ -17,7 +18,10 @@ export interface MigrationEntry {
   readonly up: (db: Kysely<unknown>, dialect: MigrationDialect) => Promise<void>
 }
 
-const MIGRATIONS: readonly MigrationEntry[] = [{ name: '0001_initial', up: initial }]
+const MIGRATIONS: readonly MigrationEntry[] = [
+  { name: '0001_initial', up: initial },
+  { name: '0002_identity', up: identity },
+]
 
 /** Every migration name, in the order they run. */
 export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name)
