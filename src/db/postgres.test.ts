@@ -38,7 +38,14 @@ describe('RelayDatabase on PostgreSQL', {
     const wipe = new Kysely<unknown>({
       dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
     })
-    for (const table of ['account', 'host', 'meta', 'kysely_migration', 'kysely_migration_lock'])
+    for (const table of [
+      'account',
+      'host',
+      'meta',
+      'identity',
+      'kysely_migration',
+      'kysely_migration_lock',
+    ])
       await wipe.schema.dropTable(table).ifExists().execute()
     await wipe.destroy()
     db = await openDatabase(config)
@@ -51,6 +58,24 @@ describe('RelayDatabase on PostgreSQL', {
     assert.deepEqual(again.migrationsApplied, [])
     await again.close()
     await db.ping()
+  })
+
+  it('identities: upsert (the last row of a DID wins), read with the time as a number, delete', async () => {
+    const row = (did: string, at: number) => ({
+      did,
+      pds: 'https://pds.example.com',
+      handle: 'a.test',
+      key_type: 'Multikey',
+      key: 'zQ3sh',
+      resolved_at: at,
+    })
+    const a = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+    await db.identities.upsertMany([row(a, 1), row(a, 1_764_000_000_000)])
+    assert.deepEqual(await db.identities.get(a), row(a, 1_764_000_000_000))
+    await db.identities.upsertMany([{ ...row(a, 5), key_type: null, key: null }])
+    assert.equal((await db.identities.get(a))?.key, null)
+    await db.identities.deleteMany([a, 'did:plc:absentabsentabsentabsent'])
+    assert.equal(await db.identities.get(a), undefined)
   })
 
   it('hosts: create, duplicate, update, bigint cursors as numbers, count', async () => {

@@ -48,10 +48,12 @@ export class StoredIdentities implements IdentityMemory {
   readonly #rows: IdentityRows
   /** DID → the identity to write, or null to delete its row; oldest first. */
   #pending = new Map<string, StoredIdentity | null>()
+  readonly #maxPending: number
   readonly counts = { loaded: 0, loadFailures: 0, droppedPending: 0 }
 
-  constructor(rows: IdentityRows) {
+  constructor(rows: IdentityRows, options: { maxPending?: number } = {}) {
     this.#rows = rows
+    this.#maxPending = options.maxPending ?? MAX_PENDING
   }
 
   get pending(): number {
@@ -111,7 +113,7 @@ export class StoredIdentities implements IdentityMemory {
   #set(did: string, change: StoredIdentity | null): void {
     this.#pending.delete(did)
     this.#pending.set(did, change)
-    if (this.#pending.size <= MAX_PENDING) return
+    if (this.#pending.size <= this.#maxPending) return
     const oldest = this.#pending.keys().next().value
     if (oldest !== undefined) this.#pending.delete(oldest)
     this.counts.droppedPending++

@@ -1,6 +1,6 @@
 // The whole relay on PostgreSQL (the production database; SQLite is the default elsewhere):
 // a captured scenario through a real relay whose state lives in PostgreSQL, then a restart on the
-// same database and event log. Runs when RELAY_TEST_POSTGRES_URL names a server where the test
+// same database and event log (account heads, cursors and identities kept). Runs when RELAY_TEST_POSTGRES_URL names a server where the test
 // may create databases (CI starts one); skipped otherwise.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -61,6 +61,10 @@ test('a scenario on PostgreSQL, and state kept across a restart', {
       hosts.hosts.map((h) => [h.hostname, h.seq]),
       [[pds.hostname, scenario.messages.at(-1)!.frame.body.seq]],
     )
+    // The account's identity as resolved is in PostgreSQL for the next start to read.
+    const stored = await relay.relay.db.identities.get(did)
+    assert.equal(stored?.pds, pds.url)
+    assert.equal(typeof stored?.resolved_at, 'number')
   } finally {
     await relay.close()
     await pds.close()

@@ -1,0 +1,193 @@
+// Identities kept across restarts: the table's side (what is written, read back, forgotten; a
+// failed write kept for the next; the bound on waiting changes) on a real SQLite database, and
+// the cache's side with a stand-in store: a DID it holds nothing for is read from the store once,
+// with the times of when it was resolved (fresh within the TTL, a fallback past it, ignored past
+// max-stale), and what the directory answers, a purge and a not-found reach the store.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { tempDatabase } from '../db/testing.ts'
+import { CachingIdentityResolver } from './cache.ts'
+import type { Identity } from './did-document.ts'
+import { DidNotFoundError, DidResolutionError } from './errors.ts'
+import type { IdentityResolver } from './resolver.ts'
+import { type IdentityMemory, StoredIdentities, type StoredIdentity } from './stored-identities.ts'
+
+const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
+const HOUR = 3_600_000
+
+const identity = (did: string, key = 'zQ3shOld'): Identity => ({
+  did,
+  pds: 'https://pds.example.com',
+  handle: 'a.test',
+  signingKey: { type: 'Multikey', publicKeyMultibase: key },
+})
+
+describe('StoredIdentities on SQLite', () => {
+  it('writes what it was told with the checkpoint, and a new start reads it back', async () => {
+    await using t = await tempDatabase()
+    const stored = new StoredIdentities(t.db.identities)
+    stored.remember(identity(A), 1_000)
+    stored.remember({ ...identity(B), signingKey: null, pds: null, handle: null }, 2_000)
+    assert.deepEqual(await stored.load(A), { identity: identity(A), resolvedAt: 1_000 }, 'waiting')
+    assert.equal(await t.db.identities.get(A), undefined, 'nothing written before the flush')
+    await stored.flush('paced')
+    assert.equal(stored.pending, 0)
+    const again = new StoredIdentities(t.db.identities)
+    assert.deepEqual(await again.load(A), { identity: identity(A), resolvedAt: 1_000 })
+    assert.deepEqual(await again.load(B), {
+      identity: { did: B, pds: null, handle: null, signingKey: null },
+      resolvedAt: 2_000,
+    })
+    assert.equal(again.counts.loaded, 2)
+    again.forget(A)
+    assert.equal(await again.load(A), undefined, 'forgotten before it is written')
+    await again.flush('at-once')
+    assert.equal(await t.db.identities.get(A), undefined)
+    assert.equal(await new StoredIdentities(t.db.identities).load(A), undefined)
+  })
+
+  it('a failed write keeps the changes for the next, unless a newer one came; a failed read is a miss', async () => {
+    await using t = await tempDatabase()
+    let fail = true
+    const rows = {
+      get: async (did: string) => {
+        if (fail) throw new Error('database away')
+        return t.db.identities.get(did)
+      },
+      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
+        if (fail) throw new Error('database away')
+        return t.db.identities.upsertMany(r)
+      },
+      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+    }
+    const stored = new StoredIdentities(rows)
+    stored.remember(identity(A), 1_000)
+    stored.remember(identity(B), 1_000)
+    await assert.rejects(stored.flush('paced'), /database away/)
+    assert.equal(await stored.load('did:plc:cccccccccccccccccccccccc'), undefined)
+    assert.equal(stored.counts.loadFailures, 1)
+    stored.remember(identity(B, 'zQ3shNew'), 5_000)
+    fail = false
+    await stored.flush('paced')
+    assert.equal((await t.db.identities.get(A))?.resolved_at, 1_000)
+    assert.equal((await t.db.identities.get(B))?.key, 'zQ3shNew', 'the newer change won')
+  })
+
+  it('keeps at most maxPending changes waiting, dropping the oldest', async () => {
+    await using t = await tempDatabase()
+    const stored = new StoredIdentities(t.db.identities, { maxPending: 2 })
+    for (const did of [A, B, 'did:plc:cccccccccccccccccccccccc']) stored.remember(identity(did), 1)
+    assert.equal(stored.pending, 2)
+    assert.equal(stored.counts.droppedPending, 1)
+    await stored.flush('paced')
+    assert.equal(await t.db.identities.get(A), undefined, 'the oldest was dropped')
+    assert.notEqual(await t.db.identities.get(B), undefined)
+  })
+})
+
+/** A store stand-in: what it holds, and every call made to it. */
+function memory(held: Record<string, StoredIdentity> = {}) {
+  const calls: string[] = []
+  const store: IdentityMemory = {
+    load: async (did) => {
+      calls.push(`load ${did}`)
+      await new Promise((r) => setImmediate(r))
+      return held[did]
+    },
+    remember: (id, at) => calls.push(`remember ${id.did} ${at}`),
+    forget: (did) => calls.push(`forget ${did}`),
+  }
+  return { store, calls }
+}
+
+/** A directory stand-in answering from `answers` (an Error is thrown), counting its lookups. */
+function directory(answers: Record<string, Identity | Error>) {
+  const asked: string[] = []
+  const resolver: IdentityResolver = {
+    resolve: async (did) => {
+      asked.push(did)
+      const a = answers[did]
+      if (a === undefined) throw new DidNotFoundError(did, 'not-found', 404)
+      if (a instanceof Error) throw a
+      return a
+    },
+  }
+  return { resolver, asked }
+}
+
+describe('CachingIdentityResolver with stored identities', () => {
+  const NOW = 10 * HOUR
+  const make = (
+    held: Record<string, StoredIdentity>,
+    answers: Record<string, Identity | Error>,
+  ) => {
+    const m = memory(held)
+    const d = directory(answers)
+    const cache = new CachingIdentityResolver(d.resolver, {
+      now: () => NOW,
+      ttlMs: HOUR,
+      maxStaleMs: 24 * HOUR,
+      stored: m.store,
+    })
+    return { cache, calls: m.calls, asked: d.asked }
+  }
+
+  it('a stored identity resolved within the TTL is used as fresh: one read, no lookup', async () => {
+    const { cache, calls, asked } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW - 1000 } },
+      {},
+    )
+    const [one, two] = await Promise.all([cache.resolve(A), cache.resolve(A)])
+    assert.deepEqual(one, { identity: identity(A), stale: false })
+    assert.deepEqual(two, one)
+    assert.deepEqual(calls, [`load ${A}`], 'read once for both')
+    assert.deepEqual(asked, [])
+    assert.equal(cache.counters.loaded, 1)
+    assert.deepEqual(cache.peek(A), identity(A), 'then in the cache')
+  })
+
+  it('one past its TTL is refreshed, and the answer told to the store', async () => {
+    const fresh = identity(A, 'zQ3shNew')
+    const { cache, calls, asked } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW - 2 * HOUR } },
+      { [A]: fresh },
+    )
+    assert.deepEqual(await cache.resolve(A), { identity: fresh, stale: false })
+    assert.deepEqual(asked, [A])
+    assert.deepEqual(calls, [`load ${A}`, `remember ${A} ${NOW}`])
+  })
+
+  it('one past its TTL is the fallback while the directory fails (a restart during an outage)', async () => {
+    const down = new DidResolutionError(A, 'network', 'unreachable')
+    const { cache } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW - 2 * HOUR } },
+      { [A]: down },
+    )
+    assert.deepEqual(await cache.resolve(A), { identity: identity(A), stale: true })
+  })
+
+  it('one past max-stale is not used', async () => {
+    const down = new DidResolutionError(A, 'network', 'unreachable')
+    const { cache } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW - 26 * HOUR } },
+      { [A]: down },
+    )
+    await assert.rejects(cache.resolve(A), DidResolutionError)
+    assert.equal(cache.counters.loaded, 0)
+  })
+
+  it('a DID the store does not hold is resolved and remembered; a purge and a not-found forget', async () => {
+    const { cache, calls } = make({}, { [A]: identity(A) })
+    await cache.resolve(A)
+    cache.purge(A)
+    await assert.rejects(cache.resolve(B), DidNotFoundError)
+    assert.deepEqual(calls, [
+      `load ${A}`,
+      `remember ${A} ${NOW}`,
+      `forget ${A}`,
+      `load ${B}`,
+      `forget ${B}`,
+    ])
+  })
+})
