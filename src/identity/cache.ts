@@ -137,6 +137,8 @@ export class CachingIdentityResolver {
   readonly #stored: IdentityMemory | undefined
   /** Stored identities being read, by DID (one read however many resolve it). */
   readonly #loading = new Map<string, Promise<void>>()
+  /** DIDs purged while their stored identity was being read: that read is not taken. */
+  readonly #voided = new Set<string>()
 
   constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
     this.#now = options.now ?? Date.now
@@ -234,6 +236,7 @@ export class CachingIdentityResolver {
   purge(did: string, options?: { readonly dropStale?: boolean }): void {
     this.#lookups.detach(did)
     this.#stored?.forget(did)
+    if (this.#loading.has(did)) this.#voided.add(did)
     const entry = this.#entries.peek(did)
     if (entry === undefined) return
     if (entry.kind === 'positive' && options?.dropStale !== true) {
@@ -290,6 +293,7 @@ export class CachingIdentityResolver {
         .then((found) => {
           // Something resolved or purged it meanwhile: that is newer.
           if (
+            this.#voided.has(did) ||
             found === undefined ||
             this.#entries.peek(did) !== undefined ||
             this.#lookups.has(did)
@@ -307,7 +311,10 @@ export class CachingIdentityResolver {
             retryAt: Number.NEGATIVE_INFINITY,
           })
         })
-        .finally(() => this.#loading.delete(did))
+        .finally(() => {
+          this.#loading.delete(did)
+          this.#voided.delete(did)
+        })
       this.#loading.set(did, loading)
     }
     return loading

@@ -177,6 +177,19 @@ describe('CachingIdentityResolver with stored identities', () => {
     assert.equal(cache.counters.loaded, 0)
   })
 
+  it('a purge while the stored identity is being read voids that read', async () => {
+    const fresh = identity(A, 'zQ3shNew')
+    const { cache, asked } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW - 1000 } },
+      { [A]: fresh },
+    )
+    const first = cache.resolve(A)
+    cache.purge(A) // e.g. the host's #identity, while the read is under way
+    assert.deepEqual(await first, { identity: fresh, stale: false }, 'asked the directory')
+    assert.equal(cache.counters.loaded, 0, 'the old identity was not taken')
+    assert.deepEqual(asked, [A])
+  })
+
   it('a DID the store does not hold is resolved and remembered; a purge and a not-found forget', async () => {
     const { cache, calls } = make({}, { [A]: identity(A) })
     await cache.resolve(A)
