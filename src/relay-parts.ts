@@ -181,6 +181,7 @@ export function relayCheckpointer(p: {
   book: CursorBook
   /** The hosts part (built after the checkpointer, which it calls back). */
   hosts: () => Hosts
+  afterCursors?: CheckpointerDeps['afterCursors']
   metrics: RelayMetrics | undefined
   logger: Logger
 }): Checkpointer {
@@ -191,6 +192,7 @@ export function relayCheckpointer(p: {
     hosts: { cursors: () => p.hosts().cursors(), persistBatched: () => p.hosts().persistBatched() },
     book: p.book,
     saveCursors: saveCursorsTo(db),
+    ...(p.afterCursors && { afterCursors: p.afterCursors }),
     startTimer: metrics && (() => metrics.dbBatchLatency.startTimer()),
     onError: (err) => p.logger.error({ err }, 'checkpoint failed'),
   })

@@ -109,20 +109,18 @@ export async function createRelay(
   const checkpointer = relayCheckpointer({
     db,
     accounts: {
-      write: async (seq, beforeSave, pace) => {
-        const written = shards
-          ? await shards.checkpoint(beforeSave, pace)
-          : await accounts.write(seq, beforeSave, pace)
-        // Resolved identities since the last checkpoint; a failure keeps them for the next.
-        await storedIdentities
-          .flush(pace)
-          .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities'))
-        return written
-      },
+      write: (seq, beforeSave, pace) =>
+        shards ? shards.checkpoint(beforeSave, pace) : accounts.write(seq, beforeSave, pace),
     },
     log,
     book,
     hosts: () => hosts,
+    // The identities this thread resolved (the shards write theirs with their own saves); a
+    // failure keeps them for the next checkpoint.
+    afterCursors: (pace) =>
+      storedIdentities
+        .flush(pace)
+        .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities')),
     metrics,
     logger,
   })

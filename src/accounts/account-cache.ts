@@ -9,9 +9,10 @@
 // the caller can write early when it grows), and those of a snapshot being written, which stay
 // readable until the write ends: the store has them only then (a write is paced over many turns
 // of the loop: paced-save.ts), so an evicted one read back from it meanwhile would be stale.
+
+import type { SavePace } from '../db/paced-save.ts'
 import { BoundedCache } from '../runtime/bounded-cache.ts'
 import type { AccountState } from './account-state.ts'
-import type { SavePace } from './paced-save.ts'
 
 /** What the cache needs from the database: one read, one batch write with its checkpoint. */
 export interface AccountPersistence {

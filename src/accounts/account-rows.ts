@@ -5,9 +5,9 @@
 // host).
 import type { RelayDatabase } from '../db/database.ts'
 import type { MetaStore } from '../db/meta.ts'
+import { saveInBatches } from '../db/paced-save.ts'
 import type { AccountPersistence } from './account-cache.ts'
 import type { AccountState } from './account-state.ts'
-import { saveInBatches } from './paced-save.ts'
 
 /** The meta key of the log seq the stored account states are consistent with. */
 export const ACCOUNTS_CHECKPOINT_KEY = 'accounts_checkpoint_seq'

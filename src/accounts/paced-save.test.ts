@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { SAVE_BATCH_ROWS, type SaveBatches, saveInBatches } from '../db/paced-save.ts'
 import { tempDatabase } from '../db/testing.ts'
 import { ACCOUNT_SHARDS_KEY, ACCOUNTS_CHECKPOINT_KEY, accountPersistence } from './account-rows.ts'
 import { type AccountState, newAccount } from './account-state.ts'
-import { SAVE_BATCH_ROWS, type SaveBatches, saveInBatches } from './paced-save.ts'
 
 /** Batches written and pauses taken, in order, on a clock each batch moves by `batchMs`. */
 function recorder(batchMs: number, failAt?: number) {

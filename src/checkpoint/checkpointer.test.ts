@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AccountCache, type AccountPersistence } from '../accounts/account-cache.ts'
 import { type AccountState, newAccount } from '../accounts/account-state.ts'
-import type { SavePace } from '../accounts/paced-save.ts'
+import type { SavePace } from '../db/paced-save.ts'
 import { Checkpointer, type CheckpointerDeps } from './checkpointer.ts'
 import { CursorBook } from './cursor-book.ts'
 
@@ -171,6 +171,18 @@ describe('Checkpointer.run', () => {
     const runs = h.calls.filter((c) => c === 'timer.start').length
     h.checkpointer.stop() // a failing `last` would leave the interval running
     assert.equal(runs, 2, 'no periodic run after the last')
+  })
+
+  it('runs what the caller adds after the cursors are stored, with the run’s pace', async () => {
+    const after: string[] = []
+    const h = harness({
+      afterCursors: async (pace) => {
+        after.push(`${pace} after ${h.savedCursors.length} cursor saves`)
+      },
+    })
+    await h.checkpointer.run()
+    await h.checkpointer.last()
+    assert.deepEqual(after, ['paced after 1 cursor saves', 'at-once after 2 cursor saves'])
   })
 
   it('a run asked for after the running one read the cursors stores the cursors as they are now', async () => {

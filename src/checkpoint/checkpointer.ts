@@ -3,10 +3,11 @@
 // a restart after a crash replays only the log written since (recovery.ts).
 // - Accounts: the log is synced first, then every changed state and `accounts_checkpoint_seq`
 //   are written, in paced batches with the seq in the last (the account cache does that:
-//   accounts/paced-save.ts).
+//   db/paced-save.ts).
 // - Hosts: changed account counts; then every host's cursor, as the hosts part derives it, with
 //   `cursors_scan_from`, the oldest log seq holding an event above a host's cursor (the cursor
 //   book), in one transaction.
+// - Then whatever the caller adds after the cursors (the identities resolved since the last).
 // A checkpoint asked for while one runs waits for it and then runs once more: the running one may
 // have read the cursors and states before the caller's change. Callers that ask meanwhile share
 // that one next run. The last checkpoint, at stop (`last`), writes its states at once: no event
@@ -14,7 +15,7 @@
 // for one and wait; so does releasing throttled accounts, which reads the stored states.
 // Deliberately not here: what the states and cursors are (accounts/, hosts/), SQL (the caller's
 // `saveCursors`).
-import type { SavePace } from '../accounts/paced-save.ts'
+import type { SavePace } from '../db/paced-save.ts'
 import type { CursorBook } from './cursor-book.ts'
 
 /** The meta key of the log seq the stored cursors' skip sets are rebuilt from. */
@@ -38,6 +39,11 @@ export interface CheckpointerDeps {
     cursors: ReadonlyMap<number, number | null>,
     scanFrom: number,
   ) => Promise<void>
+  /**
+   * Runs last, once the cursors are stored (the identities resolved since the last checkpoint:
+   * writing a backlog of them must not hold the cursors back). Never rejects.
+   */
+  readonly afterCursors?: (pace: SavePace) => Promise<void>
   /** Starts timing one checkpoint; the returned function ends it (metrics). */
   readonly startTimer?: () => () => void
   readonly onError: (err: unknown) => void
@@ -106,6 +112,7 @@ export class Checkpointer {
       await d.accounts.write(seq, () => d.log.sync(), pace)
       const scanFrom = d.book.settle(cursors) ?? seq + 1
       await d.saveCursors(cursors, scanFrom)
+      await d.afterCursors?.(pace)
     } finally {
       end?.()
     }

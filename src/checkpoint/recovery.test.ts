@@ -268,7 +268,7 @@ describe('recoverAtStart: account states', () => {
 
 describe('recoverAtStart: a checkpoint cut short between its batches', () => {
   // A checkpoint writes its states in batches and its seq with the last
-  // (accounts/paced-save.ts): a crash in between leaves stored states newer than the stored
+  // (db/paced-save.ts): a crash in between leaves stored states newer than the stored
   // seq. Replaying records the state already holds must end where replaying onto the older
   // state would, whichever record the stored state was written after.
   it('ends at the same state from any newer stored state', async () => {

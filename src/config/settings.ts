@@ -228,7 +228,7 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'DURATION',
     default: '3s',
     group: 'Storage and event log',
-    help: 'how often account states and host cursors are written to the database; a restart replays the log since the last one',
+    help: 'how often account states, host cursors and newly resolved identities are written to the database; a restart replays the log since the last one',
   }),
   setting({
     flag: 'account-cache-size',

@@ -23,10 +23,11 @@
 // - A caller whose signal aborts gets DidResolutionError 'aborted'; when every waiter of a lookup
 //   has aborted, the lookup is dequeued or its upstream request aborted.
 //
-// - With `stored` (stored-identities.ts): a DID the cache holds nothing for is first looked up
-//   there (once, however many resolve it at once), and taken with the times of when it was
-//   resolved: fresh until its TTL from then, a fallback until max-stale after that; what the
-//   directory answers is told to it, and a purge or a "not found" makes it forget the DID.
+// - With `stored` (stored-identities.ts, read through stored-reads.ts): a DID the cache holds
+//   nothing for is first looked up there, and taken with the times of when it was resolved (never
+//   later than now): fresh until its TTL from then, a fallback until max-stale after that; what
+//   the directory answers is told to it, and a purge or a "not found" of a DID it held an
+//   identity for makes it forget the row (a purge during the read voids what the read finds).
 //
 // resolve() returns `{ identity, stale }`; peek() returns the Identity only while fresh and does
 // no I/O and no promise allocation (the ingest hot path). Counters are a live plain object.
@@ -38,7 +39,8 @@ import type { Identity } from './did-document.ts'
 import { DidNotFoundError, DidResolutionError, IdentityBusyError } from './errors.ts'
 import { LookupScheduler, type Outcome } from './lookup-scheduler.ts'
 import type { IdentityResolver } from './resolver.ts'
-import type { IdentityMemory } from './stored-identities.ts'
+import type { IdentityMemory, StoredIdentity } from './stored-identities.ts'
+import { StoredReads } from './stored-reads.ts'
 
 export interface CachedIdentity {
   readonly identity: Identity
@@ -67,6 +69,10 @@ export interface IdentityCacheCounters {
   evictions: number
   /** Identities taken from the stored ones (`stored`), fresh or as a fallback. */
   loaded: number
+  /** Reads of the stored identities that failed or took too long (the directory was asked). */
+  storeFailures: number
+  /** Changes to the stored identities dropped to stay within their bound (a database outage). */
+  storeDropped: number
 }
 
 export interface CachingIdentityResolverOptions {
@@ -122,6 +128,8 @@ export function noIdentityCounters(): IdentityCacheCounters {
     busy: 0,
     evictions: 0,
     loaded: 0,
+    storeFailures: 0,
+    storeDropped: 0,
   }
 }
 
@@ -134,11 +142,7 @@ export class CachingIdentityResolver {
   readonly #entries: BoundedCache<Entry>
   readonly #lookups: LookupScheduler<Identity, CachedIdentity>
   readonly #counters: IdentityCacheCounters = noIdentityCounters()
-  readonly #stored: IdentityMemory | undefined
-  /** Stored identities being read, by DID (one read however many resolve it). */
-  readonly #loading = new Map<string, Promise<void>>()
-  /** DIDs purged while their stored identity was being read: that read is not taken. */
-  readonly #voided = new Set<string>()
+  readonly #stored: StoredReads | undefined
 
   constructor(upstream: IdentityResolver, options: CachingIdentityResolverOptions = {}) {
     this.#now = options.now ?? Date.now
@@ -147,7 +151,8 @@ export class CachingIdentityResolver {
     this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
     this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
     this.#errorRetryMs = duration('errorRetryMs', options.errorRetryMs, 30_000)
-    this.#stored = options.stored
+    this.#stored =
+      options.stored && new StoredReads(options.stored, (what) => this.#counters[what]++)
     this.#lookups = new LookupScheduler({
       maxConcurrent: count('maxConcurrent', options.maxConcurrent, 32, 1),
       maxQueue: count('maxQueue', options.maxQueue, 1_000, 0),
@@ -190,7 +195,8 @@ export class CachingIdentityResolver {
       this.#entries.peek(did) === undefined &&
       !this.#lookups.has(did)
     ) {
-      await this.#load(this.#stored, did)
+      const found = await this.#stored.read(did)
+      if (found !== undefined) this.#seed(did, found)
       if (signal?.aborted) throw aborted(did, signal)
     }
     const now = this.#now()
@@ -235,8 +241,9 @@ export class CachingIdentityResolver {
   /** Forget `did`'s cached answer: the next resolve goes upstream. See the header for details. */
   purge(did: string, options?: { readonly dropStale?: boolean }): void {
     this.#lookups.detach(did)
-    this.#stored?.forget(did)
-    if (this.#loading.has(did)) this.#voided.add(did)
+    // Always: a row may exist for a DID the cache evicted, and the resolve after a purge must not
+    // read it back.
+    this.#stored?.forget(did, true)
     const entry = this.#entries.peek(did)
     if (entry === undefined) return
     if (entry.kind === 'positive' && options?.dropStale !== true) {
@@ -270,8 +277,8 @@ export class CachingIdentityResolver {
     if (error instanceof DidNotFoundError) {
       this.#counters.notFound++
       if (!detached) {
+        this.#stored?.forget(did, this.#entries.peek(did)?.kind === 'positive')
         this.#store(did, { kind: 'negative', error, until: now + this.#negativeTtlMs })
-        this.#stored?.forget(did)
       }
       throw error
     }
@@ -284,40 +291,23 @@ export class CachingIdentityResolver {
     throw error
   }
 
-  /** Takes `did`'s stored identity into the cache, if it is still within its times. */
-  #load(stored: IdentityMemory, did: string): Promise<void> {
-    let loading = this.#loading.get(did)
-    if (loading === undefined) {
-      loading = stored
-        .load(did)
-        .then((found) => {
-          // Something resolved or purged it meanwhile: that is newer.
-          if (
-            this.#voided.has(did) ||
-            found === undefined ||
-            this.#entries.peek(did) !== undefined ||
-            this.#lookups.has(did)
-          )
-            return
-          const freshUntil = found.resolvedAt + this.#ttlMs
-          const staleUntil = freshUntil + this.#maxStaleMs
-          if (this.#now() >= staleUntil) return
-          this.#counters.loaded++
-          this.#store(did, {
-            kind: 'positive',
-            fresh: { identity: found.identity, stale: false },
-            freshUntil,
-            staleUntil,
-            retryAt: Number.NEGATIVE_INFINITY,
-          })
-        })
-        .finally(() => {
-          this.#loading.delete(did)
-          this.#voided.delete(did)
-        })
-      this.#loading.set(did, loading)
-    }
-    return loading
+  /** Takes a stored identity into the cache while it is within its times (see the header). */
+  #seed(did: string, found: StoredIdentity): void {
+    // Resolved or purged meanwhile: that is newer.
+    if (this.#entries.peek(did) !== undefined || this.#lookups.has(did)) return
+    const now = this.#now()
+    // Never fresh for longer than the TTL from now: a row stamped by a clock that ran ahead.
+    const freshUntil = Math.min(found.resolvedAt, now) + this.#ttlMs
+    const staleUntil = freshUntil + this.#maxStaleMs
+    if (now >= staleUntil) return
+    this.#counters.loaded++
+    this.#store(did, {
+      kind: 'positive',
+      fresh: { identity: found.identity, stale: false },
+      freshUntil,
+      staleUntil,
+      retryAt: Number.NEGATIVE_INFINITY,
+    })
   }
 
   #store(did: string, entry: Entry): void {

@@ -16,6 +16,15 @@ const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
 const HOUR = 3_600_000
 
+const row = (did: string) => ({
+  did,
+  pds: 'https://pds.example.com',
+  handle: 'a.test',
+  key_type: 'Multikey',
+  key: 'zQ3shOld',
+  resolved_at: 1_000,
+})
+
 const identity = (did: string, key = 'zQ3shOld'): Identity => ({
   did,
   pds: 'https://pds.example.com',
@@ -39,7 +48,6 @@ describe('StoredIdentities on SQLite', () => {
       identity: { did: B, pds: null, handle: null, signingKey: null },
       resolvedAt: 2_000,
     })
-    assert.equal(again.counts.loaded, 2)
     again.forget(A)
     assert.equal(await again.load(A), undefined, 'forgotten before it is written')
     await again.flush('at-once')
@@ -47,7 +55,7 @@ describe('StoredIdentities on SQLite', () => {
     assert.equal(await new StoredIdentities(t.db.identities).load(A), undefined)
   })
 
-  it('a failed write keeps the changes for the next, unless a newer one came; a failed read is a miss', async () => {
+  it('a failed write keeps the changes for the next, unless a newer one came; a failed read rejects', async () => {
     await using t = await tempDatabase()
     let fail = true
     const rows = {
@@ -65,8 +73,7 @@ describe('StoredIdentities on SQLite', () => {
     stored.remember(identity(A), 1_000)
     stored.remember(identity(B), 1_000)
     await assert.rejects(stored.flush('paced'), /database away/)
-    assert.equal(await stored.load('did:plc:cccccccccccccccccccccccc'), undefined)
-    assert.equal(stored.counts.loadFailures, 1)
+    await assert.rejects(stored.load('did:plc:cccccccccccccccccccccccc'), /database away/)
     stored.remember(identity(B, 'zQ3shNew'), 5_000)
     fail = false
     await stored.flush('paced')
@@ -74,29 +81,77 @@ describe('StoredIdentities on SQLite', () => {
     assert.equal((await t.db.identities.get(B))?.key, 'zQ3shNew', 'the newer change won')
   })
 
-  it('keeps at most maxPending changes waiting, dropping the oldest', async () => {
+  it('keeps at most maxPending identities waiting, dropping the oldest; a forget outlives them', async () => {
     await using t = await tempDatabase()
+    const C = 'did:plc:cccccccccccccccccccccccc'
+    const D = 'did:plc:dddddddddddddddddddddddd'
+    await t.db.identities.upsertMany([{ ...row(D), resolved_at: 1 }])
     const stored = new StoredIdentities(t.db.identities, { maxPending: 2 })
-    for (const did of [A, B, 'did:plc:cccccccccccccccccccccccc']) stored.remember(identity(did), 1)
-    assert.equal(stored.pending, 2)
-    assert.equal(stored.counts.droppedPending, 1)
+    assert.equal(stored.forget(D), true)
+    stored.remember(identity(D, 'zQ3shNew'), 2) // D's forget stays, whatever becomes of this
+    assert.deepEqual(
+      [A, B, C].map((did) => stored.remember(identity(did), 1)),
+      [true, false, false],
+    )
+    assert.equal(stored.pending, 3, 'two identities and the forget')
     await stored.flush('paced')
-    assert.equal(await t.db.identities.get(A), undefined, 'the oldest was dropped')
-    assert.notEqual(await t.db.identities.get(B), undefined)
+    assert.equal(await t.db.identities.get(D), undefined, 'the doubted row deleted')
+    assert.equal(await t.db.identities.get(A), undefined, 'the oldest identities dropped')
+    assert.notEqual(await t.db.identities.get(C), undefined)
+  })
+
+  it('a read while a flush writes sees the changes being written, not the row before them', async () => {
+    await using t = await tempDatabase()
+    await t.db.identities.upsertMany([row(A)])
+    let release!: () => void
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    const rows = {
+      get: (did: string) => t.db.identities.get(did),
+      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
+        await held
+        return t.db.identities.upsertMany(r)
+      },
+      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+    }
+    const stored = new StoredIdentities(rows)
+    stored.forget(A) // e.g. a purge, then the new identity resolved
+    stored.remember(identity(A, 'zQ3shNew'), 5_000)
+    stored.forget(B)
+    const flushing = stored.flush('paced')
+    await new Promise((r) => setTimeout(r, 10)) // the delete done, the upsert held
+    assert.equal((await stored.load(A))?.identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
+    assert.equal(await stored.load(B), undefined)
+    release()
+    await flushing
+    assert.equal((await stored.load(A))?.resolvedAt, 5_000, 'then from the table')
   })
 })
 
-/** A store stand-in: what it holds, and every call made to it. */
-function memory(held: Record<string, StoredIdentity> = {}) {
+/**
+ * A store stand-in: what it holds, and every call made to it; `load` answers what `held` gives
+ * (an Error rejects, 'hang' never answers), and remember and forget answer `kept`.
+ */
+function memory(held: Record<string, StoredIdentity | Error | 'hang'> = {}, kept = true) {
   const calls: string[] = []
   const store: IdentityMemory = {
     load: async (did) => {
       calls.push(`load ${did}`)
       await new Promise((r) => setImmediate(r))
-      return held[did]
+      const h = held[did]
+      if (h === 'hang') return new Promise(() => {})
+      if (h instanceof Error) throw h
+      return h
     },
-    remember: (id, at) => calls.push(`remember ${id.did} ${at}`),
-    forget: (did) => calls.push(`forget ${did}`),
+    remember: (id, at) => {
+      calls.push(`remember ${id.did} ${at}`)
+      return kept
+    },
+    forget: (did) => {
+      calls.push(`forget ${did}`)
+      return kept
+    },
   }
   return { store, calls }
 }
@@ -118,14 +173,17 @@ function directory(answers: Record<string, Identity | Error>) {
 
 describe('CachingIdentityResolver with stored identities', () => {
   const NOW = 10 * HOUR
+  let clock = NOW
   const make = (
-    held: Record<string, StoredIdentity>,
+    held: Parameters<typeof memory>[0],
     answers: Record<string, Identity | Error>,
+    kept = true,
   ) => {
-    const m = memory(held)
+    clock = NOW
+    const m = memory(held, kept)
     const d = directory(answers)
     const cache = new CachingIdentityResolver(d.resolver, {
-      now: () => NOW,
+      now: () => clock,
       ttlMs: HOUR,
       maxStaleMs: 24 * HOUR,
       stored: m.store,
@@ -190,17 +248,62 @@ describe('CachingIdentityResolver with stored identities', () => {
     assert.deepEqual(asked, [A])
   })
 
-  it('a DID the store does not hold is resolved and remembered; a purge and a not-found forget', async () => {
+  it('a DID the store does not hold is resolved and remembered; a purge forgets; a not-found forgets what the cache held', async () => {
     const { cache, calls } = make({}, { [A]: identity(A) })
     await cache.resolve(A)
     cache.purge(A)
     await assert.rejects(cache.resolve(B), DidNotFoundError)
-    assert.deepEqual(calls, [
-      `load ${A}`,
-      `remember ${A} ${NOW}`,
-      `forget ${A}`,
-      `load ${B}`,
-      `forget ${B}`,
-    ])
+    assert.deepEqual(
+      calls,
+      [`load ${A}`, `remember ${A} ${NOW}`, `forget ${A}`, `load ${B}`],
+      'B was never held: no row to forget',
+    )
+    const held = make({ [A]: { identity: identity(A), resolvedAt: NOW - 2 * HOUR } }, {})
+    await assert.rejects(held.cache.resolve(A), DidNotFoundError)
+    assert.deepEqual(held.calls, [`load ${A}`, `forget ${A}`], 'A was: its row goes')
+  })
+
+  it('a purge of a DID the cache evicted forgets its row, and the resolve after it asks the directory', async () => {
+    const stored = new StoredIdentities({
+      get: async () => ({ ...row(A), resolved_at: NOW - 1000 }),
+      upsertMany: async () => {},
+      deleteMany: async () => {},
+    })
+    const d = directory({ [A]: identity(A, 'zQ3shNew') })
+    const cache = new CachingIdentityResolver(d.resolver, { now: () => NOW, ttlMs: HOUR, stored })
+    cache.purge(A) // nothing cached: as after an eviction
+    assert.equal((await cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
+    assert.deepEqual(d.asked, [A])
+  })
+
+  it('a row stamped ahead of the clock is fresh for the TTL from now, no longer', async () => {
+    const { cache, asked } = make(
+      { [A]: { identity: identity(A), resolvedAt: NOW + 240 * HOUR } },
+      { [A]: identity(A, 'zQ3shNew') },
+    )
+    assert.equal((await cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shOld')
+    clock = NOW + HOUR + 1
+    assert.equal((await cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
+    assert.deepEqual(asked, [A])
+  })
+
+  it('a read that fails or hangs is a miss after at most a second, counted; the directory answers', async () => {
+    const { cache, asked } = make(
+      { [A]: new Error('database away'), [B]: 'hang' },
+      { [A]: identity(A), [B]: identity(B) },
+    )
+    const started = performance.now()
+    assert.equal((await cache.resolve(A)).identity.did, A)
+    assert.equal((await cache.resolve(B)).identity.did, B)
+    assert.ok(performance.now() - started < 3_000)
+    assert.deepEqual(asked, [A, B])
+    assert.equal(cache.counters.storeFailures, 2)
+  })
+
+  it('counts what the store dropped for its bound', async () => {
+    const { cache } = make({}, { [A]: identity(A) }, false)
+    await cache.resolve(A)
+    cache.purge(A)
+    assert.equal(cache.counters.storeDropped, 2)
   })
 })

@@ -7,17 +7,21 @@
 // back on, so events of every account not seen since the start are dropped.
 // What is trusted: a stored identity is what the directory last answered, with when. The cache
 // applies to it the times it applies to one it resolved itself: fresh for the TTL after it was
-// resolved, then a fallback while a refresh fails, up to max-stale. A purge (a host said the
-// identity changed, a signature failed) or a "not found" forgets the row too, so a restart never
-// brings back an identity the relay had reason to doubt.
-// Bounded: at most MAX_PENDING changes wait for the next write, the oldest dropped past it
-// (counted): a stored identity only saves a lookup. A read that fails is a miss (the directory is
-// asked, as without this), counted.
+// resolved (never later than now), then a fallback while a refresh fails, up to max-stale. A
+// purge (a host said the identity changed, a signature failed) or a "not found" deletes the row
+// with the next checkpoint. A crash loses what changed since the last checkpoint, as it does for
+// account states: a doubted identity brought back so is trusted for the rest of its TTL at most,
+// and any mismatch (a signature that fails, an event from another host) resolves it again at once,
+// as it would in memory.
+// Bounded: at most MAX_PENDING identities and as many forgets wait for the next write (a database
+// outage), the oldest dropped past it (the cache counts them): a stored identity only saves a
+// lookup, and the cache asks to forget only where a row may exist. A read that fails rejects; the
+// cache counts it and asks the directory, as without this.
 // Deliberately not here: the times (cache.ts), SQL (db/identities.ts), when writes happen (the
 // checkpoint calls `flush`).
 
-import { type SavePace, saveInBatches } from '../accounts/paced-save.ts'
 import type { IdentityRow } from '../db/identities.ts'
+import { type SavePace, saveInBatches } from '../db/paced-save.ts'
 import type { Identity } from './did-document.ts'
 import { sharedEndpoint } from './pds-endpoints.ts'
 
@@ -29,9 +33,15 @@ export interface StoredIdentity {
 
 /** What the identity cache needs from the store. */
 export interface IdentityMemory {
+  /** The stored identity (a change not written yet included); rejects when the table fails. */
   load(did: string): Promise<StoredIdentity | undefined>
-  remember(identity: Identity, resolvedAt: number): void
-  forget(did: string): void
+  /** To be written with the next checkpoint; false when an older change was dropped for it. */
+  remember(identity: Identity, resolvedAt: number): boolean
+  /**
+   * The DID's row is to be deleted (before any identity remembered for it later is written);
+   * false when an older forget was dropped for it.
+   */
+  forget(did: string): boolean
 }
 
 /** The table's operations this needs (db/identities.ts). */
@@ -41,82 +51,95 @@ export interface IdentityRows {
   deleteMany(dids: readonly string[]): Promise<void>
 }
 
-/** Changes waiting for the next write, at most (about 150 bytes each). */
+/** Identities waiting for the next write, at most (about 150 bytes each). */
 export const MAX_PENDING = 200_000
+
+/** What waits for the next write; a flush takes it whole. */
+interface Changes {
+  /** DID → the identity to write; oldest first. */
+  readonly remembered: Map<string, StoredIdentity>
+  /** DIDs whose rows are to be deleted, before the identities above are written. */
+  readonly forgotten: Set<string>
+}
+
+const noChanges = (): Changes => ({ remembered: new Map(), forgotten: new Set() })
 
 export class StoredIdentities implements IdentityMemory {
   readonly #rows: IdentityRows
-  /** DID → the identity to write, or null to delete its row; oldest first. */
-  #pending = new Map<string, StoredIdentity | null>()
   readonly #maxPending: number
-  readonly counts = { loaded: 0, loadFailures: 0, droppedPending: 0 }
+  #pending: Changes = noChanges()
+  /** The changes a flush is writing: read as the table's until it has written them. */
+  #writing: Changes | undefined
 
   constructor(rows: IdentityRows, options: { maxPending?: number } = {}) {
     this.#rows = rows
     this.#maxPending = options.maxPending ?? MAX_PENDING
   }
 
+  /** Changes waiting for the next write. */
   get pending(): number {
-    return this.#pending.size
+    return this.#pending.remembered.size + this.#pending.forgotten.size
   }
 
   async load(did: string): Promise<StoredIdentity | undefined> {
-    // A change not written yet is what the table will hold.
-    const waiting = this.#pending.get(did)
-    if (waiting !== undefined) return waiting ?? undefined
-    let row: IdentityRow | undefined
-    try {
-      row = await this.#rows.get(did)
-    } catch {
-      this.counts.loadFailures++
-      return undefined
+    // Changes not written yet are what the table will hold: the newest first.
+    for (const changes of [this.#pending, this.#writing]) {
+      if (changes === undefined) continue
+      const remembered = changes.remembered.get(did)
+      if (remembered !== undefined) return remembered
+      if (changes.forgotten.has(did)) return undefined
     }
-    if (row === undefined) return undefined
-    this.counts.loaded++
-    return fromRow(row)
+    const row = await this.#rows.get(did)
+    return row === undefined ? undefined : fromRow(row)
   }
 
-  remember(identity: Identity, resolvedAt: number): void {
-    this.#set(identity.did, { identity, resolvedAt })
+  remember(identity: Identity, resolvedAt: number): boolean {
+    const { remembered } = this.#pending
+    remembered.delete(identity.did)
+    remembered.set(identity.did, { identity, resolvedAt })
+    if (remembered.size <= this.#maxPending) return true
+    const oldest = remembered.keys().next().value
+    if (oldest !== undefined) remembered.delete(oldest)
+    return false
   }
 
-  forget(did: string): void {
-    this.#set(did, null)
+  /** False when an older forget was dropped for it (MAX_PENDING of them wait already). */
+  forget(did: string): boolean {
+    const { remembered, forgotten } = this.#pending
+    remembered.delete(did)
+    forgotten.delete(did)
+    forgotten.add(did)
+    if (forgotten.size <= this.#maxPending) return true
+    const oldest = forgotten.values().next().value
+    if (oldest !== undefined) forgotten.delete(oldest)
+    return false
   }
 
   /**
-   * Writes the waiting changes (`pace`: paced-save.ts). A failed write keeps every change not
-   * made again since, for the next flush, and rejects.
+   * Writes the waiting changes: the deletes, then the identities (`pace`: db/paced-save.ts). A
+   * failed write keeps every change not superseded since for the next flush, and rejects.
    */
   async flush(pace: SavePace): Promise<void> {
-    if (this.#pending.size === 0) return
+    if (this.pending === 0 || this.#writing !== undefined) return
     const taken = this.#pending
-    this.#pending = new Map()
-    const upserts: IdentityRow[] = []
-    const deletes: string[] = []
-    for (const [did, change] of taken) {
-      if (change === null) deletes.push(did)
-      else upserts.push(toRow(change))
-    }
+    this.#pending = noChanges()
+    this.#writing = taken
     try {
-      if (deletes.length > 0) await this.#rows.deleteMany(deletes)
-      await saveInBatches(upserts, 0, pace, {
-        writeBatch: (batch) => this.#rows.upsertMany(batch),
-      })
+      if (taken.forgotten.size > 0) await this.#rows.deleteMany([...taken.forgotten])
+      const rows = [...taken.remembered.values()].map(toRow)
+      await saveInBatches(rows, 0, pace, { writeBatch: (batch) => this.#rows.upsertMany(batch) })
     } catch (err) {
-      // Written again next time, unless a newer change of the same DID came meanwhile.
-      for (const [did, change] of taken) if (!this.#pending.has(did)) this.#set(did, change)
+      // Back under the newer changes made meanwhile, which win.
+      const newer = this.#pending
+      this.#pending = taken
+      for (const did of newer.forgotten) this.forget(did)
+      for (const change of newer.remembered.values()) {
+        this.remember(change.identity, change.resolvedAt)
+      }
       throw err
+    } finally {
+      this.#writing = undefined
     }
-  }
-
-  #set(did: string, change: StoredIdentity | null): void {
-    this.#pending.delete(did)
-    this.#pending.set(did, change)
-    if (this.#pending.size <= this.#maxPending) return
-    const oldest = this.#pending.keys().next().value
-    if (oldest !== undefined) this.#pending.delete(oldest)
-    this.counts.droppedPending++
   }
 }
 

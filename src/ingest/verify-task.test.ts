@@ -40,6 +40,20 @@ const run = (didKey: string) =>
   )
 
 describe('runVerifyTask: the signing key', () => {
+  it('is parsed before the frame: a broken frame with an unusable key drops for the key', async () => {
+    const outcome = await runVerifyTask(
+      {
+        frame: new Uint8Array([0xff, 0x00]),
+        didKey: offCurveDidKey(),
+        previous: null,
+        now: Date.now(),
+        mode: 'strict',
+      },
+      verifySignature,
+    )
+    assert.equal(outcome.ok ? 'ok' : outcome.reason, 'identity-unavailable')
+  })
+
   it('verifies with a usable key', async () => {
     const outcome = await run(repo.keypair.didKey)
     assert.equal(outcome.ok, true)

@@ -60,6 +60,19 @@ export async function runVerifyTask(
   task: VerifyTask,
   checkSignature: SignatureCheck,
 ): Promise<VerifyOutcome> {
+  let key: ReturnType<typeof parseDidKey>
+  try {
+    key = parseDidKey(task.didKey)
+  } catch (err) {
+    // The main thread only names the key (ingest/signing-keys.ts); it is parsed here, once,
+    // before the frame: an unusable key drops the event as it did when the main thread parsed it.
+    if (!(err instanceof KeyParseError)) throw err
+    return {
+      ok: false,
+      reason: 'identity-unavailable',
+      detail: `unusable signing key: ${err.message}`,
+    }
+  }
   let msg: ReturnType<typeof parseMessage>
   let body: Readonly<Record<string, unknown>>
   try {
@@ -73,18 +86,6 @@ export async function runVerifyTask(
     if (err instanceof MessageError) return { ok: false, reason: err.reason, detail: err.message }
     // Hostile input must end as a drop, as it did when the main thread parsed it.
     return { ok: false, reason: 'invalid-message', detail: errorText(err) }
-  }
-  let key: ReturnType<typeof parseDidKey>
-  try {
-    key = parseDidKey(task.didKey)
-  } catch (err) {
-    // The main thread only names the key (ingest/signing-keys.ts); it is parsed here, once.
-    if (!(err instanceof KeyParseError)) throw err
-    return {
-      ok: false,
-      reason: 'identity-unavailable',
-      detail: `unusable signing key: ${err.message}`,
-    }
   }
   const ctx = {
     key,

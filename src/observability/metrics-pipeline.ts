@@ -246,6 +246,16 @@ export function registerIdentityMetrics(registry: Registry, s: MetricsSources): 
     () => c.loaded,
   )
   counter(
+    'relay_identity_store_failures_total',
+    'Reads of the stored identities that failed or took over a second (the directory was asked instead).',
+    () => c.storeFailures,
+  )
+  counter(
+    'relay_identity_store_dropped_total',
+    'Changes to the stored identities dropped to stay within their bound (while the database was away).',
+    () => c.storeDropped,
+  )
+  counter(
     'relay_identity_cache_evictions_total',
     'Identities evicted to keep the cache within its size.',
     () => c.evictions,

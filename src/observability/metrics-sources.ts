@@ -118,6 +118,8 @@ export interface IdentitySource {
     readonly busy: number
     readonly evictions: number
     readonly loaded: number
+    readonly storeFailures: number
+    readonly storeDropped: number
   }
   gauges(): { readonly entries: number; readonly running: number; readonly queued: number }
 }

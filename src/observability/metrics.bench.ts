@@ -112,6 +112,8 @@ const sources: MetricsSources = {
       busy: 0,
       evictions: 0,
       loaded: 0,
+      storeFailures: 0,
+      storeDropped: 0,
     },
     gauges: () => ({ entries: 0, running: 0, queued: 0 }),
   },

@@ -106,6 +106,8 @@ const EXPECTED: Record<string, number> = {
   relay_identity_busy_total: 0,
   relay_identity_cache_evictions_total: 5,
   relay_identity_cache_loaded_total: 4,
+  relay_identity_store_failures_total: 3,
+  relay_identity_store_dropped_total: 2,
   relay_identity_cache_entries: 77,
   relay_identity_resolutions_running: 1,
   relay_identity_resolutions_queued: 0,

@@ -174,6 +174,8 @@ export function makeFakes(): Fakes {
         busy: 0,
         evictions: 5,
         loaded: 4,
+        storeFailures: 3,
+        storeDropped: 2,
       },
       gauges: () => ({ entries: 77, running: 1, queued: 0 }),
     },

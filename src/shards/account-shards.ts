@@ -11,10 +11,10 @@
 // (hosts/), the checkpoint's timing (checkpoint/).
 import type { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
-import type { SavePace } from '../accounts/paced-save.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
 import type { RelayConfig } from '../config/config.ts'
+import type { SavePace } from '../db/paced-save.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { Identity } from '../identity/did-document.ts'
 import type { AccountOperations } from '../ingest/account-operations.ts'
@@ -142,7 +142,7 @@ export class AccountShards implements AccountOperations {
 
   /**
    * A checkpoint of every shard's accounts; `sync` makes the log durable in between, and `pace`
-   * says how each shard writes its snapshot (accounts/paced-save.ts).
+   * says how each shard writes its snapshot (db/paced-save.ts).
    */
   async checkpoint(sync: () => Promise<void>, pace: SavePace = 'paced'): Promise<number> {
     const all = this.#all()

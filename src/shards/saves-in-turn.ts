@@ -2,7 +2,7 @@
 // time, and a writer that finds the lock taken sleeps in growing steps (up to 100 ms) before it
 // tries again: shards saving all at once would wait for each other longer than their writes
 // take, and unfairly (src/db/accounts-threads.bench.ts). In turn, each writes as soon as the one
-// before has finished. Each save is paced as well (accounts/paced-save.ts), which leaves SQLite's
+// before has finished. Each save is paced as well (db/paced-save.ts), which leaves SQLite's
 // lock free between its batches for the main thread's own writes (docs/scaling.md, decision 9).
 
 /** Runs `save` for each shard in turn, every one whatever the others did, as `allSettled` would. */

@@ -8,8 +8,8 @@
 // Operations on one account (admin, resync, route reads) are calls, answered by a `reply` or
 // `fail` op carrying the call's id.
 import type { AccountState } from '../accounts/account-state.ts'
-import type { SavePace } from '../accounts/paced-save.ts'
 import type { RelayConfig } from '../config/config.ts'
+import type { SavePace } from '../db/paced-save.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IdentityCacheCounters } from '../identity/cache.ts'
 import type { Identity } from '../identity/did-document.ts'

@@ -5,8 +5,8 @@
 //
 // Speed matters more than it seems: the callers cache parsed keys, but a relay sees far more
 // accounts than any cache holds (each verify worker keeps 16,384 keys; the network has
-// millions of accounts), so a key is parsed again on the main thread for every identity it
-// loads and in a worker for every key that worker has not seen lately. A compressed point (what
+// millions of accounts), so a key is parsed again wherever it is verified with (a verify worker
+// or an account shard) for every key that thread has not seen lately. A compressed point (what
 // did:key and Multikey carry) is therefore checked natively: libsecp256k1 for k256 (~6 µs),
 // OpenSSL for p256 and for k256 without libsecp256k1 (~50–80 µs), where @noble/curves' field
 // arithmetic took ~150 µs on either curve (2026-12-03, dev box). Uncompressed points, rare and

@@ -1,4 +1,5 @@
-// How a checkpoint's account states reach the database: in batches of `SAVE_BATCH_ROWS`, each
+// How a checkpoint's rows reach the database (the account states with their checkpoint seq; the
+// identities resolved since the last, identity/stored-identities.ts): in batches of `SAVE_BATCH_ROWS`, each
 // its own transaction, the checkpoint seq written with the last, and between two batches a pause
 // as long as the batch before it took. Why: node:sqlite is synchronous, so one transaction of
 // every changed state blocked the writing thread for all of it (the main thread without account
