@@ -115,12 +115,14 @@ export async function createRelay(
     log,
     book,
     hosts: () => hosts,
-    // The identities this thread resolved (the shards write theirs with their own saves); a
+    // The identities resolved since the last checkpoint, by this thread or by each shard; a
     // failure keeps them for the next checkpoint.
-    afterCursors: (pace) =>
-      storedIdentities
+    afterCursors: async (pace) => {
+      await storedIdentities
         .flush(pace)
-        .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities')),
+        .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities'))
+      await shards?.flushIdentities(pace)
+    },
     metrics,
     logger,
   })

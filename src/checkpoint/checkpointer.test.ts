@@ -185,6 +185,23 @@ describe('Checkpointer.run', () => {
     assert.deepEqual(after, ['paced after 1 cursor saves', 'at-once after 2 cursor saves'])
   })
 
+  it('a checkpoint ends only once what runs after the cursors has ended', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let ended = false
+    const h = harness({ afterCursors: () => gate })
+    const last = h.checkpointer.last().then(() => {
+      ended = true
+    })
+    await new Promise((r) => setTimeout(r, 10))
+    assert.equal(ended, false)
+    release()
+    await last
+    assert.equal(ended, true)
+  })
+
   it('a run asked for after the running one read the cursors stores the cursors as they are now', async () => {
     const h = harness()
     h.cursors.set(5, 100)

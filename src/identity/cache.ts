@@ -24,10 +24,10 @@
 //   has aborted, the lookup is dequeued or its upstream request aborted.
 //
 // - With `stored` (stored-identities.ts, read through stored-reads.ts): a DID the cache holds
-//   nothing for is first looked up there, and taken with the times of when it was resolved (never
-//   later than now): fresh until its TTL from then, a fallback until max-stale after that; what
-//   the directory answers is told to it, and a purge or a "not found" of a DID it held an
-//   identity for makes it forget the row (a purge during the read voids what the read finds).
+//   nothing for is first looked up there, and taken with the times of when it was resolved: fresh
+//   until its TTL from then, a fallback until max-stale after that (one stamped ahead of the
+//   clock only a fallback); what the directory answers is told to it; a purge always makes it
+//   forget the row (and voids a read under way), a "not found" where a row may exist.
 //
 // resolve() returns `{ identity, stale }`; peek() returns the Identity only while fresh and does
 // no I/O and no promise allocation (the ingest hot path). Counters are a live plain object.
@@ -151,8 +151,22 @@ export class CachingIdentityResolver {
     this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
     this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
     this.#errorRetryMs = duration('errorRetryMs', options.errorRetryMs, 30_000)
+    const stored = options.stored
     this.#stored =
-      options.stored && new StoredReads(options.stored, (what) => this.#counters[what]++)
+      stored &&
+      new StoredReads({
+        memory: stored,
+        take: (did, found) => this.#seed(did, found),
+        countFailure: () => this.#counters.storeFailures++,
+        now: this.#now,
+      })
+    // The store counts what it dropped for its bound, whichever path dropped it.
+    if (stored) {
+      Object.defineProperty(this.#counters, 'storeDropped', {
+        enumerable: true,
+        get: () => stored.dropped,
+      })
+    }
     this.#lookups = new LookupScheduler({
       maxConcurrent: count('maxConcurrent', options.maxConcurrent, 32, 1),
       maxQueue: count('maxQueue', options.maxQueue, 1_000, 0),
@@ -195,8 +209,7 @@ export class CachingIdentityResolver {
       this.#entries.peek(did) === undefined &&
       !this.#lookups.has(did)
     ) {
-      const found = await this.#stored.read(did)
-      if (found !== undefined) this.#seed(did, found)
+      await this.#stored.read(did)
       if (signal?.aborted) throw aborted(did, signal)
     }
     const now = this.#now()
@@ -296,8 +309,10 @@ export class CachingIdentityResolver {
     // Resolved or purged meanwhile: that is newer.
     if (this.#entries.peek(did) !== undefined || this.#lookups.has(did)) return
     const now = this.#now()
-    // Never fresh for longer than the TTL from now: a row stamped by a clock that ran ahead.
-    const freshUntil = Math.min(found.resolvedAt, now) + this.#ttlMs
+    // A row stamped ahead of the clock (a clock that ran ahead) is due for a refresh at once, and
+    // a fallback until max-stale from now: never fresh, never kept alive by being read again.
+    const ahead = found.resolvedAt > now
+    const freshUntil = ahead ? now : found.resolvedAt + this.#ttlMs
     const staleUntil = freshUntil + this.#maxStaleMs
     if (now >= staleUntil) return
     this.#counters.loaded++

@@ -11,6 +11,7 @@ import type { Identity } from './did-document.ts'
 import { DidNotFoundError, DidResolutionError } from './errors.ts'
 import type { IdentityResolver } from './resolver.ts'
 import { type IdentityMemory, StoredIdentities, type StoredIdentity } from './stored-identities.ts'
+import { STORE_PAUSE_MS } from './stored-reads.ts'
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
@@ -81,18 +82,67 @@ describe('StoredIdentities on SQLite', () => {
     assert.equal((await t.db.identities.get(B))?.key, 'zQ3shNew', 'the newer change won')
   })
 
+  it('a flush that fails while changes come keeps them all, the newer winning, forgets before identities', async () => {
+    await using t = await tempDatabase()
+    const C = 'did:plc:cccccccccccccccccccccccc'
+    let release!: () => void
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    let fail = true
+    const rows = {
+      get: (did: string) => t.db.identities.get(did),
+      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
+        await held
+        if (fail) throw new Error('database away')
+        return t.db.identities.upsertMany(r)
+      },
+      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+    }
+    const stored = new StoredIdentities(rows)
+    stored.remember(identity(A), 1)
+    stored.remember(identity(B), 1)
+    stored.forget(C)
+    const flushing = stored.flush('paced')
+    await new Promise((r) => setTimeout(r, 10))
+    stored.forget(A) // a purge, then A resolved anew
+    stored.remember(identity(A, 'zQ3shNewA'), 2)
+    stored.remember(identity(B, 'zQ3shNewB'), 2)
+    stored.remember(identity(C, 'zQ3shNewC'), 2)
+    release()
+    await assert.rejects(flushing, /database away/)
+    fail = false
+    await stored.flush('paced')
+    for (const [did, key] of [
+      [A, 'zQ3shNewA'],
+      [B, 'zQ3shNewB'],
+      [C, 'zQ3shNewC'],
+    ] as const) {
+      assert.equal((await t.db.identities.get(did))?.key, key, did)
+    }
+  })
+
+  it('an identity remembered and then forgotten is neither read nor written', async () => {
+    await using t = await tempDatabase()
+    await t.db.identities.upsertMany([row(A)])
+    const stored = new StoredIdentities(t.db.identities)
+    stored.remember(identity(A, 'zQ3shNew'), 2)
+    stored.forget(A)
+    assert.equal(await stored.load(A), undefined)
+    await stored.flush('paced')
+    assert.equal(await t.db.identities.get(A), undefined)
+  })
+
   it('keeps at most maxPending identities waiting, dropping the oldest; a forget outlives them', async () => {
     await using t = await tempDatabase()
     const C = 'did:plc:cccccccccccccccccccccccc'
     const D = 'did:plc:dddddddddddddddddddddddd'
     await t.db.identities.upsertMany([{ ...row(D), resolved_at: 1 }])
     const stored = new StoredIdentities(t.db.identities, { maxPending: 2 })
-    assert.equal(stored.forget(D), true)
+    stored.forget(D)
     stored.remember(identity(D, 'zQ3shNew'), 2) // D's forget stays, whatever becomes of this
-    assert.deepEqual(
-      [A, B, C].map((did) => stored.remember(identity(did), 1)),
-      [true, false, false],
-    )
+    for (const did of [A, B, C]) stored.remember(identity(did), 1)
+    assert.equal(stored.dropped, 2)
     assert.equal(stored.pending, 3, 'two identities and the forget')
     await stored.flush('paced')
     assert.equal(await t.db.identities.get(D), undefined, 'the doubted row deleted')
@@ -102,7 +152,7 @@ describe('StoredIdentities on SQLite', () => {
 
   it('a read while a flush writes sees the changes being written, not the row before them', async () => {
     await using t = await tempDatabase()
-    await t.db.identities.upsertMany([row(A)])
+    await t.db.identities.upsertMany([row(A), row(B)])
     let release!: () => void
     const held = new Promise<void>((r) => {
       release = r
@@ -113,16 +163,19 @@ describe('StoredIdentities on SQLite', () => {
         await held
         return t.db.identities.upsertMany(r)
       },
-      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+      deleteMany: async (dids: readonly string[]) => {
+        await held
+        return t.db.identities.deleteMany(dids)
+      },
     }
     const stored = new StoredIdentities(rows)
     stored.forget(A) // e.g. a purge, then the new identity resolved
     stored.remember(identity(A, 'zQ3shNew'), 5_000)
     stored.forget(B)
     const flushing = stored.flush('paced')
-    await new Promise((r) => setTimeout(r, 10)) // the delete done, the upsert held
+    await new Promise((r) => setTimeout(r, 10)) // the delete held
     assert.equal((await stored.load(A))?.identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
-    assert.equal(await stored.load(B), undefined)
+    assert.equal(await stored.load(B), undefined, 'B’s row is being deleted')
     release()
     await flushing
     assert.equal((await stored.load(A))?.resolvedAt, 5_000, 'then from the table')
@@ -131,9 +184,9 @@ describe('StoredIdentities on SQLite', () => {
 
 /**
  * A store stand-in: what it holds, and every call made to it; `load` answers what `held` gives
- * (an Error rejects, 'hang' never answers), and remember and forget answer `kept`.
+ * (an Error rejects, 'hang' never answers); `dropped` is what it says it dropped.
  */
-function memory(held: Record<string, StoredIdentity | Error | 'hang'> = {}, kept = true) {
+function memory(held: Record<string, StoredIdentity | Error | 'hang'> = {}, dropped = 0) {
   const calls: string[] = []
   const store: IdentityMemory = {
     load: async (did) => {
@@ -146,12 +199,11 @@ function memory(held: Record<string, StoredIdentity | Error | 'hang'> = {}, kept
     },
     remember: (id, at) => {
       calls.push(`remember ${id.did} ${at}`)
-      return kept
     },
     forget: (did) => {
       calls.push(`forget ${did}`)
-      return kept
     },
+    dropped,
   }
   return { store, calls }
 }
@@ -177,10 +229,10 @@ describe('CachingIdentityResolver with stored identities', () => {
   const make = (
     held: Parameters<typeof memory>[0],
     answers: Record<string, Identity | Error>,
-    kept = true,
+    dropped = 0,
   ) => {
     clock = NOW
-    const m = memory(held, kept)
+    const m = memory(held, dropped)
     const d = directory(answers)
     const cache = new CachingIdentityResolver(d.resolver, {
       now: () => clock,
@@ -276,34 +328,44 @@ describe('CachingIdentityResolver with stored identities', () => {
     assert.deepEqual(d.asked, [A])
   })
 
-  it('a row stamped ahead of the clock is fresh for the TTL from now, no longer', async () => {
-    const { cache, asked } = make(
-      { [A]: { identity: identity(A), resolvedAt: NOW + 240 * HOUR } },
-      { [A]: identity(A, 'zQ3shNew') },
-    )
-    assert.equal((await cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shOld')
-    clock = NOW + HOUR + 1
-    assert.equal((await cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
-    assert.deepEqual(asked, [A])
+  it('a row stamped ahead of the clock is only a fallback: refreshed at once, kept while the directory fails', async () => {
+    const ahead = { [A]: { identity: identity(A), resolvedAt: NOW + 240 * HOUR } }
+    const up = make(ahead, { [A]: identity(A, 'zQ3shNew') })
+    assert.equal((await up.cache.resolve(A)).identity.signingKey?.publicKeyMultibase, 'zQ3shNew')
+    const down = make(ahead, { [A]: new DidResolutionError(A, 'network', 'unreachable') })
+    assert.deepEqual(await down.cache.resolve(A), { identity: identity(A), stale: true })
   })
 
-  it('a read that fails or hangs is a miss after at most a second, counted; the directory answers', async () => {
-    const { cache, asked } = make(
-      { [A]: new Error('database away'), [B]: 'hang' },
-      { [A]: identity(A), [B]: identity(B) },
+  it('a read that fails or hangs is a miss, counted; the table is left alone a while after', async () => {
+    const C = 'did:plc:cccccccccccccccccccccccc'
+    const { cache, asked, calls } = make(
+      { [A]: new Error('database away'), [B]: 'hang', [C]: 'hang' },
+      { [A]: identity(A), [B]: identity(B), [C]: identity(C) },
     )
-    const started = performance.now()
     assert.equal((await cache.resolve(A)).identity.did, A)
-    assert.equal((await cache.resolve(B)).identity.did, B)
-    assert.ok(performance.now() - started < 3_000)
-    assert.deepEqual(asked, [A, B])
+    assert.equal(cache.counters.storeFailures, 1)
+    assert.equal((await cache.resolve(B)).identity.did, B, 'not read: the table is left alone')
+    clock += STORE_PAUSE_MS
+    const started = performance.now()
+    assert.equal((await cache.resolve(C)).identity.did, C)
+    assert.ok(performance.now() - started < 3_000, 'a hanging read ends after a second')
+    assert.deepEqual(asked, [A, B, C])
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('load')),
+      [`load ${A}`, `load ${C}`],
+    )
     assert.equal(cache.counters.storeFailures, 2)
   })
 
-  it('counts what the store dropped for its bound', async () => {
-    const { cache } = make({}, { [A]: identity(A) }, false)
-    await cache.resolve(A)
-    cache.purge(A)
+  it('a not-found after a failed read forgets the row that may be there', async () => {
+    const { cache, calls } = make({ [A]: new Error('database away') }, {})
+    await assert.rejects(cache.resolve(A), DidNotFoundError)
+    assert.deepEqual(calls, [`load ${A}`, `forget ${A}`])
+  })
+
+  it('counts what the store dropped for its bound', () => {
+    const { cache } = make({}, {}, 2)
     assert.equal(cache.counters.storeDropped, 2)
+    assert.equal({ ...cache.counters }.storeDropped, 2, 'a copy of the counters has it too')
   })
 })

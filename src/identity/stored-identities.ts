@@ -14,9 +14,9 @@
 // and any mismatch (a signature that fails, an event from another host) resolves it again at once,
 // as it would in memory.
 // Bounded: at most MAX_PENDING identities and as many forgets wait for the next write (a database
-// outage), the oldest dropped past it (the cache counts them): a stored identity only saves a
-// lookup, and the cache asks to forget only where a row may exist. A read that fails rejects; the
-// cache counts it and asks the directory, as without this.
+// outage), the oldest dropped past it, counted (`dropped`): a stored identity only saves a lookup,
+// and the cache asks to forget only where a row may exist. A read that fails rejects; the cache
+// counts it and asks the directory, as without this.
 // Deliberately not here: the times (cache.ts), SQL (db/identities.ts), when writes happen (the
 // checkpoint calls `flush`).
 
@@ -35,13 +35,12 @@ export interface StoredIdentity {
 export interface IdentityMemory {
   /** The stored identity (a change not written yet included); rejects when the table fails. */
   load(did: string): Promise<StoredIdentity | undefined>
-  /** To be written with the next checkpoint; false when an older change was dropped for it. */
-  remember(identity: Identity, resolvedAt: number): boolean
-  /**
-   * The DID's row is to be deleted (before any identity remembered for it later is written);
-   * false when an older forget was dropped for it.
-   */
-  forget(did: string): boolean
+  /** To be written with the next checkpoint. */
+  remember(identity: Identity, resolvedAt: number): void
+  /** The DID's row is to be deleted (before any identity remembered for it later is written). */
+  forget(did: string): void
+  /** Changes dropped to stay within the bound so far (a database outage). */
+  readonly dropped: number
 }
 
 /** The table's operations this needs (db/identities.ts). */
@@ -70,10 +69,15 @@ export class StoredIdentities implements IdentityMemory {
   #pending: Changes = noChanges()
   /** The changes a flush is writing: read as the table's until it has written them. */
   #writing: Changes | undefined
+  #dropped = 0
 
   constructor(rows: IdentityRows, options: { maxPending?: number } = {}) {
     this.#rows = rows
     this.#maxPending = options.maxPending ?? MAX_PENDING
+  }
+
+  get dropped(): number {
+    return this.#dropped
   }
 
   /** Changes waiting for the next write. */
@@ -93,26 +97,25 @@ export class StoredIdentities implements IdentityMemory {
     return row === undefined ? undefined : fromRow(row)
   }
 
-  remember(identity: Identity, resolvedAt: number): boolean {
+  remember(identity: Identity, resolvedAt: number): void {
     const { remembered } = this.#pending
     remembered.delete(identity.did)
     remembered.set(identity.did, { identity, resolvedAt })
-    if (remembered.size <= this.#maxPending) return true
+    if (remembered.size <= this.#maxPending) return
     const oldest = remembered.keys().next().value
     if (oldest !== undefined) remembered.delete(oldest)
-    return false
+    this.#dropped++
   }
 
-  /** False when an older forget was dropped for it (MAX_PENDING of them wait already). */
-  forget(did: string): boolean {
+  forget(did: string): void {
     const { remembered, forgotten } = this.#pending
     remembered.delete(did)
     forgotten.delete(did)
     forgotten.add(did)
-    if (forgotten.size <= this.#maxPending) return true
+    if (forgotten.size <= this.#maxPending) return
     const oldest = forgotten.values().next().value
     if (oldest !== undefined) forgotten.delete(oldest)
-    return false
+    this.#dropped++
   }
 
   /**

@@ -161,18 +161,17 @@ export class AccountShard {
       },
       save: async (seq, pace) => {
         const taken = this.#snapshot
+        if (!taken) return 0
         this.#snapshot = undefined
-        const written = taken
-          ? await accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq }, pace)
-          : 0
-        // A failure keeps them for the next checkpoint; it does not fail this one.
-        await stored
+        return accounts.writeSnapshot({ states: taken.states, checkpointSeq: seq }, pace)
+      },
+      // After the checkpoint's cursors; a failure keeps them for the next, and is only logged.
+      flushIdentities: (pace) =>
+        stored
           .flush(pace)
           .catch((err: unknown) =>
             this.#op(['error', 'warn', `writing resolved identities: ${errorText(err)}`, {}]),
-          )
-        return written
-      },
+          ),
       takeDown: (did) => ingest.takeDown(did),
       reverseTakedown: (did) => ingest.reverseTakedown(did),
       release: (did) => ingest.release(did),

@@ -178,6 +178,16 @@ export class AccountShards implements AccountOperations {
     return written
   }
 
+  /**
+   * Every shard writes the identities it resolved since the last call (one after another on
+   * SQLite, as their saves); never rejects (a shard logs its own failure).
+   */
+  async flushIdentities(pace: SavePace): Promise<void> {
+    const flush = (i: number) => this.#threads.call(i, 'flushIdentities', {}, pace)
+    if (this.#d.config.database.kind === 'sqlite') await inTurn(this.#all(), flush)
+    else await Promise.allSettled(this.#all().map(flush))
+  }
+
   takeDown(did: string): Promise<boolean> {
     return this.#d.takedowns.hideWhile(did, () => this.#callFor(did, 'takeDown', did))
   }

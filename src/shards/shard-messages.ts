@@ -54,6 +54,8 @@ export interface ShardMethods {
   snapshot(): number
   /** Writes the snapshot with its checkpoint seq (`pace`: paced-save.ts); how many it wrote. */
   save(seq: number, pace: SavePace): Promise<number>
+  /** Writes the identities resolved since the last call (after the checkpoint's cursors). */
+  flushIdentities(pace: SavePace): Promise<void>
   /** The checkpoint failed before `save`: the snapshot's states are unwritten again. */
   restore(): void
   takeDown(did: string): Promise<boolean>
