@@ -13,16 +13,14 @@
 // DID document naming another PDS (every commit, sync and account event dropped: wrong-host).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { toBase58Btc } from '@atcute/multibase'
 import {
   type MockPlc,
   scenarioIdentityToDidDocument,
   startMockPlc,
 } from '../../src/identity/testing/mock-plc.ts'
 import { toJson } from '../../src/protocol/cbor/data-model.ts'
-import { compressPointWithNoble } from '../../src/verify/crypto/point.ts'
 import { FakePds } from '../support/fake-pds.ts'
-import { generateKeypair } from '../support/keypair.ts'
+import { generateKeypair, offCurveMultikey } from '../support/keypair.ts'
 import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
 import { loadScenario, type Scenario, scenarioFrame, scenarioNames } from '../support/scenarios.ts'
 
@@ -41,7 +39,8 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
       variant === 'other-pds' ? 'https://elsewhere.example.com' : pds.url
     if (variant === 'swapped-key')
       identity.keys.atproto.publicKeyMultibase = generateKeypair('k256').publicKeyMultibase
-    if (variant === 'unusable-key') identity.keys.atproto.publicKeyMultibase = offCurveMultikey()
+    if (variant === 'unusable-key')
+      identity.keys.atproto.publicKeyMultibase = offCurveMultikey('k256')
     plc.setDocument(identity.did, scenarioIdentityToDidDocument(identity))
   }
   const relay = await startTestRelay({
@@ -81,18 +80,6 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
 }
 
 const RELAY_TIME = '(relay clock)'
-
-/** A k256 Multikey whose compressed x names no point of the curve. */
-function offCurveMultikey(): string {
-  for (let x = 1; ; x++) {
-    const point = new Uint8Array(33)
-    point[0] = 0x02
-    point[32] = x
-    if (compressPointWithNoble('k256', point) === undefined) {
-      return `z${toBase58Btc(Uint8Array.from([0xe7, 0x01, ...point]))}`
-    }
-  }
-}
 
 function expectedOutput(scenario: Scenario): Record<string, unknown>[] {
   const identities = new Map(scenario.accounts.map((a) => [a.identity.did, a.identity]))

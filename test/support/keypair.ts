@@ -9,6 +9,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { Curve, PublicKey } from '../../src/verify/crypto/keys.ts'
 import { formatMultikey, parseMultikey } from '../../src/verify/crypto/keys.ts'
+import { compressPointWithNoble } from '../../src/verify/crypto/point.ts'
 
 export interface TestKeypair {
   readonly curve: Curve
@@ -60,5 +61,18 @@ export function keypairFromPrivateKey(curve: Curve, privateKey: Uint8Array): Tes
       ecdsa.sign(message, secret, { prehash: true, lowS: true, format: 'compact' }),
     signDigest: (digest) =>
       ecdsa.sign(digest, secret, { prehash: false, lowS: true, format: 'compact' }),
+  }
+}
+
+/**
+ * A Multikey (`z…`) of `curve`'s codec whose compressed x names no point of the curve: what a
+ * DID document with an unusable key publishes.
+ */
+export function offCurveMultikey(curve: Curve): string {
+  for (let x = 1; ; x++) {
+    const point = new Uint8Array(33)
+    point[0] = 0x02
+    point[32] = x
+    if (compressPointWithNoble(curve, point) === undefined) return formatMultikey(curve, point)
   }
 }
