@@ -13,6 +13,7 @@ import { openDatabase } from './db/database.ts'
 import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
+import { DEFAULT_MAX_STALE_MS } from './identity/cache.ts'
 import { relayIdentity } from './identity/relay-identity.ts'
 import { StoredIdentities } from './identity/stored-identities.ts'
 import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
@@ -73,7 +74,11 @@ export async function createRelay(
   const accounts = new AccountCache(accountPersistence(db, { shards: config.accountShards }), {
     maxEntries: config.accountShards > 0 ? 1 : config.accountCacheSize,
   })
-  const storedIdentities = new StoredIdentities(db.identities)
+  // This thread's store also prunes the table (shared by the shards) of rows too old to be used.
+  const storedIdentities = new StoredIdentities(db.identities, {
+    maxAgeMs: config.identityTtlMs + DEFAULT_MAX_STALE_MS,
+    now,
+  })
   const identity = relayIdentity(config, now, tracing.tracer, metrics, storedIdentities)
   // With account shards, each account's identity is its shard's to read, purge or resolve.
   const identityOperations = config.accountShards > 0 ? shardedIdentity(() => shards!) : identity
@@ -122,6 +127,9 @@ export async function createRelay(
         .flush(pace)
         .catch((err: unknown) => logger.warn({ err }, 'writing resolved identities'))
       await shards?.flushIdentities(pace)
+      await storedIdentities
+        .prune(pace)
+        .catch((err: unknown) => logger.warn({ err }, 'deleting identities too old to be used'))
     },
     metrics,
     logger,

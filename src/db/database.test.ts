@@ -32,10 +32,10 @@ function account(did: string, hostId: number, extra: Partial<AccountRow> = {}): 
 
 describe('openDatabase (sqlite)', () => {
   it('migrates a fresh file with exactly the expected migrations, in order', async () => {
-    assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_identity'])
+    assert.deepEqual(MIGRATION_NAMES, ['0001_initial', '0002_identity', '0003_identity_age'])
     await using t = await tempDatabase()
     assert.equal(t.db.dialect, 'sqlite')
-    assert.deepEqual(t.db.migrationsApplied, ['0001_initial', '0002_identity'])
+    assert.deepEqual(t.db.migrationsApplied, ['0001_initial', '0002_identity', '0003_identity_age'])
     const rows = await t.db.db
       .withTables<{ kysely_migration: { name: string; timestamp: string } }>()
       .selectFrom('kysely_migration')

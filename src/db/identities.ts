@@ -1,6 +1,7 @@
 // IdentityStore: the `identity` table, each DID's identity as the relay last resolved it (what
 // the cache was told, not a copy of the DID document). Rows are written in batches (upsert, the
-// last row for a DID in one call wins) and read one DID at a time, on a cache miss.
+// last row for a DID in one call wins), read one DID at a time, on a cache miss, and deleted in
+// batches once too old to be used (by `resolved_at`, indexed).
 // Deliberately not here: when a stored identity may be used (identity/stored-identities.ts).
 
 import { type ChunkPolicy, chunks, keyChunks } from './chunks.ts'
@@ -50,6 +51,19 @@ export class IdentityStore {
             .execute()
         }
       })
+    })
+  }
+
+  /** Deletes up to `limit` rows resolved before `cutoff` (ms); how many it deleted. */
+  deleteResolvedBefore(cutoff: number, limit: number): Promise<number> {
+    return this.#ctx.run('identities.deleteResolvedBefore', async (db) => {
+      const result = await db
+        .deleteFrom('identity')
+        .where('did', 'in', (eb) =>
+          eb.selectFrom('identity').select('did').where('resolved_at', '<', cutoff).limit(limit),
+        )
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
     })
   }
 

@@ -53,7 +53,7 @@ describe('RelayDatabase on PostgreSQL', {
   after(() => db?.close())
 
   it('migrates, and reopening runs nothing', async () => {
-    assert.deepEqual(db.migrationsApplied, ['0001_initial', '0002_identity'])
+    assert.deepEqual(db.migrationsApplied, ['0001_initial', '0002_identity', '0003_identity_age'])
     const again = await openDatabase(config)
     assert.deepEqual(again.migrationsApplied, [])
     await again.close()
@@ -76,6 +76,12 @@ describe('RelayDatabase on PostgreSQL', {
     assert.equal((await db.identities.get(a))?.key, null)
     await db.identities.deleteMany([a, 'did:plc:absentabsentabsentabsent'])
     assert.equal(await db.identities.get(a), undefined)
+    const b = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
+    await db.identities.upsertMany([row(a, 10), row(b, 20)])
+    assert.equal(await db.identities.deleteResolvedBefore(15, 500), 1)
+    assert.equal(await db.identities.get(a), undefined)
+    assert.notEqual(await db.identities.get(b), undefined)
+    await db.identities.deleteMany([b])
   })
 
   it('hosts: create, duplicate, update, bigint cursors as numbers, count', async () => {

@@ -133,6 +133,9 @@ export function noIdentityCounters(): IdentityCacheCounters {
   }
 }
 
+/** How long past its TTL an identity may serve while refreshing fails, unless told otherwise. */
+export const DEFAULT_MAX_STALE_MS = 86_400_000
+
 export class CachingIdentityResolver {
   readonly #now: () => number
   readonly #ttlMs: number
@@ -149,7 +152,7 @@ export class CachingIdentityResolver {
     this.#entries = new BoundedCache(count('maxEntries', options.maxEntries, 100_000, 1))
     this.#ttlMs = duration('ttlMs', options.ttlMs, 3_600_000)
     this.#negativeTtlMs = duration('negativeTtlMs', options.negativeTtlMs, 300_000)
-    this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, 86_400_000)
+    this.#maxStaleMs = duration('maxStaleMs', options.maxStaleMs, DEFAULT_MAX_STALE_MS)
     this.#errorRetryMs = duration('errorRetryMs', options.errorRetryMs, 30_000)
     const stored = options.stored
     this.#stored =

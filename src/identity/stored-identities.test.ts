@@ -10,7 +10,12 @@ import { CachingIdentityResolver } from './cache.ts'
 import type { Identity } from './did-document.ts'
 import { DidNotFoundError, DidResolutionError } from './errors.ts'
 import type { IdentityResolver } from './resolver.ts'
-import { type IdentityMemory, StoredIdentities, type StoredIdentity } from './stored-identities.ts'
+import {
+  type IdentityMemory,
+  PRUNE_EVERY_MS,
+  StoredIdentities,
+  type StoredIdentity,
+} from './stored-identities.ts'
 import { STORE_PAUSE_MS } from './stored-reads.ts'
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
@@ -69,6 +74,7 @@ describe('StoredIdentities on SQLite', () => {
         return t.db.identities.upsertMany(r)
       },
       deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+      deleteResolvedBefore: async () => 0,
     }
     const stored = new StoredIdentities(rows)
     stored.remember(identity(A), 1_000)
@@ -98,6 +104,7 @@ describe('StoredIdentities on SQLite', () => {
         return t.db.identities.upsertMany(r)
       },
       deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
+      deleteResolvedBefore: async () => 0,
     }
     const stored = new StoredIdentities(rows)
     stored.remember(identity(A), 1)
@@ -131,6 +138,25 @@ describe('StoredIdentities on SQLite', () => {
     assert.equal(await stored.load(A), undefined)
     await stored.flush('paced')
     assert.equal(await t.db.identities.get(A), undefined)
+  })
+
+  it('prunes rows too old to be used, in batches, at most once an hour', async () => {
+    await using t = await tempDatabase()
+    const old = Array.from({ length: 1_200 }, (_, i) => ({
+      ...row(`did:plc:old${String(i).padStart(21, '0')}`),
+      resolved_at: 1_000,
+    }))
+    await t.db.identities.upsertMany([...old, { ...row(A), resolved_at: 90_000 }])
+    let clock = 100_000
+    const stored = new StoredIdentities(t.db.identities, { maxAgeMs: 50_000, now: () => clock })
+    assert.equal(await stored.prune('paced'), 1_200, 'three batches')
+    assert.notEqual(await t.db.identities.get(A), undefined, 'young enough: kept')
+    await t.db.identities.upsertMany([{ ...row(B), resolved_at: 1_000 }])
+    clock += PRUNE_EVERY_MS - 1
+    assert.equal(await stored.prune('paced'), 0, 'not again within the hour')
+    clock += 1
+    assert.equal(await stored.prune('at-once'), 2, 'then B, and A now too old')
+    assert.equal(await new StoredIdentities(t.db.identities).prune('paced'), 0, 'no age: no prune')
   })
 
   it('keeps at most maxPending identities waiting, dropping the oldest; a forget outlives them', async () => {
@@ -167,6 +193,7 @@ describe('StoredIdentities on SQLite', () => {
         await held
         return t.db.identities.deleteMany(dids)
       },
+      deleteResolvedBefore: async () => 0,
     }
     const stored = new StoredIdentities(rows)
     stored.forget(A) // e.g. a purge, then the new identity resolved
@@ -320,6 +347,7 @@ describe('CachingIdentityResolver with stored identities', () => {
       get: async () => ({ ...row(A), resolved_at: NOW - 1000 }),
       upsertMany: async () => {},
       deleteMany: async () => {},
+      deleteResolvedBefore: async () => 0,
     })
     const d = directory({ [A]: identity(A, 'zQ3shNew') })
     const cache = new CachingIdentityResolver(d.resolver, { now: () => NOW, ttlMs: HOUR, stored })

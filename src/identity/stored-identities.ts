@@ -17,11 +17,14 @@
 // outage), the oldest dropped past it, counted (`dropped`): a stored identity only saves a lookup,
 // and the cache asks to forget only where a row may exist. A read that fails rejects; the cache
 // counts it and asks the directory, as without this.
+// Rows resolved longer ago than the TTL and max-stale are of no use; `prune` deletes them, once an
+// hour at most, so the table holds the DIDs resolved within about a day, not every DID ever seen.
 // Deliberately not here: the times (cache.ts), SQL (db/identities.ts), when writes happen (the
-// checkpoint calls `flush`).
+// checkpoint calls `flush` and `prune`).
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { IdentityRow } from '../db/identities.ts'
-import { type SavePace, saveInBatches } from '../db/paced-save.ts'
+import { SAVE_BATCH_ROWS, type SavePace, saveInBatches } from '../db/paced-save.ts'
 import type { Identity } from './did-document.ts'
 import { sharedEndpoint } from './pds-endpoints.ts'
 
@@ -48,7 +51,11 @@ export interface IdentityRows {
   get(did: string): Promise<IdentityRow | undefined>
   upsertMany(rows: readonly IdentityRow[]): Promise<void>
   deleteMany(dids: readonly string[]): Promise<void>
+  deleteResolvedBefore(cutoff: number, limit: number): Promise<number>
 }
+
+/** How often `prune` deletes what is too old, at most. */
+export const PRUNE_EVERY_MS = 3_600_000
 
 /** Identities waiting for the next write, at most (about 150 bytes each). */
 export const MAX_PENDING = 200_000
@@ -70,10 +77,23 @@ export class StoredIdentities implements IdentityMemory {
   /** The changes a flush is writing: read as the table's until it has written them. */
   #writing: Changes | undefined
   #dropped = 0
+  readonly #maxAgeMs: number | undefined
+  readonly #now: () => number
+  #prunedAt = Number.NEGATIVE_INFINITY
 
-  constructor(rows: IdentityRows, options: { maxPending?: number } = {}) {
+  constructor(
+    rows: IdentityRows,
+    options: {
+      maxPending?: number
+      /** Rows resolved longer ago than this are of no use (the TTL and max-stale); `prune`. */
+      maxAgeMs?: number
+      now?: () => number
+    } = {},
+  ) {
     this.#rows = rows
     this.#maxPending = options.maxPending ?? MAX_PENDING
+    this.#maxAgeMs = options.maxAgeMs
+    this.#now = options.now ?? Date.now
   }
 
   get dropped(): number {
@@ -116,6 +136,26 @@ export class StoredIdentities implements IdentityMemory {
     const oldest = forgotten.values().next().value
     if (oldest !== undefined) forgotten.delete(oldest)
     this.#dropped++
+  }
+
+  /**
+   * Deletes the rows too old to be used (`maxAgeMs`), SAVE_BATCH_ROWS to a statement with a
+   * pause after each as long as it took (`pace`), at most once every PRUNE_EVERY_MS; how many.
+   * Without it the table would keep every DID ever resolved, those a hostile host named too.
+   */
+  async prune(pace: SavePace): Promise<number> {
+    const maxAge = this.#maxAgeMs
+    const now = this.#now()
+    if (maxAge === undefined || now - this.#prunedAt < PRUNE_EVERY_MS) return 0
+    this.#prunedAt = now
+    let total = 0
+    for (;;) {
+      const started = performance.now()
+      const n = await this.#rows.deleteResolvedBefore(now - maxAge, SAVE_BATCH_ROWS)
+      total += n
+      if (n < SAVE_BATCH_ROWS) return total
+      if (pace === 'paced') await sleep(Math.max(1, performance.now() - started))
+    }
   }
 
   /**

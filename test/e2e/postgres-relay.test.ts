@@ -11,6 +11,7 @@ import { Consumer, eventually, startTestRelay } from '../support/relay-harness.t
 import { loadScenario, scenarioFrame } from '../support/scenarios.ts'
 
 const base = process.env.RELAY_TEST_POSTGRES_URL
+const ANCIENT = 'did:plc:ancientancientancientan'
 
 test('a scenario on PostgreSQL, and state kept across a restart', {
   skip: base ? false : 'RELAY_TEST_POSTGRES_URL is not set',
@@ -49,6 +50,10 @@ test('a scenario on PostgreSQL, and state kept across a restart', {
     assert.equal(relay.relay.drops.total(), 0)
     const did = scenario.accounts[0]!.identity.did
     const last = scenario.messages.at(-1)!.frame.body as { commit: { $link: string }; rev: string }
+    // A row too old to be used, written after this relay's first prune: the next start's first
+    // checkpoint deletes it.
+    const kept = await relay.relay.db.identities.get(did)
+    await relay.relay.db.identities.upsertMany([{ ...kept!, did: ANCIENT, resolved_at: 1 }])
     await relay.close({ keepDir: true })
 
     relay = await startTestRelay({ plcUrl: plc.url, flags, dir })
@@ -61,10 +66,13 @@ test('a scenario on PostgreSQL, and state kept across a restart', {
       hosts.hosts.map((h) => [h.hostname, h.seq]),
       [[pds.hostname, scenario.messages.at(-1)!.frame.body.seq]],
     )
-    // The account's identity as resolved is in PostgreSQL for the next start to read.
+    // The account's identity as resolved is in PostgreSQL for the next start to read; the row too
+    // old to be used is gone.
     const stored = await relay.relay.db.identities.get(did)
     assert.equal(stored?.pds, pds.url)
     assert.equal(typeof stored?.resolved_at, 'number')
+    await eventually(async () => (await relay.relay.db.identities.get(ANCIENT)) === undefined)
+    assert.notEqual(await relay.relay.db.identities.get(did), undefined)
   } finally {
     await relay.close()
     await pds.close()

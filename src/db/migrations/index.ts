@@ -9,6 +9,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { classifyDriverError, DatabaseError } from '../errors.ts'
 import { up as initial } from './0001_initial.ts'
 import { up as identity } from './0002_identity.ts'
+import { up as identityAge } from './0003_identity_age.ts'
 import type { MigrationDialect } from './dialect.ts'
 
 export type { MigrationDialect } from './dialect.ts'
@@ -21,6 +22,7 @@ export interface MigrationEntry {
 const MIGRATIONS: readonly MigrationEntry[] = [
   { name: '0001_initial', up: initial },
   { name: '0002_identity', up: identity },
+  { name: '0003_identity_age', up: identityAge },
 ]
 
 /** Every migration name, in the order they run. */
