@@ -11,7 +11,8 @@
 // A checkpoint asked for while one runs waits for it and then runs once more: the running one may
 // have read the cursors and states before the caller's change. Callers that ask meanwhile share
 // that one next run. The last checkpoint, at stop (`last`), writes its states at once: no event
-// waits behind it any more, and pacing would only make the stop longer (about twice as long). Operations that must not be lost to a crash (a cursor reset, a block) ask
+// waits behind it any more, and pacing would only make the stop longer (about twice as long).
+// Operations that must not be lost to a crash (a cursor reset, a block) ask
 // for one and wait; so does releasing throttled accounts, which reads the stored states.
 // Deliberately not here: what the states and cursors are (accounts/, hosts/), SQL (the caller's
 // `saveCursors`).

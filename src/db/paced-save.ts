@@ -29,13 +29,35 @@ export const SAVE_BATCH_ROWS = 500
 /** Paced while the relay runs; at once where nothing else waits (recovery at start). */
 export type SavePace = 'paced' | 'at-once'
 
-export interface SaveBatches<T> {
-  /** Writes one batch in one transaction, with `checkpointSeq` when it is the last (else null). */
-  writeBatch(batch: readonly T[], checkpointSeq: number | null): Promise<void>
+/** The pause and the clock of paced work (tests give their own). */
+export interface PaceIo {
   /** Waits `ms` before the next batch (a timer: the thread's other work runs meanwhile). */
   pause?(ms: number): Promise<void>
   /** Milliseconds now (performance.now), to time each batch. */
   now?(): number
+}
+
+export interface SaveBatches<T> extends PaceIo {
+  /** Writes one batch in one transaction, with `checkpointSeq` when it is the last (else null). */
+  writeBatch(batch: readonly T[], checkpointSeq: number | null): Promise<void>
+}
+
+/**
+ * Runs `step` until it says there is no more; paced, with a pause after each step as long as it
+ * took, at once with none.
+ */
+export async function repeatPaced(
+  pace: SavePace,
+  step: () => Promise<boolean>,
+  io: PaceIo = {},
+): Promise<void> {
+  const now = io.now ?? (() => performance.now())
+  const pause = io.pause ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  for (;;) {
+    const started = now()
+    if (!(await step())) return
+    if (pace === 'paced') await pause(Math.max(1, now() - started))
+  }
 }
 
 /**
@@ -50,16 +72,18 @@ export async function saveInBatches<T>(
   io: SaveBatches<T>,
   batchRows: number = SAVE_BATCH_ROWS,
 ): Promise<void> {
-  const now = io.now ?? (() => performance.now())
-  const pause = io.pause ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const size = pace === 'at-once' ? Math.max(states.length, 1) : Math.max(1, batchRows)
-  for (let from = 0; ; from += size) {
-    const to = Math.min(from + size, states.length)
-    const last = to === states.length
-    const started = now()
-    const batch = from === 0 && last ? states : states.slice(from, to)
-    await io.writeBatch(batch, last ? checkpointSeq : null)
-    if (last) return
-    await pause(Math.max(1, now() - started))
-  }
+  let from = 0
+  await repeatPaced(
+    pace,
+    async () => {
+      const to = Math.min(from + size, states.length)
+      const last = to === states.length
+      const batch = from === 0 && last ? states : states.slice(from, to)
+      await io.writeBatch(batch, last ? checkpointSeq : null)
+      from = to
+      return !last
+    },
+    io,
+  )
 }

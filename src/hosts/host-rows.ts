@@ -267,13 +267,17 @@ export class HostRows {
     this.#byName.set(row.hostname, row.id)
     const before = this.#views.get(row.id)
     const banned = row.status === 'banned'
+    // Whether events are judged as before (the ratchet's count aside).
+    const judgedAlike =
+      before !== undefined &&
+      before.banned === banned &&
+      before.sync.mode === row.syncMode &&
+      before.sync.effective === row.syncEffective
     // The same view object while nothing in it changed (an account count, say): account shards
     // are sent a host's view again only when it is another object (shards/shard-threads.ts).
     if (
-      before?.hostname === row.hostname &&
-      before.banned === banned &&
-      before.sync.mode === row.syncMode &&
-      before.sync.effective === row.syncEffective &&
+      judgedAlike &&
+      before.hostname === row.hostname &&
       before.sync.goodRun === row.syncGoodRun
     ) {
       return
@@ -285,13 +289,6 @@ export class HostRows {
       sync: { mode: row.syncMode, effective: row.syncEffective, goodRun: row.syncGoodRun },
     }
     this.#views.set(row.id, view)
-    if (
-      before !== undefined &&
-      (before.banned !== banned ||
-        before.sync.mode !== row.syncMode ||
-        before.sync.effective !== row.syncEffective)
-    ) {
-      this.#onViewChange(row.id)
-    }
+    if (before !== undefined && !judgedAlike) this.#onViewChange(row.id)
   }
 }

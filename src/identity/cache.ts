@@ -207,16 +207,13 @@ export class CachingIdentityResolver {
    */
   async resolve(did: string, signal?: AbortSignal): Promise<CachedIdentity> {
     if (signal?.aborted) throw aborted(did, signal)
-    if (
-      this.#stored !== undefined &&
-      this.#entries.peek(did) === undefined &&
-      !this.#lookups.has(did)
-    ) {
+    let entry = this.#entries.get(did)
+    if (entry === undefined && this.#stored !== undefined && !this.#lookups.has(did)) {
       await this.#stored.read(did)
       if (signal?.aborted) throw aborted(did, signal)
+      entry = this.#entries.get(did)
     }
     const now = this.#now()
-    const entry = this.#entries.get(did)
     let fallback: PositiveEntry | undefined
     if (entry?.kind === 'negative') {
       if (now < entry.until) {

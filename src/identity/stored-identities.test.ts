@@ -12,6 +12,7 @@ import { DidNotFoundError, DidResolutionError } from './errors.ts'
 import type { IdentityResolver } from './resolver.ts'
 import {
   type IdentityMemory,
+  type IdentityRows,
   PRUNE_EVERY_MS,
   StoredIdentities,
   type StoredIdentity,
@@ -30,6 +31,31 @@ const row = (did: string) => ({
   key: 'zQ3shOld',
   resolved_at: 1_000,
 })
+
+/** The real table with `gate` run before each operation (to hold it, or to make it fail). */
+function gated(
+  real: IdentityRows,
+  gate: (op: keyof IdentityRows) => void | Promise<void>,
+): IdentityRows {
+  return {
+    get: async (did) => {
+      await gate('get')
+      return real.get(did)
+    },
+    upsertMany: async (rows) => {
+      await gate('upsertMany')
+      return real.upsertMany(rows)
+    },
+    deleteMany: async (dids) => {
+      await gate('deleteMany')
+      return real.deleteMany(dids)
+    },
+    deleteResolvedBefore: async (cutoff, limit) => {
+      await gate('deleteResolvedBefore')
+      return real.deleteResolvedBefore(cutoff, limit)
+    },
+  }
+}
 
 const identity = (did: string, key = 'zQ3shOld'): Identity => ({
   did,
@@ -64,18 +90,9 @@ describe('StoredIdentities on SQLite', () => {
   it('a failed write keeps the changes for the next, unless a newer one came; a failed read rejects', async () => {
     await using t = await tempDatabase()
     let fail = true
-    const rows = {
-      get: async (did: string) => {
-        if (fail) throw new Error('database away')
-        return t.db.identities.get(did)
-      },
-      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
-        if (fail) throw new Error('database away')
-        return t.db.identities.upsertMany(r)
-      },
-      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
-      deleteResolvedBefore: async () => 0,
-    }
+    const rows = gated(t.db.identities, (op) => {
+      if (fail && (op === 'get' || op === 'upsertMany')) throw new Error('database away')
+    })
     const stored = new StoredIdentities(rows)
     stored.remember(identity(A), 1_000)
     stored.remember(identity(B), 1_000)
@@ -96,16 +113,11 @@ describe('StoredIdentities on SQLite', () => {
       release = r
     })
     let fail = true
-    const rows = {
-      get: (did: string) => t.db.identities.get(did),
-      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
-        await held
-        if (fail) throw new Error('database away')
-        return t.db.identities.upsertMany(r)
-      },
-      deleteMany: (dids: readonly string[]) => t.db.identities.deleteMany(dids),
-      deleteResolvedBefore: async () => 0,
-    }
+    const rows = gated(t.db.identities, async (op) => {
+      if (op !== 'upsertMany') return
+      await held
+      if (fail) throw new Error('database away')
+    })
     const stored = new StoredIdentities(rows)
     stored.remember(identity(A), 1)
     stored.remember(identity(B), 1)
@@ -183,18 +195,9 @@ describe('StoredIdentities on SQLite', () => {
     const held = new Promise<void>((r) => {
       release = r
     })
-    const rows = {
-      get: (did: string) => t.db.identities.get(did),
-      upsertMany: async (r: Parameters<typeof t.db.identities.upsertMany>[0]) => {
-        await held
-        return t.db.identities.upsertMany(r)
-      },
-      deleteMany: async (dids: readonly string[]) => {
-        await held
-        return t.db.identities.deleteMany(dids)
-      },
-      deleteResolvedBefore: async () => 0,
-    }
+    const rows = gated(t.db.identities, async (op) => {
+      if (op === 'upsertMany' || op === 'deleteMany') await held
+    })
     const stored = new StoredIdentities(rows)
     stored.forget(A) // e.g. a purge, then the new identity resolved
     stored.remember(identity(A, 'zQ3shNew'), 5_000)

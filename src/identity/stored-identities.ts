@@ -22,9 +22,8 @@
 // Deliberately not here: the times (cache.ts), SQL (db/identities.ts), when writes happen (the
 // checkpoint calls `flush` and `prune`).
 
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { IdentityRow } from '../db/identities.ts'
-import { SAVE_BATCH_ROWS, type SavePace, saveInBatches } from '../db/paced-save.ts'
+import { repeatPaced, SAVE_BATCH_ROWS, type SavePace, saveInBatches } from '../db/paced-save.ts'
 import type { Identity } from './did-document.ts'
 import { sharedEndpoint } from './pds-endpoints.ts'
 
@@ -121,10 +120,7 @@ export class StoredIdentities implements IdentityMemory {
     const { remembered } = this.#pending
     remembered.delete(identity.did)
     remembered.set(identity.did, { identity, resolvedAt })
-    if (remembered.size <= this.#maxPending) return
-    const oldest = remembered.keys().next().value
-    if (oldest !== undefined) remembered.delete(oldest)
-    this.#dropped++
+    this.#bound(remembered)
   }
 
   forget(did: string): void {
@@ -132,9 +128,14 @@ export class StoredIdentities implements IdentityMemory {
     remembered.delete(did)
     forgotten.delete(did)
     forgotten.add(did)
-    if (forgotten.size <= this.#maxPending) return
-    const oldest = forgotten.values().next().value
-    if (oldest !== undefined) forgotten.delete(oldest)
+    this.#bound(forgotten)
+  }
+
+  /** Past MAX_PENDING, the oldest change of its kind goes, counted. */
+  #bound(changes: Map<string, StoredIdentity> | Set<string>): void {
+    if (changes.size <= this.#maxPending) return
+    const oldest = changes.keys().next().value
+    if (oldest !== undefined) changes.delete(oldest)
     this.#dropped++
   }
 
@@ -149,13 +150,12 @@ export class StoredIdentities implements IdentityMemory {
     if (maxAge === undefined || now - this.#prunedAt < PRUNE_EVERY_MS) return 0
     this.#prunedAt = now
     let total = 0
-    for (;;) {
-      const started = performance.now()
+    await repeatPaced(pace, async () => {
       const n = await this.#rows.deleteResolvedBefore(now - maxAge, SAVE_BATCH_ROWS)
       total += n
-      if (n < SAVE_BATCH_ROWS) return total
-      if (pace === 'paced') await sleep(Math.max(1, performance.now() - started))
-    }
+      return n === SAVE_BATCH_ROWS
+    })
+    return total
   }
 
   /**

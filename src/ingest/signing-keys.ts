@@ -3,7 +3,7 @@
 // string again. A WeakMap: an identity dropped from its cache takes its entry along.
 // The key is named, not parsed (keys.ts `nameDidKey`): the verification parses it in full, and
 // an unusable key comes back from it as `identity-unavailable` (verify-task.ts). Parsing it here
-// too cost the main thread ~6.5% of its time with 40,000 accounts, most of them first seen.
+// too cost the main thread about 6% of its busy time with 40,000 accounts, most of them new.
 import type { SigningKey } from '../identity/did-document.ts'
 import { KeyParseError, nameDidKey } from '../verify/crypto/keys.ts'
 
