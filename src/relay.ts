@@ -176,6 +176,8 @@ export async function createRelay(
           oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
           flushAccounts: () => checkpointer.run(),
           onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
+          // Archival mode: the shards' writes run on this thread's mirror, the one writer.
+          ...(resync.mirror && { mirror: resync.mirror }),
           onError: (level, message, ctx) =>
             logger[level]({ err: message, ...ctx }, 'account shard: error processing an event'),
           onLost: (shard, err) => {

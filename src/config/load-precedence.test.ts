@@ -173,16 +173,11 @@ describe('sync validation and its reference-relay alias', () => {
 })
 
 describe('account shards', () => {
-  test('not with archival mode yet: a conflict naming where the count came from', async () => {
+  test('with archival mode: both taken, from wherever each came', async () => {
     const cwd = await workDir()
-    assert.throws(
-      () => loadConfig(['--archive'], { RELAY_ACCOUNT_SHARDS: '2' }, cwd),
-      (error: unknown) =>
-        error instanceof ConfigError &&
-        error.code === 'conflict' &&
-        error.setting === '--account-shards' &&
-        /RELAY_ACCOUNT_SHARDS.*cannot be used with --archive/.test(error.message),
-    )
+    const both = loadConfig(['--archive'], { RELAY_ACCOUNT_SHARDS: '2' }, cwd)
+    assert.equal(both.accountShards, 2)
+    assert.equal(both.archive.enabled, true)
     assert.equal(loadConfig(['--account-shards=2'], {}, cwd).accountShards, 2)
     assert.equal(loadConfig(['--archive'], {}, cwd).accountShards, 0)
   })

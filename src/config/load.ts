@@ -153,16 +153,6 @@ export function loadConfig(
     sources: Object.fromEntries([...settings].map(([flag, setting]) => [flag, setting.source])),
     warnings,
   }
-  if (config.accountShards > 0 && config.archive.enabled) {
-    // The mirror is written by one thread that ingest on the main thread calls; shards cannot
-    // reach it yet (docs/scaling.md).
-    throw new ConfigError(
-      'conflict',
-      '--account-shards',
-      get('account-shards').origin,
-      'cannot be used with --archive yet; give only one of them',
-    )
-  }
   return deepFreeze(config)
 }
 

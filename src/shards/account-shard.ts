@@ -11,7 +11,8 @@
 // none after it.
 // Verification runs in this thread, or at a less busy shard while this one is behind
 // (verify-lending.ts); either way the outcome comes back here, to the account's turn.
-// Deliberately not here: archival mode (refused with shards).
+// Archival mode: the accounts' accepted commits, imports and deletions go to the main thread's
+// mirror, the archive's one writer (shard-mirror.ts).
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
@@ -36,6 +37,7 @@ import type {
   ShardOps,
   ShardStart,
 } from './shard-messages.ts'
+import { ShardMirror } from './shard-mirror.ts'
 import { VerifyLending } from './verify-lending.ts'
 
 /** An error as text for the main thread's log: its stack when it has one. */
@@ -61,6 +63,7 @@ export class AccountShard {
   readonly #identity: CachingIdentityResolver
   readonly #lending: VerifyLending
   readonly #histograms: ShardHistograms
+  readonly #mirror: ShardMirror | undefined
 
   /** `tracer`: the shard's own exporter's, when tracing is on (shard-worker.ts). */
   constructor(
@@ -126,6 +129,10 @@ export class AccountShard {
         return { seq: ++this.#ticket } as LogRecord
       },
     }
+    const mirror = config.archive.enabled
+      ? new ShardMirror((id, call) => this.#op(['mirror', id, call]))
+      : undefined
+    this.#mirror = mirror
     const ingest = new Ingest({
       tracer,
       identity,
@@ -146,6 +153,7 @@ export class AccountShard {
       onError: (err, ctx) =>
         this.#op(['error', ctx.waiting ? 'warn' : 'error', errorText(err), ctx]),
       onDesynchronized: (did, hostId) => this.#op(['desync', did, hostId]),
+      ...(mirror && { mirror }),
     })
     this.#ingest = ingest
     this.#methods = {
@@ -187,6 +195,7 @@ export class AccountShard {
   }
 
   receive(batch: ShardBatch): void {
+    if (batch.answers) for (const a of batch.answers) this.#mirror?.answered(a)
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
     if (batch.slots) {
       for (const [id, count, limit, ownApplied] of batch.slots) {
@@ -199,6 +208,7 @@ export class AccountShard {
 
   /** Sends the last histogram totals and closes the channels to the other shards (the thread is ending). */
   close(): void {
+    this.#mirror?.close()
     this.#histograms.close()
     this.#lending.close()
   }

@@ -2,7 +2,8 @@
 // operations, run by the shard that owns each account (accounts/shard-of.ts). Events and calls
 // go to the shards through their threads (shard-threads.ts); what the shards send back is
 // carried out here, in order: appending to the log, settling host events, counting drops and
-// ratchet commits, keeping slot counts, queueing repairs, logging. Checkpoints: every shard
+// ratchet commits, keeping slot counts, queueing repairs, logging, and in archival mode running
+// the shards' writes on the mirror and answering them (shard-mirror.ts). Checkpoints: every shard
 // takes a snapshot, the log syncs, every shard writes its snapshot with its own checkpoint seq
 // (account-shard.ts says why that seq is right).
 // A shard that dies loses the account states it had not written: the relay cannot go on without
@@ -26,13 +27,14 @@ import {
   releaseOldestThrottled,
 } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { IngestMirror } from '../ingest/types.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
 import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
-import type { ShardMethod, ShardMethods } from './shard-messages.ts'
+import type { MirrorCall, ShardMethod, ShardMethods } from './shard-messages.ts'
 import { type OwnerOp, ShardThreads } from './shard-threads.ts'
 
 export { ShardCallError } from './shard-call-error.ts'
@@ -49,6 +51,8 @@ export interface AccountShardsDeps {
   /** Runs a checkpoint (which calls `checkpoint` below) and waits for it. */
   readonly flushAccounts: () => Promise<void>
   readonly onDesynchronized: (did: string, hostId: number) => void
+  /** Archival mode: the mirror the shards' writes run on (its one writer). */
+  readonly mirror?: IngestMirror
   readonly onError: (level: 'warn' | 'error', error: string, context: object) => void
   /** A shard died or could not start (once, for the first): the relay cannot go on. */
   readonly onLost: (shard: number, cause: unknown) => void
@@ -336,6 +340,32 @@ export class AccountShards implements AccountOperations {
       case 'error':
         d.onError(op[1], op[2], { shard, ...op[3] })
         return
+      case 'mirror':
+        this.#mirrorWrite(shard, op[1], op[2])
+        return
     }
+  }
+
+  /** Runs a shard's write on the mirror and sends the shard its outcome (dropped if it ended). */
+  #mirrorWrite(shard: number, id: number, call: MirrorCall): void {
+    const mirror = this.#d.mirror
+    const run = async (): Promise<unknown> => {
+      if (!mirror) throw new Error('archival mode is off')
+      switch (call[0]) {
+        case 'applyCommit':
+          return mirror.applyCommit(call[1], call[2], call[3], call[4])
+        case 'importRepo':
+          return mirror.importRepo(call[1], call[2], call[3])
+        case 'delete':
+          return mirror.delete(call[1])
+      }
+    }
+    run().then(
+      (value) => this.#threads.answer(shard, [id, true, value]),
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err))
+        this.#threads.answer(shard, [id, false, e.name, e.message])
+      },
+    )
   }
 }

@@ -6,7 +6,9 @@
 // before that event's settlement, as in the pipeline on the main thread, and the answer to a
 // snapshot comes after every record appended before the snapshot (the checkpoint relies on it).
 // Operations on one account (admin, resync, route reads) are calls, answered by a `reply` or
-// `fail` op carrying the call's id.
+// `fail` op carrying the call's id. The other way round, in archival mode, a shard's writes to
+// the mirror are `mirror` ops, answered in a later batch's `answers` (the main thread's mirror is
+// the one writer of the stored repos).
 import type { AccountState } from '../accounts/account-state.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
@@ -16,6 +18,7 @@ import type { Identity } from '../identity/did-document.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
+import type { IngestMirror } from '../ingest/types.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { LendingPeer } from './verify-lending.ts'
@@ -40,12 +43,26 @@ export type EventItem = readonly [hostId: number, msg: UpstreamEvent, raw: Uint8
  */
 export type SlotItem = readonly [hostId: number, count: number, limit: number, ownApplied: number]
 
-/** Main thread → shard: the events of one turn, and the host views and slots they need. */
+/** A shard's write to the mirror: the method of the main thread's mirror and its arguments. */
+export type MirrorCall = {
+  readonly [M in keyof IngestMirror]: readonly [method: M, ...args: Parameters<IngestMirror[M]>]
+}[keyof IngestMirror]
+
+/** The main thread's answer to a `mirror` op: its value, or the error's name and message. */
+export type MirrorAnswer =
+  | readonly [id: number, ok: true, value: unknown]
+  | readonly [id: number, ok: false, name: string, message: string]
+
+/**
+ * Main thread → shard: the events of one turn, the host views and slots they need, and the
+ * answers to the shard's mirror writes that settled in that turn.
+ */
 export interface ShardBatch {
   readonly events: readonly EventItem[]
   /** Views of hosts that changed since the last batch to this shard (or were never sent). */
   readonly views?: readonly HostIngestView[]
   readonly slots?: readonly SlotItem[]
+  readonly answers?: readonly MirrorAnswer[]
 }
 
 /** What the main thread can ask of a shard, about the accounts it owns. */
@@ -110,6 +127,8 @@ export type ShardOp =
   | readonly [op: 'commit', hostId: number, proven: boolean]
   | readonly [op: 'count', hostId: number, delta: number]
   | readonly [op: 'desync', did: string, hostId: number]
+  /** Archival mode: a write to the mirror, answered in a batch's `answers` by this id. */
+  | readonly [op: 'mirror', id: number, call: MirrorCall]
   /** Something went wrong with an event: the error as text (its stack when it has one). */
   | readonly [op: 'error', level: 'warn' | 'error', error: string, context: object]
   | readonly [op: 'reply', call: number, value: unknown]

@@ -20,6 +20,7 @@ import { lendingPeers, ShardLoads } from './shard-load.ts'
 import type {
   EventItem,
   FromShard,
+  MirrorAnswer,
   ShardBatch,
   ShardCall,
   ShardMethod,
@@ -71,6 +72,7 @@ interface Pending {
   readonly transfer: ArrayBuffer[]
   readonly views: HostIngestView[]
   readonly slots: SlotItem[]
+  readonly answers: MirrorAnswer[]
 }
 
 interface Waiting {
@@ -172,11 +174,21 @@ export class ShardThreads {
     setImmediate(() => this.#flush())
   }
 
+  /** Queues the answer to one of `shard`'s mirror writes, sent at the end of this turn. */
+  answer(index: number, answer: MirrorAnswer): void {
+    this.#pending(this.#shards[index]!).answers.push(answer)
+    this.#queueFlush()
+  }
+
+  #pending(shard: Shard): Pending {
+    shard.pending ??= { events: [], transfer: [], views: [], slots: [], answers: [] }
+    return shard.pending
+  }
+
   /** Queues `hostId`'s view and counts for `shard` if they changed since it last heard them. */
   hostFacts(index: number, hostId: number): Pending {
     const shard = this.#shards[index]!
-    shard.pending ??= { events: [], transfer: [], views: [], slots: [] }
-    const p = shard.pending
+    const p = this.#pending(shard)
     const view = this.#d.hosts.ingestView(hostId)
     if (view && shard.sentViews.get(hostId) !== view) {
       shard.sentViews.set(hostId, view)
@@ -319,6 +331,7 @@ export class ShardThreads {
         events: p.events,
         ...(p.views.length > 0 && { views: p.views }),
         ...(p.slots.length > 0 && { slots: p.slots }),
+        ...(p.answers.length > 0 && { answers: p.answers }),
       }
       this.#loads.handed(shard.index, p.events.length)
       shard.handed += p.events.length

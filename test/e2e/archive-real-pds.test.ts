@@ -117,7 +117,9 @@ async function forceChainBreak(relay: TestRelay, pds: DevPds, a: DevAccount): Pr
 const localStatus = async (relay: TestRelay, did: string) =>
   (await admin(relay.url, 'GET', '/admin/repo/status', { query: { did } })).json.localStatus
 
-async function archivalMode(dbFlags: string[]): Promise<void> {
+/** `pgUrl`: on PostgreSQL (else SQLite); `extra`: more flags for every relay it starts. */
+async function archivalMode(pgUrl: string | undefined, extra: string[] = []): Promise<void> {
+  const dbFlags = [...(pgUrl ? ['--db-url', pgUrl] : []), ...extra]
   const net = await startDevNetwork({ pdsCount: 1 })
   const cleanups: (() => Promise<void> | void)[] = [() => net.close()]
   try {
@@ -281,8 +283,13 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
     assert.ok(metric('relay_repairs_total\\{result="repaired"\\}') >= 1, 'the repair is counted')
     assert.ok(metric('relay_mirror_commits_total\\{result="applied"\\}') >= 3, 'commits applied')
     assert.ok(metric('relay_account_syncs_total\\{result="synced"\\}') >= 1)
+    if (extra.includes('--account-shards')) {
+      // The events went through the shards, and their mirror writes through this thread's mirror.
+      const handed = [0, 1].map((i) => metric(`relay_account_shard_events_total\\{shard="${i}"\\}`))
+      assert.ok(handed[0]! > 0 && handed[1]! > 0, `events per shard: ${handed.join(', ')}`)
+    }
     // On SQLite every write above went through the archive's writer thread, which never died.
-    const sqlite = dbFlags.length === 0
+    const sqlite = pgUrl === undefined
     assert.equal(metric('relay_archive_writer_restarts_total'), sqlite ? 0 : Number.NaN)
     const writes = metric('relay_archive_writer_writes_total')
     assert.equal(writes >= 3, sqlite, `${writes} writes went through it`)
@@ -299,7 +306,7 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
     // On PostgreSQL autovacuum would make some of a round's space reusable at moments of its own
     // choosing, so how much a round grows varied from run to run; with it off for the archive's
     // tables, the rounds below measure what compaction's VACUUM frees and nothing else.
-    if (dbFlags.length > 0) await autovacuumOff(dbFlags[1]!)
+    if (pgUrl) await autovacuumOff(pgUrl)
     const beforeUpdates = await size()
     for (let i = 0; i < 150; i++) await putProfile(alice.agent, alice.did, `Alice ${i}`)
     await alice.agent.com.atproto.repo.applyWrites({
@@ -323,7 +330,7 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
       // On PostgreSQL, VACUUM cannot free rows a still-open transaction may see; the exports
       // just read each ran in one, closed only after its last bytes were sent. Compaction starts
       // once none is open, so what it frees does not depend on that timing.
-      if (dbFlags.length > 0) await noOpenTransactions(dbFlags[1]!)
+      if (pgUrl) await noOpenTransactions(pgUrl)
       const r = await admin(relay.url, 'POST', '/admin/repo/compactAll')
       assert.equal(r.status, 200, JSON.stringify(r.json))
       await eventually(
@@ -347,7 +354,7 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
         `${a.handle} unchanged by compaction`,
       )
     }
-    if (dbFlags.length === 0) {
+    if (!pgUrl) {
       assert.ok(
         afterCompaction.storageBytes < beforeCompaction.storageBytes,
         `the SQLite file shrank (${beforeCompaction.storageBytes} → ${afterCompaction.storageBytes})`,
@@ -359,7 +366,7 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
       // Dead rows are not checked: a session reports its deletions to the statistics when it
       // next flushes them (a second or more later), so the count can rise again after the
       // VACUUM zeroed it (CI saw 324 in one partition).
-      const vacuumed = await blockVacuums(dbFlags[1]!)
+      const vacuumed = await blockVacuums(pgUrl)
       assert.ok(vacuumed.length >= 2, 'the blocks are partitioned')
       for (const t of vacuumed) assert.ok(t.vacuums >= 1, `${t.table} was vacuumed`)
       // A second round of as many updates then fits mostly in the space the first one left: it
@@ -473,7 +480,15 @@ async function archivalMode(dbFlags: string[]): Promise<void> {
 test('archival mode on SQLite, end to end with the reference PDS', {
   timeout: 300_000,
 }, async () => {
-  await archivalMode([])
+  await archivalMode(undefined)
+})
+
+// With account shards each shard runs ingest for its accounts and sends every write of the
+// mirror to the main thread's, the archive's one writer: the same scenario must hold.
+test('archival mode with account shards on SQLite, end to end with the reference PDS', {
+  timeout: 300_000,
+}, async () => {
+  await archivalMode(undefined, ['--account-shards', '2'])
 })
 
 test('archival mode on PostgreSQL, end to end with the reference PDS', {
@@ -481,7 +496,7 @@ test('archival mode on PostgreSQL, end to end with the reference PDS', {
   timeout: 300_000,
 }, async () => {
   await using pg = await tempPostgres()
-  await archivalMode(['--db-url', pg.url])
+  await archivalMode(pg.url)
 })
 
 /** Turns autovacuum off for the archive's tables (each partition of the blocks, and TOAST). */
