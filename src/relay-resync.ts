@@ -5,7 +5,7 @@
 // recovery, stopped before ingest.
 import { ArchiveDatabase } from './archive/archive-db.ts'
 import { Compactor } from './archive/compaction.ts'
-import { Mirror } from './archive/mirror.ts'
+import { Mirror, type MirrorStats } from './archive/mirror.ts'
 import { RepoStore } from './archive/repo-store.ts'
 import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
@@ -26,6 +26,8 @@ import { HostPacer } from './resync/pacer.ts'
 import { PdsClient } from './resync/pds-client.ts'
 import { Repairs } from './resync/repairs.ts'
 import { RepoSyncer, type SyncHost } from './resync/repo-syncer.ts'
+import type { AccountShards } from './shards/account-shards.ts'
+import { connectionShares } from './shards/connection-shares.ts'
 
 /** How long one repo export may take to arrive. */
 const REPO_FETCH_TIMEOUT_MS = 10 * 60_000
@@ -47,8 +49,17 @@ export interface RelayResync {
   status(): Promise<ArchiveStatus>
   /** A known, unbanned host as resyncs fetch from it. */
   syncHost(hostname: string): SyncHost | undefined
-  /** Binds the parts built after this one (ingest needs the mirror first). */
-  bind(parts: { hosts: Hosts; ingest: Pick<AccountOperations, 'resynchronize'> }): void
+  /** Archival mode: what the mirror has done (every shard's mirror, with account shards). */
+  readonly mirrorStats: (() => MirrorStats) | undefined
+  /**
+   * Binds the parts built after this one (ingest needs the mirror first). With account shards,
+   * each shard owns its accounts' stored repos: compaction and the mirror's counts are theirs.
+   */
+  bind(parts: {
+    hosts: Hosts
+    ingest: Pick<AccountOperations, 'resynchronize'>
+    shards?: Pick<AccountShards, 'compact' | 'mirrorStats'>
+  }): void
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -65,9 +76,17 @@ export async function relayResync(p: {
 }): Promise<RelayResync> {
   const { config, now } = p
   const logger = p.logger.child({ subsystem: 'resync' })
+  // On PostgreSQL with account shards, this thread keeps its share of the archive's connections
+  // (its reads, compaction's vacuum) and the shards share the rest (their writes).
+  const archiveDb = config.archive.database
   const archive = config.archive.enabled
     ? await ArchiveDatabase.open(
-        config.archive.database,
+        archiveDb.kind === 'postgres' && config.accountShards > 0
+          ? {
+              ...archiveDb,
+              maxConnections: connectionShares(archiveDb.maxConnections, config.accountShards).main,
+            }
+          : archiveDb,
         (err) => logger.error({ err }, 'archive database connection failed'),
         // SQLite's writes (statements and log checkpoints) off the main thread.
         { writerThread: true },
@@ -80,13 +99,16 @@ export async function relayResync(p: {
     mirror &&
     store &&
     new Compactor({
-      mirror,
+      mirror: {
+        head: (did) => mirror.head(did),
+        compact: (did) => (bound?.shards ? bound.shards.compact(did) : mirror.compact(did)),
+      },
       adb: archive,
       dids: (after, limit) => store.dids(after, limit),
       now,
       logger: p.logger.child({ subsystem: 'compaction' }),
     })
-  let bound: { hosts: Hosts; ingest: Pick<AccountOperations, 'resynchronize'> } | undefined
+  let bound: Parameters<RelayResync['bind']>[0] | undefined
   const parts = () => {
     if (!bound) throw new Error('relayResync used before bind()')
     return bound
@@ -172,6 +194,7 @@ export async function relayResync(p: {
     repairs,
     hostResyncs,
     compactor,
+    mirrorStats: mirror && (() => bound?.shards?.mirrorStats() ?? mirror.stats),
     syncHost: hostByName,
     async status() {
       const repairStats = { ...repairs.stats }

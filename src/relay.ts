@@ -176,8 +176,8 @@ export async function createRelay(
           oldestThrottled: (hostId, limit) => oldestThrottled(db, hostId, limit),
           flushAccounts: () => checkpointer.run(),
           onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
-          // Archival mode: the shards' writes run on this thread's mirror, the one writer.
-          ...(resync.mirror && { mirror: resync.mirror }),
+          // Archival mode on SQLite: the shards' archive writes run on the one writer thread.
+          ...(resync.archive?.writer && { archiveWriter: resync.archive.writer }),
           onError: (level, message, ctx) =>
             logger[level]({ err: message, ...ctx }, 'account shard: error processing an event'),
           onLost: (shard, err) => {
@@ -214,7 +214,7 @@ export async function createRelay(
       mirror: resync.mirror,
       onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
     })
-  resync.bind({ hosts, ingest: owner })
+  resync.bind({ hosts, ingest: owner, ...(shards && { shards }) })
   const fanout = relayFanout(config, log, takedowns, now, logger, overrides)
   log.onFlush((records) => {
     book.flushed(records)

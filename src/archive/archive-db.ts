@@ -49,6 +49,8 @@ export class ArchiveDatabase {
   #snapshots = 0
   readonly #snapshotQueue: (() => void)[] = []
   readonly #thread: ArchiveWriterThread | undefined
+  /** An account shard's SQLite archive: the writer thread, reached through the main thread. */
+  readonly #remote: ArchiveWriter | undefined
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -56,11 +58,13 @@ export class ArchiveDatabase {
     db: Kysely<ArchiveSchema>,
     config: DbConfig,
     thread: ArchiveWriterThread | undefined,
+    remote?: ArchiveWriter,
   ) {
     this.db = db
     this.dialect = config.kind
     this.#config = config
     this.#thread = thread
+    this.#remote = remote
   }
 
   /**
@@ -68,7 +72,7 @@ export class ArchiveDatabase {
    * connection of its own; this object's connection then only reads.
    */
   get writer(): ArchiveWriter | undefined {
-    return this.#thread
+    return this.#thread ?? this.#remote
   }
 
   /**
@@ -113,6 +117,30 @@ export class ArchiveDatabase {
   static async openForWriter(path: string): Promise<ArchiveDatabase> {
     const config: DbConfig = { kind: 'sqlite', path }
     return new ArchiveDatabase(new Kysely({ dialect: await openSqlite(path) }), config, undefined)
+  }
+
+  /**
+   * An account shard's connection to the archive the main thread has opened and migrated. On
+   * SQLite it only reads, and its writes go to `writer` (the main thread's writer thread, the
+   * file's one writer, through the main thread); on PostgreSQL it is a pool of its own that
+   * writes itself, with `config`'s share of the connections.
+   */
+  static async openForShard(
+    config: DbConfig,
+    onBackgroundError: (err: Error) => void,
+    writer: ArchiveWriter,
+  ): Promise<ArchiveDatabase> {
+    if (config.kind === 'sqlite') {
+      const db = new Kysely<ArchiveSchema>({ dialect: await openSqlite(config.path) })
+      return new ArchiveDatabase(db, config, undefined, writer)
+    }
+    const dialect = await openPostgres(
+      config.url,
+      config.maxConnections,
+      onBackgroundError,
+      ARCHIVE_SESSION,
+    )
+    return new ArchiveDatabase(new Kysely({ dialect }), config, undefined)
   }
 
   /** The writer thread's writes answered, in hand and restarts; undefined without one. */
@@ -217,6 +245,9 @@ export class ArchiveDatabase {
   reclaim(): Promise<void> {
     // With a writer thread this connection never writes: two writers would wait on each other.
     if (this.#thread) return this.#thread.reclaim()
+    if (this.#remote) {
+      return Promise.reject(new Error('the archive is reclaimed where its writer thread runs'))
+    }
     return this.run('archive.reclaim', async (db) => {
       if (this.dialect === 'sqlite') await sql`pragma incremental_vacuum`.execute(db)
       else await sql`vacuum (analyze) repo_block`.execute(db)

@@ -25,7 +25,7 @@ export interface CompactionProgress {
 }
 
 export class Compactor {
-  readonly #mirror: Mirror
+  readonly #mirror: Pick<Mirror, 'head' | 'compact'>
   readonly #adb: ArchiveDatabase
   readonly #dids: (after: string | null, limit: number) => Promise<string[]>
   readonly #now: () => number
@@ -44,7 +44,8 @@ export class Compactor {
   #stopping = false
 
   constructor(p: {
-    mirror: Mirror
+    /** Whoever compacts a repo between its writes (the mirror, or the account's shard). */
+    mirror: Pick<Mirror, 'head' | 'compact'>
     adb: ArchiveDatabase
     dids: (after: string | null, limit: number) => Promise<string[]>
     now: () => number

@@ -22,7 +22,8 @@ import { DatabaseError } from '../db/errors.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import type { HeadCheck, RepoChange } from './repo-change.ts'
-import type { FromWriter, ToWriter, WriteFailure, WriteRequest } from './writer-messages.ts'
+import { fromWriteFailure } from './write-failure.ts'
+import type { FromWriter, ToWriter, WriteRequest } from './writer-messages.ts'
 
 /** The writes the thread takes (RepoStore sends its own there when there is one). */
 export interface ArchiveWriter {
@@ -81,9 +82,6 @@ export function postableChange(change: RepoChange): RepoChange {
     removeRecords: change.removeRecords,
   }
 }
-
-const fromFailure = (f: WriteFailure): DatabaseError =>
-  new DatabaseError(f.operation, f.reason, { cause: new Error(f.cause) })
 
 export class ArchiveWriterThread implements ArchiveWriter {
   readonly #onError: (err: Error) => void
@@ -257,10 +255,10 @@ export class ArchiveWriterThread implements ArchiveWriter {
         this.#pending.delete(r.id)
         this.#answered++
         if (r.ok) p.resolve(r.value as never)
-        else p.reject(fromFailure(r.error))
+        else p.reject(fromWriteFailure(r.error))
       }
     } else {
-      this.#failure = fromFailure(m.error)
+      this.#failure = fromWriteFailure(m.error)
     }
   }
 

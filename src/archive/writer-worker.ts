@@ -6,16 +6,10 @@
 // main side starts another). Replies of one turn go back together. On 'close' it finishes what
 // it was given, closes the connection and ends.
 import { parentPort, workerData } from 'node:worker_threads'
-import { DatabaseError } from '../db/errors.ts'
 import { ArchiveDatabase } from './archive-db.ts'
 import { RepoStore } from './repo-store.ts'
-import type {
-  FromWriter,
-  ToWriter,
-  WriteFailure,
-  WriteReply,
-  WriteRequest,
-} from './writer-messages.ts'
+import { toWriteFailure } from './write-failure.ts'
+import type { FromWriter, ToWriter, WriteReply, WriteRequest } from './writer-messages.ts'
 
 const port = parentPort
 if (!port) throw new Error('writer-worker.ts must run in a worker thread')
@@ -23,26 +17,13 @@ const { path } = workerData as { path: string }
 
 const post = (m: FromWriter) => port.postMessage(m)
 
-const describe = (err: unknown): string => {
-  if (!(err instanceof Error)) return String(err)
-  const code =
-    (err as { code?: unknown; errcode?: unknown }).errcode ?? (err as { code?: unknown }).code
-  return code === undefined ? err.message : `${err.message} (${String(code)})`
-}
-
-function failure(operation: string, err: unknown): WriteFailure {
-  if (err instanceof DatabaseError)
-    return { operation: err.operation, reason: err.reason, cause: describe(err.cause ?? err) }
-  return { operation, reason: 'query', cause: describe(err) }
-}
-
 let parts: { adb: ArchiveDatabase; store: RepoStore } | undefined
 try {
   const adb = await ArchiveDatabase.openForWriter(path)
   parts = { adb, store: new RepoStore(adb) }
   post({ kind: 'ready' })
 } catch (err) {
-  post({ kind: 'failed', error: failure('archive.open', err) })
+  post({ kind: 'failed', error: toWriteFailure('archive.open', err) })
   process.exit(1)
 }
 
@@ -73,7 +54,7 @@ async function run(req: WriteRequest): Promise<void> {
             : await adb.reclaim().then(() => undefined)
     reply({ id: req.id, ok: true, value })
   } catch (err) {
-    reply({ id: req.id, ok: false, error: failure(`repos.${req.op}`, err) })
+    reply({ id: req.id, ok: false, error: toWriteFailure(`repos.${req.op}`, err) })
   }
 }
 

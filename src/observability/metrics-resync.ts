@@ -46,13 +46,14 @@ export function registerResyncMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Whole-host resyncs running now.',
     read: (emit) => emit(r.hostResyncs.running),
   })
-  if (!r.mirror) return
-  const m = r.mirror.stats
+  const stats = r.mirrorStats
+  if (!stats) return
   scrapeCounter(registry, {
     name: 'relay_mirror_commits_total',
     help: 'Commits given to the mirror, by result (missing: it could not follow; repaired).',
     labelNames: ['result'],
     read: (emit) => {
+      const m = stats()
       emit(m.commitsApplied, { result: 'applied' })
       emit(m.commitsUnchanged, { result: 'unchanged' })
       emit(m.commitsMissing, { result: 'missing' })
@@ -61,17 +62,17 @@ export function registerResyncMetrics(registry: Registry, s: MetricsSources): vo
   scrapeCounter(registry, {
     name: 'relay_mirror_commits_without_diff_total',
     help: 'Of the commits applied, those written with the change their verification worked out (no tree diff).',
-    read: (emit) => emit(m.commitsWithoutDiff),
+    read: (emit) => emit(stats().commitsWithoutDiff),
   })
   scrapeCounter(registry, {
     name: 'relay_mirror_repos_imported_total',
     help: 'Whole repos written into the mirror by a resync or repair.',
-    read: (emit) => emit(m.reposImported),
+    read: (emit) => emit(stats().reposImported),
   })
   scrapeCounter(registry, {
     name: 'relay_mirror_repos_deleted_total',
     help: 'Repos deleted from the mirror (takedowns, deleted accounts).',
-    read: (emit) => emit(m.reposDeleted),
+    read: (emit) => emit(stats().reposDeleted),
   })
   const writer = r.archive?.writerStats
   if (writer !== undefined) {

@@ -142,18 +142,16 @@ export interface ResyncSource {
   }
   readonly hostResyncs: { readonly running: number }
   readonly syncCounts: Readonly<Record<string, number>>
-  /** Archival mode only. */
-  readonly mirror:
-    | {
-        readonly stats: {
-          readonly commitsApplied: number
-          readonly commitsUnchanged: number
-          readonly commitsMissing: number
-          readonly commitsWithoutDiff: number
-          readonly reposImported: number
-          readonly reposDeleted: number
-        }
-      }
+  /** Archival mode only: what the mirror (every shard's, with account shards) has done. */
+  readonly mirrorStats:
+    | (() => {
+        readonly commitsApplied: number
+        readonly commitsUnchanged: number
+        readonly commitsMissing: number
+        readonly commitsWithoutDiff: number
+        readonly reposImported: number
+        readonly reposDeleted: number
+      })
     | undefined
   readonly compactor: { readonly progress: { readonly status: string } } | undefined
   /** Archival mode only; `writerStats` when the archive's writes run on a thread (SQLite). */

@@ -61,7 +61,7 @@ const sources: MetricsSources = {
     repairs: { stats: { queued: 0, running: 0, repaired: 0, failed: 0, overflow: 0 } },
     hostResyncs: { running: 0 },
     syncCounts: { synced: 0, unchanged: 0, stale: 0, refused: 0, failed: 0 },
-    mirror: undefined,
+    mirrorStats: undefined,
     compactor: undefined,
     archive: undefined,
   },

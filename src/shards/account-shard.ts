@@ -11,11 +11,15 @@
 // none after it.
 // Verification runs in this thread, or at a less busy shard while this one is behind
 // (verify-lending.ts); either way the outcome comes back here, to the account's turn.
-// Archival mode: the accounts' accepted commits, imports and deletions go to the main thread's
-// mirror, the archive's one writer (shard-mirror.ts).
+// Archival mode: the shard owns its accounts' stored repos too, with a mirror of its own
+// (archive/mirror.ts) that ingest writes every accepted commit, import and deletion to, and that
+// compacts them when the main thread asks; on SQLite its statements run on the main thread's
+// writer thread (shard-archive-writer.ts).
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
+import type { ArchiveDatabase } from '../archive/archive-db.ts'
+import type { Mirror } from '../archive/mirror.ts'
 import type { RelayDatabase } from '../db/database.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
@@ -27,6 +31,7 @@ import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { HostSlots } from './host-slots.ts'
+import type { ShardArchiveWriter } from './shard-archive-writer.ts'
 import { ShardHistograms } from './shard-histograms.ts'
 import { ShardLoads } from './shard-load.ts'
 import type {
@@ -37,8 +42,14 @@ import type {
   ShardOps,
   ShardStart,
 } from './shard-messages.ts'
-import { ShardMirror } from './shard-mirror.ts'
 import { VerifyLending } from './verify-lending.ts'
+
+/** Archival mode in a shard: its archive connection, its mirror, and on SQLite where it writes. */
+export interface ShardArchive {
+  readonly adb: ArchiveDatabase
+  readonly mirror: Mirror
+  readonly writer: ShardArchiveWriter
+}
 
 /** An error as text for the main thread's log: its stack when it has one. */
 const errorText = (err: unknown): string =>
@@ -63,17 +74,24 @@ export class AccountShard {
   readonly #identity: CachingIdentityResolver
   readonly #lending: VerifyLending
   readonly #histograms: ShardHistograms
-  readonly #mirror: ShardMirror | undefined
+  readonly #archive: ShardArchive | undefined
 
-  /** `tracer`: the shard's own exporter's, when tracing is on (shard-worker.ts). */
+  /**
+   * `tracer`: the shard's own exporter's, when tracing is on; `archive`: in archival mode
+   * (shard-worker.ts opens both).
+   */
   constructor(
     start: ShardStart,
     db: RelayDatabase,
     send: (msg: ShardOps, transfer: ArrayBuffer[]) => void,
     tracer: Tracer = trace.getTracer('shard'),
+    archive?: ShardArchive,
   ) {
     const { config } = start
     this.#send = send
+    this.#archive = archive
+    archive?.writer.connect((id, call) => this.#op(['archive', id, call]))
+    const mirror = archive?.mirror
     const accounts = new AccountCache(accountPersistence(db, { shard: start.index }), {
       maxEntries: Math.max(1, Math.ceil(config.accountCacheSize / start.count)),
     })
@@ -129,10 +147,6 @@ export class AccountShard {
         return { seq: ++this.#ticket } as LogRecord
       },
     }
-    const mirror = config.archive.enabled
-      ? new ShardMirror((id, call) => this.#op(['mirror', id, call]))
-      : undefined
-    this.#mirror = mirror
     const ingest = new Ingest({
       tracer,
       identity,
@@ -189,13 +203,17 @@ export class AccountShard {
       peekIdentity: (did) => identity.peek(did),
       purgeIdentity: (did) => identity.purge(did),
       resolveIdentity: (did) => identity.resolve(did),
+      compact: (did) => {
+        if (!mirror) throw new Error('archival mode is off')
+        return mirror.compact(did)
+      },
       stop: () => ingest.stop(),
       idle: (timeoutMs) => ingest.idle(timeoutMs),
     }
   }
 
   receive(batch: ShardBatch): void {
-    if (batch.answers) for (const a of batch.answers) this.#mirror?.answered(a)
+    if (batch.answers) for (const a of batch.answers) this.#archive?.writer.answered(a)
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
     if (batch.slots) {
       for (const [id, count, limit, ownApplied] of batch.slots) {
@@ -208,7 +226,7 @@ export class AccountShard {
 
   /** Sends the last histogram totals and closes the channels to the other shards (the thread is ending). */
   close(): void {
-    this.#mirror?.close()
+    this.#archive?.writer.close()
     this.#histograms.close()
     this.#lending.close()
   }
@@ -258,6 +276,7 @@ export class AccountShard {
   #counts(): Omit<ShardOps, 'ops' | 'histograms'> {
     const { errors, retries } = this.#ingest.stats
     const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
-    return { errors, retries, lent: this.#lending.lent, identity }
+    const mirror = this.#archive && { ...this.#archive.mirror.stats }
+    return { errors, retries, lent: this.#lending.lent, identity, ...(mirror && { mirror }) }
   }
 }

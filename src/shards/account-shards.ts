@@ -2,8 +2,9 @@
 // operations, run by the shard that owns each account (accounts/shard-of.ts). Events and calls
 // go to the shards through their threads (shard-threads.ts); what the shards send back is
 // carried out here, in order: appending to the log, settling host events, counting drops and
-// ratchet commits, keeping slot counts, queueing repairs, logging, and in archival mode running
-// the shards' writes on the mirror and answering them (shard-mirror.ts). Checkpoints: every shard
+// ratchet commits, keeping slot counts, queueing repairs, logging, and in archival mode on
+// SQLite handing the shards' archive writes to the writer thread and answering them
+// (shard-archive-writer.ts). Checkpoints: every shard
 // takes a snapshot, the log syncs, every shard writes its snapshot with its own checkpoint seq
 // (account-shard.ts says why that seq is right).
 // A shard that dies loses the account states it had not written: the relay cannot go on without
@@ -14,6 +15,9 @@ import type { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
+import type { CompactionResult, MirrorStats } from '../archive/mirror.ts'
+import { toWriteFailure } from '../archive/write-failure.ts'
+import type { ArchiveWriter } from '../archive/writer-thread.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
@@ -27,14 +31,13 @@ import {
   releaseOldestThrottled,
 } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
-import type { IngestMirror } from '../ingest/types.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
 import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
-import type { MirrorCall, ShardMethod, ShardMethods } from './shard-messages.ts'
+import type { ArchiveWriteCall, ShardMethod, ShardMethods } from './shard-messages.ts'
 import { type OwnerOp, ShardThreads } from './shard-threads.ts'
 
 export { ShardCallError } from './shard-call-error.ts'
@@ -51,8 +54,8 @@ export interface AccountShardsDeps {
   /** Runs a checkpoint (which calls `checkpoint` below) and waits for it. */
   readonly flushAccounts: () => Promise<void>
   readonly onDesynchronized: (did: string, hostId: number) => void
-  /** Archival mode: the mirror the shards' writes run on (its one writer). */
-  readonly mirror?: IngestMirror
+  /** Archival mode on SQLite: the writer thread the shards' archive writes run on. */
+  readonly archiveWriter?: ArchiveWriter
   readonly onError: (level: 'warn' | 'error', error: string, context: object) => void
   /** A shard died or could not start (once, for the first): the relay cannot go on. */
   readonly onLost: (shard: number, cause: unknown) => void
@@ -263,6 +266,28 @@ export class AccountShards implements AccountOperations {
     return this.#callFor(did, 'resolveIdentity', did)
   }
 
+  /** Archival mode: compacts the account's stored repo in its shard, between its writes. */
+  compact(did: string): Promise<CompactionResult> {
+    return this.#callFor(did, 'compact', did)
+  }
+
+  /** Archival mode: what the shards' mirrors have done, added up (their last reported totals). */
+  mirrorStats(): MirrorStats {
+    const sum: MirrorStats = {
+      commitsApplied: 0,
+      commitsUnchanged: 0,
+      commitsMissing: 0,
+      commitsWithoutDiff: 0,
+      reposImported: 0,
+      reposDeleted: 0,
+    }
+    for (const c of this.#threads.counts()) {
+      if (!c.mirror) continue
+      for (const k of Object.keys(sum) as (keyof MirrorStats)[]) sum[k] += c.mirror[k]
+    }
+    return sum
+  }
+
   /** Events waiting for the database stop waiting (ingest's `stop`), in every live shard. */
   async stop(): Promise<void> {
     await Promise.allSettled(this.#all().map((i) => this.#threads.call(i, 'stop', {})))
@@ -340,32 +365,30 @@ export class AccountShards implements AccountOperations {
       case 'error':
         d.onError(op[1], op[2], { shard, ...op[3] })
         return
-      case 'mirror':
-        this.#mirrorWrite(shard, op[1], op[2])
+      case 'archive':
+        this.#archiveWrite(shard, op[1], op[2])
         return
     }
   }
 
-  /** Runs a shard's write on the mirror and sends the shard its outcome (dropped if it ended). */
-  #mirrorWrite(shard: number, id: number, call: MirrorCall): void {
-    const mirror = this.#d.mirror
+  /** Runs a shard's write on the archive's writer and sends the shard how it went. */
+  #archiveWrite(shard: number, id: number, call: ArchiveWriteCall): void {
+    const writer = this.#d.archiveWriter
     const run = async (): Promise<unknown> => {
-      if (!mirror) throw new Error('archival mode is off')
+      if (!writer) throw new Error('no archive writer on this thread')
       switch (call[0]) {
-        case 'applyCommit':
-          return mirror.applyCommit(call[1], call[2], call[3], call[4])
-        case 'importRepo':
-          return mirror.importRepo(call[1], call[2], call[3])
+        case 'apply':
+          return writer.apply(call[1], call[2], call[3], call[4])
         case 'delete':
-          return mirror.delete(call[1])
+          return writer.delete(call[1])
+        case 'deleteBlocks':
+          return writer.deleteBlocks(call[1], call[2])
       }
     }
     run().then(
       (value) => this.#threads.answer(shard, [id, true, value]),
-      (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err))
-        this.#threads.answer(shard, [id, false, e.name, e.message])
-      },
+      (err: unknown) =>
+        this.#threads.answer(shard, [id, false, toWriteFailure(`repos.${call[0]}`, err)]),
     )
   }
 }

@@ -6,10 +6,13 @@
 // before that event's settlement, as in the pipeline on the main thread, and the answer to a
 // snapshot comes after every record appended before the snapshot (the checkpoint relies on it).
 // Operations on one account (admin, resync, route reads) are calls, answered by a `reply` or
-// `fail` op carrying the call's id. The other way round, in archival mode, a shard's writes to
-// the mirror are `mirror` ops, answered in a later batch's `answers` (the main thread's mirror is
-// the one writer of the stored repos).
+// `fail` op carrying the call's id. The other way round, in archival mode on SQLite, a shard's
+// writes to the archive are `archive` ops, answered in a later batch's `answers` (the main
+// thread's writer thread is the file's one writer).
 import type { AccountState } from '../accounts/account-state.ts'
+import type { CompactionResult, MirrorStats } from '../archive/mirror.ts'
+import type { WriteFailure } from '../archive/writer-messages.ts'
+import type { ArchiveWriter } from '../archive/writer-thread.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
@@ -18,7 +21,6 @@ import type { Identity } from '../identity/did-document.ts'
 import type { Drop } from '../ingest/drop-counter.ts'
 import type { ReverseTakedownResult } from '../ingest/ingest.ts'
 import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
-import type { IngestMirror } from '../ingest/types.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import type { LendingPeer } from './verify-lending.ts'
@@ -43,26 +45,26 @@ export type EventItem = readonly [hostId: number, msg: UpstreamEvent, raw: Uint8
  */
 export type SlotItem = readonly [hostId: number, count: number, limit: number, ownApplied: number]
 
-/** A shard's write to the mirror: the method of the main thread's mirror and its arguments. */
-export type MirrorCall = {
-  readonly [M in keyof IngestMirror]: readonly [method: M, ...args: Parameters<IngestMirror[M]>]
-}[keyof IngestMirror]
+/** A shard's write to a SQLite archive: the writer's method and its arguments. */
+export type ArchiveWriteCall = {
+  readonly [M in keyof ArchiveWriter]: readonly [method: M, ...args: Parameters<ArchiveWriter[M]>]
+}[keyof ArchiveWriter]
 
-/** The main thread's answer to a `mirror` op: its value, or the error's name and message. */
-export type MirrorAnswer =
+/** The main thread's answer to an `archive` op: the write's value, or how it failed. */
+export type ArchiveAnswer =
   | readonly [id: number, ok: true, value: unknown]
-  | readonly [id: number, ok: false, name: string, message: string]
+  | readonly [id: number, ok: false, failure: WriteFailure]
 
 /**
  * Main thread → shard: the events of one turn, the host views and slots they need, and the
- * answers to the shard's mirror writes that settled in that turn.
+ * answers to the shard's archive writes that settled in that turn.
  */
 export interface ShardBatch {
   readonly events: readonly EventItem[]
   /** Views of hosts that changed since the last batch to this shard (or were never sent). */
   readonly views?: readonly HostIngestView[]
   readonly slots?: readonly SlotItem[]
-  readonly answers?: readonly MirrorAnswer[]
+  readonly answers?: readonly ArchiveAnswer[]
 }
 
 /** What the main thread can ask of a shard, about the accounts it owns. */
@@ -88,6 +90,8 @@ export interface ShardMethods {
   peekIdentity(did: string): Identity | undefined
   purgeIdentity(did: string): void
   resolveIdentity(did: string): Promise<{ identity: Identity; stale: boolean }>
+  /** Archival mode: deletes the blocks the repo's tree no longer reaches (archive/mirror.ts). */
+  compact(did: string): Promise<CompactionResult>
   /** Stops waiting for the database (ingest's `stop`). */
   stop(): void
   /** Resolves when every event handed in is settled, or after `timeoutMs`. */
@@ -127,8 +131,8 @@ export type ShardOp =
   | readonly [op: 'commit', hostId: number, proven: boolean]
   | readonly [op: 'count', hostId: number, delta: number]
   | readonly [op: 'desync', did: string, hostId: number]
-  /** Archival mode: a write to the mirror, answered in a batch's `answers` by this id. */
-  | readonly [op: 'mirror', id: number, call: MirrorCall]
+  /** Archival mode on SQLite: a write to the archive, answered in a batch's `answers` by this id. */
+  | readonly [op: 'archive', id: number, call: ArchiveWriteCall]
   /** Something went wrong with an event: the error as text (its stack when it has one). */
   | readonly [op: 'error', level: 'warn' | 'error', error: string, context: object]
   | readonly [op: 'reply', call: number, value: unknown]
@@ -143,6 +147,8 @@ export interface ShardOps {
   readonly lent: number
   /** Its identity cache's counts (totals) and sizes (now), for the metrics. */
   readonly identity: IdentityCacheCounters & { entries: number; running: number; queued: number }
+  /** Archival mode: what its mirror has done, as totals. */
+  readonly mirror?: MirrorStats
   /** Its histograms' totals, now and then (shard-histograms.ts). */
   readonly histograms?: HistogramTotals
 }

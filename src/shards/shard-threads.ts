@@ -6,6 +6,7 @@
 // dead: its calls fail at once, and the owner hears of the first loss once.
 // Deliberately not here: what the ops mean (account-shards.ts carries them out).
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import type { MirrorStats } from '../archive/mirror.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
@@ -18,9 +19,9 @@ import { ShardCallError } from './shard-call-error.ts'
 import { NO_IDENTITY_COUNTS, type ShardIdentityCounts } from './shard-identity.ts'
 import { lendingPeers, ShardLoads } from './shard-load.ts'
 import type {
+  ArchiveAnswer,
   EventItem,
   FromShard,
-  MirrorAnswer,
   ShardBatch,
   ShardCall,
   ShardMethod,
@@ -62,7 +63,14 @@ interface Shard {
   readonly sentSlots: Map<number, SlotItem>
   /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
   readonly applied: Map<number, number>
-  counts: { errors: number; retries: number; lent: number; identity: ShardIdentityCounts }
+  counts: {
+    errors: number
+    retries: number
+    lent: number
+    identity: ShardIdentityCounts
+    /** Archival mode: its mirror's totals. */
+    mirror?: MirrorStats
+  }
   /** Its histograms' totals, the last it sent. */
   histograms: HistogramTotals
 }
@@ -72,7 +80,7 @@ interface Pending {
   readonly transfer: ArrayBuffer[]
   readonly views: HostIngestView[]
   readonly slots: SlotItem[]
-  readonly answers: MirrorAnswer[]
+  readonly answers: ArchiveAnswer[]
 }
 
 interface Waiting {
@@ -174,8 +182,8 @@ export class ShardThreads {
     setImmediate(() => this.#flush())
   }
 
-  /** Queues the answer to one of `shard`'s mirror writes, sent at the end of this turn. */
-  answer(index: number, answer: MirrorAnswer): void {
+  /** Queues the answer to one of `shard`'s archive writes, sent at the end of this turn. */
+  answer(index: number, answer: ArchiveAnswer): void {
     this.#pending(this.#shards[index]!).answers.push(answer)
     this.#queueFlush()
   }

@@ -1,10 +1,15 @@
 // Worker-thread entry of an account shard (account-shard.ts): opens its own database
-// connection (the main thread has run the migrations) and, with tracing on, its own span
-// exporter, says it is ready, and passes the main thread's batches and calls to the shard.
+// connection (the main thread has run the migrations), in archival mode its own connection to
+// the archive and its mirror of its accounts' repos, and, with tracing on, its own span
+// exporter; says it is ready, and passes the main thread's batches and calls to the shard.
 import { parentPort, workerData } from 'node:worker_threads'
+import { ArchiveDatabase } from '../archive/archive-db.ts'
+import { Mirror } from '../archive/mirror.ts'
+import { RepoStore } from '../archive/repo-store.ts'
 import { openDatabase } from '../db/database.ts'
-import { AccountShard } from './account-shard.ts'
+import { AccountShard, type ShardArchive } from './account-shard.ts'
 import { connectionShares } from './connection-shares.ts'
+import { ShardArchiveWriter } from './shard-archive-writer.ts'
 import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
 const port = parentPort
@@ -20,6 +25,23 @@ const db = await openDatabase(
       }
     : database,
 )
+// Archival mode: this shard's mirror of its accounts' repos. On SQLite its writes go to the main
+// thread's writer thread (shard-archive-writer.ts); on PostgreSQL it writes with its share of
+// the archive's connections.
+let archive: ShardArchive | undefined
+if (start.config.archive.enabled) {
+  const config = start.config.archive.database
+  const writer = new ShardArchiveWriter()
+  const adb = await ArchiveDatabase.openForShard(
+    config.kind === 'postgres'
+      ? { ...config, maxConnections: connectionShares(config.maxConnections, start.count).perShard }
+      : config,
+    // A lost idle connection is reported here and reopened by the pool on the next query.
+    () => {},
+    writer,
+  )
+  archive = { adb, mirror: new Mirror(new RepoStore(adb, Date.now)), writer }
+}
 // Tracing: the shard exports its own spans (ingest's per event, identity resolutions) with an
 // exporter of its own; its code is loaded only when tracing is on.
 const tracing = start.config.tracing.enabled
@@ -33,6 +55,7 @@ const shard = new AccountShard(
   db,
   (msg, transfer) => port.postMessage(msg, transfer),
   tracing?.tracer,
+  archive,
 )
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
@@ -41,6 +64,8 @@ port.on('message', (m: ToShard) => {
     void (tracing?.shutdown() ?? Promise.resolve())
       .catch(() => {})
       .then(() => db.close())
+      .catch(() => {})
+      .then(() => archive?.adb.close())
       .catch(() => {})
       .finally(() => {
         shard.close()

@@ -284,9 +284,10 @@ async function archivalMode(pgUrl: string | undefined, extra: string[] = []): Pr
     assert.ok(metric('relay_mirror_commits_total\\{result="applied"\\}') >= 3, 'commits applied')
     assert.ok(metric('relay_account_syncs_total\\{result="synced"\\}') >= 1)
     if (extra.includes('--account-shards')) {
-      // The events went through the shards, and their mirror writes through this thread's mirror.
+      // The events went through the shards (the commits counted above are their mirrors' counts:
+      // with shards this thread's mirror only reads).
       const handed = [0, 1].map((i) => metric(`relay_account_shard_events_total\\{shard="${i}"\\}`))
-      assert.ok(handed[0]! > 0 && handed[1]! > 0, `events per shard: ${handed.join(', ')}`)
+      assert.ok(handed[0]! + handed[1]! > 0, `events per shard: ${handed.join(', ')}`)
     }
     // On SQLite every write above went through the archive's writer thread, which never died.
     const sqlite = pgUrl === undefined
@@ -497,6 +498,14 @@ test('archival mode on PostgreSQL, end to end with the reference PDS', {
 }, async () => {
   await using pg = await tempPostgres()
   await archivalMode(pg.url)
+})
+
+test('archival mode with account shards on PostgreSQL, end to end with the reference PDS', {
+  skip: PG_URL ? false : 'RELAY_TEST_POSTGRES_URL is not set',
+  timeout: 300_000,
+}, async () => {
+  await using pg = await tempPostgres()
+  await archivalMode(pg.url, ['--account-shards', '2'])
 })
 
 /** Turns autovacuum off for the archive's tables (each partition of the blocks, and TOAST). */
