@@ -36,7 +36,8 @@ if (start.config.archive.enabled) {
     config.kind === 'postgres'
       ? { ...config, maxConnections: connectionShares(config.maxConnections, start.count).perShard }
       : config,
-    // A lost idle connection is reported here and reopened by the pool on the next query.
+    // A lost idle connection needs nothing here (as for the shard's own database): the pool
+    // opens another for the next write, whose failure reaches the write's caller.
     () => {},
     writer,
   )
