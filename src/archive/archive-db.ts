@@ -128,9 +128,10 @@ export class ArchiveDatabase {
   static async openForShard(
     config: DbConfig,
     onBackgroundError: (err: Error) => void,
-    writer: ArchiveWriter,
+    writer: ArchiveWriter | undefined,
   ): Promise<ArchiveDatabase> {
     if (config.kind === 'sqlite') {
+      if (!writer) throw new Error('a shard needs a writer for a SQLite archive')
       const db = new Kysely<ArchiveSchema>({ dialect: await openSqlite(config.path) })
       return new ArchiveDatabase(db, config, undefined, writer)
     }

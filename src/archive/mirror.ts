@@ -1,4 +1,6 @@
-// The mirror of every repo (archival mode): the one owner of the stored repos. It applies an
+// The mirror of every repo (archival mode): the one writer of the stored repos it holds (every
+// repo; with account shards, each shard's mirror its own accounts', and the main thread's only
+// reads). It applies an
 // accepted commit to the account's stored tree, imports a whole verified repo (a resync), forgets
 // a repo (a takedown), compacts one, and reads what the sync API serves: a repo export (CAR), a
 // record with its MST proof, and blocks by CID.
@@ -70,8 +72,8 @@ export class Mirror {
    */
   readonly #writing = new Map<string, Promise<unknown>>()
   /**
-   * Heads this mirror wrote (the least recently used evicted). The mirror is the store's only
-   * writer and a repo's writes run one at a time, so an entry is the stored head until the next
+   * Heads this mirror wrote (the least recently used evicted). The mirror is the only writer of
+   * its repos and a repo's writes run one at a time, so an entry is the stored head until the next
    * write of that repo, which replaces or drops it; unless the database loses acknowledged
    * writes, which the store's check of the head at the next write catches (`#write`).
    */

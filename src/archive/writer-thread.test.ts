@@ -17,7 +17,7 @@ import {
   tempArchive,
   writeAlongsideChunked,
 } from './testing.ts'
-import { ArchiveWriterThread, postableChange } from './writer-thread.ts'
+import { ArchiveWriterThread } from './writer-thread.ts'
 
 const change = (
   commit: [string, Uint8Array],
@@ -163,42 +163,4 @@ test('closing lets the thread finish the writes it was given, and refuses new on
     (err: unknown) => err instanceof DatabaseError && err.reason === 'closed',
   )
   await a[Symbol.asyncDispose]()
-})
-
-test("a change's blocks that are views into a large buffer are posted without the rest of it", () => {
-  const car = new Uint8Array(1 << 20)
-  car.set([1, 2, 3], 1000)
-  const small = new Uint8Array([9, 9])
-  const posted = postableChange({
-    head: { rev: '3laaaaaaaaaa2', commitCid: 'c', dataCid: 'd', commitBlock: car.subarray(0, 10) },
-    addNodes: new Map([['n', car.subarray(1000, 1003)]]),
-    removeNodes: ['x'],
-    addRecords: [
-      ['r', car.subarray(2000, 2100)],
-      ['s', small],
-    ],
-    removeRecords: ['y'],
-  })
-  const node = posted.addNodes.get('n')!
-  assert.deepEqual([...node], [1, 2, 3])
-  for (const bytes of [posted.head.commitBlock, node, posted.addRecords[0]![1]])
-    assert.equal(bytes.buffer.byteLength, bytes.byteLength, 'a buffer of its own')
-  assert.equal(
-    posted.addRecords[1]![1],
-    small,
-    'bytes that are their whole (small) buffer as they are',
-  )
-  assert.deepEqual(posted.removeNodes, ['x'])
-  assert.deepEqual(posted.removeRecords, ['y'])
-})
-
-test('a change whose blocks have buffers of their own is posted as it is', () => {
-  const change: RepoChange = {
-    head: { rev: '3laaaaaaaaaa2', commitCid: 'c', dataCid: 'd', commitBlock: new Uint8Array(10) },
-    addNodes: new Map([['n', new Uint8Array(3)]]),
-    removeNodes: [],
-    addRecords: [['r', new Uint8Array(100)]],
-    removeRecords: [],
-  }
-  assert.equal(postableChange(change), change)
 })

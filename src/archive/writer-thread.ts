@@ -3,8 +3,9 @@
 // checkpoints: under archival mode's load they were about half of the main thread's time (~330
 // µs of statements per commit, and a checkpoint of ~25 ms eight times a second). Every write
 // goes there, compaction's vacuum included, so the file has one writer and no connection waits
-// on another's lock. Reads stay on the main thread's connection: in WAL mode they see every
-// write the thread has committed, and a write's promise settles only once it is committed.
+// on another's lock. Reads stay on the main thread's connection (and each account shard's, whose
+// writes the main thread hands on here): in WAL mode they see every write the thread has
+// committed, and a write's promise settles only once it is committed.
 // The requests of one turn of the event loop are posted together; the thread groups the
 // commits among them into one transaction (sqlite-apply.ts).
 // Queue: requests wait in `#outbox` while a thread starts, and in the thread's port until it
@@ -21,11 +22,15 @@
 import { DatabaseError } from '../db/errors.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
+import { postableChange } from './change-buffers.ts'
 import type { HeadCheck, RepoChange } from './repo-change.ts'
 import { fromWriteFailure } from './write-failure.ts'
 import type { FromWriter, ToWriter, WriteRequest } from './writer-messages.ts'
 
-/** The writes the thread takes (RepoStore sends its own there when there is one). */
+/**
+ * The writes the thread takes (RepoStore sends its own there when there is one; an account
+ * shard's go through the main thread, shards/shard-archive-writer.ts).
+ */
 export interface ArchiveWriter {
   apply(did: string, change: RepoChange, now: string, over: HeadCheck | undefined): Promise<boolean>
   delete(did: string): Promise<boolean>
@@ -48,40 +53,6 @@ type Unsent = WriteRequest extends infer R
 const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
 /** A thread that ran this long after it was ready, then died, is started again without waiting. */
 const HEALTHY_AFTER_MS = 10_000
-
-/**
- * Blocks that are small views into a buffer this big are copied out before posting: copying a
- * view to a thread copies its whole buffer, and a repair's blocks are views into the repo's CAR
- * (up to `--repo-fetch-max-bytes`), which a change of a few blocks would otherwise drag along.
- */
-const SHARED_BUFFER_BYTES = 64 * 1024
-
-/** Whether posting the bytes would copy a large buffer they are only a part of. */
-const dragsBuffer = (bytes: Uint8Array): boolean =>
-  bytes.buffer.byteLength > SHARED_BUFFER_BYTES && bytes.buffer.byteLength > bytes.byteLength
-
-/** The bytes without the rest of a large buffer they may be a view of. */
-const ownBytes = (bytes: Uint8Array): Uint8Array =>
-  dragsBuffer(bytes) ? new Uint8Array(bytes) : bytes
-
-/**
- * The change as it is posted: its blocks in buffers of their own when they share a large one.
- * A commit's blocks never do (each frame has a buffer of its own): it is posted as it is.
- */
-export function postableChange(change: RepoChange): RepoChange {
-  const copy =
-    dragsBuffer(change.head.commitBlock) ||
-    [...change.addNodes.values()].some(dragsBuffer) ||
-    change.addRecords.some(([, bytes]) => dragsBuffer(bytes))
-  if (!copy) return change
-  return {
-    head: { ...change.head, commitBlock: ownBytes(change.head.commitBlock) },
-    addNodes: new Map([...change.addNodes].map(([cid, bytes]) => [cid, ownBytes(bytes)])),
-    removeNodes: change.removeNodes,
-    addRecords: change.addRecords.map(([cid, bytes]) => [cid, ownBytes(bytes)] as const),
-    removeRecords: change.removeRecords,
-  }
-}
 
 export class ArchiveWriterThread implements ArchiveWriter {
   readonly #onError: (err: Error) => void

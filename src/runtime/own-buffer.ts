@@ -10,3 +10,21 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   // Not `bytes.slice()`: on a Buffer it is another view of the same pool.
   return new Uint8Array(bytes)
 }
+
+/** Buffers at least this large are never Node's small-allocation pool (8 KiB). */
+const LARGE_BUFFER_BYTES = 64 * 1024
+
+/**
+ * The large ArrayBuffers behind these views (a whole repo's CAR), to transfer rather than copy
+ * when the views are posted: posting a view copies its whole buffer. Every view of them,
+ * anywhere, reads as empty afterwards, so the caller must hand over all it holds of them.
+ */
+export function largeBuffers(views: Iterable<Uint8Array>): ArrayBuffer[] {
+  const found = new Set<ArrayBuffer>()
+  for (const v of views) {
+    if (v.buffer instanceof ArrayBuffer && v.buffer.byteLength >= LARGE_BUFFER_BYTES) {
+      found.add(v.buffer)
+    }
+  }
+  return [...found]
+}

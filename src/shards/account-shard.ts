@@ -48,7 +48,8 @@ import { VerifyLending } from './verify-lending.ts'
 export interface ShardArchive {
   readonly adb: ArchiveDatabase
   readonly mirror: Mirror
-  readonly writer: ShardArchiveWriter
+  /** SQLite only: the writes, carried to the main thread's writer thread. */
+  readonly writer?: ShardArchiveWriter
 }
 
 /** An error as text for the main thread's log: its stack when it has one. */
@@ -90,7 +91,10 @@ export class AccountShard {
     const { config } = start
     this.#send = send
     this.#archive = archive
-    archive?.writer.connect((id, call) => this.#op(['archive', id, call]))
+    archive?.writer?.connect((id, call, transfer) => {
+      this.#transfer.push(...transfer)
+      this.#op(['archive', id, call])
+    })
     const mirror = archive?.mirror
     const accounts = new AccountCache(accountPersistence(db, { shard: start.index }), {
       maxEntries: Math.max(1, Math.ceil(config.accountCacheSize / start.count)),
@@ -213,7 +217,7 @@ export class AccountShard {
   }
 
   receive(batch: ShardBatch): void {
-    if (batch.answers) for (const a of batch.answers) this.#archive?.writer.answered(a)
+    if (batch.answers) for (const a of batch.answers) this.#archive?.writer?.answered(a)
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
     if (batch.slots) {
       for (const [id, count, limit, ownApplied] of batch.slots) {
@@ -226,9 +230,14 @@ export class AccountShard {
 
   /** Sends the last histogram totals and closes the channels to the other shards (the thread is ending). */
   close(): void {
-    this.#archive?.writer.close()
+    this.#archive?.writer?.close()
     this.#histograms.close()
     this.#lending.close()
+  }
+
+  /** Something for the main thread's log that is not about an event (a warning). */
+  warn(text: string): void {
+    this.#op(['error', 'warn', text, {}])
   }
 
   /** Runs a call; its answer is an op, after every op of what ran before it. */

@@ -34,7 +34,9 @@ import type { ResyncInput, ResyncResult } from '../ingest/resynchronize.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { largeBuffers } from '../runtime/own-buffer.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
+import { runArchiveWrite, sumMirrorStats } from './archive-writes.ts'
 import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
 import type { ArchiveWriteCall, ShardMethod, ShardMethods } from './shard-messages.ts'
@@ -220,8 +222,18 @@ export class AccountShards implements AccountOperations {
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }> {
     // A new account takes a slot of its host: the shard needs the host's view and counts.
-    this.#threads.hostFacts(this.#shardOf(did), input.hostId)
-    return this.#callFor(did, 'resynchronize', did, input)
+    const shard = this.#shardOf(did)
+    this.#threads.hostFacts(shard, input.hostId)
+    // Archival mode: the whole repo's tree moves to the shard rather than being copied (the
+    // caller keeps nothing of it but the rev).
+    const tree = input.tree ? [input.head.commitBlock, ...input.tree.values()] : []
+    return this.#threads.call(
+      shard,
+      'resynchronize',
+      { transfer: largeBuffers(tree) },
+      did,
+      input,
+    ) as Promise<{ result: ResyncResult; state: AccountState | undefined }>
   }
 
   /** The account's state as its shard has it now (written or not). */
@@ -273,19 +285,7 @@ export class AccountShards implements AccountOperations {
 
   /** Archival mode: what the shards' mirrors have done, added up (their last reported totals). */
   mirrorStats(): MirrorStats {
-    const sum: MirrorStats = {
-      commitsApplied: 0,
-      commitsUnchanged: 0,
-      commitsMissing: 0,
-      commitsWithoutDiff: 0,
-      reposImported: 0,
-      reposDeleted: 0,
-    }
-    for (const c of this.#threads.counts()) {
-      if (!c.mirror) continue
-      for (const k of Object.keys(sum) as (keyof MirrorStats)[]) sum[k] += c.mirror[k]
-    }
-    return sum
+    return sumMirrorStats(this.#threads.counts().map((c) => c.mirror))
   }
 
   /** Events waiting for the database stop waiting (ingest's `stop`), in every live shard. */
@@ -373,19 +373,7 @@ export class AccountShards implements AccountOperations {
 
   /** Runs a shard's write on the archive's writer and sends the shard how it went. */
   #archiveWrite(shard: number, id: number, call: ArchiveWriteCall): void {
-    const writer = this.#d.archiveWriter
-    const run = async (): Promise<unknown> => {
-      if (!writer) throw new Error('no archive writer on this thread')
-      switch (call[0]) {
-        case 'apply':
-          return writer.apply(call[1], call[2], call[3], call[4])
-        case 'delete':
-          return writer.delete(call[1])
-        case 'deleteBlocks':
-          return writer.deleteBlocks(call[1], call[2])
-      }
-    }
-    run().then(
+    runArchiveWrite(this.#d.archiveWriter, call).then(
       (value) => this.#threads.answer(shard, [id, true, value]),
       (err: unknown) =>
         this.#threads.answer(shard, [id, false, toWriteFailure(`repos.${call[0]}`, err)]),

@@ -15,13 +15,15 @@ import { eventually } from '../../test/support/relay-harness.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
 import { Takedowns } from '../accounts/takedowns.ts'
 import { ArchiveDatabase } from '../archive/archive-db.ts'
-import { RepoStore } from '../archive/repo-store.ts'
+import { cidToBytes, RepoStore } from '../archive/repo-store.ts'
+import { testBlocks } from '../archive/testing.ts'
 import type { ArchiveWriter } from '../archive/writer-thread.ts'
 import { loadConfig } from '../config/load.ts'
 import { openDatabase, type RelayDatabase } from '../db/database.ts'
 import { DatabaseError } from '../db/errors.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
 import { type MockPlc, startMockPlc } from '../identity/testing/mock-plc.ts'
+import { readCarSlice } from '../protocol/car.ts'
 import { readRepoEnvelope } from '../protocol/envelope.ts'
 import { AccountShards } from './account-shards.ts'
 import { ShardArchiveWriter } from './shard-archive-writer.ts'
@@ -92,6 +94,8 @@ describe('archival mode with account shards', () => {
   const errors: string[] = []
   /** The shards' writes as the main thread ran them, in the order it ran them. */
   const writes: { method: string; did: string; rev?: string }[] = []
+  /** Per account, the bytes of its last change's blocks and of the buffers they arrived in. */
+  const arrived = new Map<string, { needed: number; carried: number }>()
   /** The account whose writes the main thread refuses, as a failing database would. */
   let refused = ''
   const repos = ['a', 'b', 'c', 'd'].map(
@@ -123,6 +127,13 @@ describe('archival mode with account shards', () => {
     const writer: ArchiveWriter = {
       apply: async (did, change, now, over) => {
         writes.push({ method: 'apply', did, rev: change.head.rev })
+        const blocks = [change.head.commitBlock, ...change.addNodes.values()]
+        for (const [, b] of change.addRecords) blocks.push(b)
+        const buffers = new Set(blocks.map((b) => b.buffer))
+        arrived.set(did, {
+          needed: blocks.reduce((n, b) => n + b.byteLength, 0),
+          carried: [...buffers].reduce((n, b) => n + b.byteLength, 0),
+        })
         if (did === refused) throw new DatabaseError('repos.apply', 'unavailable')
         return thread.apply(did, change, now, over)
       },
@@ -225,16 +236,69 @@ describe('archival mode with account shards', () => {
   })
 
   it('compaction runs in the owning shard, its sweep on the main thread’s writer', async () => {
+    // Two blocks no tree reaches (what a failure between writes leaves), put beside the repo.
+    const did = repos[1]!.did
+    const head = (await store.head(did))!
+    const orphans = await testBlocks('orphan', 2)
+    await archive.db
+      .insertInto('repo_block')
+      .values(
+        orphans.map(([cid, data]) => ({
+          repo_id: head.id,
+          cid: cidToBytes(cid),
+          rev: head.rev,
+          refs: 1,
+          data,
+        })),
+      )
+      .execute()
     writes.length = 0
-    const out = await shards.compact(repos[1]!.did)
-    // Commits delete what they supersede, so nothing is left to sweep: the tree's node and its
-    // three records are kept (the reference-PDS scenario has compaction remove blocks).
-    assert.equal(out.removed, 0)
-    assert.ok(out.kept >= 4, `kept ${out.kept}`)
+    const out = await shards.compact(did)
+    assert.equal(out.removed, 2)
+    assert.ok(out.kept >= 4, `kept ${out.kept}: the tree's node and its three records`)
+    assert.deepEqual(writes, [{ method: 'deleteBlocks', did }])
+    assert.deepEqual(
+      await store.blocks(
+        did,
+        orphans.map(([cid]) => cid),
+      ),
+      new Map(),
+    )
+    assert.equal((await store.head(did))?.rev, head.rev, 'the repo itself untouched')
     assert.deepEqual(await shards.compact('did:plc:notmirrorednotmirrorednot'), {
       removed: 0,
       kept: 0,
     })
+  })
+
+  it('a resync’s whole repo moves to the shard, and its import back, without copies', async () => {
+    const repo = new TestRepo(`did:plc:${'e'.repeat(24)}`, generateKeypair('k256'))
+    for (let i = 0; i < 5; i++) {
+      await repo.commit([
+        { action: 'create', path: `app.bsky.feed.post/3l${String(i).padStart(11, '0')}` },
+      ])
+    }
+    // As a resync has it: every block a view into the fetched CAR, a large buffer.
+    const car = await repo.exportCar()
+    const fetched = new Uint8Array(1 << 20)
+    fetched.set(car)
+    const { blocks } = readCarSlice(fetched.subarray(0, car.byteLength))
+    const commitCid = repo.commitCid!
+    const tree = new Map([...blocks].filter(([cid]) => cid !== commitCid))
+    writes.length = 0
+    const out = await shards.resynchronize(repo.did, {
+      hostId: HOST.id,
+      head: { rev: repo.rev!, commitCid, dataCid: repo.root!, commitBlock: blocks.get(commitCid)! },
+      tree,
+      announce: false,
+    })
+    assert.equal(out.result, 'synced')
+    assert.equal(fetched.byteLength, 0, 'the CAR was moved to the shard, not copied')
+    assert.deepEqual(writes, [{ method: 'apply', did: repo.did, rev: repo.rev }])
+    assert.equal((await store.head(repo.did))?.rev, repo.rev, 'imported')
+    // The shard packed the import's blocks into one buffer of their own, moved to this thread.
+    const { needed, carried } = arrived.get(repo.did)!
+    assert.equal(carried, needed, `${carried} bytes carried for ${needed} bytes of blocks`)
   })
 
   it('a takedown deletes the account’s stored repo from its shard', async () => {

@@ -6,13 +6,14 @@
 // answers by id in a later batch (shard-messages.ts). A write's answer comes once it is
 // committed, so the shard's own connection then reads it (WAL). On PostgreSQL a shard writes
 // with its own connections and this is not used.
+// An import's change (a whole repo) is packed into one buffer and transferred, not copied
+// (archive/change-buffers.ts).
 // Queue: a write waits here until its answer comes; no bound of its own, since each is an event
 // in flight (the hosts' flow control bounds those), a resync, a takedown or a compaction step.
 // Deliberately not here: the SQL (archive/), what to write (archive/mirror.ts).
-
+import { transferableChange } from '../archive/change-buffers.ts'
 import { fromWriteFailure } from '../archive/write-failure.ts'
 import type { ArchiveWriter } from '../archive/writer-thread.ts'
-import { postableChange } from '../archive/writer-thread.ts'
 import { DatabaseError } from '../db/errors.ts'
 import type { ArchiveAnswer, ArchiveWriteCall } from './shard-messages.ts'
 
@@ -22,8 +23,11 @@ interface Waiting {
   reject(err: Error): void
 }
 
+/** Posts a write to the main thread, with the buffers to transfer along with it. */
+type SendWrite = (id: number, call: ArchiveWriteCall, transfer: ArrayBuffer[]) => void
+
 export class ShardArchiveWriter implements ArchiveWriter {
-  #send: ((id: number, call: ArchiveWriteCall) => void) | undefined
+  #send: SendWrite | undefined
   readonly #waiting = new Map<number, Waiting>()
   #nextId = 0
   #closed = false
@@ -34,14 +38,14 @@ export class ShardArchiveWriter implements ArchiveWriter {
   }
 
   /** Where writes go from now on (the shard's ops to the main thread), once the shard exists. */
-  connect(send: (id: number, call: ArchiveWriteCall) => void): void {
+  connect(send: SendWrite): void {
     this.#send = send
   }
 
   apply(...args: Parameters<ArchiveWriter['apply']>): Promise<boolean> {
     const [did, change, now, over] = args
-    // Blocks that are views into a large buffer (a repo's CAR) would drag all of it along.
-    return this.#call(['apply', did, postableChange(change), now, over])
+    const posted = transferableChange(change)
+    return this.#call(['apply', did, posted.change, now, over], posted.transfer)
   }
 
   delete(did: string): Promise<boolean> {
@@ -70,14 +74,14 @@ export class ShardArchiveWriter implements ArchiveWriter {
     }
   }
 
-  #call<T>(call: ArchiveWriteCall): Promise<T> {
+  #call<T>(call: ArchiveWriteCall, transfer: ArrayBuffer[] = []): Promise<T> {
     const operation = `repos.${call[0]}`
     const send = this.#send
     if (this.#closed || !send) return Promise.reject(new DatabaseError(operation, 'closed'))
     const id = ++this.#nextId
     return new Promise<T>((resolve, reject) => {
       this.#waiting.set(id, { operation, resolve: resolve as (v: never) => void, reject })
-      send(id, call)
+      send(id, call, transfer)
     })
   }
 }

@@ -136,7 +136,7 @@ export class ShardThreads {
     await Promise.all(this.#shards.map((s) => s.ready))
   }
 
-  /** Each shard's last reported totals (ingest errors and retries, its identity cache). */
+  /** Each shard's last reported totals (ingest errors and retries, its identity cache, its mirror). */
   counts(): readonly Shard['counts'][] {
     return this.#shards.map((s) => s.counts)
   }
@@ -236,12 +236,13 @@ export class ShardThreads {
 
   /**
    * Calls `method` on a shard, after every event handed in before; `atReply` works out the
-   * answer when the reply is handled, in order with the shard's other ops.
+   * answer when the reply is handled, in order with the shard's other ops; `transfer` moves
+   * those buffers of the arguments instead of copying them.
    */
   call<M extends ShardMethod>(
     index: number,
     method: M,
-    opts: { atReply?: () => unknown },
+    opts: { atReply?: () => unknown; transfer?: ArrayBuffer[] },
     ...args: Parameters<ShardMethods[M]>
   ): Promise<unknown> {
     const shard = this.#shards[index]!
@@ -251,8 +252,9 @@ export class ShardThreads {
     this.#flush()
     const id = ++this.#nextCall
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { shard: index, method, ...opts, resolve, reject })
-      shard.worker.postMessage({ call: id, method, args } satisfies ShardCall)
+      const { atReply } = opts
+      this.#waiting.set(id, { shard: index, method, ...(atReply && { atReply }), resolve, reject })
+      shard.worker.postMessage({ call: id, method, args } satisfies ShardCall, opts.transfer ?? [])
     })
   }
 

@@ -29,19 +29,20 @@ const db = await openDatabase(
 // thread's writer thread (shard-archive-writer.ts); on PostgreSQL it writes with its share of
 // the archive's connections.
 let archive: ShardArchive | undefined
+/** Where the archive pool's background errors go: the main thread's log, once the shard exists. */
+let reportArchiveError: (err: Error) => void = () => {}
 if (start.config.archive.enabled) {
   const config = start.config.archive.database
-  const writer = new ShardArchiveWriter()
+  const writer = config.kind === 'sqlite' ? new ShardArchiveWriter() : undefined
   const adb = await ArchiveDatabase.openForShard(
     config.kind === 'postgres'
       ? { ...config, maxConnections: connectionShares(config.maxConnections, start.count).perShard }
       : config,
-    // A lost idle connection needs nothing here (as for the shard's own database): the pool
-    // opens another for the next write, whose failure reaches the write's caller.
-    () => {},
+    // A lost idle connection: the pool opens another for the next write.
+    (err) => reportArchiveError(err),
     writer,
   )
-  archive = { adb, mirror: new Mirror(new RepoStore(adb, Date.now)), writer }
+  archive = { adb, mirror: new Mirror(new RepoStore(adb, Date.now)), ...(writer && { writer }) }
 }
 // Tracing: the shard exports its own spans (ingest's per event, identity resolutions) with an
 // exporter of its own; its code is loaded only when tracing is on.
@@ -58,6 +59,7 @@ const shard = new AccountShard(
   tracing?.tracer,
   archive,
 )
+reportArchiveError = (err) => shard.warn(`archive database connection failed: ${err.message}`)
 port.on('message', (m: ToShard) => {
   if ('close' in m) {
     // Ends once the spans are sent and the connection is closed (or either failed), with the
