@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { note } from '../bench/harness.ts'
-import { testDidDocument } from '../test/support/did-doc.ts'
+import { publishRepos } from '../test/support/did-doc.ts'
 import { FakePds } from '../test/support/fake-pds.ts'
 import { generateKeypair } from '../test/support/keypair.ts'
 import { messageFrame, TestRepo } from '../test/support/test-repo.ts'
@@ -50,15 +50,7 @@ async function serveLoad(): Promise<void> {
     { length: ACCOUNTS },
     (_, i) => new TestRepo(didOf(i), generateKeypair('k256')),
   )
-  for (const repo of repos) {
-    plc.setDocument(
-      repo.did,
-      testDidDocument(repo.did, pds.url, {
-        handle: `${repo.did.slice(-8)}.test`,
-        publicKeyMultibase: repo.keypair.publicKeyMultibase,
-      }),
-    )
-  }
+  publishRepos(plc, repos, pds.url, (did) => `${did.slice(-8)}.test`)
   for (let seq = 1; seq <= COMMITS; seq++) {
     const repo = repos[seq % ACCOUNTS]!
     const path = `app.bsky.feed.post/3l${String(seq).padStart(11, '0')}`

@@ -56,16 +56,19 @@ export interface MirrorStats {
   reposDeleted: number
 }
 
+/** Counts from zero (a new mirror's, and a sum's start). */
+export const noMirrorStats = (): MirrorStats => ({
+  commitsApplied: 0,
+  commitsUnchanged: 0,
+  commitsMissing: 0,
+  commitsWithoutDiff: 0,
+  reposImported: 0,
+  reposDeleted: 0,
+})
+
 export class Mirror {
   readonly #store: RepoStore
-  readonly stats: MirrorStats = {
-    commitsApplied: 0,
-    commitsUnchanged: 0,
-    commitsMissing: 0,
-    commitsWithoutDiff: 0,
-    reposImported: 0,
-    reposDeleted: 0,
-  }
+  readonly stats: MirrorStats = noMirrorStats()
   /**
    * Per repo, the tail of its writes: commits, imports, deletion and compaction of one repo run
    * one at a time (compaction must never sweep blocks a commit is adding).

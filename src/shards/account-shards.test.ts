@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { testDidDocument } from '../../test/support/did-doc.ts'
+import { publishRepos, testDidDocument } from '../../test/support/did-doc.ts'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { eventually } from '../../test/support/relay-harness.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
@@ -186,15 +186,7 @@ describe('account shards', () => {
       .slice(0, 24)
       .map((did) => new TestRepo(did, generateKeypair('k256')))
     assert.equal(repos.length, 24)
-    for (const repo of repos) {
-      plc.setDocument(
-        repo.did,
-        testDidDocument(repo.did, `https://${HOSTNAME}`, {
-          handle: 'h.test',
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        }),
-      )
-    }
+    publishRepos(plc, repos, `https://${HOSTNAME}`)
     let seq = 1_000
     const frames: Uint8Array[] = []
     for (let i = 0; i < 2; i++) {

@@ -3,7 +3,7 @@
 // the shards' mirrors report.
 // Deliberately not here: sending the answer back (account-shards.ts), the writes themselves
 // (archive/).
-import type { MirrorStats } from '../archive/mirror.ts'
+import { type MirrorStats, noMirrorStats } from '../archive/mirror.ts'
 import type { ArchiveWriter } from '../archive/writer-thread.ts'
 import type { ArchiveWriteCall } from './shard-messages.ts'
 
@@ -27,14 +27,7 @@ export async function runArchiveWrite(
 
 /** The shards' mirror totals added up (a shard without any counts nothing). */
 export function sumMirrorStats(each: readonly (MirrorStats | undefined)[]): MirrorStats {
-  const sum: MirrorStats = {
-    commitsApplied: 0,
-    commitsUnchanged: 0,
-    commitsMissing: 0,
-    commitsWithoutDiff: 0,
-    reposImported: 0,
-    reposDeleted: 0,
-  }
+  const sum = noMirrorStats()
   for (const stats of each) {
     if (!stats) continue
     for (const k of Object.keys(sum) as (keyof MirrorStats)[]) sum[k] += stats[k]

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { testDidDocument } from '../../test/support/did-doc.ts'
+import { publishRepos } from '../../test/support/did-doc.ts'
 import { generateKeypair } from '../../test/support/keypair.ts'
 import { eventually } from '../../test/support/relay-harness.ts'
 import { messageFrame, TestRepo } from '../../test/support/test-repo.ts'
@@ -105,15 +105,7 @@ describe('archival mode with account shards', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shard-archive-'))
     plc = await startMockPlc({})
-    for (const repo of repos) {
-      plc.setDocument(
-        repo.did,
-        testDidDocument(repo.did, `https://${HOSTNAME}`, {
-          handle: 'h.test',
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        }),
-      )
-    }
+    publishRepos(plc, repos, `https://${HOSTNAME}`)
     const config = loadConfig(
       ['--archive', '--db-url', `sqlite://${join(dir, 'relay.sqlite')}`, '--plc-host', plc.url],
       {},

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
-import { testDidDocument } from '../support/did-doc.ts'
+import { publishRepos } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import {
@@ -38,15 +38,7 @@ async function world(accounts: number, flags: string[] = [], dir?: string): Prom
     { length: accounts },
     (_, i) => new TestRepo(did(i), generateKeypair('k256')),
   )
-  for (const repo of repos) {
-    plc.setDocument(
-      repo.did,
-      testDidDocument(repo.did, pds.url, {
-        handle: `${repo.did.slice(8, 12)}.test`,
-        publicKeyMultibase: repo.keypair.publicKeyMultibase,
-      }),
-    )
-  }
+  publishRepos(plc, repos, pds.url, (did) => `${did.slice(8, 12)}.test`)
   assert.equal((await relay.crawl(pds.hostname)).status, 200)
   await eventually(() => pds.subscriberCount === 1, 10_000, 'subscribed')
   let n = 0

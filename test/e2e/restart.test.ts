@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
-import { testDidDocument } from '../support/did-doc.ts'
+import { publishRepos } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
 import { ADMIN_KEY, Consumer, eventually } from '../support/relay-harness.ts'
@@ -52,15 +52,7 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
   const repos = DIDS.map((did) => new TestRepo(did, generateKeypair('k256')))
-  for (const repo of repos) {
-    plc.setDocument(
-      repo.did,
-      testDidDocument(repo.did, pds.url, {
-        handle: `${repo.did.slice(8, 14)}.test`,
-        publicKeyMultibase: repo.keypair.publicKeyMultibase,
-      }),
-    )
-  }
+  publishRepos(plc, repos, pds.url, (did) => `${did.slice(8, 14)}.test`)
   let upstreamSeq = 0
   let postNo = 0
   const commitCids: string[] = []

@@ -4,7 +4,7 @@
 // test can check that each one reached consumers exactly once.
 import { BytesWrapper } from '@atcute/cbor'
 import type { MockPlc } from '../../src/identity/testing/mock-plc.ts'
-import { testDidDocument } from './did-doc.ts'
+import { publishRepos } from './did-doc.ts'
 import type { FakePds } from './fake-pds.ts'
 import { generateKeypair } from './keypair.ts'
 import { ADMIN_KEY } from './relay-harness.ts'
@@ -26,15 +26,7 @@ export class CommitStream {
     this.repos = [...letters].map(
       (l) => new TestRepo(`did:plc:${l.repeat(24)}`, generateKeypair('k256')),
     )
-    for (const repo of this.repos) {
-      plc.setDocument(
-        repo.did,
-        testDidDocument(repo.did, pds.url, {
-          handle: `${repo.did.slice(8, 14)}.test`,
-          publicKeyMultibase: repo.keypair.publicKeyMultibase,
-        }),
-      )
-    }
+    publishRepos(plc, this.repos, pds.url, (did) => `${did.slice(8, 14)}.test`)
   }
 
   /**

@@ -23,3 +23,24 @@ export function testDidDocument(
     service: [{ id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: pdsUrl }],
   }
 }
+
+/**
+ * Publishes each repo's DID document in a (mock) directory: its key, the PDS, the handle. What a
+ * test of real commits needs before it sends them.
+ */
+export function publishRepos(
+  plc: { setDocument(did: string, doc: Record<string, unknown>): void },
+  repos: readonly { did: string; keypair: { publicKeyMultibase: string } }[],
+  pdsUrl: string,
+  handle: string | ((did: string) => string) = 'h.test',
+): void {
+  for (const repo of repos) {
+    plc.setDocument(
+      repo.did,
+      testDidDocument(repo.did, pdsUrl, {
+        handle: typeof handle === 'string' ? handle : handle(repo.did),
+        publicKeyMultibase: repo.keypair.publicKeyMultibase,
+      }),
+    )
+  }
+}
