@@ -84,8 +84,10 @@ export async function createRelay(
   const identityOperations = config.accountShards > 0 ? shardedIdentity(() => shards!) : identity
   const obs = relayObservers(logger, now)
   const pool = new VerifyPool({
-    // With account shards the shards verify events; the pool verifies only whole repos (resyncs).
+    // With account shards the shards verify events; the pool verifies only whole repos (resyncs
+    // and repairs), so its one worker runs only while there are some, and a minute after.
     size: config.accountShards > 0 ? 1 : config.verifyWorkers,
+    ...(config.accountShards > 0 && { idleStopMs: 60_000 }),
     onWorkerError: (err, restartInMs) =>
       logger.error(
         { err, restartInMs },

@@ -1,6 +1,7 @@
 // The verification pool runs the same task as inline verification, in worker threads.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { generateKeypair } from '../../test/support/keypair.ts'
@@ -322,5 +323,41 @@ test('a worker that has answered and is then killed by a task is replaced at onc
     assert.deepEqual(pauses, [100, 0, 0, 0])
   } finally {
     await crashing.close()
+  }
+})
+
+test('a pool with idleStopMs starts its worker at the first task and ends it once idle', async () => {
+  const idle = new VerifyPool({ size: 1, idleStopMs: 100 })
+  try {
+    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
+    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
+    const task = (): VerifyTask => ({
+      frame: messageFrame(msg),
+      didKey: repo.keypair.didKey,
+      previous: null,
+      now: Date.now(),
+      mode: 'strict',
+    })
+    const threads = () => idle.heapStatistics().then((h) => h.length)
+    // The process's own threads: a worker set aside must end, not only be forgotten.
+    const osThreads = () => readdirSync('/proc/self/task').length
+    const before = osThreads()
+    assert.equal(await threads(), 0, 'no thread before any task')
+    assert.equal((await idle.verify(task())).ok, true)
+    assert.equal(await threads(), 1, 'a thread once a task came')
+    const busy = idle.busyMs()
+    await new Promise((r) => setTimeout(r, 400))
+    assert.equal(await threads(), 0, 'ended after the idle time')
+    assert.ok(osThreads() <= before, `${osThreads()} threads, ${before} before the first task`)
+    assert.equal(idle.readyWorkers, 0)
+    assert.ok(idle.busyMs() >= busy, 'its busy time kept')
+    // Tasks in a row keep it; the next task after a rest starts it again.
+    assert.equal((await idle.verify(task())).ok, true)
+    assert.equal((await idle.verify(task())).ok, true)
+    assert.equal(await threads(), 1)
+    assert.equal(idle.stats.restarts, 0, 'a rest is not a restart')
+  } finally {
+    const ended = await idle.close()
+    assert.equal(ended.terminated, 0)
   }
 })

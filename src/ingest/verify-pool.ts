@@ -20,6 +20,10 @@
 // tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
+// A pool with `idleStopMs` (the one beside account shards, which only verifies whole repos for
+// resyncs and repairs) starts its workers at the first task and ends them, the same gentle way,
+// once it has had nothing to do for that long: an idle isolate is ~20 MB of memory.
+import type { Worker } from 'node:worker_threads'
 import { ownBuffer } from '../runtime/own-buffer.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
@@ -60,6 +64,8 @@ interface Slot {
   outbox: Request[]
   transfer: ArrayBuffer[]
   flush: NodeJS.Immediate | null
+  /** Set aside while the pool has nothing to do (`idleStopMs`): started again by the next task. */
+  resting: boolean
 }
 
 export interface VerifyPoolOptions {
@@ -73,6 +79,11 @@ export interface VerifyPoolOptions {
   /** The worker's entry (tests wrap the real one); default verify-worker.ts. */
   readonly workerUrl?: URL
   readonly now?: () => number
+  /**
+   * Workers start at the first task and end once the pool has had no task for this long; without
+   * it they start at once and stay.
+   */
+  readonly idleStopMs?: number
 }
 
 const WORKER_URL = new URL('./verify-worker.ts', import.meta.url)
@@ -93,10 +104,13 @@ export class VerifyPool {
   #repos = 0
   #nextId = 1
   #closed = false
+  readonly #idleStopMs: number | undefined
+  #idleTimer: NodeJS.Timeout | null = null
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
     this.#onWorkerError = opts.onWorkerError ?? (() => {})
+    this.#idleStopMs = opts.idleStopMs
     for (let i = 0; i < Math.max(1, opts.size); i++) {
       const slot: Slot = {
         thread: new SupervisedWorker<FromWorker>({
@@ -114,9 +128,10 @@ export class VerifyPool {
         outbox: [],
         transfer: [],
         flush: null,
+        resting: opts.idleStopMs !== undefined,
       }
       this.#slots.push(slot)
-      slot.thread.start()
+      if (!slot.resting) slot.thread.start()
     }
   }
 
@@ -169,6 +184,7 @@ export class VerifyPool {
 
   #run<T>(job: Job): Promise<T> {
     if (this.#closed) return Promise.reject(new VerifyWorkerError('verify pool is closed'))
+    this.#wake()
     return new Promise<T>((resolve, reject) => {
       const pending = { resolve: resolve as (o: never) => void, reject, kind: job.kind }
       const slot = this.#leastBusy(job.kind)
@@ -185,6 +201,8 @@ export class VerifyPool {
    */
   async close(): Promise<{ ended: number; terminated: number }> {
     this.#closed = true
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
     this.#repos = 0
     const closed = new VerifyWorkerError('verify pool closed')
     for (const queue of Object.values(this.#queues)) {
@@ -199,24 +217,7 @@ export class VerifyPool {
       s.ready = false
     }
     const running = this.#slots.flatMap((s) => s.thread.close() ?? [])
-    const ends = await Promise.all(
-      running.map(async (worker) => {
-        // Held until it has ended: a worker being waited for does not keep the process alive.
-        worker.ref()
-        const exited = new Promise<'ended'>((resolve) =>
-          worker.once('exit', () => resolve('ended')),
-        )
-        let timer: NodeJS.Timeout | undefined
-        const late = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)
-        })
-        worker.postMessage({ close: true } satisfies ToWorker)
-        const how = await Promise.race([exited, late])
-        clearTimeout(timer)
-        if (how === 'late') await worker.terminate()
-        return how
-      }),
-    )
+    const ends = await Promise.all(running.map((worker) => endGently(worker, true)))
     const terminated = ends.filter((e) => e === 'late').length
     return { ended: ends.length - terminated, terminated }
   }
@@ -305,6 +306,35 @@ export class VerifyPool {
     }
   }
 
+  /** Starts the workers set aside while the pool was idle (a task has come). */
+  #wake(): void {
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
+    for (const s of this.#slots) {
+      if (!s.resting) continue
+      s.resting = false
+      s.thread.start()
+    }
+  }
+
+  /** With `idleStopMs`: once nothing is in flight or queued, sets the workers aside after it. */
+  #restWhenIdle(): void {
+    if (this.#idleStopMs === undefined || this.#closed || this.#idleTimer !== null) return
+    if (this.#queues.event.length > 0 || this.#queues.repo.length > 0) return
+    if (this.#slots.some((s) => s.inFlight.size > 0)) return
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null
+      for (const s of this.#slots) {
+        if (s.resting) continue
+        s.resting = true
+        s.ready = false
+        const worker = s.thread.rest()
+        if (worker !== null) void endGently(worker, false)
+      }
+    }, this.#idleStopMs)
+    this.#idleTimer.unref()
+  }
+
   #answered(slot: Slot, msg: FromWorker): void {
     if ('ready' in msg) {
       slot.ready = true
@@ -320,6 +350,7 @@ export class VerifyPool {
       if (pending) answer(pending, reply)
     }
     this.#drain()
+    this.#restWhenIdle()
   }
 
   /** Takes a task off the slot's books (its answer came, or it failed); undefined if unknown. */
@@ -372,5 +403,26 @@ export class VerifyPool {
     // With one worker fewer, queued tasks may now go elsewhere (the last ready worker takes
     // repos as well as events).
     this.#drain()
+    this.#restWhenIdle()
   }
+}
+
+/**
+ * Asks a worker to end once its current group is done and waits for that, up to
+ * `CLOSE_WAIT_MS`, then terminates it. `hold`: the process waits for it meanwhile (a closing
+ * pool; a worker set aside while idle does not keep a stopping relay alive).
+ */
+async function endGently(worker: Worker, hold: boolean): Promise<'ended' | 'late'> {
+  if (hold) worker.ref()
+  const exited = new Promise<'ended'>((resolve) => worker.once('exit', () => resolve('ended')))
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)
+    if (!hold) timer.unref()
+  })
+  worker.postMessage({ close: true } satisfies ToWorker)
+  const how = await Promise.race([exited, late])
+  clearTimeout(timer)
+  if (how === 'late') await worker.terminate()
+  return how
 }

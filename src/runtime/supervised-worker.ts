@@ -54,7 +54,7 @@ export class SupervisedWorker<FromThread> {
     this.#life = options.life
   }
 
-  /** Starts the first thread (once; replacements start by themselves). */
+  /** Starts the first thread (once, or again after `rest`; replacements start by themselves). */
   start(): void {
     if (this.#started) return
     this.#started = true
@@ -95,6 +95,20 @@ export class SupervisedWorker<FromThread> {
     this.#closed = true
     this.#restart.cancel()
     return this.#worker
+  }
+
+  /**
+   * Sets the thread aside while its owner has no work for it: no replacement, no restart
+   * counted, and no `lost` when it ends; `start()` starts a new one when work comes. Answers the
+   * running thread (if any) for the owner to end as it chooses; its busy time stays in the total.
+   */
+  rest(): Worker | null {
+    this.#restart.cancel()
+    const worker = this.#worker
+    if (worker !== null) this.#busy.replaced(worker)
+    this.#worker = null
+    this.#started = false
+    return worker
   }
 
   #start(): void {
