@@ -350,14 +350,45 @@ test('a pool with idleStopMs starts its worker at the first task and ends it onc
     assert.equal(await threads(), 0, 'ended after the idle time')
     assert.ok(osThreads() <= before, `${osThreads()} threads, ${before} before the first task`)
     assert.equal(idle.readyWorkers, 0)
-    assert.ok(idle.busyMs() >= busy, 'its busy time kept')
-    // Tasks in a row keep it; the next task after a rest starts it again.
+    const rested = idle.busyMs()
+    assert.ok(rested >= busy, 'its busy time kept')
+    // Tasks in a row keep it; the next task after a rest starts it again, and the new worker's
+    // busy time adds to the old one's.
     assert.equal((await idle.verify(task())).ok, true)
     assert.equal((await idle.verify(task())).ok, true)
     assert.equal(await threads(), 1)
+    assert.ok(idle.busyMs() > rested, `busy ${idle.busyMs()} ms after ${rested}`)
     assert.equal(idle.stats.restarts, 0, 'a rest is not a restart')
   } finally {
     const ended = await idle.close()
     assert.equal(ended.terminated, 0)
   }
+})
+
+test('an idle pool whose worker cannot be created keeps its task waiting, never set aside', {
+  timeout: 10_000,
+}, async () => {
+  // `new Worker` throws at once for this URL: the first task's start fails before it is queued.
+  const pauses: number[] = []
+  const uncreatable = new VerifyPool({
+    size: 1,
+    idleStopMs: 20,
+    workerUrl: new URL('http://127.0.0.1/verify-worker.js'),
+    onWorkerError: (_err, restartInMs) => pauses.push(restartInMs),
+  })
+  const waiting = uncreatable.verify({
+    frame: new Uint8Array(8),
+    didKey: 'did:key:z',
+    previous: null,
+    now: Date.now(),
+    mode: 'strict',
+  })
+  waiting.catch(() => {})
+  // Past the first pauses (100, 200 ms) and many idle times: the pool still tries to create its
+  // worker for the waiting task; set aside, it would have stopped trying.
+  await new Promise((r) => setTimeout(r, 500))
+  assert.ok(pauses.length >= 3, `${pauses.length} tries`)
+  assert.equal(uncreatable.stats.queued, 1, 'the task still waits')
+  await uncreatable.close()
+  await assert.rejects(waiting, (err: unknown) => err instanceof VerifyWorkerError)
 })

@@ -106,6 +106,8 @@ export class VerifyPool {
   #closed = false
   readonly #idleStopMs: number | undefined
   #idleTimer: NodeJS.Timeout | null = null
+  /** Workers set aside and still ending (close waits for them too). */
+  readonly #ending = new Set<Promise<unknown>>()
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
@@ -218,6 +220,7 @@ export class VerifyPool {
     }
     const running = this.#slots.flatMap((s) => s.thread.close() ?? [])
     const ends = await Promise.all(running.map((worker) => endGently(worker, true)))
+    await Promise.all(this.#ending)
     const terminated = ends.filter((e) => e === 'late').length
     return { ended: ends.length - terminated, terminated }
   }
@@ -308,28 +311,47 @@ export class VerifyPool {
 
   /** Starts the workers set aside while the pool was idle (a task has come). */
   #wake(): void {
+    if (this.#idleStopMs === undefined) return
     if (this.#idleTimer !== null) clearTimeout(this.#idleTimer)
     this.#idleTimer = null
     for (const s of this.#slots) {
       if (!s.resting) continue
       s.resting = false
+      // At once, even where a dead worker's replacement was waiting out its pause: the pause's
+      // count of quick failures is kept, so a worker that keeps dying still backs off.
       s.thread.start()
     }
   }
 
-  /** With `idleStopMs`: once nothing is in flight or queued, sets the workers aside after it. */
+  #idle(): boolean {
+    return (
+      this.#queues.event.length === 0 &&
+      this.#queues.repo.length === 0 &&
+      this.#slots.every((s) => s.inFlight.size === 0)
+    )
+  }
+
+  /**
+   * With `idleStopMs`: once nothing is in flight or queued, sets the workers aside after it (the
+   * countdown starts again from the last answer, and the pool must still be idle when it ends: a
+   * task may have been queued while a worker could not be created).
+   */
   #restWhenIdle(): void {
-    if (this.#idleStopMs === undefined || this.#closed || this.#idleTimer !== null) return
-    if (this.#queues.event.length > 0 || this.#queues.repo.length > 0) return
-    if (this.#slots.some((s) => s.inFlight.size > 0)) return
+    if (this.#idleStopMs === undefined || this.#closed || !this.#idle()) return
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer)
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = null
+      if (this.#closed || !this.#idle()) return
       for (const s of this.#slots) {
         if (s.resting) continue
         s.resting = true
         s.ready = false
         const worker = s.thread.rest()
-        if (worker !== null) void endGently(worker, false)
+        if (worker === null) continue
+        const ending: Promise<unknown> = endGently(worker, false).finally(() =>
+          this.#ending.delete(ending),
+        )
+        this.#ending.add(ending)
       }
     }, this.#idleStopMs)
     this.#idleTimer.unref()
