@@ -103,16 +103,21 @@ test("each worker reports its own V8 heap (not in the main isolate's figures)", 
   }
 })
 
-test("the workers' busy time grows with the work they are given", async () => {
+/** A valid p256 commit's task, a fresh frame each call (a posted frame is transferred). */
+async function oneCommitTask(): Promise<() => VerifyTask> {
   const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
   const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
-  const task = (): VerifyTask => ({
+  return () => ({
     frame: messageFrame(msg),
     didKey: repo.keypair.didKey,
     previous: null,
     now: Date.now(),
     mode: 'strict',
   })
+}
+
+test("the workers' busy time grows with the work they are given", async () => {
+  const task = await oneCommitTask()
   const before = pool.busyMs()
   // p256 on node:crypto: ~0.2 ms of work each, over 100 ms in all across the two workers.
   const outcomes = await Promise.all(Array.from({ length: 600 }, () => pool.verify(task())))
@@ -329,15 +334,7 @@ test('a worker that has answered and is then killed by a task is replaced at onc
 test('a pool with idleStopMs starts its worker at the first task and ends it once idle', async () => {
   const idle = new VerifyPool({ size: 1, idleStopMs: 100 })
   try {
-    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
-    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
-    const task = (): VerifyTask => ({
-      frame: messageFrame(msg),
-      didKey: repo.keypair.didKey,
-      previous: null,
-      now: Date.now(),
-      mode: 'strict',
-    })
+    const task = await oneCommitTask()
     const threads = () => idle.heapStatistics().then((h) => h.length)
     // The process's own threads: a worker set aside must end, not only be forgotten.
     const osThreads = () => readdirSync('/proc/self/task').length
