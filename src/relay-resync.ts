@@ -27,7 +27,7 @@ import { PdsClient } from './resync/pds-client.ts'
 import { Repairs } from './resync/repairs.ts'
 import { RepoSyncer, type SyncHost } from './resync/repo-syncer.ts'
 import type { AccountShards } from './shards/account-shards.ts'
-import { connectionShares } from './shards/connection-shares.ts'
+import { sharedConfig } from './shards/connection-shares.ts'
 
 /** How long one repo export may take to arrive. */
 const REPO_FETCH_TIMEOUT_MS = 10 * 60_000
@@ -78,15 +78,9 @@ export async function relayResync(p: {
   const logger = p.logger.child({ subsystem: 'resync' })
   // On PostgreSQL with account shards, this thread keeps its share of the archive's connections
   // (its reads, compaction's vacuum) and the shards share the rest (their writes).
-  const archiveDb = config.archive.database
   const archive = config.archive.enabled
     ? await ArchiveDatabase.open(
-        archiveDb.kind === 'postgres' && config.accountShards > 0
-          ? {
-              ...archiveDb,
-              maxConnections: connectionShares(archiveDb.maxConnections, config.accountShards).main,
-            }
-          : archiveDb,
+        sharedConfig(config.archive.database, config.accountShards, 'main'),
         (err) => logger.error({ err }, 'archive database connection failed'),
         // SQLite's writes (statements and log checkpoints) off the main thread.
         { writerThread: true },

@@ -37,7 +37,7 @@ import {
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
 import { AccountShards } from './shards/account-shards.ts'
-import { connectionShares } from './shards/connection-shares.ts'
+import { sharedConfig } from './shards/connection-shares.ts'
 import { shardedIdentity } from './shards/shard-identity.ts'
 import { repoStatusChecker } from './upstream/repo-status.ts'
 import { LocalSockets } from './upstream/socket-opener.ts'
@@ -54,15 +54,7 @@ export async function createRelay(
   let fail: (cause: unknown) => void = () => {}
   const failure = new Promise<unknown>((resolve) => (fail = resolve))
   // With account shards, the main thread has its share of the PostgreSQL connections.
-  const database = config.database
-  const db = await openDatabase(
-    database.kind === 'postgres' && config.accountShards > 0
-      ? {
-          ...database,
-          maxConnections: connectionShares(database.maxConnections, config.accountShards).main,
-        }
-      : database,
-  )
+  const db = await openDatabase(sharedConfig(config.database, config.accountShards, 'main'))
   const settings = await RelaySettings.fromConfig(db.meta, config)
   const metrics =
     overrides.metrics === false ? undefined : createMetrics({ version: config.version })
@@ -179,7 +171,7 @@ export async function createRelay(
           flushAccounts: () => checkpointer.run(),
           onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
           // Archival mode on SQLite: the shards' archive writes run on the one writer thread.
-          ...(resync.archive?.writer && { archiveWriter: resync.archive.writer }),
+          ...(resync.archive?.writerThread && { archiveWriter: resync.archive.writerThread }),
           onError: (level, message, ctx) =>
             logger[level]({ err: message, ...ctx }, 'account shard: error processing an event'),
           onLost: (shard, err) => {

@@ -144,6 +144,11 @@ export class ArchiveDatabase {
     return new ArchiveDatabase(new Kysely({ dialect }), config, undefined)
   }
 
+  /** On SQLite, the writer thread itself (account shards' writes are handed to it); else undefined. */
+  get writerThread(): ArchiveWriterThread | undefined {
+    return this.#thread
+  }
+
   /** The writer thread's writes answered, in hand and restarts; undefined without one. */
   get writerStats(): ArchiveWriterThread['stats'] | undefined {
     return this.#thread?.stats

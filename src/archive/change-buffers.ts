@@ -5,10 +5,8 @@
 // transferred rather than copied. A commit's blocks are views into its frame, a buffer of its own
 // of a few KiB: posted as they are.
 // Deliberately not here: which thread posts what (writer-thread.ts, shards/).
+import { LARGE_BUFFER_BYTES } from '../runtime/own-buffer.ts'
 import type { RepoChange } from './repo-change.ts'
-
-/** Buffers this large, holding more than twice the bytes of the blocks viewing them, are dragged. */
-const SHARED_BUFFER_BYTES = 64 * 1024
 
 const blocksOf = (change: RepoChange): Uint8Array[] => [
   change.head.commitBlock,
@@ -16,7 +14,10 @@ const blocksOf = (change: RepoChange): Uint8Array[] => [
   ...change.addRecords.map(([, bytes]) => bytes),
 ]
 
-/** The blocks' own bytes, when posting them would copy much more (their buffers'), else null. */
+/**
+ * The blocks' own bytes when posting them would copy much more: their buffers hold over 64 KiB
+ * and more than twice the blocks' bytes; else null.
+ */
 function draggedBytes(blocks: readonly Uint8Array[]): number | null {
   const buffers = new Set<ArrayBufferLike>()
   let needed = 0
@@ -26,7 +27,7 @@ function draggedBytes(blocks: readonly Uint8Array[]): number | null {
   }
   let viewed = 0
   for (const buffer of buffers) viewed += buffer.byteLength
-  return viewed > SHARED_BUFFER_BYTES && viewed > 2 * needed ? needed : null
+  return viewed > LARGE_BUFFER_BYTES && viewed > 2 * needed ? needed : null
 }
 
 /** The change with every block copied into one ArrayBuffer of `bytes` bytes. */

@@ -66,6 +66,16 @@ export const noMirrorStats = (): MirrorStats => ({
   reposDeleted: 0,
 })
 
+/** Mirrors' counts added up (the account shards' each; one without any counts nothing). */
+export function sumMirrorStats(each: readonly (MirrorStats | undefined)[]): MirrorStats {
+  const sum = noMirrorStats()
+  for (const stats of each) {
+    if (!stats) continue
+    for (const k of Object.keys(sum) as (keyof MirrorStats)[]) sum[k] += stats[k]
+  }
+  return sum
+}
+
 export class Mirror {
   readonly #store: RepoStore
   readonly stats: MirrorStats = noMirrorStats()

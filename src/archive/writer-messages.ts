@@ -22,6 +22,13 @@ export type WriteRequest =
     }
   | { readonly id: number; readonly op: 'reclaim' }
 
+/** A write as its caller asks for it: a request's own fields (the writer side adds the id). */
+export type WriteCall = WriteRequest extends infer R
+  ? R extends WriteRequest
+    ? Omit<R, 'id'>
+    : never
+  : never
+
 /** A failure as it crosses threads: a DatabaseError's fields (anything else is a `query`). */
 export interface WriteFailure {
   readonly operation: string

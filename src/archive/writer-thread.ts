@@ -25,7 +25,7 @@ import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import { postableChange } from './change-buffers.ts'
 import type { HeadCheck, RepoChange } from './repo-change.ts'
 import { fromWriteFailure } from './write-failure.ts'
-import type { FromWriter, ToWriter, WriteRequest } from './writer-messages.ts'
+import type { FromWriter, ToWriter, WriteCall, WriteRequest } from './writer-messages.ts'
 
 /**
  * The writes the thread takes (RepoStore sends its own there when there is one; an account
@@ -37,18 +37,15 @@ export interface ArchiveWriter {
   deleteBlocks(did: string, cids: readonly Uint8Array[]): Promise<number>
 }
 
+/** The operation a write is named by in its errors. */
+export const writeOperation = (call: WriteCall): string =>
+  call.op === 'reclaim' ? 'archive.reclaim' : `repos.${call.op}`
+
 interface Pending {
   readonly operation: string
   resolve(value: never): void
   reject(err: Error): void
 }
-
-/** Distributes a request's own fields over the union (an id is added when it is sent). */
-type Unsent = WriteRequest extends infer R
-  ? R extends WriteRequest
-    ? Omit<R, 'id'>
-    : never
-  : never
 
 const WORKER_URL = new URL('./writer-worker.ts', import.meta.url)
 /** A thread that ran this long after it was ready, then died, is started again without waiting. */
@@ -133,26 +130,33 @@ export class ArchiveWriterThread implements ArchiveWriter {
     now: string,
     over: HeadCheck | undefined,
   ): Promise<boolean> {
-    return this.#send('repos.apply', {
-      op: 'apply',
-      did,
-      change: postableChange(change),
-      now,
-      over,
-    })
+    return this.request({ op: 'apply', did, change, now, over }) as Promise<boolean>
   }
 
   delete(did: string): Promise<boolean> {
-    return this.#send('repos.delete', { op: 'delete', did })
+    return this.request({ op: 'delete', did }) as Promise<boolean>
   }
 
   deleteBlocks(did: string, cids: readonly Uint8Array[]): Promise<number> {
-    return this.#send('repos.deleteBlocks', { op: 'deleteBlocks', did, cids })
+    return this.request({ op: 'deleteBlocks', did, cids }) as Promise<number>
   }
 
   /** SQLite's incremental vacuum, on the writing connection. */
   reclaim(): Promise<void> {
-    return this.#send('archive.reclaim', { op: 'reclaim' })
+    return this.request({ op: 'reclaim' }) as Promise<void>
+  }
+
+  /** Any write, as it is asked for (an account shard's come so, through the main thread). */
+  request(call: WriteCall): Promise<unknown> {
+    const operation = writeOperation(call)
+    if (this.#closing) return Promise.reject(new DatabaseError(operation, 'closed'))
+    const request = call.op === 'apply' ? { ...call, change: postableChange(call.change) } : call
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId++
+      this.#pending.set(id, { operation, resolve: resolve as (v: never) => void, reject })
+      this.#outbox.push({ id, ...request } as WriteRequest)
+      if (this.#ready) this.#flush ??= setImmediate(() => this.#post())
+    })
   }
 
   /**
@@ -181,16 +185,6 @@ export class ArchiveWriterThread implements ArchiveWriter {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
-  }
-
-  #send<T>(operation: string, request: Unsent): Promise<T> {
-    if (this.#closing) return Promise.reject(new DatabaseError(operation, 'closed'))
-    return new Promise<T>((resolve, reject) => {
-      const id = this.#nextId++
-      this.#pending.set(id, { operation, resolve: resolve as (v: never) => void, reject })
-      this.#outbox.push({ id, ...request } as WriteRequest)
-      if (this.#ready) this.#flush ??= setImmediate(() => this.#post())
-    })
   }
 
   /** Posts what waits to the current thread, once it is ready. */

@@ -11,8 +11,11 @@ export function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes)
 }
 
-/** Buffers at least this large are never Node's small-allocation pool (8 KiB). */
-const LARGE_BUFFER_BYTES = 64 * 1024
+/**
+ * Buffers at least this large are never Node's small-allocation pool (8 KiB), and are worth not
+ * copying along with a few small views of them (archive/change-buffers.ts).
+ */
+export const LARGE_BUFFER_BYTES = 64 * 1024
 
 /**
  * The large ArrayBuffers behind these views (a whole repo's CAR), to transfer rather than copy

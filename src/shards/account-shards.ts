@@ -15,9 +15,10 @@ import type { Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
-import type { CompactionResult, MirrorStats } from '../archive/mirror.ts'
+import { type CompactionResult, type MirrorStats, sumMirrorStats } from '../archive/mirror.ts'
 import { toWriteFailure } from '../archive/write-failure.ts'
-import type { ArchiveWriter } from '../archive/writer-thread.ts'
+import type { WriteCall } from '../archive/writer-messages.ts'
+import { type ArchiveWriterThread, writeOperation } from '../archive/writer-thread.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
@@ -36,10 +37,9 @@ import type { IdentitySource } from '../observability/metrics-sources.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
 import { largeBuffers } from '../runtime/own-buffer.ts'
 import type { ThreadHeap } from '../runtime/worker-heap.ts'
-import { runArchiveWrite, sumMirrorStats } from './archive-writes.ts'
 import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
-import type { ArchiveWriteCall, ShardMethod, ShardMethods } from './shard-messages.ts'
+import type { ShardMethod, ShardMethods } from './shard-messages.ts'
 import { type OwnerOp, ShardThreads } from './shard-threads.ts'
 
 export { ShardCallError } from './shard-call-error.ts'
@@ -57,7 +57,7 @@ export interface AccountShardsDeps {
   readonly flushAccounts: () => Promise<void>
   readonly onDesynchronized: (did: string, hostId: number) => void
   /** Archival mode on SQLite: the writer thread the shards' archive writes run on. */
-  readonly archiveWriter?: ArchiveWriter
+  readonly archiveWriter?: Pick<ArchiveWriterThread, 'request'>
   readonly onError: (level: 'warn' | 'error', error: string, context: object) => void
   /** A shard died or could not start (once, for the first): the relay cannot go on. */
   readonly onLost: (shard: number, cause: unknown) => void
@@ -371,12 +371,16 @@ export class AccountShards implements AccountOperations {
     }
   }
 
-  /** Runs a shard's write on the archive's writer and sends the shard how it went. */
-  #archiveWrite(shard: number, id: number, call: ArchiveWriteCall): void {
-    runArchiveWrite(this.#d.archiveWriter, call).then(
+  /** Runs a shard's write on the archive's writer thread and sends the shard how it went. */
+  #archiveWrite(shard: number, id: number, call: WriteCall): void {
+    const writer = this.#d.archiveWriter
+    const done = writer
+      ? writer.request(call)
+      : Promise.reject(new Error('no archive writer on the main thread'))
+    done.then(
       (value) => this.#threads.answer(shard, [id, true, value]),
       (err: unknown) =>
-        this.#threads.answer(shard, [id, false, toWriteFailure(`repos.${call[0]}`, err)]),
+        this.#threads.answer(shard, [id, false, toWriteFailure(writeOperation(call), err)]),
     )
   }
 }

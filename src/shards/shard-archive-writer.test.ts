@@ -17,7 +17,8 @@ import { Takedowns } from '../accounts/takedowns.ts'
 import { ArchiveDatabase } from '../archive/archive-db.ts'
 import { cidToBytes, RepoStore } from '../archive/repo-store.ts'
 import { testBlocks } from '../archive/testing.ts'
-import type { ArchiveWriter } from '../archive/writer-thread.ts'
+import type { WriteCall } from '../archive/writer-messages.ts'
+import type { ArchiveWriterThread } from '../archive/writer-thread.ts'
 import { loadConfig } from '../config/load.ts'
 import { openDatabase, type RelayDatabase } from '../db/database.ts'
 import { DatabaseError } from '../db/errors.ts'
@@ -27,10 +28,9 @@ import { readCarSlice } from '../protocol/car.ts'
 import { readRepoEnvelope } from '../protocol/envelope.ts'
 import { AccountShards } from './account-shards.ts'
 import { ShardArchiveWriter } from './shard-archive-writer.ts'
-import type { ArchiveWriteCall } from './shard-messages.ts'
 
 describe('a shard’s archive writer', () => {
-  const posted: [number, ArchiveWriteCall][] = []
+  const posted: [number, WriteCall][] = []
   const connected = () => {
     const w = new ShardArchiveWriter()
     w.connect((id, call) => posted.push([id, call]))
@@ -43,7 +43,7 @@ describe('a shard’s archive writer', () => {
     const deleted = w.delete('did:plc:a')
     const swept = w.deleteBlocks('did:plc:b', [new Uint8Array([1])])
     assert.deepEqual(
-      posted.map(([id, call]) => [id, call[0], call[1]]),
+      posted.map(([id, call]) => [id, call.op, 'did' in call && call.did]),
       [
         [1, 'delete', 'did:plc:a'],
         [2, 'deleteBlocks', 'did:plc:b'],
@@ -115,9 +115,14 @@ describe('archival mode with account shards', () => {
     // The main thread opens and migrates the archive, with its writer thread, as the relay does.
     archive = await ArchiveDatabase.open(config.archive.database, () => {}, { writerThread: true })
     store = new RepoStore(archive)
-    const thread = archive.writer!
-    const writer: ArchiveWriter = {
-      apply: async (did, change, now, over) => {
+    const thread = archive.writerThread!
+    const writer: Pick<ArchiveWriterThread, 'request'> = {
+      request: async (call) => {
+        if (call.op !== 'apply') {
+          if (call.op !== 'reclaim') writes.push({ method: call.op, did: call.did })
+          return thread.request(call)
+        }
+        const { did, change } = call
         writes.push({ method: 'apply', did, rev: change.head.rev })
         const blocks = [change.head.commitBlock, ...change.addNodes.values()]
         for (const [, b] of change.addRecords) blocks.push(b)
@@ -127,15 +132,7 @@ describe('archival mode with account shards', () => {
           carried: [...buffers].reduce((n, b) => n + b.byteLength, 0),
         })
         if (did === refused) throw new DatabaseError('repos.apply', 'unavailable')
-        return thread.apply(did, change, now, over)
-      },
-      delete: async (did) => {
-        writes.push({ method: 'delete', did })
-        return thread.delete(did)
-      },
-      deleteBlocks: async (did, cids) => {
-        writes.push({ method: 'deleteBlocks', did })
-        return thread.deleteBlocks(did, cids)
+        return thread.request(call)
       },
     }
     const row = await db.hosts.create({ hostname: HOSTNAME, ssl: true, accountLimit: 1000 })

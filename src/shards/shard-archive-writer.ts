@@ -13,9 +13,10 @@
 // Deliberately not here: the SQL (archive/), what to write (archive/mirror.ts).
 import { transferableChange } from '../archive/change-buffers.ts'
 import { fromWriteFailure } from '../archive/write-failure.ts'
-import type { ArchiveWriter } from '../archive/writer-thread.ts'
+import type { WriteCall } from '../archive/writer-messages.ts'
+import { type ArchiveWriter, writeOperation } from '../archive/writer-thread.ts'
 import { DatabaseError } from '../db/errors.ts'
-import type { ArchiveAnswer, ArchiveWriteCall } from './shard-messages.ts'
+import type { ArchiveAnswer } from './shard-messages.ts'
 
 interface Waiting {
   readonly operation: string
@@ -24,7 +25,7 @@ interface Waiting {
 }
 
 /** Posts a write to the main thread, with the buffers to transfer along with it. */
-type SendWrite = (id: number, call: ArchiveWriteCall, transfer: ArrayBuffer[]) => void
+type SendWrite = (id: number, call: WriteCall, transfer: ArrayBuffer[]) => void
 
 export class ShardArchiveWriter implements ArchiveWriter {
   #send: SendWrite | undefined
@@ -45,15 +46,15 @@ export class ShardArchiveWriter implements ArchiveWriter {
   apply(...args: Parameters<ArchiveWriter['apply']>): Promise<boolean> {
     const [did, change, now, over] = args
     const posted = transferableChange(change)
-    return this.#call(['apply', did, posted.change, now, over], posted.transfer)
+    return this.#call({ op: 'apply', did, change: posted.change, now, over }, posted.transfer)
   }
 
   delete(did: string): Promise<boolean> {
-    return this.#call(['delete', did])
+    return this.#call({ op: 'delete', did })
   }
 
   deleteBlocks(did: string, cids: readonly Uint8Array[]): Promise<number> {
-    return this.#call(['deleteBlocks', did, cids])
+    return this.#call({ op: 'deleteBlocks', did, cids })
   }
 
   /** The main thread's answer to a write (one no longer waited for is ignored). */
@@ -74,8 +75,8 @@ export class ShardArchiveWriter implements ArchiveWriter {
     }
   }
 
-  #call<T>(call: ArchiveWriteCall, transfer: ArrayBuffer[] = []): Promise<T> {
-    const operation = `repos.${call[0]}`
+  #call<T>(call: WriteCall, transfer: ArrayBuffer[] = []): Promise<T> {
+    const operation = writeOperation(call)
     const send = this.#send
     if (this.#closed || !send) return Promise.reject(new DatabaseError(operation, 'closed'))
     const id = ++this.#nextId

@@ -11,8 +11,7 @@
 // thread's writer thread is the file's one writer).
 import type { AccountState } from '../accounts/account-state.ts'
 import type { CompactionResult, MirrorStats } from '../archive/mirror.ts'
-import type { WriteFailure } from '../archive/writer-messages.ts'
-import type { ArchiveWriter } from '../archive/writer-thread.ts'
+import type { WriteCall, WriteFailure } from '../archive/writer-messages.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
 import type { HostIngestView } from '../hosts/host-rows.ts'
@@ -44,11 +43,6 @@ export type EventItem = readonly [hostId: number, msg: UpstreamEvent, raw: Uint8
  * shard's own changes (so the shard adds only those the count does not hold yet).
  */
 export type SlotItem = readonly [hostId: number, count: number, limit: number, ownApplied: number]
-
-/** A shard's write to a SQLite archive: the writer's method and its arguments. */
-export type ArchiveWriteCall = {
-  readonly [M in keyof ArchiveWriter]: readonly [method: M, ...args: Parameters<ArchiveWriter[M]>]
-}[keyof ArchiveWriter]
 
 /** The main thread's answer to an `archive` op: the write's value, or how it failed. */
 export type ArchiveAnswer =
@@ -132,7 +126,7 @@ export type ShardOp =
   | readonly [op: 'count', hostId: number, delta: number]
   | readonly [op: 'desync', did: string, hostId: number]
   /** Archival mode on SQLite: a write to the archive, answered in a batch's `answers` by this id. */
-  | readonly [op: 'archive', id: number, call: ArchiveWriteCall]
+  | readonly [op: 'archive', id: number, call: WriteCall]
   /** Something went wrong with an event: the error as text (its stack when it has one). */
   | readonly [op: 'error', level: 'warn' | 'error', error: string, context: object]
   | readonly [op: 'reply', call: number, value: unknown]

@@ -8,23 +8,15 @@ import { Mirror } from '../archive/mirror.ts'
 import { RepoStore } from '../archive/repo-store.ts'
 import { openDatabase } from '../db/database.ts'
 import { AccountShard, type ShardArchive } from './account-shard.ts'
-import { connectionShares } from './connection-shares.ts'
+import { sharedConfig } from './connection-shares.ts'
 import { ShardArchiveWriter } from './shard-archive-writer.ts'
 import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
 const port = parentPort
 if (!port) throw new Error('shard-worker.ts must run in a worker thread')
 const start = workerData as ShardStart
-const { database } = start.config
 // PostgreSQL: this shard's share of the connections.
-const db = await openDatabase(
-  database.kind === 'postgres'
-    ? {
-        ...database,
-        maxConnections: connectionShares(database.maxConnections, start.count).perShard,
-      }
-    : database,
-)
+const db = await openDatabase(sharedConfig(start.config.database, start.count, 'shard'))
 // Archival mode: this shard's mirror of its accounts' repos. On SQLite its writes go to the main
 // thread's writer thread (shard-archive-writer.ts); on PostgreSQL it writes with its share of
 // the archive's connections.
@@ -35,9 +27,7 @@ if (start.config.archive.enabled) {
   const config = start.config.archive.database
   const writer = config.kind === 'sqlite' ? new ShardArchiveWriter() : undefined
   const adb = await ArchiveDatabase.openForShard(
-    config.kind === 'postgres'
-      ? { ...config, maxConnections: connectionShares(config.maxConnections, start.count).perShard }
-      : config,
+    sharedConfig(config, start.count, 'shard'),
     // A lost idle connection: the pool opens another for the next write.
     (err) => reportArchiveError(err),
     writer,
