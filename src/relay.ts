@@ -14,6 +14,7 @@ import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
 import { DEFAULT_MAX_STALE_MS } from './identity/cache.ts'
+import { forgetOtherDirectory } from './identity/directory-change.ts'
 import { relayIdentity } from './identity/relay-identity.ts'
 import { StoredIdentities } from './identity/stored-identities.ts'
 import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
@@ -66,6 +67,14 @@ export async function createRelay(
   const accounts = new AccountCache(accountPersistence(db, { shards: config.accountShards }), {
     maxEntries: config.accountShards > 0 ? 1 : config.accountCacheSize,
   })
+  // Stored identities of another PLC directory are not answers of this one (before any reads).
+  const directoryChange = await forgetOtherDirectory(db, config.plcUrl)
+  if (directoryChange) {
+    logger.warn(
+      { ...directoryChange, plcUrl: config.plcUrl },
+      'the PLC directory changed: its stored did:plc identities are forgotten',
+    )
+  }
   // This thread's store also prunes the table (shared by the shards) of rows too old to be used.
   const storedIdentities = new StoredIdentities(db.identities, {
     maxAgeMs: config.identityTtlMs + DEFAULT_MAX_STALE_MS,

@@ -67,6 +67,23 @@ export class IdentityStore {
     })
   }
 
+  /**
+   * Deletes every row of one DID method (`plc` for `did:plc:…`); how many it deleted. Rare (a
+   * start with another directory), so a pattern, not a range on the key: PostgreSQL's collation
+   * may order punctuation in ways a range would get wrong. A method name is lowercase letters and
+   * digits, so SQLite's case-blind LIKE matches the same rows.
+   */
+  deleteMethod(method: string): Promise<number> {
+    if (!/^[a-z0-9]+$/.test(method)) throw new TypeError(`not a DID method: ${method}`)
+    return this.#ctx.run('identities.deleteMethod', async (db) => {
+      const result = await db
+        .deleteFrom('identity')
+        .where('did', 'like', `did:${method}:%`)
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    })
+  }
+
   /** Deletes the rows of these DIDs (absent ones are ignored). */
   deleteMany(dids: readonly string[]): Promise<void> {
     return this.#ctx.run('identities.deleteMany', async (db) => {

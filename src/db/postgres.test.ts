@@ -60,7 +60,7 @@ describe('RelayDatabase on PostgreSQL', {
     await db.ping()
   })
 
-  it('identities: upsert (the last row of a DID wins), read with the time as a number, delete', async () => {
+  it('identities: upsert (the last row of a DID wins), read with the time as a number, delete (by DID, age, method)', async () => {
     const row = (did: string, at: number) => ({
       did,
       pds: 'https://pds.example.com',
@@ -82,6 +82,12 @@ describe('RelayDatabase on PostgreSQL', {
     assert.equal(await db.identities.get(a), undefined)
     assert.notEqual(await db.identities.get(b), undefined)
     await db.identities.deleteMany([b])
+    // One method's rows (a start with another PLC directory), matched exactly under any collation.
+    await db.identities.upsertMany([row(a, 1), row(b, 2), row('did:web:plc.example.com', 3)])
+    assert.equal(await db.identities.deleteMethod('plc'), 2)
+    assert.equal(await db.identities.get(a), undefined)
+    assert.notEqual(await db.identities.get('did:web:plc.example.com'), undefined)
+    await db.identities.deleteMany(['did:web:plc.example.com'])
   })
 
   it('hosts: create, duplicate, update, bigint cursors as numbers, count', async () => {

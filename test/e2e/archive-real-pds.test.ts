@@ -371,16 +371,19 @@ async function archivalMode(pgUrl: string | undefined, extra: string[] = []): Pr
       assert.ok(vacuumed.length >= 2, 'the blocks are partitioned')
       for (const t of vacuumed) assert.ok(t.vacuums >= 1, `${t.table} was vacuumed`)
       // A second round of as many updates then fits mostly in the space the first one left: it
-      // grew the tables 0-50 KB here, the first round 130-500 KB (the first VACUUM also adds
-      // each table's free-space and visibility maps, hence the compacted size's rise).
+      // grew the tables 0-50 KB here, the first round 80-500 KB (the first VACUUM also adds
+      // each table's free-space and visibility maps, hence the compacted size's rise). Half the
+      // first round's growth failed about one run in eight when the first round grew little
+      // (PostgreSQL reuses some space within it too), so a few pages are allowed whatever it was.
       for (let i = 0; i < 150; i++) await putProfile(alice.agent, alice.did, `Alice again ${i}`)
       await settle(relay, P)
       await compact()
       const second = await size()
       const sizes = `${beforeUpdates.storageBytes} → ${beforeCompaction.storageBytes} (first round) → ${afterCompaction.storageBytes} (compacted) → ${second.storageBytes} (second round)`
       const firstGrowth = beforeCompaction.storageBytes - beforeUpdates.storageBytes
+      const secondGrowth = second.storageBytes - afterCompaction.storageBytes
       assert.ok(
-        second.storageBytes - afterCompaction.storageBytes <= firstGrowth / 2,
+        secondGrowth < firstGrowth && secondGrowth <= Math.max(firstGrowth / 2, 4 * 8192),
         `PostgreSQL reuses the freed space: ${sizes}`,
       )
     }

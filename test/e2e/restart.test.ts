@@ -3,7 +3,8 @@
 // SIGKILL, while the PDS keeps producing. After each restart a consumer resuming from its last
 // cursor must see no gap and no duplicate (relay seqs consecutive; every upstream commit exactly
 // once overall), and the relay's upstream cursor must resume where it left off. The accounts'
-// identities come back from the database after the restart, not from the directory.
+// identities come back from the database after the restart, not from the directory; after the
+// last restart, with another PLC directory, they come from that one.
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -51,8 +52,12 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
   const dir = await mkdtemp(join(tmpdir(), 'relay-restart-'))
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
+  // The directory of the last start (`--plc-host` changed), with the same documents.
+  const otherPlc = await startMockPlc({})
   const repos = DIDS.map((did) => new TestRepo(did, generateKeypair('k256')))
-  publishRepos(plc, repos, pds.url, (did) => `${did.slice(8, 14)}.test`)
+  for (const directory of [plc, otherPlc]) {
+    publishRepos(directory, repos, pds.url, (did) => `${did.slice(8, 14)}.test`)
+  }
   let upstreamSeq = 0
   let postNo = 0
   const commitCids: string[] = []
@@ -117,10 +122,20 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
     relay.child.kill('SIGKILL')
     await relay.exited
     await burst
-    relay = await startRelayProcess(dir, plc.url, flags[2])
+    const firstDirectoryAsked = plc.requests.length
+    relay = await startRelayProcess(dir, otherPlc.url, flags[2])
     await produce(10)
     const remaining = commitCids.length - seen.length
     await consume(relay, lastSeq(), remaining)
+    // The stored identities were the first directory's answers: forgotten at this start, and
+    // every account resolved again from the directory the relay now uses.
+    assert.equal(plc.requests.length, firstDirectoryAsked, 'the old directory is not asked')
+    const otherAsked = new Set(otherPlc.requests.map((r) => r.did))
+    assert.deepEqual([...otherAsked].sort(), [...DIDS].sort(), 'each account resolved anew')
+    assert.ok(
+      relay.logs.some((l) => l.includes('the PLC directory changed')),
+      'the change is logged',
+    )
 
     const seqs = seen.map((s) => s.seq)
     assert.deepEqual(
@@ -150,6 +165,7 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
     relay?.child.kill('SIGKILL')
     await pds.close()
     await plc.close()
+    await otherPlc.close()
     await rm(dir, { recursive: true, force: true })
   }
 }
