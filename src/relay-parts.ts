@@ -189,7 +189,11 @@ export function relayCheckpointer(p: {
   return new Checkpointer({
     accounts: p.accounts,
     log: p.log,
-    hosts: { cursors: () => p.hosts().cursors(), persistBatched: () => p.hosts().persistBatched() },
+    hosts: {
+      cursors: () => p.hosts().cursors(),
+      refreshCursors: () => p.hosts().refreshCursors(),
+      persistBatched: () => p.hosts().persistBatched(),
+    },
     book: p.book,
     saveCursors: saveCursorsTo(db),
     ...(p.afterCursors && { afterCursors: p.afterCursors }),

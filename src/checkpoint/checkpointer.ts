@@ -31,6 +31,11 @@ export interface CheckpointerDeps {
   readonly hosts: {
     /** Every known host's cursor (null: read from its live head). */
     cursors(): ReadonlyMap<number, number | null>
+    /**
+     * Brings `cursors` up to date where it is a copy (host threads keep the links); before it is
+     * read. A copy may only lag: a cursor never passes an event the log has not written.
+     */
+    refreshCursors?(): Promise<void>
     /** Writes what the hosts batch for the checkpoint (account counts, ratchet counters). */
     persistBatched(): Promise<void>
   }
@@ -108,6 +113,7 @@ export class Checkpointer {
     const end = d.startTimer?.()
     try {
       await d.hosts.persistBatched()
+      await d.hosts.refreshCursors?.()
       const seq = d.log.lastSeq
       const cursors = d.hosts.cursors()
       await d.accounts.write(seq, () => d.log.sync(), pace)

@@ -52,8 +52,6 @@ export class HostLink {
   #restartSkipsMax = 0
   #resumeAfter: number | null = null
   readonly #onError: (err: unknown) => void
-  /** FutureCursor answers since the host last sent an event: when the first came, and how many. */
-  futureCursor: { readonly first: number; count: number } | null = null
 
   constructor(
     target: HostTarget,

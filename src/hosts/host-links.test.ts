@@ -15,11 +15,13 @@ import { turns } from '../upstream/testing/setup.ts'
 import { CURSOR_WINDOW_PER_SLOT } from './flow-control.ts'
 import { HostLinks, RESUBSCRIBE_PER_SECOND, resubscribeSpreadMs } from './host-links.ts'
 import { HostStatusMachine } from './host-status.ts'
+import { HostNotices } from './link-notices.ts'
 import { HostRateLimiter } from './rate-limit.ts'
 
 interface Rig {
   readonly pds: FakePds
   readonly links: HostLinks
+  readonly notices: HostNotices
   readonly limiter: HostRateLimiter
   readonly seqs: number[]
   readonly expired: number[]
@@ -35,17 +37,22 @@ async function rig(
   const expired: number[] = []
   const limiter = new HostRateLimiter()
   const now = opts.now ?? Date.now
-  const links = new HostLinks({
-    userAgent: 'host-links-test',
-    hostConcurrency: opts.hostConcurrency ?? 40,
+  const notices: HostNotices = new HostNotices({
     logger: silentLogger(),
     now,
     status: new HostStatusMachine({ now, onTransition: () => {} }),
-    limiter,
     futureCursorResets: { count: 3, afterMs: 1_000 },
+    onCursorExpired: (id) => expired.push(id),
+    disconnect: (id) => void links.disconnect(id),
+  })
+  const links: HostLinks = new HostLinks({
+    userAgent: 'host-links-test',
+    hostConcurrency: opts.hostConcurrency ?? 40,
+    logger: silentLogger(),
+    notices,
+    limiter,
     onEvent: (_id, msg: UpstreamEvent) => seqs.push(msg.seq),
     onDrop: () => {},
-    onCursorExpired: (id) => expired.push(id),
   })
   links.link({ id: 1, hostname: pds.hostname, ssl: false }, opts.cursor ?? 0)
   t.after(async () => {
@@ -59,7 +66,7 @@ async function rig(
       await new Promise((r) => setTimeout(r, 5))
     }
   }
-  return { pds, links, limiter, seqs, expired, until }
+  return { pds, links, notices, limiter, seqs, expired, until }
 }
 
 describe('host links', () => {
@@ -114,20 +121,17 @@ describe('host links', () => {
 
   it('resets the cursor only after repeated FutureCursor answers over the required time', async (t) => {
     let clock = 1_000_000
-    const { pds, links, expired, until } = await rig(t, { now: () => clock })
+    const { pds, links, notices, expired, until } = await rig(t, { now: () => clock })
     links.connect(1)
     for (let i = 1; i <= 3; i++) {
       const sub = await pds.next()
       await sub.send(futureCursorFrame())
-      await until(
-        () => links.get(1)!.futureCursor?.count === i || expired.length > 0,
-        `answer ${i}`,
-      )
+      await until(() => notices.futureCursorAnswers(1) === i || expired.length > 0, `answer ${i}`)
       if (i === 2) clock += 2_000
     }
     await until(() => expired.length === 1, 'the reset asked of the owner')
     assert.deepEqual(expired, [1])
-    assert.equal(links.cursorResets, 1)
+    assert.equal(notices.cursorResets, 1)
   })
 
   it('a link connected again resumes after the last event its stopped connection delivered', async (t) => {

@@ -1,24 +1,23 @@
-// The upstream side of every host: one HostLink per known host (connection, flow control,
-// cursor), and the per-event path from a host's socket to ingest. For each event: the host's
-// status machine hears of it, it is counted against the host's rate limits (over them, the host
-// is held back, never dropped), it is handed to ingest, and the flow control bounds what is in
-// flight. Connection states reach the status machine; `#info` messages are counted under known
-// names; an upstream FutureCursor (the PDS reset its sequence) is retried with the same cursor,
-// and only after repeated answers over at least an hour is the host's cursor reset to its live
-// head (logged and counted).
+// The upstream side of every host, run on this thread: one HostLink per known host (connection,
+// flow control, cursor), and the per-event path from a host's socket to ingest. For each event:
+// the link notices hear of it (the status machine), it is counted against the host's rate
+// limits (over them, the host is held back, never dropped), it is handed to ingest, and the flow
+// control bounds what is in flight. Everything else a connection reports goes to the notices
+// (link-notices.ts: states, `#info`, error frames). The same class runs on a host thread when
+// the host threads own the hosts (host-threads/), with notices that report to the main thread.
 // Deliberately not here: which hosts are connected (hosts.ts decides), what events mean (ingest),
-// SQL.
+// what the notices do, SQL.
 
 import type { Logger } from '../observability/logger.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
-import { INFO_NAMES } from '../protocol/messages.ts'
 import type { HostConnection } from '../upstream/host-connection.ts'
 import type { SocketOpener } from '../upstream/socket-opener.ts'
 import type { HostTarget, UpstreamHandlers, UpstreamTimings } from '../upstream/types.ts'
 import { HostLink } from './host-link.ts'
-import type { HostStatusMachine } from './host-status.ts'
-import type { HostRateLimiter } from './rate-limit.ts'
+import type { LinkNotices } from './link-notices.ts'
+import type { HostLimits, HostRateLimiter, HostRates } from './rate-limit.ts'
+import type { UpstreamLinks } from './upstream-links.ts'
 
 export interface HostLinksDeps {
   readonly userAgent: string
@@ -32,11 +31,10 @@ export interface HostLinksDeps {
   readonly sockets?: SocketOpener
   readonly hostConcurrency: number
   readonly logger: Logger
-  readonly now: () => number
-  readonly status: HostStatusMachine
+  /** What the links report beside events (link-notices.ts). */
+  readonly notices: LinkNotices
+  /** The hosts' rate limits, counted here (the one place events of a host are read). */
   readonly limiter: HostRateLimiter
-  /** FutureCursor answers needed, spread over at least `afterMs`, before a cursor reset. */
-  readonly futureCursorResets: { readonly count: number; readonly afterMs: number }
   /** Hands an event to ingest. */
   readonly onEvent: (hostId: number, msg: UpstreamEvent, raw: Uint8Array) => void
   /** An event the connection itself dropped (already complete for the cursor). */
@@ -48,12 +46,7 @@ export interface HostLinksDeps {
   ) => void
   /** Counts events received per host and type (metrics). */
   readonly eventTypes?: { add(hostId: number, type: string): void }
-  /** Repeated FutureCursor: the owner resets the host's cursor to its live head. */
-  readonly onCursorExpired: (hostId: number) => void
 }
-
-/** `#info` names counted as themselves; any other (a PDS controls the text) is `other`. */
-const KNOWN_INFO: ReadonlySet<string> = new Set(INFO_NAMES)
 
 /** Hosts dialled per second at most when a restart resubscribes to all of them. */
 export const RESUBSCRIBE_PER_SECOND = 100
@@ -69,14 +62,39 @@ export function resubscribeSpreadMs(hosts: number): number {
   return Math.max(MIN_RESUBSCRIBE_SPREAD_MS, Math.ceil((hosts * 1000) / RESUBSCRIBE_PER_SECOND))
 }
 
-export class HostLinks {
+/**
+ * Dials `hostIds` spread evenly over `spreadMs` (a restart does not dial all at once; see
+ * resubscribeSpreadMs for the default), asking `stillWanted` again when a host's turn comes (an
+ * operator may have blocked it meanwhile). The timers are kept in `timers` for the caller to
+ * clear when it stops.
+ */
+export function connectSpread(
+  hostIds: readonly number[],
+  spreadMs: number,
+  stillWanted: (hostId: number) => boolean,
+  connect: (hostId: number) => void,
+  timers: Set<NodeJS.Timeout>,
+): void {
+  hostIds.forEach((id, i) => {
+    const delay = hostIds.length <= 1 ? 0 : Math.floor((spreadMs * i) / hostIds.length)
+    if (delay === 0) {
+      connect(id)
+      return
+    }
+    const t = setTimeout(() => {
+      timers.delete(t)
+      if (stillWanted(id)) connect(id)
+    }, delay)
+    timers.add(t)
+  })
+}
+
+export class HostLinks implements UpstreamLinks {
   readonly #d: HostLinksDeps
   readonly #links = new Map<number, HostLink>()
-  readonly #infoCounts = new Map<string, number>()
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #handlers: UpstreamHandlers
   #ratePauses = 0
-  #cursorResets = 0
   #stopped = false
 
   constructor(deps: HostLinksDeps) {
@@ -104,18 +122,31 @@ export class HostLinks {
     return this.#links.get(hostId)?.connection ?? undefined
   }
 
-  get infoCounts(): ReadonlyMap<string, number> {
-    return this.#infoCounts
+  setLimits(hostId: number, limits: HostLimits): void {
+    this.#d.limiter.set(hostId, limits)
+  }
+
+  rates(hostId: number): HostRates {
+    return this.#d.limiter.rates(hostId)
+  }
+
+  recover(hostId: number, found: { cursor?: number; skips?: ReadonlySet<number> }): void {
+    const link = this.#links.get(hostId)
+    if (found.cursor !== undefined) link?.recoverCursor(found.cursor)
+    link?.recoverSkips(found.skips)
+  }
+
+  forgetCursor(hostId: number): void {
+    this.#links.get(hostId)?.forgetCursor()
+  }
+
+  cursor(hostId: number): number | null {
+    return this.#links.get(hostId)?.cursor ?? null
   }
 
   /** Times a host was held back for its rate limits since start. */
   get ratePauses(): number {
     return this.#ratePauses
-  }
-
-  /** Cursors reset to the live head after repeated FutureCursor answers, since start. */
-  get cursorResets(): number {
-    return this.#cursorResets
   }
 
   /** Hosts with an open connection. */
@@ -151,18 +182,7 @@ export class HostLinks {
     /** Asked again when a host's turn comes: an operator may have blocked it meanwhile. */
     stillWanted: (hostId: number) => boolean = () => true,
   ): void {
-    hostIds.forEach((id, i) => {
-      const delay = hostIds.length <= 1 ? 0 : Math.floor((spreadMs * i) / hostIds.length)
-      if (delay === 0) {
-        this.connect(id)
-        return
-      }
-      const t = setTimeout(() => {
-        this.#timers.delete(t)
-        if (stillWanted(id)) this.connect(id)
-      }, delay)
-      this.#timers.add(t)
-    })
+    connectSpread(hostIds, spreadMs, stillWanted, (id) => this.connect(id), this.#timers)
   }
 
   /** Stops a host's connection, keeping its cursor; failures are logged, never thrown. */
@@ -208,36 +228,19 @@ export class HostLinks {
 
   /** Records one event against the host's limits; over them, holds the host back for a while. */
   #rateCheck(link: HostLink): void {
-    const { limiter, status } = this.#d
+    const { limiter, notices } = this.#d
     const id = link.target.id
     const wait = limiter.take(id)
     if (wait > 0) {
-      status.rateLimited(id, limiter.throttledFor(id))
+      notices.rateLimited(id, limiter.throttledFor(id))
       if (link.flow.holdForRate(wait)) this.#ratePauses++
-    } else if (status.status(id) === 'throttled') {
-      status.rateOk(id)
+    } else {
+      notices.rateOk(id)
     }
   }
 
-  #onFutureCursor(link: HostLink): void {
-    const now = this.#d.now()
-    const rule = this.#d.futureCursorResets
-    const track = link.futureCursor ?? { first: now, count: 0 }
-    track.count++
-    link.futureCursor = track
-    this.#d.status.futureCursor(link.target.id)
-    if (track.count < rule.count || now - track.first < rule.afterMs) return
-    link.futureCursor = null
-    this.#cursorResets++
-    this.#d.logger.warn(
-      { host: link.target.hostname, answers: track.count, sinceMs: now - track.first },
-      'repeated FutureCursor: resetting the upstream cursor to the live head',
-    )
-    this.#d.onCursorExpired(link.target.id)
-  }
-
   #makeHandlers(): UpstreamHandlers {
-    const { logger: log, status } = this.#d
+    const { notices } = this.#d
     const linkOf = (host: HostTarget) => this.#links.get(host.id)
     return {
       onEvent: (host: HostTarget, msg: UpstreamEvent, raw: Uint8Array) => {
@@ -247,21 +250,13 @@ export class HostLinks {
           this.#d.onDrop(host.id, 'host-banned', msg.seq, 'host is not registered')
           return
         }
-        link.futureCursor = null
-        status.event(host.id)
+        notices.eventsArrived(host.id)
         this.#d.eventTypes?.add(host.id, msg.type)
         this.#rateCheck(link)
         link.flow.delivered(link.connection?.window ?? 0)
         this.#d.onEvent(host.id, msg, raw)
       },
-      onInfo: (host, msg) => {
-        const name = KNOWN_INFO.has(msg.name) ? msg.name : 'other'
-        this.#infoCounts.set(name, (this.#infoCounts.get(name) ?? 0) + 1)
-        log.info(
-          { host: host.hostname, name, message: msg.message?.slice(0, 200) },
-          'upstream #info',
-        )
-      },
+      onInfo: (host, msg) => notices.info(host, msg.name, msg.message),
       onDrop: (host, reason, seq, detail) => {
         this.#d.onDrop(host.id, reason, seq, detail)
         const link = linkOf(host)
@@ -271,21 +266,8 @@ export class HostLinks {
         if (link) this.#rateCheck(link)
         if (link?.connection) link.flow.window(link.connection.window)
       },
-      onUpstreamError: (host, error, message) => {
-        log.warn({ host: host.hostname, error, message }, 'upstream error frame')
-        const link = linkOf(host)
-        if (error === 'FutureCursor' && link) this.#onFutureCursor(link)
-      },
-      onStateChange: (host, state, detail) => {
-        log.info({ host: host.hostname, state, detail }, 'upstream connection')
-        if (state === 'connected') status.connected(host.id)
-        else if (state === 'disconnected' || state === 'refused') {
-          status.connectFailed(host.id, detail)
-          // An offline host is dialled only when its retry comes due (hours apart at most), not
-          // on the connection's own backoff: a retry that failed stops here.
-          if (status.status(host.id) === 'offline') void this.disconnect(host.id)
-        }
-      },
+      onUpstreamError: (host, error, message) => notices.upstreamError(host, error, message),
+      onStateChange: (host, state, detail) => notices.stateChange(host, state, detail),
     }
   }
 }

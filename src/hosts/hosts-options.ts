@@ -8,9 +8,11 @@ import type { UpstreamTimings } from '../upstream/types.ts'
 import type { HostLinksDeps } from './host-links.ts'
 import type { BanStore } from './host-rows.ts'
 import type { HostStatusOptions } from './host-status.ts'
+import type { LinkNotices } from './link-notices.ts'
 import type { Probe } from './probe.ts'
 import type { RelaySettings } from './settings.ts'
 import type { SyncMode } from './sync-ratchet.ts'
+import type { UpstreamLinks } from './upstream-links.ts'
 
 export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' | 'eventTypes'> {
   readonly store: HostStore
@@ -33,6 +35,11 @@ export interface HostsOptions extends Pick<HostLinksDeps, 'onEvent' | 'onDrop' |
   readonly statusOptions?: Omit<HostStatusOptions, 'onTransition' | 'now'>
   /** Where upstream sockets run, with the address guard; default this thread, plain DNS. */
   readonly sockets?: HostLinksDeps['sockets']
+  /**
+   * Who runs the hosts' links, given the notices they report to: host threads (host-threads/).
+   * Default: HostLinks on this thread, with `sockets`.
+   */
+  readonly links?: (notices: LinkNotices) => UpstreamLinks
   /** Upstream socket liveness and dial timings (tests of silent hosts shorten them). */
   readonly upstreamTimings?: UpstreamTimings
   /** How often statuses are re-checked and offline retries started (default 5 s). */

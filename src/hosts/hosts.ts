@@ -9,7 +9,6 @@
 // reset to the cursor book, "checkpoint now" after changes a crash must not undo, account
 // releases after a raised limit, and a host's ingest view changed (a ban, a sync mode).
 // Deliberately not here: HTTP (admin/ and api/ parse and answer), SQL (db/), what events mean.
-import type { HostConnection } from '../upstream/host-connection.ts'
 import { type BanReason, describeBan } from './ban.ts'
 import { admitCrawl, type CrawlRequest } from './crawl.ts'
 import { InvalidHostnameError, UnknownHostError } from './errors.ts'
@@ -20,9 +19,11 @@ import { HostStatusMachine } from './host-status.ts'
 import { detailOf, type HostDetail, type HostView, limitsOf, viewOf } from './host-view.ts'
 import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.ts'
 import type { HostsOptions, LimitsChange } from './hosts-options.ts'
+import { HostNotices } from './link-notices.ts'
 import { HostRateLimiter } from './rate-limit.ts'
 import type { RelaySettings } from './settings.ts'
 import { afterCommit } from './sync-ratchet.ts'
+import type { LinkConnectionView, UpstreamLinks } from './upstream-links.ts'
 
 export type { HostsOptions, LimitsChange } from './hosts-options.ts'
 
@@ -31,8 +32,8 @@ export class Hosts {
   readonly #o: HostsOptions
   readonly #rows: HostRows
   readonly #status: HostStatusMachine
-  readonly #limiter = new HostRateLimiter()
-  readonly #links: HostLinks
+  readonly #notices: HostNotices
+  readonly #links: UpstreamLinks
   #tick: NodeJS.Timeout | undefined
 
   constructor(o: HostsOptions) {
@@ -45,22 +46,29 @@ export class Hosts {
       now: o.now,
       onTransition: (id, from, to, reason) => this.#onTransition(id, from, to, reason),
     })
-    this.#links = new HostLinks({
-      userAgent: o.config.userAgent,
-      timings: o.upstreamTimings,
-      sockets: o.sockets,
-      hostConcurrency: o.config.hostConcurrency,
+    this.#notices = new HostNotices({
       logger: o.logger,
       now: o.now,
       status: this.#status,
-      limiter: this.#limiter,
       futureCursorResets: o.futureCursorResets ?? { count: 3, afterMs: 3_600_000 },
-      onEvent: o.onEvent,
-      onDrop: o.onDrop,
-      eventTypes: o.eventTypes,
       onCursorExpired: (id) =>
         void this.resetCursor(id).catch((err: unknown) => onError(err, 'cursor reset')),
+      disconnect: (id) => void this.#links.disconnect(id),
     })
+    this.#links =
+      o.links?.(this.#notices) ??
+      new HostLinks({
+        userAgent: o.config.userAgent,
+        timings: o.upstreamTimings,
+        sockets: o.sockets,
+        hostConcurrency: o.config.hostConcurrency,
+        logger: o.logger,
+        notices: this.#notices,
+        limiter: new HostRateLimiter(),
+        onEvent: o.onEvent,
+        onDrop: o.onDrop,
+        eventTypes: o.eventTypes,
+      })
   }
 
   // ---- life ----
@@ -72,9 +80,9 @@ export class Hosts {
   async load(): Promise<void> {
     await this.#rows.load()
     for (const row of this.#rows.list()) {
-      this.#limiter.set(row.id, limitsOf(row))
       this.#status.load(row.id, row.status, row.statusReason)
       this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
+      this.#links.setLimits(row.id, limitsOf(row))
     }
     for (const row of this.#rows.list()) {
       if (row.status === 'banned') continue
@@ -92,8 +100,8 @@ export class Hosts {
     skipSeqs: ReadonlyMap<number, ReadonlySet<number>>,
     startCursors: ReadonlyMap<number, number> = new Map(),
   ): void {
-    for (const [id, cursor] of startCursors) this.#links.get(id)?.recoverCursor(cursor)
-    for (const [id, skips] of skipSeqs) this.#links.get(id)?.recoverSkips(skips)
+    for (const [id, cursor] of startCursors) this.#links.recover(id, { cursor })
+    for (const [id, skips] of skipSeqs) this.#links.recover(id, { skips })
   }
 
   /**
@@ -166,7 +174,7 @@ export class Hosts {
     return (
       row &&
       detailOf(row, this.#view(id)!, {
-        rates: this.#limiter.rates(id),
+        rates: this.#links.rates(id),
         syncDefault: this.#o.config.syncValidation,
         connection: conn
           ? { connected: conn.connected, framesReceived: conn.stats.framesReceived }
@@ -177,7 +185,7 @@ export class Hosts {
   }
 
   cursor(id: number): number | null {
-    return this.#links.get(id)?.cursor ?? null
+    return this.#links.cursor(id)
   }
 
   /** Every known host's cursor (the checkpoint stores them). */
@@ -185,8 +193,13 @@ export class Hosts {
     return this.#links.cursors()
   }
 
+  /** Brings the cursors up to date where a host thread keeps them (before a checkpoint). */
+  async refreshCursors(): Promise<void> {
+    await this.#links.refreshCursors?.()
+  }
+
   /** The host's upstream connection, if one runs. */
-  connection(id: number): HostConnection | undefined {
+  connection(id: number): LinkConnectionView | undefined {
     return this.#links.connection(id)
   }
 
@@ -196,7 +209,7 @@ export class Hosts {
 
   /** Upstream `#info` messages received, by name (metrics). */
   get infoCounts(): ReadonlyMap<string, number> {
-    return this.#links.infoCounts
+    return this.#notices.infoCounts
   }
 
   /** Times a host was held back for its rate limits since start. */
@@ -206,7 +219,7 @@ export class Hosts {
 
   /** Cursors reset to the live head after repeated FutureCursor answers, since start. */
   get cursorResets(): number {
-    return this.#links.cursorResets
+    return this.#notices.cursorResets
   }
 
   // ---- ingest, the log and the checkpoint ----
@@ -284,8 +297,8 @@ export class Hosts {
         trusted: isTrustedDomain(target.hostname, s.trustedDomains.value),
         cursor: req.admin ? (req.cursor ?? null) : null,
       }))
-    this.#limiter.set(row.id, limitsOf(row))
     this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
+    this.#links.setLimits(row.id, limitsOf(row))
     this.#links.connect(row.id)
     return { host: this.#view(row.id)!, created: existing === undefined }
   }
@@ -346,7 +359,7 @@ export class Hosts {
     if (!before) return
     await this.#rows.update(id, change)
     const after = this.#rows.get(id)!
-    this.#limiter.set(id, limitsOf(after))
+    this.#links.setLimits(id, limitsOf(after))
     if (change.accountLimit !== undefined && change.accountLimit > before.accountLimit)
       await this.#o.onAccountLimitRaised(id, Math.max(0, after.accountLimit - after.accountCount))
   }
@@ -366,9 +379,8 @@ export class Hosts {
   /** Forgets the host's cursor: it is read from its live head (a blocked one stays disconnected). */
   async resetCursor(id: number): Promise<void> {
     const row = this.#rows.get(id)
-    const link = this.#links.get(id)
-    if (!row || !link) return
-    if (row.status === 'banned') link.forgetCursor()
+    if (!row) return
+    if (row.status === 'banned') this.#links.forgetCursor(id)
     else this.#links.connect(id, { fromLiveHead: true })
     this.#o.onCursorReset(id)
     this.#o.logger.warn({ host: row.hostname }, 'upstream cursor reset to the live head')
@@ -395,7 +407,7 @@ export class Hosts {
       const trusted = isTrustedDomain(row.hostname, patterns)
       if (trusted === row.trusted) continue
       await this.#rows.update(row.id, { trusted })
-      this.#limiter.set(row.id, limitsOf(this.#rows.get(row.id)!))
+      this.#links.setLimits(row.id, limitsOf(this.#rows.get(row.id)!))
     }
   }
 
