@@ -113,7 +113,7 @@ export function relayObservers(logger: Logger, now: () => number) {
       ingest: { readonly stats: IngestStats }
       fanout: Fanout
       pool: VerifyPool
-      socketThreads: SocketThreads | undefined
+      socketThreads: Pick<SocketThreads, 'busyMs' | 'size'> | undefined
       shards: { busyMs(): number; readonly count: number } | undefined
       archive: ArchiveDatabase | undefined
     }) {

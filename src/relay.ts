@@ -14,6 +14,7 @@ import { upstreamLookup } from './hosts/address.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
 import { DEFAULT_MAX_STALE_MS } from './identity/cache.ts'
+import { HostThreads } from './host-threads/host-threads.ts'
 import { forgetOtherDirectory } from './identity/directory-change.ts'
 import { relayIdentity } from './identity/relay-identity.ts'
 import { StoredIdentities } from './identity/stored-identities.ts'
@@ -95,8 +96,34 @@ export async function createRelay(
         'verify worker failed and is replaced; the events it held are verified again',
       ),
   })
+  // With account shards and upstream threads, host threads own the hosts' links and hand events
+  // straight to the shards (docs/scaling.md, stage 2); the main thread then sees no event before
+  // a shard has decided it.
+  const hostThreads =
+    config.accountShards > 0 && config.upstreamThreads > 0
+      ? new HostThreads({
+          threads: config.upstreamThreads,
+          shards: config.accountShards,
+          allowInsecure: config.allowInsecureHosts,
+          userAgent: config.userAgent,
+          hostConcurrency: config.hostConcurrency,
+          ...(overrides.upstreamTimings && { timings: overrides.upstreamTimings }),
+          // Hosts load when the relay starts, after `shards` below exists.
+          beforeLink: (id) => shards?.share(id),
+          onDrop: (hostId, reason, seq, detail) =>
+            obs.drops.record({ hostId, reason, did: null, seq, detail }),
+          eventTypes: obs.eventTypes,
+          logger: logger.child({ subsystem: 'hosts' }),
+          onLost: (thread, err) => {
+            // Its hosts' windows and cursors are gone: a restart resumes them from the stored
+            // cursors, skipping what the log holds (as after a crash).
+            logger.fatal({ err, thread }, 'host thread ended; the relay stops')
+            fail(err)
+          },
+        })
+      : undefined
   const socketThreads =
-    config.upstreamThreads > 0
+    config.upstreamThreads > 0 && !hostThreads
       ? new SocketThreads({
           threads: config.upstreamThreads,
           allowInsecure: config.allowInsecureHosts,
@@ -149,6 +176,7 @@ export async function createRelay(
     statusTickMs: overrides.statusTickMs,
     upstreamTimings: overrides.upstreamTimings,
     sockets: socketThreads ?? new LocalSockets(upstreamLookup(config.allowInsecureHosts)),
+    ...(hostThreads && { links: (notices) => hostThreads.attach(notices) }),
     futureCursorResets: overrides.futureCursorResets,
     onEvent: (id, msg, raw) => owner.handle(id, msg, raw),
     onDrop: (hostId, reason, seq, detail) =>
@@ -191,6 +219,13 @@ export async function createRelay(
             fail(err)
           },
           logger: logger.child({ subsystem: 'ingest' }),
+          ...(hostThreads && {
+            hostThreads: {
+              ports: hostThreads.shardPorts,
+              loads: hostThreads.loads,
+              handed: () => hostThreads.handed(),
+            },
+          }),
         })
       : undefined
   const owner: AccountOperations =
@@ -240,8 +275,9 @@ export async function createRelay(
     checkRepoStatus,
     logger: adminLogger,
   })
+  const upstreamThreads = socketThreads ?? hostThreads
   const monitors = obs.monitors({
-    ...{ db, log, fanout, pool, socketThreads, shards },
+    ...{ db, log, fanout, pool, socketThreads: upstreamThreads, shards },
     ingest: owner,
     archive: resync.archive,
   })
@@ -261,7 +297,7 @@ export async function createRelay(
   metrics?.collectFrom({
     ...{ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync },
     identity: shards ? shards.identitySource() : identity,
-    ...(socketThreads && { socketThreads }),
+    ...(upstreamThreads && { socketThreads: upstreamThreads }),
     ...(shards && { shards }),
   })
   metrics?.instrumentHttp(server, server.routePaths)
@@ -288,6 +324,8 @@ export async function createRelay(
         afterAccounts: () => accountsLoaded(db, hosts, takedowns),
       })
       if (recovered.recordsReplayed > 0) logger.info(recovered, 'recovered from the event log')
+      // Host threads: the account counts recovery set reach every shard before any host dials.
+      if (hostThreads) for (const h of hosts.list()) shards?.share(h.id)
       hosts.recover(recovered.skipSeqs, recovered.startCursors)
       await server.listenOn(config.bind)
       if (metrics)
@@ -318,6 +356,8 @@ export async function createRelay(
       await owner.idle(10_000) // events in flight finish, for at most 10 s
       await checkpointer.last().catch((err: unknown) => logger.error({ err }, 'final checkpoint'))
       await shards?.close()
+      // Host threads keep their hosts' cursors until the last checkpoint has read them.
+      await hostThreads?.close()
       await fanout.close()
       server.wss.close()
       server.closeAllConnections()

@@ -30,7 +30,8 @@ export interface HostLinksDeps {
    */
   readonly sockets?: SocketOpener
   readonly hostConcurrency: number
-  readonly logger: Logger
+  /** Where a connection that fails to stop is reported. */
+  readonly logger: Pick<Logger, 'error'>
   /** What the links report beside events (link-notices.ts). */
   readonly notices: LinkNotices
   /** The hosts' rate limits, counted here (the one place events of a host are read). */
@@ -112,6 +113,11 @@ export class HostLinks implements UpstreamLinks {
       this.#links.set(target.id, l)
     }
     return l
+  }
+
+  /** The known hosts' ids. */
+  ids(): IterableIterator<number> {
+    return this.#links.keys()
   }
 
   get(hostId: number): HostLink | undefined {

@@ -360,6 +360,8 @@ export class Hosts {
     await this.#rows.update(id, change)
     const after = this.#rows.get(id)!
     this.#links.setLimits(id, limitsOf(after))
+    // Account shards check new accounts against the limit: they hear of a new one at once.
+    if (change.accountLimit !== undefined) this.#o.onIngestViewChange?.(id)
     if (change.accountLimit !== undefined && change.accountLimit > before.accountLimit)
       await this.#o.onAccountLimitRaised(id, Math.max(0, after.accountLimit - after.accountCount))
   }

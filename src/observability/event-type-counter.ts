@@ -29,8 +29,8 @@ function typeIndex(type: string): number {
 export class EventTypeCounter {
   readonly #byHost = new Map<number, Float64Array>()
 
-  /** One event of `type` from host `hostId`. Other types than the four are ignored. */
-  add(hostId: number, type: EventType | string): void {
+  /** `n` events (one by default) of `type` from host `hostId`. Other types are ignored. */
+  add(hostId: number, type: EventType | string, n = 1): void {
     const i = typeIndex(type)
     if (i < 0) return
     let counts = this.#byHost.get(hostId)
@@ -38,7 +38,7 @@ export class EventTypeCounter {
       counts = new Float64Array(EVENT_TYPES.length)
       this.#byHost.set(hostId, counts)
     }
-    counts[i]!++
+    counts[i]! += n
   }
 
   /** Count of one host and type (0 when none). */

@@ -11,10 +11,13 @@
 // none after it.
 // Verification runs in this thread, or at a less busy shard while this one is behind
 // (verify-lending.ts); either way the outcome comes back here, to the account's turn.
+// With host threads (host-threads/), events come from the thread reading their host's socket,
+// and their settlements go back to it (HostSettled), not through the main thread.
 // Archival mode: the shard owns its accounts' stored repos too, with a mirror of its own
 // (archive/mirror.ts) that ingest writes every accepted commit, import and deletion to, and that
 // compacts them when the main thread asks; on SQLite its statements run on the main thread's
 // writer thread (shard-archive-writer.ts).
+import type { MessagePort } from 'node:worker_threads'
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
 import { accountPersistence, oldestThrottled } from '../accounts/account-rows.ts'
@@ -35,6 +38,7 @@ import type { ShardArchiveWriter } from './shard-archive-writer.ts'
 import { ShardHistograms } from './shard-histograms.ts'
 import { ShardLoads } from './shard-load.ts'
 import type {
+  HostSettled,
   ShardBatch,
   ShardCall,
   ShardMethods,
@@ -64,6 +68,9 @@ export class AccountShard {
   readonly #send: (msg: ShardOps, transfer: ArrayBuffer[]) => void
   #ops: ShardOp[] = []
   #transfer: ArrayBuffer[] = []
+  /** With host threads: their channels, and per thread the settlements to send this turn. */
+  readonly #hostPorts: readonly MessagePort[]
+  readonly #settledOut: number[][]
   #flushQueued = false
   /**
    * Stands in for the log seq, which the main thread assigns later: the pipeline hands a seq on
@@ -90,6 +97,8 @@ export class AccountShard {
   ) {
     const { config } = start
     this.#send = send
+    this.#hostPorts = start.hostPorts ?? []
+    this.#settledOut = this.#hostPorts.map(() => [])
     this.#archive = archive
     archive?.writer?.connect((id, call, transfer) => {
       this.#transfer.push(...transfer)
@@ -137,7 +146,13 @@ export class AccountShard {
       },
       settled: (hostId, seq, dropped) => {
         lending.settled()
-        this.#op(['settled', hostId, seq, dropped])
+        const n = this.#hostPorts.length
+        if (n === 0) this.#op(['settled', hostId, seq, dropped])
+        else {
+          // To the host thread that handed the event in (host threads own the flow control).
+          this.#settledOut[hostId % n]!.push(hostId, seq, dropped ? 1 : 0)
+          this.#queueFlush()
+        }
       },
     }
     const log = {
@@ -216,6 +231,11 @@ export class AccountShard {
     }
   }
 
+  /** Whether the main thread has sent this host's view (a host thread's events need it). */
+  knowsHost(hostId: number): boolean {
+    return this.#views.has(hostId)
+  }
+
   receive(batch: ShardBatch): void {
     if (batch.answers) for (const a of batch.answers) this.#archive?.writer?.answered(a)
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
@@ -267,6 +287,10 @@ export class AccountShard {
 
   #op(op: ShardOp): void {
     this.#ops.push(op)
+    this.#queueFlush()
+  }
+
+  #queueFlush(): void {
     if (this.#flushQueued) return
     this.#flushQueued = true
     setImmediate(() => this.#flush())
@@ -274,6 +298,12 @@ export class AccountShard {
 
   #flush(): void {
     this.#flushQueued = false
+    this.#settledOut.forEach((settled, i) => {
+      if (settled.length === 0) return
+      this.#settledOut[i] = []
+      this.#hostPorts[i]!.postMessage({ settled } satisfies HostSettled)
+    })
+    if (this.#ops.length === 0 && this.#hostPorts.length > 0) return
     const ops = this.#ops
     const transfer = this.#transfer
     this.#ops = []
@@ -286,6 +316,14 @@ export class AccountShard {
     const { errors, retries } = this.#ingest.stats
     const identity = { ...this.#identity.counters, ...this.#identity.gauges() }
     const mirror = this.#archive && { ...this.#archive.mirror.stats }
-    return { errors, retries, lent: this.#lending.lent, identity, ...(mirror && { mirror }) }
+    const { received, accepted, dropped, inFlight } = this.#ingest.stats
+    return {
+      errors,
+      retries,
+      lent: this.#lending.lent,
+      identity,
+      ...(mirror && { mirror }),
+      ...(this.#hostPorts.length > 0 && { events: { received, accepted, dropped, inFlight } }),
+    }
   }
 }

@@ -7,11 +7,15 @@
 // (shard-archive-writer.ts). Checkpoints: every shard
 // takes a snapshot, the log syncs, every shard writes its snapshot with its own checkpoint seq
 // (account-shard.ts says why that seq is right).
+// With host threads (host-threads/), events go from the thread reading their host's socket
+// straight to the shard, which settles them there: the main thread sees what the shards append
+// and report, shares each host's view and counts with every shard, and adds up the shards' own
+// counts of events for ingest's.
 // A shard that dies loses the account states it had not written: the relay cannot go on without
 // them, so `onLost` is told once and the relay stops (a restart recovers them from the log).
 // Deliberately not here: what the operations do (ingest/, run on the shard), which events exist
 // (hosts/), the checkpoint's timing (checkpoint/).
-import type { Worker } from 'node:worker_threads'
+import type { MessagePort, Worker } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
@@ -62,6 +66,15 @@ export interface AccountShardsDeps {
   /** A shard died or could not start (once, for the first): the relay cannot go on. */
   readonly onLost: (shard: number, cause: unknown) => void
   readonly logger?: { info(obj: object, msg: string): void }
+  /**
+   * With host threads: each shard's channels to them (by shard, then by thread), the backlogs
+   * they add to, and the events they handed each shard so far.
+   */
+  readonly hostThreads?: {
+    readonly ports: readonly (readonly MessagePort[])[]
+    readonly loads: SharedArrayBuffer
+    handed(): readonly number[]
+  }
 }
 
 export class AccountShards implements AccountOperations {
@@ -77,6 +90,10 @@ export class AccountShards implements AccountOperations {
       hosts: deps.hosts,
       carryOut: (shard, op) => this.#carryOut(shard, op),
       onLost: deps.onLost,
+      ...(deps.hostThreads && {
+        hostPorts: deps.hostThreads.ports,
+        loads: deps.hostThreads.loads,
+      }),
     })
   }
 
@@ -98,10 +115,18 @@ export class AccountShards implements AccountOperations {
   get stats(): IngestStats {
     let { errors } = this.#stats
     let retries = 0
+    const events = { received: 0, accepted: 0, dropped: 0, inFlight: 0 }
     for (const c of this.#threads.counts()) {
       errors += c.errors
       retries += c.retries
+      if (!c.events) continue
+      events.received += c.events.received
+      events.accepted += c.events.accepted
+      events.dropped += c.events.dropped
+      events.inFlight += c.events.inFlight
     }
+    // With host threads, the events' counts are the shards' own (none pass this thread).
+    if (this.#d.hostThreads) return { ...events, errors, retries }
     return { ...this.#stats, errors, retries }
   }
 
@@ -114,7 +139,10 @@ export class AccountShards implements AccountOperations {
 
   /** Per shard: the events handed to it so far, and the work waiting there now (shard-load.ts). */
   load(): { events: number; backlog: number }[] {
-    return this.#threads.load()
+    const handed = this.#d.hostThreads?.handed()
+    return this.#threads
+      .load()
+      .map((l, i) => (handed ? { ...l, events: l.events + (handed[i] ?? 0) } : l))
   }
 
   /** Each shard's histogram totals, for the metrics to add to the main thread's. */
@@ -147,6 +175,11 @@ export class AccountShards implements AccountOperations {
   /** A host's view changed (a ban, a sync mode): the shards holding a copy get it this turn. */
   hostChanged(hostId: number): void {
     this.#threads.viewChanged(hostId)
+  }
+
+  /** Host threads: every shard gets the host's view and counts now, before its thread dials it. */
+  share(hostId: number): void {
+    this.#threads.share(hostId)
   }
 
   /**
@@ -358,6 +391,8 @@ export class AccountShards implements AccountOperations {
       case 'count':
         d.hosts.adjustAccountCount(op[1], op[2])
         this.#threads.countApplied(shard, op[1], op[2])
+        // Host threads: no batch of this thread's carries the new count to the other shards.
+        if (d.hostThreads) this.#threads.viewChanged(op[1])
         return
       case 'desync':
         d.onDesynchronized(op[1], op[2])

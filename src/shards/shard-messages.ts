@@ -9,6 +9,10 @@
 // `fail` op carrying the call's id. The other way round, in archival mode on SQLite, a shard's
 // writes to the archive are `archive` ops, answered in a later batch's `answers` (the main
 // thread's writer thread is the file's one writer).
+// With host threads (host-threads/), the events come from the thread that reads their host's
+// socket, over a channel of its own (HostEvents), and the shard tells that thread which of them
+// are settled (HostSettled); the host views and slot counts still come from the main thread.
+import type { MessagePort } from 'node:worker_threads'
 import type { AccountState } from '../accounts/account-state.ts'
 import type { CompactionResult, MirrorStats } from '../archive/mirror.ts'
 import type { WriteCall, WriteFailure } from '../archive/writer-messages.ts'
@@ -33,6 +37,21 @@ export interface ShardStart {
   readonly loads: SharedArrayBuffer
   /** The shards it lends verifications to and borrows from, each over a channel (transferred). */
   readonly peers: readonly LendingPeer[]
+  /**
+   * With host threads: a channel to each (transferred), by thread index; a host's events come
+   * from thread `hostId % hostPorts.length`, and go back there settled.
+   */
+  readonly hostPorts?: readonly MessagePort[]
+}
+
+/** Host thread → shard: the events of one turn, each frame transferred. */
+export interface HostEvents {
+  readonly events: readonly EventItem[]
+}
+
+/** Shard → host thread: its events settled, flat: host id, upstream seq, 1 if dropped else 0. */
+export interface HostSettled {
+  readonly settled: readonly number[]
 }
 
 /** An upstream event for the shard: host, the envelope the main thread read, the frame. */
@@ -137,6 +156,11 @@ export interface ShardOps {
   /** The shard's ingest counts that have no op of their own, as totals. */
   readonly errors: number
   readonly retries: number
+  /**
+   * With host threads, where the main thread does not see events go in and settle: the shard's
+   * own counts of them (events received, settled as accepted or dropped, in flight), as totals.
+   */
+  readonly events?: { received: number; accepted: number; dropped: number; inFlight: number }
   /** Verifications it lent to a less busy shard (verify-lending.ts), a total. */
   readonly lent: number
   /** Its identity cache's counts (totals) and sizes (now), for the metrics. */

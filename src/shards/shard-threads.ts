@@ -4,6 +4,9 @@
 // now, sends calls after the events handed in before them and matches their answers, and hands
 // every other op to its owner in the order the shard sent them. A thread that ends is marked
 // dead: its calls fail at once, and the owner hears of the first loss once.
+// With host threads the events do not pass here (they go from host thread to shard); a host's
+// view and slot counts are then shared with every shard before its thread may dial it (`share`)
+// and again whenever they change.
 // Deliberately not here: what the ops mean (account-shards.ts carries them out).
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { MirrorStats } from '../archive/mirror.ts'
@@ -42,6 +45,10 @@ export interface ShardThreadsDeps {
   readonly carryOut: (shard: number, op: OwnerOp) => void
   /** The first shard that ended, once (none after `close` began). */
   readonly onLost: (shard: number, cause: unknown) => void
+  /** With host threads: each shard's channels to them (by shard, then by thread; transferred). */
+  readonly hostPorts?: readonly (readonly MessagePort[])[]
+  /** The shards' backlogs (shard-load.ts), when something else hands them events too. */
+  readonly loads?: SharedArrayBuffer
 }
 
 /** How long `close` waits for a shard to end before terminating it. */
@@ -70,6 +77,8 @@ interface Shard {
     identity: ShardIdentityCounts
     /** Archival mode: its mirror's totals. */
     mirror?: MirrorStats
+    /** With host threads: its events' totals (shard-messages.ts). */
+    events?: { received: number; accepted: number; dropped: number; inFlight: number }
   }
   /** Its histograms' totals, the last it sent. */
   histograms: HistogramTotals
@@ -105,7 +114,7 @@ export class ShardThreads {
 
   constructor(deps: ShardThreadsDeps) {
     this.#d = deps
-    this.#loadsMemory = ShardLoads.allocate(deps.count)
+    this.#loadsMemory = deps.loads ?? ShardLoads.allocate(deps.count)
     this.#loads = new ShardLoads(this.#loadsMemory)
     // A channel per pair of shards that lend each other verifications, one end to each.
     const peers = Array.from(
@@ -216,6 +225,15 @@ export class ShardThreads {
   }
 
   /**
+   * Every live shard gets `hostId`'s view and counts now (host threads: before its thread may
+   * dial it, so its first events find them at every shard).
+   */
+  share(hostId: number): void {
+    for (const shard of this.#shards) if (!shard.dead) this.hostFacts(shard.index, hostId)
+    this.#flush()
+  }
+
+  /**
    * `hostId`'s view changed: every live shard that holds a copy gets the new one at the end of
    * this turn, with or without events, so the events of the host already waiting there are
    * judged by it (a ban drops them) rather than by the copy it had.
@@ -284,10 +302,11 @@ export class ShardThreads {
       config: this.#d.config,
       loads: this.#loadsMemory,
       peers,
+      ...(this.#d.hostPorts && { hostPorts: this.#d.hostPorts[index]! }),
     }
     const worker = new Worker(new URL('./shard-worker.ts', import.meta.url), {
       workerData: start,
-      transferList: peers.map((p) => p.port),
+      transferList: [...peers.map((p) => p.port), ...(start.hostPorts ?? [])],
     })
     worker.unref()
     let ready!: () => void

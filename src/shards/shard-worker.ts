@@ -2,7 +2,13 @@
 // connection (the main thread has run the migrations), in archival mode its own connection to
 // the archive and its mirror of its accounts' repos, and, with tracing on, its own span
 // exporter; says it is ready, and passes the main thread's batches and calls to the shard.
-import { parentPort, workerData } from 'node:worker_threads'
+// With host threads, it also passes each host thread's events to the shard. Messages on two
+// channels have no order between them, so where one side's messages must come first they are
+// taken off their channel at once (`receiveMessageOnPort`): a call takes every event the host
+// threads had posted before it (the main thread's rule: a call comes after the events handed in
+// before it), and an event of a host whose view has not arrived takes the main thread's
+// messages first (the main thread shares a host's view before its thread may dial it).
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { ArchiveDatabase } from '../archive/archive-db.ts'
 import { Mirror } from '../archive/mirror.ts'
 import { RepoStore } from '../archive/repo-store.ts'
@@ -10,10 +16,10 @@ import { openDatabase } from '../db/database.ts'
 import { AccountShard, type ShardArchive } from './account-shard.ts'
 import { sharedConfig } from './connection-shares.ts'
 import { ShardArchiveWriter } from './shard-archive-writer.ts'
-import type { ShardReady, ShardStart, ToShard } from './shard-messages.ts'
+import type { HostEvents, ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
-const port = parentPort
-if (!port) throw new Error('shard-worker.ts must run in a worker thread')
+if (!parentPort) throw new Error('shard-worker.ts must run in a worker thread')
+const port: MessagePort = parentPort
 const start = workerData as ShardStart
 // PostgreSQL: this shard's share of the connections.
 const db = await openDatabase(sharedConfig(start.config.database, start.count, 'shard'))
@@ -50,7 +56,35 @@ const shard = new AccountShard(
   archive,
 )
 reportArchiveError = (err) => shard.warn(`archive database connection failed: ${err.message}`)
-port.on('message', (m: ToShard) => {
+const hostPorts = start.hostPorts ?? []
+/** Calls met while taking the main thread's messages inside a host thread's batch: run after it. */
+let deferredCalls: ToShard[] | undefined
+
+function fromHosts(m: HostEvents): void {
+  if (m.events.some((e) => !shard.knowsHost(e[0]))) {
+    deferredCalls = []
+    for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) {
+      fromMain(r.message as ToShard)
+    }
+  }
+  shard.receive(m)
+  const calls = deferredCalls
+  deferredCalls = undefined
+  for (const c of calls ?? []) fromMain(c)
+}
+
+function fromMain(m: ToShard): void {
+  if ('call' in m && deferredCalls !== undefined) {
+    deferredCalls.push(m)
+    return
+  }
+  if ('call' in m) {
+    for (const p of hostPorts) {
+      for (let r = receiveMessageOnPort(p); r !== undefined; r = receiveMessageOnPort(p)) {
+        fromHosts(r.message as HostEvents)
+      }
+    }
+  }
   if ('close' in m) {
     // Ends once the spans are sent and the connection is closed (or either failed), with the
     // last histogram totals sent and the channels to the other shards closed: nothing is left.
@@ -62,11 +96,15 @@ port.on('message', (m: ToShard) => {
       .catch(() => {})
       .finally(() => {
         shard.close()
+        for (const p of hostPorts) p.close()
         port.close()
       })
     return
   }
   if ('call' in m) shard.call(m)
   else shard.receive(m)
-})
+}
+
+port.on('message', fromMain)
+for (const p of hostPorts) p.on('message', fromHosts)
 port.postMessage({ ready: true } satisfies ShardReady)
