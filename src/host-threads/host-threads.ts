@@ -43,7 +43,12 @@ export interface HostThreadsOptions {
   /** Before a host's first link: every shard gets its view and counts (its events need them). */
   readonly beforeLink: (hostId: number) => void
   /** An event or frame a link dropped (already complete for its cursor). */
-  readonly onDrop: (hostId: number, reason: DropReason, seq: number | undefined, detail: string) => void
+  readonly onDrop: (
+    hostId: number,
+    reason: DropReason,
+    seq: number | undefined,
+    detail: string,
+  ) => void
   readonly eventTypes?: { add(hostId: number, type: string, n: number): void }
   /** What a thread logged (a connection that failed to stop). */
   readonly logger: { error(obj: object, msg: string): void }
@@ -113,6 +118,11 @@ export class HostThreads implements UpstreamLinks {
 
   get size(): number {
     return this.#threads.length
+  }
+
+  /** The threads (tests end one to see what follows). */
+  get workers(): readonly Worker[] {
+    return this.#threads.map((t) => t.worker)
   }
 
   /** Threads are not replaced (the relay stops when one ends). */
@@ -196,7 +206,9 @@ export class HostThreads implements UpstreamLinks {
   async refreshCursors(): Promise<void> {
     this.#flush()
     await Promise.all(
-      this.#threads.filter((t) => !t.dead).map((t) => this.#call(t, (call) => ({ op: 'books', call }))),
+      this.#threads
+        .filter((t) => !t.dead)
+        .map((t) => this.#call(t, (call) => ({ op: 'books', call }))),
     )
   }
 
@@ -210,7 +222,10 @@ export class HostThreads implements UpstreamLinks {
     return out
   }
 
-  connect(hostId: number, opts: { skipSeqs?: ReadonlySet<number>; fromLiveHead?: boolean } = {}): void {
+  connect(
+    hostId: number,
+    opts: { skipSeqs?: ReadonlySet<number>; fromLiveHead?: boolean } = {},
+  ): void {
     if (this.#stopped || !this.#known.has(hostId)) return
     this.#post(hostId, {
       op: 'connect',
@@ -254,7 +269,9 @@ export class HostThreads implements UpstreamLinks {
     this.#timers.clear()
     this.#flush()
     await Promise.all(
-      this.#threads.filter((t) => !t.dead).map((t) => this.#call(t, (call) => ({ op: 'stop', call }))),
+      this.#threads
+        .filter((t) => !t.dead)
+        .map((t) => this.#call(t, (call) => ({ op: 'stop', call }))),
     )
   }
 
@@ -334,7 +351,9 @@ export class HostThreads implements UpstreamLinks {
     }
     worker.on('message', (r: HostThreadReport) => this.#received(thread, r))
     worker.once('error', (err) => this.#died(thread, err))
-    worker.once('exit', (code) => this.#died(thread, new Error(`host thread ${index} exited (${code})`)))
+    worker.once('exit', (code) =>
+      this.#died(thread, new Error(`host thread ${index} exited (${code})`)),
+    )
     return thread
   }
 

@@ -205,7 +205,10 @@ export class ThreadHosts {
       this.#outboxes[shard] = undefined
       this.#loads.handed(shard, out.events.length)
       this.#handed[shard]! += out.events.length
-      this.#shardPorts[shard]!.postMessage({ events: out.events } satisfies HostEvents, out.transfer)
+      this.#shardPorts[shard]!.postMessage(
+        { events: out.events } satisfies HostEvents,
+        out.transfer,
+      )
     })
     if (this.#notes.length === 0 && this.#answers.length === 0 && !this.#withBooks) return
     const report: HostThreadReport = {

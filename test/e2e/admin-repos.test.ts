@@ -68,10 +68,12 @@ const BAD_DIDS: readonly [string, unknown][] = [
 const OK = { success: 'true' }
 
 // Once as ingest runs on the main thread, once with account shards (docs/scaling.md), where each
-// of these operations is a call to the shard that owns the account.
+// of these operations is a call to the shard that owns the account, and once more with host
+// threads handing the shards their events (stage 2).
 for (const [name, flags] of [
   ['', []],
-  [' (account shards)', ['--account-shards', '2']],
+  [' (account shards)', ['--account-shards', '2', '--upstream-threads', '0']],
+  [' (account shards, host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
 ] as const) {
   describe(`admin repo and consumer routes${name}`, () => {
     let plc: MockPlc

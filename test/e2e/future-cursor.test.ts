@@ -1,7 +1,8 @@
 // Upstream FutureCursor (docs/design.md §4 item 13): a PDS that reset its sequence answers the relay's
 // cursor with FutureCursor. The host goes `idle` and is retried with the same cursor; only after
 // repeated answers over a minimum time (shortened here) is the cursor reset to the live head, and
-// events flow again (the host is `active`).
+// events flow again (the host is `active`). Also with the host's link on a host thread beside
+// account shards (docs/scaling.md, stage 2), which reports the answers to the main thread's rule.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
@@ -13,9 +14,19 @@ import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
 const DID = 'did:plc:ffffffffffffffffffffffff'
 
-test('FutureCursor: idle, retried with the same cursor, then reset to the live head', {
-  timeout: 60_000,
-}, async () => {
+test(
+  'FutureCursor: idle, retried with the same cursor, then reset to the live head',
+  {
+    timeout: 60_000,
+  },
+  () => futureCursor([]),
+)
+
+test('the same on a host thread', { timeout: 60_000 }, () =>
+  futureCursor(['--account-shards', '2', '--upstream-threads', '1']),
+)
+
+async function futureCursor(flags: string[]): Promise<void> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const repo = new TestRepo(DID, generateKeypair('k256'))
@@ -28,6 +39,7 @@ test('FutureCursor: idle, retried with the same cursor, then reset to the live h
   )
   const relay = await startTestRelay({
     plcUrl: plc.url,
+    flags,
     overrides: { futureCursorResets: { count: 2, afterMs: 0 } },
   })
   const consumer = new Consumer(relay.wsUrl, 0)
@@ -77,4 +89,4 @@ test('FutureCursor: idle, retried with the same cursor, then reset to the live h
     await pds.close()
     await plc.close()
   }
-})
+}

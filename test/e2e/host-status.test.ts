@@ -1,6 +1,7 @@
 // The host status machine wired into a real relay (docs/design.md §4 item 13): a host that cannot be
 // reached goes `offline` and keeps being retried on a schedule; a connected host that stays
-// silent goes `idle` and is `active` again with its next event. Times are shortened.
+// silent goes `idle` and is `active` again with its next event. Times are shortened. Both also
+// with the host's link on a host thread beside account shards (docs/scaling.md, stage 2).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
@@ -12,12 +13,20 @@ import { eventually, startTestRelay } from '../support/relay-harness.ts'
 
 const DID = 'did:plc:gggggggggggggggggggggggg'
 
-test('silent host: idle, then active again with its next event', { timeout: 30_000 }, async () => {
+const HOST_THREADS = ['--account-shards', '2', '--upstream-threads', '1']
+
+test('silent host: idle, then active again with its next event', { timeout: 30_000 }, () =>
+  silentHost([]),
+)
+test('the same on a host thread', { timeout: 30_000 }, () => silentHost(HOST_THREADS))
+
+async function silentHost(flags: string[]): Promise<void> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   plc.setDocument(DID, testDidDocument(DID, pds.url, { handle: 'g.test' }))
   const relay = await startTestRelay({
     plcUrl: plc.url,
+    flags,
     overrides: { hostStatus: { idleAfterMs: 300 }, statusTickMs: 50 },
   })
   try {
@@ -35,15 +44,23 @@ test('silent host: idle, then active again with its next event', { timeout: 30_0
     await pds.close()
     await plc.close()
   }
-})
+}
 
-test('unreachable host: offline after repeated failures, and retried on a schedule', {
-  timeout: 60_000,
-}, async () => {
+test(
+  'unreachable host: offline after repeated failures, and retried on a schedule',
+  {
+    timeout: 60_000,
+  },
+  () => unreachableHost([]),
+)
+test('the same on a host thread', { timeout: 60_000 }, () => unreachableHost(HOST_THREADS))
+
+async function unreachableHost(flags: string[]): Promise<void> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const relay = await startTestRelay({
     plcUrl: plc.url,
+    flags,
     overrides: {
       hostStatus: { offlineAfterFailures: 2, offlineRetry: { initialMs: 300, maxMs: 1000 } },
       statusTickMs: 50,
@@ -84,4 +101,4 @@ test('unreachable host: offline after repeated failures, and retried on a schedu
     await relay.close()
     await plc.close()
   }
-})
+}

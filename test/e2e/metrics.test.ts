@@ -26,7 +26,14 @@ test('metrics move as the deactivation scenario says', { timeout: 60_000 }, () =
 
 // With account shards the same counts come from the shards' ops, their identity caches, their
 // histograms' totals and their threads' busy time.
-test('the same with account shards', { timeout: 60_000 }, () => run(['--account-shards', '2']))
+test('the same with account shards', { timeout: 60_000 }, () =>
+  run(['--account-shards', '2', '--upstream-threads', '0']),
+)
+
+// With host threads the events' counts come from the shards and the host threads' books.
+test('the same with account shards and host threads', { timeout: 60_000 }, () =>
+  run(['--account-shards', '2', '--upstream-threads', '1']),
+)
 
 async function run(flags: string[]): Promise<void> {
   const sharded = flags.length > 0

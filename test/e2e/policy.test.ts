@@ -1,7 +1,10 @@
 // Host and account policy over real sockets (docs/design.md §4 items 14–17): a flooding host is slowed
 // to its limit and loses nothing; new accounts over a host's limit are throttled and released
 // oldest first when the limit is raised; a domain ban disconnects a live host; a takedown removes
-// the account's events from replays made afterwards; settings survive a restart.
+// the account's events from replays made afterwards; settings survive a restart. The first four
+// run twice: with the hosts' links on the main thread, and on host threads beside account shards
+// (docs/scaling.md, stage 2), where rate holds, limits, bans and drops reach the main thread's
+// rules from the thread that reads the host's socket.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
@@ -30,7 +33,7 @@ interface World {
 
 const did = (i: number) => `did:plc:${String.fromCharCode(97 + i).repeat(24)}`
 
-async function world(accounts: number, flags: string[] = [], dir?: string): Promise<World> {
+async function makeWorld(accounts: number, flags: string[] = [], dir?: string): Promise<World> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   const relay = await startTestRelay({ plcUrl: plc.url, flags, dir })
@@ -82,188 +85,214 @@ const processed = (w: World) => {
   )
 }
 
-describe('policy', () => {
-  test('a flooding host is slowed to its event limit and loses nothing', {
-    timeout: 60_000,
-  }, async () => {
-    const w = await world(1)
-    try {
-      assert.equal(
-        (await w.admin('/admin/pds/changeLimits', { host: w.pds.hostname, per_second: 20 })).status,
-        200,
-      )
-      const consumer = new Consumer(w.relay.wsUrl, 0)
-      for (let i = 0; i < 80; i++) await w.post(w.repos[0]!)
-      await processed(w)
-      await consumer.until(() => consumer.messages().length >= 80, 30_000, 'all 80 events')
-      assert.equal(consumer.messages().length, 80)
-      assert.ok(w.relay.relay.hosts.ratePauses > 0, 'the host was paused for its rate limit')
-      assert.equal(w.relay.relay.drops.total(), 0, 'nothing dropped')
-      consumer.close()
-    } finally {
-      await w.close()
-    }
-  })
+/** Where the hosts' links run: this thread, or host threads beside account shards. */
+const MODES = [
+  ['', []],
+  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
+] as const
 
-  test('accounts over the limit are throttled, and released oldest first when it is raised', {
-    timeout: 60_000,
-  }, async () => {
-    const w = await world(4, ['--default-account-limit', '2'])
-    try {
-      const consumer = new Consumer(w.relay.wsUrl, 0)
-      for (const repo of w.repos) await w.post(repo) // accounts created in this order
-      await processed(w)
-      const hostId = w.relay.relay.hosts.byHostname(w.pds.hostname)!.id
-      assert.equal(w.relay.relay.drops.forHost(hostId).get('account-throttled')?.count, 2)
-      await consumer.until(() => consumer.messages().length >= 2)
-      assert.deepEqual(
-        consumer.messages().map((m) => m.body.repo),
-        [did(0), did(1)],
-      )
-      assert.equal(w.relay.relay.hosts.get(hostId)!.accountCount, 2)
+for (const [mode, modeFlags] of MODES) {
+  describe(`policy${mode}`, () => {
+    const world = (accounts: number, flags: string[] = [], dir?: string) =>
+      makeWorld(accounts, [...flags, ...modeFlags], dir)
+    const sharded = modeFlags.length > 0
 
-      assert.equal(
-        (await w.admin('/admin/pds/changeLimits', { host: w.pds.hostname, repo_limit: 3 })).status,
-        200,
-      )
-      await consumer.until(
-        () => consumer.messages().length >= 3,
-        10_000,
-        '#account for the released account',
-      )
-      const released = consumer.messages()[2]!
-      assert.deepEqual(
-        [released.type, released.body.did, released.body.active],
-        ['#account', did(2), true],
-      )
-      for (const repo of w.repos) await w.post(repo)
-      await processed(w)
-      await consumer.until(() => consumer.messages().length >= 6)
-      assert.deepEqual(
-        consumer
-          .messages()
-          .slice(3)
-          .map((m) => m.body.repo),
-        [did(0), did(1), did(2)],
-      )
-      assert.equal(
-        w.relay.relay.drops.forHost(hostId).get('account-throttled')?.count,
-        3,
-        'the fourth is still throttled',
-      )
-      consumer.close()
-    } finally {
-      await w.close()
-    }
-  })
-
-  test('a domain ban disconnects a live host under it', { timeout: 30_000 }, async () => {
-    const w = await world(1)
-    try {
-      assert.equal((await w.admin('/admin/subs/banDomain', { Domain: 'localhost' })).status, 200)
-      await eventually(() => w.pds.subscriberCount === 0, 10_000, 'disconnected')
-      const host = w.relay.relay.hosts.byHostname(w.pds.hostname)!
-      assert.equal(host.status, 'banned')
-      const res = await w.relay.crawl(w.pds.hostname)
-      assert.equal(res.status, 400)
-      assert.equal(((await res.json()) as { error: string }).error, 'HostBanned')
-    } finally {
-      await w.close()
-    }
-  })
-
-  test('a takedown removes the account from replays made afterwards; reversal announces it again', {
-    timeout: 30_000,
-  }, async () => {
-    const w = await world(2)
-    try {
-      for (let i = 0; i < 3; i++) await w.post(w.repos[0]!)
-      for (let i = 0; i < 2; i++) await w.post(w.repos[1]!)
-      await processed(w)
-      assert.equal((await w.admin('/admin/repo/takeDown', { did: did(0) })).status, 200)
-      await eventually(() => w.relay.relay.log.flushedSeq >= 6, 5_000, '#account takendown written')
-      const replay = new Consumer(w.relay.wsUrl, 0)
-      await replay.until(() => replay.messages().length >= 3)
-      await w.post(w.repos[0]!) // dropped: taken down
-      await w.post(w.repos[1]!)
-      await processed(w)
-      await replay.until(() => replay.messages().length >= 4)
-      const seen = replay
-        .messages()
-        .map((m) => [m.type, m.body.repo ?? m.body.did, m.body.status ?? null])
-      assert.deepEqual(seen, [
-        ['#commit', did(1), null],
-        ['#commit', did(1), null],
-        ['#account', did(0), 'takendown'],
-        ['#commit', did(1), null],
-      ])
-      const hostId = w.relay.relay.hosts.byHostname(w.pds.hostname)!.id
-      assert.equal(w.relay.relay.drops.forHost(hostId).get('account-takendown')?.count, 1)
-      assert.equal((await w.admin('/admin/repo/reverseTakedown', { did: did(0) })).status, 200)
-      await replay.until(() => replay.messages().length >= 5)
-      assert.deepEqual(
-        [replay.messages()[4]!.type, replay.messages()[4]!.body.active],
-        ['#account', true],
-      )
-      replay.close()
-    } finally {
-      await w.close()
-    }
-  })
-
-  test('settings and limits survive a restart', { timeout: 60_000 }, async () => {
-    const w = await world(1)
-    const dir = w.relay.dir
-    try {
-      for (const [path, body] of [
-        ['/admin/subs/setEnabled?enabled=false', undefined],
-        ['/admin/subs/setPerDayLimit?limit=7', undefined],
-        ['/admin/pds/addTrustedDomain?domain=trusted.example', undefined],
-        ['/admin/subs/banDomain', { Domain: 'spam.example' }],
-        [
-          '/admin/pds/changeLimits',
-          { host: w.pds.hostname, per_second: 33, repo_limit: 44, sync_validation: 'strict' },
-        ],
-      ] as const) {
-        assert.equal((await w.admin(path, body)).status, 200, path)
-      }
-      await w.post(w.repos[0]!)
-      await processed(w)
-      assert.equal((await w.admin('/admin/repo/takeDown', { did: did(0) })).status, 200)
-      await w.relay.close({ keepDir: true })
-      const again = await startTestRelay({ plcUrl: w.plc.url, dir })
+    test('a flooding host is slowed to its event limit and loses nothing', {
+      timeout: 60_000,
+    }, async () => {
+      const w = await world(1)
       try {
-        const get = async (path: string) =>
-          (await (
-            await fetch(`${again.url}${path}`, {
+        assert.equal(
+          (await w.admin('/admin/pds/changeLimits', { host: w.pds.hostname, per_second: 20 }))
+            .status,
+          200,
+        )
+        const consumer = new Consumer(w.relay.wsUrl, 0)
+        for (let i = 0; i < 80; i++) await w.post(w.repos[0]!)
+        await processed(w)
+        await consumer.until(() => consumer.messages().length >= 80, 30_000, 'all 80 events')
+        assert.equal(consumer.messages().length, 80)
+        assert.ok(w.relay.relay.hosts.ratePauses > 0, 'the host was paused for its rate limit')
+        assert.equal(w.relay.relay.drops.total(), 0, 'nothing dropped')
+        consumer.close()
+      } finally {
+        await w.close()
+      }
+    })
+
+    test('accounts over the limit are throttled, and released oldest first when it is raised', {
+      timeout: 60_000,
+    }, async () => {
+      const w = await world(4, ['--default-account-limit', '2'])
+      try {
+        const consumer = new Consumer(w.relay.wsUrl, 0)
+        for (const repo of w.repos) {
+          await w.post(repo) // accounts created in this order
+          // With account shards, two shards may each admit a new account of the host before
+          // hearing of the other's (the count is the main thread's): one at a time here.
+          if (sharded) await processed(w)
+        }
+        await processed(w)
+        const hostId = w.relay.relay.hosts.byHostname(w.pds.hostname)!.id
+        assert.equal(w.relay.relay.drops.forHost(hostId).get('account-throttled')?.count, 2)
+        await consumer.until(() => consumer.messages().length >= 2)
+        assert.deepEqual(
+          consumer.messages().map((m) => m.body.repo),
+          [did(0), did(1)],
+        )
+        assert.equal(w.relay.relay.hosts.get(hostId)!.accountCount, 2)
+
+        assert.equal(
+          (await w.admin('/admin/pds/changeLimits', { host: w.pds.hostname, repo_limit: 3 }))
+            .status,
+          200,
+        )
+        await consumer.until(
+          () => consumer.messages().length >= 3,
+          10_000,
+          '#account for the released account',
+        )
+        const released = consumer.messages()[2]!
+        assert.deepEqual(
+          [released.type, released.body.did, released.body.active],
+          ['#account', did(2), true],
+        )
+        for (const repo of w.repos) await w.post(repo)
+        await processed(w)
+        await consumer.until(() => consumer.messages().length >= 6)
+        assert.deepEqual(
+          consumer
+            .messages()
+            .slice(3)
+            .map((m) => m.body.repo),
+          [did(0), did(1), did(2)],
+        )
+        assert.equal(
+          w.relay.relay.drops.forHost(hostId).get('account-throttled')?.count,
+          3,
+          'the fourth is still throttled',
+        )
+        consumer.close()
+      } finally {
+        await w.close()
+      }
+    })
+
+    test('a domain ban disconnects a live host under it', { timeout: 30_000 }, async () => {
+      const w = await world(1)
+      try {
+        assert.equal((await w.admin('/admin/subs/banDomain', { Domain: 'localhost' })).status, 200)
+        await eventually(() => w.pds.subscriberCount === 0, 10_000, 'disconnected')
+        const host = w.relay.relay.hosts.byHostname(w.pds.hostname)!
+        assert.equal(host.status, 'banned')
+        const res = await w.relay.crawl(w.pds.hostname)
+        assert.equal(res.status, 400)
+        assert.equal(((await res.json()) as { error: string }).error, 'HostBanned')
+      } finally {
+        await w.close()
+      }
+    })
+
+    test('a takedown removes the account from replays made afterwards; reversal announces it again', {
+      timeout: 30_000,
+    }, async () => {
+      const w = await world(2)
+      try {
+        for (let i = 0; i < 3; i++) await w.post(w.repos[0]!)
+        for (let i = 0; i < 2; i++) await w.post(w.repos[1]!)
+        await processed(w)
+        assert.equal((await w.admin('/admin/repo/takeDown', { did: did(0) })).status, 200)
+        await eventually(
+          () => w.relay.relay.log.flushedSeq >= 6,
+          5_000,
+          '#account takendown written',
+        )
+        const replay = new Consumer(w.relay.wsUrl, 0)
+        await replay.until(() => replay.messages().length >= 3)
+        await w.post(w.repos[0]!) // dropped: taken down
+        await w.post(w.repos[1]!)
+        await processed(w)
+        await replay.until(() => replay.messages().length >= 4)
+        const seen = replay
+          .messages()
+          .map((m) => [m.type, m.body.repo ?? m.body.did, m.body.status ?? null])
+        assert.deepEqual(seen, [
+          ['#commit', did(1), null],
+          ['#commit', did(1), null],
+          ['#account', did(0), 'takendown'],
+          ['#commit', did(1), null],
+        ])
+        const hostId = w.relay.relay.hosts.byHostname(w.pds.hostname)!.id
+        assert.equal(w.relay.relay.drops.forHost(hostId).get('account-takendown')?.count, 1)
+        assert.equal((await w.admin('/admin/repo/reverseTakedown', { did: did(0) })).status, 200)
+        await replay.until(() => replay.messages().length >= 5)
+        assert.deepEqual(
+          [replay.messages()[4]!.type, replay.messages()[4]!.body.active],
+          ['#account', true],
+        )
+        replay.close()
+      } finally {
+        await w.close()
+      }
+    })
+
+    if (sharded) return
+    test('settings and limits survive a restart', { timeout: 60_000 }, async () => {
+      const w = await world(1)
+      const dir = w.relay.dir
+      try {
+        for (const [path, body] of [
+          ['/admin/subs/setEnabled?enabled=false', undefined],
+          ['/admin/subs/setPerDayLimit?limit=7', undefined],
+          ['/admin/pds/addTrustedDomain?domain=trusted.example', undefined],
+          ['/admin/subs/banDomain', { Domain: 'spam.example' }],
+          [
+            '/admin/pds/changeLimits',
+            { host: w.pds.hostname, per_second: 33, repo_limit: 44, sync_validation: 'strict' },
+          ],
+        ] as const) {
+          assert.equal((await w.admin(path, body)).status, 200, path)
+        }
+        await w.post(w.repos[0]!)
+        await processed(w)
+        assert.equal((await w.admin('/admin/repo/takeDown', { did: did(0) })).status, 200)
+        await w.relay.close({ keepDir: true })
+        const again = await startTestRelay({ plcUrl: w.plc.url, dir })
+        try {
+          const get = async (path: string) =>
+            (await (
+              await fetch(`${again.url}${path}`, {
+                headers: { authorization: `Bearer ${ADMIN_KEY}` },
+              })
+            ).json()) as Record<string, unknown>
+          assert.equal((await get('/admin/subs/getEnabled')).enabled, false)
+          assert.equal((await get('/admin/subs/perDayLimit')).limit, 7)
+          assert.ok(
+            ((await get('/admin/pds/trustedDomains')).trusted_domains as string[]).includes(
+              'trusted.example',
+            ),
+          )
+          assert.deepEqual((await get('/admin/subs/listDomainBans')).banned_domains, [
+            'spam.example',
+          ])
+          const hosts = (await (
+            await fetch(`${again.url}/admin/pds/list`, {
               headers: { authorization: `Bearer ${ADMIN_KEY}` },
             })
-          ).json()) as Record<string, unknown>
-        assert.equal((await get('/admin/subs/getEnabled')).enabled, false)
-        assert.equal((await get('/admin/subs/perDayLimit')).limit, 7)
-        assert.ok(
-          ((await get('/admin/pds/trustedDomains')).trusted_domains as string[]).includes(
-            'trusted.example',
-          ),
-        )
-        assert.deepEqual((await get('/admin/subs/listDomainBans')).banned_domains, ['spam.example'])
-        const hosts = (await (
-          await fetch(`${again.url}/admin/pds/list`, {
-            headers: { authorization: `Bearer ${ADMIN_KEY}` },
-          })
-        ).json()) as Record<string, unknown>[]
-        const h = hosts[0]!
-        assert.deepEqual(
-          [h.RateLimit, h.RepoLimit, (h.SyncValidation as { mode: string }).mode],
-          [33, 44, 'strict'],
-        )
-        assert.deepEqual((await get('/admin/repo/takedowns')).dids, [did(0)])
+          ).json()) as Record<string, unknown>[]
+          const h = hosts[0]!
+          assert.deepEqual(
+            [h.RateLimit, h.RepoLimit, (h.SyncValidation as { mode: string }).mode],
+            [33, 44, 'strict'],
+          )
+          assert.deepEqual((await get('/admin/repo/takedowns')).dids, [did(0)])
+        } finally {
+          await again.close()
+        }
       } finally {
-        await again.close()
+        await w.pds.close()
+        await w.plc.close()
       }
-    } finally {
-      await w.pds.close()
-      await w.plc.close()
-    }
+    })
   })
-})
+}

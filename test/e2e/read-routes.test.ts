@@ -16,10 +16,12 @@ const BOB = 'did:plc:bobbobbobbobbobbobbobbob'
 const CAROL = 'did:plc:carolcarolcarolcarolcaro'
 
 // Once as ingest runs on the main thread, once with account shards (docs/scaling.md): there the
-// routes read each account's state from the shard that owns it.
+// routes read each account's state from the shard that owns it; once more with host threads
+// handing the shards their events (stage 2).
 for (const [name, flags] of [
   ['', []],
-  [' (account shards)', ['--account-shards', '2']],
+  [' (account shards)', ['--account-shards', '2', '--upstream-threads', '0']],
+  [' (account shards, host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
 ] as const) {
   describe(`public read routes${name}`, () => {
     let plc: MockPlc

@@ -41,9 +41,24 @@ test(
   },
   () =>
     stopAndKill([
-      ['--account-shards', '2'],
-      ['--account-shards', '3'],
-      ['--account-shards', '2'],
+      ['--account-shards', '2', '--upstream-threads', '0'],
+      ['--account-shards', '3', '--upstream-threads', '0'],
+      ['--account-shards', '2', '--upstream-threads', '0'],
+    ]),
+)
+
+// With host threads (stage 2) the cursors are kept where the sockets are read, and what the
+// checkpoint stores is asked of them: across a stop, a kill, and other thread and shard counts.
+test(
+  'with host threads beside account shards, their counts changed at each restart: the same',
+  {
+    timeout: 120_000,
+  },
+  () =>
+    stopAndKill([
+      ['--account-shards', '2', '--upstream-threads', '1'],
+      ['--account-shards', '3', '--upstream-threads', '2'],
+      ['--account-shards', '2', '--upstream-threads', '1'],
     ]),
 )
 

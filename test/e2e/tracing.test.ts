@@ -23,7 +23,7 @@ test(
 
 // The shards export their own spans (events and identity resolutions happen there).
 test('the same with account shards', { timeout: 30_000 }, () =>
-  spansReachCollector(['--account-shards', '2']),
+  spansReachCollector(['--account-shards', '2', '--upstream-threads', '0']),
 )
 
 async function spansReachCollector(flags: string[]): Promise<void> {
