@@ -148,7 +148,11 @@ export class HostThreads implements UpstreamLinks {
   /** Events the threads handed each shard so far, by shard index (as last reported). */
   handed(): number[] {
     const out = Array.from({ length: this.#o.shards }, () => 0)
-    for (const t of this.#threads) t.handed.forEach((n, i) => (out[i]! += n))
+    for (const t of this.#threads) {
+      t.handed.forEach((n, i) => {
+        out[i]! += n
+      })
+    }
     return out
   }
 
