@@ -109,7 +109,8 @@ export async function createRelay(
           hostConcurrency: config.hostConcurrency,
           ...(overrides.upstreamTimings && { timings: overrides.upstreamTimings }),
           // Hosts load when the relay starts, after `shards` below exists.
-          beforeLink: (id) => shards?.share(id),
+          beforeLink: (id): void => shards?.share(id),
+          beforeDial: (): void => shards?.sendShared(),
           onDrop: (hostId, reason, seq, detail) =>
             obs.drops.record({ hostId, reason, did: null, seq, detail }),
           eventTypes: obs.eventTypes,

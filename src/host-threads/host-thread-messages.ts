@@ -47,10 +47,12 @@ export type ToHostThread =
   | { readonly op: 'disconnect'; readonly id: number; readonly call: number }
   /**
    * Flat pairs (host id, upstream seq): written to the log, complete for the cursor. And flat
-   * triples (host id, upstream seq, 1 if dropped) settled by ingest on the main thread.
+   * triples (host id, upstream seq, 1 if dropped) settled on the main thread: none while the
+   * shards settle their events with the thread directly, but the links' contract (settled, then
+   * complete) holds whoever settles.
    */
   | { readonly op: 'written'; readonly complete: readonly number[]; readonly settled: number[] }
-  /** Answered with the books once everything sent before is applied. */
+  /** Answered, with the books in the same report, once everything sent before is applied. */
   | { readonly op: 'books'; readonly call: number }
   | { readonly op: 'stop'; readonly call: number }
 
@@ -92,8 +94,6 @@ export interface HostBook {
 /** Every host's books, and the thread's counts since it started. */
 export interface HostBooks {
   readonly hosts: readonly HostBook[]
-  /** Hosts that sent events since the last books. */
-  readonly arrived: readonly number[]
   /** Since the last books, flat triples: host id, event type (EVENT_TYPES index), count. */
   readonly types: readonly number[]
   /** Events handed to each shard, totals by shard index. */
@@ -103,6 +103,11 @@ export interface HostBooks {
 }
 
 export interface HostThreadReport {
+  /**
+   * Hosts that sent events since the last report that said: with the books, and with any note
+   * (applied before the notes, so a connection's end is never followed by its own events).
+   */
+  readonly arrived?: readonly number[]
   readonly notes: readonly HostNote[]
   readonly answers: readonly (readonly [call: number, value: unknown])[]
   readonly books?: HostBooks

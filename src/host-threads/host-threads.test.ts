@@ -55,6 +55,7 @@ async function rig(t: TestContext, hostConcurrency = 40): Promise<Rig> {
     userAgent: 'host-threads-test',
     hostConcurrency,
     beforeLink: () => {},
+    beforeDial: () => {},
     onDrop: (hostId, reason) => drops.push(`${hostId} ${reason}`),
     eventTypes: types,
     logger: { error: (obj, msg) => notes.push(`log ${msg} ${JSON.stringify(obj)}`) },

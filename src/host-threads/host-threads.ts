@@ -3,9 +3,8 @@
 // runs its link (socket, seq window, flow control, rate limits, cursor: thread-hosts.ts) and
 // hands its events straight to the account shards. This side is what the hosts part drives
 // (UpstreamLinks): every change of a host is a message to its thread; what the threads report
-// is handed to the main thread's rules (hosts/link-notices.ts), the drop counter and the
-// event-type counts; and the hosts' books they send every second (cursors, connections, rates)
-// are what it answers reads with. Before a checkpoint the cursors are asked for again
+// goes to host-reports.ts (the main thread's rules, counters, and its copy of the hosts' books,
+// which reads are answered from). Before a checkpoint the cursors are asked for again
 // (`refreshCursors`), after the log's written seqs: a copy only ever lags, so a stored cursor
 // never passes an event the log has not written.
 // Once per turn each thread is told which of its hosts' events the log has written.
@@ -19,46 +18,28 @@ import { connectSpread } from '../hosts/host-links.ts'
 import type { LinkNotices } from '../hosts/link-notices.ts'
 import type { HostLimits, HostRates } from '../hosts/rate-limit.ts'
 import type { LinkConnectionView, UpstreamLinks } from '../hosts/upstream-links.ts'
-import { EVENT_TYPES } from '../observability/event-type-counter.ts'
-import type { DropReason } from '../protocol/drop-reasons.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { ShardLoads } from '../shards/shard-load.ts'
 import type { HostTarget, UpstreamTimings } from '../upstream/types.ts'
-import type {
-  HostBook,
-  HostBooks,
-  HostNote,
-  HostThreadReport,
-  HostThreadStart,
-  ToHostThread,
-} from './host-thread-messages.ts'
+import { HostReports, type HostReportsDeps } from './host-reports.ts'
+import type { HostThreadReport, HostThreadStart, ToHostThread } from './host-thread-messages.ts'
 
-export interface HostThreadsOptions {
+export interface HostThreadsOptions extends HostReportsDeps {
   readonly threads: number
   readonly shards: number
   readonly allowInsecure: boolean
   readonly userAgent: string
   readonly hostConcurrency: number
   readonly timings?: UpstreamTimings
-  /** Before a host's first link: every shard gets its view and counts (its events need them). */
+  /** Before a host's first link: every shard is to get its view and counts (its events need them). */
   readonly beforeLink: (hostId: number) => void
-  /** An event or frame a link dropped (already complete for its cursor). */
-  readonly onDrop: (
-    hostId: number,
-    reason: DropReason,
-    seq: number | undefined,
-    detail: string,
-  ) => void
-  readonly eventTypes?: { add(hostId: number, type: string, n: number): void }
-  /** What a thread logged (a connection that failed to stop). */
-  readonly logger: { error(obj: object, msg: string): void }
+  /** Before any dial: what `beforeLink` queued for the shards is sent now, ahead of the events. */
+  readonly beforeDial: () => void
   /** The first thread that ended, once (none after `close` began): the relay must stop. */
   readonly onLost: (thread: number, cause: unknown) => void
   /** How often each thread reports its books (default 1 s). */
   readonly booksEveryMs?: number
 }
-
-const NO_RATES: HostRates = { perSecond: 0, perHour: 0, perDay: 0 }
 
 interface Thread {
   readonly index: number
@@ -68,19 +49,12 @@ interface Thread {
   /** Written this turn: flat (host id, seq) pairs and (host id, seq, dropped) triples. */
   complete: number[]
   settled: number[]
-  handed: readonly number[]
-  ratePauses: number
-}
-
-interface Known {
-  readonly target: HostTarget
-  book: HostBook
 }
 
 export class HostThreads implements UpstreamLinks {
   readonly #o: HostThreadsOptions
   readonly #threads: Thread[] = []
-  readonly #known = new Map<number, Known>()
+  readonly #reports: HostReports
   /** Calls waiting for their answer, and the thread that owes it. */
   readonly #waiting = new Map<number, { thread: Thread; resolve: (value: unknown) => void }>()
   readonly #timers = new Set<NodeJS.Timeout>()
@@ -88,7 +62,6 @@ export class HostThreads implements UpstreamLinks {
   readonly shardPorts: MessagePort[][]
   /** The shards' backlogs, which the threads add to (for the shards' start). */
   readonly loads: SharedArrayBuffer
-  #notices: LinkNotices | undefined
   #nextCall = 0
   #flushQueued = false
   #stopped = false
@@ -97,6 +70,7 @@ export class HostThreads implements UpstreamLinks {
 
   constructor(o: HostThreadsOptions) {
     this.#o = o
+    this.#reports = new HostReports(o, Math.max(1, o.threads))
     this.loads = ShardLoads.allocate(o.shards)
     this.shardPorts = Array.from({ length: o.shards }, () => [])
     for (let index = 0; index < Math.max(1, o.threads); index++) {
@@ -112,7 +86,7 @@ export class HostThreads implements UpstreamLinks {
 
   /** The links for the hosts part, reporting to its notices. */
   attach(notices: LinkNotices): UpstreamLinks {
-    this.#notices = notices
+    this.#reports.notices = notices
     return this
   }
 
@@ -147,28 +121,17 @@ export class HostThreads implements UpstreamLinks {
 
   /** Events the threads handed each shard so far, by shard index (as last reported). */
   handed(): number[] {
-    const out = Array.from({ length: this.#o.shards }, () => 0)
-    for (const t of this.#threads) {
-      t.handed.forEach((n, i) => {
-        out[i]! += n
-      })
-    }
-    return out
+    return this.#reports.handed(this.#o.shards)
   }
 
   get ratePauses(): number {
-    let n = 0
-    for (const t of this.#threads) n += t.ratePauses
-    return n
+    return this.#reports.ratePauses
   }
 
   link(target: HostTarget, storedCursor: number | null): void {
-    if (this.#known.has(target.id)) return
+    if (this.#reports.has(target.id)) return
     this.#o.beforeLink(target.id)
-    this.#known.set(target.id, {
-      target,
-      book: { id: target.id, cursor: storedCursor, connection: null, rates: NO_RATES },
-    })
+    this.#reports.known(target, storedCursor)
     this.#post(target.id, { op: 'link', target, cursor: storedCursor })
   }
 
@@ -177,11 +140,11 @@ export class HostThreads implements UpstreamLinks {
   }
 
   rates(hostId: number): HostRates {
-    return this.#known.get(hostId)?.book.rates ?? NO_RATES
+    return this.#reports.rates(hostId)
   }
 
   recover(hostId: number, found: { cursor?: number; skips?: ReadonlySet<number> }): void {
-    if (!this.#known.has(hostId)) return
+    if (!this.#reports.has(hostId)) return
     this.#post(hostId, {
       op: 'recover',
       id: hostId,
@@ -191,20 +154,16 @@ export class HostThreads implements UpstreamLinks {
   }
 
   forgetCursor(hostId: number): void {
-    const known = this.#known.get(hostId)
-    if (!known) return
-    known.book = { ...known.book, cursor: null }
+    if (!this.#reports.has(hostId)) return
     this.#post(hostId, { op: 'forget', id: hostId })
   }
 
   cursor(hostId: number): number | null {
-    return this.#known.get(hostId)?.book.cursor ?? null
+    return this.#reports.cursor(hostId)
   }
 
   cursors(): ReadonlyMap<number, number | null> {
-    const out = new Map<number, number | null>()
-    for (const [id, k] of this.#known) out.set(id, k.book.cursor)
-    return out
+    return this.#reports.cursors()
   }
 
   async refreshCursors(): Promise<void> {
@@ -217,20 +176,18 @@ export class HostThreads implements UpstreamLinks {
   }
 
   connection(hostId: number): LinkConnectionView | undefined {
-    return this.#known.get(hostId)?.book.connection ?? undefined
+    return this.#reports.connection(hostId)
   }
 
   connectedHosts(): number[] {
-    const out: number[] = []
-    for (const [id, k] of this.#known) if (k.book.connection?.connected) out.push(id)
-    return out
+    return this.#reports.connectedHosts()
   }
 
   connect(
     hostId: number,
     opts: { skipSeqs?: ReadonlySet<number>; fromLiveHead?: boolean } = {},
   ): void {
-    if (this.#stopped || !this.#known.has(hostId)) return
+    if (this.#stopped || !this.#reports.has(hostId)) return
     this.#post(hostId, {
       op: 'connect',
       id: hostId,
@@ -249,12 +206,9 @@ export class HostThreads implements UpstreamLinks {
 
   async disconnect(hostId: number): Promise<void> {
     const thread = this.#threadOf(hostId)
-    if (!this.#known.has(hostId) || thread.dead) return
-    const book = (await this.#call(thread, (call) => ({ op: 'disconnect', id: hostId, call }))) as
-      | HostBook
-      | undefined
-    const known = this.#known.get(hostId)
-    if (known && book) known.book = book
+    if (!this.#reports.has(hostId) || thread.dead) return
+    // Answered with the books in the same report: read as disconnected once this resolves.
+    await this.#call(thread, (call) => ({ op: 'disconnect', id: hostId, call }))
   }
 
   settled(hostId: number, seq: number, dropped: boolean): void {
@@ -294,6 +248,9 @@ export class HostThreads implements UpstreamLinks {
     const thread = this.#threadOf(hostId)
     // What was written so far goes first: a message after it may read the cursor.
     this.#flushThread(thread)
+    // Its first dial: the shards must have every view and count shared so far.
+    if (m.op === 'connect') this.#o.beforeDial()
+    // A dead thread has stopped the relay (onLost): what it would have done no longer matters.
     if (!thread.dead) thread.worker.postMessage(m)
   }
 
@@ -350,8 +307,6 @@ export class HostThreads implements UpstreamLinks {
       dead: false,
       complete: [],
       settled: [],
-      handed: [],
-      ratePauses: 0,
     }
     worker.on('message', (r: HostThreadReport) => this.#received(thread, r))
     worker.once('error', (err) => this.#died(thread, err))
@@ -362,50 +317,12 @@ export class HostThreads implements UpstreamLinks {
   }
 
   #received(thread: Thread, r: HostThreadReport): void {
-    if (r.books) this.#books(thread, r.books)
-    for (const note of r.notes) this.#apply(note)
+    this.#reports.apply(thread.index, r)
     for (const [call, value] of r.answers) {
       const waiting = this.#waiting.get(call)
       this.#waiting.delete(call)
       waiting?.resolve(value)
     }
-  }
-
-  #books(thread: Thread, books: HostBooks): void {
-    for (const book of books.hosts) {
-      const known = this.#known.get(book.id)
-      if (known) known.book = book
-    }
-    thread.handed = books.handed
-    thread.ratePauses = books.ratePauses
-    for (const id of books.arrived) this.#notices?.eventsArrived(id)
-    const types = books.types
-    for (let i = 0; i < types.length; i += 3) {
-      this.#o.eventTypes?.add(types[i]!, EVENT_TYPES[types[i + 1]!]!, types[i + 2]!)
-    }
-  }
-
-  #apply(note: HostNote): void {
-    const notices = this.#notices
-    switch (note[0]) {
-      case 'drop':
-        this.#o.onDrop(note[1], note[2], note[3], note[4])
-        return
-      case 'log':
-        this.#o.logger.error(note[2], note[1])
-        return
-      case 'limited':
-        notices?.rateLimited(note[1], note[2])
-        return
-      case 'ok':
-        notices?.rateOk(note[1])
-        return
-    }
-    const target = this.#known.get(note[1])?.target
-    if (!target || !notices) return
-    if (note[0] === 'state') notices.stateChange(target, note[2], note[3])
-    else if (note[0] === 'info') notices.info(target, note[2], note[3])
-    else notices.upstreamError(target, note[2], note[3])
   }
 
   #died(thread: Thread, cause: unknown): void {

@@ -117,7 +117,11 @@ export class ThreadHosts {
         })
         return
       case 'disconnect':
-        void links.disconnect(m.id).then(() => this.#answer(m.call, this.#book(m.id)))
+        // The books go with the answer: the main thread reads the host as disconnected at once.
+        void links.disconnect(m.id).then(() => {
+          this.#withBooks = true
+          this.#answer(m.call, null)
+        })
         return
       case 'written': {
         const { complete, settled } = m
@@ -132,7 +136,16 @@ export class ThreadHosts {
         this.#answer(m.call, null)
         return
       case 'stop':
-        void links.stop().then(() => this.#answer(m.call, null))
+        // Answered however the sockets ended: a stop must not look like this thread failing.
+        void links
+          .stop()
+          .catch((err: unknown) =>
+            this.#note(['log', 'stopping upstream connections', textOf({ err })]),
+          )
+          .finally(() => {
+            this.#withBooks = true
+            this.#answer(m.call, null)
+          })
         return
     }
   }
@@ -211,7 +224,10 @@ export class ThreadHosts {
       )
     })
     if (this.#notes.length === 0 && this.#answers.length === 0 && !this.#withBooks) return
+    const arrived = this.#arrived.size > 0 ? [...this.#arrived] : undefined
+    this.#arrived = new Set()
     const report: HostThreadReport = {
+      ...(arrived && { arrived }),
       notes: this.#notes,
       answers: this.#answers,
       ...(this.#withBooks && { books: this.#books() }),
@@ -233,12 +249,10 @@ export class ThreadHosts {
     }
     const books: HostBooks = {
       hosts,
-      arrived: [...this.#arrived],
       types,
       handed: [...this.#handed],
       ratePauses: this.#links.ratePauses,
     }
-    this.#arrived = new Set()
     this.#types = new Map()
     return books
   }

@@ -279,6 +279,12 @@ export class HostStatusMachine {
     return this.#hosts.get(hostId)?.status
   }
 
+  /** Whether a rate hold is on the host's books (throttled, or held since some time). */
+  rateHeld(hostId: number): boolean {
+    const h = this.#hosts.get(hostId)
+    return h !== undefined && (h.status === 'throttled' || h.rateLimitedSince !== null)
+  }
+
   /** A host's status, reason, connection flag and (when offline) next retry time. */
   describe(hostId: number): HostStatusInfo | undefined {
     const h = this.#hosts.get(hostId)

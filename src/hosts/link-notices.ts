@@ -23,7 +23,10 @@ export interface LinkNotices {
   stateChange(host: HostTarget, state: ConnectionState, detail: string): void
   /** The host's events are held back by its rate limits, continuously for `heldForMs`. */
   rateLimited(hostId: number, heldForMs: number): void
-  /** An event passed within the host's rate limits (after a hold, or any: see HostNotices). */
+  /**
+   * An event passed within the host's rate limits: each one on this thread, once after a hold
+   * from a host thread.
+   */
   rateOk(hostId: number): void
 }
 
@@ -104,10 +107,14 @@ export class HostNotices implements LinkNotices {
     this.#d.status.rateLimited(hostId, heldForMs)
   }
 
-  /** Checked for every event that passes: a throttled host flows again (a map lookup). */
+  /**
+   * Checked for every event that passes (a map lookup): the hold ends, whether or not it lasted
+   * long enough to throttle the host. Cleared only once throttled, the start of a hold that
+   * ended early would throttle the host at a later status check as if it were still held.
+   */
   rateOk(hostId: number): void {
     const { status } = this.#d
-    if (status.status(hostId) === 'throttled') status.rateOk(hostId)
+    if (status.rateHeld(hostId)) status.rateOk(hostId)
   }
 
   #onFutureCursor(host: HostTarget): void {

@@ -1,12 +1,9 @@
 // The account shards (docs/scaling.md, stage 1) as the rest of the relay sees them: ingest's
 // operations, run by the shard that owns each account (accounts/shard-of.ts). Events and calls
 // go to the shards through their threads (shard-threads.ts); what the shards send back is
-// carried out here, in order: appending to the log, settling host events, counting drops and
-// ratchet commits, keeping slot counts, queueing repairs, logging, and in archival mode on
-// SQLite handing the shards' archive writes to the writer thread and answering them
-// (shard-archive-writer.ts). Checkpoints: every shard
-// takes a snapshot, the log syncs, every shard writes its snapshot with its own checkpoint seq
-// (account-shard.ts says why that seq is right).
+// carried out in order by shard-ops.ts. Checkpoints: every shard takes a snapshot, the log
+// syncs, every shard writes its snapshot with its own checkpoint seq (account-shard.ts says why
+// that seq is right).
 // With host threads (host-threads/), events go from the thread reading their host's socket
 // straight to the shard, which settles them there: the main thread sees what the shards append
 // and report, shares each host's view and counts with every shard, and adds up the shards' own
@@ -20,9 +17,7 @@ import type { AccountState } from '../accounts/account-state.ts'
 import { shardOf } from '../accounts/shard-of.ts'
 import type { Takedowns } from '../accounts/takedowns.ts'
 import { type CompactionResult, type MirrorStats, sumMirrorStats } from '../archive/mirror.ts'
-import { toWriteFailure } from '../archive/write-failure.ts'
-import type { WriteCall } from '../archive/writer-messages.ts'
-import { type ArchiveWriterThread, writeOperation } from '../archive/writer-thread.ts'
+import type { ArchiveWriterThread } from '../archive/writer-thread.ts'
 import type { RelayConfig } from '../config/config.ts'
 import type { SavePace } from '../db/paced-save.ts'
 import type { AppendInput, LogRecord } from '../eventlog/types.ts'
@@ -44,7 +39,8 @@ import type { ThreadHeap } from '../runtime/worker-heap.ts'
 import { inTurn } from './saves-in-turn.ts'
 import { shardIdentitySource } from './shard-identity.ts'
 import type { ShardMethod, ShardMethods } from './shard-messages.ts'
-import { type OwnerOp, ShardThreads } from './shard-threads.ts'
+import { type PassingCounts, ShardOpCarrier } from './shard-ops.ts'
+import { ShardThreads } from './shard-threads.ts'
 
 export { ShardCallError } from './shard-call-error.ts'
 
@@ -80,15 +76,17 @@ export interface AccountShardsDeps {
 export class AccountShards implements AccountOperations {
   readonly #d: AccountShardsDeps
   readonly #threads: ShardThreads
-  readonly #stats = { received: 0, accepted: 0, dropped: 0, inFlight: 0, errors: 0 }
+  readonly #stats: PassingCounts = { received: 0, accepted: 0, dropped: 0, inFlight: 0, errors: 0 }
+  readonly #ops: ShardOpCarrier
 
   constructor(deps: AccountShardsDeps) {
     this.#d = deps
+    this.#ops = new ShardOpCarrier(deps, () => this.#threads, this.#stats)
     this.#threads = new ShardThreads({
       count: deps.count,
       config: deps.config,
       hosts: deps.hosts,
-      carryOut: (shard, op) => this.#carryOut(shard, op),
+      carryOut: (shard, op) => this.#ops.carryOut(shard, op),
       onLost: deps.onLost,
       ...(deps.hostThreads && {
         hostPorts: deps.hostThreads.ports,
@@ -177,9 +175,16 @@ export class AccountShards implements AccountOperations {
     this.#threads.viewChanged(hostId)
   }
 
-  /** Host threads: every shard gets the host's view and counts now, before its thread dials it. */
+  /**
+   * Host threads: every shard is to get the host's view and counts, sent at the end of this turn
+   * or with `sendShared`, which the host threads call before they dial.
+   */
   share(hostId: number): void {
     this.#threads.share(hostId)
+  }
+
+  sendShared(): void {
+    this.#threads.sendNow()
   }
 
   /**
@@ -352,70 +357,5 @@ export class AccountShards implements AccountOperations {
     return this.#threads.call(this.#shardOf(did), method, {}, ...args) as Promise<
       Awaited<ReturnType<ShardMethods[M]>>
     >
-  }
-
-  #carryOut(shard: number, op: OwnerOp): void {
-    const d = this.#d
-    switch (op[0]) {
-      case 'append': {
-        const [, hostId, upstreamSeq, did, type, prefix, suffix, note] = op
-        try {
-          d.log.append({
-            frame: { type, prefix, suffix },
-            hostId,
-            upstreamSeq,
-            did,
-            ...(note !== undefined && { note }),
-          })
-          this.#stats.accepted++
-        } catch (err) {
-          // As ingest on one thread: the event completes as an error (a bug must not wedge its
-          // host or end the process).
-          this.#stats.errors++
-          const text = err instanceof Error ? (err.stack ?? err.message) : String(err)
-          d.onError('error', text, { shard, hostId, seq: upstreamSeq, did })
-        }
-        return
-      }
-      case 'settled':
-        d.hosts.settled(op[1], op[2], op[3])
-        this.#stats.inFlight--
-        return
-      case 'drop':
-        d.drops.record(op[1])
-        this.#stats.dropped++
-        return
-      case 'commit':
-        d.hosts.commitAccepted(op[1], op[2])
-        return
-      case 'count':
-        d.hosts.adjustAccountCount(op[1], op[2])
-        this.#threads.countApplied(shard, op[1], op[2])
-        // Host threads: no batch of this thread's carries the new count to the other shards.
-        if (d.hostThreads) this.#threads.viewChanged(op[1])
-        return
-      case 'desync':
-        d.onDesynchronized(op[1], op[2])
-        return
-      case 'error':
-        d.onError(op[1], op[2], { shard, ...op[3] })
-        return
-      case 'archive':
-        this.#archiveWrite(shard, op[1], op[2])
-        return
-    }
-  }
-
-  /** Runs a shard's write on the archive's writer thread and sends the shard how it went. */
-  #archiveWrite(shard: number, id: number, call: WriteCall): void {
-    const writer = this.#d.archiveWriter
-    const done = writer
-      ? writer.request(call)
-      : Promise.reject(new Error('no archive writer on the main thread'))
-    done.then(
-      (value) => this.#threads.answer(shard, [id, true, value]),
-      (err: unknown) =>
-        this.#threads.answer(shard, [id, false, toWriteFailure(writeOperation(call), err)]),
-    )
   }
 }

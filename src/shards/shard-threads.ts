@@ -225,20 +225,33 @@ export class ShardThreads {
   }
 
   /**
-   * Every live shard gets `hostId`'s view and counts now (host threads: before its thread may
-   * dial it, so its first events find them at every shard).
+   * Every live shard is to get `hostId`'s view and counts, with what else is sent at the end of
+   * this turn or at `sendNow` (host threads: before its thread may dial it, so its first events
+   * find them at every shard).
    */
   share(hostId: number): void {
     for (const shard of this.#shards) if (!shard.dead) this.hostFacts(shard.index, hostId)
+    this.#queueFlush()
+  }
+
+  /** Sends what waits for the end of this turn now. */
+  sendNow(): void {
     this.#flush()
   }
 
   /**
-   * `hostId`'s view changed: every live shard that holds a copy gets the new one at the end of
-   * this turn, with or without events, so the events of the host already waiting there are
-   * judged by it (a ban drops them) rather than by the copy it had.
+   * `hostId`'s view changed: every live shard that holds a copy gets the new one at once, with
+   * or without events, so the events of the host already waiting there are judged by it (a ban
+   * drops them) rather than by the copy it had. With host threads, whose events do not wait for
+   * this thread, at once is the nearest a ban can be to where they are read.
    */
   viewChanged(hostId: number): void {
+    this.factsChanged(hostId)
+    this.#flush()
+  }
+
+  /** `hostId`'s counts changed: every shard holding its view gets them at the end of this turn. */
+  factsChanged(hostId: number): void {
     for (const shard of this.#shards) {
       if (shard.dead || !shard.sentViews.has(hostId)) continue
       this.hostFacts(shard.index, hostId)

@@ -16,7 +16,7 @@ import { openDatabase } from '../db/database.ts'
 import { AccountShard, type ShardArchive } from './account-shard.ts'
 import { sharedConfig } from './connection-shares.ts'
 import { ShardArchiveWriter } from './shard-archive-writer.ts'
-import type { HostEvents, ShardReady, ShardStart, ToShard } from './shard-messages.ts'
+import type { HostEvents, ShardCall, ShardReady, ShardStart, ToShard } from './shard-messages.ts'
 
 if (!parentPort) throw new Error('shard-worker.ts must run in a worker thread')
 const port: MessagePort = parentPort
@@ -57,34 +57,60 @@ const shard = new AccountShard(
 )
 reportArchiveError = (err) => shard.warn(`archive database connection failed: ${err.message}`)
 const hostPorts = start.hostPorts ?? []
-/** Calls met while taking the main thread's messages inside a host thread's batch: run after it. */
-let deferredCalls: ToShard[] | undefined
+/**
+ * Calls in the order they came, each waiting until the host threads' events posted before it
+ * are in; while `taking` a call runs no other message can overtake it or the batch in hand.
+ */
+const calls: ShardCall[] = []
+let taking = false
+
+function fromMain(m: ToShard): void {
+  if ('call' in m) {
+    calls.push(m)
+    if (!taking) runCalls()
+    return
+  }
+  handleMain(m)
+}
+
+/** Runs the waiting calls in order, each after every host thread's event posted before it. */
+function runCalls(): void {
+  taking = true
+  try {
+    for (let c = calls.shift(); c !== undefined; c = calls.shift()) {
+      for (const p of hostPorts) {
+        for (let r = receiveMessageOnPort(p); r !== undefined; r = receiveMessageOnPort(p)) {
+          fromHosts(r.message as HostEvents)
+        }
+      }
+      shard.call(c)
+    }
+  } finally {
+    taking = false
+  }
+}
 
 function fromHosts(m: HostEvents): void {
-  if (m.events.some((e) => !shard.knowsHost(e[0]))) {
-    deferredCalls = []
+  if (!m.events.some((e) => !shard.knowsHost(e[0]))) {
+    shard.receive(m)
+    return
+  }
+  // A host this shard has no view of yet: the main thread sent it before the host could be
+  // dialled, so it is on the main port. Calls taken meanwhile wait for this batch.
+  const outer = taking
+  taking = true
+  try {
     for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) {
       fromMain(r.message as ToShard)
     }
+  } finally {
+    taking = outer
   }
   shard.receive(m)
-  const calls = deferredCalls
-  deferredCalls = undefined
-  for (const c of calls ?? []) fromMain(c)
+  if (!outer && calls.length > 0) runCalls()
 }
 
-function fromMain(m: ToShard): void {
-  if ('call' in m && deferredCalls !== undefined) {
-    deferredCalls.push(m)
-    return
-  }
-  if ('call' in m) {
-    for (const p of hostPorts) {
-      for (let r = receiveMessageOnPort(p); r !== undefined; r = receiveMessageOnPort(p)) {
-        fromHosts(r.message as HostEvents)
-      }
-    }
-  }
+function handleMain(m: Exclude<ToShard, ShardCall>): void {
   if ('close' in m) {
     // Ends once the spans are sent and the connection is closed (or either failed), with the
     // last histogram totals sent and the channels to the other shards closed: nothing is left.
@@ -101,8 +127,7 @@ function fromMain(m: ToShard): void {
       })
     return
   }
-  if ('call' in m) shard.call(m)
-  else shard.receive(m)
+  shard.receive(m)
 }
 
 port.on('message', fromMain)
