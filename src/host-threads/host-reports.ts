@@ -6,22 +6,17 @@
 // Arrivals are applied before the notes of the same report, so a connection's end is never
 // followed by events it delivered before it ended.
 // Deliberately not here: the threads and the calls (host-threads.ts), the rules themselves.
+import type { HostLinksDeps } from '../hosts/host-links.ts'
 import type { LinkNotices } from '../hosts/link-notices.ts'
 import type { HostRates } from '../hosts/rate-limit.ts'
 import type { LinkConnectionView } from '../hosts/upstream-links.ts'
 import { EVENT_TYPES } from '../observability/event-type-counter.ts'
-import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { HostTarget } from '../upstream/types.ts'
 import type { HostBook, HostNote, HostThreadReport } from './host-thread-messages.ts'
 
 export interface HostReportsDeps {
   /** An event or frame a link dropped (already complete for its cursor). */
-  readonly onDrop: (
-    hostId: number,
-    reason: DropReason,
-    seq: number | undefined,
-    detail: string,
-  ) => void
+  readonly onDrop: HostLinksDeps['onDrop']
   readonly eventTypes?: { add(hostId: number, type: string, n: number): void }
   /** What a thread logged (a connection that failed to stop). */
   readonly logger: { error(obj: object, msg: string): void }

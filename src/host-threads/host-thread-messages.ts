@@ -9,6 +9,7 @@
 // Deliberately not here: what either side does with them.
 import type { MessagePort } from 'node:worker_threads'
 import type { HostLimits, HostRates } from '../hosts/rate-limit.ts'
+import type { LinkConnectionView } from '../hosts/upstream-links.ts'
 import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { ConnectionState, HostTarget, UpstreamTimings } from '../upstream/types.ts'
 
@@ -76,18 +77,7 @@ export type HostNote =
 export interface HostBook {
   readonly id: number
   readonly cursor: number | null
-  readonly connection: {
-    readonly state: ConnectionState
-    readonly connected: boolean
-    readonly paused: boolean
-    readonly inFlight: number
-    readonly cursor: number | null
-    readonly stats: {
-      readonly framesReceived: number
-      readonly bytesReceived: number
-      readonly reconnects: number
-    }
-  } | null
+  readonly connection: LinkConnectionView | null
   readonly rates: HostRates
 }
 
