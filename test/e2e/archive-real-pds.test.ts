@@ -488,11 +488,12 @@ test('archival mode on SQLite, end to end with the reference PDS', {
 })
 
 // With account shards each shard runs ingest for its accounts and sends every write of the
-// mirror to the main thread's, the archive's one writer: the same scenario must hold.
-test('archival mode with account shards on SQLite, end to end with the reference PDS', {
+// mirror to the main thread's, the archive's one writer: the same scenario must hold. Here with
+// a host thread handing the shards their events (stage 2); on PostgreSQL below without one.
+test('archival mode with account shards and a host thread on SQLite, end to end with the reference PDS', {
   timeout: 300_000,
 }, async () => {
-  await archivalMode(undefined, ['--account-shards', '2'])
+  await archivalMode(undefined, ['--account-shards', '2', '--upstream-threads', '1'])
 })
 
 test('archival mode on PostgreSQL, end to end with the reference PDS', {
@@ -508,7 +509,7 @@ test('archival mode with account shards on PostgreSQL, end to end with the refer
   timeout: 300_000,
 }, async () => {
   await using pg = await tempPostgres()
-  await archivalMode(pg.url, ['--account-shards', '2'])
+  await archivalMode(pg.url, ['--account-shards', '2', '--upstream-threads', '0'])
 })
 
 /** Turns autovacuum off for the archive's tables (each partition of the blocks, and TOAST). */
