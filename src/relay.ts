@@ -325,8 +325,6 @@ export async function createRelay(
         afterAccounts: () => accountsLoaded(db, hosts, takedowns),
       })
       if (recovered.recordsReplayed > 0) logger.info(recovered, 'recovered from the event log')
-      // Host threads: the account counts recovery set reach every shard before any host dials.
-      if (hostThreads) for (const h of hosts.list()) shards?.share(h.id)
       hosts.recover(recovered.skipSeqs, recovered.startCursors)
       await server.listenOn(config.bind)
       if (metrics)

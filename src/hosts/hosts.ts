@@ -251,6 +251,18 @@ export class Hosts {
     this.#rows.adjustAccountCount(id, delta)
   }
 
+  /**
+   * One of the host's account slots for a new account, counted at once (account shards ask
+   * here, so the limit holds across them); false when the host has used them all.
+   */
+  takeSlot(id: number): boolean {
+    const row = this.#rows.get(id)
+    if (!row) return true
+    if (row.accountCount >= row.accountLimit) return false
+    this.#rows.adjustAccountCount(id, 1)
+    return true
+  }
+
   /** Ingest settled one of the host's events (accepted into the log buffer, or dropped). */
   settled(hostId: number, seq: number, dropped: boolean): void {
     this.#links.settled(hostId, seq, dropped)
@@ -360,8 +372,6 @@ export class Hosts {
     await this.#rows.update(id, change)
     const after = this.#rows.get(id)!
     this.#links.setLimits(id, limitsOf(after))
-    // Account shards check new accounts against the limit: they hear of a new one at once.
-    if (change.accountLimit !== undefined) this.#o.onIngestViewChange?.(id)
     if (change.accountLimit !== undefined && change.accountLimit > before.accountLimit)
       await this.#o.onAccountLimitRaised(id, Math.max(0, after.accountLimit - after.accountCount))
   }

@@ -51,12 +51,16 @@ export class AccountWriter {
     const prev = this.#d.accounts.peek(next.did)
     this.#d.accounts.set(next, seq)
     if (prev && prev.hostId !== next.hostId) {
-      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1)
-      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1)
+      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1, next.did)
+      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1, next.did)
       return
     }
     const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
-    if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
+    // A new account is told of even when it takes no slot: one granted to it (askSlot) and
+    // counted already goes back then.
+    if (delta !== 0 || prev === undefined) {
+      this.#d.hosts.adjustAccountCount(next.hostId, delta, next.did)
+    }
   }
 
   /**
@@ -89,16 +93,37 @@ export class AccountWriter {
   /**
    * For an account not stored yet: throttled when its host has used its account slots (§4 item
    * 14), checked again right before it is stored. Stored accounts are returned as they are.
+   * Where the count belongs to another thread the slot is asked for (`askSlot`): a granted one
+   * is the account's, whoever else asks meanwhile, so the limit holds across threads.
    */
-  admit(account: AccountState): AccountState {
+  /**
+   * The answer is there at once where this thread counts the slots, so that nothing runs
+   * between the check and the store (concurrent first events of one host's new accounts cannot
+   * all take its last slot); a promise where the slot is asked for.
+   */
+  admit(account: AccountState): AccountState | Promise<AccountState> {
     if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
       return account
-    const slots = this.#d.hosts.accountSlots(account.hostId)
+    const { hosts } = this.#d
+    if (hosts.askSlot) {
+      return hosts
+        .askSlot(account.hostId, account.did)
+        .then(
+          (granted): AccountState => (granted ? account : { ...account, localStatus: 'throttled' }),
+        )
+    }
+    const slots = hosts.accountSlots(account.hostId)
     return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
-  /** A new account; throttled when its host has used its account slots (§4 item 14). */
-  newAccount(did: string, hostId: number, now: number): AccountState {
-    return this.admit(newAccount(did, hostId, now))
+  /**
+   * A new account as far as can be told now: throttled when its host has used its account
+   * slots (§4 item 14); where a slot must be asked for, not asked yet (`admit` asks right before
+   * the account is stored: a slot is not given to an event that is then dropped).
+   */
+  fresh(did: string, hostId: number, now: number): AccountState {
+    const account = newAccount(did, hostId, now)
+    if (this.#d.hosts.askSlot) return account
+    return this.admit(account) as AccountState
   }
 }

@@ -96,7 +96,7 @@ export class EventHandlers {
       }
     }
     const known = await this.#d.accounts.get(did)
-    return { identity, account: known ?? this.#w.newAccount(did, hostId, this.#d.now()) }
+    return { identity, account: known ?? this.#w.fresh(did, hostId, this.#d.now()) }
   }
 
   async #identity(hostId: number, hostname: string, msg: IdentityMessage): Promise<Outcome> {
@@ -113,7 +113,8 @@ export class EventHandlers {
           `unknown account ${msg.did} announced by ${hostname}, hosted at ${identity.pds}`,
         )
       }
-      account = this.#w.newAccount(msg.did, hostId, now)
+      const admitted = this.#w.admit(this.#w.fresh(msg.did, hostId, now))
+      account = admitted instanceof Promise ? await admitted : admitted
     }
     const record = this.#w.append(
       '#identity',
@@ -134,7 +135,8 @@ export class EventHandlers {
       hostId,
       upstream: announcedStatus(msg.active, msg.status),
     }
-    const before = this.#w.admit(auth.account)
+    const admitting = this.#w.admit(auth.account)
+    const before = admitting instanceof Promise ? await admitting : admitting
     const state = applyAccountEvent(before, msg.did, event, this.#d.now())
     const record = this.#w.append(
       '#account',
@@ -217,8 +219,10 @@ export class EventHandlers {
       this.#d.hosts.commitAccepted(hostId, outcome.inverted && outcome.warnings.length === 0)
     }
     // Account slots are taken when an account is first stored, decided here with no await before
-    // the store, so concurrent first events of different accounts cannot all take the last slot.
-    const admitted = this.#w.admit(account)
+    // the store where this thread counts them, so concurrent first events of different accounts
+    // cannot all take the last slot; in a shard the main thread grants and counts each at once.
+    const admitting = this.#w.admit(account)
+    const admitted = admitting instanceof Promise ? await admitting : admitting
     if (admitted.localStatus === 'throttled' && account.localStatus !== 'throttled') {
       this.#w.save(admitted, 0)
       return drop('account-throttled', `${did} is a new account beyond its host's account limit`)

@@ -40,7 +40,8 @@ export async function resynchronize(
     return { result: 'stale', state: account }
   }
   if (!account) {
-    account = w.newAccount(did, input.hostId, now)
+    const admitting = w.admit(w.fresh(did, input.hostId, now))
+    account = admitting instanceof Promise ? await admitting : admitting
     if (account.localStatus === 'throttled') {
       w.save(account, 0)
       return { result: 'refused', state: account }

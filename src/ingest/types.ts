@@ -21,7 +21,17 @@ export interface IngestHosts {
   commitAccepted(hostId: number, proven: boolean): void
   /** Account slots of a host (new accounts beyond the limit are throttled). */
   accountSlots(hostId: number): { count: number; limit: number } | undefined
-  adjustAccountCount(hostId: number, delta: number): void
+  /**
+   * Where the count belongs to another thread (account shards): asks it for one of the host's
+   * slots for a new account, true when granted. A granted slot is counted already: the new
+   * account's own count change (`adjustAccountCount` with its DID) is not sent again.
+   */
+  askSlot?(hostId: number, did: string): Promise<boolean>
+  /**
+   * An account took (1) or gave back (-1) a slot; `did`: the account's. A new account is told of
+   * with 0 too when it takes none (a slot granted to it by `askSlot` then goes back).
+   */
+  adjustAccountCount(hostId: number, delta: number, did?: string): void
   /** An event is settled: accepted into the log's buffer, or dropped (then complete at once). */
   settled(hostId: number, seq: number, dropped: boolean): void
 }

@@ -33,7 +33,6 @@ import { Ingest, type IngestHosts } from '../ingest/ingest.ts'
 import { runVerifyTask } from '../ingest/verify-task.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
-import { HostSlots } from './host-slots.ts'
 import type { ShardArchiveWriter } from './shard-archive-writer.ts'
 import { ShardHistograms } from './shard-histograms.ts'
 import { ShardLoads } from './shard-load.ts'
@@ -62,7 +61,11 @@ const errorText = (err: unknown): string =>
 
 export class AccountShard {
   readonly #views = new Map<number, HostIngestView>()
-  readonly #slots = new HostSlots()
+  /** Slot requests waiting for the main thread's answer, by id. */
+  readonly #asked = new Map<number, (granted: boolean) => void>()
+  /** New accounts whose slot the main thread granted and counted (their +1 is not sent). */
+  readonly #granted = new Set<string>()
+  #nextAsk = 0
   readonly #ingest: Ingest
   readonly #methods: ShardMethods
   readonly #send: (msg: ShardOps, transfer: ArrayBuffer[]) => void
@@ -139,10 +142,22 @@ export class AccountShard {
     const hosts: IngestHosts = {
       ingestView: (id) => this.#views.get(id),
       commitAccepted: (hostId, proven) => this.#op(['commit', hostId, proven]),
-      accountSlots: (id) => this.#slots.slots(id),
-      adjustAccountCount: (hostId, delta) => {
-        this.#slots.changed(hostId, delta)
-        this.#op(['count', hostId, delta])
+      // New accounts ask the main thread for a slot (`askSlot`): it counts every shard's, so
+      // a host's limit holds however many shards admit its new accounts at once.
+      accountSlots: () => undefined,
+      askSlot: (hostId, did) =>
+        new Promise<boolean>((resolve) => {
+          const id = ++this.#nextAsk
+          this.#asked.set(id, (granted) => {
+            if (granted) this.#granted.add(did)
+            resolve(granted)
+          })
+          this.#op(['slot', id, hostId])
+        }),
+      adjustAccountCount: (hostId, delta, did) => {
+        // A granted slot is counted on the main thread already.
+        const counted = did !== undefined && this.#granted.delete(did) ? 1 : 0
+        if (delta !== counted) this.#op(['count', hostId, delta - counted])
       },
       settled: (hostId, seq, dropped) => {
         lending.settled()
@@ -239,10 +254,10 @@ export class AccountShard {
   receive(batch: ShardBatch): void {
     if (batch.answers) for (const a of batch.answers) this.#archive?.writer?.answered(a)
     if (batch.views) for (const v of batch.views) this.#views.set(v.id, v)
-    if (batch.slots) {
-      for (const [id, count, limit, ownApplied] of batch.slots) {
-        this.#slots.heard(id, count, limit, ownApplied)
-      }
+    for (const [id, granted] of batch.slots ?? []) {
+      const answer = this.#asked.get(id)
+      this.#asked.delete(id)
+      answer?.(granted)
     }
     this.#lending.took(batch.events.length)
     for (const [hostId, msg, raw] of batch.events) this.#ingest.handle(hostId, msg, raw)

@@ -73,6 +73,7 @@ describe('account shards', () => {
         ingestView: (id) => (id === HOST.id ? HOST : id === HOST2.id ? HOST2 : undefined),
         commitAccepted: () => {},
         accountSlots: () => ({ count: 0, limit: 1000 }),
+        takeSlot: () => true,
         adjustAccountCount: () => {},
         settled: (hostId, seq, dropped) => {
           if (hostId === HOST2.id) return

@@ -47,7 +47,10 @@ export { ShardCallError } from './shard-call-error.ts'
 export interface AccountShardsDeps {
   readonly count: number
   readonly config: RelayConfig
-  readonly hosts: IngestHosts
+  readonly hosts: IngestHosts & {
+    /** One of the host's account slots for a new account, counted at once; false when none is left. */
+    takeSlot(hostId: number): boolean
+  }
   readonly log: { readonly lastSeq: number; append(input: AppendInput): LogRecord }
   readonly takedowns: Takedowns
   readonly drops: { record(drop: Drop): void }

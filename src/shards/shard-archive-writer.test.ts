@@ -150,6 +150,7 @@ describe('archival mode with account shards', () => {
         ingestView: (id) => (id === HOST.id ? HOST : undefined),
         commitAccepted: () => {},
         accountSlots: () => ({ count: 0, limit: 1000 }),
+        takeSlot: () => true,
         adjustAccountCount: () => {},
         settled: (_hostId, seq, dropped) => {
           assert.equal(dropped, false, `event ${seq} accepted`)

@@ -57,11 +57,8 @@ export interface HostSettled {
 /** An upstream event for the shard: host, the envelope the main thread read, the frame. */
 export type EventItem = readonly [hostId: number, msg: UpstreamEvent, raw: Uint8Array]
 
-/**
- * A host's account slots as the main thread counts them, and how much of that count is this
- * shard's own changes (so the shard adds only those the count does not hold yet).
- */
-export type SlotItem = readonly [hostId: number, count: number, limit: number, ownApplied: number]
+/** The main thread's answer to a `slot` op: whether the host's slot is the new account's. */
+export type SlotAnswer = readonly [id: number, granted: boolean]
 
 /** The main thread's answer to an `archive` op: the write's value, or how it failed. */
 export type ArchiveAnswer =
@@ -69,14 +66,14 @@ export type ArchiveAnswer =
   | readonly [id: number, ok: false, failure: WriteFailure]
 
 /**
- * Main thread → shard: the events of one turn, the host views and slots they need, and the
- * answers to the shard's archive writes that settled in that turn.
+ * Main thread → shard: the events of one turn, the host views they need, and the answers to
+ * the shard's slot requests and archive writes that settled in that turn.
  */
 export interface ShardBatch {
   readonly events: readonly EventItem[]
   /** Views of hosts that changed since the last batch to this shard (or were never sent). */
   readonly views?: readonly HostIngestView[]
-  readonly slots?: readonly SlotItem[]
+  readonly slots?: readonly SlotAnswer[]
   readonly answers?: readonly ArchiveAnswer[]
 }
 
@@ -143,6 +140,11 @@ export type ShardOp =
   | readonly [op: 'drop', drop: Drop]
   | readonly [op: 'commit', hostId: number, proven: boolean]
   | readonly [op: 'count', hostId: number, delta: number]
+  /**
+   * A new account of the host asks for one of its slots (decision 2): answered in a batch's
+   * `slots` by this id; a granted slot is counted by the main thread at once.
+   */
+  | readonly [op: 'slot', id: number, hostId: number]
   | readonly [op: 'desync', did: string, hostId: number]
   /** Archival mode on SQLite: a write to the archive, answered in a batch's `answers` by this id. */
   | readonly [op: 'archive', id: number, call: WriteCall]

@@ -1,7 +1,6 @@
 // What the account shards' ops mean on the main thread (shard-messages.ts, ShardOp), carried out
 // in the order each shard sent them: appending to the log, settling host events, counting drops
-// and ratchet commits, keeping slot counts (and, with host threads, sharing them with the other
-// shards), queueing repairs, logging, and in archival mode on SQLite handing the shards' archive
+// and ratchet commits, keeping slot counts and granting slots to new accounts, queueing repairs, logging, and in archival mode on SQLite handing the shards' archive
 // writes to the writer thread and answering them (shard-archive-writer.ts).
 // Deliberately not here: the threads and the calls (shard-threads.ts), the operations asked of
 // the shards (account-shards.ts).
@@ -68,9 +67,10 @@ export class ShardOpCarrier {
         return
       case 'count':
         d.hosts.adjustAccountCount(op[1], op[2])
-        this.#threads().countApplied(shard, op[1], op[2])
-        // Host threads: no batch of this thread's carries the new count to the other shards.
-        if (d.hostThreads) this.#threads().factsChanged(op[1])
+        return
+      case 'slot':
+        // Decided and counted here, where every shard's new accounts of the host are counted.
+        this.#threads().answerSlot(shard, [op[1], d.hosts.takeSlot(op[2])])
         return
       case 'desync':
         d.onDesynchronized(op[1], op[2])

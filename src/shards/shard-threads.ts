@@ -31,7 +31,7 @@ import type {
   ShardMethods,
   ShardOp,
   ShardStart,
-  SlotItem,
+  SlotAnswer,
 } from './shard-messages.ts'
 
 /** The ops the owner carries out: all but the answers to calls. */
@@ -40,7 +40,7 @@ export type OwnerOp = Exclude<ShardOp, readonly ['reply' | 'fail', ...unknown[]]
 export interface ShardThreadsDeps {
   readonly count: number
   readonly config: RelayConfig
-  readonly hosts: Pick<IngestHosts, 'ingestView' | 'accountSlots'>
+  readonly hosts: Pick<IngestHosts, 'ingestView'>
   /** Carries out one op of `shard`, in the order the shard sent them. */
   readonly carryOut: (shard: number, op: OwnerOp) => void
   /** The first shard that ended, once (none after `close` began). */
@@ -67,9 +67,6 @@ interface Shard {
   readonly busy: ThreadBusyTime
   /** The host views and slot counts last sent, to send only what changed. */
   readonly sentViews: Map<number, HostIngestView>
-  readonly sentSlots: Map<number, SlotItem>
-  /** Per host, the sum of the count changes this shard sent that the hosts part has applied. */
-  readonly applied: Map<number, number>
   counts: {
     errors: number
     retries: number
@@ -88,7 +85,7 @@ interface Pending {
   readonly events: EventItem[]
   readonly transfer: ArrayBuffer[]
   readonly views: HostIngestView[]
-  readonly slots: SlotItem[]
+  readonly slots: SlotAnswer[]
   readonly answers: ArchiveAnswer[]
 }
 
@@ -202,7 +199,13 @@ export class ShardThreads {
     return shard.pending
   }
 
-  /** Queues `hostId`'s view and counts for `shard` if they changed since it last heard them. */
+  /** Queues the answer to one of `shard`'s slot requests, sent at the end of this turn. */
+  answerSlot(index: number, answer: SlotAnswer): void {
+    this.#pending(this.#shards[index]!).slots.push(answer)
+    this.#queueFlush()
+  }
+
+  /** Queues `hostId`'s view for `shard` if it changed since the shard last heard it. */
   hostFacts(index: number, hostId: number): Pending {
     const shard = this.#shards[index]!
     const p = this.#pending(shard)
@@ -211,23 +214,13 @@ export class ShardThreads {
       shard.sentViews.set(hostId, view)
       p.views.push(view)
     }
-    const slots = this.#d.hosts.accountSlots(hostId)
-    if (slots) {
-      const applied = shard.applied.get(hostId) ?? 0
-      const sent = shard.sentSlots.get(hostId)
-      if (sent?.[1] !== slots.count || sent[2] !== slots.limit || sent[3] !== applied) {
-        const item: SlotItem = [hostId, slots.count, slots.limit, applied]
-        shard.sentSlots.set(hostId, item)
-        p.slots.push(item)
-      }
-    }
     return p
   }
 
   /**
-   * Every live shard is to get `hostId`'s view and counts, with what else is sent at the end of
-   * this turn or at `sendNow` (host threads: before its thread may dial it, so its first events
-   * find them at every shard).
+   * Every live shard is to get `hostId`'s view, with what else is sent at the end of this turn
+   * or at `sendNow` (host threads: before its thread may dial it, so its first events find it at
+   * every shard).
    */
   share(hostId: number): void {
     for (const shard of this.#shards) if (!shard.dead) this.hostFacts(shard.index, hostId)
@@ -246,23 +239,11 @@ export class ShardThreads {
    * this thread, at once is the nearest a ban can be to where they are read.
    */
   viewChanged(hostId: number): void {
-    this.factsChanged(hostId)
-    this.#flush()
-  }
-
-  /** `hostId`'s counts changed: every shard holding its view gets them at the end of this turn. */
-  factsChanged(hostId: number): void {
     for (const shard of this.#shards) {
       if (shard.dead || !shard.sentViews.has(hostId)) continue
       this.hostFacts(shard.index, hostId)
     }
-    this.#queueFlush()
-  }
-
-  /** `shard`'s count change for `hostId` was applied by the hosts part. */
-  countApplied(index: number, hostId: number, delta: number): void {
-    const applied = this.#shards[index]!.applied
-    applied.set(hostId, (applied.get(hostId) ?? 0) + delta)
+    this.#flush()
   }
 
   /**
@@ -336,8 +317,6 @@ export class ShardThreads {
       busy: new ThreadBusyTime(),
       pending: undefined,
       sentViews: new Map(),
-      sentSlots: new Map(),
-      applied: new Map(),
       counts: { errors: 0, retries: 0, lent: 0, identity: NO_IDENTITY_COUNTS },
       histograms: {},
     }
