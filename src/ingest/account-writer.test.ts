@@ -1,7 +1,9 @@
 // A new account's slot where the count belongs to another thread (account shards: askSlot): the
 // slot is asked for right before the account is stored, and a granted one is not counted twice;
 // a new account that ends up taking no slot (a PDS announcing it deleted) gives the granted slot
-// back; a refused one is throttled. Where this thread counts, the answer needs no await.
+// back, as does one admitted but then not stored; a refused one is throttled; only a first store
+// names the account (so a later move cannot use a grant up). Where this thread counts, the answer
+// needs no await.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AccountCache } from '../accounts/account-cache.ts'
@@ -69,5 +71,24 @@ describe('account writer: slots', () => {
     const admitted = await w.admit(w.fresh(DID, 1, 0))
     w.save({ ...admitted, upstreamStatus: 'deleted' }, 1)
     assert.deepEqual(counts, [[1, 0, DID]])
+  })
+
+  it('a new account admitted but not stored after all gives its slot back', async () => {
+    const { w, counts } = writer(async () => true)
+    const admitted = await w.admit(w.fresh(DID, 1, 0))
+    w.unadmit(admitted)
+    assert.deepEqual(counts, [[1, 0, DID]])
+  })
+
+  it('only a first store carries the DID: a later move cannot use up a grant', async () => {
+    const { w, counts } = writer(async () => true)
+    const admitted = await w.admit(w.fresh(DID, 1, 0))
+    w.save(admitted, 1)
+    w.save({ ...admitted, hostId: 2 }, 2)
+    assert.deepEqual(counts, [
+      [1, 1, DID],
+      [1, -1, undefined],
+      [2, 1, undefined],
+    ])
   })
 })

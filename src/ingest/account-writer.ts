@@ -51,16 +51,15 @@ export class AccountWriter {
     const prev = this.#d.accounts.peek(next.did)
     this.#d.accounts.set(next, seq)
     if (prev && prev.hostId !== next.hostId) {
-      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1, next.did)
-      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1, next.did)
+      if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1)
+      if (takesSlot(next)) this.#d.hosts.adjustAccountCount(next.hostId, 1)
       return
     }
     const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
-    // A new account is told of even when it takes no slot: one granted to it (askSlot) and
-    // counted already goes back then.
-    if (delta !== 0 || prev === undefined) {
-      this.#d.hosts.adjustAccountCount(next.hostId, delta, next.did)
-    }
+    // A new account is told of with its DID, even when it takes no slot: one granted to it
+    // (askSlot) and counted already goes back then.
+    if (prev === undefined) this.#d.hosts.adjustAccountCount(next.hostId, delta, next.did)
+    else if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
   }
 
   /**
@@ -114,6 +113,16 @@ export class AccountWriter {
     }
     const slots = hosts.accountSlots(account.hostId)
     return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
+  }
+
+  /**
+   * A new account admitted but not stored after all (what was to follow its admission failed):
+   * a slot granted to it goes back. Nothing to do where this thread counts the slots.
+   */
+  unadmit(account: AccountState): void {
+    if (!this.#d.hosts.askSlot || this.#d.accounts.peek(account.did) !== undefined) return
+    if (account.localStatus !== 'active') return
+    this.#d.hosts.adjustAccountCount(account.hostId, 0, account.did)
   }
 
   /**

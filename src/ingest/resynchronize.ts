@@ -52,7 +52,13 @@ export async function resynchronize(
   }
   let changed = account.commitCid !== input.head.commitCid
   if (input.tree && d.mirror) {
-    changed = (await d.mirror.importRepo(did, input.head, input.tree)).changed || changed
+    const imported = await d.mirror
+      .importRepo(did, input.head, input.tree)
+      .catch((err: unknown) => {
+        w.unadmit(account) // not stored: a slot granted to a new account goes back
+        throw err
+      })
+    changed = imported.changed || changed
   }
   const desynchronized = account.localStatus === 'desynchronized'
   if (!changed && !input.announce && !desynchronized) return { result: 'unchanged', state: account }

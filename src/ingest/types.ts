@@ -28,8 +28,9 @@ export interface IngestHosts {
    */
   askSlot?(hostId: number, did: string): Promise<boolean>
   /**
-   * An account took (1) or gave back (-1) a slot; `did`: the account's. A new account is told of
-   * with 0 too when it takes none (a slot granted to it by `askSlot` then goes back).
+   * An account took (1) or gave back (-1) a slot. `did` is given for a new account only (its
+   * first store), with 0 too when it takes none: a slot granted to it by `askSlot` and counted
+   * already is then not counted again, or goes back.
    */
   adjustAccountCount(hostId: number, delta: number, did?: string): void
   /** An event is settled: accepted into the log's buffer, or dropped (then complete at once). */

@@ -63,8 +63,11 @@ export class AccountShard {
   readonly #views = new Map<number, HostIngestView>()
   /** Slot requests waiting for the main thread's answer, by id. */
   readonly #asked = new Map<number, (granted: boolean) => void>()
-  /** New accounts whose slot the main thread granted and counted (their +1 is not sent). */
-  readonly #granted = new Set<string>()
+  /**
+   * New accounts whose slot the main thread granted and counted, with the host it was granted
+   * for: their first store's +1 is not sent again (or, taking no slot, the grant goes back).
+   */
+  readonly #granted = new Map<string, number>()
   #nextAsk = 0
   readonly #ingest: Ingest
   readonly #methods: ShardMethods
@@ -149,14 +152,15 @@ export class AccountShard {
         new Promise<boolean>((resolve) => {
           const id = ++this.#nextAsk
           this.#asked.set(id, (granted) => {
-            if (granted) this.#granted.add(did)
+            if (granted) this.#granted.set(did, hostId)
             resolve(granted)
           })
           this.#op(['slot', id, hostId])
         }),
       adjustAccountCount: (hostId, delta, did) => {
         // A granted slot is counted on the main thread already.
-        const counted = did !== undefined && this.#granted.delete(did) ? 1 : 0
+        const counted = did !== undefined && this.#granted.get(did) === hostId ? 1 : 0
+        if (counted) this.#granted.delete(did!)
         if (delta !== counted) this.#op(['count', hostId, delta - counted])
       },
       settled: (hostId, seq, dropped) => {

@@ -262,7 +262,7 @@ export class AccountShards implements AccountOperations {
     did: string,
     input: ResyncInput,
   ): Promise<{ result: ResyncResult; state: AccountState | undefined }> {
-    // A new account takes a slot of its host: the shard needs the host's view and counts.
+    // The shard needs the host's view (a new account also asks it for one of the host's slots).
     const shard = this.#shardOf(did)
     this.#threads.hostFacts(shard, input.hostId)
     // Archival mode: the whole repo's tree moves to the shard rather than being copied (the

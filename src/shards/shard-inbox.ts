@@ -9,7 +9,9 @@
 //   first: the main thread shares a host's view before its thread may dial it;
 // - calls keep the order they were sent in, and none runs in the middle of a batch: calls taken
 //   while a batch waits for a view, or while a call takes the host threads' events, wait in one
-//   queue behind the call or batch in hand.
+//   queue behind the call or batch in hand. The main thread's batches taken meanwhile are not
+//   queued: they may pass a call sent before them. With host threads they carry no events (views
+//   and answers only), so nothing a call waits for can be reordered by it.
 // Deliberately not here: the ports themselves (shard-worker.ts), what the messages mean
 // (account-shard.ts).
 import type { HostEvents, ShardCall, ToShard } from './shard-messages.ts'
