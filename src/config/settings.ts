@@ -313,7 +313,7 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'N',
     defaultText: '1 on four cores or more, else 0',
     group: 'Upstream hosts',
-    help: 'threads reading upstream sockets and frames (0: the main thread does)',
+    help: "threads reading upstream sockets and frames; with --account-shards also each host's books (0: the main thread does)",
   }),
   setting({
     flag: 'user-agent-contact',
