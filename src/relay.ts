@@ -12,6 +12,7 @@ import type { RelayConfig } from './config/config.ts'
 import { openDatabase } from './db/database.ts'
 import { HostThreads } from './host-threads/host-threads.ts'
 import { upstreamLookup } from './hosts/address.ts'
+import type { HostLinksDeps } from './hosts/host-links.ts'
 import { Hosts } from './hosts/hosts.ts'
 import { RelaySettings } from './hosts/settings.ts'
 import { DEFAULT_MAX_STALE_MS } from './identity/cache.ts'
@@ -96,6 +97,9 @@ export async function createRelay(
         'verify worker failed and is replaced; the events it held are verified again',
       ),
   })
+  // What a host's link drops before ingest (a bad frame, a seq going backwards), wherever it runs.
+  const upstreamDrop: HostLinksDeps['onDrop'] = (hostId, reason, seq, detail) =>
+    obs.drops.record({ hostId, reason, did: null, seq, detail })
   // With account shards and upstream threads, host threads own the hosts' links and hand events
   // straight to the shards (docs/scaling.md, stage 2); the main thread then sees no event before
   // a shard has decided it.
@@ -111,8 +115,7 @@ export async function createRelay(
           // Hosts load when the relay starts, after `shards` below exists.
           beforeLink: (id): void => shards?.share(id),
           beforeDial: (): void => shards?.sendShared(),
-          onDrop: (hostId, reason, seq, detail) =>
-            obs.drops.record({ hostId, reason, did: null, seq, detail }),
+          onDrop: upstreamDrop,
           eventTypes: obs.eventTypes,
           logger: logger.child({ subsystem: 'hosts' }),
           onLost: (thread, err) => {
@@ -180,8 +183,7 @@ export async function createRelay(
     ...(hostThreads && { links: (notices) => hostThreads.attach(notices) }),
     futureCursorResets: overrides.futureCursorResets,
     onEvent: (id, msg, raw) => owner.handle(id, msg, raw),
-    onDrop: (hostId, reason, seq, detail) =>
-      obs.drops.record({ hostId, reason, did: null, seq, detail }),
+    onDrop: upstreamDrop,
     eventTypes: obs.eventTypes,
     onCursorReset: (id) => book.forget(id),
     persist: () => checkpointer.run(),

@@ -13,11 +13,13 @@
 // skipping what the log already holds.
 // Deliberately not here: the links (hosts/host-links.ts, run by each thread), why a host is
 // connected (hosts.ts).
+
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import { connectSpread } from '../hosts/host-links.ts'
 import type { LinkNotices } from '../hosts/link-notices.ts'
 import type { HostLimits, HostRates } from '../hosts/rate-limit.ts'
 import type { LinkConnectionView, UpstreamLinks } from '../hosts/upstream-links.ts'
+import { EndOfTurn } from '../runtime/end-of-turn.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { ShardLoads } from '../shards/shard-load.ts'
 import type { HostTarget, UpstreamTimings } from '../upstream/types.ts'
@@ -63,7 +65,7 @@ export class HostThreads implements UpstreamLinks {
   /** The shards' backlogs, which the threads add to (for the shards' start). */
   readonly loads: SharedArrayBuffer
   #nextCall = 0
-  #flushQueued = false
+  readonly #sends = new EndOfTurn(() => this.#flush())
   #stopped = false
   #closing = false
   #lost = false
@@ -167,7 +169,7 @@ export class HostThreads implements UpstreamLinks {
   }
 
   async refreshCursors(): Promise<void> {
-    this.#flush()
+    this.#sends.now()
     await Promise.all(
       this.#threads
         .filter((t) => !t.dead)
@@ -213,19 +215,19 @@ export class HostThreads implements UpstreamLinks {
 
   settled(hostId: number, seq: number, dropped: boolean): void {
     this.#threadOf(hostId).settled.push(hostId, seq, dropped ? 1 : 0)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   complete(hostId: number, seq: number): void {
     this.#threadOf(hostId).complete.push(hostId, seq)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
-    this.#flush()
+    this.#sends.now()
     await Promise.all(
       this.#threads
         .filter((t) => !t.dead)
@@ -236,7 +238,7 @@ export class HostThreads implements UpstreamLinks {
   /** Ends the threads: after the last checkpoint has read their cursors. */
   async close(): Promise<void> {
     this.#closing = true
-    this.#flush()
+    this.#sends.now()
     await Promise.all(this.#threads.map((t) => t.worker.terminate()))
   }
 
@@ -263,14 +265,7 @@ export class HostThreads implements UpstreamLinks {
     })
   }
 
-  #queueFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    setImmediate(() => this.#flush())
-  }
-
   #flush(): void {
-    this.#flushQueued = false
     for (const t of this.#threads) this.#flushThread(t)
   }
 

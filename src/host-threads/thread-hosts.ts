@@ -9,13 +9,15 @@
 // it flows again, not per event.
 // Deliberately not here: the worker's messages and ports (host-worker.ts), what the notes mean
 // (hosts/link-notices.ts on the main thread).
+
 import type { MessagePort } from 'node:worker_threads'
 import { shardOf } from '../accounts/shard-of.ts'
 import { HostLinks } from '../hosts/host-links.ts'
 import type { LinkNotices } from '../hosts/link-notices.ts'
 import { HostRateLimiter } from '../hosts/rate-limit.ts'
-import { EVENT_TYPES } from '../observability/event-type-counter.ts'
+import { EVENT_TYPES, typeIndex } from '../observability/event-type-counter.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { EndOfTurn } from '../runtime/end-of-turn.ts'
 import { ownBuffer } from '../runtime/own-buffer.ts'
 import { ShardLoads } from '../shards/shard-load.ts'
 import type { EventItem, HostEvents } from '../shards/shard-messages.ts'
@@ -47,7 +49,7 @@ export class ThreadHosts {
   #notes: HostNote[] = []
   #answers: (readonly [number, unknown])[] = []
   #withBooks = false
-  #flushQueued = false
+  readonly #sends = new EndOfTurn(() => this.#flush())
   /** Hosts with events since the last books, and their counts by type. */
   #arrived = new Set<number>()
   #types = new Map<number, number[]>()
@@ -78,7 +80,7 @@ export class ThreadHosts {
       onDrop: (hostId, reason, seq, detail) => this.#note(['drop', hostId, reason, seq, detail]),
       eventTypes: {
         add: (hostId, type) => {
-          const i = EVENT_TYPES.indexOf(type as (typeof EVENT_TYPES)[number])
+          const i = typeIndex(type)
           if (i < 0) return
           let counts = this.#types.get(hostId)
           if (!counts) {
@@ -160,7 +162,7 @@ export class ThreadHosts {
   /** The periodic report of the hosts' books. */
   reportBooks(): void {
     this.#withBooks = true
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   #route(hostId: number, msg: UpstreamEvent, raw: Uint8Array): void {
@@ -169,7 +171,7 @@ export class ThreadHosts {
     if (!out) {
       out = { events: [], transfer: [] }
       this.#outboxes[shard] = out
-      this.#queueFlush()
+      this.#sends.queue()
     }
     const own = ownBuffer(raw)
     out.events.push([hostId, msg, own])
@@ -197,22 +199,15 @@ export class ThreadHosts {
 
   #note(note: HostNote): void {
     this.#notes.push(note)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   #answer(call: number, value: unknown): void {
     this.#answers.push([call, value])
-    this.#queueFlush()
-  }
-
-  #queueFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    setImmediate(() => this.#flush())
+    this.#sends.queue()
   }
 
   #flush(): void {
-    this.#flushQueued = false
     this.#outboxes.forEach((out, shard) => {
       if (!out) return
       this.#outboxes[shard] = undefined

@@ -5,15 +5,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { tempDatabase } from '../db/testing.ts'
 import { DIRECTORY_KEY, forgetOtherDirectory } from './directory-change.ts'
-
-const row = (did: string) => ({
-  did,
-  pds: 'https://pds.example.com',
-  handle: 'a.test',
-  key_type: 'Multikey',
-  key: 'zQ3shOld',
-  resolved_at: 1_000,
-})
+import { identityRow as row } from './testing/identity-row.ts'
 
 const PLC = ['did:plc:aaaaaaaaaaaaaaaaaaaaaaaa', 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb']
 const WEB = ['did:web:example.com', 'did:web:plc.example.com']

@@ -18,19 +18,11 @@ import {
   type StoredIdentity,
 } from './stored-identities.ts'
 import { STORE_PAUSE_MS } from './stored-reads.ts'
+import { identityRow as row } from './testing/identity-row.ts'
 
 const A = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
 const B = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
 const HOUR = 3_600_000
-
-const row = (did: string) => ({
-  did,
-  pds: 'https://pds.example.com',
-  handle: 'a.test',
-  key_type: 'Multikey',
-  key: 'zQ3shOld',
-  resolved_at: 1_000,
-})
 
 /** The real table with `gate` run before each operation (to hold it, or to make it fail). */
 function gated(

@@ -104,14 +104,17 @@ export class AccountWriter {
     if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
       return account
     const { hosts } = this.#d
-    if (hosts.askSlot) {
-      return hosts
-        .askSlot(account.hostId, account.did)
-        .then(
-          (granted): AccountState => (granted ? account : { ...account, localStatus: 'throttled' }),
-        )
-    }
-    const slots = hosts.accountSlots(account.hostId)
+    if (!hosts.askSlot) return this.#admitHere(account)
+    return hosts
+      .askSlot(account.hostId, account.did)
+      .then(
+        (granted): AccountState => (granted ? account : { ...account, localStatus: 'throttled' }),
+      )
+  }
+
+  /** Where this thread counts the slots: throttled when the host has used them all. */
+  #admitHere(account: AccountState): AccountState {
+    const slots = this.#d.hosts.accountSlots(account.hostId)
     return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
   }
 
@@ -132,7 +135,6 @@ export class AccountWriter {
    */
   fresh(did: string, hostId: number, now: number): AccountState {
     const account = newAccount(did, hostId, now)
-    if (this.#d.hosts.askSlot) return account
-    return this.admit(account) as AccountState
+    return this.#d.hosts.askSlot ? account : this.#admitHere(account)
   }
 }

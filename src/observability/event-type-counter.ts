@@ -11,7 +11,8 @@ export const EVENT_TYPES = ['#commit', '#sync', '#identity', '#account'] as cons
 
 export type EventType = (typeof EVENT_TYPES)[number]
 
-function typeIndex(type: string): number {
+/** The index of `type` in EVENT_TYPES; -1 for any other type. */
+export function typeIndex(type: string): number {
   switch (type) {
     case '#commit':
       return 0

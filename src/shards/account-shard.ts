@@ -17,6 +17,7 @@
 // (archive/mirror.ts) that ingest writes every accepted commit, import and deletion to, and that
 // compacts them when the main thread asks; on SQLite its statements run on the main thread's
 // writer thread (shard-archive-writer.ts).
+
 import type { MessagePort } from 'node:worker_threads'
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'
@@ -31,6 +32,7 @@ import { relayIdentity } from '../identity/relay-identity.ts'
 import { StoredIdentities } from '../identity/stored-identities.ts'
 import { Ingest, type IngestHosts } from '../ingest/ingest.ts'
 import { runVerifyTask } from '../ingest/verify-task.ts'
+import { EndOfTurn } from '../runtime/end-of-turn.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import type { ShardArchiveWriter } from './shard-archive-writer.ts'
@@ -77,7 +79,7 @@ export class AccountShard {
   /** With host threads: their channels, and per thread the settlements to send this turn. */
   readonly #hostPorts: readonly MessagePort[]
   readonly #settledOut: number[][]
-  #flushQueued = false
+  readonly #sends = new EndOfTurn(() => this.#flush())
   /**
    * Stands in for the log seq, which the main thread assigns later: the pipeline hands a seq on
    * with each new state, and the account cache does not keep it (a checkpoint's seq comes from
@@ -170,7 +172,7 @@ export class AccountShard {
         else {
           // To the host thread that handed the event in (host threads own the flow control).
           this.#settledOut[hostId % n]!.push(hostId, seq, dropped ? 1 : 0)
-          this.#queueFlush()
+          this.#sends.queue()
         }
       },
     }
@@ -306,17 +308,10 @@ export class AccountShard {
 
   #op(op: ShardOp): void {
     this.#ops.push(op)
-    this.#queueFlush()
-  }
-
-  #queueFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    setImmediate(() => this.#flush())
+    this.#sends.queue()
   }
 
   #flush(): void {
-    this.#flushQueued = false
     this.#settledOut.forEach((settled, i) => {
       if (settled.length === 0) return
       this.#settledOut[i] = []

@@ -8,6 +8,7 @@
 // view and slot counts are then shared with every shard before its thread may dial it (`share`)
 // and again whenever they change.
 // Deliberately not here: what the ops mean (account-shards.ts carries them out).
+
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { MirrorStats } from '../archive/mirror.ts'
 import type { RelayConfig } from '../config/config.ts'
@@ -15,6 +16,7 @@ import type { HostIngestView } from '../hosts/host-rows.ts'
 import type { IngestHosts } from '../ingest/ingest.ts'
 import type { HistogramTotals } from '../observability/histogram-counts.ts'
 import type { UpstreamEvent } from '../protocol/envelope.ts'
+import { EndOfTurn } from '../runtime/end-of-turn.ts'
 import { ownBuffer } from '../runtime/own-buffer.ts'
 import { ThreadBusyTime } from '../runtime/thread-busy.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
@@ -103,7 +105,7 @@ export class ShardThreads {
   readonly #shards: Shard[] = []
   readonly #waiting = new Map<number, Waiting>()
   #nextCall = 0
-  #flushQueued = false
+  readonly #sends = new EndOfTurn(() => this.#flush())
   #closing = false
   #lost = false
   readonly #loadsMemory: SharedArrayBuffer
@@ -179,19 +181,13 @@ export class ShardThreads {
     const own = ownBuffer(raw)
     p.events.push([hostId, msg, own])
     p.transfer.push(own.buffer)
-    this.#queueFlush()
-  }
-
-  #queueFlush(): void {
-    if (this.#flushQueued) return
-    this.#flushQueued = true
-    setImmediate(() => this.#flush())
+    this.#sends.queue()
   }
 
   /** Queues the answer to one of `shard`'s archive writes, sent at the end of this turn. */
   answer(index: number, answer: ArchiveAnswer): void {
     this.#pending(this.#shards[index]!).answers.push(answer)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   #pending(shard: Shard): Pending {
@@ -202,7 +198,7 @@ export class ShardThreads {
   /** Queues the answer to one of `shard`'s slot requests, sent at the end of this turn. */
   answerSlot(index: number, answer: SlotAnswer): void {
     this.#pending(this.#shards[index]!).slots.push(answer)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   /** Queues `hostId`'s view for `shard` if it changed since the shard last heard it. */
@@ -224,12 +220,12 @@ export class ShardThreads {
    */
   share(hostId: number): void {
     for (const shard of this.#shards) if (!shard.dead) this.hostFacts(shard.index, hostId)
-    this.#queueFlush()
+    this.#sends.queue()
   }
 
   /** Sends what waits for the end of this turn now. */
   sendNow(): void {
-    this.#flush()
+    this.#sends.now()
   }
 
   /**
@@ -243,7 +239,7 @@ export class ShardThreads {
       if (shard.dead || !shard.sentViews.has(hostId)) continue
       this.hostFacts(shard.index, hostId)
     }
-    this.#flush()
+    this.#sends.now()
   }
 
   /**
@@ -261,7 +257,7 @@ export class ShardThreads {
     if (shard.dead) {
       return Promise.reject(new ShardCallError(index, method, null, 'the shard ended'))
     }
-    this.#flush()
+    this.#sends.now()
     const id = ++this.#nextCall
     return new Promise((resolve, reject) => {
       const { atReply } = opts
@@ -342,7 +338,6 @@ export class ShardThreads {
   }
 
   #flush(): void {
-    this.#flushQueued = false
     for (const shard of this.#shards) {
       const p = shard.pending
       if (!p) continue
