@@ -2,7 +2,8 @@
 // (handlers.ts) and the operations that run in order with an account's events (ingest.ts,
 // resynchronize.ts): append an event to the log, store a new account state while keeping the
 // hosts' account counts in step, apply an account event with the one state rule, change an
-// account's local status and announce it, and decide whether a new account gets a slot.
+// account's local status and announce it, decide whether a new account gets a slot, and release
+// a throttled one into a slot.
 // Deliberately not here: which events are accepted (handlers.ts), ordering (callers run inside
 // the account serializer).
 import { type AccountEvent, applyAccountEvent, statusNote } from '../accounts/account-events.ts'
@@ -22,6 +23,12 @@ export const takesSlot = (s: AccountState | undefined): boolean =>
 
 export class AccountWriter {
   readonly #d: AccountWriterDeps
+  /**
+   * Accounts made here (`fresh`, `admit`) that no store has taken yet: the sure sign of a new
+   * account. The cache cannot tell: it may evict a known account between its read and its store,
+   * and a known account counted as new would take a second slot.
+   */
+  readonly #unstored = new WeakSet<AccountState>()
 
   constructor(deps: AccountWriterDeps) {
     this.#d = deps
@@ -42,13 +49,23 @@ export class AccountWriter {
   /** Applies an accepted event to the account's state (the one rule) and stores it. */
   apply(before: AccountState, event: AccountEvent, seq: number): AccountState {
     const next = applyAccountEvent(before, before.did, event, this.#d.now())
-    this.save(next, seq)
+    this.save(next, seq, before)
     return next
   }
 
-  /** Stores a new state and keeps the hosts' account counts (slots) in step. */
-  save(next: AccountState, seq: number): void {
-    const prev = this.#d.accounts.peek(next.did)
+  /** Whether this account was made here and not stored yet (see `#unstored`). */
+  isNew(account: AccountState): boolean {
+    return this.#unstored.has(account)
+  }
+
+  /**
+   * Stores a new state and keeps the hosts' account counts (slots) in step. `before`: the state
+   * it replaces, as the caller read it in the account's turn (a new account's own object, or
+   * `next` itself when that is new).
+   */
+  save(next: AccountState, seq: number, before: AccountState): void {
+    const prev = this.#unstored.has(before) ? undefined : before
+    this.#unstored.delete(next)
     this.#d.accounts.set(next, seq)
     if (prev && prev.hostId !== next.hostId) {
       if (takesSlot(prev)) this.#d.hosts.adjustAccountCount(prev.hostId, -1)
@@ -57,8 +74,10 @@ export class AccountWriter {
     }
     const delta = Number(takesSlot(next)) - Number(takesSlot(prev))
     // A new account is told of with its DID, even when it takes no slot: one granted to it
-    // (askSlot) and counted already goes back then.
-    if (prev === undefined) this.#d.hosts.adjustAccountCount(next.hostId, delta, next.did)
+    // (askSlot) and counted already goes back then. So is an account taking a slot (a released
+    // one was granted it).
+    if (prev === undefined || delta > 0)
+      this.#d.hosts.adjustAccountCount(next.hostId, delta, next.did)
     else if (delta !== 0) this.#d.hosts.adjustAccountCount(next.hostId, delta)
   }
 
@@ -74,6 +93,34 @@ export class AccountWriter {
     const account = await this.#d.accounts.get(did)
     if (!account) return undefined
     if (account.localStatus === localStatus) return account
+    return this.#changeStatus(account, localStatus)
+  }
+
+  /**
+   * A throttled account released after its host's account limit was raised: back as
+   * desynchronized (a repair announces its head), taking one of the host's slots as a new account
+   * does: checked with no await before the store where this thread counts the slots, asked for
+   * where another thread does. So the released accounts and new ones admitted meanwhile stay
+   * within the limit together. Undefined when it was not released: unknown, not throttled, or
+   * the host has no slot left.
+   */
+  async release(did: string): Promise<AccountState | undefined> {
+    const account = await this.#d.accounts.get(did)
+    if (account?.localStatus !== 'throttled') return undefined
+    // An account deleted upstream takes no slot whatever its local status.
+    if (takesSlot({ ...account, localStatus: 'desynchronized' })) {
+      const { hosts } = this.#d
+      const granted = hosts.askSlot
+        ? await hosts.askSlot(account.hostId, did)
+        : this.#slotFree(account.hostId)
+      if (!granted) return undefined
+    }
+    return this.#changeStatus(account, 'desynchronized')
+  }
+
+  /** Changes a stored account's local status, announcing what consumers see change. */
+  #changeStatus(account: AccountState, localStatus: AccountState['localStatus']): AccountState {
+    const { did } = account
     const now = this.#d.now()
     const event: AccountEvent = { kind: 'relay-status', localStatus, upstreamActive: false }
     const next = applyAccountEvent(account, did, event, now)
@@ -85,7 +132,7 @@ export class AccountWriter {
       const body = accountBody({ did, time, ...after })
       seq = this.append('#account', body, RELAY_HOST_ID, 0, did, statusNote(event)).seq
     }
-    this.save(next, seq)
+    this.save(next, seq, account)
     return next
   }
 
@@ -101,31 +148,40 @@ export class AccountWriter {
    * all take its last slot); a promise where the slot is asked for.
    */
   admit(account: AccountState): AccountState | Promise<AccountState> {
-    if (this.#d.accounts.peek(account.did) !== undefined || account.localStatus !== 'active')
-      return account
+    if (!this.#unstored.has(account) || account.localStatus !== 'active') return account
     const { hosts } = this.#d
     if (!hosts.askSlot) return this.#admitHere(account)
     return hosts
       .askSlot(account.hostId, account.did)
-      .then(
-        (granted): AccountState => (granted ? account : { ...account, localStatus: 'throttled' }),
-      )
+      .then((granted): AccountState => (granted ? account : this.#throttled(account)))
   }
 
   /** Where this thread counts the slots: throttled when the host has used them all. */
   #admitHere(account: AccountState): AccountState {
-    const slots = this.#d.hosts.accountSlots(account.hostId)
-    return slots && slots.count >= slots.limit ? { ...account, localStatus: 'throttled' } : account
+    return this.#slotFree(account.hostId) ? account : this.#throttled(account)
+  }
+
+  /** Where this thread counts the slots: whether the host has one left. */
+  #slotFree(hostId: number): boolean {
+    const slots = this.#d.hosts.accountSlots(hostId)
+    return slots === undefined || slots.count < slots.limit
+  }
+
+  /** A new account's throttled copy, still new. */
+  #throttled(account: AccountState): AccountState {
+    const throttled: AccountState = { ...account, localStatus: 'throttled' }
+    this.#unstored.add(throttled)
+    return throttled
   }
 
   /**
-   * A new account admitted but not stored after all (what was to follow its admission failed):
-   * a slot granted to it goes back. Nothing to do where this thread counts the slots.
+   * An account of the host's whose event or resync failed before its store: a slot granted to
+   * it (askSlot) goes back. A grant lives only from the ask to the account's store, which
+   * takes it, so this is a no-op for an account that holds none (or was stored). Nothing to do
+   * where this thread counts the slots.
    */
-  unadmit(account: AccountState): void {
-    if (!this.#d.hosts.askSlot || this.#d.accounts.peek(account.did) !== undefined) return
-    if (account.localStatus !== 'active') return
-    this.#d.hosts.adjustAccountCount(account.hostId, 0, account.did)
+  unadmit(did: string, hostId: number): void {
+    if (this.#d.hosts.askSlot) this.#d.hosts.adjustAccountCount(hostId, 0, did)
   }
 
   /**
@@ -135,6 +191,7 @@ export class AccountWriter {
    */
   fresh(did: string, hostId: number, now: number): AccountState {
     const account = newAccount(did, hostId, now)
+    this.#unstored.add(account)
     return this.#d.hosts.askSlot ? account : this.#admitHere(account)
   }
 }

@@ -146,7 +146,7 @@ export class EventHandlers {
       msg.did,
       statusNote(event),
     )
-    this.#w.save(state, record.seq)
+    this.#w.save(state, record.seq, before)
     // The PDS deleted the repo: so does the mirror (a later commit would find it missing and
     // have it repaired from the PDS).
     if (msg.status === 'deleted' && this.#d.mirror) {
@@ -175,7 +175,7 @@ export class EventHandlers {
     } else if (inactive) {
       // A new account throttled on arrival is stored as such, so raising the host's limit can
       // release it later (oldest first).
-      if (this.#d.accounts.peek(did) === undefined) this.#w.save(account, 0)
+      if (this.#w.isNew(account)) this.#w.save(account, 0, account)
       return drop(inactive, `${did} is ${account.localStatus} on this relay`)
     }
 
@@ -224,7 +224,7 @@ export class EventHandlers {
     const admitting = this.#w.admit(account)
     const admitted = admitting instanceof Promise ? await admitting : admitting
     if (admitted.localStatus === 'throttled' && account.localStatus !== 'throttled') {
-      this.#w.save(admitted, 0)
+      this.#w.save(admitted, 0, admitted)
       return drop('account-throttled', `${did} is a new account beyond its host's account limit`)
     }
     const record = this.#d.accept({
@@ -327,7 +327,7 @@ export class EventHandlers {
       account.did,
       statusNote(event),
     )
-    this.#w.save(state, record.seq)
+    this.#w.save(state, record.seq, account)
     return state
   }
 }

@@ -3,7 +3,10 @@
 // log that keeps what was appended, DID documents from a table, two hosts). Checked: a takedown
 // hides the account at once and announces `takendown` as the relay's own `#account`; reversing
 // it announces the status again; both refuse unknown accounts. Releasing throttled accounts
-// writes account states first, releases the oldest, and announces each. An `#identity` from a
+// writes account states first, releases the oldest, and announces each, each into a slot of its
+// own (a host with fewer slots left than were asked releases fewer; where slots are asked of
+// another thread, each release asks). An event that fails after its new account was granted a
+// slot gives it back. An `#identity` from a
 // host other than the account's is passed on but never moves the account (any host may say an
 // identity changed); an unknown account's `#identity` from a host its document does not name is
 // dropped as `wrong-host`. Commits are covered by the conformance and end-to-end tests.
@@ -47,11 +50,25 @@ interface Rig {
   known(did: string, hostId: number, localStatus?: AccountState['localStatus']): Promise<void>
   /** The next account loads fail with this error, one per load, in order. */
   readonly loadFailures: Error[]
+  /** The next log appends fail with this error, one per append, in order. */
+  readonly appendFailures: Error[]
+  /** Account count changes told to the hosts: [hostId, delta, did]. */
+  readonly counts: [number, number, string | undefined][]
 }
 
-function rig(documents: Record<string, string>): Rig {
+interface RigOptions {
+  /** Every host's slots, counted as the rig is told (default: 0 of 100). */
+  readonly slots?: { count: number; limit: number }
+  /** Slots asked of another thread (as in an account shard). */
+  readonly askSlot?: (hostId: number, did: string) => Promise<boolean>
+}
+
+function rig(documents: Record<string, string>, opts: RigOptions = {}): Rig {
   const stored = new Map<string, AccountState>()
   const loadFailures: Error[] = []
+  const appendFailures: Error[] = []
+  const counts: Rig['counts'] = []
+  const slots = opts.slots ?? { count: 0, limit: 100 }
   const persistence: AccountPersistence = {
     load: async (did) => {
       const failure = loadFailures.shift()
@@ -92,12 +109,18 @@ function rig(documents: Record<string, string>): Rig {
           : undefined
       },
       commitAccepted: () => {},
-      accountSlots: () => ({ count: 0, limit: 100 }),
-      adjustAccountCount: () => {},
+      accountSlots: () => ({ ...slots }),
+      adjustAccountCount: (hostId, delta, did) => {
+        counts.push([hostId, delta, did])
+        slots.count += delta
+      },
+      ...(opts.askSlot && { askSlot: opts.askSlot }),
       settled: (hostId, s, dropped) => settled.push({ hostId, seq: s, dropped }),
     },
     log: {
       append: (input: AppendInput): LogRecord => {
+        const failure = appendFailures.shift()
+        if (failure) throw failure
         seq++
         const frame = frameWithSeq(input.frame, seq)
         const decoded = decodeFrame(frame)
@@ -155,6 +178,8 @@ function rig(documents: Record<string, string>): Rig {
     repairs,
     known,
     loadFailures,
+    appendFailures,
+    counts,
   }
 }
 
@@ -226,6 +251,37 @@ describe('Ingest: releasing throttled accounts', () => {
         [RELAY_HOST_ID, '#account', BOB, true],
       ],
     )
+  })
+
+  it('each release takes a slot: with fewer left than asked, fewer are released', async () => {
+    // New accounts admitted after the limit was raised took the slots in between.
+    const r = rig({}, { slots: { count: 9, limit: 10 } })
+    for (const did of [ALICE, BOB, CAROL]) await r.known(did, 1, 'throttled')
+    assert.equal(await r.ingest.releaseThrottled(1, 2), 1)
+    const statuses = []
+    for (const did of [ALICE, BOB, CAROL]) statuses.push((await r.accounts.get(did))?.localStatus)
+    assert.deepEqual(statuses, ['desynchronized', 'throttled', 'throttled'])
+    assert.deepEqual(r.counts, [[1, 1, ALICE]])
+    assert.deepEqual(r.repairs, [`${ALICE}@1`])
+  })
+
+  it('where slots are asked of another thread, each release asks; a refused one stays', async () => {
+    const answers = [true, false]
+    const asked: string[] = []
+    const r = rig(
+      {},
+      {
+        askSlot: async (_hostId, did) => {
+          asked.push(did)
+          return answers.shift() ?? false
+        },
+      },
+    )
+    for (const did of [ALICE, BOB]) await r.known(did, 1, 'throttled')
+    assert.equal(await r.ingest.releaseThrottled(1, 2), 1)
+    assert.deepEqual(asked, [ALICE, BOB])
+    assert.equal((await r.accounts.get(BOB))?.localStatus, 'throttled')
+    assert.deepEqual(r.counts, [[1, 1, ALICE]], 'the grant, named (counted where it was granted)')
   })
 
   it('releases nothing for no slots, without touching the store', async () => {
@@ -301,6 +357,16 @@ describe('Ingest: the database away', () => {
     assert.equal(r.ingest.stats.errors, 1)
     assert.deepEqual(r.settled, [{ hostId: 2, seq: 1, dropped: true }])
     assert.deepEqual(r.appended, [])
+  })
+
+  it('an event that fails after its new account was granted a slot gives the slot back', async () => {
+    const r = rig({ [CAROL]: HOSTS.get(2)! }, { askSlot: async () => true })
+    r.appendFailures.push(new Error('a bug between the grant and the store'))
+    r.ingest.handle(2, { type: '#identity', seq: 1, did: CAROL, time: T }, new Uint8Array())
+    await r.ingest.idle()
+    assert.equal(r.ingest.stats.errors, 1)
+    assert.equal(await r.accounts.get(CAROL), undefined, 'never stored')
+    assert.deepEqual(r.counts, [[2, 0, CAROL]], 'told with 0: the granted slot goes back')
   })
 
   it('a database closed by shutdown leaves the event unsettled, to come again after restart', async () => {

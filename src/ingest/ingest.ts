@@ -155,6 +155,8 @@ export class Ingest {
           }
           this.stats.errors++
           this.#d.onError?.(err, { hostId, seq: msg.seq, did })
+          // A slot granted to a new account the failure left unstored goes back.
+          this.#writer.unadmit(did, hostId)
           failed = true
           break
         }
@@ -217,12 +219,14 @@ export class Ingest {
   }
 
   /**
-   * Releases one throttled account (a raised account limit): it comes back desynchronized, so
-   * a repair announces its current head. True when it did.
+   * Releases one throttled account (a raised account limit) into one of its host's slots: it
+   * comes back desynchronized, so a repair announces its current head. True when it did; false
+   * too when the host has no slot left (new accounts admitted since the limit was raised).
    */
   async release(did: string): Promise<boolean> {
-    const state = await this.#toStatus(did, 'desynchronized')
-    return state?.localStatus === 'desynchronized'
+    const state = await this.#inOrder(did, () => this.#writer.release(did))
+    if (state) this.#d.onDesynchronized?.(did, state.hostId)
+    return state !== undefined
   }
 
   /** Takes in a repo state fetched from the account's PDS, in order with its events. */

@@ -43,7 +43,7 @@ export async function resynchronize(
     const admitting = w.admit(w.fresh(did, input.hostId, now))
     account = admitting instanceof Promise ? await admitting : admitting
     if (account.localStatus === 'throttled') {
-      w.save(account, 0)
+      w.save(account, 0, account)
       return { result: 'refused', state: account }
     }
   }
@@ -55,7 +55,7 @@ export async function resynchronize(
     const imported = await d.mirror
       .importRepo(did, input.head, input.tree)
       .catch((err: unknown) => {
-        w.unadmit(account) // not stored: a slot granted to a new account goes back
+        w.unadmit(did, input.hostId) // not stored: a slot granted to a new account goes back
         throw err
       })
     changed = imported.changed || changed
