@@ -156,6 +156,17 @@ export class AccountWriter {
       .then((granted): AccountState => (granted ? account : this.#throttled(account)))
   }
 
+  /**
+   * A new account admitted before an await, right before its store: where this thread counts
+   * the slots, its throttled copy when the host has used them all meanwhile. Where a slot was
+   * asked for, the grant holds (it is the account's, whoever asked since).
+   */
+  confirm(account: AccountState): AccountState {
+    if (this.#d.hosts.askSlot || !this.#unstored.has(account)) return account
+    if (account.localStatus !== 'active') return account
+    return this.#admitHere(account)
+  }
+
   /** Where this thread counts the slots: throttled when the host has used them all. */
   #admitHere(account: AccountState): AccountState {
     return this.#slotFree(account.hostId) ? account : this.#throttled(account)

@@ -24,7 +24,7 @@ import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { RepoEnvelope, UpstreamEvent } from '../protocol/envelope.ts'
 import type { AccountMessage, IdentityMessage } from '../protocol/messages.ts'
 import { accountBody, identityBody } from '../protocol/output.ts'
-import { AccountWriter } from './account-writer.ts'
+import { AccountWriter, takesSlot } from './account-writer.ts'
 import { IdentityLookups } from './identity-lookups.ts'
 import { didKeyOf } from './signing-keys.ts'
 import type { IngestDeps } from './types.ts'
@@ -135,9 +135,14 @@ export class EventHandlers {
       hostId,
       upstream: announcedStatus(msg.active, msg.status),
     }
-    const admitting = this.#w.admit(auth.account)
-    const before = admitting instanceof Promise ? await admitting : admitting
-    const state = applyAccountEvent(before, msg.did, event, this.#d.now())
+    const now = this.#d.now()
+    let before = auth.account
+    // A new account announced deleted takes no slot, so none is asked for it.
+    if (takesSlot(applyAccountEvent(before, msg.did, event, now))) {
+      const admitting = this.#w.admit(before)
+      before = admitting instanceof Promise ? await admitting : admitting
+    }
+    const state = applyAccountEvent(before, msg.did, event, now)
     const record = this.#w.append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),

@@ -6,7 +6,8 @@
 // writes account states first, releases the oldest, and announces each, each into a slot of its
 // own (a host with fewer slots left than were asked releases fewer; where slots are asked of
 // another thread, each release asks). An event that fails after its new account was granted a
-// slot gives it back. An `#identity` from a
+// slot gives it back; a new account announced deleted asks none; a new account resynced into the
+// mirror is checked for a slot again after the import's await. An `#identity` from a
 // host other than the account's is passed on but never moves the account (any host may say an
 // identity changed); an unknown account's `#identity` from a host its document does not name is
 // dropped as `wrong-host`. Commits are covered by the conformance and end-to-end tests.
@@ -23,6 +24,7 @@ import { decodeFrame } from '../protocol/frame.ts'
 import { frameWithSeq } from '../protocol/output.ts'
 import type { Drop } from './drop-counter.ts'
 import { Ingest } from './ingest.ts'
+import type { IngestMirror } from './types.ts'
 
 const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
 const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
@@ -61,6 +63,8 @@ interface RigOptions {
   readonly slots?: { count: number; limit: number }
   /** Slots asked of another thread (as in an account shard). */
   readonly askSlot?: (hostId: number, did: string) => Promise<boolean>
+  /** Archival mode's mirror. */
+  readonly mirror?: IngestMirror
 }
 
 function rig(documents: Record<string, string>, opts: RigOptions = {}): Rig {
@@ -149,6 +153,7 @@ function rig(documents: Record<string, string>, opts: RigOptions = {}): Rig {
     },
     identityRetry: { attempts: 1, delayMs: 0 },
     onDesynchronized: (did, hostId) => repairs.push(`${did}@${hostId}`),
+    ...(opts.mirror && { mirror: opts.mirror }),
   })
   const known = async (did: string, hostId: number, localStatus = 'active' as const) => {
     // Created in the order the test names them: the first is the oldest.
@@ -284,6 +289,42 @@ describe('Ingest: releasing throttled accounts', () => {
     assert.deepEqual(r.counts, [[1, 1, ALICE]], 'the grant, named (counted where it was granted)')
   })
 
+  it('a new account resynced into the mirror is checked again after the import (one thread)', async () => {
+    // The import awaits; another new account took the host's last slot meanwhile.
+    const slots = { count: 0, limit: 1 }
+    const deleted: string[] = []
+    const mirror: IngestMirror = {
+      applyCommit: () => Promise.reject(new Error('not used')),
+      importRepo: async () => {
+        slots.count = 1
+        return { changed: true }
+      },
+      delete: async (did) => {
+        deleted.push(did)
+        return true
+      },
+    }
+    const r = rig({}, { slots, mirror })
+    const head = {
+      rev: '3l3qo2vutsw2b',
+      commitCid: 'bafy-c',
+      dataCid: 'bafy-d',
+      commitBlock: new Uint8Array(),
+    }
+    const { result, state } = await r.ingest.resynchronize(ALICE, {
+      hostId: 1,
+      head,
+      tree: new Map(),
+      announce: true,
+    })
+    assert.equal(result, 'refused')
+    assert.equal(state?.localStatus, 'throttled')
+    assert.equal((await r.accounts.get(ALICE))?.localStatus, 'throttled', 'stored throttled')
+    assert.deepEqual(deleted, [ALICE], 'its imported repo is not kept')
+    assert.deepEqual(r.appended, [])
+    assert.equal(slots.count, 1, 'the limit holds')
+  })
+
   it('releases nothing for no slots, without touching the store', async () => {
     const r = rig({})
     await r.known(ALICE, 1, 'throttled')
@@ -319,6 +360,26 @@ describe('Ingest: #identity', () => {
     assert.deepEqual(r.settled, [{ hostId: 2, seq: 3, dropped: true }])
     assert.deepEqual(r.appended, [])
     assert.equal(await r.accounts.get(BOB), undefined)
+  })
+
+  it('an #account announcing an unknown account deleted asks no slot (it takes none)', async () => {
+    const asked: string[] = []
+    const r = rig(
+      { [CAROL]: HOSTS.get(2)! },
+      {
+        askSlot: async (_hostId, did) => {
+          asked.push(did)
+          return true
+        },
+      },
+    )
+    const msg = { type: '#account', seq: 1, did: CAROL, time: T, active: false, status: 'deleted' }
+    r.ingest.handle(2, msg as never, new Uint8Array())
+    await r.ingest.idle()
+    assert.deepEqual(r.drops, [])
+    assert.deepEqual(asked, [])
+    assert.equal((await r.accounts.get(CAROL))?.upstreamStatus, 'deleted')
+    assert.deepEqual(r.counts, [[2, 0, CAROL]], 'a new account, told of with 0')
   })
 
   it('of an unknown account from its own host: a new account on that host', async () => {

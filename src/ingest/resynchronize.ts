@@ -59,6 +59,17 @@ export async function resynchronize(
         throw err
       })
     changed = imported.changed || changed
+    // The import awaited: where this thread counts the slots, another new account may have
+    // taken the last one meanwhile, so a new account's is checked again right before its store.
+    const confirmed = w.confirm(account)
+    if (confirmed !== account) {
+      w.save(confirmed, 0, confirmed)
+      // Kept would be harmless (a release repairs it), but it is not the relay's to hold.
+      await d.mirror.delete(did).catch((err: unknown) => {
+        d.onError?.(err, { hostId: input.hostId, seq: 0, did })
+      })
+      return { result: 'refused', state: confirmed }
+    }
   }
   const desynchronized = account.localStatus === 'desynchronized'
   if (!changed && !input.announce && !desynchronized) return { result: 'unchanged', state: account }
