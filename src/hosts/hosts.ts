@@ -2,9 +2,9 @@
 // machine is its only writer), the upstream connection and flow control (host-links.ts), the
 // rate limiter, the retry schedule of offline hosts, and the cursor (derived in host-link.ts,
 // stored by the checkpoint). Every operation on hosts is a method here that applies the whole
-// rule: crawl requests, blocks and domain bans (and lifting them: a domain unban releases exactly
-// the hosts that ban blocked, by the ban's data), limits (raising an account limit releases
-// throttled accounts), trusted domains, cursor resets, disconnects.
+// rule: crawl requests, blocks, limits (raising an account limit releases throttled accounts),
+// cursor resets, disconnects; domain bans and trusted domains, whose rules for every host are
+// in host-domains.ts.
 // It calls upward only through callbacks: events to ingest, drops to the drop counter, a cursor
 // reset to the cursor book, "checkpoint now" after changes a crash must not undo, account
 // releases after a raised limit, and a host's ingest view changed (a ban, a sync mode).
@@ -12,12 +12,13 @@
 import { type BanReason, describeBan } from './ban.ts'
 import { admitCrawl, type CrawlRequest } from './crawl.ts'
 import { InvalidHostnameError, UnknownHostError } from './errors.ts'
+import { HostDomains } from './host-domains.ts'
 import { RELAY_HOST_ID } from './host-id.ts'
 import { HostLinks, resubscribeSpreadMs } from './host-links.ts'
 import { type HostIngestView, HostRows } from './host-rows.ts'
 import { HostStatusMachine } from './host-status.ts'
 import { detailOf, type HostDetail, type HostView, limitsOf, viewOf } from './host-view.ts'
-import { isDomainBanned, isTrustedDomain, normalizeHostname } from './hostname.ts'
+import { isTrustedDomain, normalizeHostname } from './hostname.ts'
 import type { HostsOptions, LimitsChange } from './hosts-options.ts'
 import { HostNotices } from './link-notices.ts'
 import { HostRateLimiter } from './rate-limit.ts'
@@ -34,6 +35,7 @@ export class Hosts {
   readonly #status: HostStatusMachine
   readonly #notices: HostNotices
   readonly #links: UpstreamLinks
+  readonly #domains: HostDomains
   #tick: NodeJS.Timeout | undefined
 
   constructor(o: HostsOptions) {
@@ -69,6 +71,14 @@ export class Hosts {
         onDrop: o.onDrop,
         eventTypes: o.eventTypes,
       })
+    this.#domains = new HostDomains({
+      settings: o.settings,
+      rows: this.#rows,
+      links: this.#links,
+      block: (id, ban) => this.#block(id, ban),
+      unblock: (id) => this.unblock(id),
+      persist: () => o.persist(),
+    })
   }
 
   // ---- life ----
@@ -84,11 +94,7 @@ export class Hosts {
       this.#links.link({ id: row.id, hostname: row.hostname, ssl: row.ssl }, row.cursor)
       this.#links.setLimits(row.id, limitsOf(row))
     }
-    for (const row of this.#rows.list()) {
-      if (row.status === 'banned') continue
-      const domain = this.settings.bannedDomains.find((d) => isDomainBanned(row.hostname, [d]))
-      if (domain) await this.#block(row.id, { kind: 'domain', domain })
-    }
+    await this.#domains.blockUnderBannedDomains()
   }
 
   /**
@@ -337,32 +343,16 @@ export class Hosts {
   }
 
   /** Bans a domain and every name under it, blocking its known hosts; returns how many. */
-  async banDomain(domain: string): Promise<number> {
-    await this.settings.banDomain(domain)
-    let n = 0
-    for (const row of this.#rows.list()) {
-      if (row.status === 'banned' || !isDomainBanned(row.hostname, [domain])) continue
-      await this.#block(row.id, { kind: 'domain', domain })
-      n++
-    }
-    if (n > 0) await this.#o.persist()
-    return n
+  banDomain(domain: string): Promise<number> {
+    return this.#domains.ban(domain)
   }
 
   /**
    * Lifts a domain ban and unblocks the hosts it blocked, unless another banned domain still
    * covers one (then that ban holds it); false when the domain was not banned.
    */
-  async unbanDomain(domain: string): Promise<boolean> {
-    if (!(await this.settings.unbanDomain(domain))) return false
-    for (const row of this.#rows.list()) {
-      const ban = this.#rows.ban(row.id)
-      if (ban?.kind !== 'domain' || ban.domain !== domain) continue
-      const still = this.settings.bannedDomains.find((d) => isDomainBanned(row.hostname, [d]))
-      if (still) await this.#block(row.id, { kind: 'domain', domain: still })
-      else await this.unblock(row.id)
-    }
-    return true
+  unbanDomain(domain: string): Promise<boolean> {
+    return this.#domains.unban(domain)
   }
 
   /** Stores and applies new limits; a raised account limit releases throttled accounts. */
@@ -376,16 +366,13 @@ export class Hosts {
       await this.#o.onAccountLimitRaised(id, Math.max(0, after.accountLimit - after.accountCount))
   }
 
-  async addTrustedDomain(domain: string): Promise<void> {
-    await this.settings.addTrustedDomain(domain)
-    await this.#retrust()
+  addTrustedDomain(domain: string): Promise<void> {
+    return this.#domains.trust(domain)
   }
 
   /** False when the domain was not trusted. */
-  async removeTrustedDomain(domain: string): Promise<boolean> {
-    if (!(await this.settings.removeTrustedDomain(domain))) return false
-    await this.#retrust()
-    return true
+  removeTrustedDomain(domain: string): Promise<boolean> {
+    return this.#domains.distrust(domain)
   }
 
   /** Forgets the host's cursor: it is read from its live head (a blocked one stays disconnected). */
@@ -410,17 +397,6 @@ export class Hosts {
     // caller (an operator) is told the write failed so it can be tried again.
     await this.#links.disconnect(id)
     await this.#rows.written(id)
-  }
-
-  /** Trusted domains changed: every host gets the trust (and default limits) they imply. */
-  async #retrust(): Promise<void> {
-    const patterns = this.settings.trustedDomains.value
-    for (const row of this.#rows.list()) {
-      const trusted = isTrustedDomain(row.hostname, patterns)
-      if (trusted === row.trusted) continue
-      await this.#rows.update(row.id, { trusted })
-      this.#links.setLimits(row.id, limitsOf(this.#rows.get(row.id)!))
-    }
   }
 
   /** The status machine moved a host: log, store, and stop an offline host's connection. */
