@@ -6,8 +6,10 @@
 // soak only), and in each verify worker's isolate, waits for the allocator to hand freed pages
 // back, and reads RSS again: what is left is what the relay holds. A rising trend in those
 // figures is a leak; a rising plain RSS with flat probes is collection timing.
-import WebSocket from 'ws'
+import { InspectorSession } from '../../test/support/inspector-session.ts'
 import { procStats, rssParts, scrape, value } from './sample.ts'
+
+export { debuggerUrlIn, INSPECT_FLAG } from '../../test/support/inspector-session.ts'
 
 /** One forced collection and what the relay held before and after it. */
 export interface GcProbe {
@@ -28,82 +30,6 @@ export interface GcProbe {
   readonly workerHeapAfterMB: number
   /** Verify workers whose isolates were collected too. */
   readonly workersCollected: number
-}
-
-/** The Node flag that makes the relay listen for an inspector on a loopback port of its choice. */
-export const INSPECT_FLAG = '--inspect=127.0.0.1:0'
-
-/**
- * The inspector's WebSocket address, from the line Node writes to stderr when it starts
- * listening (the port is the one the relay chose: no port is picked beforehand and raced for).
- */
-export function debuggerUrlIn(lines: readonly string[]): string | undefined {
-  for (const line of lines) {
-    const m = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(line)
-    if (m) return m[1]
-  }
-  return undefined
-}
-
-/** A Chrome DevTools Protocol session over the inspector's WebSocket: calls and events. */
-class InspectorSession {
-  readonly #ws: WebSocket
-  #next = 1
-  readonly #calls = new Map<
-    number,
-    (msg: { result?: unknown; error?: { message: string } }) => void
-  >()
-  readonly #listeners = new Map<string, (params: Record<string, unknown>) => void>()
-
-  private constructor(ws: WebSocket) {
-    this.#ws = ws
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as {
-        id?: number
-        method?: string
-        params?: Record<string, unknown>
-        result?: unknown
-        error?: { message: string }
-      }
-      if (msg.id !== undefined) this.#calls.get(msg.id)?.(msg)
-      else if (msg.method) this.#listeners.get(msg.method)?.(msg.params ?? {})
-    })
-  }
-
-  static async open(url: string): Promise<InspectorSession> {
-    const ws = new WebSocket(url, { handshakeTimeout: 5_000 })
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve())
-      ws.once('error', reject)
-    })
-    return new InspectorSession(ws)
-  }
-
-  /** Resolves with the call's result; rejects on an error answer or after 30 s. */
-  call(method: string, params?: Record<string, unknown>): Promise<unknown> {
-    const id = this.#next++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#calls.delete(id)
-        reject(new Error(`${method}: no answer in 30 s`))
-      }, 30_000)
-      this.#calls.set(id, (msg) => {
-        clearTimeout(timer)
-        this.#calls.delete(id)
-        if (msg.error) reject(new Error(`${method}: ${msg.error.message}`))
-        else resolve(msg.result)
-      })
-      this.#ws.send(JSON.stringify({ id, method, params }))
-    })
-  }
-
-  on(event: string, listener: (params: Record<string, unknown>) => void): void {
-    this.#listeners.set(event, listener)
-  }
-
-  close(): void {
-    this.#ws.close()
-  }
 }
 
 /**
