@@ -14,7 +14,7 @@ import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { publishRepos } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
-import { ADMIN_KEY, Consumer, eventually } from '../support/relay-harness.ts'
+import { ADMIN_KEY, eventually, readCommits } from '../support/relay-harness.ts'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
 import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
@@ -92,18 +92,8 @@ async function stopAndKill(flags: readonly [string[], string[], string[]]): Prom
     }
   }
   const seen: { seq: number; commit: string }[] = []
-  const consume = async (relay: RelayProcess, cursor: number | undefined, until: number) => {
-    const consumer = new Consumer(relay.wsUrl, cursor)
-    await consumer.opened()
-    await consumer
-      .until(() => consumer.messages().length >= until, 20_000, `${until} events`)
-      .catch((err: unknown) => {
-        console.error(relay.logs.slice(-30).join('\n'))
-        throw err
-      })
-    consumer.close()
-    for (const m of consumer.messages())
-      seen.push({ seq: m.body.seq as number, commit: (m.body.commit as { $link: string }).$link })
+  const consume = async (relay: RelayProcess, cursor: number, until: number) => {
+    seen.push(...(await readCommits(relay.wsUrl, cursor, until, relay.logs)))
   }
   const lastSeq = () => seen.at(-1)?.seq ?? 0
   let relay: RelayProcess | undefined

@@ -11,19 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
-import { publishRepos } from '../support/did-doc.ts'
+import { CommitStream } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { crashWorkerThread, debuggerUrlIn, INSPECT_FLAG } from '../support/inspector-session.ts'
-import { generateKeypair } from '../support/keypair.ts'
-import { Consumer, eventually } from '../support/relay-harness.ts'
+import { eventually, readCommits } from '../support/relay-harness.ts'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
-import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
-const DIDS = [
-  'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa',
-  'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb',
-  'did:plc:cccccccccccccccccccccccc',
-]
 const COMPILE_CACHE = join(import.meta.dirname, '../../src/runtime/compile-cache.mjs')
 const FLAGS = ['--account-shards', '2', '--upstream-threads', '1']
 
@@ -47,33 +40,10 @@ async function crashAndRestart(script: string, logged: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'relay-thread-death-'))
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
-  const repos = DIDS.map((did) => new TestRepo(did, generateKeypair('k256')))
-  publishRepos(plc, repos, pds.url, (did) => `${did.slice(8, 14)}.test`)
-  let upstreamSeq = 0
-  let postNo = 0
-  const commitCids: string[] = []
-  const produce = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const repo = repos[i % repos.length]!
-      const path = `app.bsky.feed.post/3l${String(postNo++).padStart(11, '0')}`
-      const msg = await repo.commit([{ action: 'create', path }], { seq: ++upstreamSeq })
-      commitCids.push(msg.commit.$link)
-      pds.emit(upstreamSeq, messageFrame(msg))
-    }
-  }
+  const stream = new CommitStream(pds, plc, 'abc')
   const seen: { seq: number; commit: string }[] = []
   const consume = async (relay: RelayProcess, cursor: number, until: number) => {
-    const consumer = new Consumer(relay.wsUrl, cursor)
-    await consumer.opened()
-    await consumer
-      .until(() => consumer.messages().length >= until, 20_000, `${until} events`)
-      .catch((err: unknown) => {
-        console.error(relay.logs.slice(-30).join('\n'))
-        throw err
-      })
-    consumer.close()
-    for (const m of consumer.messages())
-      seen.push({ seq: m.body.seq as number, commit: (m.body.commit as { $link: string }).$link })
+    seen.push(...(await readCommits(relay.wsUrl, cursor, until, relay.logs)))
   }
   const start = () =>
     startRelayProcess(dir, plc.url, FLAGS, { nodeFlags: ['--import', COMPILE_CACHE, INSPECT_FLAG] })
@@ -82,12 +52,12 @@ async function crashAndRestart(script: string, logged: string): Promise<void> {
     relay = await start()
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
     await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
-    await produce(30)
+    await stream.produce(30)
     await consume(relay, 0, 30)
 
     // The thread crashes in the middle of a burst.
-    const burst = produce(60)
-    await eventually(() => upstreamSeq >= 45, 20_000, 'burst under way')
+    const burst = stream.produce(60)
+    await eventually(() => stream.upstreamSeq >= 45, 20_000, 'burst under way')
     const debuggerUrl = debuggerUrlIn(relay.logs)
     assert.ok(debuggerUrl, 'the relay listens for the inspector')
     await crashWorkerThread(debuggerUrl, script)
@@ -105,8 +75,8 @@ async function crashAndRestart(script: string, logged: string): Promise<void> {
     await burst
 
     relay = await start()
-    await produce(10)
-    await consume(relay, seen.at(-1)!.seq, commitCids.length - seen.length)
+    await stream.produce(10)
+    await consume(relay, seen.at(-1)!.seq, stream.emitted.length - seen.length)
     const seqs = seen.map((s) => s.seq)
     assert.deepEqual(
       seqs,
@@ -115,7 +85,7 @@ async function crashAndRestart(script: string, logged: string): Promise<void> {
     )
     assert.deepEqual(
       seen.map((s) => s.commit).sort(),
-      [...commitCids].sort(),
+      [...stream.emitted].sort(),
       'every upstream commit arrives exactly once',
     )
   } finally {

@@ -141,6 +141,31 @@ export class Consumer {
   }
 }
 
+/**
+ * Subscribes from `cursor`, reads `count` `#commit` events (20 s at most; `logs`, the relay's,
+ * are printed when they do not come), and leaves: each one's relay seq and commit CID.
+ */
+export async function readCommits(
+  wsUrl: string,
+  cursor: number,
+  count: number,
+  logs: readonly string[] = [],
+): Promise<{ seq: number; commit: string }[]> {
+  const consumer = new Consumer(wsUrl, cursor)
+  await consumer.opened()
+  await consumer
+    .until(() => consumer.messages().length >= count, 20_000, `${count} events`)
+    .catch((err: unknown) => {
+      console.error(logs.slice(-30).join('\n'))
+      throw err
+    })
+  consumer.close()
+  return consumer.messages().map((m) => ({
+    seq: m.body.seq as number,
+    commit: (m.body.commit as { $link: string }).$link,
+  }))
+}
+
 /** Polls `predicate` until true or the timeout (for state not signalled by frames). */
 export async function eventually(
   predicate: () => boolean | Promise<boolean>,
