@@ -1,11 +1,11 @@
 // A new account's slot where the count belongs to another thread (account shards: askSlot): the
 // slot is asked for right before the account is stored, and a granted one is not counted twice;
 // a new account that ends up taking no slot (a PDS announcing it deleted) gives the granted slot
-// back, as does one admitted but then not stored; a refused one is throttled; only a first store
-// names the account (so a later move cannot use a grant up). Where this thread counts, the answer
-// needs no await. A released throttled account takes a slot the same way, and is not released
-// when none is left. A known account is never counted as new, even when the cache dropped it
-// between its read and its store.
+// back, as does one admitted but then not stored; a refused one is throttled; a move's +1 names
+// no account (so it cannot use a grant up). Where this thread counts, the answer needs no await.
+// A released throttled account, and one back from deleted upstream, take a slot the same way,
+// and are refused when none is left. A known account is never counted as new, even when the
+// cache dropped it between its read and its store.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AccountCache } from '../accounts/account-cache.ts'
@@ -101,7 +101,7 @@ describe('account writer: slots', () => {
     assert.deepEqual(counts, [])
   })
 
-  it('only a first store carries the DID: a later move cannot use up a grant', async () => {
+  it('a move’s +1 names no account: it cannot use up a grant', async () => {
     const { w, counts } = writer(async () => true)
     const admitted = await w.admit(w.fresh(DID, 1, 0))
     w.save(admitted, 1, admitted)
@@ -129,7 +129,7 @@ describe('account writer: slots', () => {
   })
 })
 
-describe('account writer: releasing a throttled account', () => {
+describe('account writer: a stored account taking a slot again (released, back from deleted)', () => {
   const throttled: AccountState = { ...newAccount(DID, 1, 0), localStatus: 'throttled' }
 
   it('where this thread counts, a full host keeps it throttled', async () => {
@@ -170,5 +170,31 @@ describe('account writer: releasing a throttled account', () => {
   it('an account not throttled is not released', async () => {
     const { w } = writer(async () => true, { stored: [{ ...throttled, localStatus: 'active' }] })
     assert.equal(await w.release(DID), undefined)
+  })
+
+  it('an account deleted upstream that comes back must claim a slot', async () => {
+    const deleted: AccountState = { ...newAccount(DID, 1, 0), upstreamStatus: 'deleted' }
+    const back: AccountState = { ...deleted, upstreamStatus: 'active' }
+    const full = writer(undefined)
+    assert.equal(full.w.claim(deleted, back), false, 'this thread: the host is full')
+    const free = writer(undefined, { slots: { count: 0 } })
+    assert.equal(free.w.claim(deleted, back), true)
+    free.w.save(back, 1, deleted)
+    assert.deepEqual(free.counts, [[1, 1, DID]])
+    const asked = writer(async () => true)
+    assert.equal(await asked.w.claim(deleted, back), true)
+    assert.deepEqual(asked.asked, [DID])
+    assert.equal(await writer(async () => false).w.claim(deleted, back), false)
+  })
+
+  it('changes that take no new slot on the host claim none', () => {
+    const { w, asked } = writer(async () => false)
+    const active = newAccount(DID, 1, 0)
+    const deleted: AccountState = { ...active, upstreamStatus: 'deleted' }
+    assert.equal(w.claim(active, { ...active, handle: 'a.test' }), true, 'holds one already')
+    assert.equal(w.claim(active, deleted), true, 'gives one up')
+    assert.equal(w.claim(deleted, { ...active, hostId: 2 }), true, 'a move')
+    assert.equal(w.claim(w.fresh(DID, 1, 0), active), true, 'new: admitted instead')
+    assert.deepEqual(asked, [])
   })
 })

@@ -65,6 +65,7 @@ export class AccountWriter {
    */
   save(next: AccountState, seq: number, before: AccountState): void {
     const prev = this.#unstored.has(before) ? undefined : before
+    this.#unstored.delete(before)
     this.#unstored.delete(next)
     this.#d.accounts.set(next, seq)
     if (prev && prev.hostId !== next.hostId) {
@@ -116,6 +117,21 @@ export class AccountWriter {
       if (!granted) return undefined
     }
     return this.#changeStatus(account, 'desynchronized')
+  }
+
+  /**
+   * Whether `next` may be stored as it is. A change that makes a stored account take a slot it
+   * did not on the same host (back from deleted upstream) takes one as a new account does:
+   * checked with no await before the store where this thread counts the slots, asked for where
+   * another does; false when the host has none left (the caller throttles the account). Any
+   * other change needs none. (A move to another host carries its slot there unchecked: the
+   * account is not new to the network.)
+   */
+  claim(before: AccountState, next: AccountState): boolean | Promise<boolean> {
+    if (this.#unstored.has(before) || next.hostId !== before.hostId) return true
+    if (takesSlot(before) || !takesSlot(next)) return true
+    const { hosts } = this.#d
+    return hosts.askSlot ? hosts.askSlot(next.hostId, next.did) : this.#slotFree(next.hostId)
   }
 
   /** Changes a stored account's local status, announcing what consumers see change. */

@@ -24,7 +24,7 @@ import type { DropReason } from '../protocol/drop-reasons.ts'
 import type { RepoEnvelope, UpstreamEvent } from '../protocol/envelope.ts'
 import type { AccountMessage, IdentityMessage } from '../protocol/messages.ts'
 import { accountBody, identityBody } from '../protocol/output.ts'
-import { AccountWriter, takesSlot } from './account-writer.ts'
+import { AccountWriter } from './account-writer.ts'
 import { IdentityLookups } from './identity-lookups.ts'
 import { didKeyOf } from './signing-keys.ts'
 import type { IngestDeps } from './types.ts'
@@ -130,19 +130,19 @@ export class EventHandlers {
   async #account(hostId: number, hostname: string, msg: AccountMessage): Promise<Outcome> {
     const auth = await this.#authority(hostId, hostname, msg.did)
     if ('reason' in auth) return auth
-    const event: AccountEvent = {
-      kind: 'upstream-status',
-      hostId,
-      upstream: announcedStatus(msg.active, msg.status),
-    }
+    const upstream = announcedStatus(msg.active, msg.status)
+    let event: AccountEvent = { kind: 'upstream-status', hostId, upstream }
+    const admitting = this.#w.admit(auth.account)
+    const before = admitting instanceof Promise ? await admitting : admitting
     const now = this.#d.now()
-    let before = auth.account
-    // A new account announced deleted takes no slot, so none is asked for it.
-    if (takesSlot(applyAccountEvent(before, msg.did, event, now))) {
-      const admitting = this.#w.admit(before)
-      before = admitting instanceof Promise ? await admitting : admitting
+    let state = applyAccountEvent(before, msg.did, event, now)
+    // An account back from deleted upstream takes a slot again, as a new one does. With none
+    // left the relay throttles it, and the event says so: a replay of the log does the same.
+    const claiming = this.#w.claim(before, state)
+    if (!(claiming instanceof Promise ? await claiming : claiming)) {
+      event = { kind: 'relay-status', localStatus: 'throttled', upstreamActive: msg.active }
+      state = applyAccountEvent(before, msg.did, event, now)
     }
-    const state = applyAccountEvent(before, msg.did, event, now)
     const record = this.#w.append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
@@ -177,6 +177,10 @@ export class EventHandlers {
       const reactivated = await this.#recheckStatus(account, identity)
       if (!reactivated) return drop(inactive, `${did} is ${account.upstreamStatus} upstream`)
       account = reactivated
+      // Back from deleted on a host with no slot left: throttled now.
+      if (account.localStatus === 'throttled') {
+        return drop('account-throttled', `${did} is back beyond its host's account limit`)
+      }
     } else if (inactive) {
       // A new account throttled on arrival is stored as such, so raising the host's limit can
       // release it later (oldest first).
@@ -316,12 +320,19 @@ export class EventHandlers {
     this.#rechecked.set(account.did, now)
     const status = await check(identity.pds, account.did).catch(() => null)
     if (!status?.active) return null
-    const event: AccountEvent = {
+    let event: AccountEvent = {
       kind: 'relay-status',
       localStatus: account.localStatus,
       upstreamActive: true,
     }
-    const state = applyAccountEvent(account, account.did, event, now)
+    let state = applyAccountEvent(account, account.did, event, now)
+    // An account back from deleted takes a slot again, as a new one does (throttled when none
+    // is left, as the event says).
+    const claiming = this.#w.claim(account, state)
+    if (!(claiming instanceof Promise ? await claiming : claiming)) {
+      event = { ...event, localStatus: 'throttled' }
+      state = applyAccountEvent(account, account.did, event, now)
+    }
     // The relay's own event: the PDS never sent one.
     const time = new Date(now).toISOString()
     const record = this.#w.append(

@@ -6,8 +6,9 @@
 // writes account states first, releases the oldest, and announces each, each into a slot of its
 // own (a host with fewer slots left than were asked releases fewer; where slots are asked of
 // another thread, each release asks). An event that fails after its new account was granted a
-// slot gives it back; a new account announced deleted asks none; a new account resynced into the
-// mirror is checked for a slot again after the import's await. An `#identity` from a
+// slot gives it back; an account back from deleted upstream takes a slot again (throttled when
+// none is left); a new account resynced into the mirror is checked for a slot again after the
+// import's await. An `#identity` from a
 // host other than the account's is passed on but never moves the account (any host may say an
 // identity changed); an unknown account's `#identity` from a host its document does not name is
 // dropped as `wrong-host`. Commits are covered by the conformance and end-to-end tests.
@@ -362,7 +363,7 @@ describe('Ingest: #identity', () => {
     assert.equal(await r.accounts.get(BOB), undefined)
   })
 
-  it('an #account announcing an unknown account deleted asks no slot (it takes none)', async () => {
+  it('an #account announcing an unknown account deleted gives back the slot granted it', async () => {
     const asked: string[] = []
     const r = rig(
       { [CAROL]: HOSTS.get(2)! },
@@ -377,9 +378,34 @@ describe('Ingest: #identity', () => {
     r.ingest.handle(2, msg as never, new Uint8Array())
     await r.ingest.idle()
     assert.deepEqual(r.drops, [])
-    assert.deepEqual(asked, [])
+    assert.deepEqual(asked, [CAROL], 'asked as any new account (a full host throttles it)')
     assert.equal((await r.accounts.get(CAROL))?.upstreamStatus, 'deleted')
-    assert.deepEqual(r.counts, [[2, 0, CAROL]], 'a new account, told of with 0')
+    assert.deepEqual(r.counts, [[2, 0, CAROL]], 'a new account taking none: told of with 0')
+  })
+
+  it('an account back from deleted upstream takes a slot; none left, it is throttled', async () => {
+    const full = rig({ [ALICE]: HOSTS.get(1)! }, { slots: { count: 1, limit: 1 } })
+    await full.known(ALICE, 1)
+    full.stored.set(ALICE, { ...full.stored.get(ALICE)!, upstreamStatus: 'deleted' })
+    const back = { type: '#account', seq: 5, did: ALICE, time: T, active: true }
+    full.ingest.handle(1, back as never, new Uint8Array())
+    await full.ingest.idle()
+    const stored = await full.accounts.get(ALICE)
+    assert.deepEqual([stored?.localStatus, stored?.upstreamStatus], ['throttled', 'active'])
+    assert.deepEqual(full.counts, [], 'no slot taken')
+    assert.deepEqual(
+      full.appended.map((a) => [a.type, a.body.active, a.body.status]),
+      [['#account', false, 'throttled']],
+      'announced as the relay sees it',
+    )
+
+    const free = rig({ [ALICE]: HOSTS.get(1)! }, { slots: { count: 0, limit: 1 } })
+    await free.known(ALICE, 1)
+    free.stored.set(ALICE, { ...free.stored.get(ALICE)!, upstreamStatus: 'deleted' })
+    free.ingest.handle(1, back as never, new Uint8Array())
+    await free.ingest.idle()
+    assert.equal((await free.accounts.get(ALICE))?.localStatus, 'active')
+    assert.deepEqual(free.counts, [[1, 1, ALICE]])
   })
 
   it('of an unknown account from its own host: a new account on that host', async () => {

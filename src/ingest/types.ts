@@ -28,9 +28,11 @@ export interface IngestHosts {
    */
   askSlot?(hostId: number, did: string): Promise<boolean>
   /**
-   * An account took (1) or gave back (-1) a slot. `did` is given for a new account only (its
-   * first store), with 0 too when it takes none: a slot granted to it by `askSlot` and counted
-   * already is then not counted again, or goes back.
+   * An account took (1) or gave back (-1) a slot. `did` is given for a new account's first store
+   * (with 0 too when it takes none), for a stored account taking a slot on the same host (a
+   * release, a return from deleted), and with 0 for a failure before a store: a slot granted to
+   * it by `askSlot` and counted already is then not counted again, or goes back. A move's
+   * counts name no account, so they cannot use a grant up.
    */
   adjustAccountCount(hostId: number, delta: number, did?: string): void
   /** An event is settled: accepted into the log's buffer, or dropped (then complete at once). */

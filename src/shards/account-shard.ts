@@ -66,8 +66,9 @@ export class AccountShard {
   /** Slot requests waiting for the main thread's answer, by id. */
   readonly #asked = new Map<number, (granted: boolean) => void>()
   /**
-   * New accounts whose slot the main thread granted and counted, with the host it was granted
-   * for: their first store's +1 is not sent again (or, taking no slot, the grant goes back).
+   * Accounts whose slot the main thread granted and counted (new ones, releases, returns from
+   * deleted), with the host it was granted for: the store's +1 is not sent again (or, taking no
+   * slot after all, or failing before the store, the grant goes back).
    */
   readonly #granted = new Map<string, number>()
   #nextAsk = 0

@@ -373,7 +373,7 @@ async function archivalMode(pgUrl: string | undefined, extra: string[] = []): Pr
       // What the VACUUM freed is in the tables' free-space maps, where PostgreSQL's next
       // writes look for room, or, for empty pages at a table's end, given back to the file
       // system. Both are read directly (the maps through pg_freespacemap, in PostgreSQL's own
-      // packages). The relation sizes alone are no measure of it: a page's dead rows are also
+      // packages; creating it needs a superuser, as RELAY_TEST_POSTGRES_URL's role is in CI). The relation sizes alone are no measure of it: a page's dead rows are also
       // pruned as the page is read, so a second round of writes fits without any VACUUM (a
       // check on that passed with compaction's VACUUM removed), and the first VACUUM creates
       // the maps themselves (~110 KB here). Seen here: 92-238 KB recorded free; none without

@@ -178,6 +178,9 @@ for (const [mode, modeFlags] of MODES) {
           3,
           'the fourth is still throttled',
         )
+        // The release took exactly one slot: in a shard the main thread counted its grant, and
+        // the store's +1 was not sent again.
+        assert.equal(w.relay.relay.hosts.get(hostId)!.accountCount, 3)
         consumer.close()
       } finally {
         await w.close()

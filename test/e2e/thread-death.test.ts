@@ -61,7 +61,9 @@ async function crashAndRestart(script: string, logged: string): Promise<void> {
     const debuggerUrl = debuggerUrlIn(relay.logs)
     assert.ok(debuggerUrl, 'the relay listens for the inspector')
     await crashWorkerThread(debuggerUrl, script)
-    const waited = new Promise((r) => setTimeout(() => r('still running after 20 s'), 20_000))
+    const waited = new Promise((r) =>
+      setTimeout(() => r('still running after 20 s'), 20_000).unref(),
+    )
     const code = await Promise.race([relay.exited, waited])
     assert.equal(code, 70, 'exit code for a supervisor to restart on')
     assert.ok(

@@ -160,10 +160,10 @@ export async function readCommits(
       throw err
     })
   consumer.close()
-  return consumer.messages().map((m) => ({
-    seq: m.body.seq as number,
-    commit: (m.body.commit as { $link: string }).$link,
-  }))
+  return consumer.messages().map((m) => {
+    if (m.type !== '#commit') throw new Error(`expected only #commit events, got ${m.type}`)
+    return { seq: m.body.seq as number, commit: (m.body.commit as { $link: string }).$link }
+  })
 }
 
 /** Polls `predicate` until true or the timeout (for state not signalled by frames). */
