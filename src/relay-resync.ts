@@ -5,7 +5,7 @@
 // recovery, stopped before ingest.
 import { ArchiveDatabase } from './archive/archive-db.ts'
 import { Compactor } from './archive/compaction.ts'
-import { Mirror, type MirrorStats } from './archive/mirror.ts'
+import { Mirror, type MirrorReader, type MirrorStats } from './archive/mirror.ts'
 import { RepoStore } from './archive/repo-store.ts'
 import type { RelayConfig } from './config/config.ts'
 import type { RelayDatabase } from './db/database.ts'
@@ -35,7 +35,13 @@ const REPO_FETCH_TIMEOUT_MS = 10 * 60_000
 export type SyncCountKey = ResyncResult | 'failed'
 
 export interface RelayResync {
-  readonly mirror: Mirror | undefined
+  /** Archival mode's mirror as the read routes use it (undefined when archival mode is off). */
+  readonly mirror: MirrorReader | undefined
+  /**
+   * The mirror ingest on this thread writes; undefined with account shards, whose own mirrors
+   * write their accounts' repos (one writer for each).
+   */
+  readonly writer: Mirror | undefined
   readonly archive: ArchiveDatabase | undefined
   /** One account's fetch and intake, counted by result (every caller goes through it). */
   readonly syncer: Pick<RepoSyncer, 'syncAccount'>
@@ -182,6 +188,7 @@ export async function relayResync(p: {
   })
   return {
     mirror,
+    writer: config.accountShards > 0 ? undefined : mirror,
     archive,
     syncer: counted,
     syncCounts,

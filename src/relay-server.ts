@@ -12,7 +12,7 @@ import { repoRoutes } from './api/repo-routes.ts'
 import { createApiServer, type Route } from './api/server.ts'
 import { subscribeParams } from './api/subscribe-params.ts'
 import { syncRoutes } from './api/sync-routes.ts'
-import type { Mirror } from './archive/mirror.ts'
+import type { MirrorReader } from './archive/mirror.ts'
 import { type RelayConfig, SERVER_HEADER } from './config/config.ts'
 import { serveDashboard } from './dashboard/serve.ts'
 import type { RelayDatabase } from './db/database.ts'
@@ -35,7 +35,7 @@ export interface RelayServerParts {
   readonly accounts: AccountReader
   readonly fanout: Fanout
   /** Archival mode's mirror (getRepo, getRecord, getBlocks); undefined when it is off. */
-  readonly mirror: Mirror | undefined
+  readonly mirror: MirrorReader | undefined
   readonly adminRoutes: readonly Route[]
   /** Every XRPC and admin handler runs in a span. */
   readonly tracer: Tracer

@@ -252,7 +252,7 @@ export async function createRelay(
         ctx.waiting
           ? logger.warn({ err, ...ctx }, 'event waiting for the database')
           : logger.error({ err, ...ctx }, 'unexpected error processing an event'),
-      mirror: resync.mirror,
+      mirror: resync.writer,
       onDesynchronized: (did, hostId) => resync.repairs.enqueue(did, hostId),
     })
   resync.bind({ hosts, ingest: owner, ...(shards && { shards }) })

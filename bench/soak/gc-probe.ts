@@ -23,12 +23,13 @@ export interface GcProbe {
   readonly externalAfterMB: number
   /**
    * Where the RSS after the collection sits (sample.ts `rssParts`): V8's pages (every isolate),
-   * the allocator's memory outside them, and the verify workers' committed heaps.
+   * the allocator's memory outside them, and the worker threads' committed heaps (verify
+   * workers and account shards).
    */
   readonly v8PagesAfterMB: number
   readonly otherAnonAfterMB: number
   readonly workerHeapAfterMB: number
-  /** Verify workers whose isolates were collected too. */
+  /** Worker threads whose isolates were collected too. */
   readonly workersCollected: number
 }
 
@@ -110,7 +111,11 @@ export async function takeProbe(target: ProbeTarget, t: number): Promise<GcProbe
     externalAfterMB: mb(value(m, 'nodejs_external_memory_bytes')),
     v8PagesAfterMB: mb(parts.v8Pages),
     otherAnonAfterMB: mb(parts.otherAnon + parts.mallocHeap),
-    workerHeapAfterMB: mb(value(m, 'relay_verify_worker_heap_bytes{kind="total"}')),
+    // With account shards, their isolates verify (the pool's one worker runs only for resyncs).
+    workerHeapAfterMB: mb(
+      value(m, 'relay_verify_worker_heap_bytes{kind="total"}') +
+        value(m, 'relay_account_shard_heap_bytes{kind="total"}'),
+    ),
     workersCollected,
   }
 }

@@ -7,7 +7,7 @@
 // hold yet (being repaired), and every read when archival mode is off, is redirected to the
 // account's PDS, as before. Account status errors are repo-routes.ts's `repoReadError`.
 // Deliberately not here: the mirror itself (archive/), account status (accounts/).
-import type { Mirror } from '../archive/mirror.ts'
+import type { MirrorReader } from '../archive/mirror.ts'
 import type { AccountReader } from '../ingest/account-operations.ts'
 import { encodeCarSlice } from '../protocol/car.ts'
 import {
@@ -24,7 +24,7 @@ import type { ApiRequest, ApiResponse, Route } from './server.ts'
 export interface RepoExportDeps {
   readonly accounts: Pick<AccountReader, 'get'>
   /** Archival mode's mirror; undefined when archival mode is off. */
-  readonly mirror: Mirror | undefined
+  readonly mirror: MirrorReader | undefined
   /** The PDS endpoint (scheme://host[:port]) of a host id, for redirects. */
   readonly hostEndpoint: (hostId: number) => string | null
 }

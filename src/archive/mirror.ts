@@ -76,6 +76,12 @@ export function sumMirrorStats(each: readonly (MirrorStats | undefined)[]): Mirr
   return sum
 }
 
+/**
+ * What the read routes use of a mirror (getRepo, getRecord, getBlocks). With account shards
+ * the main thread's mirror is only this: each shard writes its own accounts' repos.
+ */
+export type MirrorReader = Pick<Mirror, 'head' | 'exportRepo' | 'recordProof' | 'blocks'>
+
 export class Mirror {
   readonly #store: RepoStore
   readonly stats: MirrorStats = noMirrorStats()
