@@ -16,7 +16,8 @@
 //   the next seq, so a consumer holding its cursor misses nothing and sees nothing twice;
 // - a cut inside the last record when the database's checkpoint already covers that seq: the
 //   relay refuses to start and says why, rather than hand the seq out again to another event.
-// `RELAY_TEST_LONG=1` runs 50 kill cycles instead of 5.
+// The kill cycles run again with account shards and host threads, their counts changed at each
+// start. `RELAY_TEST_LONG=1` runs 50 kill cycles instead of 5.
 import assert from 'node:assert/strict'
 import { appendFile, mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -24,7 +25,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { test } from 'node:test'
 import { WebSocket } from 'ws'
-import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
+import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { decodeFrame } from '../../src/protocol/frame.ts'
 import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
@@ -125,7 +126,6 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
   const pds = await FakePds.start()
   const plc = await startMockPlc({})
   const stream = new CommitStream(pds, plc, 'nop')
-  const rand = seededRandom(SEED)
   const consumer = new ResumingConsumer()
   let relay: RelayProcess | undefined
   const failWithLogs = (err: unknown): never => {
@@ -133,68 +133,10 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
     throw err
   }
   try {
-    relay = await startRelayProcess(dir, plc.url)
-    assert.equal((await relay.crawl(pds.hostname)).status, 200)
-    await raiseEventLimits(relay.url, pds.hostname)
-    await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
-    stream.start(10)
-    await consumer.connect(relay.wsUrl)
-    // The kills start once the host has a stored cursor: a relay killed before its first
-    // checkpoint has its own test below.
-    await eventually(
-      () => storedCursor(dir, pds.hostname) !== null,
-      30_000,
-      'first checkpoint of the host cursor',
-    )
-
-    const cursorsAtRestart: string[] = []
-    for (let cycle = 0; cycle < KILL_CYCLES; cycle++) {
-      // Under load: the relay has served something new since it started, then a random moment.
-      const seen = consumer.received.length
-      await eventually(
-        () => consumer.received.length > seen,
-        30_000,
-        `cycle ${cycle}: events flowing`,
-      ).catch(failWithLogs)
-      await new Promise((r) => setTimeout(r, Math.floor(rand() * 800)))
-      relay.child.kill('SIGKILL')
-      assert.equal(await relay.exited, 'SIGKILL')
-      await consumer.closed()
-      const subscriptions = pds.subscriptions.length
-      relay = await startRelayProcess(dir, plc.url)
-      await eventually(
-        () => pds.subscriptions.length > subscriptions,
-        10_000,
-        'upstream resumed',
-      ).catch(failWithLogs)
-      cursorsAtRestart.push(pds.subscriptions.at(-1)!.cursor ?? 'live')
-      await consumer.connect(relay.wsUrl)
-    }
-    await stream.stop()
+    relay = await killUnderLoad({ dir, pds, plc, stream, consumer, flags: () => [] }, (r) => {
+      relay = r
+    }).catch(failWithLogs)
     const total = stream.emitted.length
-    await eventually(
-      () => consumer.received.length >= total,
-      60_000,
-      `all ${total} commits received`,
-    ).catch(failWithLogs)
-
-    assert.deepEqual(consumer.anomalies, [], 'no error frame, gap, duplicate or reordering')
-    const seqs = consumer.received.map((r) => r.seq)
-    assert.deepEqual(
-      seqs,
-      Array.from({ length: total }, (_, i) => i + 1),
-      'seqs 1..N, each once, in order, across every restart',
-    )
-    assert.deepEqual(
-      consumer.received.map((r) => r.commit).sort(),
-      [...stream.emitted].sort(),
-      'every commit the PDS emitted, exactly once',
-    )
-    // Every restart resumed the upstream from a stored cursor, never from its live head.
-    assert.ok(
-      cursorsAtRestart.every((c) => c !== 'live'),
-      `upstream cursors at restarts: ${cursorsAtRestart}`,
-    )
 
     // Everything served before the kills is served again, byte for byte.
     const replay = async (upTo: number): Promise<void> => {
@@ -275,6 +217,123 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
       return true
     })
     relay = undefined
+  } finally {
+    consumer.close()
+    await stream.stop()
+    relay?.child.kill('SIGKILL')
+    await pds.close()
+    await plc.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+/**
+ * Starts the relay in `dir` on a host streaming commits, kills it with SIGKILL KILL_CYCLES times
+ * at random moments under load (each start with `flags(start)`), then stops the stream and checks
+ * what the resuming consumer saw: seqs 1..N once and in order, every commit once, and each
+ * restart resumed the upstream from a stored cursor. Returns the relay left running; `onStart`
+ * hears of each start (for the caller's logs and clean-up).
+ */
+async function killUnderLoad(
+  w: {
+    readonly dir: string
+    readonly pds: FakePds
+    readonly plc: MockPlc
+    readonly stream: CommitStream
+    readonly consumer: ResumingConsumer
+    readonly flags: (start: number) => string[]
+  },
+  onStart: (relay: RelayProcess) => void,
+): Promise<RelayProcess> {
+  const { dir, pds, plc, stream, consumer } = w
+  const rand = seededRandom(SEED)
+  const start = async (n: number) => {
+    const relay = await startRelayProcess(dir, plc.url, w.flags(n))
+    onStart(relay)
+    return relay
+  }
+  let relay = await start(0)
+  assert.equal((await relay.crawl(pds.hostname)).status, 200)
+  await raiseEventLimits(relay.url, pds.hostname)
+  await eventually(() => pds.subscriberCount === 1, 10_000, 'relay subscribed')
+  stream.start(10)
+  await consumer.connect(relay.wsUrl)
+  // The kills start once the host has a stored cursor: a relay killed before its first
+  // checkpoint has its own test below.
+  await eventually(
+    () => storedCursor(dir, pds.hostname) !== null,
+    30_000,
+    'first checkpoint of the host cursor',
+  )
+  const cursorsAtRestart: string[] = []
+  for (let cycle = 0; cycle < KILL_CYCLES; cycle++) {
+    // Under load: the relay has served something new since it started, then a random moment.
+    const seen = consumer.received.length
+    await eventually(
+      () => consumer.received.length > seen,
+      30_000,
+      `cycle ${cycle}: events flowing`,
+    )
+    await new Promise((r) => setTimeout(r, Math.floor(rand() * 800)))
+    relay.child.kill('SIGKILL')
+    assert.equal(await relay.exited, 'SIGKILL')
+    await consumer.closed()
+    const subscriptions = pds.subscriptions.length
+    relay = await start(cycle + 1)
+    await eventually(() => pds.subscriptions.length > subscriptions, 10_000, 'upstream resumed')
+    cursorsAtRestart.push(pds.subscriptions.at(-1)!.cursor ?? 'live')
+    await consumer.connect(relay.wsUrl)
+  }
+  await stream.stop()
+  const total = stream.emitted.length
+  await eventually(() => consumer.received.length >= total, 60_000, `all ${total} commits received`)
+
+  assert.deepEqual(consumer.anomalies, [], 'no error frame, gap, duplicate or reordering')
+  const seqs = consumer.received.map((r) => r.seq)
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: total }, (_, i) => i + 1),
+    'seqs 1..N, each once, in order, across every restart',
+  )
+  assert.deepEqual(
+    consumer.received.map((r) => r.commit).sort(),
+    [...stream.emitted].sort(),
+    'every commit the PDS emitted, exactly once',
+  )
+  // Every restart resumed the upstream from a stored cursor, never from its live head.
+  assert.ok(
+    cursorsAtRestart.every((c) => c !== 'live'),
+    `upstream cursors at restarts: ${cursorsAtRestart}`,
+  )
+  return relay
+}
+
+// The same with account shards and host threads (docs/scaling.md), their counts changed at each
+// start: each shard's checkpoint and each host thread's cursors must survive a kill at any moment.
+test(`${KILL_CYCLES} kill -9 cycles with account shards and host threads: every event once, in order`, {
+  timeout: scaled(180_000, 1_800_000),
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-loop-'))
+  const pds = await FakePds.start()
+  const plc = await startMockPlc({})
+  const stream = new CommitStream(pds, plc, 'nop')
+  const consumer = new ResumingConsumer()
+  let relay: RelayProcess | undefined
+  const counts = [
+    ['2', '1'],
+    ['3', '2'],
+  ] as const
+  const flags = (n: number) => {
+    const [shards, threads] = counts[n % counts.length]!
+    return ['--account-shards', shards, '--upstream-threads', threads]
+  }
+  try {
+    relay = await killUnderLoad({ dir, pds, plc, stream, consumer, flags }, (r) => {
+      relay = r
+    }).catch((err: unknown) => {
+      console.error(relay?.logs.slice(-40).join('\n'))
+      throw err
+    })
   } finally {
     consumer.close()
     await stream.stop()
