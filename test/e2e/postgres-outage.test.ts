@@ -4,8 +4,8 @@
 // the relay says so (/xrpc/_health 503 naming the database) and does not fall over; when it
 // returns, every commit emitted before, during and after the outage reaches a consumer exactly
 // once, in each account's order, with the relay's seqs contiguous from 1, and a checkpoint succeeds
-// again (the hosts' stored cursors move on). Runs when RELAY_TEST_POSTGRES_URL names a server
-// (CI starts one); skipped otherwise.
+// again (the hosts' stored cursors move on). Then the same with account shards and a host
+// thread. Runs when RELAY_TEST_POSTGRES_URL names a server (CI starts one); skipped otherwise.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pg from 'pg'
@@ -18,10 +18,27 @@ import { TcpProxy } from '../support/tcp-proxy.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-test('a database outage under load: the relay says so, loses nothing, and resumes', {
-  skip: PG_URL ? false : 'RELAY_TEST_POSTGRES_URL is not set',
-  timeout: 180_000,
-}, async () => {
+test(
+  'a database outage under load: the relay says so, loses nothing, and resumes',
+  {
+    skip: PG_URL ? false : 'RELAY_TEST_POSTGRES_URL is not set',
+    timeout: 180_000,
+  },
+  () => outage([]),
+)
+
+// With account shards and a host thread: each shard waits on its own connections, the host
+// thread's flow control holds the sockets meanwhile, and the shards' checkpoints resume.
+test(
+  'a database outage under load, with account shards and a host thread: the same',
+  {
+    skip: PG_URL ? false : 'RELAY_TEST_POSTGRES_URL is not set',
+    timeout: 180_000,
+  },
+  () => outage(['--account-shards', '2', '--upstream-threads', '1']),
+)
+
+async function outage(extra: string[]): Promise<void> {
   await using db = await tempPostgres()
   const target = new URL(db.url)
   const proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432))
@@ -35,7 +52,7 @@ test('a database outage under load: the relay says so, loses nothing, and resume
   const during = new CommitStream(fresh, plc, 'xyz')
   const relay = await startTestRelay({
     plcUrl: plc.url,
-    flags: ['--db-url', viaProxy.toString()],
+    flags: ['--db-url', viaProxy.toString(), ...extra],
   })
   try {
     assert.equal(relay.relay.db.dialect, 'postgres')
@@ -150,4 +167,4 @@ test('a database outage under load: the relay says so, loses nothing, and resume
     await fresh.close()
     await plc.close()
   }
-})
+}
