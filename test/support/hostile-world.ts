@@ -45,11 +45,13 @@ export class HostileWorld {
     this.consumer = c
   }
 
-  static async start(overrides: RelayOverrides = {}): Promise<HostileWorld> {
+  /** `flags`: more relay flags (e.g. account shards and host threads). */
+  static async start(overrides: RelayOverrides = {}, flags: string[] = []): Promise<HostileWorld> {
     const plc = await startMockPlc({})
     const honest = await FakePds.start()
     const relay = await startTestRelay({
       plcUrl: plc.url,
+      flags,
       overrides: {
         upstreamTimings: HOSTILE_TIMINGS,
         futureCursorResets: { count: 1, afterMs: 0 },
