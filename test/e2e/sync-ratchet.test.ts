@@ -2,7 +2,7 @@
 // `--sync-ratchet-commits` consecutive proven commits (ops that invert to prevData), counted
 // across all of its accounts even when their commits are verified at the same time; the
 // transition is stored at once, and the admin API shows it. Real relay, real signed commits
-// from a fake PDS on loopback.
+// from a fake PDS on loopback; then the same with account shards and a host thread.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
@@ -10,16 +10,32 @@ import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { eventually, startTestRelay } from '../support/relay-harness.ts'
 
-test('a host turns strict after N proven commits from many accounts at once', {
-  timeout: 60_000,
-}, async () => {
+test(
+  'a host turns strict after N proven commits from many accounts at once',
+  {
+    timeout: 60_000,
+  },
+  () => ratchet([]),
+)
+
+// With account shards and a host thread the commits are verified in the shards, which report
+// each proven one to the main thread, where the host's count is kept.
+test(
+  'the same with account shards and a host thread',
+  {
+    timeout: 60_000,
+  },
+  () => ratchet(['--account-shards', '2', '--upstream-threads', '1']),
+)
+
+async function ratchet(extra: string[]): Promise<void> {
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
   // 12 accounts, so most commits in a burst are of different accounts and run concurrently.
   const stream = new CommitStream(pds, plc, 'abcdefghijkm')
   const relay = await startTestRelay({
     plcUrl: plc.url,
-    flags: ['--sync-ratchet-commits', '30'],
+    flags: ['--sync-ratchet-commits', '30', ...extra],
   })
   try {
     assert.equal((await relay.crawl(pds.hostname)).status, 200)
@@ -52,4 +68,4 @@ test('a host turns strict after N proven commits from many accounts at once', {
     await pds.close()
     await plc.close()
   }
-})
+}
