@@ -7,7 +7,8 @@
 // on, with every commit exactly once and in order, and a replay from 0 identical to what a live
 // consumer received. Where mounting is not allowed, the same story runs with a simulated write
 // error instead: directories standing where the log's next segment files go make rolling to a
-// new segment fail (an unwritable log directory), until they are removed.
+// new segment fail (an unwritable log directory), until they are removed. The story runs again
+// with account shards and a host thread.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -75,9 +76,25 @@ function committer(repo: TestRepo, pds: FakePds) {
   return { revs, emit }
 }
 
-test('a full disk under the event log: stops accepting, says why, serves what it has, resumes', {
-  timeout: 180_000,
-}, async () => {
+test(
+  'a full disk under the event log: stops accepting, says why, serves what it has, resumes',
+  {
+    timeout: 180_000,
+  },
+  () => fullDisk([]),
+)
+
+// With account shards and a host thread the accepted events reach the log from the shards, and
+// the host thread's flow control holds the socket while they wait.
+test(
+  'a full disk under the event log, with account shards and a host thread: the same',
+  {
+    timeout: 180_000,
+  },
+  () => fullDisk(['--account-shards', '2', '--upstream-threads', '1']),
+)
+
+async function fullDisk(flags: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'relay-full-disk-'))
   const persist = join(dir, 'persist')
   await mkdir(persist)
@@ -99,6 +116,7 @@ test('a full disk under the event log: stops accepting, says why, serves what it
     dir,
     // Small segments: the simulated error (no mount) strikes when the log rolls to a new one.
     overrides: { segmentMaxBytes: 64 * 1024 },
+    flags,
   })
   let unblock = async () => {}
   try {
@@ -206,7 +224,7 @@ test('a full disk under the event log: stops accepting, says why, serves what it
     if (mounted) execFileSync('umount', [persist])
     await rm(dir, { recursive: true, force: true })
   }
-})
+}
 
 test('a relay stopped while its log cannot write still stops and releases the log; the events come again after the restart', {
   timeout: 120_000,
