@@ -7,7 +7,7 @@
 // Where an account's chain breaks (a passed commit whose `since` is not the rev the relay last
 // passed for it, as after a commit dropped while the account was inactive), the relay follows it with
 // its own `#account` marking the account desynchronized (docs/design.md, "Repair"), once until repaired.
-// Strict or lenient as the file says. Variants: the identity given another key (every commit
+// Strict or lenient as the file says, on one thread and again with account shards. Variants: the identity given another key (every commit
 // and sync dropped: bad-signature), the identity's key off its curve (every commit and sync
 // dropped: identity-unavailable, found by the verify worker, which alone parses the key), and the
 // DID document naming another PDS (every commit, sync and account event dropped: wrong-host).
@@ -32,7 +32,12 @@ interface Run {
   relay: TestRelay
 }
 
-async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): Promise<Run> {
+async function runScenario(
+  scenario: Scenario,
+  variant: Variant,
+  plc: MockPlc,
+  flags: string[] = [],
+): Promise<Run> {
   const pds = await FakePds.start()
   for (const a of scenario.accounts) {
     const identity = structuredClone(a.identity)
@@ -46,7 +51,7 @@ async function runScenario(scenario: Scenario, variant: Variant, plc: MockPlc): 
   }
   const relay = await startTestRelay({
     plcUrl: plc.url,
-    flags: ['--sync-validation', scenario.lenient ? 'lenient' : 'strict'],
+    flags: ['--sync-validation', scenario.lenient ? 'lenient' : 'strict', ...flags],
   })
   const consumer = new Consumer(relay.wsUrl, 0)
   await consumer.opened()
@@ -141,32 +146,39 @@ describe('relay scenarios end to end', () => {
   const firstWithRepoEvents = scenarioNames().find((n) =>
     loadScenario(n).messages.some((m) => ['#commit', '#sync'].includes(m.frame.header.t)),
   )
+  // As captured, on one thread and with account shards (each account's events decided in its
+  // shard, in order; the output the same).
+  const layouts = [
+    ['', []],
+    [' (account shards)', ['--account-shards', '2', '--upstream-threads', '0']],
+  ] as const
   for (const name of scenarioNames()) {
     const scenario = loadScenario(name)
-    test(`${name}: drops exactly what the file marks, passes the rest once, in order`, async () => {
-      const { consumer, relay } = await runScenario(scenario, 'as-captured', plc)
-      try {
-        const got = consumer.messages()
-        const seqs = got.map((m) => m.body.seq as number)
-        assert.deepEqual(
-          seqs,
-          seqs.map((_, i) => i + 1),
-          'relay seqs are gapless from 1',
-        )
-        const actual = got.map((m) => {
-          const { seq: _seq, ...rest } = toJson(m.body) as Record<string, unknown>
-          if (m.type === '#account' && rest.status === 'desynchronized') rest.time = RELAY_TIME
-          return { $type: m.type, ...rest }
-        })
-        assert.deepEqual(actual, expectedOutput(scenario))
-        // Each drop the file marks was counted with a reason.
-        const dropped = scenario.messages.filter((m) => m.drop).length
-        assert.equal(relay.relay.drops.total(), dropped)
-      } finally {
-        consumer.close()
-        await relay.close()
-      }
-    })
+    for (const [layout, flags] of layouts)
+      test(`${name}${layout}: drops exactly what the file marks, passes the rest once, in order`, async () => {
+        const { consumer, relay } = await runScenario(scenario, 'as-captured', plc, [...flags])
+        try {
+          const got = consumer.messages()
+          const seqs = got.map((m) => m.body.seq as number)
+          assert.deepEqual(
+            seqs,
+            seqs.map((_, i) => i + 1),
+            'relay seqs are gapless from 1',
+          )
+          const actual = got.map((m) => {
+            const { seq: _seq, ...rest } = toJson(m.body) as Record<string, unknown>
+            if (m.type === '#account' && rest.status === 'desynchronized') rest.time = RELAY_TIME
+            return { $type: m.type, ...rest }
+          })
+          assert.deepEqual(actual, expectedOutput(scenario))
+          // Each drop the file marks was counted with a reason.
+          const dropped = scenario.messages.filter((m) => m.drop).length
+          assert.equal(relay.relay.drops.total(), dropped)
+        } finally {
+          consumer.close()
+          await relay.close()
+        }
+      })
 
     const repoEvents = scenario.messages.filter((m) =>
       ['#commit', '#sync'].includes(m.frame.header.t),
