@@ -253,6 +253,23 @@ describe('statusNote and statusEventOfNote', () => {
     }
   })
 
+  it('round-trips a relay decision with another status the PDS announced', () => {
+    // An account back from deleted that the relay throttles for want of a slot, the PDS saying
+    // deactivated: the note keeps what the PDS said, and replay sets it again.
+    const event = {
+      kind: 'relay-status',
+      localStatus: 'throttled',
+      upstreamActive: false,
+      upstream: 'deactivated',
+    } as const
+    const note = statusNote(event)
+    assert.equal(note, 'local=throttled,upstream=deactivated')
+    assert.deepEqual(statusEventOfNote(note, HOST), event)
+    const before = { ...newAccount('did:plc:x', HOST, 0), upstreamStatus: 'deleted' }
+    const after = applyAccountEvent(before, 'did:plc:x', event, 1)
+    assert.deepEqual([after.localStatus, after.upstreamStatus], ['throttled', 'deactivated'])
+  })
+
   it('reads the host id from the record, not the note', () => {
     assert.deepEqual(statusEventOfNote('upstream=deleted', 5), {
       kind: 'upstream-status',
@@ -273,7 +290,7 @@ describe('statusNote and statusEventOfNote', () => {
       'garbage',
       'local=bogus',
       'local=',
-      'local=takendown,upstream=deleted',
+      'local=takendown,upstream=',
       'local=active,upstream=active,extra',
       'Local=active',
       ' local=active',

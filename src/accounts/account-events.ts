@@ -35,11 +35,14 @@ export type AccountEvent =
   /**
    * A decision of the relay's own, announced in an `#account` it emits: the account's local
    * status, and whether its PDS was confirmed active (a reactivation the PDS did not announce).
+   * `upstream`: another status the PDS announced with it (an account back from deleted upstream
+   * that the relay throttles for want of a slot, where the PDS said `deactivated`, say).
    */
   | {
       readonly kind: 'relay-status'
       readonly localStatus: LocalStatus
       readonly upstreamActive: boolean
+      readonly upstream?: string
     }
 
 /** The state after `event`, at time `now` (milliseconds). An unknown account starts afresh. */
@@ -65,7 +68,11 @@ export function applyAccountEvent(
       return {
         ...state,
         localStatus: event.localStatus,
-        ...(event.upstreamActive ? { upstreamStatus: 'active' } : {}),
+        ...(event.upstreamActive
+          ? { upstreamStatus: 'active' }
+          : event.upstream !== undefined
+            ? { upstreamStatus: event.upstream }
+            : {}),
       }
   }
 }
@@ -79,13 +86,15 @@ export function announcedStatus(active: boolean, status: string | undefined): st
  * The note an `#account` record carries in the event log for the status event behind it, so
  * recovery reads back the event itself: the relay emits its own view of an account (a local
  * status masks the PDS's), which does not always say what happened.
- * `upstream=<status>`, or `local=<status>` with `,upstream=active` for a confirmed reactivation.
+ * `upstream=<status>`, or `local=<status>` with `,upstream=active` for a confirmed reactivation
+ * (or `,upstream=<status>` for another status the PDS announced with it).
  */
 export function statusNote(
   event: AccountEvent & { kind: 'upstream-status' | 'relay-status' },
 ): string {
   if (event.kind === 'upstream-status') return `upstream=${event.upstream ?? ''}`
-  return `local=${event.localStatus}${event.upstreamActive ? ',upstream=active' : ''}`
+  const upstream = event.upstreamActive ? 'active' : event.upstream
+  return `local=${event.localStatus}${upstream !== undefined ? `,upstream=${upstream}` : ''}`
 }
 
 /** The status event a note describes (null when the note is not one `statusNote` wrote). */
@@ -94,11 +103,11 @@ export function statusEventOfNote(note: string, hostId: number): AccountEvent | 
     const upstream = note.slice('upstream='.length)
     return upstream === '' ? null : { kind: 'upstream-status', hostId, upstream }
   }
-  const m = new RegExp(`^local=(${LOCAL_STATUSES.join('|')})(,upstream=active)?$`).exec(note)
+  const m = new RegExp(`^local=(${LOCAL_STATUSES.join('|')})(?:,upstream=([^,]+))?$`).exec(note)
   if (!m) return null
-  return {
-    kind: 'relay-status',
-    localStatus: m[1] as LocalStatus,
-    upstreamActive: m[2] !== undefined,
+  const localStatus = m[1] as LocalStatus
+  if (m[2] === undefined || m[2] === 'active') {
+    return { kind: 'relay-status', localStatus, upstreamActive: m[2] !== undefined }
   }
+  return { kind: 'relay-status', localStatus, upstreamActive: false, upstream: m[2] }
 }

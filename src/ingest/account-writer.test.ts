@@ -176,25 +176,32 @@ describe('account writer: a stored account taking a slot again (released, back f
     const deleted: AccountState = { ...newAccount(DID, 1, 0), upstreamStatus: 'deleted' }
     const back: AccountState = { ...deleted, upstreamStatus: 'active' }
     const full = writer(undefined)
-    assert.equal(full.w.claim(deleted, back), false, 'this thread: the host is full')
+    assert.equal(full.w.claim(deleted, back, 1), false, 'this thread: the host is full')
     const free = writer(undefined, { slots: { count: 0 } })
-    assert.equal(free.w.claim(deleted, back), true)
+    assert.equal(free.w.claim(deleted, back, 1), true)
     free.w.save(back, 1, deleted)
     assert.deepEqual(free.counts, [[1, 1, DID]])
     const asked = writer(async () => true)
-    assert.equal(await asked.w.claim(deleted, back), true)
+    assert.equal(await asked.w.claim(deleted, back, 1), true)
     assert.deepEqual(asked.asked, [DID])
-    assert.equal(await writer(async () => false).w.claim(deleted, back), false)
+    assert.equal(await writer(async () => false).w.claim(deleted, back, 1), false)
   })
 
   it('changes that take no new slot on the host claim none', () => {
     const { w, asked } = writer(async () => false)
     const active = newAccount(DID, 1, 0)
     const deleted: AccountState = { ...active, upstreamStatus: 'deleted' }
-    assert.equal(w.claim(active, { ...active, handle: 'a.test' }), true, 'holds one already')
-    assert.equal(w.claim(active, deleted), true, 'gives one up')
-    assert.equal(w.claim(deleted, { ...active, hostId: 2 }), true, 'a move')
-    assert.equal(w.claim(w.fresh(DID, 1, 0), active), true, 'new: admitted instead')
+    assert.equal(w.claim(active, { ...active, handle: 'a.test' }, 1), true, 'holds one already')
+    assert.equal(w.claim(active, deleted, 1), true, 'gives one up')
+    assert.equal(w.claim(deleted, { ...active, hostId: 2 }, 2), true, 'a move')
+    assert.equal(w.claim(w.fresh(DID, 1, 0), active, 1), true, 'new: admitted instead')
+    assert.equal(w.claim(deleted, active, 2), true, 'an event from the host it moves to')
+    const takenDown: AccountState = { ...deleted, localStatus: 'takendown' }
+    assert.equal(
+      w.claim(takenDown, { ...takenDown, upstreamStatus: 'active' }, 1),
+      true,
+      'a takedown holds, whatever the limit',
+    )
     assert.deepEqual(asked, [])
   })
 })

@@ -116,19 +116,28 @@ export class AccountWriter {
         : this.#slotFree(account.hostId)
       if (!granted) return undefined
     }
-    return this.#changeStatus(account, 'desynchronized')
+    try {
+      return this.#changeStatus(account, 'desynchronized')
+    } catch (err) {
+      this.unadmit(did, account.hostId) // not stored: a slot granted to it goes back
+      throw err
+    }
   }
 
   /**
-   * Whether `next` may be stored as it is. A change that makes a stored account take a slot it
-   * did not on the same host (back from deleted upstream) takes one as a new account does:
-   * checked with no await before the store where this thread counts the slots, asked for where
-   * another does; false when the host has none left (the caller throttles the account). Any
-   * other change needs none. (A move to another host carries its slot there unchecked: the
-   * account is not new to the network.)
+   * Whether `next` may be stored as it is, for an event from host `from`. A change that makes a
+   * stored account take a slot it did not, from its own host (back from deleted upstream), takes
+   * one as a new account does: checked with no await before the store where this thread counts
+   * the slots, asked for where another does; false when the host has none left (the caller
+   * throttles the account). Any other change needs none. A move to another host carries its
+   * slot there unchecked (the account is not new to the network), and a taken-down account stays
+   * taken down (it counts, as §4.14 says, whatever the limit).
    */
-  claim(before: AccountState, next: AccountState): boolean | Promise<boolean> {
-    if (this.#unstored.has(before) || next.hostId !== before.hostId) return true
+  claim(before: AccountState, next: AccountState, from: number): boolean | Promise<boolean> {
+    if (this.#unstored.has(before) || from !== before.hostId || next.hostId !== before.hostId) {
+      return true
+    }
+    if (next.localStatus === 'takendown') return true
     if (takesSlot(before) || !takesSlot(next)) return true
     const { hosts } = this.#d
     return hosts.askSlot ? hosts.askSlot(next.hostId, next.did) : this.#slotFree(next.hostId)

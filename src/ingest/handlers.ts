@@ -138,9 +138,10 @@ export class EventHandlers {
     let state = applyAccountEvent(before, msg.did, event, now)
     // An account back from deleted upstream takes a slot again, as a new one does. With none
     // left the relay throttles it, and the event says so: a replay of the log does the same.
-    const claiming = this.#w.claim(before, state)
+    const claiming = this.#w.claim(before, state, hostId)
     if (!(claiming instanceof Promise ? await claiming : claiming)) {
-      event = { kind: 'relay-status', localStatus: 'throttled', upstreamActive: msg.active }
+      const announced = msg.active ? { upstreamActive: true } : { upstreamActive: false, upstream }
+      event = { kind: 'relay-status', localStatus: 'throttled', ...announced }
       state = applyAccountEvent(before, msg.did, event, now)
     }
     const record = this.#w.append(
@@ -174,7 +175,7 @@ export class EventHandlers {
     let { identity, account } = auth
     const inactive = inactiveReason(account)
     if (inactive === 'account-inactive') {
-      const reactivated = await this.#recheckStatus(account, identity)
+      const reactivated = await this.#recheckStatus(account, identity, hostId)
       if (!reactivated) return drop(inactive, `${did} is ${account.upstreamStatus} upstream`)
       account = reactivated
       // Back from deleted on a host with no slot left: throttled now.
@@ -310,7 +311,11 @@ export class EventHandlers {
   }
 
   /** §4 item 11b: PDSes do not always announce reactivation; ask, at most every 10 minutes. */
-  async #recheckStatus(account: AccountState, identity: Identity): Promise<AccountState | null> {
+  async #recheckStatus(
+    account: AccountState,
+    identity: Identity,
+    hostId: number,
+  ): Promise<AccountState | null> {
     const check = this.#d.checkRepoStatus
     if (!check || !identity.pds) return null
     const now = this.#d.now()
@@ -328,7 +333,7 @@ export class EventHandlers {
     let state = applyAccountEvent(account, account.did, event, now)
     // An account back from deleted takes a slot again, as a new one does (throttled when none
     // is left, as the event says).
-    const claiming = this.#w.claim(account, state)
+    const claiming = this.#w.claim(account, state, hostId)
     if (!(claiming instanceof Promise ? await claiming : claiming)) {
       event = { ...event, localStatus: 'throttled' }
       state = applyAccountEvent(account, account.did, event, now)

@@ -399,6 +399,26 @@ describe('Ingest: #identity', () => {
       'announced as the relay sees it',
     )
 
+    // Deactivated rather than active: still throttled for want of a slot, and what the PDS said
+    // is kept (a release then takes a slot for it, and announces what the PDS said).
+    const deactivated = rig({ [ALICE]: HOSTS.get(1)! }, { slots: { count: 1, limit: 1 } })
+    await deactivated.known(ALICE, 1)
+    deactivated.stored.set(ALICE, { ...deactivated.stored.get(ALICE)!, upstreamStatus: 'deleted' })
+    const asleep = { ...back, seq: 6, active: false, status: 'deactivated' }
+    deactivated.ingest.handle(1, asleep as never, new Uint8Array())
+    await deactivated.ingest.idle()
+    const kept = await deactivated.accounts.get(ALICE)
+    assert.deepEqual([kept?.localStatus, kept?.upstreamStatus], ['throttled', 'deactivated'])
+
+    // Taken down: it stays taken down (and counts, as a takedown does), whatever the limit.
+    const takenDown = rig({ [ALICE]: HOSTS.get(1)! }, { slots: { count: 1, limit: 1 } })
+    await takenDown.known(ALICE, 1, 'takendown')
+    takenDown.stored.set(ALICE, { ...takenDown.stored.get(ALICE)!, upstreamStatus: 'deleted' })
+    takenDown.ingest.handle(1, back as never, new Uint8Array())
+    await takenDown.ingest.idle()
+    const still = await takenDown.accounts.get(ALICE)
+    assert.deepEqual([still?.localStatus, still?.upstreamStatus], ['takendown', 'active'])
+
     const free = rig({ [ALICE]: HOSTS.get(1)! }, { slots: { count: 0, limit: 1 } })
     await free.known(ALICE, 1)
     free.stored.set(ALICE, { ...free.stored.get(ALICE)!, upstreamStatus: 'deleted' })
