@@ -13,17 +13,16 @@ import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.
 import { concat } from '../../src/protocol/frame.ts'
 import { assertError, call, type HostRecord, OK, type OkJson } from '../support/admin-client.ts'
 import { FakePds } from '../support/fake-pds.ts'
-import { eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import {
+  eventually,
+  LINK_LAYOUTS,
+  startTestRelay,
+  type TestRelay,
+} from '../support/relay-harness.ts'
 
 const DID = 'did:plc:alicealicealicealicealic'
 
-/** Where the hosts' links run: this thread, or host threads beside account shards. */
-const MODES = [
-  ['', []],
-  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
-] as const
-
-for (const [mode, flags] of MODES) {
+for (const [mode, flags] of LINK_LAYOUTS) {
   describe(`admin subscription routes${mode}`, () => {
     let plc: MockPlc
     let relay: TestRelay

@@ -21,7 +21,12 @@ import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { testDidDocument } from '../support/did-doc.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair } from '../support/keypair.ts'
-import { Consumer, eventually, startTestRelay } from '../support/relay-harness.ts'
+import {
+  Consumer,
+  eventually,
+  HOST_THREAD_FLAGS,
+  startTestRelay,
+} from '../support/relay-harness.ts'
 import { messageFrame, TestRepo } from '../support/test-repo.ts'
 
 const DID = 'did:plc:fulldiskfulldiskfulldisk'
@@ -91,7 +96,7 @@ test(
   {
     timeout: 180_000,
   },
-  () => fullDisk(['--account-shards', '2', '--upstream-threads', '1']),
+  () => fullDisk([...HOST_THREAD_FLAGS]),
 )
 
 async function fullDisk(flags: string[]): Promise<void> {

@@ -12,19 +12,13 @@ import { after, before, describe, test } from 'node:test'
 import { encodeErrorFrame } from '../../src/protocol/frame.ts'
 import { nonCanonicalIdentityFrame } from '../../src/upstream/testing/frames.ts'
 import { HOSTILE_TIMINGS, HostileWorld } from '../support/hostile-world.ts'
-import { eventually } from '../support/relay-harness.ts'
+import { eventually, LINK_LAYOUTS } from '../support/relay-harness.ts'
 import { messageFrame, type TestRepo } from '../support/test-repo.ts'
 
 const post = (n: number) => `app.bsky.feed.post/3l${String(n).padStart(11, '0')}`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Where the hosts' links run: this thread, or host threads beside account shards. */
-const MODES = [
-  ['', []],
-  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
-] as const
-
-for (const [mode, flags] of MODES) {
+for (const [mode, flags] of LINK_LAYOUTS) {
   describe(`hostile hosts: behaviour${mode}`, () => {
     let world: HostileWorld
     before(async () => {

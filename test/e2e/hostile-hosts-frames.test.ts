@@ -18,18 +18,12 @@ import { MAX_FRAME_BYTES } from '../../src/protocol/limits.ts'
 import { nonCanonicalIdentityFrame } from '../../src/upstream/testing/frames.ts'
 import { frameHeader } from '../support/hostile-pds.ts'
 import { HostileWorld } from '../support/hostile-world.ts'
-import { eventually } from '../support/relay-harness.ts'
+import { eventually, LINK_LAYOUTS } from '../support/relay-harness.ts'
 import { messageBody, messageFrame, type TestRepo } from '../support/test-repo.ts'
 
 const post = (n: number) => `app.bsky.feed.post/3l${String(n).padStart(11, '0')}`
 
-/** Where the hosts' links run: this thread, or host threads beside account shards. */
-const MODES = [
-  ['', []],
-  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
-] as const
-
-for (const [mode, flags] of MODES) {
+for (const [mode, flags] of LINK_LAYOUTS) {
   describe(`hostile hosts: frames${mode}`, () => {
     let world: HostileWorld
     before(async () => {

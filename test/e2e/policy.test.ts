@@ -15,6 +15,7 @@ import {
   ADMIN_KEY,
   Consumer,
   eventually,
+  LINK_LAYOUTS,
   startTestRelay,
   type TestRelay,
 } from '../support/relay-harness.ts'
@@ -85,13 +86,7 @@ const processed = (w: World) => {
   )
 }
 
-/** Where the hosts' links run: this thread, or host threads beside account shards. */
-const MODES = [
-  ['', []],
-  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
-] as const
-
-for (const [mode, modeFlags] of MODES) {
+for (const [mode, modeFlags] of LINK_LAYOUTS) {
   describe(`policy${mode}`, () => {
     const world = (accounts: number, flags: string[] = [], dir?: string) =>
       makeWorld(accounts, [...flags, ...modeFlags], dir)

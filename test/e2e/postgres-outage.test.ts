@@ -13,7 +13,12 @@ import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { PG_URL, tempPostgres } from '../support/pg-temp.ts'
-import { Consumer, eventually, startTestRelay } from '../support/relay-harness.ts'
+import {
+  Consumer,
+  eventually,
+  HOST_THREAD_FLAGS,
+  startTestRelay,
+} from '../support/relay-harness.ts'
 import { TcpProxy } from '../support/tcp-proxy.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -35,7 +40,7 @@ test(
     skip: PG_URL ? false : 'RELAY_TEST_POSTGRES_URL is not set',
     timeout: 180_000,
   },
-  () => outage(['--account-shards', '2', '--upstream-threads', '1']),
+  () => outage([...HOST_THREAD_FLAGS]),
 )
 
 async function outage(extra: string[]): Promise<void> {

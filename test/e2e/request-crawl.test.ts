@@ -5,7 +5,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { type MockPlc, startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { FakePds } from '../support/fake-pds.ts'
-import { ADMIN_KEY, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import {
+  ADMIN_KEY,
+  eventually,
+  LINK_LAYOUTS,
+  startTestRelay,
+  type TestRelay,
+} from '../support/relay-harness.ts'
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -14,13 +20,7 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}) 
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
 
-/** Where the hosts' links run: this thread, or host threads beside account shards. */
-const MODES = [
-  ['', []],
-  [' (host threads)', ['--account-shards', '2', '--upstream-threads', '1']],
-] as const
-
-for (const [mode, flags] of MODES) {
+for (const [mode, flags] of LINK_LAYOUTS) {
   describe(`requestCrawl${mode}`, () => {
     let plc: MockPlc
     let relay: TestRelay

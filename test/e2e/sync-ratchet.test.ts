@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { CommitStream, raiseEventLimits } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
-import { eventually, startTestRelay } from '../support/relay-harness.ts'
+import { eventually, HOST_THREAD_FLAGS, startTestRelay } from '../support/relay-harness.ts'
 
 test(
   'a host turns strict after N proven commits from many accounts at once',
@@ -25,7 +25,7 @@ test(
   {
     timeout: 60_000,
   },
-  () => ratchet(['--account-shards', '2', '--upstream-threads', '1']),
+  () => ratchet([...HOST_THREAD_FLAGS]),
 )
 
 async function ratchet(extra: string[]): Promise<void> {

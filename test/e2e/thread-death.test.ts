@@ -14,11 +14,11 @@ import { startMockPlc } from '../../src/identity/testing/mock-plc.ts'
 import { CommitStream } from '../support/commit-stream.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { crashWorkerThread, debuggerUrlIn, INSPECT_FLAG } from '../support/inspector-session.ts'
-import { eventually, readCommits } from '../support/relay-harness.ts'
+import { eventually, HOST_THREAD_FLAGS, readCommits } from '../support/relay-harness.ts'
 import { type RelayProcess, startRelayProcess } from '../support/relay-process.ts'
 
 const COMPILE_CACHE = join(import.meta.dirname, '../../src/runtime/compile-cache.mjs')
-const FLAGS = ['--account-shards', '2', '--upstream-threads', '1']
+const FLAGS = [...HOST_THREAD_FLAGS]
 
 test(
   'a host thread that crashes stops the relay (exit 70); the restart loses nothing',

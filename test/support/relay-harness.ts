@@ -12,6 +12,22 @@ import { createRelay, type Relay, type RelayOverrides } from '../../src/relay.ts
 
 export const ADMIN_KEY = 'test-admin-key'
 
+/**
+ * The relay's flags for host threads beside account shards (docs/scaling.md stage 2): two
+ * shards and one host thread, the smallest split that has every kind of thread.
+ */
+export const HOST_THREAD_FLAGS = ['--account-shards', '2', '--upstream-threads', '1'] as const
+
+/**
+ * Where the hosts' links run, for tests that must hold in both: the relay's main thread (as it
+ * starts by default), or a host thread beside account shards. A suffix for the test's name,
+ * and the flags.
+ */
+export const LINK_LAYOUTS = [
+  ['', []],
+  [' (host threads)', HOST_THREAD_FLAGS],
+] as const
+
 export interface TestRelay {
   readonly relay: Relay
   readonly dir: string
