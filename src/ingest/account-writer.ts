@@ -2,8 +2,8 @@
 // (handlers.ts) and the operations that run in order with an account's events (ingest.ts,
 // resynchronize.ts): append an event to the log, store a new account state while keeping the
 // hosts' account counts in step, apply an account event with the one state rule, change an
-// account's local status and announce it, decide whether a new account gets a slot, and release
-// a throttled one into a slot.
+// account's local status and announce it, and decide who takes one of a host's slots: a new
+// account, a throttled one released, one back from deleted upstream.
 // Deliberately not here: which events are accepted (handlers.ts), ordering (callers run inside
 // the account serializer).
 import { type AccountEvent, applyAccountEvent, statusNote } from '../accounts/account-events.ts'
