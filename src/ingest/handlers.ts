@@ -31,6 +31,9 @@ import type { IngestDeps } from './types.ts'
 import { VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 
+/** An account status event: what an `#account` record logs (statusNote). */
+type StatusEvent = Extract<AccountEvent, { kind: 'upstream-status' | 'relay-status' }>
+
 export type Outcome = { reason: DropReason; detail: string } | null
 
 export interface HandlerDeps extends IngestDeps {
@@ -131,19 +134,16 @@ export class EventHandlers {
     const auth = await this.#authority(hostId, hostname, msg.did)
     if ('reason' in auth) return auth
     const upstream = announcedStatus(msg.active, msg.status)
-    let event: AccountEvent = { kind: 'upstream-status', hostId, upstream }
     const admitting = this.#w.admit(auth.account)
     const before = admitting instanceof Promise ? await admitting : admitting
-    const now = this.#d.now()
-    let state = applyAccountEvent(before, msg.did, event, now)
-    // An account back from deleted upstream takes a slot again, as a new one does. With none
-    // left the relay throttles it, and the event says so: a replay of the log does the same.
-    const claiming = this.#w.claim(before, state, hostId)
-    if (!(claiming instanceof Promise ? await claiming : claiming)) {
-      const announced = msg.active ? { upstreamActive: true } : { upstreamActive: false, upstream }
-      event = { kind: 'relay-status', localStatus: 'throttled', ...announced }
-      state = applyAccountEvent(before, msg.did, event, now)
-    }
+    const announced = msg.active ? { upstreamActive: true } : { upstreamActive: false, upstream }
+    const { event, state } = await this.#withSlot(
+      before,
+      { kind: 'upstream-status', hostId, upstream },
+      { kind: 'relay-status', localStatus: 'throttled', ...announced },
+      hostId,
+      this.#d.now(),
+    )
     const record = this.#w.append(
       '#account',
       accountBody({ did: msg.did, time: msg.time, ...effectiveStatus(state) }),
@@ -325,19 +325,14 @@ export class EventHandlers {
     this.#rechecked.set(account.did, now)
     const status = await check(identity.pds, account.did).catch(() => null)
     if (!status?.active) return null
-    let event: AccountEvent = {
-      kind: 'relay-status',
-      localStatus: account.localStatus,
-      upstreamActive: true,
-    }
-    let state = applyAccountEvent(account, account.did, event, now)
-    // An account back from deleted takes a slot again, as a new one does (throttled when none
-    // is left, as the event says).
-    const claiming = this.#w.claim(account, state, hostId)
-    if (!(claiming instanceof Promise ? await claiming : claiming)) {
-      event = { ...event, localStatus: 'throttled' }
-      state = applyAccountEvent(account, account.did, event, now)
-    }
+    const confirmed = { kind: 'relay-status', upstreamActive: true } as const
+    const { event, state } = await this.#withSlot(
+      account,
+      { ...confirmed, localStatus: account.localStatus },
+      { ...confirmed, localStatus: 'throttled' },
+      hostId,
+      now,
+    )
     // The relay's own event: the PDS never sent one.
     const time = new Date(now).toISOString()
     const record = this.#w.append(
@@ -350,5 +345,24 @@ export class EventHandlers {
     )
     this.#w.save(state, record.seq, account)
     return state
+  }
+
+  /**
+   * `event` applied to `before` at `now`, with the slot an account back from deleted upstream takes again
+   * as a new one does (`claim`, for an event from host `from`). With none left, `refused` is
+   * applied instead: the relay throttles the account, and the logged event says so, so a replay
+   * of the log does the same.
+   */
+  async #withSlot(
+    before: AccountState,
+    event: StatusEvent,
+    refused: StatusEvent,
+    from: number,
+    now: number,
+  ): Promise<{ event: StatusEvent; state: AccountState }> {
+    const state = applyAccountEvent(before, before.did, event, now)
+    const claiming = this.#w.claim(before, state, from)
+    if (claiming instanceof Promise ? await claiming : claiming) return { event, state }
+    return { event: refused, state: applyAccountEvent(before, before.did, refused, now) }
   }
 }

@@ -17,7 +17,6 @@
 // (archive/mirror.ts) that ingest writes every accepted commit, import and deletion to, and that
 // compacts them when the main thread asks; on SQLite its statements run on the main thread's
 // writer thread (shard-archive-writer.ts).
-
 import type { MessagePort } from 'node:worker_threads'
 import { type Tracer, trace } from '@opentelemetry/api'
 import { AccountCache, type AccountSnapshot } from '../accounts/account-cache.ts'

@@ -118,24 +118,55 @@ function storedCursor(dir: string, hostname: string): number | null {
   return readDb<{ cursor: number | null }>(dir, sql, hostname)?.cursor ?? null
 }
 
+/** What each crash test runs against, and its clean-up (the relay left running included). */
+interface CrashWorld {
+  readonly dir: string
+  readonly pds: FakePds
+  readonly plc: MockPlc
+  /** Commits of one account per letter. */
+  readonly stream: CommitStream
+  readonly consumer: ResumingConsumer
+  close(relay: RelayProcess | undefined): Promise<void>
+}
+
+async function crashWorld(letters: string): Promise<CrashWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-loop-'))
+  const pds = await FakePds.start()
+  const plc = await startMockPlc({})
+  const stream = new CommitStream(pds, plc, letters)
+  const consumer = new ResumingConsumer()
+  return {
+    ...{ dir, pds, plc, stream, consumer },
+    async close(relay) {
+      consumer.close()
+      await stream.stop()
+      relay?.child.kill('SIGKILL')
+      await pds.close()
+      await plc.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every event once, in order; torn tails`, {
   timeout: scaled(180_000, 1_800_000),
 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-loop-'))
+  const w = await crashWorld('nop')
+  const { dir, plc, stream, consumer } = w
   const persistDir = join(dir, 'persist')
-  const pds = await FakePds.start()
-  const plc = await startMockPlc({})
-  const stream = new CommitStream(pds, plc, 'nop')
-  const consumer = new ResumingConsumer()
   let relay: RelayProcess | undefined
   const failWithLogs = (err: unknown): never => {
     console.error(relay?.logs.slice(-40).join('\n'))
     throw err
   }
   try {
-    relay = await killUnderLoad({ dir, pds, plc, stream, consumer, flags: () => [] }, (r) => {
-      relay = r
-    }).catch(failWithLogs)
+    relay = await killUnderLoad(
+      w,
+      () => [],
+      (r) => {
+        relay = r
+      },
+    ).catch(failWithLogs)
     const total = stream.emitted.length
 
     // Everything served before the kills is served again, byte for byte.
@@ -218,12 +249,7 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
     })
     relay = undefined
   } finally {
-    consumer.close()
-    await stream.stop()
-    relay?.child.kill('SIGKILL')
-    await pds.close()
-    await plc.close()
-    await rm(dir, { recursive: true, force: true })
+    await w.close(relay)
   }
 })
 
@@ -235,20 +261,14 @@ test(`${KILL_CYCLES} kill -9 cycles under load: a resuming consumer sees every e
  * hears of each start (for the caller's logs and clean-up).
  */
 async function killUnderLoad(
-  w: {
-    readonly dir: string
-    readonly pds: FakePds
-    readonly plc: MockPlc
-    readonly stream: CommitStream
-    readonly consumer: ResumingConsumer
-    readonly flags: (start: number) => string[]
-  },
+  w: CrashWorld,
+  flags: (start: number) => string[],
   onStart: (relay: RelayProcess) => void,
 ): Promise<RelayProcess> {
   const { dir, pds, plc, stream, consumer } = w
   const rand = seededRandom(SEED)
   const start = async (n: number) => {
-    const relay = await startRelayProcess(dir, plc.url, w.flags(n))
+    const relay = await startRelayProcess(dir, plc.url, flags(n))
     onStart(relay)
     return relay
   }
@@ -313,11 +333,7 @@ async function killUnderLoad(
 test(`${KILL_CYCLES} kill -9 cycles with account shards and host threads: every event once, in order`, {
   timeout: scaled(180_000, 1_800_000),
 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-loop-'))
-  const pds = await FakePds.start()
-  const plc = await startMockPlc({})
-  const stream = new CommitStream(pds, plc, 'nop')
-  const consumer = new ResumingConsumer()
+  const w = await crashWorld('nop')
   let relay: RelayProcess | undefined
   const counts = [
     ['2', '1'],
@@ -328,30 +344,22 @@ test(`${KILL_CYCLES} kill -9 cycles with account shards and host threads: every 
     return ['--account-shards', shards, '--upstream-threads', threads]
   }
   try {
-    relay = await killUnderLoad({ dir, pds, plc, stream, consumer, flags }, (r) => {
+    relay = await killUnderLoad(w, flags, (r) => {
       relay = r
     }).catch((err: unknown) => {
       console.error(relay?.logs.slice(-40).join('\n'))
       throw err
     })
   } finally {
-    consumer.close()
-    await stream.stop()
-    relay?.child.kill('SIGKILL')
-    await pds.close()
-    await plc.close()
-    await rm(dir, { recursive: true, force: true })
+    await w.close(relay)
   }
 })
 
 test('a relay killed before its first checkpoint resumes a new host from the events its log holds', {
   timeout: 60_000,
 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'relay-crash-loop-'))
-  const pds = await FakePds.start()
-  const plc = await startMockPlc({})
-  const stream = new CommitStream(pds, plc, 'q')
-  const consumer = new ResumingConsumer()
+  const w = await crashWorld('q')
+  const { dir, pds, plc, stream, consumer } = w
   let relay: RelayProcess | undefined
   try {
     // No checkpoint for an hour: the kill below is certain to come before the first one.
@@ -381,10 +389,6 @@ test('a relay killed before its first checkpoint resumes a new host from the eve
       stream.emitted,
     )
   } finally {
-    consumer.close()
-    relay?.child.kill('SIGKILL')
-    await pds.close()
-    await plc.close()
-    await rm(dir, { recursive: true, force: true })
+    await w.close(relay)
   }
 })
