@@ -22,17 +22,20 @@ import type { Hosts } from './hosts/hosts.ts'
 import { type Probe, probeHost } from './hosts/probe.ts'
 import type { AccountOperations } from './ingest/account-operations.ts'
 import { DropCounter } from './ingest/drop-counter.ts'
+import { EventVerification } from './ingest/event-verification.ts'
 import type { IngestStats } from './ingest/ingest.ts'
+import { InlineShare } from './ingest/inline-share.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
-import type { VerifyOutcome, VerifyTask } from './ingest/verify-task.ts'
+import { runVerifyTask } from './ingest/verify-task.ts'
 import { EventTypeCounter } from './observability/event-type-counter.ts'
 import { HealthMonitor } from './observability/health.ts'
 import type { Logger } from './observability/logger.ts'
 import type { RelayMetrics } from './observability/metrics.ts'
 import type { HttpTimeouts } from './relay-server.ts'
-import { busyByThread, threadCpuMs } from './runtime/thread-busy.ts'
+import { busyByThread, busySinceLast, threadCpuMs } from './runtime/thread-busy.ts'
 import type { SocketThreads } from './upstream/socket-threads.ts'
 import type { UpstreamTimings } from './upstream/types.ts'
+import { verifySignature } from './verify/crypto/signature.ts'
 
 export interface Relay extends AsyncDisposable {
   readonly config: RelayConfig
@@ -272,14 +275,25 @@ export async function openLog(
 }
 
 /**
- * Verification in the worker pool, timed for metrics. Observed directly rather than through the
- * histogram's timer, which copies a labels object on every call (this runs for every event).
+ * Event verification for ingest on the main thread: a share on this thread, steered by how busy
+ * it is (none with `--verify-on-main 0`, every event with `--verify-workers 0`), the rest in the
+ * worker pool; timed for metrics. Observed directly rather than through the histogram's timer,
+ * which copies a labels object on every call (this runs for every event).
  */
-export function timedVerify(pool: VerifyPool, metrics: RelayMetrics | undefined) {
-  if (!metrics) return (task: VerifyTask): Promise<VerifyOutcome> => pool.verify(task)
-  const latency = metrics.verifyLatency
-  return (task: VerifyTask): Promise<VerifyOutcome> => {
-    const start = performance.now()
-    return pool.verify(task).finally(() => latency.observe((performance.now() - start) / 1000))
-  }
+export function eventVerification(
+  pool: VerifyPool,
+  config: Pick<RelayConfig, 'verifyWorkers' | 'verifyOnMainBusy'>,
+  metrics: RelayMetrics | undefined,
+): EventVerification {
+  const latency = metrics?.verifyLatency
+  return new EventVerification({
+    pool,
+    local: (task) => runVerifyTask(task, verifySignature),
+    share: new InlineShare({
+      target: config.verifyWorkers === 0 ? 1 : config.verifyOnMainBusy,
+      busySinceLast: busySinceLast(),
+      now: () => performance.now(),
+    }),
+    ...(latency && { observe: (seconds: number) => latency.observe(seconds) }),
+  })
 }

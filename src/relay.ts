@@ -29,13 +29,13 @@ import { createTracing } from './observability/tracing.ts'
 import { adminRoutes } from './relay-admin.ts'
 import {
   accountsLoaded,
+  eventVerification,
   openLog,
   type Relay,
   type RelayOverrides,
   relayCheckpointer,
   relayFanout,
   relayObservers,
-  timedVerify,
 } from './relay-parts.ts'
 import { relayResync } from './relay-resync.ts'
 import { createRelayServer } from './relay-server.ts'
@@ -86,11 +86,13 @@ export async function createRelay(
   // With account shards, each account's identity is its shard's to read, purge or resolve.
   const identityOperations = config.accountShards > 0 ? shardedIdentity(() => shards!) : identity
   const obs = relayObservers(logger, now)
+  // With account shards the shards verify events, and with no verify workers the main thread
+  // does: the pool verifies only whole repos (resyncs and repairs), so its one worker runs only
+  // while there are some, and a minute after.
+  const reposOnly = config.accountShards > 0 || config.verifyWorkers === 0
   const pool = new VerifyPool({
-    // With account shards the shards verify events; the pool verifies only whole repos (resyncs
-    // and repairs), so its one worker runs only while there are some, and a minute after.
-    size: config.accountShards > 0 ? 1 : config.verifyWorkers,
-    ...(config.accountShards > 0 && { idleStopMs: 60_000 }),
+    size: reposOnly ? 1 : config.verifyWorkers,
+    ...(reposOnly && { idleStopMs: 60_000 }),
     onWorkerError: (err, restartInMs) =>
       logger.error(
         { err, restartInMs },
@@ -231,6 +233,8 @@ export async function createRelay(
           }),
         })
       : undefined
+  // Without account shards: each event verified on this thread or in the pool.
+  const verification = eventVerification(pool, config, metrics)
   const owner: AccountOperations =
     shards ??
     new Ingest({
@@ -239,7 +243,7 @@ export async function createRelay(
       takedowns,
       hosts,
       log,
-      verify: timedVerify(pool, metrics),
+      verify: verification.verify,
       drops: obs.drops,
       now,
       syncDefault: config.syncValidation,
@@ -301,7 +305,7 @@ export async function createRelay(
     ...{ ...obs, ...parts, pool, upstream: hosts, log, http: server, resync },
     identity: shards ? shards.identitySource() : identity,
     ...(upstreamThreads && { socketThreads: upstreamThreads }),
-    ...(shards && { shards }),
+    ...(shards ? { shards } : { verification }),
   })
   metrics?.instrumentHttp(server, server.routePaths)
   let metricsServer: MetricsServer | undefined

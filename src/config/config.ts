@@ -89,7 +89,14 @@ export interface RelayConfig {
   // Verification
   readonly syncValidation: SyncValidation
   readonly syncRatchetCommits: number
+  /** Verify worker threads; 0: the main thread verifies every event (one worker for whole repos). */
   readonly verifyWorkers: number
+  /**
+   * The main thread's event-loop busy fraction (0 to 1) below which it verifies events itself
+   * rather than handing them to a worker (ingest/inline-share.ts); 0: never. Not used with
+   * account shards, or with no verify workers (then it verifies every event).
+   */
+  readonly verifyOnMainBusy: number
   /**
    * Account shards (docs/scaling.md): threads that each own the accounts whose DID hashes to
    * them and run ingest and verification for them; 0: ingest runs on the main thread.

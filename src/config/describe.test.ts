@@ -54,6 +54,7 @@ describe('describeConfig', () => {
     assert.equal(described.replayWindow, '1h30m')
     assert.equal(described.fsyncInterval, '1s')
     assert.equal(described.identityTtl, '1h')
+    assert.equal(described.verifyOnMain, '90%')
     assert.deepEqual(described.trustedProxies, ['10.0.0.0/8'])
     assert.equal(described.userAgent, `atproto-relay/${RELAY_VERSION} (+ops@example.com)`)
     assert.deepEqual(described.database, {
@@ -77,6 +78,7 @@ describe('describeConfig', () => {
       fsyncIntervalMs: 'fsyncInterval',
       checkpointIntervalMs: 'checkpointInterval',
       identityTtlMs: 'identityTtl',
+      verifyOnMainBusy: 'verifyOnMain',
     }
     for (const key of Object.keys(config)) {
       if (key === 'warnings') continue

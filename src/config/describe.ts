@@ -57,6 +57,7 @@ export function describeConfig(config: RelayConfig): Record<string, unknown> {
     syncValidation: config.syncValidation,
     syncRatchetCommits: config.syncRatchetCommits,
     verifyWorkers: config.verifyWorkers,
+    verifyOnMain: `${Math.round(config.verifyOnMainBusy * 100)}%`,
     accountShards: config.accountShards,
     plcUrl: config.plcUrl,
     identityCacheSize: config.identityCacheSize,

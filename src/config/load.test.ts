@@ -138,6 +138,7 @@ const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'sync-ratchet-commits': { text: '5', check: (c) => assert.equal(c.syncRatchetCommits, 5) },
   'verify-workers': { text: '3', check: (c) => assert.equal(c.verifyWorkers, 3) },
+  'verify-on-main': { text: '75', check: (c) => assert.equal(c.verifyOnMainBusy, 0.75) },
   'account-shards': { text: '2', check: (c) => assert.equal(c.accountShards, 2) },
   'plc-host': {
     text: 'http://127.0.0.1:2582/',
@@ -223,6 +224,7 @@ describe('defaults', () => {
     assert.equal(config.disableRequestCrawl, false)
     assert.equal(config.initialSeqNumber, 1)
     assert.equal(config.verifyWorkers, defaultVerifyWorkers(availableParallelism()))
+    assert.equal(config.verifyOnMainBusy, 0.9)
     assert.equal(config.upstreamThreads, defaultUpstreamThreads(availableParallelism()))
     assert.equal(config.logLevel, 'info')
     assert.equal(config.userAgentContact, undefined)

@@ -136,7 +136,8 @@ export function loadConfig(
     verifyWorkers:
       verifyWorkersText === undefined
         ? defaultVerifyWorkers(availableParallelism())
-        : int('verify-workers', { min: 1, max: 1024 }),
+        : int('verify-workers', { min: 0, max: 1024 }),
+    verifyOnMainBusy: int('verify-on-main', { min: 0, max: 100 }) / 100,
     accountShards: int('account-shards', { min: 0, max: 256 }),
     plcUrl: parse('plc-host', parseHttpUrl),
     identityCacheSize: int('identity-cache-size', { min: 1 }),

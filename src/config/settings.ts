@@ -359,7 +359,16 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'N',
     defaultText: 'cores - 1; 1 or 2 on one or two cores',
     group: 'Verification',
-    help: 'worker threads verifying commits',
+    help: 'worker threads verifying commits (0: the main thread verifies every event; whole repos get one worker while there are any)',
+  }),
+  setting({
+    flag: 'verify-on-main',
+    env: ['RELAY_VERIFY_ON_MAIN'],
+    kind: 'value',
+    valueName: 'PERCENT',
+    default: '90',
+    group: 'Verification',
+    help: 'the main thread verifies a share of the events itself, steered to keep its event loop busy at most this much of the time; less CPU in all than handing them to workers (0: workers verify every event)',
   }),
   setting({
     flag: 'account-shards',

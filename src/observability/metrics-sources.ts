@@ -183,6 +183,11 @@ export interface MetricsSources {
   readonly resync: ResyncSource
   /** The upstream socket threads (`--upstream-threads`); absent when the main thread reads. */
   readonly socketThreads?: SocketThreadsSource
+  /** Where ingest on the main thread verified its events; absent with account shards. */
+  readonly verification?: {
+    readonly counts: { readonly main: number; readonly workers: number }
+    readonly share: number
+  }
   /** The account shards (`--account-shards`); absent when ingest runs on the main thread. */
   readonly shards?: {
     busyMs(): number

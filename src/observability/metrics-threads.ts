@@ -80,6 +80,24 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Bytes of frames the upstream socket threads sent that the main thread has not yet taken (each thread stops reading past 8 MiB).',
     read: (emit) => emit(s.socketThreads?.waitingBytes ?? 0),
   })
+  scrapeCounter<'thread'>(registry, {
+    name: 'relay_verified_events_total',
+    help: 'Events whose verification ingest on the main thread started, by where it ran: main (the main thread, --verify-on-main) or worker (the verify pool). Not with --account-shards.',
+    labelNames: ['thread'],
+    read: (emit) => {
+      const counts = s.verification?.counts
+      if (counts === undefined) return
+      emit(counts.main, { thread: 'main' })
+      emit(counts.workers, { thread: 'worker' })
+    },
+  })
+  scrapeGauge(registry, {
+    name: 'relay_verify_main_share',
+    help: 'The share of events (0 to 1) the main thread verifies itself now, steered by how busy it is (--verify-on-main); 0 with --account-shards, whose threads verify their own.',
+    read: (emit) => {
+      if (s.verification !== undefined) emit(s.verification.share)
+    },
+  })
   scrapeGauge(registry, {
     name: 'relay_verify_workers',
     help: 'Verify worker threads (--verify-workers).',

@@ -113,6 +113,8 @@ export function makeFakes(): Fakes {
         { used: 200, total: 700 },
       ],
     },
+    // Never beside `shards` in a relay; both here so that one scrape reads every metric.
+    verification: { counts: { main: 30, workers: 12 }, share: 0.25 },
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,

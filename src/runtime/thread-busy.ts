@@ -5,6 +5,8 @@
 // thread saturates first (a verify worker, or the main thread, which more cores do not help).
 // `busyByThread` reads every kind of thread at once, for both the metrics and the dashboard.
 // `threadCpuMs` is the calling thread's CPU, which busy time overstates when cores are short.
+// `busySinceLast` reads the calling thread's busy fraction window by window (the main thread's
+// share of verification steers by it: ingest/inline-share.ts).
 // Deliberately not here: turning totals into rates (Prometheus and the dashboard's recorder do).
 import { performance } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'
@@ -82,5 +84,19 @@ export class ThreadBusyTime {
     this.read(worker)
     this.#ended += this.#seen
     this.#seen = 0
+  }
+}
+
+/**
+ * A reader of the calling thread's event loop: each call answers the fraction of the time since
+ * the previous call (since the reader was made, the first time) that the loop was busy, 0 to 1.
+ */
+export function busySinceLast(): () => number {
+  let last = performance.eventLoopUtilization()
+  return () => {
+    const now = performance.eventLoopUtilization()
+    const busy = performance.eventLoopUtilization(now, last).utilization
+    last = now
+    return Number.isFinite(busy) ? busy : 0
   }
 }

@@ -18,12 +18,12 @@ import { MAX_FRAME_BYTES } from '../../src/protocol/limits.ts'
 import { nonCanonicalIdentityFrame } from '../../src/upstream/testing/frames.ts'
 import { frameHeader } from '../support/hostile-pds.ts'
 import { HostileWorld } from '../support/hostile-world.ts'
-import { eventually, LINK_LAYOUTS } from '../support/relay-harness.ts'
+import { eventually, LINK_LAYOUTS, MAIN_THREAD_VERIFY } from '../support/relay-harness.ts'
 import { messageBody, messageFrame, type TestRepo } from '../support/test-repo.ts'
 
 const post = (n: number) => `app.bsky.feed.post/3l${String(n).padStart(11, '0')}`
 
-for (const [mode, flags] of LINK_LAYOUTS) {
+for (const [mode, flags] of [...LINK_LAYOUTS, MAIN_THREAD_VERIFY]) {
   describe(`hostile hosts: frames${mode}`, () => {
     let world: HostileWorld
     before(async () => {

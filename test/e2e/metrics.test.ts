@@ -24,6 +24,15 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 
 test('metrics move as the deactivation scenario says', { timeout: 60_000 }, () => run([]))
 
+// Where the main thread's ingest verified each event: only in the workers, or only on the main
+// thread (the default steers between the two by how busy the main thread is).
+test('the same with the workers verifying every event', { timeout: 60_000 }, () =>
+  run(['--verify-on-main', '0']),
+)
+test('the same with the main thread verifying every event', { timeout: 60_000 }, () =>
+  run(['--verify-workers', '0']),
+)
+
 // With account shards the same counts come from the shards' ops, their identity caches, their
 // histograms' totals and their threads' busy time.
 test('the same with account shards', { timeout: 60_000 }, () =>
@@ -36,7 +45,7 @@ test('the same with account shards and host threads', { timeout: 60_000 }, () =>
 )
 
 async function run(flags: string[]): Promise<void> {
-  const sharded = flags.length > 0
+  const sharded = flags.includes('--account-shards')
   const scenario = loadScenario('deactivation.json')
   const plc = await startMockPlc({})
   const pds = await FakePds.start()
@@ -120,9 +129,26 @@ async function run(flags: string[]): Promise<void> {
         assert.equal(value(text, 'relay_account_shard_backlog', { shard }), 0)
       }
     } else {
-      assert.ok(value(text, 'relay_verify_duration_seconds_count') >= commits - dropped)
-      assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+      const verified = value(text, 'relay_verify_duration_seconds_count')
+      assert.ok(verified >= commits - dropped)
+      // Each verification counted once, by where it ran.
+      const onMain = value(text, 'relay_verified_events_total', { thread: 'main' })
+      const inWorkers = value(text, 'relay_verified_events_total', { thread: 'worker' })
+      assert.equal(onMain + inWorkers, verified)
+      const share = value(text, 'relay_verify_main_share')
+      assert.ok(share >= 0 && share <= 1, `share ${share}`)
+      if (flags.includes('--verify-on-main')) {
+        assert.equal(onMain, 0)
+        assert.equal(share, 0)
+        assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+      }
+      if (flags.includes('--verify-workers')) {
+        assert.equal(inWorkers, 0)
+        assert.equal(share, 1)
+      }
     }
+    // The shards verify on their own threads: the main thread none.
+    if (sharded) assert.equal(value(text, 'relay_verify_main_share'), 0)
     assert.ok(value(text, 'relay_verify_workers') >= 1)
     assert.ok(
       Number.isNaN(value(text, 'relay_thread_busy_seconds_total', { thread: 'archive_writer' })),

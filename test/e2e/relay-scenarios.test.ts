@@ -22,7 +22,13 @@ import { toJson } from '../../src/protocol/cbor/data-model.ts'
 import type { DropReason } from '../../src/protocol/drop-reasons.ts'
 import { FakePds } from '../support/fake-pds.ts'
 import { generateKeypair, offCurveMultikey } from '../support/keypair.ts'
-import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import {
+  Consumer,
+  eventually,
+  MAIN_THREAD_VERIFY,
+  startTestRelay,
+  type TestRelay,
+} from '../support/relay-harness.ts'
 import { loadScenario, type Scenario, scenarioFrame, scenarioNames } from '../support/scenarios.ts'
 
 type Variant = 'as-captured' | 'swapped-key' | 'unusable-key' | 'other-pds'
@@ -147,10 +153,12 @@ describe('relay scenarios end to end', () => {
     loadScenario(n).messages.some((m) => ['#commit', '#sync'].includes(m.frame.header.t)),
   )
   // As captured, on one thread and with account shards (each account's events decided in its
-  // shard, in order; the output the same).
+  // shard, in order; the output the same), and with every event verified on the main thread
+  // rather than in a worker.
   const layouts = [
     ['', []],
     [' (account shards)', ['--account-shards', '2', '--upstream-threads', '0']],
+    MAIN_THREAD_VERIFY,
   ] as const
   for (const name of scenarioNames()) {
     const scenario = loadScenario(name)

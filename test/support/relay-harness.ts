@@ -28,6 +28,16 @@ export const LINK_LAYOUTS = [
   [' (host threads)', HOST_THREAD_FLAGS],
 ] as const
 
+/**
+ * Every event verified on the main thread, none in a worker (`--verify-workers 0`); by default
+ * the main thread takes a share steered by how busy it is, which a short test cannot pin down.
+ * A suffix for the test's name, and the flags.
+ */
+export const MAIN_THREAD_VERIFY = [
+  ' (verified on the main thread)',
+  ['--verify-workers', '0'],
+] as const
+
 export interface TestRelay {
   readonly relay: Relay
   readonly dir: string

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { EventVerification } from './event-verification.ts'
+import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+import { VerifyWorkerError } from './verify-worker-error.ts'
+
+const outcome = (detail: string): VerifyOutcome => ({ ok: false, reason: 'bad-signature', detail })
+
+const task = (frame = new Uint8Array([1, 2, 3])): VerifyTask => ({
+  frame,
+  didKey: 'did:key:zQ3sh',
+  previous: null,
+  now: 0,
+  mode: 'strict',
+})
+
+/** Takes the events whose index is in `mine`, in order. */
+function rig(mine: ReadonlySet<number>, local?: (t: VerifyTask) => Promise<VerifyOutcome>) {
+  let n = 0
+  const seen: { where: 'main' | 'pool'; frame: Uint8Array }[] = []
+  const observed: number[] = []
+  const verification = new EventVerification({
+    pool: {
+      verify: async (t) => {
+        seen.push({ where: 'pool', frame: t.frame })
+        return outcome('pool')
+      },
+    },
+    local:
+      local ??
+      (async (t) => {
+        seen.push({ where: 'main', frame: t.frame })
+        return outcome('main')
+      }),
+    share: { take: () => mine.has(n++), share: 0.5 },
+    observe: (seconds) => observed.push(seconds),
+  })
+  return { verification, seen, observed }
+}
+
+describe('EventVerification', () => {
+  test('verifies what the share takes on this thread and the rest in the pool, counting both', async () => {
+    const { verification, seen, observed } = rig(new Set([1, 2]))
+    const answers = await Promise.all([0, 1, 2, 3].map(() => verification.verify(task())))
+    assert.deepEqual(
+      answers.map((a) => (a.ok ? '' : a.detail)),
+      ['pool', 'main', 'main', 'pool'],
+    )
+    assert.deepEqual(
+      seen.map((s) => s.where),
+      ['pool', 'main', 'main', 'pool'],
+    )
+    assert.deepEqual(verification.counts, { main: 2, workers: 2 })
+    assert.equal(verification.share, 0.5)
+    // Every verification timed, wherever it ran.
+    assert.equal(observed.length, 4)
+    assert.ok(observed.every((s) => s >= 0 && s < 5))
+  })
+
+  test('a frame that is a view of a larger buffer is verified on its own copy', async () => {
+    const { verification, seen } = rig(new Set([0]))
+    const shared = new Uint8Array(64).fill(7)
+    await verification.verify(task(shared.subarray(8, 16)))
+    const frame = seen[0]!.frame
+    assert.equal(frame.byteLength, 8)
+    assert.equal(frame.buffer.byteLength, 8, 'a buffer of its own')
+    assert.deepEqual([...frame], [7, 7, 7, 7, 7, 7, 7, 7])
+  })
+
+  test('a verification that throws here fails as a worker failure would: retried once by ingest', async () => {
+    const bug = new TypeError('a bug in verification')
+    for (const local of [
+      async () => {
+        throw bug
+      },
+      () => {
+        throw bug
+      },
+    ]) {
+      const { verification } = rig(new Set([0]), local)
+      await assert.rejects(verification.verify(task()), (err: unknown) => {
+        assert.ok(err instanceof VerifyWorkerError)
+        assert.equal(err.cause, bug)
+        return true
+      })
+    }
+  })
+
+  test('a pool failure reaches the caller as it is', async () => {
+    const died = new VerifyWorkerError('verify worker died')
+    const verification = new EventVerification({
+      pool: { verify: () => Promise.reject(died) },
+      local: async () => outcome('main'),
+      share: { take: () => false, share: 0 },
+    })
+    await assert.rejects(verification.verify(task()), (err) => err === died)
+  })
+})

@@ -1,0 +1,66 @@
+// Where each event's verification runs while ingest is on the main thread (no account shards):
+// on this thread for the share `InlineShare` gives it (inline-share.ts says why), otherwise in
+// the verify pool. Both run the same task (verify-task.ts) and answer the same outcome. A
+// verification that throws here fails with `VerifyWorkerError`, as one that throws in a worker
+// does, so ingest's single retry (handlers.ts) covers both. Every verification is timed for the
+// metrics, and counted by where it ran.
+// Deliberately not here: the share's steering (inline-share.ts), whole repos (always the pool),
+// and the account shards, which verify on their own threads (shards/verify-lending.ts).
+import { ownBuffer } from '../runtime/own-buffer.ts'
+import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
+import { VerifyWorkerError } from './verify-worker-error.ts'
+
+export interface EventVerificationDeps {
+  readonly pool: { verify(task: VerifyTask): Promise<VerifyOutcome> }
+  /** Verifies on this thread (verify-task.ts with this thread's signature backend). */
+  readonly local: (task: VerifyTask) => Promise<VerifyOutcome>
+  /** Which events this thread takes (inline-share.ts). */
+  readonly share: { take(): boolean; readonly share: number }
+  /** Each verification's seconds, wherever it ran (the metrics' histogram). */
+  readonly observe?: (seconds: number) => void
+}
+
+export class EventVerification {
+  readonly #d: EventVerificationDeps
+  #onMain = 0
+  #inWorkers = 0
+
+  constructor(deps: EventVerificationDeps) {
+    this.#d = deps
+  }
+
+  /** Events verified so far on the main thread and in the verify workers. */
+  get counts(): { readonly main: number; readonly workers: number } {
+    return { main: this.#onMain, workers: this.#inWorkers }
+  }
+
+  /** The fraction of events the main thread takes now. */
+  get share(): number {
+    return this.#d.share.share
+  }
+
+  readonly verify = (task: VerifyTask): Promise<VerifyOutcome> => {
+    const observe = this.#d.observe
+    const start = observe === undefined ? 0 : performance.now()
+    let running: Promise<VerifyOutcome>
+    if (this.#d.share.take()) {
+      this.#onMain++
+      running = this.#local(task)
+    } else {
+      this.#inWorkers++
+      running = this.#d.pool.verify(task)
+    }
+    if (observe === undefined) return running
+    return running.finally(() => observe((performance.now() - start) / 1000))
+  }
+
+  async #local(task: VerifyTask): Promise<VerifyOutcome> {
+    try {
+      // Its output frame may be views of these bytes, kept as long as the event is: a view of a
+      // larger buffer would keep all of it (a worker's copy is its own for the same reason).
+      return await this.#d.local({ ...task, frame: ownBuffer(task.frame) })
+    } catch (err) {
+      throw new VerifyWorkerError('verification failed on the main thread', { cause: err })
+    }
+  }
+}
