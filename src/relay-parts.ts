@@ -24,7 +24,7 @@ import type { AccountOperations } from './ingest/account-operations.ts'
 import { DropCounter } from './ingest/drop-counter.ts'
 import { EventVerification } from './ingest/event-verification.ts'
 import type { IngestStats } from './ingest/ingest.ts'
-import { InlineShare } from './ingest/inline-share.ts'
+import { VerifyOnMain } from './ingest/verify-on-main.ts'
 import type { VerifyPool } from './ingest/verify-pool.ts'
 import { runVerifyTask } from './ingest/verify-task.ts'
 import { EventTypeCounter } from './observability/event-type-counter.ts'
@@ -275,9 +275,9 @@ export async function openLog(
 }
 
 /**
- * Event verification for ingest on the main thread: a share on this thread, steered by how busy
- * it is (none with `--verify-on-main 0`, every event with `--verify-workers 0`), the rest in the
- * worker pool; timed for metrics. Observed directly rather than through the histogram's timer,
+ * Event verification for ingest on the main thread: on this thread while it carries them alone,
+ * else in the worker pool (never on this thread with `--verify-on-main 0`, always with
+ * `--verify-workers 0`); timed for metrics. Observed directly rather than through the histogram's timer,
  * which copies a labels object on every call (this runs for every event).
  */
 export function eventVerification(
@@ -289,7 +289,7 @@ export function eventVerification(
   return new EventVerification({
     pool,
     local: (task) => runVerifyTask(task, verifySignature),
-    share: new InlineShare({
+    place: new VerifyOnMain({
       target: config.verifyWorkers === 0 ? 1 : config.verifyOnMainBusy,
       busySinceLast: busySinceLast(),
       now: () => performance.now(),

@@ -368,7 +368,7 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'PERCENT',
     default: '90',
     group: 'Verification',
-    help: 'the main thread verifies a share of the events itself, steered to keep its event loop busy at most this much of the time; less CPU in all than handing them to workers (0: workers verify every event)',
+    help: 'the main thread verifies the events itself while it carries them with its event loop busy at most this much of the time, the workers beyond; less CPU in all than handing them to workers (0: workers verify every event)',
   }),
   setting({
     flag: 'account-shards',

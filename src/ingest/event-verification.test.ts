@@ -32,14 +32,14 @@ function rig(mine: ReadonlySet<number>, local?: (t: VerifyTask) => Promise<Verif
         seen.push({ where: 'main', frame: t.frame })
         return outcome('main')
       }),
-    share: { take: () => mine.has(n++), share: 0.5 },
+    place: { take: () => mine.has(n++), onMain: true },
     observe: (seconds) => observed.push(seconds),
   })
   return { verification, seen, observed }
 }
 
 describe('EventVerification', () => {
-  test('verifies what the share takes on this thread and the rest in the pool, counting both', async () => {
+  test('verifies on this thread what the place takes and the rest in the pool, counting both', async () => {
     const { verification, seen, observed } = rig(new Set([1, 2]))
     const answers = await Promise.all([0, 1, 2, 3].map(() => verification.verify(task())))
     assert.deepEqual(
@@ -51,7 +51,7 @@ describe('EventVerification', () => {
       ['pool', 'main', 'main', 'pool'],
     )
     assert.deepEqual(verification.counts, { main: 2, workers: 2 })
-    assert.equal(verification.share, 0.5)
+    assert.equal(verification.onMain, true)
     // Every verification timed, wherever it ran.
     assert.equal(observed.length, 4)
     assert.ok(observed.every((s) => s >= 0 && s < 5))
@@ -91,7 +91,7 @@ describe('EventVerification', () => {
     const verification = new EventVerification({
       pool: { verify: () => Promise.reject(died) },
       local: async () => outcome('main'),
-      share: { take: () => false, share: 0 },
+      place: { take: () => false, onMain: false },
     })
     await assert.rejects(verification.verify(task()), (err) => err === died)
   })

@@ -1,10 +1,10 @@
 // Where each event's verification runs while ingest is on the main thread (no account shards):
-// on this thread for the share `InlineShare` gives it (inline-share.ts says why), otherwise in
+// on this thread while `VerifyOnMain` says so (verify-on-main.ts says why and when), otherwise in
 // the verify pool. Both run the same task (verify-task.ts) and answer the same outcome. A
 // verification that throws here fails with `VerifyWorkerError`, as one that throws in a worker
 // does, so ingest's single retry (handlers.ts) covers both. Every verification is timed for the
 // metrics, and counted by where it ran.
-// Deliberately not here: the share's steering (inline-share.ts), whole repos (always the pool),
+// Deliberately not here: the deciding (verify-on-main.ts), whole repos (always the pool),
 // and the account shards, which verify on their own threads (shards/verify-lending.ts).
 import { ownBuffer } from '../runtime/own-buffer.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
@@ -14,8 +14,8 @@ export interface EventVerificationDeps {
   readonly pool: { verify(task: VerifyTask): Promise<VerifyOutcome> }
   /** Verifies on this thread (verify-task.ts with this thread's signature backend). */
   readonly local: (task: VerifyTask) => Promise<VerifyOutcome>
-  /** Which events this thread takes (inline-share.ts). */
-  readonly share: { take(): boolean; readonly share: number }
+  /** Whether this thread verifies the next event (verify-on-main.ts). */
+  readonly place: { take(): boolean; readonly onMain: boolean }
   /** Each verification's seconds, wherever it ran (the metrics' histogram). */
   readonly observe?: (seconds: number) => void
 }
@@ -34,16 +34,16 @@ export class EventVerification {
     return { main: this.#onMain, workers: this.#inWorkers }
   }
 
-  /** The fraction of events the main thread takes now. */
-  get share(): number {
-    return this.#d.share.share
+  /** Whether the main thread verifies the events now. */
+  get onMain(): boolean {
+    return this.#d.place.onMain
   }
 
   readonly verify = (task: VerifyTask): Promise<VerifyOutcome> => {
     const observe = this.#d.observe
     const start = observe === undefined ? 0 : performance.now()
     let running: Promise<VerifyOutcome>
-    if (this.#d.share.take()) {
+    if (this.#d.place.take()) {
       this.#onMain++
       running = this.#local(task)
     } else {

@@ -1,5 +1,6 @@
 // A pool of worker threads that run verification tasks (docs/design.md §3): the CPU-heavy part of
-// ingest runs off the main thread. Tasks go to the worker with the fewest in flight. The frame
+// ingest runs off the main thread, at the rates the main thread does not carry alone
+// (event-verification.ts). Tasks go to the worker with the fewest in flight. The frame
 // bytes handed in must be a buffer of their own: they are transferred, not copied. Tasks given
 // to a worker in one turn of the event loop are posted together (verify-messages.ts).
 // Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,

@@ -186,7 +186,7 @@ export interface MetricsSources {
   /** Where ingest on the main thread verified its events; absent with account shards. */
   readonly verification?: {
     readonly counts: { readonly main: number; readonly workers: number }
-    readonly share: number
+    readonly onMain: boolean
   }
   /** The account shards (`--account-shards`); absent when ingest runs on the main thread. */
   readonly shards?: {

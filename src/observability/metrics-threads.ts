@@ -92,10 +92,10 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
     },
   })
   scrapeGauge(registry, {
-    name: 'relay_verify_main_share',
-    help: 'The share of events (0 to 1) the main thread verifies itself now, steered by how busy it is (--verify-on-main); 0 with --account-shards, whose threads verify their own.',
+    name: 'relay_verify_on_main',
+    help: '1 while the main thread verifies the events itself (a rate it carries alone, --verify-on-main), 0 while the verify workers do; 0 with --account-shards, whose threads verify their own.',
     read: (emit) => {
-      if (s.verification !== undefined) emit(s.verification.share)
+      if (s.verification !== undefined) emit(s.verification.onMain ? 1 : 0)
     },
   })
   scrapeGauge(registry, {

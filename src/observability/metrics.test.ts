@@ -58,7 +58,7 @@ const EXPECTED: Record<string, number> = {
   relay_verify_workers: 2,
   'relay_verified_events_total{thread="main"}': 30,
   'relay_verified_events_total{thread="worker"}': 12,
-  relay_verify_main_share: 0.25,
+  relay_verify_on_main: 1,
   relay_upstream_threads: 1,
   relay_upstream_thread_restarts_total: 2,
   relay_upstream_thread_stalls_total: 3,
