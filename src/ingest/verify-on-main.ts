@@ -9,13 +9,13 @@
 // for each, and the main thread ran near full. So it is one or the other, decided once a window
 // from what the window showed:
 // - on the main thread, until two windows in a row find its event loop busier than the target
-//   (one alone may be a collection or a checkpoint); then to the workers, and the rate the main
-//   thread could carry is worked out from those windows (busy time taken as proportional to the
-//   rate, with a margin): the ceiling;
-// - in the workers, until a window's rate is under that ceiling; then back. The ceiling creeps
-//   up by ~12% a minute meanwhile, so a main thread that got faster (a lighter mix of commits), or
-//   a ceiling set low by something else keeping the main thread busy, is tried again: a try that
-//   fails costs two windows on a busy main thread.
+//   (one alone may be a collection or a checkpoint); then to the workers;
+// - in the workers, until the main thread would carry the window's events with room to spare:
+//   its busy fraction in that window, plus the window's events times what a verification on the
+//   main thread took (measured while it verified, an average of the recent ones), under the
+//   target less a 10% margin; then back. Before any verification has been measured, the first
+//   window moves it. What kept the main thread busy besides verifying (a restart's new
+//   identities, a replay) counts in the reading, so the events come back once it has passed.
 // Pure: the caller gives the clock and the reading of the event loop. Deliberately not here:
 // running a verification (event-verification.ts); whole repos (a resync's, seconds of CPU),
 // which always go to a worker.
@@ -23,10 +23,10 @@
 /** A window's length: the place is decided once per window, from that window's reading. */
 export const PLACE_WINDOW_MS = 100
 
-/** The ceiling is this share of the rate the main thread would carry at the target. */
+/** The events come back when the main thread would be busy at most this share of the target. */
 const MARGIN = 0.9
-/** The ceiling's growth per window in the workers (~12% a minute: 600 windows). */
-const CREEP = 1.0002
+/** Weight of each new measurement in the average cost of a verification on the main thread. */
+const COST_WEIGHT = 0.02
 
 export interface VerifyOnMainOptions {
   /**
@@ -44,12 +44,12 @@ export class VerifyOnMain {
   readonly #busySinceLast: () => number
   readonly #now: () => number
   #onMain: boolean
-  /** Events per second the main thread is thought to carry alone; unknown at first. */
-  #ceiling = Number.POSITIVE_INFINITY
+  /** Milliseconds a verification takes the main thread, averaged; 0: none measured yet. */
+  #costMs = 0
   #windowStart: number
   #events = 0
-  /** The last window on the main thread, when it was over the target (rate, busy). */
-  #over: { rate: number; busy: number } | null = null
+  /** Whether the last window on the main thread was over the target. */
+  #over = false
 
   constructor(opts: VerifyOnMainOptions) {
     this.#target = Math.min(1, Math.max(0, opts.target))
@@ -68,9 +68,14 @@ export class VerifyOnMain {
     return this.#onMain
   }
 
-  /** The rate the main thread is thought to carry alone (events a second; Infinity: unknown). */
-  get ceiling(): number {
-    return this.#ceiling
+  /** Milliseconds a verification takes the main thread, averaged (0: none measured yet). */
+  get costMs(): number {
+    return this.#costMs
+  }
+
+  /** A verification on the main thread took this long (its own work, not what ran between). */
+  ran(ms: number): void {
+    this.#costMs = this.#costMs === 0 ? ms : this.#costMs + COST_WEIGHT * (ms - this.#costMs)
   }
 
   /** Whether this thread verifies the next event; called once per event. */
@@ -92,17 +97,14 @@ export class VerifyOnMain {
   decide(rate: number, busy: number): void {
     if (!this.#steered) return
     if (this.#onMain) {
-      const over = busy > this.#target ? { rate, busy } : null
-      const before = this.#over
-      this.#over = over
-      if (over === null || before === null) return
-      this.#onMain = false
-      this.#over = null
-      this.#ceiling = (MARGIN * this.#target * (before.rate + rate)) / (before.busy + busy)
+      const over = busy > this.#target
+      const twice = over && this.#over
+      this.#over = over && !twice
+      if (twice) this.#onMain = false
       return
     }
-    if (rate < this.#ceiling) this.#onMain = true
-    else this.#ceiling *= CREEP
+    const predicted = busy + (rate * this.#costMs) / 1000
+    if (predicted <= MARGIN * this.#target) this.#onMain = true
   }
 
   /** With a target of 0 or 1 the place is fixed. */
