@@ -14,11 +14,8 @@ export interface EventVerificationDeps {
   readonly pool: { verify(task: VerifyTask): Promise<VerifyOutcome> }
   /** Verifies on this thread (verify-task.ts with this thread's signature backend). */
   readonly local: (task: VerifyTask) => Promise<VerifyOutcome>
-  /**
-   * Whether this thread verifies the next event, told what each verification here took
-   * (verify-on-main.ts).
-   */
-  readonly place: { take(): boolean; ran(ms: number): void; readonly onMain: boolean }
+  /** Whether this thread verifies the next event (verify-on-main.ts). */
+  readonly place: { take(): boolean; readonly onMain: boolean }
   /** Each verification's seconds, wherever it ran (the metrics' histogram). */
   readonly observe?: (seconds: number) => void
 }
@@ -63,14 +60,9 @@ export class EventVerification {
         new VerifyWorkerError('verification failed on the main thread', { cause: err }),
       )
     try {
-      const start = performance.now()
       // Its output frame may be views of these bytes, kept as long as the event is: a view of a
       // larger buffer would keep all of it (a worker's copy is its own for the same reason).
-      const running = this.#d.local({ ...task, frame: ownBuffer(task.frame) })
-      // The checks run before the task's first await (only the output frame comes after), so
-      // this is their cost, without what other events ran in between.
-      this.#d.place.ran(performance.now() - start)
-      return running.catch(failed)
+      return this.#d.local({ ...task, frame: ownBuffer(task.frame) }).catch(failed)
     } catch (err) {
       return failed(err)
     }

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { PLACE_WINDOW_MS, VerifyOnMain } from './verify-on-main.ts'
+import {
+  FIRST_WAIT_MS,
+  GOOD_STAY_MS,
+  LONGEST_WAIT_MS,
+  PLACE_WINDOW_MS,
+  VerifyOnMain,
+} from './verify-on-main.ts'
 
 /** A decider on a hand-moved clock, whose event loop reads as `busy` over each window. */
 function rig(target: number) {
-  let clock = 1_000
+  const clock = { now: 1_000 }
   const reading = { busy: 0, reads: 0 }
   const place = new VerifyOnMain({
     target,
@@ -12,7 +18,7 @@ function rig(target: number) {
       reading.reads++
       return reading.busy
     },
-    now: () => clock,
+    now: () => clock.now,
   })
   /**
    * One window of `n` events during which the event loop was `busy` (read by the next window's
@@ -22,82 +28,73 @@ function rig(target: number) {
     let taken = 0
     for (let i = 0; i < n; i++) if (place.take()) taken++
     reading.busy = busy
-    clock += PLACE_WINDOW_MS
+    clock.now += PLACE_WINDOW_MS
     return taken
   }
-  return { place, reading, window }
+  /** Windows at `busy` for `ms`. */
+  const run = (ms: number, busy: number): void => {
+    for (let t = 0; t < ms; t += PLACE_WINDOW_MS) window(1, busy)
+  }
+  return { place, reading, window, run, clock }
 }
 
 describe('VerifyOnMain', () => {
-  test('starts in the workers and moves to the main thread after one window', () => {
-    const { place, window } = rig(0.9)
-    // A restart's catch-up goes to the workers first.
-    assert.equal(window(100, 0.2), 0)
-    // Its first event reads the first window; with no verification measured yet, it moves.
-    assert.equal(window(100, 0.3), 100)
-    assert.equal(place.onMain, true)
-  })
-
-  test('moves to the workers after two windows in a row over the target', () => {
+  test('starts on the main thread and hands the events over after two windows in a row over the target', () => {
     const { place, window } = rig(0.8)
-    window(100, 0.5)
-    assert.equal(window(300, 1), 300)
+    assert.equal(window(100, 1), 100)
     // One window over (a collection, a checkpoint) is not enough.
-    assert.equal(window(300, 1), 300)
-    assert.equal(place.onMain, true)
-    assert.equal(window(300, 0.5), 0, 'gone after the second')
+    assert.equal(window(100, 1), 100)
+    assert.equal(window(100, 0.5), 0, 'gone after the second')
     assert.equal(place.onMain, false)
   })
 
   test('one window over between windows under it moves nothing', () => {
     const { place, window } = rig(0.8)
-    window(10, 0.5)
     for (const busy of [0.95, 0.5, 0.95, 0.5, 0.95, 0.5]) assert.equal(window(100, busy), 100)
     assert.equal(place.onMain, true)
   })
 
-  test("comes back once the window's events would fit on the main thread with room to spare", () => {
-    const { place, window } = rig(0.9)
-    window(10, 0.5)
-    for (let i = 0; i < 10; i++) place.ran(0.25)
-    window(300, 1)
-    window(300, 1)
-    window(300, 1)
+  test('tries the main thread again after a wait that doubles while the tries fail, up to 5 minutes', () => {
+    const { place, window, run } = rig(0.9)
+    run(2 * PLACE_WINDOW_MS, 1)
+    window(1)
     assert.equal(place.onMain, false)
-    // 3,000/s at 0.3 busy: 0.3 + 3,000 × 0.25 ms = 1.05, over 0.81 (0.9 less 10%).
-    assert.equal(window(300, 0.3), 0)
-    assert.equal(window(300, 0.3), 0)
-    // 2,000/s at 0.25 busy: 0.25 + 0.5 = 0.75. This window's events still go to the workers; the
-    // next window's not.
-    assert.equal(window(200, 0.25), 0)
-    assert.equal(window(200, 0.25), 200)
+    // Leaving at start (not a try) keeps the first wait.
+    assert.equal(place.waitMs, FIRST_WAIT_MS)
+    const waits: number[] = []
+    for (let i = 0; i < 9; i++) {
+      // In the workers until the wait is over, whatever the reading.
+      let waited = 0
+      while (!place.onMain) {
+        window(1, 0.1)
+        waited += PLACE_WINDOW_MS
+      }
+      waits.push(waited)
+      // A try at a rate the main thread cannot carry: two windows over, and back.
+      run(3 * PLACE_WINDOW_MS, 1)
+      assert.equal(place.onMain, false)
+    }
+    // Each wait is the one set before it, give or take the window that saw it end.
+    assert.deepEqual(
+      waits.map((w) => Math.round(w / 1000)),
+      [5, 10, 20, 40, 80, 160, 300, 300, 300],
+    )
+    assert.equal(place.waitMs, LONGEST_WAIT_MS)
   })
 
-  test('what keeps the main thread busy besides verifying holds the events in the workers while it lasts', () => {
-    const { place, window } = rig(0.9)
-    window(10, 0.5)
-    place.ran(0.25)
-    window(50, 1)
-    window(50, 1)
-    // 500/s, but the main thread is busy with something else (a restart's new identities).
-    assert.equal(window(50, 0.7), 0)
-    assert.equal(window(50, 0.7), 0)
-    assert.equal(window(50, 0.2), 0)
-    // Once it has passed: 0.2 + 0.125.
-    assert.equal(window(50, 0.2), 50)
+  test('a stay of 30 s or more on the main thread starts the waits again from 5 s', () => {
+    const { place, window, run } = rig(0.9)
+    run(3 * PLACE_WINDOW_MS, 1)
+    run(FIRST_WAIT_MS, 0.2)
+    run(3 * PLACE_WINDOW_MS, 1)
+    assert.equal(place.waitMs, 2 * FIRST_WAIT_MS)
+    run(2 * FIRST_WAIT_MS, 0.2)
     assert.equal(place.onMain, true)
-  })
-
-  test("a verification's cost is an average of the recent ones", () => {
-    const { place } = rig(0.9)
-    assert.equal(place.costMs, 0)
-    place.ran(0.3)
-    assert.equal(place.costMs, 0.3)
-    // Each new one weighs 2%: one slow verification moves it little.
-    place.ran(10.3)
-    assert.ok(Math.abs(place.costMs - 0.5) < 1e-9, `${place.costMs}`)
-    for (let i = 0; i < 500; i++) place.ran(0.2)
-    assert.ok(Math.abs(place.costMs - 0.2) < 0.001, `${place.costMs}`)
+    run(GOOD_STAY_MS, 0.5)
+    run(3 * PLACE_WINDOW_MS, 1)
+    assert.equal(place.onMain, false)
+    assert.equal(place.waitMs, FIRST_WAIT_MS)
+    assert.equal(window(10), 0)
   })
 
   test('reads the event loop once a window, not once an event', () => {
@@ -113,11 +110,11 @@ describe('VerifyOnMain', () => {
       [0, 0],
       [1, 50],
     ] as const) {
-      const { place, reading, window } = rig(target)
+      const { place, reading, window, clock } = rig(target)
       assert.equal(window(50, 0), expected)
       assert.equal(window(50, 1), expected)
-      place.decide(10, 1)
-      place.decide(10, 1)
+      place.decide(clock.now, 1)
+      place.decide(clock.now + 1, 1)
       assert.equal(window(50, 0.5), expected)
       assert.equal(reading.reads, 0)
     }

@@ -6,27 +6,29 @@
 // commits/s with every event verified on the main thread (BENCHMARKS.md, session 21). But the
 // main thread is one core and caps near 3,500 commits/s alone, and sharing the events between
 // it and the workers was worse than either: the workers, given fewer tasks, were woken as often
-// for each, and the main thread ran near full. So it is one or the other, decided once a window
-// from what the window showed:
-// - on the main thread, until two windows in a row find its event loop busier than the target
-//   (one alone may be a collection or a checkpoint); then to the workers;
-// - in the workers, until the main thread would carry the window's events with room to spare:
-//   its busy fraction in that window, plus the window's events times what a verification on the
-//   main thread took (measured while it verified, an average of the recent ones), under the
-//   target less a 10% margin; then back. Before any verification has been measured, the first
-//   window moves it. What kept the main thread busy besides verifying (a restart's new
-//   identities, a replay) counts in the reading, so the events come back once it has passed.
+// for each, and the main thread ran near full. So it is one or the other:
+// - on the main thread, until two 100 ms windows in a row find its event loop busier than the
+//   target (one alone may be a collection or a checkpoint); then to the workers;
+// - in the workers for a while, then tried on the main thread again. The while is 5 s, doubled
+//   each time a try ends within 30 s (the rate is still too high), up to 5 minutes, and back to
+//   5 s after a stay of 30 s or more. A try that fails costs two windows on a busy main thread:
+//   a few tens of milliseconds of delay, at most once in 5 minutes at a steady rate it cannot
+//   carry. What kept the main thread busy besides verifying (a restart's new identities, a
+//   replay) sends the events to the workers only until the next try.
+// Busy time rather than CPU: it is what the events wait behind (CPU leaves out the time the
+// thread waits for a core on a busy machine).
 // Pure: the caller gives the clock and the reading of the event loop. Deliberately not here:
 // running a verification (event-verification.ts); whole repos (a resync's, seconds of CPU),
 // which always go to a worker.
 
 /** A window's length: the place is decided once per window, from that window's reading. */
 export const PLACE_WINDOW_MS = 100
-
-/** The events come back when the main thread would be busy at most this share of the target. */
-const MARGIN = 0.9
-/** Weight of each new measurement in the average cost of a verification on the main thread. */
-const COST_WEIGHT = 0.02
+/** The first wait in the workers before the main thread is tried again. */
+export const FIRST_WAIT_MS = 5_000
+/** The longest wait. */
+export const LONGEST_WAIT_MS = 300_000
+/** A stay on the main thread this long counts as a success: the wait goes back to the first. */
+export const GOOD_STAY_MS = 30_000
 
 export interface VerifyOnMainOptions {
   /**
@@ -44,23 +46,29 @@ export class VerifyOnMain {
   readonly #busySinceLast: () => number
   readonly #now: () => number
   #onMain: boolean
-  /** Milliseconds a verification takes the main thread, averaged; 0: none measured yet. */
-  #costMs = 0
   #windowStart: number
-  #events = 0
   /** Whether the last window on the main thread was over the target. */
   #over = false
+  /** When the current place began. */
+  #since: number
+  /** How long the workers keep the events before the next try. */
+  #wait = FIRST_WAIT_MS
+  /** The current stay on the main thread is a try (it came back from the workers). */
+  #trying = false
 
   constructor(opts: VerifyOnMainOptions) {
     this.#target = Math.min(1, Math.max(0, opts.target))
     this.#busySinceLast = opts.busySinceLast
     this.#now = opts.now
-    // A steered relay starts in the workers: a restart's catch-up must not land on the main
-    // thread first (it moves after one window if the rate allows).
     this.#onMain = this.#target >= 1
     this.#windowStart = this.#now()
-    // The first window's reading starts now.
-    if (this.#steered) this.#busySinceLast()
+    this.#since = this.#windowStart
+    // A steered relay starts on the main thread (a restart's catch-up that it cannot carry goes
+    // to the workers after two windows); the first window's reading starts now.
+    if (this.#steered) {
+      this.#onMain = true
+      this.#busySinceLast()
+    }
   }
 
   /** Whether the main thread verifies events now. */
@@ -68,43 +76,47 @@ export class VerifyOnMain {
     return this.#onMain
   }
 
-  /** Milliseconds a verification takes the main thread, averaged (0: none measured yet). */
-  get costMs(): number {
-    return this.#costMs
-  }
-
-  /** A verification on the main thread took this long (its own work, not what ran between). */
-  ran(ms: number): void {
-    this.#costMs = this.#costMs === 0 ? ms : this.#costMs + COST_WEIGHT * (ms - this.#costMs)
+  /** How long the workers keep the events, once sent there, before the next try. */
+  get waitMs(): number {
+    return this.#wait
   }
 
   /** Whether this thread verifies the next event; called once per event. */
   take(): boolean {
     if (this.#steered) {
       const now = this.#now()
-      const elapsed = now - this.#windowStart
-      if (elapsed >= PLACE_WINDOW_MS) {
-        this.decide((this.#events * 1000) / elapsed, this.#busySinceLast())
+      if (now - this.#windowStart >= PLACE_WINDOW_MS) {
+        this.decide(now, this.#busySinceLast())
         this.#windowStart = now
-        this.#events = 0
       }
-      this.#events++
     }
     return this.#onMain
   }
 
-  /** One window's rate (events a second) and busy fraction: where the next window's go. */
-  decide(rate: number, busy: number): void {
+  /** A window ended at `now` with the event loop this busy (0 to 1): where the next go. */
+  decide(now: number, busy: number): void {
     if (!this.#steered) return
-    if (this.#onMain) {
-      const over = busy > this.#target
-      const twice = over && this.#over
-      this.#over = over && !twice
-      if (twice) this.#onMain = false
+    if (!this.#onMain) {
+      if (now - this.#since < this.#wait) return
+      this.#onMain = true
+      this.#trying = true
+      this.#since = now
+      this.#over = false
       return
     }
-    const predicted = busy + (rate * this.#costMs) / 1000
-    if (predicted <= MARGIN * this.#target) this.#onMain = true
+    const over = busy > this.#target
+    if (!(over && this.#over)) {
+      this.#over = over
+      return
+    }
+    // A try that ended soon: the rate is still more than the main thread carries; wait longer
+    // next time. A long stay: start again from the first wait.
+    const stayed = now - this.#since
+    if (stayed >= GOOD_STAY_MS) this.#wait = FIRST_WAIT_MS
+    else if (this.#trying) this.#wait = Math.min(LONGEST_WAIT_MS, 2 * this.#wait)
+    this.#onMain = false
+    this.#since = now
+    this.#over = false
   }
 
   /** With a target of 0 or 1 the place is fixed. */
