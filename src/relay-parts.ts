@@ -275,10 +275,10 @@ export async function openLog(
 }
 
 /**
- * Event verification for ingest on the main thread: on this thread while it carries them alone,
- * else in the worker pool (never on this thread with `--verify-on-main 0`, always with
- * `--verify-workers 0`); timed for metrics. Observed directly rather than through the histogram's timer,
- * which copies a labels object on every call (this runs for every event).
+ * Event verification for ingest on the main thread: on this thread while it carries the events
+ * alone, else in the worker pool (never on this thread with `--verify-on-main 0`, always with
+ * `--verify-workers 0`); timed for metrics. Observed directly rather than through the
+ * histogram's timer, which copies a labels object on every call (this runs for every event).
  */
 export function eventVerification(
   pool: VerifyPool,

@@ -1,7 +1,8 @@
 // How busy each of the relay's threads is: the time each event loop spent working rather than
 // waiting (Node's event-loop utilization), as counters an operator turns into rates. The main
 // thread runs ingest, the log and fan-out (and the upstream sockets, unless `--upstream-threads`
-// moves them to threads of their own) and cannot be split across cores; the verify workers are
+// moves them to threads of their own; and the verification, at rates it carries alone:
+// `relay_verify_on_main`) and cannot be split across cores; the verify workers are
 // as many as `--verify-workers`; archival mode on SQLite adds the archive's writer.
 // `rate(relay_thread_busy_seconds_total{thread="main"}[1m])` near 1 means the relay is at its
 // ceiling whatever the cores; `rate(...{thread="verify"}[1m]) / relay_verify_workers` near 1
