@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { eventVerification } from '../relay-parts.ts'
 import { EventVerification } from './event-verification.ts'
+import type { VerifyPool } from './verify-pool.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 import { VerifyWorkerError } from './verify-worker-error.ts'
 
@@ -94,5 +96,23 @@ describe('EventVerification', () => {
       place: { take: () => false, onMain: false },
     })
     await assert.rejects(verification.verify(task()), (err) => err === died)
+  })
+
+  test('as the relay builds it: --verify-workers 0 verifies every event here, --verify-on-main 0 none', async () => {
+    const pool = {
+      verify: async () => outcome('pool'),
+    } as unknown as VerifyPool
+    // Even with --verify-on-main 0 beside it: no workers means the main thread.
+    const alone = eventVerification(pool, { verifyWorkers: 0, verifyOnMainBusy: 0 }, undefined)
+    const never = eventVerification(pool, { verifyWorkers: 2, verifyOnMainBusy: 0 }, undefined)
+    for (let i = 0; i < 5; i++) {
+      // The real task, here: a key that does not parse is dropped before the frame is read.
+      const here = await alone.verify(task())
+      assert.equal(here.ok ? '' : here.reason, 'identity-unavailable')
+      const there = await never.verify(task())
+      assert.equal(there.ok ? '' : there.detail, 'pool')
+    }
+    assert.deepEqual(alone.counts, { main: 5, workers: 0 })
+    assert.deepEqual(never.counts, { main: 0, workers: 5 })
   })
 })

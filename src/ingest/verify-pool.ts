@@ -21,8 +21,8 @@
 // tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
-// A pool with `idleStopMs` (the one beside account shards, which only verifies whole repos for
-// resyncs and repairs) starts its workers at the first task and ends them, the same gentle way,
+// A pool with `idleStopMs` (the one beside account shards or with `--verify-workers 0`, which
+// only verifies whole repos for resyncs and repairs) starts its workers at the first task and ends them, the same gentle way,
 // once it has had nothing to do for that long: an idle isolate is ~20 MB of memory.
 import type { Worker } from 'node:worker_threads'
 import { ownBuffer } from '../runtime/own-buffer.ts'

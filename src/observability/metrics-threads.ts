@@ -94,14 +94,14 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
   })
   scrapeGauge(registry, {
     name: 'relay_verify_on_main',
-    help: '1 while the main thread verifies the events itself (a rate it carries alone, --verify-on-main), 0 while the verify workers do; 0 with --account-shards, whose threads verify their own.',
+    help: '1 while the main thread verifies the events itself (a rate it carries alone, --verify-on-main), 0 while the verify workers do, as of the last event; 0 with --account-shards, whose threads verify their own.',
     read: (emit) => {
       if (s.verification !== undefined) emit(s.verification.onMain ? 1 : 0)
     },
   })
   scrapeGauge(registry, {
     name: 'relay_verify_workers',
-    help: 'Verify worker threads (--verify-workers).',
+    help: 'Verify worker threads (--verify-workers; 1 with --verify-workers 0 or --account-shards: the worker for whole repos, started when one needs verifying).',
     read: (emit) => {
       if (s.pool.size !== undefined) emit(s.pool.size)
     },

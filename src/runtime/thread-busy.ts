@@ -5,8 +5,8 @@
 // thread saturates first (a verify worker, or the main thread, which more cores do not help).
 // `busyByThread` reads every kind of thread at once, for both the metrics and the dashboard.
 // `threadCpuMs` is the calling thread's CPU, which busy time overstates when cores are short.
-// `busySinceLast` reads the calling thread's busy fraction window by window (the main thread's
-// share of verification steers by it: ingest/inline-share.ts).
+// `busySinceLast` reads the calling thread's busy fraction window by window (where the main
+// thread's ingest verifies is decided by it: ingest/verify-on-main.ts).
 // Deliberately not here: turning totals into rates (Prometheus and the dashboard's recorder do).
 import { performance } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'

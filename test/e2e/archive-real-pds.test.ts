@@ -34,7 +34,13 @@ import {
   startDevNetwork,
 } from '../support/atproto-dev.ts'
 import { PG_URL, tempPostgres } from '../support/pg-temp.ts'
-import { Consumer, eventually, startTestRelay, type TestRelay } from '../support/relay-harness.ts'
+import {
+  Consumer,
+  eventually,
+  MAIN_THREAD_VERIFY,
+  startTestRelay,
+  type TestRelay,
+} from '../support/relay-harness.ts'
 
 const STEP_MS = 30_000
 const now = () => new Date().toISOString()
@@ -484,6 +490,14 @@ test('archival mode on SQLite, end to end with the reference PDS', {
   timeout: 300_000,
 }, async () => {
   await archivalMode(undefined)
+})
+
+// Every event verified on the main thread (its mirror input made there), and the whole repos of
+// the resyncs and repairs in the one worker started for them.
+test('archival mode on SQLite with every event verified on the main thread, end to end with the reference PDS', {
+  timeout: 300_000,
+}, async () => {
+  await archivalMode(undefined, [...MAIN_THREAD_VERIFY[1]])
 })
 
 // With account shards each shard runs ingest for its accounts and sends every write of the

@@ -29,9 +29,10 @@ export const LINK_LAYOUTS = [
 ] as const
 
 /**
- * Every event verified on the main thread, none in a worker (`--verify-workers 0`); by default
- * the main thread takes a share steered by how busy it is, which a short test cannot pin down.
- * A suffix for the test's name, and the flags.
+ * Every event verified on the main thread, none in a worker (`--verify-workers 0`). Test relays
+ * started here verify in the workers unless told otherwise (`--verify-on-main 0` below): the
+ * relay's own choice between the two follows how busy its main thread is, which a test cannot
+ * pin down. A suffix for the test's name, and the flags.
  */
 export const MAIN_THREAD_VERIFY = [
   ' (verified on the main thread)',
@@ -75,6 +76,8 @@ export async function startTestRelay(opts: {
     ...(opts.adminKeys ?? [ADMIN_KEY]).flatMap((k) => ['--admin-password', k]),
     '--verify-workers',
     '1',
+    '--verify-on-main',
+    '0',
     ...(opts.flags ?? []),
   ]
   const config = loadConfig(argv, {}, dir)
