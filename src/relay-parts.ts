@@ -282,7 +282,7 @@ export async function openLog(
  */
 export function eventVerification(
   pool: VerifyPool,
-  config: Pick<RelayConfig, 'verifyWorkers' | 'verifyOnMainBusy'>,
+  config: Pick<RelayConfig, 'verifyOnMainBusy'>,
   metrics: RelayMetrics | undefined,
 ): EventVerification {
   const latency = metrics?.verifyLatency
@@ -290,7 +290,7 @@ export function eventVerification(
     pool,
     local: (task) => runVerifyTask(task, verifySignature),
     place: new VerifyOnMain({
-      target: config.verifyWorkers === 0 ? 1 : config.verifyOnMainBusy,
+      target: config.verifyOnMainBusy,
       busySinceLast: busySinceLast(),
       now: () => performance.now(),
     }),

@@ -93,8 +93,8 @@ export interface RelayConfig {
   readonly verifyWorkers: number
   /**
    * The main thread's event-loop busy fraction (0 to 1) below which it verifies events itself
-   * rather than handing them to a worker (ingest/verify-on-main.ts); 0: never. Not used with
-   * account shards, or with no verify workers (then it verifies every event).
+   * rather than handing them to a worker (ingest/verify-on-main.ts); 0: never; 1 (always) with
+   * no verify workers. Not used with account shards.
    */
   readonly verifyOnMainBusy: number
   /**

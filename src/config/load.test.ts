@@ -260,6 +260,18 @@ describe('defaults', () => {
     assert.ok(Object.isFrozen(config.tracing))
   })
 
+  test('no verify workers: the main thread verifies every event, whatever --verify-on-main says', async () => {
+    const dir = await workDir()
+    for (const args of [
+      ['--verify-workers', '0'],
+      ['--verify-workers', '0', '--verify-on-main', '0'],
+    ]) {
+      assert.equal(loadConfig(args, {}, dir).verifyOnMainBusy, 1, args.join(' '))
+    }
+    // And --verify-on-main is still checked.
+    assert.throws(() => loadConfig(['--verify-workers', '0', '--verify-on-main', '101'], {}, dir))
+  })
+
   test('the command and --help are left to the caller', async () => {
     const config = loadConfig(['serve', 'x', '--help'], {}, await workDir())
     assert.equal(config.bind.port, 2470)

@@ -80,6 +80,11 @@ export function loadConfig(
   const userAgentContact = parse('user-agent-contact', parseContact)
   const maxDbConnections = int('max-db-conn', { min: 1, max: 10_000 })
   const verifyWorkersText = optional('verify-workers')
+  const verifyWorkers =
+    verifyWorkersText === undefined
+      ? defaultVerifyWorkers(availableParallelism())
+      : int('verify-workers', { min: 0, max: 1024 })
+  const verifyOnMain = int('verify-on-main', { min: 0, max: 100 }) / 100
   const upstreamThreadsText = optional('upstream-threads')
   const logLevel = parse('log-level', parseLogLevel)
   if (logLevel === undefined) {
@@ -133,11 +138,9 @@ export function loadConfig(
       warnings,
     ),
     syncRatchetCommits: int('sync-ratchet-commits', { min: 1, max: 1_000_000 }),
-    verifyWorkers:
-      verifyWorkersText === undefined
-        ? defaultVerifyWorkers(availableParallelism())
-        : int('verify-workers', { min: 0, max: 1024 }),
-    verifyOnMainBusy: int('verify-on-main', { min: 0, max: 100 }) / 100,
+    verifyWorkers,
+    // With no verify workers the main thread verifies every event, whatever --verify-on-main says.
+    verifyOnMainBusy: verifyWorkers === 0 ? 1 : verifyOnMain,
     accountShards: int('account-shards', { min: 0, max: 256 }),
     plcUrl: parse('plc-host', parseHttpUrl),
     identityCacheSize: int('identity-cache-size', { min: 1 }),

@@ -98,13 +98,12 @@ describe('EventVerification', () => {
     await assert.rejects(verification.verify(task()), (err) => err === died)
   })
 
-  test('as the relay builds it: --verify-workers 0 verifies every event here, --verify-on-main 0 none', async () => {
+  test('as the relay builds it: a target of 1 (--verify-workers 0) verifies every event here, 0 none', async () => {
     const pool = {
       verify: async () => outcome('pool'),
     } as unknown as VerifyPool
-    // Even with --verify-on-main 0 beside it: no workers means the main thread.
-    const alone = eventVerification(pool, { verifyWorkers: 0, verifyOnMainBusy: 0 }, undefined)
-    const never = eventVerification(pool, { verifyWorkers: 2, verifyOnMainBusy: 0 }, undefined)
+    const alone = eventVerification(pool, { verifyOnMainBusy: 1 }, undefined)
+    const never = eventVerification(pool, { verifyOnMainBusy: 0 }, undefined)
     for (let i = 0; i < 5; i++) {
       // The real task, here: a key that does not parse is dropped before the frame is read.
       const here = await alone.verify(task())
