@@ -21,6 +21,7 @@ import { relayIdentity } from './identity/relay-identity.ts'
 import { StoredIdentities } from './identity/stored-identities.ts'
 import type { AccountOperations, AccountReader } from './ingest/account-operations.ts'
 import { Ingest } from './ingest/ingest.ts'
+import { IDLE_WORKERS_MS } from './ingest/verify-on-main.ts'
 import { VerifyPool } from './ingest/verify-pool.ts'
 import type { Logger } from './observability/logger.ts'
 import { createMetrics } from './observability/metrics.ts'
@@ -88,11 +89,15 @@ export async function createRelay(
   const obs = relayObservers(logger, now)
   // With account shards the shards verify events, and with no verify workers the main thread
   // does: the pool verifies only whole repos (resyncs and repairs), so its one worker runs only
-  // while there are some, and a minute after.
+  // while there are some, and a minute after. Where the main thread verifies the events while
+  // it carries them (--verify-on-main), the workers start when it first hands them over and end
+  // when it has kept them all for a while (IDLE_WORKERS_MS).
   const reposOnly = config.accountShards > 0 || config.verifyWorkers === 0
   const pool = new VerifyPool({
     size: reposOnly ? 1 : config.verifyWorkers,
-    ...(reposOnly && { idleStopMs: 60_000 }),
+    ...(reposOnly
+      ? { idleStopMs: 60_000 }
+      : config.verifyOnMainBusy > 0 && { idleStopMs: IDLE_WORKERS_MS }),
     onWorkerError: (err, restartInMs) =>
       logger.error(
         { err, restartInMs },

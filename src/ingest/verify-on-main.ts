@@ -29,6 +29,16 @@ export const FIRST_WAIT_MS = 5_000
 export const LONGEST_WAIT_MS = 300_000
 /** A stay on the main thread this long counts as a success: the wait goes back to the first. */
 export const GOOD_STAY_MS = 30_000
+/**
+ * How long the verify workers are kept with no event to verify while the main thread keeps them
+ * all; they start again when it next hands them over. As long as the longest wait: where the
+ * tries keep failing the workers always have events, and where the main thread has carried the
+ * rate that long two idle isolates (~20 MB each) are not worth keeping. Much shorter was
+ * measured worse: ended 30 s after their last task, the workers had to start each time the main
+ * thread handed the events over, which lengthened the busy windows that sent them
+ * (BENCHMARKS.md, session 21).
+ */
+export const IDLE_WORKERS_MS = LONGEST_WAIT_MS
 
 export interface VerifyOnMainOptions {
   /**

@@ -21,9 +21,11 @@
 // tasks meanwhile go to the other workers or wait in the queue, never failing for the pool's own
 // trouble (their hosts' flow control holds the rest). Closing asks each worker to end after its
 // current group rather than terminating it (verify-messages.ts says why).
-// A pool with `idleStopMs` (the one beside account shards or with `--verify-workers 0`, which
-// only verifies whole repos for resyncs and repairs) starts its workers at the first task and ends them, the same gentle way,
-// once it has had nothing to do for that long: an idle isolate is ~20 MB of memory.
+// A pool with `idleStopMs` starts its workers at the first task and ends them, the same gentle
+// way, once it has had nothing to do for that long: an idle isolate is ~20 MB of memory. The
+// relay gives it to the pool that verifies only whole repos (beside account shards, or with
+// `--verify-workers 0`) and to one whose events the main thread verifies while it carries them
+// (ingest/verify-on-main.ts).
 import type { Worker } from 'node:worker_threads'
 import { ownBuffer } from '../runtime/own-buffer.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'

@@ -28,6 +28,8 @@ export interface VerifyPoolSource {
   readonly stats: { readonly inFlight: number; readonly queued: number; readonly restarts: number }
   /** Worker threads. */
   readonly size?: number
+  /** Those started and listening now (the others start, are replaced, or are set aside). */
+  readonly readyWorkers?: number
   /** Milliseconds the workers' event loops have been busy, replaced workers included. */
   busyMs?(): number
   /** Each worker's V8 heap (its own isolate: not in the process's `nodejs_heap_*`). */

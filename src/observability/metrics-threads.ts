@@ -106,4 +106,11 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
       if (s.pool.size !== undefined) emit(s.pool.size)
     },
   })
+  scrapeGauge(registry, {
+    name: 'relay_verify_workers_ready',
+    help: 'Verify worker threads started and listening now: fewer than relay_verify_workers while some start, are replaced, or are set aside (none until the main thread first hands the events over with --verify-on-main, and none again after 5 minutes in which it kept them all).',
+    read: (emit) => {
+      if (s.pool.readyWorkers !== undefined) emit(s.pool.readyWorkers)
+    },
+  })
 }

@@ -56,6 +56,7 @@ const EXPECTED: Record<string, number> = {
   relay_verify_pool_queued: 2,
   relay_verify_pool_restarts_total: 1,
   relay_verify_workers: 2,
+  relay_verify_workers_ready: 1,
   'relay_verified_events_total{thread="main"}': 30,
   'relay_verified_events_total{thread="worker"}': 12,
   relay_verify_on_main: 1,

@@ -118,6 +118,7 @@ export function makeFakes(): Fakes {
     pool: {
       stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,
+      readyWorkers: 1,
       busyMs: () => 1500,
       heapStatistics: async () => [
         { used: 1000, total: 4000 },

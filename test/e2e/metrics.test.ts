@@ -33,6 +33,14 @@ test('the same with the main thread verifying every event', { timeout: 60_000 },
 test('the same with the relay choosing where to verify', { timeout: 60_000 }, () =>
   run(['--verify-on-main', '90'], 'either'),
 )
+// Verify workers that the main thread never hands an event to are never started.
+test(
+  'the same with the main thread keeping every event beside idle workers',
+  {
+    timeout: 60_000,
+  },
+  () => run(['--verify-on-main', '100', '--verify-workers', '2'], 'main'),
+)
 
 // With account shards the same counts come from the shards' ops, their identity caches, their
 // histograms' totals and their threads' busy time.
@@ -141,15 +149,22 @@ async function run(
       assert.equal(onMain + inWorkers, verified)
       const onMainNow = value(text, 'relay_verify_on_main')
       assert.ok(onMainNow === 0 || onMainNow === 1, `relay_verify_on_main ${onMainNow}`)
+      const ready = value(text, 'relay_verify_workers_ready')
       if (verifiedOn === 'workers') {
         assert.equal(onMain, 0)
         assert.equal(onMainNow, 0)
         assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
+        // Started with the relay, and kept.
+        assert.equal(ready, value(text, 'relay_verify_workers'))
       }
       if (verifiedOn === 'main') {
         assert.equal(inWorkers, 0)
         assert.equal(onMainNow, 1)
+        // Nothing was handed to them (no whole repo either): never started.
+        assert.equal(ready, 0)
       }
+      // Started at the first event handed over (and maybe still starting), or never.
+      if (verifiedOn === 'either' && inWorkers === 0) assert.equal(ready, 0)
     }
     // The shards verify on their own threads: the main thread none.
     if (sharded) assert.equal(value(text, 'relay_verify_on_main'), 0)
