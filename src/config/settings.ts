@@ -368,7 +368,7 @@ export const SETTINGS: readonly SettingDef[] = [
     valueName: 'PERCENT',
     default: '90',
     group: 'Verification',
-    help: 'the main thread verifies the events itself while it carries them with its event loop busy at most this much of the time, the workers beyond; less CPU in all than handing them to workers (0: workers verify every event)',
+    help: 'the main thread verifies the events itself while it carries them with its event loop busy at most this much of the time, the workers beyond; less CPU in all than handing them to workers, which start when first needed and end after 5 minutes unused (0: workers verify every event, started with the relay)',
   }),
   setting({
     flag: 'account-shards',
