@@ -108,7 +108,7 @@ export function registerThreadMetrics(registry: Registry, s: MetricsSources): vo
   })
   scrapeGauge(registry, {
     name: 'relay_verify_workers_ready',
-    help: 'Verify worker threads started and listening now: fewer than relay_verify_workers while some start, are replaced, or are set aside (none until the main thread first hands the events over with --verify-on-main, and none again after 5 minutes in which it kept them all).',
+    help: 'Verify worker threads started and listening now: fewer than relay_verify_workers while some start, are replaced, or are set aside. With --verify-on-main, none until the first event (or, in archival mode, whole repo) is handed to them, and none again after 5 minutes without one; with --verify-workers 0 or --account-shards, the repo worker runs only while whole repos need verifying and a minute after.',
     read: (emit) => {
       if (s.pool.readyWorkers !== undefined) emit(s.pool.readyWorkers)
     },

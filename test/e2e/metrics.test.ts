@@ -154,7 +154,7 @@ async function run(
         assert.equal(onMain, 0)
         assert.equal(onMainNow, 0)
         assert.ok(value(text, 'relay_thread_busy_seconds_total', { thread: 'verify' }) > 0)
-        // Started with the relay, and kept.
+        // Running: started with the relay (a start at the first task would read the same here).
         assert.equal(ready, value(text, 'relay_verify_workers'))
       }
       if (verifiedOn === 'main') {
