@@ -69,6 +69,25 @@ test('with two workers, events given after a whole repo go around the worker hol
   assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
+// A pool whose workers start at the first task (the relay's, beside --verify-on-main): whichever
+// is up first takes the repo, and the events wait for the other to start rather than go behind it.
+test('with two workers started by a repo, the events wait for the second, not behind the repo', async () => {
+  const f = await fixtures()
+  await using pool = new VerifyPool({
+    size: 2,
+    maxInFlightPerWorker: 4,
+    workerUrl: slowRepos,
+    idleStopMs: 60_000,
+  })
+  assert.equal(pool.readyWorkers, 0)
+  const order: string[] = []
+  const repo = noted(order, 'repo', pool.verifyRepo(f.repo()))
+  const events = Array.from({ length: 12 }, () => noted(order, 'event', pool.verify(f.event())))
+  const outcomes = await Promise.all([repo, ...events])
+  assert.ok(outcomes.every((o) => o.ok))
+  assert.deepEqual(order, [...Array(12).fill('event'), 'repo'])
+})
+
 test('with two workers, two repos at once share one worker and the other keeps to events', async () => {
   const f = await fixtures()
   await using pool = await startedPool(2)

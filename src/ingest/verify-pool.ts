@@ -6,7 +6,8 @@
 // Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,
 // seconds, and an event given to that worker would wait as long. So while two workers or more
 // are ready, repos go to at most all but one of them (spread over those, fewest repos first),
-// and events to the others; only when one worker is ready do both share it.
+// and events to the others (or wait the moment one takes to start); only when one worker is
+// ready, and no other starting, do both share it.
 // Queue: at most `maxInFlightPerWorker` tasks per worker; beyond that, or when no worker may
 // take it, a task waits in a FIFO queue of its kind. Queued events are placed before queued
 // repos, except that a repo goes first when none is running, so a steady stream of events
@@ -235,19 +236,27 @@ export class VerifyPool {
   /**
    * The ready worker with room and the fewest tasks in flight that may take a task of this kind;
    * none while every one is (re)starting, full, or kept for the other kind. Events go to workers
-   * without a repo, unless every ready worker has one (one worker must do both). A repo goes to
+   * without a repo, unless every worker ready or starting has one (one worker must do both). A repo goes to
    * a worker that has one already, or to a free one while at least one other ready worker stays
    * free of repos for events; among those, to the one with the fewest repos.
    */
   #leastBusy(kind: Job['kind']): Slot | undefined {
     let ready = 0
+    // Ready, or with a thread that is starting: an event waits the few milliseconds for a
+    // starting worker rather than going behind a repo (seconds). A worker waiting out a restart
+    // pause is not counted: events do not wait up to 30 s for it.
+    let present = 0
     let withRepos = 0
     // Without a repo anywhere (always, outside resyncs and repairs), an event may go to any
     // worker: no counting.
     if (kind === 'repo' || this.#repos > 0) {
       for (const s of this.#slots) {
-        if (!s.ready) continue
+        if (!s.ready) {
+          if (!s.resting && s.thread.worker !== null) present++
+          continue
+        }
         ready++
+        present++
         if (s.repos > 0) withRepos++
       }
     }
@@ -256,7 +265,7 @@ export class VerifyPool {
       if (!s.ready || s.inFlight.size >= this.#maxInFlight) continue
       const kept =
         kind === 'event'
-          ? s.repos > 0 && withRepos < ready
+          ? s.repos > 0 && withRepos < present
           : s.repos === 0 && ready > 1 && withRepos >= ready - 1
       if (kept) continue
       if (
