@@ -236,9 +236,9 @@ export class VerifyPool {
   /**
    * The ready worker with room and the fewest tasks in flight that may take a task of this kind;
    * none while every one is (re)starting, full, or kept for the other kind. Events go to workers
-   * without a repo, unless every worker ready or starting has one (one worker must do both). A repo goes to
-   * a worker that has one already, or to a free one while at least one other ready worker stays
-   * free of repos for events; among those, to the one with the fewest repos.
+   * without a repo, unless every worker ready or starting has one (one worker must do both). A
+   * repo goes to a worker that has one already, or to a free one while at least one other ready
+   * worker stays free of repos for events; among those, to the one with the fewest repos.
    */
   #leastBusy(kind: Job['kind']): Slot | undefined {
     let ready = 0
