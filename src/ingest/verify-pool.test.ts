@@ -331,21 +331,30 @@ test('a worker that has answered and is then killed by a task is replaced at onc
   }
 })
 
+/** Workers the pool has running (each answers its heap). */
+const workersOf = (pool: VerifyPool) => pool.heapStatistics().then((h) => h.length)
+/** The process's own threads: a worker set aside must end, not only be forgotten. */
+const processThreads = () => readdirSync('/proc/self/task').length
+/** Polls `done` every 10 ms for up to `ms` (the assertions after it say what was expected). */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  for (const end = Date.now() + ms; !done() && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 test('a pool with idleStopMs starts its worker at the first task and ends it once idle', async () => {
   const idle = new VerifyPool({ size: 1, idleStopMs: 100 })
   try {
     const task = await oneCommitTask()
-    const threads = () => idle.heapStatistics().then((h) => h.length)
-    // The process's own threads: a worker set aside must end, not only be forgotten.
-    const osThreads = () => readdirSync('/proc/self/task').length
-    const before = osThreads()
-    assert.equal(await threads(), 0, 'no thread before any task')
+    const before = processThreads()
+    assert.equal(await workersOf(idle), 0, 'no thread before any task')
     assert.equal((await idle.verify(task())).ok, true)
-    assert.equal(await threads(), 1, 'a thread once a task came')
+    assert.equal(await workersOf(idle), 1, 'a thread once a task came')
     const busy = idle.busyMs()
     await new Promise((r) => setTimeout(r, 400))
-    assert.equal(await threads(), 0, 'ended after the idle time')
-    assert.ok(osThreads() <= before, `${osThreads()} threads, ${before} before the first task`)
+    assert.equal(await workersOf(idle), 0, 'ended after the idle time')
+    const after = processThreads()
+    assert.ok(after <= before, `${after} threads, ${before} before the first task`)
     assert.equal(idle.readyWorkers, 0)
     const rested = idle.busyMs()
     assert.ok(rested >= busy, 'its busy time kept')
@@ -353,7 +362,7 @@ test('a pool with idleStopMs starts its worker at the first task and ends it onc
     // busy time adds to the old one's.
     assert.equal((await idle.verify(task())).ok, true)
     assert.equal((await idle.verify(task())).ok, true)
-    assert.equal(await threads(), 1)
+    assert.equal(await workersOf(idle), 1)
     assert.ok(idle.busyMs() > rested, `busy ${idle.busyMs()} ms after ${rested}`)
     assert.equal(idle.stats.restarts, 0, 'a rest is not a restart')
   } finally {
@@ -371,29 +380,21 @@ test('an idle pool of two workers starts both at the first task and ends both', 
   const idle = new VerifyPool({ size: 2, idleStopMs: 4_000 })
   try {
     const task = await oneCommitTask()
-    const threads = () => idle.heapStatistics().then((h) => h.length)
-    const osThreads = () => readdirSync('/proc/self/task').length
-    const before = osThreads()
-    assert.equal(await threads(), 0, 'no thread before any task')
+    const before = processThreads()
+    assert.equal(await workersOf(idle), 0, 'no thread before any task')
     assert.equal(idle.readyWorkers, 0)
     const outcomes = await Promise.all(Array.from({ length: 40 }, () => idle.verify(task())))
     assert.ok(outcomes.every((o) => o.ok))
     // Both were started by the first task (the first one up may have verified all 40 before the
     // other said it listens).
-    for (let waited = 0; idle.readyWorkers < 2 && waited < 3_000; waited += 10) {
-      await new Promise((r) => setTimeout(r, 10))
-    }
+    await until(() => idle.readyWorkers === 2, 3_000)
     assert.equal(idle.readyWorkers, 2)
-    assert.equal(await threads(), 2)
-    for (let waited = 0; idle.readyWorkers > 0 && waited < 10_000; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    assert.equal(await threads(), 0, 'both ended after the idle time')
-    // Ended, not only forgotten: the process's threads are back to what they were.
-    for (let waited = 0; osThreads() > before && waited < 3_000; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    assert.ok(osThreads() <= before, `${osThreads()} threads, ${before} before the first task`)
+    assert.equal(await workersOf(idle), 2)
+    await until(() => idle.readyWorkers === 0, 10_000)
+    assert.equal(await workersOf(idle), 0, 'both ended after the idle time')
+    await until(() => processThreads() <= before, 3_000)
+    const after = processThreads()
+    assert.ok(after <= before, `${after} threads, ${before} before the first task`)
     assert.equal((await idle.verify(task())).ok, true, 'started again by the next task')
     assert.equal(idle.stats.restarts, 0)
   } finally {
