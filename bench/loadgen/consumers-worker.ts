@@ -106,8 +106,8 @@ class LoadConsumer {
       if (f.seq <= this.lastSeq) this.duplicates++
       else this.lastSeq = f.seq
     }
-    if (f.type !== '#commit' || f.rev === undefined) return
-    const i = eventIndex(f.rev, task.baseMicros)
+    if (f.type !== '#commit' || f.revMicros === undefined) return
+    const i = eventIndex(f.revMicros, task.baseMicros)
     if (i < 0 || i >= task.events) return
     if (this.#seen[i] === 0) {
       this.#seen[i] = 1

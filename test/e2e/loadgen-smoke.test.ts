@@ -18,7 +18,7 @@ import { encodeErrorFrame, encodeMessageFrame } from '../../src/protocol/frame.t
 import { createTid } from '../../src/protocol/syntax/tid.ts'
 
 describe('loadgen', () => {
-  test('the frame scanner reads op, type, seq and rev, skipping everything else', () => {
+  test("the frame scanner reads op, type, seq and the rev's timestamp, skipping everything else", () => {
     const rev = createTid(1_700_000_000_000_123, 0)
     const frame = encodeMessageFrame('#commit', {
       blocks: new BytesWrapper(new Uint8Array(70_000)),
@@ -28,11 +28,26 @@ describe('loadgen', () => {
       seq: 4_294_967_301,
       nested: { deep: [1, -2, 'x', true, null, 1.5] },
     })
-    assert.deepEqual(scanFrame(frame), { op: 1, type: '#commit', seq: 4_294_967_301, rev })
-    assert.equal(eventIndex(rev, 1_700_000_000_000_000), 123)
-    assert.equal(eventIndex('not a tid', 0), -1)
+    const revMicros = 1_700_000_000_000_123
+    assert.deepEqual(scanFrame(frame), { op: 1, type: '#commit', seq: 4_294_967_301, revMicros })
+    assert.equal(eventIndex(revMicros, 1_700_000_000_000_000), 123)
+    // Not a TID: a wrong length, a first character past 'j', a character outside the alphabet.
+    for (const bad of ['not a tid', `k${rev.slice(1)}`, `${rev.slice(0, 12)}1`]) {
+      const other = encodeMessageFrame('#commit', { rev: bad, seq: 7 })
+      assert.deepEqual(scanFrame(other), { op: 1, type: '#commit', seq: 7, revMicros: -1 })
+    }
+    assert.equal(eventIndex(-1, 0), -1)
+    const identity = encodeMessageFrame('#identity', { did: 'did:plc:x', seq: 8 })
+    assert.deepEqual(scanFrame(identity), {
+      op: 1,
+      type: '#identity',
+      seq: 8,
+      revMicros: undefined,
+    })
     assert.equal(scanFrame(encodeErrorFrame('FutureCursor', 'no'))?.op, -1)
     assert.equal(scanFrame(frame.subarray(0, 40)), null)
+    // A byte string longer than what is left is a truncated frame, not a read past the end.
+    assert.equal(scanFrame(frame.subarray(0, 1_000)), null)
   })
 
   test('a short run through a real relay: everything delivered once, latencies measured', {
