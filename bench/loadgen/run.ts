@@ -362,7 +362,9 @@ async function addHost(
   adminKey: string | undefined,
   fastCrawl: boolean,
 ) {
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }
+  // Basic `admin:<key>`: what both relays take (Bluesky's Go relay takes no Bearer token).
+  const basic = Buffer.from(`admin:${adminKey}`).toString('base64')
+  const headers = { 'content-type': 'application/json', authorization: `Basic ${basic}` }
   if (adminKey === undefined) {
     const res = await fetch(`${relayUrl}/xrpc/com.atproto.sync.requestCrawl`, {
       method: 'POST',
@@ -386,6 +388,8 @@ async function addHost(
       per_second: 100_000,
       per_hour: 1_000_000_000,
       per_day: 1_000_000_000,
+      // The Go relay derives a host's event limits from its account limit and takes no others.
+      repo_limit: 1_000_000,
       // Repo fetches per second (resyncs, repairs) when the hosts serve repos.
       ...(fastCrawl ? { crawl_rate: 1000 } : {}),
     }),
