@@ -52,7 +52,7 @@ case "${1:-}" in
       --default-account-limit 100000 "$@" >"$OUT/run/log" 2>&1 &
     pid=$!
     for _ in $(seq 50); do
-      curl -sf "http://127.0.0.1:$PORT/xrpc/_health" >/dev/null && { echo "$pid"; exit 0; }
+      curl -sf -m 1 "http://127.0.0.1:$PORT/xrpc/_health" >/dev/null && { echo "$pid"; exit 0; }
       sleep 0.1
     done
     echo "the Go relay did not answer on :$PORT; see $OUT/run/log" >&2

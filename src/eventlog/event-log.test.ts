@@ -13,7 +13,7 @@ import {
 import type { EventLog } from './event-log.ts'
 import { segmentFileName } from './segment.ts'
 import { ManualClock, openTestLog, tempDir, testDid, testInput } from './testing.ts'
-import type { LogRecord } from './types.ts'
+import type { LogRecord, ReusedReadBuffer } from './types.ts'
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b))
 
@@ -128,6 +128,36 @@ describe('EventLog append and read', () => {
       [101, 102, 103, 104, 105, 106, 107],
     )
     assert.deepEqual(await log.read(0, 0), [])
+    await log.close()
+  })
+
+  it('reads into a buffer the reader reuses: the first of each read, grown when too small', async () => {
+    await using dir = await tempDir()
+    // Small segments, so that some reads span two of them (the second gets a buffer of its own).
+    const log = await openTestLog(dir.path, new ManualClock(), { segmentMaxBytes: 4096 })
+    for (let i = 0; i < 300; i++) log.append(testInput(i, 40 + (i % 7) * 30))
+    await log.flush()
+    const reuse: ReusedReadBuffer = { buffer: undefined }
+    let after = 0
+    let grownTo = 0
+    while (after < log.lastSeq) {
+      const expected = await log.read(after, 25)
+      const copies = expected.map((r) => Buffer.from(r.frame))
+      const got = await log.read(after, 25, reuse)
+      assert.deepEqual(
+        got.map((r) => r.seq),
+        expected.map((r) => r.seq),
+      )
+      for (const [i, r] of got.entries()) assert.ok(sameBytes(r.frame, copies[i]!), `seq ${r.seq}`)
+      assert.equal(got[0]!.frame.buffer, reuse.buffer!.buffer, 'the first record is in it')
+      assert.ok(reuse.buffer!.length >= grownTo, 'never shrinks')
+      grownTo = reuse.buffer!.length
+      after = got.at(-1)!.seq
+    }
+    // The same memory, overwritten by the next read: a reader copies what it keeps.
+    const held = reuse.buffer
+    await log.read(0, 25, reuse)
+    assert.equal(reuse.buffer, held)
     await log.close()
   })
 

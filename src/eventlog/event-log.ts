@@ -54,6 +54,7 @@ import type {
   EventLogStats,
   LogRecord,
   RecoveryReport,
+  ReusedReadBuffer,
 } from './types.ts'
 
 const SCAN_BATCH = 512
@@ -199,21 +200,34 @@ export class EventLog {
     return this.#writer.sync()
   }
 
-  /** Records with seq > afterSeq, up to `maxRecords` of them, oldest first; only written ones. */
-  async read(afterSeq: number, maxRecords: number): Promise<LogRecord[]> {
+  /**
+   * Records with seq > afterSeq, up to `maxRecords` of them, oldest first; only written ones.
+   * With `reuse`, the first buffer this read fills is that one (grown when too small), and the
+   * records' frames may be views into it until the next read given it.
+   */
+  async read(afterSeq: number, maxRecords: number, reuse?: ReusedReadBuffer): Promise<LogRecord[]> {
     if (this.#closing) throw new EventLogClosedError('read')
     if (!Number.isFinite(afterSeq)) throw new RangeError(`afterSeq ${afterSeq} is not a number`)
     const out: LogRecord[] = []
     const max = Math.floor(maxRecords)
     let after = Math.max(0, Math.floor(afterSeq))
     const segments = this.#writer.segments
+    let taken = reuse === undefined
+    const take = (size: number): Buffer => {
+      if (taken) return Buffer.allocUnsafe(size)
+      taken = true
+      const held = reuse!.buffer
+      if (held !== undefined && held.length >= size) return held.subarray(0, size)
+      reuse!.buffer = Buffer.allocUnsafeSlow(size)
+      return reuse!.buffer
+    }
     for (let i = findSegment(segments, after + 1); i < segments.length && out.length < max; i++) {
       const seg = segments[i]!
       const end = seg.size
       if (seg.count === 0 || seg.lastSeq <= after) continue
       let present: boolean
       try {
-        present = await readSegment(seg, after, max - out.length, end, out)
+        present = await readSegment(seg, after, max - out.length, end, out, take)
       } catch (e) {
         // Taken from its index at open, never checked: check it now as open would have, keep
         // what is whole, and read on (past the damage, the next segment).

@@ -16,6 +16,7 @@ export type {
   EventLogStats,
   LogRecord,
   RecoveryReport,
+  ReusedReadBuffer,
   SegmentDamage,
   SegmentProblem,
 } from './types.ts'

@@ -197,7 +197,7 @@ export async function scanSegment(
  * Appends to `out` the records of `segment` with seq > afterSeq, stopping at `end` (the readable
  * size when the read began) or when `out` holds `max` records. Returns false when the file is
  * gone (deleted by retention meanwhile). Throws EventLogCorruptError if bytes no longer match
- * their checksum.
+ * their checksum. Buffers come from `take` (the records' frames are views into them).
  */
 export async function readSegment(
   segment: Segment,
@@ -205,6 +205,7 @@ export async function readSegment(
   max: number,
   end: number,
   out: LogRecord[],
+  take: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
 ): Promise<boolean> {
   let fh: FileHandle
   try {
@@ -223,7 +224,7 @@ export async function readSegment(
     const limit = out.length + max
     let expect = Math.max(afterSeq + 1, segment.firstSeq) - start.skip
     while (pos < end && out.length < limit) {
-      let buf = Buffer.allocUnsafe(Math.min(chunk, end - pos))
+      let buf = take(Math.min(chunk, end - pos))
       let n = await readFully(fh, buf, buf.length, pos)
       let at = 0
       while (pos + at < end && out.length < limit) {
@@ -234,7 +235,7 @@ export async function readSegment(
             throw new EventLogCorruptError(segment.path, pos + at, r.problem)
           if (at > 0) break // read on from this record
           // A single record larger than the chunk: read exactly it.
-          buf = Buffer.allocUnsafe(Math.max(r.need, 4))
+          buf = take(Math.max(r.need, 4))
           n = await readFully(fh, buf, buf.length, pos)
           if (n < buf.length)
             throw new EventLogCorruptError(segment.path, pos, 'file is shorter than its index')

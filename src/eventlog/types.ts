@@ -32,6 +32,16 @@ export interface LogRecord {
   readonly frame: Uint8Array
 }
 
+/**
+ * A buffer one reader keeps from read to read (`EventLog.read`'s `reuse`), so that a long replay
+ * does not allocate a new one for every batch (each a few MiB outside V8's heap, which makes V8
+ * collect every ~64 MiB read). The records a read returns may be views into it: they are valid
+ * until the next read given the same one.
+ */
+export interface ReusedReadBuffer {
+  buffer: Buffer | undefined
+}
+
 export interface EventLogOptions {
   readonly dir: string
   /** First seq of an empty log (>= 1). Ignored when the log already holds or remembers a seq. */

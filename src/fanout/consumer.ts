@@ -88,9 +88,10 @@ export class Consumer {
     return buffered === 0 || buffered + bytes <= this.#maxBufferedBytes
   }
 
-  write(batch: WireBatch): void {
-    writeBatch(this.ws, batch)
-    this.eventsSent += batch.frames.length
+  /** Queues a batch; `onWritten` as `writeBatch` says (the caller may reuse its buffer then). */
+  write(batch: WireBatch, onWritten?: () => void): void {
+    writeBatch(this.ws, batch, onWritten)
+    this.eventsSent += batch.count
     this.bytesSent += batch.payloadBytes
   }
 

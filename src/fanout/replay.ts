@@ -13,8 +13,8 @@
 // one that stops answering pings is dropped by the fanout's ping round.
 // Deliberately not here: cursor checks and `#info` (fanout.ts), reading the log's files.
 import type { Consumer } from './consumer.ts'
-import type { LogReader } from './types.ts'
-import { buildWireBatch } from './wire.ts'
+import type { LogReader, ReusedReadBuffer } from './types.ts'
+import { buildWireBatch, wireLength } from './wire.ts'
 
 export interface ReplayContext {
   readonly log: LogReader
@@ -40,6 +40,15 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   const { log } = ctx
   const pending: Uint8Array[] = []
   let pendingBytes = 0
+  // Memory reused for the whole replay: the log's read buffer (each batch's frames are copied
+  // into chunks before the next read) and the chunks once the socket has taken them. A replay
+  // reads the log at hundreds of MB/s; new buffers for each batch and chunk, all outside V8's
+  // heap, made V8 run a full collection every ~64 MB, a fifth of the replay's time
+  // (BENCHMARKS.md, session 23). Held: one read batch and at most a window of chunks.
+  const readBuffer: ReusedReadBuffer = { buffer: undefined }
+  const chunkCapacity = ctx.chunkBytes + (ctx.chunkBytes >> 3) // frames plus their headers
+  const spareLimit = Math.ceil(ctx.windowBytes / ctx.chunkBytes) + 1
+  const spare: Buffer[] = []
   // Room in this replay's window (an empty socket always takes one write, so a frame larger than
   // the window still goes out) and, checked once per chunk, in the replays' share of the budget.
   const fits = (bytes: number): boolean => {
@@ -50,7 +59,14 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   const flush = (): void => {
     if (pending.length === 0) return
     ctx.queued(pendingBytes)
-    consumer.write(buildWireBatch(pending))
+    if (wireLength(pending) > chunkCapacity) {
+      consumer.write(buildWireBatch(pending)) // a frame larger than a chunk: a buffer of its own
+    } else {
+      const chunk = spare.pop() ?? Buffer.allocUnsafeSlow(chunkCapacity)
+      consumer.write(buildWireBatch(pending, chunk), () => {
+        if (spare.length < spareLimit) spare.push(chunk)
+      })
+    }
     pending.length = 0
     pendingBytes = 0
   }
@@ -60,7 +76,7 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
       ctx.goLive(consumer)
       return
     }
-    const reading = log.read(consumer.lastSeq, ctx.batchRecords)
+    const reading = log.read(consumer.lastSeq, ctx.batchRecords, readBuffer)
     reading.catch(() => {}) // awaited below; keeps a failure from counting as unhandled meanwhile
     while (consumer.open && consumer.buffered > ctx.lowWaterBytes) await consumer.whenWritable()
     const records = await reading

@@ -23,8 +23,21 @@ export interface LogReader {
   readonly flushedSeq: number
   /** The oldest retained seq, or null when nothing is retained. */
   oldestSeq(): number | null
-  /** Records with seq > afterSeq, at most maxRecords, up to flushedSeq, in seq order. */
-  read(afterSeq: number, maxRecords: number): Promise<readonly LogRecord[]>
+  /**
+   * Records with seq > afterSeq, at most maxRecords, up to flushedSeq, in seq order. With
+   * `reuse`, the records' frames may be views into its buffer, valid until the next read given
+   * the same one (a replay's reads, one after another).
+   */
+  read(
+    afterSeq: number,
+    maxRecords: number,
+    reuse?: ReusedReadBuffer,
+  ): Promise<readonly LogRecord[]>
+}
+
+/** A buffer a reader keeps from read to read (the log's `ReusedReadBuffer`, same shape). */
+export interface ReusedReadBuffer {
+  buffer: Buffer | undefined
 }
 
 export type ConsumerState = 'replaying' | 'live'

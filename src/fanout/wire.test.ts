@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
-import { buildWireBatch, writeBatch } from './wire.ts'
+import { buildWireBatch, wireLength, writeBatch } from './wire.ts'
 
 const sizes = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]
 const frameOf = (n: number): Uint8Array =>
@@ -62,8 +62,27 @@ describe('wire batches', () => {
     const frames = sizes.map(frameOf)
     const p = await pair()
     const received = collect(p.server, frames.length)
-    writeBatch(p.client, buildWireBatch(frames))
+    let written = 0
+    writeBatch(p.client, buildWireBatch(frames), () => written++)
     assert.deepEqual(await received, frames)
+    assert.equal(written, 1, 'told once, after the last frame')
+    await p.close()
+  })
+
+  it('builds into a reused buffer, and says when the socket has taken it', async () => {
+    const frames = sizes.map(frameOf)
+    const reused = Buffer.alloc(wireLength(frames) + 100, 0xee)
+    const p = await pair()
+    const received = collect(p.client, frames.length * 2)
+    const first = buildWireBatch(frames, reused)
+    assert.equal(first.bytes.buffer, reused.buffer, 'no copy of its own')
+    assert.equal(first.count, frames.length)
+    await new Promise<void>((resolve) => writeBatch(p.server, first, resolve))
+    // Taken by the kernel: the same memory may now carry the next batch, other frames.
+    const next = frames.map((f) => f.map((b) => b ^ 0xff))
+    writeBatch(p.server, buildWireBatch(next, reused))
+    assert.deepEqual(await received, [...frames, ...next])
+    assert.throws(() => buildWireBatch(frames, reused.subarray(0, 10)), RangeError)
     await p.close()
   })
 })

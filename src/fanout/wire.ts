@@ -12,10 +12,11 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 
-/** Frames ready to write: `bytes` holds each frame with its WebSocket header. */
+/** Frames ready to write: `bytes` holds each frame with its WebSocket header, back to back. */
 export interface WireBatch {
-  readonly frames: readonly Uint8Array[]
   readonly bytes: Buffer
+  /** How many frames `bytes` holds. */
+  readonly count: number
   /** Sum of the frames' lengths (without WebSocket headers). */
   readonly payloadBytes: number
 }
@@ -26,15 +27,25 @@ function headerLength(len: number): number {
   return len < 126 ? 2 : len < 0x10000 ? 4 : 10
 }
 
-/** Builds the wire form of `frames` (copies them once, into one buffer). */
-export function buildWireBatch(frames: readonly Uint8Array[]): WireBatch {
+/** Bytes the wire form of `frames` takes (frames and their headers). */
+export function wireLength(frames: readonly Uint8Array[]): number {
   let total = 0
+  for (const f of frames) total += headerLength(f.length) + f.length
+  return total
+}
+
+/**
+ * Builds the wire form of `frames`, copying them once: into `into` when given (a buffer the
+ * caller reuses, at least `wireLength(frames)` long), else into a new buffer. The batch keeps no
+ * reference to `frames`, so their memory may be reused as soon as this returns.
+ */
+export function buildWireBatch(frames: readonly Uint8Array[], into?: Buffer): WireBatch {
   let payloadBytes = 0
-  for (const f of frames) {
-    total += headerLength(f.length) + f.length
-    payloadBytes += f.length
-  }
-  const bytes = Buffer.allocUnsafe(total)
+  for (const f of frames) payloadBytes += f.length
+  const total = wireLength(frames)
+  if (into !== undefined && into.length < total)
+    throw new RangeError(`wire buffer of ${into.length} bytes for a batch of ${total}`)
+  const bytes = into === undefined ? Buffer.allocUnsafe(total) : into.subarray(0, total)
   let o = 0
   for (const f of frames) {
     const len = f.length
@@ -54,7 +65,7 @@ export function buildWireBatch(frames: readonly Uint8Array[]): WireBatch {
     bytes.set(f, o)
     o += len
   }
-  return { frames, bytes, payloadBytes }
+  return { bytes, count: frames.length, payloadBytes }
 }
 
 interface WsInternals {
@@ -77,14 +88,36 @@ function directSocket(ws: WebSocket): Socket | null {
 
 const SEND_OPTIONS = { binary: true, compress: false } as const
 
-/** Writes a batch to one consumer's socket. The caller has checked the socket is open. */
-export function writeBatch(ws: WebSocket, batch: WireBatch): void {
+/**
+ * Writes a batch to one consumer's socket. The caller has checked the socket is open.
+ * `onWritten` is called once the batch's bytes are no longer needed (handed to the kernel, or the
+ * write failed), so a caller may reuse the buffer behind them.
+ */
+export function writeBatch(ws: WebSocket, batch: WireBatch, onWritten?: () => void): void {
   const socket = directSocket(ws)
   if (socket !== null) {
-    socket.write(batch.bytes)
+    socket.write(batch.bytes, onWritten)
     return
   }
-  for (const f of batch.frames) ws.send(f, SEND_OPTIONS)
+  // Through `ws`, frame by frame: each frame is the payload after its header in `bytes`.
+  const b = batch.bytes
+  let o = 0
+  for (let i = 0; i < batch.count; i++) {
+    const short = b[o + 1]! & 0x7f
+    let head = 2
+    let len = short
+    if (short === 126) {
+      len = b.readUInt16BE(o + 2)
+      head = 4
+    } else if (short === 127) {
+      len = b.readUInt32BE(o + 2) * 0x1_0000_0000 + b.readUInt32BE(o + 6)
+      head = 10
+    }
+    const last = i === batch.count - 1
+    ws.send(b.subarray(o + head, o + head + len), SEND_OPTIONS, last ? onWritten : undefined)
+    o += head + len
+  }
+  if (batch.count === 0) onWritten?.()
 }
 
 /** Sends one frame through `ws` itself (error and `#info` frames: rare, not batched). */
