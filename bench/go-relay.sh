@@ -51,7 +51,9 @@ case "${1:-}" in
       --bind "127.0.0.1:$PORT" --metrics-listen 127.0.0.1:2491 --allow-insecure-hosts \
       --default-account-limit 100000 "$@" >"$OUT/run/log" 2>&1 &
     pid=$!
+    echo "$pid" >"$OUT/pid"
     for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
       curl -sf -m 1 "http://127.0.0.1:$PORT/xrpc/_health" >/dev/null && { echo "$pid"; exit 0; }
       sleep 0.1
     done
@@ -59,7 +61,15 @@ case "${1:-}" in
     exit 1
     ;;
   stop)
-    pkill -f "^$BIN " || true
+    # The relay this script started last, and only it; waits until it has exited.
+    [ -f "$OUT/pid" ] || exit 0
+    pid=$(cat "$OUT/pid")
+    rm -f "$OUT/pid"
+    if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$BIN" ]; then
+      kill "$pid"
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
     ;;
   *)
     sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'

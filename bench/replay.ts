@@ -6,8 +6,9 @@
 // as either relay sends, so it would measure itself. Reads until nothing has come for
 // --idle-seconds and times the replay to its last byte. Works against any relay that speaks
 // subscribeRepos (ours, or Bluesky's Go relay after a load generator run: BENCHMARKS.md). Prints
-// one JSON line, with the relay's CPU over the replay when --relay-pid is given. Seq continuity
-// is the load generator's check, not this one's.
+// one JSON line, with the relay's CPU over the replay when --relay-pid is given. It answers the
+// relay's pings, so a long replay is not cut off. Seq continuity is the load generator's check,
+// not this one's.
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { parseArgs } from 'node:util'
@@ -32,7 +33,12 @@ if (values.help) {
 }
 
 const url = new URL(values.url.replace(/^http/, 'ws'))
-const path = `/xrpc/com.atproto.sync.subscribeRepos?cursor=${Number(values.cursor)}`
+const cursor = Number(values.cursor)
+if (!Number.isSafeInteger(cursor) || cursor < 0) {
+  console.error(`--cursor must be a seq (a whole number from 0), got ${values.cursor}`)
+  process.exit(2)
+}
+const path = `/xrpc/com.atproto.sync.subscribeRepos?cursor=${cursor}`
 const idleMs = Number(values['idle-seconds']) * 1000
 const pid = values['relay-pid'] === undefined ? undefined : Number(values['relay-pid'])
 
@@ -43,12 +49,20 @@ interface Replayed {
   readonly closedByRelay: boolean
 }
 
-/** Counts WebSocket messages in a byte stream by their frame headers (RFC 6455 §5.2). */
+/**
+ * Counts WebSocket messages in a byte stream by their frame headers (RFC 6455 §5.2), and hands
+ * each ping's payload to `onPing` (a relay cuts a consumer that does not answer its pings).
+ */
 class FrameCounter {
   messages = 0
   payloadBytes = 0
-  #pending: Buffer | null = null // a header split across two chunks
+  #pending: Buffer | null = null // a header (or a whole ping) split across two chunks
   #skip = 0 // payload bytes of the current frame still to come
+  readonly #onPing: (payload: Buffer) => void
+
+  constructor(onPing: (payload: Buffer) => void) {
+    this.#onPing = onPing
+  }
 
   push(chunk: Buffer): void {
     let b = chunk
@@ -76,6 +90,11 @@ class FrameCounter {
       if (b.length - o < head) break
       if (len === 126) len = b.readUInt16BE(o + 2)
       else if (len === 127) len = Number(b.readBigUInt64BE(o + 2))
+      if (opcode === 9) {
+        // A ping (at most 125 bytes, never split into frames): wait until all of it is here.
+        if (b.length - o < head + len) break
+        this.#onPing(Buffer.from(b.subarray(o + head, o + head + len)))
+      }
       // Data frames (binary, text, continuation) make messages; control frames do not count.
       if (opcode < 8) {
         this.payloadBytes += len
@@ -91,7 +110,16 @@ class FrameCounter {
 function replay(): Promise<Replayed> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port || 80), url.hostname)
-    const counter = new FrameCounter()
+    // A client's frames are masked (RFC 6455 §5.3): the pong echoes the ping's payload.
+    const counter = new FrameCounter((payload) => {
+      const mask = randomBytes(4)
+      const pong = Buffer.alloc(6 + payload.length)
+      pong[0] = 0x8a
+      pong[1] = 0x80 | payload.length
+      mask.copy(pong, 2)
+      for (let i = 0; i < payload.length; i++) pong[6 + i] = payload[i]! ^ mask[i & 3]!
+      socket.write(pong)
+    })
     let upgraded = false
     let head = Buffer.alloc(0)
     let started = 0
@@ -102,7 +130,7 @@ function replay(): Promise<Replayed> {
       done = true
       clearInterval(idle)
       socket.destroy()
-      const seconds = (lastAt - started) / 1000
+      const seconds = upgraded && lastAt > started ? (lastAt - started) / 1000 : 0
       resolve({ messages: counter.messages, bytes: counter.payloadBytes, seconds, closedByRelay })
     }
     const idle = setInterval(() => {
@@ -145,7 +173,7 @@ console.log(
   JSON.stringify({
     date: new Date().toISOString(),
     url: url.origin,
-    cursor: Number(values.cursor),
+    cursor,
     ...r,
     eventsPerSec: per(r.messages),
     mbPerSec: r.seconds > 0 ? Math.round(r.bytes / 1e6 / r.seconds) : null,

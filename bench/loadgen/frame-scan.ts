@@ -1,12 +1,12 @@
 // Reads what a load-generator consumer needs from a relay's frame without decoding it: the
 // header's `op` and `t`, and the body's `seq` and the timestamp of its `rev`. It walks the
 // DAG-CBOR by lengths only (byte strings such as `blocks` are skipped, not copied), compares map
-// keys as bytes, and reads the rev's TID digits straight from the frame, so a frame costs one
-// small result object and no strings: ten consumers at thousands of events per second take as
-// little as possible of the machine the relay is measured on (an earlier scanner that decoded
-// every key as a string, with an object per item, cost the consumers' thread 2-3 times more;
-// BENCHMARKS.md, session 23). Not a validator: a frame it cannot walk comes back as null and is
-// counted by the caller.
+// keys as bytes, and reads the rev's TID digits straight from the frame: a frame costs one small
+// result object and no string but the type of a non-commit event (<1% of them). Ten consumers at
+// thousands of events per second so take as little as possible of the machine the relay is
+// measured on; a scanner that decoded every key into a string and made an object per item kept
+// the consumers' thread ~5 times busier (BENCHMARKS.md, session 23). Not a validator: a frame it
+// cannot walk comes back as null and is counted by the caller.
 
 export interface ScannedFrame {
   readonly op: number

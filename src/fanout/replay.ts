@@ -35,19 +35,22 @@ export interface ReplayContext {
   readonly goLive: (consumer: Consumer) => void
 }
 
+/** Chunks a replay keeps for reuse once its socket has taken them (the rest are let go). */
+const SPARE_CHUNKS = 4
+
 /** Replays until the consumer is live or gone. Rejects if the log read fails. */
 export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<void> {
   const { log } = ctx
   const pending: Uint8Array[] = []
   let pendingBytes = 0
   // Memory reused for the whole replay: the log's read buffer (each batch's frames are copied
-  // into chunks before the next read) and the chunks once the socket has taken them. A replay
-  // reads the log at hundreds of MB/s; new buffers for each batch and chunk, all outside V8's
-  // heap, made V8 run a full collection every ~64 MB, a fifth of the replay's time
-  // (BENCHMARKS.md, session 23). Held: one read batch and at most a window of chunks.
+  // into chunks before the next read) and chunks the socket has taken. A replay reads the log at
+  // hundreds of MB/s; new buffers for each batch and chunk, all outside V8's heap, made V8 run a
+  // full collection every ~64 MB, a fifth of the replay's time (BENCHMARKS.md, session 23).
+  // Beyond what its socket holds (the window, counted in the budget), a replay keeps one read
+  // batch (~1.7 MB of 3.3 KB commits) and at most SPARE_CHUNKS spare chunks (~1.1 MiB).
   const readBuffer: ReusedReadBuffer = { buffer: undefined }
   const chunkCapacity = ctx.chunkBytes + (ctx.chunkBytes >> 3) // frames plus their headers
-  const spareLimit = Math.ceil(ctx.windowBytes / ctx.chunkBytes) + 1
   const spare: Buffer[] = []
   // Room in this replay's window (an empty socket always takes one write, so a frame larger than
   // the window still goes out) and, checked once per chunk, in the replays' share of the budget.
@@ -64,7 +67,7 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
     } else {
       const chunk = spare.pop() ?? Buffer.allocUnsafeSlow(chunkCapacity)
       consumer.write(buildWireBatch(pending, chunk), () => {
-        if (spare.length < spareLimit) spare.push(chunk)
+        if (spare.length < SPARE_CHUNKS) spare.push(chunk)
       })
     }
     pending.length = 0

@@ -117,7 +117,7 @@ export function writeBatch(ws: WebSocket, batch: WireBatch, onWritten?: () => vo
     ws.send(b.subarray(o + head, o + head + len), SEND_OPTIONS, last ? onWritten : undefined)
     o += head + len
   }
-  if (batch.count === 0) onWritten?.()
+  if (batch.count === 0 && onWritten !== undefined) queueMicrotask(onWritten)
 }
 
 /** Sends one frame through `ws` itself (error and `#info` frames: rare, not batched). */
