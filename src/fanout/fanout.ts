@@ -26,7 +26,7 @@ import {
   OUTDATED_CURSOR,
   TOO_MANY_CONSUMERS,
 } from './errors.ts'
-import { type ReplayContext, replay } from './replay.ts'
+import { type ReplayContext, replay, SpareChunks } from './replay.ts'
 import { SocketCloser } from './socket-closer.ts'
 import type { ConsumerInfo, LogReader, LogRecord } from './types.ts'
 import { buildWireBatch, type WireBatch } from './wire.ts'
@@ -169,6 +169,7 @@ export class Fanout {
       },
       isHidden: this.#isHidden,
       goLive: (c) => this.#goLive(c),
+      spare: new SpareChunks(chunkBytes),
     }
     this.#pingTimer = setInterval(
       () => this.#pingRound(),

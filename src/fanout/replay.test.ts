@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { Fanout } from './fanout.ts'
+import { SpareChunks } from './replay.ts'
 import { eventually, startServer, TestClient } from './testing/clients.ts'
 import { MemoryLog } from './testing/memory-log.ts'
 
@@ -154,5 +155,19 @@ describe('replay-to-live cutover', () => {
     assert.equal(fanout.stats().replayFailures, 1)
     await fanout.close()
     await server.close()
+  })
+})
+
+describe('spare replay chunks', () => {
+  it('are reused, one size, and at most 8 are kept however many come back', () => {
+    const spare = new SpareChunks(256 * 1024)
+    assert.equal(spare.capacity, 256 * 1024 + 32 * 1024, 'room for the frames and their headers')
+    const first = spare.take()
+    assert.equal(first.length, spare.capacity)
+    spare.give(first)
+    assert.equal(spare.take(), first, 'the same memory again')
+    const out = Array.from({ length: 20 }, () => spare.take())
+    for (const c of out) spare.give(c)
+    assert.equal(spare.count, 8)
   })
 })

@@ -33,25 +33,54 @@ export interface ReplayContext {
   readonly isHidden: ((did: string, type: string) => boolean) | undefined
   /** Called synchronously when the consumer has everything up to the log's `flushedSeq`. */
   readonly goLive: (consumer: Consumer) => void
+  /** Chunk buffers kept for reuse, shared by every replay (`new SpareChunks(chunkBytes)`). */
+  readonly spare: SpareChunks
 }
 
-/** Chunks a replay keeps for reuse once its socket has taken them (the rest are let go). */
-const SPARE_CHUNKS = 4
+/** Spare chunks kept in all, however many replays run (~2.3 MiB of 256 KiB chunks). */
+const SPARE_CHUNKS = 8
+
+/**
+ * Chunk buffers the sockets have taken, kept for the next chunk of any replay. Shared and
+ * bounded, so that a crowd of replays (every consumer reconnecting after a restart) holds no
+ * more memory outside the consumers' budget than one replay does.
+ */
+export class SpareChunks {
+  /** Bytes of each chunk: a chunk's frames plus their WebSocket headers. */
+  readonly capacity: number
+  readonly #free: Buffer[] = []
+
+  constructor(chunkBytes: number) {
+    this.capacity = chunkBytes + (chunkBytes >> 3)
+  }
+
+  get count(): number {
+    return this.#free.length
+  }
+
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.capacity)
+  }
+
+  /** Back once its socket has taken it; let go when enough are kept. */
+  give(chunk: Buffer): void {
+    if (this.#free.length < SPARE_CHUNKS) this.#free.push(chunk)
+  }
+}
 
 /** Replays until the consumer is live or gone. Rejects if the log read fails. */
 export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<void> {
   const { log } = ctx
   const pending: Uint8Array[] = []
   let pendingBytes = 0
-  // Memory reused for the whole replay: the log's read buffer (each batch's frames are copied
-  // into chunks before the next read) and chunks the socket has taken. A replay reads the log at
-  // hundreds of MB/s; new buffers for each batch and chunk, all outside V8's heap, made V8 run a
-  // full collection every ~64 MB, a fifth of the replay's time (BENCHMARKS.md, session 23).
-  // Beyond what its socket holds (the window, counted in the budget), a replay keeps one read
-  // batch (~1.7 MB of 3.3 KB commits) and at most SPARE_CHUNKS spare chunks (~1.1 MiB).
+  // Memory reused: the log's read buffer, for the whole replay (each batch's frames are copied
+  // into chunks before the next read), and chunks the sockets have taken (`ctx.spare`). A replay
+  // reads the log at hundreds of MB/s; new buffers for each batch and chunk, all outside V8's
+  // heap, made V8 run a full collection every ~64 MB, a fifth of the replay's time
+  // (BENCHMARKS.md, session 23). Beyond what its socket holds (the window, counted in the
+  // budget), a replay keeps one read batch (~1.7 MB of 3.3 KB commits), as it did before.
   const readBuffer: ReusedReadBuffer = { buffer: undefined }
-  const chunkCapacity = ctx.chunkBytes + (ctx.chunkBytes >> 3) // frames plus their headers
-  const spare: Buffer[] = []
+  const { spare } = ctx
   // Room in this replay's window (an empty socket always takes one write, so a frame larger than
   // the window still goes out) and, checked once per chunk, in the replays' share of the budget.
   const fits = (bytes: number): boolean => {
@@ -62,13 +91,11 @@ export async function replay(consumer: Consumer, ctx: ReplayContext): Promise<vo
   const flush = (): void => {
     if (pending.length === 0) return
     ctx.queued(pendingBytes)
-    if (wireLength(pending) > chunkCapacity) {
+    if (wireLength(pending) > spare.capacity) {
       consumer.write(buildWireBatch(pending)) // a frame larger than a chunk: a buffer of its own
     } else {
-      const chunk = spare.pop() ?? Buffer.allocUnsafeSlow(chunkCapacity)
-      consumer.write(buildWireBatch(pending, chunk), () => {
-        if (spare.length < SPARE_CHUNKS) spare.push(chunk)
-      })
+      const chunk = spare.take()
+      consumer.write(buildWireBatch(pending, chunk), () => spare.give(chunk))
     }
     pending.length = 0
     pendingBytes = 0
