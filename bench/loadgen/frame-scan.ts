@@ -118,6 +118,14 @@ function tidMicros(b: Uint8Array): number {
   return ts
 }
 
+/** Reads the map key at `at` (text): returns where its bytes start, its length left in `arg`. */
+function mapKey(b: Uint8Array): number {
+  if (head(b) !== 3) throw new RangeError('a map key that is not text')
+  const from = at
+  at += arg
+  return from
+}
+
 export function scanFrame(b: Uint8Array): ScannedFrame | null {
   try {
     at = 0
@@ -127,10 +135,8 @@ export function scanFrame(b: Uint8Array): ScannedFrame | null {
     let revMicros: number | undefined
     if (head(b) !== 5) return null
     for (let k = arg; k > 0; k--) {
-      if (head(b) !== 3) return null
-      const keyAt = at
+      const keyAt = mapKey(b)
       const keyLen = arg
-      at += keyLen
       if (equals(b, keyAt, keyLen, KEY_OP)) {
         const major = head(b)
         if (major !== 0 && major !== 1) return null
@@ -141,10 +147,8 @@ export function scanFrame(b: Uint8Array): ScannedFrame | null {
     if (op === 1) {
       if (head(b) !== 5) return null
       for (let k = arg; k > 0; k--) {
-        if (head(b) !== 3) return null
-        const keyAt = at
+        const keyAt = mapKey(b)
         const keyLen = arg
-        at += keyLen
         if (equals(b, keyAt, keyLen, KEY_SEQ)) {
           if (head(b) !== 0) return null
           seq = arg
