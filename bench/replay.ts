@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { parseArgs } from 'node:util'
+import { frameHeaderAt } from '../src/fanout/wire.ts'
 import { cpuSnapshot } from './loadgen/proc.ts'
 
 const { values } = parseArgs({
@@ -78,18 +79,11 @@ class FrameCounter {
         o += n
         continue
       }
-      if (b.length - o < 2) break
+      const header = frameHeaderAt(b, o)
+      if (header === null) break
+      const { head, payload: len } = header
       const fin = (b[o]! & 0x80) !== 0
       const opcode = b[o]! & 0x0f
-      const masked = (b[o + 1]! & 0x80) !== 0
-      let len = b[o + 1]! & 0x7f
-      let head = 2
-      if (len === 126) head = 4
-      else if (len === 127) head = 10
-      if (masked) head += 4
-      if (b.length - o < head) break
-      if (len === 126) len = b.readUInt16BE(o + 2)
-      else if (len === 127) len = Number(b.readBigUInt64BE(o + 2))
       if (opcode === 9) {
         // A ping (at most 125 bytes, never split into frames): wait until all of it is here.
         if (b.length - o < head + len) break

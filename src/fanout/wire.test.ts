@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { describe, it } from 'node:test'
 import { WebSocket, WebSocketServer } from 'ws'
-import { buildWireBatch, wireLength, writeBatch } from './wire.ts'
+import { buildWireBatch, frameHeaderAt, wireLength, writeBatch } from './wire.ts'
 
 const sizes = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]
 const frameOf = (n: number): Uint8Array =>
@@ -67,6 +67,24 @@ describe('wire batches', () => {
     assert.deepEqual(await received, frames)
     assert.equal(written, 1, 'told once, after the last frame')
     await p.close()
+  })
+
+  it('reads its headers back: every length form, a masking key, and a header cut short', () => {
+    const { bytes } = buildWireBatch(sizes.map(frameOf))
+    let o = 0
+    for (const n of sizes) {
+      const h = frameHeaderAt(bytes, o)
+      assert.deepEqual(h, { head: n < 126 ? 2 : n < 65_536 ? 4 : 10, payload: n })
+      assert.equal(frameHeaderAt(bytes.subarray(0, o + h!.head - 1), o), null)
+      o += h!.head + n
+    }
+    assert.equal(o, bytes.length)
+    // A client's frame (masked, 16-bit length): four more header bytes.
+    assert.deepEqual(frameHeaderAt(Uint8Array.of(0x82, 0x80 | 126, 0x01, 0x00, 1, 2, 3, 4), 0), {
+      head: 8,
+      payload: 256,
+    })
+    assert.equal(frameHeaderAt(Uint8Array.of(0x82), 0), null)
   })
 
   it('builds into a reused buffer, and says when the socket has taken it', async () => {

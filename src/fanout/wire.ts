@@ -27,6 +27,31 @@ function headerLength(len: number): number {
   return len < 126 ? 2 : len < 0x10000 ? 4 : 10
 }
 
+/** A WebSocket frame's header as read back (RFC 6455 §5.2): its own length and its payload's. */
+export interface FrameHeader {
+  /** Bytes of the header: 2, 4 or 10, and 4 more for a masking key. */
+  readonly head: number
+  readonly payload: number
+}
+
+const uint32At = (b: Uint8Array, o: number): number =>
+  ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0
+
+/** The header of the frame at `o`, or null when `b` ends inside it. */
+export function frameHeaderAt(b: Uint8Array, o: number): FrameHeader | null {
+  if (b.length - o < 2) return null
+  const short = b[o + 1]! & 0x7f
+  const head = (short === 126 ? 4 : short === 127 ? 10 : 2) + (b[o + 1]! & 0x80 ? 4 : 0)
+  if (b.length - o < head) return null
+  const payload =
+    short === 126
+      ? (b[o + 2]! << 8) | b[o + 3]!
+      : short === 127
+        ? uint32At(b, o + 2) * 0x1_0000_0000 + uint32At(b, o + 6)
+        : short
+  return { head, payload }
+}
+
 /** Bytes the wire form of `frames` takes (frames and their headers). */
 export function wireLength(frames: readonly Uint8Array[]): number {
   let total = 0
@@ -103,19 +128,10 @@ export function writeBatch(ws: WebSocket, batch: WireBatch, onWritten?: () => vo
   const b = batch.bytes
   let o = 0
   for (let i = 0; i < batch.count; i++) {
-    const short = b[o + 1]! & 0x7f
-    let head = 2
-    let len = short
-    if (short === 126) {
-      len = b.readUInt16BE(o + 2)
-      head = 4
-    } else if (short === 127) {
-      len = b.readUInt32BE(o + 2) * 0x1_0000_0000 + b.readUInt32BE(o + 6)
-      head = 10
-    }
+    const { head, payload } = frameHeaderAt(b, o)! // built whole by buildWireBatch
     const last = i === batch.count - 1
-    ws.send(b.subarray(o + head, o + head + len), SEND_OPTIONS, last ? onWritten : undefined)
-    o += head + len
+    ws.send(b.subarray(o + head, o + head + payload), SEND_OPTIONS, last ? onWritten : undefined)
+    o += head + payload
   }
   if (batch.count === 0 && onWritten !== undefined) queueMicrotask(onWritten)
 }
