@@ -1,8 +1,15 @@
 // The flat form of an accepted event's reply, as the worker sends it: it must carry the very
-// same outcome, and every other reply goes as it is.
+// same outcome, and every other reply goes as it is. A group's frames share one transferred buffer.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { packReply, type Reply, unpackReply } from './verify-messages.ts'
+import { MessageChannel } from 'node:worker_threads'
+import {
+  type AcceptedReply,
+  packReply,
+  postableReplies,
+  type Reply,
+  unpackReply,
+} from './verify-messages.ts'
 
 const raw = Uint8Array.of(0)
 const cid = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm'
@@ -67,4 +74,60 @@ test('drops, failures, mirror input and whole repos go as they are', () => {
     assert.equal(packReply(r), r)
     assert.equal(unpackReply(r), r)
   }
+})
+
+test("a group's accepted frames travel in one transferred buffer of its own", async () => {
+  // The frames as an encoder may hand them out: views into one shared pool, which must not be
+  // detached by the transfer.
+  const pool = Uint8Array.of(10, 11, 12, 13, 14, 15, 16)
+  const accepted = (id: number, prefix: Uint8Array, suffix: Uint8Array): Reply => ({
+    id,
+    outcome: {
+      ok: true,
+      type: '#commit',
+      rev: '3l2xkrd5xsc2a',
+      commitCid: cid,
+      dataCid: cid,
+      inverted: true,
+      warnings: [],
+      prefix,
+      suffix,
+    },
+  })
+  const replies: Reply[] = [
+    accepted(1, pool.subarray(0, 2), pool.subarray(2, 3)),
+    { id: 2, outcome: { ok: false, reason: 'bad-signature', detail: 'x' } },
+    accepted(3, pool.subarray(3, 6), new Uint8Array(0)),
+    { id: 4, error: 'VerifyWorkerError: gone' },
+  ]
+  const { replies: sent, transfer } = postableReplies(replies)
+  assert.equal(transfer.length, 1)
+  assert.equal(transfer[0]!.byteLength, 6)
+  assert.notEqual(transfer[0], pool.buffer)
+  // Delivered through a real channel: the receiver gets views into the one buffer, the same bytes.
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<(Reply | AcceptedReply)[]>((resolve) =>
+    port2.once('message', resolve),
+  )
+  port1.postMessage(sent, transfer)
+  const got = (await received).map(unpackReply)
+  port1.close()
+  assert.equal(pool.byteLength, 7, 'the shared pool is not detached')
+  assert.deepEqual(got, replies)
+  const [first, , third] = got.map((r) =>
+    'outcome' in r && 'prefix' in r.outcome ? r.outcome : null,
+  )
+  assert.equal(first!.prefix.buffer, third!.suffix.buffer)
+  assert.deepEqual([first!.prefix.byteOffset, first!.suffix.byteOffset], [0, 2])
+  assert.deepEqual([third!.prefix.byteOffset, third!.prefix.length], [3, 3])
+})
+
+test('a group with no accepted frame transfers nothing', () => {
+  const replies: Reply[] = [
+    { id: 1, outcome: { ok: false, reason: 'bad-signature', detail: 'x' } },
+    { id: 2, error: 'VerifyWorkerError: gone' },
+  ]
+  const { replies: sent, transfer } = postableReplies(replies)
+  assert.deepEqual(transfer, [])
+  assert.deepEqual(sent, replies)
 })

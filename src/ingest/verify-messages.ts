@@ -111,21 +111,44 @@ export interface WorkerReady {
 export type FromWorker = ReplyBatch | WorkerReady
 
 /**
- * An event's outcome as a reply ready to post, with the buffers to transfer: an accepted one's
- * output frame copied into buffers of its own first, since encoders may hand out views into a
- * shared pool, and transferring that would detach its neighbours.
+ * A group of replies ready to post, with the one buffer to transfer: the accepted events' output
+ * frames are copied into a buffer of the group's own (encoders may hand out views into a shared
+ * pool, and transferring that would detach its neighbours), and each reply's prefix and suffix
+ * become views into it. One buffer per group, not two per event: each transferred buffer costs
+ * the sending and the receiving thread ~1.5 µs apiece (BENCHMARKS.md, session 24). Accepted
+ * events go flat (`packReply`).
  */
-export function postableReply(
-  id: number,
-  outcome: VerifyOutcome,
-): { reply: Reply; transfer: ArrayBuffer[] } {
-  if (!outcome.ok) return { reply: { id, outcome }, transfer: [] }
-  const prefix = new Uint8Array(outcome.prefix)
-  const suffix = new Uint8Array(outcome.suffix)
-  return {
-    reply: { id, outcome: { ...outcome, prefix, suffix } },
-    transfer: [prefix.buffer, suffix.buffer],
+export function postableReplies(replies: readonly Reply[]): {
+  replies: (Reply | AcceptedReply)[]
+  transfer: ArrayBuffer[]
+} {
+  let size = 0
+  for (const r of replies) {
+    const frame = frameOf(r)
+    if (frame) size += frame.prefix.length + frame.suffix.length
   }
+  if (size === 0) return { replies: replies.map(packReply), transfer: [] }
+  const group = new Uint8Array(size)
+  let at = 0
+  const copy = (bytes: Uint8Array): Uint8Array => {
+    group.set(bytes, at)
+    at += bytes.length
+    return group.subarray(at - bytes.length, at)
+  }
+  const packed = replies.map((r) => {
+    const frame = frameOf(r)
+    if (!frame || !('outcome' in r)) return packReply(r)
+    const outcome = { ...frame, prefix: copy(frame.prefix), suffix: copy(frame.suffix) }
+    return packReply({ id: r.id, outcome })
+  })
+  return { replies: packed, transfer: [group.buffer] }
+}
+
+/** The accepted event outcome a reply carries (with its output frame), if it carries one. */
+function frameOf(reply: Reply): Accepted | undefined {
+  if (!('outcome' in reply)) return undefined
+  const o = reply.outcome
+  return o.ok && 'prefix' in o ? o : undefined
 }
 
 /** A task that failed where it ran, as its reply (the asker retries it once). */

@@ -1,13 +1,12 @@
 // Worker-thread entry: runs the tasks the pool posts (an event: `runVerifyTask`; a whole repo:
 // `runRepoVerifyTask`) with the best signature backend this thread can load, and posts the
-// outcomes back in groups (verify-messages.ts), output frame buffers transferred.
+// outcomes back in groups (verify-messages.ts), each group's output frames in one transferred buffer.
 import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../verify/crypto/signature.ts'
 import { runRepoVerifyTask } from './repo-verify-task.ts'
 import {
   failedReply,
-  packReply,
-  postableReply,
+  postableReplies,
   type Reply,
   type ReplyBatch,
   type Request,
@@ -58,37 +57,26 @@ async function runQueue(): Promise<void> {
   }
 }
 
-interface Done {
-  readonly reply: Reply
-  readonly transfer: readonly ArrayBuffer[]
-}
-
-function post(done: readonly Done[]): void {
-  const batch: ReplyBatch = { replies: done.map((d) => packReply(d.reply)) }
+function post(done: readonly Reply[]): void {
   try {
-    port!.postMessage(
-      batch,
-      done.flatMap((d) => d.transfer),
-    )
+    const { replies, transfer } = postableReplies(done)
+    port!.postMessage({ replies } satisfies ReplyBatch, transfer)
   } catch (err) {
     // Nothing here should make an outcome uncloneable; if it ever does, its tasks fail (and are
     // retried once by the caller) rather than waiting for ever.
     port!.postMessage({
-      replies: done.map((d) => failedReply(d.reply.id, err)),
+      replies: done.map((r) => failedReply(r.id, err)),
     } satisfies ReplyBatch)
   }
 }
 
-async function run(req: Request): Promise<Done> {
+async function run(req: Request): Promise<Reply> {
   try {
     if (req.kind === 'repo') {
-      return {
-        reply: { id: req.id, outcome: runRepoVerifyTask(req.task, verifySignature) },
-        transfer: [],
-      }
+      return { id: req.id, outcome: runRepoVerifyTask(req.task, verifySignature) }
     }
-    return postableReply(req.id, await runVerifyTask(req.task, verifySignature))
+    return { id: req.id, outcome: await runVerifyTask(req.task, verifySignature) }
   } catch (err) {
-    return { reply: failedReply(req.id, err), transfer: [] }
+    return failedReply(req.id, err)
   }
 }

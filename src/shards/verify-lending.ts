@@ -26,8 +26,7 @@ import {
   type AcceptedReply,
   answer,
   failedReply,
-  packReply,
-  postableReply,
+  postableReplies,
   type Reply,
   unpackReply,
 } from '../ingest/verify-messages.ts'
@@ -79,7 +78,6 @@ interface Peer extends LendingPeer {
   dead: boolean
   /** Answers to its loans not sent yet. */
   answers: Reply[]
-  transfer: ArrayBuffer[]
 }
 
 interface Loan {
@@ -107,7 +105,6 @@ export class VerifyLending {
       ready: false,
       dead: false,
       answers: [],
-      transfer: [],
     }))
     for (const peer of this.#peers) {
       peer.port.on('message', (m: ToPeer) => this.#receive(peer, m))
@@ -222,18 +219,14 @@ export class VerifyLending {
   /** Runs a peer's loan now and queues its answer. */
   #run(peer: Peer, id: number, task: VerifyTask): void {
     this.#d.local(task).then(
-      (outcome) => {
-        const { reply, transfer } = postableReply(id, outcome)
-        this.#answer(peer, reply, transfer)
-      },
-      (err: unknown) => this.#answer(peer, failedReply(id, err), []),
+      (outcome) => this.#answer(peer, { id, outcome }),
+      (err: unknown) => this.#answer(peer, failedReply(id, err)),
     )
   }
 
-  #answer(peer: Peer, reply: Reply, transfer: ArrayBuffer[]): void {
+  #answer(peer: Peer, reply: Reply): void {
     this.#d.loads.borrowed(this.#d.index, -1)
     peer.answers.push(reply)
-    peer.transfer.push(...transfer)
     if (peer.answers.length >= ANSWER_GROUP) {
       this.#post(peer)
       return
@@ -250,13 +243,12 @@ export class VerifyLending {
   #post(peer: Peer): void {
     if (peer.answers.length === 0) return
     const answers = peer.answers
-    const transfer = peer.transfer
     peer.answers = []
-    peer.transfer = []
     // A lender that ended failed these loans itself when its channel closed (`#lost`).
     if (peer.dead) return
     try {
-      peer.port.postMessage({ answers: answers.map(packReply) } satisfies ToPeer, transfer)
+      const { replies, transfer } = postableReplies(answers)
+      peer.port.postMessage({ answers: replies } satisfies ToPeer, transfer)
     } catch (err) {
       // Nothing in an outcome should fail to clone; if one ever does, its loans fail (and are
       // retried once by the lender) rather than waiting for ever.
