@@ -298,15 +298,16 @@ export class EventHandlers {
   }
 
   /**
-   * Runs a verification in the pool (which queues it until a worker is free). A task whose
-   * worker died is retried once, on a fresh copy of the frame: it was transferred to the worker.
+   * Runs a verification where it is placed (here or in a worker, or on a peer shard). A task
+   * whose worker died is retried once, on the same bytes: a verification never detaches the
+   * frame it is given (what crosses to another thread is a copy).
    */
   async #verify(raw: Uint8Array, task: Omit<VerifyTask, 'frame' | 'now'>): Promise<VerifyOutcome> {
     try {
-      return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
+      return await this.#d.verify({ ...task, frame: raw, now: this.#d.now() })
     } catch (err) {
       if (!(err instanceof VerifyWorkerError)) throw err
-      return await this.#d.verify({ ...task, frame: raw.slice(), now: this.#d.now() })
+      return await this.#d.verify({ ...task, frame: raw, now: this.#d.now() })
     }
   }
 

@@ -70,6 +70,7 @@ export interface IngestDeps {
   readonly takedowns?: Takedowns
   readonly hosts: IngestHosts
   readonly log: { append(input: AppendInput): LogRecord }
+  /** Verifies an event; never detaches `task.frame` (a retry reads it again). */
   readonly verify: (task: VerifyTask) => Promise<VerifyOutcome>
   readonly drops: { record(drop: Drop): void }
   readonly now: () => number

@@ -7,7 +7,9 @@ import {
   type AcceptedReply,
   packReply,
   postableReplies,
+  postableRequests,
   type Reply,
+  type Request,
   unpackReply,
 } from './verify-messages.ts'
 
@@ -130,4 +132,31 @@ test('a group with no accepted frame transfers nothing', () => {
   const { replies: sent, transfer } = postableReplies(replies)
   assert.deepEqual(transfer, [])
   assert.deepEqual(sent, replies)
+})
+
+test("a turn's event frames go in one buffer of the batch's own; archival frames and CARs alone", () => {
+  const task = { didKey: 'did:key:z', previous: null, now: 0, mode: 'strict' } as const
+  const a = Uint8Array.of(1, 2, 3)
+  const b = Uint8Array.of(4, 5)
+  const archival = Uint8Array.of(6)
+  const car = Uint8Array.of(7, 8)
+  const requests: Request[] = [
+    { id: 1, kind: 'event', task: { ...task, frame: a } },
+    { id: 2, kind: 'repo', task: { did: 'did:plc:x', car, didKey: 'did:key:z', now: 0 } },
+    { id: 3, kind: 'event', task: { ...task, frame: archival, archive: true } },
+    { id: 4, kind: 'event', task: { ...task, frame: b } },
+  ]
+  const { requests: sent, transfer } = postableRequests(requests)
+  const frames = sent.map((r) => (r.kind === 'event' ? r.task.frame : r.task.car))
+  assert.deepEqual(frames, [a, car, archival, b])
+  // The two plain events share the batch's buffer, which is not the callers'.
+  assert.equal(frames[0]!.buffer, frames[3]!.buffer)
+  assert.deepEqual([frames[3]!.byteOffset, frames[0]!.buffer.byteLength], [3, 5])
+  // The archival frame is a copy of its own; the CAR (a whole buffer) is handed over as it is.
+  assert.notEqual(frames[2]!.buffer, archival.buffer)
+  assert.equal(frames[1], car)
+  assert.deepEqual(transfer, [frames[0]!.buffer, car.buffer, frames[2]!.buffer])
+  structuredClone(sent, { transfer })
+  assert.deepEqual([a.byteLength, b.byteLength, archival.byteLength], [3, 2, 1], 'kept')
+  assert.equal(car.byteLength, 0, 'the CAR went over')
 })

@@ -4,6 +4,7 @@
 // costs a serialisation, a wake-up and an event dispatch on each side whatever its size; at
 // thousands of events a second, one message per event each way was a measurable share of both
 // the main thread's and the worker's time.
+import { ownBuffer } from '../runtime/own-buffer.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 import { VerifyWorkerError } from './verify-worker-error.ts'
@@ -15,9 +16,47 @@ export type Job =
 
 export type Request = Job & { readonly id: number }
 
-/** Main thread → worker: the tasks of one turn, their frame and CAR buffers transferred. */
+/** Main thread → worker: the tasks of one turn, their frames and CARs in transferred buffers. */
 export interface RequestBatch {
   readonly requests: readonly Request[]
+}
+
+/**
+ * A turn's tasks ready to post, with the buffers to transfer. The events' frames are copied into
+ * one buffer of the batch's own, and each task's frame becomes a view into it: the caller keeps
+ * its frames (a task whose worker died is retried on the same bytes), and one transferred buffer
+ * per batch costs both threads less than one per event (`postableReplies`). An archival event's
+ * frame gets a buffer of its own: the blocks it hands back for the mirror are views into it, and
+ * posting a view copies its whole buffer. A whole repo's CAR is transferred (the caller hands it
+ * over), copied first only when it is a view of part of a buffer (runtime/own-buffer.ts).
+ */
+export function postableRequests(requests: readonly Request[]): {
+  requests: Request[]
+  transfer: ArrayBuffer[]
+} {
+  let size = 0
+  for (const r of requests) if (r.kind === 'event' && !r.task.archive) size += r.task.frame.length
+  const batch = new Uint8Array(size)
+  let at = 0
+  const transfer: ArrayBuffer[] = size > 0 ? [batch.buffer] : []
+  const sent = requests.map((r): Request => {
+    if (r.kind === 'repo') {
+      const car = ownBuffer(r.task.car)
+      transfer.push(car.buffer)
+      return car === r.task.car ? r : { ...r, task: { ...r.task, car } }
+    }
+    let frame: Uint8Array<ArrayBuffer>
+    if (r.task.archive) {
+      frame = new Uint8Array(r.task.frame)
+      transfer.push(frame.buffer)
+    } else {
+      batch.set(r.task.frame, at)
+      frame = batch.subarray(at, at + r.task.frame.length)
+      at += frame.length
+    }
+    return { ...r, task: { ...r.task, frame } }
+  })
+  return { requests: sent, transfer }
 }
 
 /**

@@ -1,8 +1,9 @@
 // A pool of worker threads that run verification tasks (docs/design.md §3): the CPU-heavy part of
 // ingest runs off the main thread, at the rates the main thread does not carry alone
-// (event-verification.ts). Tasks go to the worker with the fewest in flight. The frame
-// bytes handed in must be a buffer of their own: they are transferred, not copied. Tasks given
-// to a worker in one turn of the event loop are posted together (verify-messages.ts).
+// (event-verification.ts). Tasks go to the worker with the fewest in flight. An event's frame is
+// copied as it is posted (the caller keeps it); a whole repo's CAR is transferred. Tasks given
+// to a worker in one turn of the event loop are posted together, their frames in one buffer
+// (verify-messages.ts).
 // Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,
 // seconds, and an event given to that worker would wait as long. So while two workers or more
 // are ready, repos go to at most all but one of them (spread over those, fewest repos first),
@@ -28,7 +29,6 @@
 // `--verify-workers 0`) and to one whose events the main thread verifies while it carries them
 // (ingest/verify-on-main.ts).
 import type { Worker } from 'node:worker_threads'
-import { ownBuffer } from '../runtime/own-buffer.ts'
 import { RestartPause } from '../runtime/restart-pause.ts'
 import { SupervisedWorker } from '../runtime/supervised-worker.ts'
 import { type ThreadHeap, workerHeaps } from '../runtime/worker-heap.ts'
@@ -37,6 +37,7 @@ import {
   answer,
   type FromWorker,
   type Job,
+  postableRequests,
   type Request,
   type RequestBatch,
   type ToWorker,
@@ -66,7 +67,6 @@ interface Slot {
    * `inFlight` too, so never more than the in-flight limit).
    */
   outbox: Request[]
-  transfer: ArrayBuffer[]
   flush: NodeJS.Immediate | null
   /** Set aside while the pool has nothing to do (`idleStopMs`): started again by the next task. */
   resting: boolean
@@ -132,7 +132,6 @@ export class VerifyPool {
         inFlight: new Map(),
         repos: 0,
         outbox: [],
-        transfer: [],
         flush: null,
         resting: opts.idleStopMs !== undefined,
       }
@@ -179,6 +178,7 @@ export class VerifyPool {
     )
   }
 
+  /** Verifies an event; its frame is copied as it is posted, never detached. */
   verify(task: VerifyTask): Promise<VerifyOutcome> {
     return this.#run({ kind: 'event', task })
   }
@@ -285,34 +285,24 @@ export class VerifyPool {
       slot.repos++
       this.#repos++
     }
-    const bytes = job.kind === 'event' ? job.task.frame : job.task.car
-    const owned = ownBuffer(bytes)
-    const sent: Job =
-      owned === bytes
-        ? job
-        : job.kind === 'event'
-          ? { kind: 'event', task: { ...job.task, frame: owned } }
-          : { kind: 'repo', task: { ...job.task, car: owned } }
-    slot.outbox.push({ id, ...sent })
-    slot.transfer.push(owned.buffer as ArrayBuffer)
+    slot.outbox.push({ id, ...job })
     slot.flush ??= setImmediate(() => this.#post(slot))
   }
 
   #post(slot: Slot): void {
     slot.flush = null
     if (slot.outbox.length === 0) return
-    const batch: RequestBatch = { requests: slot.outbox }
-    const transfer = slot.transfer
+    const outbox = slot.outbox
     slot.outbox = []
-    slot.transfer = []
     try {
+      const { requests, transfer } = postableRequests(outbox)
       // Never null here: tasks go only to a ready worker, and replacing one clears its outbox and
       // this turn's flush.
-      slot.thread.worker!.postMessage(batch, transfer)
+      slot.thread.worker!.postMessage({ requests } satisfies RequestBatch, transfer)
     } catch (err) {
       // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
       // here, as a worker's death would fail them, instead of throwing out of the event loop.
-      for (const req of batch.requests) {
+      for (const req of outbox) {
         this.#settled(slot, req.id)?.reject(
           new VerifyWorkerError('cannot post task', { cause: err }),
         )
@@ -432,7 +422,6 @@ export class VerifyPool {
     if (slot.flush !== null) clearImmediate(slot.flush)
     slot.flush = null
     slot.outbox = []
-    slot.transfer = []
     this.#onWorkerError(cause, restartInMs)
     // With one worker fewer, queued tasks may now go elsewhere (the last ready worker takes
     // repos as well as events).

@@ -6,7 +6,7 @@
 // of their own and waits for the outcome, while the account's state stays here and its next
 // event waits its turn as it would for a local verification. The same channel carries the
 // peer's loans the other way: this shard runs them as they arrive and answers in groups.
-// Frames go over transferred, output frames come back transferred.
+// Frames go over as copies, transferred; output frames come back transferred, a group's in one buffer.
 // What counts as work that could run now: the events on this shard's port it has not taken yet,
 // and each account with an event here (running, or waiting for its turn), less those whose
 // verification is out on loan. An account's events run one after another, so a burst on one
@@ -32,7 +32,6 @@ import {
 } from '../ingest/verify-messages.ts'
 import type { VerifyOutcome, VerifyTask } from '../ingest/verify-task.ts'
 import { VerifyWorkerError } from '../ingest/verify-worker-error.ts'
-import { ownBuffer } from '../runtime/own-buffer.ts'
 import type { ShardLoads } from './shard-load.ts'
 
 /**
@@ -172,7 +171,8 @@ export class VerifyLending {
 
   #lend(peer: Peer, task: VerifyTask): Promise<VerifyOutcome> {
     const id = ++this.#nextLoan
-    const frame = ownBuffer(task.frame)
+    // A copy: the caller keeps its frame (ingest retries a failed loan on the same bytes).
+    const frame = new Uint8Array(task.frame)
     return new Promise<VerifyOutcome>((resolve, reject) => {
       // Counted at the peer before it can answer (and take it off again).
       this.#d.loads.borrowed(peer.index, 1)
