@@ -61,7 +61,7 @@ export class EventVerification {
       )
     try {
       // Its output frame may be views of these bytes, kept as long as the event is: a view of a
-      // larger buffer would keep all of it (a worker's copy is its own for the same reason).
+      // larger buffer would keep all of it (a worker's output comes back in its group's buffer).
       return this.#d.local({ ...task, frame: ownBuffer(task.frame) }).catch(failed)
     } catch (err) {
       return failed(err)

@@ -29,6 +29,8 @@ export interface RequestBatch {
  * frame gets a buffer of its own: the blocks it hands back for the mirror are views into it, and
  * posting a view copies its whole buffer. A whole repo's CAR is transferred (the caller hands it
  * over), copied first only when it is a view of part of a buffer (runtime/own-buffer.ts).
+ * In the worker, a batch's buffer lives until its last task has run: at most the in-flight
+ * limit's frames (64, a few hundred KB), about twice what one buffer per frame would hold.
  */
 export function postableRequests(requests: readonly Request[]): {
   requests: Request[]
@@ -134,7 +136,7 @@ export function unpackReply(sent: Reply | AcceptedReply): Reply {
   return { id, outcome }
 }
 
-/** Worker → main thread: the outcomes of one group of tasks, output frame buffers transferred. */
+/** Worker → main thread: the outcomes of one group of tasks, their output frames in one transferred buffer. */
 export interface ReplyBatch {
   readonly replies: readonly (Reply | AcceptedReply)[]
 }
@@ -155,7 +157,9 @@ export type FromWorker = ReplyBatch | WorkerReady
  * pool, and transferring that would detach its neighbours), and each reply's prefix and suffix
  * become views into it. One buffer per group, not two per event: each transferred buffer costs
  * the sending and the receiving thread ~1.5 µs apiece (BENCHMARKS.md, session 24). Accepted
- * events go flat (`packReply`).
+ * events go flat (`packReply`). The outcomes' bytes are copied only now, so they must be as they
+ * were made until their group is posted: a verification's output is fresh memory or a view of
+ * its own input frame, which nothing rewrites.
  */
 export function postableReplies(replies: readonly Reply[]): {
   replies: (Reply | AcceptedReply)[]

@@ -78,7 +78,7 @@ test('pool outcomes equal inline outcomes, accepted and dropped, with many tasks
   assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
-test("the caller keeps its frame: a batch's frames are copied into one buffer of their own", async () => {
+test('the caller keeps its frame: the same bytes twice in one turn (one transfer could not take them twice), and again', async () => {
   const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('p256'))
   const frame = messageFrame(
     await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }]),
@@ -96,6 +96,30 @@ test("the caller keeps its frame: a batch's frames are copied into one buffer of
   )
   assert.deepEqual(frame, copy, 'not detached, not changed')
   assert.equal((await pool.verify({ ...task, mode: 'strict', frame })).ok, true)
+})
+
+test("an archival event's mirror blocks come back in a buffer of its frame's size, not the batch's", async () => {
+  const single = new VerifyPool({ size: 1, maxInFlightPerWorker: 64 })
+  try {
+    const repo = new TestRepo('did:plc:ewvi7nxzyoun6zhxrhs64oiz', generateKeypair('k256'))
+    const msg = await repo.commit([{ action: 'create', path: 'app.bsky.feed.post/3laaaaaaaaaaa' }])
+    const task = { didKey: repo.keypair.didKey, previous: null, now: Date.now() } as const
+    const archival = messageFrame(msg)
+    // Given in one turn to one worker: one batch, the plain frames in its shared buffer.
+    const [, mirrored] = await Promise.all([
+      single.verify({ ...task, mode: 'strict', frame: messageFrame(msg) }),
+      single.verify({ ...task, mode: 'strict', frame: archival, archive: true }),
+      single.verify({ ...task, mode: 'strict', frame: messageFrame(msg) }),
+    ])
+    assert.ok(mirrored?.ok && mirrored.mirror)
+    assert.ok(mirrored.mirror.blocks.size > 0)
+    // Posting a view copies its whole buffer: the blocks' one is the archival frame's alone.
+    for (const block of mirrored.mirror.blocks.values()) {
+      assert.equal(block.buffer.byteLength, archival.length)
+    }
+  } finally {
+    await single.close()
+  }
 })
 
 test("each worker reports its own V8 heap (not in the main isolate's figures)", async () => {

@@ -300,8 +300,9 @@ export class VerifyPool {
       // this turn's flush.
       slot.thread.worker!.postMessage({ requests } satisfies RequestBatch, transfer)
     } catch (err) {
-      // A buffer that cannot be transferred (detached, or given twice): the batch's tasks fail
-      // here, as a worker's death would fail them, instead of throwing out of the event loop.
+      // A frame that cannot be copied or a CAR that cannot be transferred (detached, or given
+      // twice): the batch's tasks fail here, as a worker's death would fail them, instead of
+      // throwing out of the event loop.
       for (const req of outbox) {
         this.#settled(slot, req.id)?.reject(
           new VerifyWorkerError('cannot post task', { cause: err }),

@@ -2,7 +2,7 @@
 // thread over real MessageChannels and shared counts, and stand-in verifications that say which
 // shard ran them. What is checked: a shard not further behind than the margin verifies itself;
 // one further behind lends to the least busy peer and gets that peer's outcome, output bytes
-// included, with the frame transferred; the counts say where the work is while the loan is out
+// included, with a copy of the frame transferred (the lender keeps its own); the counts say where the work is while the loan is out
 // and return after; answers come back in groups of at most 8; a burst on one account counts as
 // one item of work and is not lent; a peer is lent to only once it said it listens; a peer's
 // failure or its end fails the loan as a worker's would, so ingest retries it, and a peer that
@@ -23,10 +23,18 @@ const task = (n: number): VerifyTask => ({
   mode: 'lenient',
 })
 
-/** An accepted outcome naming the shard that verified it, with output bytes from a shared pool. */
-const pool = new Uint8Array(64)
+/**
+ * An accepted outcome naming the shard that verified it, with output bytes as views into a shared
+ * pool, as an encoder may hand them out (transferring the pool would detach the others). Each
+ * outcome's bytes are its own part of the pool: a verification's output stays as it was made
+ * until its group is posted (ingest/verify-messages.ts, `postableReplies`).
+ */
+const pool = new Uint8Array(64 * 1024)
+let poolUsed = 0
 const accepted = (shard: number, frame: Uint8Array): VerifyOutcome => {
-  pool.set([shard, frame[0]!], 0)
+  const at = poolUsed
+  poolUsed += 4
+  pool.set([shard, frame[0]!], at)
   return {
     ok: true,
     type: '#commit',
@@ -35,8 +43,8 @@ const accepted = (shard: number, frame: Uint8Array): VerifyOutcome => {
     dataCid: 'd',
     inverted: true,
     warnings: [],
-    prefix: pool.subarray(0, 2),
-    suffix: pool.subarray(2, 4),
+    prefix: pool.subarray(at, at + 2),
+    suffix: pool.subarray(at + 2, at + 4),
   }
 }
 
@@ -172,6 +180,11 @@ describe('verifications lent between shards', () => {
     assert.deepEqual(
       outcomes.map((o) => o.ok && o.rev),
       new Array(10).fill('by-1'),
+    )
+    // Each answer's own output bytes, though a group's travel in one buffer.
+    assert.deepEqual(
+      outcomes.map((o) => (o.ok ? [...o.prefix, ...o.suffix] : null)),
+      Array.from({ length: 10 }, (_, i) => [1, i, 0, 0]),
     )
     assert.deepEqual(groups, [8, 2])
   })

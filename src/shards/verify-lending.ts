@@ -18,7 +18,7 @@
 // shard's own verifications run in the same turn, and a loan held until the turn ends would
 // wait for all of them. Loans happen only while a shard is behind.
 // A loan whose peer ended fails with `VerifyWorkerError`, which ingest's handlers retry once (on
-// a fresh copy of the frame), here or with another peer.
+// the same frame: what was lent was a copy), here or with another peer.
 // Deliberately not here: what is verified (ingest/verify-task.ts), the shared counts
 // (shard-load.ts), whole repos (they verify in the main thread's pool).
 import type { MessagePort } from 'node:worker_threads'

@@ -1,4 +1,4 @@
-// Test support for ingest's unit tests (ingest.test.ts, ingest-slots.test.ts): an Ingest with the
+// Test support for ingest's unit tests (ingest.test.ts, ingest-slots.test.ts, verify-retry.test.ts): an Ingest with the
 // real account cache and takedown set, and small recording stand-ins below it for its
 // one-method interfaces (a log that keeps what was appended, DID documents from a table, two
 // hosts with slots counted as told). Deliberately not used by production code.
@@ -7,12 +7,12 @@ import { AccountCache, type AccountPersistence } from '../../accounts/account-ca
 import type { AccountState } from '../../accounts/account-state.ts'
 import { Takedowns } from '../../accounts/takedowns.ts'
 import type { AppendInput, LogRecord } from '../../eventlog/types.ts'
-import type { Identity } from '../../identity/did-document.ts'
+import type { Identity, SigningKey } from '../../identity/did-document.ts'
 import { decodeFrame } from '../../protocol/frame.ts'
 import { frameWithSeq } from '../../protocol/output.ts'
 import type { Drop } from '../drop-counter.ts'
 import { Ingest } from '../ingest.ts'
-import type { IngestMirror } from '../types.ts'
+import type { IngestDeps, IngestMirror } from '../types.ts'
 
 export const ALICE = 'did:plc:aliceaaaaaaaaaaaaaaaaaaa'
 export const BOB = 'did:plc:bobbbbbbbbbbbbbbbbbbbbbb'
@@ -53,6 +53,10 @@ export interface RigOptions {
   readonly askSlot?: (hostId: number, did: string) => Promise<boolean>
   /** Archival mode's mirror. */
   readonly mirror?: IngestMirror
+  /** Verifies commits (default: none are expected, and any fails the test). */
+  readonly verify?: IngestDeps['verify']
+  /** Accounts' signing keys, as their DID documents publish them (default: none). */
+  readonly signingKeys?: Record<string, SigningKey>
 }
 
 export function rig(documents: Record<string, string>, opts: RigOptions = {}): Rig {
@@ -83,7 +87,7 @@ export function rig(documents: Record<string, string>, opts: RigOptions = {}): R
     did,
     pds: documents[did] ? `https://${documents[did]}` : null,
     handle: null,
-    signingKey: null,
+    signingKey: opts.signingKeys?.[did] ?? null,
   })
   const ingest = new Ingest({
     identity: {
@@ -123,7 +127,7 @@ export function rig(documents: Record<string, string>, opts: RigOptions = {}): R
         return { ...input, seq, timeMs: 0, type: '', frame }
       },
     },
-    verify: () => Promise.reject(new Error('no commits in these tests')),
+    verify: opts.verify ?? (() => Promise.reject(new Error('no commits in these tests'))),
     drops: { record: (d) => drops.push(d) },
     now: () => Date.parse(T),
     syncDefault: 'auto',
