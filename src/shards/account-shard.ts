@@ -34,6 +34,7 @@ import { runVerifyTask } from '../ingest/verify-task.ts'
 import { EndOfTurn } from '../runtime/end-of-turn.ts'
 import { repoStatusChecker } from '../upstream/repo-status.ts'
 import { verifySignature } from '../verify/crypto/signature.ts'
+import { packAppendFrames } from './append-frames.ts'
 import type { ShardArchiveWriter } from './shard-archive-writer.ts'
 import { ShardHistograms } from './shard-histograms.ts'
 import { ShardLoads } from './shard-load.ts'
@@ -178,12 +179,9 @@ export class AccountShard {
     }
     const log = {
       append: (input: AppendInput): LogRecord => {
-        // Bytes of their own: encoders may hand out views into a shared pool.
-        const prefix = new Uint8Array(input.frame.prefix)
-        const suffix = new Uint8Array(input.frame.suffix)
-        this.#transfer.push(prefix.buffer, suffix.buffer)
-        const { hostId, upstreamSeq, did, note } = input
-        this.#op(['append', hostId, upstreamSeq, did, input.frame.type, prefix, suffix, note])
+        // The frame's bytes are copied as the ops go (append-frames.ts), all in one buffer.
+        const { hostId, upstreamSeq, did, note, frame } = input
+        this.#op(['append', hostId, upstreamSeq, did, frame.type, frame.prefix, frame.suffix, note])
         return { seq: ++this.#ticket } as LogRecord
       },
     }
@@ -318,8 +316,8 @@ export class AccountShard {
       this.#hostPorts[i]!.postMessage({ settled } satisfies HostSettled)
     })
     if (this.#ops.length === 0 && this.#hostPorts.length > 0) return
-    const ops = this.#ops
-    const transfer = this.#transfer
+    const { ops, transfer } = packAppendFrames(this.#ops)
+    transfer.push(...this.#transfer)
     this.#ops = []
     this.#transfer = []
     this.#send({ ops, ...this.#counts() }, transfer)
