@@ -5,6 +5,7 @@
 // thousands of events a second, one message per event each way was a measurable share of both
 // the main thread's and the worker's time.
 import { ownBuffer } from '../runtime/own-buffer.ts'
+import { PackedBytes } from '../runtime/packed-bytes.ts'
 import type { RepoVerifyOutcome, RepoVerifyTask } from './repo-verify-task.ts'
 import type { VerifyOutcome, VerifyTask } from './verify-task.ts'
 import { VerifyWorkerError } from './verify-worker-error.ts'
@@ -38,9 +39,8 @@ export function postableRequests(requests: readonly Request[]): {
 } {
   let size = 0
   for (const r of requests) if (r.kind === 'event' && !r.task.archive) size += r.task.frame.length
-  const batch = new Uint8Array(size)
-  let at = 0
-  const transfer: ArrayBuffer[] = size > 0 ? [batch.buffer] : []
+  const batch = new PackedBytes(size)
+  const transfer: ArrayBuffer[] = size > 0 ? [batch.bytes.buffer] : []
   const sent = requests.map((r): Request => {
     if (r.kind === 'repo') {
       const car = ownBuffer(r.task.car)
@@ -52,9 +52,7 @@ export function postableRequests(requests: readonly Request[]): {
       frame = new Uint8Array(r.task.frame)
       transfer.push(frame.buffer)
     } else {
-      batch.set(r.task.frame, at)
-      frame = batch.subarray(at, at + r.task.frame.length)
-      at += frame.length
+      frame = batch.add(r.task.frame)
     }
     return { ...r, task: { ...r.task, frame } }
   })
@@ -171,20 +169,14 @@ export function postableReplies(replies: readonly Reply[]): {
     if (frame) size += frame.prefix.length + frame.suffix.length
   }
   if (size === 0) return { replies: replies.map(packReply), transfer: [] }
-  const group = new Uint8Array(size)
-  let at = 0
-  const copy = (bytes: Uint8Array): Uint8Array => {
-    group.set(bytes, at)
-    at += bytes.length
-    return group.subarray(at - bytes.length, at)
-  }
+  const group = new PackedBytes(size)
   const packed = replies.map((r) => {
     const frame = frameOf(r)
     if (!frame || !('outcome' in r)) return packReply(r)
-    const outcome = { ...frame, prefix: copy(frame.prefix), suffix: copy(frame.suffix) }
+    const outcome = { ...frame, prefix: group.add(frame.prefix), suffix: group.add(frame.suffix) }
     return packReply({ id: r.id, outcome })
   })
-  return { replies: packed, transfer: [group.buffer] }
+  return { replies: packed, transfer: [group.bytes.buffer] }
 }
 
 /** The accepted event outcome a reply carries (with its output frame), if it carries one. */

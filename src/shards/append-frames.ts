@@ -6,6 +6,7 @@
 // ~1.5 µs (BENCHMARKS.md, session 24). The bytes are read only now, when the message is sent:
 // a verification's output stays as it was made (ingest/verify-messages.ts, `postableReplies`).
 // Deliberately not here: the other ops, and the archive's buffers (archive/change-buffers.ts).
+import { PackedBytes } from '../runtime/packed-bytes.ts'
 import type { ShardOp } from './shard-messages.ts'
 
 /** `ops` with their appends' frames in one new buffer, and that buffer to transfer (if any). */
@@ -16,17 +17,11 @@ export function packAppendFrames(ops: readonly ShardOp[]): {
   let size = 0
   for (const op of ops) if (op[0] === 'append') size += op[5].length + op[6].length
   if (size === 0) return { ops, transfer: [] }
-  const frames = new Uint8Array(size)
-  let at = 0
-  const copy = (bytes: Uint8Array): Uint8Array => {
-    frames.set(bytes, at)
-    at += bytes.length
-    return frames.subarray(at - bytes.length, at)
-  }
+  const frames = new PackedBytes(size)
   const packed = ops.map((op): ShardOp => {
     if (op[0] !== 'append') return op
     const [, hostId, upstreamSeq, did, type, prefix, suffix, note] = op
-    return ['append', hostId, upstreamSeq, did, type, copy(prefix), copy(suffix), note]
+    return ['append', hostId, upstreamSeq, did, type, frames.add(prefix), frames.add(suffix), note]
   })
-  return { ops: packed, transfer: [frames.buffer] }
+  return { ops: packed, transfer: [frames.bytes.buffer] }
 }
