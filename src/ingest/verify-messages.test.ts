@@ -12,28 +12,42 @@ import {
   type Request,
   unpackReply,
 } from './verify-messages.ts'
+import type { VerifyOutcome } from './verify-task.ts'
 
 const raw = Uint8Array.of(0)
 const cid = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm'
 
+type AcceptedOutcome = Extract<VerifyOutcome, { ok: true }>
+
+/** An accepted event's reply with these output bytes (a `#commit` that inverted, by default). */
+const accepted = (
+  id: number,
+  prefix: Uint8Array,
+  suffix: Uint8Array,
+  fields: Partial<Pick<AcceptedOutcome, 'type' | 'inverted' | 'warnings' | 'mirror'>> = {},
+): Reply => ({
+  id,
+  outcome: {
+    ok: true,
+    type: '#commit',
+    rev: '3l2xkrd5xsc2a',
+    commitCid: cid,
+    dataCid: cid,
+    inverted: true,
+    warnings: [],
+    prefix,
+    suffix,
+    ...fields,
+  },
+})
+
 test('an accepted event without mirror input goes flat and comes back the same', () => {
   for (const type of ['#commit', '#sync'] as const) {
-    const prefix = Uint8Array.of(1, 2)
-    const suffix = Uint8Array.of(3)
-    const reply: Reply = {
-      id: 9,
-      outcome: {
-        ok: true,
-        type,
-        rev: '3l2xkrd5xsc2a',
-        commitCid: cid,
-        dataCid: cid,
-        inverted: type === '#commit',
-        warnings: ['missing-prev-data'],
-        prefix,
-        suffix,
-      },
-    }
+    const reply = accepted(9, Uint8Array.of(1, 2), Uint8Array.of(3), {
+      type,
+      inverted: type === '#commit',
+      warnings: ['missing-prev-data'],
+    })
     const packed = packReply(reply)
     assert.ok(Array.isArray(packed))
     assert.deepEqual(unpackReply(packed), reply)
@@ -44,24 +58,12 @@ test('drops, failures, mirror input and whole repos go as they are', () => {
   const replies: Reply[] = [
     { id: 1, outcome: { ok: false, reason: 'bad-signature', detail: 'x' } },
     { id: 2, error: 'VerifyWorkerError: gone' },
-    {
-      id: 3,
-      outcome: {
-        ok: true,
-        type: '#commit',
-        rev: '3l2xkrd5xsc2a',
-        commitCid: cid,
-        dataCid: cid,
-        inverted: true,
-        warnings: [],
-        prefix: Uint8Array.of(1),
-        suffix: Uint8Array.of(2),
-        mirror: {
-          head: { rev: '3l2xkrd5xsc2a', commitCid: cid, dataCid: cid, commitBlock: raw },
-          blocks: new Map(),
-        },
+    accepted(3, Uint8Array.of(1), Uint8Array.of(2), {
+      mirror: {
+        head: { rev: '3l2xkrd5xsc2a', commitCid: cid, dataCid: cid, commitBlock: raw },
+        blocks: new Map(),
       },
-    },
+    }),
     {
       id: 4,
       outcome: {
@@ -82,20 +84,6 @@ test("a group's accepted frames travel in one transferred buffer of its own", as
   // The frames as an encoder may hand them out: views into one shared pool, which must not be
   // detached by the transfer.
   const pool = Uint8Array.of(10, 11, 12, 13, 14, 15, 16)
-  const accepted = (id: number, prefix: Uint8Array, suffix: Uint8Array): Reply => ({
-    id,
-    outcome: {
-      ok: true,
-      type: '#commit',
-      rev: '3l2xkrd5xsc2a',
-      commitCid: cid,
-      dataCid: cid,
-      inverted: true,
-      warnings: [],
-      prefix,
-      suffix,
-    },
-  })
   const replies: Reply[] = [
     accepted(1, pool.subarray(0, 2), pool.subarray(2, 3)),
     { id: 2, outcome: { ok: false, reason: 'bad-signature', detail: 'x' } },
