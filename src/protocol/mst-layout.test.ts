@@ -4,7 +4,13 @@ import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode } from '@atc
 import fc from 'fast-check'
 import { applyDamage, damages, fuzzParams } from '../../test/support/fuzz-inputs.ts'
 import { SEED, scaled } from '../../test/support/long-mode.ts'
-import { commonPrefixLength, readCanonicalNode, writeCanonicalNode } from './mst-layout.ts'
+import { checkDagCbor } from './cbor/strict.ts'
+import {
+  commonPrefixLength,
+  readCanonicalNode,
+  transientCanonicalNode,
+  writeCanonicalNode,
+} from './mst-layout.ts'
 
 interface Entry {
   key: string
@@ -59,20 +65,26 @@ const key = fc.oneof(
   fc.stringMatching(/^app\.bsky\.feed\.(post|like)\/3l[a-z0-9]{0,11}$/),
   fc.string({ minLength: 1, maxLength: 300 }),
 )
-const node = fc.record({
-  left: fc.option(link, { nil: null }),
-  entries: fc
-    .uniqueArray(key, { maxLength: 40 })
-    .chain((keys) =>
+const nodeOf = (key: fc.Arbitrary<string>) =>
+  fc.record({
+    left: fc.option(link, { nil: null }),
+    entries: fc.uniqueArray(key, { maxLength: 40 }).chain((keys) =>
       fc.tuple(
-        ...[...keys]
-          .sort()
-          .map((k) =>
-            fc.record({ key: fc.constant(k), value: link, right: fc.option(link, { nil: null }) }),
-          ),
+        ...[...keys].sort().map((k) =>
+          fc.record({
+            key: fc.constant(k),
+            value: link,
+            right: fc.option(link, { nil: null }),
+          }),
+        ),
       ),
     ),
-})
+  })
+const node = nodeOf(key)
+/** Some keys not in ASCII, which are never written whole: only relinking writes their nodes. */
+const unicodeNode = nodeOf(
+  fc.oneof(key, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 })),
+)
 
 describe('MST node layout', () => {
   it('writes exactly what the general encoder writes, whenever it writes', () => {
@@ -108,10 +120,62 @@ describe('MST node layout', () => {
         if (raw === undefined) return
         read++
         assert.deepEqual(raw, decodeRaw(block))
+        // What it reads is canonical DAG-CBOR: the inversion skips the strict scan on it.
+        assert.doesNotThrow(() => checkDagCbor(block))
       }),
       fuzzParams(SEED, scaled(400, 40_000)),
     )
     assert.ok(read > 100, `only ${read} nodes were read in place`)
+  })
+
+  it('writes a node read from a block, links changed, exactly as the general encoder does', () => {
+    let relinked = 0
+    fc.assert(
+      fc.property(
+        unicodeNode,
+        fc.array(fc.option(link, { nil: null }), { minLength: 82, maxLength: 82 }),
+        fc.array(link, { minLength: 41, maxLength: 41 }),
+        fc.integer({ min: 0, max: 4 }),
+        ({ left, entries }, newSubs, newValues, keep) => {
+          const read = generalBlock(left, entries)
+          const before = Uint8Array.from(read)
+          // Each link kept, replaced by another, or (sometimes) swapped for null or the reverse.
+          const pick = <T>(old: T, i: number, fresh: T) => (i % 5 < keep ? old : fresh)
+          const l2 = pick(left, 81, newSubs[81]!)
+          const e2 = entries.map((e, i) => ({
+            key: e.key,
+            value: pick(e.value, i, newValues[i]!),
+            right: pick(e.right, i + 40, newSubs[i]!),
+          }))
+          const view = transientCanonicalNode(l2, e2, read)
+          // Copied before the next write reuses its buffer.
+          const out = view && Uint8Array.from(view)
+          assert.deepEqual(read, before, 'the block read stays as it was')
+          const whole = writeCanonicalNode(l2, e2)
+          if (whole !== null) assert.ok(out !== null, 'what can be written whole is written')
+          if (out === null) return
+          // A key not in ASCII: only the relinking wrote it.
+          if (whole === null) relinked++
+          assert.deepEqual(out, generalBlock(l2, e2))
+        },
+      ),
+      fuzzParams(SEED, scaled(300, 30_000)),
+    )
+    assert.ok(relinked > 20, `only ${relinked} nodes were relinked`)
+  })
+
+  it('hands out a reused buffer for hashing, and owned bytes from writeCanonicalNode', () => {
+    const v = cid(0x71, new Uint8Array(32).fill(1))
+    const w = cid(0x71, new Uint8Array(32).fill(2))
+    const a = [{ key: 'a/a', value: v, right: null }]
+    const owned = writeCanonicalNode(null, a)!
+    const view = transientCanonicalNode(null, a, null)!
+    assert.deepEqual(view, owned)
+    const read = generalBlock(null, a)
+    const other = transientCanonicalNode(null, [{ key: 'a/a', value: w, right: null }], read)!
+    assert.equal(view.buffer, other.buffer, 'the next node reuses the buffer')
+    assert.deepEqual(other, generalBlock(null, [{ key: 'a/a', value: w, right: null }]))
+    assert.deepEqual(owned, generalBlock(null, a), 'the owned copy is untouched')
   })
 
   it('writes and reads keys and prefixes past 255 bytes (three-byte heads)', () => {

@@ -5,6 +5,9 @@
 // ~4 nodes and re-encodes ~4 per commit, which was a fifth of a verify worker's time; in place,
 // parsing a node takes a third less time (checks included) and writing one a third less
 // (BENCHMARKS.md, session 7).
+// A node whose keys stay as read and only its links change (an inversion's changed subtree, an
+// updated value) is written by copying its block and putting the new links where the old ones
+// were: no key is written again.
 // Reading gives up (undefined) at the first byte that differs from the layout, and writing (null)
 // on anything it does not write so; the caller then uses the general decoder or encoder, which
 // accepts or refuses whatever the bytes hold. So this file never decides that a node is invalid.
@@ -171,6 +174,16 @@ interface Entry {
   readonly right: CidLink | null
 }
 
+// The buffer nodes are written into when only their hash is wanted (the inversion hashes every
+// node it changes and keeps none): a new buffer per node was a third of writing one.
+let scratch = new Uint8Array(2048)
+
+/** The first `size` bytes of the reused buffer, grown if need be. */
+function scratchView(size: number): Uint8Array {
+  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2))
+  return scratch.subarray(0, size)
+}
+
 /**
  * The canonical block of a node whose entries are in ascending order, each key compressed
  * against the previous one; null when a link is not a dag-cbor sha-256 CID held as bytes, a key
@@ -180,6 +193,24 @@ export function writeCanonicalNode(
   left: CidLink | null,
   entries: readonly Entry[],
 ): Uint8Array | null {
+  return transientCanonicalNode(left, entries, null)?.slice() ?? null
+}
+
+/**
+ * The same block as a view of a buffer this file reuses: valid until the next node is written
+ * here, so hash or copy it first. With `read`, the block the node was read from while its keys
+ * are still those (only links changed), that block is copied and its links replaced
+ * (`relinkCanonicalNode`) instead of writing every key again.
+ */
+export function transientCanonicalNode(
+  left: CidLink | null,
+  entries: readonly Entry[],
+  read: Uint8Array | null,
+): Uint8Array | null {
+  return (read && relinkCanonicalNode(read, left, entries)) ?? writeNode(left, entries)
+}
+
+function writeNode(left: CidLink | null, entries: readonly Entry[]): Uint8Array | null {
   const n = entries.length
   const l = left === null ? null : linkBytes(left)
   if (n >= 0x10000 || (left !== null && l === null)) return null
@@ -201,7 +232,7 @@ export function writeCanonicalNode(
     prefixes.push(p)
     prev = key
   }
-  const out = new Uint8Array(size)
+  const out = scratchView(size)
   out[0] = MAP_2
   let pos = writeKey(out, 1, KEY_E)
   pos = writeHead(out, pos, 4, n)
@@ -226,4 +257,50 @@ export function writeCanonicalNode(
   pos = writeKey(out, pos, KEY_L)
   writeLink(out, pos, l)
   return out
+}
+
+/** Puts `link` over the link or null at the reading position; false when one is a link and the
+ * other not, or the link is not the kind written in place. */
+function relink(out: Uint8Array, link: CidLink | null): boolean {
+  if (out[at] === NULL) {
+    at++
+    return link === null
+  }
+  if (link === null || at + LINK_BYTES > out.length || !expect(out, LINK_HEAD)) return false
+  const bytes = linkBytes(link)
+  if (bytes === null) return false
+  out.set(bytes, at - 4)
+  at += 32
+  return true
+}
+
+/**
+ * The block of the node read from `block` with its keys unchanged and these links: `left`, and
+ * each entry's value and subtree, in order: `block` copied into the reused buffer, with the links
+ * put in place of the old ones. Null when `block` is not in the canonical layout, has another number of entries, or
+ * has a link where the node has none (or the reverse: either moves the bytes after it), or a
+ * link is not the kind written in place; the caller then writes the node whole. The caller
+ * vouches that the keys are the block's.
+ */
+function relinkCanonicalNode(
+  block: Uint8Array,
+  left: CidLink | null,
+  entries: readonly Pick<Entry, 'value' | 'right'>[],
+): Uint8Array | null {
+  // Written into a copy: the block stays as it was read.
+  const out = scratchView(block.length)
+  out.set(block)
+  at = 0
+  if (out[at++] !== MAP_2 || !expect(out, KEY_E)) return null
+  if (argument(out, 4) !== entries.length) return null
+  for (const { value, right } of entries) {
+    if (out[at++] !== MAP_4 || !expect(out, KEY_K)) return null
+    const length = argument(out, 2)
+    if (length < 0) return null
+    at += length
+    if (!expect(out, KEY_P) || argument(out, 0) < 0 || !expect(out, KEY_T)) return null
+    if (!relink(out, right) || !expect(out, KEY_V) || !relink(out, value)) return null
+  }
+  if (!expect(out, KEY_L) || !relink(out, left)) return null
+  return at === out.length ? out : null
 }

@@ -13,7 +13,12 @@ import { hash } from 'node:crypto'
 import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode } from '@atcute/cbor'
 import { isDecodedBytes } from './cbor/decoded.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
-import { commonPrefixLength, readCanonicalNode, writeCanonicalNode } from './mst-layout.ts'
+import {
+  commonPrefixLength,
+  readCanonicalNode,
+  transientCanonicalNode,
+  writeCanonicalNode,
+} from './mst-layout.ts'
 
 export { commonPrefixLength } from './mst-layout.ts'
 
@@ -30,6 +35,9 @@ export interface MstNode {
   readonly entries: readonly MstEntry[]
   /** Height of the node's keys; null for a node with no entries. */
   readonly height: number | null
+  /** The block was read in the canonical layout (mst-layout.ts), so it is canonical DAG-CBOR.
+   * False when it was decoded the general way: it may or may not be. */
+  readonly canonical: boolean
 }
 
 export class MstNodeError extends Error {
@@ -141,7 +149,7 @@ function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
   })
   if (left === undefined) return null
   checkNodeHeight(height, bounds)
-  return { left, entries, height }
+  return { left, entries, height, canonical: true }
 }
 
 /** The key of entry `i` (its prefix length `p` and suffix bytes), checked against the previous
@@ -217,7 +225,7 @@ function parseDecodedNode(block: Uint8Array, bounds: MstBounds): MstNode {
     prev = key
   }
   checkNodeHeight(height, bounds)
-  return { left: l, entries, height }
+  return { left: l, entries, height, canonical: false }
 }
 
 /** The canonical block of an MST node: entries in the given (ascending) order, each key
@@ -228,6 +236,18 @@ export function encodeMstNode(node: Pick<MstNode, 'left' | 'entries'>): Uint8Arr
   // faster than the general encoder; a link it cannot write so (a CID given as a string) goes
   // through that encoder.
   return writeCanonicalNode(node.left, node.entries) ?? encodeGeneral(node)
+}
+
+/**
+ * The same block, for hashing: it may be a view of a buffer that the next node written reuses
+ * (mst-layout.ts), so hash it before writing another. `read` is the block the node was read
+ * from while its keys are still those (only links changed), or null.
+ */
+export function transientMstNodeBlock(
+  node: Pick<MstNode, 'left' | 'entries'>,
+  read: Uint8Array | null,
+): Uint8Array {
+  return transientCanonicalNode(node.left, node.entries, read) ?? encodeGeneral(node)
 }
 
 function encodeGeneral(node: Pick<MstNode, 'left' | 'entries'>): Uint8Array {

@@ -1,13 +1,14 @@
 // A synchronous, in-memory editor for the part of an MST that a CAR slice carries (repository
 // spec, "Merkle Search Tree"), used to undo a commit's ops. Nodes come from the shape check's
 // parsed nodes (tree-shape.ts), are copied into mutable nodes when first read, and are
-// re-encoded (protocol/mst.ts `encodeMstNode`, sha-256 CIDs) only if they changed, once, when the
-// root is asked for. Edits follow the MST rules: a key lives at the level of its height; inserting
+// re-encoded (protocol/mst.ts `transientMstNodeBlock`, sha-256 CIDs) only if they changed, once,
+// when the root is asked for; a node whose keys did not change is its block with new links.
+// Edits follow the MST rules: a key lives at the level of its height; inserting
 // splits the subtree spanning the key, grows the tree when the key is higher than the root, and
 // creates the entry-less intermediate nodes down to its level; deleting merges the subtrees on
 // either side of the key and trims entry-less roots; an emptied tree is `EMPTY_MST_ROOT`.
-// Every block read is checked to be canonical DAG-CBOR (once); a block needed but not in the
-// slice throws `MstEditError` naming its CID.
+// Every block read is checked to be canonical DAG-CBOR (once; one the shape check read in the
+// canonical layout is known to be); a block needed but not in the slice throws `MstEditError` naming its CID.
 // Deliberately not checked here: the shape of the nodes (tree-shape.ts, which must have accepted
 // the root first), op semantics and validity of keys (invert.ts). Heights are passed in by the
 // caller (a node's keys all have the node's height, which the shape check guarantees).
@@ -15,7 +16,7 @@ import { hash } from 'node:crypto'
 import { type CidLink, CidLinkWrapper, encode } from '@atcute/cbor'
 import { checkDagCbor } from '../protocol/cbor/strict.ts'
 import { cidStringForDagCbor } from '../protocol/cid.ts'
-import { encodeMstNode, type MstEntry, type MstNode } from '../protocol/mst.ts'
+import { type MstEntry, type MstNode, transientMstNodeBlock } from '../protocol/mst.ts'
 
 /** Root CID of an empty tree (a node with no entries): the state before a repo's first commit. */
 export const EMPTY_MST_ROOT = cidStringForDagCbor(encode({ l: null, e: [] }))
@@ -37,19 +38,28 @@ export class MstEditError extends Error {
 }
 
 /** A node being edited. `cid` is the CID of its current content while known (unchanged since it
- * was read, or encoded since the last change), null once it changes. Each instance sits in
- * exactly one place in the tree, so it is changed in place. */
+ * was read, or encoded since the last change), null once it changes. `block` is the block it was
+ * read from while its keys are still those (only links changed: it is written by putting the new
+ * links into a copy of the block), null once a key is added or removed, or for a node made here.
+ * Each instance sits in exactly one place in the tree, so it is changed in place. */
 class EditNode {
   readonly keys: string[]
   readonly values: CidLink[]
   /** keys.length + 1 subtrees: before the first key, then after each key. */
   readonly subs: (Sub | null)[]
   cid: CidLink | null
-  constructor(keys: string[], values: CidLink[], subs: (Sub | null)[], cid: CidLink | null = null) {
+  block: Uint8Array | null
+  constructor(
+    keys: string[],
+    values: CidLink[],
+    subs: (Sub | null)[],
+    read: { readonly cid: CidLink; readonly block: Uint8Array } | null = null,
+  ) {
     this.keys = keys
     this.values = values
     this.subs = subs
-    this.cid = cid
+    this.cid = read?.cid ?? null
+    this.block = read?.block ?? null
   }
 }
 
@@ -201,6 +211,7 @@ export class MstEditor {
       return true
     }
     const [left, right] = this.#split(node.subs[idx] ?? null, key)
+    node.block = null
     node.keys.splice(idx, 0, key)
     node.values.splice(idx, 0, value)
     node.subs.splice(idx, 1, left, right)
@@ -247,6 +258,7 @@ export class MstEditor {
     }
     if (node.keys[idx] !== key) return false
     const merged = this.#merge(node.subs[idx] ?? null, node.subs[idx + 1] ?? null)
+    node.block = null
     node.keys.splice(idx, 1)
     node.values.splice(idx, 1)
     node.subs.splice(idx, 2, merged)
@@ -306,7 +318,8 @@ export class MstEditor {
     const parsed = this.#parsed.get(cid)
     // Every slice node reachable from the root was parsed by the shape check.
     if (parsed === undefined) throw new Error(`MST node ${cid} was not shape-checked`)
-    if (!this.#checked.has(cid)) {
+    // A block read in the canonical layout is canonical DAG-CBOR already.
+    if (!parsed.canonical && !this.#checked.has(cid)) {
       try {
         checkDagCbor(bytes)
       } catch (err) {
@@ -322,7 +335,7 @@ export class MstEditor {
       entries.map((e) => e.key),
       entries.map((e) => e.value),
       subs,
-      sub,
+      { cid: sub, block: bytes },
     )
   }
 
@@ -336,7 +349,9 @@ export class MstEditor {
         right: this.#linkFor(i + 1, node),
       })
     }
-    const cid = dagCborLink(encodeMstNode({ left: this.#linkFor(0, node), entries }))
+    // Hashed at once: the block may be a view of a buffer the next node written reuses.
+    const block = transientMstNodeBlock({ left: this.#linkFor(0, node), entries }, node.block)
+    const cid = dagCborLink(block)
     node.cid = cid
     return cid
   }
