@@ -99,21 +99,35 @@ describe('parseMstNode rejects broken nodes', () => {
   })
   const node = (e: unknown[], extra: Record<string, unknown> = {}) =>
     encode({ l: null, e, ...extra })
-  // Two keys known to have height 0 (fixture key_heights.json lists "2653ae71" at 0; use paths).
-  const a = 'com.example/aaa'
-  const b = 'com.example/aab'
-  const cases: [string, Uint8Array][] = [
-    ['not a map', encode([1])],
-    ['an extra field', node([], { x: 1 })],
-    ['first entry with a prefix', node([entry(1, a)])],
-    ['prefix longer than the previous key', node([entry(0, a), entry(99, 'b')])],
-    ['prefix compression not exact', node([entry(0, a), entry(0, b)])],
-    ['keys out of order', node([entry(0, b), entry(14, 'a')])],
-    ['duplicate key', node([entry(0, a), entry(15, '')])],
-    ['invalid key', node([entry(0, 'no-slash')])],
+  // Two keys of the same height (0), so that each node below breaks only the rule it names.
+  const a = 'com.example/aab'
+  const b = 'com.example/aac'
+  test('the two keys have the same height', () => {
+    assert.equal(mstKeyHeight(a), 0)
+    assert.equal(mstKeyHeight(b), 0)
+  })
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['not a map', encode([1]), /not a map/],
+    ['an extra field', node([], { x: 1 }), /exactly l and e/],
+    ['first entry with a prefix', node([entry(1, a)]), /invalid prefix length/],
+    [
+      'prefix longer than the previous key',
+      node([entry(0, a), entry(99, 'b')]),
+      /invalid prefix length/,
+    ],
+    ['prefix compression not exact', node([entry(0, a), entry(0, b)]), /not exact/],
+    ['prefix compression not exact, later', node([entry(0, a), entry(12, 'ac')]), /not exact/],
+    ['keys out of order', node([entry(0, b), entry(14, 'b')]), /not after the previous key/],
+    ['duplicate key', node([entry(0, a), entry(15, '')]), /not after the previous key/],
+    ['invalid key', node([entry(0, 'no-slash')]), /not a valid repo path/],
   ]
-  for (const [name, bytes] of cases) {
-    test(name, () => assert.throws(() => parseMstNode(bytes), MstNodeError))
+  for (const [name, bytes, why] of cases) {
+    test(name, () =>
+      assert.throws(
+        () => parseMstNode(bytes),
+        (err) => err instanceof MstNodeError && why.test(err.message),
+      ),
+    )
   }
   test('key outside the bounds the parent implies', () => {
     const bytes = node([entry(0, a)])

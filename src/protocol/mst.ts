@@ -49,20 +49,20 @@ export class MstNodeError extends Error {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
-/** Height of a key in the tree: leading zero bits of sha-256(key), counted in pairs. */
-export function mstKeyHeight(key: string): number {
-  // A hex digest is several times cheaper to get from node:crypto than a Buffer (no allocation
-  // of a backing store); each digit is four bits. The string is hashed as UTF-8.
-  const hex = hash('sha256', key, 'hex')
+/** Height of a key in the tree: leading zero bits of sha-256(key), counted in pairs. The key as
+ * a string (hashed as UTF-8) or as its bytes. */
+export function mstKeyHeight(key: string | Uint8Array): number {
+  // A 'binary' (latin1) digest is several times cheaper to get from node:crypto than a Buffer
+  // (no allocation of a backing store); each character is one byte of it.
+  const digest = hash('sha256', key, 'binary')
   let zeros = 0
-  for (let i = 0; i < hex.length; i++) {
-    const c = hex.charCodeAt(i)
-    if (c === 0x30) {
-      zeros += 4
+  for (let i = 0; i < digest.length; i++) {
+    const c = digest.charCodeAt(i)
+    if (c === 0) {
+      zeros += 8
       continue
     }
-    // '1' → 3 leading zero bits, '2'-'3' → 2, '4'-'7' → 1, '8'-'9' and 'a'-'f' → 0.
-    zeros += c === 0x31 ? 3 : c <= 0x33 ? 2 : c <= 0x37 ? 1 : 0
+    zeros += Math.clz32(c) - 24
     break
   }
   return zeros >> 1
@@ -135,14 +135,24 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): 
   return parseDecodedNode(block, bounds)
 }
 
+// The key being read in place, as bytes: the previous key's first `p` bytes, then the suffix.
+// Hashing these bytes and decoding them in one piece is cheaper than joining two strings, which
+// node:crypto must copy into one before it hashes.
+const keyBytes = new Uint8Array(MAX_REPO_PATH_LENGTH)
+
 function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
   const entries: MstEntry[] = []
   let prev = ''
   let height: number | null = null
   const left = readCanonicalNode(block, (i, p, k, value, right) => {
-    if (p > prev.length || (i === 0 && p !== 0)) return false
-    const key = entryKey(i, p, k, prev, bounds)
-    height = keyHeight(i, key, height)
+    const n = p + k.length
+    if (p > prev.length || (i === 0 && p !== 0) || n > MAX_REPO_PATH_LENGTH) return false
+    // Prefix compression not exact (see entryKey): read again the general way, which says so.
+    if (i > 0 && p < prev.length && k.length > 0 && k[0] === keyBytes[p]) return false
+    keyBytes.set(k, p)
+    const bytes = keyBytes.subarray(0, n)
+    const key = checkedKey(i, keySuffix(bytes, i), prev, bounds)
+    height = keyHeight(i, mstKeyHeight(bytes), height)
     entries.push({ key, value, right })
     prev = key
     return true
@@ -160,7 +170,12 @@ function entryKey(i: number, p: number, k: Uint8Array, prev: string, bounds: Mst
   // previous key's next character (an empty suffix is caught by the order check below).
   if (i > 0 && p < prev.length && suffix.length > 0 && suffix.charCodeAt(0) === prev.charCodeAt(p))
     throw new MstNodeError(`entry ${i} prefix compression is not exact`)
-  const key = p === 0 ? suffix : prev.slice(0, p) + suffix
+  return checkedKey(i, p === 0 ? suffix : prev.slice(0, p) + suffix, prev, bounds)
+}
+
+/** `key`, entry `i`'s, checked against the previous key, the node's bounds and the MST key
+ * rules. Throws `MstNodeError`. */
+function checkedKey(i: number, key: string, prev: string, bounds: MstBounds): string {
   if (!isValidMstKey(key)) throw new MstNodeError(`entry ${i} key is not a valid repo path`)
   if (i > 0 && key <= prev) throw new MstNodeError(`entry ${i} key is not after the previous key`)
   if (bounds.after !== undefined && key <= bounds.after) {
@@ -172,9 +187,9 @@ function entryKey(i: number, p: number, k: Uint8Array, prev: string, bounds: Mst
   return key
 }
 
-/** The height all keys share: `height` so far (null before the first key). Throws `MstNodeError`. */
-function keyHeight(i: number, key: string, height: number | null): number {
-  const h = mstKeyHeight(key)
+/** The height all keys share: `height` so far (null before the first key), `h` entry `i`'s.
+ * Throws `MstNodeError`. */
+function keyHeight(i: number, h: number, height: number | null): number {
   if (height !== null && h !== height)
     throw new MstNodeError(`entry ${i} key height ${h} differs from ${height}`)
   return h
@@ -220,7 +235,7 @@ function parseDecodedNode(block: Uint8Array, bounds: MstBounds): MstNode {
     if (t !== null && !isDagCborCid(t))
       throw new MstNodeError(`entry ${i} subtree is neither null nor a CID`)
     const key = entryKey(i, p, (k as BytesWrapper).buf, prev, bounds)
-    height = keyHeight(i, key, height)
+    height = keyHeight(i, mstKeyHeight(key), height)
     entries.push({ key, value: v, right: t })
     prev = key
   }
