@@ -93,6 +93,14 @@ describe('readRepoEnvelope', () => {
       ['a seq as text', encodeMessageFrame('#commit', { ...body, seq: '7' })],
       ['no repo', encodeMessageFrame('#commit', { ...body, repo: undefined })],
       ['a repo that is not a DID', encodeMessageFrame('#commit', { ...body, repo: 'alice' })],
+      [
+        'a repo behind a byte order mark',
+        encodeMessageFrame('#commit', { ...body, repo: `\uFEFF${DID}` }),
+      ],
+      [
+        'a rev behind a byte order mark',
+        encodeMessageFrame('#commit', { ...body, rev: `\uFEFF${body.rev}` }),
+      ],
       ['a repo that is not text', encodeMessageFrame('#commit', { ...body, repo: 42 })],
       ['a rev that is not a TID', encodeMessageFrame('#commit', { ...body, rev: 'yesterday' })],
       ['a #sync keyed `repo`', encodeMessageFrame('#sync', { ...body, did: undefined })],

@@ -3,11 +3,12 @@
 // does not decode still ends the connection, and one that breaks DAG-CBOR's rules is still
 // dropped, before ingest). Strict DAG-CBOR the decoder cannot hold (an integer past 2^53 in some
 // other field, a CID of another codec or length) now reaches the worker, which drops it as
-// `non-canonical-cbor` with the same detail the full parse gives. Everything else the body holds (ops, CIDs, the CAR slice, `time`, every other field's
-// type and syntax) is decoded and checked once, by the verify worker, which parses the whole
-// message (messages.ts) before it verifies; a message that breaks a rule there is dropped with
-// the same reason and detail it would have got here. Parsing it here as well cost the main
-// thread ~10% of its time per event, for fields it never uses.
+// `non-canonical-cbor` with the same detail the full parse gives. Everything else the body
+// holds (ops, CIDs, the CAR slice, `time`, every other field's type and syntax) is decoded and
+// checked once, by the verify worker, which parses the whole message (messages.ts) before it
+// verifies; a message that breaks a rule there is dropped with the same reason and detail it
+// would have got here. Parsing it here as well cost the main thread ~10% of its time per event,
+// for fields it never uses.
 // Anything that is not a well-formed envelope (not these two types, a body that is not a map,
 // a missing or malformed seq, DID or rev) gives `null`: the caller then parses the frame in full,
 // so every drop reason before ingest stays exactly what the full parse says.
@@ -30,7 +31,9 @@ export interface RepoEnvelope {
 /** An upstream event as the main thread hands it to ingest. */
 export type UpstreamEvent = RepoEnvelope | IdentityMessage | AccountMessage
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// `ignoreBOM`: read text as the full parse does, a leading byte order mark kept (it would
+// otherwise drop it, and a DID behind one would read as valid here and not there).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0))
 
 const KEY_OP = ascii('op')

@@ -43,7 +43,7 @@ const MIN_ENTRY_BYTES = 1 + 4 * 2 + 1 + 1 + 1 + LINK_BYTES
 /**
  * Takes one entry as read: its index, prefix length, key suffix bytes (a view of the block),
  * value and subtree. Returns false to stop reading (the caller reads the node the general way).
- * It must not read another node with this file: the reading's position is module state.
+ * It must not read or write another node with this file: the position is module state.
  */
 export type OnEntry = (
   i: number,
@@ -53,7 +53,7 @@ export type OnEntry = (
   right: CidLink | null,
 ) => boolean
 
-// Where the reading is: module state, safe since a reading is synchronous.
+// Where the reading (or relinking) is: module state, safe since both are synchronous.
 let at = 0
 
 function expect(b: Uint8Array, bytes: readonly number[]): boolean {
@@ -259,15 +259,15 @@ function writeNode(left: CidLink | null, entries: readonly Entry[]): Uint8Array 
   return out
 }
 
-/** Puts `link` over the link or null at the reading position; false when one is a link and the
+/** Puts `to` over the link or null at the reading position; false when one is a link and the
  * other not, or the link is not the kind written in place. */
-function relink(out: Uint8Array, link: CidLink | null): boolean {
+function relink(out: Uint8Array, to: CidLink | null): boolean {
   if (out[at] === NULL) {
     at++
-    return link === null
+    return to === null
   }
-  if (link === null || at + LINK_BYTES > out.length || !expect(out, LINK_HEAD)) return false
-  const bytes = linkBytes(link)
+  if (to === null || at + LINK_BYTES > out.length || !expect(out, LINK_HEAD)) return false
+  const bytes = linkBytes(to)
   if (bytes === null) return false
   out.set(bytes, at - 4)
   at += 32
@@ -276,11 +276,11 @@ function relink(out: Uint8Array, link: CidLink | null): boolean {
 
 /**
  * The block of the node read from `block` with its keys unchanged and these links: `left`, and
- * each entry's value and subtree, in order: `block` copied into the reused buffer, with the links
- * put in place of the old ones. Null when `block` is not in the canonical layout, has another number of entries, or
- * has a link where the node has none (or the reverse: either moves the bytes after it), or a
- * link is not the kind written in place; the caller then writes the node whole. The caller
- * vouches that the keys are the block's.
+ * each entry's value and subtree, in order: `block` copied into the reused buffer, with the
+ * links put in place of the old ones. Null when `block` is not in the canonical layout, has
+ * another number of entries, or has a link where the node has none (or the reverse: either
+ * moves the bytes after it), or a link is not the kind written in place; the caller then writes
+ * the node whole. The caller vouches that the keys are the block's.
  */
 function relinkCanonicalNode(
   block: Uint8Array,

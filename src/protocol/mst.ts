@@ -6,7 +6,9 @@
 // bounds a parent implies, that every key lies within them. Encodes nodes canonically.
 // Deliberately not checked here: that subtree CIDs resolve, or that a child's height is one less
 // than its parent's (that needs the child block); verify/ walks the tree. Nor canonical DAG-CBOR
-// (cbor/strict.ts): this decodes leniently and checks the structure.
+// (cbor/strict.ts) in general: a node in the canonical layout is read in place (mst-layout.ts
+// accepts only canonical bytes, and the node says so: `canonical`); any other is decoded
+// leniently and its structure checked.
 // Key height is computed synchronously with node:crypto (sha-256, leading zero bits / 2).
 
 import { hash } from 'node:crypto'
@@ -47,7 +49,10 @@ export class MstNodeError extends Error {
   }
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true })
+// `ignoreBOM`: a decoder drops a leading byte order mark (EF BB BF) by default, so a key (or a
+// suffix) starting with one would read as another key than its bytes, which the height is
+// hashed from. Kept, it is a character the key rules refuse.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Height of a key in the tree: leading zero bits of sha-256(key), counted in pairs. The key as
  * a string (hashed as UTF-8) or as its bytes. */
@@ -113,8 +118,9 @@ function isDagCborCid(value: unknown): value is CidLink {
   return false
 }
 
-/** Key suffix bytes as a string (strict UTF-8; an ASCII-only loop measured no faster). */
-function keySuffix(buf: Uint8Array, i: number): string {
+/** Key bytes (a whole key, or a suffix) as a string: strict UTF-8, every byte kept (a byte order
+ * mark too); an ASCII-only loop measured no faster. Throws `MstNodeError`. */
+function keyText(buf: Uint8Array, i: number): string {
   try {
     return textDecoder.decode(buf)
   } catch (err) {
@@ -151,7 +157,7 @@ function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
     if (i > 0 && p < prev.length && k.length > 0 && k[0] === keyBytes[p]) return false
     keyBytes.set(k, p)
     const bytes = keyBytes.subarray(0, n)
-    const key = checkedKey(i, keySuffix(bytes, i), prev, bounds)
+    const key = checkedKey(i, keyText(bytes, i), prev, bounds)
     height = keyHeight(i, mstKeyHeight(bytes), height)
     entries.push({ key, value, right })
     prev = key
@@ -165,7 +171,7 @@ function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
 /** The key of entry `i` (its prefix length `p` and suffix bytes), checked against the previous
  * key, the node's bounds and the MST key rules. Throws `MstNodeError`. */
 function entryKey(i: number, p: number, k: Uint8Array, prev: string, bounds: MstBounds): string {
-  const suffix = keySuffix(k, i)
+  const suffix = keyText(k, i)
   // Exact compression: the shared prefix ends at `p`, so the suffix must not start with the
   // previous key's next character (an empty suffix is caught by the order check below).
   if (i > 0 && p < prev.length && suffix.length > 0 && suffix.charCodeAt(0) === prev.charCodeAt(p))

@@ -3,12 +3,13 @@
 // parsed nodes (tree-shape.ts), are copied into mutable nodes when first read, and are
 // re-encoded (protocol/mst.ts `transientMstNodeBlock`, sha-256 CIDs) only if they changed, once,
 // when the root is asked for; a node whose keys did not change is its block with new links.
-// Edits follow the MST rules: a key lives at the level of its height; inserting
-// splits the subtree spanning the key, grows the tree when the key is higher than the root, and
-// creates the entry-less intermediate nodes down to its level; deleting merges the subtrees on
-// either side of the key and trims entry-less roots; an emptied tree is `EMPTY_MST_ROOT`.
+// Edits follow the MST rules: a key lives at the level of its height; inserting splits the
+// subtree spanning the key, grows the tree when the key is higher than the root, and creates the
+// entry-less intermediate nodes down to its level; deleting merges the subtrees on either side
+// of the key and trims entry-less roots; an emptied tree is `EMPTY_MST_ROOT`.
 // Every block read is checked to be canonical DAG-CBOR (once; one the shape check read in the
-// canonical layout is known to be); a block needed but not in the slice throws `MstEditError` naming its CID.
+// canonical layout is known to be); a block needed but not in the slice throws `MstEditError`
+// naming its CID.
 // Deliberately not checked here: the shape of the nodes (tree-shape.ts, which must have accepted
 // the root first), op semantics and validity of keys (invert.ts). Heights are passed in by the
 // caller (a node's keys all have the node's height, which the shape check guarantees).
