@@ -8,6 +8,7 @@ import { checkDagCbor } from './cbor/strict.ts'
 import {
   commonPrefixLength,
   readCanonicalNode,
+  SCRATCH_LIMIT,
   transientCanonicalNode,
   writeCanonicalNode,
 } from './mst-layout.ts'
@@ -176,6 +177,25 @@ describe('MST node layout', () => {
     assert.equal(view.buffer, other.buffer, 'the next node reuses the buffer')
     assert.deepEqual(other, generalBlock(null, [{ key: 'a/a', value: w, right: null }]))
     assert.deepEqual(owned, generalBlock(null, a), 'the owned copy is untouched')
+  })
+
+  it('gives a node past the reused buffer limit a buffer of its own', () => {
+    const v = cid(0x71, new Uint8Array(32).fill(3))
+    // Keys that differ early, so each carries a long suffix: ~100 KB in all.
+    const entries = Array.from({ length: 100 }, (_, i) => ({
+      key: `a/${String(i).padStart(3, '0')}${'x'.repeat(900)}`,
+      value: v,
+      right: null,
+    }))
+    const big = transientCanonicalNode(null, entries, null)!
+    assert.ok(big.length > SCRATCH_LIMIT)
+    assert.deepEqual(big, generalBlock(null, entries))
+    const small = transientCanonicalNode(null, entries.slice(0, 1), null)!
+    assert.notEqual(small.buffer, big.buffer, 'the reused buffer was not grown to its size')
+    assert.ok(small.buffer.byteLength <= SCRATCH_LIMIT)
+    const relinked = transientCanonicalNode(v, entries, generalBlock(null, entries))!
+    assert.notEqual(relinked.buffer, small.buffer)
+    assert.deepEqual(relinked, generalBlock(v, entries))
   })
 
   it('writes and reads keys and prefixes past 255 bytes (three-byte heads)', () => {

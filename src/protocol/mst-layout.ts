@@ -177,10 +177,16 @@ interface Entry {
 // The buffer nodes are written into when only their hash is wanted (the inversion hashes every
 // node it changes and keeps none): a new buffer per node was a third of writing one.
 let scratch = new Uint8Array(2048)
+/** The reused buffer grows to this at most: a larger node (real ones are a few hundred bytes)
+ * gets a buffer of its own, so that one hostile node cannot leave a thread holding its size. */
+export const SCRATCH_LIMIT = 64 * 1024
 
-/** The first `size` bytes of the reused buffer, grown if need be. */
+/** The first `size` bytes of the reused buffer, grown if need be, or a new buffer past the limit. */
 function scratchView(size: number): Uint8Array {
-  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2))
+  if (size > SCRATCH_LIMIT) return new Uint8Array(size)
+  if (scratch.length < size) {
+    scratch = new Uint8Array(Math.min(Math.max(size, scratch.length * 2), SCRATCH_LIMIT))
+  }
   return scratch.subarray(0, size)
 }
 
