@@ -134,7 +134,8 @@ export function unpackReply(sent: Reply | AcceptedReply): Reply {
   return { id, outcome }
 }
 
-/** Worker → main thread: the outcomes of one group of tasks, their output frames in one transferred buffer. */
+/** Worker → main thread: the outcomes of one group of tasks, their output frames in one
+ * transferred buffer. */
 export interface ReplyBatch {
   readonly replies: readonly (Reply | AcceptedReply)[]
 }

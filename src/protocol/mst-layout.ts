@@ -192,20 +192,11 @@ function scratchView(size: number): Uint8Array {
 
 /**
  * The canonical block of a node whose entries are in ascending order, each key compressed
- * against the previous one; null when a link is not a dag-cbor sha-256 CID held as bytes, a key
- * is not ASCII or is 65,536 characters or longer (the general encoder then writes or refuses it).
- */
-export function writeCanonicalNode(
-  left: CidLink | null,
-  entries: readonly Entry[],
-): Uint8Array | null {
-  return transientCanonicalNode(left, entries, null)?.slice() ?? null
-}
-
-/**
- * The same block as a view of a buffer this file reuses: valid until the next node is written
- * here, so hash or copy it first. With `read`, the block the node was read from while its keys
- * are still those (only links changed), that block is copied and its links replaced
+ * against the previous one, as a view of a buffer this file reuses: valid until the next node
+ * is written here, so hash or copy it first. Null when a link is not a dag-cbor sha-256 CID held
+ * as bytes, a key is not ASCII or is 65,536 characters or longer (the general encoder then
+ * writes or refuses it). With `read`, the block the node was read from while its keys are still
+ * those (only links changed), that block is copied and its links replaced
  * (`relinkCanonicalNode`) instead of writing every key again.
  */
 export function transientCanonicalNode(

@@ -15,12 +15,7 @@ import { hash } from 'node:crypto'
 import { BytesWrapper, type CidLink, CidLinkWrapper, decode, encode } from '@atcute/cbor'
 import { isDecodedBytes } from './cbor/decoded.ts'
 import { MAX_REPO_PATH_LENGTH } from './limits.ts'
-import {
-  commonPrefixLength,
-  readCanonicalNode,
-  transientCanonicalNode,
-  writeCanonicalNode,
-} from './mst-layout.ts'
+import { commonPrefixLength, readCanonicalNode, transientCanonicalNode } from './mst-layout.ts'
 
 export { commonPrefixLength } from './mst-layout.ts'
 
@@ -249,25 +244,21 @@ function parseDecodedNode(block: Uint8Array, bounds: MstBounds): MstNode {
   return { left: l, entries, height, canonical: false }
 }
 
-/** The canonical block of an MST node: entries in the given (ascending) order, each key
- * prefix-compressed against the previous one, encoded as DAG-CBOR. Keys must be valid MST keys
- * (ASCII); anything else throws `MstNodeError`. */
-export function encodeMstNode(node: Pick<MstNode, 'left' | 'entries'>): Uint8Array {
-  // The inversion encodes every node it changes: written in place, in the layout above, ~3 times
-  // faster than the general encoder; a link it cannot write so (a CID given as a string) goes
-  // through that encoder.
-  return writeCanonicalNode(node.left, node.entries) ?? encodeGeneral(node)
-}
-
 /**
- * The same block, for hashing: it may be a view of a buffer that the next node written reuses
- * (mst-layout.ts), so hash it before writing another. `read` is the block the node was read
- * from while its keys are still those (only links changed), or null.
+ * The canonical block of an MST node: entries in the given (ascending) order, each key
+ * prefix-compressed against the previous one, encoded as DAG-CBOR. Keys must be valid MST keys
+ * (ASCII); anything else throws `MstNodeError`. For hashing: it may be a view of a buffer that
+ * the next node written reuses (mst-layout.ts), so hash or copy it before writing another.
+ * `read` is the block the node was read from while its keys are still those (only links
+ * changed), or null.
  */
 export function transientMstNodeBlock(
   node: Pick<MstNode, 'left' | 'entries'>,
   read: Uint8Array | null,
 ): Uint8Array {
+  // The inversion encodes every node it changes: written in place, in the layout above, ~3 times
+  // faster than the general encoder; a link it cannot write so (a CID given as a string) goes
+  // through that encoder.
   return transientCanonicalNode(node.left, node.entries, read) ?? encodeGeneral(node)
 }
 

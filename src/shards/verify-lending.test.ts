@@ -2,11 +2,11 @@
 // thread over real MessageChannels and shared counts, and stand-in verifications that say which
 // shard ran them. What is checked: a shard not further behind than the margin verifies itself;
 // one further behind lends to the least busy peer and gets that peer's outcome, output bytes
-// included, with a copy of the frame transferred (the lender keeps its own); the counts say where the work is while the loan is out
-// and return after; answers come back in groups of at most 8; a burst on one account counts as
-// one item of work and is not lent; a peer is lent to only once it said it listens; a peer's
-// failure or its end fails the loan as a worker's would, so ingest retries it, and a peer that
-// ended gets no more.
+// included, with a copy of the frame transferred (the lender keeps its own); the counts say
+// where the work is while the loan is out and return after; answers come back in groups of at
+// most 8; a burst on one account counts as one item of work and is not lent; a peer is lent to
+// only once it said it listens; a peer's failure or its end fails the loan as a worker's would,
+// so ingest retries it, and a peer that ended gets no more.
 import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'

@@ -1,7 +1,8 @@
-// Test support for ingest's unit tests (ingest.test.ts, ingest-slots.test.ts, verify-retry.test.ts): an Ingest with the
-// real account cache and takedown set, and small recording stand-ins below it for its
-// one-method interfaces (a log that keeps what was appended, DID documents from a table, two
-// hosts with slots counted as told). Deliberately not used by production code.
+// Test support for ingest's unit tests (ingest.test.ts, ingest-slots.test.ts,
+// verify-retry.test.ts): an Ingest with the real account cache and takedown set, and small
+// recording stand-ins below it for its one-method interfaces (a log that keeps what was
+// appended, DID documents from a table, two hosts with slots counted as told). Deliberately not
+// used by production code.
 import assert from 'node:assert/strict'
 import { AccountCache, type AccountPersistence } from '../../accounts/account-cache.ts'
 import type { AccountState } from '../../accounts/account-state.ts'
