@@ -43,9 +43,11 @@ COPY package.json package-lock.json relay ./
 COPY src/ ./src/
 # jemalloc instead of glibc's malloc: glibc keeps freed memory resident after bursts, so the
 # relay's memory crept up in the soak while its JavaScript heaps stayed flat (BENCHMARKS.md).
-# Linked at one path for every architecture, preloaded by LD_PRELOAD below.
+# Linked at one path for every architecture, preloaded by LD_PRELOAD below. Debian's
+# libsecp256k1 checks k256 signatures in three quarters of the bundled library's time
+# (src/verify/crypto/k256-system.ts); `relay check` below says it loaded.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libjemalloc2 \
+  && apt-get install -y --no-install-recommends libjemalloc2 libsecp256k1-1 \
   && rm -rf /var/lib/apt/lists/* \
   && ln -s "$(dpkg -L libjemalloc2 | grep 'libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2
 RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin relay \

@@ -20,7 +20,13 @@ import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
 import { plcHostsCommand } from './tools/plc-hosts.ts'
-import { k256Backend, nativeK256Error } from './verify/crypto/signature.ts'
+import { SYSTEM_LIBRARY_ENV } from './verify/crypto/k256-system.ts'
+import {
+  k256Backend,
+  k256Library,
+  nativeK256Error,
+  systemK256Error,
+} from './verify/crypto/signature.ts'
 
 const COMMANDS = [
   { usage: 'relay serve [flags]', summary: 'run the relay' },
@@ -76,7 +82,8 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'check') {
     console.log(`node ${process.version}`)
     const why = nativeK256Error ? ` (libsecp256k1 unavailable: ${nativeK256Error.message})` : ''
-    console.log(`k256 signatures: ${k256Backend}${why}`)
+    console.log(`k256 signatures: ${k256Backend}${k256Library ? `, ${k256Library}` : ''}${why}`)
+    if (systemK256Error) console.log(`system libsecp256k1 not used: ${errorText(systemK256Error)}`)
     console.log('p256 signatures: node-crypto')
     console.log(
       `compile cache: ${getCompileCacheDir() ?? 'off (see src/runtime/compile-cache.mjs)'}`,
@@ -122,12 +129,22 @@ async function main(argv: readonly string[]): Promise<number> {
     {
       config: describeConfig(config),
       k256: k256Backend,
+      k256Library,
       compileCache,
       threadSemiSpaceMb,
       heapGrowingPercent,
     },
     'starting',
   )
+  if (systemK256Error !== undefined && k256Library !== undefined) {
+    // A library the operator named and that did not load is a mistake to show; none found is not.
+    const named = !['', 'auto', 'bundled', 'off'].includes(process.env[SYSTEM_LIBRARY_ENV] ?? '')
+    logger[named ? 'warn' : 'info'](
+      { reason: errorText(systemK256Error) },
+      'k256 signatures use the bundled libsecp256k1 of 2019; with the system library ' +
+        '(Debian: apt install libsecp256k1-1) each check costs about a quarter less',
+    )
+  }
   if (config.adminPasswords.length === 0) {
     logger.warn(
       'no admin key configured (--admin-password / RELAY_ADMIN_PASSWORD): the admin API is off',
@@ -180,3 +197,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1
   },
 )
+
+/** An error's message with its cause's, for a one-line report. */
+function errorText(err: Error): string {
+  return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message
+}

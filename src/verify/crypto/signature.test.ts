@@ -8,6 +8,8 @@ import {
   type TestKeypair,
 } from '../../../test/support/keypair.ts'
 import { CURVES, type Curve } from './curves.ts'
+import { loadBundled } from './k256-native.ts'
+import { loadSystemSecp256k1, SYSTEM_SONAMES } from './k256-system.ts'
 import { parseDidKey, parseVerificationMethod } from './keys.ts'
 import { nodeVerifyMessage } from './node-ecdsa.ts'
 import {
@@ -33,10 +35,16 @@ interface SignatureCase {
 
 const cases = readFixtureJson<SignatureCase[]>('interop/crypto/signature-fixtures.json')
 
+// Each libsecp256k1 on its own: the bundled binding, and the system's where one is installed
+// (k256-system.test.ts says which machines have it).
+const bundled = loadBundled()
+const system = loadSystemSecp256k1(SYSTEM_SONAMES)
 const verifiers: ReadonlyArray<readonly [string, SignatureVerifier]> = [
   ['native', createVerifier({ k256: 'native' })],
   ['fallback', createVerifier({ k256: 'fallback' })],
   ['default', { k256Backend, verifySignature, verifyDigest }],
+  ...(bundled.ok ? [['bundled', createVerifier({ native: bundled.binding })] as const] : []),
+  ...(system.ok ? [['system', createVerifier({ native: system.binding })] as const] : []),
 ]
 
 const sha256 = (bytes: Uint8Array): Uint8Array => hash('sha256', bytes, 'buffer')
@@ -93,6 +101,7 @@ describe('backend selection', () => {
     assert.equal(createVerifier({ k256: 'native' }).k256Backend, 'libsecp256k1')
     assert.equal(createVerifier({ k256: 'fallback' }).k256Backend, 'node-crypto')
     assert.equal(createVerifier().k256Backend, 'libsecp256k1')
+    assert.ok(bundled.ok, 'the bundled binding loads on its own')
   })
 })
 

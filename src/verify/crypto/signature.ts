@@ -5,7 +5,9 @@
 //
 // Backends, measured on the 2-core dev box with Node 24 / OpenSSL 3.5 (signature.bench.ts):
 // - k256 native: libsecp256k1 via the `secp256k1` package's Node-API binding, ~24,000/s; with
-//   each key kept uncompressed after its first verify, 7–12% less per verify (2026-12-04).
+//   each key kept uncompressed after its first verify, 7–12% less per verify (2026-12-04). The
+//   system's libsecp256k1 when installed (k256-system.ts): ~36 µs a verify against ~48 µs for
+//   the bundled 2019 library (2026-12-05).
 // - k256 fallback: node:crypto with a cached KeyObject, ~3,700/s. Chosen over @atcute/crypto
 //   (the same OpenSSL call behind an async wrapper, so never faster) and @noble/curves (~950/s;
 //   even with a per-key window-8 precomputed table, which costs ~100 KB per key, ~2,800/s).
@@ -54,10 +56,17 @@ export class CryptoBackendError extends Error {
 const DIGEST_LENGTH = 32
 const UNCOMPRESSED_LENGTH = 65
 
-export function createVerifier(options: { k256?: K256BackendChoice } = {}): SignatureVerifier {
+export function createVerifier(
+  options: {
+    k256?: K256BackendChoice
+    /** This libsecp256k1 instead of the one loadNativeSecp256k1 picks (tests, benches). */
+    native?: NativeSecp256k1
+  } = {},
+): SignatureVerifier {
   const choice = options.k256 ?? 'auto'
   let native: NativeSecp256k1 | undefined
-  if (choice !== 'fallback') {
+  if (choice !== 'fallback' && options.native !== undefined) native = options.native
+  else if (choice !== 'fallback') {
     const loaded = loadNativeSecp256k1()
     if (loaded.ok) native = loaded.binding
     else if (choice === 'native') {
@@ -146,6 +155,12 @@ export const k256Backend: K256BackendName = defaultVerifier.k256Backend
 
 /** Why libsecp256k1 did not load (undefined when it did), for the caller to log. */
 export const nativeK256Error: Error | undefined = nativeLoad.ok ? undefined : nativeLoad.error
+
+/** Which libsecp256k1 the default functions use (`system …` or `bundled …`), if one loaded. */
+export const k256Library: string | undefined = nativeLoad.ok ? nativeLoad.library : undefined
+
+/** Why the system's libsecp256k1 is not the one in use, for the caller to log. */
+export const systemK256Error: Error | undefined = nativeLoad.ok ? nativeLoad.systemError : undefined
 
 /** verifySignature of the best available backend (libsecp256k1 if it loads). */
 export const verifySignature = defaultVerifier.verifySignature

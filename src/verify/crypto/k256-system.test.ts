@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { hash, randomBytes } from 'node:crypto'
+import { describe, it } from 'node:test'
+import { keypairFromSeed } from '../../../test/support/keypair.ts'
+import { K256 } from './curves.ts'
+import { loadBundled, loadPreferringSystem, type NativeSecp256k1 } from './k256-native.ts'
+import { loadSystemSecp256k1, SYSTEM_SONAMES, systemLibraryNames } from './k256-system.ts'
+
+/** Whether the dynamic linker knows a libsecp256k1 (CI installs Debian's; a bare machine may not). */
+function systemLibraryInstalled(): boolean {
+  try {
+    return /libsecp256k1\.so\.\d/.test(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }))
+  } catch {
+    return false
+  }
+}
+
+const installed = systemLibraryInstalled()
+const skip = installed ? false : 'no libsecp256k1 installed on this machine'
+const toBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`)
+const to32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0'), 'hex')
+
+describe('system libsecp256k1: which library is loaded', () => {
+  it('reads RELAY_LIBSECP256K1: unset or auto tries the sonames, bundled skips, else one name', () => {
+    assert.deepEqual(systemLibraryNames(undefined), SYSTEM_SONAMES)
+    assert.deepEqual(systemLibraryNames(' auto '), SYSTEM_SONAMES)
+    assert.deepEqual(systemLibraryNames('bundled'), [])
+    assert.deepEqual(systemLibraryNames('off'), [])
+    assert.deepEqual(systemLibraryNames('/opt/secp/libsecp256k1.so'), ['/opt/secp/libsecp256k1.so'])
+  })
+
+  it('falls back to the bundled binding, saying why, when the named library does not load', () => {
+    const loaded = loadPreferringSystem('/nowhere/libsecp256k1.so')
+    assert.ok(loaded.ok)
+    assert.equal(loaded.library, 'bundled (secp256k1 package)')
+    assert.match(String(loaded.systemError?.message), /\/nowhere\/libsecp256k1\.so/)
+    const skipped = loadPreferringSystem('bundled')
+    assert.ok(skipped.ok)
+    assert.equal(skipped.library, 'bundled (secp256k1 package)')
+    assert.match(String(skipped.systemError?.message), /skipped/)
+  })
+
+  it('a library without the functions is refused, not half-bound', () => {
+    // libc opens but has no secp256k1_* symbols.
+    const loaded = loadSystemSecp256k1(['libc.so.6'])
+    assert.equal(loaded.ok, false)
+  })
+
+  it('prefers the installed system library to the bundled one', { skip }, () => {
+    const loaded = loadPreferringSystem(undefined)
+    assert.ok(loaded.ok)
+    assert.match(loaded.library, /^system libsecp256k1\.so\.\d$/)
+    assert.equal(loaded.systemError, undefined)
+  })
+})
+
+describe('system libsecp256k1 answers as the bundled binding does', { skip }, () => {
+  const system = loadSystemSecp256k1(SYSTEM_SONAMES)
+  const bundled = loadBundled()
+  const pair = keypairFromSeed('k256', new TextEncoder().encode('k256-system.test'))
+  const digest = hash('sha256', 'hello', 'buffer')
+  const sig = pair.signDigest(digest)
+  const key = pair.publicKey.compressed
+  const both = (): Array<readonly [string, NativeSecp256k1]> => {
+    assert.ok(system.ok, system.ok ? '' : system.error.message)
+    assert.ok(bundled.ok)
+    return [
+      ['system', system.binding],
+      ['bundled', bundled.binding],
+    ]
+  }
+
+  it('verifies, refuses high-S (3), r >= n (1), a bad key (2), wrong lengths (1 or 2)', () => {
+    const high = Buffer.concat([
+      sig.subarray(0, 32),
+      to32(toBig(K256.order) - toBig(sig.subarray(32))),
+    ])
+    const rIsN = Buffer.concat([Buffer.from(K256.order), sig.subarray(32)])
+    const offCurve = Buffer.from(`02${'ff'.repeat(27)}fefffffc2f`, 'hex') // x = p
+    for (const [name, lib] of both()) {
+      assert.equal(lib.ecdsaVerify(sig, digest, key), 0, `${name}: valid`)
+      assert.equal(lib.ecdsaVerify(high, digest, key), 3, `${name}: high-S`)
+      assert.equal(lib.ecdsaVerify(rIsN, digest, key), 1, `${name}: r = n`)
+      assert.equal(lib.ecdsaVerify(sig, digest, offCurve), 2, `${name}: x = p`)
+      assert.equal(lib.publicKeyVerify?.(offCurve), 1, `${name}: x = p is no key`)
+      assert.equal(lib.publicKeyVerify?.(key), 0, `${name}: the key is a key`)
+    }
+    const lib = both()[0]![1]
+    assert.equal(lib.ecdsaVerify(sig.subarray(0, 63), digest, key), 1, 'short signature')
+    assert.equal(lib.ecdsaVerify(sig, digest.subarray(0, 31), key), 1, 'short digest')
+    assert.equal(lib.ecdsaVerify(sig, digest, key.subarray(0, 32)), 2, 'short key')
+    assert.equal(lib.publicKeyVerify?.(new Uint8Array(64)), 1, '64 bytes is no key encoding')
+  })
+
+  it('converts keys both ways, the same bytes as the bundled binding', () => {
+    const [[, sys], [, bun]] = both() as [[string, NativeSecp256k1], [string, NativeSecp256k1]]
+    const a = new Uint8Array(65)
+    const b = new Uint8Array(65)
+    assert.equal(sys.publicKeyConvert?.(a, key), 0)
+    assert.equal(bun.publicKeyConvert?.(b, key), 0)
+    assert.deepEqual(a, b)
+    assert.equal(a[0], 4)
+    const back = new Uint8Array(33)
+    assert.equal(sys.publicKeyConvert?.(back, a), 0)
+    assert.deepEqual(back, key)
+    assert.equal(sys.publicKeyConvert?.(new Uint8Array(40), key), 1, 'no such encoding')
+    assert.equal(sys.ecdsaVerify(sig, digest, a), 0, 'verifies with the uncompressed key')
+  })
+
+  it('agrees with the bundled binding on 300 random keys, digests and corruptions', () => {
+    const [[, sys], [, bun]] = both() as [[string, NativeSecp256k1], [string, NativeSecp256k1]]
+    for (let i = 0; i < 300; i++) {
+      const p = keypairFromSeed('k256', randomBytes(16))
+      const d = randomBytes(32)
+      const s = Buffer.from(p.signDigest(d))
+      if (i % 3 === 1) s[i % 64]! ^= 1 << (i % 8)
+      const k = i % 2 === 0 ? p.publicKey.compressed : randomBytes(33).fill(2, 0, 1)
+      const want = bun.ecdsaVerify(s, d, k)
+      assert.equal(sys.ecdsaVerify(s, d, k), want, `case ${i}`)
+      if (i % 3 === 0 && i % 2 === 0) assert.equal(want, 0, `case ${i} is a valid signature`)
+    }
+  })
+})

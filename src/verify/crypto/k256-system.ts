@@ -1,0 +1,124 @@
+// libsecp256k1 as the operating system ships it (Debian's `libsecp256k1-1` and later), called
+// through `koffi`, a foreign-function library with prebuilt binaries for every platform npm
+// serves. Why: the `secp256k1` npm package's prebuilt binding carries a libsecp256k1 of 2019, and
+// no package on npm ships a newer one prebuilt. Debian 12's 0.2.0 verifies a k256 signature in
+// ~36 µs against the bundled library's ~48 µs (the same key and signature, from Node, on the
+// 2-core dev box): a quarter of the check, the largest single cost of a verify worker.
+// Which library: `RELAY_LIBSECP256K1` unset or `auto` tries the sonames below, newest first;
+// `bundled` (or `off`) skips the system library; anything else is the one file or name to load.
+// The functions used (context, key parse and serialise, compact signature parse, verify) have
+// kept their signatures in every release since 0.1, so any version that loads answers the same;
+// k256-native.ts self-tests it before use all the same.
+// Deliberately not here: choosing between this and the bundled binding (k256-native.ts), the
+// signature's shape rules (compact-signature.ts), logging.
+import { createRequire } from 'node:module'
+import type { NativeSecp256k1 } from './k256-native.ts'
+
+/** The environment variable naming the system library, or `bundled` to skip it. */
+export const SYSTEM_LIBRARY_ENV = 'RELAY_LIBSECP256K1'
+
+/** Sonames tried when the environment names none: newest ABI first (0.2.0 is `.so.1`). */
+export const SYSTEM_SONAMES: readonly string[] = [
+  'libsecp256k1.so.6',
+  'libsecp256k1.so.5',
+  'libsecp256k1.so.4',
+  'libsecp256k1.so.3',
+  'libsecp256k1.so.2',
+  'libsecp256k1.so.1',
+  'libsecp256k1.dylib',
+]
+
+/** What to try: nothing (skipped), or the names in order. */
+export function systemLibraryNames(setting: string | undefined): readonly string[] {
+  const value = setting?.trim() ?? ''
+  if (value === '' || value === 'auto') return SYSTEM_SONAMES
+  if (value === 'bundled' || value === 'off') return []
+  return [value]
+}
+
+export type SystemLoadResult =
+  | { readonly ok: true; readonly binding: NativeSecp256k1; readonly library: string }
+  | { readonly ok: false; readonly error: Error }
+
+// secp256k1_context_create's flags: SECP256K1_FLAGS_TYPE_CONTEXT with the (since 0.2.0 ignored)
+// verify bit, so that older libraries precompute what verification needs.
+const CONTEXT_VERIFY = (1 << 0) | (1 << 8)
+// secp256k1_ec_pubkey_serialize's flags (SECP256K1_EC_UNCOMPRESSED, SECP256K1_EC_COMPRESSED). A
+// flag outside these is an illegal argument, which the library answers by aborting the process.
+const SERIALIZE_UNCOMPRESSED = 1 << 1
+const SERIALIZE_COMPRESSED = (1 << 1) | (1 << 8)
+/** The library's opaque parsed key and signature structs are 64 bytes each. */
+const STRUCT_BYTES = 64
+
+interface Koffi {
+  load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
+}
+
+/** Loads the first of `names` that opens, binding the five functions the relay calls. */
+export function loadSystemSecp256k1(names: readonly string[]): SystemLoadResult {
+  if (names.length === 0) {
+    return { ok: false, error: new Error(`skipped (${SYSTEM_LIBRARY_ENV}=bundled)`) }
+  }
+  let koffi: Koffi
+  try {
+    koffi = createRequire(import.meta.url)('koffi') as Koffi
+  } catch (cause) {
+    return { ok: false, error: new Error('koffi did not load', { cause }) }
+  }
+  const failures: string[] = []
+  for (const name of names) {
+    try {
+      return { ok: true, binding: bind(koffi.load(name)), library: name }
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  return { ok: false, error: new Error(`no system libsecp256k1 (${failures.join('; ')})`) }
+}
+
+function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
+  const contextCreate = lib.func('void* secp256k1_context_create(unsigned int flags)')
+  const keyParse = lib.func(
+    'int secp256k1_ec_pubkey_parse(void* ctx, _Out_ uint8_t* pubkey, const uint8_t* input, size_t inputlen)',
+  )
+  const keySerialize = lib.func(
+    'int secp256k1_ec_pubkey_serialize(void* ctx, _Out_ uint8_t* output, _Inout_ size_t* outputlen, const uint8_t* pubkey, unsigned int flags)',
+  )
+  const signatureParse = lib.func(
+    'int secp256k1_ecdsa_signature_parse_compact(void* ctx, _Out_ uint8_t* sig, const uint8_t* input64)',
+  )
+  const verify = lib.func(
+    'int secp256k1_ecdsa_verify(void* ctx, const uint8_t* sig, const uint8_t* msghash32, const uint8_t* pubkey)',
+  )
+  // One context for the thread's life: verification only reads it. Calls are synchronous, so
+  // the parsed structs can live in two buffers this thread reuses.
+  const ctx = contextCreate(CONTEXT_VERIFY)
+  if (ctx === null) throw new Error('secp256k1_context_create returned null')
+  const parsedKey = new Uint8Array(STRUCT_BYTES)
+  const parsedSig = new Uint8Array(STRUCT_BYTES)
+  const outputLength = [0]
+  const parse = (publicKey: Uint8Array): boolean =>
+    (publicKey.length === 33 || publicKey.length === 65) &&
+    keyParse(ctx, parsedKey, publicKey, publicKey.length) === 1
+  // The same answers as the bundled binding (k256-native.ts names the codes). Every length is
+  // checked before a call: the library reads as many bytes as its types say.
+  return {
+    ecdsaVerify(sig, msg32, publicKey) {
+      if (sig.length !== 64 || msg32.length !== 32) return 1
+      if (signatureParse(ctx, parsedSig, sig) !== 1) return 1
+      if (!parse(publicKey)) return 2
+      return verify(ctx, parsedSig, msg32, parsedKey) === 1 ? 0 : 3
+    },
+    publicKeyVerify(publicKey) {
+      return parse(publicKey) ? 0 : 1
+    },
+    publicKeyConvert(output, publicKey) {
+      if (output.length !== 65 && output.length !== 33) return 1
+      if (!parse(publicKey)) return 1
+      const flags = output.length === 65 ? SERIALIZE_UNCOMPRESSED : SERIALIZE_COMPRESSED
+      outputLength[0] = output.length
+      const ok = keySerialize(ctx, output, outputLength, parsedKey, flags) === 1
+      return ok && outputLength[0] === output.length ? 0 : 1
+    },
+  }
+}
