@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { note } from '../../bench/harness.ts'
 import { ensureWorkload, KIND, readWorkload } from '../../bench/loadgen/workload.ts'
 import { decodeFrame } from '../protocol/frame.ts'
-import { createVerifier } from '../verify/crypto/signature.ts'
+import { createVerifier, k256Library } from '../verify/crypto/signature.ts'
 import { runVerifyTask } from './verify-task.ts'
 
 const EVENTS = 15_000
@@ -31,6 +31,7 @@ note(
 )
 
 const verifier = createVerifier()
+note(`k256 signatures: ${verifier.k256Backend}, ${k256Library ?? 'no libsecp256k1'}`)
 for (const [label, check] of [
   ['with the signature check', verifier.verifySignature],
   ['signature answered true', () => true],
