@@ -15,7 +15,7 @@ import {
 } from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
-import { limitHeapGrowth } from './runtime/heap-growth.ts'
+import { delayMarking, limitHeapGrowth } from './runtime/heap-growth.ts'
 import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
@@ -125,6 +125,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // Before any thread starts: the process-wide V8 settings are the process entry's to make.
   const threadSemiSpaceMb = limitThreadYoungGeneration()
   const heapGrowingPercent = limitHeapGrowth()
+  const markingTriggerPercent = delayMarking()
   logger.info(
     {
       config: describeConfig(config),
@@ -133,6 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
       compileCache,
       threadSemiSpaceMb,
       heapGrowingPercent,
+      markingTriggerPercent,
     },
     'starting',
   )

@@ -8,23 +8,23 @@ const run = promisify(execFile)
 
 /**
  * What `fn` of the module at `path` returns in a fresh Node started with `flags` and, when given,
- * NODE_OPTIONS (as a number: these settings are numbers).
+ * NODE_OPTIONS (through JSON: these settings are numbers, or objects of them).
  */
-export async function inFreshNode(
+export async function inFreshNode<T = number>(
   path: string,
   fn: string,
   flags: readonly string[],
   nodeOptions = '',
-): Promise<number> {
+): Promise<T> {
   const { stdout } = await run(
     process.execPath,
     [
       ...flags,
       '--input-type=module',
       '-e',
-      `import(${JSON.stringify(path)}).then((m) => console.log(m.${fn}()))`,
+      `import(${JSON.stringify(path)}).then((m) => console.log(JSON.stringify(m.${fn}())))`,
     ],
     { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: nodeOptions } },
   )
-  return Number(stdout)
+  return JSON.parse(stdout) as T
 }
