@@ -73,7 +73,11 @@ export function loadSystemSecp256k1(names: readonly string[]): SystemLoadResult 
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
-  return { ok: false, error: new Error(`no system libsecp256k1 (${failures.join('; ')})`) }
+  // None installed is the usual case and needs no dynamic loader's wording per name.
+  const why = failures.every((f) => f.includes('cannot open shared object file'))
+    ? `none installed: tried ${names.join(', ')}`
+    : failures.join('; ')
+  return { ok: false, error: new Error(`no system libsecp256k1 (${why})`) }
 }
 
 function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
