@@ -10,10 +10,11 @@
 # reverse proxy in front; deploy/README.md), tests and dev dependencies, and any secret (pass
 # RELAY_ADMIN_PASSWORD and DATABASE_URL at run time, never as build arguments).
 #
-# Base: Debian (glibc), not Alpine: the `secp256k1` package ships a prebuilt libsecp256k1 for
-# linux-x64 with glibc only (about 4x faster commit verification than the node:crypto fallback).
-# On musl or arm64 the relay still works, on the slower fallback; `relay check` and the start-up
-# log line say which backend is in use (the build below runs `relay check`).
+# Base: Debian (glibc), not Alpine: k256 signatures use Debian's libsecp256k1 (installed below,
+# through `koffi`'s prebuilt binary, linux-x64 and arm64), or the `secp256k1` package's prebuilt
+# one (linux-x64 with glibc only); either is about 4x faster commit verification than the
+# node:crypto fallback. `relay check` and the start-up log line say which library is in use
+# (the build below runs `relay check`).
 #
 #   docker build -t atproto-relay .
 #   docker run -d --name relay --stop-timeout 60 -p 2470:2470 -v relay-data:/data \

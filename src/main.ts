@@ -20,7 +20,7 @@ import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
 import { plcHostsCommand } from './tools/plc-hosts.ts'
-import { SYSTEM_LIBRARY_ENV } from './verify/crypto/k256-system.ts'
+import { readSystemLibrarySetting, SYSTEM_LIBRARY_ENV } from './verify/crypto/k256-system.ts'
 import {
   k256Backend,
   k256Library,
@@ -138,12 +138,14 @@ async function main(argv: readonly string[]): Promise<number> {
     },
     'starting',
   )
-  if (systemK256Error !== undefined && k256Library !== undefined) {
-    // A library the operator named and that did not load is a mistake to show; none found is not.
-    const named = !['', 'auto', 'bundled', 'off'].includes(process.env[SYSTEM_LIBRARY_ENV] ?? '')
-    logger[named ? 'warn' : 'info'](
-      { reason: errorText(systemK256Error) },
-      'k256 signatures use the bundled libsecp256k1 of 2019; with the system library ' +
+  if (systemK256Error !== undefined && systemK256Error.reason !== 'skipped') {
+    // None installed is the usual case on a bare machine; a library that is there but unusable,
+    // or one the operator named that did not load, is a mistake to show.
+    const named = readSystemLibrarySetting(process.env[SYSTEM_LIBRARY_ENV]).kind === 'named'
+    const loud = named || systemK256Error.reason === 'unusable'
+    logger[loud ? 'warn' : 'info'](
+      { reason: errorText(systemK256Error), using: k256Library ?? 'node:crypto' },
+      'k256 signatures do not use the system libsecp256k1; with it ' +
         '(Debian: apt install libsecp256k1-1) each check costs about a quarter less',
     )
   }

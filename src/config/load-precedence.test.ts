@@ -210,4 +210,12 @@ describe('warnings', () => {
       `${join(cwd, '.env')}:1: RELAY_REPLAY_WINDOWS is not a relay setting (ignored)`,
     ])
   })
+
+  test('RELAY_LIBSECP256K1: known in the environment, said to be ignored in .env', async () => {
+    const cwd = await workDir('RELAY_LIBSECP256K1=bundled\n')
+    const config = loadConfig([], { RELAY_LIBSECP256K1: 'auto' }, cwd)
+    assert.deepEqual(config.warnings, [
+      `${join(cwd, '.env')}:1: RELAY_LIBSECP256K1 is read from the process environment only (ignored here)`,
+    ])
+  })
 })

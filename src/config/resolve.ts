@@ -7,6 +7,8 @@
 // Also collects warnings for RELAY_* variables no setting reads (typos).
 // Deliberately not here: parsing the texts into values (load.ts), reading the file (load.ts).
 
+// A name only: this module loads no library.
+import { SYSTEM_LIBRARY_ENV } from '../verify/crypto/k256-system.ts'
 import type { CommandLine } from './cli.ts'
 import type { SettingSource } from './config.ts'
 import type { DotenvEntry } from './dotenv.ts'
@@ -37,6 +39,12 @@ export interface DotenvFile {
 /** Variables other tools share with the relay's .env (goat's RELAY_HOST): never warned about. */
 const FOREIGN_RELAY_VARIABLES = new Set(['RELAY_HOST'])
 
+/**
+ * Variables the relay reads from the process environment itself, before its settings, in every
+ * thread (the k256 library, chosen as the signature module loads): known, but not from `.env`.
+ */
+const PROCESS_ONLY_VARIABLES = new Set([SYSTEM_LIBRARY_ENV])
+
 export function resolveSettings(
   commandLine: CommandLine,
   env: Readonly<Record<string, string | undefined>>,
@@ -49,13 +57,18 @@ export function resolveSettings(
   const known = new Set(SETTINGS.flatMap((def) => def.env))
   const warnings: string[] = []
   const unknown = (name: string): boolean =>
-    name.startsWith('RELAY_') && !known.has(name) && !FOREIGN_RELAY_VARIABLES.has(name)
+    name.startsWith('RELAY_') &&
+    !known.has(name) &&
+    !FOREIGN_RELAY_VARIABLES.has(name) &&
+    !PROCESS_ONLY_VARIABLES.has(name)
   for (const name of Object.keys(env).filter(unknown).sort()) {
     warnings.push(`environment variable ${name} is not a relay setting (ignored)`)
   }
   for (const [name, entry] of dotenv?.entries ?? []) {
-    if (unknown(name)) {
-      warnings.push(`${dotenv?.path}:${entry.line}: ${name} is not a relay setting (ignored)`)
+    const where = `${dotenv?.path}:${entry.line}`
+    if (unknown(name)) warnings.push(`${where}: ${name} is not a relay setting (ignored)`)
+    if (PROCESS_ONLY_VARIABLES.has(name)) {
+      warnings.push(`${where}: ${name} is read from the process environment only (ignored here)`)
     }
   }
   return { settings, warnings }

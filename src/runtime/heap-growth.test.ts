@@ -36,4 +36,6 @@ test("the relay's marking triggers unless Node's command line gives them", async
     soft: 80,
     hard: 95,
   })
+  const v8Rule = ['--incremental-marking-soft-trigger=0', '--incremental-marking-hard-trigger=0']
+  assert.deepEqual(await triggers(v8Rule), { soft: 0, hard: 0 })
 })

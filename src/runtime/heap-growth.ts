@@ -13,11 +13,15 @@
 // soon as the room left below its limit is less than its young generation, and with 2x growth
 // and the main thread's 32 MB young generation that was right after each collection ended: at
 // 7,000 commits/s the main heap was marked ~1.4 times a second, 45 MB each time, most of V8's
-// helper threads' ~0.14 cores. The relay sets V8's own triggers instead: marking starts by a
-// task once a heap holds 80% of its limit, at once at 90%. Full collections of the main heap
-// fell to a few a minute (most now started by external memory), the relay's CPU at 7,000/s by
-// ~5%, for the heaps now filling the room the 2x growth allows them: peak RSS ~10–60 MB higher
-// (BENCHMARKS.md, 2026-12-05, session 26).
+// helper threads' ~0.14 cores. The relay sets V8's own triggers instead, which count the room
+// between the size after the last collection and the limit: marking starts by a task once a heap
+// has used 80% of that room (with 2x growth, at ~90% of the limit), at once past 90%. While they
+// are set V8 also skips its rule of marking early to save memory; it still does under memory
+// pressure, and the limit itself is unchanged. Full collections of the main heap fell to a few a
+// minute (most now started by external memory), the relay's CPU at 7,000/s by ~5%, for the
+// heaps now filling the room the 2x growth allows them: peak RSS ~10–60 MB higher (BENCHMARKS.md,
+// 2026-12-05, session 26). `--incremental-marking-soft-trigger=0` and
+// `--incremental-marking-hard-trigger=0` on Node's command line give V8's own rule back.
 // How: set once in the process entry, before the relay starts; V8 reads them at every full
 // collection and every allocation step, so they apply to every heap, the main thread's
 // included. A value given on Node's command line is kept (Node refuses these in NODE_OPTIONS).
@@ -38,21 +42,23 @@ export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv):
   return HEAP_GROWING_PERCENT
 }
 
-/** Marking starts by a task once a heap holds this share of its limit, in percent. */
+/** Marking starts by a task once a heap has used this share of its room since the last full
+ * collection (limit minus the size it left), in percent. */
 export const MARKING_SOFT_TRIGGER_PERCENT = 80
 /** Marking starts at once past this share. */
 export const MARKING_HARD_TRIGGER_PERCENT = 90
 
 /**
  * Sets V8's incremental-marking triggers to the relay's, each unless Node's command line gives
- * it. Call it once, in the process entry. Returns the percents in force.
+ * it (0 included: V8's own rule). Call it once, in the process entry. Returns the percents in
+ * force.
  */
 export function delayMarking(execArgv: readonly string[] = process.execArgv): {
   readonly soft: number
   readonly hard: number
 } {
   const trigger = (name: string, percent: number): number => {
-    const given = nodeFlagNumber(execArgv, name)
+    const given = nodeFlagNumber(execArgv, name, { zero: true })
     if (given !== null) return given
     setFlagsFromString(`--${name}=${percent}`)
     return percent

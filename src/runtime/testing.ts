@@ -8,7 +8,8 @@ const run = promisify(execFile)
 
 /**
  * What `fn` of the module at `path` returns in a fresh Node started with `flags` and, when given,
- * NODE_OPTIONS (through JSON: these settings are numbers, or objects of them).
+ * NODE_OPTIONS (through JSON: these settings are numbers, or objects of them). Throws if that
+ * Node wrote anything to stderr: V8 names an option it does not know there and goes on.
  */
 export async function inFreshNode<T = number>(
   path: string,
@@ -16,7 +17,7 @@ export async function inFreshNode<T = number>(
   flags: readonly string[],
   nodeOptions = '',
 ): Promise<T> {
-  const { stdout } = await run(
+  const { stdout, stderr } = await run(
     process.execPath,
     [
       ...flags,
@@ -26,5 +27,6 @@ export async function inFreshNode<T = number>(
     ],
     { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: nodeOptions } },
   )
+  if (stderr.trim() !== '') throw new Error(`${fn}: ${stderr.trim()}`)
   return JSON.parse(stdout) as T
 }

@@ -8,7 +8,13 @@
 
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
-import { loadSystemSecp256k1, SYSTEM_LIBRARY_ENV, systemLibraryNames } from './k256-system.ts'
+import {
+  loadSystemSecp256k1,
+  readSystemLibrarySetting,
+  SYSTEM_LIBRARY_ENV,
+  SystemLibraryError,
+  systemLibraryNames,
+} from './k256-system.ts'
 
 /** The raw binding method we use. Return codes: 0 valid, 1 bad signature encoding (r or s >= n),
  * 2 bad public key, 3 signature does not verify. libsecp256k1's `secp256k1_ecdsa_verify`
@@ -36,7 +42,7 @@ export type NativeLoadResult =
       /** Which libsecp256k1: `system <soname or path>` or `bundled (secp256k1 package)`. */
       readonly library: string
       /** Why the system library is not the one in use (undefined when it is). */
-      readonly systemError?: Error
+      readonly systemError?: SystemLibraryError
     }
   | { readonly ok: false; readonly error: Error }
 
@@ -62,14 +68,17 @@ export function loadNativeSecp256k1(): NativeLoadResult {
 
 /** The same choice for a given setting of `RELAY_LIBSECP256K1`, not cached (for tests). */
 export function loadPreferringSystem(setting: string | undefined): NativeLoadResult {
-  let systemError: Error
-  const system = loadSystemSecp256k1(systemLibraryNames(setting))
+  let systemError: SystemLibraryError
+  const read = readSystemLibrarySetting(setting)
+  const skippedBy = read.kind === 'bundled' ? `${SYSTEM_LIBRARY_ENV}=${read.value}` : undefined
+  const system = loadSystemSecp256k1(systemLibraryNames(read), skippedBy)
   if (system.ok) {
     try {
       selfTest(system.binding)
       return { ok: true, binding: system.binding, library: `system ${system.library}` }
     } catch (cause) {
-      systemError = new Error(`system ${system.library} failed its self-test`, { cause })
+      const message = `system ${system.library} failed its self-test`
+      systemError = new SystemLibraryError('unusable', message, { cause })
     }
   } else systemError = system.error
   const bundled = loadBundled()

@@ -5,15 +5,22 @@ import { describe, it } from 'node:test'
 import { keypairFromSeed } from '../../../test/support/keypair.ts'
 import { K256 } from './curves.ts'
 import { loadBundled, loadPreferringSystem, type NativeSecp256k1 } from './k256-native.ts'
-import { loadSystemSecp256k1, SYSTEM_SONAMES, systemLibraryNames } from './k256-system.ts'
+import {
+  loadSystemSecp256k1,
+  readSystemLibrarySetting,
+  SYSTEM_SONAMES,
+  systemLibraryNames,
+} from './k256-system.ts'
 
 /** Whether the dynamic linker knows a libsecp256k1 (CI installs Debian's; a bare machine may not). */
 function systemLibraryInstalled(): boolean {
-  try {
-    return /libsecp256k1\.so\.\d/.test(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }))
-  } catch {
-    return false
+  // Not on a plain user's PATH on Debian.
+  for (const ldconfig of ['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig']) {
+    try {
+      return /libsecp256k1\.so\.\d/.test(execFileSync(ldconfig, ['-p'], { encoding: 'utf8' }))
+    } catch {}
   }
+  return false
 }
 
 const installed = systemLibraryInstalled()
@@ -23,11 +30,13 @@ const to32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0')
 
 describe('system libsecp256k1: which library is loaded', () => {
   it('reads RELAY_LIBSECP256K1: unset or auto tries the sonames, bundled skips, else one name', () => {
-    assert.deepEqual(systemLibraryNames(undefined), SYSTEM_SONAMES)
-    assert.deepEqual(systemLibraryNames(' auto '), SYSTEM_SONAMES)
-    assert.deepEqual(systemLibraryNames('bundled'), [])
-    assert.deepEqual(systemLibraryNames('off'), [])
-    assert.deepEqual(systemLibraryNames('/opt/secp/libsecp256k1.so'), ['/opt/secp/libsecp256k1.so'])
+    const names = (value: string | undefined) => systemLibraryNames(readSystemLibrarySetting(value))
+    assert.deepEqual(names(undefined), SYSTEM_SONAMES)
+    assert.deepEqual(names(' auto '), SYSTEM_SONAMES)
+    assert.deepEqual(names('bundled'), [])
+    assert.deepEqual(names('off'), [])
+    assert.deepEqual(names('/opt/secp/libsecp256k1.so'), ['/opt/secp/libsecp256k1.so'])
+    assert.deepEqual(readSystemLibrarySetting(' off '), { kind: 'bundled', value: 'off' })
   })
 
   it('falls back to the bundled binding, saying why, when the named library does not load', () => {
@@ -35,16 +44,20 @@ describe('system libsecp256k1: which library is loaded', () => {
     assert.ok(loaded.ok)
     assert.equal(loaded.library, 'bundled (secp256k1 package)')
     assert.match(String(loaded.systemError?.message), /\/nowhere\/libsecp256k1\.so/)
-    const skipped = loadPreferringSystem('bundled')
+    assert.equal(loaded.systemError?.reason, 'not-installed')
+    const skipped = loadPreferringSystem('off')
     assert.ok(skipped.ok)
     assert.equal(skipped.library, 'bundled (secp256k1 package)')
-    assert.match(String(skipped.systemError?.message), /skipped/)
+    assert.equal(skipped.systemError?.message, 'skipped (RELAY_LIBSECP256K1=off)')
+    assert.equal(skipped.systemError?.reason, 'skipped')
   })
 
   it('a library without the functions is refused, not half-bound', () => {
     // libc opens but has no secp256k1_* symbols.
     const loaded = loadSystemSecp256k1(['libc.so.6'])
-    assert.equal(loaded.ok, false)
+    assert.ok(!loaded.ok)
+    assert.equal(loaded.error.reason, 'unusable')
+    assert.match(loaded.error.message, /libc\.so\.6: .*secp256k1_context_create/)
   })
 
   it('prefers the installed system library to the bundled one', { skip }, () => {
@@ -87,6 +100,10 @@ describe('system libsecp256k1 answers as the bundled binding does', { skip }, ()
       assert.equal(lib.publicKeyVerify?.(key), 0, `${name}: the key is a key`)
     }
     const lib = both()[0]![1]
+    const zeroR = Buffer.concat([Buffer.alloc(32), sig.subarray(32)])
+    const zeroS = Buffer.concat([sig.subarray(0, 32), Buffer.alloc(32)])
+    assert.equal(lib.ecdsaVerify(zeroR, digest, key), 3, 'r = 0')
+    assert.equal(lib.ecdsaVerify(zeroS, digest, key), 3, 's = 0')
     assert.equal(lib.ecdsaVerify(sig.subarray(0, 63), digest, key), 1, 'short signature')
     assert.equal(lib.ecdsaVerify(sig, digest.subarray(0, 31), key), 1, 'short digest')
     assert.equal(lib.ecdsaVerify(sig, digest, key.subarray(0, 32)), 2, 'short key')
@@ -106,6 +123,34 @@ describe('system libsecp256k1 answers as the bundled binding does', { skip }, ()
     assert.deepEqual(back, key)
     assert.equal(sys.publicKeyConvert?.(new Uint8Array(40), key), 1, 'no such encoding')
     assert.equal(sys.ecdsaVerify(sig, digest, a), 0, 'verifies with the uncompressed key')
+  })
+
+  it('reads views at their offset in a larger buffer, as the relay hands them', () => {
+    const [[, sys]] = both() as [[string, NativeSecp256k1]]
+    const pool = Buffer.alloc(7 + 64 + 5 + 32 + 3 + 33, 0xee)
+    const sigView = pool.subarray(7, 71)
+    const digestView = pool.subarray(76, 108)
+    const keyView = pool.subarray(111, 144)
+    sigView.set(sig)
+    digestView.set(digest)
+    keyView.set(key)
+    assert.equal(sys.ecdsaVerify(sigView, digestView, keyView), 0)
+    pool[6]! ^= 1 // the byte before the signature: not read
+    pool[144 - 34]! ^= 1 // the byte before the key: not read
+    assert.equal(sys.ecdsaVerify(sigView, digestView, keyView), 0)
+    digestView[0]! ^= 1
+    assert.equal(sys.ecdsaVerify(sigView, digestView, keyView), 3)
+    const out = pool.subarray(0, 65)
+    assert.equal(sys.publicKeyConvert?.(new Uint8Array(out.buffer, out.byteOffset + 1, 33), key), 0)
+  })
+
+  it('refuses what is not a byte array of the right length, without calling the library', () => {
+    const [[, sys]] = both() as [[string, NativeSecp256k1]]
+    const notBytes = 12345 as unknown as Uint8Array
+    assert.equal(sys.ecdsaVerify(notBytes, digest, key), 1)
+    assert.equal(sys.ecdsaVerify(sig, notBytes, key), 1)
+    assert.equal(sys.ecdsaVerify(sig, digest, notBytes), 2)
+    assert.equal(sys.publicKeyVerify?.(new Uint8Array(0)), 1)
   })
 
   it('agrees with the bundled binding on 300 random keys, digests and corruptions', () => {

@@ -28,17 +28,44 @@ export const SYSTEM_SONAMES: readonly string[] = [
   'libsecp256k1.dylib',
 ]
 
-/** What to try: nothing (skipped), or the names in order. */
-export function systemLibraryNames(setting: string | undefined): readonly string[] {
+/** How `RELAY_LIBSECP256K1` reads: search the sonames, skip, or load the one named. */
+export type SystemLibrarySetting =
+  | { readonly kind: 'auto' }
+  | { readonly kind: 'bundled'; readonly value: string }
+  | { readonly kind: 'named'; readonly name: string }
+
+const AUTO_VALUES: readonly string[] = ['', 'auto']
+const BUNDLED_VALUES: readonly string[] = ['bundled', 'off']
+
+export function readSystemLibrarySetting(setting: string | undefined): SystemLibrarySetting {
   const value = setting?.trim() ?? ''
-  if (value === '' || value === 'auto') return SYSTEM_SONAMES
-  if (value === 'bundled' || value === 'off') return []
-  return [value]
+  if (AUTO_VALUES.includes(value)) return { kind: 'auto' }
+  if (BUNDLED_VALUES.includes(value)) return { kind: 'bundled', value }
+  return { kind: 'named', name: value }
+}
+
+/** What to try: nothing (skipped), or the names in order. */
+export function systemLibraryNames(setting: SystemLibrarySetting): readonly string[] {
+  if (setting.kind === 'auto') return SYSTEM_SONAMES
+  return setting.kind === 'named' ? [setting.name] : []
+}
+
+/** Why the system library is not in use: callers log `not-installed` quietly, `unusable` loudly. */
+export type SystemLibraryFailure = 'skipped' | 'not-installed' | 'unusable'
+
+export class SystemLibraryError extends Error {
+  override readonly name = 'SystemLibraryError'
+  readonly reason: SystemLibraryFailure
+
+  constructor(reason: SystemLibraryFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.reason = reason
+  }
 }
 
 export type SystemLoadResult =
   | { readonly ok: true; readonly binding: NativeSecp256k1; readonly library: string }
-  | { readonly ok: false; readonly error: Error }
+  | { readonly ok: false; readonly error: SystemLibraryError }
 
 // secp256k1_context_create's flags: SECP256K1_FLAGS_TYPE_CONTEXT with the (since 0.2.0 ignored)
 // verify bit, so that older libraries precompute what verification needs.
@@ -55,29 +82,35 @@ interface Koffi {
 }
 
 /** Loads the first of `names` that opens, binding the five functions the relay calls. */
-export function loadSystemSecp256k1(names: readonly string[]): SystemLoadResult {
+export function loadSystemSecp256k1(
+  names: readonly string[],
+  skippedBy = `${SYSTEM_LIBRARY_ENV}=bundled`,
+): SystemLoadResult {
   if (names.length === 0) {
-    return { ok: false, error: new Error(`skipped (${SYSTEM_LIBRARY_ENV}=bundled)`) }
+    return { ok: false, error: new SystemLibraryError('skipped', `skipped (${skippedBy})`) }
   }
   let koffi: Koffi
   try {
     koffi = createRequire(import.meta.url)('koffi') as Koffi
   } catch (cause) {
-    return { ok: false, error: new Error('koffi did not load', { cause }) }
+    return { ok: false, error: new SystemLibraryError('unusable', 'koffi did not load', { cause }) }
   }
-  const failures: string[] = []
+  const failures: Error[] = []
   for (const name of names) {
     try {
       return { ok: true, binding: bind(koffi.load(name)), library: name }
     } catch (err) {
-      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`)
+      failures.push(new Error(`${name}: ${err instanceof Error ? err.message : String(err)}`))
     }
   }
+  const cause = new AggregateError(failures, 'each library tried')
   // None installed is the usual case and needs no dynamic loader's wording per name.
-  const why = failures.every((f) => f.includes('cannot open shared object file'))
-    ? `none installed: tried ${names.join(', ')}`
-    : failures.join('; ')
-  return { ok: false, error: new Error(`no system libsecp256k1 (${why})`) }
+  if (failures.every((f) => f.message.includes('cannot open shared object file'))) {
+    const message = `no system libsecp256k1 (none installed: tried ${names.join(', ')})`
+    return { ok: false, error: new SystemLibraryError('not-installed', message, { cause }) }
+  }
+  const message = `no usable system libsecp256k1 (${failures.map((f) => f.message).join('; ')})`
+  return { ok: false, error: new SystemLibraryError('unusable', message, { cause }) }
 }
 
 function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
@@ -101,14 +134,18 @@ function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
   const parsedKey = new Uint8Array(STRUCT_BYTES)
   const parsedSig = new Uint8Array(STRUCT_BYTES)
   const outputLength = [0]
+  // koffi would take a number or a BigInt as a raw address: only byte arrays of the length the
+  // library reads reach it.
+  const sized = (bytes: Uint8Array, length: number): boolean =>
+    bytes instanceof Uint8Array && bytes.length === length
   const parse = (publicKey: Uint8Array): boolean =>
-    (publicKey.length === 33 || publicKey.length === 65) &&
+    (sized(publicKey, 33) || sized(publicKey, 65)) &&
     keyParse(ctx, parsedKey, publicKey, publicKey.length) === 1
   // The same answers as the bundled binding (k256-native.ts names the codes). Every length is
   // checked before a call: the library reads as many bytes as its types say.
   return {
     ecdsaVerify(sig, msg32, publicKey) {
-      if (sig.length !== 64 || msg32.length !== 32) return 1
+      if (!sized(sig, 64) || !sized(msg32, 32)) return 1
       if (signatureParse(ctx, parsedSig, sig) !== 1) return 1
       if (!parse(publicKey)) return 2
       return verify(ctx, parsedSig, msg32, parsedKey) === 1 ? 0 : 3
@@ -117,7 +154,7 @@ function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
       return parse(publicKey) ? 0 : 1
     },
     publicKeyConvert(output, publicKey) {
-      if (output.length !== 65 && output.length !== 33) return 1
+      if (!sized(output, 65) && !sized(output, 33)) return 1
       if (!parse(publicKey)) return 1
       const flags = output.length === 65 ? SERIALIZE_UNCOMPRESSED : SERIALIZE_COMPRESSED
       outputLength[0] = output.length

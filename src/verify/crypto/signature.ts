@@ -26,6 +26,7 @@
 import { hash } from 'node:crypto'
 import { isCanonicalCompactSignature } from './compact-signature.ts'
 import { loadNativeSecp256k1, NATIVE_VERIFY_OK, type NativeSecp256k1 } from './k256-native.ts'
+import type { SystemLibraryError } from './k256-system.ts'
 import type { PublicKey } from './keys.ts'
 import { nobleVerifyDigest } from './noble-ecdsa.ts'
 import { nodeVerifyMessage } from './node-ecdsa.ts'
@@ -160,7 +161,9 @@ export const nativeK256Error: Error | undefined = nativeLoad.ok ? undefined : na
 export const k256Library: string | undefined = nativeLoad.ok ? nativeLoad.library : undefined
 
 /** Why the system's libsecp256k1 is not the one in use, for the caller to log. */
-export const systemK256Error: Error | undefined = nativeLoad.ok ? nativeLoad.systemError : undefined
+export const systemK256Error: SystemLibraryError | undefined = nativeLoad.ok
+  ? nativeLoad.systemError
+  : undefined
 
 /** verifySignature of the best available backend (libsecp256k1 if it loads). */
 export const verifySignature = defaultVerifier.verifySignature
