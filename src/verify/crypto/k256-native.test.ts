@@ -6,7 +6,8 @@ import { describe, it } from 'node:test'
 import { Worker } from 'node:worker_threads'
 import { keypairFromSeed } from '../../../test/support/keypair.ts'
 import { K256 } from './curves.ts'
-import { loadNativeSecp256k1, NATIVE_VERIFY_OK } from './k256-native.ts'
+import { NATIVE_VERIFY_OK } from './k256-binding.ts'
+import { loadNativeSecp256k1 } from './k256-native.ts'
 
 const toBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).toString('hex')}`)
 const to32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0'), 'hex')

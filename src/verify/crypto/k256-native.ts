@@ -8,6 +8,7 @@
 
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
+import { NATIVE_VERIFY_OK, type NativeSecp256k1 } from './k256-binding.ts'
 import {
   loadSystemSecp256k1,
   readSystemLibrarySetting,
@@ -15,25 +16,6 @@ import {
   SystemLibraryError,
   systemLibraryNames,
 } from './k256-system.ts'
-
-/** The raw binding method we use. Return codes: 0 valid, 1 bad signature encoding (r or s >= n),
- * 2 bad public key, 3 signature does not verify. libsecp256k1's `secp256k1_ecdsa_verify`
- * itself refuses high-S signatures (returns 3 for them). */
-export interface NativeSecp256k1 {
-  ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, publicKey: Uint8Array): number
-  /**
-   * 0 when `publicKey` (33 or 65 bytes) parses as a point on the curve, 1 otherwise. Optional: a
-   * binding without it still verifies natively, and keys are checked by OpenSSL instead.
-   */
-  publicKeyVerify?(publicKey: Uint8Array): number
-  /**
-   * Writes `publicKey` (33 or 65 bytes) into `output` in the form its length asks for (65:
-   * uncompressed); 0 when it parses as a point on the curve, 1 otherwise. Optional, as above.
-   */
-  publicKeyConvert?(output: Uint8Array, publicKey: Uint8Array): number
-}
-
-export const NATIVE_VERIFY_OK = 0
 
 export type NativeLoadResult =
   | {

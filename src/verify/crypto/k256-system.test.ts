@@ -4,7 +4,8 @@ import { hash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { keypairFromSeed } from '../../../test/support/keypair.ts'
 import { K256 } from './curves.ts'
-import { loadBundled, loadPreferringSystem, type NativeSecp256k1 } from './k256-native.ts'
+import type { NativeSecp256k1 } from './k256-binding.ts'
+import { loadBundled, loadPreferringSystem } from './k256-native.ts'
 import {
   loadSystemSecp256k1,
   readSystemLibrarySetting,

@@ -12,7 +12,7 @@
 // Deliberately not here: choosing between this and the bundled binding (k256-native.ts), the
 // signature's shape rules (compact-signature.ts), logging.
 import { createRequire } from 'node:module'
-import type { NativeSecp256k1 } from './k256-native.ts'
+import type { NativeSecp256k1 } from './k256-binding.ts'
 
 /** The environment variable naming the system library, or `bundled` to skip it. */
 export const SYSTEM_LIBRARY_ENV = 'RELAY_LIBSECP256K1'
@@ -51,7 +51,8 @@ export function systemLibraryNames(setting: SystemLibrarySetting): readonly stri
 }
 
 /** Why the system library is not in use: callers log `not-installed` quietly, `unusable` loudly. */
-export type SystemLibraryFailure = 'skipped' | 'not-installed' | 'unusable'
+export const SYSTEM_LIBRARY_FAILURES = ['skipped', 'not-installed', 'unusable'] as const
+export type SystemLibraryFailure = (typeof SYSTEM_LIBRARY_FAILURES)[number]
 
 export class SystemLibraryError extends Error {
   override readonly name = 'SystemLibraryError'
@@ -141,7 +142,7 @@ function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
   const parse = (publicKey: Uint8Array): boolean =>
     (sized(publicKey, 33) || sized(publicKey, 65)) &&
     keyParse(ctx, parsedKey, publicKey, publicKey.length) === 1
-  // The same answers as the bundled binding (k256-native.ts names the codes). Every length is
+  // The same answers as the bundled binding (k256-binding.ts names the codes). Every length is
   // checked before a call: the library reads as many bytes as its types say.
   return {
     ecdsaVerify(sig, msg32, publicKey) {

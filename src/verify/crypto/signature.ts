@@ -25,7 +25,8 @@
 
 import { hash } from 'node:crypto'
 import { isCanonicalCompactSignature } from './compact-signature.ts'
-import { loadNativeSecp256k1, NATIVE_VERIFY_OK, type NativeSecp256k1 } from './k256-native.ts'
+import { NATIVE_VERIFY_OK, type NativeSecp256k1 } from './k256-binding.ts'
+import { loadNativeSecp256k1 } from './k256-native.ts'
 import type { SystemLibraryError } from './k256-system.ts'
 import type { PublicKey } from './keys.ts'
 import { nobleVerifyDigest } from './noble-ecdsa.ts'
