@@ -20,7 +20,6 @@ import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
 import { plcHostsCommand } from './tools/plc-hosts.ts'
-import { readSystemLibrarySetting, SYSTEM_LIBRARY_ENV } from './verify/crypto/k256-system.ts'
 import {
   k256Backend,
   k256Library,
@@ -139,11 +138,8 @@ async function main(argv: readonly string[]): Promise<number> {
     'starting',
   )
   if (systemK256Error !== undefined && systemK256Error.reason !== 'skipped') {
-    // None installed is the usual case on a bare machine; a library that is there but unusable,
-    // or one the operator named that did not load, is a mistake to show.
-    const named = readSystemLibrarySetting(process.env[SYSTEM_LIBRARY_ENV]).kind === 'named'
-    const loud = named || systemK256Error.reason === 'unusable'
-    logger[loud ? 'warn' : 'info'](
+    // None installed is the usual case on a bare machine; an unusable library is a mistake.
+    logger[systemK256Error.reason === 'unusable' ? 'warn' : 'info'](
       { reason: errorText(systemK256Error), using: k256Library ?? 'node:crypto' },
       'k256 signatures do not use the system libsecp256k1; with it ' +
         '(Debian: apt install libsecp256k1-1) each check costs about a quarter less',

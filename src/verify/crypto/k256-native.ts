@@ -14,7 +14,6 @@ import {
   readSystemLibrarySetting,
   SYSTEM_LIBRARY_ENV,
   SystemLibraryError,
-  systemLibraryNames,
 } from './k256-system.ts'
 
 export type NativeLoadResult =
@@ -51,9 +50,7 @@ export function loadNativeSecp256k1(): NativeLoadResult {
 /** The same choice for a given setting of `RELAY_LIBSECP256K1`, not cached (for tests). */
 export function loadPreferringSystem(setting: string | undefined): NativeLoadResult {
   let systemError: SystemLibraryError
-  const read = readSystemLibrarySetting(setting)
-  const skippedBy = read.kind === 'bundled' ? `${SYSTEM_LIBRARY_ENV}=${read.value}` : undefined
-  const system = loadSystemSecp256k1(systemLibraryNames(read), skippedBy)
+  const system = loadSystemSecp256k1(readSystemLibrarySetting(setting))
   if (system.ok) {
     try {
       selfTest(system.binding)

@@ -45,7 +45,10 @@ describe('system libsecp256k1: which library is loaded', () => {
     assert.ok(loaded.ok)
     assert.equal(loaded.library, 'bundled (secp256k1 package)')
     assert.match(String(loaded.systemError?.message), /\/nowhere\/libsecp256k1\.so/)
-    assert.equal(loaded.systemError?.reason, 'not-installed')
+    assert.equal(loaded.systemError?.reason, 'unusable', 'the operator named it')
+    const none = loadPreferringSystem('libsecp256k1.so.99')
+    assert.ok(none.ok)
+    assert.equal(none.systemError?.reason, 'unusable')
     const skipped = loadPreferringSystem('off')
     assert.ok(skipped.ok)
     assert.equal(skipped.library, 'bundled (secp256k1 package)')
@@ -55,7 +58,7 @@ describe('system libsecp256k1: which library is loaded', () => {
 
   it('a library without the functions is refused, not half-bound', () => {
     // libc opens but has no secp256k1_* symbols.
-    const loaded = loadSystemSecp256k1(['libc.so.6'])
+    const loaded = loadSystemSecp256k1({ kind: 'named', name: 'libc.so.6' })
     assert.ok(!loaded.ok)
     assert.equal(loaded.error.reason, 'unusable')
     assert.match(loaded.error.message, /libc\.so\.6: .*secp256k1_context_create/)
@@ -70,7 +73,7 @@ describe('system libsecp256k1: which library is loaded', () => {
 })
 
 describe('system libsecp256k1 answers as the bundled binding does', { skip }, () => {
-  const system = loadSystemSecp256k1(SYSTEM_SONAMES)
+  const system = loadSystemSecp256k1({ kind: 'auto' })
   const bundled = loadBundled()
   const pair = keypairFromSeed('k256', new TextEncoder().encode('k256-system.test'))
   const digest = hash('sha256', 'hello', 'buffer')

@@ -50,7 +50,8 @@ export function systemLibraryNames(setting: SystemLibrarySetting): readonly stri
   return setting.kind === 'named' ? [setting.name] : []
 }
 
-/** Why the system library is not in use: callers log `not-installed` quietly, `unusable` loudly. */
+/** Why the system library is not in use: callers log `not-installed` quietly, `unusable` (an
+ * installed library that fails, or one the operator named that does not load) loudly. */
 export const SYSTEM_LIBRARY_FAILURES = ['skipped', 'not-installed', 'unusable'] as const
 export type SystemLibraryFailure = (typeof SYSTEM_LIBRARY_FAILURES)[number]
 
@@ -82,14 +83,14 @@ interface Koffi {
   load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
 }
 
-/** Loads the first of `names` that opens, binding the five functions the relay calls. */
-export function loadSystemSecp256k1(
-  names: readonly string[],
-  skippedBy = `${SYSTEM_LIBRARY_ENV}=bundled`,
-): SystemLoadResult {
-  if (names.length === 0) {
-    return { ok: false, error: new SystemLibraryError('skipped', `skipped (${skippedBy})`) }
+/** Loads the first library the setting names that opens, binding the five functions the relay
+ * calls. */
+export function loadSystemSecp256k1(setting: SystemLibrarySetting): SystemLoadResult {
+  if (setting.kind === 'bundled') {
+    const message = `skipped (${SYSTEM_LIBRARY_ENV}=${setting.value})`
+    return { ok: false, error: new SystemLibraryError('skipped', message) }
   }
+  const names = systemLibraryNames(setting)
   let koffi: Koffi
   try {
     koffi = createRequire(import.meta.url)('koffi') as Koffi
@@ -105,8 +106,10 @@ export function loadSystemSecp256k1(
     }
   }
   const cause = new AggregateError(failures, 'each library tried')
-  // None installed is the usual case and needs no dynamic loader's wording per name.
-  if (failures.every((f) => f.message.includes('cannot open shared object file'))) {
+  // None installed is the usual case and needs no dynamic loader's wording per name; a library
+  // the operator named is expected to be there, so its absence is `unusable`.
+  const absent = failures.every((f) => f.message.includes('cannot open shared object file'))
+  if (absent && setting.kind === 'auto') {
     const message = `no system libsecp256k1 (none installed: tried ${names.join(', ')})`
     return { ok: false, error: new SystemLibraryError('not-installed', message, { cause }) }
   }

@@ -9,7 +9,7 @@ import {
 } from '../../../test/support/keypair.ts'
 import { CURVES, type Curve } from './curves.ts'
 import { loadBundled } from './k256-native.ts'
-import { loadSystemSecp256k1, SYSTEM_SONAMES } from './k256-system.ts'
+import { loadSystemSecp256k1 } from './k256-system.ts'
 import { parseDidKey, parseVerificationMethod } from './keys.ts'
 import { nodeVerifyMessage } from './node-ecdsa.ts'
 import {
@@ -38,7 +38,7 @@ const cases = readFixtureJson<SignatureCase[]>('interop/crypto/signature-fixture
 // Each libsecp256k1 on its own: the bundled binding, and the system's where one is installed
 // (k256-system.test.ts says which machines have it).
 const bundled = loadBundled()
-const system = loadSystemSecp256k1(SYSTEM_SONAMES)
+const system = loadSystemSecp256k1({ kind: 'auto' })
 const verifiers: ReadonlyArray<readonly [string, SignatureVerifier]> = [
   ['native', createVerifier({ k256: 'native' })],
   ['fallback', createVerifier({ k256: 'fallback' })],
