@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { hash, randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { describe, it } from 'node:test'
 import { keypairFromSeed } from '../../../test/support/keypair.ts'
 import { K256 } from './curves.ts'
 import type { NativeSecp256k1 } from './k256-binding.ts'
 import { loadBundled, loadPreferringSystem } from './k256-native.ts'
 import {
+  installIllegalCallback,
+  type Koffi,
   loadSystemSecp256k1,
   readSystemLibrarySetting,
   SYSTEM_SONAMES,
@@ -169,5 +172,48 @@ describe('system libsecp256k1 answers as the bundled binding does', { skip }, ()
       assert.equal(sys.ecdsaVerify(s, d, k), want, `case ${i}`)
       if (i % 3 === 0 && i % 2 === 0) assert.equal(want, 0, `case ${i} is a valid signature`)
     }
+  })
+})
+
+describe('system libsecp256k1: an illegal argument fails the call, not the process', {
+  skip,
+}, () => {
+  // libsecp256k1's default answer to an illegal argument is abort(). These calls go straight to
+  // the library (not through the binding's guards) to show the installed callback takes over.
+  const koffi = createRequire(import.meta.url)('koffi') as Koffi
+  const found = loadSystemSecp256k1({ kind: 'auto' })
+  const soname = found.ok ? found.library : 'libsecp256k1.so.1'
+  const lib = koffi.load(soname)
+  const contextCreate = lib.func('void* secp256k1_context_create(unsigned int flags)')
+  const serialize = lib.func(
+    'int secp256k1_ec_pubkey_serialize(void* ctx, _Out_ uint8_t* output, _Inout_ size_t* outputlen, const uint8_t* pubkey, unsigned int flags)',
+  )
+  const illegalSerialize = (ctx: unknown) => () =>
+    serialize(ctx, new Uint8Array(65), [65], new Uint8Array(64), 0)
+
+  it('an illegal flag returns 0 through the callback, again and again', () => {
+    const ctx = contextCreate(0x101)
+    installIllegalCallback(koffi, lib, ctx, illegalSerialize(ctx))
+    // Still alive after the probe; a second illegal call is refused the same way.
+    assert.equal(illegalSerialize(ctx)(), 0)
+  })
+
+  it('refuses a library whose probe is not reported through the callback', () => {
+    const ctx = contextCreate(0x101)
+    // A legal call: the callback is never called, as with a library that ignores it.
+    assert.throws(
+      () => installIllegalCallback(koffi, lib, ctx, () => 0),
+      /does not report illegal arguments/,
+    )
+  })
+
+  it('without the callback the same call aborts the process (what the binding prevents)', () => {
+    const script = `const koffi = require(${JSON.stringify(createRequire(import.meta.url).resolve('koffi'))});
+const lib = koffi.load(${JSON.stringify(soname)});
+const ctx = lib.func('void* secp256k1_context_create(unsigned int flags)')(0x101);
+lib.func('int secp256k1_ec_pubkey_serialize(void* ctx, _Out_ uint8_t* o, _Inout_ size_t* n, const uint8_t* k, unsigned int f)')(ctx, new Uint8Array(65), [65], new Uint8Array(64), 0);
+console.log('survived');`
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' })
+    assert.equal(run.signal, 'SIGABRT', `status ${run.status}, stdout ${run.stdout}`)
   })
 })

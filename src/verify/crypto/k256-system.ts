@@ -9,6 +9,11 @@
 // The functions used (context, key parse and serialise, compact signature parse, verify) have
 // kept their signatures in every release since 0.1, so any version that loads answers the same;
 // k256-native.ts self-tests it before use all the same.
+// libsecp256k1 answers an illegal argument (a flag it does not know, a missing output) by calling
+// its context's illegal-argument callback, which by default aborts the process. The binding
+// installs one of its own and proves it is called before the library is used, so a library that
+// is not what its name says fails closed (refused, or a failed check) instead of taking the
+// relay down.
 // Deliberately not here: choosing between this and the bundled binding (k256-native.ts), the
 // signature's shape rules (compact-signature.ts), logging.
 import { createRequire } from 'node:module'
@@ -76,11 +81,24 @@ const CONTEXT_VERIFY = (1 << 0) | (1 << 8)
 // flag outside these is an illegal argument, which the library answers by aborting the process.
 const SERIALIZE_UNCOMPRESSED = 1 << 1
 const SERIALIZE_COMPRESSED = (1 << 1) | (1 << 8)
+/** No compression type bit: an illegal argument, used once to prove the callback is called. */
+const ILLEGAL_SERIALIZE_FLAGS = 0
 /** The library's opaque parsed key and signature structs are 64 bytes each. */
 const STRUCT_BYTES = 64
 
-interface Koffi {
-  load(path: string): { func(signature: string): (...args: unknown[]) => unknown }
+type NativeFunction = (...args: unknown[]) => unknown
+
+export interface KoffiLibrary {
+  func(signature: string): NativeFunction
+  func(name: string, result: string, args: readonly unknown[]): NativeFunction
+}
+
+export interface Koffi {
+  load(path: string): KoffiLibrary
+  proto(name: null, result: string, args: readonly string[]): unknown
+  pointer(type: unknown): unknown
+  register(callback: (message: string) => void, type: unknown): unknown
+  unregister(registered: unknown): void
 }
 
 /** Loads the first library the setting names that opens, binding the five functions the relay
@@ -100,7 +118,7 @@ export function loadSystemSecp256k1(setting: SystemLibrarySetting): SystemLoadRe
   const failures: Error[] = []
   for (const name of names) {
     try {
-      return { ok: true, binding: bind(koffi.load(name)), library: name }
+      return { ok: true, binding: bind(koffi, koffi.load(name)), library: name }
     } catch (err) {
       failures.push(new Error(`${name}: ${err instanceof Error ? err.message : String(err)}`))
     }
@@ -117,7 +135,7 @@ export function loadSystemSecp256k1(setting: SystemLibrarySetting): SystemLoadRe
   return { ok: false, error: new SystemLibraryError('unusable', message, { cause }) }
 }
 
-function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
+function bind(koffi: Koffi, lib: KoffiLibrary): NativeSecp256k1 {
   const contextCreate = lib.func('void* secp256k1_context_create(unsigned int flags)')
   const keyParse = lib.func(
     'int secp256k1_ec_pubkey_parse(void* ctx, _Out_ uint8_t* pubkey, const uint8_t* input, size_t inputlen)',
@@ -138,6 +156,9 @@ function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
   const parsedKey = new Uint8Array(STRUCT_BYTES)
   const parsedSig = new Uint8Array(STRUCT_BYTES)
   const outputLength = [0]
+  installIllegalCallback(koffi, lib, ctx, () =>
+    keySerialize(ctx, new Uint8Array(65), [65], parsedKey, ILLEGAL_SERIALIZE_FLAGS),
+  )
   // koffi would take a number or a BigInt as a raw address: only byte arrays of the length the
   // library reads reach it.
   const sized = (bytes: Uint8Array, length: number): boolean =>
@@ -165,5 +186,36 @@ function bind(lib: ReturnType<Koffi['load']>): NativeSecp256k1 {
       const ok = keySerialize(ctx, output, outputLength, parsedKey, flags) === 1
       return ok && outputLength[0] === output.length ? 0 : 1
     },
+  }
+}
+
+/**
+ * Replaces the context's illegal-argument callback (abort) with one that records the message,
+ * then makes one illegal call (`probe`) to prove the library calls it: from then on a misuse
+ * makes the call fail (the library returns 0) instead of aborting. Throws when the probe is not
+ * refused through the callback, which leaves the library unused. The callback is registered for
+ * the context's life, which is the thread's: one of koffi's callback slots per load.
+ */
+export function installIllegalCallback(
+  koffi: Koffi,
+  lib: KoffiLibrary,
+  ctx: unknown,
+  probe: () => unknown,
+): void {
+  const callbackType = koffi.proto(null, 'void', ['const char *', 'void *'])
+  const setIllegalCallback = lib.func('secp256k1_context_set_illegal_callback', 'void', [
+    'void *',
+    koffi.pointer(callbackType),
+    'void *',
+  ])
+  let illegal: string | null = null
+  const registered = koffi.register((message: string) => {
+    illegal = message
+  }, koffi.pointer(callbackType))
+  setIllegalCallback(ctx, registered, null)
+  const answer = probe()
+  if (answer !== 0 || illegal === null) {
+    koffi.unregister(registered)
+    throw new Error('the library does not report illegal arguments through its callback')
   }
 }
