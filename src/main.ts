@@ -15,7 +15,7 @@ import {
 } from './config/index.ts'
 import { createLogger } from './observability/logger.ts'
 import { createRelay } from './relay.ts'
-import { delayMarking, limitHeapGrowth } from './runtime/heap-growth.ts'
+import { limitHeapGrowth } from './runtime/heap-growth.ts'
 import { limitThreadYoungGeneration } from './runtime/thread-heap.ts'
 import { adminCommand } from './tools/admin-cli.ts'
 import { healthCommand } from './tools/health-check.ts'
@@ -124,7 +124,6 @@ async function main(argv: readonly string[]): Promise<number> {
   // Before any thread starts: the process-wide V8 settings are the process entry's to make.
   const threadSemiSpaceMb = limitThreadYoungGeneration()
   const heapGrowingPercent = limitHeapGrowth()
-  const markingTriggerPercent = delayMarking()
   logger.info(
     {
       config: describeConfig(config),
@@ -133,7 +132,6 @@ async function main(argv: readonly string[]): Promise<number> {
       compileCache,
       threadSemiSpaceMb,
       heapGrowingPercent,
-      markingTriggerPercent,
     },
     'starting',
   )

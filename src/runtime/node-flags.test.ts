@@ -14,9 +14,7 @@ test('a numeric V8 option among Node options: the last valid one wins', () => {
     null,
   )
   assert.equal(nodeFlagNumber(['--heap-growing-percentage=50', '--import', 'x.mjs'], flag), null)
-  // Where zero means "V8's own rule", it counts; an empty value never does.
-  assert.equal(nodeFlagNumber(['--heap-growing-percent=0'], flag, { zero: true }), 0)
-  assert.equal(nodeFlagNumber(['--heap-growing-percent='], flag, { zero: true }), null)
+  assert.equal(nodeFlagNumber(['--heap-growing-percent='], flag), null)
 })
 
 test("Node's options: NODE_OPTIONS first, then the command line, so the command line wins", () => {

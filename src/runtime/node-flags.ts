@@ -2,21 +2,14 @@
 // the process-wide heap settings the relay makes at start (thread-heap.ts, heap-growth.ts): an
 // operator who passed the option keeps the value given.
 
-/**
- * The last `--name=N` (dashes or underscores) with a positive number among `args` (or zero, when
- * `zero` says zero means something: V8's own rule), or null.
- */
-export function nodeFlagNumber(
-  args: readonly string[],
-  name: string,
-  { zero = false }: { zero?: boolean } = {},
-): number | null {
+/** The last `--name=N` (dashes or underscores) with a positive number among `args`, or null. */
+export function nodeFlagNumber(args: readonly string[], name: string): number | null {
   const pattern = new RegExp(`^--${name.replaceAll('-', '[-_]')}=(.*)$`)
   let value: number | null = null
   for (const arg of args) {
     const m = pattern.exec(arg)
     const n = Number(m?.[1])
-    if (m && m[1] !== '' && Number.isFinite(n) && (n > 0 || (zero && n === 0))) value = n
+    if (m && Number.isFinite(n) && n > 0) value = n
   }
   return value
 }
