@@ -6,21 +6,22 @@
 // the old generation fills with dead objects at a steady rate; with V8's factor it grew to
 // several times the live heap between full collections, and that was resident memory (peak RSS
 // ~90 MB lower at 2x: BENCHMARKS.md, 2026-12-04, session 12).
-// Why not 2x: V8 starts marking for the next full collection once the room left below the limit
-// is less than the young generation, and the main thread's young generation is 32 MB (16 MB
-// semi-spaces): with 2x growth and a live heap of ~35 MB the room was below that right after each
-// collection, so the main heap was marked over and over (1.4 full collections a second at 7,000
-// commits/s). At 2.5x marking starts once ~20 MB of the room are used: a third fewer full
-// collections, V8's helper threads ~20% less CPU, the same peak RSS as the alternative below.
-// Why V8's own rule for when marking starts: V8's triggers (`--incremental-marking-soft-
-// trigger` and `-hard-trigger`, which session 26 set to 80/90% of the room) left marking to start
-// so late that the main heap met its limit first: most full collections became atomic, a 30-50 ms
-// stop of the main thread every ~2 s at 4,000 commits/s, and p99 latency rose from ~50 to 70-85 ms
-// for no CPU saved (BENCHMARKS.md, 2026-12-05, session 27). With V8's rule every full collection
-// is incremental, its final pause 5-25 ms.
+// Why not 2x: with 2x growth the main heap started marking for its next full collection right
+// after each one ended (session 26's trace: 1.4 full collections a second at 7,000 commits/s,
+// 45 MB marked each time, most of V8's helper threads' CPU); V8 starts marking when the room
+// left below the old generation's limit, or below the limit that also counts external memory
+// (Buffers), is smaller than the young generation's capacity, and the main thread's young
+// generation is large (16 MB semi-spaces). At 2.5x a third fewer full collections and V8's
+// helper threads ~20% less CPU, at the same peak RSS as the alternative below (session 27).
+// Why V8's own rule for when marking starts: V8's triggers (`--incremental-marking-soft-trigger`
+// and `--incremental-marking-hard-trigger`, which session 26 set to 80/90% of the room) left the
+// main heap to reach its limit before marking had started, so most of its full collections were
+// atomic: a 30-50 ms stop of the main thread every ~2 s at 4,000 commits/s, p99 latency 70-85 ms
+// where it is 50-55 without them, for no CPU saved (BENCHMARKS.md, 2026-12-05, session 27). In
+// those runs every full collection by V8's rule was incremental, its final pause 5-25 ms.
 // How: set once in the process entry, before the relay starts; V8 reads it at every full
-// collection, so it applies to every heap, the main thread's included. A value given on Node's
-// command line is kept (Node refuses it in NODE_OPTIONS), as are V8's marking triggers there.
+// collection, so it applies to every heap, the main thread's included. A positive value given on
+// Node's command line is kept (Node refuses it in NODE_OPTIONS), as are V8's marking triggers.
 import { setFlagsFromString } from 'node:v8'
 import { nodeFlagNumber } from './node-flags.ts'
 

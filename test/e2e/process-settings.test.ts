@@ -29,7 +29,6 @@ test('the starting line names the compile cache, the threads’ semi-space size 
     assert.ok(starting, relay.logs.join('\n'))
     assert.equal(starting.threadSemiSpaceMb, THREAD_SEMI_SPACE_MB)
     assert.equal(starting.heapGrowingPercent, HEAP_GROWING_PERCENT)
-    assert.equal(starting.markingTriggerPercent, undefined, "V8's own marking rule")
     assert.match(String(starting.compileCache), /node_modules\/\.cache\/atproto-relay\/compile\//)
   } finally {
     relay.child.kill('SIGTERM')

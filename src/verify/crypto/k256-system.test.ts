@@ -182,27 +182,72 @@ describe('system libsecp256k1: an illegal argument fails the call, not the proce
   // the library (not through the binding's guards) to show the installed callback takes over.
   const koffi = createRequire(import.meta.url)('koffi') as Koffi
   const found = loadSystemSecp256k1({ kind: 'auto' })
-  const soname = found.ok ? found.library : 'libsecp256k1.so.1'
-  const lib = koffi.load(soname)
-  const contextCreate = lib.func('void* secp256k1_context_create(unsigned int flags)')
-  const serialize = lib.func(
-    'int secp256k1_ec_pubkey_serialize(void* ctx, _Out_ uint8_t* output, _Inout_ size_t* outputlen, const uint8_t* pubkey, unsigned int flags)',
-  )
+  const soname = found.ok ? found.library : ''
+  const lib = () => koffi.load(soname)
+  const contextCreate = () => lib().func('void* secp256k1_context_create(unsigned int flags)')
+  const serialize = () =>
+    lib().func(
+      'int secp256k1_ec_pubkey_serialize(void* ctx, _Out_ uint8_t* output, _Inout_ size_t* outputlen, const uint8_t* pubkey, unsigned int flags)',
+    )
   const illegalSerialize = (ctx: unknown) => () =>
-    serialize(ctx, new Uint8Array(65), [65], new Uint8Array(64), 0)
+    serialize()(ctx, new Uint8Array(65), [65], new Uint8Array(64), 0)
 
-  it('an illegal flag returns 0 through the callback, again and again', () => {
-    const ctx = contextCreate(0x101)
-    installIllegalCallback(koffi, lib, ctx, illegalSerialize(ctx))
-    // Still alive after the probe; a second illegal call is refused the same way.
-    assert.equal(illegalSerialize(ctx)(), 0)
+  it('the loader installs the callback in every binding it makes', () => {
+    assert.ok(found.ok, found.ok ? '' : found.error.message)
+    const registered: unknown[] = []
+    const bound: string[] = []
+    const spy: Koffi = {
+      ...koffi,
+      proto: (...args) => koffi.proto(...args),
+      pointer: (type) => koffi.pointer(type),
+      unregister: (r) => koffi.unregister(r),
+      register(callback, type) {
+        const r = koffi.register(callback, type)
+        registered.push(r)
+        return r
+      },
+      load(name) {
+        const real = koffi.load(name)
+        return {
+          func(...args: [string] | [string, string, readonly unknown[]]) {
+            bound.push(args[0])
+            return args.length === 1 ? real.func(args[0]) : real.func(...args)
+          },
+        }
+      },
+    }
+    const loaded = loadSystemSecp256k1({ kind: 'named', name: soname }, () => spy)
+    assert.ok(loaded.ok)
+    assert.equal(registered.length, 1)
+    assert.ok(bound.includes('secp256k1_context_set_illegal_callback'), bound.join(', '))
   })
 
-  it('refuses a library whose probe is not reported through the callback', () => {
-    const ctx = contextCreate(0x101)
+  it('an illegal flag returns 0 through the callback, which says why, every time', () => {
+    const ctx = contextCreate()(0x101)
+    const illegal = installIllegalCallback(koffi, lib(), ctx, illegalSerialize(ctx))
+    assert.equal(illegal.take(), null, 'the probe is not reported as a later call')
+    for (let i = 0; i < 2; i++) {
+      assert.equal(illegalSerialize(ctx)(), 0)
+      assert.match(String(illegal.take()), /SECP256K1_FLAGS_TYPE_COMPRESSION/)
+      assert.equal(illegal.take(), null)
+    }
+  })
+
+  it('refuses a library whose probe is not refused through the callback', () => {
+    const ctx = contextCreate()(0x101)
     // A legal call: the callback is never called, as with a library that ignores it.
     assert.throws(
-      () => installIllegalCallback(koffi, lib, ctx, () => 0),
+      () => installIllegalCallback(koffi, lib(), ctx, () => 0),
+      /does not report illegal arguments/,
+    )
+    // Reported, but the call answered as if it had succeeded.
+    const other = contextCreate()(0x101)
+    assert.throws(
+      () =>
+        installIllegalCallback(koffi, lib(), other, () => {
+          illegalSerialize(other)()
+          return 1
+        }),
       /does not report illegal arguments/,
     )
   })

@@ -11,9 +11,11 @@
 // k256-native.ts self-tests it before use all the same.
 // libsecp256k1 answers an illegal argument (a flag it does not know, a missing output) by calling
 // its context's illegal-argument callback, which by default aborts the process. The binding
-// installs one of its own and proves it is called before the library is used, so a library that
-// is not what its name says fails closed (refused, or a failed check) instead of taking the
-// relay down.
+// installs one of its own, proven by one illegal call at load: from then on such an argument
+// makes the call throw a `SystemLibraryError` (the event's verification fails, and is logged)
+// instead of aborting. The relay checks every argument it passes, so this is a guard against its
+// own bugs and odd builds; a library that ignores the callback still aborts on that first call,
+// at load, and one whose structs are laid out differently can still crash it.
 // Deliberately not here: choosing between this and the bundled binding (k256-native.ts), the
 // signature's shape rules (compact-signature.ts), logging.
 import { createRequire } from 'node:module'
@@ -22,8 +24,13 @@ import type { NativeSecp256k1 } from './k256-binding.ts'
 /** The environment variable naming the system library, or `bundled` to skip it. */
 export const SYSTEM_LIBRARY_ENV = 'RELAY_LIBSECP256K1'
 
-/** Sonames tried when the environment names none: newest ABI first (0.2.0 is `.so.1`). */
+/** Sonames tried when the environment names none, newest ABI first: the soname's number has
+ * moved with the ABI (0.2.0 is `.so.1`, 0.3-0.5 `.so.2`, 0.6 `.so.5`, 0.7 `.so.6`, 0.8 `.so.7`);
+ * a name that is not installed costs one failed lookup. */
 export const SYSTEM_SONAMES: readonly string[] = [
+  'libsecp256k1.so.9',
+  'libsecp256k1.so.8',
+  'libsecp256k1.so.7',
   'libsecp256k1.so.6',
   'libsecp256k1.so.5',
   'libsecp256k1.so.4',
@@ -78,7 +85,7 @@ export type SystemLoadResult =
 // verify bit, so that older libraries precompute what verification needs.
 const CONTEXT_VERIFY = (1 << 0) | (1 << 8)
 // secp256k1_ec_pubkey_serialize's flags (SECP256K1_EC_UNCOMPRESSED, SECP256K1_EC_COMPRESSED). A
-// flag outside these is an illegal argument, which the library answers by aborting the process.
+// flag outside these is an illegal argument, reported through the context's callback.
 const SERIALIZE_UNCOMPRESSED = 1 << 1
 const SERIALIZE_COMPRESSED = (1 << 1) | (1 << 8)
 /** No compression type bit: an illegal argument, used once to prove the callback is called. */
@@ -101,9 +108,14 @@ export interface Koffi {
   unregister(registered: unknown): void
 }
 
+const requireKoffi = (): Koffi => createRequire(import.meta.url)('koffi') as Koffi
+
 /** Loads the first library the setting names that opens, binding the five functions the relay
- * calls. */
-export function loadSystemSecp256k1(setting: SystemLibrarySetting): SystemLoadResult {
+ * calls. `loadKoffi` is for tests. */
+export function loadSystemSecp256k1(
+  setting: SystemLibrarySetting,
+  loadKoffi: () => Koffi = requireKoffi,
+): SystemLoadResult {
   if (setting.kind === 'bundled') {
     const message = `skipped (${SYSTEM_LIBRARY_ENV}=${setting.value})`
     return { ok: false, error: new SystemLibraryError('skipped', message) }
@@ -111,7 +123,7 @@ export function loadSystemSecp256k1(setting: SystemLibrarySetting): SystemLoadRe
   const names = systemLibraryNames(setting)
   let koffi: Koffi
   try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi
+    koffi = loadKoffi()
   } catch (cause) {
     return { ok: false, error: new SystemLibraryError('unusable', 'koffi did not load', { cause }) }
   }
@@ -156,24 +168,34 @@ function bind(koffi: Koffi, lib: KoffiLibrary): NativeSecp256k1 {
   const parsedKey = new Uint8Array(STRUCT_BYTES)
   const parsedSig = new Uint8Array(STRUCT_BYTES)
   const outputLength = [0]
-  installIllegalCallback(koffi, lib, ctx, () =>
+  const illegal = installIllegalCallback(koffi, lib, ctx, () =>
     keySerialize(ctx, new Uint8Array(65), [65], parsedKey, ILLEGAL_SERIALIZE_FLAGS),
   )
+  // A call the library refused: through the callback (a bug of ours, or an odd build) it throws,
+  // else it is the answer. Only refusals are asked about, so a valid check costs nothing more.
+  const refused = (code: number): number => {
+    const message = illegal.take()
+    if (message === null) return code
+    throw new SystemLibraryError('unusable', `libsecp256k1 refused an argument: ${message}`)
+  }
   // koffi would take a number or a BigInt as a raw address: only byte arrays of the length the
   // library reads reach it.
   const sized = (bytes: Uint8Array, length: number): boolean =>
     bytes instanceof Uint8Array && bytes.length === length
-  const parse = (publicKey: Uint8Array): boolean =>
-    (sized(publicKey, 33) || sized(publicKey, 65)) &&
-    keyParse(ctx, parsedKey, publicKey, publicKey.length) === 1
+  const parse = (publicKey: Uint8Array): boolean => {
+    if (!sized(publicKey, 33) && !sized(publicKey, 65)) return false
+    if (keyParse(ctx, parsedKey, publicKey, publicKey.length) === 1) return true
+    refused(0)
+    return false
+  }
   // The same answers as the bundled binding (k256-binding.ts names the codes). Every length is
   // checked before a call: the library reads as many bytes as its types say.
   return {
     ecdsaVerify(sig, msg32, publicKey) {
       if (!sized(sig, 64) || !sized(msg32, 32)) return 1
-      if (signatureParse(ctx, parsedSig, sig) !== 1) return 1
+      if (signatureParse(ctx, parsedSig, sig) !== 1) return refused(1)
       if (!parse(publicKey)) return 2
-      return verify(ctx, parsedSig, msg32, parsedKey) === 1 ? 0 : 3
+      return verify(ctx, parsedSig, msg32, parsedKey) === 1 ? 0 : refused(3)
     },
     publicKeyVerify(publicKey) {
       return parse(publicKey) ? 0 : 1
@@ -183,25 +205,32 @@ function bind(koffi: Koffi, lib: KoffiLibrary): NativeSecp256k1 {
       if (!parse(publicKey)) return 1
       const flags = output.length === 65 ? SERIALIZE_UNCOMPRESSED : SERIALIZE_COMPRESSED
       outputLength[0] = output.length
-      const ok = keySerialize(ctx, output, outputLength, parsedKey, flags) === 1
-      return ok && outputLength[0] === output.length ? 0 : 1
+      if (keySerialize(ctx, output, outputLength, parsedKey, flags) !== 1) return refused(1)
+      return outputLength[0] === output.length ? 0 : 1
     },
   }
+}
+
+/** The message the library last reported through the installed callback, cleared as read. */
+export interface IllegalArguments {
+  take(): string | null
 }
 
 /**
  * Replaces the context's illegal-argument callback (abort) with one that records the message,
  * then makes one illegal call (`probe`) to prove the library calls it: from then on a misuse
- * makes the call fail (the library returns 0) instead of aborting. Throws when the probe is not
- * refused through the callback, which leaves the library unused. The callback is registered for
- * the context's life, which is the thread's: one of koffi's callback slots per load.
+ * makes the call fail (the library returns 0, and `take` says why) instead of aborting. Throws
+ * when the probe is not refused through the callback; the default callback is put back then and
+ * the library is left unused. A working callback stays registered for the context's life, the
+ * thread's, and is released when the thread ends (koffi's callback slots are counted per
+ * process, and verify workers come and go).
  */
 export function installIllegalCallback(
   koffi: Koffi,
   lib: KoffiLibrary,
   ctx: unknown,
   probe: () => unknown,
-): void {
+): IllegalArguments {
   const callbackType = koffi.proto(null, 'void', ['const char *', 'void *'])
   const setIllegalCallback = lib.func('secp256k1_context_set_illegal_callback', 'void', [
     'void *',
@@ -212,10 +241,41 @@ export function installIllegalCallback(
   const registered = koffi.register((message: string) => {
     illegal = message
   }, koffi.pointer(callbackType))
-  setIllegalCallback(ctx, registered, null)
-  const answer = probe()
-  if (answer !== 0 || illegal === null) {
+  const release = (): void => {
+    setIllegalCallback(ctx, null, null)
     koffi.unregister(registered)
+  }
+  setIllegalCallback(ctx, registered, null)
+  let answer: unknown
+  try {
+    answer = probe()
+  } catch (err) {
+    release()
+    throw err
+  }
+  if (answer !== 0 || illegal === null) {
+    release()
     throw new Error('the library does not report illegal arguments through its callback')
   }
+  illegal = null
+  releaseAtExit(() => koffi.unregister(registered))
+  return {
+    take() {
+      const message = illegal
+      illegal = null
+      return message
+    },
+  }
+}
+
+// One exit listener per thread for all its registrations (tests load the library many times).
+const atExit: (() => void)[] = []
+
+function releaseAtExit(release: () => void): void {
+  if (atExit.length === 0) {
+    process.once('exit', () => {
+      for (const r of atExit.splice(0)) r()
+    })
+  }
+  atExit.push(release)
 }
