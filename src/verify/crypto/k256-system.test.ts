@@ -13,6 +13,7 @@ import {
   loadSystemSecp256k1,
   readSystemLibrarySetting,
   SYSTEM_SONAMES,
+  SystemLibraryError,
   systemLibraryNames,
 } from './k256-system.ts'
 
@@ -220,6 +221,52 @@ describe('system libsecp256k1: an illegal argument fails the call, not the proce
     assert.ok(loaded.ok)
     assert.equal(registered.length, 1)
     assert.ok(bound.includes('secp256k1_context_set_illegal_callback'), bound.join(', '))
+  })
+
+  it('a call the library refuses through the callback after load throws, not a wrong answer', () => {
+    const pair = keypairFromSeed('k256', new TextEncoder().encode('k256-system refusal'))
+    const digest = hash('sha256', 'refusal', 'buffer')
+    const sig = pair.signDigest(digest)
+    const key = pair.publicKey.compressed
+    // The key parse is made to do what a refused argument does: call the callback, answer 0.
+    let callback: ((message: string) => void) | undefined
+    let refuse = false
+    const spy: Koffi = {
+      ...koffi,
+      proto: (...args) => koffi.proto(...args),
+      pointer: (type) => koffi.pointer(type),
+      unregister: (r) => koffi.unregister(r),
+      register(cb, type) {
+        callback = cb
+        return koffi.register(cb, type)
+      },
+      load(name) {
+        const real = koffi.load(name)
+        return {
+          func(...args: [string] | [string, string, readonly unknown[]]) {
+            const fn = args.length === 1 ? real.func(args[0]) : real.func(...args)
+            if (!args[0].includes('secp256k1_ec_pubkey_parse(')) return fn
+            return (...call: unknown[]) => {
+              if (!refuse) return fn(...call)
+              callback?.('a test of the refusal')
+              return 0
+            }
+          },
+        }
+      },
+    }
+    const loaded = loadSystemSecp256k1({ kind: 'named', name: soname }, () => spy)
+    assert.ok(loaded.ok)
+    const { binding } = loaded
+    assert.equal(binding.ecdsaVerify(sig, digest, key), 0)
+    refuse = true
+    assert.throws(
+      () => binding.publicKeyVerify?.(key),
+      /refused an argument: a test of the refusal/,
+    )
+    assert.throws(() => binding.ecdsaVerify(sig, digest, key), SystemLibraryError)
+    refuse = false
+    assert.equal(binding.ecdsaVerify(sig, digest, key), 0, 'nothing left over from the refusal')
   })
 
   it('an illegal flag returns 0 through the callback, which says why, every time', () => {
