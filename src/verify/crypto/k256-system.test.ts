@@ -193,33 +193,46 @@ describe('system libsecp256k1: an illegal argument fails the call, not the proce
   const illegalSerialize = (ctx: unknown) => () =>
     serialize()(ctx, new Uint8Array(65), [65], new Uint8Array(64), 0)
 
+  type NativeFunction = ReturnType<ReturnType<Koffi['load']>['func']>
+  /** koffi as the loader sees it, with `register` and each bound function passed through the
+   * given wrappers. */
+  const spyKoffi = (wrap: {
+    register?: (callback: (message: string) => void) => void
+    func?: (name: string, fn: NativeFunction) => NativeFunction
+  }): Koffi => ({
+    ...koffi,
+    proto: (...args) => koffi.proto(...args),
+    pointer: (type) => koffi.pointer(type),
+    unregister: (r) => koffi.unregister(r),
+    register(callback, type) {
+      wrap.register?.(callback)
+      return koffi.register(callback, type)
+    },
+    load(name) {
+      const real = koffi.load(name)
+      return {
+        func(...args: [string] | [string, string, readonly unknown[]]) {
+          const fn = args.length === 1 ? real.func(args[0]) : real.func(...args)
+          return wrap.func ? wrap.func(args[0], fn) : fn
+        },
+      }
+    },
+  })
+
   it('the loader installs the callback in every binding it makes', () => {
     assert.ok(found.ok, found.ok ? '' : found.error.message)
-    const registered: unknown[] = []
+    let registered = 0
     const bound: string[] = []
-    const spy: Koffi = {
-      ...koffi,
-      proto: (...args) => koffi.proto(...args),
-      pointer: (type) => koffi.pointer(type),
-      unregister: (r) => koffi.unregister(r),
-      register(callback, type) {
-        const r = koffi.register(callback, type)
-        registered.push(r)
-        return r
+    const spy = spyKoffi({
+      register: () => registered++,
+      func: (name, fn) => {
+        bound.push(name)
+        return fn
       },
-      load(name) {
-        const real = koffi.load(name)
-        return {
-          func(...args: [string] | [string, string, readonly unknown[]]) {
-            bound.push(args[0])
-            return args.length === 1 ? real.func(args[0]) : real.func(...args)
-          },
-        }
-      },
-    }
+    })
     const loaded = loadSystemSecp256k1({ kind: 'named', name: soname }, () => spy)
     assert.ok(loaded.ok)
-    assert.equal(registered.length, 1)
+    assert.equal(registered, 1)
     assert.ok(bound.includes('secp256k1_context_set_illegal_callback'), bound.join(', '))
   })
 
@@ -231,30 +244,19 @@ describe('system libsecp256k1: an illegal argument fails the call, not the proce
     // The key parse is made to do what a refused argument does: call the callback, answer 0.
     let callback: ((message: string) => void) | undefined
     let refuse = false
-    const spy: Koffi = {
-      ...koffi,
-      proto: (...args) => koffi.proto(...args),
-      pointer: (type) => koffi.pointer(type),
-      unregister: (r) => koffi.unregister(r),
-      register(cb, type) {
+    const spy = spyKoffi({
+      register: (cb) => {
         callback = cb
-        return koffi.register(cb, type)
       },
-      load(name) {
-        const real = koffi.load(name)
-        return {
-          func(...args: [string] | [string, string, readonly unknown[]]) {
-            const fn = args.length === 1 ? real.func(args[0]) : real.func(...args)
-            if (!args[0].includes('secp256k1_ec_pubkey_parse(')) return fn
-            return (...call: unknown[]) => {
+      func: (name, fn) =>
+        !name.includes('secp256k1_ec_pubkey_parse(')
+          ? fn
+          : (...call: unknown[]) => {
               if (!refuse) return fn(...call)
               callback?.('a test of the refusal')
               return 0
-            }
-          },
-        }
-      },
-    }
+            },
+    })
     const loaded = loadSystemSecp256k1({ kind: 'named', name: soname }, () => spy)
     assert.ok(loaded.ok)
     const { binding } = loaded
