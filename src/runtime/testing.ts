@@ -8,25 +8,25 @@ const run = promisify(execFile)
 
 /**
  * What `fn` of the module at `path` returns in a fresh Node started with `flags` and, when given,
- * NODE_OPTIONS (through JSON: these settings are numbers, or objects of them). Throws if that
- * Node wrote anything to stderr: V8 names an option it does not know there and goes on.
+ * NODE_OPTIONS (these settings are numbers). Throws if that Node wrote anything to stderr: V8
+ * names an option it does not know there and goes on.
  */
-export async function inFreshNode<T = number>(
+export async function inFreshNode(
   path: string,
   fn: string,
   flags: readonly string[],
   nodeOptions = '',
-): Promise<T> {
+): Promise<number> {
   const { stdout, stderr } = await run(
     process.execPath,
     [
       ...flags,
       '--input-type=module',
       '-e',
-      `import(${JSON.stringify(path)}).then((m) => console.log(JSON.stringify(m.${fn}())))`,
+      `import(${JSON.stringify(path)}).then((m) => console.log(m.${fn}()))`,
     ],
     { env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: nodeOptions } },
   )
   if (stderr.trim() !== '') throw new Error(`${fn}: ${stderr.trim()}`)
-  return JSON.parse(stdout) as T
+  return Number(stdout)
 }

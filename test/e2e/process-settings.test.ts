@@ -1,6 +1,6 @@
 // The relay as a process reports the settings it gave itself at start: where Node's compile cache
 // is (so no thread loads the type stripper once it is warm), the young generation of the threads
-// it starts, how far its heaps grow between full collections. All are set before the first
+// it starts and how far its heaps grow between full collections. All are set before the first
 // thread exists (src/main.ts); this fails if one is dropped from the start-up path.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
