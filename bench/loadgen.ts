@@ -5,10 +5,19 @@
 // running relay (`--relay-url`). Prints progress, then one JSON line of results, also appended to
 // data/loadgen/results.jsonl. Benchmarks only: nothing asserts on speed.
 import { appendFile, mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
-import { runLoadgen } from './loadgen/run.ts'
+import { type LoadgenOptions, runLoadgen } from './loadgen/run.ts'
+import {
+  judgeRun,
+  SweepSpecError,
+  type SweptResult,
+  sweepRates,
+  sweepSummary,
+  sweptResult,
+} from './loadgen/sweep.ts'
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +44,10 @@ const { values } = parseArgs({
     'relay-pid': { type: 'string' },
     'admin-password': { type: 'string' },
     'plc-port': { type: 'string' },
+    sweep: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
+    'p99-limit': { type: 'string', default: '200' },
+    'every-rate': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -74,15 +87,26 @@ if (values.help) {
                         requestCrawl and changeLimits routes when --admin-password is given,
                         else with the public com.atproto.sync.requestCrawl
   --relay-pid PID       its process, for CPU and memory figures
-  --plc-port N          fix the mock PLC's port, so that relay can be pointed at it beforehand`)
+  --plc-port N          fix the mock PLC's port, so that relay can be pointed at it beforehand
+  Finding the highest rate held (instead of --rate):
+  --sweep FROM:TO:STEP  one run per rate, rising (or a list: --sweep 5000,6000,7000), our relay
+                        started afresh for each; stops at the first run that does not hold:
+                        every event to every consumer once, p99 within --p99-limit, the rate
+                        offered in full. The last line is the sweep's summary: the highest rate
+                        held and, for the first that was not, why and what limited it (CPU of
+                        the machine, the relay's main thread, the load generator, or queueing)
+  --repeat N            runs per rate (default 1); a rate holds only if every run of it held
+  --p99-limit MS        the p99 latency a rate must stay within (default 200)
+  --every-rate          run every rate of the sweep, past the first that does not hold`)
   process.exit(0)
 }
 
 const num = (name: string, v: string | undefined): number => positiveNumber('loadgen', name, v)
 const env = keyValues('loadgen', 'relay-env', values['relay-env'])
 const relayUrl = values['relay-url']
-const result = await runLoadgen({
-  rate: num('rate', values.rate),
+const nodeFlags = values['relay-node-flag'] ?? (await startScriptNodeFlags())
+const optionsAt = (rate: number): LoadgenOptions => ({
+  rate,
   seconds: num('seconds', values.seconds),
   warmupSeconds: num('warmup', values.warmup),
   hosts: Math.round(num('hosts', values.hosts)),
@@ -102,12 +126,7 @@ const result = await runLoadgen({
   relayLog: values['relay-log'],
   relay:
     relayUrl === undefined
-      ? {
-          kind: 'local',
-          flags: values['relay-flag'],
-          env,
-          nodeFlags: values['relay-node-flag'] ?? (await startScriptNodeFlags()),
-        }
+      ? { kind: 'local', flags: values['relay-flag'], env, nodeFlags }
       : {
           kind: 'external',
           url: relayUrl,
@@ -119,10 +138,44 @@ const result = await runLoadgen({
         },
   log: (line) => console.error(`loadgen: ${line}`),
 })
-const line = JSON.stringify(result)
-console.log(line)
-await mkdir(join(values.results, '..'), { recursive: true })
-await appendFile(values.results, `${line}\n`)
+
+/** Prints a result line and appends it to the results file. */
+async function record(result: Record<string, unknown>): Promise<void> {
+  const line = JSON.stringify(result)
+  console.log(line)
+  await mkdir(join(values.results, '..'), { recursive: true })
+  await appendFile(values.results, `${line}\n`)
+}
+
+if (values.sweep === undefined) {
+  await record(await runLoadgen(optionsAt(num('rate', values.rate))))
+} else {
+  let rates: number[]
+  try {
+    rates = sweepRates(values.sweep)
+  } catch (err) {
+    if (!(err instanceof SweepSpecError)) throw err
+    console.error(`loadgen: ${err.message}`)
+    process.exit(2)
+  }
+  const repeat = Math.round(num('repeat', values.repeat))
+  const p99Limit = num('p99-limit', values['p99-limit'])
+  const runs: SweptResult[] = []
+  sweep: for (const rate of rates) {
+    for (let i = 0; i < repeat; i++) {
+      console.error(`loadgen: sweep: ${rate}/s, run ${i + 1} of ${repeat}`)
+      const result = await runLoadgen(optionsAt(rate))
+      await record(result)
+      const run = sweptResult(result)
+      runs.push(run)
+      if (!values['every-rate'] && !judgeRun(run, p99Limit).held) break sweep
+    }
+  }
+  await record({
+    date: new Date().toISOString(),
+    sweep: sweepSummary(runs, p99Limit, availableParallelism()),
+  })
+}
 
 /** `--only-shard I/N` as numbers; undefined when not given. */
 function shardSelection(text: string | undefined): { index: number; count: number } | undefined {

@@ -4,18 +4,24 @@
 // figures are measured, a shorter run reuses the cached workload's first events, and with the
 // hosts serving repos a relay in archival mode is filled by a resync of each host and then
 // applies every commit to its mirror; with `onlyShard`, only one account shard's events go out.
-// Speed is never asserted here (BENCHMARKS.md).
+// A sweep through the command line runs its rates in turn, stops at the first run that does not
+// hold, and ends with its summary. Speed is never asserted here (BENCHMARKS.md): the sweep is
+// held to a p99 limit no run can miss, then to one no run can meet.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { promisify } from 'node:util'
 import { BytesWrapper } from '@atcute/cbor'
 import { eventIndex, scanFrame } from '../../bench/loadgen/frame-scan.ts'
 import { type LoadgenOptions, runLoadgen } from '../../bench/loadgen/run.ts'
 import { eventsHolding, shardEvents } from '../../bench/loadgen/workload.ts'
 import { encodeErrorFrame, encodeMessageFrame } from '../../src/protocol/frame.ts'
 import { createTid } from '../../src/protocol/syntax/tid.ts'
+
+const execFileAsync = promisify(execFile)
 
 describe('loadgen', () => {
   test("the frame scanner reads op, type, seq and the rev's timestamp, skipping everything else", () => {
@@ -190,6 +196,69 @@ describe('loadgen', () => {
       assert.deepEqual(onOne.shardEvents, { '0': 300, '1': 0 }, olog)
     } finally {
       await rm(cacheDir, { recursive: true, force: true })
+    }
+  })
+
+  test('a sweep runs rising rates through the command line, stops at the first that does not hold, and says why', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loadgen-sweep-'))
+    const results = join(dir, 'results.jsonl')
+    const sweep = async (p99Limit: string) => {
+      const r = await execFileAsync(
+        process.execPath,
+        [
+          'bench/loadgen.ts',
+          ...['--sweep', '40,80', '--p99-limit', p99Limit, '--seconds', '2', '--warmup', '1'],
+          ...['--hosts', '2', '--accounts', '20', '--records', '20', '--seed', '7'],
+          ...['--consumers', '2', '--drain-seconds', '20'],
+          ...['--cache', join(dir, 'cache'), '--results', results],
+        ],
+        { maxBuffer: 16 << 20 },
+      )
+      const lines = r.stdout.trim().split('\n')
+      return { lines: lines.map((l) => JSON.parse(l)), log: `${r.stdout}\n${r.stderr}` }
+    }
+    try {
+      // A limit no run can miss: both rates run, each its own line, and the edge is the higher.
+      const held = await sweep('60000')
+      assert.equal(held.lines.length, 3, held.log)
+      assert.deepEqual(
+        held.lines.slice(0, 2).map((l) => [l.rate, l.complete]),
+        [
+          [40, true],
+          [80, true],
+        ],
+        held.log,
+      )
+      const summary = held.lines[2].sweep
+      assert.equal(summary.edge, 80, held.log)
+      assert.equal(summary.firstFailed, null, held.log)
+      assert.equal(summary.p99LimitMs, 60000)
+      assert.deepEqual(
+        summary.runs.map((r: { rate: number; held: boolean }) => [r.rate, r.held]),
+        [
+          [40, true],
+          [80, true],
+        ],
+      )
+      assert.ok(summary.cores >= 1)
+      // A limit no run can meet: the sweep stops after the first run, holds nothing, and says
+      // what the run was short of and what limited it.
+      const failed = await sweep('0.001')
+      assert.equal(failed.lines.length, 2, failed.log)
+      const short = failed.lines[1].sweep
+      assert.equal(short.edge, null, failed.log)
+      assert.equal(short.runs.length, 1, failed.log)
+      assert.equal(short.firstFailed.rate, 40, failed.log)
+      assert.match(short.firstFailed.why, /^p99 [\d.]+ ms over 0\.001 ms$/, failed.log)
+      assert.match(short.firstFailed.limit, /cores busy/, failed.log)
+      // Every line, the summaries too, went to the results file.
+      const recorded = (await readFile(results, 'utf8')).trim().split('\n')
+      assert.equal(recorded.length, 5)
+      assert.deepEqual(JSON.parse(recorded[4]!).sweep, short)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
