@@ -98,6 +98,12 @@ describe('loadgen sweep', () => {
       ],
     )
     assert.equal(s.runs[2]?.why, 'p99 2500 ms over 200 ms')
+    // 1.2 cores for 6,000 events a second: 200 µs of the relay's CPU per event.
+    assert.equal(s.runs[1]?.relayUsPerEvent, 200)
+    assert.equal(
+      sweepSummary([run(5000, { cpuCores: undefined })], 200, 2).runs[0]?.relayUsPerEvent,
+      undefined,
+    )
     assert.equal(s.runs[0]?.why, undefined)
 
     // Repeats: one failed run of a rate takes the rate out, even after a run of it held.

@@ -105,6 +105,9 @@ export interface SweepSummary {
     readonly p50: number | null
     readonly p99: number | null
     readonly relayCores?: number | undefined
+    /** The relay's CPU per event delivered, in µs: what sets the edge on a machine whose cores
+     * are all busy, and what compares across machines. */
+    readonly relayUsPerEvent?: number | undefined
     readonly loadgenCores: number
     readonly peakRssMB?: number | undefined
   }[]
@@ -142,6 +145,10 @@ export function sweepSummary(
       p50: r.latencyMs.p50,
       p99: r.latencyMs.p99,
       relayCores: r.cpuCores,
+      relayUsPerEvent:
+        r.cpuCores !== undefined && r.deliveredPerSec > 0
+          ? Math.round((r.cpuCores / r.deliveredPerSec) * 1e6)
+          : undefined,
       loadgenCores: r.loadgenCores,
       peakRssMB: r.peakRssMB,
     }
