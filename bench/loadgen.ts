@@ -9,8 +9,9 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
-import { type LoadgenOptions, runLoadgen } from './loadgen/run.ts'
+import { type LoadgenOptions, loadgenWorkload, runLoadgen } from './loadgen/run.ts'
 import {
+  failedRun,
   judgeRun,
   SweepSpecError,
   type SweptResult,
@@ -21,7 +22,7 @@ import {
 
 const { values } = parseArgs({
   options: {
-    rate: { type: 'string', default: '4000' },
+    rate: { type: 'string' },
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '15' },
     hosts: { type: 'string', default: '20' },
@@ -45,8 +46,8 @@ const { values } = parseArgs({
     'admin-password': { type: 'string' },
     'plc-port': { type: 'string' },
     sweep: { type: 'string' },
-    repeat: { type: 'string', default: '1' },
-    'p99-limit': { type: 'string', default: '200' },
+    repeat: { type: 'string' },
+    'p99-limit': { type: 'string' },
     'every-rate': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -81,7 +82,8 @@ if (values.help) {
   --relay-node-flag F   a Node/V8 flag for the relay (repeatable); without any, the flags
                         npm start passes (package.json's start script), so the figures are
                         those of the relay as shipped
-  --relay-log FILE      write the relay's log lines here when the run ends
+  --relay-log FILE      write the relay's log lines here when the run ends (with --sweep,
+                        each run's replaces the last's)
   Any other relay, already running:
   --relay-url URL       its HTTP base (http://127.0.0.1:2470); hosts are added with the admin
                         requestCrawl and changeLimits routes when --admin-password is given,
@@ -90,11 +92,12 @@ if (values.help) {
   --plc-port N          fix the mock PLC's port, so that relay can be pointed at it beforehand
   Finding the highest rate held (instead of --rate):
   --sweep FROM:TO:STEP  one run per rate, rising (or a list: --sweep 5000,6000,7000), our relay
-                        started afresh for each; stops at the first run that does not hold:
+                        started afresh for each (so not with --relay-url), the workload made
+                        once for the highest rate; stops at the first run that does not hold:
                         every event to every consumer once, p99 within --p99-limit, the rate
                         offered in full. The last line is the sweep's summary: the highest rate
-                        held and, for the first that was not, why and what limited it (CPU of
-                        the machine, the relay's main thread, the load generator, or queueing)
+                        held and, for the first that was not, why and what limited it (the
+                        machine's CPU, the relay's main thread, the load generator, queueing)
   --repeat N            runs per rate (default 1); a rate holds only if every run of it held
   --p99-limit MS        the p99 latency a rate must stay within (default 200)
   --every-rate          run every rate of the sweep, past the first that does not hold`)
@@ -104,7 +107,18 @@ if (values.help) {
 const num = (name: string, v: string | undefined): number => positiveNumber('loadgen', name, v)
 const env = keyValues('loadgen', 'relay-env', values['relay-env'])
 const relayUrl = values['relay-url']
-const nodeFlags = values['relay-node-flag'] ?? (await startScriptNodeFlags())
+const sweeping = values.sweep !== undefined
+refuseWith(sweeping && values.rate !== undefined, '--rate and --sweep: give one or the other')
+refuseWith(
+  sweeping && relayUrl !== undefined,
+  '--sweep starts our relay afresh for each run, so it cannot drive --relay-url',
+)
+for (const option of ['repeat', 'p99-limit', 'every-rate'] as const) {
+  const given = option === 'every-rate' ? values[option] : values[option] !== undefined
+  refuseWith(!sweeping && given, `--${option} only goes with --sweep`)
+}
+const nodeFlags =
+  relayUrl === undefined ? (values['relay-node-flag'] ?? (await startScriptNodeFlags())) : []
 const optionsAt = (rate: number): LoadgenOptions => ({
   rate,
   seconds: num('seconds', values.seconds),
@@ -148,7 +162,7 @@ async function record(result: Record<string, unknown>): Promise<void> {
 }
 
 if (values.sweep === undefined) {
-  await record(await runLoadgen(optionsAt(num('rate', values.rate))))
+  await record(await runLoadgen(optionsAt(num('rate', values.rate ?? '4000'))))
 } else {
   let rates: number[]
   try {
@@ -158,23 +172,50 @@ if (values.sweep === undefined) {
     console.error(`loadgen: ${err.message}`)
     process.exit(2)
   }
-  const repeat = Math.round(num('repeat', values.repeat))
-  const p99Limit = num('p99-limit', values['p99-limit'])
+  const repeat = num('repeat', values.repeat ?? '1')
+  refuseWith(!Number.isInteger(repeat), `--repeat wants a whole number, not ${values.repeat}`)
+  const p99Limit = num('p99-limit', values['p99-limit'] ?? '200')
+  // The highest rate's workload first: every lower rate then sends its first events.
+  await loadgenWorkload(optionsAt(rates.at(-1)!))
   const runs: SweptResult[] = []
   sweep: for (const rate of rates) {
     for (let i = 0; i < repeat; i++) {
       console.error(`loadgen: sweep: ${rate}/s, run ${i + 1} of ${repeat}`)
-      const result = await runLoadgen(optionsAt(rate))
-      await record(result)
-      const run = sweptResult(result)
+      const opts = optionsAt(rate)
+      let run: SweptResult
+      try {
+        const result = await runLoadgen(opts)
+        await record(result)
+        run = sweptResult(result)
+      } catch (err) {
+        // A relay that died under load is this rate's answer: the summary still comes.
+        console.error(`loadgen: sweep: the run at ${rate}/s failed: ${errorText(err)}`)
+        run = failedRun(rate, opts.seconds, err)
+      }
       runs.push(run)
       if (!values['every-rate'] && !judgeRun(run, p99Limit).held) break sweep
     }
   }
+  const { seconds, warmupSeconds, hosts, accounts, consumers } = optionsAt(rates[0]!)
   await record({
     date: new Date().toISOString(),
-    sweep: sweepSummary(runs, p99Limit, availableParallelism()),
+    sweep: {
+      ...{ rates, repeat, seconds, warmupSeconds, hosts, accounts, consumers },
+      relayFlags: values['relay-flag'],
+      ...sweepSummary(runs, p99Limit, availableParallelism()),
+    },
   })
+}
+
+/** Exits 2 with `message` when `refused`. */
+function refuseWith(refused: boolean, message: string): void {
+  if (!refused) return
+  console.error(`loadgen: ${message}`)
+  process.exit(2)
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
 
 /** `--only-shard I/N` as numbers; undefined when not given. */

@@ -25,6 +25,7 @@ import {
   ensureRepos,
   ensureWorkload,
   eventsHolding,
+  type Manifest,
   type ShardSelection,
   type WorkloadParams,
 } from './workload.ts'
@@ -68,8 +69,18 @@ export interface LoadgenOptions {
   readonly log: (line: string) => void
 }
 
-export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, unknown>> {
-  const { log } = opts
+/**
+ * The cached workload a run with these options sends (generated first if no cached one holds
+ * it), and how many of its events: a sweep calls it for its highest rate before its first run,
+ * so that every lower rate sends the first events of one workload instead of generating its own.
+ */
+export async function loadgenWorkload(opts: LoadgenOptions): Promise<{
+  /** The events sent: all of `params.events`, or with `onlyShard` that shard's among them. */
+  readonly wanted: number
+  readonly params: WorkloadParams
+  readonly dir: string
+  readonly manifest: Manifest
+}> {
   const wanted = Math.ceil(opts.rate * (opts.warmupSeconds + opts.seconds))
   const base = {
     hosts: opts.hosts,
@@ -88,8 +99,15 @@ export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, u
       )
     : wanted
   const params: WorkloadParams = { ...base, events }
-  const { dir, manifest } = await ensureWorkload(opts.cacheDir, params, log)
-  if (opts.serveRepos) await ensureRepos(dir, manifest, log)
+  const { dir, manifest } = await ensureWorkload(opts.cacheDir, params, opts.log)
+  if (opts.serveRepos) await ensureRepos(dir, manifest, opts.log)
+  return { wanted, params, dir, manifest }
+}
+
+export async function runLoadgen(opts: LoadgenOptions): Promise<Record<string, unknown>> {
+  const { log } = opts
+  const { wanted, params, dir, manifest } = await loadgenWorkload(opts)
+  const { events } = params
   const sendTimes = new SharedArrayBuffer(8 * events)
   const window = new SharedArrayBuffer(16)
   const windowTimes = new Float64Array(window)

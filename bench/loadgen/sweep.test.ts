@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
+  failedRun,
   judgeRun,
   limitOf,
   MAX_SWEEP_RATES,
@@ -13,6 +14,7 @@ import {
 
 const run = (rate: number, over: Partial<SweptResult> = {}): SweptResult => ({
   rate,
+  seconds: 30,
   offeredPerSec: rate,
   deliveredPerSec: rate,
   complete: true,
@@ -34,6 +36,8 @@ describe('loadgen sweep', () => {
       assert.throws(() => sweepRates(bad), SweepSpecError, bad)
     }
     assert.throws(() => sweepRates(`1:${MAX_SWEEP_RATES + 1}:1`), SweepSpecError)
+    // Counted before any is made: a typo far past the limit is refused at once.
+    assert.throws(() => sweepRates('1:99999999999999999999:1'), SweepSpecError)
     assert.equal(sweepRates(`1:${MAX_SWEEP_RATES}:1`).length, MAX_SWEEP_RATES)
   })
 
@@ -58,6 +62,16 @@ describe('loadgen sweep', () => {
       held: false,
       why: 'the load generator offered only 5820/s',
     })
+    // At a few dozen events a second the tolerance is three events over the window, not 2%.
+    assert.equal(judgeRun(run(40, { seconds: 2, offeredPerSec: 38.5 }), 200).held, true)
+    assert.equal(judgeRun(run(40, { seconds: 2, offeredPerSec: 38 }), 200).held, false)
+    // Missing figures never read as a run that held.
+    assert.equal(judgeRun(run(6000, { offeredPerSec: Number.NaN }), 200).held, false)
+    assert.equal(judgeRun(run(6000, { latencyMs: { p50: 1, p99: Number.NaN } }), 200).held, false)
+    assert.deepEqual(judgeRun(failedRun(6000, 30, new Error('relay exited 70')), 200), {
+      held: false,
+      why: 'the run failed: relay exited 70',
+    })
   })
 
   test('what limited a run: the machine, the main thread, the load generator, or queueing', () => {
@@ -71,15 +85,30 @@ describe('loadgen sweep', () => {
       16,
     )
     assert.equal(main, "the relay's main thread: 0.95 of a core")
+    // On a busy machine the main thread near a core is named in the CPU verdict.
+    assert.match(
+      limitOf(run(7000, { cpuCores: 1.7, cpuByThread: { main: 0.93 }, loadgenCores: 0.2 }), 2),
+      /^CPU: 1\.90 of 2 cores busy: the relay 1\.70 \(main 0\.93\), .*; the relay's main thread is near a whole core$/,
+    )
+    // A sender that fell behind on a busy machine is a symptom: the verdict is the CPU.
+    assert.match(limitOf(run(7000, { offeredPerSec: 6500, cpuCores: 1.7 }), 2), /^CPU: /)
+    assert.equal(
+      limitOf(run(7000, { cpuCores: 1.75, cpuByThread: {}, loadgenCores: 0.2 }), 2),
+      'CPU: 1.95 of 2 cores busy: the relay 1.75, the load generator 0.20',
+    )
     assert.match(
       limitOf(run(6000, { cpuCores: 1.2 }), 2),
       /^queueing with cores to spare: 1\.40 of 2/,
     )
-    assert.equal(
+    assert.match(
       limitOf(run(8000, { offeredPerSec: 7000 }), 2),
-      'the load generator: it offered 7000/s of 8000/s',
+      /^the load generator: it offered 7000\/s of 8000\/s with cores to spare \(the relay 1\.20 /,
     )
     assert.match(limitOf(run(8000, { cpuCores: undefined }), 2), /no CPU figures/)
+    assert.match(
+      limitOf(failedRun(8000, 30, new Error('boom')), 2),
+      /^unknown: the run failed \(boom\)/,
+    )
   })
 
   test('the edge is the highest rate every run of which held, below the first that did not', () => {
@@ -117,6 +146,11 @@ describe('loadgen sweep', () => {
     assert.equal(every.runs[2]?.held, true)
     // Nothing held; everything held.
     assert.equal(sweepSummary([run(5000, slow)], 200, 2).edge, null)
+    // A run that threw ends the sweep like any failure, with its reason.
+    const died = sweepSummary([run(5000), failedRun(6000, 30, new Error('exited 70'))], 200, 2)
+    assert.equal(died.edge, 5000)
+    assert.equal(died.firstFailed?.why, 'the run failed: exited 70')
+    assert.equal(died.runs[1]?.relayUsPerEvent, undefined)
     const all = sweepSummary([run(5000), run(6000)], 200, 2)
     assert.equal(all.edge, 6000)
     assert.equal(all.firstFailed, null)
@@ -125,6 +159,7 @@ describe('loadgen sweep', () => {
   test("a run's result line read as the sweep needs it", () => {
     const line = {
       rate: 6000,
+      seconds: 30,
       offeredPerSec: 5999.7,
       deliveredPerSec: 6001.2,
       complete: true,
@@ -136,6 +171,7 @@ describe('loadgen sweep', () => {
     }
     assert.deepEqual(sweptResult(line), {
       rate: 6000,
+      seconds: 30,
       offeredPerSec: 5999.7,
       deliveredPerSec: 6001.2,
       complete: true,
@@ -149,5 +185,6 @@ describe('loadgen sweep', () => {
     const empty = sweptResult({ rate: 6000 })
     assert.equal(judgeRun(empty, 200).held, false)
     assert.equal(empty.cpuCores, undefined)
+    assert.equal(empty.loadgenCores, undefined)
   })
 })

@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { BytesWrapper } from '@atcute/cbor'
 import { eventIndex, scanFrame } from '../../bench/loadgen/frame-scan.ts'
@@ -22,6 +23,7 @@ import { encodeErrorFrame, encodeMessageFrame } from '../../src/protocol/frame.t
 import { createTid } from '../../src/protocol/syntax/tid.ts'
 
 const execFileAsync = promisify(execFile)
+const LOADGEN = fileURLToPath(new URL('../../bench/loadgen.ts', import.meta.url))
 
 describe('loadgen', () => {
   test("the frame scanner reads op, type, seq and the rev's timestamp, skipping everything else", () => {
@@ -199,7 +201,7 @@ describe('loadgen', () => {
     }
   })
 
-  test('a sweep runs rising rates through the command line, stops at the first that does not hold, and says why', {
+  test('a sweep runs rising rates, stops at the first that does not hold, and says why', {
     timeout: 180_000,
   }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'loadgen-sweep-'))
@@ -208,8 +210,8 @@ describe('loadgen', () => {
       const r = await execFileAsync(
         process.execPath,
         [
-          'bench/loadgen.ts',
-          ...['--sweep', '40,80', '--p99-limit', p99Limit, '--seconds', '2', '--warmup', '1'],
+          LOADGEN,
+          ...['--sweep', '40,80', '--p99-limit', p99Limit, '--seconds', '3', '--warmup', '1'],
           ...['--hosts', '2', '--accounts', '20', '--records', '20', '--seed', '7'],
           ...['--consumers', '2', '--drain-seconds', '20'],
           ...['--cache', join(dir, 'cache'), '--results', results],
@@ -243,6 +245,12 @@ describe('loadgen', () => {
         ],
       )
       assert.ok(summary.cores >= 1)
+      assert.deepEqual(summary.rates, [40, 80])
+      assert.equal(summary.seconds, 3)
+      assert.equal(summary.repeat, 1)
+      // The workload was made once, for the highest rate; each run sent its first events.
+      assert.equal(held.log.match(/workload: generating/g)?.length, 1, held.log)
+      assert.match(held.log, /generating 320 events/, held.log)
       // A limit no run can meet: the sweep stops after the first run, holds nothing, and says
       // what the run was short of and what limited it.
       const failed = await sweep('0.001')
@@ -252,11 +260,33 @@ describe('loadgen', () => {
       assert.equal(short.runs.length, 1, failed.log)
       assert.equal(short.firstFailed.rate, 40, failed.log)
       assert.match(short.firstFailed.why, /^p99 [\d.]+ ms over 0\.001 ms$/, failed.log)
-      assert.match(short.firstFailed.limit, /cores busy/, failed.log)
+      assert.match(
+        short.firstFailed.limit,
+        /^(CPU: |the relay's main thread|queueing with cores to spare)/,
+        failed.log,
+      )
       // Every line, the summaries too, went to the results file.
       const recorded = (await readFile(results, 'utf8')).trim().split('\n')
       assert.equal(recorded.length, 5)
       assert.deepEqual(JSON.parse(recorded[4]!).sweep, short)
+      // Options that do not go together are refused before anything starts.
+      for (const args of [
+        ['--sweep', '40,80', '--relay-url', 'http://127.0.0.1:9'],
+        ['--sweep', '40,80', '--rate', '40'],
+        ['--sweep', '40,80', '--repeat', '1.5'],
+        ['--sweep', '1:99999999999999999999:1'],
+        ['--repeat', '2'],
+        ['--every-rate'],
+      ]) {
+        await assert.rejects(
+          execFileAsync(process.execPath, [LOADGEN, ...args]),
+          (err: { code: number; stderr: string }) => {
+            assert.equal(err.code, 2, `${args.join(' ')}: ${err.stderr}`)
+            assert.match(err.stderr, /^loadgen: /, args.join(' '))
+            return true
+          },
+        )
+      }
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
