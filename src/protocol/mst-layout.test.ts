@@ -32,8 +32,8 @@ function generalBlock(left: CidLink | null, entries: readonly Entry[]): Uint8Arr
 /** What the layout reader reads: `l` and the raw entries, or undefined. */
 function readRaw(block: Uint8Array) {
   const e: { p: number; k: Uint8Array; v: CidLink; t: CidLink | null }[] = []
-  const l = readCanonicalNode(block, (_i, p, k, v, t) => {
-    e.push({ p, k: Uint8Array.from(k), v, t })
+  const l = readCanonicalNode(block, (_i, p, b, start, length, v, t) => {
+    e.push({ p, k: b.slice(start, start + length), v, t })
     return true
   })
   return l === undefined ? undefined : { l, e }

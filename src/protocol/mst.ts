@@ -138,20 +138,35 @@ export function parseMstNode(block: Uint8Array, bounds: MstBounds = NO_BOUNDS): 
 
 // The key being read in place, as bytes: the previous key's first `p` bytes, then the suffix.
 // Hashing these bytes and decoding them in one piece is cheaper than joining two strings, which
-// node:crypto must copy into one before it hashes.
+// node:crypto must copy into one before it hashes. The suffix is copied in byte by byte and the
+// key handed on as a view kept per length: a new view for each suffix and each key was ~1% of a
+// verify worker (BENCHMARKS.md, session 28). Neither the hash nor the decoder keeps the view.
 const keyBytes = new Uint8Array(MAX_REPO_PATH_LENGTH)
+// Filled with undefined up front: an element stored far past the end of an empty array would
+// turn its elements into a dictionary.
+const keyViews: (Uint8Array | undefined)[] = new Array(MAX_REPO_PATH_LENGTH + 1).fill(undefined)
+
+/** The key's first `n` bytes (n ≤ MAX_REPO_PATH_LENGTH), as a view made once per length. */
+function keyView(n: number): Uint8Array {
+  let view = keyViews[n]
+  if (view === undefined) {
+    view = keyBytes.subarray(0, n)
+    keyViews[n] = view
+  }
+  return view
+}
 
 function readCanonical(block: Uint8Array, bounds: MstBounds): MstNode | null {
   const entries: MstEntry[] = []
   let prev = ''
   let height: number | null = null
-  const left = readCanonicalNode(block, (i, p, k, value, right) => {
-    const n = p + k.length
+  const left = readCanonicalNode(block, (i, p, b, start, length, value, right) => {
+    const n = p + length
     if (p > prev.length || (i === 0 && p !== 0) || n > MAX_REPO_PATH_LENGTH) return false
     // Prefix compression not exact (see entryKey): read again the general way, which says so.
-    if (i > 0 && p < prev.length && k.length > 0 && k[0] === keyBytes[p]) return false
-    keyBytes.set(k, p)
-    const bytes = keyBytes.subarray(0, n)
+    if (i > 0 && p < prev.length && length > 0 && b[start] === keyBytes[p]) return false
+    for (let j = 0; j < length; j++) keyBytes[p + j] = b[start + j]!
+    const bytes = keyView(n)
     const key = checkedKey(i, keyText(bytes, i), prev, bounds)
     height = keyHeight(i, mstKeyHeight(bytes), height)
     entries.push({ key, value, right })
