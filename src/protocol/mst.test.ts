@@ -56,6 +56,9 @@ test('example_keys.txt: every key is a valid MST key and builds a tree whose nod
     const bytes = await store.get(cid)
     assert.ok(bytes)
     const node = parseMstNode(bytes, { after, before, height })
+    // A tree built by @atcute/mst is canonical DAG-CBOR, so every node is read in place: a
+    // reader that fell back to the general decoder would still answer right, only slower.
+    assert.equal(node.canonical, true, `node ${cid} was not read in the canonical layout`)
     const h = node.height ?? height
     let lo = after
     const children: [string | undefined, string | undefined, string | undefined][] = []
