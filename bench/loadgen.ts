@@ -200,7 +200,13 @@ if (values.sweep === undefined) {
   await record({
     date: new Date().toISOString(),
     sweep: {
-      ...{ rates, repeat, seconds, warmupSeconds, hosts, accounts, consumers },
+      rates,
+      repeat,
+      seconds,
+      warmupSeconds,
+      hosts,
+      accounts,
+      consumers,
       relayFlags: values['relay-flag'],
       ...sweepSummary(runs, p99Limit, availableParallelism()),
     },
