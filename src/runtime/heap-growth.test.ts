@@ -17,4 +17,6 @@ test("the relay's heap growth unless Node's command line gives one", async () =>
   assert.equal(await inForce(['--max-semi-space-size=16']), 150)
   assert.equal(await inForce(['--heap-growing-percent=50']), 50)
   assert.equal(await inForce(['--heap-growing-percent=300', '--heap-growing-percent=40']), 40)
+  // 0 asks for V8's own factor, and is kept.
+  assert.equal(await inForce(['--heap-growing-percent=0']), 0)
 })

@@ -20,8 +20,9 @@
 // where it is 50-55 without them, for no CPU saved (BENCHMARKS.md, 2026-12-05, session 27). In
 // those runs every full collection by V8's rule was incremental, its final pause 5-25 ms.
 // How: set once in the process entry, before the relay starts; V8 reads it at every full
-// collection, so it applies to every heap, the main thread's included. A positive value given on
-// Node's command line is kept (Node refuses it in NODE_OPTIONS), as are V8's marking triggers.
+// collection, so it applies to every heap, the main thread's included. A value given on Node's
+// command line is kept (Node refuses it in NODE_OPTIONS), 0 included, which is V8's own factor;
+// so are V8's marking triggers.
 import { setFlagsFromString } from 'node:v8'
 import { nodeFlagNumber } from './node-flags.ts'
 
@@ -30,7 +31,7 @@ export const HEAP_GROWING_PERCENT = 150
 
 /**
  * Sets V8's heap growing percent to `HEAP_GROWING_PERCENT`, or leaves what Node's command line
- * says. Call it once, in the process entry. Returns the percent in force.
+ * says. Call it once, in the process entry. Returns the percent in force (0: V8's own factor).
  */
 export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): number {
   const given = nodeFlagNumber(execArgv, 'heap-growing-percent')

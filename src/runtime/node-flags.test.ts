@@ -8,9 +8,11 @@ test('a numeric V8 option among Node options: the last valid one wins', () => {
   assert.equal(nodeFlagNumber(['--heap-growing-percent=50'], flag), 50)
   assert.equal(nodeFlagNumber(['--heap_growing_percent=30'], flag), 30)
   assert.equal(nodeFlagNumber(['--heap-growing-percent=50', '--heap-growing-percent=20'], flag), 20)
-  // Not a positive number, or another option of which this one's name is a prefix: not it.
+  // 0 is a value given (V8's own default); not a number, a negative one, or another option of
+  // which this one's name is a prefix: not it.
+  assert.equal(nodeFlagNumber(['--heap-growing-percent=50', '--heap-growing-percent=0'], flag), 0)
   assert.equal(
-    nodeFlagNumber(['--heap-growing-percent=lots', '--heap-growing-percent=0'], flag),
+    nodeFlagNumber(['--heap-growing-percent=lots', '--heap-growing-percent=-5'], flag),
     null,
   )
   assert.equal(nodeFlagNumber(['--heap-growing-percentage=50', '--import', 'x.mjs'], flag), null)

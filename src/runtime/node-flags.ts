@@ -2,14 +2,18 @@
 // the process-wide heap settings the relay makes at start (thread-heap.ts, heap-growth.ts): an
 // operator who passed the option keeps the value given.
 
-/** The last `--name=N` (dashes or underscores) with a positive number among `args`, or null. */
+/**
+ * The last `--name=N` (dashes or underscores) with a number N ≥ 0 among `args`, or null. V8
+ * reads 0 for these sizes and factors as "your own default", so it is a value given, and the
+ * caller decides what it means.
+ */
 export function nodeFlagNumber(args: readonly string[], name: string): number | null {
   const pattern = new RegExp(`^--${name.replaceAll('-', '[-_]')}=(.*)$`)
   let value: number | null = null
   for (const arg of args) {
     const m = pattern.exec(arg)
     const n = Number(m?.[1])
-    if (m && Number.isFinite(n) && n > 0) value = n
+    if (m && m[1] !== '' && Number.isFinite(n) && n >= 0) value = n
   }
   return value
 }

@@ -15,6 +15,8 @@ test('the semi-space size given on the command line', () => {
   assert.equal(commandLineSemiSpaceMb(['--max_semi_space_size=2']), 2)
   assert.equal(commandLineSemiSpaceMb(['--max-semi-space-size=16', '--max-semi-space-size=1']), 1)
   assert.equal(commandLineSemiSpaceMb(['--max-semi-space-size=lots', '--import', 'x.mjs']), null)
+  // 0 is V8's own default: no size given, so the threads still get theirs.
+  assert.equal(commandLineSemiSpaceMb(['--max-semi-space-size=2', '--max-semi-space-size=0']), null)
 })
 
 // A process started like the relay (16 MB semi-spaces) whose main thread and one worker each

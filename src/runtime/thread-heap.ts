@@ -32,7 +32,9 @@ export function limitThreadYoungGeneration(
   return mb
 }
 
-/** `--max-semi-space-size=N` among Node's options (the last one wins), or null. */
+/** `--max-semi-space-size=N` among Node's options (the last one wins), or null; 0, V8's own
+ * default, is no size given either. */
 export function commandLineSemiSpaceMb(args: readonly string[]): number | null {
-  return nodeFlagNumber(args, 'max-semi-space-size')
+  const mb = nodeFlagNumber(args, 'max-semi-space-size')
+  return mb === 0 ? null : mb
 }
