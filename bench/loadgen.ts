@@ -189,8 +189,8 @@ if (values.sweep === undefined) {
         run = sweptResult(result)
       } catch (err) {
         // A relay that died under load is this rate's answer: the summary still comes.
-        console.error(`loadgen: sweep: the run at ${rate}/s failed: ${errorText(err)}`)
         run = failedRun(rate, opts.seconds, err)
+        console.error(`loadgen: sweep: the run at ${rate}/s failed: ${run.error}`)
       }
       runs.push(run)
       if (!values['every-rate'] && !judgeRun(run, p99Limit).held) break sweep
@@ -218,10 +218,6 @@ function refuseWith(refused: boolean, message: string): void {
   if (!refused) return
   console.error(`loadgen: ${message}`)
   process.exit(2)
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 /** `--only-shard I/N` as numbers; undefined when not given. */
