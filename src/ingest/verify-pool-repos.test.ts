@@ -14,13 +14,6 @@ import { DYING_REPO_DID } from './testing/dying-repo-signal.ts'
 import { VerifyPool, VerifyWorkerError } from './verify-pool.ts'
 import type { VerifyTask } from './verify-task.ts'
 
-/** The counts that return to zero once every task is done (`batches` only grows). */
-const settled = ({ inFlight, queued, restarts }: VerifyPool['stats']) => ({
-  inFlight,
-  queued,
-  restarts,
-})
-
 const slowRepos = new URL('./testing/slow-repo-verify-worker.ts', import.meta.url)
 const dyingRepos = new URL('./testing/dying-repo-verify-worker.ts', import.meta.url)
 const DID = 'did:plc:ewvi7nxzyoun6zhxrhs64oiz'
@@ -73,7 +66,7 @@ test('with two workers, events given after a whole repo go around the worker hol
   assert.equal(repoOutcome.ok, true)
   assert.ok(eventOutcomes.every((o) => o.ok))
   assert.deepEqual(order, [...Array(12).fill('event'), 'repo'])
-  assert.deepEqual(settled(pool.stats), { inFlight: 0, queued: 0, restarts: 0 })
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 // A pool whose workers start at the first task (the relay's, beside --verify-on-main): whichever
@@ -115,7 +108,7 @@ test('with one worker, repos and events share it and every one is answered', asy
     pool.verifyRepo(f.repo()),
   ])
   assert.ok(outcomes.every((o) => o.ok))
-  assert.deepEqual(settled(pool.stats), { inFlight: 0, queued: 0, restarts: 0 })
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 test('a repo queued behind a worker that dies goes to the worker left, not to its replacement', async () => {

@@ -12,13 +12,6 @@ import { CRASH_DID_KEY } from './testing/crash-signal.ts'
 import { VerifyPool, VerifyWorkerError } from './verify-pool.ts'
 import { runVerifyTask, type VerifyTask } from './verify-task.ts'
 
-/** The counts that return to zero once every task is done (`batches` only grows). */
-const settled = ({ inFlight, queued, restarts }: VerifyPool['stats']) => ({
-  inFlight,
-  queued,
-  restarts,
-})
-
 let pool: VerifyPool
 before(() => {
   pool = new VerifyPool({ size: 2, maxInFlightPerWorker: 2 })
@@ -82,7 +75,7 @@ test('pool outcomes equal inline outcomes, accepted and dropped, with many tasks
     pooled.slice(20).map((o) => (o.ok ? 'ok' : o.reason)),
     ['stale-rev', 'bad-signature'],
   )
-  assert.deepEqual(settled(pool.stats), { inFlight: 0, queued: 0, restarts: 0 })
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 test('the caller keeps its frame: the same bytes twice in one turn (one transfer could not take them twice), and again', async () => {
@@ -162,27 +155,6 @@ test("the workers' busy time grows with the work they are given", async () => {
   assert.equal(pool.size, 2)
 })
 
-test("a turn's events go together to one worker until it has 8 in flight, then to the next", async () => {
-  const two = new VerifyPool({ size: 2 })
-  try {
-    const task = await oneCommitTask()
-    while (two.readyWorkers < 2) await new Promise((r) => setTimeout(r, 10))
-    // Five in one turn: one group, so one worker woken (spread, they were two groups of 3 and 2).
-    const before = two.stats.batches
-    const five = await Promise.all(Array.from({ length: 5 }, () => two.verify(task())))
-    assert.ok(five.every((o) => o.ok))
-    assert.equal(two.stats.batches - before, 1)
-    // Twenty: eight to one, eight to the other, then spread by the fewest in flight; still one
-    // group per worker.
-    const mid = two.stats.batches
-    const twenty = await Promise.all(Array.from({ length: 20 }, () => two.verify(task())))
-    assert.ok(twenty.every((o) => o.ok))
-    assert.equal(two.stats.batches - mid, 2)
-  } finally {
-    await two.close()
-  }
-})
-
 test('many tasks given in one turn, more than a reply group: every outcome comes back to its own task', async () => {
   const wide = new VerifyPool({ size: 1, maxInFlightPerWorker: 64 })
   try {
@@ -206,7 +178,7 @@ test('many tasks given in one turn, more than a reply group: every outcome comes
       assert.equal(o.ok, i % 3 !== 0, `task ${i}`)
       if (o.ok) assert.equal(o.rev, msg.rev)
     })
-    assert.deepEqual(settled(wide.stats), { inFlight: 0, queued: 0, restarts: 0 })
+    assert.deepEqual(wide.stats, { inFlight: 0, queued: 0, restarts: 0 })
   } finally {
     await wide.close()
   }
@@ -227,7 +199,7 @@ test('tasks whose batch cannot be posted (a detached CAR) fail; the pool goes on
   )
   const ok = await pool.verify({ ...task, mode: 'strict', frame })
   assert.equal(ok.ok, true)
-  assert.deepEqual(settled(pool.stats), { inFlight: 0, queued: 0, restarts: 0 })
+  assert.deepEqual(pool.stats, { inFlight: 0, queued: 0, restarts: 0 })
 })
 
 test('closing asks the workers to end after their current group: none is terminated', async () => {

@@ -3,8 +3,7 @@
 // (event-verification.ts). Tasks go to the worker with the fewest in flight. An event's frame is
 // copied as it is posted (the caller keeps it); a whole repo's CAR is transferred. Tasks given
 // to a worker in one turn of the event loop are posted together, their frames in one buffer
-// (verify-messages.ts). Events given in one turn stay together on the worker the turn's first
-// went to, until it has `GATHER_BELOW` in flight (see there).
+// (verify-messages.ts).
 // Whole repos (a resync's or repair's import) take a worker for as long as a big repo takes,
 // seconds, and an event given to that worker would wait as long. So while two workers or more
 // are ready, repos go to at most all but one of them (spread over those, fewest repos first),
@@ -96,16 +95,6 @@ const EVENTS_FIRST = ['event', 'repo'] as const
 const REPOS_FIRST = ['repo', 'event'] as const
 /** How long `close` waits for a worker to end by itself before terminating it. */
 const CLOSE_WAIT_MS = 10_000
-/**
- * A turn's next event goes to the worker already given events this turn while that one has
- * fewer than this in flight, instead of to the one with the fewest. A group posted to a worker
- * that sleeps wakes it, and the wake-up costs both threads whatever the group's size: spreading
- * a turn's few events over every worker woke them all for a little work each. Gathered, at
- * 6,000-7,000 commits/s under the load generator the relay spent 3-5% less CPU per event (the
- * main thread and the workers both; BENCHMARKS.md, session 29). A worker then holds at most
- * this many events more than the least busy: ~1 ms of its work.
- */
-const GATHER_BELOW = 8
 
 export class VerifyPool {
   readonly #slots: Slot[] = []
@@ -114,10 +103,6 @@ export class VerifyPool {
     repo: [],
   }
   readonly #maxInFlight: number
-  /** `GATHER_BELOW`, or the in-flight limit when that is lower. */
-  readonly #gatherBelow: number
-  /** Groups of tasks posted to the workers (each one message, and a wake-up if it slept). */
-  #batches = 0
   readonly #onWorkerError: (err: unknown, restartInMs: number) => void
   /** Whole-repo tasks in flight on every worker together. */
   #repos = 0
@@ -130,7 +115,6 @@ export class VerifyPool {
 
   constructor(opts: VerifyPoolOptions) {
     this.#maxInFlight = opts.maxInFlightPerWorker ?? 64
-    this.#gatherBelow = Math.min(GATHER_BELOW, this.#maxInFlight)
     this.#onWorkerError = opts.onWorkerError ?? (() => {})
     this.#idleStopMs = opts.idleStopMs
     for (let i = 0; i < Math.max(1, opts.size); i++) {
@@ -174,16 +158,14 @@ export class VerifyPool {
     return ms
   }
 
-  /** `batches`: the groups of tasks posted so far (tasks / batches is a group's mean size). */
-  get stats(): { inFlight: number; queued: number; restarts: number; batches: number } {
+  get stats(): { inFlight: number; queued: number; restarts: number } {
     let inFlight = 0
     let restarts = 0
     for (const s of this.#slots) {
       inFlight += s.inFlight.size
       restarts += s.thread.restarts
     }
-    const queued = this.#queues.event.length + this.#queues.repo.length
-    return { inFlight, queued, restarts, batches: this.#batches }
+    return { inFlight, queued: this.#queues.event.length + this.#queues.repo.length, restarts }
   }
 
   /**
@@ -256,16 +238,9 @@ export class VerifyPool {
    * none while every one is (re)starting, full, or kept for the other kind. Events go to workers
    * without a repo, unless every worker ready or starting has one (one worker must do both). A
    * repo goes to a worker that has one already, or to a free one while at least one other ready
-   * worker stays free of repos for events; among those, to the one with the fewest repos. While
-   * no repo runs, an event goes first to a worker given events this turn with fewer than
-   * `GATHER_BELOW` in flight.
+   * worker stays free of repos for events; among those, to the one with the fewest repos.
    */
   #leastBusy(kind: Job['kind']): Slot | undefined {
-    if (kind === 'event' && this.#repos === 0) {
-      for (const s of this.#slots) {
-        if (s.ready && s.outbox.length > 0 && s.inFlight.size < this.#gatherBelow) return s
-      }
-    }
     let ready = 0
     // Ready, or with a thread that is starting: an event waits the few milliseconds for a
     // starting worker rather than going behind a repo (seconds). A worker waiting out a restart
@@ -324,7 +299,6 @@ export class VerifyPool {
       // Never null here: tasks go only to a ready worker, and replacing one clears its outbox and
       // this turn's flush.
       slot.thread.worker!.postMessage({ requests } satisfies RequestBatch, transfer)
-      this.#batches++
     } catch (err) {
       // A frame that cannot be copied or a CAR that cannot be transferred (detached, or given
       // twice): the batch's tasks fail here, as a worker's death would fail them, instead of

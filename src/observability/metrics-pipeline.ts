@@ -43,11 +43,6 @@ export function registerIngestMetrics(registry: Registry, s: MetricsSources): vo
     help: 'Verify workers that died and were replaced.',
     read: (emit) => emit(s.pool.stats.restarts),
   })
-  scrapeCounter(registry, {
-    name: 'relay_verify_pool_batches_total',
-    help: 'Groups of verification tasks posted to the workers, one message each (events per group: relay_verified_events_total{thread="worker"} over this).',
-    read: (emit) => emit(s.pool.stats.batches),
-  })
   const heaps = s.pool.heapStatistics?.bind(s.pool)
   if (heaps !== undefined) {
     threadHeapGauge(

@@ -25,13 +25,7 @@ export interface IngestSource {
 }
 
 export interface VerifyPoolSource {
-  readonly stats: {
-    readonly inFlight: number
-    readonly queued: number
-    readonly restarts: number
-    /** Groups of tasks posted to the workers, one message each. */
-    readonly batches: number
-  }
+  readonly stats: { readonly inFlight: number; readonly queued: number; readonly restarts: number }
   /** Worker threads. */
   readonly size?: number
   /** Those started and listening now (the others start, are replaced, or are set aside). */

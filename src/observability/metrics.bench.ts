@@ -65,7 +65,7 @@ const sources: MetricsSources = {
     compactor: undefined,
     archive: undefined,
   },
-  pool: { stats: { inFlight: 0, queued: 0, restarts: 0, batches: 0 } },
+  pool: { stats: { inFlight: 0, queued: 0, restarts: 0 } },
   fanout: {
     consumers: () => consumers.map((c) => ({ ...c })),
     stats: () => ({

@@ -55,7 +55,6 @@ const EXPECTED: Record<string, number> = {
   relay_verify_pool_in_flight: 4,
   relay_verify_pool_queued: 2,
   relay_verify_pool_restarts_total: 1,
-  relay_verify_pool_batches_total: 6,
   relay_verify_workers: 2,
   relay_verify_workers_ready: 1,
   'relay_verified_events_total{thread="main"}': 30,

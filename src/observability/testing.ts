@@ -116,7 +116,7 @@ export function makeFakes(): Fakes {
     // Never beside `shards` in a relay; both here so that one scrape reads every metric.
     verification: { counts: { main: 30, workers: 12 }, onMain: true },
     pool: {
-      stats: { inFlight: 4, queued: 2, restarts: 1, batches: 6 },
+      stats: { inFlight: 4, queued: 2, restarts: 1 },
       size: 2,
       readyWorkers: 1,
       busyMs: () => 1500,
