@@ -130,3 +130,16 @@ export async function startScriptNodeFlags(): Promise<string[]> {
     .slice(1, script)
     .map((w) => (w.startsWith('./') ? fileURLToPath(new URL(w, root)) : w))
 }
+
+/**
+ * The Node flags a bench starts the relay with: `npm start`'s (`startScriptNodeFlags`), then the
+ * ones given, so that a run with a profiler or `--trace-gc` added still measures the relay as
+ * shipped, and a given flag wins over a start flag of the same name (Node and V8 take the
+ * last). `withoutStart` leaves `npm start`'s out: the given flags alone.
+ */
+export async function relayNodeFlags(
+  given: readonly string[] | undefined,
+  withoutStart: boolean,
+): Promise<string[]> {
+  return [...(withoutStart ? [] : await startScriptNodeFlags()), ...(given ?? [])]
+}

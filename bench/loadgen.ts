@@ -8,7 +8,7 @@ import { appendFile, mkdir } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
+import { keyValues, positiveNumber, relayNodeFlags } from './harness.ts'
 import { type LoadgenOptions, loadgenWorkload, runLoadgen } from './loadgen/run.ts'
 import {
   failedRun,
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     'only-shard': { type: 'string' },
     'relay-env': { type: 'string', multiple: true, default: [] },
     'relay-node-flag': { type: 'string', multiple: true },
+    'without-start-flags': { type: 'boolean', default: false },
     'relay-url': { type: 'string' },
     'relay-pid': { type: 'string' },
     'admin-password': { type: 'string' },
@@ -79,9 +80,10 @@ if (values.help) {
   --relay-flag FLAG     a relay flag (repeatable), e.g. --relay-flag=--verify-workers=2
                         or --relay-flag=--db-url=postgres://...
   --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
-  --relay-node-flag F   a Node/V8 flag for the relay (repeatable); without any, the flags
-                        npm start passes (package.json's start script), so the figures are
-                        those of the relay as shipped
+  --relay-node-flag F   a Node/V8 flag for the relay (repeatable), added after the ones npm
+                        start passes (package.json's start script), so the figures are those
+                        of the relay as shipped plus F; of two flags of one name the last wins
+  --without-start-flags leave npm start's flags out: the relay gets --relay-node-flag's alone
   --relay-log FILE      write the relay's log lines here when the run ends (with --sweep,
                         each run's replaces the last's)
   Any other relay, already running:
@@ -118,7 +120,9 @@ for (const option of ['repeat', 'p99-limit', 'every-rate'] as const) {
   refuseWith(!sweeping && given, `--${option} only goes with --sweep`)
 }
 const nodeFlags =
-  relayUrl === undefined ? (values['relay-node-flag'] ?? (await startScriptNodeFlags())) : []
+  relayUrl === undefined
+    ? await relayNodeFlags(values['relay-node-flag'], values['without-start-flags'])
+    : []
 const optionsAt = (rate: number): LoadgenOptions => ({
   rate,
   seconds: num('seconds', values.seconds),

@@ -6,7 +6,7 @@
 // least 10 minutes finds memory still growing after warm-up.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { keyValues, positiveNumber, startScriptNodeFlags } from './harness.ts'
+import { keyValues, positiveNumber, relayNodeFlags } from './harness.ts'
 import { runSoak } from './soak/run.ts'
 
 const { values } = parseArgs({
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     'hostile-only': { type: 'string' },
     'relay-env': { type: 'string', multiple: true, default: [] },
     'relay-node-flag': { type: 'string', multiple: true },
+    'without-start-flags': { type: 'boolean', default: false },
     'stuck-hold-seconds': { type: 'string', default: '90' },
     'replay-every-seconds': { type: 'string', default: '120' },
     'drain-seconds': { type: 'string', default: '420' },
@@ -43,9 +44,10 @@ if (values.help) {
   --hostile-only WHAT       'hosts' (garbage, flapping) or 'consumers' (churn, stuck, replay)
   --relay-env KEY=VALUE     environment for the relay process (repeatable), e.g.
                             MALLOC_ARENA_MAX=2 or LD_PRELOAD=...libjemalloc.so.2
-  --relay-node-flag FLAG    a Node/V8 flag for the relay process (repeatable), e.g.
-                            --relay-node-flag=--trace-gc; its output goes to stdout.
-                            Without any, the flags npm start passes
+  --relay-node-flag FLAG    a Node/V8 flag for the relay process (repeatable), added after
+                            the ones npm start passes (the last of two of one name wins), e.g.
+                            --relay-node-flag=--trace-gc; its output goes to stdout
+  --without-start-flags     leave npm start's flags out: --relay-node-flag's alone
   --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
   --drain-seconds N         at the end, how long to wait for hosts in reconnection backoff to
@@ -78,7 +80,7 @@ const result = await runSoak({
   hostile: !values['no-hostile'],
   hostileOnly,
   relayEnv,
-  relayNodeFlags: values['relay-node-flag'] ?? (await startScriptNodeFlags()),
+  relayNodeFlags: await relayNodeFlags(values['relay-node-flag'], values['without-start-flags']),
   stuckHoldMs: num('stuck-hold-seconds', values['stuck-hold-seconds']) * 1000,
   replayEveryMs: num('replay-every-seconds', values['replay-every-seconds']) * 1000,
   drainSeconds: num('drain-seconds', values['drain-seconds']),
