@@ -82,7 +82,7 @@ if (values.help) {
   --relay-env KEY=VALUE environment for the relay (repeatable), e.g. LD_PRELOAD=...
   --relay-node-flag F   a Node/V8 flag for the relay (repeatable), added after the ones npm
                         start passes (package.json's start script), so the figures are those
-                        of the relay as shipped plus F; of two flags of one name the last wins
+                        of the relay as shipped plus F (of two V8 flags of one name, the last wins)
   --without-start-flags leave npm start's flags out: the relay gets --relay-node-flag's alone
   --relay-log FILE      write the relay's log lines here when the run ends (with --sweep,
                         each run's replaces the last's)

@@ -45,8 +45,8 @@ if (values.help) {
   --relay-env KEY=VALUE     environment for the relay process (repeatable), e.g.
                             MALLOC_ARENA_MAX=2 or LD_PRELOAD=...libjemalloc.so.2
   --relay-node-flag FLAG    a Node/V8 flag for the relay process (repeatable), added after
-                            the ones npm start passes (the last of two of one name wins), e.g.
-                            --relay-node-flag=--trace-gc; its output goes to stdout
+                            the ones npm start passes (of two V8 flags of one name, the last
+                            wins), e.g. --relay-node-flag=--trace-gc; its output goes to stdout
   --without-start-flags     leave npm start's flags out: --relay-node-flag's alone
   --stuck-hold-seconds N    how long the stuck consumer holds its socket unread (default 90)
   --replay-every-seconds N  how often a consumer replays from cursor 0 (default 120)
