@@ -4,11 +4,14 @@
 // measure latency from PDS send to consumer receive. Runs our relay as a child process, or any
 // running relay (`--relay-url`). Prints progress, then one JSON line of results, also appended to
 // data/loadgen/results.jsonl. Benchmarks only: nothing asserts on speed.
+import { existsSync } from 'node:fs'
 import { appendFile, mkdir } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { keyValues, positiveNumber, relayNodeFlags } from './harness.ts'
+import { type ComparedRun, compareSummary, pairOrder } from './loadgen/compare.ts'
 import { type LoadgenOptions, loadgenWorkload, runLoadgen } from './loadgen/run.ts'
 import {
   failedRun,
@@ -50,6 +53,8 @@ const { values } = parseArgs({
     repeat: { type: 'string' },
     'p99-limit': { type: 'string' },
     'every-rate': { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    pairs: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -102,7 +107,15 @@ if (values.help) {
                         machine's CPU, the relay's main thread, the load generator, queueing)
   --repeat N            runs per rate (default 1); a rate holds only if every run of it held
   --p99-limit MS        the p99 latency a rate must stay within (default 200)
-  --every-rate          run every rate of the sweep, past the first that does not hold`)
+  --every-rate          run every rate of the sweep, past the first that does not hold
+  Comparing two builds of our relay at one rate (--rate, default 4000):
+  --compare DIR         this checkout's relay (A) against the one in checkout DIR (B, its
+                        dependencies installed), runs alternated in pairs: A B, B A, ... The last
+                        line is the summary: the runs that held, and B's CPU per event against
+                        A's over the pairs whose runs both held, in percent with its 95%
+                        confidence interval (an interval across 0 is no difference)
+  --pairs N             pairs of runs (default 3)
+  --p99-limit MS        as above, for which runs held`)
   process.exit(0)
 }
 
@@ -110,15 +123,22 @@ const num = (name: string, v: string | undefined): number => positiveNumber('loa
 const env = keyValues('loadgen', 'relay-env', values['relay-env'])
 const relayUrl = values['relay-url']
 const sweeping = values.sweep !== undefined
+const comparing = values.compare !== undefined
 refuseWith(sweeping && values.rate !== undefined, '--rate and --sweep: give one or the other')
+refuseWith(sweeping && comparing, '--sweep and --compare: give one or the other')
 refuseWith(
-  sweeping && relayUrl !== undefined,
-  '--sweep starts our relay afresh for each run, so it cannot drive --relay-url',
+  (sweeping || comparing) && relayUrl !== undefined,
+  `--${sweeping ? 'sweep' : 'compare'} starts our relays afresh for each run, so it cannot drive --relay-url`,
 )
-for (const option of ['repeat', 'p99-limit', 'every-rate'] as const) {
+for (const option of ['repeat', 'every-rate'] as const) {
   const given = option === 'every-rate' ? values[option] : values[option] !== undefined
   refuseWith(!sweeping && given, `--${option} only goes with --sweep`)
 }
+refuseWith(
+  !sweeping && !comparing && values['p99-limit'] !== undefined,
+  '--p99-limit only goes with --sweep or --compare',
+)
+refuseWith(!comparing && values.pairs !== undefined, '--pairs only goes with --compare')
 const nodeFlags =
   relayUrl === undefined
     ? await relayNodeFlags(values['relay-node-flag'], values['without-start-flags'])
@@ -165,7 +185,9 @@ async function record(result: Record<string, unknown>): Promise<void> {
   await appendFile(values.results, `${line}\n`)
 }
 
-if (values.sweep === undefined) {
+if (comparing) {
+  await compare(values.compare!)
+} else if (values.sweep === undefined) {
   await record(await runLoadgen(optionsAt(num('rate', values.rate ?? '4000'))))
 } else {
   let rates: number[]
@@ -213,6 +235,58 @@ if (values.sweep === undefined) {
       consumers,
       relayFlags: values['relay-flag'],
       ...sweepSummary(runs, p99Limit, availableParallelism()),
+    },
+  })
+}
+
+/** `--compare DIR`: pairs of runs of this checkout's relay and DIR's, alternated; a summary. */
+async function compare(dir: string): Promise<void> {
+  const other = resolve(dir)
+  const otherMain = join(other, 'src', 'main.ts')
+  refuseWith(!existsSync(otherMain), `--compare: no src/main.ts in ${other}`)
+  refuseWith(
+    !existsSync(join(other, 'node_modules')),
+    `--compare: ${other} has no node_modules (npm install there, or link this checkout's)`,
+  )
+  const pairs = num('pairs', values.pairs ?? '3')
+  refuseWith(!Number.isInteger(pairs), `--pairs wants a whole number, not ${values.pairs}`)
+  const rate = num('rate', values.rate ?? '4000')
+  const p99Limit = num('p99-limit', values['p99-limit'] ?? '200')
+  await loadgenWorkload(optionsAt(rate))
+  const runs: ComparedRun[] = []
+  for (let pair = 0; pair < pairs; pair++) {
+    for (const side of pairOrder(pair)) {
+      console.error(`loadgen: compare: pair ${pair + 1} of ${pairs}, side ${side.toUpperCase()}`)
+      const base = optionsAt(rate)
+      const opts: LoadgenOptions =
+        side === 'b' && base.relay.kind === 'local'
+          ? { ...base, relay: { ...base.relay, main: otherMain } }
+          : base
+      try {
+        const result = await runLoadgen(opts)
+        await record({ ...result, compare: side })
+        runs.push({ pair, side, result: sweptResult(result) })
+      } catch (err) {
+        const failed = failedRun(rate, opts.seconds, err)
+        console.error(`loadgen: compare: the run failed: ${failed.error}`)
+        runs.push({ pair, side, result: failed })
+      }
+    }
+  }
+  const { seconds, warmupSeconds, hosts, accounts, consumers } = optionsAt(rate)
+  await record({
+    date: new Date().toISOString(),
+    compare: {
+      a: resolve(fileURLToPath(new URL('../', import.meta.url))),
+      b: other,
+      pairs,
+      seconds,
+      warmupSeconds,
+      hosts,
+      accounts,
+      consumers,
+      relayFlags: values['relay-flag'],
+      ...compareSummary(rate, runs, p99Limit),
     },
   })
 }

@@ -47,6 +47,8 @@ export interface LoadgenOptions {
         readonly flags: readonly string[]
         readonly env: Readonly<Record<string, string>>
         readonly nodeFlags: readonly string[]
+        /** Another checkout's `src/main.ts` (`--compare`); this one's when absent. */
+        readonly main?: string | undefined
       }
     | {
         readonly kind: 'external'
@@ -314,6 +316,7 @@ async function startRelay(
       // The slow-consumer burst forces full collections through the inspector (loopback only)
       // to tell memory still in use from garbage not yet collected.
       nodeFlags: [...opts.relay.nodeFlags, ...(opts.slowConsumers > 0 ? [INSPECT_FLAG] : [])],
+      main: opts.relay.main,
     },
   )
   parts.relay = relay

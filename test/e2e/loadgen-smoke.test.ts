@@ -6,7 +6,8 @@
 // applies every commit to its mirror; with `onlyShard`, only one account shard's events go out.
 // A sweep through the command line runs its rates in turn, stops at the first run that does not
 // hold, and ends with its summary. Speed is never asserted here (BENCHMARKS.md): the sweep is
-// held to a p99 limit no run can miss, then to one no run can meet.
+// held to a p99 limit no run can miss, then to one no run can meet. A comparison of this
+// checkout against itself runs its pairs in alternating order and ends with the difference.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -277,6 +278,71 @@ describe('loadgen', () => {
         ['--sweep', '1:99999999999999999999:1'],
         ['--repeat', '2'],
         ['--every-rate'],
+      ]) {
+        await assert.rejects(
+          execFileAsync(process.execPath, [LOADGEN, ...args]),
+          (err: { code: number; stderr: string }) => {
+            assert.equal(err.code, 2, `${args.join(' ')}: ${err.stderr}`)
+            assert.match(err.stderr, /^loadgen: /, args.join(' '))
+            return true
+          },
+        )
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a comparison alternates two builds in pairs and gives the paired difference', {
+    timeout: 240_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loadgen-compare-'))
+    // This checkout against itself: the other build's path is a different argument, the same code.
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    try {
+      const r = await execFileAsync(
+        process.execPath,
+        [
+          LOADGEN,
+          ...['--compare', root, '--pairs', '2', '--rate', '40', '--p99-limit', '60000'],
+          ...['--seconds', '3', '--warmup', '1', '--hosts', '2', '--accounts', '20'],
+          ...['--records', '20', '--seed', '7', '--consumers', '2', '--drain-seconds', '20'],
+          ...['--cache', join(dir, 'cache'), '--results', join(dir, 'results.jsonl')],
+        ],
+        { maxBuffer: 16 << 20 },
+      )
+      const log = `${r.stdout}\n${r.stderr}`
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+      assert.equal(lines.length, 5, log)
+      // A B, then B A: each run's own line says which build it measured.
+      assert.deepEqual(
+        lines.slice(0, 4).map((l) => [l.compare, l.complete]),
+        [
+          ['a', true],
+          ['b', true],
+          ['b', true],
+          ['a', true],
+        ],
+        log,
+      )
+      const summary = lines[4].compare
+      assert.equal(summary.b, root.replace(/\/$/, ''), log)
+      assert.equal(summary.rate, 40)
+      assert.equal(summary.pairs, 2)
+      assert.deepEqual(summary.held, { a: 2, b: 2, of: 2 }, log)
+      const d = summary.relayUsPerEvent
+      assert.equal(d.pairs, 2, log)
+      assert.ok(d.lowPct <= d.meanPct && d.meanPct <= d.highPct, JSON.stringify(d))
+      for (const args of [
+        ['--compare', root, '--sweep', '40,80'],
+        ['--compare', root, '--relay-url', 'http://127.0.0.1:9'],
+        ['--compare', join(dir, 'no-such-checkout')],
+        ['--compare', root, '--pairs', '1.5'],
+        ['--pairs', '2'],
+        ['--p99-limit', '100'],
       ]) {
         await assert.rejects(
           execFileAsync(process.execPath, [LOADGEN, ...args]),

@@ -40,6 +40,9 @@ export interface RelayProcessOptions {
    * them, only the compile cache's preload.
    */
   readonly nodeFlags?: readonly string[]
+  /** The relay's entry, default this checkout's `src/main.ts`: another checkout's, to compare
+   * two builds (that checkout must have its dependencies installed). */
+  readonly main?: string
 }
 
 export async function startRelayProcess(
@@ -50,7 +53,7 @@ export async function startRelayProcess(
 ): Promise<RelayProcess> {
   const args = [
     ...(opts.nodeFlags ?? ['--import', COMPILE_CACHE]),
-    MAIN,
+    opts.main ?? MAIN,
     'serve',
     ...(opts.bindAndKeyFromDotenv ? [] : ['--bind', '127.0.0.1:0', '--admin-password', ADMIN_KEY]),
     '--metrics-listen',
