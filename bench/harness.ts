@@ -135,7 +135,8 @@ export async function startScriptNodeFlags(): Promise<string[]> {
  * The Node flags a bench starts the relay with: `npm start`'s (`startScriptNodeFlags`), then the
  * ones given, so that a run with a profiler or `--trace-gc` added still measures the relay as
  * shipped, and a given V8 flag wins over a start flag of the same name (V8 takes the last; a
- * Node option such as `--import` adds to the start script's instead). `withoutStart` leaves `npm start`'s out: the given flags alone.
+ * Node option such as `--import` adds to the start script's instead). `withoutStart` leaves
+ * `npm start`'s out: the given flags alone.
  */
 export async function relayNodeFlags(
   given: readonly string[] | undefined,

@@ -113,8 +113,8 @@ if (values.help) {
                         dependencies installed), runs alternated in pairs: A B, B A, ... The last
                         line is the summary: the runs that held, and B's CPU per event against
                         A's over the pairs whose runs both held, in percent with its 95%
-                        confidence interval (an interval across 0 is no difference)
-  --pairs N             pairs of runs (default 3)
+                        confidence interval (an interval that spans 0 shows no difference)
+  --pairs N             pairs of runs (default 4; an even number cancels a steady drift)
   --p99-limit MS        as above, for which runs held`)
   process.exit(0)
 }
@@ -248,7 +248,7 @@ async function compare(dir: string): Promise<void> {
     !existsSync(join(other, 'node_modules')),
     `--compare: ${other} has no node_modules (npm install there, or link this checkout's)`,
   )
-  const pairs = num('pairs', values.pairs ?? '3')
+  const pairs = num('pairs', values.pairs ?? '4')
   refuseWith(!Number.isInteger(pairs), `--pairs wants a whole number, not ${values.pairs}`)
   const rate = num('rate', values.rate ?? '4000')
   const p99Limit = num('p99-limit', values['p99-limit'] ?? '200')
@@ -264,7 +264,7 @@ async function compare(dir: string): Promise<void> {
           : base
       try {
         const result = await runLoadgen(opts)
-        await record({ ...result, compare: side })
+        await record({ ...result, compare: side, pair })
         runs.push({ pair, side, result: sweptResult(result) })
       } catch (err) {
         const failed = failedRun(rate, opts.seconds, err)

@@ -2,11 +2,13 @@
 // at one rate, their runs alternated in pairs (A B, then B A, so that a box whose speed drifts
 // during the comparison weighs on both alike), and the difference in the relay's CPU per event
 // with its 95% confidence interval. One run against one run says little on a shared machine
-// whose speed moves by 5-10% within an hour; a difference whose interval spans 0 is not one.
-// Only pairs in which both runs held the rate (sweep.ts's verdict) count towards it: a relay
-// that fell behind and caught up passed bigger groups between its threads and reads cheaper.
+// whose speed moves by 5-10% within an hour; an interval that spans 0 shows no difference. An
+// even number of pairs cancels a steady drift (A B adds it to B, B A takes it away).
+// Only pairs in which both runs held the rate (sweep.ts's verdict) count towards it: the CPU per
+// event of a relay that fell behind reads off either way (high while it is behind, low once it
+// catches up, passing bigger groups between its threads).
 // Pure: the runs' result lines come in, the summary goes out.
-import { judgeRun, type SweptResult } from './sweep.ts'
+import { judgeRun, relayUsPerEvent, type SweptResult } from './sweep.ts'
 
 export type Side = 'a' | 'b'
 
@@ -15,7 +17,8 @@ export function pairOrder(i: number): readonly [Side, Side] {
   return i % 2 === 0 ? ['a', 'b'] : ['b', 'a']
 }
 
-/** Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond. */
+/** Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 2.0 beyond (2.04 to 2.00
+ * up to 60, a slightly narrow interval past that: no comparison runs that many pairs). */
 const T95 = [
   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145,
   2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048,
@@ -40,7 +43,7 @@ export function pairedDifference(pairs: readonly (readonly [a: number, b: number
   const mean = d.reduce((s, x) => s + x, 0) / n
   if (n === 1) return { pairs: 1, meanPct: round(mean), lowPct: null, highPct: null }
   const variance = d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)
-  const half = (T95[n - 2] ?? 1.96) * Math.sqrt(variance / n)
+  const half = (T95[n - 2] ?? 2) * Math.sqrt(variance / n)
   return { pairs: n, meanPct: round(mean), lowPct: round(mean - half), highPct: round(mean + half) }
 }
 
@@ -69,12 +72,7 @@ export interface CompareSummary {
   readonly relayUsPerEvent: Difference | null
 }
 
-const usPerEvent = (r: SweptResult): number | undefined =>
-  r.cpuCores !== undefined && r.deliveredPerSec > 0
-    ? (r.cpuCores / r.deliveredPerSec) * 1e6
-    : undefined
-
-/** The comparison's answer from its runs, in the order they ran. */
+/** The comparison's answer from its runs, in the order they ran (one run per side and pair). */
 export function compareSummary(
   rate: number,
   runs: readonly ComparedRun[],
@@ -82,7 +80,7 @@ export function compareSummary(
 ): CompareSummary {
   const judged = runs.map((r) => {
     const verdict = judgeRun(r.result, p99LimitMs)
-    const us = usPerEvent(r.result)
+    const us = relayUsPerEvent(r.result)
     return {
       pair: r.pair,
       side: r.side,

@@ -170,10 +170,7 @@ export function sweepSummary(
       p50: r.latencyMs.p50,
       p99: r.latencyMs.p99,
       relayCores: r.cpuCores,
-      relayUsPerEvent:
-        r.cpuCores !== undefined && r.deliveredPerSec > 0
-          ? Math.round((r.cpuCores / r.deliveredPerSec) * 1e6)
-          : undefined,
+      relayUsPerEvent: rounded(relayUsPerEvent(r)),
       loadgenCores: r.loadgenCores,
       peakRssMB: r.peakRssMB,
     })
@@ -185,6 +182,19 @@ export function sweepSummary(
   for (const r of runs) if (r.rate < failedAt && (edge === null || r.rate > edge)) edge = r.rate
   return { p99LimitMs, cores, runs, edge, firstFailed }
 }
+
+/**
+ * The relay's CPU per event delivered to the slowest consumer, in µs, unrounded; undefined
+ * without CPU figures or deliveries (or with figures that make no sense: never a NaN).
+ */
+export function relayUsPerEvent(r: SweptResult): number | undefined {
+  if (r.cpuCores === undefined || !(r.deliveredPerSec > 0)) return undefined
+  const us = (r.cpuCores / r.deliveredPerSec) * 1e6
+  return Number.isFinite(us) && us > 0 ? us : undefined
+}
+
+const rounded = (n: number | undefined): number | undefined =>
+  n === undefined ? undefined : Math.round(n)
 
 /** The fields a sweep reads, from a run's result line (`resultLine`). */
 export function sweptResult(line: Readonly<Record<string, unknown>>): SweptResult {

@@ -10,11 +10,11 @@
 // checkout against itself runs its pairs in alternating order and ends with the difference.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { BytesWrapper } from '@atcute/cbor'
 import { eventIndex, scanFrame } from '../../bench/loadgen/frame-scan.ts'
@@ -297,14 +297,24 @@ describe('loadgen', () => {
     timeout: 240_000,
   }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'loadgen-compare-'))
-    // This checkout against itself: the other build's path is a different argument, the same code.
     const root = fileURLToPath(new URL('../../', import.meta.url))
+    // B: a checkout whose entry notes each start, then runs this checkout's relay; A, this one.
+    const other = join(dir, 'other')
+    const starts = join(dir, 'b-starts')
+    await mkdir(join(other, 'src'), { recursive: true })
+    await symlink(join(root, 'node_modules'), join(other, 'node_modules'))
+    await writeFile(
+      join(other, 'src', 'main.ts'),
+      `import { appendFileSync } from 'node:fs'\n` +
+        `appendFileSync(${JSON.stringify(starts)}, 'b\\n')\n` +
+        `await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'main.ts')).href)})\n`,
+    )
     try {
       const r = await execFileAsync(
         process.execPath,
         [
           LOADGEN,
-          ...['--compare', root, '--pairs', '2', '--rate', '40', '--p99-limit', '60000'],
+          ...['--compare', other, '--pairs', '2', '--rate', '40', '--p99-limit', '60000'],
           ...['--seconds', '3', '--warmup', '1', '--hosts', '2', '--accounts', '20'],
           ...['--records', '20', '--seed', '7', '--consumers', '2', '--drain-seconds', '20'],
           ...['--cache', join(dir, 'cache'), '--results', join(dir, 'results.jsonl')],
@@ -317,19 +327,22 @@ describe('loadgen', () => {
         .split('\n')
         .map((l) => JSON.parse(l))
       assert.equal(lines.length, 5, log)
-      // A B, then B A: each run's own line says which build it measured.
+      // A B, then B A: each run's own line says which build it measured, in which pair.
       assert.deepEqual(
-        lines.slice(0, 4).map((l) => [l.compare, l.complete]),
+        lines.slice(0, 4).map((l) => [l.compare, l.pair, l.complete]),
         [
-          ['a', true],
-          ['b', true],
-          ['b', true],
-          ['a', true],
+          ['a', 0, true],
+          ['b', 0, true],
+          ['b', 1, true],
+          ['a', 1, true],
         ],
         log,
       )
+      // B's runs, and only they, started from the other checkout.
+      assert.equal(await readFile(starts, 'utf8'), 'b\nb\n')
       const summary = lines[4].compare
-      assert.equal(summary.b, root.replace(/\/$/, ''), log)
+      assert.equal(summary.b, other, log)
+      assert.equal(summary.a, root.replace(/\/$/, ''), log)
       assert.equal(summary.rate, 40)
       assert.equal(summary.pairs, 2)
       assert.deepEqual(summary.held, { a: 2, b: 2, of: 2 }, log)
