@@ -85,5 +85,18 @@ describe('loadgen compare', () => {
     assert.equal(s.relayUsPerEvent, null)
     assert.deepEqual(s.held, { a: 1, b: 0, of: 1 })
     assert.match(s.runs[1]?.why ?? '', /relay exited 70/)
+    // A CPU figure that makes no sense (none read, or zero) never reaches the mean as a NaN.
+    const odd = compareSummary(
+      6000,
+      [
+        { pair: 0, side: 'a', result: run(Number.NaN) },
+        { pair: 0, side: 'b', result: run(1.38) },
+        { pair: 1, side: 'b', result: run(1.4) },
+        { pair: 1, side: 'a', result: run(0) },
+      ],
+      200,
+    )
+    assert.equal(odd.runs[0]?.relayUsPerEvent, undefined)
+    assert.equal(odd.relayUsPerEvent, null)
   })
 })
