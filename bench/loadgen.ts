@@ -200,43 +200,59 @@ if (comparing) {
   }
   const repeat = num('repeat', values.repeat ?? '1')
   refuseWith(!Number.isInteger(repeat), `--repeat wants a whole number, not ${values.repeat}`)
-  const p99Limit = num('p99-limit', values['p99-limit'] ?? '200')
+  const p99Limit = p99LimitOf()
   // The highest rate's workload first: every lower rate then sends its first events.
   await loadgenWorkload(optionsAt(rates.at(-1)!))
   const runs: SweptResult[] = []
   sweep: for (const rate of rates) {
     for (let i = 0; i < repeat; i++) {
       console.error(`loadgen: sweep: ${rate}/s, run ${i + 1} of ${repeat}`)
-      const opts = optionsAt(rate)
-      let run: SweptResult
-      try {
-        const result = await runLoadgen(opts)
-        await record(result)
-        run = sweptResult(result)
-      } catch (err) {
-        // A relay that died under load is this rate's answer: the summary still comes.
-        run = failedRun(rate, opts.seconds, err)
-        console.error(`loadgen: sweep: the run at ${rate}/s failed: ${run.error}`)
-      }
+      const run = await measured(optionsAt(rate), {}, 'sweep')
       runs.push(run)
       if (!values['every-rate'] && !judgeRun(run, p99Limit).held) break sweep
     }
   }
-  const { seconds, warmupSeconds, hosts, accounts, consumers } = optionsAt(rates[0]!)
   await record({
     date: new Date().toISOString(),
     sweep: {
       rates,
       repeat,
-      seconds,
-      warmupSeconds,
-      hosts,
-      accounts,
-      consumers,
-      relayFlags: values['relay-flag'],
+      ...runSettings(rates[0]!),
       ...sweepSummary(runs, p99Limit, availableParallelism()),
     },
   })
+}
+
+/**
+ * One run of a sweep or a comparison: its result line recorded (with `extra` fields), and what
+ * the verdicts read of it. A relay that died under load is that run's answer, recorded as a
+ * failed run, so the summary still comes.
+ */
+async function measured(
+  opts: LoadgenOptions,
+  extra: Record<string, unknown>,
+  what: 'sweep' | 'compare',
+): Promise<SweptResult> {
+  try {
+    const result = await runLoadgen(opts)
+    await record({ ...result, ...extra })
+    return sweptResult(result)
+  } catch (err) {
+    const failed = failedRun(opts.rate, opts.seconds, err)
+    console.error(`loadgen: ${what}: the run at ${opts.rate}/s failed: ${failed.error}`)
+    return failed
+  }
+}
+
+/** What a summary line says of the runs' settings, the same for every run in it. */
+function runSettings(rate: number) {
+  const { seconds, warmupSeconds, hosts, accounts, consumers } = optionsAt(rate)
+  return { seconds, warmupSeconds, hosts, accounts, consumers, relayFlags: values['relay-flag'] }
+}
+
+/** `--p99-limit`, for the verdicts of a sweep or a comparison. */
+function p99LimitOf(): number {
+  return num('p99-limit', values['p99-limit'] ?? '200')
 }
 
 /** `--compare DIR`: pairs of runs of this checkout's relay and DIR's, alternated; a summary. */
@@ -251,7 +267,7 @@ async function compare(dir: string): Promise<void> {
   const pairs = num('pairs', values.pairs ?? '4')
   refuseWith(!Number.isInteger(pairs), `--pairs wants a whole number, not ${values.pairs}`)
   const rate = num('rate', values.rate ?? '4000')
-  const p99Limit = num('p99-limit', values['p99-limit'] ?? '200')
+  const p99Limit = p99LimitOf()
   await loadgenWorkload(optionsAt(rate))
   const runs: ComparedRun[] = []
   for (let pair = 0; pair < pairs; pair++) {
@@ -262,30 +278,16 @@ async function compare(dir: string): Promise<void> {
         side === 'b' && base.relay.kind === 'local'
           ? { ...base, relay: { ...base.relay, main: otherMain } }
           : base
-      try {
-        const result = await runLoadgen(opts)
-        await record({ ...result, compare: side, pair })
-        runs.push({ pair, side, result: sweptResult(result) })
-      } catch (err) {
-        const failed = failedRun(rate, opts.seconds, err)
-        console.error(`loadgen: compare: the run failed: ${failed.error}`)
-        runs.push({ pair, side, result: failed })
-      }
+      runs.push({ pair, side, result: await measured(opts, { compare: side, pair }, 'compare') })
     }
   }
-  const { seconds, warmupSeconds, hosts, accounts, consumers } = optionsAt(rate)
   await record({
     date: new Date().toISOString(),
     compare: {
       a: resolve(fileURLToPath(new URL('../', import.meta.url))),
       b: other,
       pairs,
-      seconds,
-      warmupSeconds,
-      hosts,
-      accounts,
-      consumers,
-      relayFlags: values['relay-flag'],
+      ...runSettings(rate),
       ...compareSummary(rate, runs, p99Limit),
     },
   })

@@ -92,8 +92,9 @@ export function compareSummary(
     }
   })
   const heldBy = (side: Side) => judged.filter((r) => r.side === side && r.held).length
+  const pairNumbers = new Set(judged.map((r) => r.pair))
   const pairs: [number, number][] = []
-  for (const pair of new Set(judged.map((r) => r.pair))) {
+  for (const pair of pairNumbers) {
     const a = judged.find((r) => r.pair === pair && r.side === 'a')
     const b = judged.find((r) => r.pair === pair && r.side === 'b')
     if (a?.held && b?.held && a.us !== undefined && b.us !== undefined) pairs.push([a.us, b.us])
@@ -102,7 +103,7 @@ export function compareSummary(
     rate,
     p99LimitMs,
     runs: judged.map(({ us: _, ...run }) => run),
-    held: { a: heldBy('a'), b: heldBy('b'), of: new Set(judged.map((r) => r.pair)).size },
+    held: { a: heldBy('a'), b: heldBy('b'), of: pairNumbers.size },
     relayUsPerEvent: pairs.length === 0 ? null : pairedDifference(pairs),
   }
 }

@@ -26,6 +26,18 @@ import { createTid } from '../../src/protocol/syntax/tid.ts'
 const execFileAsync = promisify(execFile)
 const LOADGEN = fileURLToPath(new URL('../../bench/loadgen.ts', import.meta.url))
 
+/** Options that do not go together are refused before anything starts: exit 2, and why. */
+async function refused(args: readonly string[]): Promise<void> {
+  await assert.rejects(
+    execFileAsync(process.execPath, [LOADGEN, ...args]),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2, `${args.join(' ')}: ${err.stderr}`)
+      assert.match(err.stderr, /^loadgen: /, args.join(' '))
+      return true
+    },
+  )
+}
+
 describe('loadgen', () => {
   test("the frame scanner reads op, type, seq and the rev's timestamp, skipping everything else", () => {
     const rev = createTid(1_700_000_000_000_123, 0)
@@ -278,16 +290,8 @@ describe('loadgen', () => {
         ['--sweep', '1:99999999999999999999:1'],
         ['--repeat', '2'],
         ['--every-rate'],
-      ]) {
-        await assert.rejects(
-          execFileAsync(process.execPath, [LOADGEN, ...args]),
-          (err: { code: number; stderr: string }) => {
-            assert.equal(err.code, 2, `${args.join(' ')}: ${err.stderr}`)
-            assert.match(err.stderr, /^loadgen: /, args.join(' '))
-            return true
-          },
-        )
-      }
+      ])
+        await refused(args)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -356,16 +360,8 @@ describe('loadgen', () => {
         ['--compare', root, '--pairs', '1.5'],
         ['--pairs', '2'],
         ['--p99-limit', '100'],
-      ]) {
-        await assert.rejects(
-          execFileAsync(process.execPath, [LOADGEN, ...args]),
-          (err: { code: number; stderr: string }) => {
-            assert.equal(err.code, 2, `${args.join(' ')}: ${err.stderr}`)
-            assert.match(err.stderr, /^loadgen: /, args.join(' '))
-            return true
-          },
-        )
-      }
+      ])
+        await refused(args)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
